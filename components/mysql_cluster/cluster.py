@@ -1,0 +1,261 @@
+"""MySQLCluster: a replicated MySQL or MariaDB cluster on Kubernetes, as one Pulumi component."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, TypedDict
+
+import pulumi
+import pulumi_random as random
+from pulumi_kubernetes.apps import v1 as apps
+from pulumi_kubernetes.core import v1 as core
+from pulumi_kubernetes.meta import v1 as meta
+from pulumi_kubernetes.networking import v1 as networking
+from pulumi_kubernetes.policy import v1 as policy
+
+from .names import ClusterNames
+from .network_policy import network_policy_spec
+from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
+from .servers import Server, server_for
+from .settings import BY_KEY, PASSWORD_SETTINGS, ConfigError, validated
+
+# The Secret's keys, read by the scripts from files named like them.
+SECRET_KEYS = {
+    "root_password": "root-password",
+    "replication_password": "replication-password",
+    "backup_password": "backup-password",
+    "app_password": "app-password",
+}
+
+
+class MySQLClusterArgs(TypedDict, total=False):
+    """Inputs of a MySQLCluster. Every field is optional; the stack config reference in the
+    README lists the defaults. Fields that shape resources must be plain values; passwords may
+    be Outputs (secrets)."""
+
+    namespace: pulumi.Input[str]
+    """Kubernetes namespace of every resource of the cluster."""
+    replicas: pulumi.Input[int]
+    """Number of database pods; pod 0 is the primary."""
+    flavor: pulumi.Input[str]
+    """Database server: mysql or mariadb."""
+    version: pulumi.Input[str]
+    """Server version line: 8.4, 8.0, 5.7 (mysql); 11.4, 10.11 (mariadb)."""
+    server_image: pulumi.Input[str]
+    """Image of the database server; empty for the default of flavor and version."""
+    backup_image: pulumi.Input[str]
+    """Image with the backup tool and socat or ncat; empty for the default."""
+    storage_size: pulumi.Input[str]
+    """Size of each pod's data volume (Kubernetes quantity)."""
+    storage_class: pulumi.Input[str]
+    """StorageClass of the data volumes; empty for the cluster default."""
+    server_cpu_request: pulumi.Input[str]
+    """CPU request of the mysql container."""
+    server_memory_request: pulumi.Input[str]
+    """Memory request of the mysql container."""
+    server_cpu_limit: pulumi.Input[str]
+    """CPU limit of the mysql container; empty for none."""
+    server_memory_limit: pulumi.Input[str]
+    """Memory limit of the mysql container."""
+    backup_cpu_request: pulumi.Input[str]
+    """CPU request of the backup sidecar and init containers."""
+    backup_memory_request: pulumi.Input[str]
+    """Memory request of the backup sidecar and init containers."""
+    backup_cpu_limit: pulumi.Input[str]
+    """CPU limit of the backup sidecar and init containers; empty for none."""
+    backup_memory_limit: pulumi.Input[str]
+    """Memory limit of the backup sidecar and init containers."""
+    max_replication_lag_seconds: pulumi.Input[int]
+    """A replica receives reads only while at most this many seconds behind."""
+    anti_affinity: pulumi.Input[str]
+    """preferred or required: how strictly pods avoid sharing a node."""
+    zone_spread: pulumi.Input[bool]
+    """Also spread pods over zones (best effort)."""
+    allowed_client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Namespaces whose pods may connect to port 3306 besides the cluster's own; "*" for all."""
+    app_user: pulumi.Input[str]
+    """Application user, with all privileges on the application database."""
+    app_database: pulumi.Input[str]
+    """Database created for the application user."""
+    existing_secret: pulumi.Input[str]
+    """An existing Secret with root-password, replication-password, backup-password and
+    app-password; empty to create one."""
+    cluster_domain: pulumi.Input[str]
+    """DNS domain of the Kubernetes cluster."""
+    root_password: pulumi.Input[str]
+    """Root password; generated when unset."""
+    replication_password: pulumi.Input[str]
+    """Replication user's password; generated when unset."""
+    backup_password: pulumi.Input[str]
+    """Backup user's password; generated when unset."""
+    app_password: pulumi.Input[str]
+    """Application user's password; generated when unset."""
+
+
+def _images(server: Server, settings: dict) -> tuple[str, str]:
+    backup_image = settings["backup_image"] or server.backup_image
+    if not backup_image:
+        raise ConfigError(
+            BY_KEY["backupImage"], "",
+            f"{server.flavor} {server.version} has no default backup image (none published "
+            "carries its backup tool together with socat or ncat and a client); set it to an "
+            "image you built with them")
+    return settings["server_image"] or server.server_image, backup_image
+
+
+class MySQLCluster(pulumi.ComponentResource):
+    """A primary (pod 0) and read replicas that each clone the pod before them and then
+    replicate from the primary."""
+
+    primary_host: pulumi.Output[str]
+    """DNS name for writes: the Service that selects pod 0 only."""
+    read_host: pulumi.Output[str]
+    """DNS name for reads: the Service that balances over every ready pod."""
+    port: pulumi.Output[int]
+    namespace: pulumi.Output[str]
+    statefulset_name: pulumi.Output[str]
+    headless_service_name: pulumi.Output[str]
+    read_service_name: pulumi.Output[str]
+    primary_service_name: pulumi.Output[str]
+    credentials_secret_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: Optional[MySQLClusterArgs] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        # Everything is checked before the first resource is registered.
+        settings = validated({"name": name, **(args or {})})
+        server = server_for(settings["flavor"], settings["version"])
+        server_image, backup_image = _images(server, settings)
+        super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
+
+        names = ClusterNames(name, settings["namespace"], settings["cluster_domain"])
+        child = pulumi.ResourceOptions(parent=self)
+
+        def metadata(resource_name: str) -> meta.ObjectMetaArgs:
+            return meta.ObjectMetaArgs(name=resource_name, namespace=names.namespace,
+                                       labels=names.labels)
+
+        config_map = core.ConfigMap(
+            f"{name}-config",
+            metadata=metadata(names.config_map),
+            data={"primary.cnf": server.primary_cnf, "replica.cnf": server.replica_cnf},
+            opts=child,
+        )
+        secret_name = self._credentials_secret(name, names, settings, metadata, child)
+
+        headless = core.Service(
+            f"{name}-headless",
+            metadata=metadata(names.headless_service),
+            spec=core.ServiceSpecArgs(
+                cluster_ip="None",
+                # Peers must resolve a pod before it is ready: a new replica clones from one.
+                publish_not_ready_addresses=True,
+                selector=names.selector_labels,
+                ports=[core.ServicePortArgs(name="mysql", port=MYSQL_PORT),
+                       core.ServicePortArgs(name="backup", port=BACKUP_PORT)],
+            ),
+            opts=child,
+        )
+        read = self._client_service(f"{name}-read", metadata(names.read_service),
+                                    names.selector_labels, child)
+        primary = self._client_service(
+            f"{name}-primary", metadata(names.primary_service),
+            {**names.selector_labels, "statefulset.kubernetes.io/pod-name": names.pod(0)}, child)
+
+        pod = PodSettings(names=names, server=server, server_image=server_image,
+                          backup_image=backup_image, secret_name=secret_name,
+                          config_map_name=config_map.metadata.name, settings=settings)
+        statefulset = apps.StatefulSet(
+            f"{name}-statefulset",
+            metadata=metadata(names.statefulset),
+            spec=apps.StatefulSetSpecArgs(
+                service_name=headless.metadata.name,
+                replicas=settings["replicas"],
+                # Each replica clones from the pod before it, which must be up and serving.
+                pod_management_policy="OrderedReady",
+                update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                selector=meta.LabelSelectorArgs(match_labels=names.selector_labels),
+                template=pod_template(pod),
+                volume_claim_templates=[data_volume_claim(pod)],
+                # A replica removed by scaling in would come back with stale data: drop its
+                # volume so that scaling out again clones afresh. Deleting the cluster keeps all.
+                persistent_volume_claim_retention_policy=(
+                    apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                        when_scaled="Delete", when_deleted="Retain")),
+            ),
+            # Cloning a large database takes longer than the provider's 10 minute default.
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(
+                create="60m", update="60m")),
+        )
+        policy.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=metadata(names.cluster),
+            spec=policy.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=meta.LabelSelectorArgs(match_labels=names.selector_labels),
+            ),
+            opts=child,
+        )
+        networking.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=metadata(names.cluster),
+            spec=network_policy_spec(names, settings["allowed_client_namespaces"]),
+            opts=child,
+        )
+
+        def host(service: core.Service) -> pulumi.Output[str]:
+            return pulumi.Output.concat(service.metadata.name, ".", service.metadata.namespace,
+                                        ".svc.", names.cluster_domain)
+
+        self.primary_host = host(primary)
+        self.read_host = host(read)
+        self.port = pulumi.Output.from_input(MYSQL_PORT)
+        self.namespace = statefulset.metadata.namespace
+        self.statefulset_name = statefulset.metadata.name
+        self.headless_service_name = headless.metadata.name
+        self.read_service_name = read.metadata.name
+        self.primary_service_name = primary.metadata.name
+        self.credentials_secret_name = pulumi.Output.from_input(secret_name)
+        self.register_outputs({
+            "primary_host": self.primary_host,
+            "read_host": self.read_host,
+            "port": self.port,
+            "namespace": self.namespace,
+            "statefulset_name": self.statefulset_name,
+            "headless_service_name": self.headless_service_name,
+            "read_service_name": self.read_service_name,
+            "primary_service_name": self.primary_service_name,
+            "credentials_secret_name": self.credentials_secret_name,
+        })
+
+    @staticmethod
+    def _client_service(resource_name: str, metadata: meta.ObjectMetaArgs,
+                        selector: dict[str, str], opts: pulumi.ResourceOptions) -> core.Service:
+        return core.Service(
+            resource_name,
+            metadata=metadata,
+            spec=core.ServiceSpecArgs(
+                selector=selector,
+                ports=[core.ServicePortArgs(name="mysql", port=MYSQL_PORT, target_port="mysql")],
+            ),
+            opts=opts,
+        )
+
+    def _credentials_secret(self, name: str, names: ClusterNames, settings: dict,
+                            metadata, opts: pulumi.ResourceOptions) -> pulumi.Input[str]:
+        """The Secret the pods read passwords from: the user's own, or one made here."""
+        if settings["existing_secret"]:
+            return settings["existing_secret"]
+        passwords = {}
+        for setting in PASSWORD_SETTINGS:
+            value = settings[setting.arg]
+            if value is None:
+                value = random.RandomPassword(
+                    f"{name}-{SECRET_KEYS[setting.arg]}", length=32, special=False,
+                    opts=opts).result
+            passwords[SECRET_KEYS[setting.arg]] = pulumi.Output.secret(value)
+        secret = core.Secret(
+            f"{name}-credentials",
+            metadata=metadata(names.credentials_secret),
+            type="Opaque",
+            string_data=passwords,
+            opts=opts,
+        )
+        return secret.metadata.name

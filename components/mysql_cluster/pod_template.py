@@ -1,0 +1,277 @@
+"""The pod of a cluster: init containers, the server, the backup sidecar, probes and volumes.
+
+Every pod runs the same template; the scripts find out from the ordinal whether they are on the
+primary (pod 0) or on a replica.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+from pulumi_kubernetes.core import v1 as core
+from pulumi_kubernetes.meta import v1 as meta
+
+from .names import ClusterNames
+from .script_bundle import bash_command
+from .servers import Server
+from .settings import optional_text
+
+MYSQL_PORT = 3306
+BACKUP_PORT = 3307
+# The official mysql and mariadb images run mysqld as uid/gid 999; every container of the pod
+# runs as that uid so the server and the backup tool can both read and write the data volume.
+DATABASE_UID = 999
+SERVER_ID_OFFSET = 100  # server-id 0 means "replication off"
+CLONE_ATTEMPTS = 5
+
+REPLICATION_USER = "replicator"
+BACKUP_USER = "backup"
+
+# Mount points.
+DATA_VOLUME_MOUNT = "/data"  # the whole data volume: staging area and clone coordinates
+DATA_SUBDIR = "mysql"  # the server's data directory inside the data volume
+SERVER_DATADIR = "/var/lib/mysql"
+SECRETS_DIR = "/etc/mysql-cluster/secrets"
+CONF_DIR = "/etc/mysql/conf.d"
+INIT_CONF_DIR = "/mnt/conf.d"
+INIT_CONFIG_MAP_DIR = "/mnt/config-map"
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    """What the pod template needs, already validated."""
+
+    names: ClusterNames
+    server: Server
+    server_image: str
+    backup_image: str
+    secret_name: pulumi.Input[str]
+    config_map_name: pulumi.Input[str]
+    settings: dict[str, Any]  # validated settings by argument name
+
+    def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
+        def quantities(kind: str) -> dict[str, str]:
+            values = {"cpu": optional_text(self.settings[f"{prefix}_cpu_{kind}"]),
+                      "memory": optional_text(self.settings[f"{prefix}_memory_{kind}"])}
+            return {resource: value for resource, value in values.items() if value}
+        return core.ResourceRequirementsArgs(requests=quantities("request"), limits=quantities("limit"))
+
+
+def config_checksum(*texts: str) -> str:
+    """Changes when the configuration changes, so the pods roll (they read it at start only)."""
+    return hashlib.sha256("\0".join(texts).encode()).hexdigest()
+
+
+def _env(name: str, value: Any) -> core.EnvVarArgs:
+    return core.EnvVarArgs(name=name, value=str(value))
+
+
+def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
+    """What every script needs to know about the cluster; the same in every container."""
+    names, settings = pod.names, pod.settings
+    return [
+        core.EnvVarArgs(name="POD_NAME", value_from=core.EnvVarSourceArgs(
+            field_ref=core.ObjectFieldSelectorArgs(field_path="metadata.name"))),
+        _env("STATEFULSET_NAME", names.statefulset),
+        _env("HEADLESS_SERVICE", names.headless_service),
+        _env("CLUSTER_NAMESPACE", names.namespace),
+        _env("CLUSTER_DOMAIN", names.cluster_domain),
+        _env("DB_FLAVOR", pod.server.flavor),
+        _env("DB_VERSION", pod.server.version),
+        _env("MYSQL_PORT", MYSQL_PORT),
+        _env("BACKUP_PORT", BACKUP_PORT),
+        _env("SECRETS_DIR", SECRETS_DIR),
+        _env("DATA_VOLUME", DATA_VOLUME_MOUNT),
+        _env("DATA_SUBDIR", DATA_SUBDIR),
+        _env("REPLICATION_USER", REPLICATION_USER),
+        _env("BACKUP_USER", BACKUP_USER),
+        _env("APP_USER", settings["app_user"]),
+        _env("APP_DATABASE", settings["app_database"]),
+        _env("MAX_REPLICATION_LAG_SECONDS", settings["max_replication_lag_seconds"]),
+        _env("TMPDIR", "/tmp"),
+    ]
+
+
+def _mount(volume: str, path: str, sub_path: Optional[str] = None,
+           read_only: bool = False) -> core.VolumeMountArgs:
+    return core.VolumeMountArgs(name=volume, mount_path=path, sub_path=sub_path,
+                                read_only=read_only or None)
+
+
+def _container_security() -> core.SecurityContextArgs:
+    return core.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+def _exec_probe(script: str, period: int, failure_threshold: int,
+                initial_delay: int = 0) -> core.ProbeArgs:
+    return core.ProbeArgs(
+        exec_=core.ExecActionArgs(command=bash_command(script)),
+        initial_delay_seconds=initial_delay or None,
+        period_seconds=period,
+        timeout_seconds=5,
+        failure_threshold=failure_threshold,
+    )
+
+
+def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
+    return core.ContainerArgs(
+        name="init-mysql",
+        image=pod.server_image,
+        command=bash_command("init-config.sh"),
+        env=env + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
+                   _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
+        volume_mounts=[_mount("conf", INIT_CONF_DIR),
+                       _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True)],
+        resources=pod.resources("backup"),
+        security_context=_container_security(),
+    )
+
+
+def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
+    return core.ContainerArgs(
+        name="clone-mysql",
+        image=pod.backup_image,
+        command=bash_command("clone.sh"),
+        env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp")],
+        resources=pod.resources("backup"),
+        security_context=_container_security(),
+    )
+
+
+def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
+    # No command: the image's entrypoint initialises the primary's data directory and sets the
+    # root password from the file; replicas start from cloned data, which it leaves alone.
+    mounts = [
+        _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
+        _mount("conf", CONF_DIR, read_only=True),
+        _mount("credentials", SECRETS_DIR, read_only=True),
+        _mount("tmp", "/tmp"),
+        _mount("run", "/var/run/mysqld"),
+    ]
+    if pod.server.flavor == "mysql":
+        mounts.append(_mount("mysql-files", "/var/lib/mysql-files"))
+    return core.ContainerArgs(
+        name="mysql",
+        image=pod.server_image,
+        env=env + [_env(pod.server.root_password_file_env, f"{SECRETS_DIR}/root-password")],
+        ports=[core.ContainerPortArgs(name="mysql", container_port=MYSQL_PORT)],
+        volume_mounts=mounts,
+        resources=pod.resources("server"),
+        # Crash recovery or an upgrade may take long; liveness only starts counting after it.
+        startup_probe=_exec_probe("liveness.sh", period=10, failure_threshold=90),
+        liveness_probe=_exec_probe("liveness.sh", period=10, failure_threshold=3),
+        readiness_probe=_exec_probe("readiness.sh", period=5, failure_threshold=2, initial_delay=5),
+        security_context=_container_security(),
+    )
+
+
+def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
+    return core.ContainerArgs(
+        name="backup",
+        image=pod.backup_image,
+        command=bash_command("sidecar.sh"),
+        env=env,
+        ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
+        volume_mounts=[
+            # The same path as in the server container: the backup tool asks the server for it.
+            _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
+            _mount("data", DATA_VOLUME_MOUNT),
+            _mount("conf", CONF_DIR, read_only=True),
+            _mount("credentials", SECRETS_DIR, read_only=True),
+            _mount("tmp", "/tmp"),
+        ],
+        resources=pod.resources("backup"),
+        security_context=_container_security(),
+    )
+
+
+def _affinity(pod: PodSettings) -> core.AffinityArgs:
+    term = core.PodAffinityTermArgs(
+        label_selector=meta.LabelSelectorArgs(match_labels=pod.names.selector_labels),
+        topology_key="kubernetes.io/hostname",
+    )
+    if pod.settings["anti_affinity"] == "required":
+        anti_affinity = core.PodAntiAffinityArgs(
+            required_during_scheduling_ignored_during_execution=[term])
+    else:
+        anti_affinity = core.PodAntiAffinityArgs(
+            preferred_during_scheduling_ignored_during_execution=[
+                core.WeightedPodAffinityTermArgs(weight=100, pod_affinity_term=term)])
+    return core.AffinityArgs(pod_anti_affinity=anti_affinity)
+
+
+def _zone_spread(pod: PodSettings) -> Optional[list[core.TopologySpreadConstraintArgs]]:
+    if not pod.settings["zone_spread"]:
+        return None
+    return [core.TopologySpreadConstraintArgs(
+        max_skew=1,
+        topology_key="topology.kubernetes.io/zone",
+        when_unsatisfiable="ScheduleAnyway",
+        label_selector=meta.LabelSelectorArgs(match_labels=pod.names.selector_labels),
+    )]
+
+
+def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
+    volumes = [
+        core.VolumeArgs(name="conf", empty_dir=core.EmptyDirVolumeSourceArgs()),
+        core.VolumeArgs(name="config-map", config_map=core.ConfigMapVolumeSourceArgs(
+            name=pod.config_map_name)),
+        # Group-readable: fsGroup makes the pod's group own the files.
+        core.VolumeArgs(name="credentials", secret=core.SecretVolumeSourceArgs(
+            secret_name=pod.secret_name, default_mode=0o440)),
+        core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
+        core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory")),
+    ]
+    if pod.server.flavor == "mysql":
+        volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
+    return volumes
+
+
+def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
+    env = _cluster_env(pod)
+    return core.PodTemplateSpecArgs(
+        metadata=meta.ObjectMetaArgs(
+            labels=pod.names.labels,
+            annotations={"mysql-cluster/config-checksum": config_checksum(
+                pod.server.primary_cnf, pod.server.replica_cnf)},
+        ),
+        spec=core.PodSpecArgs(
+            init_containers=[_init_mysql(pod, env), _clone_mysql(pod, env)],
+            containers=[_mysql(pod, env), _backup_sidecar(pod, env)],
+            volumes=_volumes(pod),
+            security_context=core.PodSecurityContextArgs(
+                run_as_user=DATABASE_UID,
+                run_as_group=DATABASE_UID,
+                fs_group=DATABASE_UID,
+                fs_group_change_policy="OnRootMismatch",
+                run_as_non_root=True,
+                seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            affinity=_affinity(pod),
+            topology_spread_constraints=_zone_spread(pod),
+            automount_service_account_token=False,
+            enable_service_links=False,
+            # mysqld flushes to disk on shutdown; give it time before SIGKILL.
+            termination_grace_period_seconds=60,
+        ),
+    )
+
+
+def data_volume_claim(pod: PodSettings) -> core.PersistentVolumeClaimArgs:
+    return core.PersistentVolumeClaimArgs(
+        metadata=meta.ObjectMetaArgs(name="data", labels=pod.names.labels),
+        spec=core.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"],
+            storage_class_name=optional_text(pod.settings["storage_class"]),
+            resources=core.VolumeResourceRequirementsArgs(
+                requests={"storage": pod.settings["storage_size"]}),
+        ),
+    )

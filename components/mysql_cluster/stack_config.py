@@ -1,0 +1,49 @@
+"""Reads a stack's config into the name and arguments of a MySQLCluster."""
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from .cluster import MySQLClusterArgs
+from .settings import BY_KEY, SETTINGS, ConfigError
+
+
+def _raw_value(project: str, key: str) -> Any:
+    # The raw string, secret or not; secrets are wrapped again as soon as they are validated.
+    return pulumi.runtime.get_config(f"{project}:{key}")
+
+
+def _reject_unknown_keys(project: str) -> None:
+    prefix = f"{project}:"
+    for full_key in runtime_config.CONFIG.get():
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix):]
+        if key not in BY_KEY:
+            close = difflib.get_close_matches(key, BY_KEY, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "see the config reference in the README"
+            raise pulumi.RunError(f"unknown config key '{key}' in stack config; {hint}")
+
+
+def cluster_from_config(project: str) -> tuple[str, MySQLClusterArgs]:
+    """The cluster name and arguments the stack config asks for, each value validated."""
+    _reject_unknown_keys(project)
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = _raw_value(project, setting.key)
+        if raw is None:
+            continue
+        value: Any = raw
+        if setting.type == "array":
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                raise ConfigError(setting, raw, "use a YAML list, e.g. [\"web\"]") from None
+        value = setting.validate(value)
+        values[setting.arg] = pulumi.Output.secret(value) if setting.secret else value
+    name = values.pop("name", BY_KEY["clusterName"].default)
+    return name, MySQLClusterArgs(**values)

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# clone-mysql: gives a new replica the data of the pod before it. The backup is streamed into a
+# staging directory on the data volume, checked, prepared, and only then renamed into place, so a
+# partial copy never becomes a data directory; a failed attempt is discarded and retried.
+set -euo pipefail
+SCRIPT_NAME=clone-mysql
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=coordinates.sh
+source "$(dirname "${BASH_SOURCE[0]}")/coordinates.sh"
+
+require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS
+ordinal=$(pod_ordinal)
+datadir="$DATA_VOLUME/$DATA_SUBDIR"
+staging="$DATA_VOLUME/clone-staging"
+
+if ((ordinal == 0)); then
+  log "pod 0 is the primary; it starts from its own data"
+  exit 0
+fi
+# A data directory only ever appears whole (renamed from staging), so one with a system schema is
+# complete. An empty one may have been made by the kubelet for a subPath mount.
+if [[ -d "$datadir/mysql" ]]; then
+  log "$datadir already holds a database; no clone needed"
+  exit 0
+fi
+if [[ -d "$datadir" ]]; then
+  rmdir "$datadir" 2>/dev/null ||
+    die "$datadir holds files but no database; move it away to let this replica clone again"
+fi
+
+source_host=$(pod_host "$((ordinal - 1))")
+transfer=$(transfer_tool)
+backup=$(backup_tool)
+extract=$(stream_tool)
+pending=$(pending_coordinates_file)
+
+receive_stream() {
+  if [[ "$transfer" == socat ]]; then
+    socat -u "TCP:$source_host:$BACKUP_PORT,connect-timeout=10" STDOUT
+  else
+    ncat --recv-only --wait 10 "$source_host" "$BACKUP_PORT"
+  fi
+}
+
+# The backup tool writes its checkpoints and info files after all data, so their presence shows
+# the stream was not cut short (a donor that dies mid-stream just closes the connection).
+stream_complete() {
+  local prefix
+  for prefix in mariadb_backup xtrabackup; do
+    [[ -f "$staging/${prefix}_checkpoints" && -f "$staging/${prefix}_info" ]] && return 0
+  done
+  return 1
+}
+
+prepared() {
+  grep -Eq '^backup_type = (full-prepared|log-applied)$' "$staging"/*_checkpoints
+}
+
+# Runs in a condition, where errexit is off: every step checks its own status.
+clone_once() {
+  if ! { rm -rf "$staging" && mkdir -p "$staging"; }; then
+    log "cannot create $staging"
+    return 1
+  fi
+  log "streaming a backup from $source_host:$BACKUP_PORT with $transfer"
+  receive_stream | "$extract" -x -C "$staging" ||
+    { log "the transfer failed (exit statuses: ${PIPESTATUS[*]})"; return 1; }
+  stream_complete || { log "the stream ended before the backup was complete"; return 1; }
+  log "preparing the backup with $backup"
+  "$backup" --prepare --target-dir="$staging" ||
+    { log "$backup --prepare failed"; return 1; }
+  prepared || { log "the backup is not marked as prepared after --prepare"; return 1; }
+  local coordinates
+  coordinates=$(backup_coordinates "$staging") || return 1
+  [[ -n "$coordinates" ]] || { log "the backup does not say where replication should start"; return 1; }
+  # The donor's server UUID must not be inherited.
+  rm -f "$staging/auto.cnf"
+  # Coordinates first: a crash before the rename leaves no data directory, so the clone repeats.
+  if ! { printf '%s\n' "$coordinates" >"$pending.tmp" && mv "$pending.tmp" "$pending" &&
+    rm -f "$pending.applied" && sync && mv "$staging" "$datadir" && sync; }; then
+    log "cannot move the prepared backup into $datadir"
+    return 1
+  fi
+  log "clone complete; replication will start at: $coordinates"
+}
+
+attempt=1
+until clone_once; do
+  ((attempt < CLONE_ATTEMPTS)) ||
+    die "giving up after $attempt attempts to clone from $source_host; the pod will restart and try again"
+  delay=$((2 ** attempt < 60 ? 2 ** attempt : 60))
+  log "attempt $attempt failed; retrying in ${delay}s"
+  sleep "$delay"
+  attempt=$((attempt + 1))
+done

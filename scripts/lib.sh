@@ -1,0 +1,136 @@
+# shellcheck shell=bash
+# Functions shared by the cluster's scripts. The component inlines this file in place of the
+# `source .../lib.sh` line of each script, so every container command is self-contained.
+# Every name (StatefulSet, Service, users, ports, paths) comes from the environment the
+# component sets; nothing here knows what the cluster is called.
+
+log() {
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${SCRIPT_NAME:-mysql-cluster}" "$*" >&2
+}
+
+die() {
+  log "FATAL: $*"
+  exit 1
+}
+
+require_env() {
+  local name
+  for name in "$@"; do
+    [[ -n "${!name:-}" ]] || die "environment variable $name is not set; the StatefulSet must set it"
+  done
+}
+
+# The pod's ordinal, from POD_NAME = <statefulset>-<ordinal>.
+pod_ordinal() {
+  require_env POD_NAME STATEFULSET_NAME
+  [[ "$POD_NAME" =~ ^${STATEFULSET_NAME}-([0-9]+)$ ]] ||
+    die "pod name '$POD_NAME' is not of the form '$STATEFULSET_NAME-<ordinal>'"
+  printf '%s\n' "${BASH_REMATCH[1]}"
+}
+
+# The stable DNS name of pod <ordinal>, published by the headless Service.
+pod_host() {
+  require_env STATEFULSET_NAME HEADLESS_SERVICE CLUSTER_NAMESPACE CLUSTER_DOMAIN
+  printf '%s-%s.%s.%s.svc.%s\n' "$STATEFULSET_NAME" "$1" "$HEADLESS_SERVICE" \
+    "$CLUSTER_NAMESPACE" "$CLUSTER_DOMAIN"
+}
+
+# The first of the given commands that this image has.
+first_command() {
+  local candidate
+  for candidate in "$@"; do
+    if command -v "$candidate" >/dev/null 2>&1; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+need_command() {
+  first_command "$@" || die "this image has none of: $* (choose an image that does)"
+}
+
+is_mariadb() {
+  require_env DB_FLAVOR
+  [[ "$DB_FLAVOR" == mariadb ]]
+}
+
+sql_client() {
+  if is_mariadb; then need_command mariadb mysql; else need_command mysql; fi
+}
+
+# Physical backup tool and its stream extractor: XtraBackup for MySQL, mariadb-backup for MariaDB.
+backup_tool() {
+  if is_mariadb; then need_command mariadb-backup mariabackup; else need_command xtrabackup; fi
+}
+
+stream_tool() {
+  if is_mariadb; then need_command mbstream; else need_command xbstream; fi
+}
+
+# socat or ncat moves the backup stream between pods; images differ in which one they carry.
+transfer_tool() {
+  need_command socat ncat
+}
+
+secret_value() {
+  require_env SECRETS_DIR
+  local file="$SECRETS_DIR/$1"
+  [[ -r "$file" ]] || die "secret file $file is missing or unreadable (Secret key '$1')"
+  printf '%s' "$(<"$file")"
+}
+
+# Writes a client option file for <user> with the password of Secret key <key> and prints its
+# path. Passwords travel in files, never in argv, the environment of clients, or the log.
+client_options() {
+  local user=$1 key=$2 password file
+  password=$(secret_value "$key")
+  password=${password//\\/\\\\}
+  password=${password//\"/\\\"}
+  file=$(mktemp "${TMPDIR:-/tmp}/client-$user.XXXXXX") || die "cannot create a client option file"
+  printf '[client]\nuser=%s\npassword="%s"\n' "$user" "$password" >"$file"
+  printf '%s\n' "$file"
+}
+
+# Runs the SQL client against the server of this pod. The option file must be the first option.
+local_sql() {
+  local options=$1
+  shift
+  require_env MYSQL_PORT
+  "$(sql_client)" --defaults-extra-file="$options" --protocol=tcp --host=127.0.0.1 \
+    --port="$MYSQL_PORT" "$@"
+}
+
+wait_for_local_server() {
+  local options=$1 timeout=${2:-900}
+  local deadline=$((SECONDS + timeout))
+  log "waiting for the local server to accept connections"
+  until local_sql "$options" --batch --skip-column-names -e 'SELECT 1' >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "the local server did not accept connections within ${timeout}s"
+    sleep 2
+  done
+}
+
+# A single-quoted SQL string literal.
+sql_string() {
+  local value=${1//\\/\\\\}
+  value=${value//\'/\'\'}
+  printf "'%s'" "$value"
+}
+
+# MySQL 8.0.23+ and 8.4 speak SOURCE/REPLICA (8.4 removed the old words); 5.7 and MariaDB MASTER/SLAVE.
+speaks_source_replica() {
+  require_env DB_FLAVOR DB_VERSION
+  [[ "$DB_FLAVOR" == mysql && "$DB_VERSION" != 5.7 ]]
+}
+
+replica_status_sql() {
+  if speaks_source_replica; then echo 'SHOW REPLICA STATUS'; else echo 'SHOW SLAVE STATUS'; fi
+}
+
+# Where a clone leaves the coordinates the new replica starts replicating from.
+pending_coordinates_file() {
+  require_env DATA_VOLUME
+  printf '%s\n' "$DATA_VOLUME/replication-source"
+}

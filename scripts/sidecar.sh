@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# backup sidecar: once the local server accepts connections, makes sure the cluster's users exist
+# (on the primary) or starts replication from a fresh clone's coordinates (on a replica, once),
+# then serves a streamed hot backup to every peer that connects to the backup port.
+set -euo pipefail
+SCRIPT_NAME=backup
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=replication.sh
+source "$(dirname "${BASH_SOURCE[0]}")/replication.sh"
+# shellcheck source=users.sh
+source "$(dirname "${BASH_SOURCE[0]}")/users.sh"
+
+require_env BACKUP_PORT BACKUP_USER REPLICATION_USER
+ordinal=$(pod_ordinal)
+transfer=$(transfer_tool)
+backup=$(backup_tool)
+root_options=$(client_options root root-password)
+wait_for_local_server "$root_options"
+
+provision_users() {
+  log "making sure the replication, backup and application users exist with current passwords"
+  users_sql "$(secret_value replication-password)" "$(secret_value backup-password)" \
+    "$(secret_value app-password)" | local_sql "$root_options" ||
+    die "could not create the cluster's users on the primary"
+}
+
+replication_configured() {
+  [[ -n "$(local_sql "$root_options" --batch --skip-column-names -e "$(replica_status_sql)")" ]]
+}
+
+# Applies a fresh clone's coordinates exactly once: a second application would rewind the replica.
+start_replication() {
+  local pending coordinates
+  pending=$(pending_coordinates_file)
+  [[ -f "$pending" ]] || return 0
+  coordinates=$(<"$pending")
+  if replication_configured; then
+    log "replication is already configured; not applying $pending again"
+  else
+    log "starting replication from $(pod_host 0) at: $coordinates"
+    replication_sql "$coordinates" "$(pod_host 0)" "$REPLICATION_USER" \
+      "$(secret_value replication-password)" | local_sql "$root_options" ||
+      die "could not start replication from $(pod_host 0)"
+  fi
+  mv "$pending" "$pending.applied"
+}
+
+# Streams one hot backup of the local server to stdout; run by the transfer tool per connection.
+stream_backup() {
+  log "streaming a backup to a peer"
+  "$backup" --defaults-extra-file="$BACKUP_OPTIONS" --backup --slave-info --stream=xbstream \
+    --host=127.0.0.1 --port="$MYSQL_PORT" --target-dir="${TMPDIR:-/tmp}" ||
+    die "$backup --backup failed; the peer will discard the partial stream"
+  log "backup sent"
+}
+
+if ((ordinal == 0)); then provision_users; else start_replication; fi
+rm -f "$root_options"
+
+BACKUP_OPTIONS=$(client_options "$BACKUP_USER" backup-password)
+export BACKUP_OPTIONS backup SCRIPT_NAME
+# The transfer tool runs `bash -c stream_backup` per connection: the functions travel in the
+# environment. One backup at a time; further peers wait in the listen queue.
+# shellcheck disable=SC2046
+export -f $(compgen -A function)
+log "serving backups on port $BACKUP_PORT with $transfer"
+if [[ "$transfer" == socat ]]; then
+  exec socat -u "TCP-LISTEN:$BACKUP_PORT,reuseaddr,fork,max-children=1" \
+    "EXEC:bash -c stream_backup"
+else
+  exec ncat --listen --keep-open --send-only --max-conns=1 "$BACKUP_PORT" \
+    --exec "$(command -v bash) -c stream_backup"
+fi

@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# The users of the cluster, each with only what its job needs. Run on the primary at every start
+# of its backup sidecar, so a changed password in the Secret takes effect; the statements
+# replicate, so every replica and every later clone has the same users.
+#   replication user: REPLICATION SLAVE, from any pod
+#   backup user:      what the backup tool needs, from inside the pod only (127.0.0.1)
+#   application user: everything on the application database only
+users_sql() {
+  local replication_password=$1 backup_password=$2 app_password=$3
+  require_env REPLICATION_USER BACKUP_USER APP_USER APP_DATABASE
+  local replicator backup app
+  replicator="$(sql_string "$REPLICATION_USER")@'%'"
+  backup="$(sql_string "$BACKUP_USER")@'127.0.0.1'"
+  app="$(sql_string "$APP_USER")@'%'"
+  ensure_user_sql "$replicator" "$replication_password"
+  ensure_user_sql "$backup" "$backup_password"
+  ensure_user_sql "$app" "$app_password"
+  printf 'GRANT REPLICATION SLAVE ON *.* TO %s;\n' "$replicator"
+  backup_grants_sql "$backup"
+  # shellcheck disable=SC2016 # backticks quote an SQL identifier
+  printf 'CREATE DATABASE IF NOT EXISTS `%s`;\nGRANT ALL PRIVILEGES ON `%s`.* TO %s;\n' \
+    "$APP_DATABASE" "$APP_DATABASE" "$app"
+}
+
+# Creates the user, or sets the password of an existing one.
+ensure_user_sql() {
+  local user=$1 password
+  password=$(sql_string "$2")
+  printf 'CREATE USER IF NOT EXISTS %s IDENTIFIED BY %s;\nALTER USER %s IDENTIFIED BY %s;\n' \
+    "$user" "$password" "$user" "$password"
+}
+
+# Least privileges of the backup tool with --slave-info, per server.
+backup_grants_sql() {
+  local user=$1 table
+  if is_mariadb; then
+    printf 'GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO %s;\n' "$user"
+  elif [[ "$DB_VERSION" == 5.7 ]]; then
+    printf 'GRANT RELOAD, LOCK TABLES, PROCESS, REPLICATION CLIENT ON *.* TO %s;\n' "$user"
+  else
+    printf 'GRANT BACKUP_ADMIN, PROCESS, RELOAD, LOCK TABLES, REPLICATION CLIENT ON *.* TO %s;\n' "$user"
+    for table in log_status keyring_component_status replication_group_members; do
+      printf 'GRANT SELECT ON performance_schema.%s TO %s;\n' "$table" "$user"
+    done
+  fi
+}
