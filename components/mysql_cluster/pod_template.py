@@ -161,7 +161,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
     return core.ContainerArgs(
         name="mysql",
         image=pod.server_image,
-        env=env + [_env(pod.server.root_password_file_env, f"{SECRETS_DIR}/root-password")],
+        env=env + [_env(name, value) for name, value in pod.server.entrypoint_env(SECRETS_DIR).items()],
         ports=[core.ContainerPortArgs(name="mysql", container_port=MYSQL_PORT)],
         volume_mounts=mounts,
         resources=pod.resources("server"),

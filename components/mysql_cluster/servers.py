@@ -12,8 +12,16 @@ class Server:
     version: str
     server_image: str  # init-mysql and mysql containers
     backup_image: str  # clone-mysql and backup containers: backup tool, stream tool, socat
-    root_password_file_env: str  # the image entrypoint's "root password from a file" variable
+    entrypoint_env_prefix: str  # MYSQL_ or MARIADB_: how the image entrypoint's variables start
     read_only_option: str  # how a replica refuses writes from clients
+
+    def entrypoint_env(self, secrets_dir: str) -> dict[str, str]:
+        """What the image entrypoint needs to initialise the primary's data directory."""
+        return {
+            f"{self.entrypoint_env_prefix}ROOT_PASSWORD_FILE": f"{secrets_dir}/root-password",
+            # root may only log in from inside its pod; clients use the application user.
+            f"{self.entrypoint_env_prefix}ROOT_HOST": "127.0.0.1",
+        }
 
     @property
     def primary_cnf(self) -> str:
@@ -41,16 +49,16 @@ class Server:
 # the mariadb image carries mariadb-backup, mbstream and socat itself.
 SERVERS: dict[tuple[str, str], Server] = {
     ("mysql", "8.4"): Server("mysql", "8.4", "mysql:8.4.6", "percona/percona-xtrabackup:8.4",
-                             "MYSQL_ROOT_PASSWORD_FILE", "super-read-only"),
+                             "MYSQL_", "super-read-only"),
     ("mysql", "8.0"): Server("mysql", "8.0", "mysql:8.0.43", "percona/percona-xtrabackup:8.0",
-                             "MYSQL_ROOT_PASSWORD_FILE", "super-read-only"),
+                             "MYSQL_", "super-read-only"),
     # percona/percona-xtrabackup:2.4 has neither socat/ncat nor a mysql client: no default.
     ("mysql", "5.7"): Server("mysql", "5.7", "mysql:5.7.44", "",
-                             "MYSQL_ROOT_PASSWORD_FILE", "super-read-only"),
+                             "MYSQL_", "super-read-only"),
     ("mariadb", "11.4"): Server("mariadb", "11.4", "mariadb:11.4.7", "mariadb:11.4.7",
-                                "MARIADB_ROOT_PASSWORD_FILE", "read-only"),
+                                "MARIADB_", "read-only"),
     ("mariadb", "10.11"): Server("mariadb", "10.11", "mariadb:10.11.13", "mariadb:10.11.13",
-                                 "MARIADB_ROOT_PASSWORD_FILE", "read-only"),
+                                 "MARIADB_", "read-only"),
 }
 
 

@@ -1,0 +1,136 @@
+"""Pod networking: one network namespace per pod, joined by a bridge.
+
+The bridge lives in a namespace of its own (the "hub"), so no interface,
+address or route is ever added to the machine's own network namespace. Pod
+addresses come from POD_SUBNET and exist only inside these namespaces:
+nothing outside them can reach or be reached through them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+POD_SUBNET = ipaddress.ip_network("10.231.0.0/24")
+NETNS_DIR = Path("/run/netns")
+# Every namespace this harness creates is named "<prefix>-<pid>-<n>-<what>",
+# so a later run can recognise namespaces left by a run that was killed.
+NAMESPACE_PREFIX = "mdbe2e"
+_OWNED_NAME = re.compile(rf"^{NAMESPACE_PREFIX}-(\d+)-")
+_COMMAND_TIMEOUT = 10
+
+
+def ip(*args: str) -> str:
+    result = subprocess.run(
+        ["ip", *args], capture_output=True, text=True, timeout=_COMMAND_TIMEOUT, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+@dataclass(frozen=True)
+class PodAttachment:
+    netns: str
+    ip: str
+    hub_interface: str
+
+    @property
+    def netns_path(self) -> Path:
+        return NETNS_DIR / self.netns
+
+
+def pids_in_namespace(netns: str) -> list[int]:
+    result = subprocess.run(
+        ["ip", "netns", "pids", netns], capture_output=True, text=True, timeout=_COMMAND_TIMEOUT,
+        check=False,
+    )
+    return [int(pid) for pid in result.stdout.split()]
+
+
+def delete_namespace(netns: str) -> None:
+    """Kill whatever still runs in the namespace, then remove it."""
+    for pid in pids_in_namespace(netns):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if (NETNS_DIR / netns).exists():
+        ip("netns", "delete", netns)
+
+
+def remove_stale_namespaces() -> list[str]:
+    """Delete namespaces left by harness runs whose process no longer exists."""
+    removed = []
+    for netns in sorted(os.listdir(NETNS_DIR)) if NETNS_DIR.is_dir() else []:
+        match = _OWNED_NAME.match(netns)
+        if match and not Path(f"/proc/{match.group(1)}").exists():
+            delete_namespace(netns)
+            removed.append(netns)
+    return removed
+
+
+class PodNetwork:
+    """A private layer-2 segment that pods join and leave."""
+
+    _sequence = 0
+
+    def __init__(self):
+        PodNetwork._sequence += 1
+        self.name_prefix = f"{NAMESPACE_PREFIX}-{os.getpid()}-{PodNetwork._sequence}"
+        self.hub = f"{self.name_prefix}-hub"
+        self._addresses_in_use: set[str] = set()
+        # Hosts from .10 up; a restarted pod gets a fresh address, as it would in a cluster.
+        self._next_host = 10
+        ip("netns", "add", self.hub)
+        ip("-n", self.hub, "link", "set", "lo", "up")
+        ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
+        ip("-n", self.hub, "link", "set", "br0", "up")
+
+    def attach(self, pod_name: str) -> PodAttachment:
+        address = self._allocate_address()
+        netns = f"{self.name_prefix}-{pod_name}"
+        hub_interface = f"v{address.split('.')[-1]}"
+        ip("netns", "add", netns)
+        try:
+            ip("-n", netns, "link", "set", "lo", "up")
+            ip("-n", self.hub, "link", "add", hub_interface, "type", "veth",
+               "peer", "name", "eth0", "netns", netns)
+            ip("-n", self.hub, "link", "set", hub_interface, "master", "br0", "up")
+            ip("-n", netns, "addr", "add", f"{address}/{POD_SUBNET.prefixlen}", "dev", "eth0")
+            ip("-n", netns, "link", "set", "eth0", "up")
+        except Exception:
+            delete_namespace(netns)
+            self._addresses_in_use.discard(address)
+            raise
+        return PodAttachment(netns=netns, ip=address, hub_interface=hub_interface)
+
+    def detach(self, attachment: PodAttachment) -> None:
+        # Removing the namespace destroys its veth end, and with it the hub end.
+        delete_namespace(attachment.netns)
+        self._addresses_in_use.discard(attachment.ip)
+
+    def close(self) -> None:
+        for netns in self.owned_namespaces():
+            delete_namespace(netns)
+        self._addresses_in_use.clear()
+
+    def owned_namespaces(self) -> list[str]:
+        if not NETNS_DIR.is_dir():
+            return []
+        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(self.name_prefix + "-"))
+
+    def _allocate_address(self) -> str:
+        hosts = list(POD_SUBNET.hosts())
+        for _ in range(len(hosts)):
+            candidate = str(POD_SUBNET.network_address + self._next_host)
+            self._next_host = self._next_host + 1 if self._next_host < len(hosts) else 10
+            if candidate not in self._addresses_in_use:
+                self._addresses_in_use.add(candidate)
+                return candidate
+        raise RuntimeError(f"no free address left in {POD_SUBNET}")
