@@ -1,21 +1,23 @@
 """What stands in for the official ``mariadb`` image on this machine.
 
 Containers run the machine's own MariaDB packages. To behave like the image
-rather than like a Debian install, every container's root file system is an
-overlay of the machine's ``/`` adjusted by ``ImageLayer`` (see
+rather than like a Debian install, every container's root file system stacks
+an image layer, built here once per harness, over the machine's ``/`` (see
 tests/e2e/README.md, "Image stand-in").
 """
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 import shutil
-from dataclasses import dataclass
+import stat
 from pathlib import Path
 
 from .manifests import ManifestError
 
-ENTRYPOINT_SCRIPT = Path(__file__).with_name("image") / "docker-entrypoint.sh"
+ENTRYPOINT_SCRIPT = Path(__file__).with_name("mariadb-image") / "docker-entrypoint.sh"
 ENTRYPOINT_PATH = "/usr/local/bin/docker-entrypoint.sh"
 IMAGE_DEFAULT_COMMAND = ["mariadbd"]
 IMAGE_ENV = {
@@ -24,6 +26,9 @@ IMAGE_ENV = {
 }
 # Tools this machine has and the image lacks; scripts must not come to rely on them.
 ABSENT_FROM_IMAGE = ("nc", "nc.*", "ncat", "netcat", "python3", "python3.*", "curl", "wget")
+# Where the kubelet-managed hosts and resolv.conf appear in a container;
+# /etc/hosts and /etc/resolv.conf link there, so the harness can replace them atomically.
+KUBELET_FILES_MOUNT = "/run/kubernetes-pod"
 
 # The image comments these settings out of every packaged config file; Debian's
 # 50-server.cnf would otherwise bind the server to 127.0.0.1 only.
@@ -31,16 +36,15 @@ _IMAGE_COMMENTED_OUT = re.compile(r"^(bind-address|log|user\s)", re.MULTILINE)
 _IMAGE_SKIPCACHE_CNF = "[mariadb]\nhost-cache-size=0\nskip-name-resolve\n"
 
 
-@dataclass(frozen=True)
-class ImageLayer:
-    etc_mysql: Path
-    entrypoint: Path
-    absent_commands: tuple[str, ...]
+def build_image_layer(dest: Path, mysql_uid: int, mysql_gid: int,
+                      absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE) -> Path:
+    """An overlay lower layer with what the image has in place of the machine's files.
 
-
-def build_image_layer(dest: Path, absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE) -> ImageLayer:
-    """Prepare, once per harness, the files that make a container look like the image."""
-    etc_mysql = dest / "etc-mysql"
+    Opaque directories hide the machine's content below them and whiteouts
+    hide single files, the way image layers do.
+    """
+    layer = dest / "layer"
+    etc_mysql = layer / "etc" / "mysql"
     shutil.copytree("/etc/mysql", etc_mysql, symlinks=False)
     for cnf in etc_mysql.rglob("*.cnf"):
         cnf.write_text(_IMAGE_COMMENTED_OUT.sub(r"#\1", cnf.read_text()))
@@ -48,7 +52,42 @@ def build_image_layer(dest: Path, absent_commands: tuple[str, ...] = ABSENT_FROM
         if top_level.exists():
             top_level.write_text(_mounted_config_last(top_level.read_text()))
     (etc_mysql / "mariadb.conf.d" / "05-skipcache.cnf").write_text(_IMAGE_SKIPCACHE_CNF)
-    return ImageLayer(etc_mysql=etc_mysql, entrypoint=ENTRYPOINT_SCRIPT, absent_commands=absent_commands)
+    _make_opaque(etc_mysql)
+
+    for hosts_file in ("hosts", "resolv.conf"):
+        (layer / "etc" / hosts_file).symlink_to(f"{KUBELET_FILES_MOUNT}/{hosts_file}")
+    local_bin = _directory(layer / "usr" / "local" / "bin", 0o755, opaque=True)
+    shutil.copyfile(ENTRYPOINT_SCRIPT, local_bin / "docker-entrypoint.sh")
+    (local_bin / "docker-entrypoint.sh").chmod(0o755)
+    for pattern in absent_commands:
+        for found in glob.glob(f"/usr/bin/{pattern}"):
+            _whiteout(layer / "usr" / "bin" / os.path.basename(found))
+
+    run = _directory(layer / "run", 0o755, opaque=True)
+    _directory(run / "lock", 0o1777)
+    _directory(layer / KUBELET_FILES_MOUNT.lstrip("/"), 0o755)
+    # The image's socket directory is writable for any uid, its datadir is an empty volume.
+    os.chown(_directory(run / "mysqld", 0o777), mysql_uid, mysql_gid)
+    os.chown(_directory(layer / "var" / "lib" / "mysql", 0o755, opaque=True), mysql_uid, mysql_gid)
+    _directory(layer / "tmp", 0o1777, opaque=True)
+    return layer
+
+
+def _directory(path: Path, mode: int, opaque: bool = False) -> Path:
+    path.mkdir(parents=True)
+    path.chmod(mode)
+    if opaque:
+        _make_opaque(path)
+    return path
+
+
+def _make_opaque(directory: Path) -> None:
+    os.setxattr(directory, "trusted.overlay.opaque", b"y")
+
+
+def _whiteout(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))
 
 
 def _mounted_config_last(text: str) -> str:

@@ -64,12 +64,21 @@ def delete_namespace(netns: str) -> None:
         ip("netns", "delete", netns)
 
 
+def _process_alive(pid: str) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    # A killed process stays a zombie until its parent reaps it.
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def remove_stale_namespaces() -> list[str]:
-    """Delete namespaces left by harness runs whose process no longer exists."""
+    """Delete namespaces left by harness runs whose process no longer runs."""
     removed = []
     for netns in sorted(os.listdir(NETNS_DIR)) if NETNS_DIR.is_dir() else []:
         match = _OWNED_NAME.match(netns)
-        if match and not Path(f"/proc/{match.group(1)}").exists():
+        if match and not _process_alive(match.group(1)):
             delete_namespace(netns)
             removed.append(netns)
     return removed
@@ -88,9 +97,17 @@ class PodNetwork:
         # Hosts from .10 up; a restarted pod gets a fresh address, as it would in a cluster.
         self._next_host = 10
         ip("netns", "add", self.hub)
-        ip("-n", self.hub, "link", "set", "lo", "up")
-        ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
-        ip("-n", self.hub, "link", "set", "br0", "up")
+        try:
+            ip("-n", self.hub, "link", "set", "lo", "up")
+            ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
+            ip("-n", self.hub, "link", "set", "br0", "up")
+        except Exception:
+            delete_namespace(self.hub)
+            raise
+
+    @property
+    def hub_path(self) -> Path:
+        return NETNS_DIR / self.hub
 
     def attach(self, pod_name: str) -> PodAttachment:
         address = self._allocate_address()

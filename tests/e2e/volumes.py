@@ -33,6 +33,7 @@ def prepare_volumes(
 ) -> dict[str, PreparedVolume]:
     pod_spec = statefulset["spec"]["template"]["spec"]
     group = fs_group(pod_spec)
+    change_policy = (pod_spec.get("securityContext") or {}).get("fsGroupChangePolicy", "Always")
     volumes: dict[str, PreparedVolume] = {}
     for volume in pod_spec.get("volumes") or []:
         name = volume["name"]
@@ -59,7 +60,8 @@ def prepare_volumes(
         path = claim_directory(claims_dir, claim, pod_name)
         # A new volume's root is root-owned; fsGroup then makes it group-writable.
         path.mkdir(parents=True, exist_ok=True)
-        _apply_fs_group(path, group, read_only=False)
+        if change_policy != "OnRootMismatch" or _root_mismatch(path, group):
+            _apply_fs_group(path, group, read_only=False)
         volumes[claim] = PreparedVolume(path, read_only=False)
     return volumes
 
@@ -120,6 +122,14 @@ def _project(path: Path, data: dict[str, bytes], source: dict, group: int | None
     _apply_fs_group(path, group, read_only=True)
 
 
+def _root_mismatch(path: Path, group: int | None) -> bool:
+    """fsGroupChangePolicy OnRootMismatch: only a volume whose root is not yet right is changed."""
+    if group is None:
+        return False
+    status = path.stat()
+    return status.st_gid != group or status.st_mode & 0o2770 != 0o2770
+
+
 def _apply_fs_group(path: Path, group: int | None, read_only: bool) -> None:
     """fsGroup: group ownership, group access and setgid directories, recursively."""
     if group is None:
@@ -127,10 +137,10 @@ def _apply_fs_group(path: Path, group: int | None, read_only: bool) -> None:
     file_mask = 0o440 if read_only else 0o660
     for directory, _, files in os.walk(path):
         os.chown(directory, -1, group)
-        os.chmod(directory, os.stat(directory).st_mode | file_mask | 0o110 | 0o2000)
+        os.chmod(directory, (os.stat(directory).st_mode & 0o7777) | file_mask | 0o110 | 0o2000)
         for name in files:
             file = os.path.join(directory, name)
             if os.path.islink(file):
                 continue
             os.chown(file, -1, group)
-            os.chmod(file, os.stat(file).st_mode | file_mask)
+            os.chmod(file, (os.stat(file).st_mode & 0o7777) | file_mask)

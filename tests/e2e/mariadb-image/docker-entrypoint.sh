@@ -66,11 +66,13 @@ sql_string() {
 }
 
 initialise_datadir() {
-	local root_password allow_empty variable
+	local root_password allow_empty root_host variable
 	root_password=$(setting_from_env ROOT_PASSWORD)
 	allow_empty=$(setting_from_env ALLOW_EMPTY_ROOT_PASSWORD)
+	root_host=$(setting_from_env ROOT_HOST)
+	root_host=${root_host:-%}
 	for variable in DATABASE USER PASSWORD PASSWORD_HASH ROOT_PASSWORD_HASH RANDOM_ROOT_PASSWORD \
-		ROOT_HOST REPLICATION_USER REPLICATION_PASSWORD MASTER_HOST MYSQL_LOCALHOST_USER; do
+		REPLICATION_USER REPLICATION_PASSWORD MASTER_HOST MYSQL_LOCALHOST_USER; do
 		if [ -n "$(setting_from_env "$variable")" ]; then
 			die "MARIADB_$variable is not emulated by the e2e image stand-in"
 		fi
@@ -102,24 +104,36 @@ initialise_datadir() {
 	done
 
 	# Like the image: root accounts are set up outside the binary log, so that
-	# replicas never receive them.
-	local password
+	# replicas never receive them. MARIADB_ROOT_HOST (default %) adds a root
+	# account for that host, unless it is localhost.
+	local password host remote_root=""
 	password=$(sql_string "$root_password")
+	host=$(sql_string "$root_host")
+	if [ "$root_host" != localhost ]; then
+		remote_root="CREATE USER root@$host IDENTIFIED BY $password;
+			GRANT ALL ON *.* TO root@$host WITH GRANT OPTION;
+			GRANT PROXY ON ''@'%' TO root@$host WITH GRANT OPTION;"
+	fi
 	"${client[@]}" --binary-mode <<-SQL
 		SET @@SESSION.SQL_LOG_BIN = 0;
 		DROP USER IF EXISTS root@'127.0.0.1', root@'::1';
 		EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@''', @@hostname, '''');
 		SET PASSWORD FOR root@localhost = PASSWORD($password);
-		CREATE USER root@'%' IDENTIFIED BY $password;
-		GRANT ALL ON *.* TO root@'%' WITH GRANT OPTION;
-		GRANT PROXY ON ''@'%' TO root@'%' WITH GRANT OPTION;
+		$remote_root
 	SQL
 
 	local init_file
 	for init_file in /docker-entrypoint-initdb.d/*; do
 		say Note "running $init_file"
 		case "$init_file" in
-			*.sh) if [ -x "$init_file" ]; then "$init_file"; else . "$init_file"; fi ;;
+			*.sh)
+				if [ -x "$init_file" ]; then
+					"$init_file"
+				else
+					# shellcheck disable=SC1090 # the user's init script, found at run time
+					. "$init_file"
+				fi
+				;;
 			*.sql) MYSQL_PWD=$root_password "${client[@]}" <"$init_file" ;;
 			*) die "$init_file: only .sh and .sql init files are emulated" ;;
 		esac

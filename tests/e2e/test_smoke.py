@@ -1,0 +1,82 @@
+"""Smoke tests of the harness itself, on the hand-written fixture manifest."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .harness import PodFailed
+from .manifests import RenderedManifests
+
+pytestmark = pytest.mark.e2e
+SMOKE_MANIFESTS = Path(__file__).with_name("fixtures") / "smoke.yaml"
+
+
+def listening_sockets() -> set[str]:
+    output = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[3] for line in output.splitlines()}
+
+
+def test_pods_find_each_other_and_keep_their_claims(statefulset_harness):
+    listening_before = listening_sockets()
+    harness = statefulset_harness(SMOKE_MANIFESTS)
+    harness.start_statefulset(replicas=2)
+    assert harness.pod_names() == ["db-0", "db-1"]
+    assert harness.pod_ip("db-0") != harness.pod_ip("db-1")
+
+    # Init containers ran with the pod's hostname; $(VAR) args reached the server.
+    assert harness.run_sql("db-0", "SELECT @@hostname, @@server_id, @@report_host, @@log_bin") == [
+        ("db-0", "100", "db-0.db", "1")]
+    assert harness.run_sql("db-1", "SELECT @@server_id, @@read_only, @@innodb_buffer_pool_size") == [
+        ("101", "1", str(64 * 1024 * 1024))]
+
+    # pod-1 reaches pod-0 by its DNS names, over TCP (root may log in from pod addresses).
+    for name in ("db-0.db", "db-0.db.default", harness.dns_name("db-0")):
+        assert harness.run_sql("db-1", "SELECT @@hostname", host=name) == [("db-0",)]
+    sidecar = harness.exec("db-1", "backup", ["socat", "-T2", "-", "TCP:db-0.db:3307"])
+    assert sidecar.stdout.strip() == "backup-from-db-0"
+
+    # The container looks like the image, not like this machine, and honours
+    # its securityContext.
+    tools = harness.exec("db-0", "mysql", ["bash", "-c", "command -v ncat python3 || true"])
+    assert tools.stdout == ""
+    assert harness.exec("db-0", "mysql", ["id", "-un"]).stdout.strip() == "mysql"
+    read_only = harness.exec("db-0", "mysql", ["touch", "/etc/anything"], check=False)
+    assert "Read-only file system" in read_only.stderr
+    harness.exec("db-0", "mysql", ["touch", "/tmp/anything", "/var/run/mysqld/anything"])
+
+    # A new pod keeps its claim and gets a new emptyDir.
+    harness.run_sql("db-0", "CREATE DATABASE smoke; CREATE TABLE smoke.t (v TEXT);"
+                            "INSERT INTO smoke.t VALUES ('kept'), (NULL)")
+    harness.exec("db-0", "backup", ["touch", "/scratch/marker"])
+    harness.restart_pod("db-0")
+    assert harness.run_sql("db-0", "SELECT v FROM smoke.t ORDER BY v") == [(None,), ("kept",)]
+    assert (harness.claim_path("db-0") / "clone-runs").read_text() == "db-0\ndb-0\n"
+    assert harness.exec("db-0", "backup", ["ls", "/scratch"]).stdout == ""
+
+    harness.restart_container("db-1", "mysql")
+    harness.wait_ready("db-1")
+    assert harness.restart_count("db-1", "mysql") == 1
+    assert "ready for connections" in harness.log_tail("db-1", "mysql", previous=True)
+
+    harness.scale_to(1)
+    assert harness.pod_names() == ["db-0"]
+    harness.scale_to(2)
+    assert (harness.claim_path("db-1") / "clone-runs").read_text() == "db-1\ndb-1\n"
+
+    harness.close()
+    assert harness.leftovers() == []
+    assert listening_sockets() <= listening_before
+
+
+def test_failure_names_pod_container_and_log_tail(statefulset_harness):
+    manifests = RenderedManifests.from_yaml_file(SMOKE_MANIFESTS)
+    clone = manifests.only("StatefulSet")["spec"]["template"]["spec"]["initContainers"][1]
+    clone["command"] = ["bash", "-c", "echo 'no source to clone from' >&2; exit 3"]
+    harness = statefulset_harness(manifests)
+    with pytest.raises(PodFailed) as failure:
+        harness.start_statefulset(replicas=2, timeout=30)
+    message = str(failure.value)
+    assert "pod db-0 failed: init container clone-mysql exited with code 3" in message
+    assert "no source to clone from" in message
+    assert harness.pod_names() == ["db-0"]
