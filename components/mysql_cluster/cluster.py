@@ -1,6 +1,8 @@
-"""MySQLCluster: a replicated MySQL or MariaDB cluster on Kubernetes, as one Pulumi component."""
-from __future__ import annotations
+"""MySQLCluster: a replicated MySQL or MariaDB cluster on Kubernetes, as one Pulumi component.
 
+No `from __future__ import annotations` here: Pulumi's component analyzer reads the annotations of
+MySQLClusterArgs and MySQLCluster at run time to infer the multi-language schema.
+"""
 from typing import Optional, Sequence, TypedDict
 
 import pulumi
@@ -110,17 +112,24 @@ class MySQLCluster(pulumi.ComponentResource):
     read_host: pulumi.Output[str]
     """DNS name for reads: the Service that balances over every ready pod."""
     port: pulumi.Output[int]
+    """The server port of both Services."""
     namespace: pulumi.Output[str]
-    statefulset_name: pulumi.Output[str]
+    """Namespace of every resource of the cluster."""
+    stateful_set_name: pulumi.Output[str]
+    """Name of the StatefulSet (its pods are <name>-0, <name>-1, ...)."""
     headless_service_name: pulumi.Output[str]
+    """Name of the headless Service that gives each pod a stable DNS name."""
     read_service_name: pulumi.Output[str]
+    """Name of the Service for reads."""
     primary_service_name: pulumi.Output[str]
+    """Name of the Service for writes (pod 0 only)."""
     credentials_secret_name: pulumi.Output[str]
+    """Name of the Secret with the passwords (app-password for the application user)."""
 
-    def __init__(self, name: str, args: Optional[MySQLClusterArgs] = None,
+    def __init__(self, name: str, args: MySQLClusterArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         # Everything is checked before the first resource is registered.
-        settings = validated({"name": name, **(args or {})})
+        settings = validated({"name": name, **args})
         server = server_for(settings["flavor"], settings["version"])
         server_image, backup_image = _images(server, settings)
         super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
@@ -208,7 +217,7 @@ class MySQLCluster(pulumi.ComponentResource):
         self.read_host = host(read)
         self.port = pulumi.Output.from_input(MYSQL_PORT)
         self.namespace = statefulset.metadata.namespace
-        self.statefulset_name = statefulset.metadata.name
+        self.stateful_set_name = statefulset.metadata.name
         self.headless_service_name = headless.metadata.name
         self.read_service_name = read.metadata.name
         self.primary_service_name = primary.metadata.name
@@ -218,7 +227,7 @@ class MySQLCluster(pulumi.ComponentResource):
             "read_host": self.read_host,
             "port": self.port,
             "namespace": self.namespace,
-            "statefulset_name": self.statefulset_name,
+            "stateful_set_name": self.stateful_set_name,
             "headless_service_name": self.headless_service_name,
             "read_service_name": self.read_service_name,
             "primary_service_name": self.primary_service_name,

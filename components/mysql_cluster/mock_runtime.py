@@ -27,6 +27,7 @@ class RecordedResource:
     name: str
     inputs: dict[str, Any]
     secret_paths: list[tuple]  # paths (tuples of keys/indices) of values that were secrets
+    provider: str  # reference of the provider that would manage it ("" for the default)
 
 
 class _RecordingMocks(pulumi.runtime.Mocks):
@@ -40,7 +41,8 @@ class _RecordingMocks(pulumi.runtime.Mocks):
             state["result"] = hashlib.sha256(args.name.encode()).hexdigest()[:32]
         secret_paths: list[tuple] = []
         inputs = _unwrap_secrets(args.inputs, (), secret_paths)
-        self.resources.append(RecordedResource(args.typ, args.name, inputs, secret_paths))
+        self.resources.append(
+            RecordedResource(args.typ, args.name, inputs, secret_paths, args.provider or ""))
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):

@@ -1,0 +1,158 @@
+"""The wheel is all another project needs. Built from this tree and installed into a fresh virtual
+environment, it runs a separate program (consumer/) from a directory that has no scripts/: two
+clusters, orders and billing, in the namespace shop, through the program's own provider."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CLUSTERS = ("orders", "billing")
+NAMESPACE = "shop"
+
+
+def _copy_sources(destination: Path) -> None:
+    """Copies what pyproject.toml builds the wheel from, and nothing else of the work tree."""
+    project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))
+    destination.mkdir()
+    for name in ("pyproject.toml", project["project"]["readme"],
+                 *project["tool"]["setuptools"]["package-dir"].values()):
+        source, target = PROJECT_DIR / name, destination / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+
+
+def _run(command: list[str], cwd: Path) -> str:
+    # Nothing of this interpreter's environment may leak into the fresh one.
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory) -> Path:
+    """A fresh virtual environment with the wheel and its dependencies, nothing else."""
+    work = tmp_path_factory.mktemp("wheel")
+    # A copy keeps the build's own files (build/, *.egg-info) out of the work tree.
+    _copy_sources(work / "source")
+    _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"),
+          str(work / "source")], cwd=work)
+    (wheel,) = (work / "dist").glob("mysql_cluster-*.whl")
+    # This interpreter's pip installs into the new environment, which then needs none of its
+    # own; the dependencies' bytecode is compiled when imported, for the few modules that are.
+    _run([sys.executable, "-m", "venv", "--without-pip", str(work / "venv")], cwd=work)
+    _run([sys.executable, "-m", "pip", "--python", str(work / "venv" / "bin" / "python"),
+          "install", "--quiet", "--no-compile", "--disable-pip-version-check", str(wheel)],
+         cwd=work)
+    return work / "venv"
+
+
+@pytest.fixture(scope="module")
+def consumer(venv, tmp_path_factory) -> dict[str, Any]:
+    """What record_consumer.py reports for consumer/, run by the virtual environment's python
+    in isolated mode (-I: neither the script's directory nor PYTHONPATH is on sys.path)."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    return json.loads(_run([str(venv / "bin" / "python"), "-I", str(HERE / "record_consumer.py"),
+                            str(HERE / "consumer" / "__main__.py")], cwd=elsewhere))
+
+
+def _kubernetes(consumer: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in consumer["resources"] if r["type"].startswith("kubernetes:")]
+
+
+def _owner(resource: dict[str, Any]) -> str:
+    """The cluster that registered the resource: every resource name starts with its name."""
+    (cluster,) = [c for c in CLUSTERS if resource["name"].startswith(f"{c}-")]
+    return cluster
+
+
+def _statefulset(consumer: dict[str, Any], cluster: str) -> dict[str, Any]:
+    (statefulset,) = [r["inputs"] for r in _kubernetes(consumer)
+                      if r["type"] == "kubernetes:apps/v1:StatefulSet" and _owner(r) == cluster]
+    return statefulset
+
+
+def test_the_program_imports_the_package_from_the_virtual_environment(consumer, venv):
+    assert Path(consumer["package"]).is_relative_to(venv)
+
+
+def test_the_two_clusters_share_no_resource_name(consumer):
+    pulumi_names = [r["name"] for r in consumer["resources"]]
+    assert len(pulumi_names) == len(set(pulumi_names))
+    objects = [(r["inputs"]["kind"], r["inputs"]["metadata"]["namespace"],
+                r["inputs"]["metadata"]["name"]) for r in _kubernetes(consumer)]
+    assert {namespace for _, namespace, _ in objects} == {NAMESPACE}
+    assert len(objects) == len(set(objects))
+
+
+def _pod_selector(manifest: dict[str, Any]) -> dict[str, str]:
+    spec = manifest.get("spec", {})
+    if manifest["kind"] == "Service":
+        return spec["selector"]
+    if manifest["kind"] == "NetworkPolicy":
+        return spec["podSelector"]["matchLabels"]
+    if manifest["kind"] in ("StatefulSet", "PodDisruptionBudget"):
+        return spec["selector"]["matchLabels"]
+    return {}
+
+
+def test_each_cluster_labels_and_selects_only_its_own_pods(consumer):
+    selecting = set()
+    for resource in _kubernetes(consumer):
+        instance = {"app.kubernetes.io/instance": _owner(resource)}
+        manifest = resource["inputs"]
+        assert manifest["metadata"]["labels"].items() >= instance.items()
+        if _pod_selector(manifest):
+            assert _pod_selector(manifest).items() >= instance.items(), manifest["kind"]
+            selecting.add(manifest["kind"])
+    assert selecting == {"Service", "NetworkPolicy", "StatefulSet", "PodDisruptionBudget"}
+
+
+def test_every_kubernetes_resource_is_managed_by_the_programs_provider(consumer):
+    for resource in _kubernetes(consumer):
+        provider_urn = resource["provider"].rpartition("::")[0]  # "<urn>::<id>"
+        assert provider_urn.endswith("pulumi:providers:kubernetes::shop-cluster"), resource["name"]
+
+
+@pytest.mark.parametrize("cluster", CLUSTERS)
+def test_the_bundled_init_script_names_each_pod_by_its_own_clusters_host(consumer, cluster,
+                                                                        tmp_path):
+    """init-mysql, run as the manifest says with the container's environment, writes the host
+    the pod reports to the primary: the scripts compute every host from that environment."""
+    (init,) = [c for c in _statefulset(consumer, cluster)["spec"]["template"]["spec"]
+               ["initContainers"] if c["name"] == "init-mysql"]
+    config_map = tmp_path / "config-map"
+    config_map.mkdir()
+    (config_map / "replica.cnf").write_text("[mysqld]\n")
+    env = {var["name"]: var["value"] for var in init["env"] if "value" in var}
+    env.update(POD_NAME=f"{cluster}-1", CONF_DIR=str(tmp_path), CONFIG_MAP_DIR=str(config_map),
+               PATH=os.environ["PATH"])
+    subprocess.run(init["command"], env=env, check=True, capture_output=True, timeout=60)
+    assert (f"report-host={cluster}-1.{cluster}.{NAMESPACE}.svc.cluster.local\n"
+            in (tmp_path / "server-id.cnf").read_text())
+
+
+def test_both_clusters_run_the_same_scripts_with_every_helper_inlined(consumer):
+    def commands(cluster: str) -> list[list[str]]:
+        pod = _statefulset(consumer, cluster)["spec"]["template"]["spec"]
+        return [c["command"] for c in pod["initContainers"] + pod["containers"] if "command" in c]
+
+    orders = commands("orders")
+    assert orders == commands("billing")
+    for command in orders:
+        assert command[:2] == ["bash", "-c"]
+        assert 'source "$(dirname' not in command[2]
