@@ -16,7 +16,7 @@ from pulumi_kubernetes.meta import v1 as meta
 from .names import ClusterNames
 from .script_bundle import bash_command
 from .servers import Server
-from .settings import optional_text
+from .settings import BACKUP_USER, REPLICATION_USER, optional_text
 
 MYSQL_PORT = 3306
 BACKUP_PORT = 3307
@@ -25,9 +25,6 @@ BACKUP_PORT = 3307
 DATABASE_UID = 999
 SERVER_ID_OFFSET = 100  # server-id 0 means "replication off"
 CLONE_ATTEMPTS = 5
-
-REPLICATION_USER = "replicator"
-BACKUP_USER = "backup"
 
 # Mount points.
 DATA_VOLUME_MOUNT = "/data"  # the whole data volume: staging area and clone coordinates

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Callable, Optional
 
 import pulumi
@@ -29,8 +30,10 @@ class ConfigError(pulumi.RunError):
         )
 
 
-# DNS-1035 label: what Service names must be; we use it for every derived name.
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# DNS-1035 label: what Service names must be, so what the cluster name must be.
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# DNS-1123 label: what a namespace name must be (it may start with a digit).
+_DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Kubernetes resource.Quantity, as the API server parses it.
 _QUANTITY = re.compile(
     r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
@@ -38,7 +41,7 @@ _QUANTITY = re.compile(
 )
 # An image reference with an explicit tag or digest: name[:tag][@sha256:...], tag or digest required.
 _IMAGE = re.compile(
-    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*"
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
 )
 
@@ -48,16 +51,36 @@ MAX_CLUSTER_NAME = 52
 MAX_NAMESPACE = 63
 
 
-def _dns_label(max_length: int) -> Callable[["Setting", Any], Any]:
-    def check(setting: "Setting", value: Any) -> Any:
-        if not isinstance(value, str) or not _DNS_LABEL.match(value) or len(value) > max_length:
-            raise ConfigError(
-                setting, value,
-                f"use lower-case letters, digits and '-', starting with a letter, "
-                f"at most {max_length} characters",
-            )
-        return value
-    return check
+# Suffixes the cluster adds to its name for Services and the Secret: a cluster named like that
+# would collide with another cluster's resources in the same namespace.
+RESERVED_NAME_SUFFIXES = ("-read", "-primary", "-credentials")
+
+
+def _cluster_name(setting: "Setting", value: Any) -> Any:
+    if (not isinstance(value, str) or not _DNS_1035_LABEL.match(value)
+            or len(value) > MAX_CLUSTER_NAME):
+        raise ConfigError(
+            setting, value,
+            f"use lower-case letters, digits and '-', starting with a letter, "
+            f"at most {MAX_CLUSTER_NAME} characters",
+        )
+    if value.endswith(RESERVED_NAME_SUFFIXES):
+        raise ConfigError(
+            setting, value,
+            "do not end the name with " + ", ".join(RESERVED_NAME_SUFFIXES)
+            + ": the cluster names its own Services and Secret that way",
+        )
+    return value
+
+
+def _namespace_name(setting: "Setting", value: Any) -> Any:
+    if not isinstance(value, str) or not _DNS_1123_LABEL.match(value) or len(value) > MAX_NAMESPACE:
+        raise ConfigError(
+            setting, value,
+            f"use lower-case letters, digits and '-', starting and ending with a letter or "
+            f"digit, at most {MAX_NAMESPACE} characters",
+        )
+    return value
 
 
 def _integer(minimum: int, maximum: int) -> Callable[["Setting", Any], Any]:
@@ -86,6 +109,19 @@ def _quantity(setting: "Setting", value: Any) -> Any:
 
 def _is_zero(quantity: str) -> bool:
     return not re.search(r"[1-9]", re.split(r"[a-zA-Z]", quantity, maxsplit=1)[0])
+
+
+_SUFFIX_FACTORS = {"": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9,
+                   "T": 10**12, "P": 10**15, "E": 10**18, "Ki": 2**10, "Mi": 2**20,
+                   "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def quantity_value(quantity: str) -> Decimal:
+    """The amount a valid Kubernetes quantity stands for, in base units (cores, bytes)."""
+    number, suffix = re.fullmatch(r"[+]?([0-9.]+)(.*)", quantity).groups()
+    if suffix[:1] in ("e", "E") and suffix[1:].lstrip("+-").isdigit():
+        return Decimal(number) * Decimal(10) ** int(suffix[1:])
+    return Decimal(number) * _SUFFIX_FACTORS[suffix]
 
 
 def _image(setting: "Setting", value: Any) -> Any:
@@ -121,11 +157,10 @@ def _boolean(setting: "Setting", value: Any) -> Any:
 def _namespaces(setting: "Setting", value: Any) -> Any:
     if not isinstance(value, (list, tuple)):
         raise ConfigError(setting, value, "use a list of namespace names, e.g. [\"web\", \"jobs\"]")
-    check = _dns_label(MAX_NAMESPACE)
     for item in value:
         if item != "*":
             try:
-                check(setting, item)
+                _namespace_name(setting, item)
             except ConfigError:
                 raise ConfigError(
                     setting, value,
@@ -149,11 +184,35 @@ def _dns_subdomain(setting: "Setting", value: Any) -> Any:
     return value
 
 
+# The cluster's own accounts; the application user must be another one.
+REPLICATION_USER = "replicator"
+BACKUP_USER = "backup"
+_RESERVED_USERS = ("root", REPLICATION_USER, BACKUP_USER)
+# Privileges on these would let the application user change any account or the server itself.
+_SYSTEM_SCHEMAS = ("mysql", "sys", "information_schema", "performance_schema")
+
+
 def _mysql_identifier(setting: "Setting", value: Any) -> Any:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", value):
         raise ConfigError(
             setting, value, "use a letter followed by letters, digits or '_', at most 32 characters"
         )
+    return value
+
+
+def _app_user(setting: "Setting", value: Any) -> Any:
+    _mysql_identifier(setting, value)
+    if value.lower() in _RESERVED_USERS:
+        raise ConfigError(setting, value, "choose a name other than the cluster's own users "
+                          + ", ".join(_RESERVED_USERS))
+    return value
+
+
+def _app_database(setting: "Setting", value: Any) -> Any:
+    _mysql_identifier(setting, value)
+    if value.lower() in _SYSTEM_SCHEMAS:
+        raise ConfigError(setting, value, "choose a database other than the system schemas "
+                          + ", ".join(_SYSTEM_SCHEMAS))
     return value
 
 
@@ -184,9 +243,9 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("clusterName", "name", "string", "mysql",
             "Name of the cluster: the StatefulSet, its Services and pods are named from it.",
-            _dns_label(MAX_CLUSTER_NAME)),
+            _cluster_name),
     Setting("namespace", "namespace", "string", "default",
-            "Kubernetes namespace for every resource of the cluster.", _dns_label(MAX_NAMESPACE)),
+            "Kubernetes namespace for every resource of the cluster.", _namespace_name),
     Setting("replicas", "replicas", "integer", 3,
             "Number of database pods; pod 0 is the primary, the others are read replicas.",
             _integer(1, 99)),
@@ -237,9 +296,9 @@ SETTINGS: tuple[Setting, ...] = (
             "\"*\" allows every namespace.", _namespaces),
     Setting("appUser", "app_user", "string", "app",
             "Application user, with all privileges on the application database only.",
-            _mysql_identifier),
+            _app_user),
     Setting("appDatabase", "app_database", "string", "app",
-            "Database created for the application user.", _mysql_identifier),
+            "Database created for the application user.", _app_database),
     Setting("existingSecret", "existing_secret", "string", "",
             "Name of an existing Secret with the keys root-password, replication-password, "
             "backup-password and app-password; \"\" to have the stack create one.",
@@ -285,7 +344,21 @@ def validated(values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(BY_ARG)
     if unknown:
         raise TypeError(f"MySQLClusterArgs has no field(s) {', '.join(sorted(unknown))}")
+    _check_requests_within_limits(result)
     return result
+
+
+def _check_requests_within_limits(settings: dict[str, Any]) -> None:
+    # Kubernetes refuses a pod whose request exceeds its limit; say so before creating anything.
+    for container in ("server", "backup"):
+        for resource in ("cpu", "memory"):
+            request = BY_ARG[f"{container}_{resource}_request"]
+            limit = BY_ARG[f"{container}_{resource}_limit"]
+            if settings[limit.arg] and (quantity_value(settings[request.arg])
+                                        > quantity_value(settings[limit.arg])):
+                raise ConfigError(request, settings[request.arg],
+                                  f"it is more than {limit.key} ({settings[limit.arg]}); "
+                                  "lower the request or raise the limit")
 
 
 def optional_text(value: str) -> Optional[str]:

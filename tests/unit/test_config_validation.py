@@ -1,0 +1,462 @@
+"""Every config key is checked before any resource is created; a bad value stops the program
+with one message that names the key, the value and what is allowed.
+
+The tests of each key render the stack with a bad value; the tests of each rule call the key's
+check directly, except where a rule spans keys or lies outside the check."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from mysql_cluster import ConfigError, MySQLCluster
+from mysql_cluster.settings import BY_KEY, SETTINGS
+
+from .conftest import MYSQL_57_BACKUP_IMAGE, PROJECT_DIR, find
+
+# One bad value per config key, as a stack file or --config gives it; how the message shows it
+# (after the key, before what is allowed); and a phrase of what is allowed.
+BAD_VALUES: dict[str, tuple[str, str, str]] = {
+    "clusterName": ("Orders", "'Orders'", "lower-case letters"),
+    "namespace": ("shop_1", "'shop_1'", "lower-case letters"),
+    "replicas": ("0", "0", "whole number from 1"),
+    "flavor": ("postgres", "'postgres'", "use one of 'mysql', 'mariadb'"),
+    "version": ("9.0", "'9.0'", "use one of"),
+    "serverImage": ("mysql", "'mysql'", "pinned to a tag or digest"),
+    "backupImage": ("percona/percona-xtrabackup", "'percona/percona-xtrabackup'",
+                    "pinned to a tag or digest"),
+    "storageSize": ("ten gigs", "'ten gigs'", "Kubernetes quantity"),
+    "storageClass": ("Fast_SSD", "'Fast_SSD'", "lower-case letters"),
+    "serverCpuRequest": ("two", "'two'", "Kubernetes quantity"),
+    "serverMemoryRequest": ("1GB", "'1GB'", "Kubernetes quantity"),
+    "serverCpuLimit": ("-1", "'-1'", "Kubernetes quantity"),
+    "serverMemoryLimit": ("0", "'0'", "positive Kubernetes quantity"),
+    "backupCpuRequest": ("100 m", "'100 m'", "Kubernetes quantity"),
+    "backupMemoryRequest": ("256MiB", "'256MiB'", "Kubernetes quantity"),
+    "backupCpuLimit": ("lots", "'lots'", "Kubernetes quantity"),
+    "backupMemoryLimit": ("1 Gi", "'1 Gi'", "Kubernetes quantity"),
+    "maxReplicationLagSeconds": ("0", "0", "whole number from 1"),
+    "antiAffinity": ("always", "'always'", "use one of 'preferred', 'required'"),
+    "zoneSpread": ("yes", "'yes'", "true or false"),
+    "allowedClientNamespaces": ('["web", "Jobs"]', "['web', 'Jobs']", "'Jobs' is not a namespace"),
+    "appUser": ("app-user", "'app-user'", "letter followed by letters, digits or '_'"),
+    "appDatabase": ("1app", "'1app'", "letter followed by letters, digits or '_'"),
+    "existingSecret": ("My_Secret", "'My_Secret'", "lower-case letters"),
+    "clusterDomain": ("cluster local", "'cluster local'", "lower-case letters"),
+    "rootPassword": ("short", "'<secret>'", "at least 12 printable characters"),
+    "replicationPassword": ("short", "'<secret>'", "at least 12 printable characters"),
+    "backupPassword": ("short", "'<secret>'", "at least 12 printable characters"),
+    "appPassword": ("short", "'<secret>'", "at least 12 printable characters"),
+}
+SECRET_KEYS = sorted(s.key for s in SETTINGS if s.secret)
+PLAIN_KEYS = sorted(s.key for s in SETTINGS if not s.secret)
+QUANTITY_KEYS = ["storageSize", "serverCpuRequest", "serverMemoryRequest", "serverCpuLimit",
+                 "serverMemoryLimit", "backupCpuRequest", "backupMemoryRequest", "backupCpuLimit",
+                 "backupMemoryLimit"]
+OPTIONAL_QUANTITY_KEYS = ["serverCpuLimit", "backupCpuLimit"]
+IMAGE_KEYS = ["serverImage", "backupImage"]
+IDENTIFIER_KEYS = ["appUser", "appDatabase"]
+
+
+def rejection(render, **config: Any) -> ConfigError:
+    """The error that rendering with `config` stops with."""
+    with pytest.raises(ConfigError) as caught:
+        render(**config)
+    return caught.value
+
+
+def refused(key: str, value: Any) -> ConfigError:
+    """The error the check of config key `key` refuses `value` with."""
+    with pytest.raises(ConfigError) as caught:
+        BY_KEY[key].validate(value)
+    return caught.value
+
+
+def accepted(key: str, value: Any) -> Any:
+    """The value the component gets for `value` of config key `key`."""
+    return BY_KEY[key].validate(value)
+
+
+# --- every key -------------------------------------------------------------------------------
+
+def test_every_config_key_has_a_bad_value_case():
+    assert set(BAD_VALUES) == {setting.key for setting in SETTINGS}
+
+
+def test_pulumi_yaml_declares_every_plain_setting_as_the_settings_table_does():
+    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
+    fields = ("type", "default", "description")
+    assert {key: {field: declaration[field] for field in fields}
+            for key, declaration in declared.items()} == \
+        {s.key: {field: getattr(s, field) for field in fields} for s in SETTINGS if not s.secret}
+
+
+@pytest.mark.parametrize("key", PLAIN_KEYS)
+def test_bad_value_message_names_the_key_the_value_and_what_is_allowed(render, key):
+    text, shown, rule = BAD_VALUES[key]
+    error = rejection(render, **{key: text})
+    message = str(error)
+    assert error.setting.key == key
+    assert f"config key '{key}'" in message
+    assert f": {shown}; " in message
+    assert rule in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_bad_password_message_names_the_key_but_not_the_password(render, key):
+    message = str(rejection(render, **{key: "Tiny-Secret"}))
+    assert f"config key '{key}'" in message
+    assert "'<secret>'" in message
+    assert "at least 12 printable characters" in message
+    assert "Tiny-Secret" not in message
+
+
+def name_and_args(key: str, text: str) -> tuple[str, dict[str, Any]]:
+    """A config key's text as the component's name and arguments (arrays are lists there)."""
+    setting = BY_KEY[key]
+    if setting.arg == "name":
+        return text, {}
+    return "orders", {setting.arg: json.loads(text) if setting.type == "array" else text}
+
+
+def registered_before_failing(mock_monitor, name: str, args: dict[str, Any]) -> list:
+    """Builds a cluster, expecting a ConfigError, and lists what was registered: the runtime
+    waits for every registration the construction started before it passes the error on."""
+    @pulumi.runtime.test
+    def construct():
+        MySQLCluster(name, args)
+
+    with pytest.raises(ConfigError):
+        construct()
+    return mock_monitor.mocks.registered
+
+
+@pytest.mark.parametrize("key", sorted(BAD_VALUES))
+def test_bad_value_stops_the_component_before_any_resource_is_registered(mock_monitor, key):
+    assert registered_before_failing(mock_monitor, *name_and_args(key, BAD_VALUES[key][0])) == []
+
+
+def test_missing_backup_image_for_mysql_57_stops_the_component_before_any_resource(mock_monitor):
+    assert registered_before_failing(mock_monitor, "orders",
+                                     {"flavor": "mysql", "version": "5.7"}) == []
+
+
+def test_version_of_another_flavor_stops_the_component_before_any_resource(mock_monitor):
+    assert registered_before_failing(mock_monitor, "orders",
+                                     {"flavor": "mariadb", "version": "8.4"}) == []
+
+
+def test_unknown_config_key_is_rejected_with_the_closest_key(render):
+    with pytest.raises(pulumi.RunError) as caught:
+        render(replica="3")
+    assert str(caught.value) == \
+        "unknown config key 'replica' in stack config; did you mean 'replicas'?"
+
+
+# --- replicas --------------------------------------------------------------------------------
+
+def test_replicas_accepts_a_single_pod():
+    assert accepted("replicas", "1") == 1
+
+
+@pytest.mark.parametrize("text", ["0", "-1"])
+def test_replicas_rejects_fewer_than_one_pod(text):
+    refused("replicas", text)
+
+
+@pytest.mark.parametrize("text", ["1.5", "three", "", "2 pods", "true"])
+def test_replicas_rejects_what_is_not_a_whole_number(text):
+    refused("replicas", text)
+
+
+def test_replicas_argument_rejects_a_boolean():
+    refused("replicas", True)
+
+
+# --- quantities ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["500m", "2", "0.5", "512Mi", "20Gi", "1e3", "1.5G"])
+@pytest.mark.parametrize("key", QUANTITY_KEYS)
+def test_quantity_keys_accept_kubernetes_quantities(key, text):
+    assert accepted(key, text) == text
+
+
+@pytest.mark.parametrize("text", ["lots", "1GB", "1 Gi", "-1Gi", "Gi", "1.5.0", "1gi"])
+@pytest.mark.parametrize("key", QUANTITY_KEYS)
+def test_quantity_keys_reject_what_kubernetes_cannot_parse(key, text):
+    refused(key, text)
+
+
+@pytest.mark.parametrize("text", ["0", "0Gi", "0.0"])
+@pytest.mark.parametrize("key", QUANTITY_KEYS)
+def test_quantity_keys_reject_zero(key, text):
+    refused(key, text)
+
+
+@pytest.mark.parametrize("key", OPTIONAL_QUANTITY_KEYS)
+def test_cpu_limits_accept_empty_for_no_limit(key):
+    assert accepted(key, "") == ""
+
+
+@pytest.mark.parametrize("key", sorted(set(QUANTITY_KEYS) - set(OPTIONAL_QUANTITY_KEYS)))
+def test_sizes_requests_and_memory_limits_reject_empty(key):
+    refused(key, "")
+
+
+@pytest.mark.parametrize("request_key, limit_key", [("serverMemoryRequest", "serverMemoryLimit"),
+                                                    ("backupCpuRequest", "backupCpuLimit")])
+def test_request_above_its_limit_is_rejected(render, request_key, limit_key):
+    assert rejection(render, **{request_key: "4", limit_key: "2"}).setting.key in (request_key,
+                                                                                    limit_key)
+
+
+# --- names -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["orders", "orders-db", "db2", "a" * 52])
+def test_cluster_name_accepts_dns_labels_of_up_to_52_characters(text):
+    assert accepted("clusterName", text) == text
+
+
+@pytest.mark.parametrize("text", ["Orders", "orders_db", "orders.db", "-orders", "orders-", "",
+                                  "orders db"])
+def test_cluster_name_rejects_what_is_not_a_dns_label(text):
+    refused("clusterName", text)
+
+
+def test_cluster_name_rejects_a_leading_digit_because_service_names_need_a_letter():
+    refused("clusterName", "2orders")
+
+
+def test_cluster_name_rejects_53_characters():
+    refused("clusterName", "a" * 53)
+
+
+@pytest.mark.parametrize("text", ["orders-read", "orders-primary", "orders-credentials"])
+def test_cluster_name_rejects_the_suffixes_of_another_clusters_services_and_secret(text):
+    refused("clusterName", text)
+
+
+def test_longest_cluster_name_leaves_room_for_every_derived_name(rendered):
+    manifests = rendered(clusterName="a" * 52, replicas="99")
+    statefulset = find(manifests, "StatefulSet")
+    label_values = [value for manifest in manifests
+                    for value in manifest["metadata"].get("labels", {}).values()]
+    selector_values = [value for manifest in manifests if manifest["kind"] == "Service"
+                       for value in manifest["spec"]["selector"].values()]
+    service_names = [m["metadata"]["name"] for m in manifests if m["kind"] == "Service"]
+    # The controller names the last pod "<statefulset>-<replicas - 1>", which is also its
+    # hostname, and labels pods with "<statefulset>-<10 character revision hash>".
+    last_pod = f"{statefulset['metadata']['name']}-{statefulset['spec']['replicas'] - 1}"
+    revision_label = f"{statefulset['metadata']['name']}-{'x' * 10}"
+    names = label_values + selector_values + service_names + [last_pod, revision_label]
+    assert [name for name in names if len(name) > 63] == []
+
+
+@pytest.mark.parametrize("text", ["shop", "orders-jobs", "a" * 63])
+def test_namespace_accepts_dns_labels_of_up_to_63_characters(text):
+    assert accepted("namespace", text) == text
+
+
+@pytest.mark.parametrize("text", ["Shop", "shop_1", "shop.eu", "-shop", "", "a" * 64])
+def test_namespace_rejects_what_is_not_a_dns_label(text):
+    refused("namespace", text)
+
+
+def test_namespace_accepts_a_leading_digit():
+    assert accepted("namespace", "1shop") == "1shop"
+
+
+# --- images ----------------------------------------------------------------------------------
+
+PINNED_REFERENCES = [
+    "mysql:8.4.6",
+    "docker.io/library/mysql:8.4",
+    "localhost:5000/team/mysql:8.4",
+    "ghcr.io/org/mysql:8.4-oracle",
+    "mysql@sha256:" + "a" * 64,
+    "mysql:8.4@sha256:" + "0" * 64,
+]
+
+
+@pytest.mark.parametrize("reference", PINNED_REFERENCES)
+@pytest.mark.parametrize("key", IMAGE_KEYS)
+def test_image_keys_accept_references_pinned_to_a_tag_or_digest(key, reference):
+    assert accepted(key, reference) == reference
+
+
+@pytest.mark.parametrize("key", IMAGE_KEYS)
+def test_image_keys_accept_empty_for_the_servers_default_image(key):
+    assert accepted(key, "") == ""
+
+
+@pytest.mark.parametrize("reference", ["mysql", "MySQL:8.4", "mysql:8.4 ", " ", "mysql:",
+                                       "https://docker.io/mysql:8.4", "mysql:8.4:1"])
+@pytest.mark.parametrize("key", IMAGE_KEYS)
+def test_image_keys_reject_what_is_not_a_pinned_image_reference(key, reference):
+    refused(key, reference)
+
+
+@pytest.mark.parametrize("key", IMAGE_KEYS)
+def test_image_keys_reject_the_latest_tag(key):
+    assert "instead of 'latest'" in str(refused(key, "mysql:latest"))
+
+
+@pytest.mark.parametrize("reference", ["registry.example.com/my__team/mysql:8.4",
+                                       "registry.example.com/my--team/mysql:8.4"])
+def test_image_keys_accept_double_underscore_and_repeated_dash_separators(reference):
+    assert accepted("serverImage", reference) == reference
+
+
+# --- server ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["mysql", "mariadb"])
+def test_flavor_accepts_mysql_and_mariadb(text):
+    assert accepted("flavor", text) == text
+
+
+@pytest.mark.parametrize("text", ["postgres", "MySQL", ""])
+def test_flavor_rejects_other_servers(text):
+    refused("flavor", text)
+
+
+@pytest.mark.parametrize("text", ["9.0", "8", "5.6", "11"])
+def test_version_rejects_lines_no_flavor_supports(text):
+    refused("version", text)
+
+
+@pytest.mark.parametrize("flavor, version", [("mariadb", "8.4"), ("mariadb", "5.7"),
+                                             ("mysql", "11.4"), ("mysql", "10.11")])
+def test_version_must_be_a_line_of_the_chosen_flavor(render, flavor, version):
+    error = rejection(render, flavor=flavor, version=version)
+    assert error.setting.key == "version"
+    assert f"flavor '{flavor}' supports versions" in str(error)
+
+
+def test_mysql_57_without_a_backup_image_is_rejected_naming_backup_image(render):
+    error = rejection(render, flavor="mysql", version="5.7")
+    assert error.setting.key == "backupImage"
+    assert "set it to an image" in str(error)
+
+
+def test_mysql_57_with_a_backup_image_is_accepted(rendered):
+    assert rendered(flavor="mysql", version="5.7", backupImage=MYSQL_57_BACKUP_IMAGE)
+
+
+# --- storage class, lag, spreading -----------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["", "premium-rwo", "fast.ssd"])
+def test_storage_class_accepts_dns_subdomains_or_empty_for_the_default(text):
+    assert accepted("storageClass", text) == text
+
+
+@pytest.mark.parametrize("text", ["Premium", "fast_ssd", "fast ssd"])
+def test_storage_class_rejects_what_is_not_a_dns_subdomain(text):
+    refused("storageClass", text)
+
+
+@pytest.mark.parametrize("text, value", [("1", 1), ("86400", 86400)])
+def test_max_replication_lag_accepts_one_second_to_one_day(text, value):
+    assert accepted("maxReplicationLagSeconds", text) == value
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "ten", "1.5", "86401"])
+def test_max_replication_lag_rejects_other_values(text):
+    refused("maxReplicationLagSeconds", text)
+
+
+@pytest.mark.parametrize("text", ["preferred", "required"])
+def test_anti_affinity_accepts_preferred_and_required(text):
+    assert accepted("antiAffinity", text) == text
+
+
+@pytest.mark.parametrize("text", ["always", "Required", ""])
+def test_anti_affinity_rejects_other_values(text):
+    refused("antiAffinity", text)
+
+
+@pytest.mark.parametrize("text, value", [("true", True), ("false", False), ("True", True)])
+def test_zone_spread_accepts_booleans(text, value):
+    assert accepted("zoneSpread", text) is value
+
+
+@pytest.mark.parametrize("text", ["yes", "1", ""])
+def test_zone_spread_rejects_other_values(text):
+    refused("zoneSpread", text)
+
+
+# --- client namespaces -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [[], ["orders", "orders-jobs"], ["*"]])
+def test_allowed_client_namespaces_accepts_namespace_names_or_star(value):
+    assert accepted("allowedClientNamespaces", value) == value
+
+
+def test_allowed_client_namespaces_rejects_text_that_is_not_a_yaml_list(render):
+    error = rejection(render, allowedClientNamespaces="web")
+    assert error.setting.key == "allowedClientNamespaces"
+    assert "YAML list" in str(error)
+
+
+@pytest.mark.parametrize("text", ['"web"', '{"web": 1}', '["Web"]', '["web_1"]', '[""]'])
+def test_allowed_client_namespaces_rejects_other_lists_and_values(text):
+    refused("allowedClientNamespaces", json.loads(text))
+
+
+# --- users and secrets -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["app", "orders_rw", "A1", "a" * 32])
+@pytest.mark.parametrize("key", IDENTIFIER_KEYS)
+def test_app_user_and_database_accept_identifiers_of_up_to_32_characters(key, text):
+    assert accepted(key, text) == text
+
+
+@pytest.mark.parametrize("text", ["app-user", "1app", "", "app user", "a" * 33, "app`"])
+@pytest.mark.parametrize("key", IDENTIFIER_KEYS)
+def test_app_user_and_database_reject_other_names(key, text):
+    refused(key, text)
+
+
+@pytest.mark.parametrize("text", ["root", "replicator"])
+def test_app_user_rejects_the_names_of_the_clusters_own_users(render, text):
+    assert rejection(render, appUser=text).setting.key == "appUser"
+
+
+@pytest.mark.parametrize("text", ["mysql", "sys"])
+def test_app_database_rejects_system_schemas(render, text):
+    assert rejection(render, appDatabase=text).setting.key == "appDatabase"
+
+
+@pytest.mark.parametrize("text", ["", "orders-db-passwords", "team.secret"])
+def test_existing_secret_accepts_secret_names_or_empty_to_create_one(text):
+    assert accepted("existingSecret", text) == text
+
+
+@pytest.mark.parametrize("text", ["Orders", "orders_db", "orders db"])
+def test_existing_secret_rejects_what_is_not_a_secret_name(text):
+    refused("existingSecret", text)
+
+
+@pytest.mark.parametrize("text", ["cluster.local", "k8s.example.com"])
+def test_cluster_domain_accepts_dns_subdomains(text):
+    assert accepted("clusterDomain", text) == text
+
+
+@pytest.mark.parametrize("text", ["", "Cluster.Local", "cluster_local", "cluster.local."])
+def test_cluster_domain_rejects_other_values(text):
+    refused("clusterDomain", text)
+
+
+@pytest.mark.parametrize("text", ["a" * 12, "it's \"q\\uoted\" ok", "päßwörd-ünïcödé"])
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_passwords_accept_twelve_or_more_printable_characters(key, text):
+    assert accepted(key, text) == text
+
+
+@pytest.mark.parametrize("text", ["a" * 11, "twelve chars\n", "tab\tseparated-pw"])
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_passwords_reject_short_or_control_characters(key, text):
+    refused(key, text)

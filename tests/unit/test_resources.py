@@ -1,0 +1,169 @@
+"""The resources of a cluster: what is created, how it is named and labelled, and which pods
+each selector picks."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+from .conftest import SERVER_IDS, SERVERS, STACKS, find, server_config
+
+ORDERS = {"clusterName": "orders", "namespace": "shop"}
+
+
+def selectors(manifests: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, str]]]:
+    """(where, labels) of every label selector in the manifests."""
+    for manifest in manifests:
+        kind, spec = manifest["kind"], manifest.get("spec", {})
+        if kind == "Service":
+            yield f"Service {manifest['metadata']['name']}", spec["selector"]
+        elif kind in ("StatefulSet", "PodDisruptionBudget"):
+            yield kind, spec["selector"]["matchLabels"]
+        elif kind == "NetworkPolicy":
+            yield "NetworkPolicy target", spec["podSelector"]["matchLabels"]
+        if kind == "StatefulSet":
+            pod = spec["template"]["spec"]
+            for term in pod["affinity"]["podAntiAffinity"].get(
+                    "preferredDuringSchedulingIgnoredDuringExecution", []):
+                yield "anti-affinity", term["podAffinityTerm"]["labelSelector"]["matchLabels"]
+            for term in pod["affinity"]["podAntiAffinity"].get(
+                    "requiredDuringSchedulingIgnoredDuringExecution", []):
+                yield "anti-affinity", term["labelSelector"]["matchLabels"]
+            for constraint in pod.get("topologySpreadConstraints", []):
+                yield "zone spread", constraint["labelSelector"]["matchLabels"]
+
+
+def pod_labels(manifests: list[dict[str, Any]], ordinal: int) -> dict[str, str]:
+    """The labels of pod `ordinal` as the StatefulSet controller makes them."""
+    statefulset = find(manifests, "StatefulSet")
+    return {**statefulset["spec"]["template"]["metadata"]["labels"],
+            "statefulset.kubernetes.io/pod-name": f"{statefulset['metadata']['name']}-{ordinal}"}
+
+
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def test_cluster_consists_of_one_of_each_resource_and_three_services(rendered):
+    assert Counter(m["kind"] for m in rendered()) == {
+        "Secret": 1, "ConfigMap": 1, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
+        "NetworkPolicy": 1}
+
+
+def test_resource_names_derive_from_the_cluster_name(rendered):
+    assert sorted((m["kind"], m["metadata"]["name"]) for m in rendered(**ORDERS)) == [
+        ("ConfigMap", "orders"), ("NetworkPolicy", "orders"), ("PodDisruptionBudget", "orders"),
+        ("Secret", "orders-credentials"), ("Service", "orders"), ("Service", "orders-primary"),
+        ("Service", "orders-read"), ("StatefulSet", "orders")]
+
+
+def test_every_resource_is_in_the_configured_namespace(rendered):
+    assert {m["metadata"]["namespace"] for m in rendered(**ORDERS)} == {"shop"}
+
+
+def test_every_resource_and_pod_carries_the_recommended_labels(rendered):
+    manifests = rendered(**ORDERS)
+    statefulset = find(manifests, "StatefulSet")
+    labelled = [m["metadata"] for m in manifests] + [
+        statefulset["spec"]["template"]["metadata"],
+        *(claim["metadata"] for claim in statefulset["spec"]["volumeClaimTemplates"])]
+    expected = {"app.kubernetes.io/name": "mysql-cluster", "app.kubernetes.io/instance": "orders",
+                "app.kubernetes.io/component": "database", "app.kubernetes.io/managed-by": "pulumi"}
+    assert [metadata["labels"] for metadata in labelled] == [expected] * len(labelled)
+
+
+@pytest.mark.parametrize("anti_affinity", ["preferred", "required"])
+def test_every_selector_names_the_cluster_instance(rendered, anti_affinity):
+    found = list(selectors(rendered(**ORDERS, antiAffinity=anti_affinity, zoneSpread="true")))
+    assert len(found) == 8
+    assert all(selector.get("app.kubernetes.io/instance") == "orders" for _, selector in found)
+
+
+def test_selectors_of_a_cluster_pick_its_own_pods(rendered):
+    manifests = rendered(**ORDERS, zoneSpread="true")
+    own_pod = pod_labels(manifests, 0)
+    assert [where for where, selector in selectors(manifests) if not matches(selector, own_pod)] \
+        == []
+
+
+def test_two_clusters_in_one_namespace_never_select_each_others_pods(rendered):
+    orders = rendered(**ORDERS, zoneSpread="true")
+    archive = rendered(clusterName="orders-archive", namespace="shop", zoneSpread="true")
+    for mine, theirs in ((orders, archive), (archive, orders)):
+        their_pods = [pod_labels(theirs, ordinal) for ordinal in range(3)]
+        assert [where for where, selector in selectors(mine)
+                if any(matches(selector, pod) for pod in their_pods)] == []
+
+
+def test_headless_service_publishes_every_pod_even_before_it_is_ready(rendered):
+    spec = find(rendered(**ORDERS), "Service", "orders")["spec"]
+    assert spec["clusterIP"] == "None"
+    assert spec["publishNotReadyAddresses"] is True
+    assert [(port["name"], port["port"]) for port in spec["ports"]] == [("mysql", 3306),
+                                                                       ("backup", 3307)]
+
+
+def test_read_service_balances_over_every_pod_of_the_cluster(rendered):
+    manifests = rendered(**ORDERS)
+    spec = find(manifests, "Service", "orders-read")["spec"]
+    assert spec["selector"] == find(manifests, "StatefulSet")["spec"]["selector"]["matchLabels"]
+    assert [(p["port"], p["targetPort"]) for p in spec["ports"]] == [(3306, "mysql")]
+
+
+def test_primary_service_selects_pod_zero_only(rendered):
+    manifests = rendered(**ORDERS)
+    selector = find(manifests, "Service", "orders-primary")["spec"]["selector"]
+    assert [ordinal for ordinal in range(3)
+            if matches(selector, pod_labels(manifests, ordinal))] == [0]
+
+
+def test_client_services_are_not_headless(rendered):
+    manifests = rendered(**ORDERS)
+    for name in ("orders-read", "orders-primary"):
+        assert "clusterIP" not in find(manifests, "Service", name)["spec"]
+
+
+@pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
+def test_config_map_keeps_binary_logs_on_the_primary_and_replicas_read_only(rendered, flavor,
+                                                                             version):
+    data = find(rendered(**server_config(flavor, version)), "ConfigMap")["data"]
+    read_only = "super-read-only" if flavor == "mysql" else "read-only"
+    assert "log-bin=mysql-bin" in data["primary.cnf"].splitlines()
+    assert read_only in data["replica.cnf"].splitlines()
+    assert "log-bin=mysql-bin" not in data["replica.cnf"].splitlines()
+
+
+def config_checksum(manifests: list[dict[str, Any]]) -> str:
+    template = find(manifests, "StatefulSet")["spec"]["template"]
+    return template["metadata"]["annotations"]["mysql-cluster/config-checksum"]
+
+
+def test_pods_roll_when_the_config_map_changes(rendered):
+    assert config_checksum(rendered(flavor="mysql")) != config_checksum(rendered(flavor="mariadb"))
+
+
+def test_pods_stay_when_the_config_map_stays_the_same(rendered):
+    assert config_checksum(rendered(version="8.4")) == config_checksum(rendered(version="8.0"))
+
+
+def test_existing_secret_replaces_the_created_one(rendered):
+    manifests = rendered(existingSecret="orders-passwords")
+    volumes = find(manifests, "StatefulSet")["spec"]["template"]["spec"]["volumes"]
+    assert [m for m in manifests if m["kind"] == "Secret"] == []
+    assert {"name": "credentials", "secret": {"secretName": "orders-passwords",
+                                               "defaultMode": 0o440}} in volumes
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_numbers_are_rendered_as_integers(rendered, stack):
+    def floats(value: Any) -> list[float]:
+        if isinstance(value, dict):
+            return [f for item in value.values() for f in floats(item)]
+        if isinstance(value, list):
+            return [f for item in value for f in floats(item)]
+        return [value] if isinstance(value, float) else []
+
+    assert floats(rendered(stack)) == []

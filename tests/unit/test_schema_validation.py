@@ -1,0 +1,56 @@
+"""Every manifest of every stack, with every supported server, is valid Kubernetes: strictly
+(no unknown fields) against the newest schema kubernetes-validate ships and one three minor
+versions older."""
+from __future__ import annotations
+
+import json
+
+import kubernetes_validate
+import pytest
+from kubernetes_validate.utils import all_versions
+
+from .conftest import SERVERS, STACKS, server_config
+
+
+def major_minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+NEWEST = major_minor(kubernetes_validate.latest_version())
+OLDER = (NEWEST[0], NEWEST[1] - 3)
+VERSIONS = [f"{major}.{minor}" for major, minor in (NEWEST, OLDER)]
+
+
+def test_both_kubernetes_versions_have_schemas_shipped():
+    assert {NEWEST, OLDER} <= {major_minor(version) for version in all_versions()}
+
+
+def test_stack_files_are_found():
+    assert {"dev", "prod"} <= set(STACKS)
+
+
+def distinct_manifests(rendered, stack: str) -> list[dict]:
+    """The manifests of `stack` with each supported server, each distinct one once (most do
+    not depend on the server)."""
+    distinct: dict[str, dict] = {}
+    for flavor, version in SERVERS:
+        for manifest in rendered(stack, **server_config(flavor, version)):
+            distinct.setdefault(json.dumps(manifest, sort_keys=True), manifest)
+    return list(distinct.values())
+
+
+@pytest.mark.parametrize("kubernetes", VERSIONS)
+@pytest.mark.parametrize("stack", STACKS)
+def test_manifests_of_every_server_validate_strictly(rendered, stack, kubernetes):
+    problems = []
+    for manifest in distinct_manifests(rendered, stack):
+        try:
+            validated = kubernetes_validate.validate(manifest, kubernetes, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            problems.append(f"{manifest['kind']} {manifest['metadata']['name']}: "
+                            f"{'.'.join(map(str, error.path))}: {error.message}")
+            continue
+        # The library falls back to an older schema when it lacks the one asked for.
+        assert validated == kubernetes
+    assert problems == []

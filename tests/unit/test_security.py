@@ -1,0 +1,178 @@
+"""Credentials, network access, disruption budget and the pods' privileges, for every supported
+server."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from mysql_cluster.mock_runtime import run_program
+from mysql_cluster.render import REDACTED, stack_config
+
+from .conftest import PROJECT_DIR, SERVER_IDS, SERVERS, container, find, server_config
+
+PASSWORD_KEYS = ["root-password", "replication-password", "backup-password", "app-password"]
+PASSWORDS = {"rootPassword": "root-Secret-0001", "replicationPassword": "repl-Secret-0002",
+             "backupPassword": "backup-Secret-0003", "appPassword": "app-Secret-0004"}
+CONTAINERS = ["init-mysql", "clone-mysql", "mysql", "backup"]
+SECRETS_DIR = "/etc/mysql-cluster/secrets"
+
+
+@pytest.fixture(params=SERVERS, ids=SERVER_IDS)
+def server_manifests(request, rendered):
+    """The dev stack's manifests with each supported server."""
+    return rendered(**server_config(*request.param))
+
+
+# --- Secret ----------------------------------------------------------------------------------
+
+def test_secret_holds_the_four_passwords(server_manifests):
+    secret = find(server_manifests, "Secret")
+    assert secret["type"] == "Opaque"
+    assert sorted(secret["stringData"]) == sorted(PASSWORD_KEYS)
+
+
+def test_secret_values_are_redacted_in_rendered_manifests(rendered):
+    assert set(find(rendered(**PASSWORDS), "Secret")["stringData"].values()) == {REDACTED}
+
+
+def test_configured_passwords_go_into_the_secret(render):
+    string_data = find(render(reveal_secrets=True, **PASSWORDS), "Secret")["stringData"]
+    assert string_data == {"root-password": "root-Secret-0001",
+                           "replication-password": "repl-Secret-0002",
+                           "backup-password": "backup-Secret-0003",
+                           "app-password": "app-Secret-0004"}
+
+
+def registered(kind: str) -> list:
+    """The resources of type `kind` the dev stack registers, with their inputs as a
+    deployment would send them (secrets marked)."""
+    project, config, secret_keys = stack_config(PROJECT_DIR, "dev")
+    resources = run_program(PROJECT_DIR / "__main__.py", project, "dev", config, secret_keys)
+    return [resource for resource in resources if resource.type == kind]
+
+
+def test_unset_passwords_are_generated_one_per_key_and_long():
+    generators = registered("random:index/randomPassword:RandomPassword")
+    assert len(generators) == 4
+    assert all(generator.inputs["length"] >= 24 for generator in generators)
+
+
+def test_passwords_appear_nowhere_but_in_the_secret(render):
+    others = [m for m in render(reveal_secrets=True, **PASSWORDS) if m["kind"] != "Secret"]
+    text = yaml.safe_dump_all(others)
+    assert [password for password in PASSWORDS.values() if password in text] == []
+
+
+def test_secret_values_are_pulumi_secrets_in_the_deployment():
+    secret, = registered("kubernetes:core/v1:Secret")
+    assert ("stringData",) in secret.secret_paths
+
+
+@pytest.mark.parametrize("name", ["mysql", "backup"])
+def test_server_and_sidecar_read_passwords_from_the_mounted_secret(server_manifests, name):
+    statefulset = find(server_manifests, "StatefulSet")
+    volume, = [v for v in statefulset["spec"]["template"]["spec"]["volumes"]
+               if v["name"] == "credentials"]
+    mount, = [m for m in container(statefulset, name)["volumeMounts"]
+              if m["name"] == "credentials"]
+    assert volume["secret"] == {"secretName": find(server_manifests, "Secret")["metadata"]["name"],
+                                "defaultMode": 0o440}
+    assert (mount["mountPath"], mount["readOnly"]) == (SECRETS_DIR, True)
+
+
+def test_no_container_gets_a_password_in_its_environment(server_manifests):
+    statefulset = find(server_manifests, "StatefulSet")
+    for name in CONTAINERS:
+        for variable in container(statefulset, name)["env"]:
+            assert "secretKeyRef" not in variable.get("valueFrom", {})
+
+
+@pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
+def test_server_sets_its_root_password_from_the_secret_file(rendered, flavor, version):
+    mysql = container(find(rendered(**server_config(flavor, version)), "StatefulSet"), "mysql")
+    variable = "MARIADB_ROOT_PASSWORD_FILE" if flavor == "mariadb" else "MYSQL_ROOT_PASSWORD_FILE"
+    assert {"name": variable, "value": f"{SECRETS_DIR}/root-password"} in mysql["env"]
+
+
+def test_no_setting_allows_an_empty_or_random_root_password(server_manifests):
+    text = yaml.safe_dump_all(server_manifests)
+    assert "EMPTY_PASSWORD" not in text
+    assert "RANDOM_ROOT_PASSWORD" not in text
+    assert "skip-grant-tables" not in text
+
+
+# --- NetworkPolicy ---------------------------------------------------------------------------
+
+def ingress(manifests, port: int) -> list[dict]:
+    """The peers allowed to reach `port`."""
+    policy = find(manifests, "NetworkPolicy")["spec"]
+    return [peer for rule in policy["ingress"] if [p["port"] for p in rule["ports"]] == [port]
+            for peer in rule["from"]]
+
+
+def cluster_pods(manifests) -> dict:
+    return {"podSelector": {"matchLabels": find(manifests, "StatefulSet")["spec"]["selector"][
+        "matchLabels"]}}
+
+
+def test_network_policy_applies_to_the_clusters_pods_and_only_to_ingress(server_manifests):
+    spec = find(server_manifests, "NetworkPolicy")["spec"]
+    assert {"podSelector": spec["podSelector"]} == cluster_pods(server_manifests)
+    assert spec["policyTypes"] == ["Ingress"]
+
+
+def test_network_policy_opens_nothing_but_the_server_and_backup_ports(server_manifests):
+    rules = find(server_manifests, "NetworkPolicy")["spec"]["ingress"]
+    assert sorted((p["port"], p["protocol"]) for rule in rules for p in rule["ports"]) == [
+        (3306, "TCP"), (3307, "TCP")]
+
+
+def test_backup_port_admits_only_the_clusters_own_pods(rendered):
+    manifests = rendered(allowedClientNamespaces='["*"]')
+    assert ingress(manifests, 3307) == [cluster_pods(manifests)]
+
+
+def test_server_port_admits_the_clusters_pods_and_its_namespace_by_default(server_manifests):
+    assert ingress(server_manifests, 3306) == [cluster_pods(server_manifests),
+                                               {"podSelector": {}}]
+
+
+def test_server_port_admits_the_allowed_client_namespaces(rendered):
+    peers = ingress(rendered("prod"), 3306)
+    assert {"namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "In",
+         "values": ["orders", "orders-jobs"]}]}} in peers
+
+
+def test_star_admits_every_namespace_to_the_server_port(rendered):
+    assert {"namespaceSelector": {}} in ingress(rendered(allowedClientNamespaces='["*"]'), 3306)
+
+
+# --- PodDisruptionBudget ---------------------------------------------------------------------
+
+def test_disruption_budget_lets_one_pod_of_the_cluster_go_at_a_time(server_manifests):
+    spec = find(server_manifests, "PodDisruptionBudget")["spec"]
+    assert spec == {"maxUnavailable": 1, "selector": cluster_pods(server_manifests)["podSelector"]}
+
+
+# --- privileges ------------------------------------------------------------------------------
+
+def test_pod_runs_as_the_database_user_with_the_runtimes_seccomp_profile(server_manifests):
+    spec = find(server_manifests, "StatefulSet")["spec"]["template"]["spec"]
+    assert spec["securityContext"] == {
+        "runAsUser": 999, "runAsGroup": 999, "fsGroup": 999,
+        "fsGroupChangePolicy": "OnRootMismatch", "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+@pytest.mark.parametrize("name", CONTAINERS)
+def test_containers_run_unprivileged_on_a_read_only_root(server_manifests, name):
+    context = container(find(server_manifests, "StatefulSet"), name)["securityContext"]
+    assert context == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                       "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def test_pods_get_no_service_account_token_and_no_service_links(server_manifests):
+    spec = find(server_manifests, "StatefulSet")["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["enableServiceLinks"] is False

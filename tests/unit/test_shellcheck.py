@@ -1,0 +1,44 @@
+"""shellcheck finds nothing in the scripts, neither as files nor as the bundled commands the
+containers run."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from mysql_cluster.script_bundle import bundled_script
+
+from .conftest import PROJECT_DIR
+
+SCRIPTS = sorted(PROJECT_DIR.glob("scripts/*.sh"))
+# The scripts a container or probe runs (the others are helpers they source).
+ENTRY_POINTS = ["clone.sh", "init-config.sh", "liveness.sh", "readiness.sh", "sidecar.sh"]
+
+
+@pytest.fixture(scope="module")
+def shellcheck() -> str:
+    path = shutil.which("shellcheck")
+    assert path, "shellcheck is not installed (tools/install.sh installs it)"
+    return path
+
+
+def test_scripts_are_found():
+    assert {path.name for path in SCRIPTS} >= set(ENTRY_POINTS)
+
+
+def test_script_files_pass_shellcheck(shellcheck):
+    # --external-sources follows each `source`, resolved next to the script.
+    result = subprocess.run([shellcheck, "--external-sources", "--source-path=SCRIPTDIR",
+                             *map(str, SCRIPTS)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_bundled_container_commands_pass_shellcheck(shellcheck, tmp_path):
+    commands = []
+    for script in ENTRY_POINTS:
+        commands.append(tmp_path / script)
+        commands[-1].write_text(bundled_script(script), encoding="utf-8")
+    result = subprocess.run([shellcheck, "--shell=bash", *map(str, commands)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

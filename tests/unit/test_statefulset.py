@@ -1,0 +1,214 @@
+"""The StatefulSet: its pods' containers, images, resources, environment, probes, volumes and
+placement, as the stack config shapes them."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mysql_cluster.script_bundle import bash_command
+
+from .conftest import MYSQL_57_BACKUP_IMAGE, SERVER_IDS, SERVERS, container, find, server_config
+
+ORDERS = {"clusterName": "orders", "namespace": "shop"}
+RESOURCES = {"serverCpuRequest": "1500m", "serverMemoryRequest": "3Gi", "serverCpuLimit": "3",
+             "serverMemoryLimit": "6Gi", "backupCpuRequest": "200m", "backupMemoryRequest": "384Mi",
+             "backupCpuLimit": "1", "backupMemoryLimit": "768Mi"}
+# One render with every shaping key away from its default, shared by the tests of those keys.
+CUSTOM = {**ORDERS, **RESOURCES, "clusterDomain": "k8s.example.com", "replicas": "5",
+          "serverImage": "registry.example.com/mysql:8.4.6",
+          "backupImage": "registry.example.com/xtrabackup:8.4.0-4",
+          "storageSize": "100Gi", "storageClass": "premium-rwo", "appUser": "shop_rw",
+          "appDatabase": "shop", "maxReplicationLagSeconds": "12", "antiAffinity": "required",
+          "zoneSpread": "true"}
+CONTAINERS = ["init-mysql", "clone-mysql", "mysql", "backup"]
+BACKUP_SIDE = ["init-mysql", "clone-mysql", "backup"]  # sized by the backup* keys
+
+
+def statefulset(rendered, **config: Any) -> dict[str, Any]:
+    return find(rendered(**config), "StatefulSet")
+
+
+def pod_spec(rendered, **config: Any) -> dict[str, Any]:
+    return statefulset(rendered, **config)["spec"]["template"]["spec"]
+
+
+def env(container_: dict[str, Any]) -> dict[str, Any]:
+    return {variable["name"]: variable.get("value", variable.get("valueFrom"))
+            for variable in container_["env"]}
+
+
+def test_replicas_come_from_the_config_as_an_integer(rendered):
+    replicas = statefulset(rendered, **CUSTOM)["spec"]["replicas"]
+    assert replicas == 5 and isinstance(replicas, int)
+
+
+def test_pods_are_named_through_the_headless_service(rendered):
+    assert statefulset(rendered, **ORDERS)["spec"]["serviceName"] == "orders"
+
+
+def test_pods_start_one_after_the_other_because_each_clones_the_previous(rendered):
+    assert statefulset(rendered)["spec"]["podManagementPolicy"] == "OrderedReady"
+
+
+def test_pods_are_updated_one_at_a_time(rendered):
+    assert statefulset(rendered)["spec"]["updateStrategy"] == {"type": "RollingUpdate"}
+
+
+def test_scaling_in_deletes_the_removed_replicas_volume_but_deleting_the_cluster_keeps_all(
+        rendered):
+    assert statefulset(rendered)["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+        "whenScaled": "Delete", "whenDeleted": "Retain"}
+
+
+def test_pod_initialises_then_clones_then_runs_server_and_backup_sidecar(rendered):
+    spec = pod_spec(rendered)
+    assert [c["name"] for c in spec["initContainers"]] == ["init-mysql", "clone-mysql"]
+    assert [c["name"] for c in spec["containers"]] == ["mysql", "backup"]
+
+
+@pytest.mark.parametrize("name, script", [("init-mysql", "init-config.sh"),
+                                          ("clone-mysql", "clone.sh"), ("backup", "sidecar.sh")])
+def test_helper_containers_run_their_bundled_script(rendered, name, script):
+    assert container(statefulset(rendered), name)["command"] == bash_command(script)
+
+
+def test_server_starts_through_its_images_own_entrypoint(rendered):
+    assert "command" not in container(statefulset(rendered), "mysql")
+
+
+def test_server_probes_run_the_liveness_and_readiness_scripts(rendered):
+    mysql = container(statefulset(rendered), "mysql")
+    assert mysql["startupProbe"]["exec"]["command"] == bash_command("liveness.sh")
+    assert mysql["livenessProbe"]["exec"]["command"] == bash_command("liveness.sh")
+    assert mysql["readinessProbe"]["exec"]["command"] == bash_command("readiness.sh")
+
+
+def test_startup_probe_gives_crash_recovery_fifteen_minutes_before_liveness_counts(rendered):
+    startup = container(statefulset(rendered), "mysql")["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 900
+
+
+# Default images: the server's own, and for MySQL the XtraBackup of the same major version.
+DEFAULT_IMAGES = {
+    "mysql-8.4": ("mysql:8.4", "percona/percona-xtrabackup:8.4"),
+    "mysql-8.0": ("mysql:8.0", "percona/percona-xtrabackup:8.0"),
+    "mysql-5.7": ("mysql:5.7", MYSQL_57_BACKUP_IMAGE),
+    "mariadb-11.4": ("mariadb:11.4", "mariadb:11.4"),
+    "mariadb-10.11": ("mariadb:10.11", "mariadb:10.11"),
+}
+
+
+@pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
+def test_default_images_match_the_server_and_its_version(rendered, flavor, version):
+    sts = statefulset(rendered, **server_config(flavor, version))
+    server_image, backup_image = DEFAULT_IMAGES[f"{flavor}-{version}"]
+    images = {name: container(sts, name)["image"] for name in CONTAINERS}
+    assert images["init-mysql"] == images["mysql"]
+    assert images["mysql"].startswith(server_image)
+    assert images["clone-mysql"] == images["backup"]
+    assert images["backup"].startswith(backup_image)
+
+
+def test_default_version_is_the_newest_long_term_line_of_the_flavor(rendered):
+    assert container(statefulset(rendered), "mysql")["image"].startswith("mysql:8.4")
+    assert container(statefulset(rendered, flavor="mariadb"), "mysql")["image"].startswith(
+        "mariadb:11.4")
+
+
+def test_configured_images_replace_the_defaults(rendered):
+    sts = statefulset(rendered, **CUSTOM)
+    assert {name: container(sts, name)["image"] for name in CONTAINERS} == {
+        "init-mysql": "registry.example.com/mysql:8.4.6",
+        "mysql": "registry.example.com/mysql:8.4.6",
+        "clone-mysql": "registry.example.com/xtrabackup:8.4.0-4",
+        "backup": "registry.example.com/xtrabackup:8.4.0-4"}
+
+
+def test_server_container_is_sized_by_the_server_keys(rendered):
+    assert container(statefulset(rendered, **CUSTOM), "mysql")["resources"] == {
+        "requests": {"cpu": "1500m", "memory": "3Gi"}, "limits": {"cpu": "3", "memory": "6Gi"}}
+
+
+@pytest.mark.parametrize("name", BACKUP_SIDE)
+def test_backup_and_init_containers_are_sized_by_the_backup_keys(rendered, name):
+    assert container(statefulset(rendered, **CUSTOM), name)["resources"] == {
+        "requests": {"cpu": "200m", "memory": "384Mi"}, "limits": {"cpu": "1", "memory": "768Mi"}}
+
+
+@pytest.mark.parametrize("name", CONTAINERS)
+def test_empty_cpu_limits_leave_cpu_unlimited(rendered, name):
+    limits = container(statefulset(rendered, serverCpuLimit="", backupCpuLimit=""), name)[
+        "resources"]["limits"]
+    assert "cpu" not in limits and "memory" in limits
+
+
+def test_each_pod_claims_a_volume_of_the_configured_size_and_class(rendered):
+    claim, = statefulset(rendered, **CUSTOM)["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "storageClassName": "premium-rwo",
+                             "resources": {"requests": {"storage": "100Gi"}}}
+
+
+def test_no_storage_class_leaves_the_clusters_default_class(rendered):
+    claim, = statefulset(rendered)["spec"]["volumeClaimTemplates"]
+    assert "storageClassName" not in claim["spec"]
+
+
+@pytest.mark.parametrize("name", CONTAINERS)
+def test_every_container_learns_the_cluster_names_from_its_environment(rendered, name):
+    variables = env(container(statefulset(rendered, **CUSTOM), name))
+    assert {key: variables[key] for key in ("STATEFULSET_NAME", "HEADLESS_SERVICE",
+                                            "CLUSTER_NAMESPACE", "CLUSTER_DOMAIN", "POD_NAME")} \
+        == {"STATEFULSET_NAME": "orders", "HEADLESS_SERVICE": "orders",
+            "CLUSTER_NAMESPACE": "shop", "CLUSTER_DOMAIN": "k8s.example.com",
+            "POD_NAME": {"fieldRef": {"fieldPath": "metadata.name"}}}
+
+
+@pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
+def test_every_container_knows_the_server_flavor_and_version(rendered, flavor, version):
+    sts = statefulset(rendered, **server_config(flavor, version))
+    assert {(env(container(sts, name))["DB_FLAVOR"], env(container(sts, name))["DB_VERSION"])
+            for name in CONTAINERS} == {(flavor, version)}
+
+
+def test_application_user_database_and_lag_limit_reach_the_scripts(rendered):
+    variables = env(container(statefulset(rendered, **CUSTOM), "backup"))
+    assert (variables["APP_USER"], variables["APP_DATABASE"],
+            variables["MAX_REPLICATION_LAG_SECONDS"]) == ("shop_rw", "shop", "12")
+
+
+def test_preferred_anti_affinity_by_default_spreads_pods_over_nodes_when_it_can(rendered):
+    anti_affinity = pod_spec(rendered)["affinity"]["podAntiAffinity"]
+    term, = anti_affinity["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti_affinity
+
+
+def test_required_anti_affinity_puts_each_pod_on_its_own_node(rendered):
+    anti_affinity = pod_spec(rendered, **CUSTOM)["affinity"]["podAntiAffinity"]
+    term, = anti_affinity["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert "preferredDuringSchedulingIgnoredDuringExecution" not in anti_affinity
+
+
+def test_zone_spread_spreads_pods_over_zones_as_best_effort(rendered):
+    constraint, = pod_spec(rendered, **CUSTOM)["topologySpreadConstraints"]
+    assert (constraint["topologyKey"], constraint["whenUnsatisfiable"], constraint["maxSkew"]) == (
+        "topology.kubernetes.io/zone", "ScheduleAnyway", 1)
+
+
+def test_without_zone_spread_pods_have_no_spread_constraint(rendered):
+    assert "topologySpreadConstraints" not in pod_spec(rendered)
+
+
+@pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
+def test_every_path_the_server_writes_is_a_volume(rendered, flavor, version):
+    # The root filesystem is read-only: the data, run and tmp directories (and MySQL's
+    # secure-file-priv directory) must be mounted.
+    mounts = {m["mountPath"] for m in container(
+        statefulset(rendered, **server_config(flavor, version)), "mysql")["volumeMounts"]}
+    writable = {"/var/lib/mysql", "/var/run/mysqld", "/tmp"}
+    if flavor == "mysql":
+        writable.add("/var/lib/mysql-files")
+    assert writable <= mounts
