@@ -23,3 +23,6 @@ fi
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements-dev.txt
+# Checkov pins versions that conflict with pulumi's (packaging<24): it gets an environment of its own.
+[[ -x .venv-checkov/bin/python ]] || python3 -m venv .venv-checkov
+.venv-checkov/bin/python -m pip install -q -r policy/requirements-checkov.txt

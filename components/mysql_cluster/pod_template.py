@@ -177,6 +177,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
         command=bash_command("sidecar.sh"),
         env=env,
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
+        readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
         volume_mounts=[
             # The same path as in the server container: the backup tool asks the server for it.
             _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),

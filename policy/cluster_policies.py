@@ -1,0 +1,428 @@
+"""The policies of the mysql-cluster pack, importable without starting the pack's server.
+
+`PolicyPack` (in __main__.py) serves these policies to the Pulumi engine and never returns, so
+the policies live here, where tests call their `validate` directly.
+
+Every policy reads Kubernetes objects the way the engine hands them over: the manifest in wire
+form (camelCase keys, with `apiVersion` and `kind`), wrapped in read-only mappings and
+sequences, numbers as floats. Resource policies get one resource's inputs; stack policies get
+every resource's outputs, which for Kubernetes objects have the same shape.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Iterable, Iterator, Optional
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+# Where each workload kind keeps the spec of its pods.
+_POD_SPEC_PATHS = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+
+# A pod is a database pod when one of its containers runs a MySQL-compatible server image
+# (the last segment of the repository name, so bitnami/mysql and mysql/mysql-server count)
+# or declares the MySQL port.
+DATABASE_IMAGES = frozenset({"mysql", "mariadb", "mysql-server", "percona-server",
+                             "percona-xtradb-cluster"})
+MYSQL_PORT = 3306
+
+# The official mysql and mariadb entrypoints (and Bitnami's) initialise a root account without
+# a password when one of these is set; they test for a non-empty value, so even "no" or "0"
+# switches it on.
+EMPTY_PASSWORD_SWITCHES = ("MYSQL_ALLOW_EMPTY_PASSWORD", "MARIADB_ALLOW_EMPTY_ROOT_PASSWORD",
+                           "ALLOW_EMPTY_PASSWORD")
+
+REQUIRED_RESOURCES = (("requests", "cpu"), ("requests", "memory"), ("limits", "memory"))
+
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
+
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$")
+_QUANTITY_SUFFIXES = {
+    "": Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
+}
+
+
+# --- Reading Kubernetes objects --------------------------------------------------------------
+
+def kind_of(resource_type: str) -> Optional[str]:
+    """The kind in a Kubernetes type token (kubernetes:apps/v1:StatefulSet -> StatefulSet);
+    None for other providers' types."""
+    package, _, rest = resource_type.partition(":")
+    return rest.rpartition(":")[2] if package == "kubernetes" else None
+
+
+def _get(value: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def pod_spec(resource_type: str, props: Mapping) -> Optional[Mapping]:
+    """The pod spec of a workload (a Pod or a controller's template); None for anything else."""
+    path = _POD_SPEC_PATHS.get(kind_of(resource_type) or "")
+    return _get(props, *path) if path else None
+
+
+def containers(spec: Mapping) -> list[Mapping]:
+    return [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]
+
+
+def _split_image(image: str) -> tuple[str, Optional[str], Optional[str]]:
+    """An image reference's repository, tag and digest (None when absent)."""
+    rest, _, digest = image.partition("@")
+    # A colon before the last slash belongs to a registry port, not to a tag.
+    colon, slash = rest.rfind(":"), rest.rfind("/")
+    repository, tag = (rest[:colon], rest[colon + 1:]) if colon > slash else (rest, "")
+    return repository, tag or None, digest or None
+
+
+def _pinning_problem(image: str) -> Optional[str]:
+    _, tag, digest = _split_image(image)
+    if digest is not None:
+        return None if _DIGEST.match(digest) else f"has a malformed digest {digest!r}"
+    if tag is None:
+        return "has neither a tag nor a digest"
+    if tag == "latest":
+        return "uses the tag latest, which moves with every release"
+    return None
+
+
+def is_database_pod(spec: Mapping) -> bool:
+    for candidate in containers(spec):
+        repository = _split_image(candidate.get("image") or "")[0]
+        if repository.rpartition("/")[2] in DATABASE_IMAGES:
+            return True
+        if any(_get(port, "containerPort") == MYSQL_PORT for port in candidate.get("ports") or ()):
+            return True
+    return False
+
+
+def _may_run_as_root(pod_security: Mapping, container_security: Mapping) -> bool:
+    """The container's settings win over the pod's; without a user id the kubelet only refuses
+    a root image user when runAsNonRoot is true."""
+    user = _first_set(container_security.get("runAsUser"), pod_security.get("runAsUser"))
+    if user is not None:
+        return user == 0
+    return _first_set(container_security.get("runAsNonRoot"),
+                      pod_security.get("runAsNonRoot")) is not True
+
+
+def _first_set(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
+
+
+def quantity(value: Any) -> Decimal:
+    """A Kubernetes quantity ("10Gi", "500M", "1e9", 3) as a number of units."""
+    match = _QUANTITY.match(str(value).strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    number, exponent, suffix = match.groups()
+    if exponent:
+        return Decimal(number + exponent)
+    return Decimal(number) * _QUANTITY_SUFFIXES[suffix or ""]
+
+
+def selects(selector: Optional[Mapping], labels: Mapping) -> bool:
+    """Whether a label selector matches `labels`. A missing selector matches nothing and an
+    empty one everything, as for PodDisruptionBudgets and NetworkPolicies."""
+    if selector is None:
+        return False
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for requirement in selector.get("matchExpressions") or ():
+        key, operator = requirement.get("key"), requirement.get("operator")
+        values = list(requirement.get("values") or ())
+        present = key in labels
+        if operator == "In" and not (present and labels[key] in values):
+            return False
+        if operator == "NotIn" and present and labels[key] in values:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _namespace(props: Mapping) -> str:
+    # Without one, an object goes to the provider's namespace, "default" unless configured.
+    return _get(props, "metadata", "namespace") or "default"
+
+
+def _describe(resource: PolicyResource) -> str:
+    return (f"{kind_of(resource.resource_type)} "
+            f"{_namespace(resource.props)}/{_get(resource.props, 'metadata', 'name')}")
+
+
+def stack_name(args: StackValidationArgs) -> Optional[str]:
+    """Stack policies are not told the stack's name, but every URN starts with it:
+    urn:pulumi:<stack>::<project>::<type>::<name>."""
+    for resource in args.resources:
+        return resource.urn.split("::", 1)[0].rpartition(":")[2]
+    return None
+
+
+def _with_defaults(schema: PolicyConfigSchema, config: Mapping[str, Any]) -> dict[str, Any]:
+    return {**{key: spec["default"] for key, spec in schema.properties.items()}, **config}
+
+
+# --- Resource policies -----------------------------------------------------------------------
+
+def _pod_containers(args: ResourceValidationArgs) -> list[Mapping]:
+    spec = pod_spec(args.resource_type, args.props)
+    return containers(spec) if spec is not None else []
+
+
+def validate_image_pinned(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    for container in _pod_containers(args):
+        image = container.get("image") or ""
+        problem = _pinning_problem(image)
+        if problem:
+            report_violation(f'container "{container.get("name")}": image "{image}" {problem}; '
+                             "pin it to a release tag or a digest")
+
+
+def validate_container_resources(args: ResourceValidationArgs,
+                                 report_violation: ReportViolation) -> None:
+    for container in _pod_containers(args):
+        missing = [".".join(path) for path in REQUIRED_RESOURCES
+                   if not _get(container, "resources", *path)]
+        if missing:
+            report_violation(f'container "{container.get("name")}" sets no resources '
+                             f'{", ".join(missing)}')
+
+
+def validate_no_empty_password(args: ResourceValidationArgs,
+                               report_violation: ReportViolation) -> None:
+    for container in _pod_containers(args):
+        for variable in container.get("env") or ():
+            if variable.get("name") in EMPTY_PASSWORD_SWITCHES:
+                report_violation(f'container "{container.get("name")}" sets '
+                                 f'{variable.get("name")}: the server would let root in without '
+                                 "a password")
+
+
+def validate_database_pod_hardened(args: ResourceValidationArgs,
+                                   report_violation: ReportViolation) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is None or not is_database_pod(spec):
+        return
+    pod_security = spec.get("securityContext") or {}
+    for container in containers(spec):
+        security = container.get("securityContext") or {}
+        name = container.get("name")
+        if _may_run_as_root(pod_security, security):
+            report_violation(f'container "{name}" may run as root: set runAsNonRoot: true or a '
+                             "non-zero runAsUser in its or the pod's securityContext")
+        if security.get("allowPrivilegeEscalation") is not False:
+            report_violation(f'container "{name}" does not set allowPrivilegeEscalation: false')
+
+
+STORAGE_CONFIG = PolicyConfigSchema(properties={
+    "minStorage": {"type": "string", "default": "1Gi",
+                   "description": "Smallest storage a volumeClaimTemplate may request."},
+    "maxStorage": {"type": "string", "default": "1Ti",
+                   "description": "Largest storage a volumeClaimTemplate may request."},
+})
+
+
+def validate_storage_bounds(args: ResourceValidationArgs,
+                            report_violation: ReportViolation) -> None:
+    if kind_of(args.resource_type) != "StatefulSet":
+        return
+    config = _with_defaults(STORAGE_CONFIG, args.get_config())
+    smallest, largest = quantity(config["minStorage"]), quantity(config["maxStorage"])
+    for template in _get(args.props, "spec", "volumeClaimTemplates") or ():
+        claim = f'volumeClaimTemplate "{_get(template, "metadata", "name")}"'
+        requested = _get(template, "spec", "resources", "requests", "storage")
+        if requested is None:
+            report_violation(f"{claim} requests no storage size")
+            continue
+        try:
+            size = quantity(requested)
+        except ValueError:
+            report_violation(f'{claim} requests "{requested}", which is not a quantity')
+            continue
+        if size < smallest:
+            report_violation(f"{claim} requests {requested}, below the minimum "
+                             f"{config['minStorage']}")
+        elif size > largest:
+            report_violation(f"{claim} requests {requested}, above the maximum "
+                             f"{config['maxStorage']}")
+
+
+# --- Stack policies --------------------------------------------------------------------------
+
+def _database_statefulsets(resources: Iterable[PolicyResource]) -> Iterator[PolicyResource]:
+    for resource in resources:
+        if kind_of(resource.resource_type) != "StatefulSet":
+            continue
+        spec = pod_spec(resource.resource_type, resource.props)
+        if spec is not None and is_database_pod(spec):
+            yield resource
+
+
+def _pod_labels(statefulset: PolicyResource) -> Mapping:
+    return _get(statefulset.props, "spec", "template", "metadata", "labels") or {}
+
+
+def _covering(resources: Iterable[PolicyResource], kind: str, selector_path: tuple[str, ...],
+              statefulset: PolicyResource) -> list[PolicyResource]:
+    """The objects of `kind` in the StatefulSet's namespace whose selector picks its pods."""
+    namespace, labels = _namespace(statefulset.props), _pod_labels(statefulset)
+    return [resource for resource in resources
+            if kind_of(resource.resource_type) == kind
+            and _namespace(resource.props) == namespace
+            and selects(_get(resource.props, *selector_path), labels)]
+
+
+def _restricts_ingress(network_policy: PolicyResource) -> bool:
+    # Without policyTypes a NetworkPolicy always governs ingress.
+    types = _get(network_policy.props, "spec", "policyTypes")
+    return types is None or "Ingress" in types
+
+
+def validate_database_network_policy(args: StackValidationArgs,
+                                     report_violation: ReportViolation) -> None:
+    for statefulset in _database_statefulsets(args.resources):
+        policies = _covering(args.resources, "NetworkPolicy", ("spec", "podSelector"), statefulset)
+        if not any(_restricts_ingress(policy) for policy in policies):
+            report_violation(f"{_describe(statefulset)} has no NetworkPolicy that selects its "
+                             "pods and restricts their ingress", statefulset.urn)
+
+
+def validate_database_disruption_budget(args: StackValidationArgs,
+                                        report_violation: ReportViolation) -> None:
+    for statefulset in _database_statefulsets(args.resources):
+        if not _covering(args.resources, "PodDisruptionBudget", ("spec", "selector"), statefulset):
+            report_violation(f"{_describe(statefulset)} has no PodDisruptionBudget that selects "
+                             "its pods", statefulset.urn)
+
+
+PRODUCTION_CONFIG = PolicyConfigSchema(properties={
+    "productionStacks": {
+        "type": "array", "items": {"type": "string"},
+        "default": ["prod", "prod-*", "production", "production-*"],
+        "description": "Names of the stacks held to production rules; shell-style patterns "
+                       "(*, ?, [...]) are allowed.",
+    },
+    "minReplicas": {"type": "integer", "minimum": 1, "default": 3,
+                    "description": "Fewest pods a database StatefulSet of a production stack "
+                                   "may run."},
+})
+
+
+def _required_anti_affinity(statefulset: PolicyResource) -> bool:
+    """Whether the scheduler must keep the StatefulSet's pods apart (per node, zone, ...)."""
+    terms = _get(statefulset.props, "spec", "template", "spec", "affinity", "podAntiAffinity",
+                 "requiredDuringSchedulingIgnoredDuringExecution") or ()
+    labels = _pod_labels(statefulset)
+    return any(term.get("topologyKey") and selects(term.get("labelSelector"), labels)
+               for term in terms)
+
+
+def validate_production_availability(args: StackValidationArgs,
+                                     report_violation: ReportViolation) -> None:
+    config = _with_defaults(PRODUCTION_CONFIG, args.get_config())
+    stack = stack_name(args)
+    if stack is None or not any(fnmatch.fnmatchcase(stack, pattern)
+                                for pattern in config["productionStacks"]):
+        return
+    # Numbers reach policies as floats, config included.
+    minimum = int(config["minReplicas"])
+    for statefulset in _database_statefulsets(args.resources):
+        replicas = _get(statefulset.props, "spec", "replicas")
+        replicas = 1 if replicas is None else int(replicas)
+        if replicas < minimum:
+            report_violation(f'stack "{stack}" is a production stack: {_describe(statefulset)} '
+                             f"sets replicas: {replicas}, below the minimum {minimum}",
+                             statefulset.urn)
+        if not _required_anti_affinity(statefulset):
+            report_violation(f'stack "{stack}" is a production stack: {_describe(statefulset)} '
+                             "has no required pod anti-affinity that keeps its pods apart",
+                             statefulset.urn)
+
+
+# --- The pack --------------------------------------------------------------------------------
+
+POLICIES = [
+    ResourceValidationPolicy(
+        name="image-pinned",
+        description="Every container image is pinned to a release tag or a digest.",
+        validate=validate_image_pinned,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="container-resources",
+        description="Every container requests CPU and memory and has a memory limit.",
+        validate=validate_container_resources,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="no-empty-password",
+        description="No container switches on a MySQL or MariaDB root account without password.",
+        validate=validate_no_empty_password,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="database-pod-hardened",
+        description="Every container of a database pod runs as non-root without privilege "
+                    "escalation.",
+        validate=validate_database_pod_hardened,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="storage-bounds",
+        description="Every volumeClaimTemplate requests storage within the pack's bounds.",
+        validate=validate_storage_bounds,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=STORAGE_CONFIG,
+    ),
+    StackValidationPolicy(
+        name="database-network-policy",
+        description="Every database StatefulSet's pods are selected by a NetworkPolicy that "
+                    "restricts their ingress.",
+        validate=validate_database_network_policy,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="database-disruption-budget",
+        description="Every database StatefulSet's pods are selected by a PodDisruptionBudget.",
+        validate=validate_database_disruption_budget,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="production-availability",
+        description="In production stacks every database StatefulSet runs enough replicas and "
+                    "requires pod anti-affinity.",
+        validate=validate_production_availability,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=PRODUCTION_CONFIG,
+    ),
+]

@@ -1,0 +1,107 @@
+"""Each stack policy of the pack: a rendered stack that passes and changed ones that violate it,
+with the message the user sees."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import find
+from .policy_args import stack_args, violations
+
+
+def without(manifests: list[dict], kind: str) -> list[dict]:
+    return [manifest for manifest in manifests if manifest["kind"] != kind]
+
+
+def test_rendered_database_pods_have_a_network_policy(render):
+    assert violations("database-network-policy", stack_args(render("dev"))) == []
+
+
+def test_database_statefulset_without_network_policy_is_a_violation(render):
+    manifests = without(render("dev"), "NetworkPolicy")
+    assert violations("database-network-policy", stack_args(manifests)) == [
+        "StatefulSet mysql-dev/mysql has no NetworkPolicy that selects its pods and restricts "
+        "their ingress"]
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda policy: policy["metadata"].update(namespace="elsewhere"), id="namespace"),
+    pytest.param(lambda policy: policy["spec"]["podSelector"]["matchLabels"].update(
+        {"app.kubernetes.io/instance": "other"}), id="labels"),
+    pytest.param(lambda policy: policy["spec"].update(policyTypes=["Egress"]), id="egress-only"),
+])
+def test_network_policy_that_misses_the_pods_or_their_ingress_is_a_violation(render, change):
+    manifests = render("dev")
+    change(find(manifests, "NetworkPolicy"))
+    assert violations("database-network-policy", stack_args(manifests)) == [
+        "StatefulSet mysql-dev/mysql has no NetworkPolicy that selects its pods and restricts "
+        "their ingress"]
+
+
+def test_network_policy_selecting_by_expression_covers_the_pods(render):
+    manifests = render("dev")
+    find(manifests, "NetworkPolicy")["spec"]["podSelector"] = {"matchExpressions": [
+        {"key": "app.kubernetes.io/instance", "operator": "In", "values": ["mysql", "other"]},
+        {"key": "tier", "operator": "DoesNotExist"}]}
+    assert violations("database-network-policy", stack_args(manifests)) == []
+
+
+def test_rendered_database_pods_have_a_disruption_budget(render):
+    assert violations("database-disruption-budget", stack_args(render("dev"))) == []
+
+
+def test_database_statefulset_without_disruption_budget_is_a_violation(render):
+    manifests = without(render("dev"), "PodDisruptionBudget")
+    assert violations("database-disruption-budget", stack_args(manifests)) == [
+        "StatefulSet mysql-dev/mysql has no PodDisruptionBudget that selects its pods"]
+
+
+def test_disruption_budget_selecting_other_pods_is_a_violation(render):
+    manifests = render("dev")
+    find(manifests, "PodDisruptionBudget")["spec"]["selector"] = {"matchExpressions": [
+        {"key": "app.kubernetes.io/instance", "operator": "NotIn", "values": ["mysql"]}]}
+    assert violations("database-disruption-budget", stack_args(manifests)) == [
+        "StatefulSet mysql-dev/mysql has no PodDisruptionBudget that selects its pods"]
+
+
+def test_production_stack_with_three_spread_replicas_passes(render):
+    assert violations("production-availability", stack_args(render("prod"), stack="prod")) == []
+
+
+def test_production_stack_with_too_few_replicas_is_a_violation(render):
+    manifests = render("prod", replicas=2)
+    assert violations("production-availability", stack_args(manifests, stack="prod")) == [
+        'stack "prod" is a production stack: StatefulSet orders/orders-db sets replicas: 2, '
+        "below the minimum 3"]
+
+
+def test_production_stack_with_preferred_anti_affinity_is_a_violation(render):
+    manifests = render("prod", antiAffinity="preferred")
+    assert violations("production-availability", stack_args(manifests, stack="prod")) == [
+        'stack "prod" is a production stack: StatefulSet orders/orders-db has no required pod '
+        "anti-affinity that keeps its pods apart"]
+
+
+def test_non_production_stack_is_not_held_to_production_rules(render):
+    assert violations("production-availability", stack_args(render("dev"), stack="dev")) == []
+
+
+@pytest.mark.parametrize("stack", ["production", "prod-eu"])
+def test_default_production_stacks_are_prod_and_production_and_their_variants(render, stack):
+    assert violations("production-availability", stack_args(render("dev"), stack=stack)) == [
+        f'stack "{stack}" is a production stack: StatefulSet mysql-dev/mysql sets replicas: 2, '
+        "below the minimum 3",
+        f'stack "{stack}" is a production stack: StatefulSet mysql-dev/mysql has no required pod '
+        "anti-affinity that keeps its pods apart"]
+
+
+def test_production_stacks_and_replica_minimum_come_from_the_pack_config(render):
+    config = {"productionStacks": ["staging-*"], "minReplicas": 2}
+    manifests = render("dev", antiAffinity="required")
+    assert violations("production-availability",
+                      stack_args(manifests, stack="staging-1", config=config)) == []
+    assert violations("production-availability",
+                      stack_args(manifests, stack="prod", config=config)) == []
+    assert violations("production-availability", stack_args(
+        render("dev", replicas=1, antiAffinity="required"), stack="staging-1", config=config)) == [
+        'stack "staging-1" is a production stack: StatefulSet mysql-dev/mysql sets replicas: 1, '
+        "below the minimum 2"]
