@@ -69,6 +69,8 @@ def run_program(program: Path, project: str, stack: str, config: dict[str, str],
     mocks = _RecordingMocks()
     try:
         runtime_config.set_all_config(dict(config), secret_keys or [])
+        # A fresh root stack: set_mocks keeps the previous run's, with that run's exports.
+        pulumi.runtime.settings.reset_options()
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
         pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
         pulumi.runtime.settings.SETTINGS.outputs.clear()

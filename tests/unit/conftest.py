@@ -106,6 +106,7 @@ def mock_monitor() -> Iterator[RecordingMonitor]:
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor()
     project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
+    pulumi.runtime.settings.reset_options()  # a fresh root stack, without earlier tests' exports
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack="unit", preview=False,
                              monitor=monitor)
     try:
