@@ -22,12 +22,22 @@ users_sql() {
     "$APP_DATABASE" "$APP_DATABASE" "$app"
 }
 
-# Creates the user, or sets the password of an existing one.
+# Creates the user, or sets the password of an existing one. These statements go to the binary
+# log, hence to every replica and every clone. MySQL logs only the password's hash; MariaDB logs
+# the statement as written, so there the statements carry a hash computed in this session.
 ensure_user_sql() {
   local user=$1 password
   password=$(sql_string "$2")
-  printf 'CREATE USER IF NOT EXISTS %s IDENTIFIED BY %s;\nALTER USER %s IDENTIFIED BY %s;\n' \
-    "$user" "$password" "$user" "$password"
+  if is_mariadb; then
+    printf 'SET @password_hash = PASSWORD(%s);\n' "$password"
+    printf 'EXECUTE IMMEDIATE CONCAT(%s, QUOTE(@password_hash));\n' \
+      "$(sql_string "CREATE USER IF NOT EXISTS $user IDENTIFIED BY PASSWORD ")"
+    printf 'EXECUTE IMMEDIATE CONCAT(%s, QUOTE(@password_hash));\n' \
+      "$(sql_string "ALTER USER $user IDENTIFIED BY PASSWORD ")"
+  else
+    printf 'CREATE USER IF NOT EXISTS %s IDENTIFIED BY %s;\nALTER USER %s IDENTIFIED BY %s;\n' \
+      "$user" "$password" "$user" "$password"
+  fi
 }
 
 # Least privileges of the backup tool with --slave-info, per server.

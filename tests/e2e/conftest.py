@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from .cluster import Cluster
 from .harness import StatefulSetHarness, host_problems
 from .manifests import RenderedManifests
+
+# The server the scenarios run: what Debian 12 packages, as the test setup installs it.
+FLAVOR, VERSION = "mariadb", "10.11"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,6 +43,11 @@ def statefulset_harness(request: pytest.FixtureRequest, tmp_path: Path
     problems = host_problems()
     if problems:
         pytest.fail("e2e tests need: " + "; ".join(problems), pytrace=False)
+    # A stuck server or script must not hold up the run: each test states its bound.
+    if not request.config.pluginmanager.hasplugin("timeout"):
+        pytest.fail("e2e tests need pytest-timeout (requirements-dev.txt)", pytrace=False)
+    if request.node.get_closest_marker("timeout") is None:
+        pytest.fail("an e2e test must be bounded with @pytest.mark.timeout", pytrace=False)
     made: list[StatefulSetHarness] = []
     request.node.e2e_harnesses = made
 
@@ -58,3 +67,23 @@ def statefulset_harness(request: pytest.FixtureRequest, tmp_path: Path
             errors.append(error)
     if errors:
         raise errors[0]
+
+
+@pytest.fixture
+def mariadb_cluster(statefulset_harness, render) -> Callable[..., Cluster]:
+    """Factory: ``mariadb_cluster(replicas, **config)`` renders the component's dev stack for
+    MariaDB 10.11 with the given stack config overrides, starts its StatefulSet with that many
+    pods and returns the Cluster once all are Ready.
+    """
+
+    def start(replicas: int, **config) -> Cluster:
+        manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION, **config)
+        harness = statefulset_harness(manifests)
+        harness.start_statefulset(replicas)
+        cluster = Cluster(harness)
+        server = harness.run_sql(cluster.primary, "SELECT VERSION()")[0][0]
+        if not server.startswith(VERSION + "."):
+            pytest.fail(f"the scenarios need MariaDB {VERSION}; this machine has {server}", pytrace=False)
+        return cluster
+
+    return start

@@ -36,7 +36,7 @@ from .image import ABSENT_FROM_IMAGE, IMAGE_ENV, build_image_layer, container_ar
 from .manifests import (
     ManifestError, PodFacts, RenderedManifests, container_environment, expand_references,
 )
-from .network import PodAttachment, PodNetwork, remove_stale_namespaces
+from .network import NETNS_DIR, PodAttachment, PodNetwork, remove_stale_namespaces
 from .volumes import PreparedVolume, claim_directory, container_mounts, prepare_volumes
 
 # Names from the component's contract that the SQL helper relies on.
@@ -48,7 +48,7 @@ CLUSTER_DOMAIN = "cluster.local"
 NODE_NAME = "e2e-node"
 REQUIRED_COMMANDS = (
     "bash", "chroot", "env", "hostname", "install", "ip", "mount", "nsenter", "realpath",
-    "setpriv", "unshare", "mariadbd", "mariadb", "mariadb-admin", "mariadb-install-db",
+    "setpriv", "tc", "unshare", "mariadbd", "mariadb", "mariadb-admin", "mariadb-install-db",
     "mariadb-backup", "mbstream", "socat",
 )
 _TICK = 0.1
@@ -262,14 +262,18 @@ class StatefulSetHarness:
 
     def scale_to(self, replicas: int, timeout: float | None = None) -> None:
         """Set the replica count and wait until exactly pods 0..replicas-1 exist and are Ready."""
-        with self._lock:
-            self._replicas = replicas
+        self.set_replicas(replicas)
         expected = [self.pod_name(i) for i in range(replicas)]
         self._wait_until(
             lambda: set(self._pods) == set(expected) and all(self._pods[p].ready for p in expected),
             timeout or _POD_START_TIMEOUT * max(1, replicas),
             f"{replicas} ready replicas of {self.name}",
         )
+
+    def set_replicas(self, replicas: int) -> None:
+        """Set the replica count and return at once (``kubectl scale``); the controller acts on it."""
+        with self._lock:
+            self._replicas = replicas
 
     def pod_name(self, ordinal: int) -> str:
         return f"{self.name}-{ordinal}"
@@ -299,8 +303,12 @@ class StatefulSetHarness:
         self._wait_until(lambda: self.is_ready(pod), timeout, f"pod {pod} Ready", pods=[pod])
 
     def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        """Poll a test's own condition, failing early if a pod fails."""
-        self._wait_until(condition, timeout, what)
+        """Poll a test's own condition, failing early if a pod fails.
+
+        The condition runs outside the harness's lock, so it may exec into pods
+        and take its time without holding up the kubelet.
+        """
+        self._wait_until(condition, timeout, what, locked=False)
 
     def delete_pod(self, pod: str, grace_seconds: float | None = None, timeout: float = 60) -> None:
         """Like ``kubectl delete pod``: terminate it; the controller then recreates it."""
@@ -353,6 +361,24 @@ class StatefulSetHarness:
         with self._lock:
             return self._pod(pod).container(container).restart_count
 
+    def probe_failure(self, pod: str, container: str, kind: str) -> str:
+        """Output of the container's latest failed probe of this kind ("" if none failed)."""
+        with self._lock:
+            for probe in self._pod(pod).container(container).probes:
+                if probe.kind == kind:
+                    return probe.last_failure
+        raise HarnessError(f"container {pod}/{container} has no {kind} probe")
+
+    # Network
+
+    def limit_egress(self, pod: str, bits_per_second: int | None) -> None:
+        """Cap what the pod sends per second (a slow link); None lifts the cap.
+
+        Applies to the pod as it runs now: a replacement pod starts uncapped.
+        """
+        with self._lock:
+            self._network.limit_egress(self._pod(pod).attachment, bits_per_second)
+
     def exec(self, pod: str, container: str, argv: list[str], *, timeout: float = 30,
              input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """Run a command in a running container, as its user and with its env."""
@@ -373,26 +399,52 @@ class StatefulSetHarness:
             )
         return result
 
+    def exec_stream(self, pod: str, container: str, argv: list[str]) -> subprocess.Popen:
+        """``kubectl exec -i``: start argv in the container with its stdin kept open.
+
+        Returns the process (text mode, stdin/stdout/stderr piped); the caller
+        writes to stdin as it goes, then closes it and reads the output with
+        ``communicate(timeout=...)``. A command that prints more than a pipe
+        holds must be read while it runs. The process ends with its container.
+        """
+        with self._lock:
+            target = self._pod(pod).container(container)
+            if not target.running:
+                raise HarnessError(f"cannot exec in {pod}/{container}: it is not running\n"
+                                   + self.describe(pod))
+            command = target.run.exec_command(argv)
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+
     def run_sql(self, pod: str, sql: str, *, user: str = "root", password: str | None = None,
                 host: str | None = None, database: str | None = None,
-                timeout: float = 30) -> list[tuple[str | None, ...]]:
+                timeout: float = 30, column_names: bool = False) -> list[tuple[str | None, ...]]:
         """Run SQL in the pod's mysql container; rows as tuples of strings (NULL is None).
 
         By default as root with the password from the credentials Secret, over
         the local socket; with host (e.g. another pod's DNS name) over TCP
-        from this pod.
+        from this pod. column_names=True puts each result's column names
+        before its rows.
         """
-        argv = ["mariadb", "--batch", "--skip-column-names", f"--user={user}"]
+        argv = self.sql_client(user=user, password=password, host=host, database=database)
+        if not column_names:
+            argv.append("--skip-column-names")
+        result = self.exec(pod, SQL_CONTAINER, argv, timeout=timeout, input_text=sql)
+        return [tuple(_unescape_batch_field(value) for value in line.split("\t"))
+                for line in result.stdout.splitlines()]
+
+    def sql_client(self, *, user: str = "root", password: str | None = None,
+                   host: str | None = None, database: str | None = None) -> list[str]:
+        """Command line of the SQL client that run_sql runs (same defaults), reading SQL from
+        stdin in batch mode; e.g. for exec_stream."""
+        argv = ["mariadb", "--batch", f"--user={user}"]
         argv += ["--protocol=tcp", f"--host={host}"] if host else ["--protocol=socket"]
         if database:
             argv.append(f"--database={database}")
         if password is None:
             password = self.root_password()
         # The password travels in the client's env rather than on its command line.
-        argv = ["env", f"MYSQL_PWD={password}", *argv]
-        result = self.exec(pod, SQL_CONTAINER, argv, timeout=timeout, input_text=sql)
-        return [tuple(_unescape_batch_field(value) for value in line.split("\t"))
-                for line in result.stdout.splitlines()]
+        return ["env", f"MYSQL_PWD={password}", *argv]
 
     def root_password(self) -> str:
         secret = f"{self.name}{CREDENTIALS_SECRET_SUFFIX}"
@@ -457,11 +509,14 @@ class StatefulSetHarness:
     def leftovers(self) -> list[str]:
         """Anything of this harness still present on the machine (empty after close)."""
         found = [f"network namespace {n}" for n in self._network.owned_namespaces()]
+        # The kernel reuses a freed namespace's id: one that now belongs to a namespace of
+        # someone else (e.g. another harness running at the same time) is not ours any more.
+        ours = self._namespace_ids - _ids_of_other_namespaces(self._network.name_prefix)
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                if _namespace_id(entry / "ns" / "net") in self._namespace_ids:
+                if _namespace_id(entry / "ns" / "net") in ours:
                     found.append(f"process {entry.name} ({(entry / 'comm').read_text().strip()})")
             except OSError:
                 continue
@@ -726,7 +781,6 @@ class StatefulSetHarness:
                 probe.process = None
                 output = " | ".join(probe.output_path.read_text(errors="replace").split("\n")).strip(" |")
                 success, detail = code == 0, f"exit code {code}: {output[-500:]}"
-            probe.next_due = now + probe.period
             self._record_probe(container, probe, success, detail)
 
     def _launch_probe(self, pod: _Pod, container: _Container, probe: _Probe, now: float) -> None:
@@ -741,6 +795,9 @@ class StatefulSetHarness:
             probe.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
                                              stderr=subprocess.STDOUT, start_new_session=True)
         probe.deadline = now + probe.timeout
+        # Like the kubelet's ticker: periods count from launch to launch, and a
+        # probe that outlasts its period is followed at once by the next.
+        probe.next_due = now + probe.period
 
     @staticmethod
     def _container_port(container: dict, port: int | str) -> int:
@@ -861,8 +918,8 @@ class StatefulSetHarness:
         return self._pods[name]
 
     def _wait_until(self, condition: Callable[[], bool], timeout: float, what: str,
-                    pods: list[str] | None = None) -> None:
-        """Poll condition under the lock; pods=None watches every pod for failure."""
+                    pods: list[str] | None = None, locked: bool = True) -> None:
+        """Poll condition (under the lock if locked); pods=None watches every pod for failure."""
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
@@ -875,8 +932,10 @@ class StatefulSetHarness:
                 if failed:
                     raise PodFailed(f"while waiting for {what}: pod {failed[0].name} failed: "
                                     f"{failed[0].failure}\n\n{self.describe()}")
-                if condition():
+                if locked and condition():
                     return
+            if not locked and condition():
+                return
             if time.monotonic() >= deadline:
                 raise WaitTimeout(f"timed out after {timeout:g} s waiting for {what}\n\n{self.describe()}")
             time.sleep(_TICK)
@@ -885,6 +944,17 @@ class StatefulSetHarness:
 def _namespace_id(path: Path) -> tuple[int, int]:
     status = os.stat(path)
     return status.st_dev, status.st_ino
+
+
+def _ids_of_other_namespaces(own_prefix: str) -> set[tuple[int, int]]:
+    ids = set()
+    for path in NETNS_DIR.glob("*") if NETNS_DIR.is_dir() else []:
+        if not path.name.startswith(own_prefix + "-"):
+            try:
+                ids.add(_namespace_id(path))
+            except OSError:  # removed meanwhile
+                continue
+    return ids
 
 
 def _kill_group(process: subprocess.Popen) -> None:

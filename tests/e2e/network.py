@@ -34,6 +34,16 @@ def ip(*args: str) -> str:
     return result.stdout
 
 
+def _tc(*args: str, missing_ok: bool = False) -> None:
+    result = subprocess.run(
+        ["tc", *args], capture_output=True, text=True, timeout=_COMMAND_TIMEOUT, check=False
+    )
+    # Deleting the root qdisc of an interface that has only its default one says this.
+    missing = "handle of zero" in result.stderr
+    if result.returncode != 0 and not (missing_ok and missing):
+        raise RuntimeError(f"tc {' '.join(args)} failed: {result.stderr.strip()}")
+
+
 @dataclass(frozen=True)
 class PodAttachment:
     netns: str
@@ -126,6 +136,16 @@ class PodNetwork:
             self._addresses_in_use.discard(address)
             raise
         return PodAttachment(netns=netns, ip=address, hub_interface=hub_interface)
+
+    def limit_egress(self, attachment: PodAttachment, bits_per_second: int | None) -> None:
+        """Shape what the pod sends through eth0 with a token bucket; None removes it."""
+        if bits_per_second is None:
+            _tc("-n", attachment.netns, "qdisc", "del", "dev", "eth0", "root", missing_ok=True)
+            return
+        # A bucket of ~50 ms of traffic (at least one full-size frame) keeps the rate smooth.
+        burst = max(bits_per_second // 8 // 20, 2048)
+        _tc("-n", attachment.netns, "qdisc", "replace", "dev", "eth0", "root", "tbf",
+            "rate", f"{bits_per_second}bit", "burst", str(burst), "latency", "1s")
 
     def detach(self, attachment: PodAttachment) -> None:
         # Removing the namespace destroys its veth end, and with it the hub end.

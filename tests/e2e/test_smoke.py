@@ -17,6 +17,7 @@ def listening_sockets() -> set[str]:
     return {line.split()[3] for line in output.splitlines()}
 
 
+@pytest.mark.timeout(180)
 def test_pods_find_each_other_and_keep_their_claims(statefulset_harness):
     listening_before = listening_sockets()
     harness = statefulset_harness(SMOKE_MANIFESTS)
@@ -69,6 +70,7 @@ def test_pods_find_each_other_and_keep_their_claims(statefulset_harness):
     assert listening_sockets() <= listening_before
 
 
+@pytest.mark.timeout(90)
 def test_failure_names_pod_container_and_log_tail(statefulset_harness):
     manifests = RenderedManifests.from_yaml_file(SMOKE_MANIFESTS)
     clone = manifests.only("StatefulSet")["spec"]["template"]["spec"]["initContainers"][1]

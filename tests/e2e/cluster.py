@@ -1,0 +1,169 @@
+"""What the scenarios know about the component's MariaDB cluster, on top of the harness.
+
+The cluster is the rendered StatefulSet run by ``StatefulSetHarness``: pod 0
+is the primary, the others replicate from it by GTID. Applications connect
+as the application user over TCP, to the primary for writes; the tests do
+the same, and use root (which logs in only from inside its pod) to inspect.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from typing import NamedTuple
+
+from .harness import SQL_CONTAINER, HarnessError, StatefulSetHarness
+
+# The Secret key of the application user's password (component contract).
+APP_PASSWORD_KEY = "app-password"
+CATCH_UP_TIMEOUT = 60.0
+# How a clone reports where the new replica starts (scripts/clone.sh).
+_CLONE_START = re.compile(r"clone complete; replication will start at: gtid\t(\S+)")
+
+
+class Cluster:
+    def __init__(self, harness: StatefulSetHarness):
+        self.harness = harness
+        server = next(c for c in harness.pod_spec["containers"] if c["name"] == SQL_CONTAINER)
+        env = {item["name"]: item.get("value") for item in server.get("env") or []}
+        self.app_user = env["APP_USER"]
+        self.app_database = env["APP_DATABASE"]
+        self.app_password = harness.manifests.secret_data(
+            f"{harness.name}-credentials")[APP_PASSWORD_KEY].decode()
+        self.primary = harness.pod_name(0)
+
+    def replicas(self) -> list[str]:
+        return [pod for pod in self.harness.pod_names() if pod != self.primary]
+
+    # SQL
+
+    def app_sql(self, pod: str, sql: str, timeout: float = 30) -> list[tuple[str | None, ...]]:
+        """SQL as the application, over TCP to the pod's DNS name, in the application database."""
+        return self.harness.run_sql(pod, sql, user=self.app_user, password=self.app_password,
+                                    host=self.harness.dns_name(pod), database=self.app_database,
+                                    timeout=timeout)
+
+    def app_session(self, pod: str) -> SqlSession:
+        """An application connection kept open; statements are sent one by one as the test goes."""
+        return self._session(pod, self.harness.sql_client(
+            user=self.app_user, password=self.app_password, host=self.harness.dns_name(pod),
+            database=self.app_database))
+
+    def root_session(self, pod: str) -> SqlSession:
+        """A root connection kept open, from inside the pod (e.g. to hold a lock)."""
+        return self._session(pod, self.harness.sql_client())
+
+    def _session(self, pod: str, client: list[str]) -> SqlSession:
+        return SqlSession(self.harness.exec_stream(pod, SQL_CONTAINER, client), f"{pod}/{SQL_CONTAINER}")
+
+    # Application data: a table without a key, so that a duplicated row stays visible as one.
+
+    def create_events_table(self) -> None:
+        self.app_sql(self.primary, "CREATE TABLE events (seq INT NOT NULL, payload VARCHAR(100) NOT NULL)")
+
+    def insert_events(self, first: int, last: int) -> None:
+        """Rows first..last, in one transaction on the primary (the Sequence engine makes them)."""
+        self.app_sql(self.primary, f"INSERT INTO events SELECT seq, SHA2(seq, 256) FROM seq_{first}_to_{last}")
+
+    def events(self, pod: str) -> EventsState:
+        (count, distinct, low, high), (_, checksum) = self.harness.run_sql(
+            pod, "SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM events;"
+                 "CHECKSUM TABLE events", database=self.app_database)
+        return EventsState(int(count), int(distinct), low and int(low), high and int(high), checksum)
+
+    def assert_events_everywhere(self, expected_rows: int) -> None:
+        """Every pod has rows 1..expected_rows exactly once, with the primary's checksum."""
+        expected = self.events(self.primary)
+        assert (expected.rows, expected.distinct, expected.low, expected.high) == (
+            expected_rows, expected_rows, 1, expected_rows), f"on the primary: {expected}"
+        states = {pod: self.events(pod) for pod in self.replicas()}
+        assert states == {pod: expected for pod in states}, f"the primary has {expected}"
+
+    # Replication
+
+    def gtid_position(self, pod: str) -> str:
+        """What the pod has applied: the primary's own binary log, a replica's applied position."""
+        variable = "gtid_binlog_pos" if pod == self.primary else "gtid_slave_pos"
+        return self.harness.run_sql(pod, f"SELECT @@{variable}")[0][0]
+
+    def wait_caught_up(self, timeout: float = CATCH_UP_TIMEOUT) -> None:
+        """Wait until every replica has applied everything the primary has logged so far."""
+        target = self.gtid_position(self.primary)
+        self.harness.wait_until(
+            lambda: all(gtid_sequence(self.gtid_position(pod)) >= gtid_sequence(target)
+                        for pod in self.replicas()), timeout,
+            f"every replica at or past the primary's GTID position {target}",
+        )
+
+    def replica_status(self, pod: str) -> dict[str, str | None]:
+        names, values = self.harness.run_sql(pod, "SHOW SLAVE STATUS", column_names=True)
+        return dict(zip(names, values))
+
+    def assert_replicating(self, pod: str) -> dict[str, str | None]:
+        """The replica follows the primary by its DNS name and GTID, both threads running."""
+        status = self.replica_status(pod)
+        assert (status["Master_Host"], status["Using_Gtid"], status["Slave_IO_Running"],
+                status["Slave_SQL_Running"]) == (
+            self.harness.dns_name(self.primary), "Slave_Pos", "Yes", "Yes"), status
+        return status
+
+    def clone_start(self, pod: str) -> str:
+        """The GTID position the pod's latest clone started replication from."""
+        log = self.harness.log_tail(pod, "clone-mysql", lines=10_000)
+        found = _CLONE_START.findall(log)
+        assert len(found) == 1, f"expected one completed clone in the log of {pod}:\n{log}"
+        return found[0]
+
+
+class EventsState(NamedTuple):
+    rows: int
+    distinct: int  # distinct seq values: fewer than rows means duplicates
+    low: int | None
+    high: int | None
+    checksum: str  # CHECKSUM TABLE
+
+
+class SqlSession:
+    """One open client connection fed statement by statement through its stdin."""
+
+    def __init__(self, process: subprocess.Popen, where: str):
+        self.process = process
+        self.where = where
+        self.sent = 0
+
+    def send(self, sql: str) -> None:
+        try:
+            self.process.stdin.write(sql.rstrip().rstrip(";") + ";\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            self.close()  # raises with the client's error
+            raise
+        self.sent += 1
+
+    def close(self, timeout: float = 30) -> str:
+        """End the session; raise if any statement failed. Returns the output."""
+        try:
+            stdout, stderr = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise HarnessError(f"SQL session in {self.where} did not end within {timeout:g} s") from None
+        if self.process.returncode != 0:
+            raise HarnessError(f"SQL session in {self.where} failed after {self.sent} statements "
+                               f"(exit {self.process.returncode}): {stderr.strip()}")
+        return stdout
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            # The whole group: the client runs in a child of nsenter.
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.communicate()
+
+
+def gtid_sequence(position: str) -> int:
+    """Sequence number of a single-domain GTID position such as 0-100-42."""
+    match = re.fullmatch(r"\d+-\d+-(\d+)", position)
+    assert match, f"not a single-domain GTID position: {position!r}"
+    return int(match.group(1))
+

@@ -1,0 +1,77 @@
+"""Replication between running pods of the rendered MariaDB StatefulSet."""
+
+import pytest
+
+from .harness import HarnessError
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.timeout(240)
+def test_data_written_on_the_primary_appears_on_every_replica_which_refuses_writes(mariadb_cluster):
+    cluster = mariadb_cluster(replicas=3)
+    # The seed document's check: a database, a table and a row made on the primary.
+    cluster.harness.run_sql(cluster.primary, "CREATE DATABASE test;"
+                            "CREATE TABLE test.messages (message VARCHAR(250));"
+                            "INSERT INTO test.messages VALUES ('hello')")
+    cluster.create_events_table()
+    cluster.insert_events(1, 100)
+    cluster.wait_caught_up()
+
+    assert cluster.replicas() == ["mysql-1", "mysql-2"]
+    for replica in cluster.replicas():
+        assert cluster.harness.run_sql(replica, "SELECT message FROM test.messages") == [("hello",)]
+        cluster.assert_replicating(replica)
+    cluster.assert_events_everywhere(100)
+
+    # Clients write as the application user, whom read-only stops (root could bypass it).
+    cluster.app_sql(cluster.primary, "INSERT INTO events VALUES (101, 'through the primary')")
+    for replica in cluster.replicas():
+        with pytest.raises(HarnessError, match=r"ERROR 1290 \(HY000\).*--read-only option"):
+            cluster.app_sql(replica, "INSERT INTO events VALUES (102, 'through a replica')")
+    cluster.wait_caught_up()
+    cluster.assert_events_everywhere(101)
+
+
+@pytest.mark.timeout(240)
+def test_a_restarted_replica_keeps_its_data_and_resumes_without_cloning_again(mariadb_cluster):
+    cluster = mariadb_cluster(replicas=3)
+    harness = cluster.harness
+    cluster.create_events_table()
+    cluster.insert_events(1, 100)
+    cluster.wait_caught_up()
+
+    # Every container of the pod goes, init containers included; its volume claim stays.
+    harness.delete_pod("mysql-2")
+    cluster.insert_events(101, 200)  # while it is away
+    harness.wait_ready("mysql-2")
+    cluster.insert_events(201, 300)
+    cluster.wait_caught_up()
+
+    assert "already holds a database; no clone needed" in harness.log_tail("mysql-2", "clone-mysql")
+    assert "starting replication" not in harness.log_tail("mysql-2", "backup", lines=10_000)
+    # Its donor served one backup only: the first clone.
+    assert harness.log_tail("mysql-1", "backup", lines=10_000).count("streaming a backup to a peer") == 1
+    cluster.assert_replicating("mysql-2")
+    cluster.assert_events_everywhere(300)
+
+
+@pytest.mark.timeout(240)
+def test_replicas_reconnect_to_a_restarted_primary_and_catch_up(mariadb_cluster):
+    cluster = mariadb_cluster(replicas=3)
+    harness = cluster.harness
+    cluster.create_events_table()
+    cluster.insert_events(1, 100)
+    cluster.wait_caught_up()
+    address_before = harness.pod_ip(cluster.primary)
+
+    harness.restart_pod(cluster.primary)
+    cluster.insert_events(101, 200)
+    # Nothing is done to the replicas: they find the new pod by its DNS name.
+    cluster.wait_caught_up()
+
+    assert harness.pod_ip(cluster.primary) != address_before
+    for replica in cluster.replicas():
+        cluster.assert_replicating(replica)
+        assert harness.restart_count(replica, "mysql") == 0
+    cluster.assert_events_everywhere(200)

@@ -1,0 +1,165 @@
+"""Adding replicas: a new pod clones the pod before it, then replicates from the primary."""
+
+import threading
+import time
+
+import pytest
+
+from .cluster import gtid_sequence
+
+pytestmark = pytest.mark.e2e
+
+# Bits per second the donor may send while a test cuts its stream: the backup of a small
+# cluster (~17 MB) then takes seconds instead of one, long enough to be cut half way.
+SLOW_LINK = 8_000_000
+
+
+@pytest.mark.timeout(300)
+def test_a_new_pod_clones_a_replica_and_catches_up_after_the_binary_logs_were_purged(mariadb_cluster):
+    cluster = mariadb_cluster(replicas=3)
+    harness = cluster.harness
+    cluster.create_events_table()
+    cluster.insert_events(1, 1000)
+    cluster.wait_caught_up()
+    # The primary forgets its history: nobody can replay it from the binary log any more.
+    newest = harness.run_sql(cluster.primary, "FLUSH BINARY LOGS; SHOW MASTER STATUS")[0][0]
+
+    def purged() -> bool:
+        # A log that a replica still reads is kept; the replicas move on to the new one at once.
+        remaining = harness.run_sql(cluster.primary, f"PURGE BINARY LOGS TO '{newest}'; SHOW BINARY LOGS")
+        return [log for log, *_ in remaining] == [newest]
+
+    harness.wait_until(purged, 30, f"the primary's binary logs purged up to {newest}")
+    position = cluster.gtid_position(cluster.primary)
+
+    harness.scale_to(4)
+    cluster.insert_events(1001, 1100)
+    cluster.wait_caught_up()
+
+    # The clone came from pod 2, a replica: its backup says where pod 2 stood, by GTID
+    # (MariaDB 10.11 still names the file xtrabackup_slave_info).
+    assert "streaming a backup from " + harness.dns_name("mysql-2") in harness.log_tail(
+        "mysql-3", "clone-mysql", lines=10_000)
+    replica_info = (harness.claim_path("mysql-3") / "mysql" / "xtrabackup_slave_info").read_text()
+    assert cluster.clone_start("mysql-3") == position
+    assert f"gtid_slave_pos = '{position}'" in replica_info, replica_info
+    cluster.assert_replicating("mysql-3")
+    cluster.assert_events_everywhere(1100)
+
+
+@pytest.mark.timeout(300)
+def test_a_clone_cut_off_by_its_donor_fails_loudly_and_its_retry_makes_a_whole_replica(mariadb_cluster):
+    """The donor's backup sidecar is killed (SIGKILL, like a crash) half way through the stream.
+
+    To be sure the cut falls inside the transfer, the donor's link is slowed first (a token
+    bucket on its interface) and the sidecar is killed once part of the backup has arrived;
+    the link is restored right after, as the sidecar restarts.
+    """
+    cluster = mariadb_cluster(replicas=2)
+    harness = cluster.harness
+    cluster.create_events_table()
+    cluster.insert_events(1, 1000)
+    cluster.wait_caught_up()
+    claim = harness.claim_path("mysql-2")
+
+    harness.limit_egress("mysql-1", SLOW_LINK)
+    harness.set_replicas(3)
+    harness.wait_until(lambda: _bytes_under(claim / "clone-staging") > 2_000_000, 60,
+                       "part of the backup stream in mysql-2's staging directory")
+    harness.kill_container("mysql-1", "backup")
+    harness.limit_egress("mysql-1", None)
+    harness.wait_until(lambda: "attempt 1 failed" in harness.log_tail("mysql-2", "clone-mysql"), 60,
+                       "mysql-2's clone to notice the cut")
+
+    # The partial copy never became a data directory, and no server was started on it.
+    assert not (claim / "mysql").exists()
+    assert harness.pod_phase("mysql-2") == "Initializing"
+    assert harness.log_tail("mysql-2", "mysql") == ""
+    clone_log = harness.log_tail("mysql-2", "clone-mysql", lines=10_000)
+    assert ("the transfer failed" in clone_log
+            or "the stream ended before the backup was complete" in clone_log), clone_log
+
+    harness.scale_to(3)
+    donor_log = harness.log_tail("mysql-1", "backup", lines=10_000, previous=True)
+    assert "streaming a backup to a peer" in donor_log and "backup sent" not in donor_log
+    assert harness.restart_count("mysql-1", "backup") == 1
+    cluster.insert_events(1001, 1100)
+    cluster.wait_caught_up()
+
+    # The retry, in the same run of clone-mysql, produced the data directory in one piece.
+    cluster.clone_start("mysql-2")
+    assert harness.restart_count("mysql-2", "clone-mysql") == 0
+    assert not (claim / "clone-staging").exists()
+    # The server's only start was on the finished clone, not on an empty directory.
+    assert harness.restart_count("mysql-2", "mysql") == 0
+    assert "Initializing database files" not in harness.log_tail("mysql-2", "mysql", lines=10_000)
+    cluster.assert_replicating("mysql-2")
+    cluster.assert_events_everywhere(1100)
+
+
+@pytest.mark.timeout(300)
+def test_rows_written_while_a_replica_is_added_reach_every_pod_once(mariadb_cluster):
+    """An application keeps inserting rows, one transaction each, through one connection to
+    the primary, from before the new pod is created until after it is Ready."""
+    cluster = mariadb_cluster(replicas=2)
+    harness = cluster.harness
+    cluster.create_events_table()
+    before = gtid_sequence(cluster.gtid_position(cluster.primary))
+    writer = _Writer(cluster.app_session(cluster.primary))
+    writer.start()
+    try:
+        harness.wait_until(lambda: writer.session.sent >= 100, 30, "the first rows written")
+        harness.scale_to(3)
+        sent_when_ready = writer.session.sent
+        harness.wait_until(lambda: writer.session.sent >= sent_when_ready + 100, 30,
+                           "more rows written after the new pod is Ready")
+    finally:
+        writer.finish()
+    cluster.wait_caught_up()
+
+    # The backup was taken in the middle of the writes: rows came both in the clone and after it.
+    after = gtid_sequence(cluster.gtid_position(cluster.primary))
+    assert before < gtid_sequence(cluster.clone_start("mysql-2")) < after
+    assert after - before == writer.session.sent
+    cluster.assert_events_everywhere(writer.session.sent)
+
+
+class _Writer(threading.Thread):
+    """Sends one INSERT every few milliseconds until told to stop (at most MAX_ROWS)."""
+
+    MAX_ROWS = 20_000
+    PAUSE = 0.005
+
+    def __init__(self, session):
+        super().__init__(name="e2e-writer", daemon=True)
+        self.session = session
+        self.stopping = threading.Event()
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set() and self.session.sent < self.MAX_ROWS:
+                seq = self.session.sent + 1
+                self.session.send(f"INSERT INTO events VALUES ({seq}, SHA2({seq}, 256))")
+                time.sleep(self.PAUSE)
+        except Exception as error:  # handed to the test thread by finish()
+            self.error = error
+
+    def finish(self) -> None:
+        """Stop, wait for every statement sent to be committed; raise what went wrong."""
+        self.stopping.set()
+        self.join(timeout=30)
+        self.session.close()
+        if self.error is not None:
+            raise self.error
+
+
+def _bytes_under(directory) -> int:
+    total = 0
+    try:
+        for path in directory.rglob("*"):
+            if path.is_file():
+                total += path.stat().st_size
+    except OSError:  # the clone replaces the directory as it goes
+        pass
+    return total
