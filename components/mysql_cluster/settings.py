@@ -200,20 +200,14 @@ def _mysql_identifier(setting: "Setting", value: Any) -> Any:
     return value
 
 
-def _app_user(setting: "Setting", value: Any) -> Any:
-    _mysql_identifier(setting, value)
-    if value.lower() in _RESERVED_USERS:
-        raise ConfigError(setting, value, "choose a name other than the cluster's own users "
-                          + ", ".join(_RESERVED_USERS))
-    return value
-
-
-def _app_database(setting: "Setting", value: Any) -> Any:
-    _mysql_identifier(setting, value)
-    if value.lower() in _SYSTEM_SCHEMAS:
-        raise ConfigError(setting, value, "choose a database other than the system schemas "
-                          + ", ".join(_SYSTEM_SCHEMAS))
-    return value
+def _identifier_other_than(reserved: tuple[str, ...], what: str) -> Callable[["Setting", Any], Any]:
+    def check(setting: "Setting", value: Any) -> Any:
+        _mysql_identifier(setting, value)
+        if value.lower() in reserved:
+            raise ConfigError(setting, value, f"choose a name other than {what} "
+                              + ", ".join(reserved))
+        return value
+    return check
 
 
 def _password(setting: "Setting", value: Any) -> Any:
@@ -296,9 +290,10 @@ SETTINGS: tuple[Setting, ...] = (
             "\"*\" allows every namespace.", _namespaces),
     Setting("appUser", "app_user", "string", "app",
             "Application user, with all privileges on the application database only.",
-            _app_user),
+            _identifier_other_than(_RESERVED_USERS, "the cluster's own users")),
     Setting("appDatabase", "app_database", "string", "app",
-            "Database created for the application user.", _app_database),
+            "Database created for the application user.",
+            _identifier_other_than(_SYSTEM_SCHEMAS, "the system schemas")),
     Setting("existingSecret", "existing_secret", "string", "",
             "Name of an existing Secret with the keys root-password, replication-password, "
             "backup-password and app-password; \"\" to have the stack create one.",
