@@ -35,9 +35,12 @@ backup=$(backup_tool)
 extract=$(stream_tool)
 pending=$(pending_coordinates_file)
 
+# socat moves TRANSFER_BUFFER_BYTES, when set, per read and write instead of its default 8 KiB:
+# 1 MiB made clones about a third faster (bench/clone_tuning.py). ncat has no such setting.
 receive_stream() {
   if [[ "$transfer" == socat ]]; then
-    socat -u "TCP:$source_host:$BACKUP_PORT,connect-timeout=10" STDOUT
+    socat -u ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
+      "TCP:$source_host:$BACKUP_PORT,connect-timeout=10" STDOUT
   else
     ncat --recv-only --wait 10 "$source_host" "$BACKUP_PORT"
   fi

@@ -74,6 +74,9 @@ transfer_tool() {
   need_command socat ncat
 }
 
+# `bash -x` (or set -x) prints every command with its arguments expanded, builtins and
+# assignments included. Whatever handles a password therefore runs in a subshell that turns
+# tracing off first, `( set +x; ... )`: every caller of secret_value, and client_options.
 secret_value() {
   require_env SECRETS_DIR
   local file="$SECRETS_DIR/$1"
@@ -83,7 +86,8 @@ secret_value() {
 
 # Writes a client option file for <user> with the password of Secret key <key> and prints its
 # path. Passwords travel in files, never in argv, the environment of clients, or the log.
-client_options() {
+client_options() (
+  set +x
   local user=$1 key=$2 password file
   password=$(secret_value "$key")
   password=${password//\\/\\\\}
@@ -91,7 +95,7 @@ client_options() {
   file=$(mktemp "${TMPDIR:-/tmp}/client-$user.XXXXXX") || die "cannot create a client option file"
   printf '[client]\nuser=%s\npassword="%s"\n' "$user" "$password" >"$file"
   printf '%s\n' "$file"
-}
+)
 
 # Runs the SQL client against the server of this pod. The option file must be the first option.
 local_sql() {

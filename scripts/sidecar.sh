@@ -20,9 +20,11 @@ wait_for_local_server "$root_options"
 
 provision_users() {
   log "making sure the replication, backup and application users exist with current passwords"
-  users_sql "$(secret_value replication-password)" "$(secret_value backup-password)" \
-    "$(secret_value app-password)" | local_sql "$root_options" ||
-    die "could not create the cluster's users on the primary"
+  (
+    set +x # the statements carry the passwords
+    users_sql "$(secret_value replication-password)" "$(secret_value backup-password)" \
+      "$(secret_value app-password)" | local_sql "$root_options"
+  ) || die "could not create the cluster's users on the primary"
 }
 
 replication_configured() {
@@ -39,9 +41,11 @@ start_replication() {
     log "replication is already configured; not applying $pending again"
   else
     log "starting replication from $(pod_host 0) at: $coordinates"
-    replication_sql "$coordinates" "$(pod_host 0)" "$REPLICATION_USER" \
-      "$(secret_value replication-password)" | local_sql "$root_options" ||
-      die "could not start replication from $(pod_host 0)"
+    (
+      set +x # the statement carries the replication password
+      replication_sql "$coordinates" "$(pod_host 0)" "$REPLICATION_USER" \
+        "$(secret_value replication-password)" | local_sql "$root_options"
+    ) || die "could not start replication from $(pod_host 0)"
   fi
   mv "$pending" "$pending.applied"
 }
@@ -66,8 +70,9 @@ export BACKUP_OPTIONS backup SCRIPT_NAME
 export -f $(compgen -A function)
 log "serving backups on port $BACKUP_PORT with $transfer"
 if [[ "$transfer" == socat ]]; then
-  exec socat -u "TCP-LISTEN:$BACKUP_PORT,reuseaddr,fork,max-children=1" \
-    "EXEC:bash -c stream_backup"
+  # TRANSFER_BUFFER_BYTES: see receive_stream in clone.sh.
+  exec socat -U ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
+    "TCP-LISTEN:$BACKUP_PORT,reuseaddr,fork,max-children=1" "EXEC:bash -c stream_backup"
 else
   exec ncat --listen --keep-open --send-only --max-conns=1 "$BACKUP_PORT" \
     --exec "$(command -v bash) -c stream_backup"

@@ -2,7 +2,7 @@
 name; the tests import them the same way."""
 import sys
 
-from conftest import PROJECT_DIR
+from stack_manifests import PROJECT_DIR
 
 POLICY_DIR = PROJECT_DIR / "policy"
 sys.path.insert(0, str(POLICY_DIR))

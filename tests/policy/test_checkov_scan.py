@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import PROJECT_DIR, STACKS
+from stack_manifests import PROJECT_DIR, STACKS
 from mysql_cluster.render import manifests_yaml
 from .conftest import POLICY_DIR
 

@@ -13,7 +13,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
-from conftest import STACKS, find
+from stack_manifests import STACKS, find
 from .conftest import POLICY_DIR
 from .policy_args import resource_type, stack_violations
 from cluster_policies import POLICIES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import container, find
+from stack_manifests import container, find
 from .policy_args import resource_args, violations
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4

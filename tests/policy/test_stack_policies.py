@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import find
+from stack_manifests import find
 from .policy_args import stack_args, violations
 
 

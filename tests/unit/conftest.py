@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import importlib.util
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pulumi
@@ -17,26 +14,11 @@ from google.protobuf import empty_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
+# Re-exported for the unit tests, which import them from here.
+from stack_manifests import PROJECT_DIR, STACKS, Manifests, container, find  # noqa: F401
+
 from mysql_cluster.render import render_stack
 
-
-def _suite_conftest() -> ModuleType:
-    """tests/conftest.py, loaded by path: every conftest.py outside a package is imported as the
-    module "conftest", so that name may stand for another test directory's."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("unit.suite_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_suite = _suite_conftest()
-PROJECT_DIR: Path = _suite.PROJECT_DIR
-Manifests = _suite.Manifests
-find = _suite.find
-container = _suite.container
-# Every stack of the project, from its stack files.
-STACKS = sorted(path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml"))
 
 # Every server the cluster supports, as the issues name them: (flavor, version).
 SERVERS = [("mysql", "8.4"), ("mysql", "8.0"), ("mysql", "5.7"), ("mariadb", "11.4"),

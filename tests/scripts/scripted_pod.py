@@ -1,0 +1,302 @@
+"""One pod of the rendered StatefulSet, laid out in a temporary directory, whose container and
+probe commands run with bash and the stand-ins of standins.py.
+
+Every volume of the pod is a directory; each container sees the volumes it mounts, so a path in
+its environment (DATA_VOLUME=/data, SECRETS_DIR=..., TMPDIR=/tmp) is rewritten to the directory
+of the volume mounted there. A path under no mount is on the container's read-only root
+filesystem: it is rewritten to a place that does not exist, so writing there fails.
+"""
+from __future__ import annotations
+
+import functools
+import marshal
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import standins
+
+SERVERS = ("mysql 8.4", "mysql 8.0", "mysql 5.7", "mariadb 11.4", "mariadb 10.11")
+# For behaviour that differs by flavor only: the newest line of each.
+ONE_PER_FLAVOR = ("mysql 8.4", "mariadb 11.4")
+# How each server is asked about replication: MySQL 8.4 removed SHOW SLAVE STATUS.
+STATUS_QUERY = {"mysql 8.4": "SHOW REPLICA STATUS", "mysql 8.0": "SHOW REPLICA STATUS",
+                "mysql 5.7": "SHOW SLAVE STATUS", "mariadb 11.4": "SHOW SLAVE STATUS",
+                "mariadb 10.11": "SHOW SLAVE STATUS"}
+
+# Stack config per server: 5.7 has no default backup image.
+SERVER_CONFIG = {
+    "mysql 8.4": {"flavor": "mysql", "version": "8.4"},
+    "mysql 8.0": {"flavor": "mysql", "version": "8.0"},
+    "mysql 5.7": {"flavor": "mysql", "version": "5.7", "backupImage": "example.com/xtrabackup:2.4"},
+    "mariadb 11.4": {"flavor": "mariadb", "version": "11.4"},
+    "mariadb 10.11": {"flavor": "mariadb", "version": "10.11"},
+}
+
+# The passwords the stacks are rendered with, by Secret key. Each holds a marker found nowhere
+# else, so a leak is found in any quoting, and characters that need escaping in an option file,
+# in SQL and in the shell.
+PASSWORDS = {
+    "root-password": "rootQx7Vd-'\"\\ #;$x",
+    "replication-password": "replQx7Vd-'\"\\ #;$x",
+    "backup-password": "backQx7Vd-'\"\\ #;$x",
+    "app-password": "appsQx7Vd-'\"\\ #;$x",
+}
+MARKERS = ("rootQx7Vd", "replQx7Vd", "backQx7Vd", "appsQx7Vd")
+PASSWORD_CONFIG = {"rootPassword": PASSWORDS["root-password"],
+                   "replicationPassword": PASSWORDS["replication-password"],
+                   "backupPassword": PASSWORDS["backup-password"],
+                   "appPassword": PASSWORDS["app-password"]}
+
+BINLOG_INFO = "mysql-bin.000003\t4711\n"
+
+
+def sql_literal(text: str) -> str:
+    """A MySQL string literal (default sql_mode: backslash escapes)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def info_prefix(server: str) -> str:
+    """MariaDB 11.1+ names its backup files mariadb_backup_*; the others xtrabackup_*."""
+    return "mariadb_backup" if server == "mariadb 11.4" else "xtrabackup"
+
+
+def donor_files(server: str, binlog_info: str | None = BINLOG_INFO,
+                slave_info: str | None = None) -> list[tuple[str, str]]:
+    """What a backup of the donor streams: the data first, the info files the backup tool writes
+    at the end last, checkpoints and backup info the very last."""
+    prefix = info_prefix(server)
+    files = [("ibdata1", "system tablespace"), ("mysql/general_log.CSV", ""),
+             ("app/db.opt", "default-character-set=utf8mb4")]
+    if server.startswith("mysql"):
+        files.append(("auto.cnf", "[auto]\nserver-uuid=3e11fa47-71ca-11e1-9e33-c80aa9429562\n"))
+    if binlog_info is not None:
+        files.append((f"{prefix}_binlog_info", binlog_info))
+    if slave_info is not None:
+        files.append((f"{prefix}_slave_info", slave_info))
+    files += [(f"{prefix}_checkpoints", "backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 8765\n"),
+              (f"{prefix}_info", "tool_command = --backup --slave-info --stream=xbstream\n")]
+    return files
+
+
+def is_mariadb(server: str) -> bool:
+    return server.startswith("mariadb")
+
+
+def sql_client(server: str) -> str:
+    return "mariadb" if is_mariadb(server) else "mysql"
+
+
+def admin_client(server: str) -> str:
+    return "mariadb-admin" if is_mariadb(server) else "mysqladmin"
+
+
+def backup_tool(server: str) -> str:
+    return "mariadb-backup" if is_mariadb(server) else "xtrabackup"
+
+
+def stream_tool(server: str) -> str:
+    return "mbstream" if is_mariadb(server) else "xbstream"
+
+
+def image_tools(server: str) -> set[str]:
+    """The programs of the server and backup images together: the percona xtrabackup images
+    carry a mysql client and socat; the mariadb image has them all."""
+    return {sql_client(server), admin_client(server), backup_tool(server), stream_tool(server),
+            "socat", "sleep"}
+
+
+@functools.cache
+def real_command(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"this machine has no {name}"
+    return path
+
+
+def install_standins(bin_dir: Path, control: Path, tools: set[str], record_real: bool) -> None:
+    """Makes bin_dir the whole PATH of a container: the given stand-ins, the real commands the
+    scripts may use (shims that record their argv first when record_real: they are called
+    thousands of times, so only where their argv is searched), the no-ops, and bash."""
+    if bin_dir.exists():
+        shutil.rmtree(bin_dir)
+    bin_dir.mkdir(parents=True)
+    here = Path(__file__).resolve().parent
+    for tool in sorted(tools):
+        assert tool in standins.ROLES, f"no stand-in for {tool}"
+        _executable(bin_dir / tool, (
+            f"#!{sys.executable} -SI\n"
+            "import sys\n"
+            f"sys.path.insert(0, {str(here)!r})\n"
+            "import standins\n"
+            f"standins.main({tool!r}, {str(control)!r})\n"))
+    argv_log = shlex.quote(str(control / standins.ARGV_LOG))
+    record_argv = f"printf '%s\\0' \"${{0##*/}}\" \"$@\" >>{argv_log}\necho >>{argv_log}\n"
+    for tool in standins.REAL_TOOLS:
+        if record_real:  # dash starts quickest
+            _executable(bin_dir / tool, f"#!/bin/sh\n{record_argv}exec {shlex.quote(real_command(tool))} \"$@\"\n")
+        else:
+            (bin_dir / tool).symlink_to(real_command(tool))
+    for tool in standins.NO_OPS:
+        _executable(bin_dir / tool, f"#!/bin/sh\n{record_argv}")
+    # ncat's --exec and socat's EXEC find bash on PATH.
+    (bin_dir / "bash").symlink_to(real_command("bash"))
+
+
+def _executable(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+@dataclass
+class Run:
+    status: int
+    stdout: str
+    stderr: str
+    calls: list[dict[str, Any]]
+
+    def of(self, *tools: str) -> list[dict[str, Any]]:
+        return [call for call in self.calls if call["tool"] in tools]
+
+    def argvs(self, *tools: str) -> list[list[str]]:
+        return [call["argv"] for call in self.of(*tools)]
+
+    @property
+    def sleeps(self) -> list[str]:
+        return [call["argv"][0] for call in self.of("sleep")]
+
+    @property
+    def statements(self) -> list[str]:
+        """The SQL sent on stdin to the server, per client call."""
+        return [call["stdin"] for call in self.calls if "stdin" in call]
+
+    @property
+    def queries(self) -> list[str]:
+        return [call["query"] for call in self.calls if "query" in call]
+
+
+class Pod:
+    def __init__(self, root: Path, server: str, ordinal: int, statefulset: dict[str, Any],
+                 container: Callable[[dict[str, Any], str], dict[str, Any]],
+                 config_maps: dict[str, dict[str, str]], secrets: dict[str, dict[str, str]]):
+        """`container` is tests/conftest.py's lookup of a container in a StatefulSet; config_maps
+        and secrets give the data of each by name."""
+        self.server = server
+        self.statefulset = statefulset
+        self._container = container
+        self.name = f"{statefulset['metadata']['name']}-{ordinal}"
+        self.spec = statefulset["spec"]["template"]["spec"]
+        self.root = root
+        self.control = root / "control"
+        self.bin = root / "bin"
+        self.volumes = root / "volumes"
+        self.read_only_root = root / "image-root-filesystem-is-read-only"
+        self.control.mkdir(parents=True)
+        self.tools = image_tools(server)
+        self._installed: tuple[set[str], bool] | None = None
+        self.outputs: list[str] = []
+        self._lay_out_volumes(statefulset, config_maps, secrets)
+        self.scenario: dict[str, Any] = {
+            "server": server,
+            "accounts": {"root": PASSWORDS["root-password"],
+                         self.env("backup")["BACKUP_USER"]: PASSWORDS["backup-password"]},
+            "refused_connections": 0,
+            "replica_status": None,
+            "sql_fails": False,
+            "donor_files": donor_files(server),
+            "transfers": ["ok"],
+            "prepare": ["ok"],
+            "backup_fails": False,
+            "serve_once": False,
+        }
+
+    def _lay_out_volumes(self, statefulset: dict[str, Any], config_maps: dict[str, dict[str, str]],
+                         secrets: dict[str, dict[str, str]]) -> None:
+        for claim in statefulset["spec"].get("volumeClaimTemplates", []):
+            self.volume(claim["metadata"]["name"]).mkdir(parents=True)
+        for volume in self.spec["volumes"]:
+            path = self.volume(volume["name"])
+            path.mkdir(parents=True)
+            if "configMap" in volume:
+                for key, text in config_maps[volume["configMap"]["name"]].items():
+                    (path / key).write_text(text)
+            elif "secret" in volume:
+                for key, value in secrets[volume["secret"]["secretName"]].items():
+                    (path / key).write_text(value)
+            else:
+                assert "emptyDir" in volume, f"the harness does not emulate volume {volume}"
+
+    def volume(self, name: str) -> Path:
+        return self.volumes / name
+
+    @property
+    def data(self) -> Path:
+        """The data volume, as the clone and backup containers see it at DATA_VOLUME."""
+        return self.volume("data")
+
+    def container(self, name: str) -> dict[str, Any]:
+        return self._container(self.statefulset, name)
+
+    def _host_path(self, path: str, mounts: list[dict[str, Any]]) -> Path:
+        best = None
+        for mount in mounts:
+            prefix = mount["mountPath"].rstrip("/")
+            if (path == prefix or path.startswith(prefix + "/")) and (
+                    best is None or len(prefix) > len(best["mountPath"].rstrip("/"))):
+                best = mount
+        if best is None:
+            return self.read_only_root / path.lstrip("/")
+        inside = path[len(best["mountPath"].rstrip("/")):].lstrip("/")
+        return self.volume(best["name"]) / best.get("subPath", "") / inside
+
+    def env(self, container: str) -> dict[str, str]:
+        spec = self.container(container)
+        mounts = spec.get("volumeMounts", [])
+        env = {"PATH": str(self.bin)}
+        for var in spec.get("env", []):
+            if "value" in var:
+                value = var["value"]
+            elif var.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name":
+                value = self.name
+            else:
+                raise AssertionError(f"the harness cannot resolve {var}")
+            env[var["name"]] = str(self._host_path(value, mounts)) if value.startswith("/") else value
+        return env
+
+    def run(self, container: str, probe: str | None = None, trace: bool = False) -> Run:
+        """Runs the container's command, or its probe's, as the kubelet would; traced, with
+        `bash -x` and the argv of every process recorded."""
+        spec = self.container(container)
+        command = spec[probe]["exec"]["command"] if probe else spec["command"]
+        assert command[:2] == ["bash", "-c"] and len(command) == 3, command
+        for mount in spec.get("volumeMounts", []):
+            if "subPath" in mount:  # the kubelet creates a missing subPath directory
+                (self.volume(mount["name"]) / mount["subPath"]).mkdir(parents=True, exist_ok=True)
+        if self._installed != (self.tools, trace):
+            install_standins(self.bin, self.control, self.tools, record_real=trace)
+            self._installed = (set(self.tools), trace)
+        (self.control / standins.SCENARIO).write_bytes(marshal.dumps(self.scenario))
+        log = str(self.control / standins.CALLS_LOG)
+        before = len(standins.read_calls(log))
+        process = subprocess.run([real_command("bash"), *(["-x"] if trace else []), "-c", command[2]],
+                                 env=self.env(container), stdin=subprocess.DEVNULL,
+                                 capture_output=True, text=True, timeout=30, check=False)
+        calls = standins.read_calls(log)
+        self.outputs += [process.stdout, process.stderr]
+        return Run(process.returncode, process.stdout, process.stderr, calls[before:])
+
+    @property
+    def served_stream(self) -> bytes:
+        return (self.control / standins.SERVED_STREAM).read_bytes()
+
+    def password_leaks(self) -> list[str]:
+        """Where a password showed up: the output of any run, or the argv of any process."""
+        argv_log = (self.control / standins.ARGV_LOG).read_bytes().decode(errors="replace") \
+            if (self.control / standins.ARGV_LOG).exists() else ""
+        places = {"output": "\n".join(self.outputs), "argv": argv_log.replace("\0", " ")}
+        return [f"{marker} in {where}: ...{text[max(0, text.find(marker) - 80):text.find(marker) + 40]}..."
+                for marker in MARKERS for where, text in places.items() if marker in text]
+

@@ -1,0 +1,206 @@
+"""backup sidecar: the cluster's users on the primary, replication start on a fresh clone, and
+serving backups to the next pod."""
+from __future__ import annotations
+
+import pytest
+import standins
+from scripted_pod import (
+    ONE_PER_FLAVOR,
+    PASSWORDS,
+    SERVERS,
+    backup_tool,
+    donor_files,
+    is_mariadb,
+    sql_client,
+    sql_literal,
+)
+
+pytest_plugins = ["pod_fixtures"]
+
+USERS = (("'replicator'@'%'", PASSWORDS["replication-password"]),
+         ("'backup'@'127.0.0.1'", PASSWORDS["backup-password"]),
+         ("'app'@'%'", PASSWORDS["app-password"]))
+
+
+def ensure_user_sql(server: str, user: str, password: str) -> str:
+    """Creates the user or sets its password. MariaDB writes these statements to the binary log
+    as they are, so there they carry a hash computed in the session instead of the password."""
+    if not is_mariadb(server):
+        return (f"CREATE USER IF NOT EXISTS {user} IDENTIFIED BY {sql_literal(password)};\n"
+                f"ALTER USER {user} IDENTIFIED BY {sql_literal(password)};\n")
+    create = sql_literal(f"CREATE USER IF NOT EXISTS {user} IDENTIFIED BY PASSWORD ")
+    alter = sql_literal(f"ALTER USER {user} IDENTIFIED BY PASSWORD ")
+    return (f"SET @password_hash = PASSWORD({sql_literal(password)});\n"
+            f"EXECUTE IMMEDIATE CONCAT({create}, QUOTE(@password_hash));\n"
+            f"EXECUTE IMMEDIATE CONCAT({alter}, QUOTE(@password_hash));\n")
+
+
+def users_sql(server: str) -> str:
+    """The users and grants the primary makes sure of."""
+    return (
+        "".join(ensure_user_sql(server, user, password) for user, password in USERS)
+        + "GRANT REPLICATION SLAVE ON *.* TO 'replicator'@'%';\n"
+        + BACKUP_GRANTS[server]
+        + "CREATE DATABASE IF NOT EXISTS `app`;\n"
+        "GRANT ALL PRIVILEGES ON `app`.* TO 'app'@'%';\n"
+    )
+
+
+# What each backup tool needs with --slave-info, and nothing more.
+XTRABACKUP_8_GRANTS = (
+    "GRANT BACKUP_ADMIN, PROCESS, RELOAD, LOCK TABLES, REPLICATION CLIENT ON *.* TO 'backup'@'127.0.0.1';\n"
+    "GRANT SELECT ON performance_schema.log_status TO 'backup'@'127.0.0.1';\n"
+    "GRANT SELECT ON performance_schema.keyring_component_status TO 'backup'@'127.0.0.1';\n"
+    "GRANT SELECT ON performance_schema.replication_group_members TO 'backup'@'127.0.0.1';\n"
+)
+MARIADB_BACKUP_GRANTS = (
+    "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'backup'@'127.0.0.1';\n")
+BACKUP_GRANTS = {
+    "mysql 8.4": XTRABACKUP_8_GRANTS,
+    "mysql 8.0": XTRABACKUP_8_GRANTS,
+    "mysql 5.7": "GRANT RELOAD, LOCK TABLES, PROCESS, REPLICATION CLIENT ON *.* TO 'backup'@'127.0.0.1';\n",
+    "mariadb 11.4": MARIADB_BACKUP_GRANTS,
+    "mariadb 10.11": MARIADB_BACKUP_GRANTS,
+}
+# One connection at a time, each served by the exported stream_backup function. Which way the
+# data flows is checked by the tests where a peer receives a backup.
+SOCAT_LISTEN = ["TCP-LISTEN:3307,reuseaddr,fork,max-children=1", "EXEC:bash -c stream_backup"]
+
+
+def cloned_replica(make_pod, server: str):
+    """Pod 2 after a successful clone-mysql."""
+    pod = make_pod(server, 2)
+    run = pod.run("clone-mysql")
+    assert run.status == 0, run.stderr
+    return pod
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_primary_creates_the_users_with_least_privileges(make_pod, server):
+    pod = make_pod(server, 0)
+    run = pod.run("backup")
+    assert run.status == 0, run.stderr
+    assert run.statements == [users_sql(server)]
+    assert [call["login"]["user"] for call in run.of(sql_client(server))] == ["root", "root"]
+    assert run.queries == ["SELECT 1"]
+
+
+def test_the_primary_waits_until_its_server_accepts_connections(make_pod):
+    pod = make_pod("mysql 8.4", 0)
+    pod.scenario["refused_connections"] = 2
+    run = pod.run("backup")
+    assert run.status == 0, run.stderr
+    assert run.queries == ["SELECT 1"] * 3
+    assert run.sleeps == ["2", "2"]
+    assert len(run.statements) == 1
+
+
+def test_a_primary_that_cannot_create_the_users_stops_the_sidecar(make_pod):
+    pod = make_pod("mysql 8.4", 0)
+    pod.scenario["sql_fails"] = True
+    run = pod.run("backup")
+    assert run.status == 1
+    assert "could not create the cluster's users on the primary" in run.stderr
+    assert run.of("socat") == []
+
+
+def test_the_coordinates_of_a_clone_are_applied_only_once(make_pod):
+    pod = cloned_replica(make_pod, "mysql 8.4")
+    assert len(pod.run("backup").statements) == 1
+    restarted = pod.run("backup")
+    assert restarted.status == 0, restarted.stderr
+    assert restarted.statements == []
+    assert restarted.queries == ["SELECT 1"]
+
+
+def test_a_replica_that_already_replicates_keeps_its_configuration(make_pod):
+    pod = cloned_replica(make_pod, "mysql 8.4")
+    pod.scenario["replica_status"] = {"io": "Yes", "sql": "Yes", "lag": "0"}
+    run = pod.run("backup")
+    assert run.status == 0, run.stderr
+    assert run.statements == []
+    assert "replication is already configured" in run.stderr
+
+
+def test_a_failed_replication_start_is_retried_at_the_next_start(make_pod):
+    pod = cloned_replica(make_pod, "mysql 8.4")
+    pod.scenario["sql_fails"] = True
+    failed = pod.run("backup")
+    assert failed.status == 1
+    assert "could not start replication from mysql-0.mysql.mysql-dev.svc.cluster.local" in failed.stderr
+    assert failed.of("socat") == []
+    pod.scenario["sql_fails"] = False
+    restarted = pod.run("backup")
+    assert restarted.status == 0, restarted.stderr
+    assert restarted.statements == failed.statements
+
+
+def test_a_replica_that_was_not_cloned_sends_no_replication_statements(make_pod):
+    pod = make_pod("mysql 8.4", 1)
+    run = pod.run("backup")
+    assert run.status == 0, run.stderr
+    assert run.statements == []
+    assert [call["addresses"] for call in run.of("socat")] == [SOCAT_LISTEN]
+
+
+@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+def test_the_sidecar_serves_backups_on_port_3307_with_socat(make_pod, server):
+    pod = make_pod(server, 0)
+    run = pod.run("backup")
+    assert run.status == 0, run.stderr
+    assert [call["addresses"] for call in run.of("socat")] == [SOCAT_LISTEN]
+
+
+def test_the_sidecar_serves_backups_with_ncat_where_the_image_has_no_socat(make_pod):
+    pod = make_pod("mysql 8.4", 0)
+    pod.tools = pod.tools - {"socat"} | {"ncat"}
+    run = pod.run("backup")
+    assert run.status == 0, run.stderr
+    assert run.argvs("ncat") == [["--listen", "--keep-open", "--send-only", "--max-conns=1", "3307",
+                                  "--exec", f"{pod.bin}/bash -c stream_backup"]]
+
+
+@pytest.mark.parametrize(("server", "transfer"), [(server, "socat") for server in SERVERS]
+                         + [("mariadb 10.11", "ncat")])
+def test_a_peer_receives_a_hot_backup_taken_as_the_backup_user(make_pod, server, transfer):
+    pod = make_pod(server, 1)
+    pod.tools = pod.tools - {"socat"} | {transfer}
+    pod.scenario["serve_once"] = True
+    run = pod.run("backup")
+    assert run.status == 0, run.stderr
+    assert [call["served_status"] for call in run.of(transfer)] == [0]
+    [backup] = run.of(backup_tool(server))
+    options, *rest = backup["argv"]
+    tmp = pod.volume("tmp")
+    assert options.startswith(f"--defaults-extra-file={tmp}/client-backup.")
+    assert rest == ["--backup", "--slave-info", "--stream=xbstream", "--host=127.0.0.1",
+                    "--port=3306", f"--target-dir={tmp}"]
+    assert backup["login"] == {"user": "backup", "password": PASSWORDS["backup-password"],
+                               "mode": "0o600"}
+    assert list(standins.decode_stream(pod.served_stream)) == [
+        (name, content.encode()) for name, content in donor_files(server)]
+
+
+def test_a_failed_backup_ends_the_peers_stream_with_an_error(make_pod):
+    pod = make_pod("mysql 8.4", 0)
+    pod.scenario["serve_once"] = True
+    pod.scenario["backup_fails"] = True
+    run = pod.run("backup")
+    assert [call["served_status"] for call in run.of("socat")] == [1]
+
+
+@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+def test_the_sidecar_fails_at_once_naming_socat_and_ncat_where_the_image_has_neither(make_pod, server):
+    pod = make_pod(server, 0)
+    pod.tools = pod.tools - {"socat"}
+    run = pod.run("backup")
+    assert run.status == 1
+    assert "none of: socat ncat" in run.stderr
+    assert run.calls == []
+
+
+def test_while_serving_only_the_backup_users_option_file_is_kept(make_pod):
+    pod = make_pod("mysql 8.4", 0)
+    assert pod.run("backup").status == 0
+    option_files = [p.name for p in pod.volume("tmp").iterdir() if p.name.startswith("client-")]
+    assert [name.rsplit(".", 1)[0] for name in option_files] == ["client-backup"]

@@ -1,0 +1,36 @@
+"""Passwords reach the servers only through option files and SQL on stdin: never a ConfigMap, a
+container's command or environment, a process's argv, the log, or a `bash -x` trace."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from scripted_pod import MARKERS, SERVERS
+
+pytest_plugins = ["pod_fixtures"]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_passwords_are_in_the_secret_and_nowhere_else_in_the_manifests(rendered, server):
+    for manifest in rendered(server):
+        text = json.dumps(manifest)
+        assert [marker in text for marker in MARKERS] == [manifest["kind"] == "Secret"] * len(MARKERS), \
+            manifest["kind"]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_no_password_reaches_argv_or_output_even_traced(make_pod, server):
+    primary, replica = make_pod(server, 0), make_pod(server, 2)
+    for pod in (primary, replica):
+        pod.scenario["serve_once"] = True
+        assert pod.run("init-mysql", trace=True).status == 0
+        assert pod.run("clone-mysql", trace=True).status == 0
+        sidecar = pod.run("backup", trace=True)
+        assert sidecar.status == 0
+        # The passwords were used: users or replication statements, and a backup served.
+        assert len(sidecar.statements) == 1
+        assert [call["served_status"] for call in sidecar.of("socat")] == [0]
+        pod.scenario["replica_status"] = {"io": "Yes", "sql": "Yes", "lag": "0"}
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert pod.run("mysql", probe=probe, trace=True).status == 0
+    assert primary.password_leaks() + replica.password_leaks() == []

@@ -1,0 +1,145 @@
+"""The mysql container's probes: liveness (and startup) ask the server for a ping; readiness asks
+the primary for a query and a replica for healthy, recent replication. Both log in as root with
+the password of the Secret."""
+from __future__ import annotations
+
+import pytest
+from scripted_pod import (
+    ONE_PER_FLAVOR,
+    PASSWORDS,
+    SERVERS,
+    STATUS_QUERY,
+    admin_client,
+    sql_client,
+)
+
+pytest_plugins = ["pod_fixtures"]
+
+ROOT_LOGIN = {"user": "root", "password": PASSWORDS["root-password"], "mode": "0o600"}
+HEALTHY = {"io": "Yes", "sql": "Yes", "lag": "0"}
+
+
+def client_files_left(pod) -> list[str]:
+    return sorted(p.name for p in pod.volume("tmp").iterdir() if p.name.startswith("client-"))
+
+
+@pytest.mark.parametrize("server", SERVERS)
+@pytest.mark.parametrize("probe", ["livenessProbe", "startupProbe"])
+def test_a_server_that_answers_a_ping_is_alive(make_pod, server, probe):
+    pod = make_pod(server, 1)
+    run = pod.run("mysql", probe=probe)
+    assert run.status == 0, run.stderr
+    [ping] = run.of(admin_client(server))
+    assert ping["argv"][1:] == ["--protocol=tcp", "--host=127.0.0.1", "--port=3306", "ping"]
+    assert ping["login"] == ROOT_LOGIN
+    assert client_files_left(pod) == []
+
+
+def test_a_server_that_does_not_answer_is_not_alive(make_pod):
+    pod = make_pod("mysql 8.4", 0)
+    pod.scenario["refused_connections"] = 1
+    run = pod.run("mysql", probe="livenessProbe")
+    assert run.status == 1
+    assert "the server does not answer a ping" in run.stderr
+    assert client_files_left(pod) == []
+
+
+def test_liveness_uses_mysqladmin_where_the_mariadb_image_has_only_the_old_name(make_pod):
+    pod = make_pod("mariadb 10.11", 0)
+    pod.tools = pod.tools - {"mariadb-admin"} | {"mysqladmin"}
+    run = pod.run("mysql", probe="livenessProbe")
+    assert run.status == 0, run.stderr
+    assert len(run.of("mysqladmin")) == 1
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_primary_is_ready_when_it_answers_a_query(make_pod, server):
+    pod = make_pod(server, 0)
+    run = pod.run("mysql", probe="readinessProbe")
+    assert run.status == 0, run.stderr
+    [query] = run.of(sql_client(server))
+    assert query["argv"][1:] == ["--protocol=tcp", "--host=127.0.0.1", "--port=3306", "--batch",
+                                 "--skip-column-names", "-e", "SELECT 1"]
+    assert query["login"] == ROOT_LOGIN
+    assert client_files_left(pod) == []
+
+
+def test_a_primary_that_does_not_answer_is_not_ready(make_pod):
+    pod = make_pod("mysql 8.4", 0)
+    pod.scenario["refused_connections"] = 1
+    run = pod.run("mysql", probe="readinessProbe")
+    assert run.status == 1
+    assert "the primary does not answer queries" in run.stderr
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_replica_with_both_threads_running_and_no_lag_is_ready(make_pod, server):
+    pod = make_pod(server, 1)
+    pod.scenario["replica_status"] = HEALTHY
+    run = pod.run("mysql", probe="readinessProbe")
+    assert run.status == 0, run.stderr
+    [query] = run.of(sql_client(server))
+    assert query["argv"][1:] == ["--protocol=tcp", "--host=127.0.0.1", "--port=3306", "--vertical",
+                                 "-e", STATUS_QUERY[server]]
+    assert query["login"] == ROOT_LOGIN
+    assert client_files_left(pod) == []
+
+
+NOT_READY = {
+    "I/O thread stopped": ({"io": "No", "sql": "Yes", "lag": "NULL"},
+                           "the replication I/O thread is not running (No)"),
+    "I/O thread still connecting": (
+        {"io": "Connecting", "sql": "Yes", "lag": "NULL",
+         "io_error": "error connecting to source 'replicator@mysql-0:3306' - retry-time: 10 retries: 3"},
+        "the replication I/O thread is not running (Connecting)"),
+    "SQL thread stopped": ({"io": "Yes", "sql": "No", "lag": "NULL"},
+                           "the replication SQL thread is not running (No)"),
+    "lag unknown": ({"io": "Yes", "sql": "Yes", "lag": "NULL"}, "the replication lag is unknown (NULL)"),
+    "lag over the limit": ({"io": "Yes", "sql": "Yes", "lag": "31"},
+                           "the replica is 31s behind the primary (limit 30s)"),
+    "replication not configured": (None, "replication is not configured yet"),
+}
+
+
+# SHOW REPLICA STATUS names its fields Replica_*/*_Source, SHOW SLAVE STATUS Slave_*/*_Master.
+@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+@pytest.mark.parametrize("state", NOT_READY)
+def test_a_replica_is_not_ready(make_pod, server, state):
+    status, reason = NOT_READY[state]
+    pod = make_pod(server, 2)
+    pod.scenario["replica_status"] = status
+    run = pod.run("mysql", probe="readinessProbe")
+    assert run.status == 1
+    assert reason in run.stderr
+    assert client_files_left(pod) == []
+
+
+def test_a_replica_exactly_at_the_lag_limit_is_ready(make_pod):
+    pod = make_pod("mysql 8.4", 1)
+    pod.scenario["replica_status"] = {"io": "Yes", "sql": "Yes", "lag": "30"}
+    assert pod.run("mysql", probe="readinessProbe").status == 0
+
+
+def test_the_lag_limit_is_the_stacks_max_replication_lag_seconds(make_pod):
+    pod = make_pod("mariadb 11.4", 1, maxReplicationLagSeconds=5)
+    pod.scenario["replica_status"] = {"io": "Yes", "sql": "Yes", "lag": "6"}
+    run = pod.run("mysql", probe="readinessProbe")
+    assert run.status == 1
+    assert "the replica is 6s behind the primary (limit 5s)" in run.stderr
+
+
+def test_a_replica_whose_server_does_not_answer_is_not_ready(make_pod):
+    pod = make_pod("mysql 8.4", 1)
+    pod.scenario["refused_connections"] = 1
+    run = pod.run("mysql", probe="readinessProbe")
+    assert run.status == 1
+    assert "cannot read the replication status" in run.stderr
+
+
+def test_the_probes_read_the_root_password_from_the_secret_at_every_run(make_pod):
+    pod = make_pod("mysql 8.4", 0)
+    new_password = "a changed root password 'with' \"quotes\" \\ and spaces"
+    (pod.volume("credentials") / "root-password").write_text(new_password)
+    pod.scenario["accounts"]["root"] = new_password
+    assert pod.run("mysql", probe="livenessProbe").status == 0
+    assert pod.run("mysql", probe="readinessProbe").status == 0
