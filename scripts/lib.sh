@@ -109,9 +109,13 @@ local_sql() {
 wait_for_local_server() {
   local options=$1 timeout=${2:-900}
   local deadline=$((SECONDS + timeout))
+  local error
   log "waiting for the local server to accept connections"
-  until local_sql "$options" --batch --skip-column-names -e 'SELECT 1' >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "the local server did not accept connections within ${timeout}s"
+  until error=$(local_sql "$options" --batch --skip-column-names -e 'SELECT 1' 2>&1 >/dev/null); do
+    # A refused password will not get better by waiting (the Secret and the server disagree).
+    [[ "$error" != *"ERROR 1045"* ]] || die "the local server refused the credentials: $error"
+    ((SECONDS < deadline)) ||
+      die "the local server did not accept connections within ${timeout}s: $error"
     sleep 2
   done
 }

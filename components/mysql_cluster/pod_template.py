@@ -125,7 +125,8 @@ def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerA
         env=env + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
                    _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
         volume_mounts=[_mount("conf", INIT_CONF_DIR),
-                       _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True)],
+                       _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
+                       _mount("tmp", "/tmp")],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )

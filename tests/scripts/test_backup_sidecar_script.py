@@ -95,6 +95,15 @@ def test_the_primary_waits_until_its_server_accepts_connections(make_pod):
     assert len(run.statements) == 1
 
 
+def test_a_server_that_refuses_the_root_password_stops_the_sidecar_without_waiting(make_pod):
+    pod = make_pod("mysql 8.4", 0)
+    pod.scenario["accounts"]["root"] = "not the password in the Secret"
+    run = pod.run("backup")
+    assert run.status == 1
+    assert "the local server refused the credentials" in run.stderr
+    assert run.sleeps == []
+
+
 def test_a_primary_that_cannot_create_the_users_stops_the_sidecar(make_pod):
     pod = make_pod("mysql 8.4", 0)
     pod.scenario["sql_fails"] = True
