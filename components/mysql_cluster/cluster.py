@@ -67,6 +67,10 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Memory limit of the backup sidecar and init containers."""
     max_replication_lag_seconds: pulumi.Input[int]
     """A replica receives reads only while at most this many seconds behind."""
+    backup_parallel: pulumi.Input[int]
+    """Data files the backup tool copies at once while a new replica clones."""
+    transfer_buffer_bytes: pulumi.Input[int]
+    """Bytes socat moves per read and write of a clone's stream."""
     anti_affinity: pulumi.Input[str]
     """preferred or required: how strictly pods avoid sharing a node."""
     zone_spread: pulumi.Input[bool]

@@ -87,6 +87,8 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("APP_USER", settings["app_user"]),
         _env("APP_DATABASE", settings["app_database"]),
         _env("MAX_REPLICATION_LAG_SECONDS", settings["max_replication_lag_seconds"]),
+        _env("BACKUP_PARALLEL", settings["backup_parallel"]),
+        _env("TRANSFER_BUFFER_BYTES", settings["transfer_buffer_bytes"]),
         _env("TMPDIR", "/tmp"),
     ]
 

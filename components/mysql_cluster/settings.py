@@ -280,6 +280,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("maxReplicationLagSeconds", "max_replication_lag_seconds", "integer", 30,
             "A replica is ready (and receives reads) only while it is at most this many seconds "
             "behind the primary.", _integer(1, 86400)),
+    Setting("backupParallel", "backup_parallel", "integer", 1,
+            "Data files the backup tool copies at once while a new replica clones.",
+            _integer(1, 16)),
+    Setting("transferBufferBytes", "transfer_buffer_bytes", "integer", 1048576,
+            "Bytes socat moves per read and write of a clone's stream (its default is 8192).",
+            _integer(8192, 16777216)),
     Setting("antiAffinity", "anti_affinity", "string", "preferred",
             "Spread pods over nodes: preferred (best effort) or required (one pod per node).",
             _choice("preferred", "required")),

@@ -39,6 +39,8 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "backupCpuLimit": ("lots", "'lots'", "Kubernetes quantity"),
     "backupMemoryLimit": ("1 Gi", "'1 Gi'", "Kubernetes quantity"),
     "maxReplicationLagSeconds": ("0", "0", "whole number from 1"),
+    "backupParallel": ("0", "0", "whole number from 1 to 16"),
+    "transferBufferBytes": ("1024", "1024", "whole number from 8192"),
     "antiAffinity": ("always", "'always'", "use one of 'preferred', 'required'"),
     "zoneSpread": ("yes", "'yes'", "true or false"),
     "allowedClientNamespaces": ('["web", "Jobs"]', "['web', 'Jobs']", "'Jobs' is not a namespace"),
@@ -366,6 +368,26 @@ def test_max_replication_lag_accepts_one_second_to_one_day(text, value):
 @pytest.mark.parametrize("text", ["0", "-5", "ten", "1.5", "86401"])
 def test_max_replication_lag_rejects_other_values(text):
     refused("maxReplicationLagSeconds", text)
+
+
+@pytest.mark.parametrize("text, value", [("1", 1), ("16", 16)])
+def test_backup_parallel_accepts_one_to_sixteen_files_at_once(text, value):
+    assert accepted("backupParallel", text) == value
+
+
+@pytest.mark.parametrize("text", ["0", "17", "two"])
+def test_backup_parallel_rejects_other_values(text):
+    refused("backupParallel", text)
+
+
+@pytest.mark.parametrize("text, value", [("8192", 8192), ("16777216", 16777216)])
+def test_transfer_buffer_accepts_8_kib_to_16_mib(text, value):
+    assert accepted("transferBufferBytes", text) == value
+
+
+@pytest.mark.parametrize("text", ["8191", "16777217", "1M"])
+def test_transfer_buffer_rejects_other_values(text):
+    refused("transferBufferBytes", text)
 
 
 @pytest.mark.parametrize("text", ["preferred", "required"])
