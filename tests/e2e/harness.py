@@ -379,15 +379,19 @@ class StatefulSetHarness:
         with self._lock:
             self._network.limit_egress(self._pod(pod).attachment, bits_per_second)
 
-    def exec(self, pod: str, container: str, argv: list[str], *, timeout: float = 30,
-             input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        """Run a command in a running container, as its user and with its env."""
+    def _exec_command(self, pod: str, container: str, argv: list[str]) -> list[str]:
+        """The command line that runs argv inside a running container."""
         with self._lock:
             target = self._pod(pod).container(container)
             if not target.running:
                 raise HarnessError(f"cannot exec in {pod}/{container}: it is not running\n"
                                    + self.describe(pod))
-            command = target.run.exec_command(argv)
+            return target.run.exec_command(argv)
+
+    def exec(self, pod: str, container: str, argv: list[str], *, timeout: float = 30,
+             input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        """Run a command in a running container, as its user and with its env."""
+        command = self._exec_command(pod, container, argv)
         try:
             result = run_in_container(command, timeout, input_text)
         except subprocess.TimeoutExpired:
@@ -407,12 +411,7 @@ class StatefulSetHarness:
         ``communicate(timeout=...)``. A command that prints more than a pipe
         holds must be read while it runs. The process ends with its container.
         """
-        with self._lock:
-            target = self._pod(pod).container(container)
-            if not target.running:
-                raise HarnessError(f"cannot exec in {pod}/{container}: it is not running\n"
-                                   + self.describe(pod))
-            command = target.run.exec_command(argv)
+        command = self._exec_command(pod, container, argv)
         return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
 
