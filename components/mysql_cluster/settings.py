@@ -280,7 +280,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("maxReplicationLagSeconds", "max_replication_lag_seconds", "integer", 30,
             "A replica is ready (and receives reads) only while it is at most this many seconds "
             "behind the primary.", _integer(1, 86400)),
-    Setting("backupParallel", "backup_parallel", "integer", 1,
+    Setting("backupParallel", "backup_parallel", "integer", 2,
             "Data files the backup tool copies at once while a new replica clones.",
             _integer(1, 16)),
     Setting("transferBufferBytes", "transfer_buffer_bytes", "integer", 1048576,

@@ -182,7 +182,7 @@ def test_a_peer_receives_a_hot_backup_taken_as_the_backup_user(make_pod, server,
     options, *rest = backup["argv"]
     tmp = pod.volume("tmp")
     assert options.startswith(f"--defaults-extra-file={tmp}/client-backup.")
-    assert rest == ["--backup", "--slave-info", "--stream=xbstream", "--parallel=1", "--host=127.0.0.1",
+    assert rest == ["--backup", "--slave-info", "--stream=xbstream", "--parallel=2", "--host=127.0.0.1",
                     "--port=3306", f"--target-dir={tmp}"]
     assert backup["login"] == {"user": "backup", "password": PASSWORDS["backup-password"],
                                "mode": "0o600"}

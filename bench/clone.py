@@ -1,0 +1,587 @@
+"""How fast a new replica joins, and what that costs the running primary.
+
+    python bench/clone.py --size-mb 256 [--results bench/results] [--env NAME=VALUE ...]
+
+Needs root and what the end-to-end harness needs (tests/e2e/README.md). In one run, on the same
+pods, link and data:
+
+1. The real component (MariaDB 10.11, dev stack) starts pod 0 in the e2e harness, and a
+   deterministic dataset of about --size-mb MB is loaded into the application database: 8 InnoDB
+   tables of rows (id, k, 512 random bytes, 512 hex characters), every value derived from the row
+   number by SHA-512 over MariaDB's seq_1_to_N engine, so every run writes the same bytes. Half
+   of a row is random bytes and half hex text: rows compress by about 15% (zlib), so a stream
+   compressor cannot make the data small for free. The load runs outside the binary log, so the
+   donor's data directory holds the data once, not twice.
+2. A client in a network namespace of its own, joined to the pod network like another pod,
+   keeps issuing primary-key SELECTs at the primary as the application user (about 50 a second,
+   over one connection) and writes one heartbeat row a second, so the new replica has something
+   to catch up on. Its latencies are split by phase: before the clone, during each copy.
+3. Clone: the StatefulSet is scaled to 2 and pod 1 is timed from its creation until it is Ready
+   and caught up (Seconds_Behind_Master 0 and its gtid_slave_pos at the primary's binlog
+   position). The clone-mysql stage is timed from its first log line (the stream starts) to its
+   last ("clone complete"), by following its log; it includes --prepare.
+4. Raw copy, the physical limit: the donor's data directory, tar'ed in pod 0's backup container,
+   goes through socat (as the backup stream does) to pod 1's backup container, which untars it
+   into a scratch directory on its data volume and syncs, as the clone does. tar uses 1 MiB
+   records and skips the redo log and the temporary tablespace (see below).
+5. Logical copy, the naive way: `mariadb-dump --single-transaction --hex-blob` of the
+   application database in pod 0, through socat to pod 1, piped into `mariadb` against a scratch
+   server (the image's server, default configuration, binary log off) on pod 1's data volume.
+
+Throughput of each = the bytes a replica needs from the donor's data directory (all files but
+the redo log and the temporary tablespace, which a server makes anew) / its time, so the ratios
+are ratios of times. Progress goes to stderr; the last line on stdout is
+`ratio_vs_raw=R ratio_vs_logical=L` (clone throughput divided by each). --results DIR also writes
+DIR/clone-<size>mb.json for bench/plot.py.
+
+The component's defaults apply; --env NAME=VALUE adds an environment variable to the clone-mysql
+and backup containers, the way a config key reaches the scripts (e.g. BACKUP_PARALLEL=2 or
+TRANSFER_BUFFER_BYTES=8192, socat's block size). The raw and logical copies use the socat block
+size that the clone gets.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from mysql_cluster.render import render_stack  # noqa: E402
+from tests.e2e.harness import HarnessError, StatefulSetHarness  # noqa: E402
+
+PRIMARY, REPLICA = "mysql-0", "mysql-1"
+SIDECAR = "backup"  # the container with socat and the backup tools, on the data volume
+APP_USER = APP_DATABASE = "app"  # the dev stack's application user and database
+DONOR_DATADIR = "/var/lib/mysql"  # where the backup container sees the server's data directory
+SCRATCH_PORT = 3308  # the bench's own copies; the backup sidecar has 3307
+TABLES = 8
+ROW_BYTES = 1340  # on-disk bytes per row, measured (page fill, record headers, the secondary index)
+LOAD_CHUNK = 20000
+PROBE_RATE = 50  # SELECTs a second
+HEARTBEAT_EVERY = 1.0
+BASELINE_SECONDS = 15.0
+MIB = 2**20
+# The redo log (96 MiB preallocated) and the temporary tablespace: a server makes them anew, and
+# the backup tool copies only the part of the redo log written during the backup.
+RECREATED_FILES = ("ib_logfile0", "ibtmp1")
+TUNING_VARIABLES = ("TRANSFER_BUFFER_BYTES", "BACKUP_PARALLEL")  # what the scripts read for speed
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# The cluster
+
+def rendered_manifests(extra_env: dict[str, str]) -> list[dict]:
+    manifests = render_stack(PROJECT_DIR, "dev", {"flavor": "mariadb", "version": "10.11", "replicas": "1"},
+                             reveal_secrets=True)
+    if extra_env:
+        statefulset = next(m for m in manifests if m["kind"] == "StatefulSet")
+        spec = statefulset["spec"]["template"]["spec"]
+        for container in spec["initContainers"] + spec["containers"]:
+            if container["name"] in ("clone-mysql", SIDECAR):
+                container["env"] += [{"name": k, "value": v} for k, v in extra_env.items()]
+    return manifests
+
+
+def cluster(extra_env: dict[str, str], workdir: Path) -> StatefulSetHarness:
+    """The harness for the rendered component; use it as a context manager."""
+    return StatefulSetHarness(rendered_manifests(extra_env), workdir)
+
+
+def clone_settings(harness: StatefulSetHarness) -> dict[str, str]:
+    """The tuning variables the clone-mysql container gets (the last of a name wins, as in Kubernetes)."""
+    spec = harness.statefulset["spec"]["template"]["spec"]
+    clone = next(c for c in spec["initContainers"] if c["name"] == "clone-mysql")
+    return {e["name"]: e["value"] for e in clone["env"] if e["name"] in TUNING_VARIABLES and "value" in e}
+
+
+def app_password(harness: StatefulSetHarness) -> str:
+    return harness.manifests.secret_data(f"{harness.name}-credentials")["app-password"].decode()
+
+
+def sh(harness: StatefulSetHarness, pod: str, script: str, timeout: float = 600,
+       env: dict[str, str] | None = None) -> str:
+    """Runs a bash script in the pod's backup container; its stdout."""
+    variables = [f"{name}={value}" for name, value in (env or {}).items()]
+    argv = ["env", *variables, "bash", "-c", "set -euo pipefail\n" + script]
+    return harness.exec(pod, SIDECAR, argv, timeout=timeout).stdout
+
+
+def data_bytes(harness: StatefulSetHarness, pod: str) -> int:
+    """What a replica needs of the donor's data directory: all but what the server recreates."""
+    datadir = harness.claim_path(pod) / "mysql"
+    return sum(f.stat().st_size for f in datadir.rglob("*")
+               if f.is_file() and f.name not in RECREATED_FILES)
+
+
+# The dataset
+
+def wait_for_app_database(harness: StatefulSetHarness) -> None:
+    """The backup sidecar creates the users and the application database once the server runs."""
+    query = (f"SELECT COUNT(*) FROM mysql.user u JOIN information_schema.schemata s "
+             f"ON s.schema_name = '{APP_DATABASE}' WHERE u.user = '{APP_USER}'")
+    harness.wait_until(lambda: harness.run_sql(PRIMARY, query) == [("1",)], 120,
+                       "the application user and database")
+
+
+def table_rows(size_mb: int) -> int:
+    return max(1, size_mb * MIB // ROW_BYTES // TABLES)
+
+
+def _hashes(table: int, prefix: str, count: int, binary: bool) -> str:
+    parts = [f"SHA2(CONCAT('{table}:', seq, ':{prefix}{i}'), 512)" for i in range(count)]
+    if binary:
+        parts = [f"UNHEX({part})" for part in parts]
+    return "CONCAT(" + ", ".join(parts) + ")"
+
+
+def load_table(harness: StatefulSetHarness, table: int, rows: int) -> None:
+    # 8 x 64 random bytes and 4 x 128 hex characters per row, all from the row number.
+    sql = [
+        "SET SESSION sql_log_bin = 0;",
+        f"CREATE TABLE {APP_DATABASE}.bench{table} (id INT UNSIGNED PRIMARY KEY, "
+        "k INT UNSIGNED NOT NULL, raw VARBINARY(512) NOT NULL, "
+        "hex VARCHAR(512) CHARACTER SET ascii NOT NULL, KEY (k)) ENGINE=InnoDB;",
+    ]
+    for first in range(1, rows + 1, LOAD_CHUNK):
+        last = min(rows, first + LOAD_CHUNK - 1)
+        sql.append(f"INSERT INTO {APP_DATABASE}.bench{table} SELECT seq, CRC32(CONCAT('{table}:', seq)), "
+                   f"{_hashes(table, 'r', 8, True)}, {_hashes(table, 'h', 4, False)} "
+                   f"FROM seq_{first}_to_{last};")
+    # The seq_<from>_to_<to> tables of the Sequence engine exist in every database.
+    harness.run_sql(PRIMARY, "\n".join(sql), database=APP_DATABASE, timeout=3600)
+
+
+def load_dataset(harness: StatefulSetHarness, size_mb: int) -> int:
+    """Loads the tables two at a time (two cores); returns the rows per table."""
+    rows = table_rows(size_mb)
+    harness.run_sql(PRIMARY, "SET SESSION sql_log_bin = 0; "
+                             f"CREATE TABLE {APP_DATABASE}.heartbeat (id INT PRIMARY KEY, beat BIGINT, "
+                             f"at DATETIME(6)); INSERT INTO {APP_DATABASE}.heartbeat VALUES (1, 0, NOW(6))")
+    errors: list[BaseException] = []
+
+    def worker(tables: list[int]) -> None:
+        try:
+            for table in tables:
+                load_table(harness, table, rows)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(list(range(w, TABLES + 1, 2)),)) for w in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return rows
+
+
+def settle(harness: StatefulSetHarness, timeout: float = 120) -> None:
+    """Waits until InnoDB has written back the load, so the baseline is not a flush storm."""
+    harness.run_sql(PRIMARY, "SET GLOBAL innodb_max_dirty_pages_pct = 0")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dirty = harness.run_sql(PRIMARY, "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")[0][1]
+        if int(dirty) < 100:
+            break
+        time.sleep(1)
+    harness.run_sql(PRIMARY, "SET GLOBAL innodb_max_dirty_pages_pct = DEFAULT")
+
+
+# The donor's latency, seen from another namespace on the pod network
+
+class ClientNamespace:
+    """A network namespace on the harness's pod bridge, like a client pod of the database.
+
+    The harness has no public call for this; it joins the harness's own PodNetwork so that the
+    client's packets cross the same bridge as the pods'.
+    """
+
+    def __init__(self, harness: StatefulSetHarness):
+        self._network = harness._network  # noqa: SLF001 - no public API for an extra namespace
+        self.attachment = self._network.attach("bench-client")
+
+    @property
+    def netns_path(self) -> str:
+        return str(self.attachment.netns_path)
+
+    def close(self) -> None:
+        self._network.detach(self.attachment)
+
+
+def probe_donor(netns_path: str, host: str, password: str, rows: int, samples_path: str,
+                stop: multiprocessing.synchronize.Event) -> None:
+    """Child process: paced point SELECTs over one connection; 'monotonic latency' lines."""
+    client = subprocess.Popen(
+        ["nsenter", f"--net={netns_path}", "mariadb", "--batch", "--skip-column-names", "--unbuffered",
+         "--protocol=tcp", f"--host={host}", f"--user={APP_USER}", APP_DATABASE],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+        env={**os.environ, "MYSQL_PWD": password},
+    )
+    pick = random.Random(7)
+    period = 1.0 / PROBE_RATE
+    next_heartbeat = next_query = time.monotonic()
+    with open(samples_path, "w") as samples:
+        while not stop.is_set():
+            now = time.monotonic()
+            if now >= next_heartbeat:
+                client.stdin.write("UPDATE heartbeat SET beat = beat + 1, at = NOW(6) WHERE id = 1; "
+                                   "SELECT 0;\n")
+                client.stdin.flush()
+                client.stdout.readline()
+                next_heartbeat = now + HEARTBEAT_EVERY
+            table, row = pick.randint(1, TABLES), pick.randint(1, rows)
+            start = time.perf_counter()
+            client.stdin.write(f"SELECT k FROM bench{table} WHERE id = {row};\n")
+            client.stdin.flush()
+            if not client.stdout.readline():
+                raise RuntimeError("the probe's connection to the donor closed")
+            samples.write(f"{time.monotonic():.6f} {time.perf_counter() - start:.6f}\n")
+            next_query += period
+            time.sleep(max(0.0, next_query - time.monotonic()))
+    client.stdin.close()
+    client.wait(timeout=10)
+
+
+class DonorProbe:
+    def __init__(self, harness: StatefulSetHarness, client: ClientNamespace, rows: int, workdir: Path):
+        self.samples_path = workdir / "latency.txt"
+        context = multiprocessing.get_context("spawn")  # a process of its own: no GIL shared with the harness
+        self._stop = context.Event()
+        self._process = context.Process(target=probe_donor, args=(
+            client.netns_path, harness.pod_ip(PRIMARY), app_password(harness), rows,
+            str(self.samples_path), self._stop), daemon=True)
+        self._process.start()
+        deadline = time.monotonic() + 30
+        while not (self.samples_path.exists() and self.samples_path.stat().st_size):
+            if not self._process.is_alive() or time.monotonic() > deadline:
+                raise HarnessError("the latency probe did not start")
+            time.sleep(0.1)
+
+    def latencies(self, start: float, end: float) -> list[float]:
+        values = []
+        for line in self.samples_path.read_text().splitlines():
+            at, seconds = line.split()
+            if start <= float(at) <= end:
+                values.append(float(seconds))
+        return values
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._process.join(timeout=15)
+        if self._process.is_alive():
+            self._process.kill()
+        if self._process.exitcode not in (0, None, -9):
+            raise HarnessError(f"the latency probe failed (exit code {self._process.exitcode})")
+
+
+def percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"queries": 0, "p50_ms": None, "p99_ms": None}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+    return {"queries": len(values), "p50_ms": at(0.50), "p99_ms": at(0.99)}
+
+
+# 1. The clone, as the component does it
+
+@dataclass
+class JoinTimes:
+    pod_created: float = 0.0
+    clone_started: float = 0.0
+    prepare_started: float = 0.0
+    clone_done: float = 0.0
+    ready: float = 0.0
+    caught_up: float = 0.0
+    attempts: int = 1
+
+
+def gtid_positions(text: str | None) -> dict[str, int]:
+    """'0-100-5,1-100-2' -> {'0': 5, '1': 2} (domain -> sequence number)."""
+    positions = {}
+    for gtid in filter(None, (text or "").split(",")):
+        domain, _server, sequence = gtid.strip().split("-")
+        positions[domain] = int(sequence)
+    return positions
+
+
+def caught_up(harness: StatefulSetHarness) -> bool:
+    primary = gtid_positions(harness.run_sql(PRIMARY, "SELECT @@gtid_binlog_pos")[0][0])
+    replica = gtid_positions(harness.run_sql(REPLICA, "SELECT @@gtid_slave_pos")[0][0])
+    status = harness.exec(REPLICA, "mysql", ["env", f"MYSQL_PWD={harness.root_password()}", "mariadb",
+                                             "--user=root", "--vertical", "-e", "SHOW SLAVE STATUS"]).stdout
+    lag = re.search(r"Seconds_Behind_Master: (\S+)", status)
+    return (lag is not None and lag.group(1) == "0"
+            and all(replica.get(domain, -1) >= sequence for domain, sequence in primary.items()))
+
+
+def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
+    """Scales to 2 and follows pod 1: creation, the clone's log, Ready, caught up."""
+    times = JoinTimes()
+    failure: list[BaseException] = []
+
+    def scale() -> None:
+        try:
+            harness.scale_to(2, timeout=timeout)
+        except BaseException as error:
+            failure.append(error)
+
+    scaler = threading.Thread(target=scale, daemon=True)
+    scaler.start()
+    marks = {"streaming a backup from": "clone_started", "preparing the backup": "prepare_started",
+             "clone complete": "clone_done"}
+    while scaler.is_alive():
+        now = time.monotonic()
+        if not times.pod_created and harness.pod_phase(REPLICA) is not None:
+            times.pod_created = now
+        if times.pod_created and not times.clone_done:
+            tail = harness.log_tail(REPLICA, "clone-mysql", lines=200)
+            for text, name in marks.items():
+                if text in tail and not getattr(times, name):
+                    setattr(times, name, now)
+            times.attempts = 1 + tail.count("failed; retrying")
+        time.sleep(0.02)
+    scaler.join()
+    if failure:
+        raise failure[0]
+    times.ready = time.monotonic()
+    missing = [name for name in marks.values() if not getattr(times, name)]
+    if missing:
+        raise HarnessError(f"the clone's log lacks the lines of {missing}:\n"
+                           + harness.log_tail(REPLICA, "clone-mysql", lines=200))
+    harness.wait_until(lambda: caught_up(harness), timeout, "the new replica caught up")
+    times.caught_up = time.monotonic()
+    return times
+
+
+# 2. and 3. The raw and the logical copy, through the same socat between the same pods
+
+def copy_through_socat(harness: StatefulSetHarness, send: str, receive: str, env: dict[str, str],
+                       timeout: float, socat_options: str = "") -> float:
+    """Serves the output of script `send` once on pod 0; pod 1 pipes it into `receive`. Seconds.
+
+    The time is taken in pod 1 from connecting to the end of `receive`.
+    """
+    sender_error: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            # Not socat's EXEC: socat stops reading from a child that exits non-zero, and tar
+            # does when a live server's files change under it.
+            sh(harness, PRIMARY, f"{send} | socat -u {socat_options} STDIN "
+                                 f"TCP-LISTEN:{SCRATCH_PORT},reuseaddr", timeout=timeout, env=env)
+        except BaseException as error:
+            sender_error.append(error)
+
+    sender = threading.Thread(target=serve, daemon=True)
+    sender.start()
+    harness.wait_until(
+        lambda: bool(sender_error) or f":{SCRATCH_PORT}" in sh(harness, PRIMARY, "ss -ltnH"),
+        30, "the sender to listen")
+    source = harness.dns_name(PRIMARY)
+    out = sh(harness, REPLICA, f"""
+start=$(date +%s.%N)
+socat -u {socat_options} TCP:{source}:{SCRATCH_PORT} STDOUT | {receive}
+sync
+echo "$start $(date +%s.%N)"
+""", timeout=timeout)
+    sender.join(timeout=60)
+    if sender_error:
+        raise sender_error[0]
+    start, end = map(float, out.split()[-2:])
+    return end - start
+
+
+def raw_copy(harness: StatefulSetHarness, timeout: float, socat_options: str = "") -> float:
+    scratch = "/data/bench-raw"
+    sh(harness, REPLICA, f"rm -rf {scratch}; mkdir {scratch}")
+    try:
+        # tar exits 1 when a file changed while it read it: expected of a running server.
+        excludes = " ".join(f"--exclude=./{name}" for name in RECREATED_FILES)
+        # 1 MiB records (-b 2048) instead of tar's 10 KiB: a third faster, and this is the limit.
+        send = f"{{ tar -cf - -b 2048 {excludes} -C {DONOR_DATADIR} . || [[ $? == 1 ]]; }}"
+        receive = f"tar -xf - -b 2048 --read-full-records -C {scratch}"
+        return copy_through_socat(harness, send, receive, {}, timeout, socat_options)
+    finally:
+        sh(harness, REPLICA, f"rm -rf {scratch}")
+
+
+class ScratchServer:
+    """A second MariaDB server in pod 1's backup container, on its data volume."""
+
+    DATADIR, SOCKET = "/data/bench-logical", "/tmp/bench-logical.sock"
+
+    def __init__(self, harness: StatefulSetHarness):
+        self.harness = harness
+        sh(harness, REPLICA, f"rm -rf {self.DATADIR}; mariadb-install-db --datadir={self.DATADIR} "
+                             "--auth-root-authentication-method=normal --skip-test-db >/dev/null")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        harness.wait_until(lambda: self.sql("SELECT 1", check=False) == "1\n", 60, "the scratch server")
+
+    def _run(self) -> None:
+        sh(self.harness, REPLICA, f"exec mariadbd --datadir={self.DATADIR} --socket={self.SOCKET} "
+                                  f"--skip-networking --skip-log-bin --read-only=0 --skip-slave-start "
+                                  f"--pid-file=/tmp/bench-logical.pid 2>/tmp/bench-logical.err", timeout=7200)
+
+    def sql(self, statement: str, check: bool = True) -> str:
+        result = self.harness.exec(REPLICA, SIDECAR, [
+            "mariadb", f"--socket={self.SOCKET}", "--user=root", "--batch", "--skip-column-names",
+            "-e", statement], check=check)
+        return result.stdout
+
+    def close(self) -> None:
+        self.harness.exec(REPLICA, SIDECAR, ["mariadb-admin", f"--socket={self.SOCKET}", "--user=root",
+                                             "shutdown"], timeout=120)
+        self._thread.join(timeout=120)
+        sh(self.harness, REPLICA, f"rm -rf {self.DATADIR}")
+
+
+def logical_copy(harness: StatefulSetHarness, expected_rows: int, timeout: float,
+                 socat_options: str = "") -> float:
+    server = ScratchServer(harness)
+    try:
+        server.sql(f"CREATE DATABASE {APP_DATABASE}")
+        dump = (f"mariadb-dump --user=root --host=127.0.0.1 --single-transaction --hex-blob "
+                f"{APP_DATABASE}")
+        seconds = copy_through_socat(
+            harness, dump, f"mariadb --socket={server.SOCKET} --user=root {APP_DATABASE}",
+            {"MYSQL_PWD": harness.root_password()}, timeout, socat_options)
+        copied = int(server.sql(f"SELECT COUNT(*) FROM {APP_DATABASE}.bench{TABLES}"))
+        if copied != expected_rows:
+            raise HarnessError(f"the logical copy has {copied} rows in bench{TABLES}, not {expected_rows}")
+        return seconds
+    finally:
+        server.close()
+
+
+# The run
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    disk = shutil.disk_usage(tempfile.gettempdir())
+    source = subprocess.run(["df", "--output=source,fstype", tempfile.gettempdir()], capture_output=True,
+                            text=True).stdout.splitlines()[-1].split()
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory_kb / 2**20, 1),
+        "disk": f"{source[0]} ({source[1]}, {disk.total // 2**30} GiB)", "kernel": platform.release(),
+        "mariadb": subprocess.run(["mariadbd", "--version"], capture_output=True, text=True).stdout.strip(),
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def run(size_mb: int, extra_env: dict[str, str], workdir: Path) -> dict:
+    timeout = 600 + size_mb  # generous: the machine is shared
+    info = {"size_mb": size_mb, "env": extra_env, "machine": machine()}
+    with cluster(extra_env, workdir / "harness") as harness:
+        # The raw and logical copies move their bytes with the socat block size the clone gets.
+        clone_env = clone_settings(harness)
+        info["clone_settings"] = clone_env
+        buffer = clone_env.get("TRANSFER_BUFFER_BYTES")
+        socat_options = f"-b{buffer}" if buffer else ""
+        log("starting pod 0")
+        harness.start_statefulset(replicas=1, timeout=300)
+        wait_for_app_database(harness)
+        log(f"loading {size_mb} MB ({TABLES} tables of {table_rows(size_mb)} rows)")
+        started = time.monotonic()
+        rows = load_dataset(harness, size_mb)
+        info["load_seconds"] = round(time.monotonic() - started, 1)
+        settle(harness)
+        info["data_bytes"] = size = data_bytes(harness, PRIMARY)
+        log(f"loaded in {info['load_seconds']} s; {size / MIB:.0f} MiB of the donor's data directory to copy")
+        client = ClientNamespace(harness)
+        try:
+            probe = DonorProbe(harness, client, rows, workdir)
+            try:
+                time.sleep(BASELINE_SECONDS)
+                baseline_end = time.monotonic()
+                log("adding a replica")
+                join = join_replica(harness, timeout)
+                clone_seconds = join.clone_done - join.clone_started
+                log(f"clone {clone_seconds:.1f} s, pod Ready {join.ready - join.pod_created:.1f} s, "
+                    f"caught up {join.caught_up - join.pod_created:.1f} s after its start")
+                log("raw copy of the data directory")
+                raw_start = time.monotonic()
+                raw_seconds = raw_copy(harness, timeout, socat_options)
+                raw_end = time.monotonic()
+                log(f"raw copy {raw_seconds:.1f} s; logical copy")
+                logical_start = time.monotonic()
+                logical_seconds = logical_copy(harness, rows, timeout, socat_options)
+                logical_end = time.monotonic()
+                log(f"logical copy {logical_seconds:.1f} s")
+            finally:
+                probe.stop()
+            info["donor_latency"] = {
+                "before": percentiles(probe.latencies(baseline_end - BASELINE_SECONDS, baseline_end)),
+                "clone": percentiles(probe.latencies(join.clone_started, join.clone_done)),
+                "raw": percentiles(probe.latencies(raw_start, raw_end)),
+                "logical": percentiles(probe.latencies(logical_start, logical_end)),
+            }
+        finally:
+            client.close()
+    info["join"] = {
+        "clone_seconds": round(clone_seconds, 2),
+        "stream_seconds": round(join.prepare_started - join.clone_started, 2),
+        "prepare_seconds": round(join.clone_done - join.prepare_started, 2),
+        "pod_to_ready_seconds": round(join.ready - join.pod_created, 2),
+        "pod_to_caught_up_seconds": round(join.caught_up - join.pod_created, 2),
+        "attempts": join.attempts,
+    }
+    info["seconds"] = {"clone": round(clone_seconds, 2), "raw": round(raw_seconds, 2),
+                       "logical": round(logical_seconds, 2)}
+    info["mb_per_second"] = {method: round(size / MIB / seconds, 1)
+                             for method, seconds in info["seconds"].items()}
+    info["ratio_vs_raw"] = round(raw_seconds / clone_seconds, 3)
+    info["ratio_vs_logical"] = round(logical_seconds / clone_seconds, 3)
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=256)
+    parser.add_argument("--results", type=Path, help="write clone-<size>mb.json into this directory")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment for the clone-mysql and backup containers")
+    args = parser.parse_args()
+    extra_env = dict(item.split("=", 1) for item in args.env)
+    with tempfile.TemporaryDirectory(prefix="bench-clone-", dir="/var/tmp") as workdir:
+        info = run(args.size_mb, extra_env, Path(workdir))
+    if args.results:
+        args.results.mkdir(parents=True, exist_ok=True)
+        (args.results / f"clone-{args.size_mb}mb.json").write_text(json.dumps(info, indent=2) + "\n")
+    latency = info["donor_latency"]
+    print(f"data to copy: {info['data_bytes'] / MIB:.0f} MiB")
+    for method in ("clone", "raw", "logical"):
+        print(f"{method}: {info['seconds'][method]} s, {info['mb_per_second'][method]} MiB/s, "
+              f"donor p50/p99 {latency[method]['p50_ms']}/{latency[method]['p99_ms']} ms")
+    print(f"donor p50/p99 before: {latency['before']['p50_ms']}/{latency['before']['p99_ms']} ms")
+    join = info["join"]
+    print(f"new pod: Ready after {join['pod_to_ready_seconds']} s, caught up after "
+          f"{join['pod_to_caught_up_seconds']} s (clone {join['clone_seconds']} s: stream "
+          f"{join['stream_seconds']} s, prepare {join['prepare_seconds']} s)")
+    print(f"ratio_vs_raw={info['ratio_vs_raw']:.2f} ratio_vs_logical={info['ratio_vs_logical']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
