@@ -30,7 +30,8 @@ def _reject_unknown_keys(project: str) -> None:
 
 
 def cluster_from_config(project: str) -> tuple[str, MySQLClusterArgs]:
-    """The cluster name and arguments the stack config asks for, each value validated."""
+    """The cluster name and arguments the stack config asks for. MySQLCluster validates them;
+    passwords are validated here already, because once wrapped as secrets their check waits."""
     _reject_unknown_keys(project)
     values: dict[str, Any] = {}
     for setting in SETTINGS:
@@ -43,7 +44,8 @@ def cluster_from_config(project: str) -> tuple[str, MySQLClusterArgs]:
                 value = json.loads(raw)
             except ValueError:
                 raise ConfigError(setting, raw, "use a YAML list, e.g. [\"web\"]") from None
-        value = setting.validate(value)
-        values[setting.arg] = pulumi.Output.secret(value) if setting.secret else value
+        if setting.secret:
+            value = pulumi.Output.secret(setting.validate(value))
+        values[setting.arg] = value
     name = values.pop("name", BY_KEY["clusterName"].default)
     return name, MySQLClusterArgs(**values)
