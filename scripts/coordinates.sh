@@ -1,16 +1,16 @@
 # shellcheck shell=bash
 # Reads where a physical backup stands in the primary's history, from the files the backup tool
-# writes next to the data, and prints it in one normalized line:
-#   gtid<TAB><gtid set>                  start from a GTID position
-#   position<TAB><binlog file><TAB><pos>  start from a binary log position
-# Prints nothing when the backup carries neither (e.g. it was taken from a server without binlog).
+# writes next to the data, and prints it as the GTID set (MySQL) or GTID position (MariaDB) the
+# new replica starts from. Every server of the cluster runs with GTIDs, so a backup without one
+# was taken from a server that is not part of it: that is an error, not a fallback to positions.
 #
 # The files (named xtrabackup_*, or mariadb_backup_* since MariaDB 11.1):
-#   *_slave_info   backup of a replica: the statement that points at the primary, in position
-#                  form (CHANGE ... LOG_FILE='f', ..._LOG_POS=n) or GTID form (SET GLOBAL
-#                  gtid_purged / gtid_slave_pos = '...'), with or without ';', possibly empty.
-#   *_binlog_info  backup of the primary: file<TAB>pos, plus a GTID column when GTIDs are on.
-# A replica's own binlog_info describes its own binary log, so replica info takes precedence.
+#   *_slave_info   backup of a replica: in GTID form (SET GLOBAL gtid_purged / gtid_slave_pos =
+#                  '...'), with or without ';'; position form (CHANGE ... LOG_FILE='f',
+#                  ..._LOG_POS=n) only from a replica that does not use GTIDs.
+#   *_binlog_info  file<TAB>pos, plus the GTID column when GTIDs are on.
+# A MariaDB replica's gtid_slave_pos is the canonical position, so replica info takes precedence;
+# on MySQL both files carry the donor's gtid_executed.
 
 backup_info_file() {
   local dir=$1 kind=$2 prefix
@@ -28,33 +28,19 @@ coordinates_from_replica_info() {
   local text
   text=$(<"$1")
   local gtid_re="(gtid_purged|gtid_slave_pos)[[:space:]]*=[[:space:]]*'([^']*)'"
-  local file_re="_LOG_FILE[[:space:]]*=[[:space:]]*'([^']+)'"
-  local pos_re="_LOG_POS[[:space:]]*=[[:space:]]*([0-9]+)"
-  local file
   shopt -s nocasematch
-  if [[ "$text" =~ $gtid_re ]]; then
-    printf 'gtid\t%s\n' "${BASH_REMATCH[2]}"
-  elif [[ "$text" =~ $file_re ]]; then
-    file=${BASH_REMATCH[1]}
-    [[ "$text" =~ $pos_re ]] || die "$1 names a binlog file but no position: $text"
-    printf 'position\t%s\t%s\n' "$file" "${BASH_REMATCH[1]}"
-  else
-    die "$1 has neither a GTID nor a binlog position: $text"
-  fi
+  [[ "$text" =~ $gtid_re && -n "${BASH_REMATCH[2]}" ]] ||
+    die "$1 has no GTID position: the donor replicates without GTIDs, so it is not a pod of this cluster: $text"
   shopt -u nocasematch
+  printf '%s\n' "${BASH_REMATCH[2]}"
 }
 
 coordinates_from_binlog_info() {
-  local file pos gtid
-  IFS=$'\t ' read -r file pos gtid <"$1" || [[ -n "${file:-}" ]] || die "$1 is unreadable"
-  [[ -n "$file" && "$pos" =~ ^[0-9]+$ ]] || die "$1 is not '<binlog file> <position>': $(<"$1")"
-  # MariaDB replicas follow the primary by GTID (MASTER_USE_GTID=slave_pos); MySQL replicas
-  # follow the binary log position, which is valid whether or not GTIDs are on.
-  if is_mariadb && [[ -n "${gtid:-}" ]]; then
-    printf 'gtid\t%s\n' "$gtid"
-  else
-    printf 'position\t%s\t%s\n' "$file" "$pos"
-  fi
+  local file gtid
+  IFS=$'\t ' read -r file _ gtid <"$1" || [[ -n "${file:-}" ]] || die "$1 is unreadable"
+  [[ -n "${gtid:-}" ]] ||
+    die "$1 has no GTID column: the donor runs without GTIDs, so it is not a pod of this cluster: $(<"$1")"
+  printf '%s\n' "$gtid"
 }
 
 backup_coordinates() {

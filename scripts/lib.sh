@@ -77,6 +77,8 @@ transfer_tool() {
 # `bash -x` (or set -x) prints every command with its arguments expanded, builtins and
 # assignments included. Whatever handles a password therefore runs in a subshell that turns
 # tracing off first, `( set +x; ... )`: every caller of secret_value, and client_options.
+# Like the images' entrypoints (`$(< file)`), a password loses its trailing newlines, so a
+# Secret made from a file with a final newline means the same password everywhere.
 secret_value() {
   require_env SECRETS_DIR
   local file="$SECRETS_DIR/$1"
@@ -84,16 +86,59 @@ secret_value() {
   printf '%s' "$(<"$file")"
 }
 
+# Client option files hold passwords. They live in CLIENT_OPTIONS_DIR (memory-backed), are named
+# after the script and its process, and go when the script exits, however it exits; those of a
+# process that was killed outright (a probe at its timeout) go at the next run of that script.
+client_options_files() {
+  printf '%s\n' "$CLIENT_OPTIONS_DIR/${SCRIPT_NAME:-mysql-cluster}.$1."
+}
+
+remove_client_options() {
+  rm -f "$(client_options_files "$$")"*
+}
+
+remove_stale_client_options() {
+  local file pid
+  for file in "$(client_options_files '')"*; do
+    [[ -e "$file" ]] || continue
+    pid=${file#"$(client_options_files '')"}
+    pid=${pid%%.*}
+    [[ "$pid" =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null && rm -f "$file"
+  done
+  return 0
+}
+
+if [[ -n "${CLIENT_OPTIONS_DIR:-}" ]]; then
+  trap remove_client_options EXIT
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  remove_stale_client_options
+fi
+
+# An option file value in double quotes: the clients undo these escapes, so any password,
+# newlines included, reads back exactly and cannot end the line early.
+option_file_value() {
+  local value=${1//\\/\\\\}
+  value=${value//\"/\\\"}
+  value=${value//$'\n'/\\n}
+  value=${value//$'\r'/\\r}
+  value=${value//$'\t'/\\t}
+  value=${value//$'\b'/\\b}
+  printf '"%s"' "$value"
+}
+
 # Writes a client option file for <user> with the password of Secret key <key> and prints its
 # path. Passwords travel in files, never in argv, the environment of clients, or the log.
 client_options() (
   set +x
+  require_env CLIENT_OPTIONS_DIR
   local user=$1 key=$2 password file
   password=$(secret_value "$key")
-  password=${password//\\/\\\\}
-  password=${password//\"/\\\"}
-  file=$(mktemp "${TMPDIR:-/tmp}/client-$user.XXXXXX") || die "cannot create a client option file"
-  printf '[client]\nuser=%s\npassword="%s"\n' "$user" "$password" >"$file"
+  file="$(client_options_files "$$")$user.cnf"
+  umask 077
+  printf '[client]\nuser=%s\npassword=%s\n' "$user" "$(option_file_value "$password")" >"$file" ||
+    die "cannot write a client option file in $CLIENT_OPTIONS_DIR"
   printf '%s\n' "$file"
 )
 

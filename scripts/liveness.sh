@@ -8,7 +8,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_env MYSQL_PORT
 options=$(client_options root root-password)
-trap 'rm -f "$options"' EXIT
 if is_mariadb; then admin=$(need_command mariadb-admin mysqladmin); else admin=$(need_command mysqladmin); fi
 "$admin" --defaults-extra-file="$options" --protocol=tcp --host=127.0.0.1 --port="$MYSQL_PORT" ping >/dev/null ||
   die "the server does not answer a ping"

@@ -10,7 +10,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_env MAX_REPLICATION_LAG_SECONDS
 ordinal=$(pod_ordinal)
 options=$(client_options root root-password)
-trap 'rm -f "$options"' EXIT
 
 if ((ordinal == 0)); then
   local_sql "$options" --batch --skip-column-names -e 'SELECT 1' >/dev/null ||

@@ -27,27 +27,41 @@ provision_users() {
   ) || die "could not create the cluster's users on the primary"
 }
 
-replication_configured() {
-  [[ -n "$(local_sql "$root_options" --batch --skip-column-names -e "$(replica_status_sql)")" ]]
+sql_value() {
+  local_sql "$root_options" --batch --skip-column-names -e "$1"
 }
 
-# Applies a fresh clone's coordinates exactly once: a second application would rewind the replica.
+# Replication runs from the primary by GTID. A fresh clone's position is applied once, decided by
+# the clone's own marker and not by the server's replication status: a backup of a replica brings
+# the donor's replication metadata along, so a fresh clone already looks configured.
+# Every later start re-points the replica with the current password (a rotated one takes effect)
+# and starts it; the servers do not start replication by themselves (skip-replica-start).
 start_replication() {
-  local pending coordinates
+  local pending primary gtid holds
   pending=$(pending_coordinates_file)
-  [[ -f "$pending" ]] || return 0
-  coordinates=$(<"$pending")
-  if replication_configured; then
-    log "replication is already configured; not applying $pending again"
-  else
-    log "starting replication from $(pod_host 0) at: $coordinates"
+  primary=$(pod_host 0)
+  if [[ -f "$pending" ]]; then
+    gtid=$(<"$pending")
+    [[ -n "$gtid" ]] || die "$pending is empty; delete this pod's PersistentVolumeClaim and pod to clone it again"
+    holds=$(sql_value "$(gtid_state_query "$gtid")") || die "cannot read the server's GTID state"
+    if is_mariadb; then holds=$(gtid_position_reached "$gtid" "$holds"); fi
+    log "starting replication from $primary at GTID $gtid (already there: $holds)"
     (
       set +x # the statement carries the replication password
-      replication_sql "$coordinates" "$(pod_host 0)" "$REPLICATION_USER" \
-        "$(secret_value replication-password)" | local_sql "$root_options"
-    ) || die "could not start replication from $(pod_host 0)"
+      first_replication_sql "$(clone_gtid_state_sql "$gtid" "$holds")" "$primary" \
+        "$REPLICATION_USER" "$(secret_value replication-password)" | local_sql "$root_options"
+    ) || die "could not start replication from $primary; see the error above"
+    mv "$pending" "$pending.applied"
+  elif [[ -f "$pending.applied" ]]; then
+    log "resuming replication from $primary"
+    (
+      set +x # the statement carries the replication password
+      resume_replication_sql "$primary" "$REPLICATION_USER" "$(secret_value replication-password)" |
+        local_sql "$root_options"
+    ) || die "could not resume replication from $primary; see the error above"
+  else
+    die "this replica has data but no record of a clone ($pending.applied); delete its PersistentVolumeClaim and pod to clone it again"
   fi
-  mv "$pending" "$pending.applied"
 }
 
 # Streams one hot backup of the local server to stdout; run by the transfer tool per connection.

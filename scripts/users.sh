@@ -17,9 +17,12 @@ users_sql() {
   ensure_user_sql "$app" "$app_password"
   printf 'GRANT REPLICATION SLAVE ON *.* TO %s;\n' "$replicator"
   backup_grants_sql "$backup"
+  # In a database-level grant '_' and '%' are wildcards: `m_sql`.* would cover `mysql`.
+  local grant_pattern=${APP_DATABASE//_/\\_}
+  grant_pattern=${grant_pattern//%/\\%}
   # shellcheck disable=SC2016 # backticks quote an SQL identifier
   printf 'CREATE DATABASE IF NOT EXISTS `%s`;\nGRANT ALL PRIVILEGES ON `%s`.* TO %s;\n' \
-    "$APP_DATABASE" "$APP_DATABASE" "$app"
+    "$APP_DATABASE" "$grant_pattern" "$app"
 }
 
 # Creates the user, or sets the password of an existing one. These statements go to the binary

@@ -16,6 +16,7 @@ from pulumi_kubernetes.policy import v1 as policy
 from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
+from .server_config import cnf_files
 from .servers import Server, server_for
 from .settings import BY_KEY, PASSWORD_SETTINGS, ConfigError, validated
 
@@ -71,6 +72,8 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Data files the backup tool copies at once while a new replica clones."""
     transfer_buffer_bytes: pulumi.Input[int]
     """Bytes socat moves per read and write of a clone's stream."""
+    binlog_retention_days: pulumi.Input[int]
+    """Days each server keeps its binary logs."""
     anti_affinity: pulumi.Input[str]
     """preferred or required: how strictly pods avoid sharing a node."""
     zone_spread: pulumi.Input[bool]
@@ -145,10 +148,11 @@ class MySQLCluster(pulumi.ComponentResource):
             return meta.ObjectMetaArgs(name=resource_name, namespace=names.namespace,
                                        labels=names.labels)
 
+        server_cnf = cnf_files(server, settings["binlog_retention_days"])
         config_map = core.ConfigMap(
             f"{name}-config",
             metadata=metadata(names.config_map),
-            data={"primary.cnf": server.primary_cnf, "replica.cnf": server.replica_cnf},
+            data=server_cnf,
             opts=child,
         )
         secret_name = self._credentials_secret(name, names, settings, metadata, child)
@@ -174,7 +178,8 @@ class MySQLCluster(pulumi.ComponentResource):
 
         pod = PodSettings(names=names, server=server, server_image=server_image,
                           backup_image=backup_image, secret_name=secret_name,
-                          config_map_name=config_map.metadata.name, settings=settings)
+                          config_map_name=config_map.metadata.name, server_cnf=server_cnf,
+                          settings=settings)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",
             metadata=metadata(names.statefulset),

@@ -15,6 +15,7 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
 from .script_bundle import bash_command
+from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .servers import Server
 from .settings import BACKUP_USER, REPLICATION_USER, optional_text
 
@@ -31,6 +32,8 @@ DATA_VOLUME_MOUNT = "/data"  # the whole data volume: staging area and clone coo
 DATA_SUBDIR = "mysql"  # the server's data directory inside the data volume
 SERVER_DATADIR = "/var/lib/mysql"
 SECRETS_DIR = "/etc/mysql-cluster/secrets"
+# Client option files carry passwords: memory-backed, so none outlives the pod on a node's disk.
+CLIENT_OPTIONS_DIR = "/run/mysql-cluster"
 CONF_DIR = "/etc/mysql/conf.d"
 INIT_CONF_DIR = "/mnt/conf.d"
 INIT_CONFIG_MAP_DIR = "/mnt/config-map"
@@ -46,6 +49,7 @@ class PodSettings:
     backup_image: str
     secret_name: pulumi.Input[str]
     config_map_name: pulumi.Input[str]
+    server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
     settings: dict[str, Any]  # validated settings by argument name
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
@@ -89,6 +93,8 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("MAX_REPLICATION_LAG_SECONDS", settings["max_replication_lag_seconds"]),
         _env("BACKUP_PARALLEL", settings["backup_parallel"]),
         _env("TRANSFER_BUFFER_BYTES", settings["transfer_buffer_bytes"]),
+        _env("REPLICATION_HEARTBEAT_SECONDS", REPLICATION_HEARTBEAT_SECONDS),
+        _env("CLIENT_OPTIONS_DIR", CLIENT_OPTIONS_DIR),
         _env("TMPDIR", "/tmp"),
     ]
 
@@ -154,6 +160,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         _mount("conf", CONF_DIR, read_only=True),
         _mount("credentials", SECRETS_DIR, read_only=True),
         _mount("tmp", "/tmp"),
+        _mount("client-options", CLIENT_OPTIONS_DIR),
         _mount("run", "/var/run/mysqld"),
     ]
     if pod.server.flavor == "mysql":
@@ -188,6 +195,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             _mount("conf", CONF_DIR, read_only=True),
             _mount("credentials", SECRETS_DIR, read_only=True),
             _mount("tmp", "/tmp"),
+            _mount("client-options", CLIENT_OPTIONS_DIR),
         ],
         resources=pod.resources("backup"),
         security_context=_container_security(),
@@ -230,6 +238,8 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
             secret_name=pod.secret_name, default_mode=0o440)),
         core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
         core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory")),
+        core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(
+            medium="Memory", size_limit="1Mi")),
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
@@ -242,7 +252,7 @@ def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
         metadata=meta.ObjectMetaArgs(
             labels=pod.names.labels,
             annotations={"mysql-cluster/config-checksum": config_checksum(
-                pod.server.primary_cnf, pod.server.replica_cnf)},
+                *(pod.server_cnf[name] for name in sorted(pod.server_cnf)))},
         ),
         spec=core.PodSpecArgs(
             init_containers=[_init_mysql(pod, env), _clone_mysql(pod, env)],

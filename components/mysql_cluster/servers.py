@@ -1,4 +1,4 @@
-"""The database servers the cluster supports: default images and server-specific configuration."""
+"""The database servers the cluster supports: default images and what differs between them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +12,27 @@ class Server:
     version: str
     server_image: str  # init-mysql and mysql containers
     backup_image: str  # clone-mysql and backup containers: backup tool, stream tool, socat
-    entrypoint_env_prefix: str  # MYSQL_ or MARIADB_: how the image entrypoint's variables start
-    read_only_option: str  # how a replica refuses writes from clients
+
+    @property
+    def is_mariadb(self) -> bool:
+        return self.flavor == "mariadb"
+
+    @property
+    def speaks_source_replica(self) -> bool:
+        """MySQL 8.0.26+ names its replication options and statements SOURCE/REPLICA (8.4 removed
+        the old names); 5.7 and MariaDB say MASTER/SLAVE."""
+        return self.flavor == "mysql" and self.version != "5.7"
+
+    @property
+    def entrypoint_env_prefix(self) -> str:
+        """How the image entrypoint's variables start."""
+        return "MARIADB_" if self.is_mariadb else "MYSQL_"
+
+    @property
+    def read_only_option(self) -> str:
+        """How a replica refuses writes: super-read-only also stops privileged clients on MySQL;
+        MariaDB's read-only already does, for every user without READ_ONLY ADMIN."""
+        return "read-only" if self.is_mariadb else "super-read-only"
 
     def entrypoint_env(self, secrets_dir: str) -> dict[str, str]:
         """What the image entrypoint needs to initialise the primary's data directory."""
@@ -23,42 +42,18 @@ class Server:
             f"{self.entrypoint_env_prefix}ROOT_HOST": "127.0.0.1",
         }
 
-    @property
-    def primary_cnf(self) -> str:
-        # Binary log names are fixed, so they do not depend on the pod's hostname.
-        return (
-            "# Applied on the primary (pod 0) only.\n"
-            "[mysqld]\n"
-            "log-bin=mysql-bin\n"
-            "binlog-format=ROW\n"
-            "skip-name-resolve\n"
-        )
 
-    @property
-    def replica_cnf(self) -> str:
-        return (
-            "# Applied on every replica (pods 1 and up).\n"
-            "[mysqld]\n"
-            f"{self.read_only_option}\n"
-            "relay-log=relay-bin\n"
-            "skip-name-resolve\n"
-        )
-
-
-# XtraBackup must match the server's major version (8.0 with 8.0, 8.4 with 8.4, 2.4 with 5.7);
-# the mariadb image carries mariadb-backup, mbstream and socat itself.
+# Images are pinned to exact releases: a moving tag would change the server under a running
+# cluster at the next pod restart. XtraBackup must match the server's major version (8.0 with 8.0,
+# 8.4 with 8.4); the mariadb image carries mariadb-backup, mbstream and socat itself.
 SERVERS: dict[tuple[str, str], Server] = {
-    ("mysql", "8.4"): Server("mysql", "8.4", "mysql:8.4.6", "percona/percona-xtrabackup:8.4",
-                             "MYSQL_", "super-read-only"),
-    ("mysql", "8.0"): Server("mysql", "8.0", "mysql:8.0.43", "percona/percona-xtrabackup:8.0",
-                             "MYSQL_", "super-read-only"),
-    # percona/percona-xtrabackup:2.4 has neither socat/ncat nor a mysql client: no default.
-    ("mysql", "5.7"): Server("mysql", "5.7", "mysql:5.7.44", "",
-                             "MYSQL_", "super-read-only"),
-    ("mariadb", "11.4"): Server("mariadb", "11.4", "mariadb:11.4.7", "mariadb:11.4.7",
-                                "MARIADB_", "read-only"),
-    ("mariadb", "10.11"): Server("mariadb", "10.11", "mariadb:10.11.13", "mariadb:10.11.13",
-                                 "MARIADB_", "read-only"),
+    ("mysql", "8.4"): Server("mysql", "8.4", "mysql:8.4.6", "percona/percona-xtrabackup:8.4.0-5.1"),
+    ("mysql", "8.0"): Server("mysql", "8.0", "mysql:8.0.43", "percona/percona-xtrabackup:8.0.35-34.1"),
+    # No published XtraBackup 2.4 image is known to carry socat and a client for every platform
+    # the mysql:5.7 image runs on: the user names one (see the README).
+    ("mysql", "5.7"): Server("mysql", "5.7", "mysql:5.7.44", ""),
+    ("mariadb", "11.4"): Server("mariadb", "11.4", "mariadb:11.4.7", "mariadb:11.4.7"),
+    ("mariadb", "10.11"): Server("mariadb", "10.11", "mariadb:10.11.13", "mariadb:10.11.13"),
 }
 
 

@@ -83,6 +83,19 @@ def _namespace_name(setting: "Setting", value: Any) -> Any:
     return value
 
 
+# Kubernetes' own namespaces: every pod there is a cluster component, and the NetworkPolicy would
+# open the server port to all of them.
+_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
+
+def _cluster_namespace(setting: "Setting", value: Any) -> Any:
+    _namespace_name(setting, value)
+    if value in _SYSTEM_NAMESPACES:
+        raise ConfigError(setting, value, "choose a namespace of your own: Kubernetes' system "
+                          "namespaces run cluster components, which would all reach the database")
+    return value
+
+
 def _integer(minimum: int, maximum: int) -> Callable[["Setting", Any], Any]:
     def check(setting: "Setting", value: Any) -> Any:
         if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
@@ -157,6 +170,9 @@ def _boolean(setting: "Setting", value: Any) -> Any:
 def _namespaces(setting: "Setting", value: Any) -> Any:
     if not isinstance(value, (list, tuple)):
         raise ConfigError(setting, value, "use a list of namespace names, e.g. [\"web\", \"jobs\"]")
+    if "*" in value and len(value) > 1:
+        raise ConfigError(setting, value, "\"*\" already allows every namespace; give it alone, "
+                          "or list namespaces without it")
     for item in value:
         if item != "*":
             try:
@@ -239,7 +255,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Name of the cluster: the StatefulSet, its Services and pods are named from it.",
             _cluster_name),
     Setting("namespace", "namespace", "string", "default",
-            "Kubernetes namespace for every resource of the cluster.", _namespace_name),
+            "Kubernetes namespace for every resource of the cluster.", _cluster_namespace),
     Setting("replicas", "replicas", "integer", 3,
             "Number of database pods; pod 0 is the primary, the others are read replicas.",
             _integer(1, 99)),
@@ -286,6 +302,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("transferBufferBytes", "transfer_buffer_bytes", "integer", 1048576,
             "Bytes socat moves per read and write of a clone's stream (its default is 8192).",
             _integer(8192, 16777216)),
+    Setting("binlogRetentionDays", "binlog_retention_days", "integer", 7,
+            "Days each server keeps its binary logs; a replica down for longer is rebuilt by "
+            "cloning (delete its PersistentVolumeClaim and pod).", _integer(1, 365)),
     Setting("antiAffinity", "anti_affinity", "string", "preferred",
             "Spread pods over nodes: preferred (best effort) or required (one pod per node).",
             _choice("preferred", "required")),
@@ -346,7 +365,43 @@ def validated(values: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"MySQLClusterArgs has no field(s) {', '.join(sorted(unknown))}")
     _check_requests_within_limits(result)
+    _check_passwords_have_one_source(result)
+    _check_replication_password_length(result)
     return result
+
+
+def _check_passwords_have_one_source(settings: dict[str, Any]) -> None:
+    if not settings["existing_secret"]:
+        return
+    for setting in PASSWORD_SETTINGS:
+        if settings[setting.arg] is not None:
+            raise ConfigError(setting, "<secret>",
+                              f"existingSecret ({settings['existing_secret']}) already holds the "
+                              f"passwords; remove {setting.key} or existingSecret")
+
+
+# MySQL refuses replication passwords longer than 32 characters in CHANGE REPLICATION SOURCE
+# (ER_CHANGE_SOURCE_PASSWORD_LENGTH, mysql-server sql/sql_yacc.yy); MariaDB takes longer ones.
+MAX_MYSQL_REPLICATION_PASSWORD = 32
+
+
+def _check_replication_password_length(settings: dict[str, Any]) -> None:
+    if settings["flavor"] != "mysql":
+        return
+    setting = BY_ARG["replication_password"]
+
+    def check(password: Any) -> Any:
+        if isinstance(password, str) and len(password) > MAX_MYSQL_REPLICATION_PASSWORD:
+            raise ConfigError(setting, "<secret>",
+                              f"MySQL refuses replication passwords longer than "
+                              f"{MAX_MYSQL_REPLICATION_PASSWORD} characters; use a shorter one")
+        return password
+
+    password = settings[setting.arg]
+    if isinstance(password, pulumi.Output):
+        settings[setting.arg] = password.apply(check)
+    else:
+        check(password)
 
 
 def _check_requests_within_limits(settings: dict[str, Any]) -> None:

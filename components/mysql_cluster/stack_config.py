@@ -30,8 +30,9 @@ def _reject_unknown_keys(project: str) -> None:
 
 
 def cluster_from_config(project: str) -> tuple[str, MySQLClusterArgs]:
-    """The cluster name and arguments the stack config asks for. MySQLCluster validates them;
-    passwords are validated here already, because once wrapped as secrets their check waits."""
+    """The cluster name and arguments the stack config asks for. MySQLCluster validates them,
+    passwords included: they stay plain values until it has, so that a bad one stops the stack
+    before any resource is registered, and the Secret it builds marks them secret."""
     _reject_unknown_keys(project)
     values: dict[str, Any] = {}
     for setting in SETTINGS:
@@ -44,8 +45,6 @@ def cluster_from_config(project: str) -> tuple[str, MySQLClusterArgs]:
                 value = json.loads(raw)
             except ValueError:
                 raise ConfigError(setting, raw, "use a YAML list, e.g. [\"web\"]") from None
-        if setting.secret:
-            value = pulumi.Output.secret(setting.validate(value))
         values[setting.arg] = value
     name = values.pop("name", BY_KEY["clusterName"].default)
     return name, MySQLClusterArgs(**values)

@@ -13,7 +13,8 @@ from typing import Any
 
 # The variables naming mounted paths, and where each goes in the sandbox.
 MOUNTED_PATHS = {"SECRETS_DIR": "secrets", "DATA_VOLUME": "data", "TMPDIR": "tmp",
-                 "CONF_DIR": "conf", "CONFIG_MAP_DIR": "config-map"}
+                 "CONF_DIR": "conf", "CONFIG_MAP_DIR": "config-map",
+                 "CLIENT_OPTIONS_DIR": "client-options"}
 PASSWORDS = {"root-password": "root-secret-1234", "replication-password": "repl-secret-1234",
              "backup-password": "backup-secret-1234", "app-password": "app-secret-1234"}
 

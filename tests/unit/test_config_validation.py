@@ -41,6 +41,7 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "maxReplicationLagSeconds": ("0", "0", "whole number from 1"),
     "backupParallel": ("0", "0", "whole number from 1 to 16"),
     "transferBufferBytes": ("1024", "1024", "whole number from 8192"),
+    "binlogRetentionDays": ("0", "0", "whole number from 1 to 365"),
     "antiAffinity": ("always", "'always'", "use one of 'preferred', 'required'"),
     "zoneSpread": ("yes", "'yes'", "true or false"),
     "allowedClientNamespaces": ('["web", "Jobs"]', "['web', 'Jobs']", "'Jobs' is not a namespace"),
@@ -482,3 +483,58 @@ def test_passwords_accept_twelve_or_more_printable_characters(key, text):
 @pytest.mark.parametrize("key", SECRET_KEYS)
 def test_passwords_reject_short_or_control_characters(key, text):
     refused(key, text)
+
+
+# --- rules found by the bad-input and security probe -----------------------------------------
+
+@pytest.mark.parametrize("text", ["kube-system", "kube-public", "kube-node-lease"])
+def test_namespace_rejects_kubernetes_system_namespaces(render, text):
+    error = rejection(render, namespace=text)
+    assert error.setting.key == "namespace"
+    assert "choose a namespace of your own" in str(error)
+
+
+def test_star_with_other_namespaces_is_rejected_rather_than_ignoring_them(render):
+    error = rejection(render, allowedClientNamespaces='["*", "web"]')
+    assert error.setting.key == "allowedClientNamespaces"
+    assert "give it alone" in str(error)
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_a_password_beside_an_existing_secret_is_rejected_rather_than_ignored(render, key):
+    error = rejection(render, existingSecret="orders-passwords", **{key: "a-long-password-1"})
+    assert error.setting.key == key
+    assert str(error) == (
+        f"invalid value for config key '{key}' (argument '{BY_KEY[key].arg}'): '<secret>'; "
+        f"existingSecret (orders-passwords) already holds the passwords; remove {key} or "
+        "existingSecret")
+
+
+def test_mysql_replication_password_longer_than_32_characters_is_rejected(render):
+    error = rejection(render, flavor="mysql", replicationPassword="p" * 33)
+    assert error.setting.key == "replicationPassword"
+    assert "MySQL refuses replication passwords longer than 32 characters" in str(error)
+    assert "p" * 33 not in str(error)
+
+
+def test_mysql_replication_password_of_32_characters_is_accepted(render):
+    render(flavor="mysql", replicationPassword="p" * 32)
+
+
+def test_mariadb_replication_password_may_be_longer_than_32_characters(render):
+    render(flavor="mariadb", replicationPassword="p" * 64)
+
+
+def test_too_long_replication_password_stops_the_component_before_any_resource(mock_monitor):
+    assert registered_before_failing(mock_monitor, "orders", {
+        "flavor": "mysql", "replication_password": "p" * 33}) == []
+
+
+@pytest.mark.parametrize("text, value", [("1", 1), ("365", 365)])
+def test_binlog_retention_accepts_one_day_to_a_year(text, value):
+    assert accepted("binlogRetentionDays", text) == value
+
+
+@pytest.mark.parametrize("text", ["0", "366", "7d", "1.5"])
+def test_binlog_retention_rejects_other_values(text):
+    refused("binlogRetentionDays", text)

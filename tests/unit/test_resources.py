@@ -127,13 +127,14 @@ def test_client_services_are_not_headless(rendered):
 
 
 @pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
-def test_config_map_keeps_binary_logs_on_the_primary_and_replicas_read_only(rendered, flavor,
-                                                                             version):
+def test_config_map_gives_every_pod_a_binary_log_and_makes_only_replicas_read_only(
+        rendered, flavor, version):
     data = find(rendered(**server_config(flavor, version)), "ConfigMap")["data"]
-    read_only = "super-read-only" if flavor == "mysql" else "read-only"
-    assert "log-bin=mysql-bin" in data["primary.cnf"].splitlines()
+    read_only = "super-read-only=ON" if flavor == "mysql" else "read-only=ON"
+    for role in ("primary", "replica"):
+        assert "log-bin=mysql-bin" in data[f"{role}.cnf"].splitlines()
     assert read_only in data["replica.cnf"].splitlines()
-    assert "log-bin=mysql-bin" not in data["replica.cnf"].splitlines()
+    assert read_only not in data["primary.cnf"].splitlines()
 
 
 def config_checksum(manifests: list[dict[str, Any]]) -> str:

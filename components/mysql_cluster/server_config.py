@@ -1,0 +1,88 @@
+"""The server options every pod starts with: the primary's and the replicas' `.cnf` files.
+
+Replication is GTID-based on every server, every server keeps its own binary log (so any replica
+can later become a primary), and durability is written out rather than left to server defaults
+that differ between flavors (MariaDB defaults to sync_binlog=0 and binary logs that never expire).
+"""
+from __future__ import annotations
+
+from .servers import Server
+
+# A replica that hears nothing from its primary for this long reconnects; the primary sends a
+# heartbeat every REPLICATION_HEARTBEAT_SECONDS while idle, so only a dead link stays silent.
+# The servers' default (60 s) let a cut-off replica report itself healthy for a minute.
+REPLICA_NET_TIMEOUT_SECONDS = 10
+REPLICATION_HEARTBEAT_SECONDS = 2
+
+
+def _durability() -> dict[str, str]:
+    return {
+        # Every commit is on disk in the binary log and the redo log before the client hears OK.
+        "sync-binlog": "1",
+        "innodb-flush-log-at-trx-commit": "1",
+        "binlog-format": "ROW",
+        # Fixed names, so they do not depend on the pod's hostname.
+        "log-bin": "mysql-bin",
+        "relay-log": "relay-bin",
+        # After a crash the replica discards its relay logs and fetches again from where it applied.
+        "relay-log-recovery": "ON",
+    }
+
+
+def _replication(server: Server, binlog_retention_days: int) -> dict[str, str]:
+    retention_seconds = str(binlog_retention_days * 86400)
+    if server.is_mariadb:
+        options = {
+            "gtid-strict-mode": "ON",
+            "log-slave-updates": "ON",
+            "slave-net-timeout": str(REPLICA_NET_TIMEOUT_SECONDS),
+            # Replication starts only when the backup sidecar has pointed it at the primary.
+            "skip-slave-start": "ON",
+            "binlog-expire-logs-seconds": retention_seconds,
+        }
+        if server.version != "10.11":
+            # From 11.4 a primary purges expired binary logs only while a replica is connected;
+            # a primary whose replicas are all down would fill its volume.
+            options["slave-connections-needed-for-purge"] = "0"
+        return options
+    options = {"gtid-mode": "ON", "enforce-gtid-consistency": "ON"}
+    if server.speaks_source_replica:
+        options.update({
+            "log-replica-updates": "ON",
+            "replica-net-timeout": str(REPLICA_NET_TIMEOUT_SECONDS),
+            "skip-replica-start": "ON",
+            "binlog-expire-logs-seconds": retention_seconds,
+        })
+    else:
+        options.update({
+            "log-slave-updates": "ON",
+            "slave-net-timeout": str(REPLICA_NET_TIMEOUT_SECONDS),
+            "skip-slave-start": "ON",
+            "expire-logs-days": str(binlog_retention_days),
+            # 8.0 keeps these in tables by default; 5.7 in files, which a crash can leave behind.
+            "master-info-repository": "TABLE",
+            "relay-log-info-repository": "TABLE",
+        })
+    return options
+
+
+def server_options(server: Server, role: str, binlog_retention_days: int) -> dict[str, str]:
+    """The [mysqld] options of a pod of `role` (primary or replica), in the order written."""
+    options = {"skip-name-resolve": "ON", **_durability(),
+               **_replication(server, binlog_retention_days)}
+    if role == "replica":
+        options[server.read_only_option] = "ON"
+    return options
+
+
+def cnf_text(role: str, options: dict[str, str]) -> str:
+    pods = "pod 0" if role == "primary" else "pods 1 and up"
+    lines = [f"# mysql-cluster: options of the {role} ({pods}).", "[mysqld]"]
+    lines += [f"{name}={value}" for name, value in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+def cnf_files(server: Server, binlog_retention_days: int) -> dict[str, str]:
+    """The ConfigMap's files, by name: init-mysql copies the one of the pod's role."""
+    return {f"{role}.cnf": cnf_text(role, server_options(server, role, binlog_retention_days))
+            for role in ("primary", "replica")}
