@@ -85,7 +85,7 @@ clone_once() {
     log "cannot move the prepared backup into $datadir"
     return 1
   fi
-  log "clone complete; replication will start at: $coordinates"
+  log "clone complete; replication will start at GTID $coordinates"
 }
 
 attempt=1

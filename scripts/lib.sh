@@ -89,19 +89,20 @@ secret_value() {
 # Client option files hold passwords. They live in CLIENT_OPTIONS_DIR (memory-backed), are named
 # after the script and its process, and go when the script exits, however it exits; those of a
 # process that was killed outright (a probe at its timeout) go at the next run of that script.
-client_options_files() {
-  printf '%s\n' "$CLIENT_OPTIONS_DIR/${SCRIPT_NAME:-mysql-cluster}.$1."
+client_options_prefix() {
+  printf '%s\n' "$CLIENT_OPTIONS_DIR/${SCRIPT_NAME:-mysql-cluster}."
 }
 
 remove_client_options() {
-  rm -f "$(client_options_files "$$")"*
+  rm -f "$(client_options_prefix)$$."*
 }
 
 remove_stale_client_options() {
-  local file pid
-  for file in "$(client_options_files '')"*; do
+  local prefix file pid
+  prefix=$(client_options_prefix)
+  for file in "$prefix"*; do
     [[ -e "$file" ]] || continue
-    pid=${file#"$(client_options_files '')"}
+    pid=${file#"$prefix"}
     pid=${pid%%.*}
     [[ "$pid" =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null && rm -f "$file"
   done
@@ -135,7 +136,7 @@ client_options() (
   require_env CLIENT_OPTIONS_DIR
   local user=$1 key=$2 password file
   password=$(secret_value "$key")
-  file="$(client_options_files "$$")$user.cnf"
+  file="$(client_options_prefix)$$.$user.cnf"
   umask 077
   printf '[client]\nuser=%s\npassword=%s\n' "$user" "$(option_file_value "$password")" >"$file" ||
     die "cannot write a client option file in $CLIENT_OPTIONS_DIR"

@@ -20,7 +20,7 @@ from .harness import SQL_CONTAINER, HarnessError, StatefulSetHarness
 APP_PASSWORD_KEY = "app-password"
 CATCH_UP_TIMEOUT = 60.0
 # How a clone reports where the new replica starts (scripts/clone.sh).
-_CLONE_START = re.compile(r"clone complete; replication will start at: gtid\t(\S+)")
+_CLONE_START = re.compile(r"clone complete; replication will start at GTID (\S+)")
 
 
 class Cluster:

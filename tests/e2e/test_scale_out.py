@@ -105,7 +105,7 @@ def test_rows_written_while_a_replica_is_added_reach_every_pod_once(mariadb_clus
     harness = cluster.harness
     cluster.create_events_table()
     before = gtid_sequence(cluster.gtid_position(cluster.primary))
-    writer = _Writer(cluster.app_session(cluster.primary))
+    writer = Writer(cluster.app_session(cluster.primary))
     writer.start()
     try:
         harness.wait_until(lambda: writer.session.sent >= 100, 30, "the first rows written")
@@ -124,22 +124,24 @@ def test_rows_written_while_a_replica_is_added_reach_every_pod_once(mariadb_clus
     cluster.assert_events_everywhere(writer.session.sent)
 
 
-class _Writer(threading.Thread):
-    """Sends one INSERT every few milliseconds until told to stop (at most MAX_ROWS)."""
+class Writer(threading.Thread):
+    """Sends one INSERT every few milliseconds until told to stop (at most MAX_ROWS), numbering
+    the rows from `first`."""
 
     MAX_ROWS = 20_000
     PAUSE = 0.005
 
-    def __init__(self, session):
+    def __init__(self, session, first: int = 1):
         super().__init__(name="e2e-writer", daemon=True)
         self.session = session
+        self.first = first
         self.stopping = threading.Event()
         self.error: Exception | None = None
 
     def run(self) -> None:
         try:
             while not self.stopping.is_set() and self.session.sent < self.MAX_ROWS:
-                seq = self.session.sent + 1
+                seq = self.first + self.session.sent
                 self.session.send(f"INSERT INTO events VALUES ({seq}, SHA2({seq}, 256))")
                 time.sleep(self.PAUSE)
         except Exception as error:  # handed to the test thread by finish()
