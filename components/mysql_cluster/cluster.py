@@ -104,9 +104,9 @@ def _images(server: Server, settings: dict) -> tuple[str, str]:
     if not backup_image:
         raise ConfigError(
             BY_KEY["backupImage"], "",
-            f"{server.flavor} {server.version} has no default backup image (none published "
-            "carries its backup tool together with socat or ncat and a client); set it to an "
-            "image you built with them")
+            f"{server.flavor} {server.version} has no default backup image; set it to an image "
+            "with XtraBackup 2.4, xbstream, socat or ncat and a 5.7 client (percona-docker's "
+            "2.4 builds carry them since 2025, amd64 only: check the tag you pin)")
     return settings["server_image"] or server.server_image, backup_image
 
 

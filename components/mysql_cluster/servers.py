@@ -49,8 +49,9 @@ class Server:
 SERVERS: dict[tuple[str, str], Server] = {
     ("mysql", "8.4"): Server("mysql", "8.4", "mysql:8.4.6", "percona/percona-xtrabackup:8.4.0-5.1"),
     ("mysql", "8.0"): Server("mysql", "8.0", "mysql:8.0.43", "percona/percona-xtrabackup:8.0.35-34.1"),
-    # No published XtraBackup 2.4 image is known to carry socat and a client for every platform
-    # the mysql:5.7 image runs on: the user names one (see the README).
+    # percona-docker's XtraBackup 2.4 Dockerfile installs socat (since 2025-03) and the 5.7
+    # client (since 2025-05), for amd64 only; which published tags were built from it cannot be
+    # checked here, so the user names the image.
     ("mysql", "5.7"): Server("mysql", "5.7", "mysql:5.7.44", ""),
     ("mariadb", "11.4"): Server("mariadb", "11.4", "mariadb:11.4.7", "mariadb:11.4.7"),
     ("mariadb", "10.11"): Server("mariadb", "10.11", "mariadb:10.11.13", "mariadb:10.11.13"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import pytest
 
 from mysql_cluster.script_bundle import bash_command
@@ -108,6 +110,15 @@ def test_default_images_match_the_server_and_its_version(rendered, flavor, versi
     assert images["mysql"].startswith(server_image)
     assert images["clone-mysql"] == images["backup"]
     assert images["backup"].startswith(backup_image)
+
+
+@pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
+def test_default_images_are_pinned_to_exact_releases_not_moving_tags(rendered, flavor, version):
+    # A minor-line tag (mysql:8.4, percona-xtrabackup:8.4) moves: the next pod restart would
+    # run another release than the one that was tested and previewed.
+    sts = statefulset(rendered, **server_config(flavor, version))
+    tags = {container(sts, name)["image"].rsplit(":", 1)[1] for name in CONTAINERS}
+    assert [tag for tag in tags if not re.fullmatch(r"\d+\.\d+\.\d+(-[\d.]+)?", tag)] == []
 
 
 def test_default_version_is_the_newest_long_term_line_of_the_flavor(rendered):
