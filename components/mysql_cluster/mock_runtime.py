@@ -67,13 +67,21 @@ def _unwrap_secrets(value: Any, path: tuple, secret_paths: list[tuple]) -> Any:
 
 
 class RecordingMonitor(MockMonitor):
-    """The SDK's mock monitor, keeping what resources register as their outputs (it drops them)."""
+    """The SDK's mock monitor, keeping what the mocks do not see: the custom timeouts resources
+    ask the engine for, and the outputs they register (the SDK's monitor drops both)."""
 
     mocks: RecordingMocks
 
     def __init__(self) -> None:
         super().__init__(RecordingMocks())
+        self.custom_timeouts: dict[str, dict[str, str]] = {}  # by resource name; "" for default
         self.registered_outputs: dict[str, dict[str, Any]] = {}  # by URN
+
+    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
+        timeouts = request.customTimeouts
+        self.custom_timeouts[request.name] = {
+            "create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
+        return super().RegisterResource(request)
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 (the gRPC method's name)
         self.registered_outputs[request.urn] = deserialize_properties(request.outputs)
