@@ -72,8 +72,8 @@ class RecordingMonitor(MockMonitor):
 
     mocks: RecordingMocks
 
-    def __init__(self) -> None:
-        super().__init__(RecordingMocks())
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
         self.custom_timeouts: dict[str, dict[str, str]] = {}  # by resource name; "" for default
         self.registered_outputs: dict[str, dict[str, Any]] = {}  # by URN
 
@@ -89,12 +89,14 @@ class RecordingMonitor(MockMonitor):
 
 
 @contextmanager
-def mock_runtime(project: str, stack: str) -> Iterator[RecordingMonitor]:
+def mock_runtime(project: str, stack: str,
+                 mocks: Optional[RecordingMocks] = None) -> Iterator[RecordingMonitor]:
     """A mock Pulumi runtime with a fresh root stack, on an event loop of its own for the
-    duration of the block; the monitor's `mocks.resources` lists what was registered."""
+    duration of the block; the monitor's `mocks.resources` lists what was registered. A subclass
+    of RecordingMocks may answer some resources differently."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    monitor = RecordingMonitor()
+    monitor = RecordingMonitor(mocks or RecordingMocks())
     try:
         # set_mocks keeps an earlier run's root stack, with that run's exports.
         reset_options()
@@ -107,10 +109,11 @@ def mock_runtime(project: str, stack: str) -> Iterator[RecordingMonitor]:
 
 
 def run_program(program: Path, project: str, stack: str, config: dict[str, str],
-                secret_keys: Optional[list[str]] = None) -> list[RecordedResource]:
+                secret_keys: Optional[list[str]] = None,
+                mocks: Optional[RecordingMocks] = None) -> list[RecordedResource]:
     """Runs `program` (a Pulumi Python program file) with `config` (keys "project:key", string
     values) and returns the resources it registered, in registration order."""
     pulumi.runtime.set_all_config(dict(config), secret_keys or [])
-    with mock_runtime(project, stack) as monitor:
+    with mock_runtime(project, stack, mocks) as monitor:
         sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
     return monitor.mocks.resources
