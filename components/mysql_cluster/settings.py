@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Callable, Optional
 
 import pulumi
+
+from .images import is_image_reference
+from .quantities import is_positive_quantity, quantity_value
 
 
 class ConfigError(pulumi.RunError):
@@ -34,16 +36,6 @@ class ConfigError(pulumi.RunError):
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # DNS-1123 label: what a namespace name must be (it may start with a digit).
 _DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Kubernetes resource.Quantity, as the API server parses it.
-_QUANTITY = re.compile(
-    r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
-    r"(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
-)
-# An image reference with an explicit tag or digest: name[:tag][@sha256:...], tag or digest required.
-_IMAGE = re.compile(
-    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*"
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
-)
 
 # The longest StatefulSet name Kubernetes accepts: its controller-revision-hash label value is
 # "<name>-<10 character hash>" and must fit in 63 characters.
@@ -57,7 +49,7 @@ RESERVED_NAME_SUFFIXES = ("-read", "-primary", "-credentials")
 
 
 def _cluster_name(setting: "Setting", value: Any) -> Any:
-    if (not isinstance(value, str) or not _DNS_1035_LABEL.match(value)
+    if (not isinstance(value, str) or not _DNS_1035_LABEL.fullmatch(value)
             or len(value) > MAX_CLUSTER_NAME):
         raise ConfigError(
             setting, value,
@@ -74,7 +66,7 @@ def _cluster_name(setting: "Setting", value: Any) -> Any:
 
 
 def _namespace_name(setting: "Setting", value: Any) -> Any:
-    if not isinstance(value, str) or not _DNS_1123_LABEL.match(value) or len(value) > MAX_NAMESPACE:
+    if not isinstance(value, str) or not _DNS_1123_LABEL.fullmatch(value) or len(value) > MAX_NAMESPACE:
         raise ConfigError(
             setting, value,
             f"use lower-case letters, digits and '-', starting and ending with a letter or "
@@ -111,7 +103,7 @@ def _integer(minimum: int, maximum: int) -> Callable[["Setting", Any], Any]:
 def _quantity(setting: "Setting", value: Any) -> Any:
     if value == "" and setting.optional:
         return value
-    if not isinstance(value, str) or not _QUANTITY.match(value) or _is_zero(value):
+    if not isinstance(value, str) or not is_positive_quantity(value):
         raise ConfigError(
             setting, value,
             "use a positive Kubernetes quantity such as 500m, 2, 512Mi or 20Gi"
@@ -120,27 +112,10 @@ def _quantity(setting: "Setting", value: Any) -> Any:
     return value
 
 
-def _is_zero(quantity: str) -> bool:
-    return not re.search(r"[1-9]", re.split(r"[a-zA-Z]", quantity, maxsplit=1)[0])
-
-
-_SUFFIX_FACTORS = {"": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9,
-                   "T": 10**12, "P": 10**15, "E": 10**18, "Ki": 2**10, "Mi": 2**20,
-                   "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-
-
-def quantity_value(quantity: str) -> Decimal:
-    """The amount a valid Kubernetes quantity stands for, in base units (cores, bytes)."""
-    number, suffix = re.fullmatch(r"[+]?([0-9.]+)(.*)", quantity).groups()
-    if suffix[:1] in ("e", "E") and suffix[1:].lstrip("+-").isdigit():
-        return Decimal(number) * Decimal(10) ** int(suffix[1:])
-    return Decimal(number) * _SUFFIX_FACTORS[suffix]
-
-
 def _image(setting: "Setting", value: Any) -> Any:
     if value == "":
         return value  # the default image of the chosen server
-    if not isinstance(value, str) or not _IMAGE.match(value) or (":" not in value.rsplit("/", 1)[-1] and "@" not in value):
+    if not isinstance(value, str) or not is_image_reference(value) or (":" not in value.rsplit("/", 1)[-1] and "@" not in value):
         raise ConfigError(
             setting, value,
             "use an image reference pinned to a tag or digest, e.g. mysql:8.4.6, "
@@ -191,7 +166,7 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 def _dns_subdomain(setting: "Setting", value: Any) -> Any:
     if value == "" and setting.optional:
         return value
-    if not isinstance(value, str) or not _DNS_SUBDOMAIN.match(value) or len(value) > 253:
+    if not isinstance(value, str) or not _DNS_SUBDOMAIN.fullmatch(value) or len(value) > 253:
         raise ConfigError(
             setting, value,
             "use lower-case letters, digits, '-' and '.', at most 253 characters"

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 
 from .cluster import MySQLClusterArgs
+from .sdk_internals import CONFIG
 from .settings import BY_KEY, SETTINGS, ConfigError
 
 
@@ -19,7 +19,7 @@ def _raw_value(project: str, key: str) -> Any:
 
 def _reject_unknown_keys(project: str) -> None:
     prefix = f"{project}:"
-    for full_key in runtime_config.CONFIG.get():
+    for full_key in CONFIG.get():
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix):]

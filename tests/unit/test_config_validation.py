@@ -135,7 +135,7 @@ def registered_before_failing(mock_monitor, name: str, args: dict[str, Any]) -> 
 
     with pytest.raises(ConfigError):
         construct()
-    return mock_monitor.mocks.registered
+    return mock_monitor.mocks.resources
 
 
 @pytest.mark.parametrize("key", sorted(BAD_VALUES))
