@@ -1,9 +1,10 @@
 """MySQLCluster: a replicated MySQL or MariaDB cluster on Kubernetes, as one Pulumi component.
 
 No `from __future__ import annotations` here: Pulumi's component analyzer reads the annotations of
-MySQLClusterArgs and MySQLCluster at run time to infer the multi-language schema.
+MySQLCluster's outputs at run time to infer the multi-language schema; its inputs are
+MySQLClusterArgs (args.py, generated from the settings).
 """
-from typing import Optional, Sequence, TypedDict
+from typing import Optional
 
 import pulumi
 import pulumi_random as random
@@ -13,6 +14,7 @@ from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 from pulumi_kubernetes.policy import v1 as policy
 
+from .args import MySQLClusterArgs
 from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
@@ -27,76 +29,6 @@ SECRET_KEYS = {
     "backup_password": "backup-password",
     "app_password": "app-password",
 }
-
-
-class MySQLClusterArgs(TypedDict, total=False):
-    """Inputs of a MySQLCluster. Every field is optional; the stack config reference in the
-    README lists the defaults. Fields that shape resources must be plain values; passwords may
-    be Outputs (secrets)."""
-
-    namespace: pulumi.Input[str]
-    """Kubernetes namespace of every resource of the cluster."""
-    replicas: pulumi.Input[int]
-    """Number of database pods; pod 0 is the primary."""
-    flavor: pulumi.Input[str]
-    """Database server: mysql or mariadb."""
-    version: pulumi.Input[str]
-    """Server version line: 8.4, 8.0, 5.7 (mysql); 11.4, 10.11 (mariadb)."""
-    server_image: pulumi.Input[str]
-    """Image of the database server; empty for the default of flavor and version."""
-    backup_image: pulumi.Input[str]
-    """Image with the backup tool and socat or ncat; empty for the default."""
-    storage_size: pulumi.Input[str]
-    """Size of each pod's data volume (Kubernetes quantity)."""
-    storage_class: pulumi.Input[str]
-    """StorageClass of the data volumes; empty for the cluster default."""
-    server_cpu_request: pulumi.Input[str]
-    """CPU request of the mysql container."""
-    server_memory_request: pulumi.Input[str]
-    """Memory request of the mysql container."""
-    server_cpu_limit: pulumi.Input[str]
-    """CPU limit of the mysql container; empty for none."""
-    server_memory_limit: pulumi.Input[str]
-    """Memory limit of the mysql container."""
-    backup_cpu_request: pulumi.Input[str]
-    """CPU request of the backup sidecar and init containers."""
-    backup_memory_request: pulumi.Input[str]
-    """Memory request of the backup sidecar and init containers."""
-    backup_cpu_limit: pulumi.Input[str]
-    """CPU limit of the backup sidecar and init containers; empty for none."""
-    backup_memory_limit: pulumi.Input[str]
-    """Memory limit of the backup sidecar and init containers."""
-    max_replication_lag_seconds: pulumi.Input[int]
-    """A replica receives reads only while at most this many seconds behind."""
-    backup_parallel: pulumi.Input[int]
-    """Data files the backup tool copies at once while a new replica clones."""
-    transfer_buffer_bytes: pulumi.Input[int]
-    """Bytes socat moves per read and write of a clone's stream."""
-    binlog_retention_days: pulumi.Input[int]
-    """Days each server keeps its binary logs."""
-    anti_affinity: pulumi.Input[str]
-    """preferred or required: how strictly pods avoid sharing a node."""
-    zone_spread: pulumi.Input[bool]
-    """Also spread pods over zones (best effort)."""
-    allowed_client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """Namespaces whose pods may connect to port 3306 besides the cluster's own; "*" for all."""
-    app_user: pulumi.Input[str]
-    """Application user, with all privileges on the application database."""
-    app_database: pulumi.Input[str]
-    """Database created for the application user."""
-    existing_secret: pulumi.Input[str]
-    """An existing Secret with root-password, replication-password, backup-password and
-    app-password; empty to create one."""
-    cluster_domain: pulumi.Input[str]
-    """DNS domain of the Kubernetes cluster."""
-    root_password: pulumi.Input[str]
-    """Root password; generated when unset."""
-    replication_password: pulumi.Input[str]
-    """Replication user's password; generated when unset."""
-    backup_password: pulumi.Input[str]
-    """Backup user's password; generated when unset."""
-    app_password: pulumi.Input[str]
-    """Application user's password; generated when unset."""
 
 
 def _images(server: Server, settings: dict) -> tuple[str, str]:

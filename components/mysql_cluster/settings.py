@@ -1,8 +1,8 @@
 """Every setting of a cluster: its stack config key, its argument name, type, default and rule.
 
-This table is the single source for reading stack config (`stack_config.py`), validating
-`MySQLClusterArgs` (`cluster.py`), and the config reference that tests keep in agreement with
-`Pulumi.yaml` and the README.
+This table is the single source for reading stack config (`stack_config.py`) and validating the
+arguments of a MySQLCluster (`cluster.py`); `python -m mysql_cluster.generate` writes from it
+Pulumi.yaml's config block, the README's configuration table and MySQLClusterArgs (`args.py`).
 """
 from __future__ import annotations
 

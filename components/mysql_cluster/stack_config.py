@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from .cluster import MySQLClusterArgs
+from .args import MySQLClusterArgs
 from .settings import BY_KEY, SETTINGS, ConfigError
 
 
