@@ -20,7 +20,7 @@ from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
 from .server_config import cnf_files
 from .servers import Server, server_for
-from .settings import BY_KEY, PASSWORD_SETTINGS, ConfigError, validated
+from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
 
 # The Secret's keys, read by the scripts from files named like them.
 SECRET_KEYS = {
@@ -31,15 +31,15 @@ SECRET_KEYS = {
 }
 
 
-def _images(server: Server, settings: dict) -> tuple[str, str]:
-    backup_image = settings["backup_image"] or server.backup_image
+def _images(server: Server, settings: ClusterSettings) -> tuple[str, str]:
+    backup_image = settings.backup_image or server.backup_image
     if not backup_image:
         raise ConfigError(
             BY_KEY["backupImage"], "",
             f"{server.flavor} {server.version} has no default backup image (none published "
             "carries its backup tool together with socat or ncat and a client); set it to an "
             "image you built with them")
-    return settings["server_image"] or server.server_image, backup_image
+    return settings.server_image or server.server_image, backup_image
 
 
 class MySQLCluster(pulumi.ComponentResource):
@@ -69,18 +69,18 @@ class MySQLCluster(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         # Everything is checked before the first resource is registered.
         settings = validated({"name": name, **args})
-        server = server_for(settings["flavor"], settings["version"])
+        server = server_for(settings.flavor, settings.version)
         server_image, backup_image = _images(server, settings)
         super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
 
-        names = ClusterNames(name, settings["namespace"], settings["cluster_domain"])
+        names = ClusterNames(name, settings.namespace, settings.cluster_domain)
         child = pulumi.ResourceOptions(parent=self)
 
         def metadata(resource_name: str) -> meta.ObjectMetaArgs:
             return meta.ObjectMetaArgs(name=resource_name, namespace=names.namespace,
                                        labels=names.labels)
 
-        server_cnf = cnf_files(server, settings["binlog_retention_days"])
+        server_cnf = cnf_files(server, settings.binlog_retention_days)
         config_map = core.ConfigMap(
             f"{name}-config",
             metadata=metadata(names.config_map),
@@ -117,7 +117,7 @@ class MySQLCluster(pulumi.ComponentResource):
             metadata=metadata(names.statefulset),
             spec=apps.StatefulSetSpecArgs(
                 service_name=headless.metadata.name,
-                replicas=settings["replicas"],
+                replicas=settings.replicas,
                 # Each replica clones from the pod before it, which must be up and serving.
                 pod_management_policy="OrderedReady",
                 update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
@@ -146,7 +146,7 @@ class MySQLCluster(pulumi.ComponentResource):
         networking.NetworkPolicy(
             f"{name}-network-policy",
             metadata=metadata(names.cluster),
-            spec=network_policy_spec(names, settings["allowed_client_namespaces"]),
+            spec=network_policy_spec(names, settings.allowed_client_namespaces),
             opts=child,
         )
 
@@ -188,14 +188,14 @@ class MySQLCluster(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _credentials_secret(self, name: str, names: ClusterNames, settings: dict,
+    def _credentials_secret(self, name: str, names: ClusterNames, settings: ClusterSettings,
                             metadata, opts: pulumi.ResourceOptions) -> pulumi.Input[str]:
         """The Secret the pods read passwords from: the user's own, or one made here."""
-        if settings["existing_secret"]:
-            return settings["existing_secret"]
+        if settings.existing_secret:
+            return settings.existing_secret
         passwords = {}
         for setting in PASSWORD_SETTINGS:
-            value = settings[setting.arg]
+            value = getattr(settings, setting.arg)
             if value is None:
                 value = random.RandomPassword(
                     f"{name}-{SECRET_KEYS[setting.arg]}", length=32, special=False,
