@@ -27,7 +27,7 @@ _ANNOTATIONS = {"string": "str", "integer": "int", "boolean": "bool",
 _YAML_ITEMS = {"array": ["    items:", "      type: string"]}
 
 
-def shown_default(setting: Setting) -> str:
+def _shown_default(setting: Setting) -> str:
     """The default as the reference shows it: JSON, as a stack file would give it."""
     return "(generated)" if setting.secret else f"`{json.dumps(setting.default)}`"
 
@@ -36,10 +36,11 @@ def documentation(setting: Setting) -> str:
     """The description of the setting's input in the multi-language schema."""
     if setting.secret:
         return setting.description  # which says that it is generated when unset
-    return f"{setting.description} Default: {shown_default(setting)}."
+    return f"{setting.description} Default: {_shown_default(setting)}."
 
 
 def _python_string(text: str) -> str:
+    # The analyzer takes a docstring's value as it is: one line, no indentation to strip.
     if '"""' in text or text.endswith('"') or "\\" in text:
         return repr(text)
     return f'"""{text}"""'
@@ -84,7 +85,7 @@ def _reference_table() -> list[str]:
     for s in SETTINGS:
         argument = "resource name" if s.arg == "name" else f"`{s.arg}`"
         kind = f"{s.type} (secret)" if s.secret else s.type
-        lines.append(f"| `{s.key}` | {argument} | {kind} | {shown_default(s)} | {s.description} |")
+        lines.append(f"| `{s.key}` | {argument} | {kind} | {_shown_default(s)} | {s.description} |")
     return lines
 
 
@@ -92,7 +93,8 @@ def _between_markers(current: str, start: str, end: str, generated: list[str]) -
     """`current` with the lines between the marker lines `start` and `end` replaced."""
     lines = current.splitlines()
     try:
-        first, last = lines.index(start), lines.index(end)
+        first = lines.index(start)
+        last = lines.index(end, first)
     except ValueError:
         raise GenerateError(f"the lines {start!r} and {end!r} must mark where the generated "
                             "part goes") from None
