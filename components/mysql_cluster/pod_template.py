@@ -17,7 +17,7 @@ from .names import ClusterNames
 from .script_bundle import bash_command
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .servers import Server
-from .settings import BACKUP_USER, REPLICATION_USER, optional_text
+from .settings import BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
 
 MYSQL_PORT = 3306
 BACKUP_PORT = 3307
@@ -50,12 +50,12 @@ class PodSettings:
     secret_name: pulumi.Input[str]
     config_map_name: pulumi.Input[str]
     server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
-    settings: dict[str, Any]  # validated settings by argument name
+    settings: ClusterSettings
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
         def quantities(kind: str) -> dict[str, str]:
-            values = {"cpu": optional_text(self.settings[f"{prefix}_cpu_{kind}"]),
-                      "memory": optional_text(self.settings[f"{prefix}_memory_{kind}"])}
+            values = {"cpu": optional_text(getattr(self.settings, f"{prefix}_cpu_{kind}")),
+                      "memory": optional_text(getattr(self.settings, f"{prefix}_memory_{kind}"))}
             return {resource: value for resource, value in values.items() if value}
         return core.ResourceRequirementsArgs(requests=quantities("request"), limits=quantities("limit"))
 
@@ -88,11 +88,11 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("DATA_SUBDIR", DATA_SUBDIR),
         _env("REPLICATION_USER", REPLICATION_USER),
         _env("BACKUP_USER", BACKUP_USER),
-        _env("APP_USER", settings["app_user"]),
-        _env("APP_DATABASE", settings["app_database"]),
-        _env("MAX_REPLICATION_LAG_SECONDS", settings["max_replication_lag_seconds"]),
-        _env("BACKUP_PARALLEL", settings["backup_parallel"]),
-        _env("TRANSFER_BUFFER_BYTES", settings["transfer_buffer_bytes"]),
+        _env("APP_USER", settings.app_user),
+        _env("APP_DATABASE", settings.app_database),
+        _env("MAX_REPLICATION_LAG_SECONDS", settings.max_replication_lag_seconds),
+        _env("BACKUP_PARALLEL", settings.backup_parallel),
+        _env("TRANSFER_BUFFER_BYTES", settings.transfer_buffer_bytes),
         _env("REPLICATION_HEARTBEAT_SECONDS", REPLICATION_HEARTBEAT_SECONDS),
         _env("CLIENT_OPTIONS_DIR", CLIENT_OPTIONS_DIR),
         _env("TMPDIR", "/tmp"),
@@ -207,7 +207,7 @@ def _affinity(pod: PodSettings) -> core.AffinityArgs:
         label_selector=meta.LabelSelectorArgs(match_labels=pod.names.selector_labels),
         topology_key="kubernetes.io/hostname",
     )
-    if pod.settings["anti_affinity"] == "required":
+    if pod.settings.anti_affinity == "required":
         anti_affinity = core.PodAntiAffinityArgs(
             required_during_scheduling_ignored_during_execution=[term])
     else:
@@ -218,7 +218,7 @@ def _affinity(pod: PodSettings) -> core.AffinityArgs:
 
 
 def _zone_spread(pod: PodSettings) -> Optional[list[core.TopologySpreadConstraintArgs]]:
-    if not pod.settings["zone_spread"]:
+    if not pod.settings.zone_spread:
         return None
     return [core.TopologySpreadConstraintArgs(
         max_skew=1,
@@ -281,8 +281,8 @@ def data_volume_claim(pod: PodSettings) -> core.PersistentVolumeClaimArgs:
         metadata=meta.ObjectMetaArgs(name="data", labels=pod.names.labels),
         spec=core.PersistentVolumeClaimSpecArgs(
             access_modes=["ReadWriteOnce"],
-            storage_class_name=optional_text(pod.settings["storage_class"]),
+            storage_class_name=optional_text(pod.settings.storage_class),
             resources=core.VolumeResourceRequirementsArgs(
-                requests={"storage": pod.settings["storage_size"]}),
+                requests={"storage": pod.settings.storage_size}),
         ),
     )

@@ -1,13 +1,13 @@
 """Every setting of a cluster: its stack config key, its argument name, type, default and rule.
 
-This table is the single source for reading stack config (`stack_config.py`), validating
-`MySQLClusterArgs` (`cluster.py`), and the config reference that tests keep in agreement with
-`Pulumi.yaml` and the README.
+This table is the single source for reading stack config (`stack_config.py`) and validating the
+arguments of a MySQLCluster (`cluster.py`); `python -m mysql_cluster.generate` writes from it
+Pulumi.yaml's config block, the README's configuration table and MySQLClusterArgs (`args.py`).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass, replace
 from typing import Any, Callable, Optional
 
 import pulumi
@@ -318,8 +318,23 @@ BY_ARG = {s.arg: s for s in SETTINGS}
 PASSWORD_SETTINGS = tuple(s for s in SETTINGS if s.secret)
 
 
-def validated(values: dict[str, Any]) -> dict[str, Any]:
-    """Every plain setting validated, with defaults filled in, keyed by argument name.
+def _value_type(setting: Setting) -> Any:
+    if setting.secret:
+        return Optional[pulumi.Input[str]]  # None until generated; an Output when a secret
+    return {"string": str, "integer": int, "boolean": bool, "array": list[str]}[setting.type]
+
+
+# One attribute per setting, named as its argument: a new row of SETTINGS is a new attribute.
+# Passwords stay out of its repr, so that logging the settings shows none.
+ClusterSettings = make_dataclass(
+    "ClusterSettings", [(s.arg, _value_type(s), field(repr=not s.secret)) for s in SETTINGS],
+    frozen=True,
+    namespace={"__doc__": "Every setting of a cluster, validated, with defaults filled in.",
+               "__module__": __name__})
+
+
+def validated(values: dict[str, Any]) -> ClusterSettings:
+    """Every setting validated, with defaults filled in.
 
     `values` is keyed by argument name; a missing or None value takes the default.
     Secret settings may be Outputs; they are validated once known.
@@ -339,19 +354,19 @@ def validated(values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(BY_ARG)
     if unknown:
         raise TypeError(f"MySQLClusterArgs has no field(s) {', '.join(sorted(unknown))}")
-    _check_requests_within_limits(result)
-    _check_passwords_have_one_source(result)
-    _check_replication_password_length(result)
-    return result
+    settings = ClusterSettings(**result)
+    _check_requests_within_limits(settings)
+    _check_passwords_have_one_source(settings)
+    return _replication_password_length_checked(settings)
 
 
-def _check_passwords_have_one_source(settings: dict[str, Any]) -> None:
-    if not settings["existing_secret"]:
+def _check_passwords_have_one_source(settings: ClusterSettings) -> None:
+    if not settings.existing_secret:
         return
     for setting in PASSWORD_SETTINGS:
-        if settings[setting.arg] is not None:
+        if getattr(settings, setting.arg) is not None:
             raise ConfigError(setting, "<secret>",
-                              f"existingSecret ({settings['existing_secret']}) already holds the "
+                              f"existingSecret ({settings.existing_secret}) already holds the "
                               f"passwords; remove {setting.key} or existingSecret")
 
 
@@ -360,9 +375,9 @@ def _check_passwords_have_one_source(settings: dict[str, Any]) -> None:
 MAX_MYSQL_REPLICATION_PASSWORD = 32
 
 
-def _check_replication_password_length(settings: dict[str, Any]) -> None:
-    if settings["flavor"] != "mysql":
-        return
+def _replication_password_length_checked(settings: ClusterSettings) -> ClusterSettings:
+    if settings.flavor != "mysql":
+        return settings
     setting = BY_ARG["replication_password"]
 
     def check(password: Any) -> Any:
@@ -372,23 +387,23 @@ def _check_replication_password_length(settings: dict[str, Any]) -> None:
                               f"{MAX_MYSQL_REPLICATION_PASSWORD} characters; use a shorter one")
         return password
 
-    password = settings[setting.arg]
+    password = settings.replication_password
     if isinstance(password, pulumi.Output):
-        settings[setting.arg] = password.apply(check)
-    else:
-        check(password)
+        return replace(settings, replication_password=password.apply(check))
+    check(password)
+    return settings
 
 
-def _check_requests_within_limits(settings: dict[str, Any]) -> None:
+def _check_requests_within_limits(settings: ClusterSettings) -> None:
     # Kubernetes refuses a pod whose request exceeds its limit; say so before creating anything.
     for container in ("server", "backup"):
         for resource in ("cpu", "memory"):
             request = BY_ARG[f"{container}_{resource}_request"]
             limit = BY_ARG[f"{container}_{resource}_limit"]
-            if settings[limit.arg] and (quantity_value(settings[request.arg])
-                                        > quantity_value(settings[limit.arg])):
-                raise ConfigError(request, settings[request.arg],
-                                  f"it is more than {limit.key} ({settings[limit.arg]}); "
+            requested, limited = getattr(settings, request.arg), getattr(settings, limit.arg)
+            if limited and quantity_value(requested) > quantity_value(limited):
+                raise ConfigError(request, requested,
+                                  f"it is more than {limit.key} ({limited}); "
                                   "lower the request or raise the limit")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 
-from .cluster import MySQLClusterArgs
+from .args import MySQLClusterArgs
 from .sdk_internals import CONFIG
 from .settings import BY_KEY, SETTINGS, ConfigError
 

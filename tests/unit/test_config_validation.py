@@ -10,12 +10,11 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
 
 from mysql_cluster import ConfigError, MySQLCluster
 from mysql_cluster.settings import BY_KEY, SETTINGS
 
-from .conftest import MYSQL_57_BACKUP_IMAGE, PROJECT_DIR, find
+from .conftest import MYSQL_57_BACKUP_IMAGE, find
 
 # One bad value per config key, as a stack file or --config gives it; how the message shows it
 # (after the key, before what is allowed); and a phrase of what is allowed.
@@ -87,14 +86,6 @@ def accepted(key: str, value: Any) -> Any:
 
 def test_every_config_key_has_a_bad_value_case():
     assert set(BAD_VALUES) == {setting.key for setting in SETTINGS}
-
-
-def test_pulumi_yaml_declares_every_plain_setting_as_the_settings_table_does():
-    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
-    fields = ("type", "default", "description")
-    assert {key: {field: declaration[field] for field in fields}
-            for key, declaration in declared.items()} == \
-        {s.key: {field: getattr(s, field) for field in fields} for s in SETTINGS if not s.secret}
 
 
 @pytest.mark.parametrize("key", PLAIN_KEYS)

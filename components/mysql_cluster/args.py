@@ -1,0 +1,78 @@
+# Generated from components/mysql_cluster/settings.py by `python -m mysql_cluster.generate`;
+# do not edit.
+"""MySQLClusterArgs: the inputs of a MySQLCluster.
+
+No `from __future__ import annotations` here: Pulumi's component analyzer evaluates these
+annotations, and reads the docstrings from this source, to infer the multi-language schema.
+"""
+from typing import Sequence, TypedDict
+
+import pulumi
+
+
+class MySQLClusterArgs(TypedDict, total=False):
+    """Inputs of a MySQLCluster. Every field is optional. Fields that shape resources must be plain
+    values; passwords may be Outputs (secrets)."""
+
+    namespace: pulumi.Input[str]
+    """Kubernetes namespace for every resource of the cluster. Default: `"default"`."""
+    replicas: pulumi.Input[int]
+    """Number of database pods; pod 0 is the primary, the others are read replicas. Default: `3`."""
+    flavor: pulumi.Input[str]
+    """Database server: mysql or mariadb. Default: `"mysql"`."""
+    version: pulumi.Input[str]
+    """Server version line: 8.4, 8.0 or 5.7 for mysql; 11.4 or 10.11 for mariadb; "" for the newest long-term line of the flavor (8.4 or 11.4). Default: `""`."""
+    server_image: pulumi.Input[str]
+    """Image of the database server (init-mysql and mysql containers); "" for the default of the chosen flavor and version. Default: `""`."""
+    backup_image: pulumi.Input[str]
+    """Image with the backup tool and socat or ncat (clone-mysql and backup containers); "" for the default of the chosen flavor and version. Default: `""`."""
+    storage_size: pulumi.Input[str]
+    """Size of each pod's data volume. Default: `"10Gi"`."""
+    storage_class: pulumi.Input[str]
+    """StorageClass of the data volumes; "" for the cluster's default class. Default: `""`."""
+    server_cpu_request: pulumi.Input[str]
+    """CPU request of the mysql container. Default: `"500m"`."""
+    server_memory_request: pulumi.Input[str]
+    """Memory request of the mysql container. Default: `"1Gi"`."""
+    server_cpu_limit: pulumi.Input[str]
+    """CPU limit of the mysql container; "" for none. Default: `""`."""
+    server_memory_limit: pulumi.Input[str]
+    """Memory limit of the mysql container. Default: `"2Gi"`."""
+    backup_cpu_request: pulumi.Input[str]
+    """CPU request of the backup sidecar and the init containers. Default: `"100m"`."""
+    backup_memory_request: pulumi.Input[str]
+    """Memory request of the backup sidecar and the init containers. Default: `"256Mi"`."""
+    backup_cpu_limit: pulumi.Input[str]
+    """CPU limit of the backup sidecar and the init containers; "" for none. Default: `""`."""
+    backup_memory_limit: pulumi.Input[str]
+    """Memory limit of the backup sidecar and the init containers. Default: `"1Gi"`."""
+    max_replication_lag_seconds: pulumi.Input[int]
+    """A replica is ready (and receives reads) only while it is at most this many seconds behind the primary. Default: `30`."""
+    backup_parallel: pulumi.Input[int]
+    """Data files the backup tool copies at once while a new replica clones. Default: `2`."""
+    transfer_buffer_bytes: pulumi.Input[int]
+    """Bytes socat moves per read and write of a clone's stream (its default is 8192). Default: `1048576`."""
+    binlog_retention_days: pulumi.Input[int]
+    """Days each server keeps its binary logs; a replica down for longer is rebuilt by cloning (delete its PersistentVolumeClaim and pod). Default: `7`."""
+    anti_affinity: pulumi.Input[str]
+    """Spread pods over nodes: preferred (best effort) or required (one pod per node). Default: `"preferred"`."""
+    zone_spread: pulumi.Input[bool]
+    """Also spread pods evenly over topology.kubernetes.io/zone (best effort). Default: `false`."""
+    allowed_client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Namespaces whose pods may connect to port 3306, besides the cluster's own; "*" allows every namespace. Default: `[]`."""
+    app_user: pulumi.Input[str]
+    """Application user, with all privileges on the application database only. Default: `"app"`."""
+    app_database: pulumi.Input[str]
+    """Database created for the application user. Default: `"app"`."""
+    existing_secret: pulumi.Input[str]
+    """Name of an existing Secret with the keys root-password, replication-password, backup-password and app-password; "" to have the stack create one. Default: `""`."""
+    cluster_domain: pulumi.Input[str]
+    """DNS domain of the Kubernetes cluster, used in the pods' fully qualified names. Default: `"cluster.local"`."""
+    root_password: pulumi.Input[str]
+    """Root password (secret); generated when unset."""
+    replication_password: pulumi.Input[str]
+    """Password of the replication user (secret); generated when unset."""
+    backup_password: pulumi.Input[str]
+    """Password of the backup user (secret); generated when unset."""
+    app_password: pulumi.Input[str]
+    """Password of the application user (secret); generated when unset."""
