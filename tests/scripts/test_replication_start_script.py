@@ -24,7 +24,8 @@ def gtid_state(state) -> str:
 
 def replicated(pod, gtids: str) -> None:
     """The replica applies the primary's transactions up to `gtids`."""
-    pod.update_server(lambda state: state.update({"gtid_slave_pos" if is_mariadb(pod.server) else "gtid_executed": gtids}))
+    name = "gtid_slave_pos" if is_mariadb(pod.server) else "gtid_executed"
+    pod.update_server(lambda state: state.update({name: gtids}))
 
 
 def statement_kinds(events: list[str]) -> list[str]:
@@ -179,7 +180,8 @@ def test_a_restarted_replica_is_pointed_at_the_primary_again_without_rewinding(m
     pod.update_server(lambda state: state.update(events=[]))
     started(pod)
     state = pod.server_state
-    assert statement_kinds(state["events"]) == [FIRST_START[server][0], FIRST_START[server][-2], FIRST_START[server][-1]]
+    stop, *_, change, start = FIRST_START[server]
+    assert statement_kinds(state["events"]) == [stop, change, start]
     assert gtid_state(state) == later
 
 
@@ -191,8 +193,8 @@ def test_a_crash_between_applying_the_clones_position_and_marking_it_does_not_re
     replicated(pod, later)
     started(pod)
     assert gtid_state(pod.server_state) == later
-    assert not {"RESET MASTER", "RESET BINARY LOGS", "SET GLOBAL GTID_PURGED", "SET GLOBAL GTID_SLAVE_POS"} & set(
-        statement_kinds(pod.server_state["events"][len(FIRST_START[server]):]))
+    restart = statement_kinds(pod.server_state["events"][len(FIRST_START[server]):])
+    assert not {"RESET MASTER", "RESET BINARY LOGS", "SET GLOBAL GTID_PURGED", "SET GLOBAL GTID_SLAVE_POS"} & set(restart)
 
 
 def test_a_replica_with_data_but_no_record_of_a_clone_stops_the_sidecar(make_pod):
@@ -228,20 +230,24 @@ def test_the_backup_of_a_replica_gives_its_gtid_position(make_pod, server):
 # The replica info each tool version writes from a GTID replica, and what the binlog info of a
 # primary holds (server_model.slave_info and binlog_info have the rules).
 @pytest.mark.parametrize(("server", "kind", "text"), [
-    ("mysql 8.4", "slave_info", "SET GLOBAL gtid_purged='{mysql}';\nCHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION=1;\n"),
+    ("mysql 8.4", "slave_info",
+     "SET GLOBAL gtid_purged='{mysql}';\nCHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION=1;\n"),
     ("mysql 8.0", "slave_info", "SET GLOBAL gtid_purged='{mysql}';\nCHANGE MASTER TO MASTER_AUTO_POSITION=1;\n"),
-    ("mariadb 11.4", "slave_info", "SET GLOBAL gtid_slave_pos = '{mariadb}';\nCHANGE MASTER TO master_use_gtid = slave_pos;\n"),
+    ("mariadb 11.4", "slave_info",
+     "SET GLOBAL gtid_slave_pos = '{mariadb}';\nCHANGE MASTER TO master_use_gtid = slave_pos;\n"),
     ("mysql 8.4", "binlog_info", "mysql-bin.000001\t157\t{mysql}\n"),
     ("mariadb 10.11", "binlog_info", "mysql-bin.000001\t157\t{mariadb}\n"),
 ])
 def test_each_version_of_the_backup_tool_writes_its_form_of_the_info_files(server, kind, text):
     donor = replica_donor(server) if kind == "slave_info" else primary_state(server)
-    assert dict(donor_files(server, donor))[f"{server_model.info_prefix(server)}_{kind}"] == text.format(**DONOR_GTIDS)
+    info_file = f"{server_model.info_prefix(server)}_{kind}"
+    assert dict(donor_files(server, donor))[info_file] == text.format(**DONOR_GTIDS)
 
 
 @pytest.mark.parametrize(("server", "slave_info"), [
     ("mysql 8.4", ""), ("mysql 8.0", " ;\n"), ("mariadb 11.4", ""),
-    ("mariadb 10.11", f"SET GLOBAL gtid_slave_pos = '{DONOR_GTIDS['mariadb']}';\nCHANGE MASTER TO master_use_gtid = slave_pos\n"),
+    ("mariadb 10.11",
+     f"SET GLOBAL gtid_slave_pos = '{DONOR_GTIDS['mariadb']}';\nCHANGE MASTER TO master_use_gtid = slave_pos\n"),
 ])
 def test_replica_info_that_is_empty_or_lacks_a_semicolon_still_gives_the_gtid_position(make_pod, server, slave_info):
     files = donor_files(server, slave_info=slave_info)
