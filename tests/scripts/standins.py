@@ -5,9 +5,10 @@ test (so a program the image would lack is missing here too). It records how it 
 `calls.log` of its control directory and behaves as `scenario.bin` there says, the way the real
 program would: a client refuses a wrong password or a statement its server does not know, the
 stream extractor fails on a stream that stops inside a file, the backup tool marks a backup as
-prepared. The real commands the scripts may use (mv, grep, ...) are there too: in traced runs as
-shims that record their argv and exec the real program, so that the argv of every process the
-scripts start can be searched for passwords.
+prepared. The SQL client and the backup tool work on the pod's server, modelled with upstream's
+rules in server_model.py. The real commands the scripts may use (mv, grep, ...) are there too: in
+traced runs as shims that record their argv and exec the real program, so that the argv of every
+process the scripts start can be searched for passwords.
 
 The stand-ins start with `python -SI` and import this module. A clone runs several stand-ins per
 attempt, so it loads only what starts fast: the scenario and the calls are marshal data (json
