@@ -148,7 +148,7 @@ class MySQLCluster(pulumi.ComponentResource):
             return meta.ObjectMetaArgs(name=resource_name, namespace=names.namespace,
                                        labels=names.labels)
 
-        server_cnf = cnf_files(server, settings["binlog_retention_days"])
+        server_cnf = cnf_files(server, settings)
         config_map = core.ConfigMap(
             f"{name}-config",
             metadata=metadata(names.config_map),

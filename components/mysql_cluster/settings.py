@@ -13,6 +13,8 @@ from typing import Any, Callable, Optional
 
 import pulumi
 
+from .server_options import extra_server_options
+
 
 class ConfigError(pulumi.RunError):
     """A setting has a value the cluster cannot be built from.
@@ -235,11 +237,22 @@ def _password(setting: "Setting", value: Any) -> Any:
     return value
 
 
+def _checked_by(normalise: Callable[[Any], Any]) -> Callable[["Setting", Any], Any]:
+    """A check made of a function that returns the value the component uses, or raises
+    ValueError(what to show, what to do instead)."""
+    def check(setting: "Setting", value: Any) -> Any:
+        try:
+            return normalise(value)
+        except ValueError as error:
+            raise ConfigError(setting, *error.args) from None
+    return check
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str  # stack config key, without the project prefix
     arg: str  # field of MySQLClusterArgs
-    type: str  # Pulumi.yaml config type: string, integer, boolean or array
+    type: str  # Pulumi.yaml config type: string, integer, boolean, array or object
     default: Any
     description: str
     check: Callable[["Setting", Any], Any]
@@ -326,6 +339,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("clusterDomain", "cluster_domain", "string", "cluster.local",
             "DNS domain of the Kubernetes cluster, used in the pods' fully qualified names.",
             _dns_subdomain),
+    Setting("serverOptions", "server_options", "object", {},
+            "Extra [mysqld] options, a map of option to value (\"\" for a bare flag), written "
+            "after the cluster's own in the primary's and the replicas' .cnf; options the cluster "
+            "manages (server-id, log-bin, GTID, read-only, durability, ...) are refused. Replaces "
+            "the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a "
+            "multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and "
+            "collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, "
+            "utf8mb4_uca1400_ai_ci on MariaDB) when it names them.",
+            _checked_by(extra_server_options)),
     Setting("rootPassword", "root_password", "string", None,
             "Root password (secret); generated when unset.", _password, secret=True),
     Setting("replicationPassword", "replication_password", "string", None,

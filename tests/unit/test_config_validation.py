@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from mysql_cluster import ConfigError, MySQLCluster
+from mysql_cluster.server_options import MANAGED_OPTIONS
 from mysql_cluster.settings import BY_KEY, SETTINGS
 
 from .conftest import MYSQL_57_BACKUP_IMAGE, PROJECT_DIR, find
@@ -49,6 +50,7 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "appDatabase": ("1app", "'1app'", "letter followed by letters, digits or '_'"),
     "existingSecret": ("My_Secret", "'My_Secret'", "lower-case letters"),
     "clusterDomain": ("cluster local", "'cluster local'", "lower-case letters"),
+    "serverOptions": ('{"server_id": "7"}', "'server_id'", "server-id is managed by the cluster"),
     "rootPassword": ("short", "'<secret>'", "at least 12 printable characters"),
     "replicationPassword": ("short", "'<secret>'", "at least 12 printable characters"),
     "backupPassword": ("short", "'<secret>'", "at least 12 printable characters"),
@@ -119,11 +121,13 @@ def test_bad_password_message_names_the_key_but_not_the_password(render, key):
 
 
 def name_and_args(key: str, text: str) -> tuple[str, dict[str, Any]]:
-    """A config key's text as the component's name and arguments (arrays are lists there)."""
+    """A config key's text as the component's name and arguments (arrays and objects are lists
+    and dicts there)."""
     setting = BY_KEY[key]
     if setting.arg == "name":
         return text, {}
-    return "orders", {setting.arg: json.loads(text) if setting.type == "array" else text}
+    structured = setting.type in ("array", "object")
+    return "orders", {setting.arg: json.loads(text) if structured else text}
 
 
 def registered_before_failing(mock_monitor, name: str, args: dict[str, Any]) -> list:
@@ -538,3 +542,74 @@ def test_binlog_retention_accepts_one_day_to_a_year(text, value):
 @pytest.mark.parametrize("text", ["0", "366", "7d", "1.5"])
 def test_binlog_retention_rejects_other_values(text):
     refused("binlogRetentionDays", text)
+
+
+# --- server options --------------------------------------------------------------------------
+
+def test_server_options_accept_text_numbers_booleans_and_empty_for_a_bare_flag():
+    assert accepted("serverOptions", {"max_connections": 500, "long_query_time": 0.5,
+                                      "log_slow_extra": True, "sql_mode": "STRICT_ALL_TABLES",
+                                      "skip-log-error": ""}) == {
+        "max-connections": "500", "long-query-time": "0.5", "log-slow-extra": "ON",
+        "sql-mode": "STRICT_ALL_TABLES", "skip-log-error": ""}
+
+
+def test_server_options_reject_text_that_is_not_a_yaml_map(render):
+    error = rejection(render, serverOptions="max_connections=500")
+    assert error.setting.key == "serverOptions"
+    assert "YAML map" in str(error)
+
+
+@pytest.mark.parametrize("value", [["max_connections"], "max_connections"])
+def test_server_options_reject_what_is_not_a_map(value):
+    assert "use a map of option to value" in str(refused("serverOptions", value))
+
+
+@pytest.mark.parametrize("name", ["max connections", "1st", "max_connections=", "-port", "a" * 65,
+                                  "skip-", "max.connections"])
+def test_server_option_names_are_letters_digits_dashes_and_underscores(name):
+    assert "name each option" in str(refused("serverOptions", {name: "1"}))
+
+
+@pytest.mark.parametrize("value", ["1\n[client]", "500 # connections", "[client]", "x" * 1025,
+                                   "a\tb"])
+def test_server_option_values_are_one_line_without_comments_or_sections(value):
+    assert "write each value on one line" in str(refused("serverOptions", {"init_connect": value}))
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, [1], None])
+def test_server_option_values_are_text_or_numbers(value):
+    assert "as text or a number" in str(refused("serverOptions", {"init_connect": value}))
+
+
+def test_server_option_given_twice_in_two_spellings_is_rejected():
+    error = refused("serverOptions", {"max_connections": "5", "max-connections": "6"})
+    assert "max-connections is given twice" in str(error)
+
+
+@pytest.mark.parametrize("option", sorted(MANAGED_OPTIONS))
+def test_server_options_refuse_every_option_the_cluster_manages_saying_why(option):
+    message = str(refused("serverOptions", {option.replace("-", "_"): "1"}))
+    assert f"{option} is managed by the cluster ({MANAGED_OPTIONS[option]}); remove it" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("spelling, option", [
+    ("loose-server-id", "server-id"), ("skip-log-bin", "log-bin"), ("disable_log_bin", "log-bin"),
+    ("loose_skip_log_bin", "log-bin"), ("server-i", "server-id"), ("SYNC_BINLOG", "sync-binlog"),
+    ("skip-grant-tables", "skip-grant-tables"), ("enable-read-only", "read-only"),
+])
+def test_server_options_refuse_managed_options_in_every_spelling_the_server_reads(spelling, option):
+    assert f"{option} is managed by the cluster" in str(refused("serverOptions", {spelling: ""}))
+
+
+@pytest.mark.parametrize("option", ["sync_binlog", "innodb_flush_log_at_trx_commit"])
+def test_server_options_refuse_durability_options_saying_durability_is_managed(option):
+    assert "durability is managed" in str(refused("serverOptions", {option: "0"}))
+
+
+@pytest.mark.parametrize("option", ["log_bin_trust_function_creators", "relay_log_space_limit",
+                                    "innodb_buffer_pool_size", "character_set_server",
+                                    "replica_parallel_workers", "port_open_timeout"])
+def test_server_options_accept_options_whose_names_merely_begin_like_managed_ones(option):
+    assert accepted("serverOptions", {option: "1"}) == {option.replace("_", "-"): "1"}
