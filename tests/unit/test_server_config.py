@@ -70,11 +70,13 @@ def test_mariadb_10_11_gets_no_purge_option_it_does_not_know(rendered):
                 if line.startswith("slave-connections-needed-for-purge")]
 
 
+def pod_config_checksum(rendered, **config) -> str:
+    template = find(rendered(**config), "StatefulSet")["spec"]["template"]
+    return template["metadata"]["annotations"]["mysql-cluster/config-checksum"]
+
+
 def test_a_changed_retention_rolls_the_pods(rendered):
-    def checksum(**config):
-        template = find(rendered(**config), "StatefulSet")["spec"]["template"]
-        return template["metadata"]["annotations"]["mysql-cluster/config-checksum"]
-    assert checksum() != checksum(binlogRetentionDays=3)
+    assert pod_config_checksum(rendered) != pod_config_checksum(rendered, binlogRetentionDays=3)
 
 
 # --- serverOptions and the defaults it may replace ----------------------------------------------
@@ -144,10 +146,8 @@ def test_another_character_set_in_server_options_also_drops_the_utf8mb4_collatio
 
 
 def test_changed_server_options_roll_the_pods(rendered):
-    def checksum(**config):
-        template = find(rendered(**config), "StatefulSet")["spec"]["template"]
-        return template["metadata"]["annotations"]["mysql-cluster/config-checksum"]
-    assert checksum() != checksum(serverOptions='{"max_connections": 500}')
+    assert pod_config_checksum(rendered) != pod_config_checksum(
+        rendered, serverOptions='{"max_connections": 500}')
 
 
 REPLACEABLE_DEFAULTS = {"innodb-buffer-pool-size", "character-set-server", "collation-server"}
