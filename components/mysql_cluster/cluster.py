@@ -144,9 +144,10 @@ class MySQLCluster(pulumi.ComponentResource):
         names = ClusterNames(name, settings["namespace"], settings["cluster_domain"])
         child = pulumi.ResourceOptions(parent=self)
 
-        def metadata(resource_name: str) -> meta.ObjectMetaArgs:
+        def metadata(resource_name: str,
+                     annotations: Optional[dict[str, str]] = None) -> meta.ObjectMetaArgs:
             return meta.ObjectMetaArgs(name=resource_name, namespace=names.namespace,
-                                       labels=names.labels)
+                                       labels=names.labels, annotations=annotations or None)
 
         server_cnf = cnf_files(server, settings)
         config_map = core.ConfigMap(
@@ -170,10 +171,14 @@ class MySQLCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        read = self._client_service(f"{name}-read", metadata(names.read_service),
-                                    names.selector_labels, child)
+        read = self._client_service(
+            f"{name}-read",
+            metadata(names.read_service, settings["read_service_annotations"]),
+            settings["read_service_type"], names.selector_labels, child)
         primary = self._client_service(
-            f"{name}-primary", metadata(names.primary_service),
+            f"{name}-primary",
+            metadata(names.primary_service, settings["primary_service_annotations"]),
+            settings["primary_service_type"],
             {**names.selector_labels, "statefulset.kubernetes.io/pod-name": names.pod(0)}, child)
 
         pod = PodSettings(names=names, server=server, server_image=server_image,
@@ -244,12 +249,14 @@ class MySQLCluster(pulumi.ComponentResource):
         })
 
     @staticmethod
-    def _client_service(resource_name: str, metadata: meta.ObjectMetaArgs,
+    def _client_service(resource_name: str, metadata: meta.ObjectMetaArgs, service_type: str,
                         selector: dict[str, str], opts: pulumi.ResourceOptions) -> core.Service:
         return core.Service(
             resource_name,
             metadata=metadata,
             spec=core.ServiceSpecArgs(
+                # ClusterIP is the API's default: left out, existing Services see no change.
+                type=None if service_type == "ClusterIP" else service_type,
                 selector=selector,
                 ports=[core.ServicePortArgs(name="mysql", port=MYSQL_PORT, target_port="mysql")],
             ),

@@ -13,6 +13,9 @@ from typing import Any, Callable, Optional
 
 import pulumi
 
+from .kubernetes_metadata import annotations, labels
+from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS
+from .scheduling import tolerations
 from .server_options import extra_server_options
 
 
@@ -202,6 +205,25 @@ def _dns_subdomain(setting: "Setting", value: Any) -> Any:
     return value
 
 
+def _secret_names(setting: "Setting", value: Any) -> Any:
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(item, str) and _DNS_SUBDOMAIN.match(item) and len(item) <= 253
+            for item in value):
+        raise ConfigError(setting, value, "use a list of Secret names (lower-case letters, "
+                          "digits, '-' and '.'), e.g. [\"registry-credentials\"]")
+    return list(value)
+
+
+def _pod_labels(value: Any) -> dict[str, str]:
+    return labels(value, reserved=OWN_LABELS)
+
+
+def _pod_annotations(value: Any) -> dict[str, str]:
+    return annotations(value, reserved=(OWN_ANNOTATION_PREFIX,))
+
+
+SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
+
 # The cluster's own accounts; the application user must be another one.
 REPLICATION_USER = "replicator"
 BACKUP_USER = "backup"
@@ -348,6 +370,41 @@ SETTINGS: tuple[Setting, ...] = (
             "collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, "
             "utf8mb4_uca1400_ai_ci on MariaDB) when it names them.",
             _checked_by(extra_server_options)),
+    Setting("nodeSelector", "node_selector", "object", {},
+            "Node labels and values a node must have to run the pods, e.g. "
+            "{\"node-pool\": \"databases\"}.", _checked_by(labels)),
+    Setting("tolerations", "tolerations", "array", [],
+            "Node taints the pods tolerate: a list of maps with key, operator (Equal or Exists), "
+            "value, effect (NoSchedule, PreferNoSchedule or NoExecute; none for all) and "
+            "tolerationSeconds (NoExecute only).", _checked_by(tolerations)),
+    Setting("priorityClassName", "priority_class_name", "string", "",
+            "PriorityClass of the pods; \"\" for the cluster's default priority.",
+            _dns_subdomain, optional=True),
+    Setting("podLabels", "pod_labels", "object", {},
+            "Extra labels of the pods; the cluster's own app.kubernetes.io/ labels cannot be "
+            "replaced.", _checked_by(_pod_labels)),
+    Setting("podAnnotations", "pod_annotations", "object", {},
+            "Extra annotations of the pods; keys under mysql-cluster/ are the cluster's own.",
+            _checked_by(_pod_annotations)),
+    Setting("primaryServiceType", "primary_service_type", "string", "ClusterIP",
+            "Type of the Service for writes (<name>-primary): ClusterIP, LoadBalancer or NodePort.",
+            _choice(*SERVICE_TYPES)),
+    Setting("primaryServiceAnnotations", "primary_service_annotations", "object", {},
+            "Annotations of the Service for writes, e.g. for an internal load balancer.",
+            _checked_by(annotations)),
+    Setting("readServiceType", "read_service_type", "string", "ClusterIP",
+            "Type of the Service for reads (<name>-read): ClusterIP, LoadBalancer or NodePort.",
+            _choice(*SERVICE_TYPES)),
+    Setting("readServiceAnnotations", "read_service_annotations", "object", {},
+            "Annotations of the Service for reads, e.g. for an internal load balancer.",
+            _checked_by(annotations)),
+    Setting("imagePullSecrets", "image_pull_secrets", "array", [],
+            "Secrets (in the cluster's namespace) with credentials for the registries of the "
+            "images.", _secret_names),
+    Setting("serviceAccountName", "service_account_name", "string", "",
+            "ServiceAccount the pods run as; \"\" for the namespace's default. Its API token is "
+            "never mounted: the pods do not use the Kubernetes API.",
+            _dns_subdomain, optional=True),
     Setting("rootPassword", "root_password", "string", None,
             "Root password (secret); generated when unset.", _password, secret=True),
     Setting("replicationPassword", "replication_password", "string", None,

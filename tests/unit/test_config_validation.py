@@ -51,6 +51,23 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "existingSecret": ("My_Secret", "'My_Secret'", "lower-case letters"),
     "clusterDomain": ("cluster local", "'cluster local'", "lower-case letters"),
     "serverOptions": ('{"server_id": "7"}', "'server_id'", "server-id is managed by the cluster"),
+    "nodeSelector": ('{"pool": "db pool"}', "{'pool': 'db pool'}", "label values"),
+    "tolerations": ('[{"key": "dedicated", "operator": "In"}]',
+                    "{'key': 'dedicated', 'operator': 'In'}", "operator Equal or Exists"),
+    "priorityClassName": ("High", "'High'", "lower-case letters"),
+    "podLabels": ('{"app.kubernetes.io/instance": "other"}', "'app.kubernetes.io/instance'",
+                  "the cluster sets this itself"),
+    "podAnnotations": ('{"mysql-cluster/config-checksum": "x"}',
+                       "'mysql-cluster/config-checksum'", "the cluster sets this itself"),
+    "primaryServiceType": ("ExternalName", "'ExternalName'",
+                           "use one of 'ClusterIP', 'LoadBalancer', 'NodePort'"),
+    "primaryServiceAnnotations": ('{"example.com/ttl": 60}', "{'example.com/ttl': 60}",
+                                  "as text"),
+    "readServiceType": ("Headless", "'Headless'",
+                        "use one of 'ClusterIP', 'LoadBalancer', 'NodePort'"),
+    "readServiceAnnotations": ('{"bad key": "x"}', "'bad key'", "use keys like"),
+    "imagePullSecrets": ('["Registry"]', "['Registry']", "list of Secret names"),
+    "serviceAccountName": ("Orders_DB", "'Orders_DB'", "lower-case letters"),
     "rootPassword": ("short", "'<secret>'", "at least 12 printable characters"),
     "replicationPassword": ("short", "'<secret>'", "at least 12 printable characters"),
     "backupPassword": ("short", "'<secret>'", "at least 12 printable characters"),
@@ -613,3 +630,124 @@ def test_server_options_refuse_durability_options_saying_durability_is_managed(o
                                     "replica_parallel_workers", "port_open_timeout"])
 def test_server_options_accept_options_whose_names_merely_begin_like_managed_ones(option):
     assert accepted("serverOptions", {option: "1"}) == {option.replace("_", "-"): "1"}
+
+
+# --- scheduling and integration --------------------------------------------------------------
+
+MAP_KEYS = ["nodeSelector", "podLabels", "podAnnotations", "primaryServiceAnnotations",
+            "readServiceAnnotations"]
+
+
+@pytest.mark.parametrize("key", MAP_KEYS)
+def test_map_keys_reject_text_that_is_not_a_yaml_map(render, key):
+    error = rejection(render, **{key: "team=orders"})
+    assert error.setting.key == key
+    assert "YAML map" in str(error)
+
+
+@pytest.mark.parametrize("key", MAP_KEYS)
+@pytest.mark.parametrize("name", ["team", "example.com/team", "a" * 63, "team_1.x-y"])
+def test_map_keys_accept_qualified_names(key, name):
+    assert accepted(key, {name: "x"}) == {name: "x"}
+
+
+@pytest.mark.parametrize("key", MAP_KEYS)
+@pytest.mark.parametrize("name", ["", "team name", "-team", "a" * 64, "Example.com/team",
+                                  "example.com/", "/team", "a/b/c"])
+def test_map_keys_reject_what_is_not_a_qualified_name(key, name):
+    assert "use keys like" in str(refused(key, {name: "x"}))
+
+
+@pytest.mark.parametrize("key", ["nodeSelector", "podLabels"])
+@pytest.mark.parametrize("value", ["db pool", "a" * 64, "-db", 5])
+def test_label_maps_reject_what_is_not_a_label_value(key, value):
+    assert "label values" in str(refused(key, {"pool": value}))
+
+
+@pytest.mark.parametrize("key", ["nodeSelector", "podLabels"])
+def test_label_maps_accept_an_empty_label_value(key):
+    assert accepted(key, {"pool": ""}) == {"pool": ""}
+
+
+@pytest.mark.parametrize("label", ["app.kubernetes.io/name", "app.kubernetes.io/instance",
+                                   "app.kubernetes.io/component", "app.kubernetes.io/managed-by"])
+def test_pod_labels_refuse_the_clusters_own_labels(label):
+    assert "the cluster sets this itself" in str(refused("podLabels", {label: "x"}))
+
+
+def test_pod_labels_accept_other_app_kubernetes_io_labels():
+    assert accepted("podLabels", {"app.kubernetes.io/part-of": "shop"}) == {
+        "app.kubernetes.io/part-of": "shop"}
+
+
+def test_pod_annotations_refuse_the_clusters_own_annotation_prefix():
+    assert "the cluster sets this itself" in str(refused("podAnnotations",
+                                                         {"mysql-cluster/anything": "x"}))
+
+
+def test_annotations_accept_any_text_value():
+    text = "multi\nline: {json: true} # anything"
+    assert accepted("readServiceAnnotations", {"example.com/note": text}) == {
+        "example.com/note": text}
+
+
+def test_annotations_of_more_than_256_kib_are_rejected():
+    assert "under 256 KiB" in str(refused("podAnnotations", {"example.com/big": "x" * 262144}))
+
+
+@pytest.mark.parametrize("toleration", [
+    {"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"},
+    {"key": "dedicated", "operator": "Exists"},
+    {"operator": "Exists"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+     "tolerationSeconds": 30},
+    {"key": "dedicated", "value": "db", "effect": "PreferNoSchedule"},
+])
+def test_tolerations_accept_what_kubernetes_accepts(toleration):
+    assert accepted("tolerations", [toleration]) == [{"operator": "Equal", **toleration}]
+
+
+@pytest.mark.parametrize("toleration, rule", [
+    ({"key": "dedicated", "operator": "In"}, "operator Equal or Exists"),
+    ({"key": "dedicated", "effect": "NoRun"}, "effect NoSchedule, PreferNoSchedule or NoExecute"),
+    ({"value": "db"}, "without a key, use the operator Exists"),
+    ({"key": "dedicated", "operator": "Exists", "value": "db"}, "remove the value"),
+    ({"key": "dedicated", "effect": "NoSchedule", "tolerationSeconds": 30},
+     "only applies to the effect NoExecute"),
+    ({"key": "dedicated", "effect": "NoExecute", "tolerationSeconds": "30s"}, "whole number"),
+    ({"key": "dedicated", "effect": "NoExecute", "tolerationSeconds": -1}, "whole number"),
+    ({"key": "bad key"}, "taint key like"),
+    ({"key": "dedicated", "value": "db pool"}, "taint value"),
+    ({"key": "dedicated", "seconds": 5}, "remove seconds"),
+    ("dedicated", "give each toleration as a map"),
+])
+def test_tolerations_reject_what_kubernetes_refuses_saying_what_to_change(toleration, rule):
+    error = refused("tolerations", [toleration])
+    assert rule in str(error)
+    assert "\n" not in str(error)
+
+
+def test_tolerations_reject_a_map_instead_of_a_list():
+    assert "use a list of tolerations" in str(refused("tolerations", {"key": "dedicated"}))
+
+
+@pytest.mark.parametrize("value", [[], ["registry-credentials", "team.registry"]])
+def test_image_pull_secrets_accept_secret_names(value):
+    assert accepted("imagePullSecrets", value) == value
+
+
+@pytest.mark.parametrize("value", ["registry", ["Registry"], [""], [5]])
+def test_image_pull_secrets_reject_what_is_not_a_list_of_secret_names(value):
+    refused("imagePullSecrets", value)
+
+
+@pytest.mark.parametrize("key", ["priorityClassName", "serviceAccountName"])
+@pytest.mark.parametrize("text", ["", "databases", "system-cluster-critical"])
+def test_priority_class_and_service_account_accept_names_or_empty_for_the_default(key, text):
+    assert accepted(key, text) == text
+
+
+@pytest.mark.parametrize("key", ["primaryServiceType", "readServiceType"])
+@pytest.mark.parametrize("text", ["ClusterIP", "LoadBalancer", "NodePort"])
+def test_service_types_accept_cluster_ip_load_balancer_and_node_port(key, text):
+    assert accepted(key, text) == text
