@@ -12,7 +12,8 @@ import pytest
 import yaml
 from google.protobuf import empty_pb2
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.mocks import MockMonitor, _resolve_callbacks
+from pulumi.runtime.sync_await import _sync_await
 
 # Re-exported for the unit tests, which import them from here.
 from stack_manifests import PROJECT_DIR, STACKS, Manifests, container, find  # noqa: F401
@@ -56,9 +57,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.registered: list[tuple[str, str]] = []  # (type, name)
+        self.inputs: dict[str, dict[str, Any]] = {}  # by name
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.registered.append((args.typ, args.name))
+        self.inputs[args.name] = dict(args.inputs)
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -66,13 +69,34 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(MockMonitor):
-    """The SDK's mock monitor, keeping what resources register as their outputs (it drops them)."""
+    """The SDK's mock monitor, keeping what resources register as their outputs (it drops them)
+    and the resource options the engine would act on; and, like the engine (the SDK's mock only
+    passes them on), running the `transforms` of each resource and of its ancestors."""
 
     mocks: RecordingMocks
 
     def __init__(self) -> None:
         super().__init__(RecordingMocks())
         self.registered_outputs: dict[str, dict[str, Any]] = {}  # by URN
+        self.options: dict[str, dict[str, Any]] = {}  # by resource name
+        self._transforms: dict[str, list] = {}  # by URN: its own, then its ancestors'
+
+    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        transforms = (_resolve_callbacks(request.transforms)
+                      + self._transforms.get(request.parent, []))
+        self._transforms[urn] = transforms
+        if transforms:
+            props = rpc.deserialize_properties(request.object)
+            for transform in transforms:
+                result = transform(pulumi.ResourceTransformArgs(
+                    custom=request.custom, type_=request.type, name=request.name, props=props,
+                    opts=pulumi.ResourceOptions()))
+                props = result.props if result is not None else props
+            request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
+        self.options[request.name] = {"ignore_changes": list(request.ignoreChanges),
+                                      "retain_on_delete": request.retainOnDelete}
+        return super().RegisterResource(request)
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 (the gRPC method's name)
         self.registered_outputs[request.urn] = rpc.deserialize_properties(request.outputs)
