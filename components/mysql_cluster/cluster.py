@@ -19,6 +19,7 @@ from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_clai
 from .server_config import cnf_files
 from .servers import Server, server_for
 from .settings import BY_KEY, PASSWORD_SETTINGS, ConfigError, validated
+from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
 
 # The Secret's keys, read by the scripts from files named like them.
 SECRET_KEYS = {
@@ -205,8 +206,9 @@ class MySQLCluster(pulumi.ComponentResource):
             ),
             # Cloning a large database takes longer than the provider's 10 minute default.
             opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(
-                create="60m", update="60m")),
+                create="60m", update="60m"), ignore_changes=STATEFULSET_IGNORED_CHANGES),
         )
+        data_claim_patches(name, names, settings, parent=self)
         policy.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=metadata(names.cluster),

@@ -46,6 +46,10 @@ class ClusterNames:
     def pod(self, ordinal: int) -> str:
         return f"{self.statefulset}-{ordinal}"
 
+    def data_claim(self, ordinal: int) -> str:
+        # The StatefulSet controller names each pod's claim "<template name>-<pod name>".
+        return f"data-{self.pod(ordinal)}"
+
     def service_host(self, service: str) -> str:
         return f"{service}.{self.namespace}.svc.{self.cluster_domain}"
 

@@ -19,6 +19,7 @@ from .script_bundle import bash_command
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .servers import Server
 from .settings import BACKUP_USER, REPLICATION_USER, optional_text
+from .volume_growth import ACCESS_MODES
 
 MYSQL_PORT = 3306
 BACKUP_PORT = 3307
@@ -293,7 +294,7 @@ def data_volume_claim(pod: PodSettings) -> core.PersistentVolumeClaimArgs:
     return core.PersistentVolumeClaimArgs(
         metadata=meta.ObjectMetaArgs(name="data", labels=pod.names.labels),
         spec=core.PersistentVolumeClaimSpecArgs(
-            access_modes=["ReadWriteOnce"],
+            access_modes=ACCESS_MODES,
             storage_class_name=optional_text(pod.settings["storage_class"]),
             resources=core.VolumeResourceRequirementsArgs(
                 requests={"storage": pod.settings["storage_size"]}),

@@ -307,9 +307,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Image with the backup tool and socat or ncat (clone-mysql and backup containers); "
             "\"\" for the default of the chosen flavor and version.", _image),
     Setting("storageSize", "storage_size", "string", "10Gi",
-            "Size of each pod's data volume.", _quantity),
+            "Size of each pod's data volume; a larger size grows the volumes in place where the "
+            "StorageClass allows expansion, a smaller one is refused by Kubernetes.", _quantity),
     Setting("storageClass", "storage_class", "string", "",
-            "StorageClass of the data volumes; \"\" for the cluster's default class.",
+            "StorageClass of the data volumes; \"\" for the cluster's default class. Fixed once "
+            "the volumes exist.",
             _dns_subdomain, optional=True),
     Setting("serverCpuRequest", "server_cpu_request", "string", "500m",
             "CPU request of the mysql container.", _quantity),
