@@ -2,8 +2,8 @@
 and which the component keeps to itself, with the reason it gives when refusing one.
 
 The server reads option names with '_' and '-' alike, lets `loose-`, `skip-`, `enable-`,
-`disable-` and `maximum-` modify a name, and (MySQL 5.7, MariaDB) accepts any unambiguous prefix
-of a name: a managed option is refused in each of those spellings.
+`disable-` and `maximum-` modify a name, and (MySQL 5.7 at least) accepts an unambiguous prefix of
+a name: a managed option is refused in each of those spellings.
 """
 from __future__ import annotations
 
