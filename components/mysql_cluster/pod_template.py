@@ -14,10 +14,12 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
+from .scheduling import toleration_args
 from .script_bundle import bash_command
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .servers import Server
 from .settings import BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
+from .volume_growth import ACCESS_MODES
 
 MYSQL_PORT = 3306
 BACKUP_PORT = 3307
@@ -246,12 +248,18 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
     return volumes
 
 
+def _image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:
+    return [core.LocalObjectReferenceArgs(name=name)
+            for name in pod.settings.image_pull_secrets] or None
+
+
 def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
     env = _cluster_env(pod)
     return core.PodTemplateSpecArgs(
         metadata=meta.ObjectMetaArgs(
-            labels=pod.names.labels,
-            annotations={"mysql-cluster/config-checksum": config_checksum(
+            labels={**pod.settings.pod_labels, **pod.names.labels},
+            annotations={**pod.settings.pod_annotations,
+                         "mysql-cluster/config-checksum": config_checksum(
                 *(pod.server_cnf[name] for name in sorted(pod.server_cnf)))},
         ),
         spec=core.PodSpecArgs(
@@ -268,6 +276,12 @@ def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
             ),
             affinity=_affinity(pod),
             topology_spread_constraints=_zone_spread(pod),
+            node_selector=pod.settings.node_selector or None,
+            tolerations=toleration_args(pod.settings),
+            priority_class_name=optional_text(pod.settings.priority_class_name),
+            image_pull_secrets=_image_pull_secrets(pod),
+            service_account_name=optional_text(pod.settings.service_account_name),
+            # Whatever account the pods run as, they do not call the Kubernetes API.
             automount_service_account_token=False,
             enable_service_links=False,
             # mysqld flushes to disk on shutdown; give it time before SIGKILL.
@@ -280,7 +294,7 @@ def data_volume_claim(pod: PodSettings) -> core.PersistentVolumeClaimArgs:
     return core.PersistentVolumeClaimArgs(
         metadata=meta.ObjectMetaArgs(name="data", labels=pod.names.labels),
         spec=core.PersistentVolumeClaimSpecArgs(
-            access_modes=["ReadWriteOnce"],
+            access_modes=ACCESS_MODES,
             storage_class_name=optional_text(pod.settings.storage_class),
             resources=core.VolumeResourceRequirementsArgs(
                 requests={"storage": pod.settings.storage_size}),
