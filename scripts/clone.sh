@@ -1,35 +1,44 @@
 #!/usr/bin/env bash
-# clone-mysql: gives a new replica the data of the pod before it. The backup is streamed into a
-# staging directory on the data volume, checked, prepared, and only then renamed into place, so a
-# partial copy never becomes a data directory; a failed attempt is discarded and retried.
+# clone-mysql: gives a new replica the data of a healthy peer (donor.sh). The backup is streamed
+# into a staging directory on the data volume, checked, prepared, and only then moved into place,
+# system schema last, so a partial copy never becomes a data directory; a failed attempt is
+# discarded and retried. The backup sidecar runs it too, to rebuild a server that has diverged.
 set -euo pipefail
 SCRIPT_NAME=clone-mysql
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=coordinates.sh
 source "$(dirname "${BASH_SOURCE[0]}")/coordinates.sh"
+# shellcheck source=heartbeat.sh
+source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
+# shellcheck source=gtid.sh
+source "$(dirname "${BASH_SOURCE[0]}")/gtid.sh"
+# shellcheck source=topology.sh
+source "$(dirname "${BASH_SOURCE[0]}")/topology.sh"
+# shellcheck source=donor.sh
+source "$(dirname "${BASH_SOURCE[0]}")/donor.sh"
 
-require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS
+require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS REPLICATION_USER
 ordinal=$(pod_ordinal)
 datadir="$DATA_VOLUME/$DATA_SUBDIR"
 staging="$DATA_VOLUME/clone-staging"
 
-if ((ordinal == 0)); then
-  log "pod 0 is the primary; it starts from its own data"
-  exit 0
-fi
-# A data directory only ever appears whole (renamed from staging), so one with a system schema is
-# complete. An empty one may have been made by the kubelet for a subPath mount.
+# A data directory only ever gets its system schema last, so one with a system schema is
+# complete. An empty one may have been made by the kubelet for a subPath mount, or by a rebuild.
 if [[ -d "$datadir/mysql" ]]; then
   log "$datadir already holds a database; no clone needed"
   exit 0
 fi
-if [[ -d "$datadir" ]]; then
-  rmdir "$datadir" 2>/dev/null ||
-    die "$datadir holds files but no database; move it away to let this replica clone again"
+if [[ -d "$datadir" && -n "$(ls -A "$datadir")" ]]; then
+  die "$datadir holds files but no database; move them away to let this pod clone again"
 fi
 
-source_host=$(pod_host "$((ordinal - 1))")
+peer_options=$(client_options "$REPLICATION_USER" replication-password)
+if ((ordinal == 0)) && [[ -z "$(peer_states "$peer_options" "$ordinal")" ]]; then
+  log "no other pod answers: pod 0 starts a new database"
+  exit 0
+fi
+source_host=''
 transfer=$(transfer_tool)
 backup=$(backup_tool)
 extract=$(stream_tool)
@@ -62,6 +71,9 @@ prepared() {
 
 # Runs in a condition, where errexit is off: every step checks its own status.
 clone_once() {
+  local donor
+  donor=$(choose_donor "$peer_options" "$ordinal") || { log "no pod answers to serve a copy"; return 1; }
+  source_host=$(pod_host "$donor")
   if ! { rm -rf "$staging" && mkdir -p "$staging"; }; then
     log "cannot create $staging"
     return 1
@@ -79,9 +91,12 @@ clone_once() {
   [[ -n "$coordinates" ]] || { log "the backup does not say where replication should start"; return 1; }
   # The donor's server UUID must not be inherited.
   rm -f "$staging/auto.cnf"
-  # Coordinates first: a crash before the rename leaves no data directory, so the clone repeats.
+  # Coordinates first: a crash before the system schema is in place leaves no database, so the
+  # clone repeats. The directory is filled, not replaced: containers may mount it (subPath).
   if ! { printf '%s\n' "$coordinates" >"$pending.tmp" && mv "$pending.tmp" "$pending" &&
-    rm -f "$pending.applied" && sync && mv "$staging" "$datadir" && sync; }; then
+    rm -f "$pending.applied" && sync && mkdir -p "$datadir" &&
+    find "$staging" -mindepth 1 -maxdepth 1 ! -name mysql -exec mv -t "$datadir" {} + &&
+    sync && mv "$staging/mysql" "$datadir/mysql" && rmdir "$staging" && sync; }; then
     log "cannot move the prepared backup into $datadir"
     return 1
   fi

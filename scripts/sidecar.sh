@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# backup sidecar: once the local server accepts connections, makes sure the cluster's users exist
-# (on the primary) or starts replication from a fresh clone's coordinates (on a replica, once),
-# then serves a streamed hot backup to every peer that connects to the backup port.
+# backup sidecar: once the local server accepts connections, gives it its role (role.sh): the
+# primary makes sure the cluster's users exist; a replica starts replication from a fresh clone's
+# coordinates (once) or resumes it, from whichever pod is writable. Then it serves a streamed hot
+# backup to every peer that connects to the backup port, and watches the roles (watch_role_once).
 set -euo pipefail
 SCRIPT_NAME=backup
 # shellcheck source=lib.sh
@@ -10,6 +11,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/replication.sh"
 # shellcheck source=users.sh
 source "$(dirname "${BASH_SOURCE[0]}")/users.sh"
+# shellcheck source=heartbeat.sh
+source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
+# shellcheck source=gtid.sh
+source "$(dirname "${BASH_SOURCE[0]}")/gtid.sh"
+# shellcheck source=topology.sh
+source "$(dirname "${BASH_SOURCE[0]}")/topology.sh"
+# shellcheck source=role.sh
+source "$(dirname "${BASH_SOURCE[0]}")/role.sh"
 
 require_env BACKUP_PORT BACKUP_USER REPLICATION_USER
 ordinal=$(pod_ordinal)
@@ -22,8 +31,13 @@ provision_users() {
   log "making sure the replication, backup and application users exist with current passwords"
   (
     set +x # the statements carry the passwords
-    users_sql "$(secret_value replication-password)" "$(secret_value backup-password)" \
-      "$(secret_value app-password)" | local_sql "$root_options"
+    {
+      users_sql "$(secret_value replication-password)" "$(secret_value backup-password)" \
+        "$(secret_value app-password)"
+      ensure_user_sql "$(sql_string "$ADMIN_USER")@'%'" "$(secret_value admin-password)"
+      admin_user_sql
+      heartbeat_grant_sql
+    } | local_sql "$root_options"
   ) || die "could not create the cluster's users on the primary"
 }
 
@@ -39,7 +53,7 @@ sql_value() {
 start_replication() {
   local pending primary gtid holds
   pending=$(pending_coordinates_file)
-  primary=$(pod_host 0)
+  primary=$(pod_host "$1")
   if [[ -f "$pending" ]]; then
     gtid=$(<"$pending")
     [[ -n "$gtid" ]] || die "$pending is empty; delete this pod's PersistentVolumeClaim and pod to clone it again"
@@ -52,32 +66,118 @@ start_replication() {
         "$REPLICATION_USER" "$(secret_value replication-password)" | local_sql "$root_options"
     ) || die "could not start replication from $primary; see the error above"
     mv "$pending" "$pending.applied"
-  elif [[ -f "$pending.applied" ]]; then
-    log "resuming replication from $primary"
+  else
+    log "replicating from $primary"
     (
       set +x # the statement carries the replication password
-      resume_replication_sql "$primary" "$REPLICATION_USER" "$(secret_value replication-password)" |
+      { demote_sql; follow_sql "$primary" "$(secret_value replication-password)"; } |
         local_sql "$root_options"
-    ) || die "could not resume replication from $primary; see the error above"
-  else
-    die "this replica has data but no record of a clone ($pending.applied); delete its PersistentVolumeClaim and pod to clone it again"
+    ) || die "could not replicate from $primary; see the error above"
   fi
 }
 
-# Streams one hot backup of the local server to stdout; run by the transfer tool per connection.
-# BACKUP_PARALLEL, when set, copies that many data files at once: 2 made clones about 15% faster
-# once socat's buffer was large (bench/clone_tuning.py).
-stream_backup() {
-  log "streaming a backup to a peer"
-  "$backup" --defaults-extra-file="$BACKUP_OPTIONS" --backup --slave-info --stream=xbstream \
-    ${BACKUP_PARALLEL:+"--parallel=$BACKUP_PARALLEL"} \
-    --host=127.0.0.1 --port="$MYSQL_PORT" --target-dir="${TMPDIR:-/tmp}" ||
-    die "$backup --backup failed; the peer will discard the partial stream"
-  log "backup sent"
+# The rebuild mark: while it exists the mysql container does not start its server (server.sh).
+rebuild_mark() {
+  require_env DATA_VOLUME
+  printf '%s\n' "$DATA_VOLUME/rebuild"
 }
 
-if ((ordinal == 0)); then provision_users; else start_replication; fi
-rm -f "$root_options"
+# A server holding transactions the primary lacks (a failed-over primary that came back) is
+# rebuilt from a healthy peer, by clone.sh, in place: its data is kept aside, never deleted.
+rebuild() {
+  local mark aside datadir deadline
+  mark=$(rebuild_mark)
+  datadir="$DATA_VOLUME/$DATA_SUBDIR"
+  touch "$mark"
+  log "stopping the server to rebuild it"
+  sql_value 'SHUTDOWN' >/dev/null 2>&1 || true
+  deadline=$((SECONDS + 300))
+  while sql_value 'SELECT 1' >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "the server did not stop within 300s; the rebuild starts over when this container restarts"
+    sleep 1
+  done
+  aside="$DATA_VOLUME/diverged-$(date -u +%Y%m%dT%H%M%SZ)"
+  mkdir "$aside"
+  # The directory itself stays: the containers mount it (subPath) and would lose a new one.
+  find "$datadir" -mindepth 1 -maxdepth 1 -exec mv -t "$aside" {} +
+  rm -f "$(pending_coordinates_file)" "$(pending_coordinates_file).applied"
+  log "the diverged data is kept in $aside (delete it once you no longer need its transactions)"
+  bash "$(dirname "${BASH_SOURCE[0]}")/clone.sh" || die "the rebuild's clone failed; it starts over when this container restarts"
+  rm -f "$mark"
+  wait_for_local_server "$root_options"
+}
+
+# Follows the writable pod <source>, rebuilding this server first if it holds transactions
+# <source> lacks; <states> is peer_states output.
+follow_or_rebuild() {
+  local source=$1 states=$2 source_state
+  source_state=$(awk -F'\t' -v o="$source" '$1 == o { print $4 }' <<<"$states")
+  if ! gtid_state_holds "$source_state" "$(sql_value "SELECT $(gtid_state_expression)")" sql_value; then
+    log "this server holds transactions that the primary (pod $source) lacks: a failover left them behind; rebuilding from a peer"
+    rebuild
+  fi
+  start_replication "$source"
+}
+
+# The role at start. A writable peer is the primary, whatever the topology says (it may be stale).
+# Without one, the designated primary takes the role unless a peer holds transactions it lacks;
+# so does pod 0 of a new cluster (no peer, never a replica) whatever is designated, since the
+# switchover Job moves the role once every pod runs.
+take_role() {
+  local states writable designated
+  states=$(peer_states "$peer_options" "$ordinal")
+  writable=$(writable_peer <<<"$states")
+  designated=$(designated_primary)
+  if [[ -n "$writable" ]]; then
+    follow_or_rebuild "$writable" "$states"
+  elif ((designated == ordinal)) || { ((ordinal == 0)) && [[ -z "$states" ]] &&
+    [[ -z "$(sql_value "$(replica_status_sql)")" ]]; }; then
+    become_primary "$states"
+  else
+    start_replication "$designated"
+  fi
+}
+
+become_primary() {
+  local states=$1 ordinal_of state
+  while IFS=$'\t' read -r ordinal_of _ _ state; do
+    [[ -n "$state" ]] || continue
+    gtid_state_holds "$(sql_value "SELECT $(gtid_state_expression)")" "$state" sql_value ||
+      die "pod $ordinal_of holds transactions this server lacks; not becoming the primary. Move the primary there (primaryOrdinal=$ordinal_of) or see docs/operations.md"
+  done <<<"$states"
+  log "becoming the primary"
+  promote_sql | local_sql "$root_options" || die "could not make this server writable"
+  provision_users
+}
+
+# One look at the roles, every ROLE_WATCH_SECONDS in the background while backups are served: a
+# writable server that finds another writable pod designated as the primary steps down and follows
+# it (the old primary of a failover, still running); a replica that does not follow the writable
+# pod does from then on (a pod the switchover Job could not reach), after rebuilding itself if it
+# has diverged.
+watch_role_once() {
+  local states writable source
+  root_options=$(client_options root root-password)
+  states=$(peer_states "$peer_options" "$ordinal")
+  writable=$(writable_peer <<<"$states")
+  [[ -n "$writable" ]] || return 0
+  if [[ "$(sql_value 'SELECT @@GLOBAL.read_only')" == 0 ]]; then
+    ((writable == $(designated_primary))) || return 0
+    log "pod $writable is writable and designated as the primary: this server steps down"
+    demote_sql | local_sql "$root_options" || die "could not make this server read-only"
+  else
+    source=$(sql_value "$(replica_status_sql)" | cut -f2)
+    [[ "$source" != "$(pod_host "$writable")" ]] || return 0
+    log "the primary is pod $writable; this replica follows it"
+  fi
+  follow_or_rebuild "$writable" "$states"
+}
+
+require_env ADMIN_USER ROLE_WATCH_SECONDS
+peer_options=$(client_options "$REPLICATION_USER" replication-password)
+log "making sure this server has the heartbeat table and event"
+heartbeat_setup_sql | local_sql "$root_options" || die "could not create the heartbeat table and event"
+take_role
 
 BACKUP_OPTIONS=$(client_options "$BACKUP_USER" backup-password)
 export BACKUP_OPTIONS backup SCRIPT_NAME
@@ -88,9 +188,16 @@ export -f $(compgen -A function)
 log "serving backups on port $BACKUP_PORT with $transfer"
 if [[ "$transfer" == socat ]]; then
   # TRANSFER_BUFFER_BYTES: see receive_stream in clone.sh.
-  exec socat -U ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
-    "TCP-LISTEN:$BACKUP_PORT,reuseaddr,fork,max-children=1" "EXEC:bash -c stream_backup"
+  socat -U ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
+    "TCP-LISTEN:$BACKUP_PORT,reuseaddr,fork,max-children=1" "EXEC:bash -c stream_backup" &
 else
-  exec ncat --listen --keep-open --send-only --max-conns=1 "$BACKUP_PORT" \
-    --exec "$(command -v bash) -c stream_backup"
+  ncat --listen --keep-open --send-only --max-conns=1 "$BACKUP_PORT" \
+    --exec "$(command -v bash) -c stream_backup" &
 fi
+listener=$!
+# While backups are served, the roles are watched; the container ends when the listener does.
+while kill -0 "$listener" 2>/dev/null; do
+  sleep "$ROLE_WATCH_SECONDS"
+  (watch_role_once) || log "will look at the roles again"
+done
+wait "$listener"

@@ -65,7 +65,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     app_database: pulumi.Input[str]
     """Database created for the application user. Default: `"app"`."""
     existing_secret: pulumi.Input[str]
-    """Name of an existing Secret with the keys root-password, replication-password, backup-password and app-password; "" to have the stack create one. Default: `""`."""
+    """Name of an existing Secret with the keys root-password, replication-password, backup-password, app-password and admin-password; "" to have the stack create one. Default: `""`."""
     cluster_domain: pulumi.Input[str]
     """DNS domain of the Kubernetes cluster, used in the pods' fully qualified names. Default: `"cluster.local"`."""
     server_options: pulumi.Input[Mapping[str, pulumi.Input[str]]]
@@ -92,6 +92,12 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Secrets (in the cluster's namespace) with credentials for the registries of the images. Default: `[]`."""
     service_account_name: pulumi.Input[str]
     """ServiceAccount the pods run as; "" for the namespace's default. Its API token is never mounted: the pods do not use the Kubernetes API. Default: `""`."""
+    primary_ordinal: pulumi.Input[int]
+    """Ordinal of the pod that is the primary (takes writes). Changing it moves the primary: a switchover, or a failover when the old primary is unreachable (its unreplicated writes are then lost); see docs/operations.md. Default: `0`."""
+    primary_down_read_seconds: pulumi.Input[int]
+    """While the primary is down (not merely unreachable from one replica), replicas that were caught up keep receiving reads until its last heartbeat is this many seconds old; 0 takes them out at maxReplicationLagSeconds. Default: `300`."""
+    admin_password: pulumi.Input[str]
+    """Password of the switchover user, which moves the primary (secret); generated when unset."""
     root_password: pulumi.Input[str]
     """Root password (secret); generated when unset."""
     replication_password: pulumi.Input[str]

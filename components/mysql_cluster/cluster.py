@@ -20,6 +20,8 @@ from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
 from .server_config import cnf_files
 from .servers import Server, server_for
+from .switchover import switchover_job
+from .topology import topology_config_map
 from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
 from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
 
@@ -29,6 +31,7 @@ SECRET_KEYS = {
     "replication_password": "replication-password",
     "backup_password": "backup-password",
     "app_password": "app-password",
+    "admin_password": "admin-password",
 }
 
 
@@ -89,6 +92,8 @@ class MySQLCluster(pulumi.ComponentResource):
             data=server_cnf,
             opts=child,
         )
+        topology = topology_config_map(f"{name}-topology", metadata(names.topology_config_map),
+                                       settings, child)
         secret_name = self._credentials_secret(name, names, settings, metadata, child)
 
         headless = core.Service(
@@ -108,15 +113,11 @@ class MySQLCluster(pulumi.ComponentResource):
             f"{name}-read",
             metadata(names.read_service, settings.read_service_annotations),
             settings.read_service_type, names.selector_labels, child)
-        primary = self._client_service(
-            f"{name}-primary",
-            metadata(names.primary_service, settings.primary_service_annotations),
-            settings.primary_service_type,
-            {**names.selector_labels, "statefulset.kubernetes.io/pod-name": names.pod(0)}, child)
 
         pod = PodSettings(names=names, server=server, server_image=server_image,
                           backup_image=backup_image, secret_name=secret_name,
-                          config_map_name=config_map.metadata.name, server_cnf=server_cnf,
+                          config_map_name=config_map.metadata.name,
+                          topology_config_map_name=topology.metadata.name, server_cnf=server_cnf,
                           settings=settings)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",
@@ -141,6 +142,16 @@ class MySQLCluster(pulumi.ComponentResource):
                 create="60m", update="60m"), ignore_changes=STATEFULSET_IGNORED_CHANGES),
         )
         data_claim_patches(name, names, settings, parent=self)
+        # The primary moves first (the Job waits for every pod), then the Service follows it.
+        switchover = switchover_job(f"{name}-switchover", pod, pulumi.ResourceOptions(
+            parent=self, depends_on=[statefulset]))
+        primary = self._client_service(
+            f"{name}-primary",
+            metadata(names.primary_service, settings.primary_service_annotations),
+            settings.primary_service_type,
+            {**names.selector_labels,
+             "statefulset.kubernetes.io/pod-name": names.pod(settings.primary_ordinal)},
+            pulumi.ResourceOptions(parent=self, depends_on=[switchover]))
         policy.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=metadata(names.cluster),

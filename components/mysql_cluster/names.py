@@ -40,6 +40,14 @@ class ClusterNames:
         return self.cluster
 
     @property
+    def topology_config_map(self) -> str:
+        return f"{self.cluster}-topology"
+
+    def switchover_job(self, ordinal: int) -> str:
+        # A new name for each target: moving the primary back makes a new Job, not an unchanged one.
+        return f"{self.cluster}-primary-{ordinal}"
+
+    @property
     def credentials_secret(self) -> str:
         return f"{self.cluster}-credentials"
 

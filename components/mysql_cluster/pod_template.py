@@ -18,7 +18,8 @@ from .scheduling import toleration_args
 from .script_bundle import bash_command
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .servers import Server
-from .settings import BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
+from .settings import ADMIN_USER, BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
+from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
 from .volume_growth import ACCESS_MODES
 
 MYSQL_PORT = 3306
@@ -28,6 +29,8 @@ BACKUP_PORT = 3307
 DATABASE_UID = 999
 SERVER_ID_OFFSET = 100  # server-id 0 means "replication off"
 CLONE_ATTEMPTS = 5
+# How often a backup sidecar looks whether its server should step down or follow another primary.
+ROLE_WATCH_SECONDS = 5
 
 # Mount points.
 DATA_VOLUME_MOUNT = "/data"  # the whole data volume: staging area and clone coordinates
@@ -51,6 +54,7 @@ class PodSettings:
     backup_image: str
     secret_name: pulumi.Input[str]
     config_map_name: pulumi.Input[str]
+    topology_config_map_name: pulumi.Input[str]
     server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
     settings: ClusterSettings
 
@@ -71,7 +75,7 @@ def _env(name: str, value: Any) -> core.EnvVarArgs:
     return core.EnvVarArgs(name=name, value=str(value))
 
 
-def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
+def cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
     """What every script needs to know about the cluster; the same in every container."""
     names, settings = pod.names, pod.settings
     return [
@@ -90,9 +94,12 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("DATA_SUBDIR", DATA_SUBDIR),
         _env("REPLICATION_USER", REPLICATION_USER),
         _env("BACKUP_USER", BACKUP_USER),
+        _env("ADMIN_USER", ADMIN_USER),
+        _env("TOPOLOGY_DIR", TOPOLOGY_DIR),
         _env("APP_USER", settings.app_user),
         _env("APP_DATABASE", settings.app_database),
         _env("MAX_REPLICATION_LAG_SECONDS", settings.max_replication_lag_seconds),
+        _env("PRIMARY_DOWN_READ_SECONDS", settings.primary_down_read_seconds),
         _env("BACKUP_PARALLEL", settings.backup_parallel),
         _env("TRANSFER_BUFFER_BYTES", settings.transfer_buffer_bytes),
         _env("REPLICATION_HEARTBEAT_SECONDS", REPLICATION_HEARTBEAT_SECONDS),
@@ -101,13 +108,13 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
     ]
 
 
-def _mount(volume: str, path: str, sub_path: Optional[str] = None,
+def mount(volume: str, path: str, sub_path: Optional[str] = None,
            read_only: bool = False) -> core.VolumeMountArgs:
     return core.VolumeMountArgs(name=volume, mount_path=path, sub_path=sub_path,
                                 read_only=read_only or None)
 
 
-def _container_security() -> core.SecurityContextArgs:
+def container_security() -> core.SecurityContextArgs:
     return core.SecurityContextArgs(
         allow_privilege_escalation=False,
         read_only_root_filesystem=True,
@@ -134,11 +141,13 @@ def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerA
         command=bash_command("init-config.sh"),
         env=env + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
                    _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
-        volume_mounts=[_mount("conf", INIT_CONF_DIR),
-                       _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
-                       _mount("tmp", "/tmp")],
+        volume_mounts=[mount("conf", INIT_CONF_DIR),
+                       mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
+                       # Whether a database exists decides whether the server starts writable.
+                       mount("data", DATA_VOLUME_MOUNT, read_only=True),
+                       mount("tmp", "/tmp")],
         resources=pod.resources("backup"),
-        security_context=_container_security(),
+        security_context=container_security(),
     )
 
 
@@ -148,29 +157,37 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
         image=pod.backup_image,
         command=bash_command("clone.sh"),
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp")],
+        # The credentials and the topology to ask the other pods which one to copy (donor.sh).
+        volume_mounts=[mount("data", DATA_VOLUME_MOUNT), mount("tmp", "/tmp"),
+                       mount("credentials", SECRETS_DIR, read_only=True),
+                       mount("client-options", CLIENT_OPTIONS_DIR), topology_mount()],
         resources=pod.resources("backup"),
-        security_context=_container_security(),
+        security_context=container_security(),
     )
 
 
 def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
-    # No command: the image's entrypoint initialises the primary's data directory and sets the
+    # server.sh runs the image's entrypoint, which initialises pod 0's data directory and sets the
     # root password from the file; replicas start from cloned data, which it leaves alone.
     mounts = [
-        _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
-        _mount("conf", CONF_DIR, read_only=True),
-        _mount("credentials", SECRETS_DIR, read_only=True),
-        _mount("tmp", "/tmp"),
-        _mount("client-options", CLIENT_OPTIONS_DIR),
-        _mount("run", "/var/run/mysqld"),
+        mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
+        mount("conf", CONF_DIR, read_only=True),
+        mount("credentials", SECRETS_DIR, read_only=True),
+        mount("tmp", "/tmp"),
+        mount("client-options", CLIENT_OPTIONS_DIR),
+        mount("run", "/var/run/mysqld"),
+        # The rebuild mark (server.sh); the probes' topology.
+        mount("data", DATA_VOLUME_MOUNT, read_only=True),
+        topology_mount(),
     ]
     if pod.server.flavor == "mysql":
-        mounts.append(_mount("mysql-files", "/var/lib/mysql-files"))
+        mounts.append(mount("mysql-files", "/var/lib/mysql-files"))
     return core.ContainerArgs(
         name="mysql",
         image=pod.server_image,
-        env=env + [_env(name, value) for name, value in pod.server.entrypoint_env(SECRETS_DIR).items()],
+        command=bash_command("server.sh"),
+        env=env + [_env("SERVER_COMMAND", pod.server.server_command)]
+        + [_env(name, value) for name, value in pod.server.entrypoint_env(SECRETS_DIR).items()],
         ports=[core.ContainerPortArgs(name="mysql", container_port=MYSQL_PORT)],
         volume_mounts=mounts,
         resources=pod.resources("server"),
@@ -178,7 +195,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         startup_probe=_exec_probe("liveness.sh", period=10, failure_threshold=90),
         liveness_probe=_exec_probe("liveness.sh", period=10, failure_threshold=3),
         readiness_probe=_exec_probe("readiness.sh", period=5, failure_threshold=2, initial_delay=5),
-        security_context=_container_security(),
+        security_context=container_security(),
     )
 
 
@@ -187,20 +204,23 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
         name="backup",
         image=pod.backup_image,
         command=bash_command("sidecar.sh"),
-        env=env,
+        # The sidecar runs clone.sh itself to rebuild a diverged server.
+        env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS),
+                   _env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)],
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
         readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
         volume_mounts=[
             # The same path as in the server container: the backup tool asks the server for it.
-            _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
-            _mount("data", DATA_VOLUME_MOUNT),
-            _mount("conf", CONF_DIR, read_only=True),
-            _mount("credentials", SECRETS_DIR, read_only=True),
-            _mount("tmp", "/tmp"),
-            _mount("client-options", CLIENT_OPTIONS_DIR),
+            mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
+            mount("data", DATA_VOLUME_MOUNT),
+            mount("conf", CONF_DIR, read_only=True),
+            mount("credentials", SECRETS_DIR, read_only=True),
+            mount("tmp", "/tmp"),
+            mount("client-options", CLIENT_OPTIONS_DIR),
+            topology_mount(),
         ],
         resources=pod.resources("backup"),
-        security_context=_container_security(),
+        security_context=container_security(),
     )
 
 
@@ -242,19 +262,20 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
         core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory")),
         core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(
             medium="Memory", size_limit="1Mi")),
+        topology_volume(pod.topology_config_map_name),
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
     return volumes
 
 
-def _image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:
+def image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:
     return [core.LocalObjectReferenceArgs(name=name)
             for name in pod.settings.image_pull_secrets] or None
 
 
 def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
-    env = _cluster_env(pod)
+    env = cluster_env(pod)
     return core.PodTemplateSpecArgs(
         metadata=meta.ObjectMetaArgs(
             labels={**pod.settings.pod_labels, **pod.names.labels},
@@ -279,7 +300,7 @@ def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
             node_selector=pod.settings.node_selector or None,
             tolerations=toleration_args(pod.settings),
             priority_class_name=optional_text(pod.settings.priority_class_name),
-            image_pull_secrets=_image_pull_secrets(pod),
+            image_pull_secrets=image_pull_secrets(pod),
             service_account_name=optional_text(pod.settings.service_account_name),
             # Whatever account the pods run as, they do not call the Kubernetes API.
             automount_service_account_token=False,

@@ -73,7 +73,9 @@ def _replication(server: Server, binlog_retention_days: int) -> dict[str, str]:
 def server_options(server: Server, role: str, binlog_retention_days: int) -> dict[str, str]:
     """The [mysqld] options of a pod of `role` (primary or replica), in the order written."""
     options = {"skip-name-resolve": "ON", **_durability(),
-               **_replication(server, binlog_retention_days)}
+               **_replication(server, binlog_retention_days),
+               # Runs the heartbeat event (scripts/heartbeat.sh) that replicas measure lag by.
+               "event-scheduler": "ON"}
     if role == "replica":
         options[server.read_only_option] = "ON"
     return options
@@ -119,8 +121,9 @@ def _line(name: str, value: str) -> str:
 
 
 def cnf_text(role: str, options: dict[str, str], extra: dict[str, str]) -> str:
-    pods = "pod 0" if role == "primary" else "pods 1 and up"
-    lines = [f"# mysql-cluster: options of the {role} ({pods}).", "[mysqld]"]
+    starts = ("writable: pod 0 creating a new database" if role == "primary"
+              else "read-only: every other start; the primary is made writable once running")
+    lines = [f"# mysql-cluster: options of a server that starts {starts}.", "[mysqld]"]
     lines += [_line(name, value) for name, value in options.items()]
     if extra:
         lines += ["# serverOptions", *(_line(name, value) for name, value in extra.items())]
@@ -128,7 +131,8 @@ def cnf_text(role: str, options: dict[str, str], extra: dict[str, str]) -> str:
 
 
 def cnf_files(server: Server, settings: dict[str, Any]) -> dict[str, str]:
-    """The ConfigMap's files, by name: init-mysql copies the one of the pod's role."""
+    """The ConfigMap's files, by name: init-mysql copies replica.cnf, which starts the server
+    read-only, except for pod 0 creating a new database."""
     extra = settings.server_options
     defaults = _defaults_kept(_replaceable_defaults(server, settings.server_memory_limit), extra)
     return {f"{role}.cnf": cnf_text(

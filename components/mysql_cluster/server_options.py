@@ -21,7 +21,8 @@ _REASONS = {
     "storage": "the data volume's layout is fixed: the clone and the scripts find the data, "
                "binary and relay logs there",
     "replication": "GTID replication is managed by the cluster",
-    "role": "pod 0 takes writes and the replicas refuse them: each pod's role decides",
+    "role": "every server starts read-only and only the primary is made writable, at run time",
+    "heartbeat": "replicas measure their lag by the heartbeat event, which the event scheduler runs",
     "durability": "durability is managed: every commit is on disk in the binary log and the redo "
                   "log before the client hears OK",
     "retention": "binary log expiry is set by binlogRetentionDays",
@@ -36,6 +37,7 @@ _MANAGED_BY_REASON = {
                     "skip-replica-start", "slave-net-timeout", "replica-net-timeout",
                     "relay-log-recovery", "master-info-repository", "relay-log-info-repository"),
     "role": ("read-only", "super-read-only"),
+    "heartbeat": ("event-scheduler",),
     "durability": ("sync-binlog", "innodb-flush-log-at-trx-commit"),
     "retention": ("binlog-expire-logs-seconds", "expire-logs-days",
                   "binlog-expire-logs-auto-purge", "slave-connections-needed-for-purge"),

@@ -29,6 +29,11 @@ class Server:
         return "MARIADB_" if self.is_mariadb else "MYSQL_"
 
     @property
+    def server_command(self) -> str:
+        """The server program, which the image entrypoint takes as its argument."""
+        return "mariadbd" if self.is_mariadb else "mysqld"
+
+    @property
     def read_only_option(self) -> str:
         """How a replica refuses writes: super-read-only also stops privileged clients on MySQL;
         MariaDB's read-only already does, for every user without READ_ONLY ADMIN."""

@@ -201,7 +201,8 @@ SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
 # The cluster's own accounts; the application user must be another one.
 REPLICATION_USER = "replicator"
 BACKUP_USER = "backup"
-_RESERVED_USERS = ("root", REPLICATION_USER, BACKUP_USER)
+ADMIN_USER = "switchover"  # moves the primary (the switchover Job)
+_RESERVED_USERS = ("root", REPLICATION_USER, BACKUP_USER, ADMIN_USER)
 # Privileges on these would let the application user change any account or the server itself.
 _SYSTEM_SCHEMAS = ("mysql", "sys", "information_schema", "performance_schema")
 
@@ -333,7 +334,8 @@ SETTINGS: tuple[Setting, ...] = (
             _identifier_other_than(_SYSTEM_SCHEMAS, "the system schemas")),
     Setting("existingSecret", "existing_secret", "string", "",
             "Name of an existing Secret with the keys root-password, replication-password, "
-            "backup-password and app-password; \"\" to have the stack create one.",
+            "backup-password, app-password and admin-password; \"\" to have the stack create "
+            "one.",
             _dns_subdomain, optional=True),
     Setting("clusterDomain", "cluster_domain", "string", "cluster.local",
             "DNS domain of the Kubernetes cluster, used in the pods' fully qualified names.",
@@ -382,6 +384,17 @@ SETTINGS: tuple[Setting, ...] = (
             "ServiceAccount the pods run as; \"\" for the namespace's default. Its API token is "
             "never mounted: the pods do not use the Kubernetes API.",
             _dns_subdomain, optional=True),
+    Setting("primaryOrdinal", "primary_ordinal", "integer", 0,
+            "Ordinal of the pod that is the primary (takes writes). Changing it moves the primary: "
+            "a switchover, or a failover when the old primary is unreachable (its unreplicated "
+            "writes are then lost); see docs/operations.md.", _integer(0, 98)),
+    Setting("primaryDownReadSeconds", "primary_down_read_seconds", "integer", 300,
+            "While the primary is down (not merely unreachable from one replica), replicas that "
+            "were caught up keep receiving reads until its last heartbeat is this many seconds "
+            "old; 0 takes them out at maxReplicationLagSeconds.", _integer(0, 86400)),
+    Setting("adminPassword", "admin_password", "string", None,
+            "Password of the switchover user, which moves the primary (secret); generated when "
+            "unset.", _password, secret=True),
     Setting("rootPassword", "root_password", "string", None,
             "Root password (secret); generated when unset.", _password, secret=True),
     Setting("replicationPassword", "replication_password", "string", None,
@@ -439,8 +452,16 @@ def validated(values: dict[str, Any]) -> ClusterSettings:
         raise TypeError(f"MySQLClusterArgs has no field(s) {', '.join(sorted(unknown))}")
     settings = ClusterSettings(**result)
     _check_requests_within_limits(settings)
+    _check_primary_is_a_pod(settings)
     _check_passwords_have_one_source(settings)
     return _replication_password_length_checked(settings)
+
+
+def _check_primary_is_a_pod(settings: ClusterSettings) -> None:
+    if settings.primary_ordinal >= settings.replicas:
+        raise ConfigError(BY_KEY["primaryOrdinal"], settings.primary_ordinal,
+                          f"there are only pods 0 to {settings.replicas - 1} (replicas "
+                          f"{settings.replicas}); name one of them, or raise replicas")
 
 
 def _check_passwords_have_one_source(settings: ClusterSettings) -> None:

@@ -14,9 +14,12 @@ from typing import Any
 # The variables naming mounted paths, and where each goes in the sandbox.
 MOUNTED_PATHS = {"SECRETS_DIR": "secrets", "DATA_VOLUME": "data", "TMPDIR": "tmp",
                  "CONF_DIR": "conf", "CONFIG_MAP_DIR": "config-map",
-                 "CLIENT_OPTIONS_DIR": "client-options"}
+                 "CLIENT_OPTIONS_DIR": "client-options", "TOPOLOGY_DIR": "topology"}
 PASSWORDS = {"root-password": "root-secret-1234", "replication-password": "repl-secret-1234",
-             "backup-password": "backup-secret-1234", "app-password": "app-secret-1234"}
+             "backup-password": "backup-secret-1234", "app-password": "app-secret-1234",
+             "admin-password": "admin-secret-1234"}
+# The topology ConfigMap of a cluster of four pods whose primary is pod 0.
+TOPOLOGY = {"primary-ordinal": "0", "replicas": "4"}
 
 
 class PodSandbox:
@@ -36,6 +39,8 @@ class PodSandbox:
                 self.env[name] = str(self.path(directory))
         for key, password in PASSWORDS.items():
             (self.path("secrets") / key).write_text(password, encoding="utf-8")
+        for key, value in TOPOLOGY.items():
+            (self.path("topology") / key).write_text(value, encoding="utf-8")
 
     def path(self, directory: str) -> Path:
         """A directory of the sandbox, created on first use."""

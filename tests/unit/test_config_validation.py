@@ -39,6 +39,8 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "backupCpuLimit": ("lots", "'lots'", "Kubernetes quantity"),
     "backupMemoryLimit": ("1 Gi", "'1 Gi'", "Kubernetes quantity"),
     "maxReplicationLagSeconds": ("0", "0", "whole number from 1"),
+    "primaryOrdinal": ("-1", "'-1'", "whole number from 0"),
+    "primaryDownReadSeconds": ("ten", "'ten'", "whole number from 0"),
     "backupParallel": ("0", "0", "whole number from 1 to 16"),
     "transferBufferBytes": ("1024", "1024", "whole number from 8192"),
     "binlogRetentionDays": ("0", "0", "whole number from 1 to 365"),
@@ -71,6 +73,7 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "replicationPassword": ("short", "'<secret>'", "at least 12 printable characters"),
     "backupPassword": ("short", "'<secret>'", "at least 12 printable characters"),
     "appPassword": ("short", "'<secret>'", "at least 12 printable characters"),
+    "adminPassword": ("short", "'<secret>'", "at least 12 printable characters"),
 }
 SECRET_KEYS = sorted(s.key for s in SETTINGS if s.secret)
 PLAIN_KEYS = sorted(s.key for s in SETTINGS if not s.secret)
@@ -742,3 +745,19 @@ def test_priority_class_and_service_account_accept_names_or_empty_for_the_defaul
 @pytest.mark.parametrize("text", ["ClusterIP", "LoadBalancer", "NodePort"])
 def test_service_types_accept_cluster_ip_load_balancer_and_node_port(key, text):
     assert accepted(key, text) == text
+
+
+def test_primary_ordinal_names_a_pod_of_the_cluster(render):
+    error = rejection(render, replicas="3", primaryOrdinal="3")
+    assert (error.setting.key, str(error).split("; ", 1)[1]) == (
+        "primaryOrdinal", "there are only pods 0 to 2 (replicas 3); name one of them, or raise replicas")
+
+
+@pytest.mark.parametrize("text, value", [("0", 0), ("2", 2)])
+def test_primary_ordinal_accepts_any_pod(text, value):
+    assert accepted("primaryOrdinal", text) == value
+
+
+@pytest.mark.parametrize("text, value", [("0", 0), ("300", 300)])
+def test_primary_down_read_seconds_accepts_zero_for_todays_behaviour(text, value):
+    assert accepted("primaryDownReadSeconds", text) == value

@@ -30,9 +30,12 @@ def test_scripts_name_no_cluster_namespace_or_domain(script):
 
 
 @pytest.mark.parametrize("ordinal", [1, 2, 3])
-def test_replica_clones_from_the_previous_pod_of_its_cluster(orders, tmp_path, ordinal):
+def test_replica_clones_from_the_previous_pod_of_its_cluster_when_all_are_caught_up(
+        orders, tmp_path, ordinal):
     clone = container(find(orders, "StatefulSet"), "clone-mysql")
     pod = PodSandbox(tmp_path, clone, f"orders-{ordinal}")
+    # Every peer answers as a read-only replica with the same heartbeat.
+    pod.stub("mysql", answer=r"printf '1\t1700000000000000\t\n'")
     pod.stub("socat", "ncat", answer="exit 1")  # the donor refuses: one attempt is enough
     pod.stub("xbstream", "xtrabackup")
     pod.run(clone["command"], CLONE_ATTEMPTS="1")
@@ -40,7 +43,7 @@ def test_replica_clones_from_the_previous_pod_of_its_cluster(orders, tmp_path, o
     assert f" TCP:{host(ordinal - 1)}:3307," in receive
 
 
-def test_replica_replicates_from_pod_zero_of_its_cluster(orders, tmp_path):
+def test_replica_replicates_from_the_designated_primary_of_its_cluster(orders, tmp_path):
     backup = container(find(orders, "StatefulSet"), "backup")
     pod = PodSandbox(tmp_path, backup, "orders-2")
     (pod.path("data") / "replication-source").write_text("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-57\n")
@@ -53,7 +56,7 @@ def test_replica_replicates_from_pod_zero_of_its_cluster(orders, tmp_path):
 def test_pod_announces_its_own_name_as_its_report_host(orders, tmp_path):
     init = container(find(orders, "StatefulSet"), "init-mysql")
     pod = PodSandbox(tmp_path, init, "orders-2")
-    for name, text in find(orders, "ConfigMap")["data"].items():
+    for name, text in find(orders, "ConfigMap", "orders")["data"].items():
         (pod.path("config-map") / name).write_text(text)
     result = pod.run(init["command"])
     assert result.returncode == 0, result.stderr

@@ -10,9 +10,11 @@ from mysql_cluster.render import REDACTED, stack_config
 
 from .conftest import PROJECT_DIR, SERVER_IDS, SERVERS, container, find, server_config
 
-PASSWORD_KEYS = ["root-password", "replication-password", "backup-password", "app-password"]
+PASSWORD_KEYS = ["root-password", "replication-password", "backup-password", "app-password",
+                 "admin-password"]
 PASSWORDS = {"rootPassword": "root-Secret-0001", "replicationPassword": "repl-Secret-0002",
-             "backupPassword": "backup-Secret-0003", "appPassword": "app-Secret-0004"}
+             "backupPassword": "backup-Secret-0003", "appPassword": "app-Secret-0004",
+             "adminPassword": "admin-Secret-0005"}
 CONTAINERS = ["init-mysql", "clone-mysql", "mysql", "backup"]
 SECRETS_DIR = "/etc/mysql-cluster/secrets"
 
@@ -25,7 +27,7 @@ def server_manifests(request, rendered):
 
 # --- Secret ----------------------------------------------------------------------------------
 
-def test_secret_holds_the_four_passwords(server_manifests):
+def test_secret_holds_the_five_passwords(server_manifests):
     secret = find(server_manifests, "Secret")
     assert secret["type"] == "Opaque"
     assert sorted(secret["stringData"]) == sorted(PASSWORD_KEYS)
@@ -40,7 +42,8 @@ def test_configured_passwords_go_into_the_secret(render):
     assert string_data == {"root-password": "root-Secret-0001",
                            "replication-password": "repl-Secret-0002",
                            "backup-password": "backup-Secret-0003",
-                           "app-password": "app-Secret-0004"}
+                           "app-password": "app-Secret-0004",
+                           "admin-password": "admin-Secret-0005"}
 
 
 def registered(kind: str) -> list:
@@ -53,7 +56,7 @@ def registered(kind: str) -> list:
 
 def test_unset_passwords_are_generated_one_per_key_and_long():
     generators = registered("random:index/randomPassword:RandomPassword")
-    assert len(generators) == 4
+    assert len(generators) == 5
     assert all(generator.inputs["length"] >= 24 for generator in generators)
 
 

@@ -32,7 +32,7 @@ REPLICATION = {
 
 
 def cnf_lines(rendered, flavor: str, version: str, role: str, **config) -> list[str]:
-    data = find(rendered(**server_config(flavor, version), **config), "ConfigMap")["data"]
+    data = find(rendered(**server_config(flavor, version), **config), "ConfigMap", "mysql")["data"]
     return data[f"{role}.cnf"].splitlines()
 
 

@@ -75,8 +75,10 @@ def test_helper_containers_run_their_bundled_script(rendered, name, script):
     assert container(statefulset(rendered), name)["command"] == bash_command(script)
 
 
-def test_server_starts_through_its_images_own_entrypoint(rendered):
-    assert "command" not in container(statefulset(rendered), "mysql")
+def test_server_starts_through_its_images_own_entrypoint_unless_its_data_is_being_rebuilt(rendered):
+    mysql = container(statefulset(rendered), "mysql")
+    assert mysql["command"] == bash_command("server.sh")
+    assert {"name": "SERVER_COMMAND", "value": "mysqld"} in mysql["env"]
 
 
 def test_server_probes_run_the_liveness_and_readiness_scripts(rendered):

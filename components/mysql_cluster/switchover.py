@@ -1,0 +1,85 @@
+"""The switchover Job: moves the primary to the pod that `primaryOrdinal` names.
+
+One Job per target ordinal (`<name>-primary-<n>`): changing the key replaces the Job, and `pulumi
+up` waits for the new one to complete before it points the primary Service at the new primary.
+Run while that pod is already the primary (the first deployment, or a run without a change), the
+Job finds nothing to do. What it does is scripts/switchover.sh.
+"""
+from __future__ import annotations
+
+import pulumi
+from pulumi_kubernetes.batch import v1 as batch
+from pulumi_kubernetes.core import v1 as core
+from pulumi_kubernetes.meta import v1 as meta
+
+from .pod_template import (CLIENT_OPTIONS_DIR, DATABASE_UID, SECRETS_DIR, PodSettings, cluster_env,
+                           container_security, image_pull_secrets, mount)
+from .script_bundle import bash_command
+from .topology import topology_mount, topology_volume
+
+# How long the Job waits for a writable primary to answer before it fails over: long enough for
+# the old primary's pod to restart, short enough that a lost node does not hold writes for long.
+FAILOVER_WAIT_SECONDS = 60
+# How long the new primary may take to apply what the old one logged; the old one is read-only
+# meanwhile, so this bounds the write pause of a switchover to a replica that lags.
+CATCH_UP_SECONDS = 60
+
+
+def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOptions) -> batch.Job:
+    names, ordinal = pod.names, pod.settings.primary_ordinal
+    env = cluster_env(pod) + [
+        core.EnvVarArgs(name="TARGET_ORDINAL", value=str(ordinal)),
+        core.EnvVarArgs(name="FAILOVER_WAIT_SECONDS", value=str(FAILOVER_WAIT_SECONDS)),
+        core.EnvVarArgs(name="CATCH_UP_SECONDS", value=str(CATCH_UP_SECONDS)),
+    ]
+    # Not the cluster's selector labels: the Services must never select the Job's pod.
+    pod_labels = {**names.labels, "app.kubernetes.io/name": "mysql-cluster-switchover",
+                  "app.kubernetes.io/component": "switchover"}
+    return batch.Job(
+        resource_name,
+        metadata=meta.ObjectMetaArgs(
+            name=names.switchover_job(ordinal), namespace=names.namespace, labels=names.labels,
+            # pulumi-kubernetes waits for this condition, so `pulumi up` reports the outcome.
+            annotations={"pulumi.com/waitFor": "condition=Complete"}),
+        spec=batch.JobSpecArgs(
+            backoff_limit=2,
+            active_deadline_seconds=FAILOVER_WAIT_SECONDS + CATCH_UP_SECONDS + 300,
+            template=core.PodTemplateSpecArgs(
+                metadata=meta.ObjectMetaArgs(labels=pod_labels),
+                spec=core.PodSpecArgs(
+                    restart_policy="Never",
+                    containers=[core.ContainerArgs(
+                        name="switchover",
+                        image=pod.backup_image,  # has the SQL client
+                        command=bash_command("switchover.sh"),
+                        env=env,
+                        volume_mounts=[
+                            mount("credentials", SECRETS_DIR, read_only=True),
+                            mount("client-options", CLIENT_OPTIONS_DIR),
+                            mount("tmp", "/tmp"),
+                            topology_mount(),
+                        ],
+                        resources=pod.resources("backup"),
+                        security_context=container_security(),
+                    )],
+                    volumes=[
+                        core.VolumeArgs(name="credentials", secret=core.SecretVolumeSourceArgs(
+                            secret_name=pod.secret_name, default_mode=0o440)),
+                        core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(
+                            medium="Memory", size_limit="1Mi")),
+                        core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
+                        topology_volume(pod.topology_config_map_name),
+                    ],
+                    security_context=core.PodSecurityContextArgs(
+                        run_as_user=DATABASE_UID, run_as_group=DATABASE_UID, fs_group=DATABASE_UID,
+                        run_as_non_root=True,
+                        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")),
+                    image_pull_secrets=image_pull_secrets(pod),
+                    automount_service_account_token=False,
+                    enable_service_links=False,
+                ),
+            ),
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"))),
+    )

@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# The statements that give a server its role, shared by the backup sidecar (at every start, for its
+# own server) and the switchover Job (over the network, for every pod). Every server starts
+# read-only (the .cnf); only these make one writable.
+
+# Makes the server the primary: no replication channel left, writable, so its heartbeat event
+# starts writing.
+promote_sql() {
+  printf '%s;\n%s;\nSET GLOBAL read_only = 0;\n' "$(replication_word stop)" "$(replication_word reset)"
+}
+
+# Stops writes from clients: on MySQL super_read_only also stops privileged ones (and implies
+# read_only); MariaDB's read_only stops every user without READ_ONLY ADMIN. Both wait for
+# transactions that are committing, so the binary log is final once it returns.
+demote_sql() {
+  if is_mariadb; then printf 'SET GLOBAL read_only = 1;\n'; else printf 'SET GLOBAL super_read_only = 1;\n'; fi
+}
+
+# Points a server that has data (a former primary, or a replica of another primary) at the primary
+# <host> by GTID with the current replication password, and starts replication. A MariaDB server
+# that was the primary has its own transactions in gtid_binlog_pos only: gtid_current_pos carries
+# them into the replica position (it is the replica position on a server that never wrote).
+follow_sql() {
+  local host=$1 password=$2
+  require_env REPLICATION_USER
+  printf '%s;\n' "$(replication_word stop)"
+  if is_mariadb; then printf 'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos;\n'; fi
+  resume_replication_sql "$host" "$REPLICATION_USER" "$password"
+}
+
+# A query answering 0 once the server has applied every transaction of the GTID state <state>,
+# waiting up to <seconds>; -1 (MariaDB) or 1 (MySQL) when it did not in time.
+wait_for_gtid_sql() {
+  local state=$1 seconds=$2
+  if is_mariadb; then
+    printf 'SELECT MASTER_GTID_WAIT(%s, %s)' "$(sql_string "$state")" "$seconds"
+  else
+    printf 'SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %s)' "$(sql_string "$state")" "$seconds"
+  fi
+}
+
+# The switchover user: what moving the primary needs on every server, from the Job's pod.
+admin_user_sql() {
+  require_env ADMIN_USER
+  local admin
+  admin="$(sql_string "$ADMIN_USER")@'%'"
+  if is_mariadb; then
+    printf 'GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR ON *.* TO %s;\n' "$admin"
+  else
+    printf 'GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, REPLICATION CLIENT, RELOAD ON *.* TO %s;\n' "$admin"
+  fi
+}

@@ -1,0 +1,76 @@
+# shellcheck shell=bash
+# The cluster's shape as the topology ConfigMap declares it (the designated primary's ordinal and
+# the number of pods), and what the other pods say about themselves over SQL.
+#
+# The ConfigMap is a mounted volume rather than env, so that moving the primary restarts no pod;
+# the kubelet refreshes the files within about a minute, so every decision re-reads them and
+# none trusts them alone: a server is made writable only when no peer is (role.sh).
+
+topology_value() {
+  require_env TOPOLOGY_DIR
+  local file="$TOPOLOGY_DIR/$1" value
+  [[ -r "$file" ]] || die "$file is missing: the topology ConfigMap is not mounted at $TOPOLOGY_DIR"
+  value=$(<"$file")
+  [[ "$value" =~ ^[0-9]+$ ]] || die "$file holds '$value' instead of a number; check ConfigMap keys"
+  printf '%s\n' "$value"
+}
+
+designated_primary() {
+  topology_value primary-ordinal
+}
+
+# Every other pod's ordinal, the nearest lower one first: the order in which donors are preferred.
+# <me> -1 lists every pod (the switchover Job is none of them).
+peer_ordinals() {
+  local me=$1 pods ordinal
+  pods=$(topology_value replicas)
+  for ((ordinal = me - 1; ordinal >= 0; ordinal--)); do echo "$ordinal"; done
+  for ((ordinal = me + 1; ordinal < pods; ordinal++)); do echo "$ordinal"; done
+}
+
+# Peers are asked with short bounds: an unreachable pod must cost a probe seconds, not minutes.
+PEER_CONNECT_TIMEOUT=2
+PEER_QUERY_TIMEOUT=4
+
+# Runs <sql> (or, without it, the statements on stdin) on pod <ordinal> over the network with the
+# client option file <options>. PEER_QUERY_TIMEOUT may be raised for one call that waits.
+peer_sql() {
+  local options=$1 ordinal=$2
+  require_env MYSQL_PORT
+  timeout "$PEER_QUERY_TIMEOUT" "$(sql_client)" --defaults-extra-file="$options" --protocol=tcp \
+    --host="$(pod_host "$ordinal")" --port="$MYSQL_PORT" --connect-timeout="$PEER_CONNECT_TIMEOUT" \
+    --batch --skip-column-names ${3+-e "$3"}
+}
+
+# What every pod tells its peers about itself, one line: read_only (1 or 0), the heartbeat it has
+# applied (microseconds since the epoch, by the primary's clock; NULL before the first one) and
+# its GTID state (gtid.sh).
+peer_state_sql() {
+  printf 'SELECT @@GLOBAL.read_only, (%s), (%s)' "$(heartbeat_micros_sql)" "$(gtid_state_expression)"
+}
+
+# "<ordinal> <read_only> <heartbeat> <gtid state>" for every peer that answers, asked all at once.
+# <options> is a client option file of the replication user, which may read the heartbeat.
+peer_states() {
+  local options=$1 me=$2 ordinal dir
+  dir=$(mktemp -d)
+  for ordinal in $(peer_ordinals "$me"); do
+    (peer_sql "$options" "$ordinal" "$(peer_state_sql)" 2>/dev/null |
+      sed "s/^/$ordinal	/" >"$dir/$ordinal") &
+  done
+  wait
+  cat "$dir"/* 2>/dev/null || true
+  rm -rf "$dir"
+}
+
+# The ordinal of the peer that is writable (the acting primary), from peer_states output on stdin;
+# nothing when none is. More than one writable peer is a split the caller must not act on.
+writable_peer() {
+  local ordinal read_only found=''
+  while IFS=$'\t' read -r ordinal read_only _; do
+    [[ "$read_only" == 0 ]] || continue
+    [[ -z "$found" ]] || die "pods $found and $ordinal are both writable; make one read-only by hand (SET GLOBAL read_only=1) and see docs/operations.md"
+    found=$ordinal
+  done
+  printf '%s' "$found"
+}
