@@ -14,7 +14,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
-from .script_bundle import bash_command
+from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .servers import Server
 from .settings import BACKUP_USER, REPLICATION_USER, optional_text
 
@@ -46,6 +46,7 @@ class PodSettings:
     backup_image: str
     secret_name: pulumi.Input[str]
     config_map_name: pulumi.Input[str]
+    scripts_config_map_name: pulumi.Input[str]
     settings: dict[str, Any]  # validated settings by argument name
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
@@ -111,7 +112,7 @@ def _container_security() -> core.SecurityContextArgs:
 def _exec_probe(script: str, period: int, failure_threshold: int,
                 initial_delay: int = 0) -> core.ProbeArgs:
     return core.ProbeArgs(
-        exec_=core.ExecActionArgs(command=bash_command(script)),
+        exec_=core.ExecActionArgs(command=script_command(script)),
         initial_delay_seconds=initial_delay or None,
         period_seconds=period,
         timeout_seconds=5,
@@ -123,12 +124,12 @@ def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerA
     return core.ContainerArgs(
         name="init-mysql",
         image=pod.server_image,
-        command=bash_command("init-config.sh"),
+        command=script_command("init-config.sh"),
         env=env + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
                    _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
         volume_mounts=[_mount("conf", INIT_CONF_DIR),
                        _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
-                       _mount("tmp", "/tmp")],
+                       _mount("tmp", "/tmp"), scripts_mount()],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -138,9 +139,9 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
     return core.ContainerArgs(
         name="clone-mysql",
         image=pod.backup_image,
-        command=bash_command("clone.sh"),
+        command=script_command("clone.sh"),
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp")],
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount()],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -155,6 +156,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         _mount("credentials", SECRETS_DIR, read_only=True),
         _mount("tmp", "/tmp"),
         _mount("run", "/var/run/mysqld"),
+        scripts_mount(),  # for the probes
     ]
     if pod.server.flavor == "mysql":
         mounts.append(_mount("mysql-files", "/var/lib/mysql-files"))
@@ -177,7 +179,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
     return core.ContainerArgs(
         name="backup",
         image=pod.backup_image,
-        command=bash_command("sidecar.sh"),
+        command=script_command("sidecar.sh"),
         env=env,
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
         readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
@@ -188,6 +190,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             _mount("conf", CONF_DIR, read_only=True),
             _mount("credentials", SECRETS_DIR, read_only=True),
             _mount("tmp", "/tmp"),
+            scripts_mount(),
         ],
         resources=pod.resources("backup"),
         security_context=_container_security(),
@@ -230,6 +233,7 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
             secret_name=pod.secret_name, default_mode=0o440)),
         core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
         core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory")),
+        scripts_volume(pod.scripts_config_map_name),
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))

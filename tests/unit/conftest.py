@@ -66,13 +66,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(MockMonitor):
-    """The SDK's mock monitor, keeping what resources register as their outputs (it drops them)."""
+    """The SDK's mock monitor, keeping what resources register as their outputs and which
+    resources each depends on (it drops both)."""
 
     mocks: RecordingMocks
 
     def __init__(self) -> None:
         super().__init__(RecordingMocks())
         self.registered_outputs: dict[str, dict[str, Any]] = {}  # by URN
+        self.dependencies: dict[str, list[str]] = {}  # URNs, by resource name
+
+    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
+        self.dependencies[request.name] = list(request.dependencies)
+        return super().RegisterResource(request)
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 (the gRPC method's name)
         self.registered_outputs[request.urn] = rpc.deserialize_properties(request.outputs)
