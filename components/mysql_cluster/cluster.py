@@ -13,6 +13,8 @@ from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 from pulumi_kubernetes.policy import v1 as policy
 
+from . import monitoring
+from .exporter import metrics_secret
 from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
@@ -89,6 +91,18 @@ class MySQLClusterArgs(TypedDict, total=False):
     app-password; empty to create one."""
     cluster_domain: pulumi.Input[str]
     """DNS domain of the Kubernetes cluster."""
+    metrics: pulumi.Input[bool]
+    """Run a mysqld-exporter beside each server (port 9104)."""
+    metrics_image: pulumi.Input[str]
+    """Image of the metrics exporter; empty for prom/mysqld-exporter:v0.18.0."""
+    metrics_client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Namespaces whose pods may scrape the metrics port besides the cluster's own; "*" for all."""
+    service_monitor: pulumi.Input[bool]
+    """Create a Prometheus Operator ServiceMonitor (needs metrics)."""
+    prometheus_rule: pulumi.Input[bool]
+    """Create a Prometheus Operator PrometheusRule with the alerts (needs service_monitor)."""
+    prometheus_labels: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """"key=value" labels of the ServiceMonitor and PrometheusRule, for the operator's selectors."""
     root_password: pulumi.Input[str]
     """Root password; generated when unset."""
     replication_password: pulumi.Input[str]
@@ -137,6 +151,7 @@ class MySQLCluster(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         # Everything is checked before the first resource is registered.
         settings = validated({"name": name, **args})
+        monitoring.check_monitoring_settings(settings)
         server = server_for(settings["flavor"], settings["version"])
         server_image, backup_image = _images(server, settings)
         super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
@@ -176,10 +191,14 @@ class MySQLCluster(pulumi.ComponentResource):
             f"{name}-primary", metadata(names.primary_service),
             {**names.selector_labels, "statefulset.kubernetes.io/pod-name": names.pod(0)}, child)
 
+        metrics_secret_name = None
+        if settings["metrics"]:
+            metrics_secret_name = metrics_secret(name, names, MYSQL_PORT, child).metadata.name
+            monitoring.metrics_service(name, names, child)
         pod = PodSettings(names=names, server=server, server_image=server_image,
                           backup_image=backup_image, secret_name=secret_name,
                           config_map_name=config_map.metadata.name, server_cnf=server_cnf,
-                          settings=settings)
+                          settings=settings, metrics_secret_name=metrics_secret_name)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",
             metadata=metadata(names.statefulset),
@@ -214,9 +233,16 @@ class MySQLCluster(pulumi.ComponentResource):
         networking.NetworkPolicy(
             f"{name}-network-policy",
             metadata=metadata(names.cluster),
-            spec=network_policy_spec(names, settings["allowed_client_namespaces"]),
+            spec=network_policy_spec(
+                names, settings["allowed_client_namespaces"],
+                settings["metrics_client_namespaces"] if settings["metrics"] else None),
             opts=child,
         )
+        if settings["service_monitor"]:
+            monitoring.service_monitor(name, names, settings["prometheus_labels"], child)
+        if settings["prometheus_rule"]:
+            monitoring.prometheus_rule(name, names, settings["prometheus_labels"],
+                                       settings["max_replication_lag_seconds"], child)
 
         def host(service: core.Service) -> pulumi.Output[str]:
             return pulumi.Output.concat(service.metadata.name, ".", service.metadata.namespace,
