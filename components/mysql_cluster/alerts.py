@@ -50,7 +50,8 @@ def alerts(names: ClusterNames, max_replication_lag_seconds: int) -> list[Alert]
 
     replicas = _by_pod(f'up{{{scraped}, pod!="{primary}"}}')
     # A StatefulSet's claims are named <claim template>-<pod>.
-    claims = f'namespace="{names.namespace}", persistentvolumeclaim=~"data-{names.statefulset}-[0-9]+"'
+    claims = (f'namespace="{names.namespace}", '
+              f'persistentvolumeclaim=~"data-{names.statefulset}-[0-9]+"')
     cluster = f"{names.namespace}/{names.cluster}"
     return [
         Alert(

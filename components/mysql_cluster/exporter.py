@@ -63,7 +63,8 @@ def exporter_arguments() -> list[str]:
     ]
 
 
-def exporter_container(image: str, security_context: core.SecurityContextArgs) -> core.ContainerArgs:
+def exporter_container(image: str,
+                       security_context: core.SecurityContextArgs) -> core.ContainerArgs:
     # The listener answers as soon as the exporter runs, whatever the server's state: a server
     # that is down shows as mysql_up 0, and must not make the pod unready twice over.
     def probe(period: int, failure_threshold: int) -> core.ProbeArgs:

@@ -188,7 +188,8 @@ def _namespaces(setting: "Setting", value: Any) -> Any:
 # A Kubernetes label: an optional DNS-subdomain prefix and "/", a name of at most 63 characters,
 # and a value that is empty or like the name.
 _LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_LABEL = re.compile(rf"^(?:([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?)/)?{_LABEL_NAME}=(?:{_LABEL_NAME})?$")
+_LABEL = re.compile(
+    rf"^(?:([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?)/)?{_LABEL_NAME}=(?:{_LABEL_NAME})?$")
 
 
 def _labels(setting: "Setting", value: Any) -> Any:

@@ -15,7 +15,8 @@ from typing import Any, Optional
 import pytest
 import yaml
 
-from stack_manifests import find
+from mysql_cluster.render import render_stack
+from stack_manifests import PROJECT_DIR, find
 
 NAMESPACE, CLUSTER = "mysql-dev", "mysql"
 JOB = f'job="{CLUSTER}-metrics",namespace="{NAMESPACE}"'
@@ -23,8 +24,22 @@ PODS = [f"{CLUSTER}-{ordinal}" for ordinal in range(3)]
 REPLICAS = PODS[1:]
 MAX_LAG = 30
 MINUTES = 20  # series length; alerts are evaluated at the end
-HEALTHY_NAMES = {"mariadb": ("slave_io_running", "slave_sql_running", "seconds_behind_master"),
-                 "mysql-8.4": ("replica_io_running", "replica_sql_running", "seconds_behind_source")}
+HEALTHY_NAMES = {
+    "mariadb": ("slave_io_running", "slave_sql_running", "seconds_behind_master"),
+    "mysql-8.4": ("replica_io_running", "replica_sql_running", "seconds_behind_source"),
+}
+
+
+def scraped(metric: str, pod: str) -> str:
+    """A series of `pod`'s exporter as the ServiceMonitor's job labels it."""
+    status = ',connection_name=""' if metric.startswith("mysql_slave_status_") else ""
+    return f'{metric}{{{JOB},pod="{pod}"{status}}}'
+
+
+def volume(metric: str, claim: str) -> str:
+    """A kubelet volume statistic of claim `claim`."""
+    return (f'kubelet_volume_stats_{metric}_bytes{{namespace="{NAMESPACE}",'
+            f'persistentvolumeclaim="{claim}",job="kubelet"}}')
 
 
 def steady(value: float) -> str:
@@ -41,23 +56,19 @@ def healthy_cluster(names: str = "mariadb") -> dict[str, str]:
     io_running, sql_running, lag = HEALTHY_NAMES[names]
     series = {}
     for pod in PODS:
-        series[f'up{{{JOB},pod="{pod}"}}'] = steady(1)
-        series[f'mysql_up{{{JOB},pod="{pod}"}}'] = steady(1)
-        claim = f'namespace="{NAMESPACE}",persistentvolumeclaim="data-{pod}",job="kubelet"'
-        series[f"kubelet_volume_stats_capacity_bytes{{{claim}}}"] = steady(10e9)
-        series[f"kubelet_volume_stats_available_bytes{{{claim}}}"] = steady(6e9)
+        series[scraped("up", pod)] = steady(1)
+        series[scraped("mysql_up", pod)] = steady(1)
+        series[volume("capacity", f"data-{pod}")] = steady(10e9)
+        series[volume("available", f"data-{pod}")] = steady(6e9)
     for pod in REPLICAS:
         for column, value in ((io_running, 1), (sql_running, 1), (lag, 0)):
-            series[f'mysql_slave_status_{column}{{{JOB},pod="{pod}",connection_name=""}}'] = \
-                steady(value)
+            series[scraped(f"mysql_slave_status_{column}", pod)] = steady(value)
     return series
 
 
 @pytest.fixture(scope="module")
 def rule_file(tmp_path_factory) -> Path:
     """The PrometheusRule the dev stack renders with monitoring on, as a Prometheus rule file."""
-    from mysql_cluster.render import render_stack
-    from stack_manifests import PROJECT_DIR
     manifests = render_stack(PROJECT_DIR, "dev", {
         "metrics": "true", "serviceMonitor": "true", "prometheusRule": "true",
         "maxReplicationLagSeconds": str(MAX_LAG)})
@@ -121,17 +132,18 @@ def test_no_alert_fires_on_a_healthy_cluster(tmp_path, rule_file, rules, names):
     run_rule_tests(tmp_path, rule_file, healthy_cluster(names), {name: [] for name in rules})
 
 
-def test_primary_down_fires_when_the_exporter_cannot_reach_the_primary(tmp_path, rule_file, rules):
+def test_primary_down_fires_when_the_exporter_cannot_reach_the_primary(
+        tmp_path, rule_file, rules):
     series = healthy_cluster()
-    series[f'mysql_up{{{JOB},pod="{PODS[0]}"}}'] = then(1, 0)
+    series[scraped("mysql_up", PODS[0])] = then(1, 0)
     run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterPrimaryDown": [expected(
         rules["MySQLClusterPrimaryDown"], {})]})
 
 
 def test_primary_down_fires_when_the_primary_is_no_longer_scraped(tmp_path, rule_file, rules):
     series = healthy_cluster()
-    series[f'up{{{JOB},pod="{PODS[0]}"}}'] = then(1, "_")
-    series[f'mysql_up{{{JOB},pod="{PODS[0]}"}}'] = then(1, "_")
+    series[scraped("up", PODS[0])] = then(1, "_")
+    series[scraped("mysql_up", PODS[0])] = then(1, "_")
     run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterPrimaryDown": [expected(
         rules["MySQLClusterPrimaryDown"], {})]})
 
@@ -142,7 +154,7 @@ def test_replica_not_replicating_fires_when_a_replication_thread_stops(
         tmp_path, rule_file, rules, names, thread):
     series = healthy_cluster(names)
     column = HEALTHY_NAMES[names][thread]
-    series[f'mysql_slave_status_{column}{{{JOB},pod="{PODS[2]}",connection_name=""}}'] = then(1, 0)
+    series[scraped(f"mysql_slave_status_{column}", PODS[2])] = then(1, 0)
     run_rule_tests(tmp_path, rule_file, series, {
         "MySQLClusterReplicaNotReplicating": [expected(
             rules["MySQLClusterReplicaNotReplicating"], {"namespace": NAMESPACE, "pod": PODS[2]})],
@@ -151,18 +163,18 @@ def test_replica_not_replicating_fires_when_a_replication_thread_stops(
 
 def test_replica_not_replicating_fires_when_the_replica_server_is_down(tmp_path, rule_file, rules):
     series = healthy_cluster()
-    series[f'mysql_up{{{JOB},pod="{PODS[1]}"}}'] = then(1, 0)
+    series[scraped("mysql_up", PODS[1])] = then(1, 0)
     for column in HEALTHY_NAMES["mariadb"]:
-        series[f'mysql_slave_status_{column}{{{JOB},pod="{PODS[1]}",connection_name=""}}'] = \
-            then(1, "_")
+        series[scraped(f"mysql_slave_status_{column}", PODS[1])] = then(1, "_")
     run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterReplicaNotReplicating": [expected(
         rules["MySQLClusterReplicaNotReplicating"], {"namespace": NAMESPACE, "pod": PODS[1]})]})
 
 
-def test_replica_not_replicating_fires_when_the_replica_exporter_is_down(tmp_path, rule_file, rules):
+def test_replica_not_replicating_fires_when_the_replica_exporter_is_down(
+        tmp_path, rule_file, rules):
     series = {name: then(1, "_") if f'pod="{PODS[1]}"' in name and not name.startswith("up")
               else values for name, values in healthy_cluster().items()}
-    series[f'up{{{JOB},pod="{PODS[1]}"}}'] = then(1, 0)
+    series[scraped("up", PODS[1])] = then(1, 0)
     run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterReplicaNotReplicating": [expected(
         rules["MySQLClusterReplicaNotReplicating"], {"namespace": NAMESPACE, "pod": PODS[1]})]})
 
@@ -171,8 +183,7 @@ def test_replica_not_replicating_fires_when_the_replica_exporter_is_down(tmp_pat
 def test_replication_lag_fires_above_max_replication_lag_seconds(tmp_path, rule_file, rules, names):
     series = healthy_cluster(names)
     column = HEALTHY_NAMES[names][2]
-    series[f'mysql_slave_status_{column}{{{JOB},pod="{PODS[1]}",connection_name=""}}'] = \
-        then(0, MAX_LAG + 1)
+    series[scraped(f"mysql_slave_status_{column}", PODS[1])] = then(0, MAX_LAG + 1)
     run_rule_tests(tmp_path, rule_file, series, {
         "MySQLClusterReplicationLag": [expected(rules["MySQLClusterReplicationLag"],
                                                 {"namespace": NAMESPACE, "pod": PODS[1]},
@@ -182,15 +193,13 @@ def test_replication_lag_fires_above_max_replication_lag_seconds(tmp_path, rule_
 
 def test_replication_lag_at_max_replication_lag_seconds_stays_silent(tmp_path, rule_file, rules):
     series = healthy_cluster()
-    series[f'mysql_slave_status_seconds_behind_master{{{JOB},pod="{PODS[1]}",connection_name=""}}'] = \
-        steady(MAX_LAG)
+    series[scraped("mysql_slave_status_seconds_behind_master", PODS[1])] = steady(MAX_LAG)
     run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterReplicationLag": []})
 
 
 def test_data_volume_nearly_full_fires_below_a_tenth_free(tmp_path, rule_file, rules):
     series = healthy_cluster()
-    claim = f'namespace="{NAMESPACE}",persistentvolumeclaim="data-{PODS[2]}",job="kubelet"'
-    series[f"kubelet_volume_stats_available_bytes{{{claim}}}"] = then(6e9, 0.9e9)
+    series[volume("available", f"data-{PODS[2]}")] = then(6e9, 0.9e9)
     run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterDataVolumeNearlyFull": [expected(
         rules["MySQLClusterDataVolumeNearlyFull"],
         {"namespace": NAMESPACE, "persistentvolumeclaim": f"data-{PODS[2]}", "job": "kubelet"})]})
@@ -198,7 +207,6 @@ def test_data_volume_nearly_full_fires_below_a_tenth_free(tmp_path, rule_file, r
 
 def test_data_volume_alert_ignores_claims_of_other_workloads(tmp_path, rule_file, rules):
     series = healthy_cluster()
-    claim = f'namespace="{NAMESPACE}",persistentvolumeclaim="data-{CLUSTER}-cache-0",job="kubelet"'
-    series[f"kubelet_volume_stats_capacity_bytes{{{claim}}}"] = steady(10e9)
-    series[f"kubelet_volume_stats_available_bytes{{{claim}}}"] = steady(0)
+    series[volume("capacity", f"data-{CLUSTER}-cache-0")] = steady(10e9)
+    series[volume("available", f"data-{CLUSTER}-cache-0")] = steady(0)
     run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterDataVolumeNearlyFull": []})

@@ -127,7 +127,8 @@ class Exporter:
 
     def value(self, name: str) -> float | None:
         """The value of the one series named `name` (any labels), None when there is none."""
-        found = [v for series, v in self.metrics().items() if re.fullmatch(rf"{name}(\{{.*\}})?", series)]
+        found = [value for series, value in self.metrics().items()
+                 if re.fullmatch(rf"{name}(\{{.*\}})?", series)]
         assert len(found) <= 1, f"{name}: {found}"
         return found[0] if found else None
 
@@ -204,9 +205,11 @@ def cluster() -> Iterator[Cluster]:
         replica.start(101, cnf["replica.cnf"])
         primary.sql(users_sql(secrets))
         replica.sql(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
-                    f"MASTER_USER='replicator', MASTER_PASSWORD='{secrets['replication-password']}', "
+                    "MASTER_USER='replicator', "
+                    f"MASTER_PASSWORD='{secrets['replication-password']}', "
                     "MASTER_USE_GTID=slave_pos; START SLAVE;")
-        primary.sql("CREATE TABLE app.orders (id INT PRIMARY KEY); INSERT INTO app.orders VALUES (1);")
+        primary.sql("CREATE TABLE app.orders (id INT PRIMARY KEY); "
+                    "INSERT INTO app.orders VALUES (1);")
         wait_for(lambda: replica.sql(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'orders'"
         ).strip() == "1", "the replica to receive the primary's table")
