@@ -47,6 +47,14 @@ class ClusterNames:
     def credentials_secret(self) -> str:
         return f"{self.cluster}-credentials"
 
+    @property
+    def metrics_service(self) -> str:
+        return f"{self.cluster}-metrics"
+
+    @property
+    def metrics_secret(self) -> str:
+        return f"{self.cluster}-metrics"
+
     def pod(self, ordinal: int) -> str:
         return f"{self.statefulset}-{ordinal}"
 
