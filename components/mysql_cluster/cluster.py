@@ -15,10 +15,13 @@ from pulumi_kubernetes.networking import v1 as networking
 from pulumi_kubernetes.policy import v1 as policy
 
 from .args import MySQLClusterArgs
+from . import monitoring
+from .exporter import metrics_secret
 from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
 from .server_config import cnf_files
+from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
 from .switchover import switchover_job
 from .topology import topology_config_map
@@ -73,6 +76,7 @@ class MySQLCluster(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         # Everything is checked before the first resource is registered.
         settings = validated({"name": name, **args})
+        monitoring.check_monitoring_settings(settings)
         server = server_for(settings.flavor, settings.version)
         server_image, backup_image = _images(server, settings)
         super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
@@ -94,6 +98,10 @@ class MySQLCluster(pulumi.ComponentResource):
         )
         topology = topology_config_map(f"{name}-topology", metadata(names.topology_config_map),
                                        settings, child)
+        # The StatefulSet names it (an Output), so Pulumi creates it first and deletes a replaced
+        # one only after the StatefulSet has moved on to its successor.
+        scripts = scripts_config_map(
+            f"{name}-scripts", metadata(names.scripts_config_map(scripts_digest())), child)
         secret_name = self._credentials_secret(name, names, settings, metadata, child)
 
         headless = core.Service(
@@ -114,11 +122,16 @@ class MySQLCluster(pulumi.ComponentResource):
             metadata(names.read_service, settings.read_service_annotations),
             settings.read_service_type, names.selector_labels, child)
 
+        metrics_secret_name = None
+        if settings.metrics:
+            metrics_secret_name = metrics_secret(name, names, MYSQL_PORT, child).metadata.name
+            monitoring.metrics_service(name, names, child)
         pod = PodSettings(names=names, server=server, server_image=server_image,
                           backup_image=backup_image, secret_name=secret_name,
-                          config_map_name=config_map.metadata.name,
-                          topology_config_map_name=topology.metadata.name, server_cnf=server_cnf,
-                          settings=settings)
+                          config_map_name=config_map.metadata.name, server_cnf=server_cnf,
+                          topology_config_map_name=topology.metadata.name,
+                          scripts_config_map_name=scripts.metadata.name, settings=settings,
+                          metrics_secret_name=metrics_secret_name)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",
             metadata=metadata(names.statefulset),
@@ -164,9 +177,16 @@ class MySQLCluster(pulumi.ComponentResource):
         networking.NetworkPolicy(
             f"{name}-network-policy",
             metadata=metadata(names.cluster),
-            spec=network_policy_spec(names, settings.allowed_client_namespaces),
+            spec=network_policy_spec(
+                names, settings.allowed_client_namespaces,
+                settings.metrics_client_namespaces if settings.metrics else None),
             opts=child,
         )
+        if settings.service_monitor:
+            monitoring.service_monitor(name, names, settings.prometheus_labels, child)
+        if settings.prometheus_rule:
+            monitoring.prometheus_rule(name, names, settings.prometheus_labels,
+                                       settings.max_replication_lag_seconds, child)
 
         def host(service: core.Service) -> pulumi.Output[str]:
             return pulumi.Output.concat(service.metadata.name, ".", service.metadata.namespace,

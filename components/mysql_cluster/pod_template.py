@@ -13,10 +13,11 @@ import pulumi
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
+from . import exporter
 from .names import ClusterNames
 from .scheduling import toleration_args
-from .script_bundle import bash_command
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
+from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .servers import Server
 from .settings import ADMIN_USER, BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
 from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
@@ -56,7 +57,9 @@ class PodSettings:
     config_map_name: pulumi.Input[str]
     topology_config_map_name: pulumi.Input[str]
     server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
+    scripts_config_map_name: pulumi.Input[str]
     settings: ClusterSettings
+    metrics_secret_name: Optional[pulumi.Input[str]] = None  # set when metrics are on
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
         def quantities(kind: str) -> dict[str, str]:
@@ -126,7 +129,7 @@ def container_security() -> core.SecurityContextArgs:
 def _exec_probe(script: str, period: int, failure_threshold: int,
                 initial_delay: int = 0) -> core.ProbeArgs:
     return core.ProbeArgs(
-        exec_=core.ExecActionArgs(command=bash_command(script)),
+        exec_=core.ExecActionArgs(command=script_command(script)),
         initial_delay_seconds=initial_delay or None,
         period_seconds=period,
         timeout_seconds=5,
@@ -138,14 +141,14 @@ def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerA
     return core.ContainerArgs(
         name="init-mysql",
         image=pod.server_image,
-        command=bash_command("init-config.sh"),
+        command=script_command("init-config.sh"),
         env=env + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
                    _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
         volume_mounts=[mount("conf", INIT_CONF_DIR),
                        mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
                        # Whether a database exists decides whether the server starts writable.
                        mount("data", DATA_VOLUME_MOUNT, read_only=True),
-                       mount("tmp", "/tmp")],
+                       mount("tmp", "/tmp"), scripts_mount()],
         resources=pod.resources("backup"),
         security_context=container_security(),
     )
@@ -155,12 +158,13 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
     return core.ContainerArgs(
         name="clone-mysql",
         image=pod.backup_image,
-        command=bash_command("clone.sh"),
+        command=script_command("clone.sh"),
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
         # The credentials and the topology to ask the other pods which one to copy (donor.sh).
         volume_mounts=[mount("data", DATA_VOLUME_MOUNT), mount("tmp", "/tmp"),
                        mount("credentials", SECRETS_DIR, read_only=True),
-                       mount("client-options", CLIENT_OPTIONS_DIR), topology_mount()],
+                       mount("client-options", CLIENT_OPTIONS_DIR), topology_mount(),
+                       scripts_mount()],
         resources=pod.resources("backup"),
         security_context=container_security(),
     )
@@ -179,13 +183,14 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         # The rebuild mark (server.sh); the probes' topology.
         mount("data", DATA_VOLUME_MOUNT, read_only=True),
         topology_mount(),
+        scripts_mount(),  # for the probes
     ]
     if pod.server.flavor == "mysql":
         mounts.append(mount("mysql-files", "/var/lib/mysql-files"))
     return core.ContainerArgs(
         name="mysql",
         image=pod.server_image,
-        command=bash_command("server.sh"),
+        command=script_command("server.sh"),
         env=env + [_env("SERVER_COMMAND", pod.server.server_command)]
         + [_env(name, value) for name, value in pod.server.entrypoint_env(SECRETS_DIR).items()],
         ports=[core.ContainerPortArgs(name="mysql", container_port=MYSQL_PORT)],
@@ -200,13 +205,15 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
 
 
 def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
+    metrics = pod.metrics_secret_name is not None
     return core.ContainerArgs(
         name="backup",
         image=pod.backup_image,
-        command=bash_command("sidecar.sh"),
+        command=script_command("sidecar.sh"),
         # The sidecar runs clone.sh itself to rebuild a diverged server.
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS),
-                   _env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)],
+                   _env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
+        + (exporter.sidecar_env() if metrics else []),
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
         readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
         volume_mounts=[
@@ -218,6 +225,8 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             mount("tmp", "/tmp"),
             mount("client-options", CLIENT_OPTIONS_DIR),
             topology_mount(),
+            scripts_mount(),
+            *([exporter.sidecar_mount()] if metrics else []),
         ],
         resources=pod.resources("backup"),
         security_context=container_security(),
@@ -263,15 +272,27 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
         core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(
             medium="Memory", size_limit="1Mi")),
         topology_volume(pod.topology_config_map_name),
+        scripts_volume(pod.scripts_config_map_name),
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
+    if pod.metrics_secret_name is not None:
+        volumes.append(exporter.metrics_volume(pod.metrics_secret_name))
     return volumes
 
 
 def image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:
     return [core.LocalObjectReferenceArgs(name=name)
             for name in pod.settings.image_pull_secrets] or None
+
+
+def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[core.ContainerArgs]:
+    containers = [_mysql(pod, env), _backup_sidecar(pod, env)]
+    if pod.metrics_secret_name is not None:
+        containers.append(exporter.exporter_container(
+            pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE,
+            container_security()))
+    return containers
 
 
 def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
@@ -285,7 +306,7 @@ def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
         ),
         spec=core.PodSpecArgs(
             init_containers=[_init_mysql(pod, env), _clone_mysql(pod, env)],
-            containers=[_mysql(pod, env), _backup_sidecar(pod, env)],
+            containers=_containers(pod, env),
             volumes=_volumes(pod),
             security_context=core.PodSecurityContextArgs(
                 run_as_user=DATABASE_UID,

@@ -49,7 +49,7 @@ MAX_NAMESPACE = 63
 
 # Suffixes the cluster adds to its name for Services and the Secret: a cluster named like that
 # would collide with another cluster's resources in the same namespace.
-RESERVED_NAME_SUFFIXES = ("-read", "-primary", "-credentials")
+RESERVED_NAME_SUFFIXES = ("-read", "-primary", "-credentials", "-metrics")
 
 
 def _cluster_name(setting: "Setting", value: Any) -> Any:
@@ -164,6 +164,29 @@ def _namespaces(setting: "Setting", value: Any) -> Any:
     return list(value)
 
 
+# A Kubernetes label: an optional DNS-subdomain prefix and "/", a name of at most 63 characters,
+# and a value that is empty or like the name.
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL = re.compile(
+    rf"^(?:([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?)/)?{_LABEL_NAME}=(?:{_LABEL_NAME})?$")
+
+
+def _labels(setting: "Setting", value: Any) -> Any:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(setting, value, "use a list of \"key=value\" labels, e.g. "
+                          "[\"release=kube-prometheus-stack\"]")
+    keys = []
+    for item in value:
+        if not isinstance(item, str) or not _LABEL.match(item):
+            raise ConfigError(setting, value, f"{item!r} is not a Kubernetes label; write "
+                              "\"key=value\", e.g. \"release=kube-prometheus-stack\"")
+        keys.append(item.split("=", 1)[0])
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ConfigError(setting, value, f"{duplicates[0]!r} is given twice; keep one value")
+    return list(value)
+
+
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
@@ -202,7 +225,8 @@ SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
 REPLICATION_USER = "replicator"
 BACKUP_USER = "backup"
 ADMIN_USER = "switchover"  # moves the primary (the switchover Job)
-_RESERVED_USERS = ("root", REPLICATION_USER, BACKUP_USER, ADMIN_USER)
+METRICS_USER = "metrics"
+_RESERVED_USERS = ("root", REPLICATION_USER, BACKUP_USER, ADMIN_USER, METRICS_USER)
 # Privileges on these would let the application user change any account or the server itself.
 _SYSTEM_SCHEMAS = ("mysql", "sys", "information_schema", "performance_schema")
 
@@ -384,6 +408,23 @@ SETTINGS: tuple[Setting, ...] = (
             "ServiceAccount the pods run as; \"\" for the namespace's default. Its API token is "
             "never mounted: the pods do not use the Kubernetes API.",
             _dns_subdomain, optional=True),
+    Setting("metrics", "metrics", "boolean", False,
+            "Run a Prometheus exporter (mysqld-exporter) beside each server, serving metrics on "
+            "port 9104.", _boolean),
+    Setting("metricsImage", "metrics_image", "string", "",
+            "Image of the metrics exporter; \"\" for prom/mysqld-exporter:v0.18.0.", _image),
+    Setting("metricsClientNamespaces", "metrics_client_namespaces", "array", [],
+            "Namespaces whose pods (Prometheus) may scrape port 9104, besides the cluster's own; "
+            "\"*\" allows every namespace.", _namespaces),
+    Setting("serviceMonitor", "service_monitor", "boolean", False,
+            "Create a Prometheus Operator ServiceMonitor for the exporters (needs metrics, and "
+            "the operator's CRDs in the cluster).", _boolean),
+    Setting("prometheusRule", "prometheus_rule", "boolean", False,
+            "Create a Prometheus Operator PrometheusRule with the cluster's alerts (needs "
+            "serviceMonitor, whose job the alerts read).", _boolean),
+    Setting("prometheusLabels", "prometheus_labels", "array", [],
+            "Labels (\"key=value\") of the ServiceMonitor and PrometheusRule, for the "
+            "operator's selectors, e.g. [\"release=kube-prometheus-stack\"].", _labels),
     Setting("primaryOrdinal", "primary_ordinal", "integer", 0,
             "Ordinal of the pod that is the primary (takes writes). Changing it moves the primary: "
             "a switchover, or a failover when the old primary is unreachable (its unreplicated "

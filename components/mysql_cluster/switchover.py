@@ -14,7 +14,7 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from .pod_template import (CLIENT_OPTIONS_DIR, DATABASE_UID, SECRETS_DIR, PodSettings, cluster_env,
                            container_security, image_pull_secrets, mount)
-from .script_bundle import bash_command
+from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .topology import topology_mount, topology_volume
 
 # How long the Job waits for a writable primary to answer before it fails over: long enough for
@@ -51,13 +51,14 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
                     containers=[core.ContainerArgs(
                         name="switchover",
                         image=pod.backup_image,  # has the SQL client
-                        command=bash_command("switchover.sh"),
+                        command=script_command("switchover.sh"),
                         env=env,
                         volume_mounts=[
                             mount("credentials", SECRETS_DIR, read_only=True),
                             mount("client-options", CLIENT_OPTIONS_DIR),
                             mount("tmp", "/tmp"),
                             topology_mount(),
+                            scripts_mount(),
                         ],
                         resources=pod.resources("backup"),
                         security_context=container_security(),
@@ -69,6 +70,7 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
                             medium="Memory", size_limit="1Mi")),
                         core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
                         topology_volume(pod.topology_config_map_name),
+                        scripts_volume(pod.scripts_config_map_name),
                     ],
                     security_context=core.PodSecurityContextArgs(
                         run_as_user=DATABASE_UID, run_as_group=DATABASE_UID, fs_group=DATABASE_UID,

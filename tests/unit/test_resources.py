@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mysql_cluster.scripts_config_map import scripts_digest
 
 from .conftest import SERVER_IDS, SERVERS, STACKS, find, server_config
 
@@ -47,7 +48,7 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def test_cluster_consists_of_one_of_each_resource_three_services_and_a_claim_per_pod(rendered):
+def test_cluster_consists_of_two_config_maps_three_services_and_a_claim_per_pod(rendered):
     assert Counter(m["kind"] for m in rendered(replicas=2)) == {
         "Secret": 1, "ConfigMap": 2, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
         "NetworkPolicy": 1, "PersistentVolumeClaim": 2, "Job": 1}
@@ -55,7 +56,8 @@ def test_cluster_consists_of_one_of_each_resource_three_services_and_a_claim_per
 
 def test_resource_names_derive_from_the_cluster_name(rendered):
     assert sorted((m["kind"], m["metadata"]["name"]) for m in rendered(**ORDERS)) == [
-        ("ConfigMap", "orders"), ("ConfigMap", "orders-topology"), ("Job", "orders-primary-0"),
+        ("ConfigMap", "orders"), ("ConfigMap", f"orders-scripts-{scripts_digest()}"),
+        ("ConfigMap", "orders-topology"), ("Job", "orders-primary-0"),
         ("NetworkPolicy", "orders"),
         ("PersistentVolumeClaim", "data-orders-0"), ("PersistentVolumeClaim", "data-orders-1"),
         ("PodDisruptionBudget", "orders"),
