@@ -48,9 +48,9 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def test_cluster_consists_of_two_config_maps_three_services_and_a_claim_per_pod(rendered):
+def test_cluster_consists_of_three_config_maps_three_services_a_job_and_a_claim_per_pod(rendered):
     assert Counter(m["kind"] for m in rendered(replicas=2)) == {
-        "Secret": 1, "ConfigMap": 2, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
+        "Secret": 1, "ConfigMap": 3, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
         "NetworkPolicy": 1, "PersistentVolumeClaim": 2, "Job": 1}
 
 

@@ -77,7 +77,7 @@ def test_helper_containers_run_their_script_from_the_scripts_mount(rendered, nam
 
 def test_server_starts_through_its_images_own_entrypoint_unless_its_data_is_being_rebuilt(rendered):
     mysql = container(statefulset(rendered), "mysql")
-    assert mysql["command"] == bash_command("server.sh")
+    assert mysql["command"] == ["bash", "/opt/mysql-cluster/scripts/server.sh"]
     assert {"name": "SERVER_COMMAND", "value": "mysqld"} in mysql["env"]
 
 
