@@ -13,6 +13,8 @@ SCRIPT_NAME=readiness
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=heartbeat.sh
 source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
+# shellcheck source=gtid.sh
+source "$(dirname "${BASH_SOURCE[0]}")/gtid.sh"
 # shellcheck source=topology.sh
 source "$(dirname "${BASH_SOURCE[0]}")/topology.sh"
 

@@ -45,7 +45,8 @@ admin_user_sql() {
   local admin
   admin="$(sql_string "$ADMIN_USER")@'%'"
   if is_mariadb; then
-    printf 'GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR ON *.* TO %s;\n' "$admin"
+    # RESET SLAVE needs RELOAD on MariaDB 10.11.
+    printf 'GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR, RELOAD ON *.* TO %s;\n' "$admin"
   else
     printf 'GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, REPLICATION CLIENT, RELOAD ON *.* TO %s;\n' "$admin"
   fi

@@ -19,7 +19,7 @@ from .topology import topology_mount, topology_volume
 
 # How long the Job waits for a writable primary to answer before it fails over: long enough for
 # the old primary's pod to restart, short enough that a lost node does not hold writes for long.
-FAILOVER_WAIT_SECONDS = 60
+FAILOVER_WAIT_SECONDS = 30
 # How long the new primary may take to apply what the old one logged; the old one is read-only
 # meanwhile, so this bounds the write pause of a switchover to a replica that lags.
 CATCH_UP_SECONDS = 60

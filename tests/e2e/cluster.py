@@ -81,6 +81,18 @@ class Cluster:
         states = {pod: self.events(pod) for pod in self.replicas()}
         assert states == {pod: expected for pod in states}, f"the primary has {expected}"
 
+    def assert_every_pod_holds(self, seqs: list[int]) -> None:
+        """Every pod has exactly the rows `seqs`, each once, and the same CHECKSUM TABLE."""
+        states = {}
+        for pod in self.harness.pod_names():
+            (count, distinct, total), (_, checksum) = self.harness.run_sql(
+                pod, "SELECT COUNT(*), COUNT(DISTINCT seq), IFNULL(SUM(seq), 0) FROM events;"
+                     "CHECKSUM TABLE events", database=self.app_database)
+            states[pod] = (int(count), int(distinct), int(total), checksum)
+        expected = (len(seqs), len(set(seqs)), sum(seqs))
+        assert {pod: state[:3] for pod, state in states.items()} == {pod: expected for pod in states}
+        assert len({state[3] for state in states.values()}) == 1, states
+
     # Replication
 
     def gtid_position(self, pod: str) -> str:

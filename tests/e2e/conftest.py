@@ -71,16 +71,21 @@ def statefulset_harness(request: pytest.FixtureRequest, tmp_path: Path
 
 @pytest.fixture
 def mariadb_cluster(statefulset_harness, render) -> Callable[..., Cluster]:
-    """Factory: ``mariadb_cluster(replicas, **config)`` renders the component's dev stack for
-    MariaDB 10.11 with the given stack config overrides, starts its StatefulSet with that many
-    pods and returns the Cluster once all are Ready.
+    """Factory: ``mariadb_cluster(replicas, harness_options=None, **config)`` renders the
+    component's dev stack for MariaDB 10.11 with that many replicas and the given stack config
+    overrides, starts its StatefulSet and returns the Cluster once all pods are Ready.
+    ``cluster.render(**config)`` renders it again with further overrides, for ``harness.apply``.
     """
 
-    def start(replicas: int, **config) -> Cluster:
-        manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION, **config)
-        harness = statefulset_harness(manifests)
+    def start(replicas: int, harness_options: dict | None = None, **config) -> Cluster:
+        def render_again(**changes):
+            return render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION,
+                          replicas=replicas, **{**config, **changes})
+
+        harness = statefulset_harness(render_again(), **(harness_options or {}))
         harness.start_statefulset(replicas)
         cluster = Cluster(harness)
+        cluster.render = render_again
         server = harness.run_sql(cluster.primary, "SELECT VERSION()")[0][0]
         if not server.startswith(VERSION + "."):
             pytest.fail(f"the scenarios need MariaDB {VERSION}; this machine has {server}", pytrace=False)

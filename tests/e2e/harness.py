@@ -32,7 +32,7 @@ from .kubelet import DEFAULT_GRACE, FAILED, LOG_TAIL_LINES, TERMINATING, Kubelet
 from .manifests import RenderedManifests
 from .network import PodAttachment, PodNetwork, ids_of_other_namespaces, namespace_id, remove_stale_namespaces
 from .sql import SQL_CONTAINER, batch_rows, root_password, sql_client
-from .volumes import claim_directory
+from .volumes import claim_directory, refresh_config_maps
 
 __all__ = ["HarnessError", "PodFailed", "RestartPolicy", "SQL_CONTAINER", "StatefulSetHarness",
            "WaitTimeout", "host_problems"]
@@ -88,6 +88,10 @@ class StatefulSetHarness:
         statefulset = manifests.only("StatefulSet")
         self._kubelet = Kubelet(statefulset, manifests, image_layer, self.claims_dir, restart_policy,
                                 probe_period_cap, max_grace_seconds)
+        self._image_layer = image_layer
+        # The Services as last applied: apply() changes them only after the Jobs, like Pulumi.
+        self._services = {service["metadata"]["name"]: service
+                          for service in manifests.objects if service.get("kind") == "Service"}
         remove_stale_namespaces()
         self._network = PodNetwork()
         self._controller = StatefulSetController(manifests, self.workdir, self._network, self._kubelet)
@@ -236,6 +240,70 @@ class StatefulSetHarness:
         """
         with self._lock:
             self._network.limit_egress(self._pod(pod).attachment, bits_per_second)
+
+    def cut_network(self, pod: str) -> None:
+        """Partition the pod from every other pod: its packets are dropped, without resets."""
+        with self._lock:
+            self._network.set_link(self._pod(pod).attachment, up=False)
+
+    def restore_network(self, pod: str) -> None:
+        with self._lock:
+            self._network.set_link(self._pod(pod).attachment, up=True)
+
+    # Applying changed manifests, as `pulumi up` would
+
+    def apply(self, manifests: RenderedManifests | Iterable[dict], job_timeout: float = 240) -> None:
+        """Apply re-rendered manifests in the order Pulumi's dependencies give: ConfigMaps (the
+        kubelet refreshes the running pods' files), the StatefulSet (a changed pod template rolls
+        the pods, highest ordinal first, each Ready before the next), each new Job run to
+        completion (a failed one raises with its log), and then the Services' selectors."""
+        if not isinstance(manifests, RenderedManifests):
+            manifests = RenderedManifests(manifests)
+        old_jobs = {job["metadata"]["name"] for job in self.manifests.objects if job.get("kind") == "Job"}
+        template_changed = (manifests.only("StatefulSet")["spec"]["template"]
+                            != self.statefulset["spec"]["template"])
+        with self._lock:
+            self.manifests = self._kubelet.manifests = manifests
+            for pod in self._controller.pods.values():
+                refresh_config_maps(self.pod_spec, manifests, pod.volumes)
+        if template_changed:
+            self._roll(manifests.only("StatefulSet"))
+        for job in manifests.objects:
+            if job.get("kind") == "Job" and job["metadata"]["name"] not in old_jobs:
+                self.run_job(job, job_timeout)
+        self._services = {service["metadata"]["name"]: service
+                          for service in manifests.objects if service.get("kind") == "Service"}
+
+    def _roll(self, statefulset: dict) -> None:
+        with self._lock:
+            self.statefulset = self._kubelet.statefulset = statefulset
+            self.pod_spec = self._kubelet.pod_spec = statefulset["spec"]["template"]["spec"]
+        for pod in reversed(self.pod_names()):
+            self.restart_pod(pod)
+
+    def run_job(self, job: dict, timeout: float) -> str:
+        """Run the Job's pod to completion and return its log; raise if it fails."""
+        name = job["metadata"]["name"]
+        kubelet = Kubelet({"metadata": job["metadata"], "spec": {"template": job["spec"]["template"]}},
+                          self.manifests, self._image_layer, self.claims_dir, RestartPolicy(),
+                          self._kubelet.probe_period_cap, self._kubelet.max_grace_seconds)
+        with self._lock:
+            run = self._controller.start_job(name, kubelet)
+        self._wait_until(lambda: run.done, timeout, f"Job {name} to complete", pods=[])
+        container = run.pod.containers[0].name
+        log = kubelet.log_tail(run.pod.name, container, lines=10_000)
+        if run.exit_code != 0:
+            raise HarnessError(f"Job {name} failed (exit {run.exit_code}): {run.pod.failure}\n{log}")
+        return log
+
+    def service_endpoints(self, service: str) -> list[str]:
+        """The Ready pods the Service selects, as its Endpoints would list them."""
+        selector = self._services[service]["spec"]["selector"]
+        labels = self.statefulset["spec"]["template"]["metadata"].get("labels") or {}
+        with self._lock:
+            return [pod.name for pod in self._controller.pods.values() if pod.ready and all(
+                {**labels, "statefulset.kubernetes.io/pod-name": pod.name}.get(key) == value
+                for key, value in selector.items())]
 
     def attach_client(self, name: str) -> PodAttachment:
         """A network namespace of its own on the pod network, like a client pod: run a program

@@ -51,6 +51,9 @@ class Probe:
     failure_threshold: int
     success_threshold: int
     output_path: Path
+    # How long the manifest lets the probe keep failing: (failureThreshold - 1) x periodSeconds.
+    failing_window: float = 0.0
+    failing_since: float | None = None  # launch of the first failure of the current streak
     next_due: float = 0.0
     failures: int = 0
     successes: int = 0
@@ -191,6 +194,7 @@ class Kubelet:
                                 "probes are emulated")
         period = float(spec.get("periodSeconds", 10))
         failure_threshold = int(spec.get("failureThreshold", 3))
+        failing_window = (failure_threshold - 1) * period
         initial_delay = float(spec.get("initialDelaySeconds", 0))
         if kind != "liveness":
             # Startup and readiness probes only decide when things may proceed,
@@ -204,6 +208,7 @@ class Kubelet:
             timeout=float(spec.get("timeoutSeconds", 1)), failure_threshold=failure_threshold,
             success_threshold=int(spec.get("successThreshold", 1)),
             output_path=pod.directory / "probes" / f"{container['name']}-{kind}.out",
+            failing_window=failing_window,
         )
 
     # The sync loop
@@ -415,6 +420,7 @@ class Kubelet:
     def _record_probe(self, container: Container, probe: Probe, success: bool, detail: str) -> None:
         if success:
             probe.failures = 0
+            probe.failing_since = None
             probe.successes += 1
             if probe.kind == "startup":
                 container.startup_passed = True
@@ -424,7 +430,13 @@ class Kubelet:
         probe.successes = 0
         probe.failures += 1
         probe.last_failure = detail
-        if probe.failures < probe.failure_threshold:
+        launched = probe.deadline - probe.timeout
+        if probe.failing_since is None:
+            probe.failing_since = launched
+        # A probe slower than the fast period would stretch the manifest's failing time if only
+        # failures were counted: the streak also ends it once it has lasted that long.
+        if (probe.failures < probe.failure_threshold
+                and launched - probe.failing_since < probe.failing_window):
             return
         if probe.kind == "readiness":
             container.readiness_passed = False

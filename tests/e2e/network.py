@@ -168,6 +168,11 @@ class PodNetwork:
         _tc("-n", attachment.netns, "qdisc", "replace", "dev", "eth0", "root", "tbf",
             "rate", f"{bits_per_second}bit", "burst", str(burst), "latency", "1s")
 
+    def set_link(self, attachment: PodAttachment, up: bool) -> None:
+        """Take the pod's cable out (down) or put it back: packets are dropped without a reset,
+        as in a network partition, so open connections only notice by their own timeouts."""
+        ip("-n", self.hub, "link", "set", attachment.hub_interface, "up" if up else "down")
+
     def detach(self, attachment: PodAttachment) -> None:
         # Removing the namespace destroys its veth end, and with it the hub end.
         delete_namespace(attachment.netns)

