@@ -46,10 +46,10 @@ class Writer(threading.Thread):
         self.client, self.service, self.next = client, service, first
         self.acked: list[tuple[float, int]] = []  # (time, seq) of acknowledged inserts
         self.failed: list[tuple[float, int, str]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             seq, self.next = self.next, self.next + 1
             endpoints = self.client.harness.service_endpoints(self.service)
             if not endpoints:
@@ -68,7 +68,7 @@ class Writer(threading.Thread):
 
     def stop(self) -> list[int]:
         """Stop writing; the acknowledged rows."""
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=30)
         return [seq for _, seq in self.acked]
 
