@@ -345,6 +345,47 @@ def validate_production_availability(args: StackValidationArgs,
                              statefulset.urn)
 
 
+PRIMARY_MOVE_CONFIG = PolicyConfigSchema(properties={
+    "productionStacks": PRODUCTION_CONFIG.properties["productionStacks"],
+    "expectedPrimaryOrdinal": {
+        "type": "integer", "minimum": 0, "default": 0,
+        "description": "The pod a production stack's switchover Job may make the primary; set it "
+                       "to the new ordinal to confirm a move."},
+})
+
+
+def _switchover_targets(resources: Iterable[PolicyResource]) -> Iterator[tuple[PolicyResource, int]]:
+    """The component's switchover Jobs (their pods labelled component=switchover), with the
+    ordinal each makes the primary."""
+    for job in resources:
+        if kind_of(job.resource_type) != "Job":
+            continue
+        template = _get(job.props, "spec", "template") or {}
+        if _get(template, "metadata", "labels", "app.kubernetes.io/component") != "switchover":
+            continue
+        for container in containers(template.get("spec") or {}):
+            for variable in container.get("env") or ():
+                if variable.get("name") == "TARGET_ORDINAL":
+                    yield job, int(variable["value"])
+
+
+def validate_primary_move_confirmed(args: StackValidationArgs,
+                                    report_violation: ReportViolation) -> None:
+    config = _with_defaults(PRIMARY_MOVE_CONFIG, args.get_config())
+    stack = stack_name(args)
+    if stack is None or not any(fnmatch.fnmatchcase(stack, pattern)
+                                for pattern in config["productionStacks"]):
+        return
+    expected = int(config["expectedPrimaryOrdinal"])
+    for job, target in _switchover_targets(args.resources):
+        if target != expected:
+            report_violation(
+                f'stack "{stack}" is a production stack: {_describe(job)} makes pod {target} the '
+                f"primary. If the current primary does not answer, this is a failover: the writes "
+                f"it committed but had not replicated are lost. Check that it runs, then confirm "
+                f"with expectedPrimaryOrdinal: {target} in the policy config", job.urn)
+
+
 # --- The pack --------------------------------------------------------------------------------
 
 POLICIES = [
@@ -400,5 +441,13 @@ POLICIES = [
         validate=validate_production_availability,
         enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=PRODUCTION_CONFIG,
+    ),
+    StackValidationPolicy(
+        name="primary-move-confirmed",
+        description="In production stacks the primary moves only to the pod the policy config "
+                    "names, since a failover loses the writes the old primary never replicated.",
+        validate=validate_primary_move_confirmed,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=PRIMARY_MOVE_CONFIG,
     ),
 ]

@@ -29,7 +29,8 @@ if [[ -d "$datadir/mysql" ]]; then
   log "$datadir already holds a database; no clone needed"
   exit 0
 fi
-if [[ -d "$datadir" && -n "$(ls -A "$datadir")" ]]; then
+shopt -s dotglob nullglob
+if [[ -d "$datadir" ]] && entries=("$datadir"/*) && ((${#entries[@]} > 0)); then
   die "$datadir holds files but no database; move them away to let this pod clone again"
 fi
 
@@ -69,6 +70,13 @@ prepared() {
   grep -Eq '^backup_type = (full-prepared|log-applied)$' "$staging"/*_checkpoints
 }
 
+move_all_but_mysql() {
+  local from=$1 to=$2 entry
+  for entry in "$from"/*; do
+    [[ "$entry" == "$from/mysql" ]] || mv "$entry" "$to/" || return 1
+  done
+}
+
 # Runs in a condition, where errexit is off: every step checks its own status.
 clone_once() {
   local donor
@@ -94,8 +102,7 @@ clone_once() {
   # Coordinates first: a crash before the system schema is in place leaves no database, so the
   # clone repeats. The directory is filled, not replaced: containers may mount it (subPath).
   if ! { printf '%s\n' "$coordinates" >"$pending.tmp" && mv "$pending.tmp" "$pending" &&
-    rm -f "$pending.applied" && sync && mkdir -p "$datadir" &&
-    find "$staging" -mindepth 1 -maxdepth 1 ! -name mysql -exec mv -t "$datadir" {} + &&
+    rm -f "$pending.applied" && sync && mkdir -p "$datadir" && move_all_but_mysql "$staging" "$datadir" &&
     sync && mv "$staging/mysql" "$datadir/mysql" && rmdir "$staging" && sync; }; then
     log "cannot move the prepared backup into $datadir"
     return 1

@@ -2,12 +2,15 @@
 # Which pod a new or rebuilt pod copies its data from: a replica that is caught up (its heartbeat
 # within MAX_REPLICATION_LAG_SECONDS of the newest any pod has), the nearest lower ordinal first,
 # so that a clone neither loads the primary nor copies a pod that failed or lags; the primary only
-# when no replica qualifies. Prints the ordinal; fails when no pod answers.
+# when no replica qualifies. When no pod answers the question (none has the heartbeat yet: a
+# cluster upgraded from a release without it), the pod before this one, which the StatefulSet
+# started first. Prints the ordinal; fails when there is none.
 choose_donor() {
-  local options=$1 me=$2 ordinal peer_read_only peer_heartbeat newest=0 primary=''
+  local options=$1 me=$2 ordinal peer_read_only peer_heartbeat newest=0 primary='' answered=0
   local -A read_only=() heartbeat=()
   while IFS=$'\t' read -r ordinal peer_read_only peer_heartbeat _; do
     [[ -n "$ordinal" ]] || continue
+    answered=1
     [[ "$peer_heartbeat" =~ ^[0-9]+$ ]] || peer_heartbeat=0
     read_only[$ordinal]=$peer_read_only
     heartbeat[$ordinal]=$peer_heartbeat
@@ -22,6 +25,11 @@ choose_donor() {
       return 0
     fi
   done
-  [[ -n "$primary" ]] || return 1
-  printf '%s\n' "$primary"
+  if [[ -n "$primary" ]]; then
+    printf '%s\n' "$primary"
+  elif ((!answered && me > 0)); then
+    printf '%s\n' "$((me - 1))"
+  else
+    return 1
+  fi
 }

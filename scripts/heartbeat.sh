@@ -20,7 +20,9 @@ heartbeat_micros_sql() {
 }
 
 # The statements that give this server the heartbeat table and event, outside the binary log.
+# MySQL's super_read_only refuses them even to root: it is lifted for them (read_only stays).
 heartbeat_setup_sql() {
+  is_mariadb || printf 'SET @super_read_only = @@GLOBAL.super_read_only;\nSET GLOBAL super_read_only = 0;\n'
   cat <<SQL
 SET SESSION sql_log_bin = 0;
 CREATE DATABASE IF NOT EXISTS $HEARTBEAT_SCHEMA;
@@ -35,6 +37,7 @@ CREATE EVENT IF NOT EXISTS $HEARTBEAT_SCHEMA.heartbeat ON SCHEDULE EVERY 1 SECON
 ALTER EVENT $HEARTBEAT_SCHEMA.heartbeat ENABLE;
 SET SESSION sql_log_bin = 1;
 SQL
+  is_mariadb || printf 'SET GLOBAL super_read_only = @super_read_only;\n'
 }
 
 # Peers read the heartbeat (and nothing else of the schema) as the replication user, which can

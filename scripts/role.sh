@@ -17,15 +17,15 @@ demote_sql() {
 }
 
 # Points a server that has data (a former primary, or a replica of another primary) at the primary
-# <host> by GTID with the current replication password, and starts replication. A MariaDB server
-# that was the primary has its own transactions in gtid_binlog_pos only: gtid_current_pos carries
-# them into the replica position (it is the replica position on a server that never wrote).
+# <host> by GTID with the current replication password, and starts replication; the channel to the
+# previous primary goes first. A MariaDB server that was the primary has its own transactions in
+# gtid_binlog_pos only: gtid_current_pos carries them into the replica position (it is the replica
+# position on a server that never wrote). MySQL's auto-position uses gtid_executed, which has all.
 follow_sql() {
-  local host=$1 password=$2
+  local host=$1 password=$2 gtid_statements=''
   require_env REPLICATION_USER
-  printf '%s;\n' "$(replication_word stop)"
-  if is_mariadb; then printf 'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos;\n'; fi
-  resume_replication_sql "$host" "$REPLICATION_USER" "$password"
+  if is_mariadb; then gtid_statements=$'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos;\n'; fi
+  first_replication_sql "$gtid_statements" "$host" "$REPLICATION_USER" "$password"
 }
 
 # A query answering 0 once the server has applied every transaction of the GTID state <state>,

@@ -94,10 +94,10 @@ rebuild_mark() {
 # A server holding transactions the primary lacks (a failed-over primary that came back) is
 # rebuilt from a healthy peer, by clone.sh, in place: its data is kept aside, never deleted.
 rebuild() {
-  local mark aside datadir deadline
+  local mark aside datadir deadline entry
   mark=$(rebuild_mark)
   datadir="$DATA_VOLUME/$DATA_SUBDIR"
-  touch "$mark"
+  : >"$mark"
   log "stopping the server to rebuild it"
   sql_value 'SHUTDOWN' >/dev/null 2>&1 || true
   deadline=$((SECONDS + 300))
@@ -108,7 +108,9 @@ rebuild() {
   aside="$DATA_VOLUME/diverged-$(date -u +%Y%m%dT%H%M%SZ)"
   mkdir "$aside"
   # The directory itself stays: the containers mount it (subPath) and would lose a new one.
-  find "$datadir" -mindepth 1 -maxdepth 1 -exec mv -t "$aside" {} +
+  for entry in "$datadir"/* "$datadir"/.[!.]*; do
+    [[ ! -e "$entry" ]] || mv "$entry" "$aside/"
+  done
   rm -f "$(pending_coordinates_file)" "$(pending_coordinates_file).applied"
   log "the diverged data is kept in $aside (delete it once you no longer need its transactions)"
   bash "$(dirname "${BASH_SOURCE[0]}")/clone.sh" || die "the rebuild's clone failed; it starts over when this container restarts"
@@ -119,8 +121,11 @@ rebuild() {
 # Follows the writable pod <source>, rebuilding this server first if it holds transactions
 # <source> lacks; <states> is peer_states output.
 follow_or_rebuild() {
-  local source=$1 states=$2 source_state
-  source_state=$(awk -F'\t' -v o="$source" '$1 == o { print $4 }' <<<"$states")
+  local source=$1 states=$2 source_state=
+  local ordinal_of state
+  while IFS=$'\t' read -r ordinal_of _ _ state; do
+    [[ "$ordinal_of" != "$source" ]] || source_state=$state
+  done <<<"$states"
   if ! gtid_state_holds "$source_state" "$(sql_value "SELECT $(gtid_state_expression)")" sql_value; then
     log "this server holds transactions that the primary (pod $source) lacks: a failover left them behind; rebuilding from a peer"
     rebuild
@@ -167,6 +172,9 @@ become_primary() {
 watch_role_once() {
   local states writable source
   root_options=$(client_options root root-password)
+  peer_options=$(client_options "$REPLICATION_USER" replication-password)
+  # shellcheck disable=SC2064 # the files of this look, named now
+  trap "rm -f '$root_options' '$peer_options'" EXIT
   states=$(peer_states "$peer_options" "$ordinal")
   writable=$(writable_peer <<<"$states")
   [[ -n "$writable" ]] || return 0
@@ -175,7 +183,7 @@ watch_role_once() {
     log "pod $writable is writable and designated as the primary: this server steps down"
     demote_sql | local_sql "$root_options" || die "could not make this server read-only"
   else
-    source=$(sql_value "$(replica_status_sql)" | cut -f2)
+    IFS=$'\t' read -r _ source _ < <(sql_value "$(replica_status_sql)") || source=''
     [[ "$source" != "$(pod_host "$writable")" ]] || return 0
     log "the primary is pod $writable; this replica follows it"
   fi
@@ -199,6 +207,7 @@ peer_options=$(client_options "$REPLICATION_USER" replication-password)
 log "making sure this server has the heartbeat table and event"
 heartbeat_setup_sql | local_sql "$root_options" || die "could not create the heartbeat table and event"
 take_role
+rm -f "$root_options" "$peer_options"
 
 BACKUP_OPTIONS=$(client_options "$BACKUP_USER" backup-password)
 export BACKUP_OPTIONS backup SCRIPT_NAME

@@ -28,7 +28,8 @@ peer_ordinals() {
   for ((ordinal = me + 1; ordinal < pods; ordinal++)); do echo "$ordinal"; done
 }
 
-# Peers are asked with short bounds: an unreachable pod must cost a probe seconds, not minutes.
+# Peers are asked with short bounds: an unreachable pod must cost a probe seconds, not minutes
+# (the clients have a connect timeout but none for an answer that never comes).
 PEER_CONNECT_TIMEOUT=2
 PEER_QUERY_TIMEOUT=4
 
@@ -56,7 +57,7 @@ peer_states() {
   dir=$(mktemp -d)
   for ordinal in $(peer_ordinals "$me"); do
     (peer_sql "$options" "$ordinal" "$(peer_state_sql)" 2>/dev/null |
-      sed "s/^/$ordinal	/" >"$dir/$ordinal") &
+      while IFS= read -r line; do printf '%s\t%s\n' "$ordinal" "$line"; done >"$dir/$ordinal") &
   done
   wait
   cat "$dir"/* 2>/dev/null || true

@@ -301,7 +301,8 @@ class StatefulSetHarness:
         selector = self._services[service]["spec"]["selector"]
         labels = self.statefulset["spec"]["template"]["metadata"].get("labels") or {}
         with self._lock:
-            return [pod.name for pod in self._controller.pods.values() if pod.ready and all(
+            pods = sorted(self._controller.pods.values(), key=lambda pod: pod.ordinal)
+            return [pod.name for pod in pods if pod.ready and all(
                 {**labels, "statefulset.kubernetes.io/pod-name": pod.name}.get(key) == value
                 for key, value in selector.items())]
 

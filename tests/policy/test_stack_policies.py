@@ -105,3 +105,18 @@ def test_production_stacks_and_replica_minimum_come_from_the_pack_config(render)
         render("dev", replicas=1, antiAffinity="required"), stack="staging-1", config=config)) == [
         'stack "staging-1" is a production stack: StatefulSet mysql-dev/mysql sets replicas: 1, '
         "below the minimum 2"]
+
+
+def test_production_stack_keeping_its_primary_needs_no_confirmation(render):
+    assert violations("primary-move-confirmed", stack_args(render("prod"), stack="prod")) == []
+
+
+def test_production_stack_moving_its_primary_needs_the_new_ordinal_confirmed(render):
+    manifests = render("prod", primaryOrdinal="1")
+    assert violations("primary-move-confirmed", stack_args(manifests, stack="prod")) == [
+        'stack "prod" is a production stack: Job orders/orders-db-primary-1 makes pod 1 the '
+        "primary. If the current primary does not answer, this is a failover: the writes it "
+        "committed but had not replicated are lost. Check that it runs, then confirm with "
+        "expectedPrimaryOrdinal: 1 in the policy config"]
+    assert violations("primary-move-confirmed", stack_args(
+        manifests, stack="prod", config={"expectedPrimaryOrdinal": 1})) == []

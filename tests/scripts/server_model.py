@@ -134,6 +134,8 @@ def gtid_added(gtids: str, uuid: str) -> str:
 
 def new_state(server: str, options: dict[str, str]) -> dict[str, Any]:
     variables = {**default_variables(server), **options}
+    if variables["super_read_only"] == "ON":  # implies read_only (MySQL manual, super_read_only)
+        variables["read_only"] = "ON"
     server_id = int(variables["server_id"])
     return {
         "server": server,
@@ -144,6 +146,7 @@ def new_state(server: str, options: dict[str, str]) -> dict[str, Any]:
         "binlog": 1, "binlog_pos": 157,
         "channel": None,
         "users": [], "grants": [], "databases": [],
+        "schema_objects": [],  # tables and events made outside the replicated databases' grants
         "events": [],          # replication administration, in order (tests read it)
         "applier_stalls": [],  # what blocked the replica's applier, e.g. a backup's FTWRL
     }
@@ -308,21 +311,46 @@ def run_statement(state: dict[str, Any], tokens: list[str], session: dict[str, s
     words = skeleton(tokens).upper()
     if words.startswith("SET @"):
         session[tokens[1].lower()] = words
+        if words.startswith("SET @SUPER_READ_ONLY = @@GLOBAL.SUPER_READ_ONLY"):
+            session["@super_read_only"] = state["variables"]["super_read_only"]
+    elif re.match(r"SET SESSION SQL_LOG_BIN = [01]$", words):
+        session["sql_log_bin"] = tokens[-1]
+    elif re.match(r"SET GLOBAL (SUPER_)?READ_ONLY = ", words):
+        read_only_statement(state, tokens, session)
     elif words.startswith("EXECUTE IMMEDIATE CONCAT ("):
         # EXECUTE IMMEDIATE CONCAT('<statement> ', QUOTE(@var)): MariaDB's way to use a value
         # computed in the session; the value itself does not matter here.
         run_statement(state, statements(unquote(tokens[4]) + "'<hash>'")[0], session)
     elif re.match(r"(STOP|START) (REPLICA|SLAVE)$|RESET (REPLICA|SLAVE) ALL$|RESET MASTER$|"
                   r"RESET BINARY LOGS AND GTIDS$|SET GLOBAL GTID_(PURGED|SLAVE_POS) = \?$|"
+                  r"SET GLOBAL GTID_SLAVE_POS = @@GLOBAL.GTID_CURRENT_POS$|"
                   r"CHANGE (REPLICATION SOURCE|MASTER) TO ", words):
         replication_statement(state, tokens, words)
-    elif re.match(r"(CREATE|ALTER) USER |GRANT |CREATE DATABASE ", words):
-        write_statement(state, tokens, words)
+    elif re.match(r"(CREATE|ALTER) USER |GRANT |CREATE DATABASE |CREATE TABLE IF NOT EXISTS |"
+                  r"CREATE EVENT IF NOT EXISTS |ALTER EVENT ", words):
+        write_statement(state, tokens, words, logged=session.get("sql_log_bin") != "0")
     else:
         raise SqlError(f"the stand-in does not model: {words}")
 
 
-def write_statement(state: dict[str, Any], tokens: list[str], words: str) -> None:
+def read_only_statement(state: dict[str, Any], tokens: list[str], session: dict[str, str]) -> None:
+    """read_only and super_read_only: on MySQL super_read_only=ON sets read_only too and
+    read_only=OFF clears super_read_only (MySQL manual, super_read_only); MariaDB has no
+    super_read_only."""
+    name, value = tokens[2].lower(), tokens[-1]
+    if name == "super_read_only" and is_mariadb(state["server"]):
+        raise SqlError("ERROR 1193 (HY000): Unknown system variable 'super_read_only'")
+    value = session.get(value.lower(), value) if value.startswith("@") else value
+    on = {"1": "ON", "0": "OFF", "ON": "ON", "OFF": "OFF"}[value.upper()]
+    variables = state["variables"]
+    variables[name] = on
+    if name == "super_read_only" and on == "ON":
+        variables["read_only"] = "ON"
+    if name == "read_only" and on == "OFF":
+        variables["super_read_only"] = "OFF"
+
+
+def write_statement(state: dict[str, Any], tokens: list[str], words: str, logged: bool = True) -> None:
     """A client's write. super_read_only refuses it even for root (research 6); read_only alone
     does not stop root, which holds SUPER (MySQL) or READ_ONLY ADMIN (MariaDB; documented in the
     MariaDB KB, read_only)."""
@@ -340,7 +368,11 @@ def write_statement(state: dict[str, Any], tokens: list[str], words: str) -> Non
         on = tokens.index("ON") if "ON" in tokens else tokens.index("on")
         to = tokens.index("TO") if "TO" in tokens else tokens.index("to")
         state["grants"].append((" ".join(tokens[1:on]), "".join(tokens[on + 1:to]), "".join(tokens[to + 1:])))
-    commit(state)
+    elif words.startswith(("CREATE TABLE", "CREATE EVENT")):
+        if tokens[5] not in state["schema_objects"]:
+            state["schema_objects"].append(f"{tokens[1].lower()} {tokens[5]}")
+    if logged:
+        commit(state)
 
 
 def commit(state: dict[str, Any]) -> None:
@@ -396,12 +428,25 @@ def replication_statement(state: dict[str, Any], tokens: list[str], words: str) 
         if state["gtid_executed"]:
             raise SqlError(GTID_PURGED_ERROR)
         state["gtid_executed"] = state["gtid_purged"] = unquote(tokens[-1])
+    elif words.startswith("SET GLOBAL GTID_SLAVE_POS = @@GLOBAL.GTID_CURRENT_POS"):
+        state["gtid_slave_pos"] = gtid_current_pos(state)
     elif words.startswith("SET GLOBAL GTID_SLAVE_POS"):
         state["gtid_slave_pos"] = unquote(tokens[-1])
     elif words.startswith("CHANGE"):
         change_source(state, tokens)
     else:
         start_replica(state)
+
+
+def gtid_current_pos(state: dict[str, Any]) -> str:
+    """MariaDB's gtid_current_pos (one domain here): the binary log's last GTID when this server
+    wrote it itself and it is newer than the replica position, else the replica position
+    (MariaDB KB, gtid_current_pos)."""
+    own, replica = state["gtid_binlog_pos"], state["gtid_slave_pos"]
+    if own and own.split("-")[1] == state["variables"]["server_id"] and (
+            not replica or int(own.rsplit("-", 1)[1]) > int(replica.rsplit("-", 1)[1])):
+        return own
+    return replica
 
 
 def change_source(state: dict[str, Any], tokens: list[str]) -> None:
@@ -477,7 +522,33 @@ def query(state: dict[str, Any], text: str) -> list[str]:
         return ["1" if gtid_subset(unquote(tokens[3]), state["gtid_executed"]) else "0"]
     if words == "SELECT @@GLOBAL.GTID_SLAVE_POS":
         return [state["gtid_slave_pos"]]
+    read_only = "1" if state["variables"]["read_only"] == "ON" else "0"
+    if words == "SELECT @@GLOBAL.READ_ONLY":
+        return [read_only]
+    if words.startswith("SELECT @@GLOBAL.READ_ONLY , IFNULL ( ( SELECT TIMESTAMPDIFF ( MICROSECOND"):
+        return [read_only, str(heartbeat(state)), str(NOW_MICROS)]
+    if words.startswith("SELECT CONCAT_WS (") or words.startswith("SELECT REPLACE ( @@GLOBAL.GTID_EXECUTED"):
+        return [",".join(filter(None, (state["gtid_binlog_pos"], state["gtid_slave_pos"])))
+                if is_mariadb(state["server"]) else state["gtid_executed"]]
+    if words == "SELECT GTID_SUBSET ( ? , ? )":
+        return ["1" if gtid_subset(unquote(tokens[3]), unquote(tokens[5])) else "0"]
     raise SqlError(f"the stand-in has no answer to: {text}")
+
+
+# The replica's clock when it reads the heartbeat (any fixed time: only differences count).
+NOW_MICROS = 1_800_000_000_000_000
+
+
+def heartbeat(state: dict[str, Any]) -> int:
+    """The primary's heartbeat the server has applied (scripts/heartbeat.sh), microseconds since
+    the epoch; 0 for none. Modelled from the channel: its lag is the heartbeat's age (the event
+    writes every second and the row replicates like any write); a writable server's own is now."""
+    if state["variables"]["read_only"] != "ON":
+        return NOW_MICROS
+    channel = state["channel"]
+    if channel is None or not channel["lag"].isdigit():
+        return 0
+    return NOW_MICROS - int(channel["lag"]) * 1_000_000
 
 
 # ---------------------------------------------------------------------------------------------

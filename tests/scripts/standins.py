@@ -17,6 +17,7 @@ stand-ins that parse SQL). scripted_pod.py installs the stand-ins.
 """
 from __future__ import annotations
 
+import io
 import marshal
 import os
 import sys
@@ -35,7 +36,8 @@ ROLES = {
     "sleep": "sleep",
 }
 # Real commands the scripts may use; anything else is "command not found", as in a slim image.
-REAL_TOOLS = ("cat", "cp", "date", "dirname", "grep", "mkdir", "mktemp", "mv", "rm", "rmdir")
+REAL_TOOLS = ("cat", "cp", "date", "dirname", "grep", "mkdir", "mktemp", "mv", "rm", "rmdir",
+              "timeout")
 # Commands whose effect no test needs: they only record their argv (sync would flush every
 # filesystem of the machine).
 NO_OPS = ("sync",)
@@ -245,7 +247,7 @@ def _connection_options(inv: Invocation, args: list[str], flags: set[str]) -> tu
             i += 2
             continue
         name, equals, value = arg.partition("=")
-        if name in ("--protocol", "--host", "--port", "--execute") and equals:
+        if name in ("--protocol", "--host", "--port", "--execute", "--connect-timeout") and equals:
             options[name[2:]] = value
         elif arg in flags:
             options[arg[2:]] = "on"
@@ -268,7 +270,17 @@ def sql_client(inv: Invocation) -> None:
     query = options.get("execute")
     if query is not None:
         inv.record["query"] = query
+    if options.get("host", "127.0.0.1") != "127.0.0.1":
+        # A pod models one server: the other pods of the cluster are not there.
+        inv.fail(f"ERROR 2005 (HY000): Unknown server host '{options['host']}' (-2)")
     inv.connect()
+    refused = inv.scenario.get("refused_statement")  # (words it starts with, the server's error)
+    if refused and query is None:
+        sql = sys.stdin.read()
+        if refused[0] in sql:
+            inv.record["stdin"] = sql
+            inv.fail(refused[1])
+        sys.stdin = io.StringIO(sql)
     state = server_model.load(inv.control, inv.scenario)
     try:
         if query is None:

@@ -45,7 +45,20 @@ def users_sql(server: str) -> str:
         + BACKUP_GRANTS[server]
         + "CREATE DATABASE IF NOT EXISTS `app`;\n"
         "GRANT ALL PRIVILEGES ON `app`.* TO 'app'@'%';\n"
+        + ensure_user_sql(server, "'switchover'@'%'", PASSWORDS["admin-password"])
+        + SWITCHOVER_GRANTS[server_model.flavor(server)]
+        + "GRANT SELECT ON mysql_cluster.heartbeat TO 'replicator'@'%';\n"
+        "GRANT SELECT ON mysql_cluster.heartbeat TO 'switchover'@'%';\n"
     )
+
+
+# What moving the primary needs on every server (the switchover Job), and reading the heartbeat.
+SWITCHOVER_GRANTS = {
+    "mariadb": "GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR, RELOAD "
+               "ON *.* TO 'switchover'@'%';\n",
+    "mysql": "GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, REPLICATION CLIENT, RELOAD "
+             "ON *.* TO 'switchover'@'%';\n",
+}
 
 
 # What each backup tool needs with --slave-info, and nothing more.
@@ -82,13 +95,16 @@ def client_options_files(pod) -> list[str]:
 
 
 @pytest.mark.parametrize("server", SERVERS)
-def test_the_primary_creates_the_users_with_least_privileges(make_pod, server):
+def test_the_primary_gets_its_heartbeat_becomes_writable_and_creates_the_users_with_least_privileges(
+        make_pod, server):
     pod = make_pod(server, 0)
     run = pod.run("backup")
     assert run.status == 0, run.stderr
-    assert run.statements == [users_sql(server)]
-    assert [call["login"]["user"] for call in run.of(sql_client(server))] == ["root", "root"]
-    assert run.queries == ["SELECT 1"]
+    heartbeat, promotion, users = run.statements
+    assert "CREATE EVENT IF NOT EXISTS mysql_cluster.heartbeat" in heartbeat
+    assert promotion.endswith("SET GLOBAL read_only = 0;\n")
+    assert users == users_sql(server)
+    assert pod.server_state["variables"]["read_only"] == "OFF"
 
 
 def test_the_primary_waits_until_its_server_accepts_connections(make_pod):
@@ -96,9 +112,9 @@ def test_the_primary_waits_until_its_server_accepts_connections(make_pod):
     pod.scenario["refused_connections"] = 2
     run = pod.run("backup")
     assert run.status == 0, run.stderr
-    assert run.queries == ["SELECT 1"] * 3
-    assert run.sleeps == ["2", "2"]
-    assert len(run.statements) == 1
+    assert run.queries[:3] == ["SELECT 1"] * 3
+    assert run.sleeps[:2] == ["2", "2"]
+    assert len(run.statements) == 3
 
 
 def test_a_server_that_refuses_the_root_password_stops_the_sidecar_without_waiting(make_pod):
@@ -112,8 +128,7 @@ def test_a_server_that_refuses_the_root_password_stops_the_sidecar_without_waiti
 
 def test_a_primary_that_cannot_create_the_users_stops_the_sidecar(make_pod):
     pod = make_pod("mysql 8.4", 0)
-    cnf = pod.volume("config-map") / "primary.cnf"
-    cnf.write_text(cnf.read_text() + "super-read-only=ON\n")
+    pod.scenario["refused_statement"] = ("CREATE USER", server_model.SUPER_READ_ONLY_ERROR)
     run = pod.run("backup")
     assert run.status == 1
     assert "--super-read-only option so it cannot execute this statement" in run.stderr
@@ -187,8 +202,7 @@ def test_the_sidecar_fails_at_once_naming_socat_and_ncat_where_the_image_has_nei
     assert run.calls == []
 
 
-def test_while_serving_only_the_backup_users_option_file_is_kept(make_pod):
+def test_once_the_sidecar_has_ended_no_option_file_is_left(make_pod):
     pod = make_pod("mysql 8.4", 0)
     assert pod.run("backup").status == 0
-    [option_file] = client_options_files(pod)
-    assert re.fullmatch(r"backup\.[0-9]+\.backup\.cnf", option_file)
+    assert client_options_files(pod) == []

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from scripted_pod import ONE_PER_FLAVOR, SERVERS, backup_tool, donor_files, stream_tool
+from scripted_pod import ONE_PER_FLAVOR, SERVERS, backup_tool, donor_files, sql_client, stream_tool
 from server_model import info_prefix
 
 pytest_plugins = ["pod_fixtures"]
@@ -23,11 +23,14 @@ def assert_installed(pod) -> None:
 
 
 @pytest.mark.parametrize("server", ONE_PER_FLAVOR)
-def test_pod_0_never_clones(make_pod, server):
+def test_pod_0_starts_a_new_database_when_no_other_pod_answers(make_pod, server):
     pod = make_pod(server, 0)
     run = pod.run("clone-mysql")
     assert run.status == 0, run.stderr
-    assert run.calls == []
+    # It only asked the other pods (which do not exist here) whether one could serve a copy.
+    assert {call["tool"] for call in run.calls} == {sql_client(server)}
+    assert all(not arg.startswith("--host=127.0.0.1") for call in run.calls for arg in call["argv"])
+    assert "pod 0 starts a new database" in run.stderr
     assert list(pod.data.iterdir()) == []
 
 

@@ -53,13 +53,14 @@ def test_liveness_uses_mysqladmin_where_the_mariadb_image_has_only_the_old_name(
 
 
 @pytest.mark.parametrize("server", SERVERS)
-def test_the_primary_is_ready_when_it_answers_a_query(make_pod, server):
+def test_the_writable_primary_is_ready_when_it_answers_a_query(make_pod, server):
     pod = make_pod(server, 0)
     run = pod.run("mysql", probe="readinessProbe")
     assert run.status == 0, run.stderr
     [query] = run.of(sql_client(server))
-    assert query["argv"][1:] == ["--protocol=tcp", "--host=127.0.0.1", "--port=3306", "--batch",
-                                 "--skip-column-names", "-e", "SELECT 1"]
+    assert query["argv"][1:7] == ["--protocol=tcp", "--host=127.0.0.1", "--port=3306", "--batch",
+                                  "--skip-column-names", "-e"]
+    assert query["argv"][7].startswith("SELECT @@GLOBAL.read_only, ")
     assert query["login"] == ROOT_LOGIN
     assert client_files_left(pod) == []
 
@@ -69,16 +70,16 @@ def test_a_primary_that_does_not_answer_is_not_ready(make_pod):
     pod.scenario["refused_connections"] = 1
     run = pod.run("mysql", probe="readinessProbe")
     assert run.status == 1
-    assert "the primary does not answer queries" in run.stderr
+    assert "the server does not answer queries" in run.stderr
 
 
 @pytest.mark.parametrize("server", SERVERS)
-def test_a_replica_with_both_threads_running_and_no_lag_is_ready(make_pod, server):
+def test_a_replica_with_both_threads_running_and_a_recent_heartbeat_is_ready(make_pod, server):
     pod = make_pod(server, 1)
     pod.replicating(**HEALTHY)
     run = pod.run("mysql", probe="readinessProbe")
     assert run.status == 0, run.stderr
-    [query] = run.of(sql_client(server))
+    [_, query] = run.of(sql_client(server))
     assert query["argv"][1:] == ["--protocol=tcp", "--host=127.0.0.1", "--port=3306", "--vertical",
                                  "-e", STATUS_QUERY[server]]
     assert query["login"] == ROOT_LOGIN
@@ -88,13 +89,15 @@ def test_a_replica_with_both_threads_running_and_no_lag_is_ready(make_pod, serve
 NOT_READY = {
     "I/O thread stopped": ({"io": "No", "sql": "Yes", "lag": "NULL"},
                            "the replication I/O thread is not running (No)"),
-    "I/O thread still connecting": (
-        {"io": "Connecting", "sql": "Yes", "lag": "NULL",
+    # The primary does not answer, and no peer either: it may be down, or this pod cut off.
+    "I/O thread reconnecting and no peer answers": (
+        {"io": "Connecting", "sql": "Yes", "lag": "40",
          "io_error": "error connecting to source 'replicator@mysql-0:3306' - retry-time: 10 retries: 3"},
-        "the replication I/O thread is not running (Connecting)"),
+        "and no peer answers, so it cannot tell a primary outage from being cut off"),
     "SQL thread stopped": ({"io": "Yes", "sql": "No", "lag": "NULL"},
                            "the replication SQL thread is not running (No)"),
-    "lag unknown": ({"io": "Yes", "sql": "Yes", "lag": "NULL"}, "the replication lag is unknown (NULL)"),
+    "no heartbeat yet": ({"io": "Yes", "sql": "Yes", "lag": "NULL"},
+                         "no heartbeat from the primary has reached this replica yet"),
     "lag over the limit": ({"io": "Yes", "sql": "Yes", "lag": "31"},
                            "the replica is 31s behind the primary (limit 30s)"),
     "replication not configured": (None, "replication is not configured yet"),
@@ -134,7 +137,7 @@ def test_a_replica_whose_server_does_not_answer_is_not_ready(make_pod):
     pod.scenario["refused_connections"] = 1
     run = pod.run("mysql", probe="readinessProbe")
     assert run.status == 1
-    assert "cannot read the replication status" in run.stderr
+    assert "the server does not answer queries" in run.stderr
 
 
 def test_the_probes_read_the_root_password_from_the_secret_at_every_run(make_pod):
