@@ -23,7 +23,7 @@ from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_clai
 from .server_config import cnf_files
 from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
-from .switchover import switchover_job
+from .switchover import switchover_job, switchover_network_policy
 from .topology import topology_config_map
 from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
 from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
@@ -158,6 +158,7 @@ class MySQLCluster(pulumi.ComponentResource):
         # The primary moves first (the Job waits for every pod), then the Service follows it.
         switchover = switchover_job(f"{name}-switchover", pod, pulumi.ResourceOptions(
             parent=self, depends_on=[statefulset]))
+        switchover_network_policy(f"{name}-switchover-network-policy", pod, child)
         primary = self._client_service(
             f"{name}-primary",
             metadata(names.primary_service, settings.primary_service_annotations),

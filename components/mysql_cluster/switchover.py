@@ -11,6 +11,7 @@ import pulumi
 from pulumi_kubernetes.batch import v1 as batch
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
+from pulumi_kubernetes.networking import v1 as networking
 
 from .pod_template import (CLIENT_OPTIONS_DIR, DATABASE_UID, SECRETS_DIR, PodSettings, cluster_env,
                            container_security, image_pull_secrets, mount)
@@ -25,6 +26,29 @@ FAILOVER_WAIT_SECONDS = 30
 CATCH_UP_SECONDS = 60
 
 
+def _pod_labels(pod: PodSettings) -> dict[str, str]:
+    # Not the cluster's selector labels: the Services must never select the Job's pod.
+    return {**pod.names.labels, "app.kubernetes.io/name": "mysql-cluster-switchover",
+            "app.kubernetes.io/component": "switchover"}
+
+
+def switchover_network_policy(resource_name: str, pod: PodSettings,
+                              opts: pulumi.ResourceOptions) -> networking.NetworkPolicy:
+    """Nothing connects to the Job's pod; it connects to the database pods, which admit every pod
+    of their namespace on the server port."""
+    labels = _pod_labels(pod)
+    return networking.NetworkPolicy(
+        resource_name,
+        metadata=meta.ObjectMetaArgs(name=f"{pod.names.cluster}-switchover",
+                                     namespace=pod.names.namespace, labels=pod.names.labels),
+        spec=networking.NetworkPolicySpecArgs(
+            pod_selector=meta.LabelSelectorArgs(match_labels={
+                "app.kubernetes.io/name": labels["app.kubernetes.io/name"],
+                "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"]}),
+            policy_types=["Ingress"]),
+        opts=opts)
+
+
 def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOptions) -> batch.Job:
     names, ordinal = pod.names, pod.settings.primary_ordinal
     env = cluster_env(pod) + [
@@ -32,9 +56,7 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
         core.EnvVarArgs(name="FAILOVER_WAIT_SECONDS", value=str(FAILOVER_WAIT_SECONDS)),
         core.EnvVarArgs(name="CATCH_UP_SECONDS", value=str(CATCH_UP_SECONDS)),
     ]
-    # Not the cluster's selector labels: the Services must never select the Job's pod.
-    pod_labels = {**names.labels, "app.kubernetes.io/name": "mysql-cluster-switchover",
-                  "app.kubernetes.io/component": "switchover"}
+    pod_labels = _pod_labels(pod)
     return batch.Job(
         resource_name,
         metadata=meta.ObjectMetaArgs(

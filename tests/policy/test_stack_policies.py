@@ -31,7 +31,7 @@ def test_database_statefulset_without_network_policy_is_a_violation(render):
 ])
 def test_network_policy_that_misses_the_pods_or_their_ingress_is_a_violation(render, change):
     manifests = render("dev")
-    change(find(manifests, "NetworkPolicy"))
+    change(find(manifests, "NetworkPolicy", find(manifests, "StatefulSet")["metadata"]["name"]))
     assert violations("database-network-policy", stack_args(manifests)) == [
         "StatefulSet mysql-dev/mysql has no NetworkPolicy that selects its pods and restricts "
         "their ingress"]
@@ -39,7 +39,7 @@ def test_network_policy_that_misses_the_pods_or_their_ingress_is_a_violation(ren
 
 def test_network_policy_selecting_by_expression_covers_the_pods(render):
     manifests = render("dev")
-    find(manifests, "NetworkPolicy")["spec"]["podSelector"] = {"matchExpressions": [
+    find(manifests, "NetworkPolicy", find(manifests, "StatefulSet")["metadata"]["name"])["spec"]["podSelector"] = {"matchExpressions": [
         {"key": "app.kubernetes.io/instance", "operator": "In", "values": ["mysql", "other"]},
         {"key": "tier", "operator": "DoesNotExist"}]}
     assert violations("database-network-policy", stack_args(manifests)) == []

@@ -23,7 +23,7 @@ def pod_spec(manifests: list[dict[str, Any]]) -> dict[str, Any]:
 
 def ingress_ports(manifests: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
     return {rule["ports"][0]["port"]: rule["from"]
-            for rule in find(manifests, "NetworkPolicy")["spec"]["ingress"]}
+            for rule in find(manifests, "NetworkPolicy", find(manifests, "StatefulSet")["metadata"]["name"])["spec"]["ingress"]}
 
 
 def test_without_metrics_there_is_no_exporter_metrics_port_or_monitoring_resource(rendered):

@@ -40,7 +40,7 @@ def test_prints_the_stacks_manifests_as_yaml(dev):
     assert [m["kind"] for m in yaml.safe_load_all(dev.stdout)] == [
         "Secret", "ConfigMap", "ConfigMap", "ConfigMap", "Service", "Service", "Service",
         "StatefulSet",
-        "PodDisruptionBudget", "NetworkPolicy", "Job", "PersistentVolumeClaim",
+        "PodDisruptionBudget", "NetworkPolicy", "NetworkPolicy", "Job", "PersistentVolumeClaim",
         "PersistentVolumeClaim"]
 
 

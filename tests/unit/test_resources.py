@@ -23,7 +23,7 @@ def selectors(manifests: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, 
             yield f"Service {manifest['metadata']['name']}", spec["selector"]
         elif kind in ("StatefulSet", "PodDisruptionBudget"):
             yield kind, spec["selector"]["matchLabels"]
-        elif kind == "NetworkPolicy":
+        elif kind == "NetworkPolicy" and not manifest["metadata"]["name"].endswith("-switchover"):
             yield "NetworkPolicy target", spec["podSelector"]["matchLabels"]
         if kind == "StatefulSet":
             pod = spec["template"]["spec"]
@@ -51,14 +51,14 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
 def test_cluster_consists_of_three_config_maps_three_services_a_job_and_a_claim_per_pod(rendered):
     assert Counter(m["kind"] for m in rendered(replicas=2)) == {
         "Secret": 1, "ConfigMap": 3, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
-        "NetworkPolicy": 1, "PersistentVolumeClaim": 2, "Job": 1}
+        "NetworkPolicy": 2, "PersistentVolumeClaim": 2, "Job": 1}
 
 
 def test_resource_names_derive_from_the_cluster_name(rendered):
     assert sorted((m["kind"], m["metadata"]["name"]) for m in rendered(**ORDERS)) == [
         ("ConfigMap", "orders"), ("ConfigMap", f"orders-scripts-{scripts_digest()}"),
         ("ConfigMap", "orders-topology"), ("Job", "orders-primary-0"),
-        ("NetworkPolicy", "orders"),
+        ("NetworkPolicy", "orders"), ("NetworkPolicy", "orders-switchover"),
         ("PersistentVolumeClaim", "data-orders-0"), ("PersistentVolumeClaim", "data-orders-1"),
         ("PodDisruptionBudget", "orders"),
         ("Secret", "orders-credentials"), ("Service", "orders"), ("Service", "orders-primary"),
@@ -173,3 +173,12 @@ def test_numbers_are_rendered_as_integers(rendered, stack):
         return [value] if isinstance(value, float) else []
 
     assert floats(rendered(stack)) == []
+
+
+def test_the_switchover_jobs_pod_has_a_network_policy_of_its_own_that_admits_nothing(rendered):
+    manifests = rendered(**ORDERS)
+    policy = find(manifests, "NetworkPolicy", "orders-switchover")["spec"]
+    job_pod = find(manifests, "Job")["spec"]["template"]["metadata"]["labels"]
+    assert matches(policy["podSelector"]["matchLabels"], job_pod)
+    assert not matches(policy["podSelector"]["matchLabels"], pod_labels(manifests, 0))
+    assert (policy["policyTypes"], policy.get("ingress")) == (["Ingress"], None)

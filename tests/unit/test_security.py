@@ -108,7 +108,7 @@ def test_no_setting_allows_an_empty_or_random_root_password(server_manifests):
 
 def ingress(manifests, port: int) -> list[dict]:
     """The peers allowed to reach `port`."""
-    policy = find(manifests, "NetworkPolicy")["spec"]
+    policy = find(manifests, "NetworkPolicy", find(manifests, "StatefulSet")["metadata"]["name"])["spec"]
     return [peer for rule in policy["ingress"] if [p["port"] for p in rule["ports"]] == [port]
             for peer in rule["from"]]
 
@@ -119,13 +119,13 @@ def cluster_pods(manifests) -> dict:
 
 
 def test_network_policy_applies_to_the_clusters_pods_and_only_to_ingress(server_manifests):
-    spec = find(server_manifests, "NetworkPolicy")["spec"]
+    spec = find(server_manifests, "NetworkPolicy", find(server_manifests, "StatefulSet")["metadata"]["name"])["spec"]
     assert {"podSelector": spec["podSelector"]} == cluster_pods(server_manifests)
     assert spec["policyTypes"] == ["Ingress"]
 
 
 def test_network_policy_opens_nothing_but_the_server_and_backup_ports(server_manifests):
-    rules = find(server_manifests, "NetworkPolicy")["spec"]["ingress"]
+    rules = find(server_manifests, "NetworkPolicy", find(server_manifests, "StatefulSet")["metadata"]["name"])["spec"]["ingress"]
     assert sorted((p["port"], p["protocol"]) for rule in rules for p in rule["ports"]) == [
         (3306, "TCP"), (3307, "TCP")]
 
