@@ -323,12 +323,20 @@ def _required_anti_affinity(statefulset: PolicyResource) -> bool:
                for term in terms)
 
 
-def validate_production_availability(args: StackValidationArgs,
-                                     report_violation: ReportViolation) -> None:
-    config = _with_defaults(PRODUCTION_CONFIG, args.get_config())
+def _production_stack(args: StackValidationArgs, config: Mapping[str, Any]) -> Optional[str]:
+    """The stack's name when it is a production stack, else None."""
     stack = stack_name(args)
     if stack is None or not any(fnmatch.fnmatchcase(stack, pattern)
                                 for pattern in config["productionStacks"]):
+        return None
+    return stack
+
+
+def validate_production_availability(args: StackValidationArgs,
+                                     report_violation: ReportViolation) -> None:
+    config = _with_defaults(PRODUCTION_CONFIG, args.get_config())
+    stack = _production_stack(args, config)
+    if stack is None:
         return
     # Numbers reach policies as floats, config included.
     minimum = int(config["minReplicas"])
@@ -372,9 +380,8 @@ def _switchover_targets(resources: Iterable[PolicyResource]) -> Iterator[tuple[P
 def validate_primary_move_confirmed(args: StackValidationArgs,
                                     report_violation: ReportViolation) -> None:
     config = _with_defaults(PRIMARY_MOVE_CONFIG, args.get_config())
-    stack = stack_name(args)
-    if stack is None or not any(fnmatch.fnmatchcase(stack, pattern)
-                                for pattern in config["productionStacks"]):
+    stack = _production_stack(args, config)
+    if stack is None:
         return
     expected = int(config["expectedPrimaryOrdinal"])
     for job, target in _switchover_targets(args.resources):
