@@ -296,9 +296,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("flavor", "flavor", "string", "mysql", "Database server: mysql or mariadb.",
             _choice("mysql", "mariadb")),
     Setting("version", "version", "string", "",
-            "Server version line: 8.4, 8.0 or 5.7 for mysql; 11.4 or 10.11 for mariadb; \"\" for "
-            "the newest long-term line of the flavor (8.4 or 11.4).",
-            _choice("", "8.4", "8.0", "5.7", "11.4", "10.11")),
+            "Server version line: 8.4, 8.0 or 5.7 for mysql; 11.8, 11.4 or 10.11 for mariadb; "
+            "\"\" for the newest long-term line of the flavor that this package supports (8.4 or "
+            "11.8).",
+            _choice("", "8.4", "8.0", "5.7", "11.8", "11.4", "10.11")),
     Setting("serverImage", "server_image", "string", "",
             "Image of the database server (init-mysql and mysql containers); \"\" for the "
             "default of the chosen flavor and version.", _image),

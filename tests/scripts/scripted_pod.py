@@ -21,19 +21,20 @@ from typing import Any, Callable
 import server_model
 import standins
 
-SERVERS = ("mysql 8.4", "mysql 8.0", "mysql 5.7", "mariadb 11.4", "mariadb 10.11")
+SERVERS = ("mysql 8.4", "mysql 8.0", "mysql 5.7", "mariadb 11.8", "mariadb 11.4", "mariadb 10.11")
 # For behaviour that differs by flavor only: the newest line of each.
-ONE_PER_FLAVOR = ("mysql 8.4", "mariadb 11.4")
+ONE_PER_FLAVOR = ("mysql 8.4", "mariadb 11.8")
 # How each server is asked about replication: MySQL 8.4 removed SHOW SLAVE STATUS.
 STATUS_QUERY = {"mysql 8.4": "SHOW REPLICA STATUS", "mysql 8.0": "SHOW REPLICA STATUS",
-                "mysql 5.7": "SHOW SLAVE STATUS", "mariadb 11.4": "SHOW SLAVE STATUS",
-                "mariadb 10.11": "SHOW SLAVE STATUS"}
+                "mysql 5.7": "SHOW SLAVE STATUS", "mariadb 11.8": "SHOW SLAVE STATUS",
+                "mariadb 11.4": "SHOW SLAVE STATUS", "mariadb 10.11": "SHOW SLAVE STATUS"}
 
 # Stack config per server: 5.7 has no default backup image.
 SERVER_CONFIG = {
     "mysql 8.4": {"flavor": "mysql", "version": "8.4"},
     "mysql 8.0": {"flavor": "mysql", "version": "8.0"},
     "mysql 5.7": {"flavor": "mysql", "version": "5.7", "backupImage": "example.com/xtrabackup:2.4"},
+    "mariadb 11.8": {"flavor": "mariadb", "version": "11.8"},
     "mariadb 11.4": {"flavor": "mariadb", "version": "11.4"},
     "mariadb 10.11": {"flavor": "mariadb", "version": "10.11"},
 }

@@ -61,6 +61,7 @@ BACKUP_GRANTS = {
     "mysql 8.4": XTRABACKUP_8_GRANTS,
     "mysql 8.0": XTRABACKUP_8_GRANTS,
     "mysql 5.7": "GRANT RELOAD, LOCK TABLES, PROCESS, REPLICATION CLIENT ON *.* TO 'backup'@'127.0.0.1';\n",
+    "mariadb 11.8": MARIADB_BACKUP_GRANTS,
     "mariadb 11.4": MARIADB_BACKUP_GRANTS,
     "mariadb 10.11": MARIADB_BACKUP_GRANTS,
 }
