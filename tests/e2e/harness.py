@@ -27,27 +27,28 @@ from pathlib import Path
 from .containers import host_mysql, run_in_container
 from .controller import StatefulSetController
 from .errors import HarnessError, PodFailed, WaitTimeout
-from .image import ABSENT_FROM_IMAGE, build_image_layer
+from .image import ABSENT_FROM_IMAGE, ContainerImage, build_image
 from .kubelet import DEFAULT_GRACE, FAILED, LOG_TAIL_LINES, TERMINATING, Kubelet, Pod, RestartPolicy, read_log, tail
 from .manifests import RenderedManifests
 from .network import PodAttachment, PodNetwork, ids_of_other_namespaces, namespace_id, remove_stale_namespaces
+from .server_roots import MACHINE_SERVER, ServerRoot
 from .sql import SQL_CONTAINER, batch_rows, root_password, sql_client
 from .volumes import claim_directory
 
 __all__ = ["HarnessError", "PodFailed", "RestartPolicy", "SQL_CONTAINER", "StatefulSetHarness",
            "WaitTimeout", "host_problems"]
 
+# What the harness runs on this machine; the servers' own commands come from their root tree.
 REQUIRED_COMMANDS = (
     "bash", "chroot", "env", "hostname", "install", "ip", "mount", "nsenter", "realpath",
-    "setpriv", "tc", "unshare", "mariadbd", "mariadb", "mariadb-admin", "mariadb-install-db",
-    "mariadb-backup", "mbstream", "socat",
+    "setpriv", "tc", "unshare",
 )
 _TICK = 0.1
 _POD_START_TIMEOUT = 90.0
 
 
-def host_problems() -> list[str]:
-    """Why this machine cannot run the harness (empty when it can)."""
+def host_problems(root: ServerRoot = MACHINE_SERVER) -> list[str]:
+    """Why this machine cannot run the harness with containers on `root` (empty when it can)."""
     problems = []
     if os.geteuid() != 0:
         problems.append("must run as root (network and mount namespaces)")
@@ -56,6 +57,8 @@ def host_problems() -> list[str]:
         pwd.getpwnam("mysql")
     except KeyError:
         problems.append("user 'mysql' does not exist (install mariadb-server)")
+    else:
+        problems += root.problems()
     if "overlay" not in Path("/proc/filesystems").read_text():
         problems.append("the kernel has no overlay file system")
     return problems
@@ -73,21 +76,21 @@ class StatefulSetHarness:
         probe_period_cap: float = 0.5,
         max_grace_seconds: float = DEFAULT_GRACE,
         absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE,
+        root: ServerRoot = MACHINE_SERVER,
     ):
-        problems = host_problems()
-        if problems:
-            raise HarnessError("this machine cannot run the e2e harness: " + "; ".join(problems))
+        """root: the tree the containers' image runs on (server_roots.py)."""
         if not isinstance(manifests, RenderedManifests):
             manifests = RenderedManifests(manifests)
         self.manifests = manifests
         self.workdir = Path(workdir)
+        self._absent_commands = absent_commands
+        self._images_built = 0
+        image = self._build_image(root)
         self.claims_dir = self.workdir / "claims"
         self.claims_dir.mkdir(parents=True, exist_ok=True)
-        image_layer = build_image_layer(self.workdir / "image", host_mysql().pw_uid,
-                                        host_mysql().pw_gid, absent_commands)
         statefulset = manifests.only("StatefulSet")
-        self._kubelet = Kubelet(statefulset, manifests, image_layer, self.claims_dir, restart_policy,
-                                probe_period_cap, max_grace_seconds)
+        self._kubelet = Kubelet(statefulset, manifests, image, self.claims_dir,
+                                restart_policy, probe_period_cap, max_grace_seconds)
         remove_stale_namespaces()
         self._network = PodNetwork()
         self._controller = StatefulSetController(manifests, self.workdir, self._network, self._kubelet)
@@ -135,6 +138,23 @@ class StatefulSetHarness:
 
     def pod_name(self, ordinal: int) -> str:
         return self._controller.pod_name(ordinal)
+
+    def roll_out(self, manifests: RenderedManifests | Iterable[dict], root: ServerRoot,
+                 timeout: float = _POD_START_TIMEOUT) -> None:
+        """``kubectl apply`` of a changed StatefulSet and the rollout of its RollingUpdate: each
+        pod, from the highest ordinal down, is deleted and made anew from the new template, its
+        containers from the image running on `root`, and is Ready before the next one goes.
+        The StatefulSet's name and Service stay; claims are kept."""
+        if not isinstance(manifests, RenderedManifests):
+            manifests = RenderedManifests(manifests)
+        image = self._build_image(root)
+        with self._lock:
+            self.manifests = manifests
+            self.statefulset = manifests.only("StatefulSet")
+            self._kubelet.change_template(self.statefulset, manifests, image)
+            self.pod_spec = self._kubelet.pod_spec
+        for pod in reversed(self.pod_names()):
+            self.restart_pod(pod, timeout=timeout)
 
     # Pods
 
@@ -403,6 +423,14 @@ class StatefulSetHarness:
             self._stop.wait(_TICK)
 
     # Helpers
+
+    def _build_image(self, root: ServerRoot) -> ContainerImage:
+        problems = host_problems(root)
+        if problems:
+            raise HarnessError("this machine cannot run the e2e harness: " + "; ".join(problems))
+        self._images_built += 1
+        return build_image(self.workdir / f"image-{self._images_built}", root.path,
+                           host_mysql().pw_uid, host_mysql().pw_gid, self._absent_commands)
 
     def _pod(self, name: str) -> Pod:
         if name not in self._controller.pods:

@@ -1,9 +1,10 @@
 """What stands in for the official ``mariadb`` image on this machine.
 
-Containers run the machine's own MariaDB packages. To behave like the image
-rather than like a Debian install, every container's root file system stacks
-an image layer, built here once per harness, over the machine's ``/`` (see
-tests/e2e/README.md, "Image stand-in").
+Containers run Debian's MariaDB packages from a server's root tree
+(server_roots.py: the machine's own ``/`` for 10.11, a Debian 13 tree for
+11.8). To behave like the image rather than like a Debian install, every
+container's root file system stacks an image layer, built here from the tree
+once per harness, over that tree (see tests/e2e/README.md, "Image stand-in").
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import shutil
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from .manifests import ManifestError
@@ -36,16 +38,24 @@ _IMAGE_COMMENTED_OUT = re.compile(r"^(bind-address|log|user\s)", re.MULTILINE)
 _IMAGE_SKIPCACHE_CNF = "[mariadb]\nhost-cache-size=0\nskip-name-resolve\n"
 
 
-def build_image_layer(dest: Path, mysql_uid: int, mysql_gid: int,
-                      absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE) -> Path:
-    """An overlay lower layer with what the image has in place of the machine's files.
+@dataclass(frozen=True)
+class ContainerImage:
+    """The read-only layers of a container's root: the image layer over a server's tree."""
 
-    Opaque directories hide the machine's content below them and whiteouts
+    layer: Path  # what the image has in place of the tree's files
+    tree: Path  # a server's root tree (server_roots.py)
+
+
+def build_image(dest: Path, tree: Path, mysql_uid: int, mysql_gid: int,
+                absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE) -> ContainerImage:
+    """An overlay lower layer with what the image has in place of the tree's files.
+
+    Opaque directories hide the tree's content below them and whiteouts
     hide single files, the way image layers do.
     """
     layer = dest / "layer"
     etc_mysql = layer / "etc" / "mysql"
-    shutil.copytree("/etc/mysql", etc_mysql, symlinks=False)
+    shutil.copytree(tree / "etc" / "mysql", etc_mysql, symlinks=False)
     for cnf in etc_mysql.rglob("*.cnf"):
         cnf.write_text(_IMAGE_COMMENTED_OUT.sub(r"#\1", cnf.read_text()))
     for top_level in (etc_mysql / "my.cnf", etc_mysql / "mariadb.cnf"):
@@ -60,7 +70,7 @@ def build_image_layer(dest: Path, mysql_uid: int, mysql_gid: int,
     shutil.copyfile(ENTRYPOINT_SCRIPT, local_bin / "docker-entrypoint.sh")
     (local_bin / "docker-entrypoint.sh").chmod(0o755)
     for pattern in absent_commands:
-        for found in glob.glob(f"/usr/bin/{pattern}"):
+        for found in glob.glob(f"{tree}/usr/bin/{pattern}"):
             _whiteout(layer / "usr" / "bin" / os.path.basename(found))
 
     run = _directory(layer / "run", 0o755, opaque=True)
@@ -70,7 +80,7 @@ def build_image_layer(dest: Path, mysql_uid: int, mysql_gid: int,
     os.chown(_directory(run / "mysqld", 0o777), mysql_uid, mysql_gid)
     os.chown(_directory(layer / "var" / "lib" / "mysql", 0o755, opaque=True), mysql_uid, mysql_gid)
     _directory(layer / "tmp", 0o1777, opaque=True)
-    return layer
+    return ContainerImage(layer, tree)
 
 
 def _directory(path: Path, mode: int, opaque: bool = False) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .containers import ContainerLaunch, RunningContainer, container_security
 from .errors import HarnessError
-from .image import IMAGE_ENV, container_argv
+from .image import IMAGE_ENV, ContainerImage, container_argv
 from .manifests import ManifestError, PodFacts, RenderedManifests, container_environment, expand_references
 from .network import PodAttachment
 from .volumes import PreparedVolume, container_mounts, prepare_volumes
@@ -120,6 +120,7 @@ class Pod:
     failure: str = ""
     termination_deadline: float = 0.0
     hosts_content: str = ""
+    image: ContainerImage | None = None  # the template's when the pod was made
 
     @property
     def all_containers(self) -> list[Container]:
@@ -139,18 +140,23 @@ class Pod:
 class Kubelet:
     """Runs the containers of the pods of one pod template."""
 
-    def __init__(self, statefulset: dict, manifests: RenderedManifests, image_layer: Path,
+    def __init__(self, statefulset: dict, manifests: RenderedManifests, image: ContainerImage,
                  claims_dir: Path, restart_policy: RestartPolicy, probe_period_cap: float,
                  max_grace_seconds: float):
-        self.statefulset = statefulset
-        self.pod_spec = statefulset["spec"]["template"]["spec"]
-        self.manifests = manifests
+        self.change_template(statefulset, manifests, image)
         self.claims_dir = claims_dir
-        self.image_layer = image_layer
         self.restart_policy = restart_policy
         self.probe_period_cap = probe_period_cap
         self.max_grace_seconds = max_grace_seconds
         self._logs: dict[tuple[str, str], list[Path]] = defaultdict(list)
+
+    def change_template(self, statefulset: dict, manifests: RenderedManifests,
+                        image: ContainerImage) -> None:
+        """What pods made from now on run; pods already made keep their image."""
+        self.statefulset = statefulset
+        self.pod_spec = statefulset["spec"]["template"]["spec"]
+        self.manifests = manifests
+        self.image = image
 
     # Setting a pod up
 
@@ -158,6 +164,7 @@ class Kubelet:
         """Prepares the pod's volumes and makes its containers and probes; the first init
         container (or the containers) starts at the next sync. The pod fails if the manifests ask
         for what is not emulated."""
+        pod.image = self.image
         try:
             pod.volumes = prepare_volumes(self.statefulset, self.manifests, pod.name, pod.directory,
                                           self.claims_dir)
@@ -289,7 +296,7 @@ class Kubelet:
                 working_dir=container.spec.get("workingDir") or "/",
                 security=container_security(self.pod_spec, container.spec),
                 mounts=container_mounts(container.spec, pod.volumes),
-                image_layer=self.image_layer,
+                image=pod.image,
                 kubelet_files=pod.directory / "kubelet",
                 scratch_dir=pod.directory / "containers" / run_name,
             )
