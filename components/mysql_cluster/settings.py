@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 import pulumi
 
-from .images import is_image_reference
+from .images import is_image_reference, split_image
 from .quantities import is_positive_quantity, quantity_value
 from .kubernetes_metadata import annotations, labels
 from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS
@@ -119,13 +119,17 @@ def _quantity(setting: "Setting", value: Any) -> Any:
 def _image(setting: "Setting", value: Any) -> Any:
     if value == "":
         return value  # the default image of the chosen server
-    if not isinstance(value, str) or not is_image_reference(value) or (":" not in value.rsplit("/", 1)[-1] and "@" not in value):
+    if not isinstance(value, str) or not is_image_reference(value):
+        tag = digest = None
+    else:
+        _, tag, digest = split_image(value)
+    if tag is None and digest is None:
         raise ConfigError(
             setting, value,
             "use an image reference pinned to a tag or digest, e.g. mysql:8.4.6, "
             "or \"\" for the default image of the chosen server",
         )
-    if value.rsplit("/", 1)[-1].split("@")[0].endswith(":latest"):
+    if tag == "latest" and digest is None:
         raise ConfigError(setting, value, "pin a version tag or digest instead of 'latest'")
     return value
 
