@@ -7,10 +7,10 @@ small shell "shim" outside the PID namespace, reports its exit status the way
 Kubernetes does (128+n for signal n).
 
 The root file system is an overlay: a fresh writable layer (private tmpfs)
-over the image layer over a server's root tree (image.py, server_roots.py). The pod's volumes
-are bind-mounted into it. All mounts exist only in the container's mount
-namespace, so the machine's mount table never changes and nothing stays
-mounted when the container ends.
+over the image layer over a server's root tree (image.py, server_roots.py).
+The pod's volumes are bind-mounted into it. All mounts exist only in the
+container's mount namespace, so the machine's mount table never changes and
+nothing stays mounted when the container ends.
 """
 
 from __future__ import annotations

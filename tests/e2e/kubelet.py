@@ -138,7 +138,8 @@ class Pod:
 
 
 class Kubelet:
-    """Runs the containers of the pods of one pod template."""
+    """Runs the containers of the pods of the StatefulSet's pod template (the current one: a
+    rollout changes it)."""
 
     def __init__(self, statefulset: dict, manifests: RenderedManifests, image: ContainerImage,
                  claims_dir: Path, restart_policy: RestartPolicy, probe_period_cap: float,
