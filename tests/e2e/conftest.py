@@ -15,7 +15,7 @@ from .server_roots import VERSIONS, ServerRoot, ServerRootError, server_root
 
 FLAVOR = "mariadb"
 # The root tree of each version the selected tests need, or why it cannot be had.
-_ROOTS: dict[str, ServerRoot | ServerRootError] = {}
+_ROOTS: dict[str, ServerRoot | Exception] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,7 +39,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
             reporter.write_line(f"e2e: root tree of MariaDB {version} (built on first use)")
         try:
             _ROOTS[version] = server_root(version)
-        except ServerRootError as error:
+        except (ServerRootError, OSError) as error:
             _ROOTS[version] = error
 
 
@@ -48,9 +48,9 @@ def _root_of(version: str) -> ServerRoot:
     if found is None:  # not prepared by the session (e.g. the harness run from elsewhere)
         try:
             found = _ROOTS[version] = server_root(version)
-        except ServerRootError as error:
+        except (ServerRootError, OSError) as error:  # OSError: e.g. no rights to the cache
             found = _ROOTS[version] = error
-    if isinstance(found, ServerRootError):
+    if isinstance(found, Exception):
         pytest.fail(f"MariaDB {version}: {found}", pytrace=False)
     return found
 
