@@ -43,7 +43,8 @@ class ServerRoot:
 
     def problems(self) -> list[str]:
         """What the tree lacks for the harness (empty when nothing)."""
-        bin_dirs = os.pathsep.join(str(self.path / d) for d in ("usr/sbin", "usr/bin", "sbin", "bin"))
+        bin_dirs = os.pathsep.join(str(self.path / directory)
+                                   for directory in ("usr/sbin", "usr/bin", "sbin", "bin"))
         problems = [f"command {name!r} not found in {self.path}"
                     for name in SERVER_COMMANDS if not shutil.which(name, path=bin_dirs)]
         ids = _account_ids(self.path, "mysql")

@@ -45,7 +45,8 @@ def test_with_the_11_x_default_a_primary_keeps_expired_binary_logs_until_a_repli
     cluster = mariadb_cluster(replicas=1)
     harness = cluster.harness
     harness.run_sql(cluster.primary, "SET GLOBAL slave_connections_needed_for_purge = DEFAULT")
-    assert harness.run_sql(cluster.primary, "SELECT @@slave_connections_needed_for_purge") == [("1",)]
+    assert harness.run_sql(cluster.primary,
+                           "SELECT @@slave_connections_needed_for_purge") == [("1",)]
 
     expired = expire_and_rotate(cluster)
     assert expired and set(expired) <= set(binary_logs(cluster))

@@ -71,11 +71,11 @@ def test_a_channel_without_tls_options_gets_the_servers_default(mariadb_cluster,
     password = harness.manifests.secret_data(f"{harness.name}-credentials")[
         "replication-password"].decode()
     require_tls_of_the_replication_user(cluster, True)
+    primary = harness.dns_name(cluster.primary)
     harness.run_sql(REPLICA, "STOP SLAVE;"
-                    f"CHANGE MASTER 'defaults' TO MASTER_HOST='{harness.dns_name(cluster.primary)}',"
-                    f" MASTER_USER='replicator', MASTER_PASSWORD='{password}',"
-                    " MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;"
-                    "START SLAVE 'defaults'")
+                    f"CHANGE MASTER 'defaults' TO MASTER_HOST='{primary}', MASTER_USER='replicator',"
+                    f" MASTER_PASSWORD='{password}', MASTER_USE_GTID=slave_pos,"
+                    " MASTER_CONNECT_RETRY=1; START SLAVE 'defaults'")
 
     status = wait_for_connection(cluster, "defaults",
                                  "Yes" if TLS_BY_DEFAULT[server] else ACCESS_DENIED)

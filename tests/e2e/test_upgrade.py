@@ -46,7 +46,8 @@ def test_a_10_11_cluster_moves_to_11_8_by_changing_version_and_keeps_its_data_an
         assert "no clone needed" in harness.log_tail(replica, "clone-mysql")
         cluster.assert_replicating(replica)
     # The 11.x configuration arrived with the new template.
-    assert harness.run_sql(cluster.primary, "SELECT @@slave_connections_needed_for_purge") == [("0",)]
+    assert harness.run_sql(cluster.primary,
+                           "SELECT @@slave_connections_needed_for_purge") == [("0",)]
     cluster.insert_events(101, 200)
     # A replica added afterwards clones an upgraded one.
     harness.scale_to(4)
