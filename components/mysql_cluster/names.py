@@ -34,6 +34,10 @@ class ClusterNames:
     def credentials_secret(self) -> str:
         return f"{self.cluster}-credentials"
 
+    @property
+    def backup_cron_job(self) -> str:
+        return f"{self.cluster}-backup"
+
     def pod(self, ordinal: int) -> str:
         return f"{self.statefulset}-{ordinal}"
 
@@ -52,3 +56,10 @@ class ClusterNames:
     def labels(self) -> dict[str, str]:
         return {**self.selector_labels, "app.kubernetes.io/component": "database",
                 "app.kubernetes.io/managed-by": "pulumi"}
+
+    @property
+    def backup_job_labels(self) -> dict[str, str]:
+        # Not the pods' selector labels: a backup job's pod must not become a Service endpoint.
+        return {"app.kubernetes.io/name": "mysql-cluster-backup",
+                "app.kubernetes.io/instance": self.cluster,
+                "app.kubernetes.io/component": "backup", "app.kubernetes.io/managed-by": "pulumi"}

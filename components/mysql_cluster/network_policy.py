@@ -1,5 +1,5 @@
-"""Who may reach the cluster: the backup port only from the cluster's own pods, the server port
-from them and from the client namespaces the stack allows."""
+"""Who may reach the cluster: the backup port only from the cluster's own pods and backup jobs,
+the server port from the pods and from the client namespaces the stack allows."""
 from __future__ import annotations
 
 from pulumi_kubernetes.meta import v1 as meta
@@ -35,7 +35,9 @@ def network_policy_spec(names: ClusterNames,
             ),
             networking.NetworkPolicyIngressRuleArgs(
                 ports=[networking.NetworkPolicyPortArgs(port=BACKUP_PORT, protocol="TCP")],
-                from_=[cluster_pods],
+                # Backup jobs stream from a donor's sidecar too.
+                from_=[cluster_pods, networking.NetworkPolicyPeerArgs(
+                    pod_selector=meta.LabelSelectorArgs(match_labels=names.backup_job_labels))],
             ),
         ],
     )
