@@ -78,17 +78,22 @@ gtid_at_or_before() {
   return 1
 }
 
-# Runs first, outside the binary log: root's password is this cluster's, the backup's
-# replication settings go, and new transactions continue the GTID history of the backup.
-prologue_sql() (
+# Run by the server at its start (--init-file), outside the binary log: root gets this
+# cluster's password, the restored accounts' passwords being the backed-up cluster's.
+root_password_sql() (
   set +x # the statements carry the password
   local password host
   password=$(sql_string "$(secret_value root-password)")
-  printf 'FLUSH PRIVILEGES;\nSET sql_log_bin=0;\n'
+  printf 'SET sql_log_bin=0;\n'
   for host in localhost 127.0.0.1; do
     printf "ALTER USER IF EXISTS 'root'@'%s' IDENTIFIED BY %s;\n" "$host" "$password"
   done
-  printf '%s;\n%s;\n' "$(replication_word stop)" "$(replication_word reset)"
+)
+
+# Then, also outside the binary log: the backup's replication settings go, and new
+# transactions continue the GTID history at the backup's position.
+prologue_sql() {
+  printf 'SET sql_log_bin=0;\n%s;\n%s;\n' "$(replication_word stop)" "$(replication_word reset)"
   if is_mariadb; then
     printf "RESET MASTER;\nSET GLOBAL gtid_binlog_state=%s;\n" "$(sql_string "$gtid")"
   else
@@ -96,29 +101,31 @@ prologue_sql() (
     printf 'SET GLOBAL gtid_purged=%s;\n' "$(sql_string "$gtid")"
   fi
   printf 'SET sql_log_bin=1;\n'
-)
+}
 
 check_target
 socket="${TMPDIR:-/tmp}/restore.sock"
-# Without networking and grant checks until the prologue's FLUSH PRIVILEGES: the restored
-# accounts' passwords are the backed-up cluster's, not this one's.
-"$server" --skip-networking --skip-grant-tables --socket="$socket" \
+# Named like the client option files, so that it goes with them however the script exits.
+init_file="$(client_options_prefix)$$.init.sql"
+(umask 077 && root_password_sql >"$init_file") || die "cannot write $init_file"
+"$server" --skip-networking --socket="$socket" --init-file="$init_file" \
   --pid-file="${TMPDIR:-/tmp}/restore.pid" &
 server_pid=$!
+options=$(client_options root root-password)
 deadline=$((SECONDS + 600))
-until "$client" --socket="$socket" --user=root -e 'SELECT 1' >/dev/null 2>&1; do
+until "$client" --defaults-extra-file="$options" --socket="$socket" -e 'SELECT 1' >/dev/null 2>&1; do
   kill -0 "$server_pid" 2>/dev/null || die "the server did not start on the restored data; see its log above"
   ((SECONDS < deadline)) || die "the server did not start on the restored data within 600s"
   sleep 1
 done
+rm -f "$init_file"
 log "replaying ${#logs[@]} archived binary logs after GTID $gtid${target:+ up to $target}"
 mapfile -t args < <(replay_args)
-# One session: after the prologue's FLUSH PRIVILEGES, root needs the new password to log in.
 position=$({
   prologue_sql
   if ((${#logs[@]})); then "$binlog_tool" "${args[@]}" "${logs[@]}"; fi
   if is_mariadb; then echo 'SELECT @@gtid_binlog_pos;'; else echo 'SELECT @@GLOBAL.gtid_executed;'; fi
-} | "$client" --socket="$socket" --user=root --binary-mode --batch --skip-column-names) ||
+} | "$client" --defaults-extra-file="$options" --socket="$socket" --binary-mode --batch --skip-column-names) ||
   die "the replay failed; the restored data stays unstarted, and the pod retries"
 kill -TERM "$server_pid"
 wait "$server_pid" || die "the server did not shut down cleanly after the replay"

@@ -5,7 +5,7 @@
 No `from __future__ import annotations` here: Pulumi's component analyzer evaluates these
 annotations, and reads the docstrings from this source, to infer the multi-language schema.
 """
-from typing import Sequence, TypedDict
+from typing import Any, Mapping, Sequence, TypedDict
 
 import pulumi
 
@@ -27,9 +27,9 @@ class MySQLClusterArgs(TypedDict, total=False):
     backup_image: pulumi.Input[str]
     """Image with the backup tool and socat or ncat (clone-mysql and backup containers); "" for the default of the chosen flavor and version. Default: `""`."""
     storage_size: pulumi.Input[str]
-    """Size of each pod's data volume. Default: `"10Gi"`."""
+    """Size of each pod's data volume; a larger size grows the volumes in place where the StorageClass allows expansion, a smaller one is refused by Kubernetes. Default: `"10Gi"`."""
     storage_class: pulumi.Input[str]
-    """StorageClass of the data volumes; "" for the cluster's default class. Default: `""`."""
+    """StorageClass of the data volumes; "" for the cluster's default class. Fixed once the volumes exist. Default: `""`."""
     server_cpu_request: pulumi.Input[str]
     """CPU request of the mysql container. Default: `"500m"`."""
     server_memory_request: pulumi.Input[str]
@@ -68,6 +68,30 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Name of an existing Secret with the keys root-password, replication-password, backup-password and app-password; "" to have the stack create one. Default: `""`."""
     cluster_domain: pulumi.Input[str]
     """DNS domain of the Kubernetes cluster, used in the pods' fully qualified names. Default: `"cluster.local"`."""
+    server_options: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Extra [mysqld] options, a map of option to value ("" for a bare flag), written after the cluster's own in the primary's and the replicas' .cnf; options the cluster manages (server-id, log-bin, GTID, read-only, durability, ...) are refused. Replaces the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, utf8mb4_uca1400_ai_ci on MariaDB) when it names them. Default: `{}`."""
+    node_selector: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Node labels and values a node must have to run the pods, e.g. {"node-pool": "databases"}. Default: `{}`."""
+    tolerations: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]]
+    """Node taints the pods tolerate: a list of maps with key, operator (Equal or Exists), value, effect (NoSchedule, PreferNoSchedule or NoExecute; none for all) and tolerationSeconds (NoExecute only). Default: `[]`."""
+    priority_class_name: pulumi.Input[str]
+    """PriorityClass of the pods; "" for the cluster's default priority. Default: `""`."""
+    pod_labels: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Extra labels of the pods; the cluster's own app.kubernetes.io/ labels cannot be replaced. Default: `{}`."""
+    pod_annotations: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Extra annotations of the pods; keys under mysql-cluster/ are the cluster's own. Default: `{}`."""
+    primary_service_type: pulumi.Input[str]
+    """Type of the Service for writes (<name>-primary): ClusterIP, LoadBalancer or NodePort. Default: `"ClusterIP"`."""
+    primary_service_annotations: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Annotations of the Service for writes, e.g. for an internal load balancer. Default: `{}`."""
+    read_service_type: pulumi.Input[str]
+    """Type of the Service for reads (<name>-read): ClusterIP, LoadBalancer or NodePort. Default: `"ClusterIP"`."""
+    read_service_annotations: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Annotations of the Service for reads, e.g. for an internal load balancer. Default: `{}`."""
+    image_pull_secrets: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Secrets (in the cluster's namespace) with credentials for the registries of the images. Default: `[]`."""
+    service_account_name: pulumi.Input[str]
+    """ServiceAccount the pods run as; "" for the namespace's default. Its API token is never mounted: the pods do not use the Kubernetes API. Default: `""`."""
     backup_schedule: pulumi.Input[str]
     """Cron schedule (UTC) of physical backups to backupTarget, e.g. "30 2 * * *"; "" for none. Default: `""`."""
     backup_target: pulumi.Input[str]

@@ -26,7 +26,7 @@ from .pod_template import (
     SECRETS_DIR, SERVER_DATADIR, PodAdditions, PodSettings, _cluster_env, _container_security,
     _env, _mount,
 )
-from .script_bundle import bash_command
+from .scripts_config_map import script_command, scripts_mount, scripts_volume
 
 TOOLS_DIR = "/opt/mysql-cluster-tools"
 TARGET_CREDENTIALS_DIR = "/etc/mysql-cluster/backup-target"
@@ -121,9 +121,10 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
     fetch = core.ContainerArgs(
         name="restore",
         image=pod.backup_image,
-        command=bash_command("restore.sh"),
+        command=script_command("restore.sh"),
         env=env + target.env() + restore_env,
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), *target.mounts()],
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount(),
+                       *target.mounts()],
         resources=pod.resources("backup"),
         security_context=_container_security(),
         termination_message_policy="FallbackToLogsOnError",
@@ -131,12 +132,13 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
     replay = core.ContainerArgs(
         name="restore-replay",
         image=pod.server_image,
-        command=bash_command("restore-replay.sh"),
+        command=script_command("restore-replay.sh"),
         env=env + restore_env,
         volume_mounts=[_mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
                        _mount("data", DATA_VOLUME_MOUNT), _mount("conf", CONF_DIR, read_only=True),
                        _mount("credentials", SECRETS_DIR, read_only=True), _mount("tmp", "/tmp"),
-                       _mount("run", "/var/run/mysqld")],
+                       _mount("run", "/var/run/mysqld"),
+                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount()],
         resources=pod.resources("server"),
         security_context=_container_security(),
         termination_message_policy="FallbackToLogsOnError",
@@ -149,13 +151,13 @@ def _binlog_archiver(pod: PodSettings, target: BackupTarget, env: list[core.EnvV
     return core.ContainerArgs(
         name="binlog-archive",
         image=pod.backup_image,
-        command=bash_command("backup-binlogs.sh"),
+        command=script_command("backup-binlogs.sh"),
         env=env + target.env() + [
             _env("ARCHIVE_INTERVAL_SECONDS", pod.settings.binlog_archive_interval_seconds)],
-        volume_mounts=[_mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR, read_only=True),
-                       _mount("data", DATA_VOLUME_MOUNT),
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT),
                        _mount("credentials", SECRETS_DIR, read_only=True), _mount("tmp", "/tmp"),
-                       _mount("client-options", CLIENT_OPTIONS_DIR), *target.mounts()],
+                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount(),
+                       *target.mounts()],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -199,16 +201,16 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
         containers=[core.ContainerArgs(
             name="backup",
             image=pod.backup_image,
-            command=bash_command("backup-job.sh"),
+            command=script_command("backup-job.sh"),
             env=job_env,
-            volume_mounts=[_mount("tmp", "/tmp"), *target.mounts()],
+            volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts()],
             resources=pod.resources("backup"),
             security_context=_container_security(),
             # `kubectl describe` of a failed Job's pod shows the script's last lines.
             termination_message_policy="FallbackToLogsOnError",
         )],
         volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
-                 *target.volumes()],
+                 scripts_volume(pod.scripts_config_map_name), *target.volumes()],
         security_context=core.PodSecurityContextArgs(
             run_as_user=DATABASE_UID, run_as_group=DATABASE_UID, fs_group=DATABASE_UID,
             run_as_non_root=True, seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")),

@@ -20,8 +20,10 @@ from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
 from .server_config import cnf_files
+from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
 from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
+from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
 
 # The Secret's keys, read by the scripts from files named like them.
 SECRET_KEYS = {
@@ -77,17 +79,22 @@ class MySQLCluster(pulumi.ComponentResource):
         names = ClusterNames(name, settings.namespace, settings.cluster_domain)
         child = pulumi.ResourceOptions(parent=self)
 
-        def metadata(resource_name: str) -> meta.ObjectMetaArgs:
+        def metadata(resource_name: str,
+                     annotations: Optional[dict[str, str]] = None) -> meta.ObjectMetaArgs:
             return meta.ObjectMetaArgs(name=resource_name, namespace=names.namespace,
-                                       labels=names.labels)
+                                       labels=names.labels, annotations=annotations or None)
 
-        server_cnf = cnf_files(server, settings.binlog_retention_days)
+        server_cnf = cnf_files(server, settings)
         config_map = core.ConfigMap(
             f"{name}-config",
             metadata=metadata(names.config_map),
             data=server_cnf,
             opts=child,
         )
+        # The StatefulSet names it (an Output), so Pulumi creates it first and deletes a replaced
+        # one only after the StatefulSet has moved on to its successor.
+        scripts = scripts_config_map(
+            f"{name}-scripts", metadata(names.scripts_config_map(scripts_digest())), child)
         secret_name = self._credentials_secret(name, names, settings, metadata, child)
 
         headless = core.Service(
@@ -103,16 +110,20 @@ class MySQLCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        read = self._client_service(f"{name}-read", metadata(names.read_service),
-                                    names.selector_labels, child)
+        read = self._client_service(
+            f"{name}-read",
+            metadata(names.read_service, settings.read_service_annotations),
+            settings.read_service_type, names.selector_labels, child)
         primary = self._client_service(
-            f"{name}-primary", metadata(names.primary_service),
+            f"{name}-primary",
+            metadata(names.primary_service, settings.primary_service_annotations),
+            settings.primary_service_type,
             {**names.selector_labels, "statefulset.kubernetes.io/pod-name": names.pod(0)}, child)
 
         pod = PodSettings(names=names, server=server, server_image=server_image,
                           backup_image=backup_image, secret_name=secret_name,
                           config_map_name=config_map.metadata.name, server_cnf=server_cnf,
-                          settings=settings)
+                          scripts_config_map_name=scripts.metadata.name, settings=settings)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",
             metadata=metadata(names.statefulset),
@@ -133,9 +144,10 @@ class MySQLCluster(pulumi.ComponentResource):
             ),
             # Cloning a large database takes longer than the provider's 10 minute default.
             opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(
-                create="60m", update="60m")),
+                create="60m", update="60m"), ignore_changes=STATEFULSET_IGNORED_CHANGES),
         )
         backup_cron_job(f"{name}-backup", pod, child)
+        data_claim_patches(name, names, settings, parent=self)
         policy.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=metadata(names.cluster),
@@ -178,12 +190,14 @@ class MySQLCluster(pulumi.ComponentResource):
         })
 
     @staticmethod
-    def _client_service(resource_name: str, metadata: meta.ObjectMetaArgs,
+    def _client_service(resource_name: str, metadata: meta.ObjectMetaArgs, service_type: str,
                         selector: dict[str, str], opts: pulumi.ResourceOptions) -> core.Service:
         return core.Service(
             resource_name,
             metadata=metadata,
             spec=core.ServiceSpecArgs(
+                # ClusterIP is the API's default: left out, existing Services see no change.
+                type=None if service_type == "ClusterIP" else service_type,
                 selector=selector,
                 ports=[core.ServicePortArgs(name="mysql", port=MYSQL_PORT, target_port="mysql")],
             ),

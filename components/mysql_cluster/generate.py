@@ -21,10 +21,19 @@ from .settings import SETTINGS, Setting
 COMMAND = "python -m mysql_cluster.generate"
 SOURCE = "components/mysql_cluster/settings.py"
 
-# Every array setting is a list of strings.
 _ANNOTATIONS = {"string": "str", "integer": "int", "boolean": "bool",
-                "array": "Sequence[pulumi.Input[str]]"}
-_YAML_ITEMS = {"array": ["    items:", "      type: string"]}
+                "object": "Mapping[str, pulumi.Input[str]]"}
+_ITEM_ANNOTATIONS = {"string": "str", "object": "Mapping[str, Any]"}
+
+
+def _annotation(setting: Setting) -> str:
+    if setting.type == "array":
+        return f"Sequence[pulumi.Input[{_ITEM_ANNOTATIONS[setting.items]}]]"
+    return _ANNOTATIONS[setting.type]
+
+
+def _yaml_items(setting: Setting) -> list[str]:
+    return ["    items:", f"      type: {setting.items}"] if setting.type == "array" else []
 
 
 def _shown_default(setting: Setting) -> str:
@@ -47,7 +56,7 @@ def _python_string(text: str) -> str:
 
 
 def args_module(_current: str) -> str:
-    fields = "".join(f"    {s.arg}: pulumi.Input[{_ANNOTATIONS[s.type]}]\n"
+    fields = "".join(f"    {s.arg}: pulumi.Input[{_annotation(s)}]\n"
                      f"    {_python_string(documentation(s))}\n"
                      for s in SETTINGS if s.arg != "name")
     return f'''# Generated from {SOURCE} by `{COMMAND}`;
@@ -57,7 +66,7 @@ def args_module(_current: str) -> str:
 No `from __future__ import annotations` here: Pulumi's component analyzer evaluates these
 annotations, and reads the docstrings from this source, to infer the multi-language schema.
 """
-from typing import Sequence, TypedDict
+from typing import Any, Mapping, Sequence, TypedDict
 
 import pulumi
 
@@ -74,7 +83,7 @@ def _config_block() -> list[str]:
     for s in SETTINGS:
         if s.secret:
             continue  # so that no default or plain value of a password can be written there
-        lines += [f"  {s.key}:", f"    type: {s.type}", *_YAML_ITEMS.get(s.type, []),
+        lines += [f"  {s.key}:", f"    type: {s.type}", *_yaml_items(s),
                   f"    default: {json.dumps(s.default)}",
                   f"    description: {json.dumps(s.description)}"]
     return lines

@@ -18,8 +18,8 @@ from typing import Any, Optional
 import pulumi
 from google.protobuf import empty_pb2
 
-from .sdk_internals import (MockMonitor, deserialize_properties, reset_options, run_pulumi_func,
-                            sync_await)
+from .sdk_internals import (MockMonitor, deserialize_properties, reset_options,
+                            resolve_callbacks, run_pulumi_func, serialize_properties, sync_await)
 
 # The wire form marks secret values with this signature key (see the Pulumi SDK's rpc module).
 _SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -39,6 +39,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[RecordedResource] = []
+
+    @property
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        """The inputs of every resource registered so far, by resource name."""
+        return {resource.name: resource.inputs for resource in self.resources}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
@@ -67,21 +72,44 @@ def _unwrap_secrets(value: Any, path: tuple, secret_paths: list[tuple]) -> Any:
 
 
 class RecordingMonitor(MockMonitor):
-    """The SDK's mock monitor, keeping what the mocks do not see: the custom timeouts resources
-    ask the engine for, and the outputs they register (the SDK's monitor drops both)."""
+    """The SDK's mock monitor, keeping what the mocks do not see: the custom timeouts, other
+    options and dependencies resources give the engine, and the outputs they register (the SDK's
+    monitor drops them); and, like the engine (the SDK's monitor only passes them on), running the
+    `transforms` of each resource and of its ancestors, so a render shows their effect."""
 
     mocks: RecordingMocks
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self.custom_timeouts: dict[str, dict[str, str]] = {}  # by resource name; "" for default
+        self.options: dict[str, dict[str, Any]] = {}  # by resource name
+        self.dependencies: dict[str, list[str]] = {}  # URNs, by resource name
         self.registered_outputs: dict[str, dict[str, Any]] = {}  # by URN
+        self._transforms: dict[str, list] = {}  # by URN: its own, then its ancestors'
 
     def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
         timeouts = request.customTimeouts
         self.custom_timeouts[request.name] = {
             "create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
+        self.options[request.name] = {"ignore_changes": list(request.ignoreChanges),
+                                      "retain_on_delete": request.retainOnDelete}
+        self.dependencies[request.name] = list(request.dependencies)
+        self._apply_transforms(request)
         return super().RegisterResource(request)
+
+    def _apply_transforms(self, request) -> None:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        transforms = resolve_callbacks(request.transforms) + self._transforms.get(request.parent, [])
+        self._transforms[urn] = transforms
+        if not transforms:
+            return
+        props = deserialize_properties(request.object)
+        for transform in transforms:
+            result = transform(pulumi.ResourceTransformArgs(
+                custom=request.custom, type_=request.type, name=request.name, props=props,
+                opts=pulumi.ResourceOptions()))
+            props = result.props if result is not None else props
+        request.object.CopyFrom(sync_await(serialize_properties(props, {})))
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 (the gRPC method's name)
         self.registered_outputs[request.urn] = deserialize_properties(request.outputs)

@@ -14,10 +14,12 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
-from .script_bundle import bash_command
+from .scheduling import toleration_args
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
+from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .servers import Server
 from .settings import BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
+from .volume_growth import ACCESS_MODES
 
 MYSQL_PORT = 3306
 BACKUP_PORT = 3307
@@ -50,6 +52,7 @@ class PodSettings:
     secret_name: pulumi.Input[str]
     config_map_name: pulumi.Input[str]
     server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
+    scripts_config_map_name: pulumi.Input[str]
     settings: ClusterSettings
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
@@ -132,7 +135,7 @@ def _container_security() -> core.SecurityContextArgs:
 def _exec_probe(script: str, period: int, failure_threshold: int,
                 initial_delay: int = 0) -> core.ProbeArgs:
     return core.ProbeArgs(
-        exec_=core.ExecActionArgs(command=bash_command(script)),
+        exec_=core.ExecActionArgs(command=script_command(script)),
         initial_delay_seconds=initial_delay or None,
         period_seconds=period,
         timeout_seconds=5,
@@ -144,12 +147,12 @@ def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerA
     return core.ContainerArgs(
         name="init-mysql",
         image=pod.server_image,
-        command=bash_command("init-config.sh"),
+        command=script_command("init-config.sh"),
         env=env + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
                    _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
         volume_mounts=[_mount("conf", INIT_CONF_DIR),
                        _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
-                       _mount("tmp", "/tmp")],
+                       _mount("tmp", "/tmp"), scripts_mount()],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -159,9 +162,9 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
     return core.ContainerArgs(
         name="clone-mysql",
         image=pod.backup_image,
-        command=bash_command("clone.sh"),
+        command=script_command("clone.sh"),
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp")],
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount()],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -177,6 +180,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         _mount("tmp", "/tmp"),
         _mount("client-options", CLIENT_OPTIONS_DIR),
         _mount("run", "/var/run/mysqld"),
+        scripts_mount(),  # for the probes
     ]
     if pod.server.flavor == "mysql":
         mounts.append(_mount("mysql-files", "/var/lib/mysql-files"))
@@ -199,7 +203,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
     return core.ContainerArgs(
         name="backup",
         image=pod.backup_image,
-        command=bash_command("sidecar.sh"),
+        command=script_command("sidecar.sh"),
         env=env,
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
         readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
@@ -211,6 +215,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             _mount("credentials", SECRETS_DIR, read_only=True),
             _mount("tmp", "/tmp"),
             _mount("client-options", CLIENT_OPTIONS_DIR),
+            scripts_mount(),
         ],
         resources=pod.resources("backup"),
         security_context=_container_security(),
@@ -255,18 +260,25 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
         core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory")),
         core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(
             medium="Memory", size_limit="1Mi")),
+        scripts_volume(pod.scripts_config_map_name),
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
     return volumes
 
 
+def _image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:
+    return [core.LocalObjectReferenceArgs(name=name)
+            for name in pod.settings.image_pull_secrets] or None
+
+
 def pod_template(pod: PodSettings, additions: PodAdditions = PodAdditions()) -> core.PodTemplateSpecArgs:
     env = _cluster_env(pod)
     return core.PodTemplateSpecArgs(
         metadata=meta.ObjectMetaArgs(
-            labels=pod.names.labels,
-            annotations={"mysql-cluster/config-checksum": config_checksum(
+            labels={**pod.settings.pod_labels, **pod.names.labels},
+            annotations={**pod.settings.pod_annotations,
+                         "mysql-cluster/config-checksum": config_checksum(
                 *(pod.server_cnf[name] for name in sorted(pod.server_cnf)))},
         ),
         spec=core.PodSpecArgs(
@@ -284,6 +296,12 @@ def pod_template(pod: PodSettings, additions: PodAdditions = PodAdditions()) -> 
             ),
             affinity=_affinity(pod),
             topology_spread_constraints=_zone_spread(pod),
+            node_selector=pod.settings.node_selector or None,
+            tolerations=toleration_args(pod.settings),
+            priority_class_name=optional_text(pod.settings.priority_class_name),
+            image_pull_secrets=_image_pull_secrets(pod),
+            service_account_name=optional_text(pod.settings.service_account_name),
+            # Whatever account the pods run as, they do not call the Kubernetes API.
             automount_service_account_token=False,
             enable_service_links=False,
             # mysqld flushes to disk on shutdown; give it time before SIGKILL.
@@ -296,7 +314,7 @@ def data_volume_claim(pod: PodSettings) -> core.PersistentVolumeClaimArgs:
     return core.PersistentVolumeClaimArgs(
         metadata=meta.ObjectMetaArgs(name="data", labels=pod.names.labels),
         spec=core.PersistentVolumeClaimSpecArgs(
-            access_modes=["ReadWriteOnce"],
+            access_modes=ACCESS_MODES,
             storage_class_name=optional_text(pod.settings.storage_class),
             resources=core.VolumeResourceRequirementsArgs(
                 requests={"storage": pod.settings.storage_size}),

@@ -20,8 +20,8 @@ NEWEST_PULUMI = "3.272"
 # What is needed from each SDK module.
 _NEEDED = {
     "pulumi.runtime.config": ("CONFIG",),
-    "pulumi.runtime.mocks": ("MockMonitor",),
-    "pulumi.runtime.rpc": ("deserialize_properties",),
+    "pulumi.runtime.mocks": ("MockMonitor", "_resolve_callbacks"),
+    "pulumi.runtime.rpc": ("deserialize_properties", "serialize_properties"),
     "pulumi.runtime.settings": ("reset_options",),
     "pulumi.runtime.stack": ("run_pulumi_func",),
     "pulumi.runtime.sync_await": ("_sync_await",),
@@ -55,8 +55,11 @@ _INTERNALS = _resolve()
 CONFIG = _INTERNALS["CONFIG"]
 # The SDK's in-process resource monitor for mocks (set_mocks accepts one, to subclass).
 MockMonitor = _INTERNALS["MockMonitor"]
-# Turns a protobuf Struct of resource properties back into Python values.
+# The transform callbacks a registration request names (the mock monitor only passes them on).
+resolve_callbacks = _INTERNALS["_resolve_callbacks"]
+# Turns a protobuf Struct of resource properties back into Python values, and values into one.
 deserialize_properties = _INTERNALS["deserialize_properties"]
+serialize_properties = _INTERNALS["serialize_properties"]
 # Forgets the root stack resource, so that the next run starts a stack of its own.
 reset_options = _INTERNALS["reset_options"]
 # Runs a program and waits for every registration and output it started.

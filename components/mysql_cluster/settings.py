@@ -14,6 +14,10 @@ import pulumi
 
 from .images import is_image_reference
 from .quantities import is_positive_quantity, quantity_value
+from .kubernetes_metadata import annotations, labels
+from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS
+from .scheduling import tolerations
+from .server_options import extra_server_options
 
 
 class ConfigError(pulumi.RunError):
@@ -175,6 +179,25 @@ def _dns_subdomain(setting: "Setting", value: Any) -> Any:
     return value
 
 
+def _secret_names(setting: "Setting", value: Any) -> Any:
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(item, str) and _DNS_SUBDOMAIN.match(item) and len(item) <= 253
+            for item in value):
+        raise ConfigError(setting, value, "use a list of Secret names (lower-case letters, "
+                          "digits, '-' and '.'), e.g. [\"registry-credentials\"]")
+    return list(value)
+
+
+def _pod_labels(value: Any) -> dict[str, str]:
+    return labels(value, reserved=OWN_LABELS)
+
+
+def _pod_annotations(value: Any) -> dict[str, str]:
+    return annotations(value, reserved=(OWN_ANNOTATION_PREFIX,))
+
+
+SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
+
 # The cluster's own accounts; the application user must be another one.
 REPLICATION_USER = "replicator"
 BACKUP_USER = "backup"
@@ -273,16 +296,28 @@ def _restore_to(setting: "Setting", value: Any) -> Any:
                       "for the backup alone")
 
 
+def _checked_by(normalise: Callable[[Any], Any]) -> Callable[["Setting", Any], Any]:
+    """A check made of a function that returns the value the component uses, or raises
+    ValueError(what to show, what to do instead)."""
+    def check(setting: "Setting", value: Any) -> Any:
+        try:
+            return normalise(value)
+        except ValueError as error:
+            raise ConfigError(setting, *error.args) from None
+    return check
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str  # stack config key, without the project prefix
     arg: str  # field of MySQLClusterArgs
-    type: str  # Pulumi.yaml config type: string, integer, boolean or array
+    type: str  # Pulumi.yaml config type: string, integer, boolean, array or object
     default: Any
     description: str
     check: Callable[["Setting", Any], Any]
     secret: bool = False
     optional: bool = False  # "" means "not set" (no limit, cluster default, ...)
+    items: str = "string"  # the type of an array's items: string or object
 
     def validate(self, value: Any) -> Any:
         return self.check(self, value)
@@ -310,9 +345,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Image with the backup tool and socat or ncat (clone-mysql and backup containers); "
             "\"\" for the default of the chosen flavor and version.", _image),
     Setting("storageSize", "storage_size", "string", "10Gi",
-            "Size of each pod's data volume.", _quantity),
+            "Size of each pod's data volume; a larger size grows the volumes in place where the "
+            "StorageClass allows expansion, a smaller one is refused by Kubernetes.", _quantity),
     Setting("storageClass", "storage_class", "string", "",
-            "StorageClass of the data volumes; \"\" for the cluster's default class.",
+            "StorageClass of the data volumes; \"\" for the cluster's default class. Fixed once "
+            "the volumes exist.",
             _dns_subdomain, optional=True),
     Setting("serverCpuRequest", "server_cpu_request", "string", "500m",
             "CPU request of the mysql container.", _quantity),
@@ -364,6 +401,50 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("clusterDomain", "cluster_domain", "string", "cluster.local",
             "DNS domain of the Kubernetes cluster, used in the pods' fully qualified names.",
             _dns_subdomain),
+    Setting("serverOptions", "server_options", "object", {},
+            "Extra [mysqld] options, a map of option to value (\"\" for a bare flag), written "
+            "after the cluster's own in the primary's and the replicas' .cnf; options the cluster "
+            "manages (server-id, log-bin, GTID, read-only, durability, ...) are refused. Replaces "
+            "the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a "
+            "multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and "
+            "collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, "
+            "utf8mb4_uca1400_ai_ci on MariaDB) when it names them.",
+            _checked_by(extra_server_options)),
+    Setting("nodeSelector", "node_selector", "object", {},
+            "Node labels and values a node must have to run the pods, e.g. "
+            "{\"node-pool\": \"databases\"}.", _checked_by(labels)),
+    Setting("tolerations", "tolerations", "array", [],
+            "Node taints the pods tolerate: a list of maps with key, operator (Equal or Exists), "
+            "value, effect (NoSchedule, PreferNoSchedule or NoExecute; none for all) and "
+            "tolerationSeconds (NoExecute only).", _checked_by(tolerations), items="object"),
+    Setting("priorityClassName", "priority_class_name", "string", "",
+            "PriorityClass of the pods; \"\" for the cluster's default priority.",
+            _dns_subdomain, optional=True),
+    Setting("podLabels", "pod_labels", "object", {},
+            "Extra labels of the pods; the cluster's own app.kubernetes.io/ labels cannot be "
+            "replaced.", _checked_by(_pod_labels)),
+    Setting("podAnnotations", "pod_annotations", "object", {},
+            "Extra annotations of the pods; keys under mysql-cluster/ are the cluster's own.",
+            _checked_by(_pod_annotations)),
+    Setting("primaryServiceType", "primary_service_type", "string", "ClusterIP",
+            "Type of the Service for writes (<name>-primary): ClusterIP, LoadBalancer or NodePort.",
+            _choice(*SERVICE_TYPES)),
+    Setting("primaryServiceAnnotations", "primary_service_annotations", "object", {},
+            "Annotations of the Service for writes, e.g. for an internal load balancer.",
+            _checked_by(annotations)),
+    Setting("readServiceType", "read_service_type", "string", "ClusterIP",
+            "Type of the Service for reads (<name>-read): ClusterIP, LoadBalancer or NodePort.",
+            _choice(*SERVICE_TYPES)),
+    Setting("readServiceAnnotations", "read_service_annotations", "object", {},
+            "Annotations of the Service for reads, e.g. for an internal load balancer.",
+            _checked_by(annotations)),
+    Setting("imagePullSecrets", "image_pull_secrets", "array", [],
+            "Secrets (in the cluster's namespace) with credentials for the registries of the "
+            "images.", _secret_names),
+    Setting("serviceAccountName", "service_account_name", "string", "",
+            "ServiceAccount the pods run as; \"\" for the namespace's default. Its API token is "
+            "never mounted: the pods do not use the Kubernetes API.",
+            _dns_subdomain, optional=True),
     Setting("backupSchedule", "backup_schedule", "string", "",
             "Cron schedule (UTC) of physical backups to backupTarget, e.g. \"30 2 * * *\"; "
             "\"\" for none.", _cron_schedule),
@@ -432,7 +513,9 @@ PASSWORD_SETTINGS = tuple(s for s in SETTINGS if s.secret)
 def _value_type(setting: Setting) -> Any:
     if setting.secret:
         return Optional[pulumi.Input[str]]  # None until generated; an Output when a secret
-    return {"string": str, "integer": int, "boolean": bool, "array": list[str]}[setting.type]
+    if setting.type == "array":
+        return list[dict[str, Any]] if setting.items == "object" else list[str]
+    return {"string": str, "integer": int, "boolean": bool, "object": dict[str, str]}[setting.type]
 
 
 # One attribute per setting, named as its argument: a new row of SETTINGS is a new attribute.

@@ -11,6 +11,10 @@ from .args import MySQLClusterArgs
 from .sdk_internals import CONFIG
 from .settings import BY_KEY, SETTINGS, ConfigError
 
+# Pulumi hands lists and maps to a program as JSON text; what to write instead of text that is not.
+_STRUCTURED_EXAMPLES = {"array": 'use a YAML list, e.g. ["web"]',
+                        "object": 'use a YAML map, e.g. {"max_connections": "500"}'}
+
 
 def _raw_value(project: str, key: str) -> Any:
     # The raw string, secret or not; secrets are wrapped again as soon as they are validated.
@@ -40,11 +44,11 @@ def cluster_from_config(project: str) -> tuple[str, MySQLClusterArgs]:
         if raw is None:
             continue
         value: Any = raw
-        if setting.type == "array":
+        if setting.type in _STRUCTURED_EXAMPLES:
             try:
                 value = json.loads(raw)
             except ValueError:
-                raise ConfigError(setting, raw, "use a YAML list, e.g. [\"web\"]") from None
+                raise ConfigError(setting, raw, _STRUCTURED_EXAMPLES[setting.type]) from None
         values[setting.arg] = value
     name = values.pop("name", BY_KEY["clusterName"].default)
     return name, MySQLClusterArgs(**values)

@@ -40,11 +40,10 @@ def distinct_manifests(rendered, stack: str) -> list[dict]:
     return list(distinct.values())
 
 
-@pytest.mark.parametrize("kubernetes", VERSIONS)
-@pytest.mark.parametrize("stack", STACKS)
-def test_manifests_of_every_server_validate_strictly(rendered, stack, kubernetes):
+def schema_problems(manifests: list[dict], kubernetes: str) -> list[str]:
+    """What strict validation against `kubernetes`'s schema finds wrong, one line a manifest."""
     problems = []
-    for manifest in distinct_manifests(rendered, stack):
+    for manifest in manifests:
         try:
             validated = kubernetes_validate.validate(manifest, kubernetes, strict=True)
         except kubernetes_validate.ValidationError as error:
@@ -53,4 +52,33 @@ def test_manifests_of_every_server_validate_strictly(rendered, stack, kubernetes
             continue
         # The library falls back to an older schema when it lacks the one asked for.
         assert validated == kubernetes
-    assert problems == []
+    return problems
+
+
+@pytest.mark.parametrize("kubernetes", VERSIONS)
+@pytest.mark.parametrize("stack", STACKS)
+def test_manifests_of_every_server_validate_strictly(rendered, stack, kubernetes):
+    assert schema_problems(distinct_manifests(rendered, stack), kubernetes) == []
+
+
+# Every key that adds fields to the manifests, set: the fields they add are valid too.
+EVERY_FIELD = {
+    "serverOptions": '{"max_connections": 500}',
+    "nodeSelector": '{"node-pool": "databases"}',
+    "tolerations": '[{"key": "dedicated", "operator": "Equal", "value": "db", '
+                   '"effect": "NoExecute", "tolerationSeconds": 60}, {"operator": "Exists"}]',
+    "priorityClassName": "databases",
+    "podLabels": '{"team": "shop"}',
+    "podAnnotations": '{"example.com/owner": "shop"}',
+    "primaryServiceType": "LoadBalancer",
+    "primaryServiceAnnotations": '{"networking.gke.io/load-balancer-type": "Internal"}',
+    "readServiceType": "NodePort",
+    "readServiceAnnotations": '{"example.com/owner": "shop"}',
+    "imagePullSecrets": '["registry-credentials"]',
+    "serviceAccountName": "orders-db",
+}
+
+
+@pytest.mark.parametrize("kubernetes", VERSIONS)
+def test_manifests_with_every_optional_field_set_validate_strictly(rendered, kubernetes):
+    assert schema_problems(rendered("prod", **EVERY_FIELD), kubernetes) == []
