@@ -93,7 +93,7 @@ if ((ordinal == 0)); then provision_users; else start_replication; fi
 rm -f "$root_options"
 
 BACKUP_OPTIONS=$(client_options "$BACKUP_USER" backup-password)
-export BACKUP_OPTIONS backup extract SCRIPT_NAME
+export BACKUP_OPTIONS backup extract SCRIPT_NAME BACKUP_END_FILE BACKUP_END_LINE
 # The transfer tool runs `bash -c stream_backup` per connection: the functions travel in the
 # environment. One backup at a time; further peers wait in the listen queue.
 # shellcheck disable=SC2046
