@@ -51,6 +51,14 @@ class ClusterNames:
     def backup_cron_job(self) -> str:
         return f"{self.cluster}-backup"
 
+    @property
+    def metrics_service(self) -> str:
+        return f"{self.cluster}-metrics"
+
+    @property
+    def metrics_secret(self) -> str:
+        return f"{self.cluster}-metrics"
+
     def pod(self, ordinal: int) -> str:
         return f"{self.statefulset}-{ordinal}"
 
