@@ -24,7 +24,13 @@ if ((ordinal != primary)); then
 fi
 
 options=$(client_options "$BACKUP_USER" backup-password)
-wait_for_local_server "$options"
+# The primary's backup sidecar creates the backup user once the server is up: until then the
+# server refuses it, for at most as long as a server may take to start.
+deadline=$((SECONDS + 900))
+until error=$(local_sql "$options" -e 'SELECT 1' 2>&1 >/dev/null); do
+  ((SECONDS < deadline)) || die "the local server did not accept the backup user within 900s: $error"
+  sleep 2
+done
 datadir="$DATA_VOLUME/$DATA_SUBDIR"
 history_file="$DATA_VOLUME/binlog-history"
 archived="$DATA_VOLUME/binlog-archived"

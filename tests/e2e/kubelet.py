@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .containers import ContainerLaunch, RunningContainer, container_security
 from .errors import HarnessError
-from .image import IMAGE_ENV, container_argv
+from .image import IMAGE_ENV, container_argv, image_repository
 from .manifests import ManifestError, PodFacts, RenderedManifests, container_environment, expand_references
 from .network import PodAttachment
 from .volumes import PreparedVolume, container_mounts, prepare_volumes
@@ -104,6 +104,7 @@ class Container:
 
 
 INITIALIZING, RUNNING, TERMINATING, FAILED = "Initializing", "Running", "Terminating", "Failed"
+SUCCEEDED = "Succeeded"
 
 
 @dataclass
@@ -141,9 +142,14 @@ class Kubelet:
 
     def __init__(self, statefulset: dict, manifests: RenderedManifests, image_layer: Path,
                  claims_dir: Path, restart_policy: RestartPolicy, probe_period_cap: float,
-                 max_grace_seconds: float):
+                 max_grace_seconds: float, image_layers: dict[str, Path] | None = None):
+        """`statefulset` is any object with a pod template (a StatefulSet, a Job); image_layers
+        gives the layer of other images by repository (image.PROGRAM_IMAGES)."""
         self.statefulset = statefulset
         self.pod_spec = statefulset["spec"]["template"]["spec"]
+        self.image_layers = image_layers or {}
+        # A Job's pod: each container runs once, and the pod ends Succeeded or Failed.
+        self.runs_once = self.pod_spec.get("restartPolicy") == "Never"
         self.manifests = manifests
         self.claims_dir = claims_dir
         self.image_layer = image_layer
@@ -219,6 +225,12 @@ class Kubelet:
                 self._sync_main_container(pod, container, now)
                 if pod.phase != RUNNING:
                     break
+            if self.runs_once and pod.phase == RUNNING and all(
+                    c.run is None for c in pod.containers):
+                failed = [c for c in pod.containers if c.last_exit_code != 0]
+                pod.phase = FAILED if failed else SUCCEEDED
+                if failed:
+                    pod.failure = f"container {failed[0].name} exited with code {failed[0].last_exit_code}"
         return False
 
     def _sync_init(self, pod: Pod, now: float) -> None:
@@ -260,6 +272,8 @@ class Kubelet:
             if container.run.is_started:
                 self._sync_probes(pod, container, now)
             return
+        if self.runs_once:
+            return
         if container.requested_restart_delay is not None:
             container.restart_at = now + container.requested_restart_delay
             container.requested_restart_delay = None
@@ -289,7 +303,8 @@ class Kubelet:
                 working_dir=container.spec.get("workingDir") or "/",
                 security=container_security(self.pod_spec, container.spec),
                 mounts=container_mounts(container.spec, pod.volumes),
-                image_layer=self.image_layer,
+                image_layer=self.image_layers.get(image_repository(container.spec.get("image", "")),
+                                                  self.image_layer),
                 kubelet_files=pod.directory / "kubelet",
                 scratch_dir=pod.directory / "containers" / run_name,
             )
