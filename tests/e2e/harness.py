@@ -272,7 +272,7 @@ class StatefulSetHarness:
         with self._lock:
             self._job_runs += 1
             name = f"{cron_job}-{self._job_runs}"
-            kubelet = Kubelet(template, self.manifests, self._image_layers[""], self.claims_dir,
+            kubelet = Kubelet({"spec": template}, self.manifests, self._image_layers[""], self.claims_dir,
                               self._restart_policy, 0.5, DEFAULT_GRACE,
                               self._program_layers(template["template"]["spec"]))
             directory = self.workdir / "jobs" / name
