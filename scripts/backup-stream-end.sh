@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # How a backup stream shows that it is whole. The donor's sidecar appends one small file to the
 # xbstream after the backup tool succeeded: a line of its own, then the tool's xtrabackup_info
-# (server version, times, binary log position). A stream cut anywhere before lacks it, so its
+# (server version, times, binary log position); a newline first, so that its line stands alone
+# after the chunk header in the stream. A stream cut anywhere before lacks it, so its
 # presence is what makes a backup complete: the backup job finds it in the last bytes it
 # uploaded, a restore in what it extracted. Clones extract it too and drop it.
 # shellcheck disable=SC2034 # used by the scripts that source this file

@@ -40,7 +40,7 @@ complete_backups() {
 
 # A field of a manifest (one "key": value per line, as backup-job.sh writes it).
 manifest_field() {
-  sed -n "s/^  \"$2\": \"\{0,1\}\([^\"]*\)\"\{0,1\},\{0,1\}\$/\1/p" <<<"$1" | head -n 1
+  sed -n "s/^  \"$2\": //p" <<<"$1" | head -n 1 | sed 's/,$//; s/^"//; s/"$//'
 }
 
 # A backup's name is its start time (UTC, 20260101T023000Z); prints it in seconds.

@@ -64,9 +64,15 @@ fi
 
 if ! { rm -rf "$staging" && mkdir -p "$staging"; }; then die "cannot create $staging"; fi
 log "streaming backup $name ($(manifest_field "$manifest" sizeBytes) bytes, $server_version) from $from"
-target_rclone cat "$from/backup.xbstream" | tee >(sha256sum >"$staging.sha256") | "$extract" -x -C "$staging" ||
+# The checksum is taken of the bytes as they arrive, beside the extraction, through a FIFO.
+rm -f "$staging.fifo"
+mkfifo "$staging.fifo" || die "cannot create $staging.fifo"
+sha256sum <"$staging.fifo" >"$staging.sha256" &
+sha_pid=$!
+target_rclone cat "$from/backup.xbstream" | tee "$staging.fifo" | "$extract" -x -C "$staging" ||
   die "the download or extraction of $from failed (exit statuses: ${PIPESTATUS[*]}); the pod retries"
-wait $! # sha256sum
+wait "$sha_pid" || die "could not compute the checksum of backup $name"
+rm -f "$staging.fifo"
 actual=$(cut -d' ' -f1 <"$staging.sha256")
 expected=$(manifest_field "$manifest" sha256)
 if [[ "$actual" != "$expected" ]]; then

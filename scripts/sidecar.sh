@@ -90,7 +90,7 @@ stream_backup() {
     ${BACKUP_PARALLEL:+"--parallel=$BACKUP_PARALLEL"} "${throttle[@]}" --extra-lsndir="$info" \
     --host=127.0.0.1 --port="$MYSQL_PORT" --target-dir="${TMPDIR:-/tmp}" ||
     die "$backup --backup failed; the peer will discard the partial stream"
-  if ! { { printf '%s\n' "$BACKUP_END_LINE" && cat "$info"/*_info; } >"$info/$BACKUP_END_FILE" &&
+  if ! { { printf '\n%s\n' "$BACKUP_END_LINE" && cat "$info"/*_info; } >"$info/$BACKUP_END_FILE" &&
     "$extract" -c -C "$info" "$BACKUP_END_FILE"; }; then
     die "could not send the end of the backup stream; the peer will discard it"
   fi

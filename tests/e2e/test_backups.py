@@ -38,7 +38,7 @@ def backup_cluster(statefulset_harness, render, store):
     """backup_cluster(replicas, **config): a cluster backing up into the store, started."""
     def start(replicas: int, **config) -> Cluster:
         manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION,
-                           backupSchedule="@daily", binlogArchiveIntervalSeconds="10",
+                           replicas=replicas, backupSchedule="@daily", binlogArchiveIntervalSeconds="10",
                            **{**stack_config(), **config})
         harness = statefulset_harness(manifests + [keys_secret(NAMESPACE)])
         store.serve(harness)
@@ -76,7 +76,7 @@ def wait_archived(store: ObjectStore, cluster: Cluster, timeout: float = 60) -> 
 
 
 def restore_cluster(statefulset_harness, render, store: ObjectStore, **config):
-    manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION,
+    manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION, replicas=1,
                        backupPrefix="restored", **{**stack_config(), **config})
     harness = statefulset_harness(manifests + [keys_secret(NAMESPACE)])
     store.serve(harness)
@@ -194,7 +194,7 @@ def test_a_restore_of_a_backup_of_another_flavor_is_refused_before_any_server_st
 
 @pytest.mark.timeout(240)
 def test_the_pvc_target_keeps_a_complete_backup_on_the_claim(statefulset_harness, render):
-    manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION,
+    manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION, replicas=1,
                        backupTarget="pvc", backupClaim="db-backups", backupSchedule="@daily")
     harness = statefulset_harness(manifests)
     harness.start_statefulset(1)

@@ -174,7 +174,7 @@ def test_a_peer_receives_a_hot_backup_taken_as_the_backup_user(make_pod, server,
 def end_record(server: str, pod) -> tuple[str, str]:
     """What the sidecar appends to a whole backup: its own line, then the tool's info file."""
     info = dict(donor_files(server, pod.server_state))[f"{server_model.info_prefix(server)}_info"]
-    return "mysql-cluster-backup-end", "mysql-cluster: the backup tool finished\n" + info
+    return "mysql-cluster-backup-end", "\nmysql-cluster: the backup tool finished\n" + info
 
 
 def test_a_failed_backup_ends_the_peers_stream_with_an_error(make_pod):
