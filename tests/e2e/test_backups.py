@@ -43,6 +43,9 @@ def backup_cluster(statefulset_harness, render, store):
         harness = statefulset_harness(manifests + [keys_secret(NAMESPACE)])
         store.serve(harness)
         harness.start_statefulset(replicas)
+        # As a scheduled backup finds it: the primary's binary log archive has begun.
+        harness.wait_until(lambda: any((store.bucket / SOURCE_PREFIX / "binlogs").glob("*/started")),
+                           60, "the binary log archive started")
         return Cluster(harness)
     return start
 
