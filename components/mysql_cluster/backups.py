@@ -35,6 +35,7 @@ TARGET_CLAIM_MOUNT = "/backup-target"
 RCLONE_IN_IMAGE = "/usr/local/bin/rclone"
 # Keys of the user's Secret for the s3 target.
 S3_SECRET_KEYS = ("access-key-id", "secret-access-key")
+S3_PART_SIZE = "32Mi"
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,19 @@ class BackupTarget:
             options = {"TYPE": "s3", "PROVIDER": "Other" if settings.backup_s3_endpoint else "AWS",
                        "ENDPOINT": settings.backup_s3_endpoint, "REGION": settings.backup_s3_region,
                        # Least privilege: the credentials need not be allowed to create buckets.
-                       "NO_CHECK_BUCKET": "true", "ENV_AUTH": "false"}
+                       "NO_CHECK_BUCKET": "true", "ENV_AUTH": "false",
+                       # A streamed upload has at most 10,000 parts: 32 MiB parts allow 312 GiB
+                       # (5 MiB, rclone's default, 48 GiB), at 4 parts in memory at once.
+                       "CHUNK_SIZE": S3_PART_SIZE}
         else:
             options = {"TYPE": "local"}
         env = [_env(f"RCLONE_CONFIG_TARGET_{key}", value) for key, value in options.items() if value]
         return env + [
             _env("RCLONE", f"{TOOLS_DIR}/rclone"),
+            # Fail fast: a streamed upload cannot be retried whole (the Job retries the backup),
+            # and rclone's default of 10 attempts per part kept a job with a dead store for minutes.
+            _env("RCLONE_RETRIES", 1),
+            _env("RCLONE_LOW_LEVEL_RETRIES", 3),
             # No config file: the remote is all in the environment.
             _env("RCLONE_CONFIG", "/dev/null"),
             _env("BACKUP_REMOTE", self.remote(self.prefix)),

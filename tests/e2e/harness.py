@@ -287,7 +287,11 @@ class StatefulSetHarness:
             self._jobs.append((kubelet, pod))
             kubelet.start_pod(pod, PodFacts(name=name, namespace=self.namespace,
                                             ip=attachment.ip, node_name=NODE_NAME))
-        self.wait_until(lambda: pod.phase in (SUCCEEDED, FAILED), timeout, f"job pod {name} done")
+        try:
+            self.wait_until(lambda: pod.phase in (SUCCEEDED, FAILED), timeout, f"job pod {name} done")
+        except WaitTimeout as timed_out:
+            with self._lock:
+                raise WaitTimeout(f"{timed_out}\n{kubelet.describe_pod(pod)}") from None
         with self._lock:
             self._controller.job_pods.remove(pod)
             self._jobs.remove((kubelet, pod))
