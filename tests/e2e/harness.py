@@ -292,13 +292,14 @@ class StatefulSetHarness:
         except WaitTimeout as timed_out:
             with self._lock:
                 raise WaitTimeout(f"{timed_out}\n{kubelet.describe_pod(pod)}") from None
-        with self._lock:
-            self._controller.job_pods.remove(pod)
-            self._jobs.remove((kubelet, pod))
-            kubelet.kill_pod_processes(pod)
-            self._network.detach(attachment)
-            self._job_logs[name] = {container.name: kubelet.log_tail(name, container.name, 10_000)
-                                    for container in pod.all_containers}
+        finally:
+            with self._lock:
+                self._controller.job_pods.remove(pod)
+                self._jobs.remove((kubelet, pod))
+                kubelet.kill_pod_processes(pod)
+                self._network.detach(attachment)
+                self._job_logs[name] = {container.name: kubelet.log_tail(name, container.name, 10_000)
+                                        for container in pod.all_containers}
         return pod
 
     def job_log(self, pod: Pod, container: str) -> str:
