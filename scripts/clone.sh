@@ -20,16 +20,7 @@ if ((ordinal == 0)); then
   log "pod 0 is the primary; it starts from its own data"
   exit 0
 fi
-# A data directory only ever appears whole (renamed from staging), so one with a system schema is
-# complete. An empty one may have been made by the kubelet for a subPath mount.
-if [[ -d "$datadir/mysql" ]]; then
-  log "$datadir already holds a database; no clone needed"
-  exit 0
-fi
-if [[ -d "$datadir" ]]; then
-  rmdir "$datadir" 2>/dev/null ||
-    die "$datadir holds files but no database; move it away to let this replica clone again"
-fi
+datadir_to_make "$datadir" || exit 0
 
 source_host=$(pod_host "$((ordinal - 1))")
 transfer=$(transfer_tool)

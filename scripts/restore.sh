@@ -27,14 +27,7 @@ if ((ordinal != ${PRIMARY_ORDINAL:-0})); then
   log "pod $ordinal is a replica: it clones from its peer; only the primary restores"
   exit 0
 fi
-if [[ -d "$datadir/mysql" ]]; then
-  log "$datadir already holds a database; nothing to restore"
-  exit 0
-fi
-if [[ -d "$datadir" ]]; then
-  rmdir "$datadir" 2>/dev/null ||
-    die "$datadir holds files but no database; move it away to restore into this volume"
-fi
+datadir_to_make "$datadir" || exit 0
 backup=$(backup_tool)
 extract=$(stream_tool)
 
