@@ -8,6 +8,8 @@ SCRIPT_NAME=clone-mysql
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=coordinates.sh
 source "$(dirname "${BASH_SOURCE[0]}")/coordinates.sh"
+# shellcheck source=backup-stream-end.sh
+source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 
 require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS
 ordinal=$(pod_ordinal)
@@ -18,16 +20,7 @@ if ((ordinal == 0)); then
   log "pod 0 is the primary; it starts from its own data"
   exit 0
 fi
-# A data directory only ever appears whole (renamed from staging), so one with a system schema is
-# complete. An empty one may have been made by the kubelet for a subPath mount.
-if [[ -d "$datadir/mysql" ]]; then
-  log "$datadir already holds a database; no clone needed"
-  exit 0
-fi
-if [[ -d "$datadir" ]]; then
-  rmdir "$datadir" 2>/dev/null ||
-    die "$datadir holds files but no database; move it away to let this replica clone again"
-fi
+datadir_to_make "$datadir" || exit 0
 
 source_host=$(pod_host "$((ordinal - 1))")
 transfer=$(transfer_tool)
@@ -77,8 +70,8 @@ clone_once() {
   local coordinates
   coordinates=$(backup_coordinates "$staging") || return 1
   [[ -n "$coordinates" ]] || { log "the backup does not say where replication should start"; return 1; }
-  # The donor's server UUID must not be inherited.
-  rm -f "$staging/auto.cnf"
+  # The donor's server UUID must not be inherited; the stream's end record is no data.
+  rm -f "$staging/auto.cnf" "$staging/$BACKUP_END_FILE"
   # Coordinates first: a crash before the rename leaves no data directory, so the clone repeats.
   if ! { printf '%s\n' "$coordinates" >"$pending.tmp" && mv "$pending.tmp" "$pending" &&
     rm -f "$pending.applied" && sync && mv "$staging" "$datadir" && sync; }; then

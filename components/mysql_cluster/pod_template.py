@@ -65,6 +65,20 @@ class PodSettings:
         return core.ResourceRequirementsArgs(requests=quantities("request"), limits=quantities("limit"))
 
 
+@dataclass(frozen=True)
+class PodAdditions:
+    """Containers and volumes that an optional feature adds to every pod (backups.py)."""
+
+    init_containers: tuple[core.ContainerArgs, ...] = ()
+    containers: tuple[core.ContainerArgs, ...] = ()
+    volumes: tuple[core.VolumeArgs, ...] = ()
+
+
+# The backup tools' --throttle counts read-and-write pairs of 64 pages, 1 MiB with 16 KiB pages
+# (mariadb-backup and XtraBackup fil_cur XB_FIL_CUR_PAGES); the setting is in bytes per second.
+THROTTLE_UNIT_BYTES = 2**20
+
+
 def config_checksum(*texts: str) -> str:
     """Changes when the configuration changes, so the pods roll (they read it at start only)."""
     return hashlib.sha256("\0".join(texts).encode()).hexdigest()
@@ -98,6 +112,7 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("MAX_REPLICATION_LAG_SECONDS", settings.max_replication_lag_seconds),
         _env("BACKUP_PARALLEL", settings.backup_parallel),
         _env("TRANSFER_BUFFER_BYTES", settings.transfer_buffer_bytes),
+        _env("BACKUP_THROTTLE_MIB", -(-settings.backup_throttle_bytes_per_second // THROTTLE_UNIT_BYTES)),
         _env("REPLICATION_HEARTBEAT_SECONDS", REPLICATION_HEARTBEAT_SECONDS),
         _env("CLIENT_OPTIONS_DIR", CLIENT_OPTIONS_DIR),
         _env("TMPDIR", "/tmp"),
@@ -272,7 +287,7 @@ def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[core.Conta
     return containers
 
 
-def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
+def pod_template(pod: PodSettings, additions: PodAdditions = PodAdditions()) -> core.PodTemplateSpecArgs:
     env = _cluster_env(pod)
     return core.PodTemplateSpecArgs(
         metadata=meta.ObjectMetaArgs(
@@ -282,9 +297,10 @@ def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
                 *(pod.server_cnf[name] for name in sorted(pod.server_cnf)))},
         ),
         spec=core.PodSpecArgs(
-            init_containers=[_init_mysql(pod, env), _clone_mysql(pod, env)],
-            containers=_containers(pod, env),
-            volumes=_volumes(pod),
+            init_containers=[_init_mysql(pod, env), _clone_mysql(pod, env),
+                             *additions.init_containers],
+            containers=_containers(pod, env) + list(additions.containers),
+            volumes=_volumes(pod) + list(additions.volumes),
             security_context=core.PodSecurityContextArgs(
                 run_as_user=DATABASE_UID,
                 run_as_group=DATABASE_UID,

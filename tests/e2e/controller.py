@@ -37,6 +37,8 @@ class StatefulSetController:
         self.pods: dict[str, Pod] = {}
         self.replicas = 0
         self.held: set[str] = set()  # pods kept down (stop_pod) until resumed
+        self.job_pods: list[Pod] = []  # pods of Jobs (harness.run_job): they get the same DNS
+        self.service_hosts: dict[str, str] = {}  # other Services' names, by address
         self._pod_starts: dict[str, int] = defaultdict(int)
 
     def pod_name(self, ordinal: int) -> str:
@@ -116,7 +118,7 @@ class StatefulSetController:
         live = [p for p in self.pods.values() if p.phase in (INITIALIZING, RUNNING)]
         # The headless Service publishes Ready pods (all of them with publishNotReadyAddresses).
         published = {p.name: p.attachment.ip for p in live if p.ready or self._publish_not_ready}
-        for pod in live:
+        for pod in live + [p for p in self.job_pods if p.phase in (INITIALIZING, RUNNING)]:
             self._write_hosts(pod, published)
 
     def _write_hosts(self, pod: Pod, published: dict[str, str]) -> None:
@@ -135,6 +137,8 @@ class StatefulSetController:
         for address in sorted(published.values()):
             lines.append(f"{address}\t{service}.{self.namespace}.svc.{CLUSTER_DOMAIN} "
                          f"{service}.{self.namespace} {service}")
+        for name, address in sorted(self.service_hosts.items()):
+            lines.append(f"{address}\t{name}")
         content = "\n".join(lines) + "\n"
         if content == pod.hosts_content:
             return

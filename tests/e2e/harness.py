@@ -18,6 +18,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -25,11 +26,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .containers import host_mysql, run_in_container
-from .controller import StatefulSetController
+from .controller import CLUSTER_DOMAIN, NODE_NAME, StatefulSetController
 from .errors import HarnessError, PodFailed, WaitTimeout
-from .image import ABSENT_FROM_IMAGE, ContainerImage, build_image
-from .kubelet import DEFAULT_GRACE, FAILED, LOG_TAIL_LINES, TERMINATING, Kubelet, Pod, RestartPolicy, read_log, tail
-from .manifests import RenderedManifests
+from .image import ABSENT_FROM_IMAGE, PROGRAM_IMAGES, ContainerImage, build_image, image_repository
+from .kubelet import (
+    DEFAULT_GRACE, FAILED, LOG_TAIL_LINES, SUCCEEDED, TERMINATING, Kubelet, Pod, RestartPolicy, read_log, tail,
+)
+from .manifests import PodFacts, RenderedManifests
 from .network import PodAttachment, PodNetwork, ids_of_other_namespaces, namespace_id, remove_stale_namespaces
 from .server_roots import MACHINE_SERVER, ServerRoot
 from .sql import SQL_CONTAINER, batch_rows, root_password, sql_client
@@ -88,9 +91,14 @@ class StatefulSetHarness:
         image = self._build_image(root)
         self.claims_dir = self.workdir / "claims"
         self.claims_dir.mkdir(parents=True, exist_ok=True)
+        self._image = image
+        self._program_images: dict[str, ContainerImage] = {}
+        self._restart_policy = restart_policy
+        self._job_runs = 0
         statefulset = manifests.only("StatefulSet")
-        self._kubelet = Kubelet(statefulset, manifests, image, self.claims_dir,
-                                restart_policy, probe_period_cap, max_grace_seconds)
+        self._kubelet = Kubelet(statefulset, manifests, image, self.claims_dir, restart_policy,
+                                probe_period_cap, max_grace_seconds,
+                                self._program_images_for(statefulset["spec"]["template"]["spec"]))
         remove_stale_namespaces()
         self._network = PodNetwork()
         self._controller = StatefulSetController(manifests, self.workdir, self._network, self._kubelet)
@@ -100,6 +108,8 @@ class StatefulSetHarness:
         self.service_name = self._controller.service_name
         self.pod_spec = self._kubelet.pod_spec
         self._clients: list[PodAttachment] = []
+        self._jobs: list[tuple[Kubelet, Pod]] = []
+        self._job_logs: dict[str, dict[str, str]] = {}
 
         self._lock = threading.RLock()
         self._loop_error = ""
@@ -266,6 +276,75 @@ class StatefulSetHarness:
             self._clients.append(client)
             return client
 
+    def add_service_host(self, name: str, address: str) -> None:
+        """Cluster DNS for another Service (e.g. an object store on a client namespace): every
+        pod's hosts file resolves `name` to `address` from now on."""
+        with self._lock:
+            self._controller.service_hosts[name] = address
+
+    # Jobs
+
+    def run_job(self, cron_job: str, timeout: float = 120) -> Pod:
+        """Like ``kubectl create job --from=cronjob/<cron_job>``: one pod of the CronJob's job
+        template, its spec as rendered, on the pod network with the cluster's DNS; returns the
+        pod once it has Succeeded or Failed (its logs: ``job_log``). Each container runs once."""
+        template = self.manifests.get("CronJob", cron_job)["spec"]["jobTemplate"]["spec"]
+        with self._lock:
+            self._job_runs += 1
+            name = f"{cron_job}-{self._job_runs}"
+            kubelet = Kubelet({"spec": template}, self.manifests, self._image, self.claims_dir,
+                              self._restart_policy, 0.5, DEFAULT_GRACE,
+                              self._program_images_for(template["template"]["spec"]))
+            directory = self.workdir / "jobs" / name
+            (directory / "logs").mkdir(parents=True)
+            (directory / "probes").mkdir()
+            (directory / "kubelet").mkdir(mode=0o755)
+            attachment = self._network.attach(name)
+            pod = Pod(name=name, ordinal=-1, directory=directory, attachment=attachment)
+            (directory / "kubelet" / "resolv.conf").write_text(
+                f"search {self.namespace}.svc.{CLUSTER_DOMAIN} svc.{CLUSTER_DOMAIN} {CLUSTER_DOMAIN}\n")
+            self._controller.job_pods.append(pod)
+            self._jobs.append((kubelet, pod))
+            kubelet.start_pod(pod, PodFacts(name=name, namespace=self.namespace,
+                                            ip=attachment.ip, node_name=NODE_NAME))
+        try:
+            self.wait_until(lambda: pod.phase in (SUCCEEDED, FAILED), timeout, f"job pod {name} done")
+        except WaitTimeout as timed_out:
+            with self._lock:
+                raise WaitTimeout(f"{timed_out}\n{kubelet.describe_pod(pod)}") from None
+        finally:
+            with self._lock:
+                self._controller.job_pods.remove(pod)
+                self._jobs.remove((kubelet, pod))
+                kubelet.kill_pod_processes(pod)
+                self._network.detach(attachment)
+                self._job_logs[name] = {container.name: kubelet.log_tail(name, container.name, 10_000)
+                                        for container in pod.all_containers}
+        return pod
+
+    def job_log(self, pod: Pod, container: str) -> str:
+        return self._job_logs[pod.name][container]
+
+    def _program_images_for(self, pod_spec: dict) -> dict[str, ContainerImage]:
+        """Images that carry one program, stood in by the same program from PyPI, by repository."""
+        images = {}
+        for container in pod_spec.get("initContainers", []) + pod_spec["containers"]:
+            repository = image_repository(container["image"])
+            if repository not in PROGRAM_IMAGES:
+                continue
+            if repository not in self._program_images:
+                program = shutil.which(PROGRAM_IMAGES[repository],
+                                       path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+                if program is None:
+                    raise HarnessError(f"{PROGRAM_IMAGES[repository]} (the stand-in of image "
+                                       f"{repository}) is not installed: requirements-dev.txt")
+                self._program_images[repository] = build_image(
+                    self.workdir / f"image-{PROGRAM_IMAGES[repository]}", self._image.tree,
+                    host_mysql().pw_uid, host_mysql().pw_gid, self._absent_commands,
+                    (Path(program),))
+            images[repository] = self._program_images[repository]
+        return images
+
     def detach_client(self, client: PodAttachment) -> None:
         """Remove a client namespace, and whatever still runs in it."""
         with self._lock:
@@ -416,7 +495,10 @@ class StatefulSetHarness:
         while not self._stop.is_set():
             try:
                 with self._lock:
-                    self._controller.sync(time.monotonic())
+                    now = time.monotonic()
+                    self._controller.sync(now)
+                    for kubelet, pod in self._jobs:
+                        kubelet.sync_pod(pod, now)
             except Exception:  # a bug here must surface in the test, not hang it
                 self._loop_error = traceback.format_exc()
                 return

