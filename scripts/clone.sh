@@ -9,6 +9,8 @@ SCRIPT_NAME=clone-mysql
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=coordinates.sh
 source "$(dirname "${BASH_SOURCE[0]}")/coordinates.sh"
+# shellcheck source=backup-stream-end.sh
+source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 # shellcheck source=heartbeat.sh
 source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
 # shellcheck source=gtid.sh
@@ -97,8 +99,8 @@ clone_once() {
   local coordinates
   coordinates=$(backup_coordinates "$staging") || return 1
   [[ -n "$coordinates" ]] || { log "the backup does not say where replication should start"; return 1; }
-  # The donor's server UUID must not be inherited.
-  rm -f "$staging/auto.cnf"
+  # The donor's server UUID must not be inherited; the stream's end record is no data.
+  rm -f "$staging/auto.cnf" "$staging/$BACKUP_END_FILE"
   # Coordinates first: a crash before the system schema is in place leaves no database, so the
   # clone repeats. The directory is filled, not replaced: containers may mount it (subPath).
   if ! { printf '%s\n' "$coordinates" >"$pending.tmp" && mv "$pending.tmp" "$pending" &&

@@ -11,6 +11,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/replication.sh"
 # shellcheck source=users.sh
 source "$(dirname "${BASH_SOURCE[0]}")/users.sh"
+# shellcheck source=backup-stream-end.sh
+source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 # shellcheck source=heartbeat.sh
 source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
 # shellcheck source=gtid.sh
@@ -24,6 +26,7 @@ require_env BACKUP_PORT BACKUP_USER REPLICATION_USER
 ordinal=$(pod_ordinal)
 transfer=$(transfer_tool)
 backup=$(backup_tool)
+extract=$(stream_tool)
 root_options=$(client_options root root-password)
 wait_for_local_server "$root_options"
 
@@ -192,13 +195,23 @@ watch_role_once() {
 
 # Streams one hot backup of the local server to stdout; run by the transfer tool per connection.
 # BACKUP_PARALLEL, when set, copies that many data files at once: 2 made clones about 15% faster
-# once socat's buffer was large (bench/clone_tuning.py).
+# once socat's buffer was large (bench/clone_tuning.py). BACKUP_THROTTLE_MIB > 0 caps the data
+# files read per second (in the tool's 1 MiB units), so that the donor's clients keep their
+# latency. The stream ends with the end record (backup-stream-end.sh), sent only on success.
 stream_backup() {
+  local info throttle=()
+  if ((${BACKUP_THROTTLE_MIB:-0} > 0)); then throttle=("--throttle=$BACKUP_THROTTLE_MIB"); fi
+  info=$(mktemp -d) || die "cannot create a directory in ${TMPDIR:-/tmp}"
   log "streaming a backup to a peer"
   "$backup" --defaults-extra-file="$BACKUP_OPTIONS" --backup --slave-info --stream=xbstream \
-    ${BACKUP_PARALLEL:+"--parallel=$BACKUP_PARALLEL"} \
+    ${BACKUP_PARALLEL:+"--parallel=$BACKUP_PARALLEL"} "${throttle[@]}" --extra-lsndir="$info" \
     --host=127.0.0.1 --port="$MYSQL_PORT" --target-dir="${TMPDIR:-/tmp}" ||
     die "$backup --backup failed; the peer will discard the partial stream"
+  if ! { { printf '\n%s\n' "$BACKUP_END_LINE" && cat "$info"/*_info; } >"$info/$BACKUP_END_FILE" &&
+    "$extract" -c -C "$info" "$BACKUP_END_FILE"; }; then
+    die "could not send the end of the backup stream; the peer will discard it"
+  fi
+  rm -rf "$info"
   log "backup sent"
 }
 
@@ -210,7 +223,7 @@ take_role
 rm -f "$root_options" "$peer_options"
 
 BACKUP_OPTIONS=$(client_options "$BACKUP_USER" backup-password)
-export BACKUP_OPTIONS backup SCRIPT_NAME
+export BACKUP_OPTIONS backup extract SCRIPT_NAME BACKUP_END_FILE BACKUP_END_LINE
 # The transfer tool runs `bash -c stream_backup` per connection: the functions travel in the
 # environment. One backup at a time; further peers wait in the listen queue.
 # shellcheck disable=SC2046

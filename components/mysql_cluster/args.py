@@ -21,7 +21,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     flavor: pulumi.Input[str]
     """Database server: mysql or mariadb. Default: `"mysql"`."""
     version: pulumi.Input[str]
-    """Server version line: 8.4, 8.0 or 5.7 for mysql; 11.4 or 10.11 for mariadb; "" for the newest long-term line of the flavor (8.4 or 11.4). Default: `""`."""
+    """Server version line: 8.4, 8.0 or 5.7 for mysql; 11.8, 11.4 or 10.11 for mariadb; "" for the newest long-term line of the flavor that this package supports (8.4 or 11.8). Default: `""`."""
     server_image: pulumi.Input[str]
     """Image of the database server (init-mysql and mysql containers); "" for the default of the chosen flavor and version. Default: `""`."""
     backup_image: pulumi.Input[str]
@@ -104,6 +104,36 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Create a Prometheus Operator PrometheusRule with the cluster's alerts (needs serviceMonitor, whose job the alerts read). Default: `false`."""
     prometheus_labels: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Labels ("key=value") of the ServiceMonitor and PrometheusRule, for the operator's selectors, e.g. ["release=kube-prometheus-stack"]. Default: `[]`."""
+    backup_schedule: pulumi.Input[str]
+    """Cron schedule (UTC) of physical backups to backupTarget, e.g. "30 2 * * *"; "" for none. Default: `""`."""
+    backup_target: pulumi.Input[str]
+    """Where backups and archived binary logs go: s3 (any S3-compatible store), pvc (a PersistentVolumeClaim), or "" for nowhere (no backups, no binary log archive). Default: `""`."""
+    backup_s3_endpoint: pulumi.Input[str]
+    """URL of the S3-compatible endpoint, e.g. https://minio.storage:9000; "" for AWS S3. Default: `""`."""
+    backup_s3_bucket: pulumi.Input[str]
+    """Bucket of the s3 target. Default: `""`."""
+    backup_s3_region: pulumi.Input[str]
+    """Region of the s3 target's bucket; "" for the store's default. Default: `""`."""
+    backup_s3_secret: pulumi.Input[str]
+    """Name of a Secret in the cluster's namespace with the keys access-key-id and secret-access-key of the s3 target. Default: `""`."""
+    backup_claim: pulumi.Input[str]
+    """Name of an existing PersistentVolumeClaim (ReadWriteMany, or on the pods' node) of the pvc target. Default: `""`."""
+    backup_prefix: pulumi.Input[str]
+    """Path under the bucket or claim where this cluster keeps backups and binary logs; "" for the cluster name. Default: `""`."""
+    backup_retention_count: pulumi.Input[int]
+    """Complete backups kept; older ones are deleted after each successful backup (0: no limit by count). Default: `7`."""
+    backup_retention_days: pulumi.Input[int]
+    """Days a complete backup is kept, the newest always (0: no limit by age). Default: `0`."""
+    binlog_archive_interval_seconds: pulumi.Input[int]
+    """With a backupTarget, the primary rotates its binary log at least this often while it is written to, and copies every closed one to the target: the most a point-in-time restore can miss. Default: `300`."""
+    backup_throttle_bytes_per_second: pulumi.Input[int]
+    """Limit of the data files a donor reads per second for backups and clones, rounded up to whole MiB (the backup tool's --throttle); 0 for no limit. Default: `0`."""
+    rclone_image: pulumi.Input[str]
+    """Image whose rclone (a static binary) uploads and downloads backups. Default: `"rclone/rclone:1.75.2"`."""
+    restore_from: pulumi.Input[str]
+    """Backup that pod 0 starts from when its data volume is empty: latest, or a backup's name, optionally after another prefix of the target (orders/latest); "" to start empty. Default: `""`."""
+    restore_to: pulumi.Input[str]
+    """With restoreFrom, replay archived binary logs up to: latest, a UTC time (2026-01-01T12:00:00Z) or a MariaDB GTID position; "" for the backup alone. Default: `""`."""
     primary_ordinal: pulumi.Input[int]
     """Ordinal of the pod that is the primary (takes writes). Changing it moves the primary: a switchover, or a failover when the old primary is unreachable (its unreplicated writes are then lost); see docs/operations.md. Default: `0`."""
     primary_down_read_seconds: pulumi.Input[int]

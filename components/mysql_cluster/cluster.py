@@ -15,6 +15,7 @@ from pulumi_kubernetes.networking import v1 as networking
 from pulumi_kubernetes.policy import v1 as policy
 
 from .args import MySQLClusterArgs
+from .backups import backup_cron_job, pod_additions
 from . import monitoring
 from .exporter import metrics_secret
 from .names import ClusterNames
@@ -142,7 +143,7 @@ class MySQLCluster(pulumi.ComponentResource):
                 pod_management_policy="OrderedReady",
                 update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
                 selector=meta.LabelSelectorArgs(match_labels=names.selector_labels),
-                template=pod_template(pod),
+                template=pod_template(pod, pod_additions(pod)),
                 volume_claim_templates=[data_volume_claim(pod)],
                 # A replica removed by scaling in would come back with stale data: drop its
                 # volume so that scaling out again clones afresh. Deleting the cluster keeps all.
@@ -154,6 +155,7 @@ class MySQLCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(
                 create="60m", update="60m"), ignore_changes=STATEFULSET_IGNORED_CHANGES),
         )
+        backup_cron_job(f"{name}-backup", pod, child)
         data_claim_patches(name, names, settings, parent=self)
         # The primary moves first (the Job waits for every pod), then the Service follows it.
         switchover = switchover_job(f"{name}-switchover", pod, pulumi.ResourceOptions(

@@ -56,6 +56,10 @@ class ClusterNames:
         return f"{self.cluster}-credentials"
 
     @property
+    def backup_cron_job(self) -> str:
+        return f"{self.cluster}-backup"
+
+    @property
     def metrics_service(self) -> str:
         return f"{self.cluster}-metrics"
 
@@ -84,3 +88,9 @@ class ClusterNames:
     @property
     def labels(self) -> dict[str, str]:
         return {**self.selector_labels, COMPONENT_LABEL: "database", MANAGED_BY_LABEL: "pulumi"}
+
+    @property
+    def backup_job_labels(self) -> dict[str, str]:
+        # Not the pods' selector labels: a backup job's pod must not become a Service endpoint.
+        return {NAME_LABEL: "mysql-cluster-backup", INSTANCE_LABEL: self.cluster,
+                COMPONENT_LABEL: "backup", MANAGED_BY_LABEL: "pulumi"}

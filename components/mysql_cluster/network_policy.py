@@ -1,6 +1,6 @@
-"""Who may reach the cluster: the backup port only from the cluster's own pods, the server port
-from them and from the client namespaces the stack allows, and the metrics port (when metrics are
-on) from the namespaces allowed to scrape it."""
+"""Who may reach the cluster: the backup port only from the cluster's own pods and backup jobs,
+the server port from the pods and from the client namespaces the stack allows, and the metrics
+port (when metrics are on) from the namespaces allowed to scrape it."""
 from __future__ import annotations
 
 from typing import Optional
@@ -45,7 +45,9 @@ def network_policy_spec(names: ClusterNames, allowed_namespaces: list[str],
             ),
             networking.NetworkPolicyIngressRuleArgs(
                 ports=[networking.NetworkPolicyPortArgs(port=BACKUP_PORT, protocol="TCP")],
-                from_=[cluster_pods],
+                # Backup jobs stream from a donor's sidecar too.
+                from_=[cluster_pods, networking.NetworkPolicyPeerArgs(
+                    pod_selector=meta.LabelSelectorArgs(match_labels=names.backup_job_labels))],
             ),
             *metrics,
         ],

@@ -69,6 +69,20 @@ class PodSettings:
         return core.ResourceRequirementsArgs(requests=quantities("request"), limits=quantities("limit"))
 
 
+@dataclass(frozen=True)
+class PodAdditions:
+    """Containers and volumes that an optional feature adds to every pod (backups.py)."""
+
+    init_containers: tuple[core.ContainerArgs, ...] = ()
+    containers: tuple[core.ContainerArgs, ...] = ()
+    volumes: tuple[core.VolumeArgs, ...] = ()
+
+
+# The backup tools' --throttle counts read-and-write pairs of 64 pages, 1 MiB with 16 KiB pages
+# (mariadb-backup and XtraBackup fil_cur XB_FIL_CUR_PAGES); the setting is in bytes per second.
+THROTTLE_UNIT_BYTES = 2**20
+
+
 def config_checksum(*texts: str) -> str:
     """Changes when the configuration changes, so the pods roll (they read it at start only)."""
     return hashlib.sha256("\0".join(texts).encode()).hexdigest()
@@ -78,7 +92,7 @@ def _env(name: str, value: Any) -> core.EnvVarArgs:
     return core.EnvVarArgs(name=name, value=str(value))
 
 
-def cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
+def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
     """What every script needs to know about the cluster; the same in every container."""
     names, settings = pod.names, pod.settings
     return [
@@ -105,19 +119,20 @@ def cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("PRIMARY_DOWN_READ_SECONDS", settings.primary_down_read_seconds),
         _env("BACKUP_PARALLEL", settings.backup_parallel),
         _env("TRANSFER_BUFFER_BYTES", settings.transfer_buffer_bytes),
+        _env("BACKUP_THROTTLE_MIB", -(-settings.backup_throttle_bytes_per_second // THROTTLE_UNIT_BYTES)),
         _env("REPLICATION_HEARTBEAT_SECONDS", REPLICATION_HEARTBEAT_SECONDS),
         _env("CLIENT_OPTIONS_DIR", CLIENT_OPTIONS_DIR),
         _env("TMPDIR", "/tmp"),
     ]
 
 
-def mount(volume: str, path: str, sub_path: Optional[str] = None,
+def _mount(volume: str, path: str, sub_path: Optional[str] = None,
            read_only: bool = False) -> core.VolumeMountArgs:
     return core.VolumeMountArgs(name=volume, mount_path=path, sub_path=sub_path,
                                 read_only=read_only or None)
 
 
-def container_security() -> core.SecurityContextArgs:
+def _container_security() -> core.SecurityContextArgs:
     return core.SecurityContextArgs(
         allow_privilege_escalation=False,
         read_only_root_filesystem=True,
@@ -144,13 +159,13 @@ def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerA
         command=script_command("init-config.sh"),
         env=env + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
                    _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
-        volume_mounts=[mount("conf", INIT_CONF_DIR),
-                       mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
+        volume_mounts=[_mount("conf", INIT_CONF_DIR),
+                       _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
                        # Whether a database exists decides whether the server starts writable.
-                       mount("data", DATA_VOLUME_MOUNT, read_only=True),
-                       mount("tmp", "/tmp"), scripts_mount()],
+                       _mount("data", DATA_VOLUME_MOUNT, read_only=True),
+                       _mount("tmp", "/tmp"), scripts_mount()],
         resources=pod.resources("backup"),
-        security_context=container_security(),
+        security_context=_container_security(),
     )
 
 
@@ -161,12 +176,12 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
         command=script_command("clone.sh"),
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
         # The credentials and the topology to ask the other pods which one to copy (donor.sh).
-        volume_mounts=[mount("data", DATA_VOLUME_MOUNT), mount("tmp", "/tmp"),
-                       mount("credentials", SECRETS_DIR, read_only=True),
-                       mount("client-options", CLIENT_OPTIONS_DIR), topology_mount(),
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"),
+                       _mount("credentials", SECRETS_DIR, read_only=True),
+                       _mount("client-options", CLIENT_OPTIONS_DIR), topology_mount(),
                        scripts_mount()],
         resources=pod.resources("backup"),
-        security_context=container_security(),
+        security_context=_container_security(),
     )
 
 
@@ -174,19 +189,19 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
     # server.sh runs the image's entrypoint, which initialises pod 0's data directory and sets the
     # root password from the file; replicas start from cloned data, which it leaves alone.
     mounts = [
-        mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
-        mount("conf", CONF_DIR, read_only=True),
-        mount("credentials", SECRETS_DIR, read_only=True),
-        mount("tmp", "/tmp"),
-        mount("client-options", CLIENT_OPTIONS_DIR),
-        mount("run", "/var/run/mysqld"),
+        _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
+        _mount("conf", CONF_DIR, read_only=True),
+        _mount("credentials", SECRETS_DIR, read_only=True),
+        _mount("tmp", "/tmp"),
+        _mount("client-options", CLIENT_OPTIONS_DIR),
+        _mount("run", "/var/run/mysqld"),
         # The rebuild mark (server.sh); the probes' topology.
-        mount("data", DATA_VOLUME_MOUNT, read_only=True),
+        _mount("data", DATA_VOLUME_MOUNT, read_only=True),
         topology_mount(),
         scripts_mount(),  # for the probes
     ]
     if pod.server.flavor == "mysql":
-        mounts.append(mount("mysql-files", "/var/lib/mysql-files"))
+        mounts.append(_mount("mysql-files", "/var/lib/mysql-files"))
     return core.ContainerArgs(
         name="mysql",
         image=pod.server_image,
@@ -200,7 +215,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         startup_probe=_exec_probe("liveness.sh", period=10, failure_threshold=90),
         liveness_probe=_exec_probe("liveness.sh", period=10, failure_threshold=3),
         readiness_probe=_exec_probe("readiness.sh", period=5, failure_threshold=2, initial_delay=5),
-        security_context=container_security(),
+        security_context=_container_security(),
     )
 
 
@@ -218,18 +233,18 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
         readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
         volume_mounts=[
             # The same path as in the server container: the backup tool asks the server for it.
-            mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
-            mount("data", DATA_VOLUME_MOUNT),
-            mount("conf", CONF_DIR, read_only=True),
-            mount("credentials", SECRETS_DIR, read_only=True),
-            mount("tmp", "/tmp"),
-            mount("client-options", CLIENT_OPTIONS_DIR),
+            _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
+            _mount("data", DATA_VOLUME_MOUNT),
+            _mount("conf", CONF_DIR, read_only=True),
+            _mount("credentials", SECRETS_DIR, read_only=True),
+            _mount("tmp", "/tmp"),
+            _mount("client-options", CLIENT_OPTIONS_DIR),
             topology_mount(),
             scripts_mount(),
             *([exporter.sidecar_mount()] if metrics else []),
         ],
         resources=pod.resources("backup"),
-        security_context=container_security(),
+        security_context=_container_security(),
     )
 
 
@@ -281,7 +296,7 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
     return volumes
 
 
-def image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:
+def _image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:
     return [core.LocalObjectReferenceArgs(name=name)
             for name in pod.settings.image_pull_secrets] or None
 
@@ -291,12 +306,12 @@ def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[core.Conta
     if pod.metrics_secret_name is not None:
         containers.append(exporter.exporter_container(
             pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE,
-            container_security()))
+            _container_security()))
     return containers
 
 
-def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
-    env = cluster_env(pod)
+def pod_template(pod: PodSettings, additions: PodAdditions = PodAdditions()) -> core.PodTemplateSpecArgs:
+    env = _cluster_env(pod)
     return core.PodTemplateSpecArgs(
         metadata=meta.ObjectMetaArgs(
             labels={**pod.settings.pod_labels, **pod.names.labels},
@@ -305,9 +320,10 @@ def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
                 *(pod.server_cnf[name] for name in sorted(pod.server_cnf)))},
         ),
         spec=core.PodSpecArgs(
-            init_containers=[_init_mysql(pod, env), _clone_mysql(pod, env)],
-            containers=_containers(pod, env),
-            volumes=_volumes(pod),
+            init_containers=[_init_mysql(pod, env), _clone_mysql(pod, env),
+                             *additions.init_containers],
+            containers=_containers(pod, env) + list(additions.containers),
+            volumes=_volumes(pod) + list(additions.volumes),
             security_context=core.PodSecurityContextArgs(
                 run_as_user=DATABASE_UID,
                 run_as_group=DATABASE_UID,
@@ -321,7 +337,7 @@ def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
             node_selector=pod.settings.node_selector or None,
             tolerations=toleration_args(pod.settings),
             priority_class_name=optional_text(pod.settings.priority_class_name),
-            image_pull_secrets=image_pull_secrets(pod),
+            image_pull_secrets=_image_pull_secrets(pod),
             service_account_name=optional_text(pod.settings.service_account_name),
             # Whatever account the pods run as, they do not call the Kubernetes API.
             automount_service_account_token=False,

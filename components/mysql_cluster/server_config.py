@@ -45,8 +45,8 @@ def _replication(server: Server, binlog_retention_days: int) -> dict[str, str]:
             "binlog-expire-logs-seconds": retention_seconds,
         }
         if server.version != "10.11":
-            # From 11.4 a primary purges expired binary logs only while a replica is connected;
-            # a primary whose replicas are all down would fill its volume.
+            # From 11.4 (11.8 too) a primary purges expired binary logs only while a replica is
+            # connected; a primary whose replicas are all down would fill its volume.
             options["slave-connections-needed-for-purge"] = "0"
         return options
     options = {"gtid-mode": "ON", "enforce-gtid-consistency": "ON"}

@@ -66,13 +66,15 @@ SERVERS: dict[tuple[str, str], Server] = {
     # client (since 2025-05), for amd64 only; which published tags were built from it cannot be
     # checked here, so the user names the image.
     ("mysql", "5.7"): Server("mysql", "5.7", "mysql:5.7.44", ""),
+    ("mariadb", "11.8"): Server("mariadb", "11.8", "mariadb:11.8.8", "mariadb:11.8.8"),
     ("mariadb", "11.4"): Server("mariadb", "11.4", "mariadb:11.4.7", "mariadb:11.4.7"),
     ("mariadb", "10.11"): Server("mariadb", "10.11", "mariadb:10.11.13", "mariadb:10.11.13"),
 }
 
 
-# The newest long-term support line of each flavor, used when no version is configured.
-DEFAULT_VERSIONS = {"mysql": "8.4", "mariadb": "11.4"}
+# The newest long-term support line of each flavor that this package supports, used when no
+# version is configured. MariaDB 11.8 is also the newest line that tests/e2e runs for real.
+DEFAULT_VERSIONS = {"mysql": "8.4", "mariadb": "11.8"}
 
 
 def server_for(flavor: str, version: str) -> Server:

@@ -262,6 +262,69 @@ def _password(setting: "Setting", value: Any) -> Any:
     return value
 
 
+# Backups: where they go and when, and where a new cluster restores from (backups.py).
+BACKUP_TARGETS = ("", "s3", "pvc")
+DEFAULT_RCLONE_IMAGE = "rclone/rclone:1.75.2"
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_CRON_FIELD = re.compile(r"^[0-9*/,-]+$|^[A-Za-z]{3}(-[A-Za-z]{3})?$")
+# Backup names are their start time, so that they sort in the order they were taken.
+BACKUP_NAME = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
+_REGION = re.compile(r"^[a-z0-9-]{1,32}$")
+# restoreTo: a UTC time, or a MariaDB GTID position (domain-server-sequence, one per domain).
+RESTORE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+RESTORE_GTID = re.compile(r"[0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*")
+
+
+def _cron_schedule(setting: "Setting", value: Any) -> Any:
+    if value == "" or value in _CRON_MACROS:
+        return value
+    fields = value.split() if isinstance(value, str) else []
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        raise ConfigError(setting, value, "use a cron schedule of five fields such as "
+                          "\"30 2 * * *\" (02:30 UTC daily) or @daily, or \"\" for no scheduled backups")
+    return value
+
+
+def _pattern(pattern: re.Pattern, example: str) -> Callable[["Setting", Any], Any]:
+    def check(setting: "Setting", value: Any) -> Any:
+        if value != "" and (not isinstance(value, str) or not pattern.fullmatch(value)):
+            raise ConfigError(setting, value, f"use a value such as {example}, or \"\" for none")
+        return value
+    return check
+
+
+def _object_path(setting: "Setting", value: Any) -> Any:
+    if value != "" and (not isinstance(value, str) or not all(
+            _PATH_SEGMENT.fullmatch(segment) for segment in value.split("/"))):
+        raise ConfigError(setting, value, "use path segments of letters, digits, '.', '_' and '-' "
+                          "separated by '/', without a leading or trailing '/'")
+    return value
+
+
+def _restore_from(setting: "Setting", value: Any) -> Any:
+    if value == "":
+        return value
+    prefix, _, name = value.rpartition("/") if isinstance(value, str) else ("", "", None)
+    if (name != "latest" and not BACKUP_NAME.fullmatch(name or "")) or (
+            prefix and _object_path(setting, prefix) != prefix):
+        raise ConfigError(setting, value, "use latest or a backup's name (its start time, e.g. "
+                          "20260101T023000Z), optionally after the prefix it is stored under "
+                          "(e.g. orders/latest), or \"\" to start empty")
+    return value
+
+
+def _restore_to(setting: "Setting", value: Any) -> Any:
+    if value in ("", "latest") or (isinstance(value, str) and (
+            RESTORE_TIME.fullmatch(value) or RESTORE_GTID.fullmatch(value))):
+        return value
+    raise ConfigError(setting, value, "use latest (every archived binary log), a UTC time such as "
+                      "2026-01-01T12:00:00Z, a MariaDB GTID position such as 0-100-4711, or \"\" "
+                      "for the backup alone")
+
+
 def _checked_by(normalise: Callable[[Any], Any]) -> Callable[["Setting", Any], Any]:
     """A check made of a function that returns the value the component uses, or raises
     ValueError(what to show, what to do instead)."""
@@ -301,9 +364,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("flavor", "flavor", "string", "mysql", "Database server: mysql or mariadb.",
             _choice("mysql", "mariadb")),
     Setting("version", "version", "string", "",
-            "Server version line: 8.4, 8.0 or 5.7 for mysql; 11.4 or 10.11 for mariadb; \"\" for "
-            "the newest long-term line of the flavor (8.4 or 11.4).",
-            _choice("", "8.4", "8.0", "5.7", "11.4", "10.11")),
+            "Server version line: 8.4, 8.0 or 5.7 for mysql; 11.8, 11.4 or 10.11 for mariadb; "
+            "\"\" for the newest long-term line of the flavor that this package supports (8.4 or "
+            "11.8).",
+            _choice("", "8.4", "8.0", "5.7", "11.8", "11.4", "10.11")),
     Setting("serverImage", "server_image", "string", "",
             "Image of the database server (init-mysql and mysql containers); \"\" for the "
             "default of the chosen flavor and version.", _image),
@@ -429,6 +493,54 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("prometheusLabels", "prometheus_labels", "array", [],
             "Labels (\"key=value\") of the ServiceMonitor and PrometheusRule, for the "
             "operator's selectors, e.g. [\"release=kube-prometheus-stack\"].", _labels),
+    Setting("backupSchedule", "backup_schedule", "string", "",
+            "Cron schedule (UTC) of physical backups to backupTarget, e.g. \"30 2 * * *\"; "
+            "\"\" for none.", _cron_schedule),
+    Setting("backupTarget", "backup_target", "string", "",
+            "Where backups and archived binary logs go: s3 (any S3-compatible store), pvc (a "
+            "PersistentVolumeClaim), or \"\" for nowhere (no backups, no binary log archive).",
+            _choice(*BACKUP_TARGETS)),
+    Setting("backupS3Endpoint", "backup_s3_endpoint", "string", "",
+            "URL of the S3-compatible endpoint, e.g. https://minio.storage:9000; \"\" for AWS S3.",
+            _pattern(_ENDPOINT, "https://s3.example.com:9000")),
+    Setting("backupS3Bucket", "backup_s3_bucket", "string", "",
+            "Bucket of the s3 target.", _pattern(_BUCKET, "db-backups")),
+    Setting("backupS3Region", "backup_s3_region", "string", "",
+            "Region of the s3 target's bucket; \"\" for the store's default.",
+            _pattern(_REGION, "eu-west-1")),
+    Setting("backupS3Secret", "backup_s3_secret", "string", "",
+            "Name of a Secret in the cluster's namespace with the keys access-key-id and "
+            "secret-access-key of the s3 target.", _dns_subdomain, optional=True),
+    Setting("backupClaim", "backup_claim", "string", "",
+            "Name of an existing PersistentVolumeClaim (ReadWriteMany, or on the pods' node) of the "
+            "pvc target.", _dns_subdomain, optional=True),
+    Setting("backupPrefix", "backup_prefix", "string", "",
+            "Path under the bucket or claim where this cluster keeps backups and binary logs; "
+            "\"\" for the cluster name.", _object_path),
+    Setting("backupRetentionCount", "backup_retention_count", "integer", 7,
+            "Complete backups kept; older ones are deleted after each successful backup "
+            "(0: no limit by count).", _integer(0, 10000)),
+    Setting("backupRetentionDays", "backup_retention_days", "integer", 0,
+            "Days a complete backup is kept, the newest always (0: no limit by age).",
+            _integer(0, 36500)),
+    Setting("binlogArchiveIntervalSeconds", "binlog_archive_interval_seconds", "integer", 300,
+            "With a backupTarget, the primary rotates its binary log at least this often while "
+            "it is written to, and copies every closed one to the target: the most a "
+            "point-in-time restore can miss.", _integer(10, 86400)),
+    Setting("backupThrottleBytesPerSecond", "backup_throttle_bytes_per_second", "integer", 0,
+            "Limit of the data files a donor reads per second for backups and clones, rounded up "
+            "to whole MiB (the backup tool's --throttle); 0 for no limit.",
+            _integer(0, 10 * 2**30)),
+    Setting("rcloneImage", "rclone_image", "string", DEFAULT_RCLONE_IMAGE,
+            "Image whose rclone (a static binary) uploads and downloads backups.", _image),
+    Setting("restoreFrom", "restore_from", "string", "",
+            "Backup that pod 0 starts from when its data volume is empty: latest, or a backup's "
+            "name, optionally after another prefix of the target (orders/latest); \"\" to "
+            "start empty.", _restore_from),
+    Setting("restoreTo", "restore_to", "string", "",
+            "With restoreFrom, replay archived binary logs up to: latest, a UTC time "
+            "(2026-01-01T12:00:00Z) or a MariaDB GTID position; \"\" for the backup alone.",
+            _restore_to),
     Setting("primaryOrdinal", "primary_ordinal", "integer", 0,
             "Ordinal of the pod that is the primary (takes writes). Changing it moves the primary: "
             "a switchover, or a failover when the old primary is unreachable (its unreplicated "
@@ -499,6 +611,7 @@ def validated(values: dict[str, Any]) -> ClusterSettings:
     _check_requests_within_limits(settings)
     _check_primary_is_a_pod(settings)
     _check_passwords_have_one_source(settings)
+    _check_backup_settings(settings)
     return _replication_password_length_checked(settings)
 
 
@@ -507,6 +620,25 @@ def _check_primary_is_a_pod(settings: ClusterSettings) -> None:
         raise ConfigError(BY_KEY["primaryOrdinal"], settings.primary_ordinal,
                           f"there are only pods 0 to {settings.replicas - 1} (replicas "
                           f"{settings.replicas}); name one of them, or raise replicas")
+
+
+def _check_backup_settings(settings: ClusterSettings) -> None:
+    """The backup keys that only make sense together."""
+    target = settings.backup_target
+    for arg in ("backup_schedule", "restore_from"):
+        if getattr(settings, arg) and not target:
+            raise ConfigError(BY_ARG[arg], getattr(settings, arg),
+                              "it needs somewhere to keep backups: set backupTarget to s3 or pvc")
+    required = {"s3": ("backup_s3_bucket", "backup_s3_secret"), "pvc": ("backup_claim",)}
+    for arg in required.get(target, ()):
+        if not getattr(settings, arg):
+            raise ConfigError(BY_ARG[arg], "", f"backupTarget {target} needs it; set it")
+    if settings.restore_to and not settings.restore_from:
+        raise ConfigError(BY_ARG["restore_to"], settings.restore_to,
+                          "it says how far to replay after a restore: set restoreFrom too")
+    if RESTORE_GTID.fullmatch(settings.restore_to) and settings.flavor != "mariadb":
+        raise ConfigError(BY_ARG["restore_to"], settings.restore_to,
+                          "a GTID target is supported on MariaDB; on MySQL give a UTC time")
 
 
 def _check_passwords_have_one_source(settings: ClusterSettings) -> None:

@@ -13,8 +13,8 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 
-from .pod_template import (CLIENT_OPTIONS_DIR, DATABASE_UID, SECRETS_DIR, PodSettings, cluster_env,
-                           container_security, image_pull_secrets, mount)
+from .pod_template import (CLIENT_OPTIONS_DIR, DATABASE_UID, SECRETS_DIR, PodSettings, _cluster_env,
+                           _container_security, _image_pull_secrets, _mount)
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .topology import topology_mount, topology_volume
 
@@ -51,7 +51,7 @@ def switchover_network_policy(resource_name: str, pod: PodSettings,
 
 def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOptions) -> batch.Job:
     names, ordinal = pod.names, pod.settings.primary_ordinal
-    env = cluster_env(pod) + [
+    env = _cluster_env(pod) + [
         core.EnvVarArgs(name="TARGET_ORDINAL", value=str(ordinal)),
         core.EnvVarArgs(name="FAILOVER_WAIT_SECONDS", value=str(FAILOVER_WAIT_SECONDS)),
         core.EnvVarArgs(name="CATCH_UP_SECONDS", value=str(CATCH_UP_SECONDS)),
@@ -76,14 +76,14 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
                         command=script_command("switchover.sh"),
                         env=env,
                         volume_mounts=[
-                            mount("credentials", SECRETS_DIR, read_only=True),
-                            mount("client-options", CLIENT_OPTIONS_DIR),
-                            mount("tmp", "/tmp"),
+                            _mount("credentials", SECRETS_DIR, read_only=True),
+                            _mount("client-options", CLIENT_OPTIONS_DIR),
+                            _mount("tmp", "/tmp"),
                             topology_mount(),
                             scripts_mount(),
                         ],
                         resources=pod.resources("backup"),
-                        security_context=container_security(),
+                        security_context=_container_security(),
                     )],
                     volumes=[
                         core.VolumeArgs(name="credentials", secret=core.SecretVolumeSourceArgs(
@@ -98,7 +98,7 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
                         run_as_user=DATABASE_UID, run_as_group=DATABASE_UID, fs_group=DATABASE_UID,
                         run_as_non_root=True,
                         seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")),
-                    image_pull_secrets=image_pull_secrets(pod),
+                    image_pull_secrets=_image_pull_secrets(pod),
                     automount_service_account_token=False,
                     enable_service_links=False,
                 ),

@@ -37,6 +37,13 @@ class Cluster:
     def replicas(self) -> list[str]:
         return [pod for pod in self.harness.pod_names() if pod != self.primary]
 
+    def assert_version(self, version: str) -> None:
+        """Every pod runs a MariaDB release of the line `version` (e.g. "11.8")."""
+        found = {pod: self.harness.run_sql(pod, "SELECT VERSION()")[0][0]
+                 for pod in self.harness.pod_names()}
+        assert all(release.startswith(version + ".") for release in found.values()), (
+            f"expected MariaDB {version} everywhere: {found}")
+
     # SQL
 
     def app_sql(self, pod: str, sql: str, timeout: float = 30) -> list[tuple[str | None, ...]]:

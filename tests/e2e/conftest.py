@@ -1,4 +1,5 @@
-"""pytest wiring for the end-to-end tests: the ``e2e`` marker and the harness fixture."""
+"""pytest wiring for the end-to-end tests: the ``e2e`` marker, the server each test runs on,
+and the harness fixtures."""
 
 from __future__ import annotations
 
@@ -10,15 +11,67 @@ import pytest
 from .cluster import Cluster
 from .harness import StatefulSetHarness, host_problems
 from .manifests import RenderedManifests
+from .server_roots import VERSIONS, ServerRoot, ServerRootError, server_root
 
-# The server the scenarios run: what Debian 12 packages, as the test setup installs it.
-FLAVOR, VERSION = "mariadb", "10.11"
+FLAVOR = "mariadb"
+# The root tree of each version the selected tests need, or why it cannot be had.
+_ROOTS: dict[str, ServerRoot | Exception] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "e2e: runs MariaDB pods in network namespaces on this machine (root needed)"
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Builds (or finds) the servers' root trees before the first e2e test, outside any test's
+    timeout: the first build of the Debian 13 tree takes minutes."""
+    if session.config.option.collectonly or host_problems():
+        return  # the tests themselves report what the machine lacks
+    if not any("server" in getattr(getattr(item, "callspec", None), "params", {})
+               for item in session.items):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for version in VERSIONS:
+        if reporter:
+            reporter.write_line(f"e2e: root tree of MariaDB {version} (built on first use)")
+        try:
+            _ROOTS[version] = server_root(version)
+        except (ServerRootError, OSError) as error:
+            _ROOTS[version] = error
+
+
+def _root_of(version: str) -> ServerRoot:
+    found = _ROOTS.get(version)
+    if found is None:  # not prepared by the session (e.g. the harness run from elsewhere)
+        try:
+            found = _ROOTS[version] = server_root(version)
+        except (ServerRootError, OSError) as error:  # OSError: e.g. no rights to the cache
+            found = _ROOTS[version] = error
+    if isinstance(found, Exception):
+        pytest.fail(f"MariaDB {version}: {found}", pytrace=False)
+    return found
+
+
+@pytest.fixture(params=VERSIONS, ids=lambda version: f"{FLAVOR}-{version}")
+def server(request: pytest.FixtureRequest) -> str:
+    """The MariaDB version the test runs on: every e2e test runs on each of VERSIONS, unless it
+    names its own with ``@pytest.mark.parametrize("server", [...], indirect=True)``."""
+    return request.param
+
+
+@pytest.fixture
+def root(server: str) -> ServerRoot:
+    """The tree the test's server runs on."""
+    return _root_of(server)
+
+
+@pytest.fixture
+def root_of() -> Callable[[str], ServerRoot]:
+    """The tree of any version, e.g. the one a test upgrades to."""
+    return _root_of
 
 
 @pytest.hookimpl(wrapper=True)
@@ -32,15 +85,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 @pytest.fixture
-def statefulset_harness(request: pytest.FixtureRequest, tmp_path: Path
+def statefulset_harness(request: pytest.FixtureRequest, tmp_path: Path, root: ServerRoot
                         ) -> Iterable[Callable[..., StatefulSetHarness]]:
-    """Factory: ``statefulset_harness(manifests, **options)`` gives a running harness.
+    """Factory: ``statefulset_harness(manifests, **options)`` gives a running harness whose
+    containers run on the test's server's root tree.
 
     manifests is a RenderedManifests, a list of dicts, or a YAML file path.
     Every harness made is closed when the test ends. The machine must be able
     to run it: a missing requirement fails the test, it is never skipped.
     """
-    problems = host_problems()
+    problems = host_problems(root)
     if problems:
         pytest.fail("e2e tests need: " + "; ".join(problems), pytrace=False)
     # A stuck server or script must not hold up the run: each test states its bound.
@@ -54,7 +108,8 @@ def statefulset_harness(request: pytest.FixtureRequest, tmp_path: Path
     def make(manifests: RenderedManifests | list[dict] | Path, **options) -> StatefulSetHarness:
         if isinstance(manifests, Path):
             manifests = RenderedManifests.from_yaml_file(manifests)
-        harness = StatefulSetHarness(manifests, tmp_path / f"harness-{len(made)}", **options)
+        harness = StatefulSetHarness(manifests, tmp_path / f"harness-{len(made)}",
+                                     **{"root": root, **options})
         made.append(harness)
         return harness
 
@@ -70,25 +125,24 @@ def statefulset_harness(request: pytest.FixtureRequest, tmp_path: Path
 
 
 @pytest.fixture
-def mariadb_cluster(statefulset_harness, render) -> Callable[..., Cluster]:
+def mariadb_cluster(statefulset_harness, render, server: str) -> Callable[..., Cluster]:
     """Factory: ``mariadb_cluster(replicas, harness_options=None, **config)`` renders the
-    component's dev stack for MariaDB 10.11 with that many replicas and the given stack config
-    overrides, starts its StatefulSet and returns the Cluster once all pods are Ready.
-    ``cluster.render(**config)`` renders it again with further overrides, for ``harness.apply``.
+    component's dev stack for the test's MariaDB version with that many replicas and the given
+    stack config overrides, starts its StatefulSet and returns the Cluster once all pods are
+    Ready. ``cluster.render(**config)`` renders it again with further overrides, for
+    ``harness.apply``.
     """
 
     def start(replicas: int, harness_options: dict | None = None, **config) -> Cluster:
         def render_again(**changes):
-            return render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION,
+            return render("dev", reveal_secrets=True, flavor=FLAVOR, version=server,
                           replicas=replicas, **{**config, **changes})
 
         harness = statefulset_harness(render_again(), **(harness_options or {}))
         harness.start_statefulset(replicas)
         cluster = Cluster(harness)
         cluster.render = render_again
-        server = harness.run_sql(cluster.primary, "SELECT VERSION()")[0][0]
-        if not server.startswith(VERSION + "."):
-            pytest.fail(f"the scenarios need MariaDB {VERSION}; this machine has {server}", pytrace=False)
+        cluster.assert_version(server)
         return cluster
 
     return start

@@ -7,10 +7,10 @@ small shell "shim" outside the PID namespace, reports its exit status the way
 Kubernetes does (128+n for signal n).
 
 The root file system is an overlay: a fresh writable layer (private tmpfs)
-over the image layer (image.py) over the machine's ``/``. The pod's volumes
-are bind-mounted into it. All mounts exist only in the container's mount
-namespace, so the machine's mount table never changes and nothing stays
-mounted when the container ends.
+over the image layer over a server's root tree (image.py, server_roots.py).
+The pod's volumes are bind-mounted into it. All mounts exist only in the
+container's mount namespace, so the machine's mount table never changes and
+nothing stays mounted when the container ends.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .image import KUBELET_FILES_MOUNT
+from .image import KUBELET_FILES_MOUNT, ContainerImage
 from .manifests import ManifestError
 
 # The image runs MariaDB as uid/gid 999 ("mysql"), and manifests say
@@ -113,7 +113,7 @@ class ContainerLaunch:
     working_dir: str
     security: Security
     mounts: list[Mount]
-    image_layer: Path
+    image: ContainerImage
     kubelet_files: Path  # holds hosts and resolv.conf, kept current by the harness
     scratch_dir: Path  # empty directory; a private tmpfs is mounted on it
 
@@ -161,9 +161,10 @@ def _setup_script(launch: ContainerLaunch) -> str:
         f"cd {q(str(launch.scratch_dir))}",
         "mkdir upper work root",
         # The image layer is copied into the tmpfs: overlayfs refuses a lower
-        # layer that lies inside another lower layer (the machine's /).
-        f"cp -a {q(str(launch.image_layer))} image",
-        "mount -t overlay overlay -o lowerdir=$PWD/image:/,upperdir=$PWD/upper,workdir=$PWD/work root",
+        # layer that lies inside another lower layer (such as the machine's /).
+        f"cp -a {q(str(launch.image.layer))} image",
+        f"mount -t overlay overlay -o lowerdir=$PWD/image:{q(str(launch.image.tree))},"
+        "upperdir=$PWD/upper,workdir=$PWD/work root",
         "mount -t proc proc root/proc",
         "mount -t sysfs -o ro sysfs root/sys",
         "mount --rbind /dev root/dev",

@@ -4,16 +4,12 @@ OrderedReady: pod N is created only once pods 0..N-1 are Ready; scaling down rem
 highest ordinal first, one pod at a time. Each pod start gets a fresh directory and network
 namespace, so a new pod has a new address. The headless Service's DNS records are written as
 each pod's hosts file. Everything runs under the harness's lock.
-
-It also plays the Job controller for the Jobs a test applies: a Job's pod runs once, on the same
-pod network and DNS, until its container exits (restartPolicy Never).
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from .kubelet import FAILED, INITIALIZING, RUNNING, TERMINATING, Kubelet, Pod
@@ -22,17 +18,6 @@ from .network import PodNetwork
 
 CLUSTER_DOMAIN = "cluster.local"
 NODE_NAME = "e2e-node"
-
-
-@dataclass
-class JobRun:
-    pod: Pod
-    kubelet: Kubelet  # the Job's own: its pod template is not the StatefulSet's
-    exit_code: int | None = None  # set when its container has exited
-
-    @property
-    def done(self) -> bool:
-        return self.pod.phase == FAILED
 
 
 class StatefulSetController:
@@ -52,8 +37,9 @@ class StatefulSetController:
         self.pods: dict[str, Pod] = {}
         self.replicas = 0
         self.held: set[str] = set()  # pods kept down (stop_pod) until resumed
+        self.job_pods: list[Pod] = []  # pods of Jobs (harness.run_job): they get the same DNS
+        self.service_hosts: dict[str, str] = {}  # other Services' names, by address
         self._pod_starts: dict[str, int] = defaultdict(int)
-        self.job_runs: list[JobRun] = []
 
     def pod_name(self, ordinal: int) -> str:
         return f"{self.name}-{ordinal}"
@@ -66,24 +52,7 @@ class StatefulSetController:
             if self.kubelet.sync_pod(pod, now):
                 self._remove_pod(pod)
         self._sync_replicas()
-        self._sync_jobs(now)
         self._publish_dns()
-
-    def start_job(self, name: str, kubelet: Kubelet) -> JobRun:
-        run = JobRun(pod=self._new_pod(name, -1, kubelet), kubelet=kubelet)
-        self.job_runs.append(run)
-        return run
-
-    def _sync_jobs(self, now: float) -> None:
-        for run in self.job_runs:
-            if run.done:
-                continue
-            run.kubelet.sync_pod(run.pod, now)
-            # The harness's kubelet fails a pod at any exit of a container: for a Job's single
-            # container that is the end of its run, with its exit code.
-            if run.done:
-                run.exit_code = run.pod.containers[0].last_exit_code
-                self.network.detach(run.pod.attachment)
 
     def delete_pod(self, pod: Pod, grace_seconds: float | None) -> None:
         """Like deleting the pod object: a failed pod goes at once, others terminate."""
@@ -95,10 +64,6 @@ class StatefulSetController:
     def remove_all(self) -> list[str]:
         """Kills and removes every pod; what went wrong, per pod."""
         errors = []
-        for run in self.job_runs:
-            if not run.done:
-                run.kubelet.kill_pod_processes(run.pod)
-                self.network.detach(run.pod.attachment)
         for pod in list(self.pods.values()):
             try:
                 self.kubelet.kill_pod_processes(pod)
@@ -125,9 +90,7 @@ class StatefulSetController:
             self.delete_pod(max(surplus, key=lambda p: p.ordinal), None)
 
     def _create_pod(self, ordinal: int) -> None:
-        self.pods[self.pod_name(ordinal)] = self._new_pod(self.pod_name(ordinal), ordinal, self.kubelet)
-
-    def _new_pod(self, name: str, ordinal: int, kubelet: Kubelet) -> Pod:
+        name = self.pod_name(ordinal)
         self._pod_starts[name] += 1
         directory = self.workdir / "pods" / name / f"start-{self._pod_starts[name]}"
         (directory / "logs").mkdir(parents=True)
@@ -136,14 +99,14 @@ class StatefulSetController:
         kubelet_files.mkdir(mode=0o755)
         attachment = self.network.attach(name)
         pod = Pod(name=name, ordinal=ordinal, directory=directory, attachment=attachment)
+        self.pods[name] = pod
         (kubelet_files / "resolv.conf").write_text(
             f"search {self.namespace}.svc.{CLUSTER_DOMAIN} svc.{CLUSTER_DOMAIN} {CLUSTER_DOMAIN}\n"
             "options ndots:5\n"
         )
         self._write_hosts(pod, {})
-        kubelet.start_pod(pod, PodFacts(name=name, namespace=self.namespace, ip=attachment.ip,
-                                        node_name=NODE_NAME))
-        return pod
+        self.kubelet.start_pod(pod, PodFacts(name=name, namespace=self.namespace, ip=attachment.ip,
+                                             node_name=NODE_NAME))
 
     def _remove_pod(self, pod: Pod) -> None:
         self.network.detach(pod.attachment)
@@ -155,7 +118,7 @@ class StatefulSetController:
         live = [p for p in self.pods.values() if p.phase in (INITIALIZING, RUNNING)]
         # The headless Service publishes Ready pods (all of them with publishNotReadyAddresses).
         published = {p.name: p.attachment.ip for p in live if p.ready or self._publish_not_ready}
-        for pod in live + [run.pod for run in self.job_runs if not run.done]:
+        for pod in live + [p for p in self.job_pods if p.phase in (INITIALIZING, RUNNING)]:
             self._write_hosts(pod, published)
 
     def _write_hosts(self, pod: Pod, published: dict[str, str]) -> None:
@@ -174,6 +137,8 @@ class StatefulSetController:
         for address in sorted(published.values()):
             lines.append(f"{address}\t{service}.{self.namespace}.svc.{CLUSTER_DOMAIN} "
                          f"{service}.{self.namespace} {service}")
+        for name, address in sorted(self.service_hosts.items()):
+            lines.append(f"{address}\t{name}")
         content = "\n".join(lines) + "\n"
         if content == pod.hosts_content:
             return

@@ -18,6 +18,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -25,29 +26,32 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .containers import host_mysql, run_in_container
-from .controller import StatefulSetController
+from .controller import CLUSTER_DOMAIN, NODE_NAME, StatefulSetController
 from .errors import HarnessError, PodFailed, WaitTimeout
-from .image import ABSENT_FROM_IMAGE, build_image_layer
-from .kubelet import DEFAULT_GRACE, FAILED, LOG_TAIL_LINES, TERMINATING, Kubelet, Pod, RestartPolicy, read_log, tail
-from .manifests import RenderedManifests
+from .image import ABSENT_FROM_IMAGE, PROGRAM_IMAGES, ContainerImage, build_image, image_repository
+from .kubelet import (
+    DEFAULT_GRACE, FAILED, LOG_TAIL_LINES, SUCCEEDED, TERMINATING, Kubelet, Pod, RestartPolicy, read_log, tail,
+)
+from .manifests import PodFacts, RenderedManifests
 from .network import PodAttachment, PodNetwork, ids_of_other_namespaces, namespace_id, remove_stale_namespaces
+from .server_roots import MACHINE_SERVER, ServerRoot
 from .sql import SQL_CONTAINER, batch_rows, root_password, sql_client
 from .volumes import claim_directory, refresh_config_maps
 
 __all__ = ["HarnessError", "PodFailed", "RestartPolicy", "SQL_CONTAINER", "StatefulSetHarness",
            "WaitTimeout", "host_problems"]
 
+# What the harness runs on this machine; the servers' own commands come from their root tree.
 REQUIRED_COMMANDS = (
     "bash", "chroot", "env", "hostname", "install", "ip", "mount", "nsenter", "realpath",
-    "setpriv", "tc", "unshare", "mariadbd", "mariadb", "mariadb-admin", "mariadb-install-db",
-    "mariadb-backup", "mbstream", "socat",
+    "setpriv", "tc", "unshare",
 )
 _TICK = 0.1
 _POD_START_TIMEOUT = 90.0
 
 
-def host_problems() -> list[str]:
-    """Why this machine cannot run the harness (empty when it can)."""
+def host_problems(root: ServerRoot = MACHINE_SERVER) -> list[str]:
+    """Why this machine cannot run the harness with containers on `root` (empty when it can)."""
     problems = []
     if os.geteuid() != 0:
         problems.append("must run as root (network and mount namespaces)")
@@ -56,6 +60,8 @@ def host_problems() -> list[str]:
         pwd.getpwnam("mysql")
     except KeyError:
         problems.append("user 'mysql' does not exist (install mariadb-server)")
+    else:
+        problems += root.problems()
     if "overlay" not in Path("/proc/filesystems").read_text():
         problems.append("the kernel has no overlay file system")
     return problems
@@ -73,22 +79,26 @@ class StatefulSetHarness:
         probe_period_cap: float = 0.5,
         max_grace_seconds: float = DEFAULT_GRACE,
         absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE,
+        root: ServerRoot = MACHINE_SERVER,
     ):
-        problems = host_problems()
-        if problems:
-            raise HarnessError("this machine cannot run the e2e harness: " + "; ".join(problems))
+        """root: the tree the containers' image runs on (server_roots.py)."""
         if not isinstance(manifests, RenderedManifests):
             manifests = RenderedManifests(manifests)
         self.manifests = manifests
         self.workdir = Path(workdir)
+        self._absent_commands = absent_commands
+        self._images_built = 0
+        image = self._build_image(root)
         self.claims_dir = self.workdir / "claims"
         self.claims_dir.mkdir(parents=True, exist_ok=True)
-        image_layer = build_image_layer(self.workdir / "image", host_mysql().pw_uid,
-                                        host_mysql().pw_gid, absent_commands)
+        self._image = image
+        self._program_images: dict[str, ContainerImage] = {}
+        self._restart_policy = restart_policy
+        self._job_runs = 0
         statefulset = manifests.only("StatefulSet")
-        self._kubelet = Kubelet(statefulset, manifests, image_layer, self.claims_dir, restart_policy,
-                                probe_period_cap, max_grace_seconds)
-        self._image_layer = image_layer
+        self._kubelet = Kubelet(statefulset, manifests, image, self.claims_dir, restart_policy,
+                                probe_period_cap, max_grace_seconds,
+                                self._program_images_for(statefulset["spec"]["template"]["spec"]))
         # The Services as last applied: apply() changes them only after the Jobs, like Pulumi.
         self._services = {service["metadata"]["name"]: service
                           for service in manifests.objects if service.get("kind") == "Service"}
@@ -101,6 +111,8 @@ class StatefulSetHarness:
         self.service_name = self._controller.service_name
         self.pod_spec = self._kubelet.pod_spec
         self._clients: list[PodAttachment] = []
+        self._jobs: list[tuple[Kubelet, Pod]] = []
+        self._job_logs: dict[str, dict[str, str]] = {}
 
         self._lock = threading.RLock()
         self._loop_error = ""
@@ -139,6 +151,23 @@ class StatefulSetHarness:
 
     def pod_name(self, ordinal: int) -> str:
         return self._controller.pod_name(ordinal)
+
+    def roll_out(self, manifests: RenderedManifests | Iterable[dict], root: ServerRoot,
+                 timeout: float = _POD_START_TIMEOUT) -> None:
+        """``kubectl apply`` of a changed StatefulSet and the rollout of its RollingUpdate: each
+        pod, from the highest ordinal down, is deleted and made anew from the new template, its
+        containers from the image running on `root`, and is Ready before the next one goes.
+        The StatefulSet's name and Service stay; claims are kept."""
+        if not isinstance(manifests, RenderedManifests):
+            manifests = RenderedManifests(manifests)
+        image = self._build_image(root)
+        with self._lock:
+            self.manifests = manifests
+            self.statefulset = manifests.only("StatefulSet")
+            self._kubelet.change_template(self.statefulset, manifests, image)
+            self.pod_spec = self._kubelet.pod_spec
+        for pod in reversed(self.pod_names()):
+            self.restart_pod(pod, timeout=timeout)
 
     # Pods
 
@@ -254,47 +283,27 @@ class StatefulSetHarness:
 
     def apply(self, manifests: RenderedManifests | Iterable[dict], job_timeout: float = 240) -> None:
         """Apply re-rendered manifests in the order Pulumi's dependencies give: ConfigMaps (the
-        kubelet refreshes the running pods' files), the StatefulSet (a changed pod template rolls
-        the pods, highest ordinal first, each Ready before the next), each new Job run to
-        completion (a failed one raises with its log), and then the Services' selectors."""
+        kubelet refreshes the running pods' files), the StatefulSet (unchanged: a changed pod
+        template is refused, roll_out rolls one), each new Job run to completion (a failed one
+        raises with its log), and then the Services' selectors."""
         if not isinstance(manifests, RenderedManifests):
             manifests = RenderedManifests(manifests)
         old_jobs = {job["metadata"]["name"] for job in self.manifests.objects if job.get("kind") == "Job"}
-        template_changed = (manifests.only("StatefulSet")["spec"]["template"]
-                            != self.statefulset["spec"]["template"])
+        if manifests.only("StatefulSet")["spec"]["template"] != self.statefulset["spec"]["template"]:
+            raise HarnessError("apply: the pod template changed; roll the pods out with roll_out")
         with self._lock:
             self.manifests = self._kubelet.manifests = manifests
             for pod in self._controller.pods.values():
                 refresh_config_maps(self.pod_spec, manifests, pod.volumes)
-        if template_changed:
-            self._roll(manifests.only("StatefulSet"))
         for job in manifests.objects:
             if job.get("kind") == "Job" and job["metadata"]["name"] not in old_jobs:
-                self.run_job(job, job_timeout)
+                name = job["metadata"]["name"]
+                pod = self._run_job_pod(name, job["spec"], job_timeout)
+                if pod.phase != SUCCEEDED:
+                    log = "\n".join(self._job_logs[pod.name].values())
+                    raise HarnessError(f"Job {name} failed: {pod.failure}\n{log}")
         self._services = {service["metadata"]["name"]: service
                           for service in manifests.objects if service.get("kind") == "Service"}
-
-    def _roll(self, statefulset: dict) -> None:
-        with self._lock:
-            self.statefulset = self._kubelet.statefulset = statefulset
-            self.pod_spec = self._kubelet.pod_spec = statefulset["spec"]["template"]["spec"]
-        for pod in reversed(self.pod_names()):
-            self.restart_pod(pod)
-
-    def run_job(self, job: dict, timeout: float) -> str:
-        """Run the Job's pod to completion and return its log; raise if it fails."""
-        name = job["metadata"]["name"]
-        kubelet = Kubelet({"metadata": job["metadata"], "spec": {"template": job["spec"]["template"]}},
-                          self.manifests, self._image_layer, self.claims_dir, RestartPolicy(),
-                          self._kubelet.probe_period_cap, self._kubelet.max_grace_seconds)
-        with self._lock:
-            run = self._controller.start_job(name, kubelet)
-        self._wait_until(lambda: run.done, timeout, f"Job {name} to complete", pods=[])
-        container = run.pod.containers[0].name
-        log = kubelet.log_tail(run.pod.name, container, lines=10_000)
-        if run.exit_code != 0:
-            raise HarnessError(f"Job {name} failed (exit {run.exit_code}): {run.pod.failure}\n{log}")
-        return log
 
     def service_endpoints(self, service: str) -> list[str]:
         """The Ready pods the Service selects, as its Endpoints would list them."""
@@ -314,6 +323,80 @@ class StatefulSetHarness:
             client = self._network.attach(f"client-{name}")
             self._clients.append(client)
             return client
+
+    def add_service_host(self, name: str, address: str) -> None:
+        """Cluster DNS for another Service (e.g. an object store on a client namespace): every
+        pod's hosts file resolves `name` to `address` from now on."""
+        with self._lock:
+            self._controller.service_hosts[name] = address
+
+    # Jobs
+
+    def run_job(self, cron_job: str, timeout: float = 120) -> Pod:
+        """Like ``kubectl create job --from=cronjob/<cron_job>``: one pod of the CronJob's job
+        template, its spec as rendered, on the pod network with the cluster's DNS; returns the
+        pod once it has Succeeded or Failed (its logs: ``job_log``). Each container runs once."""
+        template = self.manifests.get("CronJob", cron_job)["spec"]["jobTemplate"]["spec"]
+        with self._lock:
+            self._job_runs += 1
+            name = f"{cron_job}-{self._job_runs}"
+        return self._run_job_pod(name, template, timeout)
+
+    def _run_job_pod(self, name: str, template: dict, timeout: float) -> Pod:
+        """One pod of a Job's spec, run to completion (see run_job)."""
+        with self._lock:
+            kubelet = Kubelet({"spec": template}, self.manifests, self._image, self.claims_dir,
+                              self._restart_policy, 0.5, DEFAULT_GRACE,
+                              self._program_images_for(template["template"]["spec"]))
+            directory = self.workdir / "jobs" / name
+            (directory / "logs").mkdir(parents=True)
+            (directory / "probes").mkdir()
+            (directory / "kubelet").mkdir(mode=0o755)
+            attachment = self._network.attach(name)
+            pod = Pod(name=name, ordinal=-1, directory=directory, attachment=attachment)
+            (directory / "kubelet" / "resolv.conf").write_text(
+                f"search {self.namespace}.svc.{CLUSTER_DOMAIN} svc.{CLUSTER_DOMAIN} {CLUSTER_DOMAIN}\n")
+            self._controller.job_pods.append(pod)
+            self._jobs.append((kubelet, pod))
+            kubelet.start_pod(pod, PodFacts(name=name, namespace=self.namespace,
+                                            ip=attachment.ip, node_name=NODE_NAME))
+        try:
+            self.wait_until(lambda: pod.phase in (SUCCEEDED, FAILED), timeout, f"job pod {name} done")
+        except WaitTimeout as timed_out:
+            with self._lock:
+                raise WaitTimeout(f"{timed_out}\n{kubelet.describe_pod(pod)}") from None
+        finally:
+            with self._lock:
+                self._controller.job_pods.remove(pod)
+                self._jobs.remove((kubelet, pod))
+                kubelet.kill_pod_processes(pod)
+                self._network.detach(attachment)
+                self._job_logs[name] = {container.name: kubelet.log_tail(name, container.name, 10_000)
+                                        for container in pod.all_containers}
+        return pod
+
+    def job_log(self, pod: Pod, container: str) -> str:
+        return self._job_logs[pod.name][container]
+
+    def _program_images_for(self, pod_spec: dict) -> dict[str, ContainerImage]:
+        """Images that carry one program, stood in by the same program from PyPI, by repository."""
+        images = {}
+        for container in pod_spec.get("initContainers", []) + pod_spec["containers"]:
+            repository = image_repository(container["image"])
+            if repository not in PROGRAM_IMAGES:
+                continue
+            if repository not in self._program_images:
+                program = shutil.which(PROGRAM_IMAGES[repository],
+                                       path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+                if program is None:
+                    raise HarnessError(f"{PROGRAM_IMAGES[repository]} (the stand-in of image "
+                                       f"{repository}) is not installed: requirements-dev.txt")
+                self._program_images[repository] = build_image(
+                    self.workdir / f"image-{PROGRAM_IMAGES[repository]}", self._image.tree,
+                    host_mysql().pw_uid, host_mysql().pw_gid, self._absent_commands,
+                    (Path(program),))
+            images[repository] = self._program_images[repository]
+        return images
 
     def detach_client(self, client: PodAttachment) -> None:
         """Remove a client namespace, and whatever still runs in it."""
@@ -465,13 +548,24 @@ class StatefulSetHarness:
         while not self._stop.is_set():
             try:
                 with self._lock:
-                    self._controller.sync(time.monotonic())
+                    now = time.monotonic()
+                    self._controller.sync(now)
+                    for kubelet, pod in self._jobs:
+                        kubelet.sync_pod(pod, now)
             except Exception:  # a bug here must surface in the test, not hang it
                 self._loop_error = traceback.format_exc()
                 return
             self._stop.wait(_TICK)
 
     # Helpers
+
+    def _build_image(self, root: ServerRoot) -> ContainerImage:
+        problems = host_problems(root)
+        if problems:
+            raise HarnessError("this machine cannot run the e2e harness: " + "; ".join(problems))
+        self._images_built += 1
+        return build_image(self.workdir / f"image-{self._images_built}", root.path,
+                           host_mysql().pw_uid, host_mysql().pw_gid, self._absent_commands)
 
     def _pod(self, name: str) -> Pod:
         if name not in self._controller.pods:

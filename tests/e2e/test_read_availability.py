@@ -8,7 +8,8 @@ import pytest
 
 from .service_client import ServiceClient
 
-pytestmark = pytest.mark.e2e
+# One server version: what is proven here does not depend on it, and the scenarios are long.
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", ["10.11"], indirect=True)]
 
 # Stack config lowered from the defaults (30 s, 300 s) to keep the scenarios short.
 LAG_LIMIT = 2

@@ -14,8 +14,13 @@ pytestmark = pytest.mark.e2e
 SLOW_LINK = 8_000_000
 
 
+# What the backup tool names its info files (MDEV-18931: renamed in 11.1).
+INFO_FILE_PREFIX = {"10.11": "xtrabackup", "11.8": "mariadb_backup"}
+
+
 @pytest.mark.timeout(300)
-def test_a_new_pod_clones_a_replica_and_catches_up_after_the_binary_logs_were_purged(mariadb_cluster):
+def test_a_new_pod_clones_a_replica_and_catches_up_after_the_binary_logs_were_purged(
+        mariadb_cluster, server):
     cluster = mariadb_cluster(replicas=3)
     harness = cluster.harness
     cluster.create_events_table()
@@ -36,11 +41,14 @@ def test_a_new_pod_clones_a_replica_and_catches_up_after_the_binary_logs_were_pu
     cluster.insert_events(1001, 1100)
     cluster.wait_caught_up()
 
-    # The clone came from pod 2, a replica: its backup says where pod 2 stood, by GTID
-    # (MariaDB 10.11 still names the file xtrabackup_slave_info).
+    # The clone came from pod 2, a replica: its backup says where pod 2 stood, by GTID, in the
+    # info file of this version's backup tool (and no file of the other name).
     assert "streaming a backup from " + harness.dns_name("mysql-2") in harness.log_tail(
         "mysql-3", "clone-mysql", lines=10_000)
-    replica_info = (harness.claim_path("mysql-3") / "mysql" / "xtrabackup_slave_info").read_text()
+    datadir = harness.claim_path("mysql-3") / "mysql"
+    info_files = sorted(path.name for path in datadir.glob("*_slave_info"))
+    assert info_files == [f"{INFO_FILE_PREFIX[server]}_slave_info"]
+    replica_info = (datadir / info_files[0]).read_text()
     # The primary's heartbeat commits every second, so pod 2 stood at or past that position.
     start = cluster.clone_start("mysql-3")
     assert gtid_sequence(start) >= gtid_sequence(position)

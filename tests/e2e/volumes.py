@@ -52,8 +52,15 @@ def prepare_volumes(
             source = volume["secret"]
             _project(path, manifests.secret_data(source["secretName"]), source, group)
             volumes[name] = PreparedVolume(path, read_only=True)
+        elif "persistentVolumeClaim" in volume:
+            # A claim the user made: a directory kept for the harness's lifetime, like the others.
+            path = claims_dir / volume["persistentVolumeClaim"]["claimName"]
+            path.mkdir(parents=True, exist_ok=True)
+            _apply_fs_group(path, group, read_only=False)
+            volumes[name] = PreparedVolume(path, read_only=False)
         else:
-            raise ManifestError(f"volume {name!r}: only emptyDir, configMap and secret are emulated")
+            raise ManifestError(f"volume {name!r}: only emptyDir, configMap, secret and "
+                                "persistentVolumeClaim are emulated")
     for template in statefulset["spec"].get("volumeClaimTemplates") or []:
         claim = template["metadata"]["name"]
         if claim in volumes:

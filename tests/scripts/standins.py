@@ -95,6 +95,7 @@ UNKNOWN_TO = {
     "mysql 8.0": _MARIADB_ONLY + [r"RESET BINARY LOGS AND GTIDS"],
     "mysql 5.7": _SOURCE_WORDS + _MARIADB_ONLY + [r"BACKUP_ADMIN", r"RESET BINARY LOGS AND GTIDS"],
     # MariaDB 10.5+ accepts START/STOP REPLICA and SHOW REPLICA STATUS as synonyms.
+    "mariadb 11.8": _MYSQL_ONLY + _SOURCE_WORDS_MARIADB_LACKS,
     "mariadb 11.4": _MYSQL_ONLY + _SOURCE_WORDS_MARIADB_LACKS,
     "mariadb 10.11": _MYSQL_ONLY + _SOURCE_WORDS_MARIADB_LACKS,
 }
@@ -387,7 +388,14 @@ def backup(inv: Invocation) -> None:
         # The read lock is held for the whole copy: the replica applies nothing meanwhile.
         state["applier_stalls"].append(locks[-1])
         server_model.save(inv.control, state)
-    stream = encode_stream(server_model.backup_files(state, inv.args))
+    files = server_model.backup_files(state, inv.args)
+    lsn_dir = next((arg.split("=", 1)[1] for arg in inv.args if arg.startswith("--extra-lsndir=")), None)
+    if lsn_dir is not None:
+        # The real tools also write their checkpoints and info file there.
+        for name, content in files:
+            if name.endswith(("_checkpoints", "xtrabackup_info", "mariadb_backup_info")):
+                write(os.path.join(lsn_dir, name), content.encode())
+    stream = encode_stream(files)
     if inv.scenario["backup_fails"]:
         sys.stdout.buffer.write(stream[:len(stream) // 2])
         inv.fail(f"[ERROR] {inv.tool}: failed to copy datafile")
@@ -395,6 +403,12 @@ def backup(inv: Invocation) -> None:
 
 
 def stream_tool(inv: Invocation) -> None:
+    if len(inv.args) >= 4 and inv.args[:2] == ["-c", "-C"]:
+        # Create: the named files of the directory, as one stream on stdout.
+        directory, names = inv.args[2], inv.args[3:]
+        sys.stdout.buffer.write(encode_stream(
+            [(name, read(os.path.join(directory, name))) for name in names]))
+        return
     if len(inv.args) != 3 or inv.args[0] != "-x" or inv.args[1] != "-C":
         inv.fail(f"{inv.tool}: expected -x -C <directory>, got {inv.args}", 2)
     target = inv.args[2]

@@ -74,6 +74,7 @@ BACKUP_GRANTS = {
     "mysql 8.4": XTRABACKUP_8_GRANTS,
     "mysql 8.0": XTRABACKUP_8_GRANTS,
     "mysql 5.7": "GRANT RELOAD, LOCK TABLES, PROCESS, REPLICATION CLIENT ON *.* TO 'backup'@'127.0.0.1';\n",
+    "mariadb 11.8": MARIADB_BACKUP_GRANTS,
     "mariadb 11.4": MARIADB_BACKUP_GRANTS,
     "mariadb 10.11": MARIADB_BACKUP_GRANTS,
 }
@@ -177,11 +178,19 @@ def test_a_peer_receives_a_hot_backup_taken_as_the_backup_user(make_pod, server,
     [backup] = run.of(backup_tool(server))
     options, *rest = backup["argv"]
     assert re.fullmatch(f"--defaults-extra-file={pod.volume('client-options')}/backup\\.[0-9]+\\.backup\\.cnf", options)
+    lsn_dir = rest.pop(4)
+    assert re.fullmatch(f"--extra-lsndir={pod.volume('tmp')}/tmp\\.\\w+", lsn_dir)
     assert rest == ["--backup", "--slave-info", "--stream=xbstream", "--parallel=2", "--host=127.0.0.1",
                     "--port=3306", f"--target-dir={pod.volume('tmp')}"]
     assert backup["login"] == {"user": "backup", "password": PASSWORDS["backup-password"],
                                "mode": "0o600"}
-    assert pod.served_stream == donor_files(server, pod.server_state)
+    assert pod.served_stream == donor_files(server, pod.server_state) + [end_record(server, pod)]
+
+
+def end_record(server: str, pod) -> tuple[str, str]:
+    """What the sidecar appends to a whole backup: its own line, then the tool's info file."""
+    info = dict(donor_files(server, pod.server_state))[f"{server_model.info_prefix(server)}_info"]
+    return "mysql-cluster-backup-end", "\nmysql-cluster: the backup tool finished\n" + info
 
 
 def test_a_failed_backup_ends_the_peers_stream_with_an_error(make_pod):

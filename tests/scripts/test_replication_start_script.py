@@ -12,7 +12,7 @@ pytest_plugins = ["pod_fixtures"]
 
 PRIMARY = "mysql-0.mysql.mysql-dev.svc.cluster.local"
 MYSQL = ("mysql 8.4", "mysql 8.0", "mysql 5.7")
-MARIADB = ("mariadb 11.4", "mariadb 10.11")
+MARIADB = ("mariadb 11.8", "mariadb 11.4", "mariadb 10.11")
 # GTIDs the primary committed after the backup was taken.
 LATER_GTIDS = {"mysql": "3e11fa47-71ca-11e1-9e33-c80aa9000100:1-90", "mariadb": "0-100-50"}
 
@@ -66,6 +66,8 @@ FIRST_START = {
     "mysql 8.0": ["STOP REPLICA", "RESET REPLICA ALL", "CHANGE REPLICATION SOURCE", "START REPLICA"],
     "mysql 5.7": ["STOP SLAVE", "RESET SLAVE ALL", "RESET MASTER", "SET GLOBAL GTID_PURGED",
                   "CHANGE MASTER TO", "START SLAVE"],
+    "mariadb 11.8": ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL GTID_SLAVE_POS", "CHANGE MASTER TO",
+                     "START SLAVE"],
     "mariadb 11.4": ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL GTID_SLAVE_POS", "CHANGE MASTER TO",
                      "START SLAVE"],
     "mariadb 10.11": ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL GTID_SLAVE_POS", "CHANGE MASTER TO",

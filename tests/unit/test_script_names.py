@@ -43,7 +43,7 @@ def test_replica_clones_from_the_previous_pod_of_its_cluster_when_all_are_caught
 def test_replica_replicates_from_the_designated_primary_of_its_cluster(orders, tmp_path):
     pod = PodSandbox(tmp_path, orders, "backup", "orders-2")
     (pod.path("data") / "replication-source").write_text("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-57\n")
-    pod.stub("mysql", "socat", "xtrabackup")
+    pod.stub("mysql", "socat", "xtrabackup", "xbstream")
     result = pod.run()
     assert result.returncode == 0, result.stderr
     assert f"SOURCE_HOST='{host(0)}'" in pod.calls()

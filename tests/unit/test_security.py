@@ -130,9 +130,11 @@ def test_network_policy_opens_nothing_but_the_server_and_backup_ports(server_man
         (3306, "TCP"), (3307, "TCP")]
 
 
-def test_backup_port_admits_only_the_clusters_own_pods(rendered):
+def test_backup_port_admits_only_the_clusters_own_pods_and_its_backup_jobs(rendered):
     manifests = rendered(allowedClientNamespaces='["*"]')
-    assert ingress(manifests, 3307) == [cluster_pods(manifests)]
+    assert ingress(manifests, 3307) == [cluster_pods(manifests), {"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "mysql-cluster-backup", "app.kubernetes.io/instance": "mysql",
+        "app.kubernetes.io/component": "backup", "app.kubernetes.io/managed-by": "pulumi"}}}]
 
 
 def test_server_port_admits_the_clusters_pods_and_its_namespace_by_default(server_manifests):

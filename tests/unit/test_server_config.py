@@ -26,6 +26,8 @@ REPLICATION = {
     ("mysql", "5.7"): ["gtid-mode=ON", "enforce-gtid-consistency=ON", "log-slave-updates=ON",
                        "slave-net-timeout=10", "skip-slave-start=ON",
                        "master-info-repository=TABLE", "relay-log-info-repository=TABLE"],
+    ("mariadb", "11.8"): ["gtid-strict-mode=ON", "log-slave-updates=ON", "slave-net-timeout=10",
+                          "skip-slave-start=ON"],
     ("mariadb", "11.4"): ["gtid-strict-mode=ON", "log-slave-updates=ON", "slave-net-timeout=10",
                           "skip-slave-start=ON"],
     ("mariadb", "10.11"): ["gtid-strict-mode=ON", "log-slave-updates=ON", "slave-net-timeout=10",
@@ -50,6 +52,7 @@ def test_every_pod_commits_durably_and_replicates_by_gtid(rendered, flavor, vers
     ("mysql", "8.4", "binlog-expire-logs-seconds=864000"),
     ("mysql", "8.0", "binlog-expire-logs-seconds=864000"),
     ("mysql", "5.7", "expire-logs-days=10"),
+    ("mariadb", "11.8", "binlog-expire-logs-seconds=864000"),
     ("mariadb", "11.4", "binlog-expire-logs-seconds=864000"),
     ("mariadb", "10.11", "binlog-expire-logs-seconds=864000"),
 ], ids=SERVER_IDS)
@@ -61,8 +64,9 @@ def test_binary_logs_are_kept_a_week_by_default(rendered):
     assert "binlog-expire-logs-seconds=604800" in cnf_lines(rendered, "mysql", "8.4", "primary")
 
 
-def test_mariadb_11_primary_purges_binary_logs_without_a_connected_replica(rendered):
-    assert "slave-connections-needed-for-purge=0" in cnf_lines(rendered, "mariadb", "11.4",
+@pytest.mark.parametrize("version", ["11.8", "11.4"])
+def test_mariadb_11_primary_purges_binary_logs_without_a_connected_replica(rendered, version):
+    assert "slave-connections-needed-for-purge=0" in cnf_lines(rendered, "mariadb", version,
                                                                 "primary")
 
 
@@ -130,6 +134,7 @@ def test_buffer_pool_size_in_server_options_replaces_the_default(rendered):
     ("mysql", "8.4", "utf8mb4_0900_ai_ci"),
     ("mysql", "8.0", "utf8mb4_0900_ai_ci"),
     ("mysql", "5.7", "utf8mb4_unicode_520_ci"),
+    ("mariadb", "11.8", "utf8mb4_uca1400_ai_ci"),
     ("mariadb", "11.4", "utf8mb4_uca1400_ai_ci"),
     ("mariadb", "10.11", "utf8mb4_uca1400_ai_ci"),
 ], ids=SERVER_IDS)

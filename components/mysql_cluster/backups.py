@@ -1,0 +1,253 @@
+"""Backups to object storage or a claim, binary log archiving, and restoring pod 0 from them.
+
+Every transfer is rclone, copied out of the pinned rclone image by an init container into a
+shared emptyDir (it is one static binary), so the scripts that stream backups and binary logs run
+in the backup image with bash, the backup tool and socat next to it. The same rclone remote,
+`target:`, stands for an S3-compatible bucket or a mounted claim (rclone's local backend): one
+code path for both targets. Layout under the target's prefix:
+
+    backups/<name>/backup.xbstream  the stream as the donor's sidecar served it
+    backups/<name>/manifest.json    written last, only after a whole and verified upload
+    binlogs/<history>/mysql-bin.*   closed binary logs of one primary's data directory
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+from pulumi_kubernetes.batch import v1 as batch
+from pulumi_kubernetes.core import v1 as core
+from pulumi_kubernetes.meta import v1 as meta
+
+from .names import ClusterNames
+from .pod_template import (
+    CLIENT_OPTIONS_DIR, CONF_DIR, DATA_SUBDIR, DATA_VOLUME_MOUNT, DATABASE_UID,
+    SECRETS_DIR, SERVER_DATADIR, PodAdditions, PodSettings, _cluster_env, _container_security,
+    _env, _mount,
+)
+from .scripts_config_map import script_command, scripts_mount, scripts_volume
+
+TOOLS_DIR = "/opt/mysql-cluster-tools"
+TARGET_CREDENTIALS_DIR = "/etc/mysql-cluster/backup-target"
+TARGET_CLAIM_MOUNT = "/backup-target"
+# The rclone image's binary; the init container copies it for the other containers.
+RCLONE_IN_IMAGE = "/usr/local/bin/rclone"
+# Keys of the user's Secret for the s3 target.
+S3_SECRET_KEYS = ("access-key-id", "secret-access-key")
+S3_PART_SIZE = "32Mi"
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """The rclone remote `target:` and where the cluster's files live on it."""
+
+    pod: PodSettings
+
+    @property
+    def settings(self):
+        return self.pod.settings
+
+    @property
+    def prefix(self) -> str:
+        return self.settings.backup_prefix or self.pod.names.cluster
+
+    def remote(self, prefix: str) -> str:
+        if self.settings.backup_target == "s3":
+            return f"target:{self.settings.backup_s3_bucket}/{prefix}"
+        return f"target:{TARGET_CLAIM_MOUNT}/{prefix}"
+
+    def env(self) -> list[core.EnvVarArgs]:
+        """rclone's configuration of `target:`, without the keys (the scripts read those from
+        the mounted Secret into rclone's environment alone)."""
+        settings = self.settings
+        if settings.backup_target == "s3":
+            options = {"TYPE": "s3", "PROVIDER": "Other" if settings.backup_s3_endpoint else "AWS",
+                       "ENDPOINT": settings.backup_s3_endpoint, "REGION": settings.backup_s3_region,
+                       # Least privilege: the credentials need not be allowed to create buckets.
+                       "NO_CHECK_BUCKET": "true", "ENV_AUTH": "false",
+                       # A streamed upload has at most 10,000 parts: 32 MiB parts allow 312 GiB
+                       # (5 MiB, rclone's default, 48 GiB), at 4 parts in memory at once.
+                       "CHUNK_SIZE": S3_PART_SIZE}
+        else:
+            options = {"TYPE": "local"}
+        env = [_env(f"RCLONE_CONFIG_TARGET_{key}", value) for key, value in options.items() if value]
+        return env + [
+            _env("RCLONE", f"{TOOLS_DIR}/rclone"),
+            # Fail fast: a streamed upload cannot be retried whole (the Job retries the backup),
+            # and rclone's default of 10 attempts per part kept a job with a dead store for minutes.
+            _env("RCLONE_RETRIES", 1),
+            _env("RCLONE_LOW_LEVEL_RETRIES", 3),
+            # No config file: the remote is all in the environment.
+            _env("RCLONE_CONFIG", "/dev/null"),
+            _env("BACKUP_REMOTE", self.remote(self.prefix)),
+            _env("TARGET_CREDENTIALS_DIR",
+                 TARGET_CREDENTIALS_DIR if settings.backup_target == "s3" else ""),
+        ]
+
+    def volumes(self) -> list[core.VolumeArgs]:
+        settings = self.settings
+        volumes = [core.VolumeArgs(name="tools", empty_dir=core.EmptyDirVolumeSourceArgs())]
+        if settings.backup_target == "s3":
+            volumes.append(core.VolumeArgs(name="target-credentials", secret=core.SecretVolumeSourceArgs(
+                secret_name=settings.backup_s3_secret, default_mode=0o440,
+                items=[core.KeyToPathArgs(key=key, path=key) for key in S3_SECRET_KEYS])))
+        else:
+            volumes.append(core.VolumeArgs(name="target", persistent_volume_claim=(
+                core.PersistentVolumeClaimVolumeSourceArgs(claim_name=settings.backup_claim))))
+        return volumes
+
+    def mounts(self) -> list[core.VolumeMountArgs]:
+        mounts = [_mount("tools", TOOLS_DIR, read_only=True)]
+        if self.settings.backup_target == "s3":
+            mounts.append(_mount("target-credentials", TARGET_CREDENTIALS_DIR, read_only=True))
+        else:
+            mounts.append(_mount("target", TARGET_CLAIM_MOUNT))
+        return mounts
+
+
+def _rclone_tools(pod: PodSettings) -> core.ContainerArgs:
+    return core.ContainerArgs(
+        name="rclone-tools",
+        image=pod.settings.rclone_image,
+        command=["cp", RCLONE_IN_IMAGE, f"{TOOLS_DIR}/rclone"],
+        volume_mounts=[_mount("tools", TOOLS_DIR)],
+        resources=pod.resources("backup"),
+        security_context=_container_security(),
+    )
+
+
+def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
+             ) -> list[core.ContainerArgs]:
+    """Pod 0 with an empty data directory: fetch, check and prepare the backup (backup image),
+    then replay archived binary logs into a server without networking (server image)."""
+    prefix, _, name = pod.settings.restore_from.rpartition("/")
+    restore_env = [_env("RESTORE_REMOTE", target.remote(prefix or target.prefix)),
+                   _env("RESTORE_NAME", name), _env("RESTORE_TO", pod.settings.restore_to),
+                   # mysqlbinlog reads --stop-datetime in local time.
+                   _env("TZ", "UTC")]
+    fetch = core.ContainerArgs(
+        name="restore",
+        image=pod.backup_image,
+        command=script_command("restore.sh"),
+        env=env + target.env() + restore_env,
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount(),
+                       *target.mounts()],
+        resources=pod.resources("backup"),
+        security_context=_container_security(),
+        termination_message_policy="FallbackToLogsOnError",
+    )
+    replay = core.ContainerArgs(
+        name="restore-replay",
+        image=pod.server_image,
+        command=script_command("restore-replay.sh"),
+        env=env + restore_env,
+        volume_mounts=[_mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
+                       _mount("data", DATA_VOLUME_MOUNT), _mount("conf", CONF_DIR, read_only=True),
+                       _mount("credentials", SECRETS_DIR, read_only=True), _mount("tmp", "/tmp"),
+                       _mount("run", "/var/run/mysqld"),
+                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount()],
+        resources=pod.resources("server"),
+        security_context=_container_security(),
+        termination_message_policy="FallbackToLogsOnError",
+    )
+    return [fetch, replay]
+
+
+def _binlog_archiver(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
+                     ) -> core.ContainerArgs:
+    return core.ContainerArgs(
+        name="binlog-archive",
+        image=pod.backup_image,
+        command=script_command("backup-binlogs.sh"),
+        env=env + target.env() + [
+            _env("ARCHIVE_INTERVAL_SECONDS", pod.settings.binlog_archive_interval_seconds)],
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT),
+                       _mount("credentials", SECRETS_DIR, read_only=True), _mount("tmp", "/tmp"),
+                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount(),
+                       *target.mounts()],
+        resources=pod.resources("backup"),
+        security_context=_container_security(),
+    )
+
+
+def pod_additions(pod: PodSettings) -> PodAdditions:
+    """What backups add to every database pod: the binary log archive (which acts on the
+    primary only) and, when a restore is configured, the restore of an empty pod 0."""
+    if not pod.settings.backup_target:
+        return PodAdditions()
+    target = BackupTarget(pod)
+    env = _cluster_env(pod)
+    restore = _restore(pod, target, env) if pod.settings.restore_from else []
+    return PodAdditions(init_containers=(_rclone_tools(pod), *restore),
+                        containers=(_binlog_archiver(pod, target, env),),
+                        volumes=tuple(target.volumes()))
+
+
+def _donor_hosts(pod: PodSettings) -> str:
+    """The donors a backup job tries, in order: replicas from the last one down (sparing the
+    primary), the primary last."""
+    names = pod.names
+    return " ".join(names.pod_host(ordinal) for ordinal in reversed(range(pod.settings.replicas)))
+
+
+def backup_cron_job(resource_name: str, pod: PodSettings,
+                    opts: pulumi.ResourceOptions) -> Optional[batch.CronJob]:
+    settings, names = pod.settings, pod.names
+    if not settings.backup_schedule:
+        return None
+    target = BackupTarget(pod)
+    job_env = _cluster_env(pod) + target.env() + [
+        _env("CLUSTER_NAME", names.cluster),
+        _env("DONOR_HOSTS", _donor_hosts(pod)),
+        _env("RETENTION_COUNT", settings.backup_retention_count),
+        _env("RETENTION_DAYS", settings.backup_retention_days),
+    ]
+    pod_spec = core.PodSpecArgs(
+        restart_policy="Never",
+        init_containers=[_rclone_tools(pod)],
+        containers=[core.ContainerArgs(
+            name="backup",
+            image=pod.backup_image,
+            command=script_command("backup-job.sh"),
+            env=job_env,
+            volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts()],
+            resources=pod.resources("backup"),
+            security_context=_container_security(),
+            # `kubectl describe` of a failed Job's pod shows the script's last lines.
+            termination_message_policy="FallbackToLogsOnError",
+        )],
+        volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
+                 scripts_volume(pod.scripts_config_map_name), *target.volumes()],
+        security_context=core.PodSecurityContextArgs(
+            run_as_user=DATABASE_UID, run_as_group=DATABASE_UID, fs_group=DATABASE_UID,
+            run_as_non_root=True, seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")),
+        automount_service_account_token=False,
+        enable_service_links=False,
+    )
+    return batch.CronJob(
+        resource_name,
+        metadata=meta.ObjectMetaArgs(name=names.backup_cron_job, namespace=names.namespace,
+                                     labels=names.backup_job_labels),
+        spec=batch.CronJobSpecArgs(
+            schedule=settings.backup_schedule,
+            time_zone="Etc/UTC",
+            # One backup at a time: a slow one is not joined by the next.
+            concurrency_policy="Forbid",
+            starting_deadline_seconds=3600,
+            successful_jobs_history_limit=3,
+            failed_jobs_history_limit=3,
+            job_template=batch.JobTemplateSpecArgs(
+                metadata=meta.ObjectMetaArgs(labels=names.backup_job_labels),
+                spec=batch.JobSpecArgs(
+                    # Each attempt is a new backup under a new name; a failed one is never kept.
+                    backoff_limit=1,
+                    template=core.PodTemplateSpecArgs(
+                        metadata=meta.ObjectMetaArgs(labels=names.backup_job_labels),
+                        spec=pod_spec),
+                ),
+            ),
+        ),
+        opts=opts,
+    )
+

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# backup job: streams a hot backup from a donor's backup sidecar straight into the backup target
+# (nothing is staged on a disk), computing its sha256 and size on the way; checks that the
+# stream is whole (its end record) and that the target holds every byte; only then writes the
+# manifest, which is what makes it a backup; then applies retention. A failed attempt leaves no
+# manifest and deletes nothing.
+set -euo pipefail
+SCRIPT_NAME=backup-job
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=backup-target.sh
+source "$(dirname "${BASH_SOURCE[0]}")/backup-target.sh"
+# shellcheck source=backup-stream-end.sh
+source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
+
+require_env DONOR_HOSTS BACKUP_PORT BACKUP_REMOTE CLUSTER_NAME DB_FLAVOR RETENTION_COUNT RETENTION_DAYS
+need_command socat >/dev/null
+work=$(mktemp -d) || die "cannot create a work directory in ${TMPDIR:-/tmp}"
+name=$(date -u +%Y%m%dT%H%M%SZ)
+backup_dir="$BACKUP_REMOTE/backups/$name"
+# Bytes of the stream's end kept to find the end record: it is a few hundred bytes long.
+END_BYTES=65536
+
+receive() {
+  socat -u ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
+    "TCP:$1:$BACKUP_PORT,connect-timeout=10" STDOUT
+}
+
+# One attempt from one donor: the stream goes to the target and, through FIFOs, to sha256sum,
+# a byte count and a bounded tail, which run beside it.
+stream_from() {
+  local donor=$1 status
+  rm -f "$work"/*
+  mkfifo "$work/to-sha" "$work/to-count" "$work/to-end"
+  sha256sum <"$work/to-sha" >"$work/sha256" &
+  local sha_pid=$!
+  wc -c <"$work/to-count" >"$work/bytes" &
+  local count_pid=$!
+  tail -c "$END_BYTES" <"$work/to-end" >"$work/end" &
+  local end_pid=$!
+  log "streaming a backup from $donor:$BACKUP_PORT to $backup_dir/backup.xbstream"
+  receive "$donor" | tee "$work/to-sha" "$work/to-count" "$work/to-end" |
+    target_rclone rcat "$backup_dir/backup.xbstream"
+  status="${PIPESTATUS[*]}"
+  wait "$sha_pid" "$count_pid" "$end_pid" || true
+  if [[ "$status" != "0 0 0" ]]; then
+    log "the transfer from $donor failed (exit statuses of receive, tee, upload: $status)"
+    return 1
+  fi
+  if [[ -z "$(backup_end_record "$work/end")" ]]; then
+    log "the stream from $donor ended before the backup tool finished (no end record)"
+    return 1
+  fi
+}
+
+# Removes what a failed attempt uploaded; it has no manifest, so it never counted as a backup.
+discard_attempt() {
+  target_rclone purge "$backup_dir" 2>/dev/null || log "could not remove $backup_dir; retention removes it later"
+}
+
+# The binary log history that backups taken now continue: the newest one on the target.
+current_history() {
+  target_list --dirs-only "$BACKUP_REMOTE/binlogs" | sed 's|/$||' | sort | tail -n 1
+}
+
+# Complete backups past the count or age limits go, newest never; so do failed attempts older
+# than this backup, and archived binary logs closed before the oldest backup kept started.
+apply_retention() {
+  local backups=() kept=() name now age index
+  local -A complete=()
+  mapfile -t backups < <(complete_backups "$BACKUP_REMOTE" | sort -r)
+  for name in "${backups[@]}"; do complete[$name]=1; done
+  now=$(date -u +%s)
+  for index in "${!backups[@]}"; do
+    name=${backups[$index]}
+    age=$((now - $(backup_name_epoch "$name")))
+    if ((index > 0)) && { ((RETENTION_COUNT > 0 && index >= RETENTION_COUNT)) ||
+      ((RETENTION_DAYS > 0 && age > RETENTION_DAYS * 86400)); }; then
+      log "retention: deleting backup $name"
+      # The manifest first: a backup half deleted must not look complete.
+      if ! { target_rclone deletefile "$BACKUP_REMOTE/backups/$name/manifest.json" &&
+        target_rclone purge "$BACKUP_REMOTE/backups/$name"; }; then
+        die "retention could not delete backup $name; check the target's permissions"
+      fi
+    else
+      kept+=("$name")
+    fi
+  done
+  for name in $(target_list --dirs-only "$BACKUP_REMOTE/backups" | sed 's|/$||'); do
+    if [[ "$name" < "$backup_name" && -z "${complete[$name]:-}" ]]; then
+      log "retention: deleting $name, an attempt that never completed"
+      target_rclone purge "$BACKUP_REMOTE/backups/$name" || die "retention could not delete $name"
+    fi
+  done
+  age=$((now - $(backup_name_epoch "${kept[-1]}")))
+  log "retention: keeping ${#kept[@]} backups; deleting binary logs archived more than ${age}s ago"
+  target_rclone delete --min-age "${age}s" --exclude started "$BACKUP_REMOTE/binlogs" ||
+    die "retention could not delete old binary logs"
+  target_rclone rmdirs --leave-root "$BACKUP_REMOTE" || true # empty directories: a claim only
+}
+
+backup_name=$name
+history=$(current_history)
+start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+done_from=""
+for donor in $DONOR_HOSTS; do
+  if stream_from "$donor"; then
+    done_from=$donor
+    break
+  fi
+  discard_attempt
+done
+[[ -n "$done_from" ]] ||
+  die "no donor gave a whole backup ($DONOR_HOSTS); see the lines above. No backup was recorded and none was deleted"
+end=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+sent=$(<"$work/bytes")
+sha256=$(cut -d' ' -f1 <"$work/sha256")
+stored=$(target_rclone lsjson "$backup_dir/backup.xbstream" | grep -o '"Size":[0-9]*' | cut -d: -f2) ||
+  stored=""
+if [[ "$stored" != "$sent" ]]; then
+  discard_attempt
+  die "the target holds ${stored:-no} bytes of $backup_dir/backup.xbstream, $sent were sent; no backup was recorded"
+fi
+record=$(backup_end_record "$work/end")
+version=$(backup_end_value "$record" server_version)
+gtid=$(backup_end_value "$record" binlog_pos | sed -n "s/.*GTID of the last change '\([^']*\)'.*/\1/p")
+
+manifest=$(printf '{\n  "name": "%s",\n  "cluster": "%s",\n  "flavor": "%s",\n  "serverVersion": "%s",\n  "startTime": "%s",\n  "endTime": "%s",\n  "gtid": "%s",\n  "sizeBytes": %s,\n  "sha256": "%s",\n  "donor": "%s",\n  "binlogHistory": "%s",\n  "format": "xbstream"\n}\n' \
+  "$name" "$CLUSTER_NAME" "$DB_FLAVOR" "$version" "$start" "$end" "$gtid" "$sent" "$sha256" \
+  "$done_from" "$history")
+printf '%s' "$manifest" | target_rclone rcat "$backup_dir/manifest.json" || {
+  discard_attempt
+  die "could not write the manifest of $backup_dir; no backup was recorded"
+}
+log "backup $name complete: $sent bytes, sha256 $sha256, GTID $gtid, from $done_from"
+apply_retention

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# restore-replay: after restore.sh put a backup in place, and before the server first starts on
+# it, checks that restoreTo lies inside what the backup and the archived binary logs cover, then
+# runs the server without networking to give root this cluster's password, continue the GTID
+# history at the backup's position, and replay the archived binary logs up to restoreTo. Only
+# then does the mysql container start it as the primary: no client ever sees a partial replay.
+set -euo pipefail
+SCRIPT_NAME=restore-replay
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=replication.sh
+source "$(dirname "${BASH_SOURCE[0]}")/replication.sh"
+# shellcheck source=restore-pending.sh
+source "$(dirname "${BASH_SOURCE[0]}")/restore-pending.sh"
+
+pending=$(restore_pending_file)
+if [[ ! -f "$pending" ]]; then
+  log "no restore pending"
+  exit 0
+fi
+name=$(restore_pending_value name)
+gtid=$(restore_pending_value gtid)
+backup_end=$(restore_pending_value end)
+binlogs=$(restore_binlogs_dir)
+target=${RESTORE_TO:-}
+server=$(if is_mariadb; then need_command mariadbd mysqld; else need_command mysqld; fi)
+binlog_tool=$(if is_mariadb; then need_command mariadb-binlog mysqlbinlog; else need_command mysqlbinlog; fi)
+client=$(sql_client)
+
+logs=()
+if [[ -d "$binlogs" ]]; then mapfile -t logs < <(find "$binlogs" -maxdepth 1 -name 'mysql-bin.[0-9]*' | sort); fi
+if [[ -n "$target" ]] && ((${#logs[@]} == 0)); then
+  die "restoreTo $target: no binary logs were archived after backup $name; set restoreTo to \"\" or wait for the archive"
+fi
+
+# The archived events after the backup, as the SQL that replays them (to the target, or all).
+replay_args() {
+  if is_mariadb; then printf '%s\n' "--start-position=$gtid"; else printf '%s\n' "--exclude-gtids=$gtid"; fi
+  case "$target" in
+    "" | latest) ;;
+    *T*Z) printf '%s\n' "--stop-datetime=${target:0:10} ${target:11:8}" ;;
+    *) printf '%s\n' "--stop-position=$target" ;;
+  esac
+}
+
+# "#YYMMDD HH:MM:SS" event headers of the archive after the backup, as YYYYMMDDHHMMSS.
+last_event_time() {
+  "$binlog_tool" "$(replay_args | head -n 1)" "${logs[@]}" |
+    sed -n 's/^#\([0-9]\{6\}\) \{1,2\}\([0-9]\{1,2\}\):\([0-9]\{2\}\):\([0-9]\{2\}\) server id.*/20\1 \2 \3 \4/p' |
+    tail -n 1 | awk '{ printf "%s%02d%s%s\n", $1, $2, $3, $4 }'
+}
+
+# restoreTo must lie between the backup's end and the last archived event.
+check_target() {
+  local wanted last_gtid
+  [[ -n "$target" && "$target" != latest ]] || return 0
+  if [[ "$target" == *T*Z ]]; then
+    wanted=$(tr -d -- '-:TZ' <<<"$target")
+    [[ "$wanted" > "$(tr -d -- '-:TZ' <<<"$backup_end")" ]] ||
+      die "restoreTo $target is before backup $name ended ($backup_end); choose an older backup in restoreFrom"
+    [[ "$wanted" < "$(last_event_time)" || "$wanted" == "$(last_event_time)" ]] ||
+      die "restoreTo $target is after the last archived change ($(last_event_time)); choose an earlier time, or wait until the archive reaches it (binlogArchiveIntervalSeconds)"
+  else
+    last_gtid=$("$binlog_tool" "${logs[@]}" | grep -o 'GTID [0-9]*-[0-9]*-[0-9]*' | tail -n 1 | cut -d' ' -f2)
+    gtid_at_or_before "$target" "$gtid" &&
+      die "restoreTo $target is not after backup $name's position $gtid; choose an older backup in restoreFrom"
+    gtid_at_or_before "$target" "$last_gtid" ||
+      die "restoreTo $target is after the last archived transaction ($last_gtid); choose an earlier position, or wait until the archive reaches it"
+  fi
+}
+
+# MariaDB: whether GTID <1> (domain-server-seq) is at or before position <2> in its domain.
+gtid_at_or_before() {
+  local domain=${1%%-*} seq=${1##*-} other
+  for other in ${2//,/ }; do
+    [[ "${other%%-*}" == "$domain" ]] && ((seq <= ${other##*-})) && return 0
+  done
+  return 1
+}
+
+# Run by the server at its start (--init-file), outside the binary log: root gets this
+# cluster's password, the restored accounts' passwords being the backed-up cluster's.
+root_password_sql() (
+  set +x # the statements carry the password
+  local password host
+  password=$(sql_string "$(secret_value root-password)")
+  printf 'SET sql_log_bin=0;\n'
+  for host in localhost 127.0.0.1; do
+    printf "ALTER USER IF EXISTS 'root'@'%s' IDENTIFIED BY %s;\n" "$host" "$password"
+  done
+)
+
+# Then, also outside the binary log: the backup's replication settings go, and new
+# transactions continue the GTID history at the backup's position.
+prologue_sql() {
+  printf 'SET sql_log_bin=0;\n%s;\n%s;\n' "$(replication_word stop)" "$(replication_word reset)"
+  if is_mariadb; then
+    printf "RESET MASTER;\nSET GLOBAL gtid_binlog_state=%s;\n" "$(sql_string "$gtid")"
+  else
+    if [[ "$DB_VERSION" == 8.4 ]]; then echo 'RESET BINARY LOGS AND GTIDS;'; else echo 'RESET MASTER;'; fi
+    printf 'SET GLOBAL gtid_purged=%s;\n' "$(sql_string "$gtid")"
+  fi
+  printf 'SET sql_log_bin=1;\n'
+}
+
+check_target
+socket="${TMPDIR:-/tmp}/restore.sock"
+# Named like the client option files, so that it goes with them however the script exits.
+init_file="$(client_options_prefix)$$.init.sql"
+(umask 077 && root_password_sql >"$init_file") || die "cannot write $init_file"
+"$server" --skip-networking --socket="$socket" --init-file="$init_file" \
+  --pid-file="${TMPDIR:-/tmp}/restore.pid" &
+server_pid=$!
+options=$(client_options root root-password)
+deadline=$((SECONDS + 600))
+until "$client" --defaults-extra-file="$options" --socket="$socket" -e 'SELECT 1' >/dev/null 2>&1; do
+  kill -0 "$server_pid" 2>/dev/null || die "the server did not start on the restored data; see its log above"
+  ((SECONDS < deadline)) || die "the server did not start on the restored data within 600s"
+  sleep 1
+done
+rm -f "$init_file"
+log "replaying ${#logs[@]} archived binary logs after GTID $gtid${target:+ up to $target}"
+mapfile -t args < <(replay_args)
+position=$({
+  prologue_sql
+  if ((${#logs[@]})); then "$binlog_tool" "${args[@]}" "${logs[@]}"; fi
+  if is_mariadb; then echo 'SELECT @@gtid_binlog_pos;'; else echo 'SELECT @@GLOBAL.gtid_executed;'; fi
+} | "$client" --defaults-extra-file="$options" --socket="$socket" --binary-mode --batch --skip-column-names) ||
+  die "the replay failed; the restored data stays unstarted, and the pod retries"
+kill -TERM "$server_pid"
+wait "$server_pid" || die "the server did not shut down cleanly after the replay"
+rm -rf "$binlogs"
+mv "$pending" "$pending.applied"
+log "restore of backup $name complete at GTID $position"

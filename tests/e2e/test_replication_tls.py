@@ -1,0 +1,92 @@
+"""Replication and TLS. The scripts ask every MariaDB replica for a plain connection to the primary
+(MASTER_SSL=0, MASTER_SSL_VERIFY_SERVER_CERT=0) and get it on every version. A channel that names
+no TLS option gets the server's default instead: plain on 10.11; on 11.x (from 11.4) TLS with the
+primary's certificate verified, which works even on a primary without a configured certificate,
+because it makes its own and the replica verifies it through the replication password
+(MDEV-31857, MDEV-31855).
+
+To tell a plain link from a TLS one, the primary requires TLS of the replication user
+(`REQUIRE SSL`): a plain connection is then refused with ERROR 1045.
+"""
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPLICA = "mysql-1"
+ACCESS_DENIED = "1045"
+# Whether a channel that names no TLS option uses TLS and verifies the primary's certificate.
+TLS_BY_DEFAULT = {"10.11": False, "11.8": True}
+
+
+def channel_status(cluster, channel: str = "") -> dict[str, str | None]:
+    names, values = cluster.harness.run_sql(REPLICA, f"SHOW SLAVE '{channel}' STATUS",
+                                            column_names=True)
+    return dict(zip(names, values))
+
+
+def wait_for_connection(cluster, channel: str, expected: str) -> dict[str, str | None]:
+    """Wait until the channel's I/O thread runs ("Yes") or is refused (`expected` errno)."""
+    states = []
+
+    def settled() -> bool:
+        states.append(channel_status(cluster, channel))
+        return (states[-1]["Slave_IO_Running"] == "Yes" if expected == "Yes"
+                else states[-1]["Last_IO_Errno"] == expected)
+
+    cluster.harness.wait_until(settled, 30, f"channel '{channel}' of {REPLICA}: {expected}")
+    return states[-1]
+
+
+def require_tls_of_the_replication_user(cluster, required: bool) -> None:
+    cluster.harness.run_sql(cluster.primary, f"ALTER USER replicator@'%' "
+                                             f"REQUIRE {'SSL' if required else 'NONE'}")
+
+
+@pytest.mark.timeout(180)
+def test_replicas_replicate_over_the_plain_connection_the_scripts_ask_for(mariadb_cluster):
+    cluster = mariadb_cluster(replicas=2)
+    status = channel_status(cluster)
+    assert (status["Master_SSL_Allowed"], status["Master_SSL_Verify_Server_Cert"]) == ("No", "No")
+
+    require_tls_of_the_replication_user(cluster, True)
+    cluster.harness.run_sql(REPLICA, "STOP SLAVE; START SLAVE")
+    assert "Access denied for user 'replicator'" in wait_for_connection(
+        cluster, "", ACCESS_DENIED)["Last_IO_Error"]
+
+    require_tls_of_the_replication_user(cluster, False)
+    wait_for_connection(cluster, "", "Yes")
+    cluster.create_events_table()
+    cluster.insert_events(1, 10)
+    cluster.wait_caught_up()
+    cluster.assert_events_everywhere(10)
+
+
+@pytest.mark.timeout(180)
+def test_a_channel_without_tls_options_gets_the_servers_default(mariadb_cluster, server):
+    """A second channel on the replica, made as if the scripts named no TLS option; the
+    scripts' own channel is stopped meanwhile, so that one channel applies at a time."""
+    cluster = mariadb_cluster(replicas=2)
+    harness = cluster.harness
+    password = harness.manifests.secret_data(f"{harness.name}-credentials")[
+        "replication-password"].decode()
+    require_tls_of_the_replication_user(cluster, True)
+    primary = harness.dns_name(cluster.primary)
+    harness.run_sql(REPLICA, "STOP SLAVE;"
+                    f"CHANGE MASTER 'defaults' TO MASTER_HOST='{primary}', MASTER_USER='replicator',"
+                    f" MASTER_PASSWORD='{password}', MASTER_USE_GTID=slave_pos,"
+                    " MASTER_CONNECT_RETRY=1; START SLAVE 'defaults'")
+
+    status = wait_for_connection(cluster, "defaults",
+                                 "Yes" if TLS_BY_DEFAULT[server] else ACCESS_DENIED)
+    tls = "Yes" if TLS_BY_DEFAULT[server] else "No"
+    assert (status["Master_SSL_Allowed"], status["Master_SSL_Verify_Server_Cert"]) == (tls, tls)
+
+    harness.run_sql(REPLICA, "STOP SLAVE 'defaults'; RESET SLAVE 'defaults' ALL")
+    require_tls_of_the_replication_user(cluster, False)
+    harness.run_sql(REPLICA, "START SLAVE")
+    cluster.create_events_table()
+    cluster.insert_events(1, 10)
+    cluster.wait_caught_up()
+    cluster.assert_replicating(REPLICA)
+    cluster.assert_events_everywhere(10)

@@ -1,0 +1,138 @@
+"""Backups: a CronJob that streams a donor's hot backup to the target, a binary log archive in
+every pod, and the restore of an empty pod 0; all of it only when a backup target is set."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mysql_cluster import ConfigError
+
+from .conftest import container, find
+
+S3 = {"backupTarget": "s3", "backupS3Endpoint": "http://s3.storage:8333",
+      "backupS3Bucket": "db-backups", "backupS3Secret": "s3-keys"}
+SCHEDULED = {**S3, "backupSchedule": "30 2 * * *"}
+PVC = {"backupTarget": "pvc", "backupClaim": "backups", "backupSchedule": "@daily"}
+
+
+def names(containers: list[dict[str, Any]]) -> list[str]:
+    return [c["name"] for c in containers]
+
+
+def job_pod(manifests) -> dict[str, Any]:
+    return find(manifests, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def env(spec: dict[str, Any]) -> dict[str, Any]:
+    return {item["name"]: item.get("value", item.get("valueFrom")) for item in spec["env"]}
+
+
+def test_without_a_backup_target_the_cluster_has_no_backup_resources_or_containers(rendered):
+    manifests = rendered()
+    assert not [m for m in manifests if m["kind"] == "CronJob"]
+    pod = find(manifests, "StatefulSet")["spec"]["template"]["spec"]
+    assert names(pod["initContainers"]) == ["init-mysql", "clone-mysql"]
+    assert names(pod["containers"]) == ["mysql", "backup"]
+
+
+def test_a_schedule_makes_one_cron_job_that_never_runs_two_backups_at_once(rendered):
+    cron_job = find(rendered(**SCHEDULED), "CronJob")
+    assert cron_job["metadata"]["name"] == "mysql-backup"
+    assert (cron_job["spec"]["schedule"], cron_job["spec"]["timeZone"],
+            cron_job["spec"]["concurrencyPolicy"]) == ("30 2 * * *", "Etc/UTC", "Forbid")
+    assert job_pod(rendered(**SCHEDULED))["restartPolicy"] == "Never"
+
+
+def test_the_job_copies_rclone_from_the_pinned_image_and_streams_in_the_backup_image(rendered):
+    pod = job_pod(rendered(**SCHEDULED))
+    [tools] = pod["initContainers"]
+    assert tools["image"] == "rclone/rclone:1.75.2"
+    assert tools["command"] == ["cp", "/usr/local/bin/rclone", "/opt/mysql-cluster-tools/rclone"]
+    [backup] = pod["containers"]
+    assert backup["image"] == find(rendered(**SCHEDULED), "StatefulSet")["spec"]["template"][
+        "spec"]["containers"][1]["image"]
+    assert backup["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_the_job_tries_the_replicas_from_the_last_one_and_the_primary_last(rendered):
+    donors = env(job_pod(rendered(**SCHEDULED, replicas=3))["containers"][0])["DONOR_HOSTS"]
+    assert donors.split() == [f"mysql-{n}.mysql.mysql-dev.svc.cluster.local" for n in (2, 1, 0)]
+
+
+def test_the_job_pod_is_no_endpoint_of_the_clusters_services(rendered):
+    manifests = rendered(**SCHEDULED)
+    labels = find(manifests, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    for service in (m for m in manifests if m["kind"] == "Service"):
+        assert not all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
+
+
+def test_s3_keys_reach_the_pods_only_as_files_of_the_users_secret(rendered):
+    manifests = rendered(**SCHEDULED, restoreFrom="latest")
+    statefulset = find(manifests, "StatefulSet")
+    specs = [job_pod(manifests)["containers"][0], container(statefulset, "binlog-archive"),
+             container(statefulset, "restore")]
+    for spec in specs:
+        assert not [name for name in env(spec) if "KEY" in name], spec["name"]
+        assert {"name": "target-credentials", "mountPath": "/etc/mysql-cluster/backup-target",
+                "readOnly": True} in spec["volumeMounts"]
+    volume = next(v for v in job_pod(manifests)["volumes"] if v["name"] == "target-credentials")
+    assert volume["secret"]["secretName"] == "s3-keys"
+
+
+def test_the_s3_remote_is_the_bucket_and_the_cluster_name_by_default(rendered):
+    values = env(job_pod(rendered(**SCHEDULED))["containers"][0])
+    assert (values["RCLONE_CONFIG_TARGET_TYPE"], values["RCLONE_CONFIG_TARGET_ENDPOINT"],
+            values["BACKUP_REMOTE"]) == ("s3", "http://s3.storage:8333", "target:db-backups/mysql")
+
+
+def test_the_pvc_target_is_the_mounted_claim_through_rclones_local_backend(rendered):
+    pod = job_pod(rendered(**PVC, backupPrefix="shop/orders"))
+    values = env(pod["containers"][0])
+    assert (values["RCLONE_CONFIG_TARGET_TYPE"], values["BACKUP_REMOTE"]) == (
+        "local", "target:/backup-target/shop/orders")
+    assert {"name": "target", "persistentVolumeClaim": {"claimName": "backups"}} in pod["volumes"]
+
+
+def test_every_pod_runs_the_binary_log_archive_which_rotates_at_the_configured_interval(rendered):
+    statefulset = find(rendered(**S3, binlogArchiveIntervalSeconds="60"), "StatefulSet")
+    assert names(statefulset["spec"]["template"]["spec"]["containers"]) == [
+        "mysql", "backup", "binlog-archive"]
+    assert env(container(statefulset, "binlog-archive"))["ARCHIVE_INTERVAL_SECONDS"] == "60"
+
+
+def test_a_restore_runs_after_the_clone_step_and_before_the_server(rendered):
+    pod = find(rendered(**S3, restoreFrom="latest"), "StatefulSet")["spec"]["template"]["spec"]
+    assert names(pod["initContainers"]) == [
+        "init-mysql", "clone-mysql", "rclone-tools", "restore", "restore-replay"]
+
+
+def test_a_restore_from_another_prefix_reads_that_prefix_of_the_same_target(rendered):
+    statefulset = find(rendered(**S3, restoreFrom="orders/20260101T023000Z",
+                                restoreTo="2026-01-01T12:00:00Z"), "StatefulSet")
+    values = env(container(statefulset, "restore"))
+    assert (values["RESTORE_REMOTE"], values["RESTORE_NAME"], values["RESTORE_TO"]) == (
+        "target:db-backups/orders", "20260101T023000Z", "2026-01-01T12:00:00Z")
+    assert container(statefulset, "restore-replay")["image"] == container(statefulset, "mysql")["image"]
+
+
+@pytest.mark.parametrize("throttle, mib", [("0", "0"), ("1048576", "1"), ("1048577", "2")])
+def test_the_throttle_reaches_the_backup_sidecar_in_whole_mib_rounded_up(rendered, throttle, mib):
+    sidecar = container(find(rendered(backupThrottleBytesPerSecond=throttle), "StatefulSet"), "backup")
+    assert env(sidecar)["BACKUP_THROTTLE_MIB"] == mib
+
+
+@pytest.mark.parametrize("config, key", [
+    ({"backupSchedule": "@daily"}, "backupSchedule"),
+    ({"restoreFrom": "latest"}, "restoreFrom"),
+    ({"backupTarget": "s3", "backupS3Secret": "keys"}, "backupS3Bucket"),
+    ({"backupTarget": "s3", "backupS3Bucket": "db-backups"}, "backupS3Secret"),
+    ({"backupTarget": "pvc"}, "backupClaim"),
+    ({**S3, "restoreTo": "latest"}, "restoreTo"),
+    ({**S3, "restoreFrom": "latest", "restoreTo": "0-100-42", "flavor": "mysql"}, "restoreTo"),
+])
+def test_backup_keys_that_need_others_are_refused_naming_the_key(render, config, key):
+    with pytest.raises(ConfigError) as caught:
+        render(**config)
+    assert caught.value.setting.key == key
+    assert "\n" not in str(caught.value)
