@@ -111,12 +111,10 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("DATA_SUBDIR", DATA_SUBDIR),
         _env("REPLICATION_USER", REPLICATION_USER),
         _env("BACKUP_USER", BACKUP_USER),
-        _env("ADMIN_USER", ADMIN_USER),
         _env("TOPOLOGY_DIR", TOPOLOGY_DIR),
         _env("APP_USER", settings.app_user),
         _env("APP_DATABASE", settings.app_database),
         _env("MAX_REPLICATION_LAG_SECONDS", settings.max_replication_lag_seconds),
-        _env("PRIMARY_DOWN_READ_SECONDS", settings.primary_down_read_seconds),
         _env("BACKUP_PARALLEL", settings.backup_parallel),
         _env("TRANSFER_BUFFER_BYTES", settings.transfer_buffer_bytes),
         _env("BACKUP_THROTTLE_MIB", -(-settings.backup_throttle_bytes_per_second // THROTTLE_UNIT_BYTES)),
@@ -206,7 +204,8 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         name="mysql",
         image=pod.server_image,
         command=script_command("server.sh"),
-        env=env + [_env("SERVER_COMMAND", pod.server.server_command)]
+        env=env + [_env("SERVER_COMMAND", pod.server.server_command),
+                   _env("PRIMARY_DOWN_READ_SECONDS", pod.settings.primary_down_read_seconds)]
         + [_env(name, value) for name, value in pod.server.entrypoint_env(SECRETS_DIR).items()],
         ports=[core.ContainerPortArgs(name="mysql", container_port=MYSQL_PORT)],
         volume_mounts=mounts,
@@ -226,7 +225,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
         image=pod.backup_image,
         command=script_command("sidecar.sh"),
         # The sidecar runs clone.sh itself to rebuild a diverged server.
-        env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS),
+        env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS), _env("ADMIN_USER", ADMIN_USER),
                    _env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
         + (exporter.sidecar_env() if metrics else []),
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],

@@ -16,6 +16,7 @@ from pulumi_kubernetes.networking import v1 as networking
 from .pod_template import (CLIENT_OPTIONS_DIR, DATABASE_UID, SECRETS_DIR, PodSettings, _cluster_env,
                            _container_security, _image_pull_secrets, _mount)
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
+from .settings import ADMIN_USER
 from .topology import topology_mount, topology_volume
 
 # How long the Job waits for a writable primary to answer before it fails over: long enough for
@@ -53,6 +54,7 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
     names, ordinal = pod.names, pod.settings.primary_ordinal
     env = _cluster_env(pod) + [
         core.EnvVarArgs(name="TARGET_ORDINAL", value=str(ordinal)),
+        core.EnvVarArgs(name="ADMIN_USER", value=ADMIN_USER),
         core.EnvVarArgs(name="FAILOVER_WAIT_SECONDS", value=str(FAILOVER_WAIT_SECONDS)),
         core.EnvVarArgs(name="CATCH_UP_SECONDS", value=str(CATCH_UP_SECONDS)),
     ]

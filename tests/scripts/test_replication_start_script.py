@@ -75,17 +75,11 @@ FIRST_START = {
 }
 
 
-# Every later start: the channel is set up again from the server's own GTID state (MariaDB carries
-# a former primary's own transactions into the replica position).
-RESTART = {
-    "mysql 8.4": ["STOP REPLICA", "RESET REPLICA ALL", "CHANGE REPLICATION SOURCE", "START REPLICA"],
-    "mysql 8.0": ["STOP REPLICA", "RESET REPLICA ALL", "CHANGE REPLICATION SOURCE", "START REPLICA"],
-    "mysql 5.7": ["STOP SLAVE", "RESET SLAVE ALL", "CHANGE MASTER TO", "START SLAVE"],
-    "mariadb 11.4": ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL GTID_SLAVE_POS", "CHANGE MASTER TO",
-                     "START SLAVE"],
-    "mariadb 10.11": ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL GTID_SLAVE_POS", "CHANGE MASTER TO",
-                      "START SLAVE"],
-}
+# Every later start sets the channel up again from the server's own GTID state: the first start's
+# statements without the clone's position on MySQL (gtid_executed already holds it); on MariaDB
+# gtid_slave_pos is set to gtid_current_pos, which carries a former primary's own transactions.
+def restart_kinds(server: str) -> list[str]:
+    return [kind for kind in FIRST_START[server] if kind not in ("RESET MASTER", "SET GLOBAL GTID_PURGED")]
 
 
 @pytest.mark.parametrize("server", SERVERS)
@@ -195,7 +189,7 @@ def test_a_restarted_replica_is_pointed_at_the_primary_again_without_rewinding(m
     pod.update_server(lambda state: state.update(events=[]))
     started(pod)
     state = pod.server_state
-    assert statement_kinds(state["events"]) == RESTART[server]
+    assert statement_kinds(state["events"]) == restart_kinds(server)
     assert gtid_state(state) == later
 
 
@@ -216,7 +210,7 @@ def test_a_pod_with_data_but_no_record_of_a_clone_follows_the_primary_from_its_o
     pod.update_server(lambda state: state.update(gtid_binlog_pos="0-101-57", gtid_slave_pos="0-100-40"))
     run = pod.run("backup")
     assert run.status == 0, run.stderr
-    assert statement_kinds(pod.server_state["events"]) == RESTART["mariadb 11.4"]
+    assert statement_kinds(pod.server_state["events"]) == restart_kinds("mariadb 11.4")
     assert pod.server_state["gtid_slave_pos"] == "0-101-57"
 
 
