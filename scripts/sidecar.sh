@@ -186,7 +186,11 @@ watch_role_once() {
     log "pod $writable is writable and designated as the primary: this server steps down"
     demote_sql | local_sql "$root_options" || die "could not make this server read-only"
   else
-    IFS=$'\t' read -r _ source _ < <(sql_value "$(replica_status_sql)") || source=''
+    # The status row's second field; the first (the I/O state) is empty while it is stopped,
+    # which `read` would skip, tab being whitespace to it.
+    source=$(sql_value "$(replica_status_sql)")
+    source=${source#*$'\t'}
+    source=${source%%$'\t'*}
     [[ "$source" != "$(pod_host "$writable")" ]] || return 0
     log "the primary is pod $writable; this replica follows it"
   fi
