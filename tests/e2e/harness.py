@@ -337,14 +337,14 @@ class StatefulSetHarness:
         template, its spec as rendered, on the pod network with the cluster's DNS; returns the
         pod once it has Succeeded or Failed (its logs: ``job_log``). Each container runs once."""
         template = self.manifests.get("CronJob", cron_job)["spec"]["jobTemplate"]["spec"]
+        return self._run_job_pod(cron_job, template, timeout)
+
+    def _run_job_pod(self, job: str, template: dict, timeout: float) -> Pod:
+        """One pod of a Job's spec, named after the Job and the run, run to completion (see
+        run_job)."""
         with self._lock:
             self._job_runs += 1
-            name = f"{cron_job}-{self._job_runs}"
-        return self._run_job_pod(name, template, timeout)
-
-    def _run_job_pod(self, name: str, template: dict, timeout: float) -> Pod:
-        """One pod of a Job's spec, run to completion (see run_job)."""
-        with self._lock:
+            name = f"{job}-{self._job_runs}"
             kubelet = Kubelet({"spec": template}, self.manifests, self._image, self.claims_dir,
                               self._restart_policy, 0.5, DEFAULT_GRACE,
                               self._program_images_for(template["template"]["spec"]))
