@@ -44,12 +44,14 @@ def manifests(config: dict[str, str], primary: int):
                                             "primaryOrdinal": str(primary)}, reveal_secrets=True)
 
 
-def switchover_pause(harness: StatefulSetHarness, writer, config: dict[str, str], target: int) -> float:
+def switchover_pause(harness: StatefulSetHarness, writer, config: dict[str, str],
+                     target: int) -> tuple[float, int]:
+    """The longest time without an acknowledged write, and how many writes failed meanwhile."""
     started = time.monotonic()
     harness.apply(manifests(config, target))
     harness.wait_until(lambda: bool(writer.acked) and writer.acked[-1][0] > time.monotonic() - 0.5,
                        30, f"writes acknowledged by pod {target}")
-    return writer.longest_gap(started)
+    return writer.longest_gap(started), len([at for at, *_ in writer.failed if at >= started])
 
 
 def stale_read_window(harness: StatefulSetHarness) -> float:
@@ -83,9 +85,10 @@ def main() -> None:
             pauses, windows = [], []
             for round_number in range(1, args.rounds + 1):
                 for target in (1, 0):
-                    pauses.append(switchover_pause(harness, writer, config, target))
+                    pause, failed = switchover_pause(harness, writer, config, target)
+                    pauses.append(pause)
                     print(f"round {round_number}: switchover to pod {target}: writes stopped "
-                          f"{pauses[-1]:.2f} s", flush=True)
+                          f"{pause:.2f} s ({failed} inserts refused)", flush=True)
                 windows.append(stale_read_window(harness))
                 print(f"round {round_number}: cut-off replica received reads for {windows[-1]:.1f} s "
                       f"(maxReplicationLagSeconds {lag_limit} + probe window {PROBE_WINDOW_S})", flush=True)
