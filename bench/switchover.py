@@ -49,8 +49,8 @@ def switchover_pause(harness: StatefulSetHarness, writer, config: dict[str, str]
     """The longest time without an acknowledged write, and how many writes failed meanwhile."""
     started = time.monotonic()
     harness.apply(manifests(config, target))
-    harness.wait_until(lambda: bool(writer.acked) and writer.acked[-1][0] > time.monotonic() - 0.5,
-                       30, f"writes acknowledged by pod {target}")
+    applied = time.monotonic()
+    harness.wait_until(lambda: writer.acked[-1][0] > applied, 30, f"writes acknowledged by pod {target}")
     return writer.longest_gap(started), len([at for at, *_ in writer.failed if at >= started])
 
 
