@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 import time
 from datetime import datetime
@@ -74,7 +75,8 @@ def timed_backup(harness: StatefulSetHarness, timeout: float) -> float:
 def restore_seconds(harness: StatefulSetHarness) -> float:
     """From the restore container's first log line to its last (second resolution)."""
     stamps = [datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%SZ")
-              for line in harness.log(PRIMARY, "restore").splitlines() if line[:2] == "20"]
+              for line in harness.log(PRIMARY, "restore").splitlines()
+              if re.match(r"\S+Z restore: ", line)]  # the script's lines, not the tool's
     return (stamps[-1] - stamps[0]).total_seconds()
 
 
