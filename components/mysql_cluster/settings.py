@@ -57,7 +57,7 @@ RESERVED_NAME_SUFFIXES = ("-read", "-primary", "-credentials")
 
 
 def _cluster_name(setting: "Setting", value: Any) -> Any:
-    if (not isinstance(value, str) or not _DNS_1035_LABEL.match(value)
+    if (not isinstance(value, str) or not _DNS_1035_LABEL.fullmatch(value)
             or len(value) > MAX_CLUSTER_NAME):
         raise ConfigError(
             setting, value,
@@ -74,7 +74,7 @@ def _cluster_name(setting: "Setting", value: Any) -> Any:
 
 
 def _namespace_name(setting: "Setting", value: Any) -> Any:
-    if not isinstance(value, str) or not _DNS_1123_LABEL.match(value) or len(value) > MAX_NAMESPACE:
+    if not isinstance(value, str) or not _DNS_1123_LABEL.fullmatch(value) or len(value) > MAX_NAMESPACE:
         raise ConfigError(
             setting, value,
             f"use lower-case letters, digits and '-', starting and ending with a letter or "
@@ -111,7 +111,7 @@ def _integer(minimum: int, maximum: int) -> Callable[["Setting", Any], Any]:
 def _quantity(setting: "Setting", value: Any) -> Any:
     if value == "" and setting.optional:
         return value
-    if not isinstance(value, str) or not _QUANTITY.match(value) or _is_zero(value):
+    if not isinstance(value, str) or not _QUANTITY.fullmatch(value) or _is_zero(value):
         raise ConfigError(
             setting, value,
             "use a positive Kubernetes quantity such as 500m, 2, 512Mi or 20Gi"
@@ -140,7 +140,7 @@ def quantity_value(quantity: str) -> Decimal:
 def _image(setting: "Setting", value: Any) -> Any:
     if value == "":
         return value  # the default image of the chosen server
-    if not isinstance(value, str) or not _IMAGE.match(value) or (":" not in value.rsplit("/", 1)[-1] and "@" not in value):
+    if not isinstance(value, str) or not _IMAGE.fullmatch(value) or (":" not in value.rsplit("/", 1)[-1] and "@" not in value):
         raise ConfigError(
             setting, value,
             "use an image reference pinned to a tag or digest, e.g. mysql:8.4.6, "
@@ -191,7 +191,7 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 def _dns_subdomain(setting: "Setting", value: Any) -> Any:
     if value == "" and setting.optional:
         return value
-    if not isinstance(value, str) or not _DNS_SUBDOMAIN.match(value) or len(value) > 253:
+    if not isinstance(value, str) or not _DNS_SUBDOMAIN.fullmatch(value) or len(value) > 253:
         raise ConfigError(
             setting, value,
             "use lower-case letters, digits, '-' and '.', at most 253 characters"
