@@ -19,6 +19,7 @@ from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_clai
 from .server_config import cnf_files
 from .servers import Server, server_for
 from .settings import BY_KEY, PASSWORD_SETTINGS, ConfigError, validated
+from .tls import check_tls_settings, server_tls_options, tls_secret
 
 # The Secret's keys, read by the scripts from files named like them.
 SECRET_KEYS = {
@@ -89,6 +90,16 @@ class MySQLClusterArgs(TypedDict, total=False):
     app-password; empty to create one."""
     cluster_domain: pulumi.Input[str]
     """DNS domain of the Kubernetes cluster."""
+    tls_source: pulumi.Input[str]
+    """self-signed, cert-manager, secret or none: where the servers' TLS certificate comes from."""
+    tls_issuer: pulumi.Input[str]
+    """cert-manager Issuer or ClusterIssuer that signs the Certificate (tls_source cert-manager)."""
+    tls_issuer_kind: pulumi.Input[str]
+    """Issuer or ClusterIssuer."""
+    tls_secret: pulumi.Input[str]
+    """An existing Secret with tls.crt, tls.key and ca.crt (tls_source secret)."""
+    require_client_tls: pulumi.Input[bool]
+    """Refuse client connections without TLS."""
     root_password: pulumi.Input[str]
     """Root password; generated when unset."""
     replication_password: pulumi.Input[str]
@@ -139,6 +150,7 @@ class MySQLCluster(pulumi.ComponentResource):
         settings = validated({"name": name, **args})
         server = server_for(settings["flavor"], settings["version"])
         server_image, backup_image = _images(server, settings)
+        check_tls_settings(settings)
         super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
 
         names = ClusterNames(name, settings["namespace"], settings["cluster_domain"])
@@ -148,7 +160,8 @@ class MySQLCluster(pulumi.ComponentResource):
             return meta.ObjectMetaArgs(name=resource_name, namespace=names.namespace,
                                        labels=names.labels)
 
-        server_cnf = cnf_files(server, settings["binlog_retention_days"])
+        server_cnf = cnf_files(server, settings["binlog_retention_days"],
+                               server_tls_options(settings))
         config_map = core.ConfigMap(
             f"{name}-config",
             metadata=metadata(names.config_map),
@@ -156,6 +169,7 @@ class MySQLCluster(pulumi.ComponentResource):
             opts=child,
         )
         secret_name = self._credentials_secret(name, names, settings, metadata, child)
+        tls_secret_name = tls_secret(name, names, settings, metadata, child)
 
         headless = core.Service(
             f"{name}-headless",
@@ -179,7 +193,7 @@ class MySQLCluster(pulumi.ComponentResource):
         pod = PodSettings(names=names, server=server, server_image=server_image,
                           backup_image=backup_image, secret_name=secret_name,
                           config_map_name=config_map.metadata.name, server_cnf=server_cnf,
-                          settings=settings)
+                          settings=settings, tls_secret_name=tls_secret_name)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",
             metadata=metadata(names.statefulset),

@@ -17,6 +17,8 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from .mock_certificates import tls_outputs
+
 # The wire form marks secret values with this signature key (see the Pulumi SDK's rpc module).
 _SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 
@@ -39,6 +41,8 @@ class _RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             # A stable stand-in: the real value is only known to a deployment.
             state["result"] = hashlib.sha256(args.name.encode()).hexdigest()[:32]
+        if args.typ.startswith("tls:"):
+            state.update(tls_outputs(args.typ, _unwrap_secrets(args.inputs, (), [])))
         secret_paths: list[tuple] = []
         inputs = _unwrap_secrets(args.inputs, (), secret_paths)
         self.resources.append(

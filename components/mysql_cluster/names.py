@@ -34,6 +34,14 @@ class ClusterNames:
     def credentials_secret(self) -> str:
         return f"{self.cluster}-credentials"
 
+    @property
+    def tls_secret(self) -> str:
+        return f"{self.cluster}-tls"
+
+    @property
+    def certificate(self) -> str:
+        return self.cluster
+
     def pod(self, ordinal: int) -> str:
         return f"{self.statefulset}-{ordinal}"
 

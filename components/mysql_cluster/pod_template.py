@@ -18,6 +18,7 @@ from .script_bundle import bash_command
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .servers import Server
 from .settings import BACKUP_USER, REPLICATION_USER, optional_text
+from .tls import TLS_DIR, tls_volume
 
 MYSQL_PORT = 3306
 BACKUP_PORT = 3307
@@ -51,6 +52,7 @@ class PodSettings:
     config_map_name: pulumi.Input[str]
     server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
     settings: dict[str, Any]  # validated settings by argument name
+    tls_secret_name: Optional[pulumi.Input[str]] = None  # the certificate's Secret; None: no TLS
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
         def quantities(kind: str) -> dict[str, str]:
@@ -96,6 +98,8 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("REPLICATION_HEARTBEAT_SECONDS", REPLICATION_HEARTBEAT_SECONDS),
         _env("CLIENT_OPTIONS_DIR", CLIENT_OPTIONS_DIR),
         _env("TMPDIR", "/tmp"),
+        # The scripts use TLS exactly when this is set.
+        *([_env("TLS_DIR", TLS_DIR)] if pod.tls_secret_name is not None else []),
     ]
 
 
@@ -103,6 +107,10 @@ def _mount(volume: str, path: str, sub_path: Optional[str] = None,
            read_only: bool = False) -> core.VolumeMountArgs:
     return core.VolumeMountArgs(name=volume, mount_path=path, sub_path=sub_path,
                                 read_only=read_only or None)
+
+
+def _tls_mounts(pod: PodSettings) -> list[core.VolumeMountArgs]:
+    return [_mount("tls", TLS_DIR, read_only=True)] if pod.tls_secret_name is not None else []
 
 
 def _container_security() -> core.SecurityContextArgs:
@@ -146,7 +154,7 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
         image=pod.backup_image,
         command=bash_command("clone.sh"),
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp")],
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), *_tls_mounts(pod)],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -162,6 +170,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         _mount("tmp", "/tmp"),
         _mount("client-options", CLIENT_OPTIONS_DIR),
         _mount("run", "/var/run/mysqld"),
+        *_tls_mounts(pod),
     ]
     if pod.server.flavor == "mysql":
         mounts.append(_mount("mysql-files", "/var/lib/mysql-files"))
@@ -196,6 +205,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             _mount("credentials", SECRETS_DIR, read_only=True),
             _mount("tmp", "/tmp"),
             _mount("client-options", CLIENT_OPTIONS_DIR),
+            *_tls_mounts(pod),
         ],
         resources=pod.resources("backup"),
         security_context=_container_security(),
@@ -243,6 +253,8 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
+    if pod.tls_secret_name is not None:
+        volumes.append(tls_volume(pod.tls_secret_name))
     return volumes
 
 

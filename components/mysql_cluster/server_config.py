@@ -82,7 +82,9 @@ def cnf_text(role: str, options: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cnf_files(server: Server, binlog_retention_days: int) -> dict[str, str]:
+def cnf_files(server: Server, binlog_retention_days: int,
+              tls_options: dict[str, str]) -> dict[str, str]:
     """The ConfigMap's files, by name: init-mysql copies the one of the pod's role."""
-    return {f"{role}.cnf": cnf_text(role, server_options(server, role, binlog_retention_days))
+    return {f"{role}.cnf": cnf_text(role, {**server_options(server, role, binlog_retention_days),
+                                           **tls_options})
             for role in ("primary", "replica")}

@@ -326,6 +326,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("clusterDomain", "cluster_domain", "string", "cluster.local",
             "DNS domain of the Kubernetes cluster, used in the pods' fully qualified names.",
             _dns_subdomain),
+    Setting("tlsSource", "tls_source", "string", "self-signed",
+            "Where the servers' TLS certificate comes from: self-signed (a CA the stack creates "
+            "and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret "
+            "(the Secret tlsSecret) or none (no TLS: clients, replication and clones in plain "
+            "text).", _choice("self-signed", "cert-manager", "secret", "none")),
+    Setting("tlsIssuer", "tls_issuer", "string", "",
+            "Name of the cert-manager Issuer or ClusterIssuer (tlsIssuerKind) that signs the "
+            "cluster's Certificate; required with tlsSource cert-manager.",
+            _dns_subdomain, optional=True),
+    Setting("tlsIssuerKind", "tls_issuer_kind", "string", "Issuer",
+            "Kind of tlsIssuer: Issuer (in the cluster's namespace) or ClusterIssuer.",
+            _choice("Issuer", "ClusterIssuer")),
+    Setting("tlsSecret", "tls_secret", "string", "",
+            "Name of an existing Secret with tls.crt, tls.key and ca.crt (the certificate must "
+            "name every pod and Service and 127.0.0.1, for server and client authentication); "
+            "required with tlsSource secret.", _dns_subdomain, optional=True),
+    Setting("requireClientTls", "require_client_tls", "boolean", False,
+            "Refuse client connections without TLS (require_secure_transport); needs a "
+            "tlsSource other than none.", _boolean),
     Setting("rootPassword", "root_password", "string", None,
             "Root password (secret); generated when unset.", _password, secret=True),
     Setting("replicationPassword", "replication_password", "string", None,

@@ -47,16 +47,16 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def test_cluster_consists_of_one_of_each_resource_and_three_services(rendered):
+def test_cluster_consists_of_one_of_each_resource_three_services_and_two_secrets(rendered):
     assert Counter(m["kind"] for m in rendered()) == {
-        "Secret": 1, "ConfigMap": 1, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
+        "Secret": 2, "ConfigMap": 1, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
         "NetworkPolicy": 1}
 
 
 def test_resource_names_derive_from_the_cluster_name(rendered):
     assert sorted((m["kind"], m["metadata"]["name"]) for m in rendered(**ORDERS)) == [
         ("ConfigMap", "orders"), ("NetworkPolicy", "orders"), ("PodDisruptionBudget", "orders"),
-        ("Secret", "orders-credentials"), ("Service", "orders"), ("Service", "orders-primary"),
+        ("Secret", "orders-credentials"), ("Secret", "orders-tls"), ("Service", "orders"), ("Service", "orders-primary"),
         ("Service", "orders-read"), ("StatefulSet", "orders")]
 
 
@@ -153,7 +153,7 @@ def test_pods_stay_when_the_config_map_stays_the_same(rendered):
 def test_existing_secret_replaces_the_created_one(rendered):
     manifests = rendered(existingSecret="orders-passwords")
     volumes = find(manifests, "StatefulSet")["spec"]["template"]["spec"]["volumes"]
-    assert [m for m in manifests if m["kind"] == "Secret"] == []
+    assert [m["metadata"]["name"] for m in manifests if m["kind"] == "Secret"] == ["mysql-tls"]
     assert {"name": "credentials", "secret": {"secretName": "orders-passwords",
                                                "defaultMode": 0o440}} in volumes
 

@@ -1,15 +1,18 @@
 """Every manifest of every stack, with every supported server, is valid Kubernetes: strictly
 (no unknown fields) against the newest schema kubernetes-validate ships and one three minor
-versions older."""
+versions older; custom resources against the schemas shipped with the tests."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 from kubernetes_validate.utils import all_versions
 
-from .conftest import SERVERS, STACKS, server_config
+from .conftest import SERVERS, STACKS, find, server_config
 
 
 def major_minor(version: str) -> tuple[int, int]:
@@ -54,3 +57,42 @@ def test_manifests_of_every_server_validate_strictly(rendered, stack, kubernetes
         # The library falls back to an older schema when it lacks the one asked for.
         assert validated == kubernetes
     assert problems == []
+
+
+# Custom resources are checked against the schemas shipped in crd_schemas/ (kubernetes-validate
+# knows only built-in kinds), named <group>_<version>_<Kind>.yaml.
+CRD_SCHEMAS = Path(__file__).parent / "crd_schemas"
+CERT_MANAGER = {"tlsSource": "cert-manager", "tlsIssuer": "cluster-ca",
+                "tlsIssuerKind": "ClusterIssuer"}
+
+
+def crd_schema_path(manifest: dict) -> Path:
+    return CRD_SCHEMAS / f"{manifest['apiVersion'].replace('/', '_')}_{manifest['kind']}.yaml"
+
+
+def crd_problems(manifest: dict) -> list[str]:
+    schema = yaml.safe_load(crd_schema_path(manifest).read_text(encoding="utf-8"))
+    return [f"{manifest['kind']} {manifest['metadata']['name']}: "
+            f"{'.'.join(map(str, error.path))}: {error.message}"
+            for error in jsonschema.Draft202012Validator(schema).iter_errors(manifest)]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_manifests_with_a_cert_manager_certificate_validate_strictly(rendered, stack):
+    problems = []
+    for manifest in rendered(stack, **CERT_MANAGER):
+        if crd_schema_path(manifest).exists():
+            problems += crd_problems(manifest)
+            continue
+        try:
+            kubernetes_validate.validate(manifest, VERSIONS[0], strict=True)
+        except kubernetes_validate.ValidationError as error:
+            problems.append(f"{manifest['kind']} {manifest['metadata']['name']}: "
+                            f"{'.'.join(map(str, error.path))}: {error.message}")
+    assert problems == []
+
+
+def test_the_certificate_schema_refuses_a_misspelt_field(rendered):
+    certificate = find(rendered(**CERT_MANAGER), "Certificate")
+    certificate["spec"]["dnsName"] = certificate["spec"].pop("dnsNames")
+    assert crd_problems(certificate) != []
