@@ -11,11 +11,12 @@ every resource's outputs, which for Kubernetes objects have the same shape.
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Optional
 
+from mysql_cluster.images import is_digest, split_image
+from mysql_cluster.quantities import quantity_value
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -54,17 +55,6 @@ EMPTY_PASSWORD_SWITCHES = ("MYSQL_ALLOW_EMPTY_PASSWORD", "MARIADB_ALLOW_EMPTY_RO
 
 REQUIRED_RESOURCES = (("requests", "cpu"), ("requests", "memory"), ("limits", "memory"))
 
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
-
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$")
-_QUANTITY_SUFFIXES = {
-    "": Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
-    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
-}
-
 
 # --- Reading Kubernetes objects --------------------------------------------------------------
 
@@ -93,19 +83,10 @@ def containers(spec: Mapping) -> list[Mapping]:
     return [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]
 
 
-def _split_image(image: str) -> tuple[str, Optional[str], Optional[str]]:
-    """An image reference's repository, tag and digest (None when absent)."""
-    rest, _, digest = image.partition("@")
-    # A colon before the last slash belongs to a registry port, not to a tag.
-    colon, slash = rest.rfind(":"), rest.rfind("/")
-    repository, tag = (rest[:colon], rest[colon + 1:]) if colon > slash else (rest, "")
-    return repository, tag or None, digest or None
-
-
 def _pinning_problem(image: str) -> Optional[str]:
-    _, tag, digest = _split_image(image)
+    _, tag, digest = split_image(image)
     if digest is not None:
-        return None if _DIGEST.match(digest) else f"has a malformed digest {digest!r}"
+        return None if is_digest(digest) else f"has a malformed digest {digest!r}"
     if tag is None:
         return "has neither a tag nor a digest"
     if tag == "latest":
@@ -115,7 +96,7 @@ def _pinning_problem(image: str) -> Optional[str]:
 
 def is_database_pod(spec: Mapping) -> bool:
     for candidate in containers(spec):
-        repository = _split_image(candidate.get("image") or "")[0]
+        repository = split_image(candidate.get("image") or "")[0]
         if repository.rpartition("/")[2] in DATABASE_IMAGES:
             return True
         if any(_get(port, "containerPort") == MYSQL_PORT for port in candidate.get("ports") or ()):
@@ -139,13 +120,8 @@ def _first_set(*values: Any) -> Any:
 
 def quantity(value: Any) -> Decimal:
     """A Kubernetes quantity ("10Gi", "500M", "1e9", 3) as a number of units."""
-    match = _QUANTITY.match(str(value).strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity")
-    number, exponent, suffix = match.groups()
-    if exponent:
-        return Decimal(number + exponent)
-    return Decimal(number) * _QUANTITY_SUFFIXES[suffix or ""]
+    # The API server trims the spaces around a quantity in JSON, and numbers arrive as floats.
+    return quantity_value(str(value).strip())
 
 
 def selects(selector: Optional[Mapping], labels: Mapping) -> bool:

@@ -1,9 +1,10 @@
 """MySQLCluster: a replicated MySQL or MariaDB cluster on Kubernetes, as one Pulumi component.
 
 No `from __future__ import annotations` here: Pulumi's component analyzer reads the annotations of
-MySQLClusterArgs and MySQLCluster at run time to infer the multi-language schema.
+MySQLCluster's outputs at run time to infer the multi-language schema; its inputs are
+MySQLClusterArgs (args.py, generated from the settings).
 """
-from typing import Optional, Sequence, TypedDict
+from typing import Optional
 
 import pulumi
 import pulumi_random as random
@@ -13,13 +14,16 @@ from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 from pulumi_kubernetes.policy import v1 as policy
 
+from .args import MySQLClusterArgs
 from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
 from .server_config import cnf_files
 from .servers import Server, server_for
 from .settings import BY_KEY, PASSWORD_SETTINGS, ConfigError, validated
-from .tls import check_tls_settings, server_tls_options, tls_secret
+from .tls import check_tls_settings, tls_secret
+from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
+from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
 
 # The Secret's keys, read by the scripts from files named like them.
 SECRET_KEYS = {
@@ -30,95 +34,15 @@ SECRET_KEYS = {
 }
 
 
-class MySQLClusterArgs(TypedDict, total=False):
-    """Inputs of a MySQLCluster. Every field is optional; the stack config reference in the
-    README lists the defaults. Fields that shape resources must be plain values; passwords may
-    be Outputs (secrets)."""
-
-    namespace: pulumi.Input[str]
-    """Kubernetes namespace of every resource of the cluster."""
-    replicas: pulumi.Input[int]
-    """Number of database pods; pod 0 is the primary."""
-    flavor: pulumi.Input[str]
-    """Database server: mysql or mariadb."""
-    version: pulumi.Input[str]
-    """Server version line: 8.4, 8.0, 5.7 (mysql); 11.4, 10.11 (mariadb)."""
-    server_image: pulumi.Input[str]
-    """Image of the database server; empty for the default of flavor and version."""
-    backup_image: pulumi.Input[str]
-    """Image with the backup tool and socat or ncat; empty for the default."""
-    storage_size: pulumi.Input[str]
-    """Size of each pod's data volume (Kubernetes quantity)."""
-    storage_class: pulumi.Input[str]
-    """StorageClass of the data volumes; empty for the cluster default."""
-    server_cpu_request: pulumi.Input[str]
-    """CPU request of the mysql container."""
-    server_memory_request: pulumi.Input[str]
-    """Memory request of the mysql container."""
-    server_cpu_limit: pulumi.Input[str]
-    """CPU limit of the mysql container; empty for none."""
-    server_memory_limit: pulumi.Input[str]
-    """Memory limit of the mysql container."""
-    backup_cpu_request: pulumi.Input[str]
-    """CPU request of the backup sidecar and init containers."""
-    backup_memory_request: pulumi.Input[str]
-    """Memory request of the backup sidecar and init containers."""
-    backup_cpu_limit: pulumi.Input[str]
-    """CPU limit of the backup sidecar and init containers; empty for none."""
-    backup_memory_limit: pulumi.Input[str]
-    """Memory limit of the backup sidecar and init containers."""
-    max_replication_lag_seconds: pulumi.Input[int]
-    """A replica receives reads only while at most this many seconds behind."""
-    backup_parallel: pulumi.Input[int]
-    """Data files the backup tool copies at once while a new replica clones."""
-    transfer_buffer_bytes: pulumi.Input[int]
-    """Bytes socat moves per read and write of a clone's stream."""
-    binlog_retention_days: pulumi.Input[int]
-    """Days each server keeps its binary logs."""
-    anti_affinity: pulumi.Input[str]
-    """preferred or required: how strictly pods avoid sharing a node."""
-    zone_spread: pulumi.Input[bool]
-    """Also spread pods over zones (best effort)."""
-    allowed_client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """Namespaces whose pods may connect to port 3306 besides the cluster's own; "*" for all."""
-    app_user: pulumi.Input[str]
-    """Application user, with all privileges on the application database."""
-    app_database: pulumi.Input[str]
-    """Database created for the application user."""
-    existing_secret: pulumi.Input[str]
-    """An existing Secret with root-password, replication-password, backup-password and
-    app-password; empty to create one."""
-    cluster_domain: pulumi.Input[str]
-    """DNS domain of the Kubernetes cluster."""
-    tls_source: pulumi.Input[str]
-    """self-signed, cert-manager, secret or none: where the servers' TLS certificate comes from."""
-    tls_issuer: pulumi.Input[str]
-    """cert-manager Issuer or ClusterIssuer that signs the Certificate (tls_source cert-manager)."""
-    tls_issuer_kind: pulumi.Input[str]
-    """Issuer or ClusterIssuer."""
-    tls_secret: pulumi.Input[str]
-    """An existing Secret with tls.crt, tls.key and ca.crt (tls_source secret)."""
-    require_client_tls: pulumi.Input[bool]
-    """Refuse client connections without TLS."""
-    root_password: pulumi.Input[str]
-    """Root password; generated when unset."""
-    replication_password: pulumi.Input[str]
-    """Replication user's password; generated when unset."""
-    backup_password: pulumi.Input[str]
-    """Backup user's password; generated when unset."""
-    app_password: pulumi.Input[str]
-    """Application user's password; generated when unset."""
-
-
-def _images(server: Server, settings: dict) -> tuple[str, str]:
-    backup_image = settings["backup_image"] or server.backup_image
+def _images(server: Server, settings: ClusterSettings) -> tuple[str, str]:
+    backup_image = settings.backup_image or server.backup_image
     if not backup_image:
         raise ConfigError(
             BY_KEY["backupImage"], "",
             f"{server.flavor} {server.version} has no default backup image; set it to an image "
             "with XtraBackup 2.4, xbstream, socat or ncat and a 5.7 client (percona-docker's "
             "2.4 builds carry them since 2025, amd64 only: check the tag you pin)")
-    return settings["server_image"] or server.server_image, backup_image
+    return settings.server_image or server.server_image, backup_image
 
 
 class MySQLCluster(pulumi.ComponentResource):
@@ -148,20 +72,20 @@ class MySQLCluster(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         # Everything is checked before the first resource is registered.
         settings = validated({"name": name, **args})
-        server = server_for(settings["flavor"], settings["version"])
+        server = server_for(settings.flavor, settings.version)
         server_image, backup_image = _images(server, settings)
         check_tls_settings(settings)
         super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
 
-        names = ClusterNames(name, settings["namespace"], settings["cluster_domain"])
+        names = ClusterNames(name, settings.namespace, settings.cluster_domain)
         child = pulumi.ResourceOptions(parent=self)
 
-        def metadata(resource_name: str) -> meta.ObjectMetaArgs:
+        def metadata(resource_name: str,
+                     annotations: Optional[dict[str, str]] = None) -> meta.ObjectMetaArgs:
             return meta.ObjectMetaArgs(name=resource_name, namespace=names.namespace,
-                                       labels=names.labels)
+                                       labels=names.labels, annotations=annotations or None)
 
-        server_cnf = cnf_files(server, settings["binlog_retention_days"],
-                               server_tls_options(settings))
+        server_cnf = cnf_files(server, settings)
         config_map = core.ConfigMap(
             f"{name}-config",
             metadata=metadata(names.config_map),
@@ -184,10 +108,14 @@ class MySQLCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        read = self._client_service(f"{name}-read", metadata(names.read_service),
-                                    names.selector_labels, child)
+        read = self._client_service(
+            f"{name}-read",
+            metadata(names.read_service, settings.read_service_annotations),
+            settings.read_service_type, names.selector_labels, child)
         primary = self._client_service(
-            f"{name}-primary", metadata(names.primary_service),
+            f"{name}-primary",
+            metadata(names.primary_service, settings.primary_service_annotations),
+            settings.primary_service_type,
             {**names.selector_labels, "statefulset.kubernetes.io/pod-name": names.pod(0)}, child)
 
         pod = PodSettings(names=names, server=server, server_image=server_image,
@@ -199,7 +127,7 @@ class MySQLCluster(pulumi.ComponentResource):
             metadata=metadata(names.statefulset),
             spec=apps.StatefulSetSpecArgs(
                 service_name=headless.metadata.name,
-                replicas=settings["replicas"],
+                replicas=settings.replicas,
                 # Each replica clones from the pod before it, which must be up and serving.
                 pod_management_policy="OrderedReady",
                 update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
@@ -214,8 +142,9 @@ class MySQLCluster(pulumi.ComponentResource):
             ),
             # Cloning a large database takes longer than the provider's 10 minute default.
             opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(
-                create="60m", update="60m")),
+                create="60m", update="60m"), ignore_changes=STATEFULSET_IGNORED_CHANGES),
         )
+        data_claim_patches(name, names, settings, parent=self)
         policy.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=metadata(names.cluster),
@@ -228,7 +157,7 @@ class MySQLCluster(pulumi.ComponentResource):
         networking.NetworkPolicy(
             f"{name}-network-policy",
             metadata=metadata(names.cluster),
-            spec=network_policy_spec(names, settings["allowed_client_namespaces"]),
+            spec=network_policy_spec(names, settings.allowed_client_namespaces),
             opts=child,
         )
 
@@ -258,26 +187,28 @@ class MySQLCluster(pulumi.ComponentResource):
         })
 
     @staticmethod
-    def _client_service(resource_name: str, metadata: meta.ObjectMetaArgs,
+    def _client_service(resource_name: str, metadata: meta.ObjectMetaArgs, service_type: str,
                         selector: dict[str, str], opts: pulumi.ResourceOptions) -> core.Service:
         return core.Service(
             resource_name,
             metadata=metadata,
             spec=core.ServiceSpecArgs(
+                # ClusterIP is the API's default: left out, existing Services see no change.
+                type=None if service_type == "ClusterIP" else service_type,
                 selector=selector,
                 ports=[core.ServicePortArgs(name="mysql", port=MYSQL_PORT, target_port="mysql")],
             ),
             opts=opts,
         )
 
-    def _credentials_secret(self, name: str, names: ClusterNames, settings: dict,
+    def _credentials_secret(self, name: str, names: ClusterNames, settings: ClusterSettings,
                             metadata, opts: pulumi.ResourceOptions) -> pulumi.Input[str]:
         """The Secret the pods read passwords from: the user's own, or one made here."""
-        if settings["existing_secret"]:
-            return settings["existing_secret"]
+        if settings.existing_secret:
+            return settings.existing_secret
         passwords = {}
         for setting in PASSWORD_SETTINGS:
-            value = settings[setting.arg]
+            value = getattr(settings, setting.arg)
             if value is None:
                 value = random.RandomPassword(
                     f"{name}-{SECRET_KEYS[setting.arg]}", length=32, special=False,

@@ -1,21 +1,25 @@
-"""Runs a Pulumi program under the SDK's mock runtime and records the resources it registers.
+"""Runs Pulumi code under the SDK's mock runtime and records the resources it registers.
 
 No Pulumi CLI, engine or cluster is involved: every resource is "created" by a mock that echoes
-its inputs back, which for Kubernetes resources are the manifests `pulumi up` would send.
+its inputs back, which for Kubernetes resources are the manifests `pulumi up` would send. The
+offline render and the unit tests share this runtime.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import runpy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
-from pulumi.runtime import config as runtime_config
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from google.protobuf import empty_pb2
+
+from .sdk_internals import (MockMonitor, deserialize_properties, reset_options,
+                            resolve_callbacks, run_pulumi_func, serialize_properties, sync_await)
 
 from .mock_certificates import tls_outputs
 
@@ -32,9 +36,16 @@ class RecordedResource:
     provider: str  # reference of the provider that would manage it ("" for the default)
 
 
-class _RecordingMocks(pulumi.runtime.Mocks):
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Echoes every resource's inputs back as its state and records what was registered."""
+
     def __init__(self) -> None:
         self.resources: list[RecordedResource] = []
+
+    @property
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        """The inputs of every resource registered so far, by resource name."""
+        return {resource.name: resource.inputs for resource in self.resources}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
@@ -64,22 +75,75 @@ def _unwrap_secrets(value: Any, path: tuple, secret_paths: list[tuple]) -> Any:
     return value
 
 
-def run_program(program: Path, project: str, stack: str, config: dict[str, str],
-                secret_keys: Optional[list[str]] = None) -> list[RecordedResource]:
-    """Runs `program` (a Pulumi Python program file) with `config` (keys "project:key", string
-    values) and returns the resources it registered, in registration order."""
+class RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, keeping what the mocks do not see: the custom timeouts and other
+    options resources ask the engine for, and the outputs they register (the SDK's monitor drops
+    them); and, like the engine (the SDK's monitor only passes them on), running the
+    `transforms` of each resource and of its ancestors, so a render shows their effect."""
+
+    mocks: RecordingMocks
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.custom_timeouts: dict[str, dict[str, str]] = {}  # by resource name; "" for default
+        self.options: dict[str, dict[str, Any]] = {}  # by resource name
+        self.registered_outputs: dict[str, dict[str, Any]] = {}  # by URN
+        self._transforms: dict[str, list] = {}  # by URN: its own, then its ancestors'
+
+    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
+        timeouts = request.customTimeouts
+        self.custom_timeouts[request.name] = {
+            "create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
+        self.options[request.name] = {"ignore_changes": list(request.ignoreChanges),
+                                      "retain_on_delete": request.retainOnDelete}
+        self._apply_transforms(request)
+        return super().RegisterResource(request)
+
+    def _apply_transforms(self, request) -> None:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        transforms = resolve_callbacks(request.transforms) + self._transforms.get(request.parent, [])
+        self._transforms[urn] = transforms
+        if not transforms:
+            return
+        props = deserialize_properties(request.object)
+        for transform in transforms:
+            result = transform(pulumi.ResourceTransformArgs(
+                custom=request.custom, type_=request.type, name=request.name, props=props,
+                opts=pulumi.ResourceOptions()))
+            props = result.props if result is not None else props
+        request.object.CopyFrom(sync_await(serialize_properties(props, {})))
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802 (the gRPC method's name)
+        self.registered_outputs[request.urn] = deserialize_properties(request.outputs)
+        return empty_pb2.Empty()
+
+
+@contextmanager
+def mock_runtime(project: str, stack: str,
+                 mocks: Optional[RecordingMocks] = None) -> Iterator[RecordingMonitor]:
+    """A mock Pulumi runtime with a fresh root stack, on an event loop of its own for the
+    duration of the block; the monitor's `mocks.resources` lists what was registered. A subclass
+    of RecordingMocks may answer some resources differently."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    mocks = _RecordingMocks()
+    monitor = RecordingMonitor(mocks or RecordingMocks())
     try:
-        runtime_config.set_all_config(dict(config), secret_keys or [])
-        # A fresh root stack: set_mocks keeps the previous run's, with that run's exports.
-        pulumi.runtime.settings.reset_options()
-        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
-        pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
-        pulumi.runtime.settings.SETTINGS.outputs.clear()
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        # set_mocks keeps an earlier run's root stack, with that run's exports.
+        reset_options()
+        pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False,
+                                 monitor=monitor)
+        yield monitor
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-    return mocks.resources
+
+
+def run_program(program: Path, project: str, stack: str, config: dict[str, str],
+                secret_keys: Optional[list[str]] = None,
+                mocks: Optional[RecordingMocks] = None) -> list[RecordedResource]:
+    """Runs `program` (a Pulumi Python program file) with `config` (keys "project:key", string
+    values) and returns the resources it registered, in registration order."""
+    pulumi.runtime.set_all_config(dict(config), secret_keys or [])
+    with mock_runtime(project, stack, mocks) as monitor:
+        sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+    return monitor.mocks.resources

@@ -3,6 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# The labels the cluster puts on its objects: users may add others, never replace these.
+OWN_LABELS = (NAME_LABEL, INSTANCE_LABEL, COMPONENT_LABEL, MANAGED_BY_LABEL)
+# The prefix of the annotations the cluster sets (the pods' config checksum).
+OWN_ANNOTATION_PREFIX = "mysql-cluster/"
+
 
 @dataclass(frozen=True)
 class ClusterNames:
@@ -45,6 +54,10 @@ class ClusterNames:
     def pod(self, ordinal: int) -> str:
         return f"{self.statefulset}-{ordinal}"
 
+    def data_claim(self, ordinal: int) -> str:
+        # The StatefulSet controller names each pod's claim "<template name>-<pod name>".
+        return f"data-{self.pod(ordinal)}"
+
     def service_host(self, service: str) -> str:
         return f"{service}.{self.namespace}.svc.{self.cluster_domain}"
 
@@ -54,9 +67,8 @@ class ClusterNames:
     @property
     def selector_labels(self) -> dict[str, str]:
         # The instance label keeps two clusters in one namespace from selecting each other's pods.
-        return {"app.kubernetes.io/name": "mysql-cluster", "app.kubernetes.io/instance": self.cluster}
+        return {NAME_LABEL: "mysql-cluster", INSTANCE_LABEL: self.cluster}
 
     @property
     def labels(self) -> dict[str, str]:
-        return {**self.selector_labels, "app.kubernetes.io/component": "database",
-                "app.kubernetes.io/managed-by": "pulumi"}
+        return {**self.selector_labels, COMPONENT_LABEL: "database", MANAGED_BY_LABEL: "pulumi"}

@@ -14,11 +14,13 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
+from .scheduling import toleration_args
 from .script_bundle import bash_command
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .servers import Server
-from .settings import BACKUP_USER, REPLICATION_USER, optional_text
+from .settings import BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
 from .tls import TLS_DIR, tls_volume
+from .volume_growth import ACCESS_MODES
 
 MYSQL_PORT = 3306
 BACKUP_PORT = 3307
@@ -51,13 +53,14 @@ class PodSettings:
     secret_name: pulumi.Input[str]
     config_map_name: pulumi.Input[str]
     server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
+    settings: ClusterSettings
     settings: dict[str, Any]  # validated settings by argument name
     tls_secret_name: Optional[pulumi.Input[str]] = None  # the certificate's Secret; None: no TLS
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
         def quantities(kind: str) -> dict[str, str]:
-            values = {"cpu": optional_text(self.settings[f"{prefix}_cpu_{kind}"]),
-                      "memory": optional_text(self.settings[f"{prefix}_memory_{kind}"])}
+            values = {"cpu": optional_text(getattr(self.settings, f"{prefix}_cpu_{kind}")),
+                      "memory": optional_text(getattr(self.settings, f"{prefix}_memory_{kind}"))}
             return {resource: value for resource, value in values.items() if value}
         return core.ResourceRequirementsArgs(requests=quantities("request"), limits=quantities("limit"))
 
@@ -90,11 +93,11 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("DATA_SUBDIR", DATA_SUBDIR),
         _env("REPLICATION_USER", REPLICATION_USER),
         _env("BACKUP_USER", BACKUP_USER),
-        _env("APP_USER", settings["app_user"]),
-        _env("APP_DATABASE", settings["app_database"]),
-        _env("MAX_REPLICATION_LAG_SECONDS", settings["max_replication_lag_seconds"]),
-        _env("BACKUP_PARALLEL", settings["backup_parallel"]),
-        _env("TRANSFER_BUFFER_BYTES", settings["transfer_buffer_bytes"]),
+        _env("APP_USER", settings.app_user),
+        _env("APP_DATABASE", settings.app_database),
+        _env("MAX_REPLICATION_LAG_SECONDS", settings.max_replication_lag_seconds),
+        _env("BACKUP_PARALLEL", settings.backup_parallel),
+        _env("TRANSFER_BUFFER_BYTES", settings.transfer_buffer_bytes),
         _env("REPLICATION_HEARTBEAT_SECONDS", REPLICATION_HEARTBEAT_SECONDS),
         _env("CLIENT_OPTIONS_DIR", CLIENT_OPTIONS_DIR),
         _env("TMPDIR", "/tmp"),
@@ -217,7 +220,7 @@ def _affinity(pod: PodSettings) -> core.AffinityArgs:
         label_selector=meta.LabelSelectorArgs(match_labels=pod.names.selector_labels),
         topology_key="kubernetes.io/hostname",
     )
-    if pod.settings["anti_affinity"] == "required":
+    if pod.settings.anti_affinity == "required":
         anti_affinity = core.PodAntiAffinityArgs(
             required_during_scheduling_ignored_during_execution=[term])
     else:
@@ -228,7 +231,7 @@ def _affinity(pod: PodSettings) -> core.AffinityArgs:
 
 
 def _zone_spread(pod: PodSettings) -> Optional[list[core.TopologySpreadConstraintArgs]]:
-    if not pod.settings["zone_spread"]:
+    if not pod.settings.zone_spread:
         return None
     return [core.TopologySpreadConstraintArgs(
         max_skew=1,
@@ -258,12 +261,18 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
     return volumes
 
 
+def _image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:
+    return [core.LocalObjectReferenceArgs(name=name)
+            for name in pod.settings.image_pull_secrets] or None
+
+
 def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
     env = _cluster_env(pod)
     return core.PodTemplateSpecArgs(
         metadata=meta.ObjectMetaArgs(
-            labels=pod.names.labels,
-            annotations={"mysql-cluster/config-checksum": config_checksum(
+            labels={**pod.settings.pod_labels, **pod.names.labels},
+            annotations={**pod.settings.pod_annotations,
+                         "mysql-cluster/config-checksum": config_checksum(
                 *(pod.server_cnf[name] for name in sorted(pod.server_cnf)))},
         ),
         spec=core.PodSpecArgs(
@@ -280,6 +289,12 @@ def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
             ),
             affinity=_affinity(pod),
             topology_spread_constraints=_zone_spread(pod),
+            node_selector=pod.settings.node_selector or None,
+            tolerations=toleration_args(pod.settings),
+            priority_class_name=optional_text(pod.settings.priority_class_name),
+            image_pull_secrets=_image_pull_secrets(pod),
+            service_account_name=optional_text(pod.settings.service_account_name),
+            # Whatever account the pods run as, they do not call the Kubernetes API.
             automount_service_account_token=False,
             enable_service_links=False,
             # mysqld flushes to disk on shutdown; give it time before SIGKILL.
@@ -292,9 +307,9 @@ def data_volume_claim(pod: PodSettings) -> core.PersistentVolumeClaimArgs:
     return core.PersistentVolumeClaimArgs(
         metadata=meta.ObjectMetaArgs(name="data", labels=pod.names.labels),
         spec=core.PersistentVolumeClaimSpecArgs(
-            access_modes=["ReadWriteOnce"],
-            storage_class_name=optional_text(pod.settings["storage_class"]),
+            access_modes=ACCESS_MODES,
+            storage_class_name=optional_text(pod.settings.storage_class),
             resources=core.VolumeResourceRequirementsArgs(
-                requests={"storage": pod.settings["storage_size"]}),
+                requests={"storage": pod.settings.storage_size}),
         ),
     )

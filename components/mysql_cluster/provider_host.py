@@ -1,8 +1,9 @@
 """Serves MySQLCluster to Pulumi programs written in other languages (TypeScript, Go, YAML, ...).
 
 `pulumi package add` starts the plugin in provider/ (PulumiPlugin.yaml), whose entry point calls
-`main()`. The Pulumi SDK infers the package schema from the annotations of MySQLClusterArgs and of
-MySQLCluster's outputs, and builds each cluster the calling program declares, in this process.
+`main()`. The Pulumi SDK infers the package schema from the annotations and docstrings of
+MySQLClusterArgs (args.py, generated from the settings) and of MySQLCluster's outputs, and builds
+each cluster the calling program declares, in this process.
 """
 from importlib import metadata
 

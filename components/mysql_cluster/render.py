@@ -78,10 +78,27 @@ def _as_manifest(resource: RecordedResource, reveal_secrets: bool) -> dict[str, 
         for field in ("stringData", "data"):
             if field in manifest:
                 manifest[field] = {key: REDACTED for key in manifest[field]}
-    # The conventional order: apiVersion, kind, metadata, then the rest.
-    ordered = {key: manifest.pop(key) for key in ("apiVersion", "kind", "metadata") if key in manifest}
-    ordered.update(manifest)
-    return ordered
+    return _in_conventional_order(manifest, _MANIFEST_KEYS)
+
+
+# The keys that lead, in the order `helm template` and Kubernetes' own examples print them; the
+# others follow alphabetically, so the text does not depend on the order the SDK passes keys in.
+_MANIFEST_KEYS = ("apiVersion", "kind", "metadata", "spec", "data", "stringData", "type")
+_METADATA_KEYS = ("name", "namespace", "labels", "annotations")
+# Containers, ports, volumes, volume mounts and env entries: name first.
+_NESTED_KEYS = ("name", "image", "command", "args", "env")
+
+
+def _in_conventional_order(value: Any, leading: tuple[str, ...] = _NESTED_KEYS) -> Any:
+    if isinstance(value, list):
+        return [_in_conventional_order(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    keys = [key for key in leading if key in value]
+    keys += sorted(key for key in value if key not in leading)
+    return {key: _in_conventional_order(value[key],
+                                        _METADATA_KEYS if key == "metadata" else _NESTED_KEYS)
+            for key in keys}
 
 
 def _integral(value: Any) -> Any:
@@ -117,8 +134,21 @@ def render_stack(project_dir: Path, stack: str, overrides: Optional[dict[str, st
     return sorted(manifests, key=_apply_order)
 
 
+class _ManifestDumper(yaml.SafeDumper):
+    """Prints text of several lines (scripts, .cnf files) as a block scalar, as written."""
+
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        # PyYAML falls back to a quoted scalar where a block cannot hold the text exactly.
+        return self.represent_scalar("tag:yaml.org,2002:str", data,
+                                     style="|" if "\n" in data else None)
+
+
+_ManifestDumper.add_representer(str, _ManifestDumper.represent_str)
+
+
 def manifests_yaml(manifests: list[dict[str, Any]]) -> str:
-    return yaml.safe_dump_all(manifests, sort_keys=False, default_flow_style=False, width=100)
+    return yaml.dump_all(manifests, Dumper=_ManifestDumper, sort_keys=False,
+                         default_flow_style=False, width=100)
 
 
 def _file_name(manifest: dict[str, Any]) -> str:

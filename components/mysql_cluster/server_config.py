@@ -3,10 +3,15 @@
 Replication is GTID-based on every server, every server keeps its own binary log (so any replica
 can later become a primary), and durability is written out rather than left to server defaults
 that differ between flavors (MariaDB defaults to sync_binlog=0 and binary logs that never expire).
+Then come defaults a user may replace through `serverOptions`, and last the user's own options.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from .servers import Server
+from .settings import quantity_value
+from .tls import server_tls_options
 
 # A replica that hears nothing from its primary for this long reconnects; the primary sends a
 # heartbeat every REPLICATION_HEARTBEAT_SECONDS while idle, so only a dead link stays silent.
@@ -75,16 +80,59 @@ def server_options(server: Server, role: str, binlog_retention_days: int) -> dic
     return options
 
 
-def cnf_text(role: str, options: dict[str, str]) -> str:
+MIB = 2**20
+# The buffer pool grows and shrinks in chunks of 128 MiB (innodb_buffer_pool_chunk_size), and
+# 128 MiB is the servers' own default size.
+BUFFER_POOL_STEP = 128 * MIB
+
+
+def buffer_pool_size(memory_limit: str) -> str:
+    """Half the server container's memory limit, rounded down to a multiple of 128 MiB, at least
+    128 MiB. The other half is for what the limit also counts and the buffer pool does not:
+    per-connection buffers, temporary tables, performance_schema, the binary log cache and the
+    page cache of the binary logs; a server above its limit is killed, not slowed down."""
+    size = int(quantity_value(memory_limit)) // 2 // BUFFER_POOL_STEP * BUFFER_POOL_STEP
+    return f"{max(size, BUFFER_POOL_STEP) // MIB}M"
+
+
+def _replaceable_defaults(server: Server, memory_limit: str) -> dict[str, str]:
+    return {
+        "innodb-buffer-pool-size": buffer_pool_size(memory_limit),
+        # MariaDB and MySQL 5.7 start with latin1; utf8mb4 stores any text an application sends.
+        "character-set-server": "utf8mb4",
+        "collation-server": server.utf8mb4_collation,
+    }
+
+
+# The user's options that replace a default: a utf8mb4 collation stops a server that the user
+# gave another character set.
+_REPLACED_BY = {"collation-server": ("collation-server", "character-set-server")}
+
+
+def _defaults_kept(defaults: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
+    """The defaults that none of the user's options replace."""
+    return {name: value for name, value in defaults.items()
+            if not any(option in extra for option in _REPLACED_BY.get(name, (name,)))}
+
+
+def _line(name: str, value: str) -> str:
+    return f"{name}={value}" if value else name  # "" is a bare flag
+
+
+def cnf_text(role: str, options: dict[str, str], extra: dict[str, str]) -> str:
     pods = "pod 0" if role == "primary" else "pods 1 and up"
     lines = [f"# mysql-cluster: options of the {role} ({pods}).", "[mysqld]"]
-    lines += [f"{name}={value}" for name, value in options.items()]
+    lines += [_line(name, value) for name, value in options.items()]
+    if extra:
+        lines += ["# serverOptions", *(_line(name, value) for name, value in extra.items())]
     return "\n".join(lines) + "\n"
 
 
-def cnf_files(server: Server, binlog_retention_days: int,
-              tls_options: dict[str, str]) -> dict[str, str]:
+def cnf_files(server: Server, settings: dict[str, Any]) -> dict[str, str]:
     """The ConfigMap's files, by name: init-mysql copies the one of the pod's role."""
-    return {f"{role}.cnf": cnf_text(role, {**server_options(server, role, binlog_retention_days),
-                                           **tls_options})
+    extra = settings.server_options
+    defaults = _defaults_kept(_replaceable_defaults(server, settings.server_memory_limit), extra)
+    return {f"{role}.cnf": cnf_text(
+                role, {**server_options(server, role, settings.binlog_retention_days),
+                       **server_tls_options(settings), **defaults}, extra)
             for role in ("primary", "replica")}

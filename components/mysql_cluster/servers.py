@@ -34,6 +34,14 @@ class Server:
         MariaDB's read-only already does, for every user without READ_ONLY ADMIN."""
         return "read-only" if self.is_mariadb else "super-read-only"
 
+    @property
+    def utf8mb4_collation(self) -> str:
+        """The newest Unicode collation of utf8mb4 the server has: UCA 9.0.0 on MySQL 8, UCA
+        14.0.0 on MariaDB (from 10.10), UCA 5.2.0 on MySQL 5.7."""
+        if self.is_mariadb:
+            return "utf8mb4_uca1400_ai_ci"
+        return "utf8mb4_unicode_520_ci" if self.version == "5.7" else "utf8mb4_0900_ai_ci"
+
     def entrypoint_env(self, secrets_dir: str) -> dict[str, str]:
         """What the image entrypoint needs to initialise the primary's data directory."""
         return {

@@ -1,17 +1,23 @@
 """Every setting of a cluster: its stack config key, its argument name, type, default and rule.
 
-This table is the single source for reading stack config (`stack_config.py`), validating
-`MySQLClusterArgs` (`cluster.py`), and the config reference that tests keep in agreement with
-`Pulumi.yaml` and the README.
+This table is the single source for reading stack config (`stack_config.py`) and validating the
+arguments of a MySQLCluster (`cluster.py`); `python -m mysql_cluster.generate` writes from it
+Pulumi.yaml's config block, the README's configuration table and MySQLClusterArgs (`args.py`).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field, make_dataclass, replace
 from typing import Any, Callable, Optional
 
 import pulumi
+
+from .images import is_image_reference
+from .quantities import is_positive_quantity, quantity_value
+from .kubernetes_metadata import annotations, labels
+from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS
+from .scheduling import tolerations
+from .server_options import extra_server_options
 
 
 class ConfigError(pulumi.RunError):
@@ -34,16 +40,6 @@ class ConfigError(pulumi.RunError):
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # DNS-1123 label: what a namespace name must be (it may start with a digit).
 _DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Kubernetes resource.Quantity, as the API server parses it.
-_QUANTITY = re.compile(
-    r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
-    r"(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
-)
-# An image reference with an explicit tag or digest: name[:tag][@sha256:...], tag or digest required.
-_IMAGE = re.compile(
-    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*"
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
-)
 
 # The longest StatefulSet name Kubernetes accepts: its controller-revision-hash label value is
 # "<name>-<10 character hash>" and must fit in 63 characters.
@@ -111,7 +107,7 @@ def _integer(minimum: int, maximum: int) -> Callable[["Setting", Any], Any]:
 def _quantity(setting: "Setting", value: Any) -> Any:
     if value == "" and setting.optional:
         return value
-    if not isinstance(value, str) or not _QUANTITY.fullmatch(value) or _is_zero(value):
+    if not isinstance(value, str) or not is_positive_quantity(value):
         raise ConfigError(
             setting, value,
             "use a positive Kubernetes quantity such as 500m, 2, 512Mi or 20Gi"
@@ -120,27 +116,10 @@ def _quantity(setting: "Setting", value: Any) -> Any:
     return value
 
 
-def _is_zero(quantity: str) -> bool:
-    return not re.search(r"[1-9]", re.split(r"[a-zA-Z]", quantity, maxsplit=1)[0])
-
-
-_SUFFIX_FACTORS = {"": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9,
-                   "T": 10**12, "P": 10**15, "E": 10**18, "Ki": 2**10, "Mi": 2**20,
-                   "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-
-
-def quantity_value(quantity: str) -> Decimal:
-    """The amount a valid Kubernetes quantity stands for, in base units (cores, bytes)."""
-    number, suffix = re.fullmatch(r"[+]?([0-9.]+)(.*)", quantity).groups()
-    if suffix[:1] in ("e", "E") and suffix[1:].lstrip("+-").isdigit():
-        return Decimal(number) * Decimal(10) ** int(suffix[1:])
-    return Decimal(number) * _SUFFIX_FACTORS[suffix]
-
-
 def _image(setting: "Setting", value: Any) -> Any:
     if value == "":
         return value  # the default image of the chosen server
-    if not isinstance(value, str) or not _IMAGE.fullmatch(value) or (":" not in value.rsplit("/", 1)[-1] and "@" not in value):
+    if not isinstance(value, str) or not is_image_reference(value) or (":" not in value.rsplit("/", 1)[-1] and "@" not in value):
         raise ConfigError(
             setting, value,
             "use an image reference pinned to a tag or digest, e.g. mysql:8.4.6, "
@@ -200,6 +179,25 @@ def _dns_subdomain(setting: "Setting", value: Any) -> Any:
     return value
 
 
+def _secret_names(setting: "Setting", value: Any) -> Any:
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(item, str) and _DNS_SUBDOMAIN.fullmatch(item) and len(item) <= 253
+            for item in value):
+        raise ConfigError(setting, value, "use a list of Secret names (lower-case letters, "
+                          "digits, '-' and '.'), e.g. [\"registry-credentials\"]")
+    return list(value)
+
+
+def _pod_labels(value: Any) -> dict[str, str]:
+    return labels(value, reserved=OWN_LABELS)
+
+
+def _pod_annotations(value: Any) -> dict[str, str]:
+    return annotations(value, reserved=(OWN_ANNOTATION_PREFIX,))
+
+
+SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
+
 # The cluster's own accounts; the application user must be another one.
 REPLICATION_USER = "replicator"
 BACKUP_USER = "backup"
@@ -235,16 +233,28 @@ def _password(setting: "Setting", value: Any) -> Any:
     return value
 
 
+def _checked_by(normalise: Callable[[Any], Any]) -> Callable[["Setting", Any], Any]:
+    """A check made of a function that returns the value the component uses, or raises
+    ValueError(what to show, what to do instead)."""
+    def check(setting: "Setting", value: Any) -> Any:
+        try:
+            return normalise(value)
+        except ValueError as error:
+            raise ConfigError(setting, *error.args) from None
+    return check
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str  # stack config key, without the project prefix
     arg: str  # field of MySQLClusterArgs
-    type: str  # Pulumi.yaml config type: string, integer, boolean or array
+    type: str  # Pulumi.yaml config type: string, integer, boolean, array or object
     default: Any
     description: str
     check: Callable[["Setting", Any], Any]
     secret: bool = False
     optional: bool = False  # "" means "not set" (no limit, cluster default, ...)
+    items: str = "string"  # the type of an array's items: string or object
 
     def validate(self, value: Any) -> Any:
         return self.check(self, value)
@@ -272,9 +282,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Image with the backup tool and socat or ncat (clone-mysql and backup containers); "
             "\"\" for the default of the chosen flavor and version.", _image),
     Setting("storageSize", "storage_size", "string", "10Gi",
-            "Size of each pod's data volume.", _quantity),
+            "Size of each pod's data volume; a larger size grows the volumes in place where the "
+            "StorageClass allows expansion, a smaller one is refused by Kubernetes.", _quantity),
     Setting("storageClass", "storage_class", "string", "",
-            "StorageClass of the data volumes; \"\" for the cluster's default class.",
+            "StorageClass of the data volumes; \"\" for the cluster's default class. Fixed once "
+            "the volumes exist.",
             _dns_subdomain, optional=True),
     Setting("serverCpuRequest", "server_cpu_request", "string", "500m",
             "CPU request of the mysql container.", _quantity),
@@ -326,6 +338,50 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("clusterDomain", "cluster_domain", "string", "cluster.local",
             "DNS domain of the Kubernetes cluster, used in the pods' fully qualified names.",
             _dns_subdomain),
+    Setting("serverOptions", "server_options", "object", {},
+            "Extra [mysqld] options, a map of option to value (\"\" for a bare flag), written "
+            "after the cluster's own in the primary's and the replicas' .cnf; options the cluster "
+            "manages (server-id, log-bin, GTID, read-only, durability, ...) are refused. Replaces "
+            "the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a "
+            "multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and "
+            "collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, "
+            "utf8mb4_uca1400_ai_ci on MariaDB) when it names them.",
+            _checked_by(extra_server_options)),
+    Setting("nodeSelector", "node_selector", "object", {},
+            "Node labels and values a node must have to run the pods, e.g. "
+            "{\"node-pool\": \"databases\"}.", _checked_by(labels)),
+    Setting("tolerations", "tolerations", "array", [],
+            "Node taints the pods tolerate: a list of maps with key, operator (Equal or Exists), "
+            "value, effect (NoSchedule, PreferNoSchedule or NoExecute; none for all) and "
+            "tolerationSeconds (NoExecute only).", _checked_by(tolerations), items="object"),
+    Setting("priorityClassName", "priority_class_name", "string", "",
+            "PriorityClass of the pods; \"\" for the cluster's default priority.",
+            _dns_subdomain, optional=True),
+    Setting("podLabels", "pod_labels", "object", {},
+            "Extra labels of the pods; the cluster's own app.kubernetes.io/ labels cannot be "
+            "replaced.", _checked_by(_pod_labels)),
+    Setting("podAnnotations", "pod_annotations", "object", {},
+            "Extra annotations of the pods; keys under mysql-cluster/ are the cluster's own.",
+            _checked_by(_pod_annotations)),
+    Setting("primaryServiceType", "primary_service_type", "string", "ClusterIP",
+            "Type of the Service for writes (<name>-primary): ClusterIP, LoadBalancer or NodePort.",
+            _choice(*SERVICE_TYPES)),
+    Setting("primaryServiceAnnotations", "primary_service_annotations", "object", {},
+            "Annotations of the Service for writes, e.g. for an internal load balancer.",
+            _checked_by(annotations)),
+    Setting("readServiceType", "read_service_type", "string", "ClusterIP",
+            "Type of the Service for reads (<name>-read): ClusterIP, LoadBalancer or NodePort.",
+            _choice(*SERVICE_TYPES)),
+    Setting("readServiceAnnotations", "read_service_annotations", "object", {},
+            "Annotations of the Service for reads, e.g. for an internal load balancer.",
+            _checked_by(annotations)),
+    Setting("imagePullSecrets", "image_pull_secrets", "array", [],
+            "Secrets (in the cluster's namespace) with credentials for the registries of the "
+            "images.", _secret_names),
+    Setting("serviceAccountName", "service_account_name", "string", "",
+            "ServiceAccount the pods run as; \"\" for the namespace's default. Its API token is "
+            "never mounted: the pods do not use the Kubernetes API.",
+            _dns_subdomain, optional=True),
     Setting("tlsSource", "tls_source", "string", "self-signed",
             "Where the servers' TLS certificate comes from: self-signed (a CA the stack creates "
             "and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret "
@@ -362,8 +418,25 @@ BY_ARG = {s.arg: s for s in SETTINGS}
 PASSWORD_SETTINGS = tuple(s for s in SETTINGS if s.secret)
 
 
-def validated(values: dict[str, Any]) -> dict[str, Any]:
-    """Every plain setting validated, with defaults filled in, keyed by argument name.
+def _value_type(setting: Setting) -> Any:
+    if setting.secret:
+        return Optional[pulumi.Input[str]]  # None until generated; an Output when a secret
+    if setting.type == "array":
+        return list[dict[str, Any]] if setting.items == "object" else list[str]
+    return {"string": str, "integer": int, "boolean": bool, "object": dict[str, str]}[setting.type]
+
+
+# One attribute per setting, named as its argument: a new row of SETTINGS is a new attribute.
+# Passwords stay out of its repr, so that logging the settings shows none.
+ClusterSettings = make_dataclass(
+    "ClusterSettings", [(s.arg, _value_type(s), field(repr=not s.secret)) for s in SETTINGS],
+    frozen=True,
+    namespace={"__doc__": "Every setting of a cluster, validated, with defaults filled in.",
+               "__module__": __name__})
+
+
+def validated(values: dict[str, Any]) -> ClusterSettings:
+    """Every setting validated, with defaults filled in.
 
     `values` is keyed by argument name; a missing or None value takes the default.
     Secret settings may be Outputs; they are validated once known.
@@ -383,19 +456,19 @@ def validated(values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(BY_ARG)
     if unknown:
         raise TypeError(f"MySQLClusterArgs has no field(s) {', '.join(sorted(unknown))}")
-    _check_requests_within_limits(result)
-    _check_passwords_have_one_source(result)
-    _check_replication_password_length(result)
-    return result
+    settings = ClusterSettings(**result)
+    _check_requests_within_limits(settings)
+    _check_passwords_have_one_source(settings)
+    return _replication_password_length_checked(settings)
 
 
-def _check_passwords_have_one_source(settings: dict[str, Any]) -> None:
-    if not settings["existing_secret"]:
+def _check_passwords_have_one_source(settings: ClusterSettings) -> None:
+    if not settings.existing_secret:
         return
     for setting in PASSWORD_SETTINGS:
-        if settings[setting.arg] is not None:
+        if getattr(settings, setting.arg) is not None:
             raise ConfigError(setting, "<secret>",
-                              f"existingSecret ({settings['existing_secret']}) already holds the "
+                              f"existingSecret ({settings.existing_secret}) already holds the "
                               f"passwords; remove {setting.key} or existingSecret")
 
 
@@ -404,9 +477,9 @@ def _check_passwords_have_one_source(settings: dict[str, Any]) -> None:
 MAX_MYSQL_REPLICATION_PASSWORD = 32
 
 
-def _check_replication_password_length(settings: dict[str, Any]) -> None:
-    if settings["flavor"] != "mysql":
-        return
+def _replication_password_length_checked(settings: ClusterSettings) -> ClusterSettings:
+    if settings.flavor != "mysql":
+        return settings
     setting = BY_ARG["replication_password"]
 
     def check(password: Any) -> Any:
@@ -416,23 +489,23 @@ def _check_replication_password_length(settings: dict[str, Any]) -> None:
                               f"{MAX_MYSQL_REPLICATION_PASSWORD} characters; use a shorter one")
         return password
 
-    password = settings[setting.arg]
+    password = settings.replication_password
     if isinstance(password, pulumi.Output):
-        settings[setting.arg] = password.apply(check)
-    else:
-        check(password)
+        return replace(settings, replication_password=password.apply(check))
+    check(password)
+    return settings
 
 
-def _check_requests_within_limits(settings: dict[str, Any]) -> None:
+def _check_requests_within_limits(settings: ClusterSettings) -> None:
     # Kubernetes refuses a pod whose request exceeds its limit; say so before creating anything.
     for container in ("server", "backup"):
         for resource in ("cpu", "memory"):
             request = BY_ARG[f"{container}_{resource}_request"]
             limit = BY_ARG[f"{container}_{resource}_limit"]
-            if settings[limit.arg] and (quantity_value(settings[request.arg])
-                                        > quantity_value(settings[limit.arg])):
-                raise ConfigError(request, settings[request.arg],
-                                  f"it is more than {limit.key} ({settings[limit.arg]}); "
+            requested, limited = getattr(settings, request.arg), getattr(settings, limit.arg)
+            if limited and quantity_value(requested) > quantity_value(limited):
+                raise ConfigError(request, requested,
+                                  f"it is more than {limit.key} ({limited}); "
                                   "lower the request or raise the limit")
 
 

@@ -6,10 +6,14 @@ import json
 from typing import Any
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 
-from .cluster import MySQLClusterArgs
+from .args import MySQLClusterArgs
+from .sdk_internals import CONFIG
 from .settings import BY_KEY, SETTINGS, ConfigError
+
+# Pulumi hands lists and maps to a program as JSON text; what to write instead of text that is not.
+_STRUCTURED_EXAMPLES = {"array": 'use a YAML list, e.g. ["web"]',
+                        "object": 'use a YAML map, e.g. {"max_connections": "500"}'}
 
 
 def _raw_value(project: str, key: str) -> Any:
@@ -19,7 +23,7 @@ def _raw_value(project: str, key: str) -> Any:
 
 def _reject_unknown_keys(project: str) -> None:
     prefix = f"{project}:"
-    for full_key in runtime_config.CONFIG.get():
+    for full_key in CONFIG.get():
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix):]
@@ -40,11 +44,11 @@ def cluster_from_config(project: str) -> tuple[str, MySQLClusterArgs]:
         if raw is None:
             continue
         value: Any = raw
-        if setting.type == "array":
+        if setting.type in _STRUCTURED_EXAMPLES:
             try:
                 value = json.loads(raw)
             except ValueError:
-                raise ConfigError(setting, raw, "use a YAML list, e.g. [\"web\"]") from None
+                raise ConfigError(setting, raw, _STRUCTURED_EXAMPLES[setting.type]) from None
         values[setting.arg] = value
     name = values.pop("name", BY_KEY["clusterName"].default)
     return name, MySQLClusterArgs(**values)

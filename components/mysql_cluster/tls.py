@@ -8,7 +8,7 @@ as cert-manager writes it: tls.crt, tls.key and ca.crt.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import pulumi
 import pulumi_tls as tls
@@ -17,7 +17,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
-from .settings import BY_KEY, ConfigError
+from .settings import BY_KEY, ClusterSettings, ConfigError
 
 # Where every container that uses the certificate finds it, and the Secret's keys.
 TLS_DIR = "/etc/mysql-cluster/tls"
@@ -36,8 +36,8 @@ _CERT_VALIDITY_HOURS = 365 * 24
 _CERT_EARLY_RENEWAL_HOURS = 30 * 24
 
 
-def tls_enabled(settings: dict[str, Any]) -> bool:
-    return settings["tls_source"] != "none"
+def tls_enabled(settings: ClusterSettings) -> bool:
+    return settings.tls_source != "none"
 
 
 # The key each source needs, and what it names.
@@ -45,19 +45,19 @@ _SOURCE_KEYS = {"cert-manager": ("tlsIssuer", "the Issuer or ClusterIssuer"),
                 "secret": ("tlsSecret", "the Secret")}
 
 
-def check_tls_settings(settings: dict[str, Any]) -> None:
+def check_tls_settings(settings: ClusterSettings) -> None:
     """The TLS keys agree with each other; raises ConfigError naming the key to change."""
-    source = settings["tls_source"]
+    source = settings.tls_source
     for wanted_source, (key, what) in _SOURCE_KEYS.items():
         setting = BY_KEY[key]
-        value = settings[setting.arg]
+        value = getattr(settings, setting.arg)
         if source == wanted_source and not value:
             raise ConfigError(setting, value, f"tlsSource {source} needs it; name {what}")
         if source != wanted_source and value:
             raise ConfigError(setting, value,
                               f"it is only used with tlsSource {wanted_source} (tlsSource is "
                               f"{source}); remove it or set tlsSource {wanted_source}")
-    if settings["require_client_tls"] and source == "none":
+    if settings.require_client_tls and source == "none":
         raise ConfigError(BY_KEY["requireClientTls"], True,
                           "with tlsSource none the servers have no certificate; choose a "
                           "tlsSource or set requireClientTls false")
@@ -75,35 +75,35 @@ def certificate_names(names: ClusterNames, replicas: int) -> tuple[list[str], li
     return list(dict.fromkeys(dns)), ["127.0.0.1"]
 
 
-def server_tls_options(settings: dict[str, Any]) -> dict[str, str]:
+def server_tls_options(settings: ClusterSettings) -> dict[str, str]:
     """[mysqld] options: the certificate, and whether clients must use TLS."""
     if not tls_enabled(settings):
         return {}
     options = {"ssl-ca": f"{TLS_DIR}/{CA_FILE}", "ssl-cert": f"{TLS_DIR}/{CERT_FILE}",
                "ssl-key": f"{TLS_DIR}/{KEY_FILE}"}
-    if settings["require_client_tls"]:
+    if settings.require_client_tls:
         options["require-secure-transport"] = "ON"
     return options
 
 
-def tls_secret(name: str, names: ClusterNames, settings: dict[str, Any],
+def tls_secret(name: str, names: ClusterNames, settings: ClusterSettings,
                metadata: Callable[[str], meta.ObjectMetaArgs],
                opts: pulumi.ResourceOptions) -> Optional[pulumi.Input[str]]:
     """The name of the Secret the pods read the certificate from (made here unless the user
     gives one); None without TLS."""
-    source = settings["tls_source"]
+    source = settings.tls_source
     if source == "none":
         return None
     if source == "secret":
-        return settings["tls_secret"]
-    dns_names, ip_addresses = certificate_names(names, settings["replicas"])
+        return settings.tls_secret
+    dns_names, ip_addresses = certificate_names(names, settings.replicas)
     if source == "cert-manager":
         _certificate(name, names, settings, metadata, dns_names, ip_addresses, opts)
         return names.tls_secret
     return _self_signed_secret(name, names, metadata, dns_names, ip_addresses, opts)
 
 
-def _certificate(name: str, names: ClusterNames, settings: dict[str, Any],
+def _certificate(name: str, names: ClusterNames, settings: ClusterSettings,
                  metadata: Callable[[str], meta.ObjectMetaArgs], dns_names: list[str],
                  ip_addresses: list[str], opts: pulumi.ResourceOptions) -> CustomResource:
     """A cert-manager Certificate; cert-manager writes the Secret and renews it."""
@@ -114,7 +114,7 @@ def _certificate(name: str, names: ClusterNames, settings: dict[str, Any],
         metadata=metadata(names.certificate),
         spec={
             "secretName": names.tls_secret,
-            "issuerRef": {"name": settings["tls_issuer"], "kind": settings["tls_issuer_kind"],
+            "issuerRef": {"name": settings.tls_issuer, "kind": settings.tls_issuer_kind,
                           "group": "cert-manager.io"},
             "commonName": names.cluster,
             "dnsNames": dns_names,

@@ -14,6 +14,7 @@ import grpc
 import pytest
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from mysql_cluster.generate import documentation
 from mysql_cluster.mock_runtime import run_program
 from mysql_cluster.settings import SETTINGS
 
@@ -52,6 +53,12 @@ def test_every_setting_but_the_cluster_name_is_an_optional_input_named_as_its_co
     assert inputs == {s.key: s.type for s in SETTINGS if s.arg != "name"}
     assert component["inputProperties"]["allowedClientNamespaces"]["items"]["type"] == "string"
     assert not component.get("requiredInputs")
+
+
+def test_every_input_is_described_by_its_settings_description_and_default(schema):
+    inputs = schema["resources"][TYPE_TOKEN]["inputProperties"]
+    assert {key: spec.get("description") for key, spec in inputs.items()} == \
+        {s.key: documentation(s) for s in SETTINGS if s.arg != "name"}
 
 
 def test_the_outputs_are_the_names_and_hosts_that_clients_need(schema):

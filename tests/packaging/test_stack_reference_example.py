@@ -25,7 +25,7 @@ DATABASE_STACKS = {
 }
 
 
-class _StackOutputs(mock_runtime._RecordingMocks):
+class _StackOutputs(mock_runtime.RecordingMocks):
     """Answers a StackReference with the outputs of the stack it names."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
@@ -35,11 +35,10 @@ class _StackOutputs(mock_runtime._RecordingMocks):
 
 
 @pytest.fixture
-def deployment(monkeypatch) -> dict[str, Any]:
-    monkeypatch.setattr(mock_runtime, "_RecordingMocks", _StackOutputs)
+def deployment() -> dict[str, Any]:
     project, config, secret_keys = stack_config(EXAMPLE_DIR, "dev")
     resources = mock_runtime.run_program(EXAMPLE_DIR / "__main__.py", project, "dev", config,
-                                         secret_keys)
+                                         secret_keys, _StackOutputs())
     (deployment,) = [r.inputs for r in resources if r.type == "kubernetes:apps/v1:Deployment"]
     return deployment
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -156,3 +157,13 @@ def test_both_clusters_run_the_same_scripts_with_every_helper_inlined(consumer):
     for command in orders:
         assert command[:2] == ["bash", "-c"]
         assert 'source "$(dirname' not in command[2]
+
+
+def test_the_modules_the_policy_pack_imports_come_with_the_wheel(venv, tmp_path):
+    pack = (PROJECT_DIR / "policy" / "cluster_policies.py").read_text(encoding="utf-8")
+    modules = re.findall(r"^from (mysql_cluster\.\w+) import", pack, flags=re.MULTILINE)
+    assert modules, "the policy pack no longer imports the package's parsers"
+    program = ("import importlib, json, sys; "
+               "print(json.dumps([importlib.import_module(m).__file__ for m in sys.argv[1:]]))")
+    files = _run([str(venv / "bin" / "python"), "-I", "-c", program, *modules], cwd=tmp_path)
+    assert all(Path(file).is_relative_to(venv) for file in json.loads(files))

@@ -44,6 +44,7 @@ def test_images_pinned_by_digest_or_behind_a_registry_port_pass(statefulset, ima
     ("registry.example:5000/mysql", "has neither a tag nor a digest"),
     ("mysql:latest", "uses the tag latest, which moves with every release"),
     ("mysql@sha256:abc", "has a malformed digest 'sha256:abc'"),
+    (f"mysql@{DIGEST}\n", f"has a malformed digest {DIGEST + chr(10)!r}"),
 ])
 def test_unpinned_image_is_a_violation(statefulset, image, problem):
     container(statefulset, "mysql")["image"] = image
@@ -147,6 +148,7 @@ def test_rendered_storage_is_within_the_default_bounds(statefulset):
     ("2Ti", "requests 2Ti, above the maximum 1Ti"),
     ("1.5e12", "requests 1.5e12, above the maximum 1Ti"),
     ("lots", 'requests "lots", which is not a quantity'),
+    ("1e999999999", 'requests "1e999999999", which is not a quantity'),
 ])
 def test_storage_outside_the_default_bounds_is_a_violation(statefulset, size, problem):
     statefulset["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] = size

@@ -18,9 +18,10 @@ _RENDERED: dict[tuple[tuple[str, str], ...], list[dict[str, Any]]] = {}
 @pytest.fixture
 def rendered(render: Callable[..., Any]) -> Callable[..., list[dict[str, Any]]]:
     """rendered(server, **stack_config): the dev stack of that server with three replicas and the
-    test passwords, secrets revealed."""
+    test passwords (in the stack's Secret unless existingSecret names another), secrets revealed."""
     def manifests(server: str, **config: Any) -> list[dict[str, Any]]:
-        settings = {"replicas": 3, **SERVER_CONFIG[server], **PASSWORD_CONFIG, **config}
+        passwords = {} if config.get("existingSecret") else PASSWORD_CONFIG
+        settings = {"replicas": 3, **SERVER_CONFIG[server], **passwords, **config}
         key = tuple(sorted((k, str(v)) for k, v in settings.items()))
         if key not in _RENDERED:
             _RENDERED[key] = render(reveal_secrets=True, **settings)

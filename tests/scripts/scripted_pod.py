@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import server_model
 import standins
 
 SERVERS = ("mysql 8.4", "mysql 8.0", "mysql 5.7", "mariadb 11.4", "mariadb 10.11")
@@ -52,7 +53,8 @@ PASSWORD_CONFIG = {"rootPassword": PASSWORDS["root-password"],
                    "backupPassword": PASSWORDS["backup-password"],
                    "appPassword": PASSWORDS["app-password"]}
 
-BINLOG_INFO = "mysql-bin.000003\t4711\n"
+# The GTIDs of the donor a clone copies when a test does not say otherwise.
+DONOR_GTIDS = {"mysql": "3e11fa47-71ca-11e1-9e33-c80aa9000100:1-77", "mariadb": "0-100-42"}
 
 
 def sql_literal(text: str) -> str:
@@ -60,27 +62,27 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def info_prefix(server: str) -> str:
-    """MariaDB 11.1+ names its backup files mariadb_backup_*; the others xtrabackup_*."""
-    return "mariadb_backup" if server == "mariadb 11.4" else "xtrabackup"
+def primary_state(server: str) -> dict[str, Any]:
+    """The server model of a primary of this cluster (GTIDs on, its own binary log) that has
+    committed the DONOR_GTIDS."""
+    state = server_model.new_state(server, {"gtid_mode": "ON", "enforce_gtid_consistency": "ON",
+                                            "log_bin": "mysql-bin", "server_id": "100"})
+    state["gtid_binlog_pos" if is_mariadb(server) else "gtid_executed"] = DONOR_GTIDS[server_model.flavor(server)]
+    return state
 
 
-def donor_files(server: str, binlog_info: str | None = BINLOG_INFO,
-                slave_info: str | None = None) -> list[tuple[str, str]]:
-    """What a backup of the donor streams: the data first, the info files the backup tool writes
-    at the end last, checkpoints and backup info the very last."""
-    prefix = info_prefix(server)
-    files = [("ibdata1", "system tablespace"), ("mysql/general_log.CSV", ""),
-             ("app/db.opt", "default-character-set=utf8mb4")]
-    if server.startswith("mysql"):
-        files.append(("auto.cnf", "[auto]\nserver-uuid=3e11fa47-71ca-11e1-9e33-c80aa9429562\n"))
-    if binlog_info is not None:
-        files.append((f"{prefix}_binlog_info", binlog_info))
-    if slave_info is not None:
-        files.append((f"{prefix}_slave_info", slave_info))
-    files += [(f"{prefix}_checkpoints", "backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 8765\n"),
-              (f"{prefix}_info", "tool_command = --backup --slave-info --stream=xbstream\n")]
-    return files
+def donor_files(server: str, state: dict[str, Any] | None = None, **info: str | None) -> list[tuple[str, str]]:
+    """What the backup tool of `server` streams from a donor with this server model (by default
+    primary_state), with --slave-info; `info` replaces info files by kind (binlog_info="..."), or
+    drops them (None)."""
+    files = dict(server_model.backup_files(state or primary_state(server), ["--backup", "--slave-info"]))
+    prefix = server_model.info_prefix(server)
+    last = {name: files.pop(name) for name in (f"{prefix}_checkpoints", f"{prefix}_info")}
+    for kind, text in info.items():
+        files.pop(f"{prefix}_{kind}", None)
+        if text is not None:
+            files[f"{prefix}_{kind}"] = text
+    return list({**files, **last}.items())
 
 
 def is_mariadb(server: str) -> bool:
@@ -199,13 +201,17 @@ class Pod:
         self._installed: tuple[set[str], bool] | None = None
         self.outputs: list[str] = []
         self._lay_out_volumes(statefulset, config_maps, secrets)
+        self._initialised = False
+        server_mounts = self.container("mysql").get("volumeMounts", [])
         self.scenario: dict[str, Any] = {
             "server": server,
+            # The server model boots on the option files and data directory the mysql container
+            # mounts where the images read them.
+            "conf_dir": str(self._host_path("/etc/mysql/conf.d", server_mounts)),
+            "datadir": str(self._host_path("/var/lib/mysql", server_mounts)),
             "accounts": {"root": PASSWORDS["root-password"],
                          self.env("backup")["BACKUP_USER"]: PASSWORDS["backup-password"]},
             "refused_connections": 0,
-            "replica_status": None,
-            "sql_fails": False,
             "donor_files": donor_files(server),
             "transfers": ["ok"],
             "prepare": ["ok"],
@@ -224,7 +230,8 @@ class Pod:
                 for key, text in config_maps[volume["configMap"]["name"]].items():
                     (path / key).write_text(text)
             elif "secret" in volume:
-                for key, value in secrets[volume["secret"]["secretName"]].items():
+                # An existingSecret is not rendered: it holds the test passwords.
+                for key, value in secrets.get(volume["secret"]["secretName"], PASSWORDS).items():
                     (path / key).write_text(value)
             else:
                 assert "emptyDir" in volume, f"the harness does not emulate volume {volume}"
@@ -269,6 +276,9 @@ class Pod:
     def run(self, container: str, probe: str | None = None, trace: bool = False) -> Run:
         """Runs the container's command, or its probe's, as the kubelet would; traced, with
         `bash -x` and the argv of every process recorded."""
+        if container != "init-mysql":
+            self._initialise()
+        self._initialised = self._initialised or container == "init-mysql"
         spec = self.container(container)
         command = spec[probe]["exec"]["command"] if probe else spec["command"]
         assert command[:2] == ["bash", "-c"] and len(command) == 3, command
@@ -288,9 +298,38 @@ class Pod:
         self.outputs += [process.stdout, process.stderr]
         return Run(process.returncode, process.stdout, process.stderr, calls[before:])
 
+    def _initialise(self) -> None:
+        """The kubelet runs init-mysql before the other containers: it gives the server its
+        option files."""
+        if not self._initialised:
+            assert self.run("init-mysql").status == 0
+
     @property
-    def served_stream(self) -> bytes:
-        return (self.control / standins.SERVED_STREAM).read_bytes()
+    def served_stream(self) -> list[tuple[str, str]]:
+        """The files of the backup served to a peer, as a cloning pod's donor_files."""
+        stream = (self.control / standins.SERVED_STREAM).read_bytes()
+        return [(name, data.decode()) for name, data in standins.decode_stream(stream)]
+
+    @property
+    def server_state(self) -> dict[str, Any]:
+        """The state of the pod's server model, booted as at its first connection."""
+        self._initialise()
+        return server_model.load(str(self.control), self.scenario)
+
+    def update_server(self, change: Callable[[dict[str, Any]], None]) -> None:
+        """Changes the server model's state as replication or a client would."""
+        state = self.server_state
+        change(state)
+        server_model.save(str(self.control), state)
+
+    def replicating(self, **channel: str) -> None:
+        """Gives the server a channel to the primary with these status fields (io, sql, lag,
+        io_error), as replication started by the sidecar and then lived."""
+        def configure(state: dict[str, Any]) -> None:
+            state["channel"] = server_model.new_channel(
+                "mysql-0.mysql.mysql-dev.svc.cluster.local", "replicator", True, "slave_pos")
+            state["channel"].update({"io": "Yes", "sql": "Yes", "lag": "0", **channel})
+        self.update_server(configure)
 
     def password_leaks(self) -> list[str]:
         """Where a password showed up: the output of any run, or the argv of any process."""

@@ -5,9 +5,10 @@ test (so a program the image would lack is missing here too). It records how it 
 `calls.log` of its control directory and behaves as `scenario.bin` there says, the way the real
 program would: a client refuses a wrong password or a statement its server does not know, the
 stream extractor fails on a stream that stops inside a file, the backup tool marks a backup as
-prepared. The real commands the scripts may use (mv, grep, ...) are there too: in traced runs as
-shims that record their argv and exec the real program, so that the argv of every process the
-scripts start can be searched for passwords.
+prepared. The SQL client and the backup tool work on the pod's server, modelled with upstream's
+rules in server_model.py. The real commands the scripts may use (mv, grep, ...) are there too: in
+traced runs as shims that record their argv and exec the real program, so that the argv of every
+process the scripts start can be searched for passwords.
 
 The stand-ins start with `python -SI` and import this module. A clone runs several stand-ins per
 attempt, so it loads only what starts fast: the scenario and the calls are marshal data (json
@@ -105,26 +106,6 @@ def unknown_statement(server: str, sql: str) -> str | None:
         if match:
             return match.group(0)
     return None
-
-
-def speaks_source_replica(server: str) -> bool:
-    return server.startswith("mysql 8.")
-
-
-def replica_status_rows(server: str, status: dict[str, str]) -> list[tuple[str, str]]:
-    """SHOW REPLICA STATUS (MySQL 8) or SHOW SLAVE STATUS (5.7, MariaDB) fields, in real order."""
-    new = speaks_source_replica(server)
-    replica, source = ("Replica", "Source") if new else ("Slave", "Master")
-    return [
-        (f"{replica}_IO_State", f"Waiting for {source.lower()} to send event"),
-        (f"{source}_Host", "mysql-0.mysql.mysql-dev.svc.cluster.local"),
-        (f"{source}_Port", "3306"),
-        (f"{replica}_IO_Running", status["io"]),
-        (f"{replica}_SQL_Running", status["sql"]),
-        ("Last_IO_Error", status.get("io_error", "")),
-        (f"Seconds_Behind_{source}", status["lag"]),
-        (f"{replica}_SQL_Running_State", f"{replica} has read all relay log; waiting for more updates"),
-    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +258,9 @@ def _connection_options(inv: Invocation, args: list[str], flags: set[str]) -> tu
 
 
 def sql_client(inv: Invocation) -> None:
-    """Runs the statements on stdin, or answers the query of -e."""
+    """Runs the statements on stdin, or answers the query of -e, on the pod's server model."""
+    import server_model  # here only: see the module's docstring
+
     options, rest = _connection_options(inv, inv.login(),
                                         {"--batch", "--skip-column-names", "--vertical"})
     if rest:
@@ -286,44 +269,47 @@ def sql_client(inv: Invocation) -> None:
     if query is not None:
         inv.record["query"] = query
     inv.connect()
-    if query is None:
-        run_statements(inv, sys.stdin.read())
-    else:
-        answer(inv, options, query.strip().rstrip(";"))
+    state = server_model.load(inv.control, inv.scenario)
+    try:
+        if query is None:
+            inv.record["stdin"] = sql = sys.stdin.read()
+            reject_unknown(inv, server_model, sql)
+            server_model.execute(state, sql)
+        else:
+            reject_unknown(inv, server_model, query)
+            answer(options, query.strip().rstrip(";"), state, server_model)
+    except server_model.SqlError as error:
+        inv.fail(str(error))
+    finally:
+        server_model.save(inv.control, state)
 
 
-def reject_unknown(inv: Invocation, sql: str) -> None:
-    unknown = unknown_statement(inv.scenario["server"], sql)
+def reject_unknown(inv: Invocation, server_model: Any, sql: str) -> None:
+    """A statement the server does not have is a syntax error there: its words are checked, not
+    its literals."""
+    text = " ; ".join(server_model.skeleton(tokens) for tokens in server_model.statements(sql))
+    unknown = unknown_statement(inv.scenario["server"], text)
     if unknown:
         inv.fail(f"ERROR 1064 (42000): You have an error in your SQL syntax near '{unknown}'")
 
 
-def run_statements(inv: Invocation, sql: str) -> None:
-    inv.record["stdin"] = sql
-    reject_unknown(inv, sql)
-    if inv.scenario["sql_fails"]:
-        inv.fail("ERROR 1290 (HY000): The MySQL server is running with the --super-read-only option")
-
-
-def answer(inv: Invocation, options: dict[str, str], query: str) -> None:
-    reject_unknown(inv, query)
-    if query == "SELECT 1":
-        print("1" if "skip-column-names" in options else "1\n1")
-    elif query in ("SHOW REPLICA STATUS", "SHOW SLAVE STATUS"):
-        status = inv.scenario["replica_status"]
-        if status is None:
+def answer(options: dict[str, str], query: str, state: dict[str, Any], server_model: Any) -> None:
+    """Prints the answer as the client does: batch (tab-separated, with a header line unless
+    --skip-column-names) or --vertical."""
+    if query in ("SHOW REPLICA STATUS", "SHOW SLAVE STATUS"):
+        rows = server_model.replica_status_rows(state)
+        if not rows:
             return
-        rows = replica_status_rows(inv.scenario["server"], status)
-        if "vertical" in options:
-            print("*************************** 1. row ***************************")
-            for name, value in rows:
-                print(f"{name:>32}: {value}")
-        else:
-            if "skip-column-names" not in options:
-                print("\t".join(name for name, _ in rows))
-            print("\t".join(value for _, value in rows))
     else:
-        inv.fail(f"the stand-in has no answer to: {query}")
+        rows = [(query.removeprefix("SELECT "), value) for value in server_model.query(state, query)]
+    if "vertical" in options:
+        print("*************************** 1. row ***************************")
+        for name, value in rows:
+            print(f"{name:>32}: {value}")
+        return
+    if "skip-column-names" not in options:
+        print("\t".join(name for name, _ in rows))
+    print("\t".join(value for _, value in rows))
 
 
 def admin_client(inv: Invocation) -> None:
@@ -370,6 +356,10 @@ def prepare(inv: Invocation) -> None:
 
 
 def backup(inv: Invocation) -> None:
+    """A hot backup of the pod's server model, streamed to stdout, with the files and the locks
+    of the tool's version (server_model has the rules)."""
+    import server_model  # here only: see the module's docstring
+
     inv.record["action"] = "backup"
     inv.login()
     inv.connect()
@@ -377,7 +367,15 @@ def backup(inv: Invocation) -> None:
         inv.fail(f"{inv.tool}: the stream format must be xbstream", 2)
     if not os.path.isdir(_option(inv, "--target-dir")):
         inv.fail(f"{inv.tool}: --target-dir does not exist", 2)
-    stream = encode_stream(inv.scenario["donor_files"])
+    state = server_model.load(inv.control, inv.scenario)
+    if server_model.slave_info_refused(state, inv.args):
+        inv.fail(server_model.SLAVE_INFO_ERROR)
+    inv.record["locks"] = locks = server_model.backup_locks(state, inv.args)
+    if locks and state["channel"]["sql"] == "Yes":
+        # The read lock is held for the whole copy: the replica applies nothing meanwhile.
+        state["applier_stalls"].append(locks[-1])
+        server_model.save(inv.control, state)
+    stream = encode_stream(server_model.backup_files(state, inv.args))
     if inv.scenario["backup_fails"]:
         sys.stdout.buffer.write(stream[:len(stream) // 2])
         inv.fail(f"[ERROR] {inv.tool}: failed to copy datafile")

@@ -1,9 +1,11 @@
-"""backup sidecar: the cluster's users on the primary, replication start on a fresh clone, and
-serving backups to the next pod."""
+"""backup sidecar: the cluster's users on the primary, and serving backups to the next pod
+(replication start: test_replication_start_script.py)."""
 from __future__ import annotations
 
+import re
+
 import pytest
-import standins
+import server_model
 from scripted_pod import (
     ONE_PER_FLAVOR,
     PASSWORDS,
@@ -68,11 +70,15 @@ SOCAT_LISTEN = ["TCP-LISTEN:3307,reuseaddr,fork,max-children=1", "EXEC:bash -c s
 
 
 def cloned_replica(make_pod, server: str):
-    """Pod 2 after a successful clone-mysql."""
-    pod = make_pod(server, 2)
+    """Pod 1 after a successful clone-mysql."""
+    pod = make_pod(server, 1)
     run = pod.run("clone-mysql")
     assert run.status == 0, run.stderr
     return pod
+
+
+def client_options_files(pod) -> list[str]:
+    return sorted(p.name for p in pod.volume("client-options").iterdir())
 
 
 @pytest.mark.parametrize("server", SERVERS)
@@ -106,50 +112,24 @@ def test_a_server_that_refuses_the_root_password_stops_the_sidecar_without_waiti
 
 def test_a_primary_that_cannot_create_the_users_stops_the_sidecar(make_pod):
     pod = make_pod("mysql 8.4", 0)
-    pod.scenario["sql_fails"] = True
+    cnf = pod.volume("config-map") / "primary.cnf"
+    cnf.write_text(cnf.read_text() + "super-read-only=ON\n")
     run = pod.run("backup")
     assert run.status == 1
+    assert "--super-read-only option so it cannot execute this statement" in run.stderr
     assert "could not create the cluster's users on the primary" in run.stderr
     assert run.of("socat") == []
 
 
-def test_the_coordinates_of_a_clone_are_applied_only_once(make_pod):
-    pod = cloned_replica(make_pod, "mysql 8.4")
-    assert len(pod.run("backup").statements) == 1
-    restarted = pod.run("backup")
-    assert restarted.status == 0, restarted.stderr
-    assert restarted.statements == []
-    assert restarted.queries == ["SELECT 1"]
-
-
-def test_a_replica_that_already_replicates_keeps_its_configuration(make_pod):
-    pod = cloned_replica(make_pod, "mysql 8.4")
-    pod.scenario["replica_status"] = {"io": "Yes", "sql": "Yes", "lag": "0"}
-    run = pod.run("backup")
-    assert run.status == 0, run.stderr
-    assert run.statements == []
-    assert "replication is already configured" in run.stderr
-
-
-def test_a_failed_replication_start_is_retried_at_the_next_start(make_pod):
-    pod = cloned_replica(make_pod, "mysql 8.4")
-    pod.scenario["sql_fails"] = True
-    failed = pod.run("backup")
-    assert failed.status == 1
-    assert "could not start replication from mysql-0.mysql.mysql-dev.svc.cluster.local" in failed.stderr
-    assert failed.of("socat") == []
-    pod.scenario["sql_fails"] = False
-    restarted = pod.run("backup")
-    assert restarted.status == 0, restarted.stderr
-    assert restarted.statements == failed.statements
-
-
-def test_a_replica_that_was_not_cloned_sends_no_replication_statements(make_pod):
-    pod = make_pod("mysql 8.4", 1)
-    run = pod.run("backup")
-    assert run.status == 0, run.stderr
-    assert run.statements == []
-    assert [call["addresses"] for call in run.of("socat")] == [SOCAT_LISTEN]
+# In a database-level grant '_' and '%' are wildcards: `m_sql`.* would also cover `mysql`.
+@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+def test_the_application_user_gets_its_database_only_even_with_wildcard_characters_in_its_name(make_pod, server):
+    pod = make_pod(server, 0, appDatabase="m_sql")
+    assert pod.run("backup").status == 0
+    state = pod.server_state
+    assert "m_sql" in state["databases"]
+    assert [server_model.database_granted(state, "'app'@'%'", database)
+            for database in ("m_sql", "mysql", "m%sql")] == [True, False, False]
 
 
 @pytest.mark.parametrize("server", ONE_PER_FLAVOR)
@@ -172,7 +152,8 @@ def test_the_sidecar_serves_backups_with_ncat_where_the_image_has_no_socat(make_
 @pytest.mark.parametrize(("server", "transfer"), [(server, "socat") for server in SERVERS]
                          + [("mariadb 10.11", "ncat")])
 def test_a_peer_receives_a_hot_backup_taken_as_the_backup_user(make_pod, server, transfer):
-    pod = make_pod(server, 1)
+    pod = cloned_replica(make_pod, server)
+    assert pod.run("backup").status == 0
     pod.tools = pod.tools - {"socat"} | {transfer}
     pod.scenario["serve_once"] = True
     run = pod.run("backup")
@@ -180,14 +161,12 @@ def test_a_peer_receives_a_hot_backup_taken_as_the_backup_user(make_pod, server,
     assert [call["served_status"] for call in run.of(transfer)] == [0]
     [backup] = run.of(backup_tool(server))
     options, *rest = backup["argv"]
-    tmp = pod.volume("tmp")
-    assert options.startswith(f"--defaults-extra-file={tmp}/client-backup.")
+    assert re.fullmatch(f"--defaults-extra-file={pod.volume('client-options')}/backup\\.[0-9]+\\.backup\\.cnf", options)
     assert rest == ["--backup", "--slave-info", "--stream=xbstream", "--parallel=2", "--host=127.0.0.1",
-                    "--port=3306", f"--target-dir={tmp}"]
+                    "--port=3306", f"--target-dir={pod.volume('tmp')}"]
     assert backup["login"] == {"user": "backup", "password": PASSWORDS["backup-password"],
                                "mode": "0o600"}
-    assert list(standins.decode_stream(pod.served_stream)) == [
-        (name, content.encode()) for name, content in donor_files(server)]
+    assert pod.served_stream == donor_files(server, pod.server_state)
 
 
 def test_a_failed_backup_ends_the_peers_stream_with_an_error(make_pod):
@@ -211,5 +190,5 @@ def test_the_sidecar_fails_at_once_naming_socat_and_ncat_where_the_image_has_nei
 def test_while_serving_only_the_backup_users_option_file_is_kept(make_pod):
     pod = make_pod("mysql 8.4", 0)
     assert pod.run("backup").status == 0
-    option_files = [p.name for p in pod.volume("tmp").iterdir() if p.name.startswith("client-")]
-    assert [name.rsplit(".", 1)[0] for name in option_files] == ["client-backup"]
+    [option_file] = client_options_files(pod)
+    assert re.fullmatch(r"backup\.[0-9]+\.backup\.cnf", option_file)

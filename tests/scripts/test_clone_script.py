@@ -2,14 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from scripted_pod import (
-    ONE_PER_FLAVOR,
-    SERVERS,
-    backup_tool,
-    donor_files,
-    info_prefix,
-    stream_tool,
-)
+from scripted_pod import ONE_PER_FLAVOR, SERVERS, backup_tool, donor_files, stream_tool
+from server_model import info_prefix
 
 pytest_plugins = ["pod_fixtures"]
 

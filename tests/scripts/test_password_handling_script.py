@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from scripted_pod import MARKERS, SERVERS
+from scripted_pod import MARKERS, ONE_PER_FLAVOR, SERVERS, admin_client, sql_client
 
 pytest_plugins = ["pod_fixtures"]
 
@@ -30,7 +30,21 @@ def test_no_password_reaches_argv_or_output_even_traced(make_pod, server):
         # The passwords were used: users or replication statements, and a backup served.
         assert len(sidecar.statements) == 1
         assert [call["served_status"] for call in sidecar.of("socat")] == [0]
-        pod.scenario["replica_status"] = {"io": "Yes", "sql": "Yes", "lag": "0"}
         for probe in ("livenessProbe", "readinessProbe"):
             assert pod.run("mysql", probe=probe, trace=True).status == 0
     assert primary.password_leaks() + replica.password_leaks() == []
+
+
+# A Secret made from a file may hold any bytes; the option files escape line breaks.
+@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+def test_a_password_with_a_newline_reaches_the_server_whole_and_is_never_printed(make_pod, server):
+    pod = make_pod(server, 0, existingSecret="db-credentials")
+    password = "rootQx7Vd first line\nsecond line\tend"
+    (pod.volume("credentials") / "root-password").write_text(password)
+    pod.scenario["accounts"]["root"] = password
+    runs = [pod.run("mysql", probe=probe, trace=True) for probe in ("livenessProbe", "readinessProbe")]
+    assert [run.status for run in runs] == [0, 0]
+    assert [call["login"]["password"] for run in runs for call in run.of(admin_client(server), sql_client(server))] \
+        == [password, password]
+    assert not [run for run in runs if "second line" in run.stdout + run.stderr]
+    assert pod.password_leaks() == []

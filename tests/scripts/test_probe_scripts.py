@@ -20,7 +20,7 @@ HEALTHY = {"io": "Yes", "sql": "Yes", "lag": "0"}
 
 
 def client_files_left(pod) -> list[str]:
-    return sorted(p.name for p in pod.volume("tmp").iterdir() if p.name.startswith("client-"))
+    return sorted(p.name for p in pod.volume("client-options").iterdir())
 
 
 @pytest.mark.parametrize("server", SERVERS)
@@ -75,7 +75,7 @@ def test_a_primary_that_does_not_answer_is_not_ready(make_pod):
 @pytest.mark.parametrize("server", SERVERS)
 def test_a_replica_with_both_threads_running_and_no_lag_is_ready(make_pod, server):
     pod = make_pod(server, 1)
-    pod.scenario["replica_status"] = HEALTHY
+    pod.replicating(**HEALTHY)
     run = pod.run("mysql", probe="readinessProbe")
     assert run.status == 0, run.stderr
     [query] = run.of(sql_client(server))
@@ -107,7 +107,8 @@ NOT_READY = {
 def test_a_replica_is_not_ready(make_pod, server, state):
     status, reason = NOT_READY[state]
     pod = make_pod(server, 2)
-    pod.scenario["replica_status"] = status
+    if status is not None:
+        pod.replicating(**status)
     run = pod.run("mysql", probe="readinessProbe")
     assert run.status == 1
     assert reason in run.stderr
@@ -116,13 +117,13 @@ def test_a_replica_is_not_ready(make_pod, server, state):
 
 def test_a_replica_exactly_at_the_lag_limit_is_ready(make_pod):
     pod = make_pod("mysql 8.4", 1)
-    pod.scenario["replica_status"] = {"io": "Yes", "sql": "Yes", "lag": "30"}
+    pod.replicating(lag="30")
     assert pod.run("mysql", probe="readinessProbe").status == 0
 
 
 def test_the_lag_limit_is_the_stacks_max_replication_lag_seconds(make_pod):
     pod = make_pod("mariadb 11.4", 1, maxReplicationLagSeconds=5)
-    pod.scenario["replica_status"] = {"io": "Yes", "sql": "Yes", "lag": "6"}
+    pod.replicating(lag="6")
     run = pod.run("mysql", probe="readinessProbe")
     assert run.status == 1
     assert "the replica is 6s behind the primary (limit 5s)" in run.stderr

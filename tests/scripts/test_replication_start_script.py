@@ -1,149 +1,279 @@
-"""From the backup's info files to the statements that start replication: clone-mysql reads
-where the backup stands, the backup sidecar sends the statements in the server's dialect."""
+"""From a clone to replication from the primary, by GTID: clone-mysql reads where the backup
+stands, the backup sidecar points the server at the primary. The servers and backup tools are
+server_model's: they keep the restored replication metadata, refuse what upstream refuses, and
+write the info files of their version."""
 from __future__ import annotations
 
 import pytest
-from scripted_pod import PASSWORDS, SERVERS, STATUS_QUERY, donor_files, sql_literal
+import server_model
+from scripted_pod import DONOR_GTIDS, PASSWORDS, SERVERS, donor_files, is_mariadb, primary_state
 
 pytest_plugins = ["pod_fixtures"]
 
 PRIMARY = "mysql-0.mysql.mysql-dev.svc.cluster.local"
-REPLICATION = sql_literal(PASSWORDS["replication-password"])
-SOURCE = (f"SOURCE_HOST='{PRIMARY}', SOURCE_PORT=3306, SOURCE_USER='replicator', "
-          f"SOURCE_PASSWORD={REPLICATION}, SOURCE_CONNECT_RETRY=10, GET_SOURCE_PUBLIC_KEY=1")
-MASTER = (f"MASTER_HOST='{PRIMARY}', MASTER_PORT=3306, MASTER_USER='replicator', "
-          f"MASTER_PASSWORD={REPLICATION}, MASTER_CONNECT_RETRY=10")
+MYSQL = ("mysql 8.4", "mysql 8.0", "mysql 5.7")
+MARIADB = ("mariadb 11.4", "mariadb 10.11")
+# GTIDs the primary committed after the backup was taken.
+LATER_GTIDS = {"mysql": "3e11fa47-71ca-11e1-9e33-c80aa9000100:1-90", "mariadb": "0-100-50"}
 
 
-def position_sql(server: str, file: str, pos: int) -> str:
-    """Start at a binary log position: MySQL 8 speaks SOURCE/REPLICA, the others MASTER/SLAVE."""
-    if server.startswith("mysql 8."):
-        return (f"STOP REPLICA;\nCHANGE REPLICATION SOURCE TO {SOURCE}, SOURCE_LOG_FILE='{file}', "
-                f"SOURCE_LOG_POS={pos};\nSTART REPLICA;\n")
-    return (f"STOP SLAVE;\nCHANGE MASTER TO {MASTER}, MASTER_LOG_FILE='{file}', "
-            f"MASTER_LOG_POS={pos};\nSTART SLAVE;\n")
+def gtid_state(state) -> str:
+    """Where a server stands: MySQL's gtid_executed, a MariaDB replica's gtid_slave_pos."""
+    return state["gtid_slave_pos" if is_mariadb(state["server"]) else "gtid_executed"]
 
 
-def gtid_sql(server: str, gtid: str) -> str:
-    """Start from a GTID set: MySQL empties its own GTID history (8.4 renamed RESET MASTER) and
-    follows by auto-position; MariaDB sets the replica's GTID position."""
-    mysql_8 = (f"SET GLOBAL gtid_purged = '{gtid}';\nCHANGE REPLICATION SOURCE TO {SOURCE}, "
-               "SOURCE_AUTO_POSITION=1;\nSTART REPLICA;\n")
-    mariadb = (f"STOP SLAVE;\nSET GLOBAL gtid_slave_pos = '{gtid}';\nCHANGE MASTER TO {MASTER}, "
-               "MASTER_USE_GTID=slave_pos;\nSTART SLAVE;\n")
-    return {
-        "mysql 8.4": "STOP REPLICA;\nRESET BINARY LOGS AND GTIDS;\n" + mysql_8,
-        "mysql 8.0": "STOP REPLICA;\nRESET MASTER;\n" + mysql_8,
-        "mysql 5.7": (f"STOP SLAVE;\nRESET MASTER;\nSET GLOBAL gtid_purged = '{gtid}';\n"
-                      f"CHANGE MASTER TO {MASTER}, MASTER_AUTO_POSITION=1;\nSTART SLAVE;\n"),
-        "mariadb 11.4": mariadb,
-        "mariadb 10.11": mariadb,
-    }[server]
+def replicated(pod, gtids: str) -> None:
+    """The replica applies the primary's transactions up to `gtids`."""
+    name = "gtid_slave_pos" if is_mariadb(pod.server) else "gtid_executed"
+    pod.update_server(lambda state: state.update({name: gtids}))
 
 
-MYSQL_GTID = "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77"
-MARIADB_GTID = "0-100-42"
-# The donor is a replica: its own binary log is not the primary's.
-REPLICA_OWN_BINLOG = "replica-bin.000001\t157\n"
+def statement_kinds(events: list[str]) -> list[str]:
+    return [" ".join(event.split()[:3]) for event in events]
 
 
-def replication_statements(make_pod, server: str, binlog_info, slave_info) -> list[str]:
-    """Clones pod 2 from a backup with these info files, then starts its backup sidecar, which
-    first makes sure (in the server's dialect) that replication is not configured yet."""
-    pod = make_pod(server, 2)
-    pod.scenario["donor_files"] = donor_files(server, binlog_info, slave_info)
-    clone = pod.run("clone-mysql")
-    assert clone.status == 0, clone.stderr
+def cloned(make_pod, server: str, ordinal: int = 2, files=None, **config):
+    """Pod <ordinal> after clone-mysql copied `files` (by default a backup of the primary)."""
+    pod = make_pod(server, ordinal, **config)
+    if files is not None:
+        pod.scenario["donor_files"] = files
+    run = pod.run("clone-mysql")
+    assert run.status == 0, run.stderr
+    return pod
+
+
+def started(pod):
     run = pod.run("backup")
     assert run.status == 0, run.stderr
-    assert run.queries == ["SELECT 1", STATUS_QUERY[server]]
-    return run.statements
+    return pod
 
 
-@pytest.mark.parametrize("server", SERVERS)
-def test_a_clone_of_the_primary_replicates_from_its_binlog_position(make_pod, server):
-    statements = replication_statements(make_pod, server, "mysql-bin.000003\t4711\n", None)
-    assert statements == [position_sql(server, "mysql-bin.000003", 4711)]
+def replica_backup(make_pod, server: str):
+    """The backup pod 1, a replica that replicated on after its own clone, serves to pod 2."""
+    donor = started(cloned(make_pod, server, 1))
+    replicated(donor, LATER_GTIDS[server_model.flavor(server)])
+    donor.scenario["serve_once"] = True
+    serving = donor.run("backup")
+    assert [call["served_status"] for call in serving.of("socat")] == [0], serving.stderr
+    return donor, serving
 
 
-# The GTID form each backup tool writes for a backup taken on a GTID replica: XtraBackup's
-# replica info (with the wording of its version), MariaDB's binlog info GTID column.
-GTID_BACKUPS = {
-    "mysql 8.4": (REPLICA_OWN_BINLOG,
-                  f"SET GLOBAL gtid_purged='{MYSQL_GTID}';\nCHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION=1;\n", MYSQL_GTID),
-    "mysql 8.0": (REPLICA_OWN_BINLOG,
-                  f"SET GLOBAL gtid_purged='{MYSQL_GTID}';\nCHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION=1;\n", MYSQL_GTID),
-    "mysql 5.7": (REPLICA_OWN_BINLOG,
-                  f"SET GLOBAL gtid_purged='{MYSQL_GTID}';\nCHANGE MASTER TO MASTER_AUTO_POSITION=1\n", MYSQL_GTID),
-    "mariadb 11.4": (f"mysql-bin.000003\t4711\t{MARIADB_GTID}\n", None, MARIADB_GTID),
-    "mariadb 10.11": (f"mysql-bin.000003\t4711\t{MARIADB_GTID}\n", None, MARIADB_GTID),
+# The statements of a fresh clone's first start: the restored channel goes; a MySQL 8 server
+# already holds the clone's GTIDs (InnoDB keeps mysql.gtid_executed with every commit), a 5.7
+# or MariaDB server is moved to them.
+FIRST_START = {
+    "mysql 8.4": ["STOP REPLICA", "RESET REPLICA ALL", "CHANGE REPLICATION SOURCE", "START REPLICA"],
+    "mysql 8.0": ["STOP REPLICA", "RESET REPLICA ALL", "CHANGE REPLICATION SOURCE", "START REPLICA"],
+    "mysql 5.7": ["STOP SLAVE", "RESET SLAVE ALL", "RESET MASTER", "SET GLOBAL GTID_PURGED",
+                  "CHANGE MASTER TO", "START SLAVE"],
+    "mariadb 11.4": ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL GTID_SLAVE_POS", "CHANGE MASTER TO",
+                     "START SLAVE"],
+    "mariadb 10.11": ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL GTID_SLAVE_POS", "CHANGE MASTER TO",
+                      "START SLAVE"],
 }
 
 
 @pytest.mark.parametrize("server", SERVERS)
-def test_a_clone_with_a_gtid_position_replicates_by_gtid(make_pod, server):
-    binlog_info, slave_info, gtid = GTID_BACKUPS[server]
-    statements = replication_statements(make_pod, server, binlog_info, slave_info)
-    assert statements == [gtid_sql(server, gtid)]
+def test_a_clone_of_the_primary_replicates_from_the_primary_by_gtid(make_pod, server):
+    pod = started(cloned(make_pod, server))
+    state = pod.server_state
+    assert statement_kinds(state["events"]) == FIRST_START[server]
+    channel = state["channel"]
+    assert (channel["host"], channel["user"], channel["password"]) == (
+        PRIMARY, "replicator", PASSWORDS["replication-password"])
+    assert (channel["io"], channel["sql"]) == ("Yes", "Yes")
+    assert channel["use_gtid"] == "slave_pos" if is_mariadb(server) else channel["auto_position"]
+    assert gtid_state(state) == DONOR_GTIDS[server_model.flavor(server)]
+    assert (pod.data / "replication-source.applied").read_text() == DONOR_GTIDS[server_model.flavor(server)] + "\n"
+    assert not (pod.data / "replication-source").exists()
 
 
-# Every other form of the info files, on a server whose backup tool writes it:
-# (server, binlog info, replica info) -> ("position", file, pos) or ("gtid", set).
-INFO_FORMS = {
-    "MySQL binlog info with a GTID column: MySQL follows the position": (
-        "mysql 8.0", f"mysql-bin.000003\t4711\t{MYSQL_GTID}\n", None,
-        ("position", "mysql-bin.000003", 4711)),
-    "MySQL binlog info with a GTID set over several lines": (
-        "mysql 8.4", f"mysql-bin.000003\t4711\t{MYSQL_GTID},\n4c1ac3e2-71ca-11e1-9e33-c80aa9429562:1-5\n",
-        None, ("position", "mysql-bin.000003", 4711)),
-    "replica info in position form, SOURCE words and ';'": (
-        "mysql 8.4", REPLICA_OWN_BINLOG,
-        "CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='mysql-bin.000009', SOURCE_LOG_POS=1234;\n",
-        ("position", "mysql-bin.000009", 1234)),
-    "replica info in position form, MASTER words, no ';'": (
-        "mysql 5.7", REPLICA_OWN_BINLOG,
-        "CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000009', MASTER_LOG_POS=1234\n",
-        ("position", "mysql-bin.000009", 1234)),
-    "MySQL replica info in GTID form with MASTER words, on 8.0": (
-        "mysql 8.0", REPLICA_OWN_BINLOG,
-        f"SET GLOBAL gtid_purged='{MYSQL_GTID}';\nCHANGE MASTER TO MASTER_AUTO_POSITION=1;\n",
-        ("gtid", MYSQL_GTID)),
-    "empty MySQL replica info: the binlog info counts": (
-        "mysql 8.4", "mysql-bin.000003\t4711\n", "", ("position", "mysql-bin.000003", 4711)),
-    "MySQL replica info of blanks and ';' only: the binlog info counts": (
-        "mysql 8.0", "mysql-bin.000003\t4711\n", " ;\n", ("position", "mysql-bin.000003", 4711)),
-    "MariaDB binlog info without GTID: the position": (
-        "mariadb 10.11", "mysql-bin.000003\t4711\n", None, ("position", "mysql-bin.000003", 4711)),
-    "MariaDB replica info in GTID form, no ';'": (
-        "mariadb 10.11", "replica-bin.000001\t157\t0-101-5\n",
-        f"SET GLOBAL gtid_slave_pos = '{MARIADB_GTID}';\nCHANGE MASTER TO master_use_gtid = slave_pos\n",
-        ("gtid", MARIADB_GTID)),
-    "MariaDB 11.4 replica info in GTID form with ';' (mariadb_backup_slave_info)": (
-        "mariadb 11.4", None,
-        f"SET GLOBAL gtid_slave_pos = '{MARIADB_GTID}';\nCHANGE MASTER TO master_use_gtid = slave_pos;\n",
-        ("gtid", MARIADB_GTID)),
-    "MariaDB replica info in position form": (
-        "mariadb 10.11", None,
-        "CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000009', MASTER_LOG_POS=1234;\n",
-        ("position", "mysql-bin.000009", 1234)),
-    "empty MariaDB 11.4 replica info: the binlog info counts": (
-        "mariadb 11.4", f"mysql-bin.000003\t4711\t{MARIADB_GTID}\n", "", ("gtid", MARIADB_GTID)),
-}
+# Finding 2: a backup of a replica carries its replication metadata but no relay logs.
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_clone_of_a_replica_replicates_from_the_primary_at_the_replicas_position(make_pod, server):
+    donor, _ = replica_backup(make_pod, server)
+    pod = started(cloned(make_pod, server, files=donor.served_stream))
+    state = pod.server_state
+    assert (state["channel"]["host"], state["channel"]["io"], state["channel"]["sql"]) == (PRIMARY, "Yes", "Yes")
+    assert gtid_state(state) == LATER_GTIDS[server_model.flavor(server)]
 
 
-@pytest.mark.parametrize("form", INFO_FORMS)
-def test_each_form_of_the_backup_info_gives_where_replication_starts(make_pod, form):
-    server, binlog_info, slave_info, start = INFO_FORMS[form]
-    statements = replication_statements(make_pod, server, binlog_info, slave_info)
-    expected = position_sql(server, *start[1:]) if start[0] == "position" else gtid_sql(server, start[1])
-    assert statements == [expected]
+@pytest.mark.parametrize("server", MYSQL)
+def test_the_restored_channel_of_a_replicas_backup_is_reset_before_replication_starts(make_pod, server):
+    donor, _ = replica_backup(make_pod, server)
+    pod = cloned(make_pod, server, files=donor.served_stream)
+    assert pod.server_state["channel"]["relay_logs_missing"]  # SHOW REPLICA STATUS is not empty
+    started(pod)
+    assert statement_kinds(pod.server_state["events"])[:2] == FIRST_START[server][:2]
 
 
-def test_replica_info_that_names_a_file_but_no_position_fails_the_clone(make_pod):
-    pod = make_pod("mysql 8.4", 2)
-    pod.scenario["donor_files"] = donor_files(
-        "mysql 8.4", REPLICA_OWN_BINLOG, "CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='mysql-bin.000009';\n")
+# Finding 3: FLUSH TABLES WITH READ LOCK for the copy would stop the donor's applier.
+@pytest.mark.parametrize("server", MYSQL)
+def test_a_replica_serving_a_clone_keeps_applying(make_pod, server):
+    donor, serving = replica_backup(make_pod, server)
+    assert [call["locks"] for call in serving.of("xtrabackup")] == [[]]
+    assert donor.server_state["applier_stalls"] == []
+    assert donor.server_state["channel"]["sql"] == "Yes"
+
+
+# Finding 1: XtraBackup refuses --slave-info with parallel workers unless GTIDs are on.
+@pytest.mark.parametrize("server", ("mysql 8.4", "mysql 8.0"))
+def test_a_clone_of_a_primary_with_the_rendered_configuration_succeeds(make_pod, server):
+    primary = make_pod(server, 0)
+    primary.scenario["serve_once"] = True
+    serving = primary.run("backup")
+    assert [call["served_status"] for call in serving.of("socat")] == [0], serving.stderr
+    pod = cloned(make_pod, server, 1, files=primary.served_stream)
+    assert (pod.data / "replication-source").read_text() == primary.server_state["gtid_executed"] + "\n"
+
+
+@pytest.mark.parametrize("server", ("mysql 8.4", "mysql 8.0"))
+def test_without_gtid_mode_in_the_configuration_the_backup_tool_refuses_to_serve_a_clone(make_pod, server):
+    primary = make_pod(server, 0)
+    cnf = primary.volume("config-map") / "primary.cnf"
+    cnf.write_text(cnf.read_text().replace("gtid-mode=ON\n", ""))
+    primary.scenario["serve_once"] = True
+    serving = primary.run("backup")
+    assert [call["served_status"] for call in serving.of("socat")] == [1]
+    assert ("The --slave-info option requires GTID enabled or --safe-slave-backup option used for a "
+            "multi-threaded slave.") in serving.stderr
+
+
+# Finding 4: MySQL's parser refuses replication passwords over 32 bytes.
+@pytest.mark.parametrize("server", MYSQL)
+def test_a_replication_password_over_32_characters_stops_the_replica_naming_the_secret_key(make_pod, server):
+    pod = cloned(make_pod, server, existingSecret="db-credentials")
+    password = "replQx7Vd" + "x" * 24
+    (pod.volume("credentials") / "replication-password").write_text(password)
+    run = pod.run("backup")
+    assert run.status == 1
+    assert "replication password (Secret key replication-password) has 33 characters" in run.stderr
+    assert "MySQL refuses more than 32" in run.stderr
+    assert pod.password_leaks() == []
+    assert (pod.data / "replication-source").exists()
+
+
+@pytest.mark.parametrize("server", MARIADB)
+def test_mariadb_replicates_with_a_replication_password_over_32_characters(make_pod, server):
+    pod = cloned(make_pod, server, existingSecret="db-credentials")
+    (pod.volume("credentials") / "replication-password").write_text("r" * 40)
+    started(pod)
+    assert pod.server_state["channel"]["password"] == "r" * 40
+
+
+def test_a_failed_replication_start_is_retried_at_the_next_start(make_pod):
+    pod = cloned(make_pod, "mysql 8.4", existingSecret="db-credentials")
+    secret = pod.volume("credentials") / "replication-password"
+    secret.write_text("r" * 33)
+    assert pod.run("backup").status == 1
+    secret.write_text("r" * 32)
+    started(pod)
+    assert pod.server_state["channel"]["io"] == "Yes"
+    assert (pod.data / "replication-source.applied").exists()
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_restarted_replica_is_pointed_at_the_primary_again_without_rewinding(make_pod, server):
+    pod = started(cloned(make_pod, server))
+    later = LATER_GTIDS[server_model.flavor(server)]
+    replicated(pod, later)
+    pod.update_server(lambda state: state.update(events=[]))
+    started(pod)
+    state = pod.server_state
+    stop, *_, change, start = FIRST_START[server]
+    assert statement_kinds(state["events"]) == [stop, change, start]
+    assert gtid_state(state) == later
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_crash_between_applying_the_clones_position_and_marking_it_does_not_rewind(make_pod, server):
+    pod = started(cloned(make_pod, server))
+    (pod.data / "replication-source.applied").rename(pod.data / "replication-source")
+    later = LATER_GTIDS[server_model.flavor(server)]
+    replicated(pod, later)
+    started(pod)
+    assert gtid_state(pod.server_state) == later
+    restart = statement_kinds(pod.server_state["events"][len(FIRST_START[server]):])
+    assert not {"RESET MASTER", "RESET BINARY LOGS", "SET GLOBAL GTID_PURGED", "SET GLOBAL GTID_SLAVE_POS"} & set(restart)
+
+
+def test_a_replica_with_data_but_no_record_of_a_clone_stops_the_sidecar(make_pod):
+    pod = make_pod("mysql 8.4", 1)
+    run = pod.run("backup")
+    assert run.status == 1
+    assert "this replica has data but no record of a clone" in run.stderr
+    assert run.statements == []
+    assert run.of("socat") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The info files: where a backup says replication starts.
+
+def replica_donor(server: str):
+    """A replica of this cluster that replicates by GTID, as the backup tool sees it."""
+    state = primary_state(server)
+    state["channel"] = server_model.new_channel(PRIMARY, "replicator", not is_mariadb(server), "slave_pos")
+    state["gtid_slave_pos"] = DONOR_GTIDS["mariadb"] if is_mariadb(server) else ""
+    return state
+
+
+def pending_position(make_pod, server: str, files) -> str:
+    return (cloned(make_pod, server, files=files).data / "replication-source").read_text()
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_backup_of_a_replica_gives_its_gtid_position(make_pod, server):
+    files = donor_files(server, replica_donor(server))
+    assert pending_position(make_pod, server, files) == DONOR_GTIDS[server_model.flavor(server)] + "\n"
+
+
+# The replica info each tool version writes from a GTID replica, and what the binlog info of a
+# primary holds (server_model.slave_info and binlog_info have the rules).
+@pytest.mark.parametrize(("server", "kind", "text"), [
+    ("mysql 8.4", "slave_info",
+     "SET GLOBAL gtid_purged='{mysql}';\nCHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION=1;\n"),
+    ("mysql 8.0", "slave_info", "SET GLOBAL gtid_purged='{mysql}';\nCHANGE MASTER TO MASTER_AUTO_POSITION=1;\n"),
+    ("mariadb 11.4", "slave_info",
+     "SET GLOBAL gtid_slave_pos = '{mariadb}';\nCHANGE MASTER TO master_use_gtid = slave_pos;\n"),
+    ("mysql 8.4", "binlog_info", "mysql-bin.000001\t157\t{mysql}\n"),
+    ("mariadb 10.11", "binlog_info", "mysql-bin.000001\t157\t{mariadb}\n"),
+])
+def test_each_version_of_the_backup_tool_writes_its_form_of_the_info_files(server, kind, text):
+    donor = replica_donor(server) if kind == "slave_info" else primary_state(server)
+    info_file = f"{server_model.info_prefix(server)}_{kind}"
+    assert dict(donor_files(server, donor))[info_file] == text.format(**DONOR_GTIDS)
+
+
+@pytest.mark.parametrize(("server", "slave_info"), [
+    ("mysql 8.4", ""), ("mysql 8.0", " ;\n"), ("mariadb 11.4", ""),
+    ("mariadb 10.11",
+     f"SET GLOBAL gtid_slave_pos = '{DONOR_GTIDS['mariadb']}';\nCHANGE MASTER TO master_use_gtid = slave_pos\n"),
+])
+def test_replica_info_that_is_empty_or_lacks_a_semicolon_still_gives_the_gtid_position(make_pod, server, slave_info):
+    files = donor_files(server, slave_info=slave_info)
+    assert pending_position(make_pod, server, files) == DONOR_GTIDS[server_model.flavor(server)] + "\n"
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_backup_of_a_replica_without_gtids_fails_the_clone_loudly(make_pod, server):
+    donor = replica_donor(server)
+    donor["channel"].update(auto_position=False, use_gtid="no", log_file="mysql-bin.000009", log_pos="1234")
+    pod = make_pod(server, 2)
+    pod.scenario["donor_files"] = donor_files(server, donor)
     run = pod.run("clone-mysql")
     assert run.status == 1
-    assert "names a binlog file but no position" in run.stderr
+    assert "has no GTID position: the donor replicates without GTIDs, so it is not a pod of this cluster" in run.stderr
+    assert "_LOG_POS=1234" in run.stderr
+    assert not (pod.data / "mysql").exists()
+
+
+@pytest.mark.parametrize("server", ("mysql 8.4", "mysql 5.7"))
+def test_a_backup_of_a_server_without_gtids_fails_the_clone_loudly(make_pod, server):
+    donor = primary_state(server)
+    donor["variables"]["gtid_mode"] = "OFF"
+    pod = make_pod(server, 2)
+    pod.scenario["donor_files"] = donor_files(server, donor)
+    run = pod.run("clone-mysql")
+    assert run.status == 1
+    assert "has no GTID column: the donor runs without GTIDs" in run.stderr
     assert not (pod.data / "mysql").exists()

@@ -2,21 +2,17 @@
 Pulumi runtime for running Pulumi code directly."""
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pulumi
 import pytest
 import yaml
-from google.protobuf import empty_pb2
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 
 # Re-exported for the unit tests, which import them from here.
 from stack_manifests import PROJECT_DIR, STACKS, Manifests, container, find  # noqa: F401
 
+from mysql_cluster.mock_runtime import RecordingMonitor, mock_runtime
 from mysql_cluster.render import render_stack
 
 
@@ -51,48 +47,11 @@ def rendered() -> Callable[..., Manifests]:
     return _rendered
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Echoes every resource's inputs back as its state and remembers what was registered."""
-
-    def __init__(self) -> None:
-        self.registered: list[tuple[str, str]] = []  # (type, name)
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.registered.append((args.typ, args.name))
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-
-class RecordingMonitor(MockMonitor):
-    """The SDK's mock monitor, keeping what resources register as their outputs (it drops them)."""
-
-    mocks: RecordingMocks
-
-    def __init__(self) -> None:
-        super().__init__(RecordingMocks())
-        self.registered_outputs: dict[str, dict[str, Any]] = {}  # by URN
-
-    def RegisterResourceOutputs(self, request):  # noqa: N802 (the gRPC method's name)
-        self.registered_outputs[request.urn] = rpc.deserialize_properties(request.outputs)
-        return empty_pb2.Empty()
-
-
 @pytest.fixture
 def mock_monitor() -> Iterator[RecordingMonitor]:
-    """A mock Pulumi runtime on its own event loop, for tests that run Pulumi code themselves
-    inside a `@pulumi.runtime.test` function; `mock_monitor.mocks.registered` lists the
-    resources registered so far."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    monitor = RecordingMonitor()
+    """The render's mock Pulumi runtime, for tests that run Pulumi code themselves inside a
+    `@pulumi.runtime.test` function; `mock_monitor.mocks.resources` lists the resources
+    registered so far."""
     project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
-    pulumi.runtime.settings.reset_options()  # a fresh root stack, without earlier tests' exports
-    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack="unit", preview=False,
-                             monitor=monitor)
-    try:
+    with mock_runtime(project, "unit") as monitor:
         yield monitor
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()

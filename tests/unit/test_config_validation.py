@@ -10,12 +10,12 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
 
 from mysql_cluster import ConfigError, MySQLCluster
+from mysql_cluster.server_options import MANAGED_OPTIONS
 from mysql_cluster.settings import BY_KEY, SETTINGS
 
-from .conftest import MYSQL_57_BACKUP_IMAGE, PROJECT_DIR, find
+from .conftest import MYSQL_57_BACKUP_IMAGE, find
 
 # One bad value per config key, as a stack file or --config gives it; how the message shows it
 # (after the key, before what is allowed); and a phrase of what is allowed.
@@ -49,6 +49,24 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "appDatabase": ("1app", "'1app'", "letter followed by letters, digits or '_'"),
     "existingSecret": ("My_Secret", "'My_Secret'", "lower-case letters"),
     "clusterDomain": ("cluster local", "'cluster local'", "lower-case letters"),
+    "serverOptions": ('{"server_id": "7"}', "'server_id'", "server-id is managed by the cluster"),
+    "nodeSelector": ('{"pool": "db pool"}', "{'pool': 'db pool'}", "label values"),
+    "tolerations": ('[{"key": "dedicated", "operator": "In"}]',
+                    "{'key': 'dedicated', 'operator': 'In'}", "operator Equal or Exists"),
+    "priorityClassName": ("High", "'High'", "lower-case letters"),
+    "podLabels": ('{"app.kubernetes.io/instance": "other"}', "'app.kubernetes.io/instance'",
+                  "the cluster sets this itself"),
+    "podAnnotations": ('{"mysql-cluster/config-checksum": "x"}',
+                       "'mysql-cluster/config-checksum'", "the cluster sets this itself"),
+    "primaryServiceType": ("ExternalName", "'ExternalName'",
+                           "use one of 'ClusterIP', 'LoadBalancer', 'NodePort'"),
+    "primaryServiceAnnotations": ('{"example.com/ttl": 60}', "{'example.com/ttl': 60}",
+                                  "as text"),
+    "readServiceType": ("Headless", "'Headless'",
+                        "use one of 'ClusterIP', 'LoadBalancer', 'NodePort'"),
+    "readServiceAnnotations": ('{"bad key": "x"}', "'bad key'", "use keys like"),
+    "imagePullSecrets": ('["Registry"]', "['Registry']", "list of Secret names"),
+    "serviceAccountName": ("Orders_DB", "'Orders_DB'", "lower-case letters"),
     "tlsSource": ("acme", "'acme'", "use one of 'self-signed', 'cert-manager', 'secret', 'none'"),
     "tlsIssuer": ("Ca_Issuer", "'Ca_Issuer'", "lower-case letters"),
     "tlsIssuerKind": ("Certificate", "'Certificate'", "use one of 'Issuer', 'ClusterIssuer'"),
@@ -94,14 +112,6 @@ def test_every_config_key_has_a_bad_value_case():
     assert set(BAD_VALUES) == {setting.key for setting in SETTINGS}
 
 
-def test_pulumi_yaml_declares_every_plain_setting_as_the_settings_table_does():
-    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
-    fields = ("type", "default", "description")
-    assert {key: {field: declaration[field] for field in fields}
-            for key, declaration in declared.items()} == \
-        {s.key: {field: getattr(s, field) for field in fields} for s in SETTINGS if not s.secret}
-
-
 @pytest.mark.parametrize("key", PLAIN_KEYS)
 def test_bad_value_message_names_the_key_the_value_and_what_is_allowed(render, key):
     text, shown, rule = BAD_VALUES[key]
@@ -124,11 +134,13 @@ def test_bad_password_message_names_the_key_but_not_the_password(render, key):
 
 
 def name_and_args(key: str, text: str) -> tuple[str, dict[str, Any]]:
-    """A config key's text as the component's name and arguments (arrays are lists there)."""
+    """A config key's text as the component's name and arguments (arrays and objects are lists
+    and dicts there)."""
     setting = BY_KEY[key]
     if setting.arg == "name":
         return text, {}
-    return "orders", {setting.arg: json.loads(text) if setting.type == "array" else text}
+    structured = setting.type in ("array", "object")
+    return "orders", {setting.arg: json.loads(text) if structured else text}
 
 
 def registered_before_failing(mock_monitor, name: str, args: dict[str, Any]) -> list:
@@ -140,7 +152,7 @@ def registered_before_failing(mock_monitor, name: str, args: dict[str, Any]) -> 
 
     with pytest.raises(ConfigError):
         construct()
-    return mock_monitor.mocks.registered
+    return mock_monitor.mocks.resources
 
 
 @pytest.mark.parametrize("key", sorted(BAD_VALUES))
@@ -543,3 +555,195 @@ def test_binlog_retention_accepts_one_day_to_a_year(text, value):
 @pytest.mark.parametrize("text", ["0", "366", "7d", "1.5"])
 def test_binlog_retention_rejects_other_values(text):
     refused("binlogRetentionDays", text)
+
+
+# --- server options --------------------------------------------------------------------------
+
+def test_server_options_accept_text_numbers_booleans_and_empty_for_a_bare_flag():
+    assert accepted("serverOptions", {"max_connections": 500, "long_query_time": 0.5,
+                                      "log_slow_extra": True, "sql_mode": "STRICT_ALL_TABLES",
+                                      "skip-log-error": ""}) == {
+        "max-connections": "500", "long-query-time": "0.5", "log-slow-extra": "ON",
+        "sql-mode": "STRICT_ALL_TABLES", "skip-log-error": ""}
+
+
+def test_server_options_reject_text_that_is_not_a_yaml_map(render):
+    error = rejection(render, serverOptions="max_connections=500")
+    assert error.setting.key == "serverOptions"
+    assert "YAML map" in str(error)
+
+
+@pytest.mark.parametrize("value", [["max_connections"], "max_connections"])
+def test_server_options_reject_what_is_not_a_map(value):
+    assert "use a map of option to value" in str(refused("serverOptions", value))
+
+
+@pytest.mark.parametrize("name", ["max connections", "1st", "max_connections=", "-port", "a" * 65,
+                                  "skip-", "max.connections"])
+def test_server_option_names_are_letters_digits_dashes_and_underscores(name):
+    assert "name each option" in str(refused("serverOptions", {name: "1"}))
+
+
+@pytest.mark.parametrize("value", ["1\n[client]", "500 # connections", "[client]", "x" * 1025,
+                                   "a\tb"])
+def test_server_option_values_are_one_line_without_comments_or_sections(value):
+    assert "write each value on one line" in str(refused("serverOptions", {"init_connect": value}))
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, [1], None])
+def test_server_option_values_are_text_or_numbers(value):
+    assert "as text or a number" in str(refused("serverOptions", {"init_connect": value}))
+
+
+def test_server_option_given_twice_in_two_spellings_is_rejected():
+    error = refused("serverOptions", {"max_connections": "5", "max-connections": "6"})
+    assert "max-connections is given twice" in str(error)
+
+
+@pytest.mark.parametrize("option", sorted(MANAGED_OPTIONS))
+def test_server_options_refuse_every_option_the_cluster_manages_saying_why(option):
+    message = str(refused("serverOptions", {option.replace("-", "_"): "1"}))
+    assert f"{option} is managed by the cluster ({MANAGED_OPTIONS[option]}); remove it" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("spelling, option", [
+    ("loose-server-id", "server-id"), ("skip-log-bin", "log-bin"), ("disable_log_bin", "log-bin"),
+    ("loose_skip_log_bin", "log-bin"), ("server-i", "server-id"), ("SYNC_BINLOG", "sync-binlog"),
+    ("skip-grant-tables", "skip-grant-tables"), ("enable-read-only", "read-only"),
+])
+def test_server_options_refuse_managed_options_in_every_spelling_the_server_reads(spelling, option):
+    assert f"{option} is managed by the cluster" in str(refused("serverOptions", {spelling: ""}))
+
+
+@pytest.mark.parametrize("option", ["sync_binlog", "innodb_flush_log_at_trx_commit"])
+def test_server_options_refuse_durability_options_saying_durability_is_managed(option):
+    assert "durability is managed" in str(refused("serverOptions", {option: "0"}))
+
+
+@pytest.mark.parametrize("option", ["log_bin_trust_function_creators", "relay_log_space_limit",
+                                    "innodb_buffer_pool_size", "character_set_server",
+                                    "replica_parallel_workers", "port_open_timeout"])
+def test_server_options_accept_options_whose_names_merely_begin_like_managed_ones(option):
+    assert accepted("serverOptions", {option: "1"}) == {option.replace("_", "-"): "1"}
+
+
+# --- scheduling and integration --------------------------------------------------------------
+
+MAP_KEYS = ["nodeSelector", "podLabels", "podAnnotations", "primaryServiceAnnotations",
+            "readServiceAnnotations"]
+
+
+@pytest.mark.parametrize("key", MAP_KEYS)
+def test_map_keys_reject_text_that_is_not_a_yaml_map(render, key):
+    error = rejection(render, **{key: "team=orders"})
+    assert error.setting.key == key
+    assert "YAML map" in str(error)
+
+
+@pytest.mark.parametrize("key", MAP_KEYS)
+@pytest.mark.parametrize("name", ["team", "example.com/team", "a" * 63, "team_1.x-y"])
+def test_map_keys_accept_qualified_names(key, name):
+    assert accepted(key, {name: "x"}) == {name: "x"}
+
+
+@pytest.mark.parametrize("key", MAP_KEYS)
+@pytest.mark.parametrize("name", ["", "team name", "-team", "a" * 64, "Example.com/team",
+                                  "example.com/", "/team", "a/b/c"])
+def test_map_keys_reject_what_is_not_a_qualified_name(key, name):
+    assert "use keys like" in str(refused(key, {name: "x"}))
+
+
+@pytest.mark.parametrize("key", ["nodeSelector", "podLabels"])
+@pytest.mark.parametrize("value", ["db pool", "a" * 64, "-db", 5])
+def test_label_maps_reject_what_is_not_a_label_value(key, value):
+    assert "label values" in str(refused(key, {"pool": value}))
+
+
+@pytest.mark.parametrize("key", ["nodeSelector", "podLabels"])
+def test_label_maps_accept_an_empty_label_value(key):
+    assert accepted(key, {"pool": ""}) == {"pool": ""}
+
+
+@pytest.mark.parametrize("label", ["app.kubernetes.io/name", "app.kubernetes.io/instance",
+                                   "app.kubernetes.io/component", "app.kubernetes.io/managed-by"])
+def test_pod_labels_refuse_the_clusters_own_labels(label):
+    assert "the cluster sets this itself" in str(refused("podLabels", {label: "x"}))
+
+
+def test_pod_labels_accept_other_app_kubernetes_io_labels():
+    assert accepted("podLabels", {"app.kubernetes.io/part-of": "shop"}) == {
+        "app.kubernetes.io/part-of": "shop"}
+
+
+def test_pod_annotations_refuse_the_clusters_own_annotation_prefix():
+    assert "the cluster sets this itself" in str(refused("podAnnotations",
+                                                         {"mysql-cluster/anything": "x"}))
+
+
+def test_annotations_accept_any_text_value():
+    text = "multi\nline: {json: true} # anything"
+    assert accepted("readServiceAnnotations", {"example.com/note": text}) == {
+        "example.com/note": text}
+
+
+def test_annotations_of_more_than_256_kib_are_rejected():
+    assert "under 256 KiB" in str(refused("podAnnotations", {"example.com/big": "x" * 262144}))
+
+
+@pytest.mark.parametrize("toleration", [
+    {"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"},
+    {"key": "dedicated", "operator": "Exists"},
+    {"operator": "Exists"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+     "tolerationSeconds": 30},
+    {"key": "dedicated", "value": "db", "effect": "PreferNoSchedule"},
+])
+def test_tolerations_accept_what_kubernetes_accepts(toleration):
+    assert accepted("tolerations", [toleration]) == [{"operator": "Equal", **toleration}]
+
+
+@pytest.mark.parametrize("toleration, rule", [
+    ({"key": "dedicated", "operator": "In"}, "operator Equal or Exists"),
+    ({"key": "dedicated", "effect": "NoRun"}, "effect NoSchedule, PreferNoSchedule or NoExecute"),
+    ({"value": "db"}, "without a key, use the operator Exists"),
+    ({"key": "dedicated", "operator": "Exists", "value": "db"}, "remove the value"),
+    ({"key": "dedicated", "effect": "NoSchedule", "tolerationSeconds": 30},
+     "only applies to the effect NoExecute"),
+    ({"key": "dedicated", "effect": "NoExecute", "tolerationSeconds": "30s"}, "whole number"),
+    ({"key": "dedicated", "effect": "NoExecute", "tolerationSeconds": -1}, "whole number"),
+    ({"key": "bad key"}, "taint key like"),
+    ({"key": "dedicated", "value": "db pool"}, "taint value"),
+    ({"key": "dedicated", "seconds": 5}, "remove seconds"),
+    ("dedicated", "give each toleration as a map"),
+])
+def test_tolerations_reject_what_kubernetes_refuses_saying_what_to_change(toleration, rule):
+    error = refused("tolerations", [toleration])
+    assert rule in str(error)
+    assert "\n" not in str(error)
+
+
+def test_tolerations_reject_a_map_instead_of_a_list():
+    assert "use a list of tolerations" in str(refused("tolerations", {"key": "dedicated"}))
+
+
+@pytest.mark.parametrize("value", [[], ["registry-credentials", "team.registry"]])
+def test_image_pull_secrets_accept_secret_names(value):
+    assert accepted("imagePullSecrets", value) == value
+
+
+@pytest.mark.parametrize("value", ["registry", ["Registry"], [""], [5]])
+def test_image_pull_secrets_reject_what_is_not_a_list_of_secret_names(value):
+    refused("imagePullSecrets", value)
+
+
+@pytest.mark.parametrize("key", ["priorityClassName", "serviceAccountName"])
+@pytest.mark.parametrize("text", ["", "databases", "system-cluster-critical"])
+def test_priority_class_and_service_account_accept_names_or_empty_for_the_default(key, text):
+    assert accepted(key, text) == text
+
+
+@pytest.mark.parametrize("key", ["primaryServiceType", "readServiceType"])
+@pytest.mark.parametrize("text", ["ClusterIP", "LoadBalancer", "NodePort"])
+def test_service_types_accept_cluster_ip_load_balancer_and_node_port(key, text):
+    assert accepted(key, text) == text

@@ -39,7 +39,7 @@ def test_prints_the_stacks_manifests_as_yaml(dev):
     assert dev.returncode == 0, dev.stderr
     assert [m["kind"] for m in yaml.safe_load_all(dev.stdout)] == [
         "Secret", "Secret", "ConfigMap", "Service", "Service", "Service", "StatefulSet",
-        "PodDisruptionBudget", "NetworkPolicy"]
+        "PodDisruptionBudget", "NetworkPolicy", "PersistentVolumeClaim", "PersistentVolumeClaim"]
 
 
 def test_prints_nothing_else(dev):

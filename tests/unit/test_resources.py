@@ -47,16 +47,20 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def test_cluster_consists_of_one_of_each_resource_three_services_and_two_secrets(rendered):
-    assert Counter(m["kind"] for m in rendered()) == {
+def test_cluster_consists_of_one_of_each_resource_three_services_two_secrets_and_a_claim_per_pod(
+        rendered):
+    assert Counter(m["kind"] for m in rendered(replicas=2)) == {
         "Secret": 2, "ConfigMap": 1, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
-        "NetworkPolicy": 1}
+        "NetworkPolicy": 1, "PersistentVolumeClaim": 2}
 
 
 def test_resource_names_derive_from_the_cluster_name(rendered):
     assert sorted((m["kind"], m["metadata"]["name"]) for m in rendered(**ORDERS)) == [
-        ("ConfigMap", "orders"), ("NetworkPolicy", "orders"), ("PodDisruptionBudget", "orders"),
-        ("Secret", "orders-credentials"), ("Secret", "orders-tls"), ("Service", "orders"), ("Service", "orders-primary"),
+        ("ConfigMap", "orders"), ("NetworkPolicy", "orders"),
+        ("PersistentVolumeClaim", "data-orders-0"), ("PersistentVolumeClaim", "data-orders-1"),
+        ("PodDisruptionBudget", "orders"),
+        ("Secret", "orders-credentials"), ("Secret", "orders-tls"), ("Service", "orders"),
+        ("Service", "orders-primary"),
         ("Service", "orders-read"), ("StatefulSet", "orders")]
 
 

@@ -43,11 +43,10 @@ def distinct_manifests(rendered, stack: str) -> list[dict]:
     return list(distinct.values())
 
 
-@pytest.mark.parametrize("kubernetes", VERSIONS)
-@pytest.mark.parametrize("stack", STACKS)
-def test_manifests_of_every_server_validate_strictly(rendered, stack, kubernetes):
+def schema_problems(manifests: list[dict], kubernetes: str) -> list[str]:
+    """What strict validation against `kubernetes`'s schema finds wrong, one line a manifest."""
     problems = []
-    for manifest in distinct_manifests(rendered, stack):
+    for manifest in manifests:
         try:
             validated = kubernetes_validate.validate(manifest, kubernetes, strict=True)
         except kubernetes_validate.ValidationError as error:
@@ -56,7 +55,36 @@ def test_manifests_of_every_server_validate_strictly(rendered, stack, kubernetes
             continue
         # The library falls back to an older schema when it lacks the one asked for.
         assert validated == kubernetes
-    assert problems == []
+    return problems
+
+
+@pytest.mark.parametrize("kubernetes", VERSIONS)
+@pytest.mark.parametrize("stack", STACKS)
+def test_manifests_of_every_server_validate_strictly(rendered, stack, kubernetes):
+    assert schema_problems(distinct_manifests(rendered, stack), kubernetes) == []
+
+
+# Every key that adds fields to the manifests, set: the fields they add are valid too.
+EVERY_FIELD = {
+    "serverOptions": '{"max_connections": 500}',
+    "nodeSelector": '{"node-pool": "databases"}',
+    "tolerations": '[{"key": "dedicated", "operator": "Equal", "value": "db", '
+                   '"effect": "NoExecute", "tolerationSeconds": 60}, {"operator": "Exists"}]',
+    "priorityClassName": "databases",
+    "podLabels": '{"team": "shop"}',
+    "podAnnotations": '{"example.com/owner": "shop"}',
+    "primaryServiceType": "LoadBalancer",
+    "primaryServiceAnnotations": '{"networking.gke.io/load-balancer-type": "Internal"}',
+    "readServiceType": "NodePort",
+    "readServiceAnnotations": '{"example.com/owner": "shop"}',
+    "imagePullSecrets": '["registry-credentials"]',
+    "serviceAccountName": "orders-db",
+}
+
+
+@pytest.mark.parametrize("kubernetes", VERSIONS)
+def test_manifests_with_every_optional_field_set_validate_strictly(rendered, kubernetes):
+    assert schema_problems(rendered("prod", **EVERY_FIELD), kubernetes) == []
 
 
 # Custom resources are checked against the schemas shipped in crd_schemas/ (kubernetes-validate
@@ -77,19 +105,15 @@ def crd_problems(manifest: dict) -> list[str]:
             for error in jsonschema.Draft202012Validator(schema).iter_errors(manifest)]
 
 
+@pytest.mark.parametrize("kubernetes", VERSIONS)
 @pytest.mark.parametrize("stack", STACKS)
-def test_manifests_with_a_cert_manager_certificate_validate_strictly(rendered, stack):
-    problems = []
-    for manifest in rendered(stack, **CERT_MANAGER):
-        if crd_schema_path(manifest).exists():
-            problems += crd_problems(manifest)
-            continue
-        try:
-            kubernetes_validate.validate(manifest, VERSIONS[0], strict=True)
-        except kubernetes_validate.ValidationError as error:
-            problems.append(f"{manifest['kind']} {manifest['metadata']['name']}: "
-                            f"{'.'.join(map(str, error.path))}: {error.message}")
-    assert problems == []
+def test_manifests_with_a_cert_manager_certificate_validate_strictly(rendered, stack, kubernetes):
+    manifests = rendered(stack, **CERT_MANAGER)
+    custom = [manifest for manifest in manifests if crd_schema_path(manifest).exists()]
+    built_in = [manifest for manifest in manifests if manifest not in custom]
+    assert [m["kind"] for m in custom] == ["Certificate"]
+    assert [problem for manifest in custom for problem in crd_problems(manifest)] == []
+    assert schema_problems(built_in, kubernetes) == []
 
 
 def test_the_certificate_schema_refuses_a_misspelt_field(rendered):

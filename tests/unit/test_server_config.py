@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from mysql_cluster.server_options import MANAGED_OPTIONS
+
 from .conftest import SERVER_IDS, SERVERS, find, server_config
 
 # Options every pod of every server gets, primary or replica.
@@ -68,8 +70,93 @@ def test_mariadb_10_11_gets_no_purge_option_it_does_not_know(rendered):
                 if line.startswith("slave-connections-needed-for-purge")]
 
 
+def pod_config_checksum(rendered, **config) -> str:
+    template = find(rendered(**config), "StatefulSet")["spec"]["template"]
+    return template["metadata"]["annotations"]["mysql-cluster/config-checksum"]
+
+
 def test_a_changed_retention_rolls_the_pods(rendered):
-    def checksum(**config):
-        template = find(rendered(**config), "StatefulSet")["spec"]["template"]
-        return template["metadata"]["annotations"]["mysql-cluster/config-checksum"]
-    assert checksum() != checksum(binlogRetentionDays=3)
+    assert pod_config_checksum(rendered) != pod_config_checksum(rendered, binlogRetentionDays=3)
+
+
+# --- serverOptions and the defaults it may replace ----------------------------------------------
+
+def extra_lines(lines: list[str]) -> list[str]:
+    """The lines a .cnf has after the component's own: the user's serverOptions."""
+    return lines[lines.index("# serverOptions") + 1:]
+
+
+@pytest.mark.parametrize("role", ["primary", "replica"])
+def test_server_options_follow_the_clusters_own_options_in_both_roles(rendered, role):
+    lines = cnf_lines(rendered, "mysql", "8.4", role,
+                      serverOptions='{"max_connections": 500, "long_query_time": "2"}')
+    assert extra_lines(lines) == ["max-connections=500", "long-query-time=2"]
+
+
+def test_server_option_with_an_empty_value_is_written_as_a_bare_flag(rendered):
+    lines = cnf_lines(rendered, "mysql", "8.4", "primary", serverOptions='{"skip-log-error": ""}')
+    assert extra_lines(lines) == ["skip-log-error"]
+
+
+def test_boolean_server_option_values_are_written_as_on_and_off(rendered):
+    lines = cnf_lines(rendered, "mysql", "8.4", "primary",
+                      serverOptions='{"log_slow_extra": true, "performance_schema": false}')
+    assert extra_lines(lines) == ["log-slow-extra=ON", "performance-schema=OFF"]
+
+
+def test_without_server_options_the_cnf_has_no_section_for_them(rendered):
+    assert "# serverOptions" not in cnf_lines(rendered, "mysql", "8.4", "primary")
+
+
+@pytest.mark.parametrize("limit, size", [("2Gi", "1024M"), ("3000Mi", "1408M"), ("8G", "3712M"),
+                                         ("200Mi", "128M")])
+def test_buffer_pool_is_half_the_memory_limit_rounded_down_to_128_mib_and_at_least_128_mib(
+        rendered, limit, size):
+    lines = cnf_lines(rendered, "mysql", "8.4", "primary", serverMemoryRequest="128Mi",
+                      serverMemoryLimit=limit)
+    assert f"innodb-buffer-pool-size={size}" in lines
+
+
+def test_buffer_pool_size_in_server_options_replaces_the_default(rendered):
+    lines = cnf_lines(rendered, "mysql", "8.4", "primary",
+                      serverOptions='{"innodb_buffer_pool_size": "3G"}')
+    assert [line for line in lines if line.startswith("innodb-buffer-pool-size=")] == [
+        "innodb-buffer-pool-size=3G"]
+
+
+@pytest.mark.parametrize("flavor, version, collation", [
+    ("mysql", "8.4", "utf8mb4_0900_ai_ci"),
+    ("mysql", "8.0", "utf8mb4_0900_ai_ci"),
+    ("mysql", "5.7", "utf8mb4_unicode_520_ci"),
+    ("mariadb", "11.4", "utf8mb4_uca1400_ai_ci"),
+    ("mariadb", "10.11", "utf8mb4_uca1400_ai_ci"),
+], ids=SERVER_IDS)
+def test_character_set_is_utf8mb4_with_a_unicode_collation_the_server_has(
+        rendered, flavor, version, collation):
+    lines = cnf_lines(rendered, flavor, version, "replica")
+    assert ["character-set-server=utf8mb4", f"collation-server={collation}"] == [
+        line for line in lines if line.startswith(("character-set-server=", "collation-server="))]
+
+
+def test_another_character_set_in_server_options_also_drops_the_utf8mb4_collation(rendered):
+    lines = cnf_lines(rendered, "mysql", "8.4", "primary",
+                      serverOptions='{"character_set_server": "latin1"}')
+    assert [line for line in lines if line.startswith(("character-set", "collation"))] == [
+        "character-set-server=latin1"]
+
+
+def test_changed_server_options_roll_the_pods(rendered):
+    assert pod_config_checksum(rendered) != pod_config_checksum(
+        rendered, serverOptions='{"max_connections": 500}')
+
+
+REPLACEABLE_DEFAULTS = {"innodb-buffer-pool-size", "character-set-server", "collation-server"}
+
+
+@pytest.mark.parametrize("role", ["primary", "replica"])
+@pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
+def test_every_option_the_cluster_writes_is_either_refused_in_server_options_or_replaceable(
+        rendered, flavor, version, role):
+    names = {line.split("=")[0] for line in cnf_lines(rendered, flavor, version, role)
+             if not line.startswith(("#", "["))}
+    assert names - REPLACEABLE_DEFAULTS - set(MANAGED_OPTIONS) == set()

@@ -1,0 +1,112 @@
+# Generated from components/mysql_cluster/settings.py by `python -m mysql_cluster.generate`;
+# do not edit.
+"""MySQLClusterArgs: the inputs of a MySQLCluster.
+
+No `from __future__ import annotations` here: Pulumi's component analyzer evaluates these
+annotations, and reads the docstrings from this source, to infer the multi-language schema.
+"""
+from typing import Any, Mapping, Sequence, TypedDict
+
+import pulumi
+
+
+class MySQLClusterArgs(TypedDict, total=False):
+    """Inputs of a MySQLCluster. Every field is optional. Fields that shape resources must be plain
+    values; passwords may be Outputs (secrets)."""
+
+    namespace: pulumi.Input[str]
+    """Kubernetes namespace for every resource of the cluster. Default: `"default"`."""
+    replicas: pulumi.Input[int]
+    """Number of database pods; pod 0 is the primary, the others are read replicas. Default: `3`."""
+    flavor: pulumi.Input[str]
+    """Database server: mysql or mariadb. Default: `"mysql"`."""
+    version: pulumi.Input[str]
+    """Server version line: 8.4, 8.0 or 5.7 for mysql; 11.4 or 10.11 for mariadb; "" for the newest long-term line of the flavor (8.4 or 11.4). Default: `""`."""
+    server_image: pulumi.Input[str]
+    """Image of the database server (init-mysql and mysql containers); "" for the default of the chosen flavor and version. Default: `""`."""
+    backup_image: pulumi.Input[str]
+    """Image with the backup tool and socat or ncat (clone-mysql and backup containers); "" for the default of the chosen flavor and version. Default: `""`."""
+    storage_size: pulumi.Input[str]
+    """Size of each pod's data volume; a larger size grows the volumes in place where the StorageClass allows expansion, a smaller one is refused by Kubernetes. Default: `"10Gi"`."""
+    storage_class: pulumi.Input[str]
+    """StorageClass of the data volumes; "" for the cluster's default class. Fixed once the volumes exist. Default: `""`."""
+    server_cpu_request: pulumi.Input[str]
+    """CPU request of the mysql container. Default: `"500m"`."""
+    server_memory_request: pulumi.Input[str]
+    """Memory request of the mysql container. Default: `"1Gi"`."""
+    server_cpu_limit: pulumi.Input[str]
+    """CPU limit of the mysql container; "" for none. Default: `""`."""
+    server_memory_limit: pulumi.Input[str]
+    """Memory limit of the mysql container. Default: `"2Gi"`."""
+    backup_cpu_request: pulumi.Input[str]
+    """CPU request of the backup sidecar and the init containers. Default: `"100m"`."""
+    backup_memory_request: pulumi.Input[str]
+    """Memory request of the backup sidecar and the init containers. Default: `"256Mi"`."""
+    backup_cpu_limit: pulumi.Input[str]
+    """CPU limit of the backup sidecar and the init containers; "" for none. Default: `""`."""
+    backup_memory_limit: pulumi.Input[str]
+    """Memory limit of the backup sidecar and the init containers. Default: `"1Gi"`."""
+    max_replication_lag_seconds: pulumi.Input[int]
+    """A replica is ready (and receives reads) only while it is at most this many seconds behind the primary. Default: `30`."""
+    backup_parallel: pulumi.Input[int]
+    """Data files the backup tool copies at once while a new replica clones. Default: `2`."""
+    transfer_buffer_bytes: pulumi.Input[int]
+    """Bytes socat moves per read and write of a clone's stream (its default is 8192). Default: `1048576`."""
+    binlog_retention_days: pulumi.Input[int]
+    """Days each server keeps its binary logs; a replica down for longer is rebuilt by cloning (delete its PersistentVolumeClaim and pod). Default: `7`."""
+    anti_affinity: pulumi.Input[str]
+    """Spread pods over nodes: preferred (best effort) or required (one pod per node). Default: `"preferred"`."""
+    zone_spread: pulumi.Input[bool]
+    """Also spread pods evenly over topology.kubernetes.io/zone (best effort). Default: `false`."""
+    allowed_client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Namespaces whose pods may connect to port 3306, besides the cluster's own; "*" allows every namespace. Default: `[]`."""
+    app_user: pulumi.Input[str]
+    """Application user, with all privileges on the application database only. Default: `"app"`."""
+    app_database: pulumi.Input[str]
+    """Database created for the application user. Default: `"app"`."""
+    existing_secret: pulumi.Input[str]
+    """Name of an existing Secret with the keys root-password, replication-password, backup-password and app-password; "" to have the stack create one. Default: `""`."""
+    cluster_domain: pulumi.Input[str]
+    """DNS domain of the Kubernetes cluster, used in the pods' fully qualified names. Default: `"cluster.local"`."""
+    server_options: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Extra [mysqld] options, a map of option to value ("" for a bare flag), written after the cluster's own in the primary's and the replicas' .cnf; options the cluster manages (server-id, log-bin, GTID, read-only, durability, ...) are refused. Replaces the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, utf8mb4_uca1400_ai_ci on MariaDB) when it names them. Default: `{}`."""
+    node_selector: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Node labels and values a node must have to run the pods, e.g. {"node-pool": "databases"}. Default: `{}`."""
+    tolerations: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]]
+    """Node taints the pods tolerate: a list of maps with key, operator (Equal or Exists), value, effect (NoSchedule, PreferNoSchedule or NoExecute; none for all) and tolerationSeconds (NoExecute only). Default: `[]`."""
+    priority_class_name: pulumi.Input[str]
+    """PriorityClass of the pods; "" for the cluster's default priority. Default: `""`."""
+    pod_labels: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Extra labels of the pods; the cluster's own app.kubernetes.io/ labels cannot be replaced. Default: `{}`."""
+    pod_annotations: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Extra annotations of the pods; keys under mysql-cluster/ are the cluster's own. Default: `{}`."""
+    primary_service_type: pulumi.Input[str]
+    """Type of the Service for writes (<name>-primary): ClusterIP, LoadBalancer or NodePort. Default: `"ClusterIP"`."""
+    primary_service_annotations: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Annotations of the Service for writes, e.g. for an internal load balancer. Default: `{}`."""
+    read_service_type: pulumi.Input[str]
+    """Type of the Service for reads (<name>-read): ClusterIP, LoadBalancer or NodePort. Default: `"ClusterIP"`."""
+    read_service_annotations: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Annotations of the Service for reads, e.g. for an internal load balancer. Default: `{}`."""
+    image_pull_secrets: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Secrets (in the cluster's namespace) with credentials for the registries of the images. Default: `[]`."""
+    service_account_name: pulumi.Input[str]
+    """ServiceAccount the pods run as; "" for the namespace's default. Its API token is never mounted: the pods do not use the Kubernetes API. Default: `""`."""
+    tls_source: pulumi.Input[str]
+    """Where the servers' TLS certificate comes from: self-signed (a CA the stack creates and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret (the Secret tlsSecret) or none (no TLS: clients, replication and clones in plain text). Default: `"self-signed"`."""
+    tls_issuer: pulumi.Input[str]
+    """Name of the cert-manager Issuer or ClusterIssuer (tlsIssuerKind) that signs the cluster's Certificate; required with tlsSource cert-manager. Default: `""`."""
+    tls_issuer_kind: pulumi.Input[str]
+    """Kind of tlsIssuer: Issuer (in the cluster's namespace) or ClusterIssuer. Default: `"Issuer"`."""
+    tls_secret: pulumi.Input[str]
+    """Name of an existing Secret with tls.crt, tls.key and ca.crt (the certificate must name every pod and Service and 127.0.0.1, for server and client authentication); required with tlsSource secret. Default: `""`."""
+    require_client_tls: pulumi.Input[bool]
+    """Refuse client connections without TLS (require_secure_transport); needs a tlsSource other than none. Default: `false`."""
+    root_password: pulumi.Input[str]
+    """Root password (secret); generated when unset."""
+    replication_password: pulumi.Input[str]
+    """Password of the replication user (secret); generated when unset."""
+    backup_password: pulumi.Input[str]
+    """Password of the backup user (secret); generated when unset."""
+    app_password: pulumi.Input[str]
+    """Password of the application user (secret); generated when unset."""

@@ -1,0 +1,577 @@
+"""The database server behind the SQL client and backup tool stand-ins, with the upstream rules
+that decide whether a deployment works.
+
+A server's state is a marshal'd dict in the pod's control directory (SERVER_STATE). It boots at
+the first connection, as the server process would: its variables from the option files of the
+conf directory the mysql container mounts (init-mysql's copies of the rendered ConfigMap), the
+upstream default where a file says nothing; its durable state from its data directory, where a
+restored backup left the donor's InnoDB tables (TABLES_FILE). Every rule names where upstream
+implements it; "research" is /work/research/upstream.md (section), "reference" is
+/work/shared/REFERENCE.md "Upstream rules".
+
+Only the SQL client and the backup tool import this module (standins.py's docstring explains
+why imports are kept few); re is imported here for the same reason.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import re
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+SERVER_STATE = "server.bin"
+
+# The file of a data directory that stands for the InnoDB tables a physical backup carries:
+# MySQL 8 keeps mysql.gtid_executed and the replication metadata (mysql.slave_master_info,
+# mysql.slave_relay_log_info) in the mysql tablespace (reference; research 7); MariaDB keeps its
+# replica position in mysql.gtid_slave_pos (brief of issue 10).
+TABLES_FILE = {"mysql": "mysql.ibd", "mariadb": "mysql/gtid_slave_pos.ibd"}
+
+
+class SqlError(Exception):
+    """A statement the server refuses: the message is what the client prints."""
+
+
+def flavor(server: str) -> str:
+    return server.split()[0]
+
+
+def is_mariadb(server: str) -> bool:
+    return flavor(server) == "mariadb"
+
+
+def speaks_source_replica(server: str) -> bool:
+    return server.startswith("mysql 8.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Variables: upstream defaults, then the option files.
+
+def default_variables(server: str) -> dict[str, str]:
+    """What a server runs with when no option file sets a variable (REFERENCE.md "Server
+    defaults"; research 9)."""
+    variables = {"gtid_mode": "OFF", "enforce_gtid_consistency": "OFF", "super_read_only": "OFF",
+                 "read_only": "OFF", "skip_replica_start": "OFF", "relay_log_recovery": "OFF",
+                 "log_bin": "", "server_id": "1"}
+    if server in ("mysql 8.4", "mysql 8.0"):
+        # replica_parallel_workers is 4 from 8.0.27 and in 8.4 (research 1, REFERENCE.md); the
+        # images' 8.0 is newer than 8.0.27. The binary log is on by default since 8.0.
+        variables.update(replica_parallel_workers="4", log_bin="binlog")
+    else:
+        # 5.7's slave_parallel_workers and MariaDB's slave_parallel_threads default to 0.
+        variables["replica_parallel_workers"] = "0"
+    return variables
+
+
+# Option names as the server knows them: dashes are underscores, loose- only silences unknown
+# names, and the old replica words are aliases.
+_ALIASES = {"slave_parallel_workers": "replica_parallel_workers",
+            "slave_parallel_threads": "replica_parallel_workers",
+            "skip_slave_start": "skip_replica_start", "log_slave_updates": "log_replica_updates"}
+_BOOLEANS = {"on": "ON", "1": "ON", "true": "ON", "off": "OFF", "0": "OFF", "false": "OFF"}
+
+
+def server_options(texts: list[str], server: str) -> dict[str, str]:
+    """The server's options from the text of its option files, in the order read."""
+    groups = ("mysqld", "server", "mariadb", "mariadbd") if is_mariadb(server) else ("mysqld",)
+    options, group = {}, None
+    for text in texts:
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line[0] in "#;":
+                continue
+            if line.startswith("["):
+                group = line.strip("[]").strip()
+                continue
+            if group not in groups:
+                continue
+            name, equals, value = line.partition("=")
+            name = name.strip().lower().replace("-", "_")
+            name = _ALIASES.get(name.removeprefix("loose_"), name.removeprefix("loose_"))
+            value = value.strip() if equals else "ON"
+            options[name] = _BOOLEANS.get(value.lower(), value) if name != "log_bin" else value
+    return options
+
+
+# ---------------------------------------------------------------------------------------------
+# GTID sets (MySQL: uuid:1-5:7,uuid2:1-3) and positions (MariaDB: domain-server-seqno,...).
+
+def gtid_set(text: str) -> dict[str, list[tuple[int, int]]]:
+    result: dict[str, list[tuple[int, int]]] = {}
+    for part in text.replace("\n", "").split(","):
+        uuid, *intervals = part.strip().split(":")
+        for interval in intervals:
+            low, _, high = interval.partition("-")
+            result.setdefault(uuid.lower(), []).append((int(low), int(high or low)))
+    return result
+
+
+def gtid_text(gtids: dict[str, list[tuple[int, int]]]) -> str:
+    return ",".join(uuid + "".join(f":{lo}" if lo == hi else f":{lo}-{hi}" for lo, hi in spans)
+                    for uuid, spans in sorted(gtids.items()))
+
+
+def gtid_subset(subset: str, superset: str) -> bool:
+    """GTID_SUBSET(subset, superset)."""
+    have = gtid_set(superset)
+    return all(any(lo >= a and hi <= b for a, b in have.get(uuid, []))
+               for uuid, spans in gtid_set(subset).items() for lo, hi in spans)
+
+
+def gtid_added(gtids: str, uuid: str) -> str:
+    """gtid_executed after the server commits one more transaction of its own."""
+    spans = gtid_set(gtids)
+    last = spans.get(uuid, [(0, 0)])[-1]
+    spans[uuid] = spans.get(uuid, [])[:-1] + [(last[0] or 1, last[1] + 1)]
+    return gtid_text(spans)
+
+
+# ---------------------------------------------------------------------------------------------
+# Boot and persistence.
+
+def new_state(server: str, options: dict[str, str]) -> dict[str, Any]:
+    variables = {**default_variables(server), **options}
+    server_id = int(variables["server_id"])
+    return {
+        "server": server,
+        "variables": variables,
+        "server_uuid": f"3e11fa47-71ca-11e1-9e33-c80aa9{server_id:06d}",
+        "gtid_executed": "", "gtid_purged": "",           # MySQL
+        "gtid_binlog_pos": "", "gtid_slave_pos": "",      # MariaDB
+        "binlog": 1, "binlog_pos": 157,
+        "channel": None,
+        "users": [], "grants": [], "databases": [],
+        "events": [],          # replication administration, in order (tests read it)
+        "applier_stalls": [],  # what blocked the replica's applier, e.g. a backup's FTWRL
+    }
+
+
+def restored_tables(text: str) -> dict[str, Any]:
+    """The TABLES_FILE of a restored backup: name=value lines."""
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def boot(server: str, conf_dir: str, datadir: str) -> dict[str, Any]:
+    """A server starting on its option files and data directory."""
+    texts = []
+    if os.path.isdir(conf_dir):
+        # The images read /etc/mysql/conf.d/*.cnf in name order (!includedir).
+        texts = [_read(os.path.join(conf_dir, name)) for name in sorted(os.listdir(conf_dir))
+                 if name.endswith(".cnf")]
+    state = new_state(server, server_options(texts, server))
+    tables = os.path.join(datadir, TABLES_FILE[flavor(server)])
+    if os.path.exists(tables):
+        restore(state, restored_tables(_read(tables)))
+    return state
+
+
+def restore(state: dict[str, Any], tables: dict[str, str]) -> None:
+    """What the donor's tables bring to a server restored from its backup: its GTID state and its
+    replication channel, but no relay logs (a backup copies none: reference), so the channel's
+    applier metadata names relay logs that are not there."""
+    for name in ("gtid_executed", "gtid_purged", "gtid_slave_pos"):
+        state[name] = tables.get(name, "")
+    if state["gtid_executed"] and not state["gtid_purged"]:
+        # Binary logs are not in a backup either: all the history is purged.
+        state["gtid_purged"] = state["gtid_executed"]
+    if tables.get("channel_host"):
+        state["channel"] = new_channel(host=tables["channel_host"], user=tables.get("channel_user", ""),
+                                       auto_position=tables.get("channel_auto_position") == "1",
+                                       use_gtid=tables.get("channel_use_gtid", "no"))
+        state["channel"]["relay_logs_missing"] = True
+
+
+def tables_text(state: dict[str, Any]) -> str:
+    """TABLES_FILE as a backup of this server carries it. MySQL 8.0.17+ writes mysql.gtid_executed
+    with every commit, 5.7 only at binary log rotation (research 8, from memory): a 5.7 backup's
+    copy lags, so it is taken as empty here."""
+    tables = {"gtid_executed": "" if state["server"] == "mysql 5.7" else state["gtid_executed"],
+              "gtid_slave_pos": state["gtid_slave_pos"]}
+    channel = state["channel"]
+    if channel and not is_mariadb(state["server"]):
+        # MariaDB keeps the connection in master.info, a file; only gtid_slave_pos is a table.
+        tables.update(channel_host=channel["host"], channel_user=channel["user"],
+                      channel_auto_position="1" if channel["auto_position"] else "0")
+    return "".join(f"{name}={value}\n" for name, value in tables.items())
+
+
+def load(control: str, scenario: dict[str, Any]) -> dict[str, Any]:
+    path = os.path.join(control, SERVER_STATE)
+    if os.path.exists(path):
+        with open(path, "rb") as file:
+            return marshal.load(file)
+    return boot(scenario["server"], scenario["conf_dir"], scenario["datadir"])
+
+
+def save(control: str, state: dict[str, Any]) -> None:
+    with open(os.path.join(control, SERVER_STATE), "wb") as file:
+        file.write(marshal.dumps(state))
+
+
+def _read(path: str) -> str:
+    with open(path) as file:
+        return file.read()
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL text: statements split at ';' outside quotes, literals unescaped.
+
+_TOKEN = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`[^`]*`|[\w@.*%$]+|\S", re.S)
+_UNESCAPE = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "0": "\0", "Z": "\x1a"}
+
+
+def unquote(token: str) -> str:
+    """The value of a string literal (default sql_mode: backslash escapes, doubled quotes)."""
+    quote, body, out, i = token[0], token[1:-1], [], 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            out.append(_UNESCAPE.get(body[i + 1], body[i + 1]))
+            i += 2
+        elif body[i] == quote and body[i + 1:i + 2] == quote:
+            out.append(quote)
+            i += 2
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)
+
+
+def statements(sql: str) -> list[list[str]]:
+    """The statements of a script, each as its tokens."""
+    result, current = [], []
+    for token in _TOKEN.findall(sql):
+        if token == ";":
+            if current:
+                result.append(current)
+            current = []
+        else:
+            current.append(token)
+    return result + ([current] if current else [])
+
+
+def skeleton(tokens: list[str]) -> str:
+    """The statement's words with every literal a '?': what the parser sees as syntax."""
+    return " ".join("?" if token[0] in "'\"" else token for token in tokens)
+
+
+# ---------------------------------------------------------------------------------------------
+# Statements.
+
+# ER_OPTION_PREVENTS_STATEMENT (1290), research 6 (message seen in vendor docs).
+SUPER_READ_ONLY_ERROR = ("ERROR 1290 (HY000): The MySQL server is running with the --super-read-only "
+                         "option so it cannot execute this statement")
+# ER_CHANGE_SOURCE_PASSWORD_LENGTH / ER_CHANGE_MASTER_PASSWORD_LENGTH (3056), raised by the
+# parser: mysql-server sql/sql_yacc.yy, rule change_replication_source_password (research 4).
+PASSWORD_LENGTH_ERROR = ("ERROR 3056 (HY000): The password provided for the replication user exceeds "
+                         "the maximum length of 32 characters")
+# ER_REPLICA_RLI_INIT_REPOSITORY (1872): a channel whose applier metadata names relay logs that
+# are missing does not start (research 7, unverified in source; reference: seen in
+# radondb-mysql-kubernetes #271, vitess #2799). The texts are the 8.0.26+ and the older wording
+# seen in real output. relay_log_recovery=ON may recover such a channel upstream (research 7,
+# unverified), so the stricter documented failure is modelled whatever that variable says.
+RLI_INIT_ERROR = {
+    True: "ERROR 1872 (HY000): Replica failed to initialize applier metadata structure from the repository",
+    False: "ERROR 1872 (HY000): Slave failed to initialize relay log info structure from the repository",
+}
+# ER_CANT_SET_GTID_PURGED_WHEN_GTID_EXECUTED_IS_NOT_EMPTY (1840), as seen in real output; the
+# documented procedure runs RESET MASTER first (research 8, pxb-docs create-gtid-replica.md).
+GTID_PURGED_ERROR = ("ERROR 1840 (HY000): @@GLOBAL.GTID_PURGED can only be set when "
+                     "@@GLOBAL.GTID_EXECUTED is empty.")
+# ER_AUTO_POSITION_REQUIRES_GTID_MODE_NOT_OFF (1777), as seen in real output.
+AUTO_POSITION_ERROR = {
+    True: "ERROR 1777 (HY000): CHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION = 1 cannot be "
+          "executed because @@GLOBAL.GTID_MODE = OFF.",
+    False: "ERROR 1777 (HY000): CHANGE MASTER TO MASTER_AUTO_POSITION = 1 cannot be executed "
+           "because @@GLOBAL.GTID_MODE = OFF.",
+}
+
+
+def new_channel(host: str, user: str, auto_position: bool, use_gtid: str) -> dict[str, Any]:
+    return {"host": host, "port": "3306", "user": user, "password": "", "auto_position": auto_position,
+            "use_gtid": use_gtid, "heartbeat": "", "log_file": "", "log_pos": "4",
+            "io": "No", "sql": "No", "lag": "NULL", "io_error": "", "sql_error": "",
+            "relay_logs_missing": False}
+
+
+def execute(state: dict[str, Any], sql: str) -> None:
+    """Runs a script as the client does without --force: statement by statement, stopping at the
+    first error (the statements before it took effect)."""
+    session: dict[str, str] = {}
+    for tokens in statements(sql):
+        run_statement(state, tokens, session)
+
+
+def run_statement(state: dict[str, Any], tokens: list[str], session: dict[str, str]) -> None:
+    words = skeleton(tokens).upper()
+    if words.startswith("SET @"):
+        session[tokens[1].lower()] = words
+    elif words.startswith("EXECUTE IMMEDIATE CONCAT ("):
+        # EXECUTE IMMEDIATE CONCAT('<statement> ', QUOTE(@var)): MariaDB's way to use a value
+        # computed in the session; the value itself does not matter here.
+        run_statement(state, statements(unquote(tokens[4]) + "'<hash>'")[0], session)
+    elif re.match(r"(STOP|START) (REPLICA|SLAVE)$|RESET (REPLICA|SLAVE) ALL$|RESET MASTER$|"
+                  r"RESET BINARY LOGS AND GTIDS$|SET GLOBAL GTID_(PURGED|SLAVE_POS) = \?$|"
+                  r"CHANGE (REPLICATION SOURCE|MASTER) TO ", words):
+        replication_statement(state, tokens, words)
+    elif re.match(r"(CREATE|ALTER) USER |GRANT |CREATE DATABASE ", words):
+        write_statement(state, tokens, words)
+    else:
+        raise SqlError(f"the stand-in does not model: {words}")
+
+
+def write_statement(state: dict[str, Any], tokens: list[str], words: str) -> None:
+    """A client's write. super_read_only refuses it even for root (research 6); read_only alone
+    does not stop root, which holds SUPER (MySQL) or READ_ONLY ADMIN (MariaDB; documented in the
+    MariaDB KB, read_only)."""
+    if state["variables"]["super_read_only"] == "ON" and not is_mariadb(state["server"]):
+        raise SqlError(SUPER_READ_ONLY_ERROR)
+    if words.startswith("CREATE USER IF NOT EXISTS "):
+        user = "".join(tokens[5:8])
+        if user not in state["users"]:
+            state["users"].append(user)
+    elif words.startswith("CREATE DATABASE IF NOT EXISTS "):
+        database = tokens[5].strip("`")
+        if database not in state["databases"]:
+            state["databases"].append(database)
+    elif words.startswith("GRANT "):
+        on = tokens.index("ON") if "ON" in tokens else tokens.index("on")
+        to = tokens.index("TO") if "TO" in tokens else tokens.index("to")
+        state["grants"].append((" ".join(tokens[1:on]), "".join(tokens[on + 1:to]), "".join(tokens[to + 1:])))
+    commit(state)
+
+
+def commit(state: dict[str, Any]) -> None:
+    """A transaction of this server's own: in the binary log with a GTID of its own."""
+    state["binlog_pos"] += 100
+    if is_mariadb(state["server"]):
+        server_id, seqno = state["variables"]["server_id"], 0
+        if state["gtid_binlog_pos"]:
+            seqno = int(state["gtid_binlog_pos"].rsplit("-", 1)[1])
+        state["gtid_binlog_pos"] = f"0-{server_id}-{seqno + 1}"
+    elif state["variables"]["gtid_mode"] == "ON":
+        state["gtid_executed"] = gtid_added(state["gtid_executed"], state["server_uuid"])
+
+
+def database_granted(state: dict[str, Any], user: str, database: str) -> bool:
+    """Whether a database-level grant of the user covers the database: in such a grant's
+    pattern '_' and '%' are wildcards unless escaped (reference: "Database-level grants treat _
+    and % as wildcards"; MySQL manual, GRANT, "Database Privileges")."""
+    for _, target, grantee in state["grants"]:
+        pattern = target.rsplit(".", 1)[0].strip("`")
+        if grantee == user and pattern != "*" and re.fullmatch(_like(pattern), database):
+            return True
+    return False
+
+
+def _like(pattern: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append({"_": ".", "%": ".*"}.get(pattern[i], re.escape(pattern[i])))
+        i += 1
+    return "".join(out)
+
+
+def replication_statement(state: dict[str, Any], tokens: list[str], words: str) -> None:
+    """Replication and GTID administration: allowed under super_read_only (mysql-server
+    reset_master() calls set_skip_readonly_check(); an upstream mtr test runs STOP/CHANGE/START,
+    RESET SLAVE ALL and SET GLOBAL gtid_purged with super_read_only=1: research 6)."""
+    state["events"].append(words)
+    channel = state["channel"]
+    if words.startswith("STOP"):
+        if channel:
+            channel.update(io="No", sql="No", lag="NULL")
+    elif words.startswith(("RESET REPLICA", "RESET SLAVE")):
+        # RESET REPLICA ALL drops the channel with its metadata and relay logs (research 7).
+        state["channel"] = None
+    elif words.startswith("RESET"):
+        state.update(gtid_executed="", gtid_purged="", binlog=1, binlog_pos=157)
+    elif words.startswith("SET GLOBAL GTID_PURGED"):
+        if state["gtid_executed"]:
+            raise SqlError(GTID_PURGED_ERROR)
+        state["gtid_executed"] = state["gtid_purged"] = unquote(tokens[-1])
+    elif words.startswith("SET GLOBAL GTID_SLAVE_POS"):
+        state["gtid_slave_pos"] = unquote(tokens[-1])
+    elif words.startswith("CHANGE"):
+        change_source(state, tokens)
+    else:
+        start_replica(state)
+
+
+def change_source(state: dict[str, Any], tokens: list[str]) -> None:
+    options = {}
+    rest = tokens[tokens.index("TO") + 1:]
+    for i in range(0, len(rest), 4):  # NAME = value ,
+        options[rest[i].upper().split("_", 1)[1]] = unquote(rest[i + 2]) if rest[i + 2][0] in "'\"" else rest[i + 2]
+    server = state["server"]
+    new_words = speaks_source_replica(server)
+    if "PASSWORD" in options and not is_mariadb(server) and len(options["PASSWORD"].encode()) > 32:
+        raise SqlError(PASSWORD_LENGTH_ERROR)
+    if options.get("AUTO_POSITION") == "1" and state["variables"]["gtid_mode"] != "ON":
+        raise SqlError(AUTO_POSITION_ERROR[new_words])
+    channel = state["channel"] or new_channel("", "", False, "no")
+    fields = {"HOST": "host", "PORT": "port", "USER": "user", "PASSWORD": "password",
+              "HEARTBEAT_PERIOD": "heartbeat", "LOG_FILE": "log_file", "LOG_POS": "log_pos",
+              "USE_GTID": "use_gtid"}
+    for option, value in options.items():
+        if option in fields:
+            channel[fields[option]] = value
+    if "AUTO_POSITION" in options:
+        channel["auto_position"] = options["AUTO_POSITION"] == "1"
+    state["channel"] = channel
+
+
+def start_replica(state: dict[str, Any]) -> None:
+    channel = state["channel"]
+    if not channel or not channel["host"]:
+        # ER_REPLICA_CONFIGURATION (1200), from memory.
+        raise SqlError("ERROR 1200 (HY000): The server is not configured as slave; fix in config "
+                       "file or with CHANGE MASTER TO")
+    if channel["relay_logs_missing"]:
+        raise SqlError(RLI_INIT_ERROR[speaks_source_replica(state["server"])])
+    channel.update(io="Yes", sql="Yes", lag="0")
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries.
+
+def replica_status_rows(state: dict[str, Any]) -> list[tuple[str, str]]:
+    """SHOW REPLICA STATUS (MySQL 8) or SHOW SLAVE STATUS (5.7, MariaDB) fields, in real order;
+    none when the server has no channel."""
+    channel = state["channel"]
+    if channel is None:
+        return []
+    new = speaks_source_replica(state["server"])
+    replica, source = ("Replica", "Source") if new else ("Slave", "Master")
+    rows = [
+        (f"{replica}_IO_State", f"Waiting for {source.lower()} to send event"),
+        (f"{source}_Host", channel["host"]),
+        (f"{source}_Port", channel["port"]),
+        (f"{replica}_IO_Running", channel["io"]),
+        (f"{replica}_SQL_Running", channel["sql"]),
+        ("Last_SQL_Error", channel["sql_error"]),
+        ("Last_IO_Error", channel["io_error"]),
+        (f"Seconds_Behind_{source}", channel["lag"]),
+    ]
+    if is_mariadb(state["server"]):
+        rows.append(("Using_Gtid", {"slave_pos": "Slave_Pos", "current_pos": "Current_Pos"}.get(
+            channel["use_gtid"], "No")))
+    else:
+        rows.append(("Auto_Position", "1" if channel["auto_position"] else "0"))
+    return rows
+
+
+def query(state: dict[str, Any], text: str) -> list[str]:
+    """The answer of a one-value query, as its rows."""
+    tokens = _TOKEN.findall(text)
+    words = skeleton(tokens).upper()
+    if words == "SELECT 1":
+        return ["1"]
+    if words == "SELECT GTID_SUBSET ( ? , @@GLOBAL.GTID_EXECUTED )":
+        return ["1" if gtid_subset(unquote(tokens[3]), state["gtid_executed"]) else "0"]
+    if words == "SELECT @@GLOBAL.GTID_SLAVE_POS":
+        return [state["gtid_slave_pos"]]
+    raise SqlError(f"the stand-in has no answer to: {text}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The backup tool: XtraBackup 8.4 (MySQL 8.4), 8.0 (MySQL 8.0), 2.4 (MySQL 5.7), mariadb-backup.
+
+# percona-xtrabackup storage/innobase/xtrabackup/src/backup_mysql.cc,
+# detect_mysql_capabilities_for_backup(), logged with xb::error() (research 1).
+SLAVE_INFO_ERROR = ("[ERROR] [MY-011825] [Xtrabackup] The --slave-info option requires GTID enabled "
+                    "or --safe-slave-backup option used for a multi-threaded slave.")
+
+
+def info_prefix(server: str) -> str:
+    """MariaDB renamed mariabackup's xtrabackup_* files to mariadb_backup_* (MDEV-18931, commit
+    b314f7b642; research 3): in 11.x, not in 10.11."""
+    return "mariadb_backup" if server.startswith("mariadb 11") else "xtrabackup"
+
+
+def slave_info_refused(state: dict[str, Any], args: list[str]) -> bool:
+    """Finding 1: get_mysql_vars() reads the parallel workers and gtid_mode / gtid_slave_pos from
+    SHOW VARIABLES; the check looks at values only, so it fires on a primary too. XtraBackup 8.x
+    refuses more than 1 worker (PXB-2844), 2.4 and mariabackup more than 0 (research 1)."""
+    if "--slave-info" not in args or "--safe-slave-backup" in args:
+        return False
+    threshold = 1 if state["server"] in ("mysql 8.4", "mysql 8.0") else 0
+    multi_threaded = int(state["variables"]["replica_parallel_workers"]) > threshold
+    gtid = state["variables"]["gtid_mode"] == "ON" or bool(state["gtid_slave_pos"])
+    return multi_threaded and not gtid
+
+
+def backup_locks(state: dict[str, Any], args: list[str]) -> list[str]:
+    """Finding 3: lock_tables_maybe() forces FLUSH TABLES WITH READ LOCK for the whole copy when
+    --slave-info meets a channel without auto-position on a server that is not Percona Server
+    (it then reads the position from SHOW SLAVE STATUS under the lock); with no MyISAM tables and
+    no forced lock it takes none (backup_mysql.cc, lock_tables_maybe / lock_tables_ftwrl;
+    upstream test t/ib_slave_info.sh; research 2). mariabackup locks differently (BACKUP STAGE),
+    so the rule is XtraBackup's."""
+    channel = state["channel"]
+    if is_mariadb(state["server"]) or "--slave-info" not in args or not channel or channel["auto_position"]:
+        return []
+    return ["FLUSH NO_WRITE_TO_BINLOG TABLES", "FLUSH TABLES WITH READ LOCK"]
+
+
+def binlog_info(state: dict[str, Any]) -> str | None:
+    """write_binlog_info() (research 3): XtraBackup writes file<TAB>pos, plus gtid_executed when
+    gtid_mode=ON and it is not empty, and no file without a binary log or GTIDs; mariabackup
+    always adds gtid_current_pos."""
+    log_bin = state["variables"]["log_bin"]
+    position = f"{log_bin or 'binlog'}.{state['binlog']:06d}\t{state['binlog_pos']}"
+    if is_mariadb(state["server"]):
+        return f"{position}\t{state['gtid_binlog_pos']}\n" if log_bin else None
+    if not log_bin and not state["gtid_executed"]:
+        return None
+    if state["variables"]["gtid_mode"] == "ON" and state["gtid_executed"]:
+        return f"{position}\t{state['gtid_executed']}\n"
+    return f"{position}\n"
+
+
+def slave_info(state: dict[str, Any]) -> str | None:
+    """write_slave_info() (research 3), for a server with a channel (without one the tool
+    ignores --slave-info). XtraBackup: an auto-position channel gives SET GLOBAL gtid_purged (the
+    server's gtid_executed) and CHANGE ... AUTO_POSITION=1, any other the source position; 8.4
+    writes the SOURCE words (its test t/ib_slave_info.sh and pxb-docs 8.4), 8.0 and 2.4 the
+    MASTER words. mariabackup: a channel using GTIDs gives gtid_slave_pos and master_use_gtid."""
+    channel = state["channel"]
+    if not channel:
+        return None
+    server = state["server"]
+    if is_mariadb(server):
+        if channel["use_gtid"] != "no":
+            return (f"SET GLOBAL gtid_slave_pos = '{state['gtid_slave_pos']}';\n"
+                    "CHANGE MASTER TO master_use_gtid = slave_pos;\n")
+        return f"CHANGE MASTER TO MASTER_LOG_FILE='{channel['log_file']}', MASTER_LOG_POS={channel['log_pos']};\n"
+    change, option = ("CHANGE REPLICATION SOURCE TO", "SOURCE") if server == "mysql 8.4" else ("CHANGE MASTER TO", "MASTER")
+    if channel["auto_position"]:
+        return f"SET GLOBAL gtid_purged='{state['gtid_executed']}';\n{change} {option}_AUTO_POSITION=1;\n"
+    return f"{change} {option}_LOG_FILE='{channel['log_file']}', {option}_LOG_POS={channel['log_pos']};\n"
+
+
+# What a backup copies besides the tables: a stand-in for the data files.
+DATA_FILES = [("ibdata1", "system tablespace"), ("mysql/general_log.CSV", ""),
+              ("app/db.opt", "default-character-set=utf8mb4")]
+
+
+def backup_files(state: dict[str, Any], args: list[str]) -> list[tuple[str, str]]:
+    """The files of a backup of this server, in stream order: data, the tables (with the
+    replication metadata, but no relay or binary logs), the info files the tool writes at the
+    end, checkpoints and tool info last."""
+    server, prefix = state["server"], info_prefix(state["server"])
+    files = list(DATA_FILES) + [(TABLES_FILE[flavor(server)], tables_text(state))]
+    if not is_mariadb(server):
+        files.append(("auto.cnf", f"[auto]\nserver-uuid={state['server_uuid']}\n"))
+    info = {"binlog_info": binlog_info(state),
+            "slave_info": slave_info(state) if "--slave-info" in args else None}
+    files += [(f"{prefix}_{kind}", text) for kind, text in info.items() if text is not None]
+    files += [(f"{prefix}_checkpoints", "backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 8765\n"),
+              (f"{prefix}_info", "tool_command = --backup --slave-info --stream=xbstream\n")]
+    return files
