@@ -100,6 +100,7 @@ listener_busy() {
   [[ -n "$children" ]]
 }
 
+# Like `exec socat` without TLS, the container ends when the listener does.
 serve_backups_with_tls() {
   local state listener status
   while true; do
@@ -108,11 +109,12 @@ serve_backups_with_tls() {
       "EXEC:bash -c stream_backup" &
     listener=$!
     while [[ "$(tls_files_state)" == "$state" ]]; do
-      sleep "$TLS_CHECK_SECONDS"
+      sleep "$TLS_CHECK_SECONDS" &
+      status=0
+      wait -n "$listener" "$!" || status=$?
       if ! kill -0 "$listener" 2>/dev/null; then
-        status=0
-        wait "$listener" || status=$?
-        die "the backup listener stopped (exit status $status)"
+        log "the backup listener stopped (exit status $status)"
+        exit "$status"
       fi
     done
     reload_server_certificate

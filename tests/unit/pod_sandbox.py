@@ -14,7 +14,7 @@ from typing import Any
 # The variables naming mounted paths, and where each goes in the sandbox.
 MOUNTED_PATHS = {"SECRETS_DIR": "secrets", "DATA_VOLUME": "data", "TMPDIR": "tmp",
                  "CONF_DIR": "conf", "CONFIG_MAP_DIR": "config-map",
-                 "CLIENT_OPTIONS_DIR": "client-options"}
+                 "CLIENT_OPTIONS_DIR": "client-options", "TLS_DIR": "tls"}
 PASSWORDS = {"root-password": "root-secret-1234", "replication-password": "repl-secret-1234",
              "backup-password": "backup-secret-1234", "app-password": "app-secret-1234"}
 
@@ -36,6 +36,9 @@ class PodSandbox:
                 self.env[name] = str(self.path(directory))
         for key, password in PASSWORDS.items():
             (self.path("secrets") / key).write_text(password, encoding="utf-8")
+        if "TLS_DIR" in self.env:
+            for key in ("ca.crt", "tls.crt", "tls.key"):  # read by the real servers only
+                (self.path("tls") / key).write_text(f"{key} stand-in\n", encoding="utf-8")
 
     def path(self, directory: str) -> Path:
         """A directory of the sandbox, created on first use."""
