@@ -1,6 +1,6 @@
 """How fast a new replica joins, and what that costs the running primary.
 
-    python bench/clone.py --size-mb 256 [--results bench/results] [--env NAME=VALUE ...]
+    python -m bench.clone --size-mb 256 [--results bench/results] [--config KEY=VALUE ...]
 
 Needs root and what the end-to-end harness needs (tests/e2e/README.md). In one run, on the same
 pods, link and data:
@@ -12,7 +12,8 @@ pods, link and data:
    of a row is random bytes and half hex text: rows compress by about 15% (zlib), so a stream
    compressor cannot make the data small for free. The load runs outside the binary log, so the
    donor's data directory holds the data once, not twice.
-2. A client in a network namespace of its own, joined to the pod network like another pod,
+2. A client in a network namespace of its own, joined to the pod network like another pod
+   (the harness's attach_client),
    keeps issuing primary-key SELECTs at the primary as the application user (about 50 a second,
    over one connection) and writes one heartbeat row a second, so the new replica has something
    to catch up on. Its latencies are split by phase: before the clone, during each copy.
@@ -34,10 +35,11 @@ are ratios of times. Progress goes to stderr; the last line on stdout is
 `ratio_vs_raw=R ratio_vs_logical=L` (clone throughput divided by each). --results DIR also writes
 DIR/clone-<size>mb.json for bench/plot.py.
 
-The component's defaults apply; --env NAME=VALUE adds an environment variable to the clone-mysql
-and backup containers, the way a config key reaches the scripts (e.g. BACKUP_PARALLEL=2 or
-TRANSFER_BUFFER_BYTES=8192, socat's block size). The raw and logical copies use the socat block
-size that the clone gets.
+The dev stack's config applies; --config KEY=VALUE sets a stack config key for the run, as
+`pulumi config set` would (e.g. backupParallel=1 or transferBufferBytes=8192, socat's own block
+size). The raw and logical copies use the socat block size that the clone gets.
+
+Run it from the project directory, as a module, so that `tests.e2e` is importable.
 """
 from __future__ import annotations
 
@@ -57,11 +59,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
+from mysql_cluster.render import render_stack
+from tests.e2e.harness import HarnessError, StatefulSetHarness
 
-from mysql_cluster.render import render_stack  # noqa: E402
-from tests.e2e.harness import HarnessError, StatefulSetHarness  # noqa: E402
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 PRIMARY, REPLICA = "mysql-0", "mysql-1"
 SIDECAR = "backup"  # the container with socat and the backup tools, on the data volume
@@ -87,28 +88,22 @@ def log(message: str) -> None:
 
 # The cluster
 
-def rendered_manifests(extra_env: dict[str, str]) -> list[dict]:
-    manifests = render_stack(PROJECT_DIR, "dev", {"flavor": "mariadb", "version": "10.11", "replicas": "1"},
-                             reveal_secrets=True)
-    if extra_env:
-        statefulset = next(m for m in manifests if m["kind"] == "StatefulSet")
-        spec = statefulset["spec"]["template"]["spec"]
-        for container in spec["initContainers"] + spec["containers"]:
-            if container["name"] in ("clone-mysql", SIDECAR):
-                container["env"] += [{"name": k, "value": v} for k, v in extra_env.items()]
-    return manifests
+def rendered_manifests(config: dict[str, str]) -> list[dict]:
+    """The dev stack for MariaDB 10.11 with one pod, and `config` (stack config keys) on top."""
+    return render_stack(PROJECT_DIR, "dev", {"flavor": "mariadb", "version": "10.11", "replicas": "1",
+                                             **config}, reveal_secrets=True)
 
 
-def cluster(extra_env: dict[str, str], workdir: Path) -> StatefulSetHarness:
+def cluster(config: dict[str, str], workdir: Path) -> StatefulSetHarness:
     """The harness for the rendered component; use it as a context manager."""
-    return StatefulSetHarness(rendered_manifests(extra_env), workdir)
+    return StatefulSetHarness(rendered_manifests(config), workdir)
 
 
-def clone_settings(harness: StatefulSetHarness) -> dict[str, str]:
-    """The tuning variables the clone-mysql container gets (the last of a name wins, as in Kubernetes)."""
-    spec = harness.statefulset["spec"]["template"]["spec"]
+def clone_settings(statefulset: dict) -> dict[str, str]:
+    """The tuning variables the clone-mysql container gets from the stack config."""
+    spec = statefulset["spec"]["template"]["spec"]
     clone = next(c for c in spec["initContainers"] if c["name"] == "clone-mysql")
-    return {e["name"]: e["value"] for e in clone["env"] if e["name"] in TUNING_VARIABLES and "value" in e}
+    return {e["name"]: e["value"] for e in clone["env"] if e["name"] in TUNING_VARIABLES}
 
 
 def app_password(harness: StatefulSetHarness) -> str:
@@ -207,25 +202,6 @@ def settle(harness: StatefulSetHarness, timeout: float = 120) -> None:
 
 # The donor's latency, seen from another namespace on the pod network
 
-class ClientNamespace:
-    """A network namespace on the harness's pod bridge, like a client pod of the database.
-
-    The harness has no public call for this; it joins the harness's own PodNetwork so that the
-    client's packets cross the same bridge as the pods'.
-    """
-
-    def __init__(self, harness: StatefulSetHarness):
-        self._network = harness._network  # noqa: SLF001 - no public API for an extra namespace
-        self.attachment = self._network.attach("bench-client")
-
-    @property
-    def netns_path(self) -> str:
-        return str(self.attachment.netns_path)
-
-    def close(self) -> None:
-        self._network.detach(self.attachment)
-
-
 def probe_donor(netns_path: str, host: str, password: str, rows: int, samples_path: str,
                 stop: multiprocessing.synchronize.Event) -> None:
     """Child process: paced point SELECTs over one connection; 'monotonic latency' lines."""
@@ -261,12 +237,12 @@ def probe_donor(netns_path: str, host: str, password: str, rows: int, samples_pa
 
 
 class DonorProbe:
-    def __init__(self, harness: StatefulSetHarness, client: ClientNamespace, rows: int, workdir: Path):
+    def __init__(self, harness: StatefulSetHarness, client_netns: Path, rows: int, workdir: Path):
         self.samples_path = workdir / "latency.txt"
         context = multiprocessing.get_context("spawn")  # a process of its own: no GIL shared with the harness
         self._stop = context.Event()
         self._process = context.Process(target=probe_donor, args=(
-            client.netns_path, harness.pod_ip(PRIMARY), app_password(harness), rows,
+            str(client_netns), harness.pod_ip(PRIMARY), app_password(harness), rows,
             str(self.samples_path), self._stop), daemon=True)
         self._process.start()
         deadline = time.monotonic() + 30
@@ -354,11 +330,11 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
         if not times.pod_created and harness.pod_phase(REPLICA) is not None:
             times.pod_created = now
         if times.pod_created and not times.clone_done:
-            tail = harness.log_tail(REPLICA, "clone-mysql", lines=200)
+            log_text = harness.log(REPLICA, "clone-mysql")
             for text, name in marks.items():
-                if text in tail and not getattr(times, name):
+                if text in log_text and not getattr(times, name):
                     setattr(times, name, now)
-            times.attempts = 1 + tail.count("failed; retrying")
+            times.attempts = 1 + log_text.count("failed; retrying")
         time.sleep(0.02)
     scaler.join()
     if failure:
@@ -367,7 +343,7 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
     missing = [name for name in marks.values() if not getattr(times, name)]
     if missing:
         raise HarnessError(f"the clone's log lacks the lines of {missing}:\n"
-                           + harness.log_tail(REPLICA, "clone-mysql", lines=200))
+                           + harness.log(REPLICA, "clone-mysql"))
     harness.wait_until(lambda: caught_up(harness), timeout, "the new replica caught up")
     times.caught_up = time.monotonic()
     return times
@@ -491,12 +467,12 @@ def machine() -> dict:
     }
 
 
-def run(size_mb: int, extra_env: dict[str, str], workdir: Path) -> dict:
+def run(size_mb: int, config: dict[str, str], workdir: Path) -> dict:
     timeout = 600 + size_mb  # generous: the machine is shared
-    info = {"size_mb": size_mb, "env": extra_env, "machine": machine()}
-    with cluster(extra_env, workdir / "harness") as harness:
+    info = {"size_mb": size_mb, "config": config, "machine": machine()}
+    with cluster(config, workdir / "harness") as harness:
         # The raw and logical copies move their bytes with the socat block size the clone gets.
-        clone_env = clone_settings(harness)
+        clone_env = clone_settings(harness.statefulset)
         info["clone_settings"] = clone_env
         buffer = clone_env.get("TRANSFER_BUFFER_BYTES")
         socat_options = f"-b{buffer}" if buffer else ""
@@ -510,9 +486,9 @@ def run(size_mb: int, extra_env: dict[str, str], workdir: Path) -> dict:
         settle(harness)
         info["data_bytes"] = size = data_bytes(harness, PRIMARY)
         log(f"loaded in {info['load_seconds']} s; {size / MIB:.0f} MiB of the donor's data directory to copy")
-        client = ClientNamespace(harness)
+        client = harness.attach_client("bench")
         try:
-            probe = DonorProbe(harness, client, rows, workdir)
+            probe = DonorProbe(harness, client.netns_path, rows, workdir)
             try:
                 time.sleep(BASELINE_SECONDS)
                 baseline_end = time.monotonic()
@@ -539,7 +515,7 @@ def run(size_mb: int, extra_env: dict[str, str], workdir: Path) -> dict:
                 "logical": percentiles(probe.latencies(logical_start, logical_end)),
             }
         finally:
-            client.close()
+            harness.detach_client(client)
     info["join"] = {
         "clone_seconds": round(clone_seconds, 2),
         "stream_seconds": round(join.prepare_started - join.clone_started, 2),
@@ -561,12 +537,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=256)
     parser.add_argument("--results", type=Path, help="write clone-<size>mb.json into this directory")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="environment for the clone-mysql and backup containers")
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="a stack config key for this run, e.g. transferBufferBytes=8192")
     args = parser.parse_args()
-    extra_env = dict(item.split("=", 1) for item in args.env)
+    config = dict(item.split("=", 1) for item in args.config)
     with tempfile.TemporaryDirectory(prefix="bench-clone-", dir="/var/tmp") as workdir:
-        info = run(args.size_mb, extra_env, Path(workdir))
+        info = run(args.size_mb, config, Path(workdir))
     if args.results:
         args.results.mkdir(parents=True, exist_ok=True)
         (args.results / f"clone-{args.size_mb}mb.json").write_text(json.dumps(info, indent=2) + "\n")

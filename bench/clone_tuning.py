@@ -1,12 +1,16 @@
 """Which settings make a clone faster, and what each costs the donor, measured in one run.
 
-    python bench/clone_tuning.py --size-mb 256 [--repeat 2] [--only TEXT ...]
+    python -m bench.clone_tuning --size-mb 256 [--repeat 2] [--only TEXT ...]
 
 Sets up what bench/clone.py sets up (the dataset on pod 0, a replica cloned by the component,
 the latency probe), then runs the clone pipeline again by hand between pod 0's and pod 1's backup
 containers with settings changed: the commands of scripts/sidecar.sh and scripts/clone.sh
 (`mariadb-backup --backup --stream=xbstream | socat` on the donor, `socat | mbstream -x`, then
-`mariadb-backup --prepare` on the receiver), as root instead of the backup user. The raw copy of
+`mariadb-backup --prepare` on the receiver), as root instead of the backup user. What a stack
+config key tunes (transferBufferBytes: socat's -b on both ends; backupParallel: the backup's
+--parallel) a variant sets as that key: its value reaches the pipeline through the StatefulSet
+rendered with it, as the scripts get it. Other options, which no key exposes, are given as
+options of the tools. The raw copy of
 bench/clone.py, with socat's default and with a 1 MiB block, is the reference. Each round runs
 every variant once, in a shuffled order (fixed seed), so that a disturbance of the shared
 machine does not land on one variant only; the table shows medians over the rounds. The stream
@@ -26,44 +30,51 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import clone
-from clone import PRIMARY, REPLICA, log, sh
+from bench import clone
+from bench.clone import PRIMARY, REPLICA, log, sh
+
+BIG = 1048576
+# socat's own block size and no backup parallelism: the scripts before tuning.
+UNTUNED = {"transferBufferBytes": "8192", "backupParallel": "1"}
 
 
 @dataclass(frozen=True)
 class Variant:
     name: str
+    config: dict[str, str]  # stack config keys
     backup_options: str = ""  # added to mariadb-backup --backup
     extract_options: str = ""  # added to mbstream -x
-    socat_buffer: int = 0  # socat -b on both ends; 0: socat's default (8192)
     compressor: str = ""  # command that compresses stdin; "<command> -d" decompresses
     prepare_options: str = ""  # added to mariadb-backup --prepare
 
 
-BIG = 1048576
+def tuned(buffer: int, parallel: int) -> dict[str, str]:
+    return {"transferBufferBytes": str(buffer), "backupParallel": str(parallel)}
+
+
 VARIANTS = [
-    Variant("today's scripts"),
-    Variant("backup --parallel=4", backup_options="--parallel=4"),
-    Variant("mbstream --parallel=4", extract_options="--parallel=4"),
-    Variant("socat -b 65536", socat_buffer=65536),
-    Variant("socat -b 262144", socat_buffer=262144),
-    Variant("socat -b 1048576", socat_buffer=BIG),
-    Variant("zstd -1 on the stream", compressor="zstd -1 -q"),
-    Variant("lz4 -1 on the stream", compressor="lz4 -1 -q"),
-    Variant("prepare --use-memory=512M", prepare_options="--use-memory=512M"),
-    Variant("-b 1048576, backup --parallel=2", backup_options="--parallel=2", socat_buffer=BIG),
-    Variant("-b 1048576, backup --parallel=4", backup_options="--parallel=4", socat_buffer=BIG),
-    Variant("-b 1048576, backup and mbstream --parallel=4", backup_options="--parallel=4",
-            extract_options="--parallel=4", socat_buffer=BIG),
+    Variant("socat's block, no backup parallelism", UNTUNED),
+    Variant("backup --parallel=4", tuned(8192, 4)),
+    Variant("mbstream --parallel=4", UNTUNED, extract_options="--parallel=4"),
+    Variant("socat -b 65536", tuned(65536, 1)),
+    Variant("socat -b 262144", tuned(262144, 1)),
+    Variant("socat -b 1048576", tuned(BIG, 1)),
+    Variant("zstd -1 on the stream", UNTUNED, compressor="zstd -1 -q"),
+    Variant("lz4 -1 on the stream", UNTUNED, compressor="lz4 -1 -q"),
+    Variant("prepare --use-memory=512M", UNTUNED, prepare_options="--use-memory=512M"),
+    Variant("-b 1048576, backup --parallel=2", tuned(BIG, 2)),
+    Variant("-b 1048576, backup --parallel=4", tuned(BIG, 4)),
+    Variant("-b 1048576, backup and mbstream --parallel=4", tuned(BIG, 4),
+            extract_options="--parallel=4"),
     # The backup tool reads data files with O_DIRECT (its default flush method); tar reads them
     # through the page cache.
-    Variant("-b 1048576, backup --innodb-flush-method=fsync", backup_options="--innodb-flush-method=fsync",
-            socat_buffer=BIG),
+    Variant("-b 1048576, backup --innodb-flush-method=fsync", tuned(BIG, 1),
+            backup_options="--innodb-flush-method=fsync"),
     # The backup waits for its redo log copier, which looks for new log once a second by default.
-    Variant("-b 1048576, backup --parallel=2 --log-copy-interval=100",
-            backup_options="--parallel=2 --log-copy-interval=100", socat_buffer=BIG),
-    Variant("-b 1048576, backup --parallel=2 --innodb-flush-method=fsync",
-            backup_options="--parallel=2 --innodb-flush-method=fsync", socat_buffer=BIG),
+    Variant("-b 1048576, backup --parallel=2 --log-copy-interval=100", tuned(BIG, 2),
+            backup_options="--log-copy-interval=100"),
+    Variant("-b 1048576, backup --parallel=2 --innodb-flush-method=fsync", tuned(BIG, 2),
+            backup_options="--innodb-flush-method=fsync"),
 ]
 RAW = "raw copy (reference)"
 RAW_BIG_BUFFER = "raw copy, socat -b 1048576"
@@ -71,16 +82,18 @@ STAGING = "/data/bench-clone"
 ROOT_OPTIONS = "/tmp/bench-root.cnf"
 
 
-def clone_by_hand(harness, variant: Variant, timeout: float) -> tuple[float, float]:
-    """(stream seconds, prepare seconds) of one clone with the variant's settings."""
+def clone_by_hand(harness, variant: Variant, settings: dict[str, str],
+                  timeout: float) -> tuple[float, float]:
+    """(stream seconds, prepare seconds) of one clone with the variant's settings: `settings` are
+    the variables the scripts get from its config (clone.clone_settings)."""
     backup = (f"mariadb-backup --defaults-extra-file={ROOT_OPTIONS} --backup --slave-info --stream=xbstream "
-              f"--host=127.0.0.1 --port=3306 --target-dir=/tmp {variant.backup_options} "
-              "2>/tmp/bench-backup.log")
+              f"--host=127.0.0.1 --port=3306 --target-dir=/tmp --parallel={settings['BACKUP_PARALLEL']} "
+              f"{variant.backup_options} 2>/tmp/bench-backup.log")
     extract = f"mbstream -x -C {STAGING} {variant.extract_options}"
     if variant.compressor:
         backup += f" | {variant.compressor}"
         extract = f"{variant.compressor} -d | {extract}"
-    options = f"-b {variant.socat_buffer}" if variant.socat_buffer else ""
+    options = f"-b {settings['TRANSFER_BUFFER_BYTES']}"
     sh(harness, REPLICA, f"rm -rf {STAGING}; mkdir {STAGING}")
     try:
         stream = clone.copy_through_socat(harness, backup, extract, {}, timeout, options)
@@ -104,6 +117,10 @@ def main() -> None:
                         help="run only the variants whose name contains TEXT (and the raw copies)")
     args = parser.parse_args()
     variants = [v for v in VARIANTS if not args.only or any(text in v.name for text in args.only)]
+    # What the scripts would get from each variant's config, as the component renders it.
+    settings = {v.name: clone.clone_settings(next(m for m in clone.rendered_manifests(v.config)
+                                                  if m["kind"] == "StatefulSet"))
+                for v in variants}
     timeout = 600 + args.size_mb
     names = [v.name for v in variants] + [RAW, RAW_BIG_BUFFER]
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
@@ -119,9 +136,9 @@ def main() -> None:
         harness.scale_to(2, timeout=timeout)
         harness.exec(PRIMARY, clone.SIDECAR, ["bash", "-c", f"umask 077; cat >{ROOT_OPTIONS}"],
                      input_text=f"[client]\nuser=root\npassword={harness.root_password()}\n")
-        client = clone.ClientNamespace(harness)
+        client = harness.attach_client("bench")
         try:
-            probe = clone.DonorProbe(harness, client, rows, Path(workdir))
+            probe = clone.DonorProbe(harness, client.netns_path, rows, Path(workdir))
             try:
                 shuffle = random.Random(11)
                 for round_number in range(1, args.repeat + 1):
@@ -135,7 +152,7 @@ def main() -> None:
                         elif variant == RAW_BIG_BUFFER:
                             result = (clone.raw_copy(harness, timeout, f"-b {BIG}"), 0.0)
                         else:
-                            result = clone_by_hand(harness, variant, timeout)
+                            result = clone_by_hand(harness, variant, settings[name], timeout)
                         latency[name] += probe.latencies(start, time.monotonic())
                         times[name].append(result)
                         log(f"round {round_number}: {name}: stream {result[0]:.1f} s, "
@@ -143,7 +160,7 @@ def main() -> None:
             finally:
                 probe.stop()
         finally:
-            client.close()
+            harness.detach_client(client)
     raw = statistics.median(stream for stream, _ in times[RAW])
     print(f"{size / clone.MIB:.0f} MiB to copy, {args.repeat} rounds, medians; "
           f"ratio = raw copy time / clone time")

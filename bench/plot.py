@@ -1,6 +1,6 @@
 """Table and plot of the clone benchmark: bench/results/clone-*.json -> clone.md and clone.png.
 
-    python bench/clone.py --size-mb 1024 --results bench/results   # once per size
+    python -m bench.clone --size-mb 1024 --results bench/results   # once per size
     python bench/plot.py [--results bench/results]
 
 Needs matplotlib (bench/requirements.txt). Each size is its own run of bench/clone.py, so compare
@@ -25,7 +25,7 @@ MIB = 2**20
 def load(results: Path) -> list[dict]:
     runs = [json.loads(path.read_text()) for path in results.glob("clone-*mb.json")]
     if not runs:
-        raise SystemExit(f"no clone-*mb.json in {results}: run bench/clone.py --results {results} first")
+        raise SystemExit(f"no clone-*mb.json in {results}: run python -m bench.clone --results {results} first")
     return sorted(runs, key=lambda run: run["size_mb"])
 
 

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Functions shared by the cluster's scripts. The component inlines this file in place of the
-# `source .../lib.sh` line of each script, so every container command is self-contained.
+# Functions shared by the cluster's scripts, which source it from the directory they run from
+# (the scripts ConfigMap, mounted in every container).
 # Every name (StatefulSet, Service, users, ports, paths) comes from the environment the
 # component sets; nothing here knows what the cluster is called.
 

@@ -22,9 +22,49 @@ def find(manifests: Manifests, kind: str, name: Optional[str] = None) -> dict[st
     return matches[0]
 
 
+def server_config_map(manifests: Manifests) -> dict[str, Any]:
+    """The ConfigMap with the servers' .cnf files (the other one holds the scripts)."""
+    (config_map,) = [m for m in manifests
+                     if m["kind"] == "ConfigMap" and "primary.cnf" in m.get("data", {})]
+    return config_map
+
+
 def container(statefulset: dict[str, Any], name: str) -> dict[str, Any]:
     spec = statefulset["spec"]["template"]["spec"]
     for candidate in spec.get("initContainers", []) + spec["containers"]:
         if candidate["name"] == name:
             return candidate
     raise AssertionError(f"no container {name}")
+
+
+def mounted_config_maps(manifests: Manifests, container_name: str) -> dict[str, dict[str, str]]:
+    """The files of every ConfigMap the StatefulSet's container `container_name` mounts, by the
+    path it mounts them at, as the rendered manifests give them."""
+    statefulset = find(manifests, "StatefulSet")
+    volumes = {volume["name"]: volume["configMap"]["name"]
+               for volume in statefulset["spec"]["template"]["spec"]["volumes"]
+               if "configMap" in volume}
+    return {mount["mountPath"]: find(manifests, "ConfigMap", volumes[mount["name"]])["data"]
+            for mount in container(statefulset, container_name).get("volumeMounts", [])
+            if mount["name"] in volumes}
+
+
+def lay_out_config_maps(manifests: Manifests, container_name: str, root: Path) -> dict[str, Path]:
+    """Writes the ConfigMaps the container mounts into directories under root; the directory of
+    each by the path the container mounts it at."""
+    directories = {}
+    for number, (mount_path, files) in enumerate(mounted_config_maps(manifests, container_name).items()):
+        directories[mount_path] = root / f"config-map-{number}"
+        directories[mount_path].mkdir(parents=True)
+        for name, text in files.items():
+            (directories[mount_path] / name).write_text(text, encoding="utf-8")
+    return directories
+
+
+def host_path(path: str, directories: dict[str, Path]) -> str:
+    """`path` as the container sees it, moved into the directory laid out for its mount (or
+    unchanged when no such mount holds it)."""
+    for mount_path, directory in directories.items():
+        if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
+            return str(directory / path[len(mount_path):].lstrip("/"))
+    return path

@@ -19,10 +19,10 @@ from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
 from .server_config import cnf_files
+from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
-from .settings import BY_KEY, PASSWORD_SETTINGS, ConfigError, validated
-from .tls import check_tls_settings, tls_secret
 from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
+from .tls import check_tls_settings, tls_secret
 from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
 
 # The Secret's keys, read by the scripts from files named like them.
@@ -92,6 +92,10 @@ class MySQLCluster(pulumi.ComponentResource):
             data=server_cnf,
             opts=child,
         )
+        # The StatefulSet names it (an Output), so Pulumi creates it first and deletes a replaced
+        # one only after the StatefulSet has moved on to its successor.
+        scripts = scripts_config_map(
+            f"{name}-scripts", metadata(names.scripts_config_map(scripts_digest())), child)
         secret_name = self._credentials_secret(name, names, settings, metadata, child)
         tls_secret_name = tls_secret(name, names, settings, metadata, child)
 
@@ -121,7 +125,8 @@ class MySQLCluster(pulumi.ComponentResource):
         pod = PodSettings(names=names, server=server, server_image=server_image,
                           backup_image=backup_image, secret_name=secret_name,
                           config_map_name=config_map.metadata.name, server_cnf=server_cnf,
-                          settings=settings, tls_secret_name=tls_secret_name)
+                          scripts_config_map_name=scripts.metadata.name, settings=settings,
+                          tls_secret_name=tls_secret_name)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",
             metadata=metadata(names.statefulset),

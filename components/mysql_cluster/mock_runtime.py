@@ -76,9 +76,9 @@ def _unwrap_secrets(value: Any, path: tuple, secret_paths: list[tuple]) -> Any:
 
 
 class RecordingMonitor(MockMonitor):
-    """The SDK's mock monitor, keeping what the mocks do not see: the custom timeouts and other
-    options resources ask the engine for, and the outputs they register (the SDK's monitor drops
-    them); and, like the engine (the SDK's monitor only passes them on), running the
+    """The SDK's mock monitor, keeping what the mocks do not see: the custom timeouts, other
+    options and dependencies resources give the engine, and the outputs they register (the SDK's
+    monitor drops them); and, like the engine (the SDK's monitor only passes them on), running the
     `transforms` of each resource and of its ancestors, so a render shows their effect."""
 
     mocks: RecordingMocks
@@ -87,6 +87,7 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.custom_timeouts: dict[str, dict[str, str]] = {}  # by resource name; "" for default
         self.options: dict[str, dict[str, Any]] = {}  # by resource name
+        self.dependencies: dict[str, list[str]] = {}  # URNs, by resource name
         self.registered_outputs: dict[str, dict[str, Any]] = {}  # by URN
         self._transforms: dict[str, list] = {}  # by URN: its own, then its ancestors'
 
@@ -96,6 +97,7 @@ class RecordingMonitor(MockMonitor):
             "create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
         self.options[request.name] = {"ignore_changes": list(request.ignoreChanges),
                                       "retain_on_delete": request.retainOnDelete}
+        self.dependencies[request.name] = list(request.dependencies)
         self._apply_transforms(request)
         return super().RegisterResource(request)
 

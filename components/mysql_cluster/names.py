@@ -39,6 +39,10 @@ class ClusterNames:
     def config_map(self) -> str:
         return self.cluster
 
+    def scripts_config_map(self, digest: str) -> str:
+        """A name for each content of the scripts: see scripts_config_map.py."""
+        return f"{self.cluster}-scripts-{digest}"
+
     @property
     def credentials_secret(self) -> str:
         return f"{self.cluster}-credentials"

@@ -15,8 +15,8 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
 from .scheduling import toleration_args
-from .script_bundle import bash_command
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
+from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .servers import Server
 from .settings import BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
 from .tls import TLS_DIR, tls_volume
@@ -53,8 +53,8 @@ class PodSettings:
     secret_name: pulumi.Input[str]
     config_map_name: pulumi.Input[str]
     server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
+    scripts_config_map_name: pulumi.Input[str]
     settings: ClusterSettings
-    settings: dict[str, Any]  # validated settings by argument name
     tls_secret_name: Optional[pulumi.Input[str]] = None  # the certificate's Secret; None: no TLS
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
@@ -128,7 +128,7 @@ def _container_security() -> core.SecurityContextArgs:
 def _exec_probe(script: str, period: int, failure_threshold: int,
                 initial_delay: int = 0) -> core.ProbeArgs:
     return core.ProbeArgs(
-        exec_=core.ExecActionArgs(command=bash_command(script)),
+        exec_=core.ExecActionArgs(command=script_command(script)),
         initial_delay_seconds=initial_delay or None,
         period_seconds=period,
         timeout_seconds=5,
@@ -140,12 +140,12 @@ def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerA
     return core.ContainerArgs(
         name="init-mysql",
         image=pod.server_image,
-        command=bash_command("init-config.sh"),
+        command=script_command("init-config.sh"),
         env=env + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
                    _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
         volume_mounts=[_mount("conf", INIT_CONF_DIR),
                        _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
-                       _mount("tmp", "/tmp")],
+                       _mount("tmp", "/tmp"), scripts_mount()],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -155,9 +155,10 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
     return core.ContainerArgs(
         name="clone-mysql",
         image=pod.backup_image,
-        command=bash_command("clone.sh"),
+        command=script_command("clone.sh"),
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), *_tls_mounts(pod)],
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount(),
+                       *_tls_mounts(pod)],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -173,6 +174,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         _mount("tmp", "/tmp"),
         _mount("client-options", CLIENT_OPTIONS_DIR),
         _mount("run", "/var/run/mysqld"),
+        scripts_mount(),  # for the probes
         *_tls_mounts(pod),
     ]
     if pod.server.flavor == "mysql":
@@ -196,7 +198,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
     return core.ContainerArgs(
         name="backup",
         image=pod.backup_image,
-        command=bash_command("sidecar.sh"),
+        command=script_command("sidecar.sh"),
         env=env,
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
         readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
@@ -208,6 +210,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             _mount("credentials", SECRETS_DIR, read_only=True),
             _mount("tmp", "/tmp"),
             _mount("client-options", CLIENT_OPTIONS_DIR),
+            scripts_mount(),
             *_tls_mounts(pod),
         ],
         resources=pod.resources("backup"),
@@ -253,6 +256,7 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
         core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory")),
         core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(
             medium="Memory", size_limit="1Mi")),
+        scripts_volume(pod.scripts_config_map_name),
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))

@@ -94,6 +94,23 @@ def remove_stale_namespaces() -> list[str]:
     return removed
 
 
+def namespace_id(path: Path) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
+
+
+def ids_of_other_namespaces(own_prefix: str) -> set[tuple[int, int]]:
+    """The ids of the named network namespaces that are not this network's."""
+    ids = set()
+    for path in NETNS_DIR.glob("*") if NETNS_DIR.is_dir() else []:
+        if not path.name.startswith(own_prefix + "-"):
+            try:
+                ids.add(namespace_id(path))
+            except OSError:  # removed meanwhile
+                continue
+    return ids
+
+
 class PodNetwork:
     """A private layer-2 segment that pods join and leave."""
 
@@ -114,6 +131,8 @@ class PodNetwork:
         except Exception:
             delete_namespace(self.hub)
             raise
+        # Every namespace this network ever made, by id: processes left in one are leftovers.
+        self.namespace_ids = {namespace_id(self.hub_path)}
 
     @property
     def hub_path(self) -> Path:
@@ -135,7 +154,9 @@ class PodNetwork:
             delete_namespace(netns)
             self._addresses_in_use.discard(address)
             raise
-        return PodAttachment(netns=netns, ip=address, hub_interface=hub_interface)
+        attachment = PodAttachment(netns=netns, ip=address, hub_interface=hub_interface)
+        self.namespace_ids.add(namespace_id(attachment.netns_path))
+        return attachment
 
     def limit_egress(self, attachment: PodAttachment, bits_per_second: int | None) -> None:
         """Shape what the pod sends through eth0 with a token bucket; None removes it."""

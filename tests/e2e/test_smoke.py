@@ -82,3 +82,27 @@ def test_failure_names_pod_container_and_log_tail(statefulset_harness):
     assert "pod db-0 failed: init container clone-mysql exited with code 3" in message
     assert "no source to clone from" in message
     assert harness.pod_names() == ["db-0"]
+
+
+@pytest.mark.timeout(90)
+def test_a_client_namespace_reaches_a_pod_by_its_address_until_it_is_detached(statefulset_harness):
+    harness = statefulset_harness(SMOKE_MANIFESTS)
+    harness.start_statefulset(replicas=1)
+    client = harness.attach_client("smoke")
+    connect = ["nsenter", f"--net={client.netns_path}", "bash", "-c",
+               f"exec 3<>/dev/tcp/{harness.pod_ip('db-0')}/3306"]
+    assert subprocess.run(connect, capture_output=True, timeout=10).returncode == 0
+    harness.detach_client(client)
+    assert not client.netns_path.exists()
+
+
+@pytest.mark.timeout(90)
+def test_a_containers_log_is_its_whole_output_and_the_tail_its_last_lines(statefulset_harness):
+    harness = statefulset_harness(SMOKE_MANIFESTS)
+    harness.start_statefulset(replicas=1)
+    harness.restart_container("db-0", "mysql")  # the run before is over: its log stays as it is
+    log = harness.log("db-0", "mysql", previous=True)
+    lines = log.splitlines()
+    assert "Initializing database files" in lines[0]  # the entrypoint's first words
+    assert "Shutdown complete" in lines[-1]
+    assert harness.log_tail("db-0", "mysql", lines=3, previous=True) == "\n".join(lines[-3:])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stack_manifests import container, find, host_path, lay_out_config_maps
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -129,34 +130,36 @@ def test_every_kubernetes_resource_is_managed_by_the_programs_provider(consumer)
         assert provider_urn.endswith("pulumi:providers:kubernetes::shop-cluster"), resource["name"]
 
 
+def _manifests(consumer: dict[str, Any], cluster: str) -> list[dict[str, Any]]:
+    return [r["inputs"] for r in _kubernetes(consumer) if _owner(r) == cluster]
+
+
 @pytest.mark.parametrize("cluster", CLUSTERS)
-def test_the_bundled_init_script_names_each_pod_by_its_own_clusters_host(consumer, cluster,
+def test_the_shipped_init_script_names_each_pod_by_its_own_clusters_host(consumer, cluster,
                                                                         tmp_path):
-    """init-mysql, run as the manifest says with the container's environment, writes the host
-    the pod reports to the primary: the scripts compute every host from that environment."""
-    (init,) = [c for c in _statefulset(consumer, cluster)["spec"]["template"]["spec"]
-               ["initContainers"] if c["name"] == "init-mysql"]
-    config_map = tmp_path / "config-map"
-    config_map.mkdir()
-    (config_map / "replica.cnf").write_text("[mysqld]\n")
-    env = {var["name"]: var["value"] for var in init["env"] if "value" in var}
-    env.update(POD_NAME=f"{cluster}-1", CONF_DIR=str(tmp_path), CONFIG_MAP_DIR=str(config_map),
-               PATH=os.environ["PATH"])
-    subprocess.run(init["command"], env=env, check=True, capture_output=True, timeout=60)
+    """init-mysql, run as the manifest says from the scripts ConfigMap it mounts and with the
+    container's environment, writes the host the pod reports to the primary: the scripts
+    compute every host from that environment."""
+    manifests = _manifests(consumer, cluster)
+    config_maps = lay_out_config_maps(manifests, "init-mysql", tmp_path)
+    init = container(find(manifests, "StatefulSet"), "init-mysql")
+    env = {var["name"]: host_path(var["value"], config_maps) for var in init["env"] if "value" in var}
+    env.update(POD_NAME=f"{cluster}-1", CONF_DIR=str(tmp_path), PATH=os.environ["PATH"])
+    subprocess.run([host_path(part, config_maps) for part in init["command"]], env=env,
+                   check=True, capture_output=True, timeout=60)
     assert (f"report-host={cluster}-1.{cluster}.{NAMESPACE}.svc.cluster.local\n"
             in (tmp_path / "server-id.cnf").read_text())
 
 
-def test_both_clusters_run_the_same_scripts_with_every_helper_inlined(consumer):
-    def commands(cluster: str) -> list[list[str]]:
-        pod = _statefulset(consumer, cluster)["spec"]["template"]["spec"]
-        return [c["command"] for c in pod["initContainers"] + pod["containers"] if "command" in c]
-
-    orders = commands("orders")
-    assert orders == commands("billing")
-    for command in orders:
-        assert command[:2] == ["bash", "-c"]
-        assert 'source "$(dirname' not in command[2]
+def test_both_clusters_ship_the_packaged_scripts_in_config_maps_of_their_own(consumer):
+    scripts = {}
+    for cluster in CLUSTERS:
+        (config_map,) = [m for m in _manifests(consumer, cluster) if m["kind"] == "ConfigMap"
+                         and m["metadata"]["name"].startswith(f"{cluster}-scripts-")]
+        scripts[cluster] = config_map["data"]
+    assert scripts["orders"] == scripts["billing"]
+    assert scripts["orders"] == {path.name: path.read_text(encoding="utf-8")
+                                 for path in (PROJECT_DIR / "scripts").glob("*.sh")}
 
 
 def test_the_modules_the_policy_pack_imports_come_with_the_wheel(venv, tmp_path):

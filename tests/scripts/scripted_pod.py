@@ -281,7 +281,9 @@ class Pod:
         self._initialised = self._initialised or container == "init-mysql"
         spec = self.container(container)
         command = spec[probe]["exec"]["command"] if probe else spec["command"]
-        assert command[:2] == ["bash", "-c"] and len(command) == 3, command
+        assert command[0] == "bash" and len(command) == 2, command
+        # The script file as laid out from the ConfigMap mounted there.
+        script = self._host_path(command[1], spec.get("volumeMounts", []))
         for mount in spec.get("volumeMounts", []):
             if "subPath" in mount:  # the kubelet creates a missing subPath directory
                 (self.volume(mount["name"]) / mount["subPath"]).mkdir(parents=True, exist_ok=True)
@@ -291,7 +293,7 @@ class Pod:
         (self.control / standins.SCENARIO).write_bytes(marshal.dumps(self.scenario))
         log = str(self.control / standins.CALLS_LOG)
         before = len(standins.read_calls(log))
-        process = subprocess.run([real_command("bash"), *(["-x"] if trace else []), "-c", command[2]],
+        process = subprocess.run([real_command("bash"), *(["-x"] if trace else []), str(script)],
                                  env=self.env(container), stdin=subprocess.DEVNULL,
                                  capture_output=True, text=True, timeout=30, check=False)
         calls = standins.read_calls(log)

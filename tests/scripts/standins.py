@@ -35,7 +35,7 @@ ROLES = {
     "sleep": "sleep",
 }
 # Real commands the scripts may use; anything else is "command not found", as in a slim image.
-REAL_TOOLS = ("cat", "cp", "date", "grep", "mkdir", "mktemp", "mv", "rm", "rmdir")
+REAL_TOOLS = ("cat", "cp", "date", "dirname", "grep", "mkdir", "mktemp", "mv", "rm", "rmdir")
 # Commands whose effect no test needs: they only record their argv (sync would flush every
 # filesystem of the machine).
 NO_OPS = ("sync",)

@@ -7,6 +7,8 @@ import yaml
 
 from mysql_cluster.render import manifests_yaml
 
+from stack_manifests import server_config_map
+
 from .conftest import STACKS, find
 
 
@@ -21,7 +23,7 @@ def test_printed_yaml_loads_back_to_the_rendered_manifests(rendered):
 
 
 def test_cnf_files_of_the_configmap_print_as_block_scalars(printed):
-    config_map = find(list(yaml.safe_load_all(printed)), "ConfigMap")
+    config_map = server_config_map(list(yaml.safe_load_all(printed)))
     for name, text in config_map["data"].items():
         assert f"  {name}: |\n    {text.splitlines()[0]}\n" in printed
 

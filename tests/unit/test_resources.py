@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mysql_cluster.scripts_config_map import scripts_digest
 
 from .conftest import SERVER_IDS, SERVERS, STACKS, find, server_config
 
@@ -47,16 +48,17 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def test_cluster_consists_of_one_of_each_resource_three_services_two_secrets_and_a_claim_per_pod(
+def test_cluster_consists_of_two_config_maps_two_secrets_three_services_and_a_claim_per_pod(
         rendered):
     assert Counter(m["kind"] for m in rendered(replicas=2)) == {
-        "Secret": 2, "ConfigMap": 1, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
+        "Secret": 2, "ConfigMap": 2, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
         "NetworkPolicy": 1, "PersistentVolumeClaim": 2}
 
 
 def test_resource_names_derive_from_the_cluster_name(rendered):
     assert sorted((m["kind"], m["metadata"]["name"]) for m in rendered(**ORDERS)) == [
-        ("ConfigMap", "orders"), ("NetworkPolicy", "orders"),
+        ("ConfigMap", "orders"), ("ConfigMap", f"orders-scripts-{scripts_digest()}"),
+        ("NetworkPolicy", "orders"),
         ("PersistentVolumeClaim", "data-orders-0"), ("PersistentVolumeClaim", "data-orders-1"),
         ("PodDisruptionBudget", "orders"),
         ("Secret", "orders-credentials"), ("Secret", "orders-tls"), ("Service", "orders"),
@@ -133,7 +135,7 @@ def test_client_services_are_not_headless(rendered):
 @pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
 def test_config_map_gives_every_pod_a_binary_log_and_makes_only_replicas_read_only(
         rendered, flavor, version):
-    data = find(rendered(**server_config(flavor, version)), "ConfigMap")["data"]
+    data = find(rendered(**server_config(flavor, version)), "ConfigMap", "mysql")["data"]
     read_only = "super-read-only=ON" if flavor == "mysql" else "read-only=ON"
     for role in ("primary", "replica"):
         assert "log-bin=mysql-bin" in data[f"{role}.cnf"].splitlines()

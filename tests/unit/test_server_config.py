@@ -9,6 +9,8 @@ import pytest
 
 from mysql_cluster.server_options import MANAGED_OPTIONS
 
+from stack_manifests import server_config_map
+
 from .conftest import SERVER_IDS, SERVERS, find, server_config
 
 # Options every pod of every server gets, primary or replica.
@@ -32,7 +34,7 @@ REPLICATION = {
 
 
 def cnf_lines(rendered, flavor: str, version: str, role: str, **config) -> list[str]:
-    data = find(rendered(**server_config(flavor, version), **config), "ConfigMap")["data"]
+    data = server_config_map(rendered(**server_config(flavor, version), **config))["data"]
     return data[f"{role}.cnf"].splitlines()
 
 

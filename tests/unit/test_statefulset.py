@@ -2,13 +2,12 @@
 placement, as the stack config shapes them."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import re
 
 import pytest
-
-from mysql_cluster.script_bundle import bash_command
 
 from .conftest import MYSQL_57_BACKUP_IMAGE, SERVER_IDS, SERVERS, container, find, server_config
 
@@ -71,8 +70,9 @@ def test_pod_initialises_then_clones_then_runs_server_and_backup_sidecar(rendere
 
 @pytest.mark.parametrize("name, script", [("init-mysql", "init-config.sh"),
                                           ("clone-mysql", "clone.sh"), ("backup", "sidecar.sh")])
-def test_helper_containers_run_their_bundled_script(rendered, name, script):
-    assert container(statefulset(rendered), name)["command"] == bash_command(script)
+def test_helper_containers_run_their_script_from_the_scripts_mount(rendered, name, script):
+    assert container(statefulset(rendered), name)["command"] == [
+        "bash", f"/opt/mysql-cluster/scripts/{script}"]
 
 
 def test_server_starts_through_its_images_own_entrypoint(rendered):
@@ -81,9 +81,29 @@ def test_server_starts_through_its_images_own_entrypoint(rendered):
 
 def test_server_probes_run_the_liveness_and_readiness_scripts(rendered):
     mysql = container(statefulset(rendered), "mysql")
-    assert mysql["startupProbe"]["exec"]["command"] == bash_command("liveness.sh")
-    assert mysql["livenessProbe"]["exec"]["command"] == bash_command("liveness.sh")
-    assert mysql["readinessProbe"]["exec"]["command"] == bash_command("readiness.sh")
+    assert mysql["startupProbe"]["exec"]["command"] == [
+        "bash", "/opt/mysql-cluster/scripts/liveness.sh"]
+    assert mysql["livenessProbe"]["exec"]["command"] == [
+        "bash", "/opt/mysql-cluster/scripts/liveness.sh"]
+    assert mysql["readinessProbe"]["exec"]["command"] == [
+        "bash", "/opt/mysql-cluster/scripts/readiness.sh"]
+
+
+def test_backup_sidecar_probe_runs_its_readiness_script(rendered):
+    assert container(statefulset(rendered), "backup")["readinessProbe"]["exec"]["command"] == [
+        "bash", "/opt/mysql-cluster/scripts/backup-readiness.sh"]
+
+
+@pytest.mark.parametrize("name", CONTAINERS)
+def test_every_container_mounts_the_scripts_read_only(rendered, name):
+    assert {"name": "scripts", "mountPath": "/opt/mysql-cluster/scripts", "readOnly": True} in \
+        container(statefulset(rendered), name)["volumeMounts"]
+
+
+def test_dev_statefulset_stays_under_12_kib_as_json(rendered):
+    size = len(json.dumps(statefulset(rendered)))  # the stack `render --stack dev` prints
+    print(f"\ndev StatefulSet as JSON: {size} bytes")
+    assert size < 12288
 
 
 def test_startup_probe_gives_crash_recovery_fifteen_minutes_before_liveness_counts(rendered):

@@ -41,7 +41,7 @@ def containers_mounting_tls(manifests: list[dict]) -> list[str]:
 
 
 def server_options(manifests: list[dict], role: str = "primary") -> list[str]:
-    return find(manifests, "ConfigMap")["data"][f"{role}.cnf"].splitlines()
+    return find(manifests, "ConfigMap", "mysql")["data"][f"{role}.cnf"].splitlines()
 
 
 def openssl_text(pem: str) -> str:

@@ -1,0 +1,1 @@
+"""Benchmarks; run them as modules from the project directory (python -m bench.<name>)."""
