@@ -31,7 +31,8 @@ while IFS=: read -r field value; do
     Last_IO_Error) io_error=$value ;;
   esac
 done <<<"$status"
-[[ "$io" == Yes ]] || die "the replication I/O thread is not running ($io)${io_error:+: $io_error}"
+[[ "$io" == Yes ]] ||
+  die "the replication I/O thread is not running ($io)${io_error:+: $io_error}$(replication_tls_hint "$io_error")"
 [[ "$sql" == Yes ]] || die "the replication SQL thread is not running ($sql)"
 [[ "$lag" =~ ^[0-9]+$ ]] || die "the replication lag is unknown ($lag)"
 ((lag <= MAX_REPLICATION_LAG_SECONDS)) ||
