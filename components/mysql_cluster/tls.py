@@ -63,16 +63,17 @@ def check_tls_settings(settings: ClusterSettings) -> None:
                           "tlsSource or set requireClientTls false")
 
 
-def certificate_names(names: ClusterNames, replicas: int) -> tuple[list[str], list[str]]:
-    """DNS names and IP addresses the certificate must carry: every pod's stable name (replicas
-    and clones verify it), the Services in every form a client in the cluster may use, and the
-    loopback address the pod's own scripts connect to."""
-    dns = [names.pod_host(ordinal) for ordinal in range(replicas)]
+def certificate_names(names: ClusterNames) -> tuple[list[str], list[str]]:
+    """DNS names and IP addresses the certificate must carry: every pod's stable name, as one
+    wildcard, so that scaling needs no new certificate (replicas and clones verify it); the
+    Services in every form a client in the cluster may use; and the loopback address the pod's
+    own scripts connect to."""
+    dns = [f"*.{names.service_host(names.headless_service)}"]
     for service in (names.headless_service, names.primary_service, names.read_service):
-        host = names.service_host(service)
-        dns += [service, f"{service}.{names.namespace}", f"{service}.{names.namespace}.svc", host]
+        dns += [service, f"{service}.{names.namespace}", f"{service}.{names.namespace}.svc",
+                names.service_host(service)]
     dns.append("localhost")
-    return list(dict.fromkeys(dns)), ["127.0.0.1"]
+    return dns, ["127.0.0.1"]
 
 
 def server_tls_options(settings: ClusterSettings) -> dict[str, str]:
@@ -96,7 +97,7 @@ def tls_secret(name: str, names: ClusterNames, settings: ClusterSettings,
         return None
     if source == "secret":
         return settings.tls_secret
-    dns_names, ip_addresses = certificate_names(names, settings.replicas)
+    dns_names, ip_addresses = certificate_names(names)
     if source == "cert-manager":
         _certificate(name, names, settings, metadata, dns_names, ip_addresses, opts)
         return names.tls_secret
