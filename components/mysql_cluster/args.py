@@ -99,7 +99,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     tls_issuer_kind: pulumi.Input[str]
     """Kind of tlsIssuer: Issuer (in the cluster's namespace) or ClusterIssuer. Default: `"Issuer"`."""
     tls_secret: pulumi.Input[str]
-    """Name of an existing Secret with tls.crt, tls.key and ca.crt (the certificate must name every pod and Service and 127.0.0.1, for server and client authentication); required with tlsSource secret. Default: `""`."""
+    """Name of an existing Secret with tls.crt, tls.key and ca.crt: a certificate for server and client authentication naming *.<clusterName>.<namespace>.svc.<clusterDomain>, the Services and 127.0.0.1 (see TLS in the README); required with tlsSource secret. Default: `""`."""
     require_client_tls: pulumi.Input[bool]
     """Refuse client connections without TLS (require_secure_transport); needs a tlsSource other than none. Default: `false`."""
     root_password: pulumi.Input[str]

@@ -395,9 +395,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Kind of tlsIssuer: Issuer (in the cluster's namespace) or ClusterIssuer.",
             _choice("Issuer", "ClusterIssuer")),
     Setting("tlsSecret", "tls_secret", "string", "",
-            "Name of an existing Secret with tls.crt, tls.key and ca.crt (the certificate must "
-            "name every pod and Service and 127.0.0.1, for server and client authentication); "
-            "required with tlsSource secret.", _dns_subdomain, optional=True),
+            "Name of an existing Secret with tls.crt, tls.key and ca.crt: a certificate for "
+            "server and client authentication naming *.<clusterName>.<namespace>.svc."
+            "<clusterDomain>, the Services and 127.0.0.1 (see TLS in the README); required with "
+            "tlsSource secret.", _dns_subdomain, optional=True),
     Setting("requireClientTls", "require_client_tls", "boolean", False,
             "Refuse client connections without TLS (require_secure_transport); needs a "
             "tlsSource other than none.", _boolean),
