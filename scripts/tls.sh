@@ -45,7 +45,7 @@ replication_tls_options() {
 stream_transfer_tool() {
   if tls_enabled; then
     require_tls_files
-    need_command socat >/dev/null ||
+    first_command socat >/dev/null ||
       die "mutual TLS on the backup port needs socat, which this image lacks (ncat cannot verify a client's certificate): use a backupImage with socat, or tlsSource none"
   fi
   transfer_tool
