@@ -321,6 +321,8 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
     """Scales to 2 and follows pod 1: creation, the clone's log, Ready, caught up."""
     times = JoinTimes()
     failure: list[BaseException] = []
+    # The log of an earlier pod 1 (the harness keeps it) until the new clone-mysql writes its own.
+    earlier_log = harness.log(REPLICA, "clone-mysql")
 
     def scale() -> None:
         try:
@@ -338,6 +340,8 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
             times.pod_created = now
         if times.pod_created and not times.clone_done:
             log_text = harness.log(REPLICA, "clone-mysql")
+            if log_text == earlier_log:
+                log_text = ""
             for text, name in marks.items():
                 if text in log_text and not getattr(times, name):
                     setattr(times, name, now)
