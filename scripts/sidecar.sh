@@ -25,6 +25,15 @@ provision_users() {
     users_sql "$(secret_value replication-password)" "$(secret_value backup-password)" \
       "$(secret_value app-password)" | local_sql "$root_options"
   ) || die "could not create the cluster's users on the primary"
+  if [[ -n "${METRICS_USER:-}" ]]; then
+    require_env METRICS_SECRETS_DIR
+    log "making sure the metrics user exists with its current password"
+    (
+      set +x # the statements carry the password
+      metrics_user_sql "$(SECRETS_DIR=$METRICS_SECRETS_DIR secret_value metrics-password)" |
+        local_sql "$root_options"
+    ) || die "could not create the metrics user on the primary"
+  fi
 }
 
 sql_value() {

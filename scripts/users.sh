@@ -5,6 +5,7 @@
 #   replication user: REPLICATION SLAVE, from any pod
 #   backup user:      what the backup tool needs, from inside the pod only (127.0.0.1)
 #   application user: everything on the application database only
+#   metrics user:     what mysqld-exporter reads, from inside the pod only (when metrics are on)
 users_sql() {
   local replication_password=$1 backup_password=$2 app_password=$3
   require_env REPLICATION_USER BACKUP_USER APP_USER APP_DATABASE
@@ -58,4 +59,21 @@ backup_grants_sql() {
       printf 'GRANT SELECT ON performance_schema.%s TO %s;\n' "$table" "$user"
     done
   fi
+}
+
+# The exporter's user: status, variables and replication state, no table data. MariaDB split
+# REPLICATION CLIENT into BINLOG MONITOR (binary log sizes) and SLAVE MONITOR (replica status).
+# Few connections, so a slow server is not swamped by scrapes.
+metrics_user_sql() {
+  local password=$1 metrics
+  require_env METRICS_USER
+  metrics="$(sql_string "$METRICS_USER")@'127.0.0.1'"
+  ensure_user_sql "$metrics" "$password"
+  printf 'ALTER USER %s WITH MAX_USER_CONNECTIONS 3;\n' "$metrics"
+  if is_mariadb; then
+    printf 'GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR ON *.* TO %s;\n' "$metrics"
+  else
+    printf 'GRANT PROCESS, REPLICATION CLIENT ON *.* TO %s;\n' "$metrics"
+  fi
+  printf 'GRANT SELECT ON performance_schema.* TO %s;\n' "$metrics"
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the program and its test suite need on a Debian 12 machine, as root:
 # Debian packages for the end-to-end tests (real MariaDB servers, backup tool, socat/ncat,
-# network namespaces) and shellcheck, and a virtual environment .venv with the Python packages.
+# network namespaces), the metrics tests (promtool, mysqld-exporter) and shellcheck, and a
+# virtual environment .venv with the Python packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 command -v apt-get >/dev/null || { echo "install.sh: needs a Debian-based machine (apt-get)" >&2; exit 1; }
 
 packages=(python3 python3-venv mariadb-server mariadb-backup socat ncat shellcheck iproute2
-  util-linux procps)
+  util-linux procps prometheus prometheus-mysqld-exporter)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||

@@ -92,6 +92,18 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Secrets (in the cluster's namespace) with credentials for the registries of the images. Default: `[]`."""
     service_account_name: pulumi.Input[str]
     """ServiceAccount the pods run as; "" for the namespace's default. Its API token is never mounted: the pods do not use the Kubernetes API. Default: `""`."""
+    metrics: pulumi.Input[bool]
+    """Run a Prometheus exporter (mysqld-exporter) beside each server, serving metrics on port 9104. Default: `false`."""
+    metrics_image: pulumi.Input[str]
+    """Image of the metrics exporter; "" for prom/mysqld-exporter:v0.18.0. Default: `""`."""
+    metrics_client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Namespaces whose pods (Prometheus) may scrape port 9104, besides the cluster's own; "*" allows every namespace. Default: `[]`."""
+    service_monitor: pulumi.Input[bool]
+    """Create a Prometheus Operator ServiceMonitor for the exporters (needs metrics, and the operator's CRDs in the cluster). Default: `false`."""
+    prometheus_rule: pulumi.Input[bool]
+    """Create a Prometheus Operator PrometheusRule with the cluster's alerts (needs serviceMonitor, whose job the alerts read). Default: `false`."""
+    prometheus_labels: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Labels ("key=value") of the ServiceMonitor and PrometheusRule, for the operator's selectors, e.g. ["release=kube-prometheus-stack"]. Default: `[]`."""
     tls_source: pulumi.Input[str]
     """Where the servers' TLS certificate comes from: self-signed (a CA the stack creates and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret (the Secret tlsSecret) or none (no TLS: clients, replication and clones in plain text). Default: `"self-signed"`."""
     tls_issuer: pulumi.Input[str]

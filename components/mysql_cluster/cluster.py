@@ -15,6 +15,8 @@ from pulumi_kubernetes.networking import v1 as networking
 from pulumi_kubernetes.policy import v1 as policy
 
 from .args import MySQLClusterArgs
+from . import monitoring
+from .exporter import metrics_secret
 from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
@@ -72,6 +74,7 @@ class MySQLCluster(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         # Everything is checked before the first resource is registered.
         settings = validated({"name": name, **args})
+        monitoring.check_monitoring_settings(settings)
         server = server_for(settings.flavor, settings.version)
         server_image, backup_image = _images(server, settings)
         check_tls_settings(settings)
@@ -122,11 +125,16 @@ class MySQLCluster(pulumi.ComponentResource):
             settings.primary_service_type,
             {**names.selector_labels, "statefulset.kubernetes.io/pod-name": names.pod(0)}, child)
 
+        metrics_secret_name = None
+        if settings.metrics:
+            metrics_secret_name = metrics_secret(name, names, MYSQL_PORT, child).metadata.name
+            monitoring.metrics_service(name, names, child)
         pod = PodSettings(names=names, server=server, server_image=server_image,
                           backup_image=backup_image, secret_name=secret_name,
                           config_map_name=config_map.metadata.name, server_cnf=server_cnf,
                           scripts_config_map_name=scripts.metadata.name, settings=settings,
-                          tls_secret_name=tls_secret_name)
+                          tls_secret_name=tls_secret_name,
+                          metrics_secret_name=metrics_secret_name)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",
             metadata=metadata(names.statefulset),
@@ -162,9 +170,16 @@ class MySQLCluster(pulumi.ComponentResource):
         networking.NetworkPolicy(
             f"{name}-network-policy",
             metadata=metadata(names.cluster),
-            spec=network_policy_spec(names, settings.allowed_client_namespaces),
+            spec=network_policy_spec(
+                names, settings.allowed_client_namespaces,
+                settings.metrics_client_namespaces if settings.metrics else None),
             opts=child,
         )
+        if settings.service_monitor:
+            monitoring.service_monitor(name, names, settings.prometheus_labels, child)
+        if settings.prometheus_rule:
+            monitoring.prometheus_rule(name, names, settings.prometheus_labels,
+                                       settings.max_replication_lag_seconds, child)
 
         def host(service: core.Service) -> pulumi.Output[str]:
             return pulumi.Output.concat(service.metadata.name, ".", service.metadata.namespace,

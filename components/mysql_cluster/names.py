@@ -48,6 +48,14 @@ class ClusterNames:
         return f"{self.cluster}-credentials"
 
     @property
+    def metrics_service(self) -> str:
+        return f"{self.cluster}-metrics"
+
+    @property
+    def metrics_secret(self) -> str:
+        return f"{self.cluster}-metrics"
+
+    @property
     def tls_secret(self) -> str:
         return f"{self.cluster}-tls"
 

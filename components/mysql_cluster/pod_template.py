@@ -13,6 +13,7 @@ import pulumi
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
+from . import exporter
 from .names import ClusterNames
 from .scheduling import toleration_args
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
@@ -55,6 +56,7 @@ class PodSettings:
     server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
     scripts_config_map_name: pulumi.Input[str]
     settings: ClusterSettings
+    metrics_secret_name: Optional[pulumi.Input[str]] = None  # set when metrics are on
     tls_secret_name: Optional[pulumi.Input[str]] = None  # the certificate's Secret; None: no TLS
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
@@ -195,11 +197,12 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
 
 
 def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
+    metrics = pod.metrics_secret_name is not None
     return core.ContainerArgs(
         name="backup",
         image=pod.backup_image,
         command=script_command("sidecar.sh"),
-        env=env,
+        env=env + (exporter.sidecar_env() if metrics else []),
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
         readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
         volume_mounts=[
@@ -212,6 +215,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             _mount("client-options", CLIENT_OPTIONS_DIR),
             scripts_mount(),
             *_tls_mounts(pod),
+            *([exporter.sidecar_mount()] if metrics else []),
         ],
         resources=pod.resources("backup"),
         security_context=_container_security(),
@@ -260,6 +264,8 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
+    if pod.metrics_secret_name is not None:
+        volumes.append(exporter.metrics_volume(pod.metrics_secret_name))
     if pod.tls_secret_name is not None:
         volumes.append(tls_volume(pod.tls_secret_name))
     return volumes
@@ -268,6 +274,15 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
 def _image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:
     return [core.LocalObjectReferenceArgs(name=name)
             for name in pod.settings.image_pull_secrets] or None
+
+
+def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[core.ContainerArgs]:
+    containers = [_mysql(pod, env), _backup_sidecar(pod, env)]
+    if pod.metrics_secret_name is not None:
+        containers.append(exporter.exporter_container(
+            pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE,
+            _container_security()))
+    return containers
 
 
 def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
@@ -281,7 +296,7 @@ def pod_template(pod: PodSettings) -> core.PodTemplateSpecArgs:
         ),
         spec=core.PodSpecArgs(
             init_containers=[_init_mysql(pod, env), _clone_mysql(pod, env)],
-            containers=[_mysql(pod, env), _backup_sidecar(pod, env)],
+            containers=_containers(pod, env),
             volumes=_volumes(pod),
             security_context=core.PodSecurityContextArgs(
                 run_as_user=DATABASE_UID,

@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 import pulumi
 
-from .images import is_image_reference
+from .images import is_image_reference, split_image
 from .quantities import is_positive_quantity, quantity_value
 from .kubernetes_metadata import annotations, labels
 from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS
@@ -49,7 +49,7 @@ MAX_NAMESPACE = 63
 
 # Suffixes the cluster adds to its name for Services and the Secret: a cluster named like that
 # would collide with another cluster's resources in the same namespace.
-RESERVED_NAME_SUFFIXES = ("-read", "-primary", "-credentials")
+RESERVED_NAME_SUFFIXES = ("-read", "-primary", "-credentials", "-metrics")
 
 
 def _cluster_name(setting: "Setting", value: Any) -> Any:
@@ -119,13 +119,17 @@ def _quantity(setting: "Setting", value: Any) -> Any:
 def _image(setting: "Setting", value: Any) -> Any:
     if value == "":
         return value  # the default image of the chosen server
-    if not isinstance(value, str) or not is_image_reference(value) or (":" not in value.rsplit("/", 1)[-1] and "@" not in value):
+    if not isinstance(value, str) or not is_image_reference(value):
+        tag = digest = None
+    else:
+        _, tag, digest = split_image(value)
+    if tag is None and digest is None:
         raise ConfigError(
             setting, value,
             "use an image reference pinned to a tag or digest, e.g. mysql:8.4.6, "
             "or \"\" for the default image of the chosen server",
         )
-    if value.rsplit("/", 1)[-1].split("@")[0].endswith(":latest"):
+    if tag == "latest" and digest is None:
         raise ConfigError(setting, value, "pin a version tag or digest instead of 'latest'")
     return value
 
@@ -161,6 +165,29 @@ def _namespaces(setting: "Setting", value: Any) -> Any:
                     setting, value,
                     f"{item!r} is not a namespace name; use DNS labels, or \"*\" for every namespace",
                 ) from None
+    return list(value)
+
+
+# A Kubernetes label: an optional DNS-subdomain prefix and "/", a name of at most 63 characters,
+# and a value that is empty or like the name.
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL = re.compile(
+    rf"^(?:([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?)/)?{_LABEL_NAME}=(?:{_LABEL_NAME})?$")
+
+
+def _labels(setting: "Setting", value: Any) -> Any:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(setting, value, "use a list of \"key=value\" labels, e.g. "
+                          "[\"release=kube-prometheus-stack\"]")
+    keys = []
+    for item in value:
+        if not isinstance(item, str) or not _LABEL.match(item):
+            raise ConfigError(setting, value, f"{item!r} is not a Kubernetes label; write "
+                              "\"key=value\", e.g. \"release=kube-prometheus-stack\"")
+        keys.append(item.split("=", 1)[0])
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ConfigError(setting, value, f"{duplicates[0]!r} is given twice; keep one value")
     return list(value)
 
 
@@ -201,7 +228,8 @@ SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
 # The cluster's own accounts; the application user must be another one.
 REPLICATION_USER = "replicator"
 BACKUP_USER = "backup"
-_RESERVED_USERS = ("root", REPLICATION_USER, BACKUP_USER)
+METRICS_USER = "metrics"
+_RESERVED_USERS = ("root", REPLICATION_USER, BACKUP_USER, METRICS_USER)
 # Privileges on these would let the application user change any account or the server itself.
 _SYSTEM_SCHEMAS = ("mysql", "sys", "information_schema", "performance_schema")
 
@@ -382,6 +410,23 @@ SETTINGS: tuple[Setting, ...] = (
             "ServiceAccount the pods run as; \"\" for the namespace's default. Its API token is "
             "never mounted: the pods do not use the Kubernetes API.",
             _dns_subdomain, optional=True),
+    Setting("metrics", "metrics", "boolean", False,
+            "Run a Prometheus exporter (mysqld-exporter) beside each server, serving metrics on "
+            "port 9104.", _boolean),
+    Setting("metricsImage", "metrics_image", "string", "",
+            "Image of the metrics exporter; \"\" for prom/mysqld-exporter:v0.18.0.", _image),
+    Setting("metricsClientNamespaces", "metrics_client_namespaces", "array", [],
+            "Namespaces whose pods (Prometheus) may scrape port 9104, besides the cluster's own; "
+            "\"*\" allows every namespace.", _namespaces),
+    Setting("serviceMonitor", "service_monitor", "boolean", False,
+            "Create a Prometheus Operator ServiceMonitor for the exporters (needs metrics, and "
+            "the operator's CRDs in the cluster).", _boolean),
+    Setting("prometheusRule", "prometheus_rule", "boolean", False,
+            "Create a Prometheus Operator PrometheusRule with the cluster's alerts (needs "
+            "serviceMonitor, whose job the alerts read).", _boolean),
+    Setting("prometheusLabels", "prometheus_labels", "array", [],
+            "Labels (\"key=value\") of the ServiceMonitor and PrometheusRule, for the "
+            "operator's selectors, e.g. [\"release=kube-prometheus-stack\"].", _labels),
     Setting("tlsSource", "tls_source", "string", "self-signed",
             "Where the servers' TLS certificate comes from: self-signed (a CA the stack creates "
             "and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret "

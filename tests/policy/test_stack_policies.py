@@ -122,7 +122,7 @@ def test_production_stack_with_a_certificate_secret_of_its_own_passes(render):
 
 
 def test_production_stack_without_tls_is_a_violation(render):
-    manifests = render("prod", tlsSource="none", requireClientTls="false")
+    manifests = render("prod", tlsSource="none")
     assert violations("production-tls", stack_args(manifests, stack="prod")) == [
         'stack "prod" is a production stack: StatefulSet orders/orders-db mounts no TLS '
         "certificate (a Secret volume with tls.crt and tls.key), so its clients and replicas "

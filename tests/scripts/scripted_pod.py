@@ -18,25 +18,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from mysql_cluster import servers
+
 import server_model
 import standins
 
-SERVERS = ("mysql 8.4", "mysql 8.0", "mysql 5.7", "mariadb 11.4", "mariadb 10.11")
-# For behaviour that differs by flavor only: the newest line of each.
-ONE_PER_FLAVOR = ("mysql 8.4", "mariadb 11.4")
-# How each server is asked about replication: MySQL 8.4 removed SHOW SLAVE STATUS.
-STATUS_QUERY = {"mysql 8.4": "SHOW REPLICA STATUS", "mysql 8.0": "SHOW REPLICA STATUS",
-                "mysql 5.7": "SHOW SLAVE STATUS", "mariadb 11.4": "SHOW SLAVE STATUS",
-                "mariadb 10.11": "SHOW SLAVE STATUS"}
+# Every server the cluster supports, from the component's own list, as "flavor version".
+SERVERS = tuple(f"{flavor} {version}" for flavor, version in servers.SERVERS)
+# For behaviour that differs by flavor only: the default line of each.
+ONE_PER_FLAVOR = tuple(f"{flavor} {version}" for flavor, version in servers.DEFAULT_VERSIONS.items())
 
-# Stack config per server: 5.7 has no default backup image.
+
+def server_of(server: str) -> servers.Server:
+    flavor, version = server.split()
+    return servers.SERVERS[(flavor, version)]
+
+
+# How each server is asked about replication: MySQL 8.4 removed SHOW SLAVE STATUS.
+STATUS_QUERY = {server: "SHOW REPLICA STATUS" if server_of(server).speaks_source_replica
+                else "SHOW SLAVE STATUS" for server in SERVERS}
+
+
+def _stack_config(server: str) -> dict[str, str]:
+    flavor, version = server.split()
+    # A server without a default backup image (5.7) needs one named.
+    image = {} if server_of(server).backup_image else {"backupImage": "example.com/xtrabackup:2.4"}
+    return {"flavor": flavor, "version": version, **image}
+
+
+SERVER_CONFIG = {server: _stack_config(server) for server in SERVERS}
+
+# Stack config per server: a server without a default backup image (5.7) needs one named.
 SERVER_CONFIG = {
-    "mysql 8.4": {"flavor": "mysql", "version": "8.4"},
-    "mysql 8.0": {"flavor": "mysql", "version": "8.0"},
-    "mysql 5.7": {"flavor": "mysql", "version": "5.7", "backupImage": "example.com/xtrabackup:2.4"},
-    "mariadb 11.4": {"flavor": "mariadb", "version": "11.4"},
-    "mariadb 10.11": {"flavor": "mariadb", "version": "10.11"},
-}
+    server: {"flavor": server.split()[0], "version": server.split()[1],
+             **({} if servers.SERVERS[tuple(server.split())].backup_image
+                else {"backupImage": "example.com/xtrabackup:2.4"})}
+    for server in SERVERS}
 
 # The passwords the stacks are rendered with, by Secret key. Each holds a marker found nowhere
 # else, so a leak is found in any quoting, and characters that need escaping in an option file,

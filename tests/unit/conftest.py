@@ -13,12 +13,12 @@ import yaml
 from stack_manifests import PROJECT_DIR, STACKS, Manifests, container, find  # noqa: F401
 
 from mysql_cluster.mock_runtime import RecordingMonitor, mock_runtime
+from mysql_cluster import servers
 from mysql_cluster.render import render_stack
 
 
-# Every server the cluster supports, as the issues name them: (flavor, version).
-SERVERS = [("mysql", "8.4"), ("mysql", "8.0"), ("mysql", "5.7"), ("mariadb", "11.4"),
-           ("mariadb", "10.11")]
+# Every server the cluster supports: (flavor, version), from the component's own list.
+SERVERS = list(servers.SERVERS)
 SERVER_IDS = [f"{flavor}-{version}" for flavor, version in SERVERS]
 # No published image carries XtraBackup 2.4 with socat and a client, so 5.7 needs one named.
 MYSQL_57_BACKUP_IMAGE = "registry.example.com/xtrabackup-socat:2.4.29"

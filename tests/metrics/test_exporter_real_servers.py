@@ -1,0 +1,278 @@
+"""The exporter as rendered, against real servers: Debian's prometheus-mysqld-exporter runs with
+the rendered arguments and option file, as the user users.sh creates, beside a real MariaDB 10.11
+primary and a replica replicating from it by GTID, all on 127.0.0.1 in a temporary directory.
+
+Substitutions for this machine, and only these: the servers and the exporters listen on free
+loopback ports instead of 3306 and 9104 (the option file's `port=` line and the listen address
+are rewritten), and the option file is read from a temporary directory instead of the Secret's
+mount. Debian ships exporter 0.14, which takes every rendered flag as it is; the pods run 0.18,
+which adds MariaDB GTID position series that 0.14 does not have.
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mysql_cluster.render import render_stack
+from stack_manifests import PROJECT_DIR, container, find, server_config_map
+
+EXPORTER = "prometheus-mysqld-exporter"
+SERVER_PROGRAMS = ("mariadbd", "mariadb-install-db", "mariadb", "mariadb-admin")
+WAIT_SECONDS = 60
+
+
+def free_port() -> int:
+    """A free port on 127.0.0.1, from 33000-33999, where the e2e tests and services do not go."""
+    for _ in range(100):
+        port = random.randint(33000, 33999)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port on 127.0.0.1 in 33000-33999")
+
+
+def wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {WAIT_SECONDS}s waiting for {what}")
+        time.sleep(0.2)
+
+
+@dataclass
+class Server:
+    """A mariadbd of its own: data directory, socket and port; root over the socket."""
+
+    name: str
+    directory: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def socket(self) -> Path:
+        return self.directory / "mysqld.sock"
+
+    def start(self, server_id: int, role_cnf: str) -> None:
+        data = self.directory / "data"
+        data.mkdir(parents=True)
+        shutil.chown(self.directory, "mysql", "mysql")
+        shutil.chown(data, "mysql", "mysql")
+        config = self.directory / "my.cnf"
+        # This machine's paths and port, then the options the ConfigMap gives the pod's role.
+        config.write_text(
+            f"[mysqld]\ndatadir={data}\nsocket={self.socket}\nport={self.port}\n"
+            f"bind-address=127.0.0.1\npid-file={self.directory}/mysqld.pid\nuser=mysql\n"
+            f"server-id={server_id}\nlog-error={self.directory}/error.log\n\n{role_cnf}")
+        subprocess.run(["mariadb-install-db", f"--defaults-file={config}", "--skip-test-db",
+                        "--auth-root-authentication-method=socket"],
+                       check=True, capture_output=True, timeout=120)
+        self.process = subprocess.Popen(["mariadbd", f"--defaults-file={config}"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.process.poll() is None and subprocess.run(
+            ["mariadb-admin", f"--socket={self.socket}", "ping"],
+            capture_output=True).returncode == 0, f"{self.name} to accept connections")
+
+    def sql(self, statements: str, options_file: Path | None = None) -> str:
+        """Runs SQL as root over the socket, or as the user of `options_file` over TCP."""
+        if options_file is None:
+            argv = ["mariadb", f"--socket={self.socket}", "--user=root"]
+        else:
+            argv = ["mariadb", f"--defaults-extra-file={options_file}", "--protocol=tcp"]
+        result = subprocess.run([*argv, "--batch", "--skip-column-names"], input=statements,
+                                capture_output=True, text=True, timeout=30)
+        if result.returncode:
+            raise RuntimeError(result.stderr.strip())
+        return result.stdout
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@dataclass
+class Exporter:
+    process: subprocess.Popen
+    port: int
+
+    def metrics(self) -> dict[str, float]:
+        """Every sample of /metrics, keyed by series as the exposition format writes it."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as page:
+            text = page.read().decode()
+        samples = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                series, value = line.rsplit(" ", 1)
+                samples[series] = float(value)
+        return samples
+
+    def value(self, name: str) -> float | None:
+        """The value of the one series named `name` (any labels), None when there is none."""
+        found = [value for series, value in self.metrics().items()
+                 if re.fullmatch(rf"{name}(\{{.*\}})?", series)]
+        assert len(found) <= 1, f"{name}: {found}"
+        return found[0] if found else None
+
+
+@dataclass
+class Cluster:
+    primary: Server
+    replica: Server
+    exporters: dict[str, Exporter]
+    metrics_options: Path  # the exporter's rendered option file, pointed at the primary
+
+
+def rendered_manifests() -> list[dict]:
+    # Without TLS: these servers run outside a pod, where the certificate's files are not mounted,
+    # and the exporter connects without TLS either way.
+    return render_stack(PROJECT_DIR, "dev", {"flavor": "mariadb", "version": "10.11",
+                                             "metrics": "true", "tlsSource": "none"},
+                        reveal_secrets=True)
+
+
+def users_sql(secrets: dict[str, str]) -> str:
+    """The SQL the backup sidecar runs on the primary, from users.sh as it is."""
+    script = ('set -euo pipefail; source scripts/lib.sh; source scripts/users.sh; '
+              'read -r r; read -r b; read -r a; read -r m; '
+              'users_sql "$r" "$b" "$a"; metrics_user_sql "$m"')
+    env = {"PATH": os.environ["PATH"], "DB_FLAVOR": "mariadb", "DB_VERSION": "10.11",
+           "REPLICATION_USER": "replicator", "BACKUP_USER": "backup", "APP_USER": "app",
+           "APP_DATABASE": "app", "METRICS_USER": "metrics"}
+    passwords = "".join(secrets[key] + "\n" for key in (
+        "replication-password", "backup-password", "app-password", "metrics-password"))
+    return subprocess.run(["bash", "-c", script], input=passwords, env=env, cwd=PROJECT_DIR,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def start_exporter(args: list[str], options_file: Path) -> Exporter:
+    port = free_port()
+    translated = []
+    for arg in args:
+        if arg.startswith("--config.my-cnf="):
+            arg = f"--config.my-cnf={options_file}"
+        elif arg.startswith("--web.listen-address="):
+            arg = f"--web.listen-address=127.0.0.1:{port}"
+        translated.append(arg)
+    process = subprocess.Popen([EXPORTER, *translated], env={"PATH": os.environ["PATH"]},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    exporter = Exporter(process, port)
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"{EXPORTER} exited: {process.stderr.read().decode()}")
+        try:
+            return exporter.value("mysql_up") == 1
+        except OSError:
+            return False
+    wait_for(serving, f"{EXPORTER} on port {port} to reach its server")
+    return exporter
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    missing = [program for program in (EXPORTER, *SERVER_PROGRAMS) if not shutil.which(program)]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run tools/install.sh")
+    manifests = rendered_manifests()
+    secrets = {**find(manifests, "Secret", "mysql-credentials")["stringData"],
+               **find(manifests, "Secret", "mysql-metrics")["stringData"]}
+    cnf = server_config_map(manifests)["data"]
+    args = container(find(manifests, "StatefulSet"), "mysqld-exporter")["args"]
+    # The servers run as mysql, which must reach their directories; pytest's are root's only.
+    workdir = Path(tempfile.mkdtemp(prefix="metrics-e2e-"))
+    workdir.chmod(0o755)
+    primary = Server("primary", workdir / "primary", free_port())
+    replica = Server("replica", workdir / "replica", free_port())
+    processes: list[subprocess.Popen] = []
+    try:
+        primary.start(100, cnf["primary.cnf"])
+        replica.start(101, cnf["replica.cnf"])
+        primary.sql(users_sql(secrets))
+        replica.sql(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
+                    "MASTER_USER='replicator', "
+                    f"MASTER_PASSWORD='{secrets['replication-password']}', "
+                    "MASTER_USE_GTID=slave_pos; START SLAVE;")
+        primary.sql("CREATE TABLE app.orders (id INT PRIMARY KEY); "
+                    "INSERT INTO app.orders VALUES (1);")
+        wait_for(lambda: replica.sql(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'orders'"
+        ).strip() == "1", "the replica to receive the primary's table")
+        exporters = {}
+        for server in (primary, replica):
+            options = workdir / f"{server.name}-exporter.cnf"
+            options.write_text(re.sub(r"(?m)^port=\d+$", f"port={server.port}",
+                                      secrets["my.cnf"]))
+            options.chmod(0o600)
+            exporters[server.name] = start_exporter(args, options)
+            processes.append(exporters[server.name].process)
+        yield Cluster(primary, replica, exporters, workdir / "primary-exporter.cnf")
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+        replica.stop()
+        primary.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.mark.timeout(180)
+def test_the_replica_exporter_shows_both_replication_threads_running_and_the_lag(cluster):
+    replica = cluster.exporters["replica"]
+    assert replica.value("mysql_slave_status_slave_io_running") == 1
+    assert replica.value("mysql_slave_status_slave_sql_running") == 1
+    assert replica.value("mysql_slave_status_seconds_behind_master") == 0
+
+
+@pytest.mark.timeout(180)
+def test_the_primary_exporter_shows_no_replica_status(cluster):
+    assert cluster.exporters["primary"].value("mysql_slave_status_slave_io_running") is None
+
+
+@pytest.mark.timeout(180)
+def test_every_enabled_collector_succeeds_with_the_metrics_user_privileges(cluster):
+    for exporter in cluster.exporters.values():
+        assert exporter.value("mysql_exporter_last_scrape_error") == 0
+        assert exporter.value("mysql_binlog_files") >= 1
+
+
+@pytest.mark.timeout(180)
+def test_the_metrics_user_reaches_only_status_and_performance_schema(cluster):
+    grants = cluster.primary.sql("SHOW GRANTS FOR 'metrics'@'127.0.0.1'")
+    assert "GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR ON *.*" in grants
+    assert "GRANT SELECT ON `performance_schema`.*" in grants
+    assert "WITH MAX_USER_CONNECTIONS 3" in cluster.primary.sql(
+        "SHOW CREATE USER 'metrics'@'127.0.0.1'")
+    with pytest.raises(RuntimeError, match="SELECT command denied"):
+        cluster.primary.sql("SELECT * FROM app.orders", options_file=cluster.metrics_options)
+
+
+@pytest.mark.timeout(180)
+def test_a_stopped_applier_shows_on_the_next_scrape(cluster):
+    replica = cluster.exporters["replica"]
+    cluster.replica.sql("STOP SLAVE SQL_THREAD")
+    try:
+        assert replica.value("mysql_slave_status_slave_sql_running") == 0
+        assert replica.value("mysql_slave_status_slave_io_running") == 1
+        # No lag is known while nothing applies: the series goes, the not-replicating alert speaks.
+        assert replica.value("mysql_slave_status_seconds_behind_master") is None
+    finally:
+        cluster.replica.sql("START SLAVE SQL_THREAD")
