@@ -323,12 +323,23 @@ def _required_anti_affinity(statefulset: PolicyResource) -> bool:
                for term in terms)
 
 
+# production-tls has the same notion of a production stack, and no replica minimum.
+PRODUCTION_STACKS_CONFIG = PolicyConfigSchema(properties={
+    "productionStacks": PRODUCTION_CONFIG.properties["productionStacks"]})
+
+
+def _is_production(args: StackValidationArgs) -> tuple[Optional[str], bool]:
+    config = _with_defaults(PRODUCTION_CONFIG, args.get_config())
+    stack = stack_name(args)
+    return stack, stack is not None and any(fnmatch.fnmatchcase(stack, pattern)
+                                            for pattern in config["productionStacks"])
+
+
 def validate_production_availability(args: StackValidationArgs,
                                      report_violation: ReportViolation) -> None:
     config = _with_defaults(PRODUCTION_CONFIG, args.get_config())
-    stack = stack_name(args)
-    if stack is None or not any(fnmatch.fnmatchcase(stack, pattern)
-                                for pattern in config["productionStacks"]):
+    stack, production = _is_production(args)
+    if not production:
         return
     # Numbers reach policies as floats, config included.
     minimum = int(config["minReplicas"])
@@ -342,6 +353,57 @@ def validate_production_availability(args: StackValidationArgs,
         if not _required_anti_affinity(statefulset):
             report_violation(f'stack "{stack}" is a production stack: {_describe(statefulset)} '
                              "has no required pod anti-affinity that keeps its pods apart",
+                             statefulset.urn)
+
+
+# The keys of a Secret holding a TLS certificate and its key, as kubernetes.io/tls Secrets and
+# cert-manager write them.
+TLS_SECRET_KEYS = ("tls.crt", "tls.key")
+
+
+def _tls_secret_names(resources: Iterable[PolicyResource], namespace: str) -> set[str]:
+    """Secrets of the stack in `namespace` known to hold a certificate: kubernetes.io/tls
+    Secrets, and those cert-manager Certificates write."""
+    names = set()
+    for resource in resources:
+        if _namespace(resource.props) != namespace:
+            continue
+        kind = kind_of(resource.resource_type)
+        if kind == "Secret" and resource.props.get("type") == "kubernetes.io/tls":
+            names.add(_get(resource.props, "metadata", "name"))
+        elif kind == "Certificate" and resource.resource_type.startswith(
+                "kubernetes:cert-manager.io/"):
+            names.add(_get(resource.props, "spec", "secretName"))
+    return names
+
+
+def _mounts_a_certificate(statefulset: PolicyResource, tls_secrets: set[str]) -> bool:
+    """Whether a container of the pods mounts a Secret volume that carries a certificate: one
+    of `tls_secrets`, or one that projects the keys tls.crt and tls.key (a Secret made outside
+    the stack)."""
+    spec = pod_spec(statefulset.resource_type, statefulset.props) or {}
+    mounted = {mount.get("name") for candidate in containers(spec)
+               for mount in candidate.get("volumeMounts") or ()}
+    for volume in spec.get("volumes") or ():
+        secret = volume.get("secret")
+        if volume.get("name") not in mounted or not isinstance(secret, Mapping):
+            continue
+        keys = {item.get("key") for item in secret.get("items") or ()}
+        if secret.get("secretName") in tls_secrets or set(TLS_SECRET_KEYS) <= keys:
+            return True
+    return False
+
+
+def validate_production_tls(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    stack, production = _is_production(args)
+    if not production:
+        return
+    for statefulset in _database_statefulsets(args.resources):
+        tls_secrets = _tls_secret_names(args.resources, _namespace(statefulset.props))
+        if not _mounts_a_certificate(statefulset, tls_secrets):
+            report_violation(f'stack "{stack}" is a production stack: {_describe(statefulset)} '
+                             "mounts no TLS certificate (a Secret volume with tls.crt and "
+                             "tls.key), so its clients and replicas talk in plain text",
                              statefulset.urn)
 
 
@@ -400,5 +462,12 @@ POLICIES = [
         validate=validate_production_availability,
         enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=PRODUCTION_CONFIG,
+    ),
+    StackValidationPolicy(
+        name="production-tls",
+        description="In production stacks every database StatefulSet mounts a TLS certificate.",
+        validate=validate_production_tls,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=PRODUCTION_STACKS_CONFIG,
     ),
 ]

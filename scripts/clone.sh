@@ -23,7 +23,7 @@ fi
 datadir_to_make "$datadir" || exit 0
 
 source_host=$(pod_host "$((ordinal - 1))")
-transfer=$(transfer_tool)
+transfer=$(stream_transfer_tool)
 backup=$(backup_tool)
 extract=$(stream_tool)
 pending=$(pending_coordinates_file)
@@ -33,7 +33,7 @@ pending=$(pending_coordinates_file)
 receive_stream() {
   if [[ "$transfer" == socat ]]; then
     socat -u ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
-      "TCP:$source_host:$BACKUP_PORT,connect-timeout=10" STDOUT
+      "$(backup_connect_address "$source_host")" STDOUT
   else
     ncat --recv-only --wait 10 "$source_host" "$BACKUP_PORT"
   fi
@@ -59,7 +59,7 @@ clone_once() {
     log "cannot create $staging"
     return 1
   fi
-  log "streaming a backup from $source_host:$BACKUP_PORT with $transfer"
+  log "streaming a backup from $source_host:$BACKUP_PORT with $transfer$(tls_enabled && echo ' over mutual TLS')"
   receive_stream | "$extract" -x -C "$staging" ||
     { log "the transfer failed (exit statuses: ${PIPESTATUS[*]})"; return 1; }
   stream_complete || { log "the stream ended before the backup was complete"; return 1; }

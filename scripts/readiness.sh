@@ -20,7 +20,7 @@ fi
 status=$(local_sql "$options" --vertical -e "$(replica_status_sql)") ||
   die "cannot read the replication status"
 [[ -n "$status" ]] || die "replication is not configured yet"
-io='' sql='' lag=''
+io='' sql='' lag='' io_error=''
 while IFS=: read -r field value; do
   field=${field//[[:space:]]/}
   value=${value#"${value%%[![:space:]]*}"}
@@ -28,9 +28,11 @@ while IFS=: read -r field value; do
     Slave_IO_Running | Replica_IO_Running) io=$value ;;
     Slave_SQL_Running | Replica_SQL_Running) sql=$value ;;
     Seconds_Behind_Master | Seconds_Behind_Source) lag=$value ;;
+    Last_IO_Error) io_error=$value ;;
   esac
 done <<<"$status"
-[[ "$io" == Yes ]] || die "the replication I/O thread is not running ($io)"
+[[ "$io" == Yes ]] ||
+  die "the replication I/O thread is not running ($io)${io_error:+: $io_error}$(replication_tls_hint "$io_error")"
 [[ "$sql" == Yes ]] || die "the replication SQL thread is not running ($sql)"
 [[ "$lag" =~ ^[0-9]+$ ]] || die "the replication lag is unknown ($lag)"
 ((lag <= MAX_REPLICATION_LAG_SECONDS)) ||

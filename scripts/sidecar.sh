@@ -15,7 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 
 require_env BACKUP_PORT BACKUP_USER REPLICATION_USER
 ordinal=$(pod_ordinal)
-transfer=$(transfer_tool)
+transfer=$(stream_transfer_tool)
 backup=$(backup_tool)
 extract=$(stream_tool)
 root_options=$(client_options root root-password)
@@ -98,6 +98,55 @@ stream_backup() {
   log "backup sent"
 }
 
+# With TLS, socat reads its certificate once, when it starts listening. A renewal (new files in
+# TLS_DIR, which the kubelet updates in place) is taken up by the server without a restart, and by
+# a new listener started between two backups; the one running finishes first.
+TLS_CHECK_SECONDS=20
+
+reload_server_certificate() {
+  if [[ "$DB_VERSION" == 5.7 ]]; then
+    log "the certificate was renewed; MySQL 5.7 cannot reload it: restart this pod to use it"
+    return 0
+  fi
+  log "the certificate was renewed; reloading it in the server"
+  root_options=$(client_options root root-password)
+  local_sql "$root_options" -e "$(tls_reload_sql)" ||
+    log "the server did not reload the certificate; it keeps the old one until it restarts"
+  rm -f "$root_options"
+}
+
+# Whether the listener <pid> is streaming a backup: its per-connection children.
+listener_busy() {
+  local children=''
+  read -r children <"/proc/$1/task/$1/children" 2>/dev/null || true
+  [[ -n "$children" ]]
+}
+
+# Like `exec socat` without TLS, the container ends when the listener does.
+serve_backups_with_tls() {
+  local state listener status
+  while true; do
+    state=$(tls_files_state)
+    socat -U ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} "$(backup_listen_address)" \
+      "EXEC:bash -c stream_backup" &
+    listener=$!
+    while [[ "$(tls_files_state)" == "$state" ]]; do
+      sleep "$TLS_CHECK_SECONDS" &
+      status=0
+      wait -n "$listener" "$!" || status=$?
+      if ! kill -0 "$listener" 2>/dev/null; then
+        log "the backup listener stopped (exit status $status)"
+        exit "$status"
+      fi
+    done
+    reload_server_certificate
+    while listener_busy "$listener"; do sleep 1; done
+    kill "$listener"
+    wait "$listener" || true
+    log "serving backups with the renewed certificate"
+  done
+}
+
 if ((ordinal == 0)); then provision_users; else start_replication; fi
 rm -f "$root_options"
 
@@ -107,11 +156,15 @@ export BACKUP_OPTIONS backup extract SCRIPT_NAME BACKUP_END_FILE BACKUP_END_LINE
 # environment. One backup at a time; further peers wait in the listen queue.
 # shellcheck disable=SC2046
 export -f $(compgen -A function)
+if tls_enabled; then
+  log "serving backups on port $BACKUP_PORT with $transfer, over mutual TLS with peers of $TLS_DIR/ca.crt"
+  serve_backups_with_tls
+fi
 log "serving backups on port $BACKUP_PORT with $transfer"
 if [[ "$transfer" == socat ]]; then
   # TRANSFER_BUFFER_BYTES: see receive_stream in clone.sh.
   exec socat -U ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
-    "TCP-LISTEN:$BACKUP_PORT,reuseaddr,fork,max-children=1" "EXEC:bash -c stream_backup"
+    "$(backup_listen_address)" "EXEC:bash -c stream_backup"
 else
   exec ncat --listen --keep-open --send-only --max-conns=1 "$BACKUP_PORT" \
     --exec "$(command -v bash) -c stream_backup"

@@ -134,6 +134,16 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Backup that pod 0 starts from when its data volume is empty: latest, or a backup's name, optionally after another prefix of the target (orders/latest); "" to start empty. Default: `""`."""
     restore_to: pulumi.Input[str]
     """With restoreFrom, replay archived binary logs up to: latest, a UTC time (2026-01-01T12:00:00Z) or a MariaDB GTID position; "" for the backup alone. Default: `""`."""
+    tls_source: pulumi.Input[str]
+    """Where the servers' TLS certificate comes from: self-signed (a CA the stack creates and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret (the Secret tlsSecret) or none (no TLS: clients, replication and clones in plain text). Default: `"self-signed"`."""
+    tls_issuer: pulumi.Input[str]
+    """Name of the cert-manager Issuer or ClusterIssuer (tlsIssuerKind) that signs the cluster's Certificate; required with tlsSource cert-manager. Default: `""`."""
+    tls_issuer_kind: pulumi.Input[str]
+    """Kind of tlsIssuer: Issuer (in the cluster's namespace) or ClusterIssuer. Default: `"Issuer"`."""
+    tls_secret: pulumi.Input[str]
+    """Name of an existing Secret with tls.crt, tls.key and ca.crt: a certificate for server and client authentication naming *.<clusterName>.<namespace>.svc.<clusterDomain>, the Services and 127.0.0.1 (see TLS in the README); required with tlsSource secret. Default: `""`."""
+    require_client_tls: pulumi.Input[bool]
+    """Refuse client connections without TLS (require_secure_transport); needs a tlsSource other than none. Default: `false`."""
     root_password: pulumi.Input[str]
     """Root password (secret); generated when unset."""
     replication_password: pulumi.Input[str]

@@ -25,6 +25,7 @@ from .server_config import cnf_files
 from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
 from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
+from .tls import check_tls_settings, tls_secret
 from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
 
 # The Secret's keys, read by the scripts from files named like them.
@@ -77,6 +78,7 @@ class MySQLCluster(pulumi.ComponentResource):
         monitoring.check_monitoring_settings(settings)
         server = server_for(settings.flavor, settings.version)
         server_image, backup_image = _images(server, settings)
+        check_tls_settings(settings)
         super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
 
         names = ClusterNames(name, settings.namespace, settings.cluster_domain)
@@ -99,6 +101,7 @@ class MySQLCluster(pulumi.ComponentResource):
         scripts = scripts_config_map(
             f"{name}-scripts", metadata(names.scripts_config_map(scripts_digest())), child)
         secret_name = self._credentials_secret(name, names, settings, metadata, child)
+        tls_secret_name = tls_secret(name, names, settings, metadata, child)
 
         headless = core.Service(
             f"{name}-headless",
@@ -131,6 +134,7 @@ class MySQLCluster(pulumi.ComponentResource):
                           backup_image=backup_image, secret_name=secret_name,
                           config_map_name=config_map.metadata.name, server_cnf=server_cnf,
                           scripts_config_map_name=scripts.metadata.name, settings=settings,
+                          tls_secret_name=tls_secret_name,
                           metrics_secret_name=metrics_secret_name)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",

@@ -20,6 +20,7 @@ from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .servers import Server
 from .settings import BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
+from .tls import TLS_DIR, tls_volume
 from .volume_growth import ACCESS_MODES
 
 MYSQL_PORT = 3306
@@ -56,6 +57,7 @@ class PodSettings:
     scripts_config_map_name: pulumi.Input[str]
     settings: ClusterSettings
     metrics_secret_name: Optional[pulumi.Input[str]] = None  # set when metrics are on
+    tls_secret_name: Optional[pulumi.Input[str]] = None  # the certificate's Secret; None: no TLS
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
         def quantities(kind: str) -> dict[str, str]:
@@ -116,6 +118,8 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("REPLICATION_HEARTBEAT_SECONDS", REPLICATION_HEARTBEAT_SECONDS),
         _env("CLIENT_OPTIONS_DIR", CLIENT_OPTIONS_DIR),
         _env("TMPDIR", "/tmp"),
+        # The scripts use TLS exactly when this is set.
+        *([_env("TLS_DIR", TLS_DIR)] if pod.tls_secret_name is not None else []),
     ]
 
 
@@ -123,6 +127,10 @@ def _mount(volume: str, path: str, sub_path: Optional[str] = None,
            read_only: bool = False) -> core.VolumeMountArgs:
     return core.VolumeMountArgs(name=volume, mount_path=path, sub_path=sub_path,
                                 read_only=read_only or None)
+
+
+def _tls_mounts(pod: PodSettings) -> list[core.VolumeMountArgs]:
+    return [_mount("tls", TLS_DIR, read_only=True)] if pod.tls_secret_name is not None else []
 
 
 def _container_security() -> core.SecurityContextArgs:
@@ -166,7 +174,8 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
         image=pod.backup_image,
         command=script_command("clone.sh"),
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount()],
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount(),
+                       *_tls_mounts(pod)],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -183,6 +192,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         _mount("client-options", CLIENT_OPTIONS_DIR),
         _mount("run", "/var/run/mysqld"),
         scripts_mount(),  # for the probes
+        *_tls_mounts(pod),
     ]
     if pod.server.flavor == "mysql":
         mounts.append(_mount("mysql-files", "/var/lib/mysql-files"))
@@ -219,6 +229,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             _mount("tmp", "/tmp"),
             _mount("client-options", CLIENT_OPTIONS_DIR),
             scripts_mount(),
+            *_tls_mounts(pod),
             *([exporter.sidecar_mount()] if metrics else []),
         ],
         resources=pod.resources("backup"),
@@ -270,6 +281,8 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
     if pod.metrics_secret_name is not None:
         volumes.append(exporter.metrics_volume(pod.metrics_secret_name))
+    if pod.tls_secret_name is not None:
+        volumes.append(tls_volume(pod.tls_secret_name))
     return volumes
 
 

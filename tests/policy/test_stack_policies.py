@@ -105,3 +105,30 @@ def test_production_stacks_and_replica_minimum_come_from_the_pack_config(render)
         render("dev", replicas=1, antiAffinity="required"), stack="staging-1", config=config)) == [
         'stack "staging-1" is a production stack: StatefulSet mysql-dev/mysql sets replicas: 1, '
         "below the minimum 2"]
+
+
+def test_production_stack_with_the_stacks_own_certificate_passes(render):
+    assert violations("production-tls", stack_args(render("prod"), stack="prod")) == []
+
+
+def test_production_stack_with_a_cert_manager_certificate_passes(render):
+    manifests = render("prod", tlsSource="cert-manager", tlsIssuer="orders-ca")
+    assert violations("production-tls", stack_args(manifests, stack="prod")) == []
+
+
+def test_production_stack_with_a_certificate_secret_of_its_own_passes(render):
+    manifests = render("prod", tlsSource="secret", tlsSecret="orders-db-tls")
+    assert violations("production-tls", stack_args(manifests, stack="prod")) == []
+
+
+def test_production_stack_without_tls_is_a_violation(render):
+    manifests = render("prod", tlsSource="none")
+    assert violations("production-tls", stack_args(manifests, stack="prod")) == [
+        'stack "prod" is a production stack: StatefulSet orders/orders-db mounts no TLS '
+        "certificate (a Secret volume with tls.crt and tls.key), so its clients and replicas "
+        "talk in plain text"]
+
+
+def test_non_production_stack_may_run_without_tls(render):
+    assert violations("production-tls", stack_args(render("dev", tlsSource="none"),
+                                                   stack="dev")) == []
