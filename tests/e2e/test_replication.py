@@ -48,7 +48,7 @@ def test_a_restarted_replica_keeps_its_data_and_resumes_without_cloning_again(ma
     cluster.insert_events(201, 300)
     cluster.wait_caught_up()
 
-    assert "already holds a database; no clone needed" in harness.log_tail("mysql-2", "clone-mysql")
+    assert "already holds a database" in harness.log_tail("mysql-2", "clone-mysql")
     assert "starting replication" not in harness.log_tail("mysql-2", "backup", lines=10_000)
     # Its donor served one backup only: the first clone.
     assert harness.log_tail("mysql-1", "backup", lines=10_000).count("streaming a backup to a peer") == 1
