@@ -39,6 +39,13 @@ The dev stack's config applies; --config KEY=VALUE sets a stack config key for t
 `pulumi config set` would (e.g. backupParallel=1 or transferBufferBytes=8192, socat's own block
 size). The raw and logical copies use the socat block size that the clone gets.
 
+--tls-cost measures instead what TLS costs the stream: the same clone (step 3) with tlsSource
+none and with the default (mutual TLS between the pods), each on an unconstrained link and with
+the donor's egress capped at 1 Gbit/s; one cluster per variant, pod 1 cloned afresh for each link.
+Its last line is `tls_stream_ratio_<link>=R ... tls_clone_ratio_<link>=R`: the time over TLS
+divided by the plain time (1.00: free; above 1: slower), of the stream and of the whole clone
+(stream and --prepare). --results DIR writes DIR/clone-tls-<size>mb.json.
+
 Run it from the project directory, as a module, so that `tests.e2e` is importable.
 """
 from __future__ import annotations
@@ -314,6 +321,8 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
     """Scales to 2 and follows pod 1: creation, the clone's log, Ready, caught up."""
     times = JoinTimes()
     failure: list[BaseException] = []
+    # The log of an earlier pod 1 (the harness keeps it) until the new clone-mysql writes its own.
+    earlier_log = harness.log(REPLICA, "clone-mysql")
 
     def scale() -> None:
         try:
@@ -331,6 +340,8 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
             times.pod_created = now
         if times.pod_created and not times.clone_done:
             log_text = harness.log(REPLICA, "clone-mysql")
+            if log_text == earlier_log:
+                log_text = ""
             for text, name in marks.items():
                 if text in log_text and not getattr(times, name):
                     setattr(times, name, now)
@@ -533,19 +544,70 @@ def run(size_mb: int, config: dict[str, str], workdir: Path) -> dict:
     return info
 
 
+# The cost of TLS on the stream: the same clone, plain and over mutual TLS (the default), on an
+# unconstrained link and on one capped at 1 Gbit/s (the donor's egress, by the harness's tc).
+TLS_VARIANTS = {"plain": {"tlsSource": "none"}, "mutual TLS": {}}
+LINKS = {"unconstrained": None, "1gbit": 10**9}
+
+
+def tls_cost(size_mb: int, config: dict[str, str], workdir: Path) -> dict:
+    timeout = 600 + size_mb
+    info: dict = {"size_mb": size_mb, "config": config, "machine": machine(), "clones": {}}
+    for variant, variant_config in TLS_VARIANTS.items():
+        with cluster({**config, **variant_config}, workdir / variant.replace(" ", "-")) as harness:
+            log(f"{variant}: starting pod 0 and loading {size_mb} MB")
+            harness.start_statefulset(replicas=1, timeout=300)
+            wait_for_app_database(harness)
+            load_dataset(harness, size_mb)
+            settle(harness)
+            info["data_bytes"] = data_bytes(harness, PRIMARY)
+            for link, bits_per_second in LINKS.items():
+                harness.limit_egress(PRIMARY, bits_per_second)
+                join = join_replica(harness, timeout)
+                info["clones"][f"{variant}, {link}"] = {
+                    "clone_seconds": round(join.clone_done - join.clone_started, 2),
+                    "stream_seconds": round(join.prepare_started - join.clone_started, 2)}
+                log(f"{variant}, {link}: {info['clones'][f'{variant}, {link}']}")
+                # The next clone starts from nothing again (the harness keeps a removed pod's claim).
+                harness.scale_to(1, timeout=timeout)
+                shutil.rmtree(harness.claim_path(REPLICA))
+    for link in LINKS:
+        plain, tls = info["clones"][f"plain, {link}"], info["clones"][f"mutual TLS, {link}"]
+        info[f"tls_stream_ratio_{link}"] = round(tls["stream_seconds"] / plain["stream_seconds"], 3)
+        info[f"tls_clone_ratio_{link}"] = round(tls["clone_seconds"] / plain["clone_seconds"], 3)
+    return info
+
+
+def print_tls_cost(info: dict) -> None:
+    size = info["data_bytes"] / MIB
+    print(f"data to copy: {size:.0f} MiB")
+    for name, clone in info["clones"].items():
+        print(f"{name}: clone {clone['clone_seconds']} s, stream {clone['stream_seconds']} s "
+              f"({size / clone['stream_seconds']:.0f} MiB/s)")
+    print(" ".join(f"{key}={info[key]:.2f}" for key in info if key.startswith("tls_")))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=256)
     parser.add_argument("--results", type=Path, help="write clone-<size>mb.json into this directory")
     parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                         help="a stack config key for this run, e.g. transferBufferBytes=8192")
+    parser.add_argument("--tls-cost", action="store_true",
+                        help="instead: the same clone plain and over mutual TLS, on an "
+                             "unconstrained link and on one of 1 Gbit/s")
     args = parser.parse_args()
     config = dict(item.split("=", 1) for item in args.config)
+    measure = tls_cost if args.tls_cost else run
     with tempfile.TemporaryDirectory(prefix="bench-clone-", dir="/var/tmp") as workdir:
-        info = run(args.size_mb, config, Path(workdir))
+        info = measure(args.size_mb, config, Path(workdir))
     if args.results:
         args.results.mkdir(parents=True, exist_ok=True)
-        (args.results / f"clone-{args.size_mb}mb.json").write_text(json.dumps(info, indent=2) + "\n")
+        name = f"clone-{'tls-' if args.tls_cost else ''}{args.size_mb}mb.json"
+        (args.results / name).write_text(json.dumps(info, indent=2) + "\n")
+    if args.tls_cost:
+        print_tls_cost(info)
+        return
     latency = info["donor_latency"]
     print(f"data to copy: {info['data_bytes'] / MIB:.0f} MiB")
     for method in ("clone", "raw", "logical"):

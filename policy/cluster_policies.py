@@ -332,6 +332,11 @@ def _production_stack(args: StackValidationArgs, config: Mapping[str, Any]) -> O
     return stack
 
 
+# production-tls has the same notion of a production stack, and no replica minimum.
+PRODUCTION_STACKS_CONFIG = PolicyConfigSchema(properties={
+    "productionStacks": PRODUCTION_CONFIG.properties["productionStacks"]})
+
+
 def validate_production_availability(args: StackValidationArgs,
                                      report_violation: ReportViolation) -> None:
     config = _with_defaults(PRODUCTION_CONFIG, args.get_config())
@@ -391,6 +396,57 @@ def validate_primary_move_confirmed(args: StackValidationArgs,
                 f"primary. If the current primary does not answer, this is a failover: the writes "
                 f"it committed but had not replicated are lost. Check that it runs, then confirm "
                 f"with expectedPrimaryOrdinal: {target} in the policy config", job.urn)
+
+
+# The keys of a Secret holding a TLS certificate and its key, as kubernetes.io/tls Secrets and
+# cert-manager write them.
+TLS_SECRET_KEYS = ("tls.crt", "tls.key")
+
+
+def _tls_secret_names(resources: Iterable[PolicyResource], namespace: str) -> set[str]:
+    """Secrets of the stack in `namespace` known to hold a certificate: kubernetes.io/tls
+    Secrets, and those cert-manager Certificates write."""
+    names = set()
+    for resource in resources:
+        if _namespace(resource.props) != namespace:
+            continue
+        kind = kind_of(resource.resource_type)
+        if kind == "Secret" and resource.props.get("type") == "kubernetes.io/tls":
+            names.add(_get(resource.props, "metadata", "name"))
+        elif kind == "Certificate" and resource.resource_type.startswith(
+                "kubernetes:cert-manager.io/"):
+            names.add(_get(resource.props, "spec", "secretName"))
+    return names
+
+
+def _mounts_a_certificate(statefulset: PolicyResource, tls_secrets: set[str]) -> bool:
+    """Whether a container of the pods mounts a Secret volume that carries a certificate: one
+    of `tls_secrets`, or one that projects the keys tls.crt and tls.key (a Secret made outside
+    the stack)."""
+    spec = pod_spec(statefulset.resource_type, statefulset.props) or {}
+    mounted = {mount.get("name") for candidate in containers(spec)
+               for mount in candidate.get("volumeMounts") or ()}
+    for volume in spec.get("volumes") or ():
+        secret = volume.get("secret")
+        if volume.get("name") not in mounted or not isinstance(secret, Mapping):
+            continue
+        keys = {item.get("key") for item in secret.get("items") or ()}
+        if secret.get("secretName") in tls_secrets or set(TLS_SECRET_KEYS) <= keys:
+            return True
+    return False
+
+
+def validate_production_tls(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    stack = _production_stack(args, _with_defaults(PRODUCTION_STACKS_CONFIG, args.get_config()))
+    if stack is None:
+        return
+    for statefulset in _database_statefulsets(args.resources):
+        tls_secrets = _tls_secret_names(args.resources, _namespace(statefulset.props))
+        if not _mounts_a_certificate(statefulset, tls_secrets):
+            report_violation(f'stack "{stack}" is a production stack: {_describe(statefulset)} '
+                             "mounts no TLS certificate (a Secret volume with tls.crt and "
+                             "tls.key), so its clients and replicas talk in plain text",
+                             statefulset.urn)
 
 
 # --- The pack --------------------------------------------------------------------------------
@@ -456,5 +512,12 @@ POLICIES = [
         validate=validate_primary_move_confirmed,
         enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=PRIMARY_MOVE_CONFIG,
+    ),
+    StackValidationPolicy(
+        name="production-tls",
+        description="In production stacks every database StatefulSet mounts a TLS certificate.",
+        validate=validate_production_tls,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=PRODUCTION_STACKS_CONFIG,
     ),
 ]

@@ -15,15 +15,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 
 require_env DONOR_HOSTS BACKUP_PORT BACKUP_REMOTE CLUSTER_NAME DB_FLAVOR RETENTION_COUNT RETENTION_DAYS
 need_command socat >/dev/null
+if tls_enabled; then require_tls_files; fi
 work=$(mktemp -d) || die "cannot create a work directory in ${TMPDIR:-/tmp}"
 name=$(date -u +%Y%m%dT%H%M%SZ)
 backup_dir="$BACKUP_REMOTE/backups/$name"
 # Bytes of the stream's end kept to find the end record: it is a few hundred bytes long.
 END_BYTES=65536
 
+# With TLS the donor serves only a peer with the cluster's certificate (tls.sh).
 receive() {
-  socat -u ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
-    "TCP:$1:$BACKUP_PORT,connect-timeout=10" STDOUT
+  socat -u ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} "$(backup_connect_address "$1")" STDOUT
 }
 
 # One attempt from one donor: the stream goes to the target and, through FIFOs, to sha256sum,
@@ -38,7 +39,7 @@ stream_from() {
   local count_pid=$!
   tail -c "$END_BYTES" <"$work/to-end" >"$work/end" &
   local end_pid=$!
-  log "streaming a backup from $donor:$BACKUP_PORT to $backup_dir/backup.xbstream"
+  log "streaming a backup from $donor:$BACKUP_PORT$(tls_enabled && echo ' over mutual TLS') to $backup_dir/backup.xbstream"
   receive "$donor" | tee "$work/to-sha" "$work/to-count" "$work/to-end" |
     target_rclone rcat "$backup_dir/backup.xbstream"
   status="${PIPESTATUS[*]}"
@@ -96,7 +97,10 @@ apply_retention() {
   log "retention: keeping ${#kept[@]} backups; deleting binary logs archived more than ${age}s ago"
   target_rclone delete --min-age "${age}s" --exclude started "$BACKUP_REMOTE/binlogs" ||
     die "retention could not delete old binary logs"
-  target_rclone rmdirs --leave-root "$BACKUP_REMOTE" || true # empty directories: a claim only
+  # Object stores have no empty directories; a claim keeps them until removed.
+  if [[ "${RCLONE_CONFIG_TARGET_TYPE:-}" == local ]]; then
+    target_rclone rmdirs --leave-root "$BACKUP_REMOTE" || log "could not remove empty directories of $BACKUP_REMOTE"
+  fi
 }
 
 backup_name=$name

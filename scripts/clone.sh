@@ -42,7 +42,7 @@ if ((ordinal == 0)) && [[ -z "$(peer_states "$peer_options" "$ordinal")" ]]; the
   exit 0
 fi
 source_host=''
-transfer=$(transfer_tool)
+transfer=$(stream_transfer_tool)
 backup=$(backup_tool)
 extract=$(stream_tool)
 pending=$(pending_coordinates_file)
@@ -52,7 +52,7 @@ pending=$(pending_coordinates_file)
 receive_stream() {
   if [[ "$transfer" == socat ]]; then
     socat -u ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
-      "TCP:$source_host:$BACKUP_PORT,connect-timeout=10" STDOUT
+      "$(backup_connect_address "$source_host")" STDOUT
   else
     ncat --recv-only --wait 10 "$source_host" "$BACKUP_PORT"
   fi
@@ -88,7 +88,7 @@ clone_once() {
     log "cannot create $staging"
     return 1
   fi
-  log "streaming a backup from $source_host:$BACKUP_PORT with $transfer"
+  log "streaming a backup from $source_host:$BACKUP_PORT with $transfer$(tls_enabled && echo ' over mutual TLS')"
   receive_stream | "$extract" -x -C "$staging" ||
     { log "the transfer failed (exit statuses: ${PIPESTATUS[*]})"; return 1; }
   stream_complete || { log "the stream ended before the backup was complete"; return 1; }

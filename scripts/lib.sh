@@ -13,6 +13,9 @@ die() {
   exit 1
 }
 
+# shellcheck source=tls.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
+
 require_env() {
   local name
   for name in "$@"; do
@@ -138,8 +141,8 @@ client_options() (
   password=$(secret_value "$key")
   file="$(client_options_prefix)$$.$user.cnf"
   umask 077
-  printf '[client]\nuser=%s\npassword=%s\n' "$user" "$(option_file_value "$password")" >"$file" ||
-    die "cannot write a client option file in $CLIENT_OPTIONS_DIR"
+  { printf '[client]\nuser=%s\npassword=%s\n' "$user" "$(option_file_value "$password")" &&
+    client_tls_options; } >"$file" || die "cannot write a client option file in $CLIENT_OPTIONS_DIR"
   printf '%s\n' "$file"
 )
 
@@ -160,6 +163,9 @@ wait_for_local_server() {
   until error=$(local_sql "$options" --batch --skip-column-names -e 'SELECT 1' 2>&1 >/dev/null); do
     # A refused password will not get better by waiting (the Secret and the server disagree).
     [[ "$error" != *"ERROR 1045"* ]] || die "the local server refused the credentials: $error"
+    # Nor a certificate that does not verify (ERROR 2026: TLS/SSL connection error).
+    [[ "$error" != *"ERROR 2026"* ]] ||
+      die "TLS to the local server failed: $error; its certificate must be signed by $TLS_DIR/ca.crt and name 127.0.0.1"
     ((SECONDS < deadline)) ||
       die "the local server did not accept connections within ${timeout}s: $error"
     sleep 2

@@ -30,17 +30,22 @@ read -r read_only heartbeat now <<<"$state"
 status=$(local_sql "$options" --vertical -e "$(replica_status_sql)") ||
   die "cannot read the replication status"
 [[ -n "$status" ]] || die "replication is not configured yet"
-io='' sql=''
+io='' sql='' io_error=''
 while IFS=: read -r field value; do
   field=${field//[[:space:]]/}
   value=${value#"${value%%[![:space:]]*}"}
   case "$field" in
     Slave_IO_Running | Replica_IO_Running) io=$value ;;
     Slave_SQL_Running | Replica_SQL_Running) sql=$value ;;
+    Last_IO_Error) io_error=$value ;;
   esac
 done <<<"$status"
+# A primary whose certificate does not verify is no outage: say so at once.
+tls_hint=$(replication_tls_hint "$io_error")
+[[ "$io" == Yes || -z "$tls_hint" ]] ||
+  die "the replication I/O thread cannot connect ($io): $io_error$tls_hint"
 # "Connecting" is what a replica of a primary that is down shows: judged by the heartbeat below.
-[[ "$io" != No ]] || die "the replication I/O thread is not running ($io)"
+[[ "$io" != No ]] || die "the replication I/O thread is not running ($io)${io_error:+: $io_error}"
 [[ "$sql" == Yes ]] || die "the replication SQL thread is not running ($sql)"
 ((heartbeat > 0)) || die "no heartbeat from the primary has reached this replica yet"
 lag=$(((now - heartbeat) / 1000000))

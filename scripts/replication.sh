@@ -32,12 +32,11 @@ replication_source_options() {
   printf '%s_HOST=%s, %s_PORT=%s, %s_USER=%s, %s_PASSWORD=%s, %s_CONNECT_RETRY=5, %s_HEARTBEAT_PERIOD=%s' \
     "$option" "$(sql_string "$host")" "$option" "$MYSQL_PORT" "$option" "$(sql_string "$user")" \
     "$option" "$(sql_string "$password")" "$option" "$option" "$REPLICATION_HEARTBEAT_SECONDS"
+  replication_tls_options
   if is_mariadb; then
-    # MariaDB 11.4 turned replication TLS with certificate verification on by default; this
-    # cluster's servers have no certificate the replica could verify, so say it either way.
-    printf ', MASTER_SSL=0, MASTER_SSL_VERIFY_SERVER_CERT=0, MASTER_USE_GTID=slave_pos'
+    printf ', MASTER_USE_GTID=slave_pos'
   elif speaks_source_replica; then
-    # caching_sha2_password without TLS needs the source's public key.
+    # caching_sha2_password without TLS needs the source's public key (ignored over TLS).
     printf ', GET_SOURCE_PUBLIC_KEY=1, SOURCE_AUTO_POSITION=1'
   else
     printf ', MASTER_AUTO_POSITION=1'

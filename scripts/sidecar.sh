@@ -24,7 +24,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/role.sh"
 
 require_env BACKUP_PORT BACKUP_USER REPLICATION_USER
 ordinal=$(pod_ordinal)
-transfer=$(transfer_tool)
+transfer=$(stream_transfer_tool)
 backup=$(backup_tool)
 extract=$(stream_tool)
 root_options=$(client_options root root-password)
@@ -219,6 +219,42 @@ stream_backup() {
   log "backup sent"
 }
 
+# With TLS, socat reads its certificate once, when it starts listening. A renewal (new files in
+# TLS_DIR, which the kubelet updates in place) is taken up by the server without a restart, and by
+# a new listener started between two backups; the one running finishes first.
+reload_server_certificate() {
+  local options
+  if [[ "$DB_VERSION" == 5.7 ]]; then
+    log "the certificate was renewed; MySQL 5.7 cannot reload it: restart this pod to use it"
+    return 0
+  fi
+  log "the certificate was renewed; reloading it in the server"
+  options=$(client_options root root-password)
+  local_sql "$options" -e "$(tls_reload_sql)" ||
+    log "the server did not reload the certificate; it keeps the old one until it restarts"
+  rm -f "$options"
+}
+
+# Whether the listener <pid> is streaming a backup: its per-connection children.
+listener_busy() {
+  local children=''
+  read -r children <"/proc/$1/task/$1/children" 2>/dev/null || true
+  [[ -n "$children" ]]
+}
+
+# Starts the backup listener in the background; its pid goes to $listener.
+start_listener() {
+  if [[ "$transfer" == socat ]]; then
+    # TRANSFER_BUFFER_BYTES: see receive_stream in clone.sh.
+    socat -U ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} "$(backup_listen_address)" \
+      "EXEC:bash -c stream_backup" &
+  else
+    ncat --listen --keep-open --send-only --max-conns=1 "$BACKUP_PORT" \
+      --exec "$(command -v bash) -c stream_backup" &
+  fi
+  listener=$!
+}
+
 require_env ADMIN_USER ROLE_WATCH_SECONDS
 peer_options=$(client_options "$REPLICATION_USER" replication-password)
 log "making sure this server has the heartbeat table and event"
@@ -232,19 +268,27 @@ export BACKUP_OPTIONS backup extract SCRIPT_NAME BACKUP_END_FILE BACKUP_END_LINE
 # environment. One backup at a time; further peers wait in the listen queue.
 # shellcheck disable=SC2046
 export -f $(compgen -A function)
-log "serving backups on port $BACKUP_PORT with $transfer"
-if [[ "$transfer" == socat ]]; then
-  # TRANSFER_BUFFER_BYTES: see receive_stream in clone.sh.
-  socat -U ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
-    "TCP-LISTEN:$BACKUP_PORT,reuseaddr,fork,max-children=1" "EXEC:bash -c stream_backup" &
+tls_state=''
+if tls_enabled; then
+  tls_state=$(tls_files_state)
+  log "serving backups on port $BACKUP_PORT with $transfer, over mutual TLS with peers of $TLS_DIR/ca.crt"
 else
-  ncat --listen --keep-open --send-only --max-conns=1 "$BACKUP_PORT" \
-    --exec "$(command -v bash) -c stream_backup" &
+  log "serving backups on port $BACKUP_PORT with $transfer"
 fi
-listener=$!
-# While backups are served, the roles are watched; the container ends when the listener does.
+start_listener
+# While backups are served, the roles are watched and a renewed certificate is taken up; the
+# container ends when the listener does.
 while kill -0 "$listener" 2>/dev/null; do
   sleep "$ROLE_WATCH_SECONDS"
   (watch_role_once) || log "will look at the roles again"
+  if tls_enabled && [[ "$(tls_files_state)" != "$tls_state" ]]; then
+    tls_state=$(tls_files_state)
+    reload_server_certificate
+    while listener_busy "$listener"; do sleep 1; done
+    kill "$listener"
+    wait "$listener" || true
+    start_listener
+    log "serving backups with the renewed certificate"
+  fi
 done
 wait "$listener"

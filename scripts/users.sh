@@ -17,6 +17,8 @@ users_sql() {
   ensure_user_sql "$backup" "$backup_password"
   ensure_user_sql "$app" "$app_password"
   printf 'GRANT REPLICATION SLAVE ON *.* TO %s;\n' "$replicator"
+  # With TLS the replication password never crosses the network in a plain connection.
+  printf 'ALTER USER %s REQUIRE %s;\n' "$replicator" "$(if tls_enabled; then echo SSL; else echo NONE; fi)"
   backup_grants_sql "$backup"
   # In a database-level grant '_' and '%' are wildcards: `m_sql`.* would cover `mysql`.
   local grant_pattern=${APP_DATABASE//_/\\_}

@@ -140,6 +140,16 @@ class MySQLClusterArgs(TypedDict, total=False):
     """While the primary is down (not merely unreachable from one replica), replicas that were caught up keep receiving reads until its last heartbeat is this many seconds old; 0 takes them out at maxReplicationLagSeconds. Default: `300`."""
     admin_password: pulumi.Input[str]
     """Password of the switchover user, which moves the primary (secret); generated when unset."""
+    tls_source: pulumi.Input[str]
+    """Where the servers' TLS certificate comes from: self-signed (a CA the stack creates and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret (the Secret tlsSecret) or none (no TLS: clients, replication and clones in plain text). Default: `"self-signed"`."""
+    tls_issuer: pulumi.Input[str]
+    """Name of the cert-manager Issuer or ClusterIssuer (tlsIssuerKind) that signs the cluster's Certificate; required with tlsSource cert-manager. Default: `""`."""
+    tls_issuer_kind: pulumi.Input[str]
+    """Kind of tlsIssuer: Issuer (in the cluster's namespace) or ClusterIssuer. Default: `"Issuer"`."""
+    tls_secret: pulumi.Input[str]
+    """Name of an existing Secret with tls.crt, tls.key and ca.crt: a certificate for server and client authentication naming *.<clusterName>.<namespace>.svc.<clusterDomain>, the Services and 127.0.0.1 (see TLS in the README); required with tlsSource secret. Default: `""`."""
+    require_client_tls: pulumi.Input[bool]
+    """Refuse client connections without TLS (require_secure_transport); needs a tlsSource other than none. Default: `false`."""
     root_password: pulumi.Input[str]
     """Root password (secret); generated when unset."""
     replication_password: pulumi.Input[str]

@@ -24,7 +24,7 @@ from .names import ClusterNames
 from .pod_template import (
     CLIENT_OPTIONS_DIR, CONF_DIR, DATA_SUBDIR, DATA_VOLUME_MOUNT, DATABASE_UID,
     SECRETS_DIR, SERVER_DATADIR, PodAdditions, PodSettings, _cluster_env, _container_security,
-    _env, _mount,
+    _env, _mount, tls_mounts, tls_volumes,
 )
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 
@@ -132,7 +132,7 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
         command=script_command("restore.sh"),
         env=env + target.env() + restore_env,
         volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount(),
-                       *target.mounts()],
+                       *target.mounts(), *tls_mounts(pod)],
         resources=pod.resources("backup"),
         security_context=_container_security(),
         termination_message_policy="FallbackToLogsOnError",
@@ -146,7 +146,8 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
                        _mount("data", DATA_VOLUME_MOUNT), _mount("conf", CONF_DIR, read_only=True),
                        _mount("credentials", SECRETS_DIR, read_only=True), _mount("tmp", "/tmp"),
                        _mount("run", "/var/run/mysqld"),
-                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount()],
+                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount(),
+                       *tls_mounts(pod)],
         resources=pod.resources("server"),
         security_context=_container_security(),
         termination_message_policy="FallbackToLogsOnError",
@@ -165,7 +166,7 @@ def _binlog_archiver(pod: PodSettings, target: BackupTarget, env: list[core.EnvV
         volume_mounts=[_mount("data", DATA_VOLUME_MOUNT),
                        _mount("credentials", SECRETS_DIR, read_only=True), _mount("tmp", "/tmp"),
                        _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount(),
-                       *target.mounts()],
+                       *target.mounts(), *tls_mounts(pod)],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -186,9 +187,10 @@ def pod_additions(pod: PodSettings) -> PodAdditions:
 
 def _donor_hosts(pod: PodSettings) -> str:
     """The donors a backup job tries, in order: replicas from the last one down (sparing the
-    primary), the primary last."""
-    names = pod.names
-    return " ".join(names.pod_host(ordinal) for ordinal in reversed(range(pod.settings.replicas)))
+    primary, pod primaryOrdinal), the primary last."""
+    primary = pod.settings.primary_ordinal
+    ordinals = [n for n in reversed(range(pod.settings.replicas)) if n != primary] + [primary]
+    return " ".join(pod.names.pod_host(ordinal) for ordinal in ordinals)
 
 
 def backup_cron_job(resource_name: str, pod: PodSettings,
@@ -211,14 +213,17 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
             image=pod.backup_image,
             command=script_command("backup-job.sh"),
             env=job_env,
-            volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts()],
+            # With TLS the donors serve only a peer with the cluster's certificate.
+            volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts(),
+                           *tls_mounts(pod)],
             resources=pod.resources("backup"),
             security_context=_container_security(),
             # `kubectl describe` of a failed Job's pod shows the script's last lines.
             termination_message_policy="FallbackToLogsOnError",
         )],
         volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
-                 scripts_volume(pod.scripts_config_map_name), *target.volumes()],
+                 scripts_volume(pod.scripts_config_map_name), *target.volumes(),
+                 *tls_volumes(pod)],
         security_context=core.PodSecurityContextArgs(
             run_as_user=DATABASE_UID, run_as_group=DATABASE_UID, fs_group=DATABASE_UID,
             run_as_non_root=True, seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")),

@@ -27,6 +27,7 @@ from .servers import Server, server_for
 from .switchover import switchover_job, switchover_network_policy
 from .topology import topology_config_map
 from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
+from .tls import check_tls_settings, tls_secret
 from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
 
 # The Secret's keys, read by the scripts from files named like them.
@@ -80,6 +81,7 @@ class MySQLCluster(pulumi.ComponentResource):
         monitoring.check_monitoring_settings(settings)
         server = server_for(settings.flavor, settings.version)
         server_image, backup_image = _images(server, settings)
+        check_tls_settings(settings)
         super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
 
         names = ClusterNames(name, settings.namespace, settings.cluster_domain)
@@ -104,6 +106,7 @@ class MySQLCluster(pulumi.ComponentResource):
         scripts = scripts_config_map(
             f"{name}-scripts", metadata(names.scripts_config_map(scripts_digest())), child)
         secret_name = self._credentials_secret(name, names, settings, metadata, child)
+        tls_secret_name = tls_secret(name, names, settings, metadata, child)
 
         headless = core.Service(
             f"{name}-headless",
@@ -132,6 +135,7 @@ class MySQLCluster(pulumi.ComponentResource):
                           config_map_name=config_map.metadata.name, server_cnf=server_cnf,
                           topology_config_map_name=topology.metadata.name,
                           scripts_config_map_name=scripts.metadata.name, settings=settings,
+                          tls_secret_name=tls_secret_name,
                           metrics_secret_name=metrics_secret_name)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",

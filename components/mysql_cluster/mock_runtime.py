@@ -21,6 +21,8 @@ from google.protobuf import empty_pb2
 from .sdk_internals import (MockMonitor, deserialize_properties, reset_options,
                             resolve_callbacks, run_pulumi_func, serialize_properties, sync_await)
 
+from .mock_certificates import tls_outputs
+
 # The wire form marks secret values with this signature key (see the Pulumi SDK's rpc module).
 _SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 
@@ -50,6 +52,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             # A stable stand-in: the real value is only known to a deployment.
             state["result"] = hashlib.sha256(args.name.encode()).hexdigest()[:32]
+        if args.typ.startswith("tls:"):
+            state.update(tls_outputs(args.typ, _unwrap_secrets(args.inputs, (), [])))
         secret_paths: list[tuple] = []
         inputs = _unwrap_secrets(args.inputs, (), secret_paths)
         self.resources.append(

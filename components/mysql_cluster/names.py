@@ -67,6 +67,14 @@ class ClusterNames:
     def metrics_secret(self) -> str:
         return f"{self.cluster}-metrics"
 
+    @property
+    def tls_secret(self) -> str:
+        return f"{self.cluster}-tls"
+
+    @property
+    def certificate(self) -> str:
+        return self.cluster
+
     def pod(self, ordinal: int) -> str:
         return f"{self.statefulset}-{ordinal}"
 

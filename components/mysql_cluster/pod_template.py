@@ -20,6 +20,7 @@ from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .servers import Server
 from .settings import ADMIN_USER, BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
+from .tls import TLS_DIR, tls_volume
 from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
 from .volume_growth import ACCESS_MODES
 
@@ -60,6 +61,7 @@ class PodSettings:
     scripts_config_map_name: pulumi.Input[str]
     settings: ClusterSettings
     metrics_secret_name: Optional[pulumi.Input[str]] = None  # set when metrics are on
+    tls_secret_name: Optional[pulumi.Input[str]] = None  # the certificate's Secret; None: no TLS
 
     def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
         def quantities(kind: str) -> dict[str, str]:
@@ -121,6 +123,8 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("REPLICATION_HEARTBEAT_SECONDS", REPLICATION_HEARTBEAT_SECONDS),
         _env("CLIENT_OPTIONS_DIR", CLIENT_OPTIONS_DIR),
         _env("TMPDIR", "/tmp"),
+        # The scripts use TLS exactly when this is set.
+        *([_env("TLS_DIR", TLS_DIR)] if pod.tls_secret_name is not None else []),
     ]
 
 
@@ -128,6 +132,16 @@ def _mount(volume: str, path: str, sub_path: Optional[str] = None,
            read_only: bool = False) -> core.VolumeMountArgs:
     return core.VolumeMountArgs(name=volume, mount_path=path, sub_path=sub_path,
                                 read_only=read_only or None)
+
+
+# Every container whose env has TLS_DIR (_cluster_env) mounts the certificate: its clients'
+# option files name the CA there.
+def tls_mounts(pod: PodSettings) -> list[core.VolumeMountArgs]:
+    return [_mount("tls", TLS_DIR, read_only=True)] if pod.tls_secret_name is not None else []
+
+
+def tls_volumes(pod: PodSettings) -> list[core.VolumeArgs]:
+    return [tls_volume(pod.tls_secret_name)] if pod.tls_secret_name is not None else []
 
 
 def _container_security() -> core.SecurityContextArgs:
@@ -177,7 +191,7 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
         volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"),
                        _mount("credentials", SECRETS_DIR, read_only=True),
                        _mount("client-options", CLIENT_OPTIONS_DIR), topology_mount(),
-                       scripts_mount()],
+                       scripts_mount(), *tls_mounts(pod)],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -197,6 +211,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         _mount("data", DATA_VOLUME_MOUNT, read_only=True),
         topology_mount(),
         scripts_mount(),  # for the probes
+        *tls_mounts(pod),
     ]
     if pod.server.flavor == "mysql":
         mounts.append(_mount("mysql-files", "/var/lib/mysql-files"))
@@ -240,6 +255,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             _mount("client-options", CLIENT_OPTIONS_DIR),
             topology_mount(),
             scripts_mount(),
+            *tls_mounts(pod),
             *([exporter.sidecar_mount()] if metrics else []),
         ],
         resources=pod.resources("backup"),
@@ -292,7 +308,7 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
     if pod.metrics_secret_name is not None:
         volumes.append(exporter.metrics_volume(pod.metrics_secret_name))
-    return volumes
+    return volumes + tls_volumes(pod)
 
 
 def _image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from .servers import Server
 from .settings import quantity_value
+from .tls import server_tls_options
 
 # A replica that hears nothing from its primary for this long reconnects; the primary sends a
 # heartbeat every REPLICATION_HEARTBEAT_SECONDS while idle, so only a dead link stays silent.
@@ -137,5 +138,5 @@ def cnf_files(server: Server, settings: dict[str, Any]) -> dict[str, str]:
     defaults = _defaults_kept(_replaceable_defaults(server, settings.server_memory_limit), extra)
     return {f"{role}.cnf": cnf_text(
                 role, {**server_options(server, role, settings.binlog_retention_days),
-                       **defaults}, extra)
+                       **server_tls_options(settings), **defaults}, extra)
             for role in ("primary", "replica")}

@@ -27,6 +27,8 @@ _REASONS = {
                   "log before the client hears OK",
     "retention": "binary log expiry is set by binlogRetentionDays",
     "access": "the cluster's accounts rely on authentication with address-based hosts",
+    "tls": "the certificate and whether clients must use TLS are set by tlsSource and "
+           "requireClientTls",
 }
 _MANAGED_BY_REASON = {
     "identity": ("server-id", "report-host", "report-port"),
@@ -42,6 +44,7 @@ _MANAGED_BY_REASON = {
     "retention": ("binlog-expire-logs-seconds", "expire-logs-days",
                   "binlog-expire-logs-auto-purge", "slave-connections-needed-for-purge"),
     "access": ("skip-name-resolve", "skip-grant-tables"),
+    "tls": ("ssl", "ssl-ca", "ssl-capath", "ssl-cert", "ssl-key", "require-secure-transport"),
 }
 # Every option the cluster manages, by its canonical name, with why it does.
 MANAGED_OPTIONS = {option: _REASONS[reason]

@@ -208,7 +208,7 @@ def _dns_subdomain(setting: "Setting", value: Any) -> Any:
 
 def _secret_names(setting: "Setting", value: Any) -> Any:
     if not isinstance(value, (list, tuple)) or not all(
-            isinstance(item, str) and _DNS_SUBDOMAIN.match(item) and len(item) <= 253
+            isinstance(item, str) and _DNS_SUBDOMAIN.fullmatch(item) and len(item) <= 253
             for item in value):
         raise ConfigError(setting, value, "use a list of Secret names (lower-case letters, "
                           "digits, '-' and '.'), e.g. [\"registry-credentials\"]")
@@ -552,6 +552,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("adminPassword", "admin_password", "string", None,
             "Password of the switchover user, which moves the primary (secret); generated when "
             "unset.", _password, secret=True),
+    Setting("tlsSource", "tls_source", "string", "self-signed",
+            "Where the servers' TLS certificate comes from: self-signed (a CA the stack creates "
+            "and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret "
+            "(the Secret tlsSecret) or none (no TLS: clients, replication and clones in plain "
+            "text).", _choice("self-signed", "cert-manager", "secret", "none")),
+    Setting("tlsIssuer", "tls_issuer", "string", "",
+            "Name of the cert-manager Issuer or ClusterIssuer (tlsIssuerKind) that signs the "
+            "cluster's Certificate; required with tlsSource cert-manager.",
+            _dns_subdomain, optional=True),
+    Setting("tlsIssuerKind", "tls_issuer_kind", "string", "Issuer",
+            "Kind of tlsIssuer: Issuer (in the cluster's namespace) or ClusterIssuer.",
+            _choice("Issuer", "ClusterIssuer")),
+    Setting("tlsSecret", "tls_secret", "string", "",
+            "Name of an existing Secret with tls.crt, tls.key and ca.crt: a certificate for "
+            "server and client authentication naming *.<clusterName>.<namespace>.svc."
+            "<clusterDomain>, the Services and 127.0.0.1 (see TLS in the README); required with "
+            "tlsSource secret.", _dns_subdomain, optional=True),
+    Setting("requireClientTls", "require_client_tls", "boolean", False,
+            "Refuse client connections without TLS (require_secure_transport); needs a "
+            "tlsSource other than none.", _boolean),
     Setting("rootPassword", "root_password", "string", None,
             "Root password (secret); generated when unset.", _password, secret=True),
     Setting("replicationPassword", "replication_password", "string", None,

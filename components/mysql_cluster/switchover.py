@@ -14,7 +14,8 @@ from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 
 from .pod_template import (CLIENT_OPTIONS_DIR, DATABASE_UID, SECRETS_DIR, PodSettings, _cluster_env,
-                           _container_security, _image_pull_secrets, _mount)
+                           _container_security, _image_pull_secrets, _mount, tls_mounts,
+                           tls_volumes)
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .settings import ADMIN_USER
 from .topology import topology_mount, topology_volume
@@ -83,6 +84,8 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
                             _mount("tmp", "/tmp"),
                             topology_mount(),
                             scripts_mount(),
+                            # Its clients verify the servers; with TLS, replication needs it too.
+                            *tls_mounts(pod),
                         ],
                         resources=pod.resources("backup"),
                         security_context=_container_security(),
@@ -95,6 +98,7 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
                         core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
                         topology_volume(pod.topology_config_map_name),
                         scripts_volume(pod.scripts_config_map_name),
+                        *tls_volumes(pod),
                     ],
                     security_context=core.PodSecurityContextArgs(
                         run_as_user=DATABASE_UID, run_as_group=DATABASE_UID, fs_group=DATABASE_UID,

@@ -1,4 +1,5 @@
-"""Replication and TLS. The scripts ask every MariaDB replica for a plain connection to the primary
+"""Replication and TLS when the cluster runs without TLS (tlsSource=none; test_tls.py covers the
+default). The scripts then ask every MariaDB replica for a plain connection to the primary
 (MASTER_SSL=0, MASTER_SSL_VERIFY_SERVER_CERT=0) and get it on every version. A channel that names
 no TLS option gets the server's default instead: plain on 10.11; on 11.x (from 11.4) TLS with the
 primary's certificate verified, which works even on a primary without a configured certificate,
@@ -45,7 +46,7 @@ def require_tls_of_the_replication_user(cluster, required: bool) -> None:
 
 @pytest.mark.timeout(180)
 def test_replicas_replicate_over_the_plain_connection_the_scripts_ask_for(mariadb_cluster):
-    cluster = mariadb_cluster(replicas=2)
+    cluster = mariadb_cluster(replicas=2, tlsSource="none")
     status = channel_status(cluster)
     assert (status["Master_SSL_Allowed"], status["Master_SSL_Verify_Server_Cert"]) == ("No", "No")
 
@@ -66,7 +67,7 @@ def test_replicas_replicate_over_the_plain_connection_the_scripts_ask_for(mariad
 def test_a_channel_without_tls_options_gets_the_servers_default(mariadb_cluster, server):
     """A second channel on the replica, made as if the scripts named no TLS option; the
     scripts' own channel is stopped meanwhile, so that one channel applies at a time."""
-    cluster = mariadb_cluster(replicas=2)
+    cluster = mariadb_cluster(replicas=2, tlsSource="none")
     harness = cluster.harness
     password = harness.manifests.secret_data(f"{harness.name}-credentials")[
         "replication-password"].decode()

@@ -120,3 +120,30 @@ def test_production_stack_moving_its_primary_needs_the_new_ordinal_confirmed(ren
         "expectedPrimaryOrdinal: 1 in the policy config"]
     assert violations("primary-move-confirmed", stack_args(
         manifests, stack="prod", config={"expectedPrimaryOrdinal": 1})) == []
+
+
+def test_production_stack_with_the_stacks_own_certificate_passes(render):
+    assert violations("production-tls", stack_args(render("prod"), stack="prod")) == []
+
+
+def test_production_stack_with_a_cert_manager_certificate_passes(render):
+    manifests = render("prod", tlsSource="cert-manager", tlsIssuer="orders-ca")
+    assert violations("production-tls", stack_args(manifests, stack="prod")) == []
+
+
+def test_production_stack_with_a_certificate_secret_of_its_own_passes(render):
+    manifests = render("prod", tlsSource="secret", tlsSecret="orders-db-tls")
+    assert violations("production-tls", stack_args(manifests, stack="prod")) == []
+
+
+def test_production_stack_without_tls_is_a_violation(render):
+    manifests = render("prod", tlsSource="none")
+    assert violations("production-tls", stack_args(manifests, stack="prod")) == [
+        'stack "prod" is a production stack: StatefulSet orders/orders-db mounts no TLS '
+        "certificate (a Secret volume with tls.crt and tls.key), so its clients and replicas "
+        "talk in plain text"]
+
+
+def test_non_production_stack_may_run_without_tls(render):
+    assert violations("production-tls", stack_args(render("dev", tlsSource="none"),
+                                                   stack="dev")) == []

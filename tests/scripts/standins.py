@@ -424,8 +424,33 @@ def stream_tool(inv: Invocation) -> None:
         inv.fail(f"{inv.tool}: premature end of stream")
 
 
+# socat's OPENSSL and OPENSSL-LISTEN addresses are TCP ones with TLS on top (socat's
+# xio-openssl.c). Mutual TLS needs both ends to name their certificate, key and CA file, which
+# socat reads before it connects or listens, and to leave verify on (its default).
+_TLS_ADDRESSES = (("OPENSSL-LISTEN:", "TCP-LISTEN:"), ("OPENSSL:", "TCP:"))
+_TLS_FILE_OPTIONS = ("cert", "key", "cafile")
+
+
+def _as_tcp(inv: Invocation, address: str) -> str:
+    """The TCP address an OPENSSL one runs over, once its TLS options are checked."""
+    for tls, tcp in _TLS_ADDRESSES:
+        if not address.startswith(tls):
+            continue
+        options = dict(option.partition("=")[::2] for option in address.split(",")[1:])
+        missing = [name for name in _TLS_FILE_OPTIONS if not options.get(name)]
+        if missing or options.get("verify", "1") != "1":
+            inv.fail(f"socat: {address}: not mutual TLS (missing {missing}, "
+                     f"verify={options.get('verify', '1')})", 2)
+        for name in _TLS_FILE_OPTIONS:
+            if not os.access(options[name], os.R_OK):
+                inv.fail(f"socat: {options[name]}: No such file or directory")
+        return tcp + address[len(tls):]
+    return address
+
+
 def socat_addresses(inv: Invocation) -> tuple[list[str], str | None]:
-    """socat's two addresses and its -u/-U; a buffer size (-b) is allowed, other options not."""
+    """socat's two addresses (OPENSSL ones as the TCP ones they run over) and its -u/-U; a buffer
+    size (-b) is allowed, other options not."""
     addresses, direction = [], None
     for arg in inv.args:
         if arg in ("-u", "-U"):
@@ -437,7 +462,7 @@ def socat_addresses(inv: Invocation) -> tuple[list[str], str | None]:
     if len(addresses) != 2:
         inv.fail(f"socat: exactly two addresses are needed, not {addresses}", 2)
     inv.record["addresses"] = addresses
-    return addresses, direction
+    return [_as_tcp(inv, address) for address in addresses], direction
 
 
 def socat_flows(addresses: list[str], direction: str | None, source: str, target: str) -> bool:

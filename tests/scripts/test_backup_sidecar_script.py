@@ -42,6 +42,7 @@ def users_sql(server: str) -> str:
     return (
         "".join(ensure_user_sql(server, user, password) for user, password in USERS)
         + "GRANT REPLICATION SLAVE ON *.* TO 'replicator'@'%';\n"
+        + "ALTER USER 'replicator'@'%' REQUIRE SSL;\n"  # TLS is on by default
         + BACKUP_GRANTS[server]
         + "CREATE DATABASE IF NOT EXISTS `app`;\n"
         "GRANT ALL PRIVILEGES ON `app`.* TO 'app'@'%';\n"
@@ -80,12 +81,16 @@ BACKUP_GRANTS = {
 }
 # One connection at a time, each served by the exported stream_backup function. Which way the
 # data flows is checked by the tests where a peer receives a backup.
-SOCAT_LISTEN = ["TCP-LISTEN:3307,reuseaddr,fork,max-children=1", "EXEC:bash -c stream_backup"]
+def socat_listen(pod) -> list[str]:
+    """socat's addresses: mutual TLS with the pod's certificate (TLS is on by default)."""
+    tls = pod.volume("tls")
+    return [f"OPENSSL-LISTEN:3307,reuseaddr,fork,max-children=1,cert={tls}/tls.crt,"
+            f"key={tls}/tls.key,cafile={tls}/ca.crt,verify=1", "EXEC:bash -c stream_backup"]
 
 
-def cloned_replica(make_pod, server: str):
+def cloned_replica(make_pod, server: str, **config):
     """Pod 1 after a successful clone-mysql."""
-    pod = make_pod(server, 1)
+    pod = make_pod(server, 1, **config)
     run = pod.run("clone-mysql")
     assert run.status == 0, run.stderr
     return pod
@@ -153,11 +158,11 @@ def test_the_sidecar_serves_backups_on_port_3307_with_socat(make_pod, server):
     pod = make_pod(server, 0)
     run = pod.run("backup")
     assert run.status == 0, run.stderr
-    assert [call["addresses"] for call in run.of("socat")] == [SOCAT_LISTEN]
+    assert [call["addresses"] for call in run.of("socat")] == [socat_listen(pod)]
 
 
-def test_the_sidecar_serves_backups_with_ncat_where_the_image_has_no_socat(make_pod):
-    pod = make_pod("mysql 8.4", 0)
+def test_without_tls_the_sidecar_serves_backups_with_ncat_where_the_image_has_no_socat(make_pod):
+    pod = make_pod("mysql 8.4", 0, tlsSource="none")
     pod.tools = pod.tools - {"socat"} | {"ncat"}
     run = pod.run("backup")
     assert run.status == 0, run.stderr
@@ -168,7 +173,8 @@ def test_the_sidecar_serves_backups_with_ncat_where_the_image_has_no_socat(make_
 @pytest.mark.parametrize(("server", "transfer"), [(server, "socat") for server in SERVERS]
                          + [("mariadb 10.11", "ncat")])
 def test_a_peer_receives_a_hot_backup_taken_as_the_backup_user(make_pod, server, transfer):
-    pod = cloned_replica(make_pod, server)
+    # ncat serves only without TLS: it cannot ask a peer for its certificate.
+    pod = cloned_replica(make_pod, server, **({"tlsSource": "none"} if transfer == "ncat" else {}))
     assert pod.run("backup").status == 0
     pod.tools = pod.tools - {"socat"} | {transfer}
     pod.scenario["serve_once"] = True
@@ -203,12 +209,22 @@ def test_a_failed_backup_ends_the_peers_stream_with_an_error(make_pod):
 
 @pytest.mark.parametrize("server", ONE_PER_FLAVOR)
 def test_the_sidecar_fails_at_once_naming_socat_and_ncat_where_the_image_has_neither(make_pod, server):
-    pod = make_pod(server, 0)
+    pod = make_pod(server, 0, tlsSource="none")
     pod.tools = pod.tools - {"socat"}
     run = pod.run("backup")
     assert run.status == 1
     assert "none of: socat ncat" in run.stderr
     assert run.calls == []
+
+
+@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+def test_with_tls_the_sidecar_refuses_an_image_with_only_ncat_naming_socat(make_pod, server):
+    pod = make_pod(server, 0)
+    pod.tools = pod.tools - {"socat"} | {"ncat"}
+    run = pod.run("backup")
+    assert run.status == 1
+    assert "mutual TLS on the backup port needs socat" in run.stderr
+    assert run.of("ncat") == []
 
 
 def test_once_the_sidecar_has_ended_no_option_file_is_left(make_pod):

@@ -40,7 +40,10 @@ def test_a_replica_installs_the_prepared_backup_of_the_pod_before_it(make_pod, s
     run = pod.run("clone-mysql")
     assert run.status == 0, run.stderr
     staging = str(pod.data / "clone-staging")
-    assert [call["addresses"] for call in run.of("socat")] == [[f"TCP:{DONOR}:3307,connect-timeout=10", "STDOUT"]]
+    tls = pod.volume("tls")  # TLS is on by default: the donor is verified, and verifies us
+    assert [call["addresses"] for call in run.of("socat")] == [[
+        f"OPENSSL:{DONOR}:3307,connect-timeout=10,cert={tls}/tls.crt,key={tls}/tls.key,"
+        f"cafile={tls}/ca.crt,verify=1", "STDOUT"]]
     assert run.argvs(stream_tool(server)) == [["-x", "-C", staging]]
     assert run.argvs(backup_tool(server)) == [["--prepare", f"--target-dir={staging}"]]
     assert_installed(pod)
@@ -151,8 +154,8 @@ def test_a_backup_that_does_not_say_where_replication_starts_is_never_installed(
     assert not (pod.data / "mysql").exists()
 
 
-def test_the_clone_receives_with_ncat_where_the_image_has_no_socat(make_pod):
-    pod = make_pod("mysql 8.4", 2)
+def test_without_tls_the_clone_receives_with_ncat_where_the_image_has_no_socat(make_pod):
+    pod = make_pod("mysql 8.4", 2, tlsSource="none")
     pod.tools = pod.tools - {"socat"} | {"ncat"}
     run = pod.run("clone-mysql")
     assert run.status == 0, run.stderr
@@ -162,12 +165,22 @@ def test_the_clone_receives_with_ncat_where_the_image_has_no_socat(make_pod):
 
 @pytest.mark.parametrize("server", ONE_PER_FLAVOR)
 def test_the_clone_fails_at_once_naming_socat_and_ncat_where_the_image_has_neither(make_pod, server):
-    pod = make_pod(server, 2)
+    pod = make_pod(server, 2, tlsSource="none")
     pod.tools = pod.tools - {"socat"}
     run = pod.run("clone-mysql")
     assert run.status == 1
     assert "none of: socat ncat" in run.stderr
     assert run.calls == []
+
+
+@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+def test_with_tls_the_clone_refuses_an_image_with_only_ncat_naming_socat(make_pod, server):
+    pod = make_pod(server, 2)
+    pod.tools = pod.tools - {"socat"} | {"ncat"}
+    run = pod.run("clone-mysql")
+    assert run.status == 1
+    assert "mutual TLS on the backup port needs socat" in run.stderr
+    assert run.of("ncat") == []
 
 
 def test_the_clone_uses_mariabackup_where_the_image_has_only_the_old_name(make_pod):

@@ -16,7 +16,7 @@ from stack_manifests import Manifests, container, find, host_path, lay_out_confi
 # The variables naming writable or secret mounts, and where each goes in the sandbox (the
 # ConfigMaps' directories come from lay_out_config_maps).
 MOUNTED_PATHS = {"SECRETS_DIR": "secrets", "DATA_VOLUME": "data", "TMPDIR": "tmp",
-                 "CONF_DIR": "conf", "CLIENT_OPTIONS_DIR": "client-options"}
+                 "CONF_DIR": "conf", "CLIENT_OPTIONS_DIR": "client-options", "TLS_DIR": "tls"}
 PASSWORDS = {"root-password": "root-secret-1234", "replication-password": "repl-secret-1234",
              "backup-password": "backup-secret-1234", "app-password": "app-secret-1234",
              "admin-password": "admin-secret-1234"}
@@ -42,6 +42,9 @@ class PodSandbox:
                 self.env[name] = str(self.path(directory))
         for key, password in PASSWORDS.items():
             (self.path("secrets") / key).write_text(password, encoding="utf-8")
+        if "TLS_DIR" in self.env:
+            for key in ("ca.crt", "tls.crt", "tls.key"):  # read by the real servers only
+                (self.path("tls") / key).write_text(f"{key} stand-in\n", encoding="utf-8")
 
     def path(self, directory: str) -> Path:
         """A directory of the sandbox, created on first use."""

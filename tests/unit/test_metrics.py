@@ -137,7 +137,8 @@ def test_the_lag_alert_uses_max_replication_lag_seconds(rendered):
 
 def test_with_an_existing_secret_the_metrics_password_is_still_generated_apart(rendered):
     manifests = rendered(**METRICS, existingSecret="my-credentials")
-    assert find(manifests, "Secret")["metadata"]["name"] == "mysql-metrics"
+    assert [m["metadata"]["name"] for m in manifests if m["kind"] == "Secret"] == [
+        "mysql-metrics", "mysql-tls"]
 
 
 @pytest.mark.parametrize("key, needs", [

@@ -38,8 +38,8 @@ def bad_value() -> subprocess.CompletedProcess:
 def test_prints_the_stacks_manifests_as_yaml(dev):
     assert dev.returncode == 0, dev.stderr
     assert [m["kind"] for m in yaml.safe_load_all(dev.stdout)] == [
-        "Secret", "ConfigMap", "ConfigMap", "ConfigMap", "Service", "Service", "Service",
-        "StatefulSet",
+        "Secret", "Secret", "ConfigMap", "ConfigMap", "ConfigMap", "Service", "Service",
+        "Service", "StatefulSet",
         "PodDisruptionBudget", "NetworkPolicy", "NetworkPolicy", "Job", "PersistentVolumeClaim",
         "PersistentVolumeClaim"]
 
@@ -108,11 +108,12 @@ def project_with_secure_value(tmp_path_factory) -> Path:
 def test_encrypted_stack_value_renders_redacted(project_with_secure_value):
     result = render_cli("--stack", "secure", cwd=project_with_secure_value)
     assert result.returncode == 0, result.stderr
-    assert find(list(yaml.safe_load_all(result.stdout)), "Secret")["stringData"][
+    assert find(list(yaml.safe_load_all(result.stdout)), "Secret", "mysql-credentials")["stringData"][
         "root-password"] == REDACTED
     assert CIPHERTEXT not in result.stdout
 
 
 def test_encrypted_stack_value_stands_in_as_a_placeholder(project_with_secure_value):
     manifests = render_stack(project_with_secure_value, "secure", reveal_secrets=True)
-    assert find(manifests, "Secret")["stringData"]["root-password"] == SECURE_PLACEHOLDER
+    assert find(manifests, "Secret", "mysql-credentials")["stringData"]["root-password"] == \
+        SECURE_PLACEHOLDER

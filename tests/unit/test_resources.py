@@ -48,9 +48,10 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def test_cluster_consists_of_three_config_maps_three_services_a_job_and_a_claim_per_pod(rendered):
+def test_cluster_consists_of_three_config_maps_two_secrets_three_services_a_job_and_a_claim_per_pod(
+        rendered):
     assert Counter(m["kind"] for m in rendered(replicas=2)) == {
-        "Secret": 1, "ConfigMap": 3, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
+        "Secret": 2, "ConfigMap": 3, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
         "NetworkPolicy": 2, "PersistentVolumeClaim": 2, "Job": 1}
 
 
@@ -61,7 +62,8 @@ def test_resource_names_derive_from_the_cluster_name(rendered):
         ("NetworkPolicy", "orders"), ("NetworkPolicy", "orders-switchover"),
         ("PersistentVolumeClaim", "data-orders-0"), ("PersistentVolumeClaim", "data-orders-1"),
         ("PodDisruptionBudget", "orders"),
-        ("Secret", "orders-credentials"), ("Service", "orders"), ("Service", "orders-primary"),
+        ("Secret", "orders-credentials"), ("Secret", "orders-tls"), ("Service", "orders"),
+        ("Service", "orders-primary"),
         ("Service", "orders-read"), ("StatefulSet", "orders")]
 
 
@@ -158,7 +160,7 @@ def test_pods_stay_when_the_config_map_stays_the_same(rendered):
 def test_existing_secret_replaces_the_created_one(rendered):
     manifests = rendered(existingSecret="orders-passwords")
     volumes = find(manifests, "StatefulSet")["spec"]["template"]["spec"]["volumes"]
-    assert [m for m in manifests if m["kind"] == "Secret"] == []
+    assert [m["metadata"]["name"] for m in manifests if m["kind"] == "Secret"] == ["mysql-tls"]
     assert {"name": "credentials", "secret": {"secretName": "orders-passwords",
                                                "defaultMode": 0o440}} in volumes
 

@@ -1,6 +1,6 @@
 """Every manifest of every stack, with every supported server, is valid Kubernetes: strictly
 (no unknown fields) against the newest schema kubernetes-validate ships and one three minor
-versions older."""
+versions older; custom resources against the schemas shipped with the tests."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import pytest
 from kubernetes_validate.utils import all_versions
 
 from .conftest import SERVERS, STACKS, server_config
-from .test_custom_resources import CUSTOM_KINDS
+from .test_custom_resources import CERT_MANAGER, CUSTOM_KINDS
 
 
 def major_minor(version: str) -> tuple[int, int]:
@@ -89,3 +89,11 @@ EVERY_FIELD = {
 @pytest.mark.parametrize("kubernetes", VERSIONS)
 def test_manifests_with_every_optional_field_set_validate_strictly(rendered, kubernetes):
     assert schema_problems(built_in(rendered("prod", **EVERY_FIELD)), kubernetes) == []
+
+
+@pytest.mark.parametrize("kubernetes", VERSIONS)
+@pytest.mark.parametrize("stack", STACKS)
+def test_manifests_with_a_cert_manager_certificate_validate_strictly(rendered, stack, kubernetes):
+    manifests = rendered(stack, **CERT_MANAGER)
+    assert "Certificate" in {m["kind"] for m in manifests} - {m["kind"] for m in built_in(manifests)}
+    assert schema_problems(built_in(manifests), kubernetes) == []

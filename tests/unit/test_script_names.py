@@ -37,7 +37,7 @@ def test_replica_clones_from_the_previous_pod_of_its_cluster_when_all_are_caught
     pod.stub("xbstream", "xtrabackup")
     pod.run(CLONE_ATTEMPTS="1")
     [receive] = [call for call in pod.calls().splitlines() if call.startswith("socat -u ")]
-    assert f" TCP:{host(ordinal - 1)}:3307," in receive
+    assert f" OPENSSL:{host(ordinal - 1)}:3307," in receive
 
 
 def test_replica_replicates_from_the_designated_primary_of_its_cluster(orders, tmp_path):

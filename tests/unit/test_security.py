@@ -12,6 +12,8 @@ from .conftest import PROJECT_DIR, SERVER_IDS, SERVERS, container, find, server_
 
 PASSWORD_KEYS = ["root-password", "replication-password", "backup-password", "app-password",
                  "admin-password"]
+# The dev stack's Secret of passwords (it also has one with the TLS certificate).
+CREDENTIALS = "mysql-credentials"
 PASSWORDS = {"rootPassword": "root-Secret-0001", "replicationPassword": "repl-Secret-0002",
              "backupPassword": "backup-Secret-0003", "appPassword": "app-Secret-0004",
              "adminPassword": "admin-Secret-0005"}
@@ -28,17 +30,17 @@ def server_manifests(request, rendered):
 # --- Secret ----------------------------------------------------------------------------------
 
 def test_secret_holds_the_five_passwords(server_manifests):
-    secret = find(server_manifests, "Secret")
+    secret = find(server_manifests, "Secret", CREDENTIALS)
     assert secret["type"] == "Opaque"
     assert sorted(secret["stringData"]) == sorted(PASSWORD_KEYS)
 
 
 def test_secret_values_are_redacted_in_rendered_manifests(rendered):
-    assert set(find(rendered(**PASSWORDS), "Secret")["stringData"].values()) == {REDACTED}
+    assert set(find(rendered(**PASSWORDS), "Secret", CREDENTIALS)["stringData"].values()) == {REDACTED}
 
 
 def test_configured_passwords_go_into_the_secret(render):
-    string_data = find(render(reveal_secrets=True, **PASSWORDS), "Secret")["stringData"]
+    string_data = find(render(reveal_secrets=True, **PASSWORDS), "Secret", CREDENTIALS)["stringData"]
     assert string_data == {"root-password": "root-Secret-0001",
                            "replication-password": "repl-Secret-0002",
                            "backup-password": "backup-Secret-0003",
@@ -61,13 +63,15 @@ def test_unset_passwords_are_generated_one_per_key_and_long():
 
 
 def test_passwords_appear_nowhere_but_in_the_secret(render):
-    others = [m for m in render(reveal_secrets=True, **PASSWORDS) if m["kind"] != "Secret"]
+    others = [m for m in render(reveal_secrets=True, **PASSWORDS)
+              if (m["kind"], m["metadata"]["name"]) != ("Secret", CREDENTIALS)]
     text = yaml.safe_dump_all(others)
     assert [password for password in PASSWORDS.values() if password in text] == []
 
 
 def test_secret_values_are_pulumi_secrets_in_the_deployment():
-    secret, = registered("kubernetes:core/v1:Secret")
+    secret, = [secret for secret in registered("kubernetes:core/v1:Secret")
+               if secret.inputs["metadata"]["name"] == CREDENTIALS]
     assert ("stringData",) in secret.secret_paths
 
 
@@ -78,7 +82,7 @@ def test_server_and_sidecar_read_passwords_from_the_mounted_secret(server_manife
                if v["name"] == "credentials"]
     mount, = [m for m in container(statefulset, name)["volumeMounts"]
               if m["name"] == "credentials"]
-    assert volume["secret"] == {"secretName": find(server_manifests, "Secret")["metadata"]["name"],
+    assert volume["secret"] == {"secretName": find(server_manifests, "Secret", CREDENTIALS)["metadata"]["name"],
                                 "defaultMode": 0o440}
     assert (mount["mountPath"], mount["readOnly"]) == (SECRETS_DIR, True)
 

@@ -102,10 +102,12 @@ def test_every_container_mounts_the_scripts_read_only(rendered, name):
         container(statefulset(rendered), name)["volumeMounts"]
 
 
-def test_dev_statefulset_stays_under_12_kib_as_json(rendered):
+# The scripts live in their ConfigMap, not inlined in commands; what remains is each container's
+# env and mounts (TLS included).
+def test_dev_statefulset_stays_under_13_kib_as_json(rendered):
     size = len(json.dumps(statefulset(rendered)))  # the stack `render --stack dev` prints
     print(f"\ndev StatefulSet as JSON: {size} bytes")
-    assert size < 12288
+    assert size < 13 * 1024
 
 
 def test_startup_probe_gives_crash_recovery_fifteen_minutes_before_liveness_counts(rendered):

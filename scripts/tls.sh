@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# TLS between the parts of the cluster. A pod has a certificate exactly when TLS_DIR is set; it
+# holds ca.crt (the cluster's CA), tls.crt and tls.key (one certificate for every pod, valid for
+# server and client authentication). Then:
+#   - the pod's own clients verify the local server's certificate (it names 127.0.0.1);
+#   - replicas connect to the primary over TLS and verify its certificate against the CA;
+#   - the backup stream is mutual TLS: the donor serves only peers whose certificate comes from
+#     the CA, and the receiver checks the donor's certificate and name.
+# socat carries the stream; ncat cannot ask a client for its certificate, so it cannot keep a
+# port-forward or a stray pod out and is refused here.
+
+tls_enabled() {
+  [[ -n "${TLS_DIR:-}" ]]
+}
+
+require_tls_files() {
+  local file
+  for file in ca.crt tls.crt tls.key; do
+    [[ -r "$TLS_DIR/$file" ]] ||
+      die "TLS file $TLS_DIR/$file is missing or unreadable: the certificate's Secret must hold the key $file, readable by group $(id -g)"
+  done
+}
+
+# Lines of a client option file: with TLS, verify the server's certificate against the CA.
+client_tls_options() {
+  tls_enabled || return 0
+  printf 'ssl-ca=%s\n' "$TLS_DIR/ca.crt"
+  if is_mariadb; then printf 'ssl-verify-server-cert\n'; else printf 'ssl-mode=VERIFY_IDENTITY\n'; fi
+}
+
+# The TLS options of CHANGE MASTER TO / CHANGE REPLICATION SOURCE TO, each after ', '. Without
+# TLS MariaDB is told so, because 11.4 turned replication TLS with verification on by default.
+replication_tls_options() {
+  local option
+  option=$(replication_word option)
+  if tls_enabled; then
+    printf ', %s_SSL=1, %s_SSL_CA=%s, %s_SSL_VERIFY_SERVER_CERT=1' "$option" "$option" \
+      "$(sql_string "$TLS_DIR/ca.crt")" "$option"
+  elif is_mariadb; then
+    printf ', MASTER_SSL=0, MASTER_SSL_VERIFY_SERVER_CERT=0'
+  fi
+}
+
+# The transfer tool for the backup stream: with TLS only socat will do.
+stream_transfer_tool() {
+  if tls_enabled; then
+    require_tls_files
+    first_command socat >/dev/null ||
+      die "mutual TLS on the backup port needs socat, which this image lacks (ncat cannot verify a client's certificate): use a backupImage with socat, or tlsSource none"
+  fi
+  transfer_tool
+}
+
+# socat's address options for mutual TLS: present the pod's certificate, trust only the CA.
+socat_tls_options() {
+  printf 'cert=%s,key=%s,cafile=%s,verify=1' "$TLS_DIR/tls.crt" "$TLS_DIR/tls.key" "$TLS_DIR/ca.crt"
+}
+
+# socat address the donor listens on; one backup at a time, further peers wait.
+backup_listen_address() {
+  if tls_enabled; then
+    printf 'OPENSSL-LISTEN:%s,reuseaddr,fork,max-children=1,%s' "$BACKUP_PORT" "$(socat_tls_options)"
+  else
+    printf 'TCP-LISTEN:%s,reuseaddr,fork,max-children=1' "$BACKUP_PORT"
+  fi
+}
+
+# socat address the receiver connects to; with TLS the donor's certificate must name <host>.
+backup_connect_address() {
+  local host=$1
+  if tls_enabled; then
+    printf 'OPENSSL:%s:%s,connect-timeout=10,%s' "$host" "$BACKUP_PORT" "$(socat_tls_options)"
+  else
+    printf 'TCP:%s:%s,connect-timeout=10' "$host" "$BACKUP_PORT"
+  fi
+}
+
+# What changes when the certificate is renewed (a new key always comes with a new certificate);
+# the public files only, so that a trace never shows the key.
+tls_files_state() {
+  printf '%s\n%s\n' "$(<"$TLS_DIR/ca.crt")" "$(<"$TLS_DIR/tls.crt")"
+}
+
+# The statement that makes the server load renewed certificate files without a restart.
+tls_reload_sql() {
+  if is_mariadb; then echo 'FLUSH SSL'; else echo 'ALTER INSTANCE RELOAD TLS'; fi
+}
+
+# What to add to a replication error that TLS explains: MariaDB 10.11 reports a primary's
+# certificate that fails verification as no more than "SSL connection error: error:00000000:...".
+replication_tls_hint() {
+  [[ "$1" == *"SSL connection error"* ]] || return 0
+  printf "; TLS to the primary failed: its certificate must be signed by the CA in %s/ca.crt and name %s (this pod's and the primary's certificates come from one Secret)" \
+    "${TLS_DIR:-<no TLS_DIR>}" "$(pod_host 0)"
+}

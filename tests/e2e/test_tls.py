@@ -1,0 +1,138 @@
+"""TLS on real MariaDB servers (the default, tlsSource self-signed, as the stack renders it):
+clients, replication and clones are encrypted and verified against the cluster's CA, and a peer
+without a certificate of that CA gets nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .harness import HarnessError
+
+pytestmark = pytest.mark.e2e
+
+TLS_DIR = "/etc/mysql-cluster/tls"
+TLS_SECRET = "mysql-tls"
+BACKUP_PORT = 3307
+
+
+def other_ca_certificate(directory: Path, names: list[str]) -> dict[str, str]:
+    """ca.crt, tls.crt and tls.key of a CA that is not the cluster's, for the same names."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    for key in ("ca.key", "tls.key"):
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
+    openssl("req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=another CA", "-days", "2",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign", "-out", "ca.crt")
+    alt_names = ",".join([f"DNS:{name}" for name in names] + ["IP:127.0.0.1"])
+    openssl("req", "-new", "-key", "tls.key", "-subj", "/CN=mysql", "-addext",
+            f"subjectAltName={alt_names}", "-out", "tls.csr")
+    (directory / "usage.cnf").write_text("extendedKeyUsage=serverAuth,clientAuth\n")
+    openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-days", "2",
+            "-copy_extensions", "copy", "-extfile", "usage.cnf", "-set_serial", "7",
+            "-out", "tls.crt")
+    return {name: (directory / name).read_text() for name in ("ca.crt", "tls.crt", "tls.key")}
+
+
+def client_over_tls(cluster, *options: str) -> list[str]:
+    """The application's client, from the replica's server container to the primary's name."""
+    return cluster.harness.sql_client(user=cluster.app_user, password=cluster.app_password,
+                                      host=cluster.harness.dns_name(cluster.primary),
+                                      database=cluster.app_database) + list(options)
+
+
+def cipher_of(cluster, pod: str, *options: str) -> str:
+    result = cluster.harness.exec(pod, "mysql", client_over_tls(cluster, *options),
+                                  input_text="SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+    return result.stdout.split("\t")[-1].strip()
+
+
+@pytest.mark.timeout(240)
+def test_replicas_replicate_over_tls_and_verify_the_primarys_certificate(mariadb_cluster):
+    cluster = mariadb_cluster(replicas=2)
+    status = cluster.assert_replicating("mysql-1")
+    assert (status["Master_SSL_Allowed"], status["Master_SSL_CA_File"],
+            status["Master_SSL_Verify_Server_Cert"]) == ("Yes", f"{TLS_DIR}/ca.crt", "Yes")
+    # The replication account cannot log in without TLS at all.
+    assert cluster.harness.run_sql(
+        cluster.primary, "SELECT ssl_type FROM mysql.user WHERE user = 'replicator'") == [("ANY",)]
+
+
+@pytest.mark.timeout(240)
+def test_a_new_replica_clones_over_mutual_tls(mariadb_cluster):
+    cluster = mariadb_cluster(replicas=2)
+    log = cluster.harness.log("mysql-1", "clone-mysql")
+    assert "with socat over mutual TLS" in log and "clone complete" in log, log
+    cluster.create_events_table()
+    cluster.insert_events(1, 100)
+    cluster.wait_caught_up()
+    cluster.assert_events_everywhere(100)
+
+
+@pytest.mark.timeout(240)
+def test_with_client_tls_required_clients_connect_over_verified_tls_and_plain_ones_are_refused(
+        mariadb_cluster):
+    cluster = mariadb_cluster(replicas=2, requireClientTls="true")
+    assert cipher_of(cluster, "mysql-1", f"--ssl-ca={TLS_DIR}/ca.crt",
+                     "--ssl-verify-server-cert") != ""
+    # The same account and password, without TLS: MariaDB 10.11 says no more than this.
+    with pytest.raises(HarnessError, match="ERROR 1045"):
+        cipher_of(cluster, "mysql-1", "--skip-ssl")
+
+
+@pytest.mark.timeout(180)
+def test_by_default_plain_clients_are_still_accepted(mariadb_cluster):
+    cluster = mariadb_cluster(replicas=1)
+    assert cipher_of(cluster, cluster.primary, "--skip-ssl") == ""
+
+
+@pytest.mark.timeout(180)
+def test_a_clone_without_a_certificate_of_the_clusters_ca_gets_nothing(mariadb_cluster, tmp_path):
+    cluster = mariadb_cluster(replicas=1)
+    harness, donor = cluster.harness, cluster.primary
+    other = other_ca_certificate(tmp_path, [harness.dns_name(donor)])
+    for name, text in other.items():
+        harness.exec(donor, "backup", ["bash", "-c", f"umask 077; cat >/tmp/other-{name}"],
+                     input_text=text)
+    address = f"{harness.dns_name(donor)}:{BACKUP_PORT},connect-timeout=5"
+    attempts = {
+        # What a port-forward or a stray pod sends: plain TCP.
+        "plain TCP": f"TCP:{address}",
+        "TLS without a client certificate": f"OPENSSL:{address},cafile={TLS_DIR}/ca.crt",
+        "TLS with a certificate of another CA": (
+            f"OPENSSL:{address},cafile={TLS_DIR}/ca.crt,cert=/tmp/other-tls.crt,"
+            "key=/tmp/other-tls.key"),
+    }
+    received = {}
+    for attempt, socat_address in attempts.items():
+        result = harness.exec(donor, "backup", [
+            "bash", "-c", f"timeout 20 socat -u '{socat_address}' STDOUT | wc -c"], check=False)
+        received[attempt] = int(result.stdout.strip())
+    assert received == {attempt: 0 for attempt in attempts}
+    assert "streaming a backup to a peer" not in harness.log(donor, "backup")
+
+
+@pytest.mark.timeout(240)
+def test_a_replica_given_a_certificate_of_another_ca_cannot_replicate_and_says_why(
+        mariadb_cluster, tmp_path):
+    cluster = mariadb_cluster(replicas=2)
+    harness, replica = cluster.harness, "mysql-1"
+    names = [harness.dns_name(pod) for pod in harness.pod_names()]
+    secret = harness.manifests.get("Secret", TLS_SECRET)
+    secret["stringData"] = other_ca_certificate(tmp_path, names)
+    harness.delete_pod(replica)  # comes back with the Secret as it is now
+
+    def explained() -> bool:
+        try:
+            return "TLS to the primary failed" in harness.probe_failure(replica, "mysql",
+                                                                        "readiness")
+        except HarnessError:  # the new pod's probes do not exist yet
+            return False
+    harness.wait_until(explained, 90, "the replica's readiness saying TLS to the primary failed")
+    assert not harness.is_ready(replica)
+    assert f"must be signed by the CA in {TLS_DIR}/ca.crt" in harness.probe_failure(
+        replica, "mysql", "readiness")
