@@ -169,7 +169,8 @@ def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerA
         name="init-mysql",
         image=pod.server_image,
         command=script_command("init-config.sh"),
-        env=env + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
+        # It connects to nothing, so it is not given the certificate.
+        env=[var for var in env if var.name != "TLS_DIR"] + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
                    _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
         volume_mounts=[_mount("conf", INIT_CONF_DIR),
                        _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),

@@ -60,6 +60,12 @@ def test_the_job_tries_the_replicas_from_the_last_one_and_the_primary_last(rende
     assert donors.split() == [f"mysql-{n}.mysql.mysql-dev.svc.cluster.local" for n in (2, 1, 0)]
 
 
+def test_with_the_primary_moved_the_job_still_tries_it_last(rendered):
+    manifests = rendered(**SCHEDULED, replicas=3, primaryOrdinal="1")
+    donors = env(job_pod(manifests)["containers"][0])["DONOR_HOSTS"]
+    assert donors.split() == [f"mysql-{n}.mysql.mysql-dev.svc.cluster.local" for n in (2, 0, 1)]
+
+
 def test_the_job_pod_is_no_endpoint_of_the_clusters_services(rendered):
     manifests = rendered(**SCHEDULED)
     labels = find(manifests, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]

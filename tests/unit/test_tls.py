@@ -50,6 +50,19 @@ def openssl_text(pem: str) -> str:
                           capture_output=True, check=True).stdout
 
 
+def pod_specs(manifests: list[dict]) -> dict[str, dict]:
+    """Every workload's pod spec, by kind: the StatefulSet, the switchover Job, the CronJob."""
+    specs = {}
+    for manifest in manifests:
+        template = {"StatefulSet": lambda m: m["spec"]["template"],
+                    "Job": lambda m: m["spec"]["template"],
+                    "CronJob": lambda m: m["spec"]["jobTemplate"]["spec"]["template"]}.get(
+            manifest["kind"])
+        if template:
+            specs[manifest["kind"]] = template(manifest)["spec"]
+    return specs
+
+
 # --- The default: a CA of the stack's own ----------------------------------------------------
 
 def test_tls_is_on_by_default_with_a_ca_the_stack_makes(rendered):
@@ -189,3 +202,35 @@ def test_contradicting_tls_keys_stop_before_any_resource_is_registered(mock_moni
     config = CONTRADICTIONS[case][0]
     args = {BY_KEY[key].arg: value for key, value in config.items()}
     assert registered_before_failing(mock_monitor, "orders", args) == []
+
+
+# --- Every workload ------------------------------------------------------------------------
+
+BACKUPS = {"backupTarget": "s3", "backupS3Endpoint": "http://s3.storage:8333",
+           "backupS3Bucket": "backups", "backupS3Secret": "s3-keys",
+           "backupSchedule": "30 2 * * *", "restoreFrom": "latest"}
+
+
+def test_every_container_told_where_the_certificate_is_mounts_it_in_every_workload(rendered):
+    specs = pod_specs(rendered(**BACKUPS))
+    assert sorted(specs) == ["CronJob", "Job", "StatefulSet"]
+    told, mounting = [], []
+    for kind, spec in specs.items():
+        assert [v["secret"]["secretName"] for v in spec["volumes"] if v["name"] == "tls"] == [
+            "mysql-tls"], kind
+        for candidate in spec.get("initContainers", []) + spec["containers"]:
+            name = f"{kind}/{candidate['name']}"
+            if any(var == {"name": "TLS_DIR", "value": TLS_DIR} for var in candidate.get("env", [])):
+                told.append(name)
+            if {"name": "tls", "mountPath": TLS_DIR, "readOnly": True} in candidate["volumeMounts"]:
+                mounting.append(name)
+    assert told == mounting
+    assert {"CronJob/backup", "Job/switchover", "StatefulSet/binlog-archive",
+            "StatefulSet/restore"} <= set(told)
+
+
+def test_without_tls_no_workload_is_told_of_a_certificate(rendered):
+    for kind, spec in pod_specs(rendered(**BACKUPS, tlsSource="none")).items():
+        assert [v for v in spec["volumes"] if v["name"] == "tls"] == [], kind
+        assert not any(var["name"] == "TLS_DIR" for c in spec.get("initContainers", []) +
+                       spec["containers"] for var in c.get("env", [])), kind
