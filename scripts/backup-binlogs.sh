@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# binlog-archive sidecar: on the primary, copies every closed binary log to the backup target,
-# and closes the current one (FLUSH BINARY LOGS) once it has been written to for
-# ARCHIVE_INTERVAL_SECONDS, so that what a point-in-time restore can miss stays bounded. On a
-# replica it waits: the primary's ordinal is PRIMARY_ORDINAL (0 unless a switchover moved it).
-# The logs of one data directory form one history, binlogs/<history>/: a restored or new primary
-# starts its own, so its mysql-bin.000001 never overwrites an older one.
+# binlog-archive sidecar: while its server is the primary (writable; role.sh makes one so), copies
+# every closed binary log to the backup target, and closes the current one (FLUSH BINARY LOGS)
+# once it has been written to for ARCHIVE_INTERVAL_SECONDS, so that what a point-in-time restore
+# can miss stays bounded. It looks at the role every poll: when the primary moves, archiving moves
+# with it. The logs archived by one primary form one history, binlogs/<history>/, named by when it
+# began; the newest history is the one being written, which backups record (backup-job.sh).
 set -euo pipefail
 SCRIPT_NAME=binlog-archive
 # shellcheck source=lib.sh
@@ -13,19 +13,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/backup-target.sh"
 
 require_env DATA_VOLUME DATA_SUBDIR BACKUP_REMOTE BACKUP_USER ARCHIVE_INTERVAL_SECONDS
-ordinal=$(pod_ordinal)
-primary=${PRIMARY_ORDINAL:-0}
 # How often closed logs are looked for (a log also closes when it reaches max_binlog_size).
 POLL_SECONDS=$((ARCHIVE_INTERVAL_SECONDS < 10 ? ARCHIVE_INTERVAL_SECONDS : 10))
 
-if ((ordinal != primary)); then
-  log "pod $ordinal is a replica; the primary (pod $primary) archives the binary logs"
-  while :; do sleep 3600 & wait $!; done
-fi
-
 options=$(client_options "$BACKUP_USER" backup-password)
-# The primary's backup sidecar creates the backup user once the server is up: until then the
-# server refuses it, for at most as long as a server may take to start.
+# The primary's backup sidecar creates the backup user once the server is up (a replica gets it by
+# replication): until then the server refuses it, for at most as long as a server may take to start.
 deadline=$((SECONDS + 900))
 until error=$(local_sql "$options" -e 'SELECT 1' 2>&1 >/dev/null); do
   ((SECONDS < deadline)) || die "the local server did not accept the backup user within 900s: $error"
@@ -34,15 +27,6 @@ done
 datadir="$DATA_VOLUME/$DATA_SUBDIR"
 history_file="$DATA_VOLUME/binlog-history"
 archived="$DATA_VOLUME/binlog-archived"
-
-if [[ ! -s "$history_file" ]]; then
-  if ! { date -u +%Y%m%dT%H%M%SZ >"$history_file.tmp" && mv "$history_file.tmp" "$history_file" &&
-    : >"$archived"; }; then
-    die "cannot record the binary log history in $history_file"
-  fi
-fi
-history=$(<"$history_file")
-archive="$BACKUP_REMOTE/binlogs/$history"
 
 position_sql() {
   if is_mariadb; then echo 'SELECT @@gtid_binlog_pos'; else echo 'SELECT @@GLOBAL.gtid_executed'; fi
@@ -72,22 +56,48 @@ archive_closed_logs() {
   done
 }
 
-if [[ -z "$(target_list "$archive/started")" ]]; then
-  position | target_rclone rcat "$archive/started" ||
-    die "cannot write to the backup target at $archive; check the target settings and its Secret"
-fi
-log "archiving closed binary logs to $archive; rotating at least every ${ARCHIVE_INTERVAL_SECONDS}s while written to"
-rotated_at=$SECONDS
-rotated_position=$(position)
-while :; do
-  if ((SECONDS - rotated_at >= ARCHIVE_INTERVAL_SECONDS)); then
-    current=$(position)
-    if [[ "$current" != "$rotated_position" ]]; then
-      local_sql "$options" -e 'FLUSH BINARY LOGS' || die "FLUSH BINARY LOGS failed"
-      rotated_position=$current
+# Becoming the archiver: a restarted primary continues its history while it is the newest on the
+# target; a new, restored or returning primary starts one, so that the newest is always written.
+# Its first log may hold transactions of the previous history: a replay skips those by GTID.
+begin_history() {
+  local history=''
+  if [[ -s "$history_file" ]]; then history=$(<"$history_file"); fi
+  if [[ -z "$history" || "$history" != "$(newest_history)" ]]; then
+    history=$(date -u +%Y%m%dT%H%M%SZ)
+    if ! { printf '%s\n' "$history" >"$history_file.tmp" && mv "$history_file.tmp" "$history_file" &&
+      : >"$archived"; }; then
+      die "cannot record the binary log history in $history_file"
     fi
-    rotated_at=$SECONDS
   fi
-  archive_closed_logs
+  archive="$BACKUP_REMOTE/binlogs/$history"
+  if [[ -z "$(target_list "$archive/started")" ]]; then
+    position | target_rclone rcat "$archive/started" ||
+      die "cannot write to the backup target at $archive; check the target settings and its Secret"
+  fi
+  log "this server is the primary: archiving closed binary logs to $archive; rotating at least every ${ARCHIVE_INTERVAL_SECONDS}s while written to"
+  rotated_at=$SECONDS
+  rotated_position=$(position)
+}
+
+archiving=''
+log "archiving the binary logs whenever this server is the primary"
+while :; do
+  if ! read_only=$(local_sql "$options" --batch --skip-column-names -e 'SELECT @@GLOBAL.read_only'); then
+    log "cannot ask the local server whether it is the primary; asking again in ${POLL_SECONDS}s"
+  elif [[ "$read_only" != 0 ]]; then
+    [[ -z "$archiving" ]] || log "this server is no longer the primary; the primary archives from now on"
+    archiving=''
+  else
+    [[ -n "$archiving" ]] || { begin_history; archiving=1; }
+    if ((SECONDS - rotated_at >= ARCHIVE_INTERVAL_SECONDS)); then
+      current=$(position)
+      if [[ "$current" != "$rotated_position" ]]; then
+        local_sql "$options" -e 'FLUSH BINARY LOGS' || die "FLUSH BINARY LOGS failed"
+        rotated_position=$current
+      fi
+      rotated_at=$SECONDS
+    fi
+    archive_closed_logs
+  fi
   sleep "$POLL_SECONDS" & wait $!
 done

@@ -59,11 +59,6 @@ discard_attempt() {
   target_rclone purge "$backup_dir" 2>/dev/null || log "could not remove $backup_dir; retention removes it later"
 }
 
-# The binary log history that backups taken now continue: the newest one on the target.
-current_history() {
-  target_list --dirs-only "$BACKUP_REMOTE/binlogs" | sed 's|/$||' | sort | tail -n 1
-}
-
 # Complete backups past the count or age limits go, newest never; so do failed attempts older
 # than this backup, and archived binary logs closed before the oldest backup kept started.
 apply_retention() {
@@ -104,7 +99,7 @@ apply_retention() {
 }
 
 backup_name=$name
-history=$(current_history)
+history=$(newest_history) # the one being written
 start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 done_from=""
 for donor in $DONOR_HOSTS; do

@@ -48,3 +48,8 @@ backup_name_epoch() {
   local name=$1
   date -u -d "${name:0:4}-${name:4:2}-${name:6:2} ${name:9:2}:${name:11:2}:${name:13:2}" +%s
 }
+
+# The newest binary log history on the target, the one the primary archives into (backup-binlogs.sh).
+newest_history() {
+  target_list --dirs-only "$BACKUP_REMOTE/binlogs" | sed 's|/$||' | sort | tail -n 1
+}

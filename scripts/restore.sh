@@ -23,8 +23,10 @@ ordinal=$(pod_ordinal)
 datadir="$DATA_VOLUME/$DATA_SUBDIR"
 staging="$DATA_VOLUME/restore-staging"
 
-if ((ordinal != ${PRIMARY_ORDINAL:-0})); then
-  log "pod $ordinal is a replica: it clones from its peer; only the primary restores"
+# A new cluster's pod 0 becomes its first primary whatever primaryOrdinal says (the sidecar's
+# take_role); the others clone from it.
+if ((ordinal != 0)); then
+  log "pod $ordinal clones from a peer; only pod 0 of a new cluster restores"
   exit 0
 fi
 datadir_to_make "$datadir" || exit 0
