@@ -41,9 +41,11 @@ def _by_pod(selector: str) -> str:
     return f"max by (namespace, pod) ({selector})"
 
 
-def alerts(names: ClusterNames, max_replication_lag_seconds: int) -> list[Alert]:
+def alerts(names: ClusterNames, max_replication_lag_seconds: int, primary_ordinal: int
+           ) -> list[Alert]:
     scraped = f'job="{names.metrics_service}", namespace="{names.namespace}"'
-    primary = names.pod(0)
+    # The designated primary: moving it is a `pulumi up`, which renders the rules again.
+    primary = names.pod(primary_ordinal)
 
     def replica_status(column: str) -> str:
         return _by_pod(f'{{__name__=~"mysql_slave_status_{column}", {scraped}}}')
@@ -100,7 +102,9 @@ def alerts(names: ClusterNames, max_replication_lag_seconds: int) -> list[Alert]
     ]
 
 
-def rule_groups(names: ClusterNames, max_replication_lag_seconds: int) -> list[dict[str, Any]]:
+def rule_groups(names: ClusterNames, max_replication_lag_seconds: int, primary_ordinal: int
+                ) -> list[dict[str, Any]]:
     """The `groups` of a Prometheus rule file (and of a PrometheusRule's spec)."""
+    rules = alerts(names, max_replication_lag_seconds, primary_ordinal)
     return [{"name": f"mysql-cluster.{names.namespace}.{names.cluster}",
-             "rules": [alert.rule() for alert in alerts(names, max_replication_lag_seconds)]}]
+             "rules": [alert.rule() for alert in rules]}]

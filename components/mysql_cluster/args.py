@@ -17,7 +17,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     namespace: pulumi.Input[str]
     """Kubernetes namespace for every resource of the cluster. Default: `"default"`."""
     replicas: pulumi.Input[int]
-    """Number of database pods; pod 0 is the primary, the others are read replicas. Default: `3`."""
+    """Number of database pods: the primary (pod primaryOrdinal) and read replicas. Default: `3`."""
     flavor: pulumi.Input[str]
     """Database server: mysql or mariadb. Default: `"mysql"`."""
     version: pulumi.Input[str]

@@ -193,7 +193,8 @@ class MySQLCluster(pulumi.ComponentResource):
             monitoring.service_monitor(name, names, settings.prometheus_labels, child)
         if settings.prometheus_rule:
             monitoring.prometheus_rule(name, names, settings.prometheus_labels,
-                                       settings.max_replication_lag_seconds, child)
+                                       settings.max_replication_lag_seconds,
+                                       settings.primary_ordinal, child)
 
         def host(service: core.Service) -> pulumi.Output[str]:
             return pulumi.Output.concat(service.metadata.name, ".", service.metadata.namespace,

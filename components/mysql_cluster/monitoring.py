@@ -84,7 +84,8 @@ def service_monitor(name: str, names: ClusterNames, extra_labels: list[str],
 
 
 def prometheus_rule(name: str, names: ClusterNames, extra_labels: list[str],
-                    max_replication_lag_seconds: int,
+                    max_replication_lag_seconds: int, primary_ordinal: int,
                     opts: pulumi.ResourceOptions) -> CustomResource:
     return _custom_resource(f"{name}-prometheus-rule", "PrometheusRule", names, extra_labels,
-                            {"groups": rule_groups(names, max_replication_lag_seconds)}, opts)
+                            {"groups": rule_groups(names, max_replication_lag_seconds,
+                                                   primary_ordinal)}, opts)

@@ -359,7 +359,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("namespace", "namespace", "string", "default",
             "Kubernetes namespace for every resource of the cluster.", _cluster_namespace),
     Setting("replicas", "replicas", "integer", 3,
-            "Number of database pods; pod 0 is the primary, the others are read replicas.",
+            "Number of database pods: the primary (pod primaryOrdinal) and read replicas.",
             _integer(1, 99)),
     Setting("flavor", "flavor", "string", "mysql", "Database server: mysql or mariadb.",
             _choice("mysql", "mariadb")),

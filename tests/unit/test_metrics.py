@@ -135,6 +135,13 @@ def test_the_lag_alert_uses_max_replication_lag_seconds(rendered):
     assert lag["expr"].endswith("> 45")
 
 
+def test_the_primary_down_alert_watches_the_pod_primary_ordinal_names(rendered):
+    rule = find(rendered(**MONITORED, primaryOrdinal="1"), "PrometheusRule")
+    down = next(r for r in rule["spec"]["groups"][0]["rules"]
+                if r["alert"] == "MySQLClusterPrimaryDown")
+    assert 'pod="mysql-1"' in down["expr"] and down["labels"]["pod"] == "mysql-1"
+
+
 def test_with_an_existing_secret_the_metrics_password_is_still_generated_apart(rendered):
     manifests = rendered(**METRICS, existingSecret="my-credentials")
     assert [m["metadata"]["name"] for m in manifests if m["kind"] == "Secret"] == [
