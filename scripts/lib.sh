@@ -190,6 +190,13 @@ replica_status_sql() {
 }
 
 # Where a clone leaves the coordinates the new replica starts replicating from.
+# The rebuild mark: while it exists the backup sidecar rebuilds this pod's data, and the mysql
+# container does not start its server (server.sh, liveness.sh).
+rebuild_mark() {
+  require_env DATA_VOLUME
+  printf '%s\n' "$DATA_VOLUME/rebuild"
+}
+
 pending_coordinates_file() {
   require_env DATA_VOLUME
   printf '%s\n' "$DATA_VOLUME/replication-source"

@@ -8,8 +8,8 @@ SCRIPT_NAME=server
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-require_env DATA_VOLUME SERVER_COMMAND
-mark="$DATA_VOLUME/rebuild"
+require_env SERVER_COMMAND
+mark=$(rebuild_mark)
 if [[ -e "$mark" ]]; then
   log "the backup sidecar is rebuilding this pod's data ($mark); the server starts once it is done"
   while [[ -e "$mark" ]]; do sleep 2; done

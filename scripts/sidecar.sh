@@ -28,7 +28,6 @@ transfer=$(stream_transfer_tool)
 backup=$(backup_tool)
 extract=$(stream_tool)
 root_options=$(client_options root root-password)
-wait_for_local_server "$root_options"
 
 provision_users() {
   log "making sure the replication, backup and application users exist with current passwords"
@@ -88,37 +87,50 @@ start_replication() {
   fi
 }
 
-# The rebuild mark: while it exists the mysql container does not start its server (server.sh).
-rebuild_mark() {
-  require_env DATA_VOLUME
-  printf '%s\n' "$DATA_VOLUME/rebuild"
-}
-
 # A server holding transactions the primary lacks (a failed-over primary that came back) is
-# rebuilt from a healthy peer, by clone.sh, in place: its data is kept aside, never deleted.
+# rebuilt from a healthy peer, by clone.sh, in place: its data is kept aside, never deleted. The
+# mark names where it goes, so that a rebuild cut short (a restart of this container) goes on at
+# the next start (finish_rebuild) into the same place.
 rebuild() {
-  local mark aside datadir deadline entry
+  local mark deadline
   mark=$(rebuild_mark)
-  datadir="$DATA_VOLUME/$DATA_SUBDIR"
-  : >"$mark"
+  printf '%s\n' "$DATA_VOLUME/diverged-$(date -u +%Y%m%dT%H%M%SZ)" >"$mark" ||
+    die "cannot write the rebuild mark $mark"
   log "stopping the server to rebuild it"
   sql_value 'SHUTDOWN' >/dev/null 2>&1 || true
   deadline=$((SECONDS + 300))
   while sql_value 'SELECT 1' >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "the server did not stop within 300s; the rebuild starts over when this container restarts"
+    ((SECONDS < deadline)) || die "the server did not stop within 300s; the rebuild goes on when this container restarts"
     sleep 1
   done
-  aside="$DATA_VOLUME/diverged-$(date -u +%Y%m%dT%H%M%SZ)"
-  mkdir "$aside"
-  # The directory itself stays: the containers mount it (subPath) and would lose a new one.
-  for entry in "$datadir"/* "$datadir"/.[!.]*; do
-    [[ ! -e "$entry" ]] || mv "$entry" "$aside/"
-  done
-  rm -f "$(pending_coordinates_file)" "$(pending_coordinates_file).applied"
-  log "the diverged data is kept in $aside (delete it once you no longer need its transactions)"
-  bash "$(dirname "${BASH_SOURCE[0]}")/clone.sh" || die "the rebuild's clone failed; it starts over when this container restarts"
-  rm -f "$mark"
+  finish_rebuild
   wait_for_local_server "$root_options"
+}
+
+# With the server stopped: whatever the data directory holds, unless it is the rebuild's finished
+# clone (its replication position not yet applied), goes aside; then the clone; then the mark goes.
+finish_rebuild() {
+  local mark aside datadir pending entry
+  mark=$(rebuild_mark)
+  datadir="$DATA_VOLUME/$DATA_SUBDIR"
+  pending=$(pending_coordinates_file)
+  aside=$(<"$mark")
+  [[ "$aside" == "$DATA_VOLUME"/diverged-* ]] ||
+    die "the rebuild mark $mark does not name a diverged-* directory of $DATA_VOLUME; write one there (e.g. $DATA_VOLUME/diverged-manual) to let the rebuild go on"
+  if [[ -d "$datadir/mysql" && -f "$pending" && ! -e "$pending.applied" ]]; then
+    log "the rebuild's clone is complete"
+  else
+    mkdir -p "$aside" || die "cannot create $aside"
+    # The directory itself stays: the containers mount it (subPath) and would lose a new one.
+    for entry in "$datadir"/* "$datadir"/.[!.]*; do
+      [[ ! -e "$entry" ]] || mv "$entry" "$aside/" || die "cannot move $entry to $aside"
+    done
+    rm -f "$pending" "$pending.applied"
+    log "the diverged data is kept in $aside (delete it once you no longer need its transactions)"
+    bash "$(dirname "${BASH_SOURCE[0]}")/clone.sh" ||
+      die "the rebuild's clone failed; it goes on when this container restarts"
+  fi
+  rm -f "$mark"
 }
 
 # Follows the writable pod <source>, rebuilding this server first if it holds transactions
@@ -256,6 +268,12 @@ start_listener() {
 }
 
 require_env ADMIN_USER ROLE_WATCH_SECONDS
+# The server does not start while a rebuild is under way (server.sh): finish it first.
+if [[ -e "$(rebuild_mark)" ]]; then
+  log "this pod's rebuild was cut short; it goes on"
+  finish_rebuild
+fi
+wait_for_local_server "$root_options"
 peer_options=$(client_options "$REPLICATION_USER" replication-password)
 log "making sure this server has the heartbeat table and event"
 heartbeat_setup_sql | local_sql "$root_options" || die "could not create the heartbeat table and event"
