@@ -27,7 +27,7 @@ from .servers import Server, server_for
 from .switchover import switchover_job, switchover_network_policy
 from .topology import topology_config_map
 from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
-from .tls import check_tls_settings, tls_secret
+from .tls import check_tls_settings, tls_enabled, tls_secret
 from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
 
 # The Secret's keys, read by the scripts from files named like them.
@@ -128,7 +128,8 @@ class MySQLCluster(pulumi.ComponentResource):
 
         metrics_secret_name = None
         if settings.metrics:
-            metrics_secret_name = metrics_secret(name, names, MYSQL_PORT, child).metadata.name
+            metrics_secret_name = metrics_secret(
+                name, names, MYSQL_PORT, tls_enabled(settings), child).metadata.name
             monitoring.metrics_service(name, names, child)
         pod = PodSettings(names=names, server=server, server_image=server_image,
                           backup_image=backup_image, secret_name=secret_name,

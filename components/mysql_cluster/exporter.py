@@ -16,6 +16,7 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
 from .settings import METRICS_USER
+from .tls import CA_FILE, TLS_DIR
 
 DEFAULT_EXPORTER_IMAGE = "prom/mysqld-exporter:v0.18.0"
 METRICS_PORT = 9104
@@ -28,15 +29,22 @@ EXPORTER_RESOURCES = core.ResourceRequirementsArgs(
     requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "128Mi"})
 
 
-def option_file(password: str, mysql_port: int) -> str:
+def option_file(password: str, mysql_port: int, tls: bool) -> str:
     """The exporter's client option file. Versions 0.14 to 0.18 all read `[client]` with these
     keys. The password is generated from letters and digits only: the exporter expands `$VAR`
-    in values, and nothing here needs quoting."""
+    in values, and nothing here needs quoting.
+
+    With TLS, `ssl-ca` has the exporter connect over TLS and verify the server's certificate
+    against the cluster's CA and for the host it dials, 127.0.0.1, which the certificate names
+    (mysqld_exporter config/config.go FormDSN in 0.18, mysqld_exporter.go parseMycnf in 0.14; the
+    driver takes the name from the host: go-sql-driver/mysql dsn.go normalize). 0.18 reads the
+    CA at every scrape, so a renewed one needs no restart."""
+    ca = f"ssl-ca={TLS_DIR}/{CA_FILE}\n" if tls else ""
     return (f"[client]\nuser={METRICS_USER}\npassword={password}\n"
-            f"host=127.0.0.1\nport={mysql_port}\n")
+            f"host=127.0.0.1\nport={mysql_port}\n{ca}")
 
 
-def metrics_secret(name: str, names: ClusterNames, mysql_port: int,
+def metrics_secret(name: str, names: ClusterNames, mysql_port: int, tls: bool,
                    opts: pulumi.ResourceOptions) -> core.Secret:
     password = random.RandomPassword(f"{name}-{PASSWORD_KEY}", length=32, special=False,
                                      opts=opts).result
@@ -48,7 +56,7 @@ def metrics_secret(name: str, names: ClusterNames, mysql_port: int,
         string_data={
             PASSWORD_KEY: pulumi.Output.secret(password),
             OPTION_FILE_KEY: pulumi.Output.secret(
-                password.apply(lambda value: option_file(value, mysql_port))),
+                password.apply(lambda value: option_file(value, mysql_port, tls))),
         },
         opts=opts,
     )
@@ -63,8 +71,8 @@ def exporter_arguments() -> list[str]:
     ]
 
 
-def exporter_container(image: str,
-                       security_context: core.SecurityContextArgs) -> core.ContainerArgs:
+def exporter_container(image: str, security_context: core.SecurityContextArgs,
+                       tls_mounts: list[core.VolumeMountArgs]) -> core.ContainerArgs:
     # The listener answers as soon as the exporter runs, whatever the server's state: a server
     # that is down shows as mysql_up 0, and must not make the pod unready twice over.
     def probe(period: int, failure_threshold: int) -> core.ProbeArgs:
@@ -77,7 +85,7 @@ def exporter_container(image: str,
         args=exporter_arguments(),
         ports=[core.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)],
         volume_mounts=[core.VolumeMountArgs(name=METRICS_VOLUME, mount_path=METRICS_SECRETS_DIR,
-                                            read_only=True)],
+                                            read_only=True), *tls_mounts],
         resources=EXPORTER_RESOURCES,
         liveness_probe=probe(period=10, failure_threshold=3),
         readiness_probe=probe(period=10, failure_threshold=1),

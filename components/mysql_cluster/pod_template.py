@@ -135,7 +135,7 @@ def _mount(volume: str, path: str, sub_path: Optional[str] = None,
 
 
 # Every container whose env has TLS_DIR (_cluster_env) mounts the certificate: its clients'
-# option files name the CA there.
+# option files name the CA there, as the exporter's does.
 def tls_mounts(pod: PodSettings) -> list[core.VolumeMountArgs]:
     return [_mount("tls", TLS_DIR, read_only=True)] if pod.tls_secret_name is not None else []
 
@@ -322,7 +322,7 @@ def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[core.Conta
     if pod.metrics_secret_name is not None:
         containers.append(exporter.exporter_container(
             pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE,
-            _container_security()))
+            _container_security(), tls_mounts(pod)))
     return containers
 
 

@@ -57,10 +57,6 @@ def check_tls_settings(settings: ClusterSettings) -> None:
             raise ConfigError(setting, value,
                               f"it is only used with tlsSource {wanted_source} (tlsSource is "
                               f"{source}); remove it or set tlsSource {wanted_source}")
-    if settings.require_client_tls and settings.metrics:
-        raise ConfigError(BY_KEY["requireClientTls"], True,
-                          "the metrics exporter connects to its server without TLS; set "
-                          "requireClientTls false while metrics is on")
     if settings.require_client_tls and source == "none":
         raise ConfigError(BY_KEY["requireClientTls"], True,
                           "with tlsSource none the servers have no certificate; choose a "

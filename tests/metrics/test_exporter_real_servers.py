@@ -7,6 +7,10 @@ loopback ports instead of 3306 and 9104 (the option file's `port=` line and the 
 are rewritten), and the option file is read from a temporary directory instead of the Secret's
 mount. Debian ships exporter 0.14, which takes every rendered flag as it is; the pods run 0.18,
 which adds MariaDB GTID position series that 0.14 does not have.
+
+With `requireClientTls`, a server of its own presents the rendered certificate and refuses plain
+connections, and the exporter connects with the rendered option file; there the certificate's
+files are also read from a temporary directory instead of their mount.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from stack_manifests import PROJECT_DIR, container, find, server_config_map
 EXPORTER = "prometheus-mysqld-exporter"
 SERVER_PROGRAMS = ("mariadbd", "mariadb-install-db", "mariadb", "mariadb-admin")
 WAIT_SECONDS = 60
+TLS_DIR = "/etc/mysql-cluster/tls"
 
 
 def free_port() -> int:
@@ -113,6 +118,7 @@ class Server:
 class Exporter:
     process: subprocess.Popen
     port: int
+    log: Path
 
     def metrics(self) -> dict[str, float]:
         """Every sample of /metrics, keyed by series as the exposition format writes it."""
@@ -132,6 +138,10 @@ class Exporter:
         assert len(found) <= 1, f"{name}: {found}"
         return found[0] if found else None
 
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
 
 @dataclass
 class Cluster:
@@ -141,12 +151,33 @@ class Cluster:
     metrics_options: Path  # the exporter's rendered option file, pointed at the primary
 
 
-def rendered_manifests() -> list[dict]:
-    # Without TLS: these servers run outside a pod, where the certificate's files are not mounted,
-    # and the exporter connects without TLS either way.
+def rendered_manifests(**config: str) -> list[dict]:
     return render_stack(PROJECT_DIR, "dev", {"flavor": "mariadb", "version": "10.11",
-                                             "metrics": "true", "tlsSource": "none"},
+                                             "metrics": "true", **config},
                         reveal_secrets=True)
+
+
+def metrics_secrets(manifests: list[dict]) -> dict[str, str]:
+    return {**find(manifests, "Secret", "mysql-credentials")["stringData"],
+            **find(manifests, "Secret", "mysql-metrics")["stringData"]}
+
+
+def work_directory() -> Path:
+    """A temporary directory for the servers, after checking that the programs are here."""
+    missing = [program for program in (EXPORTER, *SERVER_PROGRAMS) if not shutil.which(program)]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run tools/install.sh")
+    # The servers run as mysql, which must reach their directories; pytest's are root's only.
+    workdir = Path(tempfile.mkdtemp(prefix="metrics-e2e-"))
+    workdir.chmod(0o755)
+    return workdir
+
+
+def write_options(path: Path, text: str, port: int) -> Path:
+    """The exporter's option file, pointed at the server on `port`."""
+    path.write_text(re.sub(r"(?m)^port=\d+$", f"port={port}", text))
+    path.chmod(0o600)
+    return path
 
 
 def users_sql(secrets: dict[str, str]) -> str:
@@ -163,7 +194,8 @@ def users_sql(secrets: dict[str, str]) -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
-def start_exporter(args: list[str], options_file: Path) -> Exporter:
+def start_exporter(args: list[str], options_file: Path, up: int = 1) -> Exporter:
+    """An exporter serving metrics, once its first scrapes give `mysql_up` the value `up`."""
     port = free_port()
     translated = []
     for arg in args:
@@ -172,37 +204,39 @@ def start_exporter(args: list[str], options_file: Path) -> Exporter:
         elif arg.startswith("--web.listen-address="):
             arg = f"--web.listen-address=127.0.0.1:{port}"
         translated.append(arg)
-    process = subprocess.Popen([EXPORTER, *translated], env={"PATH": os.environ["PATH"]},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    exporter = Exporter(process, port)
+    log = options_file.with_suffix(".log")
+    with log.open("wb") as stderr:
+        process = subprocess.Popen([EXPORTER, *translated], env={"PATH": os.environ["PATH"]},
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+    exporter = Exporter(process, port, log)
 
     def serving() -> bool:
         if process.poll() is not None:
-            pytest.fail(f"{EXPORTER} exited: {process.stderr.read().decode()}")
+            pytest.fail(f"{EXPORTER} exited: {log.read_text()}")
         try:
-            return exporter.value("mysql_up") == 1
+            return exporter.value("mysql_up") == up
         except OSError:
             return False
-    wait_for(serving, f"{EXPORTER} on port {port} to reach its server")
+    try:
+        wait_for(serving, f"{EXPORTER} on port {port} to show mysql_up {up}")
+    except BaseException:
+        exporter.stop()
+        raise
     return exporter
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    missing = [program for program in (EXPORTER, *SERVER_PROGRAMS) if not shutil.which(program)]
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run tools/install.sh")
-    manifests = rendered_manifests()
-    secrets = {**find(manifests, "Secret", "mysql-credentials")["stringData"],
-               **find(manifests, "Secret", "mysql-metrics")["stringData"]}
+    # Without TLS: the replication set up by hand below is plain; the exporter over TLS has a
+    # server of its own (tls_server).
+    manifests = rendered_manifests(tlsSource="none")
+    secrets = metrics_secrets(manifests)
     cnf = server_config_map(manifests)["data"]
     args = container(find(manifests, "StatefulSet"), "mysqld-exporter")["args"]
-    # The servers run as mysql, which must reach their directories; pytest's are root's only.
-    workdir = Path(tempfile.mkdtemp(prefix="metrics-e2e-"))
-    workdir.chmod(0o755)
+    workdir = work_directory()
     primary = Server("primary", workdir / "primary", free_port())
     replica = Server("replica", workdir / "replica", free_port())
-    processes: list[subprocess.Popen] = []
+    exporters: dict[str, Exporter] = {}
     try:
         primary.start(100, cnf["primary.cnf"])
         replica.start(101, cnf["replica.cnf"])
@@ -216,19 +250,14 @@ def cluster() -> Iterator[Cluster]:
         wait_for(lambda: replica.sql(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'orders'"
         ).strip() == "1", "the replica to receive the primary's table")
-        exporters = {}
         for server in (primary, replica):
-            options = workdir / f"{server.name}-exporter.cnf"
-            options.write_text(re.sub(r"(?m)^port=\d+$", f"port={server.port}",
-                                      secrets["my.cnf"]))
-            options.chmod(0o600)
+            options = write_options(workdir / f"{server.name}-exporter.cnf", secrets["my.cnf"],
+                                    server.port)
             exporters[server.name] = start_exporter(args, options)
-            processes.append(exporters[server.name].process)
         yield Cluster(primary, replica, exporters, workdir / "primary-exporter.cnf")
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
+        for exporter in exporters.values():
+            exporter.stop()
         replica.stop()
         primary.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -276,3 +305,77 @@ def test_a_stopped_applier_shows_on_the_next_scrape(cluster):
         assert replica.value("mysql_slave_status_seconds_behind_master") is None
     finally:
         cluster.replica.sql("START SLAVE SQL_THREAD")
+
+
+# --- Over TLS, with requireClientTls ---------------------------------------------------------
+
+@dataclass
+class TlsServer:
+    server: Server
+    exporter_args: list[str]
+    options: str  # the exporter's rendered option file, with this machine's paths
+    workdir: Path
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[TlsServer]:
+    """A server with the rendered certificate and options, which refuse plain connections."""
+    manifests = rendered_manifests(requireClientTls="true")
+    workdir = work_directory()
+    certificate_dir = workdir / "tls"
+    certificate_dir.mkdir()
+    for name, text in find(manifests, "Secret", "mysql-tls")["stringData"].items():
+        (certificate_dir / name).write_text(text)
+        shutil.chown(certificate_dir / name, "mysql", "mysql")
+        (certificate_dir / name).chmod(0o400)
+
+    def local(text: str) -> str:
+        return text.replace(TLS_DIR, str(certificate_dir))
+    secrets = metrics_secrets(manifests)
+    args = container(find(manifests, "StatefulSet"), "mysqld-exporter")["args"]
+    server = Server("tls", workdir / "server", free_port())
+    try:
+        server.start(100, local(server_config_map(manifests)["data"]["primary.cnf"]))
+        server.sql(users_sql(secrets))
+        yield TlsServer(server, args, local(secrets["my.cnf"]), workdir)
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def tls_exporter(tls_server: TlsServer, name: str, options: str, up: int) -> Exporter:
+    path = write_options(tls_server.workdir / f"{name}.cnf", options, tls_server.server.port)
+    return start_exporter(tls_server.exporter_args, path, up)
+
+
+@pytest.mark.timeout(180)
+def test_with_client_tls_required_the_exporter_reaches_its_server_over_tls(tls_server):
+    assert "ssl-ca=" in tls_server.options
+    exporter = tls_exporter(tls_server, "rendered", tls_server.options, up=1)
+    try:
+        assert exporter.value("mysql_exporter_last_scrape_error") == 0
+    finally:
+        exporter.stop()
+
+
+@pytest.mark.timeout(180)
+def test_without_its_ssl_ca_line_the_exporter_is_refused_by_a_server_requiring_tls(tls_server):
+    plain = re.sub(r"(?m)^ssl-ca=.*\n", "", tls_server.options)
+    exporter = tls_exporter(tls_server, "plain", plain, up=0)
+    exporter.stop()
+    # MariaDB answers a plain connection under require_secure_transport as it answers a wrong
+    # password; the password is the one the exporter logs in with over TLS.
+    assert "Access denied for user 'metrics'@'127.0.0.1'" in exporter.log.read_text()
+
+
+@pytest.mark.timeout(180)
+def test_an_exporter_trusting_another_ca_refuses_the_server(tls_server):
+    other_ca = tls_server.workdir / "other-ca.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=another CA", "-days", "1",
+                    "-keyout", tls_server.workdir / "other-ca.key", "-out", other_ca],
+                   check=True, capture_output=True)
+    options = re.sub(r"(?m)^ssl-ca=.*$", f"ssl-ca={other_ca}", tls_server.options)
+    exporter = tls_exporter(tls_server, "other-ca", options, up=0)
+    exporter.stop()
+    assert "certificate signed by unknown authority" in exporter.log.read_text()

@@ -13,6 +13,7 @@ from mysql_cluster.settings import BY_KEY
 from .conftest import container, find
 
 METRICS = {"metrics": "true", "metricsClientNamespaces": '["monitoring"]'}
+TLS_MOUNT = {"name": "tls", "mountPath": "/etc/mysql-cluster/tls", "readOnly": True}
 MONITORED = {**METRICS, "serviceMonitor": "true", "prometheusRule": "true",
              "prometheusLabels": '["release=kube-prometheus-stack"]'}
 
@@ -52,8 +53,8 @@ def test_the_exporter_reads_its_password_from_an_option_file_in_its_own_secret(r
     exporter = container(find(manifests, "StatefulSet"), "mysqld-exporter")
     assert "--config.my-cnf=/etc/mysql-cluster/metrics/my.cnf" in exporter["args"]
     assert "env" not in exporter and "envFrom" not in exporter
-    assert exporter["volumeMounts"] == [{"name": "metrics-credentials", "readOnly": True,
-                                         "mountPath": "/etc/mysql-cluster/metrics"}]
+    assert {"name": "metrics-credentials", "readOnly": True,
+            "mountPath": "/etc/mysql-cluster/metrics"} in exporter["volumeMounts"]
     volume = next(v for v in spec["volumes"] if v["name"] == "metrics-credentials")
     assert volume["secret"]["secretName"] == "mysql-metrics"
     assert sorted(find(manifests, "Secret", "mysql-metrics")["stringData"]) == \
@@ -61,8 +62,29 @@ def test_the_exporter_reads_its_password_from_an_option_file_in_its_own_secret(r
 
 
 def test_the_exporter_option_file_logs_the_metrics_user_into_the_local_server():
-    assert option_file("Secret123", 3306) == \
+    assert option_file("Secret123", 3306, tls=False) == \
         "[client]\nuser=metrics\npassword=Secret123\nhost=127.0.0.1\nport=3306\n"
+
+
+def test_with_tls_the_exporter_option_file_verifies_the_server_against_the_cluster_ca():
+    assert option_file("Secret123", 3306, tls=True) == (
+        "[client]\nuser=metrics\npassword=Secret123\nhost=127.0.0.1\nport=3306\n"
+        "ssl-ca=/etc/mysql-cluster/tls/ca.crt\n")
+
+
+def test_with_client_tls_required_the_exporter_names_the_ca_it_mounts(render):
+    manifests = render(reveal_secrets=True, **METRICS, requireClientTls="true")
+    options = find(manifests, "Secret", "mysql-metrics")["stringData"]["my.cnf"]
+    assert "ssl-ca=/etc/mysql-cluster/tls/ca.crt" in options.splitlines()
+    assert TLS_MOUNT in container(find(manifests, "StatefulSet"), "mysqld-exporter")["volumeMounts"]
+
+
+def test_without_tls_the_exporter_connects_in_plain_text_and_mounts_no_certificate(render):
+    manifests = render(reveal_secrets=True, **METRICS, tlsSource="none")
+    options = find(manifests, "Secret", "mysql-metrics")["stringData"]["my.cnf"]
+    assert [line for line in options.splitlines() if line.startswith("ssl")] == []
+    exporter = container(find(manifests, "StatefulSet"), "mysqld-exporter")
+    assert [mount["name"] for mount in exporter["volumeMounts"]] == ["metrics-credentials"]
 
 
 def test_the_exporter_is_hardened_and_sized_like_every_other_container(rendered):

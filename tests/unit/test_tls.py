@@ -184,9 +184,6 @@ CONTRADICTIONS = {
                                    "only used with tlsSource secret"),
     "client TLS required without TLS": ({"tlsSource": "none", "requireClientTls": "true"},
                                         "requireClientTls", "the servers have no certificate"),
-    "client TLS required with metrics": ({"requireClientTls": "true", "metrics": "true"},
-                                         "requireClientTls", "exporter connects to its server "
-                                         "without TLS"),
 }
 
 
