@@ -94,7 +94,10 @@ while :; do
       break
     fi
   fi
-  ((SECONDS < deadline)) || die "pod $target does not answer; the primary was not moved"
+  if ((SECONDS >= deadline)); then
+    error=$(on "$target" 'SELECT 1' 2>&1 >/dev/null) || true
+    die "pod $target does not answer${error:+ ($error)}; the primary was not moved"
+  fi
   log "waiting for pod $target and a writable primary to answer (failover in $((deadline - SECONDS))s)"
   sleep 2
 done

@@ -3,10 +3,13 @@
 The pulumi-tls provider makes them during a deployment; under the mock runtime nothing would, and
 the rendered TLS Secret would be empty. The `openssl` command makes them here from the same
 inputs (names, validity, uses), so that rendered manifests with secrets revealed run as they are
-on real servers (tests/e2e).
+on real servers (tests/e2e). As a deployment keeps a resource whose inputs did not change, a
+resource rendered again with the same inputs gets the same outputs within one process: a program
+rendered again (the e2e harness's `pulumi up`) keeps its CA and certificate.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -67,8 +70,20 @@ def _written(directory: Path, name: str, text: str) -> str:
 _REQ_CONFIG = "[req]\ndistinguished_name = subject\n[subject]\n"
 
 
-def tls_outputs(resource_type: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The outputs pulumi-tls would give a resource of `resource_type`; {} for other types."""
+# (type, name, inputs) -> outputs of the resources made so far: the stand-in of stack state.
+_STATE: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
+def tls_outputs(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The outputs pulumi-tls would give the resource `name` of `resource_type`; {} for other
+    types. The same as before when it was made before with the same inputs."""
+    key = (resource_type, name, json.dumps(inputs, sort_keys=True, default=str))
+    if key not in _STATE:
+        _STATE[key] = _new_outputs(resource_type, inputs)
+    return dict(_STATE[key])
+
+
+def _new_outputs(resource_type: str, inputs: dict[str, Any]) -> dict[str, Any]:
     kind = resource_type.rpartition(":")[2]
     if kind == "PrivateKey":
         key = _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")

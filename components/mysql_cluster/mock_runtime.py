@@ -53,7 +53,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # A stable stand-in: the real value is only known to a deployment.
             state["result"] = hashlib.sha256(args.name.encode()).hexdigest()[:32]
         if args.typ.startswith("tls:"):
-            state.update(tls_outputs(args.typ, _unwrap_secrets(args.inputs, (), [])))
+            state.update(tls_outputs(args.typ, args.name, _unwrap_secrets(args.inputs, (), [])))
         secret_paths: list[tuple] = []
         inputs = _unwrap_secrets(args.inputs, (), secret_paths)
         self.resources.append(
