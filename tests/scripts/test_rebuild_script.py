@@ -1,0 +1,54 @@
+"""The rebuild of a diverged server (a failed-over primary that came back) survives a restart of
+the backup sidecar: the mark names where the diverged data goes, and the next start finishes."""
+from __future__ import annotations
+
+pytest_plugins = ["pod_fixtures"]
+
+SERVER = "mariadb 10.11"
+
+
+def cut_short(make_pod, datadir_files: dict[str, str], pending: str | None = None):
+    """Pod 2 whose sidecar stopped mid-rebuild: the mark, and what the data directory holds."""
+    pod = make_pod(SERVER, 2)
+    datadir = pod.data / "mysql"
+    for name, text in datadir_files.items():
+        (datadir / name).parent.mkdir(parents=True, exist_ok=True)
+        (datadir / name).write_text(text)
+    if pending is not None:
+        (pod.data / "replication-source").write_text(pending)
+    (pod.data / "rebuild").write_text(f"{pod.data}/diverged-20260101T000000Z\n")
+    return pod
+
+
+def test_a_rebuild_cut_short_sets_the_diverged_data_aside_and_clones_at_the_next_start(make_pod):
+    pod = cut_short(make_pod, {"mysql/user.frm": "diverged", "ibdata1": "diverged"})
+    run = pod.run("backup")
+    assert run.status == 0, run.stderr
+    assert "this pod's rebuild was cut short; it goes on" in run.stderr
+    aside = pod.data / "diverged-20260101T000000Z"
+    assert sorted(str(p.relative_to(aside)) for p in aside.rglob("*") if p.is_file()) == [
+        "ibdata1", "mysql/user.frm"]
+    # The clone's stream from a peer first, then the listener that serves backups.
+    assert [call["argv"][-1] for call in run.of("socat")] == ["STDOUT", "EXEC:bash -c stream_backup"]
+    assert (pod.data / "mysql" / "mysql").is_dir() and not (pod.data / "rebuild").exists()
+
+
+def test_a_rebuild_whose_clone_had_completed_keeps_it(make_pod):
+    pod = cut_short(make_pod, {"mysql/db.opt": "cloned", "ibdata1": "cloned"}, pending="0-100-26\n")
+    run = pod.run("backup")
+    assert run.status == 0, run.stderr
+    assert "the rebuild's clone is complete" in run.stderr
+    assert [call["argv"][-1] for call in run.of("socat")] == ["EXEC:bash -c stream_backup"]
+    assert (pod.data / "mysql" / "ibdata1").read_text() == "cloned"
+    assert not (pod.data / "diverged-20260101T000000Z").exists()
+    assert not (pod.data / "rebuild").exists()
+
+
+def test_a_rebuild_mark_naming_no_diverged_directory_stops_the_sidecar_saying_what_to_write(
+        make_pod):
+    pod = cut_short(make_pod, {"ibdata1": "diverged"})
+    (pod.data / "rebuild").write_text("")
+    run = pod.run("backup")
+    assert run.status == 1
+    assert "does not name a diverged-* directory" in run.stderr
+    assert (pod.data / "mysql" / "ibdata1").read_text() == "diverged"
