@@ -29,7 +29,8 @@ def test_a_rebuild_cut_short_sets_the_diverged_data_aside_and_clones_at_the_next
     assert sorted(str(p.relative_to(aside)) for p in aside.rglob("*") if p.is_file()) == [
         "ibdata1", "mysql/user.frm"]
     # The clone's stream from a peer first, then the listener that serves backups.
-    assert [call["argv"][-1] for call in run.of("socat")] == ["STDOUT", "EXEC:bash -c stream_backup"]
+    assert [call["argv"][-1] for call in run.of("socat")] == [
+        "STDOUT", "EXEC:bash -c stream_backup"]
     assert (pod.data / "mysql" / "mysql").is_dir() and not (pod.data / "rebuild").exists()
 
 
