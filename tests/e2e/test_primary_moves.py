@@ -11,8 +11,8 @@ import pytest
 from .harness import RestartPolicy
 from .service_client import ServiceClient
 
-# One server version: what is proven here does not depend on it, and the scenarios are long.
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", ["10.11"], indirect=True)]
+# On both server versions: moving the primary is what a user of either does by hand.
+pytestmark = pytest.mark.e2e
 
 PODS = ["mysql-0", "mysql-1", "mysql-2"]
 
@@ -109,7 +109,9 @@ def test_failover_promotes_the_named_replica_and_the_old_primary_rebuilds_itself
     harness.resume_pod("mysql-0", timeout=180)
     harness.wait_until(lambda: cluster.replica_status("mysql-0").get("Master_Host") == harness.dns_name("mysql-1"),
                        120, "mysql-0 replicating from mysql-1")
-    assert "holds transactions that the primary (pod 1) lacks" in harness.log("mysql-0", "backup")
+    # Its sidecar may have been restarted mid-rebuild and finished it at its next start.
+    runs = harness.log("mysql-0", "backup", previous=True) + harness.log("mysql-0", "backup")
+    assert "holds transactions that the primary (pod 1) lacks" in runs
     aside = [path.name for path in harness.claim_path("mysql-0").iterdir() if path.name.startswith("diverged-")]
     assert len(aside) == 1, aside
     cluster.wait_caught_up()
