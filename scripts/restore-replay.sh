@@ -108,7 +108,9 @@ socket="${TMPDIR:-/tmp}/restore.sock"
 # Named like the client option files, so that it goes with them however the script exits.
 init_file="$(client_options_prefix)$$.init.sql"
 (umask 077 && root_password_sql >"$init_file") || die "cannot write $init_file"
-"$server" --skip-networking --socket="$socket" --init-file="$init_file" \
+# No events: the restored heartbeat event (heartbeat.sh) would log a transaction of its own
+# between RESET MASTER and setting the GTID state, which the server then refuses.
+"$server" --skip-networking --socket="$socket" --init-file="$init_file" --event-scheduler=OFF \
   --pid-file="${TMPDIR:-/tmp}/restore.pid" &
 server_pid=$!
 options=$(client_options root root-password)

@@ -36,7 +36,7 @@ from .manifests import PodFacts, RenderedManifests
 from .network import PodAttachment, PodNetwork, ids_of_other_namespaces, namespace_id, remove_stale_namespaces
 from .server_roots import MACHINE_SERVER, ServerRoot
 from .sql import SQL_CONTAINER, batch_rows, root_password, sql_client
-from .volumes import claim_directory, refresh_config_maps
+from .volumes import claim_directory, refresh_projected_volumes
 
 __all__ = ["HarnessError", "PodFailed", "RestartPolicy", "SQL_CONTAINER", "StatefulSetHarness",
            "WaitTimeout", "host_problems"]
@@ -282,8 +282,8 @@ class StatefulSetHarness:
     # Applying changed manifests, as `pulumi up` would
 
     def apply(self, manifests: RenderedManifests | Iterable[dict], job_timeout: float = 240) -> None:
-        """Apply re-rendered manifests in the order Pulumi's dependencies give: ConfigMaps (the
-        kubelet refreshes the running pods' files), the StatefulSet (unchanged: a changed pod
+        """Apply re-rendered manifests in the order Pulumi's dependencies give: ConfigMaps and
+        Secrets (the kubelet refreshes the running pods' files), the StatefulSet (unchanged: a changed pod
         template is refused, roll_out rolls one), each new Job run to completion (a failed one
         raises with its log), and then the Services' selectors."""
         if not isinstance(manifests, RenderedManifests):
@@ -294,7 +294,7 @@ class StatefulSetHarness:
         with self._lock:
             self.manifests = self._kubelet.manifests = manifests
             for pod in self._controller.pods.values():
-                refresh_config_maps(self.pod_spec, manifests, pod.volumes)
+                refresh_projected_volumes(self.pod_spec, manifests, pod.volumes)
         for job in manifests.objects:
             if job.get("kind") == "Job" and job["metadata"]["name"] not in old_jobs:
                 name = job["metadata"]["name"]

@@ -139,3 +139,30 @@ def test_a_replica_given_a_certificate_of_another_ca_cannot_replicate_and_says_w
     assert not harness.is_ready(replica)
     assert f"must be signed by the CA in {TLS_DIR}/ca.crt" in harness.probe_failure(
         replica, "mysql", "readiness")
+
+
+@pytest.mark.timeout(300)
+def test_a_new_certificate_and_ca_are_taken_up_by_every_pod_without_a_restart(mariadb_cluster,
+                                                                               tmp_path):
+    cluster = mariadb_cluster(replicas=2)
+    harness = cluster.harness
+    manifests = cluster.render()
+    names = [harness.dns_name(pod) for pod in harness.pod_names()]
+    manifests.get("Secret", TLS_SECRET)["stringData"] = other_ca_certificate(tmp_path, names)
+    harness.apply(manifests)  # the kubelet updates every pod's files in place
+
+    def taken_up(pod: str) -> bool:
+        return "serving backups with the renewed certificate" in harness.log(pod, "backup")
+    harness.wait_until(lambda: all(taken_up(pod) for pod in harness.pod_names()), 90,
+                       "every sidecar reloading the server's certificate and its listener")
+    # A client that trusts only the new CA verifies the primary's server.
+    assert cipher_of(cluster, "mysql-1", f"--ssl-ca={TLS_DIR}/ca.crt",
+                     "--ssl-verify-server-cert") != ""
+    # Replication connects anew, verified against the new CA, and carries new rows.
+    harness.run_sql("mysql-1", "STOP SLAVE; START SLAVE")
+    cluster.create_events_table()
+    cluster.insert_events(1, 20)
+    cluster.wait_caught_up()
+    cluster.assert_events_everywhere(20)
+    assert [harness.restart_count(pod, container) for pod in harness.pod_names()
+            for container in ("mysql", "backup")] == [0, 0, 0, 0]

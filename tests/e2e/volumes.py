@@ -110,20 +110,28 @@ def _make_sub_path(volume_root: Path, sub_path: Path) -> None:
         directory.chmod(root_stat.st_mode & 0o7777)
 
 
-def refresh_config_maps(pod_spec: dict, manifests: RenderedManifests,
-                        volumes: dict[str, PreparedVolume]) -> None:
-    """What the kubelet does some time after a mounted ConfigMap changed: the pod's files show
-    the new data, each replaced whole (by rename), while its containers run on."""
+def refresh_projected_volumes(pod_spec: dict, manifests: RenderedManifests,
+                              volumes: dict[str, PreparedVolume]) -> None:
+    """What the kubelet does some time after a mounted ConfigMap or Secret changed: the pod's
+    files show the new data, each replaced whole (by rename), while its containers run on."""
     group = fs_group(pod_spec)
     for volume in pod_spec.get("volumes") or []:
-        if "configMap" in volume and volume["name"] in volumes:
+        if volume["name"] not in volumes:
+            continue
+        if "configMap" in volume:
             source = volume["configMap"]
-            staging = volumes[volume["name"]].path.with_name(volume["name"] + ".new")
-            shutil.rmtree(staging, ignore_errors=True)
-            _project(staging, manifests.configmap_data(source["name"]), source, group)
-            for file in staging.iterdir():
-                os.replace(file, volumes[volume["name"]].path / file.name)
-            staging.rmdir()
+            data = manifests.configmap_data(source["name"])
+        elif "secret" in volume:
+            source = volume["secret"]
+            data = manifests.secret_data(source["secretName"])
+        else:
+            continue
+        staging = volumes[volume["name"]].path.with_name(volume["name"] + ".new")
+        shutil.rmtree(staging, ignore_errors=True)
+        _project(staging, data, source, group)
+        for file in staging.iterdir():
+            os.replace(file, volumes[volume["name"]].path / file.name)
+        staging.rmdir()
 
 
 def _project(path: Path, data: dict[str, bytes], source: dict, group: int | None) -> None:
