@@ -235,14 +235,15 @@ stream_backup() {
 # TLS_DIR, which the kubelet updates in place) is taken up by the server without a restart, and by
 # a new listener started between two backups; the one running finishes first.
 reload_server_certificate() {
-  local options
+  local options unverified
   if [[ "$DB_VERSION" == 5.7 ]]; then
     log "the certificate was renewed; MySQL 5.7 cannot reload it: restart this pod to use it"
     return 0
   fi
   log "the certificate was renewed; reloading it in the server"
-  options=$(client_options root root-password)
-  local_sql "$options" -e "$(tls_reload_sql)" ||
+  options=$(TLS_DIR='' client_options root root-password) # without the CA: see tls.sh
+  mapfile -t unverified < <(unverified_local_tls_options)
+  local_sql "$options" "${unverified[@]}" -e "$(tls_reload_sql)" ||
     log "the server did not reload the certificate; it keeps the old one until it restarts"
   rm -f "$options"
 }

@@ -148,7 +148,9 @@ def test_a_new_certificate_and_ca_are_taken_up_by_every_pod_without_a_restart(ma
     harness = cluster.harness
     manifests = cluster.render()
     names = [harness.dns_name(pod) for pod in harness.pod_names()]
-    manifests.get("Secret", TLS_SECRET)["stringData"] = other_ca_certificate(tmp_path, names)
+    [secret] = [m for m in manifests
+                if m["kind"] == "Secret" and m["metadata"]["name"] == TLS_SECRET]
+    secret["stringData"] = other_ca_certificate(tmp_path, names)
     harness.apply(manifests)  # the kubelet updates every pod's files in place
 
     def taken_up(pod: str) -> bool:
