@@ -41,7 +41,7 @@ while IFS=: read -r field value; do
   esac
 done <<<"$status"
 # A primary whose certificate does not verify is no outage: say so at once.
-tls_hint=$(replication_tls_hint "$io_error")
+tls_hint=$(replication_tls_hint "$io_error" "$(pod_host "$(designated_primary)")")
 [[ "$io" == Yes || -z "$tls_hint" ]] ||
   die "the replication I/O thread cannot connect ($io): $io_error$tls_hint"
 # "Connecting" is what a replica of a primary that is down shows: judged by the heartbeat below.

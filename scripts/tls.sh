@@ -101,8 +101,9 @@ unverified_local_tls_options() {
 
 # What to add to a replication error that TLS explains: MariaDB 10.11 reports a primary's
 # certificate that fails verification as no more than "SSL connection error: error:00000000:...".
+# <primary> is the host the replica connects to.
 replication_tls_hint() {
   [[ "$1" == *"SSL connection error"* ]] || return 0
   printf "; TLS to the primary failed: its certificate must be signed by the CA in %s/ca.crt and name %s (this pod's and the primary's certificates come from one Secret)" \
-    "${TLS_DIR:-<no TLS_DIR>}" "$(pod_host 0)"
+    "${TLS_DIR:-<no TLS_DIR>}" "$2"
 }

@@ -137,8 +137,8 @@ def test_a_replica_given_a_certificate_of_another_ca_cannot_replicate_and_says_w
             return False
     harness.wait_until(explained, 90, "the replica's readiness saying TLS to the primary failed")
     assert not harness.is_ready(replica)
-    assert f"must be signed by the CA in {TLS_DIR}/ca.crt" in harness.probe_failure(
-        replica, "mysql", "readiness")
+    assert (f"must be signed by the CA in {TLS_DIR}/ca.crt and name {harness.dns_name('mysql-0')}"
+            in harness.probe_failure(replica, "mysql", "readiness"))
 
 
 @pytest.mark.timeout(300)
