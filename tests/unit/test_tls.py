@@ -54,12 +54,10 @@ def pod_specs(manifests: list[dict]) -> dict[str, dict]:
     """Every workload's pod spec, by kind: the StatefulSet, the switchover Job, the CronJob."""
     specs = {}
     for manifest in manifests:
-        template = {"StatefulSet": lambda m: m["spec"]["template"],
-                    "Job": lambda m: m["spec"]["template"],
-                    "CronJob": lambda m: m["spec"]["jobTemplate"]["spec"]["template"]}.get(
-            manifest["kind"])
-        if template:
-            specs[manifest["kind"]] = template(manifest)["spec"]
+        if manifest["kind"] in ("StatefulSet", "Job"):
+            specs[manifest["kind"]] = manifest["spec"]["template"]["spec"]
+        elif manifest["kind"] == "CronJob":
+            specs["CronJob"] = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     return specs
 
 
