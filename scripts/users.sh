@@ -76,4 +76,9 @@ metrics_user_sql() {
     printf 'GRANT PROCESS, REPLICATION CLIENT ON *.* TO %s;\n' "$metrics"
   fi
   printf 'GRANT SELECT ON performance_schema.* TO %s;\n' "$metrics"
+  # The heartbeat's view (heartbeat.sh). A schema-level grant, because it replicates: a replica
+  # applies it even before its own sidecar has made the view, where a grant on the view would stop
+  # replication. The schema holds only the heartbeat. '_' is escaped, as it is a wildcard here.
+  # shellcheck disable=SC2016 # backticks quote an SQL identifier
+  printf 'GRANT SELECT ON `%s`.* TO %s;\n' "${HEARTBEAT_SCHEMA//_/\\_}" "$metrics"
 }

@@ -1,13 +1,13 @@
 """The cluster's alerts, as Prometheus alerting rules.
 
-They read the series Prometheus scrapes through the cluster's ServiceMonitor (job
-`<name>-metrics`, with the `namespace` and `pod` labels the operator adds) and the kubelet's
-volume statistics. The exporter names replica status columns as the server does: MySQL 8.4 says
-`replica_io_running` and `seconds_behind_source` where MySQL 8.0, 5.7 and MariaDB say
-`slave_io_running` and `seconds_behind_master`, so the rules accept both.
+Each reads one source (signals.py says which series): the exporters (server down, replication,
+lag by heartbeat, writable servers), the kubelet (free space), kube-state-metrics (backups and the
+restore drill) and cert-manager (the certificate's expiry). The exporter names replica status
+columns as the server does: MySQL 8.4 says `replica_io_running` where MySQL 8.0, 5.7 and MariaDB
+say `slave_io_running`, so the rules accept both.
 
-A rule on the age of the last successful backup belongs here once backups exist and export the
-time of their last success; none is written for a metric that nobody exports yet.
+Not alerted on, for want of a signal (docs/operations.md, "Metrics and alerts"): how far the
+binary log archive is behind the primary, and the expiry of a self-signed or given certificate.
 """
 from __future__ import annotations
 
@@ -15,10 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .names import ClusterNames
+from .settings import ClusterSettings
+from .signals import Signals
 
 # How much free space a data volume may fall to before the alert: binary logs and a clone's
 # staging copy both need room.
 VOLUME_FREE_RATIO = 0.10
+# cert-manager renews the certificate 30 days before it expires (tls.py): two weeks left means
+# renewal has failed for over two weeks.
+CERTIFICATE_ALERT_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -41,26 +46,21 @@ def _by_pod(selector: str) -> str:
     return f"max by (namespace, pod) ({selector})"
 
 
-def alerts(names: ClusterNames, max_replication_lag_seconds: int, primary_ordinal: int
-           ) -> list[Alert]:
-    scraped = f'job="{names.metrics_service}", namespace="{names.namespace}"'
-    # The designated primary: moving it is a `pulumi up`, which renders the rules again.
-    primary = names.pod(primary_ordinal)
+def _server_alerts(signals: Signals, cluster: str, max_lag: int) -> list[Alert]:
+    names, primary = signals.names, signals.primary
 
     def replica_status(column: str) -> str:
-        return _by_pod(f'{{__name__=~"mysql_slave_status_{column}", {scraped}}}')
+        return _by_pod(f'{{__name__=~"mysql_slave_status_{column}", {signals.scraped}}}')
 
-    replicas = _by_pod(f'up{{{scraped}, pod!="{primary}"}}')
-    # A StatefulSet's claims are named <claim template>-<pod>.
-    claims = (f'namespace="{names.namespace}", '
-              f'persistentvolumeclaim=~"data-{names.statefulset}-[0-9]+"')
-    cluster = f"{names.namespace}/{names.cluster}"
+    is_primary, not_primary = f'pod="{primary}"', f'pod!="{primary}"'
+    replicas = _by_pod(signals.exporter("up", not_primary))
+    answering = f'{_by_pod(signals.exporter("mysql_up"))} == 1'
     return [
         Alert(
             "MySQLClusterPrimaryDown",
             # No sample of mysql_up at 1: the exporter cannot reach the server, the exporter is
             # not scraped (pod gone, not running), or the pod was never scraped at all.
-            f'absent(mysql_up{{{scraped}, pod="{primary}"}} == 1)',
+            f'absent({signals.exporter("mysql_up", is_primary)} == 1)',
             "1m", "critical",
             f"The primary of {cluster} is down: writes fail.",
             f"Pod {primary} does not answer as a running server (mysql_up is not 1, or its "
@@ -83,17 +83,43 @@ def alerts(names: ClusterNames, max_replication_lag_seconds: int, primary_ordina
         ),
         Alert(
             "MySQLClusterReplicationLag",
-            f'{replica_status("seconds_behind_(master|source)")} > {max_replication_lag_seconds}',
+            # By the heartbeat the primary writes every second, not Seconds_Behind_Master: that
+            # stays 0 while a dead link waits for its timeout (scripts/heartbeat.sh).
+            f"{signals.heartbeat_lag(not_primary)} > {max_lag}",
             "2m", "warning",
             f"Replica {{{{ $labels.pod }}}} of {cluster} lags {{{{ $value }}}}s behind the "
             "primary.",
-            f"More than maxReplicationLagSeconds ({max_replication_lag_seconds}s) behind: the "
-            "replica has left the read endpoint until it catches up.",
+            f"Its newest applied heartbeat is more than maxReplicationLagSeconds ({max_lag}s) "
+            "old: the replica has left the read endpoint until it catches up (or, while the "
+            "primary is down, after primaryDownReadSeconds).",
+        ),
+        Alert(
+            "MySQLClusterHeartbeatMissing",
+            # The lag alert needs the heartbeat: say when a running server exports none.
+            f'{answering} unless on (namespace, pod) '
+            f'{_by_pod(signals.exporter("mysql_heartbeat_stored_timestamp_seconds"))}',
+            "5m", "warning",
+            f"Pod {{{{ $labels.pod }}}} of {cluster} exports no heartbeat: its lag is unknown.",
+            "The server answers, but the exporter reads no row from "
+            "mysql_cluster.exporter_heartbeat: the view or the metrics user's grant is missing "
+            "(the backup sidecar makes both), or no primary has written a heartbeat yet. "
+            "mysql_exporter_collector_success{collector=\"heartbeat\"} and the exporter's log "
+            "say which.",
+        ),
+        Alert(
+            "MySQLClusterMultipleWritableServers",
+            f"count by (namespace) ({signals.writable}) > 1",
+            "1m", "critical",
+            f"{{{{ $value }}}} servers of {cluster} accept writes at once.",
+            "More than one server has read_only off: writes that reach both diverge, and "
+            "replicas may follow either. Set read_only on every server but the primary "
+            "(primaryOrdinal), then check the data of the other with pt-table-checksum.",
+            labels={"namespace": names.namespace},
         ),
         Alert(
             "MySQLClusterDataVolumeNearlyFull",
-            f"kubelet_volume_stats_available_bytes{{{claims}}} / "
-            f"kubelet_volume_stats_capacity_bytes{{{claims}}} < {VOLUME_FREE_RATIO}",
+            f"kubelet_volume_stats_available_bytes{{{signals.data_claims}}} / "
+            f"kubelet_volume_stats_capacity_bytes{{{signals.data_claims}}} < {VOLUME_FREE_RATIO}",
             "5m", "warning",
             f"Data volume {{{{ $labels.persistentvolumeclaim }}}} of {cluster} is nearly full.",
             f"Less than {VOLUME_FREE_RATIO:.0%} of the volume is free. A full volume stops the "
@@ -102,9 +128,90 @@ def alerts(names: ClusterNames, max_replication_lag_seconds: int, primary_ordina
     ]
 
 
-def rule_groups(names: ClusterNames, max_replication_lag_seconds: int, primary_ordinal: int
-                ) -> list[dict[str, Any]]:
+def _not_succeeded_in_time(signals: Signals, cron_job: str, seconds: int) -> str:
+    """No run of `cron_job` scheduled `seconds` ago or later has succeeded (the newest scheduled
+    time as of `seconds` ago is after the newest success, or there was never one), or a
+    scheduled time passed `seconds` ago without a run (the CronJob is suspended, or missed its
+    starting deadline). A run's success comes after its scheduled time, so a later success
+    answers for every earlier run; a run still within `seconds` of its time is not judged yet.
+    kube-state-metrics keeps the newest of each time only, hence the offset."""
+    def series(metric: str) -> str:
+        return signals.cron_job(metric, cron_job)
+    due = f"{series('kube_cronjob_status_last_schedule_time')} offset {seconds}s"
+    succeeded = series("kube_cronjob_status_last_successful_time")
+    # One series per CronJob, labelled alike whichever condition holds.
+    return (f"max by (namespace, cronjob) ({succeeded} < on (namespace, cronjob) {due} or "
+            f"({due} unless on (namespace, cronjob) {succeeded}) or "
+            f"time() - {series('kube_cronjob_next_schedule_time')} > {seconds})")
+
+
+def _backup_alerts(signals: Signals, cluster: str, seconds: int) -> list[Alert]:
+    names, drill = signals.names, signals.restore_drill_cron_job
+    newest_drill = signals.jobs_of("kube_job_created", drill)
+    failed_drills = signals.jobs_of("kube_job_failed", drill, 'condition="true"')
+    return [
+        Alert(
+            "MySQLClusterBackupTooOld",
+            _not_succeeded_in_time(signals, names.backup_cron_job, seconds),
+            "5m", "critical",
+            f"No recent successful backup of {cluster}.",
+            f"No backup scheduled more than backupAlertSeconds ({seconds}s) ago or since has "
+            f"succeeded, or a scheduled backup did not start. See `kubectl -n "
+            f"{names.namespace} get cronjob,jobs` and the failed Job's log; a suspended "
+            f"CronJob {names.backup_cron_job} takes no backups.",
+            labels={"namespace": names.namespace},
+        ),
+        Alert(
+            "MySQLClusterRestoreDrillTooOld",
+            _not_succeeded_in_time(signals, drill, seconds),
+            "5m", "warning",
+            f"No recent restore drill of {cluster} has proven a backup.",
+            f"No drill (CronJob {drill}) scheduled more than backupAlertSeconds ({seconds}s) "
+            "ago or since has succeeded, or a scheduled drill did not start: nothing has shown "
+            "lately that the backups restore.",
+            labels={"namespace": names.namespace},
+        ),
+        Alert(
+            "MySQLClusterRestoreDrillFailed",
+            f"{failed_drills} == 1 "
+            f"and on (namespace, job_name) ({newest_drill} == on (namespace) group_left () "
+            f"max by (namespace) ({newest_drill}))",
+            "1m", "critical",
+            f"The newest restore drill of {cluster} failed: a backup may not restore.",
+            "Job {{ $labels.job_name }} did not prove the newest backup and archived binary "
+            f"logs. Its log says what failed; `kubectl -n {names.namespace} logs "
+            "job/{{ $labels.job_name }}`.",
+        ),
+    ]
+
+
+def _certificate_alerts(signals: Signals, cluster: str) -> list[Alert]:
+    names = signals.names
+    expiry = (f'certmanager_certificate_expiration_timestamp_seconds{{namespace="{names.namespace}", '
+              f'name="{names.certificate}"}}')
+    return [Alert(
+        "MySQLClusterCertificateExpiresSoon",
+        f"{expiry} - time() < {CERTIFICATE_ALERT_DAYS * 86400}",
+        "10m", "warning",
+        f"The TLS certificate of {cluster} expires in less than {CERTIFICATE_ALERT_DAYS} days.",
+        f"cert-manager should have renewed Certificate {names.certificate} 30 days before its "
+        "end; see `kubectl describe certificate` and the issuer. Once it expires, clients, "
+        "replicas and clones that verify it are refused.",
+    )]
+
+
+def alerts(names: ClusterNames, settings: ClusterSettings) -> list[Alert]:
+    signals = Signals(names, settings.primary_ordinal)
+    cluster = f"{names.namespace}/{names.cluster}"
+    rules = _server_alerts(signals, cluster, settings.max_replication_lag_seconds)
+    if settings.backup_schedule:
+        rules += _backup_alerts(signals, cluster, settings.backup_alert_seconds)
+    if settings.tls_source == "cert-manager":
+        rules += _certificate_alerts(signals, cluster)
+    return rules
+
+
+def rule_groups(names: ClusterNames, settings: ClusterSettings) -> list[dict[str, Any]]:
     """The `groups` of a Prometheus rule file (and of a PrometheusRule's spec)."""
-    rules = alerts(names, max_replication_lag_seconds, primary_ordinal)
     return [{"name": f"mysql-cluster.{names.namespace}.{names.cluster}",
-             "rules": [alert.rule() for alert in rules]}]
+             "rules": [alert.rule() for alert in alerts(names, settings)]}]

@@ -104,8 +104,14 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Create a Prometheus Operator PrometheusRule with the cluster's alerts (needs serviceMonitor, whose job the alerts read). Default: `false`."""
     prometheus_labels: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Labels ("key=value") of the ServiceMonitor and PrometheusRule, for the operator's selectors, e.g. ["release=kube-prometheus-stack"]. Default: `[]`."""
+    grafana_dashboard: pulumi.Input[bool]
+    """Create a ConfigMap holding the cluster's Grafana dashboard, which Grafana's dashboard sidecar loads (needs metrics; its panels also read kube-state-metrics and the kubelet). Default: `false`."""
+    grafana_dashboard_labels: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Labels ("key=value") of the dashboard's ConfigMap: the Grafana sidecar loads ConfigMaps with its configured label (kube-prometheus-stack: grafana_dashboard=1). Default: `["grafana_dashboard=1"]`."""
     backup_schedule: pulumi.Input[str]
     """Cron schedule (UTC) of physical backups to backupTarget, e.g. "30 2 * * *"; "" for none. Default: `""`."""
+    backup_alert_seconds: pulumi.Input[int]
+    """With prometheusRule and a backupSchedule: how long after its scheduled time a backup (or a restore drill) may take to succeed before its alert fires; more than the longest backup. Default: `21600`."""
     backup_target: pulumi.Input[str]
     """Where backups and archived binary logs go: s3 (any S3-compatible store), pvc (a PersistentVolumeClaim), or "" for nowhere (no backups, no binary log archive). Default: `""`."""
     backup_s3_endpoint: pulumi.Input[str]

@@ -17,6 +17,7 @@ from pulumi_kubernetes.policy import v1 as policy
 from .args import MySQLClusterArgs
 from .backups import backup_cron_job, pod_additions
 from . import monitoring
+from .dashboard import dashboard_config_map
 from .exporter import metrics_secret
 from .names import ClusterNames
 from .network_policy import network_policy_spec
@@ -193,9 +194,9 @@ class MySQLCluster(pulumi.ComponentResource):
         if settings.service_monitor:
             monitoring.service_monitor(name, names, settings.prometheus_labels, child)
         if settings.prometheus_rule:
-            monitoring.prometheus_rule(name, names, settings.prometheus_labels,
-                                       settings.max_replication_lag_seconds,
-                                       settings.primary_ordinal, child)
+            monitoring.prometheus_rule(name, names, settings, child)
+        if settings.grafana_dashboard:
+            dashboard_config_map(name, names, settings, child)
 
         def host(service: core.Service) -> pulumi.Output[str]:
             return pulumi.Output.concat(service.metadata.name, ".", service.metadata.namespace,

@@ -24,6 +24,9 @@ METRICS_VOLUME = "metrics-credentials"
 METRICS_SECRETS_DIR = "/etc/mysql-cluster/metrics"
 PASSWORD_KEY = "metrics-password"
 OPTION_FILE_KEY = "my.cnf"
+# Where scripts/heartbeat.sh keeps the heartbeat, and its view that the exporter reads.
+HEARTBEAT_SCHEMA = "mysql_cluster"
+HEARTBEAT_EXPORTER_VIEW = "exporter_heartbeat"
 # The exporter holds a connection or two per scrape; a small, fixed footprint.
 EXPORTER_RESOURCES = core.ResourceRequirementsArgs(
     requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "128Mi"})
@@ -68,6 +71,13 @@ def exporter_arguments() -> list[str]:
         f"--web.listen-address=:{METRICS_PORT}",
         # Binary log files and their total size: logs kept too long are what fills volumes.
         "--collect.binlog_size",
+        # The heartbeat this server has applied and its own clock, both as Unix times, through
+        # the view scripts/heartbeat.sh makes in pt-heartbeat's layout. The heartbeat is written
+        # in UTC, so the clock is read in UTC too.
+        "--collect.heartbeat",
+        f"--collect.heartbeat.database={HEARTBEAT_SCHEMA}",
+        f"--collect.heartbeat.table={HEARTBEAT_EXPORTER_VIEW}",
+        "--collect.heartbeat.utc",
     ]
 
 

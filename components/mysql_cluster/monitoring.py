@@ -1,5 +1,6 @@
 """How Prometheus finds the exporters and what it alerts on: a headless metrics Service, and,
-when asked for, the Prometheus Operator's ServiceMonitor and PrometheusRule.
+when asked for, the Prometheus Operator's ServiceMonitor and PrometheusRule (the dashboard's
+ConfigMap is dashboard.py's).
 
 The custom resources are created only when enabled, since they need the operator's CRDs.
 """
@@ -28,7 +29,8 @@ def check_monitoring_settings(settings: ClusterSettings) -> None:
              ("prometheus_labels", "service_monitor",
               "they label the ServiceMonitor and PrometheusRule"),
              ("metrics_client_namespaces", "metrics",
-              "they may scrape the metrics port, which is closed without the exporters"))
+              "they may scrape the metrics port, which is closed without the exporters"),
+             ("grafana_dashboard", "metrics", "its panels read the exporters' series"))
     for arg, required, why in needs:
         if getattr(settings, arg) and not getattr(settings, required):
             setting, other = BY_ARG[arg], BY_ARG[required].key
@@ -83,9 +85,8 @@ def service_monitor(name: str, names: ClusterNames, extra_labels: list[str],
     }, opts)
 
 
-def prometheus_rule(name: str, names: ClusterNames, extra_labels: list[str],
-                    max_replication_lag_seconds: int, primary_ordinal: int,
+def prometheus_rule(name: str, names: ClusterNames, settings: ClusterSettings,
                     opts: pulumi.ResourceOptions) -> CustomResource:
-    return _custom_resource(f"{name}-prometheus-rule", "PrometheusRule", names, extra_labels,
-                            {"groups": rule_groups(names, max_replication_lag_seconds,
-                                                   primary_ordinal)}, opts)
+    return _custom_resource(f"{name}-prometheus-rule", "PrometheusRule", names,
+                            settings.prometheus_labels,
+                            {"groups": rule_groups(names, settings)}, opts)

@@ -68,6 +68,10 @@ class ClusterNames:
         return f"{self.cluster}-metrics"
 
     @property
+    def dashboard_config_map(self) -> str:
+        return f"{self.cluster}-dashboard"
+
+    @property
     def tls_secret(self) -> str:
         return f"{self.cluster}-tls"
 

@@ -47,9 +47,9 @@ MAX_CLUSTER_NAME = 52
 MAX_NAMESPACE = 63
 
 
-# Suffixes the cluster adds to its name for Services and the Secret: a cluster named like that
-# would collide with another cluster's resources in the same namespace.
-RESERVED_NAME_SUFFIXES = ("-read", "-primary", "-credentials", "-metrics")
+# Suffixes the cluster adds to its name for Services, Secrets and ConfigMaps: a cluster named like
+# that would collide with another cluster's resources in the same namespace.
+RESERVED_NAME_SUFFIXES = ("-read", "-primary", "-credentials", "-metrics", "-dashboard")
 
 
 def _cluster_name(setting: "Setting", value: Any) -> Any:
@@ -493,9 +493,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("prometheusLabels", "prometheus_labels", "array", [],
             "Labels (\"key=value\") of the ServiceMonitor and PrometheusRule, for the "
             "operator's selectors, e.g. [\"release=kube-prometheus-stack\"].", _labels),
+    Setting("grafanaDashboard", "grafana_dashboard", "boolean", False,
+            "Create a ConfigMap holding the cluster's Grafana dashboard, which Grafana's "
+            "dashboard sidecar loads (needs metrics; its panels also read kube-state-metrics and "
+            "the kubelet).", _boolean),
+    Setting("grafanaDashboardLabels", "grafana_dashboard_labels", "array",
+            ["grafana_dashboard=1"],
+            "Labels (\"key=value\") of the dashboard's ConfigMap: the Grafana sidecar loads "
+            "ConfigMaps with its configured label (kube-prometheus-stack: grafana_dashboard=1).",
+            _labels),
     Setting("backupSchedule", "backup_schedule", "string", "",
             "Cron schedule (UTC) of physical backups to backupTarget, e.g. \"30 2 * * *\"; "
             "\"\" for none.", _cron_schedule),
+    Setting("backupAlertSeconds", "backup_alert_seconds", "integer", 21600,
+            "With prometheusRule and a backupSchedule: how long after its scheduled time a backup "
+            "(or a restore drill) may take to succeed before its alert fires; more than the "
+            "longest backup.", _integer(600, 7 * 86400)),
     Setting("backupTarget", "backup_target", "string", "",
             "Where backups and archived binary logs go: s3 (any S3-compatible store), pvc (a "
             "PersistentVolumeClaim), or \"\" for nowhere (no backups, no binary log archive).",

@@ -182,7 +182,8 @@ def write_options(path: Path, text: str, port: int) -> Path:
 
 def users_sql(secrets: dict[str, str]) -> str:
     """The SQL the backup sidecar runs on the primary, from users.sh as it is."""
-    script = ('set -euo pipefail; source scripts/lib.sh; source scripts/users.sh; '
+    script = ('set -euo pipefail; source scripts/lib.sh; source scripts/heartbeat.sh; '
+              'source scripts/users.sh; '
               'read -r r; read -r b; read -r a; read -r m; '
               'users_sql "$r" "$b" "$a"; metrics_user_sql "$m"')
     env = {"PATH": os.environ["PATH"], "DB_FLAVOR": "mariadb", "DB_VERSION": "10.11",
