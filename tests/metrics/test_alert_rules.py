@@ -17,14 +17,11 @@ from typing import Any, Callable, Optional
 import pytest
 import yaml
 
-from mysql_cluster.render import render_stack
-from stack_manifests import PROJECT_DIR, find
+from .monitored_stack import ALERT_SECONDS, CLUSTER, MAX_LAG, NAMESPACE, rule_groups
 
-NAMESPACE, CLUSTER = "mysql-dev", "mysql"
 JOB = f'job="{CLUSTER}-metrics",namespace="{NAMESPACE}"'
 PODS = [f"{CLUSTER}-{ordinal}" for ordinal in range(3)]
 REPLICAS = PODS[1:]
-MAX_LAG = 30
 MINUTES = 20  # series length; alerts are evaluated at the end
 EVALUATED_AT = (MINUTES - 1) * 60
 HEALTHY_NAMES = {
@@ -34,7 +31,6 @@ HEALTHY_NAMES = {
 # The scheduled jobs of the model run every SCHEDULE_MINUTES and succeed a minute later; the
 # alerts give them ALERT_SECONDS (backupAlertSeconds) from their scheduled time.
 SCHEDULE_MINUTES = 3
-ALERT_SECONDS = 600
 BACKUP, DRILL = f"{CLUSTER}-backup", f"{CLUSTER}-restore-drill"
 PRIMARY_SERVER_ID = "100"
 DAY = 86400
@@ -156,15 +152,9 @@ def healthy_cluster(names: str = "mariadb") -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def rule_file(tmp_path_factory) -> Path:
-    """The PrometheusRule the dev stack renders with monitoring on, as a Prometheus rule file."""
-    manifests = render_stack(PROJECT_DIR, "dev", {
-        "metrics": "true", "serviceMonitor": "true", "prometheusRule": "true",
-        "maxReplicationLagSeconds": str(MAX_LAG),
-        "backupTarget": "s3", "backupS3Bucket": "db-backups", "backupS3Secret": "s3-keys",
-        "backupSchedule": "30 2 * * *", "backupAlertSeconds": str(ALERT_SECONDS),
-        "tlsSource": "cert-manager", "tlsIssuer": "cluster-ca"})
+    """The PrometheusRule the dev stack renders with every signal on, as a Prometheus rule file."""
     path = tmp_path_factory.mktemp("rules") / "rules.yaml"
-    path.write_text(yaml.safe_dump({"groups": find(manifests, "PrometheusRule")["spec"]["groups"]}))
+    path.write_text(yaml.safe_dump({"groups": rule_groups()}))
     return path
 
 

@@ -32,6 +32,9 @@ import pytest
 from mysql_cluster.render import render_stack
 from stack_manifests import PROJECT_DIR, container, find, server_config_map
 
+from .monitored_stack import alert_expressions, metric_names, panel_expressions
+from .upstream_metrics import EXPORTER_PREFIX
+
 EXPORTER = "prometheus-mysqld-exporter"
 SERVER_PROGRAMS = ("mariadbd", "mariadb-install-db", "mariadb", "mariadb-admin")
 WAIT_SECONDS = 60
@@ -180,19 +183,28 @@ def write_options(path: Path, text: str, port: int) -> Path:
     return path
 
 
-def users_sql(secrets: dict[str, str]) -> str:
-    """The SQL the backup sidecar runs on the primary, from users.sh as it is."""
-    script = ('set -euo pipefail; source scripts/lib.sh; source scripts/heartbeat.sh; '
-              'source scripts/users.sh; '
-              'read -r r; read -r b; read -r a; read -r m; '
-              'users_sql "$r" "$b" "$a"; metrics_user_sql "$m"')
+def script_sql(script: str, stdin: str = "") -> str:
+    """The SQL a function of the backup sidecar's scripts writes, for MariaDB 10.11."""
     env = {"PATH": os.environ["PATH"], "DB_FLAVOR": "mariadb", "DB_VERSION": "10.11",
            "REPLICATION_USER": "replicator", "BACKUP_USER": "backup", "APP_USER": "app",
            "APP_DATABASE": "app", "METRICS_USER": "metrics"}
+    return subprocess.run(["bash", "-c", "set -euo pipefail; source scripts/lib.sh; "
+                           f"source scripts/heartbeat.sh; source scripts/users.sh; {script}"],
+                          input=stdin, env=env, cwd=PROJECT_DIR, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def heartbeat_setup_sql() -> str:
+    """What the backup sidecar runs on every server before it takes its role."""
+    return script_sql("heartbeat_setup_sql")
+
+
+def users_sql(secrets: dict[str, str]) -> str:
+    """The SQL the backup sidecar runs on the primary, from users.sh as it is."""
     passwords = "".join(secrets[key] + "\n" for key in (
         "replication-password", "backup-password", "app-password", "metrics-password"))
-    return subprocess.run(["bash", "-c", script], input=passwords, env=env, cwd=PROJECT_DIR,
-                          capture_output=True, text=True, check=True).stdout
+    return script_sql('read -r r; read -r b; read -r a; read -r m; '
+                      'users_sql "$r" "$b" "$a"; metrics_user_sql "$m"', passwords)
 
 
 def start_exporter(args: list[str], options_file: Path, up: int = 1) -> Exporter:
@@ -241,6 +253,8 @@ def cluster() -> Iterator[Cluster]:
     try:
         primary.start(100, cnf["primary.cnf"])
         replica.start(101, cnf["replica.cnf"])
+        for server in (primary, replica):
+            server.sql(heartbeat_setup_sql())
         primary.sql(users_sql(secrets))
         replica.sql(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
                     "MASTER_USER='replicator', "
@@ -282,6 +296,8 @@ def test_every_enabled_collector_succeeds_with_the_metrics_user_privileges(clust
     for exporter in cluster.exporters.values():
         assert exporter.value("mysql_exporter_last_scrape_error") == 0
         assert exporter.value("mysql_binlog_files") >= 1
+        # The metrics user reads the heartbeat's view by its schema-level grant.
+        assert exporter.metrics()['mysql_exporter_collector_success{collector="heartbeat"}'] == 1
 
 
 @pytest.mark.timeout(180)
@@ -306,6 +322,61 @@ def test_a_stopped_applier_shows_on_the_next_scrape(cluster):
         assert replica.value("mysql_slave_status_seconds_behind_master") is None
     finally:
         cluster.replica.sql("START SLAVE SQL_THREAD")
+
+
+@pytest.mark.timeout(180)
+def test_each_pod_exports_the_heartbeat_it_applied_and_its_own_clock(cluster):
+    for name, exporter in cluster.exporters.items():
+        wait_for(lambda: exporter.value("mysql_heartbeat_stored_timestamp_seconds") is not None,
+                 f"the {name}'s exporter to show a heartbeat")
+        samples = exporter.metrics()
+        stored = {series: value for series, value in samples.items()
+                  if series.startswith("mysql_heartbeat_stored_timestamp_seconds")}
+        # Written by the primary (server id 100), whichever server's exporter shows it.
+        assert list(stored) == ['mysql_heartbeat_stored_timestamp_seconds{server_id="100"}']
+        now = samples['mysql_heartbeat_now_timestamp_seconds{server_id="100"}']
+        # The primary writes every second; the replica applies it within moments.
+        assert 0 <= now - stored.popitem()[1] < 10
+        # Unix times: the view gives the UTC heartbeat and the exporter reads the clock in UTC.
+        assert abs(now - time.time()) < 10
+
+
+@pytest.mark.timeout(180)
+def test_a_replica_whose_link_is_cut_shows_its_heartbeat_lag_growing(cluster):
+    # What the lag alert reads: the replica's clock minus the newest heartbeat it has applied.
+    replica = cluster.exporters["replica"]
+
+    def lag() -> float:
+        samples = replica.metrics()
+        return (samples['mysql_heartbeat_now_timestamp_seconds{server_id="100"}']
+                - samples['mysql_heartbeat_stored_timestamp_seconds{server_id="100"}'])
+    cluster.replica.sql("STOP SLAVE IO_THREAD")
+    try:
+        wait_for(lambda: lag() > 5, "the replica's heartbeat lag to pass 5 s")
+    finally:
+        cluster.replica.sql("START SLAVE IO_THREAD")
+    wait_for(lambda: lag() < 5, "the replica's heartbeat lag to fall back under 5 s")
+
+
+@pytest.mark.timeout(180)
+def test_read_only_shows_which_server_accepts_writes(cluster):
+    assert cluster.exporters["primary"].value("mysql_global_variables_read_only") == 0
+    assert cluster.exporters["replica"].value("mysql_global_variables_read_only") == 1
+
+
+@pytest.mark.timeout(180)
+def test_every_exporter_metric_the_alerts_and_dashboard_read_is_served(cluster):
+    served = {series.split("{", 1)[0] for exporter in cluster.exporters.values()
+              for series in exporter.metrics()}
+    expressions = {**alert_expressions(), **panel_expressions()}
+    for what, expr in expressions.items():
+        names, patterns = metric_names(expr)
+        for name in names:
+            if name.startswith(EXPORTER_PREFIX):
+                assert name in served, f"{what}: the exporter serves no {name}"
+        for pattern in patterns:
+            assert any(re.fullmatch(pattern, name) for name in served), \
+                f"{what}: the exporter serves no metric matching {pattern}"
 
 
 # --- Over TLS, with requireClientTls ---------------------------------------------------------
@@ -337,6 +408,7 @@ def tls_server() -> Iterator[TlsServer]:
     server = Server("tls", workdir / "server", free_port())
     try:
         server.start(100, local(server_config_map(manifests)["data"]["primary.cnf"]))
+        server.sql(heartbeat_setup_sql())
         server.sql(users_sql(secrets))
         yield TlsServer(server, args, local(secrets["my.cnf"]), workdir)
     finally:

@@ -146,7 +146,7 @@ def new_state(server: str, options: dict[str, str]) -> dict[str, Any]:
         "binlog": 1, "binlog_pos": 157,
         "channel": None,
         "users": [], "grants": [], "databases": [],
-        "schema_objects": [],  # tables and events made outside the replicated databases' grants
+        "schema_objects": [],  # tables, events and views made outside the replicated databases' grants
         "events": [],          # replication administration, in order (tests read it)
         "applier_stalls": [],  # what blocked the replica's applier, e.g. a backup's FTWRL
     }
@@ -327,7 +327,7 @@ def run_statement(state: dict[str, Any], tokens: list[str], session: dict[str, s
                   r"CHANGE (REPLICATION SOURCE|MASTER) TO ", words):
         replication_statement(state, tokens, words)
     elif re.match(r"(CREATE|ALTER) USER |GRANT |CREATE DATABASE |CREATE TABLE IF NOT EXISTS |"
-                  r"CREATE EVENT IF NOT EXISTS |ALTER EVENT ", words):
+                  r"CREATE EVENT IF NOT EXISTS |ALTER EVENT |CREATE OR REPLACE VIEW ", words):
         write_statement(state, tokens, words, logged=session.get("sql_log_bin") != "0")
     else:
         raise SqlError(f"the stand-in does not model: {words}")
@@ -371,6 +371,9 @@ def write_statement(state: dict[str, Any], tokens: list[str], words: str, logged
     elif words.startswith(("CREATE TABLE", "CREATE EVENT")):
         if tokens[5] not in state["schema_objects"]:
             state["schema_objects"].append(f"{tokens[1].lower()} {tokens[5]}")
+    elif words.startswith("CREATE OR REPLACE VIEW "):
+        if f"view {tokens[4]}" not in state["schema_objects"]:
+            state["schema_objects"].append(f"view {tokens[4]}")
     if logged:
         commit(state)
 

@@ -2,6 +2,7 @@
 Prometheus Operator resources, which exist only when asked for."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -214,4 +215,110 @@ def test_a_cluster_name_ending_in_metrics_is_refused(render):
     # It would collide with the metrics Service and Secret of the cluster named before it.
     with pytest.raises(ConfigError) as caught:
         render(clusterName="orders-metrics")
+    assert caught.value.setting.key == "clusterName"
+
+
+def test_the_exporter_reads_the_heartbeat_through_the_view_in_pt_heartbeat_layout(rendered):
+    exporter = container(find(rendered(**METRICS), "StatefulSet"), "mysqld-exporter")
+    assert exporter["args"][-4:] == [
+        "--collect.heartbeat", "--collect.heartbeat.database=mysql_cluster",
+        "--collect.heartbeat.table=exporter_heartbeat", "--collect.heartbeat.utc"]
+
+
+def alert_names(manifests: list[dict[str, Any]]) -> list[str]:
+    return [rule["alert"] for rule in find(manifests, "PrometheusRule")["spec"]["groups"][0]["rules"]]
+
+
+BACKUPS = {"backupTarget": "pvc", "backupClaim": "backups", "backupSchedule": "@daily"}
+
+
+def test_backup_and_restore_drill_alerts_exist_only_with_scheduled_backups(rendered):
+    without = alert_names(rendered(**MONITORED))
+    with_backups = alert_names(rendered(**MONITORED, **BACKUPS))
+    drills = ["MySQLClusterBackupTooOld", "MySQLClusterRestoreDrillTooOld",
+              "MySQLClusterRestoreDrillFailed"]
+    assert not set(drills) & set(without)
+    assert with_backups == without + drills
+
+
+def test_backup_alert_seconds_is_the_time_a_scheduled_backup_has_to_succeed(rendered):
+    rule = find(rendered(**MONITORED, **BACKUPS, backupAlertSeconds=7200), "PrometheusRule")
+    too_old = next(r for r in rule["spec"]["groups"][0]["rules"]
+                   if r["alert"] == "MySQLClusterBackupTooOld")
+    assert 'cronjob="mysql-backup"' in too_old["expr"]
+    assert "offset 7200s" in too_old["expr"] and too_old["expr"].endswith("> 7200)")
+
+
+def test_the_certificate_alert_exists_only_with_a_cert_manager_certificate(rendered):
+    alert = "MySQLClusterCertificateExpiresSoon"
+    assert alert not in alert_names(rendered(**MONITORED))
+    assert alert in alert_names(rendered(**MONITORED, tlsSource="cert-manager",
+                                         tlsIssuer="cluster-ca"))
+
+
+def dashboard_config_maps(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in manifests if m["kind"] == "ConfigMap"
+            and m["metadata"]["name"] == "mysql-dashboard"]
+
+
+def test_the_dashboard_config_map_exists_only_when_asked_for(rendered):
+    assert dashboard_config_maps(rendered(**METRICS)) == []
+    (config_map,) = dashboard_config_maps(rendered(**METRICS, grafanaDashboard="true"))
+    assert list(config_map["data"]) == ["mysql-cluster.json"]
+
+
+def test_the_grafana_sidecar_finds_the_dashboard_by_its_default_label(rendered):
+    (config_map,) = dashboard_config_maps(rendered(**METRICS, grafanaDashboard="true"))
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert config_map["metadata"]["labels"]["app.kubernetes.io/instance"] == "mysql"
+
+
+def test_grafana_dashboard_labels_replace_the_default_label(rendered):
+    (config_map,) = dashboard_config_maps(rendered(
+        **METRICS, grafanaDashboard="true", grafanaDashboardLabels='["dashboards=mysql"]'))
+    assert config_map["metadata"]["labels"]["dashboards"] == "mysql"
+    assert "grafana_dashboard" not in config_map["metadata"]["labels"]
+
+
+def dashboard_panels(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    (config_map,) = dashboard_config_maps(manifests)
+    model = json.loads(config_map["data"]["mysql-cluster.json"])
+    return {panel["title"]: panel for panel in model["panels"]}
+
+
+def test_the_dashboard_shows_the_cluster_from_any_prometheus_data_source(rendered):
+    (config_map,) = dashboard_config_maps(rendered(**METRICS, grafanaDashboard="true"))
+    model = json.loads(config_map["data"]["mysql-cluster.json"])
+    assert model["title"] == "MySQL cluster mysql-dev/mysql"
+    assert model["templating"]["list"][0]["type"] == "datasource"
+    for panel in model["panels"]:
+        assert panel["datasource"]["uid"] == "${datasource}"
+        assert all('namespace="mysql-dev"' in target["expr"] for target in panel["targets"])
+
+
+def test_the_dashboard_shows_backup_and_drill_age_only_with_scheduled_backups(rendered):
+    title = "Newest successful backup and restore drill"
+    assert title not in dashboard_panels(rendered(**METRICS, grafanaDashboard="true"))
+    panel = dashboard_panels(rendered(**METRICS, **BACKUPS, grafanaDashboard="true"))[title]
+    assert [target["legendFormat"] for target in panel["targets"]] == ["backup", "restore drill"]
+
+
+def test_the_dashboards_of_two_clusters_have_distinct_uids(rendered):
+    uids = {json.loads(dashboard_config_maps(rendered(**METRICS, grafanaDashboard="true",
+                                                      namespace=namespace))[0]["data"][
+        "mysql-cluster.json"])["uid"] for namespace in ("orders", "billing")}
+    assert len(uids) == 2 and all(len(uid) <= 40 for uid in uids)
+
+
+def test_a_dashboard_without_the_exporters_is_refused(render):
+    with pytest.raises(ConfigError) as caught:
+        render(grafanaDashboard="true")
+    assert caught.value.setting.key == "grafanaDashboard"
+    assert "set metrics to true" in str(caught.value)
+
+
+def test_a_cluster_name_ending_in_dashboard_is_refused(render):
+    # It would collide with the dashboard ConfigMap of the cluster named before it.
+    with pytest.raises(ConfigError) as caught:
+        render(clusterName="orders-dashboard")
     assert caught.value.setting.key == "clusterName"
