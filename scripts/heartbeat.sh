@@ -11,13 +11,12 @@
 # enabling at each promotion. The event writes only while its server is writable, so a demoted or
 # read-only server never adds heartbeats, whichever server's event it is.
 #
-# The metrics exporter reads the same row through a view in pt-heartbeat's layout (columns ts and
-# server_id), which its heartbeat collector expects (prometheus/mysqld_exporter
-# collector/heartbeat.go): each pod then exports the heartbeat it has applied and its own clock.
+# The metrics exporter reads the same row through the view exporter_heartbeat, in pt-heartbeat's
+# layout (columns ts and server_id) that its heartbeat collector expects (prometheus/mysqld_exporter
+# collector/heartbeat.go; exporter.py names the view): each pod then exports the heartbeat it has
+# applied and its own clock.
 
 HEARTBEAT_SCHEMA=mysql_cluster
-# Named in the exporter's arguments too (exporter.py).
-HEARTBEAT_EXPORTER_VIEW=exporter_heartbeat
 
 # The applied heartbeat as microseconds since the epoch (NULL before the first).
 heartbeat_micros_sql() {
@@ -41,7 +40,7 @@ CREATE EVENT IF NOT EXISTS $HEARTBEAT_SCHEMA.heartbeat ON SCHEDULE EVERY 1 SECON
   DO REPLACE INTO $HEARTBEAT_SCHEMA.heartbeat
      SELECT 1, UTC_TIMESTAMP(6), @@server_id FROM DUAL WHERE @@GLOBAL.read_only = 0;
 ALTER EVENT $HEARTBEAT_SCHEMA.heartbeat ENABLE;
-CREATE OR REPLACE VIEW $HEARTBEAT_SCHEMA.$HEARTBEAT_EXPORTER_VIEW AS
+CREATE OR REPLACE VIEW $HEARTBEAT_SCHEMA.exporter_heartbeat AS
   SELECT written_at AS ts, server_id FROM $HEARTBEAT_SCHEMA.heartbeat WHERE id = 1;
 SET SESSION sql_log_bin = 1;
 SQL

@@ -24,9 +24,6 @@ METRICS_VOLUME = "metrics-credentials"
 METRICS_SECRETS_DIR = "/etc/mysql-cluster/metrics"
 PASSWORD_KEY = "metrics-password"
 OPTION_FILE_KEY = "my.cnf"
-# Where scripts/heartbeat.sh keeps the heartbeat, and its view that the exporter reads.
-HEARTBEAT_SCHEMA = "mysql_cluster"
-HEARTBEAT_EXPORTER_VIEW = "exporter_heartbeat"
 # The exporter holds a connection or two per scrape; a small, fixed footprint.
 EXPORTER_RESOURCES = core.ResourceRequirementsArgs(
     requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "128Mi"})
@@ -63,6 +60,11 @@ def metrics_secret(name: str, names: ClusterNames, mysql_port: int, tls: bool,
         },
         opts=opts,
     )
+
+
+# Where scripts/heartbeat.sh keeps the heartbeat, and its view that the exporter reads.
+HEARTBEAT_SCHEMA = "mysql_cluster"
+HEARTBEAT_EXPORTER_VIEW = "exporter_heartbeat"
 
 
 def exporter_arguments() -> list[str]:
