@@ -18,12 +18,6 @@ from dataclasses import dataclass
 
 from .names import ClusterNames
 
-# The restore drill's contract: a CronJob of this name (suffix after the cluster's name) whose
-# Jobs succeed when the drill proved the newest backup and fail when it did not. The alerts and
-# the dashboard read only kube-state-metrics' series of that CronJob and its Jobs, so a drill
-# built to this contract needs nothing more to be watched.
-RESTORE_DRILL_SUFFIX = "-restore-drill"
-
 
 @dataclass(frozen=True)
 class Signals:
@@ -42,7 +36,11 @@ class Signals:
 
     @property
     def restore_drill_cron_job(self) -> str:
-        return f"{self.names.cluster}{RESTORE_DRILL_SUFFIX}"
+        """The restore drill's contract: a CronJob of this name whose Jobs succeed when the drill
+        proved the newest backup and fail when it did not. The alerts and the dashboard read only
+        kube-state-metrics' series of that CronJob and its Jobs, so a drill built to this
+        contract needs nothing more to be watched."""
+        return self.names.restore_drill_cron_job
 
     def exporter(self, metric: str, matchers: str = "") -> str:
         extra = f", {matchers}" if matchers else ""
