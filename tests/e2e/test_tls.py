@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mysql_cluster.mock_certificates import ca_private_key
+
 from .harness import HarnessError
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +38,25 @@ def other_ca_certificate(directory: Path, names: list[str]) -> dict[str, str]:
             "-copy_extensions", "copy", "-extfile", "usage.cnf", "-set_serial", "7",
             "-out", "tls.crt")
     return {name: (directory / name).read_text() for name in ("ca.crt", "tls.crt", "tls.key")}
+
+
+def certificate_of_the_ca(directory: Path, ca_crt: str, ca_key: str, common_name: str
+                          ) -> dict[str, str]:
+    """tls.crt and tls.key signed by the given CA for another identity (its CN and one DNS
+    name), with both TLS usages, as a shared issuer or corporate CA would sign it."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    (directory / "ca.crt").write_text(ca_crt)
+    (directory / "ca.key").write_text(ca_key)
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "tls.key")
+    openssl("req", "-new", "-key", "tls.key", "-subj", f"/CN={common_name}",
+            "-addext", f"subjectAltName=DNS:{common_name}", "-out", "tls.csr")
+    (directory / "usage.cnf").write_text("extendedKeyUsage=serverAuth,clientAuth\n")
+    openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-days", "2",
+            "-copy_extensions", "copy", "-extfile", "usage.cnf", "-set_serial", "9",
+            "-out", "tls.crt")
+    return {name: (directory / name).read_text() for name in ("tls.crt", "tls.key")}
 
 
 def client_over_tls(cluster, *options: str) -> list[str]:
@@ -117,6 +138,28 @@ def test_a_clone_without_a_certificate_of_the_clusters_ca_gets_nothing(mariadb_c
         received[attempt] = int(result.stdout.strip())
     assert received == {attempt: 0 for attempt in attempts}
     assert "streaming a backup to a peer" not in harness.log(donor, "backup")
+
+
+@pytest.mark.timeout(180)
+def test_a_clone_with_a_certificate_of_the_clusters_ca_for_another_name_gets_nothing(
+        mariadb_cluster, tmp_path):
+    """A shared issuer or corporate CA signs for other services too: the donor serves only a
+    certificate that names this cluster's pods."""
+    cluster = mariadb_cluster(replicas=1)
+    harness, donor = cluster.harness, cluster.primary
+    ca = harness.manifests.secret_data(TLS_SECRET)["ca.crt"].decode()
+    web = certificate_of_the_ca(tmp_path, ca, ca_private_key(ca), "web-frontend")
+    for name, text in web.items():
+        harness.exec(donor, "backup", ["bash", "-c", f"umask 077; cat >/tmp/web-{name}"],
+                     input_text=text)
+    address = (f"{harness.dns_name(donor)}:{BACKUP_PORT},connect-timeout=5,"
+               f"cafile={TLS_DIR}/ca.crt,cert=/tmp/web-tls.crt,key=/tmp/web-tls.key")
+    result = harness.exec(donor, "backup", [
+        "bash", "-c", f"timeout 20 socat -u 'OPENSSL:{address}' STDOUT | wc -c"], check=False)
+    assert int(result.stdout.strip()) == 0
+    log = harness.log(donor, "backup")
+    assert "streaming a backup to a peer" not in log
+    assert "commonName does not match" in log, log
 
 
 @pytest.mark.timeout(240)
