@@ -20,43 +20,43 @@ TLS_SECRET = "mysql-tls"
 BACKUP_PORT = 3307
 
 
+def _openssl(directory: Path, *args: str) -> None:
+    subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+
+def _signed_certificate(directory: Path, common_name: str, alt_names: list[str]) -> dict[str, str]:
+    """tls.crt and tls.key for `common_name` and `alt_names`, with both TLS usages, signed by
+    the CA in `directory` (ca.crt, ca.key)."""
+    _openssl(directory, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-out", "tls.key")
+    _openssl(directory, "req", "-new", "-key", "tls.key", "-subj", f"/CN={common_name}",
+             "-addext", f"subjectAltName={','.join(alt_names)}", "-out", "tls.csr")
+    (directory / "usage.cnf").write_text("extendedKeyUsage=serverAuth,clientAuth\n")
+    _openssl(directory, "x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-days", "2", "-copy_extensions", "copy", "-extfile", "usage.cnf",
+             "-set_serial", "7", "-out", "tls.crt")
+    return {name: (directory / name).read_text() for name in ("tls.crt", "tls.key")}
+
+
 def other_ca_certificate(directory: Path, names: list[str]) -> dict[str, str]:
     """ca.crt, tls.crt and tls.key of a CA that is not the cluster's, for the same names."""
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-    for key in ("ca.key", "tls.key"):
-        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
-    openssl("req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=another CA", "-days", "2",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign", "-out", "ca.crt")
-    alt_names = ",".join([f"DNS:{name}" for name in names] + ["IP:127.0.0.1"])
-    openssl("req", "-new", "-key", "tls.key", "-subj", "/CN=mysql", "-addext",
-            f"subjectAltName={alt_names}", "-out", "tls.csr")
-    (directory / "usage.cnf").write_text("extendedKeyUsage=serverAuth,clientAuth\n")
-    openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-days", "2",
-            "-copy_extensions", "copy", "-extfile", "usage.cnf", "-set_serial", "7",
-            "-out", "tls.crt")
-    return {name: (directory / name).read_text() for name in ("ca.crt", "tls.crt", "tls.key")}
+    _openssl(directory, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-out", "ca.key")
+    _openssl(directory, "req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=another CA",
+             "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign", "-out", "ca.crt")
+    certificate = _signed_certificate(directory, "mysql",
+                                      [f"DNS:{name}" for name in names] + ["IP:127.0.0.1"])
+    return {"ca.crt": (directory / "ca.crt").read_text(), **certificate}
 
 
 def certificate_of_the_ca(directory: Path, ca_crt: str, ca_key: str, common_name: str
                           ) -> dict[str, str]:
-    """tls.crt and tls.key signed by the given CA for another identity (its CN and one DNS
-    name), with both TLS usages, as a shared issuer or corporate CA would sign it."""
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
+    """tls.crt and tls.key that the given CA signed for another identity (its CN and one DNS
+    name), as a shared issuer or corporate CA signs for other services."""
     (directory / "ca.crt").write_text(ca_crt)
     (directory / "ca.key").write_text(ca_key)
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "tls.key")
-    openssl("req", "-new", "-key", "tls.key", "-subj", f"/CN={common_name}",
-            "-addext", f"subjectAltName=DNS:{common_name}", "-out", "tls.csr")
-    (directory / "usage.cnf").write_text("extendedKeyUsage=serverAuth,clientAuth\n")
-    openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-days", "2",
-            "-copy_extensions", "copy", "-extfile", "usage.cnf", "-set_serial", "9",
-            "-out", "tls.crt")
-    return {name: (directory / name).read_text() for name in ("tls.crt", "tls.key")}
+    return _signed_certificate(directory, common_name, [f"DNS:{common_name}"])
 
 
 def client_over_tls(cluster, *options: str) -> list[str]:
