@@ -5,7 +5,9 @@
 #   - the pod's own clients verify the local server's certificate (it names 127.0.0.1);
 #   - replicas connect to the primary over TLS and verify its certificate against the CA;
 #   - the backup stream is mutual TLS: the donor serves only peers whose certificate comes from
-#     the CA, and the receiver checks the donor's certificate and name.
+#     the CA and names the donor itself (a certificate of this cluster names every pod; one the
+#     same CA issued to another service does not), and the receiver checks the donor's
+#     certificate and name.
 # socat carries the stream; ncat cannot ask a client for its certificate, so it cannot keep a
 # port-forward or a stray pod out and is refused here.
 
@@ -56,10 +58,16 @@ socat_tls_options() {
   printf 'cert=%s,key=%s,cafile=%s,verify=1' "$TLS_DIR/tls.crt" "$TLS_DIR/tls.key" "$TLS_DIR/ca.crt"
 }
 
-# socat address the donor listens on; one backup at a time, further peers wait.
+# socat address the donor listens on; one backup at a time, further peers wait. With TLS the
+# peer's certificate must name this pod: on a listening address socat's commonname= checks the
+# client's DNS names, then its CN, as a client checks a server's (xio-openssl.c,
+# openssl_handle_peer_certificate, in socat 1.7.4 and 1.8); a refused peer gets nothing.
 backup_listen_address() {
   if tls_enabled; then
-    printf 'OPENSSL-LISTEN:%s,reuseaddr,fork,max-children=1,%s' "$BACKUP_PORT" "$(socat_tls_options)"
+    local own_name
+    own_name=$(pod_host "$(pod_ordinal)")
+    printf 'OPENSSL-LISTEN:%s,reuseaddr,fork,max-children=1,%s,commonname=%s' "$BACKUP_PORT" \
+      "$(socat_tls_options)" "$own_name"
   else
     printf 'TCP-LISTEN:%s,reuseaddr,fork,max-children=1' "$BACKUP_PORT"
   fi

@@ -68,3 +68,33 @@ def host_path(path: str, directories: dict[str, Path]) -> str:
         if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
             return str(directory / path[len(mount_path):].lstrip("/"))
     return path
+
+
+def workload_pod_specs(manifests: Manifests) -> dict[str, dict[str, Any]]:
+    """Every workload's pod spec, by kind: the StatefulSet, the switchover Job, the CronJob."""
+    specs = {}
+    for manifest in manifests:
+        if manifest["kind"] in ("StatefulSet", "Job"):
+            specs[manifest["kind"]] = manifest["spec"]["template"]["spec"]
+        elif manifest["kind"] == "CronJob":
+            specs["CronJob"] = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return specs
+
+
+def mounted_secret_files(pod_spec: dict[str, Any], container_name: str
+                         ) -> dict[str, tuple[str, Optional[list[str]]]]:
+    """The Secrets a container of `pod_spec` mounts, by the path it mounts each at: the Secret's
+    name and the keys the volume mounts (None: every key)."""
+    volumes = {volume["name"]: volume["secret"] for volume in pod_spec["volumes"]
+               if "secret" in volume}
+    candidates = pod_spec.get("initContainers", []) + pod_spec["containers"]
+    (found,) = [candidate for candidate in candidates if candidate["name"] == container_name]
+    files = {}
+    for mount in found.get("volumeMounts", []):
+        if mount["name"] in volumes:
+            assert mount.get("readOnly") is True, mount
+            secret = volumes[mount["name"]]
+            items = secret.get("items")
+            files[mount["mountPath"]] = (secret["secretName"],
+                                         None if items is None else [item["key"] for item in items])
+    return files

@@ -21,10 +21,10 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
+from .pod_spec import PodContainer, PodSettings, pod_template
 from .pod_template import (
-    CLIENT_OPTIONS_DIR, CONF_DIR, DATA_SUBDIR, DATA_VOLUME_MOUNT, DATABASE_UID,
-    SECRETS_DIR, SERVER_DATADIR, PodAdditions, PodSettings, _cluster_env, _container_security,
-    _env, _mount, tls_mounts, tls_volumes,
+    CLIENT_OPTIONS_DIR, CONF_DIR, DATA_SUBDIR, DATA_VOLUME_MOUNT, SERVER_DATADIR, PodAdditions,
+    _cluster_env, _container_security, _env, _mount, server_tls_files,
 )
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 
@@ -118,7 +118,7 @@ def _rclone_tools(pod: PodSettings) -> core.ContainerArgs:
 
 
 def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
-             ) -> list[core.ContainerArgs]:
+             ) -> list[PodContainer]:
     """Pod 0 with an empty data directory: fetch, check and prepare the backup (backup image),
     then replay archived binary logs into a server without networking (server image)."""
     prefix, _, name = pod.settings.restore_from.rpartition("/")
@@ -132,7 +132,7 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
         command=script_command("restore.sh"),
         env=env + target.env() + restore_env,
         volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount(),
-                       *target.mounts(), *tls_mounts(pod)],
+                       *target.mounts()],
         resources=pod.resources("backup"),
         security_context=_container_security(),
         termination_message_policy="FallbackToLogsOnError",
@@ -144,32 +144,29 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
         env=env + restore_env,
         volume_mounts=[_mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
                        _mount("data", DATA_VOLUME_MOUNT), _mount("conf", CONF_DIR, read_only=True),
-                       _mount("credentials", SECRETS_DIR, read_only=True), _mount("tmp", "/tmp"),
-                       _mount("run", "/var/run/mysqld"),
-                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount(),
-                       *tls_mounts(pod)],
+                       _mount("tmp", "/tmp"), _mount("run", "/var/run/mysqld"),
+                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount()],
         resources=pod.resources("server"),
         security_context=_container_security(),
         termination_message_policy="FallbackToLogsOnError",
     )
-    return [fetch, replay]
+    return [PodContainer(fetch), PodContainer(replay, also_reads=server_tls_files(pod))]
 
 
 def _binlog_archiver(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
-                     ) -> core.ContainerArgs:
-    return core.ContainerArgs(
+                     ) -> PodContainer:
+    return PodContainer(core.ContainerArgs(
         name="binlog-archive",
         image=pod.backup_image,
         command=script_command("backup-binlogs.sh"),
         env=env + target.env() + [
             _env("ARCHIVE_INTERVAL_SECONDS", pod.settings.binlog_archive_interval_seconds)],
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT),
-                       _mount("credentials", SECRETS_DIR, read_only=True), _mount("tmp", "/tmp"),
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"),
                        _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount(),
-                       *target.mounts(), *tls_mounts(pod)],
+                       *target.mounts()],
         resources=pod.resources("backup"),
         security_context=_container_security(),
-    )
+    ))
 
 
 def pod_additions(pod: PodSettings) -> PodAdditions:
@@ -180,7 +177,7 @@ def pod_additions(pod: PodSettings) -> PodAdditions:
     target = BackupTarget(pod)
     env = _cluster_env(pod)
     restore = _restore(pod, target, env) if pod.settings.restore_from else []
-    return PodAdditions(init_containers=(_rclone_tools(pod), *restore),
+    return PodAdditions(init_containers=(PodContainer(_rclone_tools(pod)), *restore),
                         containers=(_binlog_archiver(pod, target, env),),
                         volumes=tuple(target.volumes()))
 
@@ -205,30 +202,24 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
         _env("RETENTION_COUNT", settings.backup_retention_count),
         _env("RETENTION_DAYS", settings.backup_retention_days),
     ]
-    pod_spec = core.PodSpecArgs(
-        restart_policy="Never",
-        init_containers=[_rclone_tools(pod)],
-        containers=[core.ContainerArgs(
+    template = pod_template(
+        pod, names.backup_job_labels,
+        init_containers=[PodContainer(_rclone_tools(pod))],
+        containers=[PodContainer(core.ContainerArgs(
             name="backup",
             image=pod.backup_image,
             command=script_command("backup-job.sh"),
             env=job_env,
             # With TLS the donors serve only a peer with the cluster's certificate.
-            volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts(),
-                           *tls_mounts(pod)],
+            volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts()],
             resources=pod.resources("backup"),
             security_context=_container_security(),
             # `kubectl describe` of a failed Job's pod shows the script's last lines.
             termination_message_policy="FallbackToLogsOnError",
-        )],
+        ))],
         volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
-                 scripts_volume(pod.scripts_config_map_name), *target.volumes(),
-                 *tls_volumes(pod)],
-        security_context=core.PodSecurityContextArgs(
-            run_as_user=DATABASE_UID, run_as_group=DATABASE_UID, fs_group=DATABASE_UID,
-            run_as_non_root=True, seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")),
-        automount_service_account_token=False,
-        enable_service_links=False,
+                 scripts_volume(pod.scripts_config_map_name), *target.volumes()],
+        restart_policy="Never",
     )
     return batch.CronJob(
         resource_name,
@@ -247,9 +238,7 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
                 spec=batch.JobSpecArgs(
                     # Each attempt is a new backup under a new name; a failed one is never kept.
                     backoff_limit=1,
-                    template=core.PodTemplateSpecArgs(
-                        metadata=meta.ObjectMetaArgs(labels=names.backup_job_labels),
-                        spec=pod_spec),
+                    template=template,
                 ),
             ),
         ),

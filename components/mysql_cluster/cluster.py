@@ -21,7 +21,8 @@ from .dashboard import dashboard_config_map
 from .exporter import metrics_secret
 from .names import ClusterNames
 from .network_policy import network_policy_spec
-from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
+from .pod_spec import CREDENTIAL_KEYS, PodSettings
+from .pod_template import MYSQL_PORT, BACKUP_PORT, data_volume_claim, database_pod_template
 from .server_config import cnf_files
 from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
@@ -30,16 +31,6 @@ from .topology import topology_config_map
 from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
 from .tls import check_tls_settings, tls_enabled, tls_secret
 from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
-
-# The Secret's keys, read by the scripts from files named like them.
-SECRET_KEYS = {
-    "root_password": "root-password",
-    "replication_password": "replication-password",
-    "backup_password": "backup-password",
-    "app_password": "app-password",
-    "admin_password": "admin-password",
-}
-
 
 def _images(server: Server, settings: ClusterSettings) -> tuple[str, str]:
     backup_image = settings.backup_image or server.backup_image
@@ -149,7 +140,7 @@ class MySQLCluster(pulumi.ComponentResource):
                 pod_management_policy="OrderedReady",
                 update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
                 selector=meta.LabelSelectorArgs(match_labels=names.selector_labels),
-                template=pod_template(pod, pod_additions(pod)),
+                template=database_pod_template(pod, pod_additions(pod)),
                 volume_claim_templates=[data_volume_claim(pod)],
                 # A replica removed by scaling in would come back with stale data: drop its
                 # volume so that scaling out again clones afresh. Deleting the cluster keeps all.
@@ -248,9 +239,9 @@ class MySQLCluster(pulumi.ComponentResource):
             value = getattr(settings, setting.arg)
             if value is None:
                 value = random.RandomPassword(
-                    f"{name}-{SECRET_KEYS[setting.arg]}", length=32, special=False,
+                    f"{name}-{CREDENTIAL_KEYS[setting.arg]}", length=32, special=False,
                     opts=opts).result
-            passwords[SECRET_KEYS[setting.arg]] = pulumi.Output.secret(value)
+            passwords[CREDENTIAL_KEYS[setting.arg]] = pulumi.Output.secret(value)
         secret = core.Secret(
             f"{name}-credentials",
             metadata=metadata(names.credentials_secret),

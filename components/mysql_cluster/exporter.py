@@ -20,10 +20,10 @@ from .tls import CA_FILE, TLS_DIR
 
 DEFAULT_EXPORTER_IMAGE = "prom/mysqld-exporter:v0.18.0"
 METRICS_PORT = 9104
-METRICS_VOLUME = "metrics-credentials"
 METRICS_SECRETS_DIR = "/etc/mysql-cluster/metrics"
 PASSWORD_KEY = "metrics-password"
 OPTION_FILE_KEY = "my.cnf"
+SECRET_KEYS = (PASSWORD_KEY, OPTION_FILE_KEY)
 # The exporter holds a connection or two per scrape; a small, fixed footprint.
 EXPORTER_RESOURCES = core.ResourceRequirementsArgs(
     requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "128Mi"})
@@ -83,8 +83,14 @@ def exporter_arguments() -> list[str]:
     ]
 
 
-def exporter_container(image: str, security_context: core.SecurityContextArgs,
-                       tls_mounts: list[core.VolumeMountArgs]) -> core.ContainerArgs:
+def option_file_reads(tls: bool) -> frozenset[tuple[str, str]]:
+    """The Secret files the exporter reads because its option file names them: the CA."""
+    return frozenset({(TLS_DIR, CA_FILE)}) if tls else frozenset()
+
+
+def exporter_container(image: str, security_context: core.SecurityContextArgs) -> core.ContainerArgs:
+    """The container; it mounts the option file its arguments name (and, with TLS, the CA), no
+    other file of the cluster's Secrets (pod_spec.py)."""
     # The listener answers as soon as the exporter runs, whatever the server's state: a server
     # that is down shows as mysql_up 0, and must not make the pod unready twice over.
     def probe(period: int, failure_threshold: int) -> core.ProbeArgs:
@@ -96,8 +102,6 @@ def exporter_container(image: str, security_context: core.SecurityContextArgs,
         image=image,
         args=exporter_arguments(),
         ports=[core.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)],
-        volume_mounts=[core.VolumeMountArgs(name=METRICS_VOLUME, mount_path=METRICS_SECRETS_DIR,
-                                            read_only=True), *tls_mounts],
         resources=EXPORTER_RESOURCES,
         liveness_probe=probe(period=10, failure_threshold=3),
         readiness_probe=probe(period=10, failure_threshold=1),
@@ -105,18 +109,8 @@ def exporter_container(image: str, security_context: core.SecurityContextArgs,
     )
 
 
-def metrics_volume(secret_name: pulumi.Input[str]) -> core.VolumeArgs:
-    # Group-readable like the credentials: fsGroup makes the pod's group own the files.
-    return core.VolumeArgs(name=METRICS_VOLUME, secret=core.SecretVolumeSourceArgs(
-        secret_name=secret_name, default_mode=0o440))
-
-
 def sidecar_env() -> list[core.EnvVarArgs]:
     """What users.sh needs in the backup sidecar to create the exporter's user."""
     return [core.EnvVarArgs(name="METRICS_USER", value=METRICS_USER),
             core.EnvVarArgs(name="METRICS_SECRETS_DIR", value=METRICS_SECRETS_DIR)]
 
-
-def sidecar_mount() -> core.VolumeMountArgs:
-    return core.VolumeMountArgs(name=METRICS_VOLUME, mount_path=METRICS_SECRETS_DIR,
-                                read_only=True)

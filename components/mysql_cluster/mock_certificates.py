@@ -83,6 +83,15 @@ def tls_outputs(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[s
     return dict(_STATE[key])
 
 
+def ca_private_key(ca_cert_pem: str) -> str:
+    """The private key of a CA made here in this process, as the stack's state would hold it:
+    for tests that have the cluster's CA sign a certificate for someone else."""
+    for (resource_type, _, inputs), outputs in _STATE.items():
+        if resource_type.endswith(":SelfSignedCert") and outputs.get("certPem") == ca_cert_pem:
+            return json.loads(inputs)["privateKeyPem"]
+    raise KeyError("no CA with this certificate was rendered in this process")
+
+
 def _new_outputs(resource_type: str, inputs: dict[str, Any]) -> dict[str, Any]:
     kind = resource_type.rpartition(":")[2]
     if kind == "PrivateKey":

@@ -1,4 +1,4 @@
-"""The pod of a cluster: init containers, the server, the backup sidecar, probes and volumes.
+"""The database pods: init containers, the server, the backup sidecar, probes and volumes.
 
 Every pod runs the same template; the scripts find out from the ordinal whether they are on the
 primary (pod 0) or on a replica.
@@ -7,28 +7,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, Optional
 
-import pulumi
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from . import exporter
-from .names import ClusterNames
-from .scheduling import toleration_args
+from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
-from .servers import Server
-from .settings import ADMIN_USER, BACKUP_USER, REPLICATION_USER, ClusterSettings, optional_text
-from .tls import TLS_DIR, tls_volume
+from .settings import ADMIN_USER, BACKUP_USER, REPLICATION_USER, optional_text
+from .tls import TLS_DIR, server_tls_options
 from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
 from .volume_growth import ACCESS_MODES
 
 MYSQL_PORT = 3306
 BACKUP_PORT = 3307
-# The official mysql and mariadb images run mysqld as uid/gid 999; every container of the pod
-# runs as that uid so the server and the backup tool can both read and write the data volume.
-DATABASE_UID = 999
 SERVER_ID_OFFSET = 100  # server-id 0 means "replication off"
 CLONE_ATTEMPTS = 5
 # How often a backup sidecar looks whether its server should step down or follow another primary.
@@ -38,7 +33,6 @@ ROLE_WATCH_SECONDS = 5
 DATA_VOLUME_MOUNT = "/data"  # the whole data volume: staging area and clone coordinates
 DATA_SUBDIR = "mysql"  # the server's data directory inside the data volume
 SERVER_DATADIR = "/var/lib/mysql"
-SECRETS_DIR = "/etc/mysql-cluster/secrets"
 # Client option files carry passwords: memory-backed, so none outlives the pod on a node's disk.
 CLIENT_OPTIONS_DIR = "/run/mysql-cluster"
 CONF_DIR = "/etc/mysql/conf.d"
@@ -47,36 +41,11 @@ INIT_CONFIG_MAP_DIR = "/mnt/config-map"
 
 
 @dataclass(frozen=True)
-class PodSettings:
-    """What the pod template needs, already validated."""
-
-    names: ClusterNames
-    server: Server
-    server_image: str
-    backup_image: str
-    secret_name: pulumi.Input[str]
-    config_map_name: pulumi.Input[str]
-    topology_config_map_name: pulumi.Input[str]
-    server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
-    scripts_config_map_name: pulumi.Input[str]
-    settings: ClusterSettings
-    metrics_secret_name: Optional[pulumi.Input[str]] = None  # set when metrics are on
-    tls_secret_name: Optional[pulumi.Input[str]] = None  # the certificate's Secret; None: no TLS
-
-    def resources(self, prefix: str) -> core.ResourceRequirementsArgs:
-        def quantities(kind: str) -> dict[str, str]:
-            values = {"cpu": optional_text(getattr(self.settings, f"{prefix}_cpu_{kind}")),
-                      "memory": optional_text(getattr(self.settings, f"{prefix}_memory_{kind}"))}
-            return {resource: value for resource, value in values.items() if value}
-        return core.ResourceRequirementsArgs(requests=quantities("request"), limits=quantities("limit"))
-
-
-@dataclass(frozen=True)
 class PodAdditions:
     """Containers and volumes that an optional feature adds to every pod (backups.py)."""
 
-    init_containers: tuple[core.ContainerArgs, ...] = ()
-    containers: tuple[core.ContainerArgs, ...] = ()
+    init_containers: tuple[PodContainer, ...] = ()
+    containers: tuple[PodContainer, ...] = ()
     volumes: tuple[core.VolumeArgs, ...] = ()
 
 
@@ -134,14 +103,10 @@ def _mount(volume: str, path: str, sub_path: Optional[str] = None,
                                 read_only=read_only or None)
 
 
-# Every container whose env has TLS_DIR (_cluster_env) mounts the certificate: its clients'
-# option files name the CA there, as the exporter's does.
-def tls_mounts(pod: PodSettings) -> list[core.VolumeMountArgs]:
-    return [_mount("tls", TLS_DIR, read_only=True)] if pod.tls_secret_name is not None else []
-
-
-def tls_volumes(pod: PodSettings) -> list[core.VolumeArgs]:
-    return [tls_volume(pod.tls_secret_name)] if pod.tls_secret_name is not None else []
+def server_tls_files(pod: PodSettings) -> frozenset[tuple[str, str]]:
+    """The certificate files a container that runs the server reads: its options name them."""
+    paths = [PurePosixPath(path) for path in server_tls_options(pod.settings).values()]
+    return frozenset((str(path.parent), path.name) for path in paths if str(path.parent) == TLS_DIR)
 
 
 def _container_security() -> core.SecurityContextArgs:
@@ -188,11 +153,10 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
         image=pod.backup_image,
         command=script_command("clone.sh"),
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
-        # The credentials and the topology to ask the other pods which one to copy (donor.sh).
+        # The topology to ask the other pods which one to copy (donor.sh).
         volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"),
-                       _mount("credentials", SECRETS_DIR, read_only=True),
                        _mount("client-options", CLIENT_OPTIONS_DIR), topology_mount(),
-                       scripts_mount(), *tls_mounts(pod)],
+                       scripts_mount()],
         resources=pod.resources("backup"),
         security_context=_container_security(),
     )
@@ -204,7 +168,6 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
     mounts = [
         _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
         _mount("conf", CONF_DIR, read_only=True),
-        _mount("credentials", SECRETS_DIR, read_only=True),
         _mount("tmp", "/tmp"),
         _mount("client-options", CLIENT_OPTIONS_DIR),
         _mount("run", "/var/run/mysqld"),
@@ -212,7 +175,6 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         _mount("data", DATA_VOLUME_MOUNT, read_only=True),
         topology_mount(),
         scripts_mount(),  # for the probes
-        *tls_mounts(pod),
     ]
     if pod.server.flavor == "mysql":
         mounts.append(_mount("mysql-files", "/var/lib/mysql-files"))
@@ -251,13 +213,10 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
             _mount("data", DATA_VOLUME_MOUNT),
             _mount("conf", CONF_DIR, read_only=True),
-            _mount("credentials", SECRETS_DIR, read_only=True),
             _mount("tmp", "/tmp"),
             _mount("client-options", CLIENT_OPTIONS_DIR),
             topology_mount(),
             scripts_mount(),
-            *tls_mounts(pod),
-            *([exporter.sidecar_mount()] if metrics else []),
         ],
         resources=pod.resources("backup"),
         security_context=_container_security(),
@@ -295,9 +254,6 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
         core.VolumeArgs(name="conf", empty_dir=core.EmptyDirVolumeSourceArgs()),
         core.VolumeArgs(name="config-map", config_map=core.ConfigMapVolumeSourceArgs(
             name=pod.config_map_name)),
-        # Group-readable: fsGroup makes the pod's group own the files.
-        core.VolumeArgs(name="credentials", secret=core.SecretVolumeSourceArgs(
-            secret_name=pod.secret_name, default_mode=0o440)),
         core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
         core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory")),
         core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(
@@ -307,60 +263,36 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
+    return volumes
+
+
+def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContainer]:
+    containers = [PodContainer(_mysql(pod, env), also_reads=server_tls_files(pod)),
+                  PodContainer(_backup_sidecar(pod, env))]
     if pod.metrics_secret_name is not None:
-        volumes.append(exporter.metrics_volume(pod.metrics_secret_name))
-    return volumes + tls_volumes(pod)
-
-
-def _image_pull_secrets(pod: PodSettings) -> Optional[list[core.LocalObjectReferenceArgs]]:
-    return [core.LocalObjectReferenceArgs(name=name)
-            for name in pod.settings.image_pull_secrets] or None
-
-
-def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[core.ContainerArgs]:
-    containers = [_mysql(pod, env), _backup_sidecar(pod, env)]
-    if pod.metrics_secret_name is not None:
-        containers.append(exporter.exporter_container(
-            pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE,
-            _container_security(), tls_mounts(pod)))
+        containers.append(PodContainer(
+            exporter.exporter_container(pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE,
+                                        _container_security()),
+            also_reads=exporter.option_file_reads(pod.tls_secret_name is not None)))
     return containers
 
 
-def pod_template(pod: PodSettings, additions: PodAdditions = PodAdditions()) -> core.PodTemplateSpecArgs:
+def database_pod_template(pod: PodSettings, additions: PodAdditions = PodAdditions()
+                          ) -> core.PodTemplateSpecArgs:
     env = _cluster_env(pod)
-    return core.PodTemplateSpecArgs(
-        metadata=meta.ObjectMetaArgs(
-            labels={**pod.settings.pod_labels, **pod.names.labels},
-            annotations={**pod.settings.pod_annotations,
-                         "mysql-cluster/config-checksum": config_checksum(
-                *(pod.server_cnf[name] for name in sorted(pod.server_cnf)))},
-        ),
-        spec=core.PodSpecArgs(
-            init_containers=[_init_mysql(pod, env), _clone_mysql(pod, env),
-                             *additions.init_containers],
-            containers=_containers(pod, env) + list(additions.containers),
-            volumes=_volumes(pod) + list(additions.volumes),
-            security_context=core.PodSecurityContextArgs(
-                run_as_user=DATABASE_UID,
-                run_as_group=DATABASE_UID,
-                fs_group=DATABASE_UID,
-                fs_group_change_policy="OnRootMismatch",
-                run_as_non_root=True,
-                seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
-            affinity=_affinity(pod),
-            topology_spread_constraints=_zone_spread(pod),
-            node_selector=pod.settings.node_selector or None,
-            tolerations=toleration_args(pod.settings),
-            priority_class_name=optional_text(pod.settings.priority_class_name),
-            image_pull_secrets=_image_pull_secrets(pod),
-            service_account_name=optional_text(pod.settings.service_account_name),
-            # Whatever account the pods run as, they do not call the Kubernetes API.
-            automount_service_account_token=False,
-            enable_service_links=False,
-            # mysqld flushes to disk on shutdown; give it time before SIGKILL.
-            termination_grace_period_seconds=60,
-        ),
+    return pod_template(
+        pod, pod.names.labels,
+        init_containers=[PodContainer(_init_mysql(pod, env)), PodContainer(_clone_mysql(pod, env)),
+                         *additions.init_containers],
+        containers=_containers(pod, env) + list(additions.containers),
+        volumes=_volumes(pod) + list(additions.volumes),
+        annotations={"mysql-cluster/config-checksum": config_checksum(
+            *(pod.server_cnf[name] for name in sorted(pod.server_cnf)))},
+        affinity=_affinity(pod),
+        topology_spread_constraints=_zone_spread(pod),
+        priority_class_name=optional_text(pod.settings.priority_class_name),
+        # mysqld flushes to disk on shutdown; give it time before SIGKILL.
+        termination_grace_period_seconds=60,
     )
 
 

@@ -13,9 +13,8 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 
-from .pod_template import (CLIENT_OPTIONS_DIR, DATABASE_UID, SECRETS_DIR, PodSettings, _cluster_env,
-                           _container_security, _image_pull_secrets, _mount, tls_mounts,
-                           tls_volumes)
+from .pod_spec import PodContainer, PodSettings, pod_template
+from .pod_template import CLIENT_OPTIONS_DIR, _cluster_env, _container_security, _mount
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .settings import ADMIN_USER
 from .topology import topology_mount, topology_volume
@@ -69,45 +68,26 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
         spec=batch.JobSpecArgs(
             backoff_limit=2,
             active_deadline_seconds=FAILOVER_WAIT_SECONDS + CATCH_UP_SECONDS + 300,
-            template=core.PodTemplateSpecArgs(
-                metadata=meta.ObjectMetaArgs(labels=pod_labels),
-                spec=core.PodSpecArgs(
-                    restart_policy="Never",
-                    containers=[core.ContainerArgs(
-                        name="switchover",
-                        image=pod.backup_image,  # has the SQL client
-                        command=script_command("switchover.sh"),
-                        env=env,
-                        volume_mounts=[
-                            _mount("credentials", SECRETS_DIR, read_only=True),
-                            _mount("client-options", CLIENT_OPTIONS_DIR),
-                            _mount("tmp", "/tmp"),
-                            topology_mount(),
-                            scripts_mount(),
-                            # Its clients verify the servers; with TLS, replication needs it too.
-                            *tls_mounts(pod),
-                        ],
-                        resources=pod.resources("backup"),
-                        security_context=_container_security(),
-                    )],
-                    volumes=[
-                        core.VolumeArgs(name="credentials", secret=core.SecretVolumeSourceArgs(
-                            secret_name=pod.secret_name, default_mode=0o440)),
-                        core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(
-                            medium="Memory", size_limit="1Mi")),
-                        core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
-                        topology_volume(pod.topology_config_map_name),
-                        scripts_volume(pod.scripts_config_map_name),
-                        *tls_volumes(pod),
-                    ],
-                    security_context=core.PodSecurityContextArgs(
-                        run_as_user=DATABASE_UID, run_as_group=DATABASE_UID, fs_group=DATABASE_UID,
-                        run_as_non_root=True,
-                        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")),
-                    image_pull_secrets=_image_pull_secrets(pod),
-                    automount_service_account_token=False,
-                    enable_service_links=False,
-                ),
+            template=pod_template(
+                pod, pod_labels,
+                containers=[PodContainer(core.ContainerArgs(
+                    name="switchover",
+                    image=pod.backup_image,  # has the SQL client
+                    command=script_command("switchover.sh"),
+                    env=env,
+                    volume_mounts=[_mount("client-options", CLIENT_OPTIONS_DIR),
+                                   _mount("tmp", "/tmp"), topology_mount(), scripts_mount()],
+                    resources=pod.resources("backup"),
+                    security_context=_container_security(),
+                ))],
+                volumes=[
+                    core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(
+                        medium="Memory", size_limit="1Mi")),
+                    core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
+                    topology_volume(pod.topology_config_map_name),
+                    scripts_volume(pod.scripts_config_map_name),
+                ],
+                restart_policy="Never",
             ),
         ),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(

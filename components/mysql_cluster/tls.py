@@ -179,9 +179,3 @@ def _self_signed_secret(name: str, names: ClusterNames,
     )
     return secret.metadata.name
 
-
-def tls_volume(secret_name: pulumi.Input[str]) -> core.VolumeArgs:
-    # Only the three files, readable by the pod's group (fsGroup 999) and nobody else.
-    return core.VolumeArgs(name="tls", secret=core.SecretVolumeSourceArgs(
-        secret_name=secret_name, default_mode=0o440,
-        items=[core.KeyToPathArgs(key=key, path=key) for key in SECRET_KEYS]))

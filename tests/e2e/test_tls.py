@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mysql_cluster.mock_certificates import ca_private_key
+
 from .harness import HarnessError
 
 pytestmark = pytest.mark.e2e
@@ -18,24 +20,43 @@ TLS_SECRET = "mysql-tls"
 BACKUP_PORT = 3307
 
 
+def _openssl(directory: Path, *args: str) -> None:
+    subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+
+def _signed_certificate(directory: Path, common_name: str, alt_names: list[str]) -> dict[str, str]:
+    """tls.crt and tls.key for `common_name` and `alt_names`, with both TLS usages, signed by
+    the CA in `directory` (ca.crt, ca.key)."""
+    _openssl(directory, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-out", "tls.key")
+    _openssl(directory, "req", "-new", "-key", "tls.key", "-subj", f"/CN={common_name}",
+             "-addext", f"subjectAltName={','.join(alt_names)}", "-out", "tls.csr")
+    (directory / "usage.cnf").write_text("extendedKeyUsage=serverAuth,clientAuth\n")
+    _openssl(directory, "x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-days", "2", "-copy_extensions", "copy", "-extfile", "usage.cnf",
+             "-set_serial", "7", "-out", "tls.crt")
+    return {name: (directory / name).read_text() for name in ("tls.crt", "tls.key")}
+
+
 def other_ca_certificate(directory: Path, names: list[str]) -> dict[str, str]:
     """ca.crt, tls.crt and tls.key of a CA that is not the cluster's, for the same names."""
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+    _openssl(directory, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-out", "ca.key")
+    _openssl(directory, "req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=another CA",
+             "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign", "-out", "ca.crt")
+    certificate = _signed_certificate(directory, "mysql",
+                                      [f"DNS:{name}" for name in names] + ["IP:127.0.0.1"])
+    return {"ca.crt": (directory / "ca.crt").read_text(), **certificate}
 
-    for key in ("ca.key", "tls.key"):
-        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
-    openssl("req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=another CA", "-days", "2",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign", "-out", "ca.crt")
-    alt_names = ",".join([f"DNS:{name}" for name in names] + ["IP:127.0.0.1"])
-    openssl("req", "-new", "-key", "tls.key", "-subj", "/CN=mysql", "-addext",
-            f"subjectAltName={alt_names}", "-out", "tls.csr")
-    (directory / "usage.cnf").write_text("extendedKeyUsage=serverAuth,clientAuth\n")
-    openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-days", "2",
-            "-copy_extensions", "copy", "-extfile", "usage.cnf", "-set_serial", "7",
-            "-out", "tls.crt")
-    return {name: (directory / name).read_text() for name in ("ca.crt", "tls.crt", "tls.key")}
+
+def certificate_of_the_ca(directory: Path, ca_crt: str, ca_key: str, common_name: str
+                          ) -> dict[str, str]:
+    """tls.crt and tls.key that the given CA signed for another identity (its CN and one DNS
+    name), as a shared issuer or corporate CA signs for other services."""
+    (directory / "ca.crt").write_text(ca_crt)
+    (directory / "ca.key").write_text(ca_key)
+    return _signed_certificate(directory, common_name, [f"DNS:{common_name}"])
 
 
 def client_over_tls(cluster, *options: str) -> list[str]:
@@ -117,6 +138,28 @@ def test_a_clone_without_a_certificate_of_the_clusters_ca_gets_nothing(mariadb_c
         received[attempt] = int(result.stdout.strip())
     assert received == {attempt: 0 for attempt in attempts}
     assert "streaming a backup to a peer" not in harness.log(donor, "backup")
+
+
+@pytest.mark.timeout(180)
+def test_a_clone_with_a_certificate_of_the_clusters_ca_for_another_name_gets_nothing(
+        mariadb_cluster, tmp_path):
+    """A shared issuer or corporate CA signs for other services too: the donor serves only a
+    certificate that names this cluster's pods."""
+    cluster = mariadb_cluster(replicas=1)
+    harness, donor = cluster.harness, cluster.primary
+    ca = harness.manifests.secret_data(TLS_SECRET)["ca.crt"].decode()
+    web = certificate_of_the_ca(tmp_path, ca, ca_private_key(ca), "web-frontend")
+    for name, text in web.items():
+        harness.exec(donor, "backup", ["bash", "-c", f"umask 077; cat >/tmp/web-{name}"],
+                     input_text=text)
+    address = (f"{harness.dns_name(donor)}:{BACKUP_PORT},connect-timeout=5,"
+               f"cafile={TLS_DIR}/ca.crt,cert=/tmp/web-tls.crt,key=/tmp/web-tls.key")
+    result = harness.exec(donor, "backup", [
+        "bash", "-c", f"timeout 20 socat -u 'OPENSSL:{address}' STDOUT | wc -c"], check=False)
+    assert int(result.stdout.strip()) == 0
+    log = harness.log(donor, "backup")
+    assert "streaming a backup to a peer" not in log
+    assert "commonName does not match" in log, log
 
 
 @pytest.mark.timeout(240)

@@ -249,14 +249,22 @@ class Pod:
                 for key, text in config_maps[volume["configMap"]["name"]].items():
                     (path / key).write_text(text)
             elif "secret" in volume:
-                # An existingSecret is not rendered: it holds the test passwords.
-                for key, value in secrets.get(volume["secret"]["secretName"], PASSWORDS).items():
-                    (path / key).write_text(value)
+                # An existingSecret is not rendered: it holds the test passwords. Like the
+                # kubelet, only the keys the volume lists, when it lists them.
+                data = secrets.get(volume["secret"]["secretName"], PASSWORDS)
+                items = volume["secret"].get("items") or [{"key": key, "path": key} for key in data]
+                for item in items:
+                    (path / item["path"]).write_text(data[item["key"]])
             else:
                 assert "emptyDir" in volume, f"the harness does not emulate volume {volume}"
 
     def volume(self, name: str) -> Path:
         return self.volumes / name
+
+    def path_in(self, container: str, path: str) -> Path:
+        """Where `path`, as the container sees it, is on this machine (e.g. a Secret's file,
+        to change it)."""
+        return self._host_path(path, self.container(container).get("volumeMounts", []))
 
     @property
     def data(self) -> Path:

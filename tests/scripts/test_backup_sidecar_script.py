@@ -82,10 +82,14 @@ BACKUP_GRANTS = {
 # One connection at a time, each served by the exported stream_backup function. Which way the
 # data flows is checked by the tests where a peer receives a backup.
 def socat_listen(pod) -> list[str]:
-    """socat's addresses: mutual TLS with the pod's certificate (TLS is on by default)."""
-    tls = pod.volume("tls")
+    """socat's addresses: mutual TLS with the pod's certificate (TLS is on by default), served
+    only to a peer whose certificate names this pod."""
+    tls, env = pod.volume("tls"), pod.env("backup")
+    own_name = (f"{pod.name}.{env['HEADLESS_SERVICE']}.{env['CLUSTER_NAMESPACE']}.svc."
+                f"{env['CLUSTER_DOMAIN']}")
     return [f"OPENSSL-LISTEN:3307,reuseaddr,fork,max-children=1,cert={tls}/tls.crt,"
-            f"key={tls}/tls.key,cafile={tls}/ca.crt,verify=1", "EXEC:bash -c stream_backup"]
+            f"key={tls}/tls.key,cafile={tls}/ca.crt,verify=1,commonname={own_name}",
+            "EXEC:bash -c stream_backup"]
 
 
 def cloned_replica(make_pod, server: str, **config):

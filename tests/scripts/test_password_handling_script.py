@@ -44,7 +44,7 @@ def test_no_password_reaches_argv_or_output_even_traced(make_pod, server):
 def test_a_password_with_a_newline_reaches_the_server_whole_and_is_never_printed(make_pod, server):
     pod = make_pod(server, 0, existingSecret="db-credentials")
     password = "rootQx7Vd first line\nsecond line\tend"
-    (pod.volume("credentials") / "root-password").write_text(password)
+    pod.path_in("mysql", "/etc/mysql-cluster/secrets/root-password").write_text(password)
     pod.scenario["accounts"]["root"] = password
     runs = [pod.run("mysql", probe=probe, trace=True) for probe in ("livenessProbe", "readinessProbe")]
     assert [run.status for run in runs] == [0, 0]

@@ -143,7 +143,7 @@ def test_a_replica_whose_server_does_not_answer_is_not_ready(make_pod):
 def test_the_probes_read_the_root_password_from_the_secret_at_every_run(make_pod):
     pod = make_pod("mysql 8.4", 0)
     new_password = "a changed root password 'with' \"quotes\" \\ and spaces"
-    (pod.volume("credentials") / "root-password").write_text(new_password)
+    pod.path_in("mysql", "/etc/mysql-cluster/secrets/root-password").write_text(new_password)
     pod.scenario["accounts"]["root"] = new_password
     assert pod.run("mysql", probe="livenessProbe").status == 0
     assert pod.run("mysql", probe="readinessProbe").status == 0

@@ -153,7 +153,7 @@ def test_without_gtid_mode_in_the_configuration_the_backup_tool_refuses_to_serve
 def test_a_replication_password_over_32_characters_stops_the_replica_naming_the_secret_key(make_pod, server):
     pod = cloned(make_pod, server, existingSecret="db-credentials")
     password = "replQx7Vd" + "x" * 24
-    (pod.volume("credentials") / "replication-password").write_text(password)
+    pod.path_in("backup", "/etc/mysql-cluster/secrets/replication-password").write_text(password)
     run = pod.run("backup")
     assert run.status == 1
     assert "replication password (Secret key replication-password) has 33 characters" in run.stderr
@@ -165,14 +165,14 @@ def test_a_replication_password_over_32_characters_stops_the_replica_naming_the_
 @pytest.mark.parametrize("server", MARIADB)
 def test_mariadb_replicates_with_a_replication_password_over_32_characters(make_pod, server):
     pod = cloned(make_pod, server, existingSecret="db-credentials")
-    (pod.volume("credentials") / "replication-password").write_text("r" * 40)
+    pod.path_in("backup", "/etc/mysql-cluster/secrets/replication-password").write_text("r" * 40)
     started(pod)
     assert pod.server_state["channel"]["password"] == "r" * 40
 
 
 def test_a_failed_replication_start_is_retried_at_the_next_start(make_pod):
     pod = cloned(make_pod, "mysql 8.4", existingSecret="db-credentials")
-    secret = pod.volume("credentials") / "replication-password"
+    secret = pod.path_in("backup", "/etc/mysql-cluster/secrets/replication-password")
     secret.write_text("r" * 33)
     assert pod.run("backup").status == 1
     secret.write_text("r" * 32)

@@ -11,10 +11,13 @@ from mysql_cluster import ConfigError
 from mysql_cluster.exporter import option_file
 from mysql_cluster.settings import BY_KEY
 
+from stack_manifests import mounted_secret_files
+
 from .conftest import container, find
 
 METRICS = {"metrics": "true", "metricsClientNamespaces": '["monitoring"]'}
-TLS_MOUNT = {"name": "tls", "mountPath": "/etc/mysql-cluster/tls", "readOnly": True}
+TLS_DIR = "/etc/mysql-cluster/tls"
+METRICS_DIR = "/etc/mysql-cluster/metrics"
 MONITORED = {**METRICS, "serviceMonitor": "true", "prometheusRule": "true",
              "prometheusLabels": '["release=kube-prometheus-stack"]'}
 
@@ -54,10 +57,7 @@ def test_the_exporter_reads_its_password_from_an_option_file_in_its_own_secret(r
     exporter = container(find(manifests, "StatefulSet"), "mysqld-exporter")
     assert "--config.my-cnf=/etc/mysql-cluster/metrics/my.cnf" in exporter["args"]
     assert "env" not in exporter and "envFrom" not in exporter
-    assert {"name": "metrics-credentials", "readOnly": True,
-            "mountPath": "/etc/mysql-cluster/metrics"} in exporter["volumeMounts"]
-    volume = next(v for v in spec["volumes"] if v["name"] == "metrics-credentials")
-    assert volume["secret"]["secretName"] == "mysql-metrics"
+    assert mounted_secret_files(spec, "mysqld-exporter")[METRICS_DIR] == ("mysql-metrics", ["my.cnf"])
     assert sorted(find(manifests, "Secret", "mysql-metrics")["stringData"]) == \
         ["metrics-password", "my.cnf"]
 
@@ -77,15 +77,15 @@ def test_with_client_tls_required_the_exporter_names_the_ca_it_mounts(render):
     manifests = render(reveal_secrets=True, **METRICS, requireClientTls="true")
     options = find(manifests, "Secret", "mysql-metrics")["stringData"]["my.cnf"]
     assert "ssl-ca=/etc/mysql-cluster/tls/ca.crt" in options.splitlines()
-    assert TLS_MOUNT in container(find(manifests, "StatefulSet"), "mysqld-exporter")["volumeMounts"]
+    spec = pod_spec(manifests)
+    assert mounted_secret_files(spec, "mysqld-exporter")[TLS_DIR] == ("mysql-tls", ["ca.crt"])
 
 
 def test_without_tls_the_exporter_connects_in_plain_text_and_mounts_no_certificate(render):
     manifests = render(reveal_secrets=True, **METRICS, tlsSource="none")
     options = find(manifests, "Secret", "mysql-metrics")["stringData"]["my.cnf"]
     assert [line for line in options.splitlines() if line.startswith("ssl")] == []
-    exporter = container(find(manifests, "StatefulSet"), "mysqld-exporter")
-    assert [mount["name"] for mount in exporter["volumeMounts"]] == ["metrics-credentials"]
+    assert list(mounted_secret_files(pod_spec(manifests), "mysqld-exporter")) == [METRICS_DIR]
 
 
 def test_the_exporter_is_hardened_and_sized_like_every_other_container(rendered):
@@ -104,12 +104,13 @@ def test_the_exporter_is_probed_on_its_listener_not_through_the_server(rendered)
 
 
 def test_the_backup_sidecar_learns_the_metrics_user_and_where_its_password_is(rendered):
-    sidecar = container(find(rendered(**METRICS), "StatefulSet"), "backup")
+    manifests = rendered(**METRICS)
+    sidecar = container(find(manifests, "StatefulSet"), "backup")
     env = {e["name"]: e.get("value") for e in sidecar["env"]}
     assert env["METRICS_USER"] == "metrics"
-    assert env["METRICS_SECRETS_DIR"] == "/etc/mysql-cluster/metrics"
-    assert {"name": "metrics-credentials", "readOnly": True,
-            "mountPath": "/etc/mysql-cluster/metrics"} in sidecar["volumeMounts"]
+    assert env["METRICS_SECRETS_DIR"] == METRICS_DIR
+    assert mounted_secret_files(pod_spec(manifests), "backup")[METRICS_DIR] == (
+        "mysql-metrics", ["metrics-password"])
 
 
 def test_without_metrics_the_sidecar_creates_no_metrics_user(rendered):

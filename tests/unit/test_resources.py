@@ -10,6 +10,8 @@ import pytest
 
 from mysql_cluster.scripts_config_map import scripts_digest
 
+from stack_manifests import mounted_secret_files
+
 from .conftest import SERVER_IDS, SERVERS, STACKS, find, server_config
 
 ORDERS = {"clusterName": "orders", "namespace": "shop"}
@@ -159,10 +161,10 @@ def test_pods_stay_when_the_config_map_stays_the_same(rendered):
 
 def test_existing_secret_replaces_the_created_one(rendered):
     manifests = rendered(existingSecret="orders-passwords")
-    volumes = find(manifests, "StatefulSet")["spec"]["template"]["spec"]["volumes"]
+    spec = find(manifests, "StatefulSet")["spec"]["template"]["spec"]
     assert [m["metadata"]["name"] for m in manifests if m["kind"] == "Secret"] == ["mysql-tls"]
-    assert {"name": "credentials", "secret": {"secretName": "orders-passwords",
-                                               "defaultMode": 0o440}} in volumes
+    assert mounted_secret_files(spec, "backup")["/etc/mysql-cluster/secrets"][0] == \
+        "orders-passwords"
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -8,6 +8,8 @@ import yaml
 from mysql_cluster.mock_runtime import run_program
 from mysql_cluster.render import REDACTED, stack_config
 
+from stack_manifests import mounted_secret_files
+
 from .conftest import PROJECT_DIR, SERVER_IDS, SERVERS, container, find, server_config
 
 PASSWORD_KEYS = ["root-password", "replication-password", "backup-password", "app-password",
@@ -76,15 +78,14 @@ def test_secret_values_are_pulumi_secrets_in_the_deployment():
 
 
 @pytest.mark.parametrize("name", ["mysql", "backup"])
-def test_server_and_sidecar_read_passwords_from_the_mounted_secret(server_manifests, name):
-    statefulset = find(server_manifests, "StatefulSet")
-    volume, = [v for v in statefulset["spec"]["template"]["spec"]["volumes"]
-               if v["name"] == "credentials"]
-    mount, = [m for m in container(statefulset, name)["volumeMounts"]
-              if m["name"] == "credentials"]
-    assert volume["secret"] == {"secretName": find(server_manifests, "Secret", CREDENTIALS)["metadata"]["name"],
-                                "defaultMode": 0o440}
-    assert (mount["mountPath"], mount["readOnly"]) == (SECRETS_DIR, True)
+def test_server_and_sidecar_read_passwords_from_the_mounted_secret_readable_by_their_group(
+        server_manifests, name):
+    spec = find(server_manifests, "StatefulSet")["spec"]["template"]["spec"]
+    secret, keys = mounted_secret_files(spec, name)[SECRETS_DIR]
+    assert secret == find(server_manifests, "Secret", CREDENTIALS)["metadata"]["name"]
+    assert "root-password" in keys
+    assert {volume["secret"]["defaultMode"] for volume in spec["volumes"]
+            if volume.get("secret", {}).get("secretName") == secret} == {0o440}
 
 
 def test_no_container_gets_a_password_in_its_environment(server_manifests):

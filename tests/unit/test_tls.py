@@ -9,6 +9,8 @@ from mysql_cluster.mock_runtime import run_program
 from mysql_cluster.render import stack_config
 from mysql_cluster.settings import BY_KEY
 
+from stack_manifests import mounted_secret_files, workload_pod_specs
+
 from .conftest import PROJECT_DIR, container, find
 from .test_config_validation import registered_before_failing, rejection
 
@@ -48,17 +50,6 @@ def server_options(manifests: list[dict], role: str = "primary") -> list[str]:
 def openssl_text(pem: str) -> str:
     return subprocess.run(["openssl", "x509", "-noout", "-text"], input=pem, text=True,
                           capture_output=True, check=True).stdout
-
-
-def pod_specs(manifests: list[dict]) -> dict[str, dict]:
-    """Every workload's pod spec, by kind: the StatefulSet, the switchover Job, the CronJob."""
-    specs = {}
-    for manifest in manifests:
-        if manifest["kind"] in ("StatefulSet", "Job"):
-            specs[manifest["kind"]] = manifest["spec"]["template"]["spec"]
-        elif manifest["kind"] == "CronJob":
-            specs["CronJob"] = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    return specs
 
 
 # --- The default: a CA of the stack's own ----------------------------------------------------
@@ -206,18 +197,17 @@ BACKUPS = {"backupTarget": "s3", "backupS3Endpoint": "http://s3.storage:8333",
            "backupSchedule": "30 2 * * *", "restoreFrom": "latest"}
 
 
-def test_every_container_told_where_the_certificate_is_mounts_it_in_every_workload(rendered):
-    specs = pod_specs(rendered(**BACKUPS))
+def test_every_container_told_where_the_certificate_is_mounts_its_ca_in_every_workload(rendered):
+    specs = workload_pod_specs(rendered(**BACKUPS))
     assert sorted(specs) == ["CronJob", "Job", "StatefulSet"]
     told, mounting = [], []
     for kind, spec in specs.items():
-        assert [v["secret"]["secretName"] for v in spec["volumes"] if v["name"] == "tls"] == [
-            "mysql-tls"], kind
         for candidate in spec.get("initContainers", []) + spec["containers"]:
             name = f"{kind}/{candidate['name']}"
             if any(var == {"name": "TLS_DIR", "value": TLS_DIR} for var in candidate.get("env", [])):
                 told.append(name)
-            if {"name": "tls", "mountPath": TLS_DIR, "readOnly": True} in candidate["volumeMounts"]:
+            secret, keys = mounted_secret_files(spec, candidate["name"]).get(TLS_DIR, ("", []))
+            if secret == "mysql-tls" and "ca.crt" in keys:
                 mounting.append(name)
     assert told == mounting
     assert {"CronJob/backup", "Job/switchover", "StatefulSet/binlog-archive",
@@ -225,7 +215,7 @@ def test_every_container_told_where_the_certificate_is_mounts_it_in_every_worklo
 
 
 def test_without_tls_no_workload_is_told_of_a_certificate(rendered):
-    for kind, spec in pod_specs(rendered(**BACKUPS, tlsSource="none")).items():
+    for kind, spec in workload_pod_specs(rendered(**BACKUPS, tlsSource="none")).items():
         assert [v for v in spec["volumes"] if v["name"] == "tls"] == [], kind
         assert not any(var["name"] == "TLS_DIR" for c in spec.get("initContainers", []) +
                        spec["containers"] for var in c.get("env", [])), kind

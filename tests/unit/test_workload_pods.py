@@ -1,0 +1,149 @@
+"""Every workload's pod (the StatefulSet's, the backup CronJob's, the switchover Job's) gets what
+the settings say of the cluster's pods, and each of its containers mounts exactly the Secret files
+that what it runs reads: the scripts of its command and probes, its arguments and environment."""
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+import pytest
+
+from stack_manifests import mounted_secret_files, workload_pod_specs
+
+from .conftest import find
+
+SECRETS_DIR = "/etc/mysql-cluster/secrets"
+TLS_DIR = "/etc/mysql-cluster/tls"
+METRICS_DIR = "/etc/mysql-cluster/metrics"
+# Every workload and every optional container: backups with a schedule, a restore, metrics.
+EVERYTHING = {"backupTarget": "s3", "backupS3Endpoint": "https://s3.storage:8333",
+              "backupS3Bucket": "backups", "backupS3Secret": "s3-keys",
+              "backupSchedule": "30 2 * * *", "restoreFrom": "latest", "metrics": "true",
+              "imagePullSecrets": '["registry-a", "registry-b"]'}
+# The containers that run the server, whose options name its certificate and key.
+SERVER_CONTAINERS = ("mysql", "restore-replay")
+SCRIPT_PATH = re.compile(r"/opt/mysql-cluster/scripts/([\w.-]+\.sh)")
+SCRIPT_RUN = re.compile(r'^\s*(?:source|bash) "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)/([\w.-]+\.sh)"')
+
+
+def pods(rendered, **config: str) -> dict[str, dict[str, Any]]:
+    specs = workload_pod_specs(rendered(**{**EVERYTHING, **config}))
+    assert sorted(specs) == ["CronJob", "Job", "StatefulSet"]
+    return specs
+
+
+def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def code_lines(text: str) -> list[str]:
+    """The script's lines without comments and without the messages of `die`."""
+    return [line.split('die "')[0] for line in text.splitlines()
+            if not line.lstrip().startswith("#")]
+
+
+def scripts_run(container: dict[str, Any], scripts: dict[str, str]) -> set[str]:
+    """The scripts the container's command and probes run, with those they source or start."""
+    words = container.get("command", []) + container.get("args", [])
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        words += container.get(probe, {}).get("exec", {}).get("command", [])
+    pending = [name for word in words for name in SCRIPT_PATH.findall(word)]
+    found: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            pending += [match.group(1) for line in scripts[name].splitlines()
+                        if (match := SCRIPT_RUN.match(line))]
+    return found
+
+
+def mentioned(key: str, lines: list[str]) -> bool:
+    return any(re.search(rf"(?<![\w.-]){re.escape(key)}(?![\w.-])", line) for line in lines)
+
+
+def expected_files(container: dict[str, Any], manifests: list[dict], scripts: dict[str, str]
+                   ) -> dict[str, list[str]]:
+    """What the container must mount, by path: the keys its scripts name, the files its
+    arguments and environment name, the CA when told where the certificate is, and the
+    certificate and key when it serves SQL or streams a backup (socat over mutual TLS)."""
+    names = scripts_run(container, scripts)
+    lines = [line for name in names for line in code_lines(scripts[name])]
+    words = container.get("args", []) + [var.get("value", "") for var in container.get("env", [])]
+    env = {var["name"] for var in container.get("env", [])}
+    offered = {SECRETS_DIR: sorted(find(manifests, "Secret", "mysql-credentials")["stringData"]),
+               METRICS_DIR: sorted(find(manifests, "Secret", "mysql-metrics")["stringData"])}
+    expected = {path: [key for key in keys
+                       if mentioned(key, lines) or any(f"{path}/{key}" in word for word in words)]
+                for path, keys in offered.items()}
+    tls = []
+    # The exporter's option file (a Secret key, redacted here) names the CA.
+    if "TLS_DIR" in env or any(word.endswith(f"{METRICS_DIR}/my.cnf") for word in words):
+        tls.append("ca.crt")
+    if container["name"] in SERVER_CONTAINERS or any(re.search(r"(^|\s)socat\s+-", line)
+                                                     for line in lines):
+        tls += ["tls.crt", "tls.key"]
+    expected[TLS_DIR] = tls
+    return {path: keys for path, keys in expected.items() if keys}
+
+
+def mounted(spec: dict[str, Any], name: str) -> dict[str, Optional[list[str]]]:
+    return {path: keys for path, (secret, keys) in mounted_secret_files(spec, name).items()
+            if secret != "s3-keys"}
+
+
+def test_every_workloads_pod_pulls_its_images_with_the_configured_secrets(rendered):
+    for kind, spec in pods(rendered).items():
+        assert spec["imagePullSecrets"] == [{"name": "registry-a"}, {"name": "registry-b"}], kind
+
+
+def test_every_workloads_pod_runs_as_the_database_user_without_an_api_token(rendered):
+    for kind, spec in pods(rendered, serviceAccountName="db").items():
+        assert (spec["securityContext"]["runAsUser"], spec["securityContext"]["fsGroup"],
+                spec["securityContext"]["seccompProfile"]) == (999, 999, {"type": "RuntimeDefault"})
+        assert (spec["serviceAccountName"], spec["automountServiceAccountToken"],
+                spec["enableServiceLinks"]) == ("db", False, False), kind
+
+
+def test_every_workloads_pod_runs_on_the_selected_nodes(rendered):
+    toleration = '[{"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}]'
+    for kind, spec in pods(rendered, nodeSelector='{"node-pool": "databases"}',
+                           tolerations=toleration).items():
+        assert spec["nodeSelector"] == {"node-pool": "databases"}, kind
+        assert [t["key"] for t in spec["tolerations"]] == ["dedicated"], kind
+
+
+@pytest.mark.parametrize("tls_source", ["self-signed", "none"])
+def test_each_container_mounts_exactly_the_secret_files_that_what_it_runs_reads(rendered, tls_source):
+    manifests = rendered(**EVERYTHING, tlsSource=tls_source)
+    (scripts,) = [m["data"] for m in manifests
+                  if m["kind"] == "ConfigMap" and "lib.sh" in m.get("data", {})]
+    checked = 0
+    for kind, spec in workload_pod_specs(manifests).items():
+        for container in containers(spec):
+            expected = expected_files(container, manifests, scripts)
+            if tls_source == "none":
+                expected.pop(TLS_DIR, None)
+            files = {path: sorted(keys or ["<every key>"])
+                     for path, keys in mounted(spec, container["name"]).items()}
+            assert files == {path: sorted(keys) for path, keys in expected.items()}, \
+                f"{kind}/{container['name']}"
+            checked += 1
+    assert checked >= 12  # the three workloads have 12 containers with these settings
+
+
+def test_the_exporter_gets_its_option_file_and_the_ca_and_no_password_or_key_of_the_cluster(rendered):
+    spec = pods(rendered)["StatefulSet"]
+    assert mounted(spec, "mysqld-exporter") == {TLS_DIR: ["ca.crt"], METRICS_DIR: ["my.cnf"]}
+
+
+def test_the_clone_and_the_binlog_archive_get_only_the_password_they_log_in_with(rendered):
+    spec = pods(rendered)["StatefulSet"]
+    assert mounted(spec, "clone-mysql")[SECRETS_DIR] == ["replication-password"]
+    assert mounted(spec, "binlog-archive")[SECRETS_DIR] == ["backup-password"]
+    assert TLS_DIR + "/tls.key" not in {f"{path}/{key}" for path, keys in
+                                        mounted(spec, "binlog-archive").items() for key in keys}
+
+
+def test_the_backup_job_logs_into_no_server_and_gets_no_password(rendered):
+    assert SECRETS_DIR not in mounted(pods(rendered)["CronJob"], "backup")
