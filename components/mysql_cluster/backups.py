@@ -9,6 +9,13 @@ code path for both targets. Layout under the target's prefix:
     backups/<name>/backup.xbstream  the stream as the donor's sidecar served it
     backups/<name>/manifest.json    written last, only after a whole and verified upload
     binlogs/<history>/mysql-bin.*   closed binary logs of one primary's data directory
+
+Every object is written and read through rclone's crypt remote `sealed:` layered over `target:`
+(https://rclone.org/crypt/), keyed by the cluster's backup key (backupKey, key backup-key of the
+credentials Secret): the bucket holds only ciphertext, each 64 KiB block authenticated, and a
+changed block fails the read. Names stay readable, with ".bin" appended, so that retention and
+restores can list them. The default prefix is <stack>/<namespace>/<cluster>: two clusters never
+share one unless a user says so, and manifests record the namespace and cluster besides.
 """
 from __future__ import annotations
 
@@ -30,6 +37,10 @@ from .scripts_config_map import script_command, scripts_mount, scripts_volume
 
 TOOLS_DIR = "/opt/mysql-cluster-tools"
 TARGET_CREDENTIALS_DIR = "/etc/mysql-cluster/backup-target"
+BACKUP_KEY_DIR = "/etc/mysql-cluster/backup-key"
+BACKUP_KEY = "backup-key"  # the credentials Secret's key (cluster.SECRET_KEYS)
+# The crypt remote over `target:` that every script reads and writes through.
+SEALED_REMOTE = "sealed"
 TARGET_CLAIM_MOUNT = "/backup-target"
 # The rclone image's binary; the init container copies it for the other containers.
 RCLONE_IN_IMAGE = "/usr/local/bin/rclone"
@@ -50,12 +61,13 @@ class BackupTarget:
 
     @property
     def prefix(self) -> str:
-        return self.settings.backup_prefix or self.pod.names.cluster
+        names = self.pod.names
+        return self.settings.backup_prefix or f"{pulumi.get_stack()}/{names.namespace}/{names.cluster}"
 
     def remote(self, prefix: str) -> str:
         if self.settings.backup_target == "s3":
-            return f"target:{self.settings.backup_s3_bucket}/{prefix}"
-        return f"target:{TARGET_CLAIM_MOUNT}/{prefix}"
+            return f"{SEALED_REMOTE}:{self.settings.backup_s3_bucket}/{prefix}"
+        return f"{SEALED_REMOTE}:{TARGET_CLAIM_MOUNT}/{prefix}"
 
     def env(self) -> list[core.EnvVarArgs]:
         """rclone's configuration of `target:`, without the keys (the scripts read those from
@@ -72,7 +84,12 @@ class BackupTarget:
         else:
             options = {"TYPE": "local"}
         env = [_env(f"RCLONE_CONFIG_TARGET_{key}", value) for key, value in options.items() if value]
+        # Names in clear (".bin" appended), contents encrypted; the scripts add the password.
+        sealed = {"TYPE": "crypt", "REMOTE": "target:", "FILENAME_ENCRYPTION": "off",
+                  "DIRECTORY_NAME_ENCRYPTION": "false"}
+        env += [_env(f"RCLONE_CONFIG_{SEALED_REMOTE.upper()}_{key}", value) for key, value in sealed.items()]
         return env + [
+            _env("CRYPT_PASSWORD_FILE", f"{BACKUP_KEY_DIR}/{BACKUP_KEY}"),
             _env("RCLONE", f"{TOOLS_DIR}/rclone"),
             # Fail fast: a streamed upload cannot be retried whole (the Job retries the backup),
             # and rclone's default of 10 attempts per part kept a job with a dead store for minutes.
@@ -87,7 +104,11 @@ class BackupTarget:
 
     def volumes(self) -> list[core.VolumeArgs]:
         settings = self.settings
-        volumes = [core.VolumeArgs(name="tools", empty_dir=core.EmptyDirVolumeSourceArgs())]
+        volumes = [core.VolumeArgs(name="tools", empty_dir=core.EmptyDirVolumeSourceArgs()),
+                   # The backup key alone of the credentials Secret.
+                   core.VolumeArgs(name=BACKUP_KEY, secret=core.SecretVolumeSourceArgs(
+                       secret_name=self.pod.secret_name, default_mode=0o440,
+                       items=[core.KeyToPathArgs(key=BACKUP_KEY, path=BACKUP_KEY)]))]
         if settings.backup_target == "s3":
             volumes.append(core.VolumeArgs(name="target-credentials", secret=core.SecretVolumeSourceArgs(
                 secret_name=settings.backup_s3_secret, default_mode=0o440,
@@ -98,7 +119,8 @@ class BackupTarget:
         return volumes
 
     def mounts(self) -> list[core.VolumeMountArgs]:
-        mounts = [_mount("tools", TOOLS_DIR, read_only=True)]
+        mounts = [_mount("tools", TOOLS_DIR, read_only=True),
+                  _mount(BACKUP_KEY, BACKUP_KEY_DIR, read_only=True)]
         if self.settings.backup_target == "s3":
             mounts.append(_mount("target-credentials", TARGET_CREDENTIALS_DIR, read_only=True))
         else:
@@ -124,6 +146,9 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
     prefix, _, name = pod.settings.restore_from.rpartition("/")
     restore_env = [_env("RESTORE_REMOTE", target.remote(prefix or target.prefix)),
                    _env("RESTORE_NAME", name), _env("RESTORE_TO", pod.settings.restore_to),
+                   _env("CLUSTER_NAME", pod.names.cluster),
+                   # A prefix named in restoreFrom may hold another cluster's backups.
+                   _env("RESTORE_ANY_CLUSTER", "true" if prefix else "false"),
                    # mysqlbinlog reads --stop-datetime in local time.
                    _env("TZ", "UTC")]
     fetch = core.ContainerArgs(

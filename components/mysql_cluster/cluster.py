@@ -37,6 +37,7 @@ SECRET_KEYS = {
     "backup_password": "backup-password",
     "app_password": "app-password",
     "admin_password": "admin-password",
+    "backup_key": "backup-key",
 }
 
 
@@ -245,6 +246,8 @@ class MySQLCluster(pulumi.ComponentResource):
         passwords = {}
         for setting in PASSWORD_SETTINGS:
             value = getattr(settings, setting.arg)
+            if setting.arg == "backup_key" and not settings.backup_target:
+                continue  # no backups to encrypt
             if value is None:
                 value = random.RandomPassword(
                     f"{name}-{SECRET_KEYS[setting.arg]}", length=32, special=False,
