@@ -93,7 +93,8 @@ apply_retention() {
   done
   age=$((now - $(backup_name_epoch "${kept[-1]}")))
   log "retention: keeping ${#kept[@]} backups; deleting binary logs archived more than ${age}s ago"
-  target_rclone delete --min-age "${age}s" --exclude started "$BACKUP_REMOTE/binlogs" ||
+  # rclone's exit status 3: no binary log was archived yet, nothing to delete.
+  target_rclone delete --min-age "${age}s" --exclude started "$BACKUP_REMOTE/binlogs" || (($? == 3)) ||
     die "retention could not delete old binary logs"
   # Object stores have no empty directories; a claim keeps them until removed.
   if [[ "${RCLONE_CONFIG_TARGET_TYPE:-}" == local ]]; then

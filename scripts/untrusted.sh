@@ -62,7 +62,7 @@ checked() {
 declare -gA MANIFEST=()
 manifest_load() {
   local text=$1 source=$2 line key value
-  local line_re='^  "([A-Za-z]{1,32})": ("([^"\\]*)"|([0-9]{1,19})),?$'
+  local line_re='^  "([A-Za-z0-9]{1,32})": ("([^"\\]*)"|([0-9]{1,19})),?$'
   MANIFEST=()
   while IFS= read -r line; do
     [[ "$line" == "{" || "$line" == "}" || -z "$line" ]] && continue
