@@ -119,7 +119,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     backup_claim: pulumi.Input[str]
     """Name of an existing PersistentVolumeClaim (ReadWriteMany, or on the pods' node) of the pvc target. Default: `""`."""
     backup_prefix: pulumi.Input[str]
-    """Path under the bucket or claim where this cluster keeps backups and binary logs; "" for the cluster name. Default: `""`."""
+    """Path under the bucket or claim where this cluster keeps backups and binary logs; "" for <stack>/<namespace>/<cluster name>. Give each cluster its own. Default: `""`."""
     backup_retention_count: pulumi.Input[int]
     """Complete backups kept; older ones are deleted after each successful backup (0: no limit by count). Default: `7`."""
     backup_retention_days: pulumi.Input[int]

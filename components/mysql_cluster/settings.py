@@ -516,7 +516,7 @@ SETTINGS: tuple[Setting, ...] = (
             "pvc target.", _dns_subdomain, optional=True),
     Setting("backupPrefix", "backup_prefix", "string", "",
             "Path under the bucket or claim where this cluster keeps backups and binary logs; "
-            "\"\" for the cluster name.", _object_path),
+            "\"\" for <stack>/<namespace>/<cluster name>. Give each cluster its own.", _object_path),
     Setting("backupRetentionCount", "backup_retention_count", "integer", 7,
             "Complete backups kept; older ones are deleted after each successful backup "
             "(0: no limit by count).", _integer(0, 10000)),
