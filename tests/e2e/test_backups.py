@@ -48,7 +48,7 @@ def backup_cluster(statefulset_harness, render, store, server):
         store.serve(harness)
         harness.start_statefulset(replicas)
         # As a scheduled backup finds it: the primary's binary log archive has begun.
-        harness.wait_until(lambda: any((store.bucket / SOURCE_PREFIX / "binlogs").glob("*/started")),
+        harness.wait_until(lambda: any((store.bucket / SOURCE_PREFIX / "binlogs").glob("*/started.bin")),
                            60, "the binary log archive started")
         return Cluster(harness)
     return start
