@@ -26,7 +26,7 @@ KEY = "backup-key-0123456789abcdef"
 NAME = "20260101T023000Z"
 PWNED = "/tmp/PWNED-backup-trust"
 CRAFTED_GTID = f"0-100-seq[$(id>{PWNED})]"
-END_RECORD = ("\nmysql-cluster: the backup tool finished\nserver_version = 11.8.9-MariaDB\n"
+END_RECORD = ("\nmysql-cluster: the backup tool finished\nserver_version = 11.8.9-MariaDB-0+deb13u1 from Debian-log\n"
               "binlog_pos = filename 'mysql-bin.000003', position '342', GTID of the last change '0-100-42'\n")
 
 
@@ -71,7 +71,7 @@ class Bucket:
 def manifest(name: str = NAME, *, cluster: str = "mysql", namespace: str = "shop",
              sha256: str = "0" * 64, size: int = 0, history: str = "", **fields: str) -> str:
     values = {"name": name, "cluster": cluster, "namespace": namespace, "flavor": "mariadb",
-              "serverVersion": "11.8.9-MariaDB", "startTime": "2026-01-01T02:30:00Z",
+              "serverVersion": "11.8.9-MariaDB-0+deb13u1 from Debian-log", "startTime": "2026-01-01T02:30:00Z",
               "endTime": "2026-01-01T02:31:00Z", "gtid": "0-100-42", "sizeBytes": size,
               "sha256": sha256, "donor": "mysql-1.mysql.shop.svc.cluster.local",
               "binlogHistory": history, "format": "xbstream", **fields}
