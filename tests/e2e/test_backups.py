@@ -101,6 +101,15 @@ def restore_cluster(statefulset_harness, render, store: ObjectStore, server: str
     return harness
 
 
+def refused_restore_log(restored) -> str:
+    """Pod 0 of a restoring cluster fails before any server ran on the data: its restore log."""
+    with pytest.raises(PodFailed):
+        restored.start_statefulset(1, timeout=60)
+    assert restored.log_tail("mysql-0", SQL_CONTAINER) == "", "no server ran"
+    assert not (restored.claim_path("mysql-0") / "mysql" / "mysql").exists()
+    return restored.log_tail("mysql-0", "restore")
+
+
 @pytest.mark.timeout(300)
 def test_a_backup_taken_under_write_load_restores_into_a_new_cluster_equal_at_its_gtid(
         backup_cluster, statefulset_harness, render, store, server):
@@ -154,7 +163,7 @@ def test_a_point_in_time_restore_has_exactly_the_rows_committed_before_the_targe
     source.insert_events(111, 120)  # after the target
     wait_archived(store, source)
 
-    restored = restore_cluster(statefulset_harness, render, store,
+    restored = restore_cluster(statefulset_harness, render, store, server,
                                restoreFrom=f"{SOURCE_PREFIX}/latest", restoreTo=target)
     restored.start_statefulset(1)
     rows = restored.run_sql("mysql-0", "SELECT COUNT(*), MIN(seq), MAX(seq) FROM events", database="app")
@@ -195,12 +204,7 @@ def test_a_restore_of_a_backup_of_another_flavor_is_refused_before_any_server_st
     write_sealed(path, read_sealed(path).replace(b'"flavor": "mariadb"', b'"flavor": "mysql"'))
 
     restored = restore_cluster(statefulset_harness, render, store, server, restoreFrom=f"{SOURCE_PREFIX}/{name}")
-    with pytest.raises(PodFailed):
-        restored.start_statefulset(1, timeout=60)
-    log = restored.log_tail("mysql-0", "restore")
-    assert f"backup {name} is of a mysql server and this cluster runs mariadb" in log
-    assert restored.log_tail("mysql-0", SQL_CONTAINER) == "", "no server ran"
-    assert not (restored.claim_path("mysql-0") / "mysql" / "mysql").exists()
+    assert f"backup {name} is of a mysql server and this cluster runs mariadb" in refused_restore_log(restored)
 
 
 @pytest.mark.timeout(240)
@@ -235,13 +239,9 @@ def test_a_backup_changed_in_the_bucket_fails_authentication_and_no_server_runs_
     stored.write_bytes(bytes(data))
 
     restored = restore_cluster(statefulset_harness, render, store, server, restoreFrom=f"{SOURCE_PREFIX}/{name}")
-    with pytest.raises(PodFailed):
-        restored.start_statefulset(1, timeout=60)
-    log = restored.log_tail("mysql-0", "restore")
+    log = refused_restore_log(restored)
     assert (f"backup {name} failed authentication with this cluster's backup key (backupKey): it was "
             "altered in the bucket or encrypted with another key; nothing of it was used") in log, log
-    assert restored.log_tail("mysql-0", SQL_CONTAINER) == "", "no server ran"
-    assert not (restored.claim_path("mysql-0") / "mysql").exists()
 
 
 @pytest.mark.timeout(420)
