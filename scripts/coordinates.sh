@@ -41,8 +41,7 @@ coordinates_from_replica_info() {
 
 # Prints the GTID read from info file <1> when it is one of this flavor's; stops otherwise.
 checked_coordinates() {
-  local gtid
-  gtid=$(tr -d '[:space:]' <<<"$2")
+  local gtid=${2//[[:space:]]/}
   valid_gtid "$gtid" ||
     die "$1 holds no valid $DB_FLAVOR GTID ('$(shown "$2")'): the backup was altered or is not of this cluster; refusing it"
   printf '%s\n' "$gtid"

@@ -143,8 +143,8 @@ if [[ -z "$(restore_pending_value replaying)" ]]; then
 else
   log "resuming the replay of backup $name after an interrupted attempt"
 fi
-from=$(replay_sql -e "$(position_sql)" | tr -d '[:space:]') || die "cannot read the GTID state of the restored data"
-from=$(checked "the restored server's GTID state" "$(restore_pending_grammar gtid)" "$from")
+from=$(replay_sql -e "$(position_sql)") || die "cannot read the GTID state of the restored data"
+from=$(checked "the restored server's GTID state" "$(restore_pending_grammar gtid)" "${from//[[:space:]]/}")
 log "replaying ${#logs[@]} archived binary logs after GTID $from${target:+ up to $target}"
 mapfile -t args < <(replay_args "$from")
 position=$({
