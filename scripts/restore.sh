@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # restore: gives an empty pod 0 the data of a backup (restoreFrom) instead of an empty data
-# directory. It reads the manifest first and refuses a backup of another flavor or of a newer
-# major version; streams the backup into a staging directory while checking its sha256 against
-# the manifest; checks that the stream is whole, prepares it, fetches the archived binary logs a
-# point-in-time restore replays (restoreTo), and only then renames it into place. No server has
-# run on the data until restore-replay has checked the target and replayed the logs.
+# directory. It reads the manifest first (through the backup key: backup-target.sh; every field
+# checked: untrusted.sh) and refuses another cluster's backup under this cluster's own prefix, a
+# backup of another flavor or of a newer major version; streams the backup into a staging
+# directory while checking its sha256 against the manifest (a block that fails authentication
+# stops the stream); checks that the stream is whole, prepares it, checks the GTID it holds,
+# fetches the archived binary logs a point-in-time restore replays (restoreTo), and only then
+# renames it into place. No server has run on the data until restore-replay has checked the
+# target and replayed the logs.
 set -euo pipefail
 SCRIPT_NAME=restore
 # shellcheck source=lib.sh

@@ -93,6 +93,12 @@ def wait_archived(store: ObjectStore, cluster: Cluster, timeout: float = 60) -> 
     cluster.harness.wait_until(archived, timeout, f"{target.pattern} archived")
 
 
+def store_name(store: ObjectStore) -> str:
+    """The name of the one backup in the store."""
+    [name] = store.backups(SOURCE_PREFIX)
+    return name
+
+
 def restore_cluster(statefulset_harness, render, store: ObjectStore, server: str, **config):
     manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=server, replicas=1,
                        backupPrefix="restored", **{**stack_config(), **config})
@@ -261,10 +267,18 @@ def test_a_replay_cut_off_by_a_pod_restart_resumes_and_applies_each_transaction_
 
     restored = restore_cluster(statefulset_harness, render, store, server,
                                restoreFrom=f"{SOURCE_PREFIX}/latest", restoreTo="latest")
+    backup_seq = int(manifest(store, store_name(store))["gtid"].rsplit("-", 1)[1])
     restored.set_replicas(1)
-    restored.wait_until(lambda: "replaying" in restored.log("mysql-0", "restore-replay"), 180,
-                        "the replay began")
-    time.sleep(1.0)  # some transactions of the replay committed
+
+    def replayed() -> int:
+        """Transactions the replay server committed so far (0 before it answers)."""
+        if "replaying" not in restored.log("mysql-0", "restore-replay"):
+            return 0
+        result = restored.exec("mysql-0", "restore-replay", [*restored.sql_client(), "--skip-column-names",
+                               "--socket=/tmp/restore.sock"], input_text="SELECT @@gtid_binlog_pos", check=False)
+        position = result.stdout.strip()
+        return int(position.rsplit("-", 1)[1]) - backup_seq if result.returncode == 0 and position else 0
+    restored.wait_until(lambda: replayed() >= 200, 180, "the replay committed 200 transactions")
     restored.delete_pod("mysql-0", grace_seconds=0)  # init-mysql gives the new pod replica.cnf
     restored.wait_ready("mysql-0", timeout=240)
     log = restored.log("mysql-0", "restore-replay")

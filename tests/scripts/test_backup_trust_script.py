@@ -107,6 +107,7 @@ def pod(tmp_path):
     calls = tmp_path / "calls.log"
     for tool, body in {"mbstream": 'exec tar -x -C "$3"', "mariadb-backup": "exit 0",
                        "mariadbd": "exit 1", "mariadb": "exit 1", "mariadb-binlog": "exit 0",
+                       "mysqld": "exit 1", "mysql": "exit 1", "mysqlbinlog": "exit 0",
                        "socat": 'cat "$STUB_STREAM_FILE"'}.items():
         (stubs / tool).write_text(f'#!/bin/bash\necho "{tool} $*" >>"{calls}"\n{body}\n')
         (stubs / tool).chmod(0o755)
@@ -196,6 +197,21 @@ def test_a_crafted_gtid_in_the_restore_hand_over_file_stops_the_replay_before_an
     assert result.returncode != 0
     assert "gtid in " in result.stderr and "is not well-formed" in result.stderr, result.stderr
     assert not pod.ran("mariadbd") and not pod.ran("mariadb-binlog")
+
+
+@pytest.mark.parametrize("flavor, gtid, options", [
+    ("mariadb", "0-100-42", ["--read-only=OFF"]),
+    ("mysql", "3e11fa47-71ca-11e1-9e33-c80aa9000100:1-77", ["--read-only=OFF", "--super-read-only=OFF"]),
+])
+def test_the_replay_server_runs_writable_whatever_options_the_pod_got(pod, flavor, gtid, options):
+    """After a restart of pod 0, init-mysql gives it replica.cnf (read-only; super-read-only on
+    MySQL, which refuses even root): the replay's server overrides both on its command line."""
+    (pod.data / "restore-pending").write_text(f"name={NAME}\ngtid={gtid}\nend=2026-01-01T02:31:00Z\n")
+    result = pod.run("restore-replay.sh", DB_FLAVOR=flavor, DB_VERSION="8.4" if flavor == "mysql" else "11.8")
+    assert "the server did not start on the restored data" in result.stderr, result.stderr  # the stub exits
+    [call] = [line.split()[1:] for line in pod.calls.read_text().splitlines()
+              if line.startswith(("mariadbd ", "mysqld "))]
+    assert all(option in call for option in options), call
 
 
 def test_an_object_changed_in_the_bucket_fails_authentication_and_nothing_is_used(pod):
