@@ -36,15 +36,19 @@ position() {
   local_sql "$options" --batch --skip-column-names -e "$(position_sql)" | tr -d '\n'
 }
 
-# Every log in the index but the newest, which the server still writes.
+# Every log in the index but the newest, which the server still writes; the index is on the
+# claim, so a name not of the binary log grammar stops the archive.
 closed_logs() {
   [[ -r "$datadir/mysql-bin.index" ]] || die "$datadir/mysql-bin.index is missing: is log-bin=mysql-bin set?"
   sed 's|^.*/||' "$datadir/mysql-bin.index" | head -n -1
 }
 
 archive_closed_logs() {
-  local file
-  for file in $(closed_logs); do
+  local file logs
+  mapfile -t logs < <(closed_logs)
+  for file in "${logs[@]}"; do
+    [[ "$file" =~ $BINLOG_FILE_RE ]] ||
+      die "$datadir/mysql-bin.index names '$(shown "$file")', not a binary log of this server; refusing to archive it"
     grep -qx -F "$file" "$archived" && continue
     # Purged by the server before it could be copied (the target was unreachable for longer
     # than binlogRetentionDays): a gap that a restore across it will report.
@@ -61,7 +65,9 @@ archive_closed_logs() {
 # Its first log may hold transactions of the previous history: a replay skips those by GTID.
 begin_history() {
   local history=''
-  if [[ -s "$history_file" ]]; then history=$(<"$history_file"); fi
+  if [[ -s "$history_file" ]]; then
+    history=$(checked "the binary log history in $history_file" "$BACKUP_NAME_RE" "$(<"$history_file")")
+  fi
   if [[ -z "$history" || "$history" != "$(newest_history)" ]]; then
     history=$(date -u +%Y%m%dT%H%M%SZ)
     if ! { printf '%s\n' "$history" >"$history_file.tmp" && mv "$history_file.tmp" "$history_file" &&

@@ -13,7 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/backup-target.sh"
 # shellcheck source=backup-stream-end.sh
 source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 
-require_env DONOR_HOSTS BACKUP_PORT BACKUP_REMOTE CLUSTER_NAME DB_FLAVOR RETENTION_COUNT RETENTION_DAYS
+require_env DONOR_HOSTS BACKUP_PORT BACKUP_REMOTE CLUSTER_NAME CLUSTER_NAMESPACE DB_FLAVOR RETENTION_COUNT RETENTION_DAYS
 need_command socat >/dev/null
 if tls_enabled; then require_tls_files; fi
 work=$(mktemp -d) || die "cannot create a work directory in ${TMPDIR:-/tmp}"
@@ -59,13 +59,14 @@ discard_attempt() {
   target_rclone purge "$backup_dir" 2>/dev/null || log "could not remove $backup_dir; retention removes it later"
 }
 
-# Complete backups past the count or age limits go, newest never; so do failed attempts older
-# than this backup, and archived binary logs closed before the oldest backup kept started.
+# This cluster's complete backups past the count or age limits go, newest never; so do failed
+# attempts older than this backup, and archived binary logs closed before the oldest backup kept
+# started. Another cluster's backups under the same prefix (its manifest names it) are left alone.
 apply_retention() {
-  local backups=() kept=() name now age index
+  local backups=() kept=() attempts=() name now age index
   local -A complete=()
-  mapfile -t backups < <(complete_backups "$BACKUP_REMOTE" | sort -r)
-  for name in "${backups[@]}"; do complete[$name]=1; done
+  mapfile -t backups < <(own_backups "$BACKUP_REMOTE" | sort -r)
+  while IFS= read -r name; do complete[$name]=1; done < <(complete_backups "$BACKUP_REMOTE")
   now=$(date -u +%s)
   for index in "${!backups[@]}"; do
     name=${backups[$index]}
@@ -82,7 +83,9 @@ apply_retention() {
       kept+=("$name")
     fi
   done
-  for name in $(target_list --dirs-only "$BACKUP_REMOTE/backups" | sed 's|/$||'); do
+  mapfile -t attempts < <(target_list --dirs-only "$BACKUP_REMOTE/backups" | sed 's|/$||' |
+    { grep -E "$BACKUP_NAME_RE" || true; })
+  for name in "${attempts[@]}"; do
     if [[ "$name" < "$backup_name" && -z "${complete[$name]:-}" ]]; then
       log "retention: deleting $name, an attempt that never completed"
       target_rclone purge "$BACKUP_REMOTE/backups/$name" || die "retention could not delete $name"
@@ -90,7 +93,8 @@ apply_retention() {
   done
   age=$((now - $(backup_name_epoch "${kept[-1]}")))
   log "retention: keeping ${#kept[@]} backups; deleting binary logs archived more than ${age}s ago"
-  target_rclone delete --min-age "${age}s" --exclude started "$BACKUP_REMOTE/binlogs" ||
+  # rclone's exit status 3: no binary log was archived yet, nothing to delete.
+  target_rclone delete --min-age "${age}s" --exclude started "$BACKUP_REMOTE/binlogs" || (($? == 3)) ||
     die "retention could not delete old binary logs"
   # Object stores have no empty directories; a claim keeps them until removed.
   if [[ "${RCLONE_CONFIG_TARGET_TYPE:-}" == local ]]; then
@@ -125,9 +129,14 @@ record=$(backup_end_record "$work/end")
 version=$(backup_end_value "$record" server_version)
 gtid=$(backup_end_value "$record" binlog_pos | sed -n "s/.*GTID of the last change '\([^']*\)'.*/\1/p")
 
-manifest=$(printf '{\n  "name": "%s",\n  "cluster": "%s",\n  "flavor": "%s",\n  "serverVersion": "%s",\n  "startTime": "%s",\n  "endTime": "%s",\n  "gtid": "%s",\n  "sizeBytes": %s,\n  "sha256": "%s",\n  "donor": "%s",\n  "binlogHistory": "%s",\n  "format": "xbstream"\n}\n' \
-  "$name" "$CLUSTER_NAME" "$DB_FLAVOR" "$version" "$start" "$end" "$gtid" "$sent" "$sha256" \
-  "$done_from" "$history")
+manifest=$(printf '{\n  "name": "%s",\n  "cluster": "%s",\n  "namespace": "%s",\n  "flavor": "%s",\n  "serverVersion": "%s",\n  "startTime": "%s",\n  "endTime": "%s",\n  "gtid": "%s",\n  "sizeBytes": %s,\n  "sha256": "%s",\n  "donor": "%s",\n  "binlogHistory": "%s",\n  "format": "xbstream"\n}\n' \
+  "$name" "$CLUSTER_NAME" "$CLUSTER_NAMESPACE" "$DB_FLAVOR" "$version" "$start" "$end" "$gtid" \
+  "$sent" "$sha256" "$done_from" "$history")
+# What the donor's stream said goes through the same grammar a restore reads it with.
+(manifest_load "$manifest" "the manifest of backup $name") || {
+  discard_attempt
+  die "the manifest of $backup_dir would not be well-formed (see above); no backup was recorded"
+}
 printf '%s' "$manifest" | target_rclone rcat "$backup_dir/manifest.json" || {
   discard_attempt
   die "could not write the manifest of $backup_dir; no backup was recorded"

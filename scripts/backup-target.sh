@@ -3,6 +3,14 @@
 # up by the component in the environment (RCLONE_CONFIG_TARGET_*), with BACKUP_REMOTE the
 # cluster's place on it. The s3 keys stay in the mounted Secret until rclone itself starts: they
 # enter the environment of rclone alone, never argv or the log.
+# Every object goes through rclone's crypt remote `sealed:` over `target:`
+# (https://rclone.org/crypt/): contents are encrypted and authenticated per 64 KiB block with the
+# cluster's backup key (CRYPT_PASSWORD_FILE, from the credentials Secret), which the bucket never
+# sees; a changed block fails the read. Names stay in clear (retention sorts them), with ".bin"
+# appended. What rclone lists or reads is still checked against untrusted.sh's grammars.
+
+# shellcheck source=untrusted.sh
+source "$(dirname "${BASH_SOURCE[0]}")/untrusted.sh"
 
 target_key() {
   local file="$TARGET_CREDENTIALS_DIR/$1"
@@ -19,6 +27,13 @@ target_rclone() (
     RCLONE_CONFIG_TARGET_SECRET_ACCESS_KEY=$(target_key secret-access-key)
     export RCLONE_CONFIG_TARGET_ACCESS_KEY_ID RCLONE_CONFIG_TARGET_SECRET_ACCESS_KEY
   fi
+  require_env CRYPT_PASSWORD_FILE
+  [[ -s "$CRYPT_PASSWORD_FILE" ]] ||
+    die "the backup key $CRYPT_PASSWORD_FILE is missing or empty; the credentials Secret needs the key backup-key (backupKey)"
+  # rclone takes the key in its obscured form, through the environment only.
+  RCLONE_CONFIG_SEALED_PASSWORD=$("$RCLONE" obscure - <"$CRYPT_PASSWORD_FILE") ||
+    die "rclone could not read the backup key $CRYPT_PASSWORD_FILE"
+  export RCLONE_CONFIG_SEALED_PASSWORD
   exec "$RCLONE" --log-level=ERROR "$@"
 )
 
@@ -32,15 +47,47 @@ target_list() {
   printf '%s\n' "$output" | sed '/^$/d'
 }
 
-# The names of the complete backups (those with a manifest) under <remote>, oldest first.
+# The names of the complete backups (those with a manifest) under <remote>, oldest first; an
+# entry not named like a backup is none of ours and is left alone.
 complete_backups() {
   target_list --recursive --files-only --include '/*/manifest.json' "$1/backups" |
-    sed -n 's|^\([^/]*\)/manifest.json$|\1|p' | sort
+    sed -n 's|^\([^/]*\)/manifest.json$|\1|p' | { grep -E "$BACKUP_NAME_RE" || true; } | sort
 }
 
-# A field of a manifest (one "key": value per line, as backup-job.sh writes it).
-manifest_field() {
-  sed -n "s/^  \"$2\": //p" <<<"$1" | head -n 1 | sed 's/,$//; s/^"//; s/"$//'
+# Reads the manifest of backup <name> under <remote> into MANIFEST (manifest_load); stops with
+# what failed when it cannot be read, fails authentication or is not well-formed.
+load_manifest() {
+  local remote=$1 name=$2 text status=0
+  text=$(target_rclone cat "$remote/backups/$name/manifest.json" 2>&1) || status=$?
+  if ((status != 0)); then
+    if [[ "$text" == *authenticate* || "$text" == *"bad magic"* || "$text" == *"too short"* ]]; then
+      die "backup $name failed authentication with this cluster's backup key (backupKey): it was altered in the bucket or encrypted with another key; refusing it. rclone said: $(shown "$text")"
+    fi
+    die "backup $remote/backups/$name has no readable manifest, so it is not a complete backup ($(shown "$text")); choose one that 'rclone lsf $remote/backups' shows with a manifest.json"
+  fi
+  manifest_load "$text" "the manifest of backup $name"
+  [[ "${MANIFEST[name]}" == "$name" ]] ||
+    die "the manifest under backups/$name names backup ${MANIFEST[name]}: it was moved or altered; refusing it"
+}
+
+# Whether the loaded manifest is this cluster's: its namespace and name (manifests written
+# before backups recorded the namespace are no cluster's).
+manifest_is_ours() {
+  require_env CLUSTER_NAME CLUSTER_NAMESPACE
+  [[ "${MANIFEST[cluster]}" == "$CLUSTER_NAME" && "${MANIFEST[namespace]:-}" == "$CLUSTER_NAMESPACE" ]]
+}
+
+# The complete backups of this cluster under <remote>, oldest first; others' are left out.
+own_backups() {
+  local name names
+  mapfile -t names < <(complete_backups "$1")
+  for name in "${names[@]}"; do
+    if (load_manifest "$1" "$name" 2>/dev/null && manifest_is_ours); then
+      printf '%s\n' "$name"
+    else
+      log "backup $name under $1 is not this cluster's ($CLUSTER_NAMESPACE/$CLUSTER_NAME) or unreadable: leaving it alone"
+    fi
+  done
 }
 
 # A backup's name is its start time (UTC, 20260101T023000Z); prints it in seconds.
@@ -51,5 +98,6 @@ backup_name_epoch() {
 
 # The newest binary log history on the target, the one the primary archives into (backup-binlogs.sh).
 newest_history() {
-  target_list --dirs-only "$BACKUP_REMOTE/binlogs" | sed 's|/$||' | sort | tail -n 1
+  target_list --dirs-only "$BACKUP_REMOTE/binlogs" | sed 's|/$||' |
+    { grep -E "$BACKUP_NAME_RE" || true; } | sort | tail -n 1
 }

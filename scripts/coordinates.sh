@@ -10,7 +10,11 @@
 #                  ..._LOG_POS=n) only from a replica that does not use GTIDs.
 #   *_binlog_info  file<TAB>pos, plus the GTID column when GTIDs are on.
 # A MariaDB replica's gtid_slave_pos is the canonical position, so replica info takes precedence;
-# on MySQL both files carry the donor's gtid_executed.
+# on MySQL both files carry the donor's gtid_executed. The files come from a backup stream, so
+# the GTID read must match the flavor's grammar (untrusted.sh) before anything uses it.
+
+# shellcheck source=untrusted.sh
+source "$(dirname "${BASH_SOURCE[0]}")/untrusted.sh"
 
 backup_info_file() {
   local dir=$1 kind=$2 prefix
@@ -30,17 +34,25 @@ coordinates_from_replica_info() {
   local gtid_re="(gtid_purged|gtid_slave_pos)[[:space:]]*=[[:space:]]*'([^']*)'"
   shopt -s nocasematch
   [[ "$text" =~ $gtid_re && -n "${BASH_REMATCH[2]}" ]] ||
-    die "$1 has no GTID position: the donor replicates without GTIDs, so it is not a pod of this cluster: $text"
+    die "$1 has no GTID position: the donor replicates without GTIDs, so it is not a pod of this cluster: $(shown "$text")"
   shopt -u nocasematch
-  printf '%s\n' "${BASH_REMATCH[2]}"
+  checked_coordinates "$1" "${BASH_REMATCH[2]}"
+}
+
+# Prints the GTID read from info file <1> when it is one of this flavor's; stops otherwise.
+checked_coordinates() {
+  local gtid=${2//[[:space:]]/}
+  valid_gtid "$gtid" ||
+    die "$1 holds no valid $DB_FLAVOR GTID ('$(shown "$2")'): the backup was altered or is not of this cluster; refusing it"
+  printf '%s\n' "$gtid"
 }
 
 coordinates_from_binlog_info() {
   local file gtid
   IFS=$'\t ' read -r file _ gtid <"$1" || [[ -n "${file:-}" ]] || die "$1 is unreadable"
   [[ -n "${gtid:-}" ]] ||
-    die "$1 has no GTID column: the donor runs without GTIDs, so it is not a pod of this cluster: $(<"$1")"
-  printf '%s\n' "$gtid"
+    die "$1 has no GTID column: the donor runs without GTIDs, so it is not a pod of this cluster: $(shown "$(<"$1")")"
+  checked_coordinates "$1" "$gtid"
 }
 
 backup_coordinates() {

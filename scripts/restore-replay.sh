@@ -4,6 +4,8 @@
 # runs the server without networking to give root this cluster's password, continue the GTID
 # history at the backup's position, and replay the archived binary logs up to restoreTo. Only
 # then does the mysql container start it as the primary: no client ever sees a partial replay.
+# A replay cut off (the pod restarted) resumes: once the GTID state is set the hand-over file says
+# so, and a retry continues from the GTID state the server holds, skipping what it committed.
 set -euo pipefail
 SCRIPT_NAME=restore-replay
 # shellcheck source=lib.sh
@@ -22,7 +24,7 @@ name=$(restore_pending_value name)
 gtid=$(restore_pending_value gtid)
 backup_end=$(restore_pending_value end)
 binlogs=$(restore_binlogs_dir)
-target=${RESTORE_TO:-}
+target=$(checked "restoreTo" "^(|latest|${MANIFEST_GRAMMAR[endTime]:1:-1}|${MARIADB_GTID_RE:1:-1})\$" "${RESTORE_TO:-}")
 server=$(if is_mariadb; then need_command mariadbd mysqld; else need_command mysqld; fi)
 binlog_tool=$(if is_mariadb; then need_command mariadb-binlog mysqlbinlog; else need_command mysqlbinlog; fi)
 client=$(sql_client)
@@ -33,9 +35,9 @@ if [[ -n "$target" ]] && ((${#logs[@]} == 0)); then
   die "restoreTo $target: no binary logs were archived after backup $name; set restoreTo to \"\" or wait for the archive"
 fi
 
-# The archived events after the backup, as the SQL that replays them (to the target, or all).
+# The archived events after GTID state <1>, as the SQL that replays them (to the target, or all).
 replay_args() {
-  if is_mariadb; then printf '%s\n' "--start-position=$gtid"; else printf '%s\n' "--exclude-gtids=$gtid"; fi
+  if is_mariadb; then printf '%s\n' "--start-position=$1"; else printf '%s\n' "--exclude-gtids=$1"; fi
   case "$target" in
     "" | latest) ;;
     *T*Z) printf '%s\n' "--stop-datetime=${target:0:10} ${target:11:8}" ;;
@@ -45,7 +47,7 @@ replay_args() {
 
 # "#YYMMDD HH:MM:SS" event headers of the archive after the backup, as YYYYMMDDHHMMSS.
 last_event_time() {
-  "$binlog_tool" "$(replay_args | head -n 1)" "${logs[@]}" |
+  "$binlog_tool" "$(replay_args "$gtid" | head -n 1)" "${logs[@]}" |
     sed -n 's/^#\([0-9]\{6\}\) \{1,2\}\([0-9]\{1,2\}\):\([0-9]\{2\}\):\([0-9]\{2\}\) server id.*/20\1 \2 \3 \4/p' |
     tail -n 1 | awk '{ printf "%s%02d%s%s\n", $1, $2, $3, $4 }'
 }
@@ -62,6 +64,7 @@ check_target() {
       die "restoreTo $target is after the last archived change ($(last_event_time)); choose an earlier time, or wait until the archive reaches it (binlogArchiveIntervalSeconds)"
   else
     last_gtid=$("$binlog_tool" "${logs[@]}" | grep -o 'GTID [0-9]*-[0-9]*-[0-9]*' | tail -n 1 | cut -d' ' -f2)
+    last_gtid=$(checked "the last GTID of the archived binary logs" "$MARIADB_GTID_RE" "$last_gtid")
     gtid_at_or_before "$target" "$gtid" &&
       die "restoreTo $target is not after backup $name's position $gtid; choose an older backup in restoreFrom"
     gtid_at_or_before "$target" "$last_gtid" ||
@@ -103,15 +106,28 @@ prologue_sql() {
   printf 'SET sql_log_bin=1;\n'
 }
 
+# The server's GTID state: where a replay (resumed or not) continues from.
+position_sql() {
+  if is_mariadb; then echo 'SELECT @@GLOBAL.gtid_binlog_pos;'; else echo 'SELECT @@GLOBAL.gtid_executed;'; fi
+}
+
+replay_sql() {
+  "$client" --defaults-extra-file="$options" --socket="$socket" --binary-mode --batch --skip-column-names "$@"
+}
+
 check_target
 socket="${TMPDIR:-/tmp}/restore.sock"
 # Named like the client option files, so that it goes with them however the script exits.
 init_file="$(client_options_prefix)$$.init.sql"
 (umask 077 && root_password_sql >"$init_file") || die "cannot write $init_file"
 # No events: the restored heartbeat event (heartbeat.sh) would log a transaction of its own
-# between RESET MASTER and setting the GTID state, which the server then refuses.
+# between RESET MASTER and setting the GTID state, which the server then refuses. Writable
+# whatever init-mysql chose: after a restart of the pod it gives every server replica.cnf, and
+# MySQL's super-read-only would refuse the replay even to root.
+writable=(--read-only=OFF)
+if ! is_mariadb; then writable+=(--super-read-only=OFF); fi
 "$server" --skip-networking --socket="$socket" --init-file="$init_file" --event-scheduler=OFF \
-  --pid-file="${TMPDIR:-/tmp}/restore.pid" &
+  "${writable[@]}" --pid-file="${TMPDIR:-/tmp}/restore.pid" &
 server_pid=$!
 options=$(client_options root root-password)
 deadline=$((SECONDS + 600))
@@ -121,14 +137,21 @@ until "$client" --defaults-extra-file="$options" --socket="$socket" -e 'SELECT 1
   sleep 1
 done
 rm -f "$init_file"
-log "replaying ${#logs[@]} archived binary logs after GTID $gtid${target:+ up to $target}"
-mapfile -t args < <(replay_args)
+if [[ -z "$(restore_pending_value replaying)" ]]; then
+  prologue_sql | replay_sql || die "could not set the GTID state of the restored data; the pod retries"
+  mark_restore_replaying || die "cannot record in $pending that the replay began"
+else
+  log "resuming the replay of backup $name after an interrupted attempt"
+fi
+from=$(replay_sql -e "$(position_sql)") || die "cannot read the GTID state of the restored data"
+from=$(checked "the restored server's GTID state" "$(restore_pending_grammar gtid)" "${from//[[:space:]]/}")
+log "replaying ${#logs[@]} archived binary logs after GTID $from${target:+ up to $target}"
+mapfile -t args < <(replay_args "$from")
 position=$({
-  prologue_sql
   if ((${#logs[@]})); then "$binlog_tool" "${args[@]}" "${logs[@]}"; fi
-  if is_mariadb; then echo 'SELECT @@gtid_binlog_pos;'; else echo 'SELECT @@GLOBAL.gtid_executed;'; fi
-} | "$client" --defaults-extra-file="$options" --socket="$socket" --binary-mode --batch --skip-column-names) ||
-  die "the replay failed; the restored data stays unstarted, and the pod retries"
+  position_sql
+} | replay_sql) ||
+  die "the replay failed; the restored data stays unstarted, and the pod retries from GTID state it reached"
 kill -TERM "$server_pid"
 wait "$server_pid" || die "the server did not shut down cleanly after the replay"
 rm -rf "$binlogs"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # restore: gives an empty pod 0 the data of a backup (restoreFrom) instead of an empty data
-# directory. It reads the manifest first and refuses a backup of another flavor or of a newer
-# major version; streams the backup into a staging directory while checking its sha256 against
-# the manifest; checks that the stream is whole, prepares it, fetches the archived binary logs a
-# point-in-time restore replays (restoreTo), and only then renames it into place. No server has
-# run on the data until restore-replay has checked the target and replayed the logs.
+# directory. It reads the manifest first (through the backup key: backup-target.sh; every field
+# checked: untrusted.sh) and refuses another cluster's backup under this cluster's own prefix, a
+# backup of another flavor or of a newer major version; streams the backup into a staging
+# directory while checking its sha256 against the manifest (a block that fails authentication
+# stops the stream); checks that the stream is whole, prepares it, checks the GTID it holds,
+# fetches the archived binary logs a point-in-time restore replays (restoreTo), and only then
+# renames it into place. No server has run on the data until restore-replay has checked the
+# target and replayed the logs.
 set -euo pipefail
 SCRIPT_NAME=restore
 # shellcheck source=lib.sh
@@ -33,43 +36,66 @@ datadir_to_make "$datadir" || exit 0
 backup=$(backup_tool)
 extract=$(stream_tool)
 
+# A backup under this cluster's own prefix must be this cluster's; one under a prefix restoreFrom
+# names explicitly may be another cluster's (a copy of production into a new staging cluster).
+require_env CLUSTER_NAME CLUSTER_NAMESPACE
 name=$RESTORE_NAME
 if [[ "$name" == latest ]]; then
-  name=$(complete_backups "$RESTORE_REMOTE" | tail -n 1)
-  [[ -n "$name" ]] || die "restoreFrom: there is no complete backup under $RESTORE_REMOTE/backups; take one, or point restoreFrom at another prefix"
+  if [[ "${RESTORE_ANY_CLUSTER:-}" == true ]]; then
+    name=$(complete_backups "$RESTORE_REMOTE" | tail -n 1)
+  else
+    name=$(own_backups "$RESTORE_REMOTE" | tail -n 1)
+  fi
+  [[ -n "$name" ]] || die "restoreFrom: there is no complete backup of this cluster under $RESTORE_REMOTE/backups; take one, or point restoreFrom at another prefix"
 fi
+checked "restoreFrom's backup name" "$BACKUP_NAME_RE" "$name" >/dev/null
 from="$RESTORE_REMOTE/backups/$name"
-manifest=$(target_rclone cat "$from/manifest.json") ||
-  die "restoreFrom: backup $from has no manifest, so it is not a complete backup; choose one that 'rclone lsf $RESTORE_REMOTE/backups' shows with a manifest.json"
+load_manifest "$RESTORE_REMOTE" "$name"
+owner="${MANIFEST[namespace]:-<no namespace>}/${MANIFEST[cluster]}"
+if ! manifest_is_ours; then
+  [[ "${RESTORE_ANY_CLUSTER:-}" == true ]] ||
+    die "backup $name belongs to cluster $owner, not to this one ($CLUSTER_NAMESPACE/$CLUSTER_NAME); to restore another cluster's backup, name its prefix in restoreFrom (e.g. <prefix>/$name)"
+  log "restoring backup $name of cluster $owner, whose prefix restoreFrom names"
+fi
 
-flavor=$(manifest_field "$manifest" flavor)
+flavor=${MANIFEST[flavor]}
 [[ "$flavor" == "$DB_FLAVOR" ]] ||
   die "backup $name is of a $flavor server and this cluster runs $DB_FLAVOR, which cannot read its data; restore it into a $flavor cluster, or choose a $DB_FLAVOR backup"
-server_version=$(manifest_field "$manifest" serverVersion)
+server_version=${MANIFEST[serverVersion]}
 [[ "$server_version" =~ ^([0-9]+)\.([0-9]+) ]] ||
-  die "backup $name: the manifest has no readable serverVersion ($server_version); choose another backup"
-read -r major minor <<<"${DB_VERSION/./ }"
-if ((BASH_REMATCH[1] > major || (BASH_REMATCH[1] == major && BASH_REMATCH[2] > minor))); then
-  die "backup $name was taken by $DB_FLAVOR $server_version, newer than this cluster's $DB_VERSION, which cannot read it; set version to ${BASH_REMATCH[1]}.${BASH_REMATCH[2]} or newer"
+  die "backup $name: the manifest has no readable serverVersion; choose another backup"
+backup_major=$((10#${BASH_REMATCH[1]})) backup_minor=$((10#${BASH_REMATCH[2]}))
+[[ "$DB_VERSION" =~ ^([0-9]+)\.([0-9]+)$ ]] || die "DB_VERSION $DB_VERSION is not major.minor"
+if ((backup_major > BASH_REMATCH[1] || (backup_major == BASH_REMATCH[1] && backup_minor > BASH_REMATCH[2]))); then
+  die "backup $name was taken by $DB_FLAVOR $server_version, newer than this cluster's $DB_VERSION, which cannot read it; set version to $backup_major.$backup_minor or newer"
 fi
-history=$(manifest_field "$manifest" binlogHistory)
+history=${MANIFEST[binlogHistory]}
 if [[ -n "${RESTORE_TO:-}" && -z "$history" ]]; then
   die "backup $name was taken while no binary logs were archived, so it cannot be rolled forward; set restoreTo to \"\" or choose a later backup"
 fi
 
 if ! { rm -rf "$staging" && mkdir -p "$staging"; }; then die "cannot create $staging"; fi
-log "streaming backup $name ($(manifest_field "$manifest" sizeBytes) bytes, $server_version) from $from"
+log "streaming backup $name (${MANIFEST[sizeBytes]} bytes, $server_version) from $from"
 # The checksum is taken of the bytes as they arrive, beside the extraction, through a FIFO.
 rm -f "$staging.fifo"
 mkfifo "$staging.fifo" || die "cannot create $staging.fifo"
 sha256sum <"$staging.fifo" >"$staging.sha256" &
 sha_pid=$!
-target_rclone cat "$from/backup.xbstream" | tee "$staging.fifo" | "$extract" -x -C "$staging" ||
-  die "the download or extraction of $from failed (exit statuses: ${PIPESTATUS[*]}); the pod retries"
+# A block that fails authentication stops rclone: the pipeline fails and the staging directory,
+# which holds what came before it, is never used.
+if ! target_rclone cat "$from/backup.xbstream" 2>"$staging.rclone" | tee "$staging.fifo" |
+  "$extract" -x -C "$staging"; then
+  statuses="${PIPESTATUS[*]}"
+  if grep -q -e authenticate -e 'bad magic' -e 'too short' "$staging.rclone"; then
+    rm -rf "$staging"
+    die "backup $name failed authentication with this cluster's backup key (backupKey): it was altered in the bucket or encrypted with another key; nothing of it was used. Choose another backup. rclone said: $(shown "$(tail -n 1 "$staging.rclone")")"
+  fi
+  die "the download or extraction of $from failed (exit statuses: $statuses; rclone said: $(shown "$(tail -n 1 "$staging.rclone")")); the pod retries"
+fi
 wait "$sha_pid" || die "could not compute the checksum of backup $name"
 rm -f "$staging.fifo"
 actual=$(cut -d' ' -f1 <"$staging.sha256")
-expected=$(manifest_field "$manifest" sha256)
+expected=${MANIFEST[sha256]}
 if [[ "$actual" != "$expected" ]]; then
   rm -rf "$staging"
   die "backup $name is damaged: its sha256 is $actual, the manifest says $expected; choose another backup"
@@ -92,8 +118,8 @@ if [[ -n "${RESTORE_TO:-}" ]]; then
 fi
 # What restore-replay needs, before the data directory appears: a crash between them leaves
 # no data directory, so the restore repeats.
-if ! { write_restore_pending "$name" "$coordinates" "$(manifest_field "$manifest" endTime)" &&
-  sync && mv "$staging" "$datadir" && rm -f "$staging.sha256" && sync; }; then
+if ! { write_restore_pending "$name" "$coordinates" "${MANIFEST[endTime]}" &&
+  sync && mv "$staging" "$datadir" && rm -f "$staging.sha256" "$staging.rclone" && sync; }; then
   die "cannot move the prepared backup into $datadir"
 fi
 log "backup $name restored at GTID $coordinates${RESTORE_TO:+; binary logs to replay up to $RESTORE_TO}"

@@ -65,7 +65,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     app_database: pulumi.Input[str]
     """Database created for the application user. Default: `"app"`."""
     existing_secret: pulumi.Input[str]
-    """Name of an existing Secret with the keys root-password, replication-password, backup-password, app-password and admin-password; "" to have the stack create one. Default: `""`."""
+    """Name of an existing Secret with the keys root-password, replication-password, backup-password, app-password and admin-password (and backup-key with a backupTarget); "" to have the stack create one. Default: `""`."""
     cluster_domain: pulumi.Input[str]
     """DNS domain of the Kubernetes cluster, used in the pods' fully qualified names. Default: `"cluster.local"`."""
     server_options: pulumi.Input[Mapping[str, pulumi.Input[str]]]
@@ -125,7 +125,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     backup_claim: pulumi.Input[str]
     """Name of an existing PersistentVolumeClaim (ReadWriteMany, or on the pods' node) of the pvc target. Default: `""`."""
     backup_prefix: pulumi.Input[str]
-    """Path under the bucket or claim where this cluster keeps backups and binary logs; "" for the cluster name. Default: `""`."""
+    """Path under the bucket or claim where this cluster keeps backups and binary logs; "" for <stack>/<namespace>/<cluster name>. Give each cluster its own. Default: `""`."""
     backup_retention_count: pulumi.Input[int]
     """Complete backups kept; older ones are deleted after each successful backup (0: no limit by count). Default: `7`."""
     backup_retention_days: pulumi.Input[int]
@@ -164,3 +164,5 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Password of the backup user (secret); generated when unset."""
     app_password: pulumi.Input[str]
     """Password of the application user (secret); generated when unset."""
+    backup_key: pulumi.Input[str]
+    """Key that encrypts and authenticates every backup and archived binary log before it leaves the pod (rclone crypt; secret, key backup-key of the credentials Secret); generated when unset and backupTarget is set. Without it the backups cannot be read: keep a copy outside the cluster (docs/operations.md). A restore uses this key, so a cluster restoring another's backups sets it to that cluster's key."""

@@ -9,6 +9,13 @@ code path for both targets. Layout under the target's prefix:
     backups/<name>/backup.xbstream  the stream as the donor's sidecar served it
     backups/<name>/manifest.json    written last, only after a whole and verified upload
     binlogs/<history>/mysql-bin.*   closed binary logs of one primary's data directory
+
+Every object is written and read through rclone's crypt remote `sealed:` layered over `target:`
+(https://rclone.org/crypt/), keyed by the cluster's backup key (backupKey, key backup-key of the
+credentials Secret): the bucket holds only ciphertext, each 64 KiB block authenticated, and a
+changed block fails the read. Names stay readable, with ".bin" appended, so that retention and
+restores can list them. The default prefix is <stack>/<namespace>/<cluster>: two clusters never
+share one unless a user says so, and manifests record the namespace and cluster besides.
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
-from .pod_spec import PodContainer, PodSettings, pod_template
+from .pod_spec import BACKUP_KEY_DIR, CREDENTIAL_KEYS, PodContainer, PodSettings, pod_template
 from .pod_template import (
     CLIENT_OPTIONS_DIR, CONF_DIR, DATA_SUBDIR, DATA_VOLUME_MOUNT, SERVER_DATADIR, PodAdditions,
     _cluster_env, _container_security, _env, _mount, server_tls_files,
@@ -30,6 +37,8 @@ from .scripts_config_map import script_command, scripts_mount, scripts_volume
 
 TOOLS_DIR = "/opt/mysql-cluster-tools"
 TARGET_CREDENTIALS_DIR = "/etc/mysql-cluster/backup-target"
+# The crypt remote over `target:` that every script reads and writes through.
+SEALED_REMOTE = "sealed"
 TARGET_CLAIM_MOUNT = "/backup-target"
 # The rclone image's binary; the init container copies it for the other containers.
 RCLONE_IN_IMAGE = "/usr/local/bin/rclone"
@@ -50,12 +59,13 @@ class BackupTarget:
 
     @property
     def prefix(self) -> str:
-        return self.settings.backup_prefix or self.pod.names.cluster
+        names = self.pod.names
+        return self.settings.backup_prefix or f"{pulumi.get_stack()}/{names.namespace}/{names.cluster}"
 
     def remote(self, prefix: str) -> str:
         if self.settings.backup_target == "s3":
-            return f"target:{self.settings.backup_s3_bucket}/{prefix}"
-        return f"target:{TARGET_CLAIM_MOUNT}/{prefix}"
+            return f"{SEALED_REMOTE}:{self.settings.backup_s3_bucket}/{prefix}"
+        return f"{SEALED_REMOTE}:{TARGET_CLAIM_MOUNT}/{prefix}"
 
     def env(self) -> list[core.EnvVarArgs]:
         """rclone's configuration of `target:`, without the keys (the scripts read those from
@@ -72,7 +82,12 @@ class BackupTarget:
         else:
             options = {"TYPE": "local"}
         env = [_env(f"RCLONE_CONFIG_TARGET_{key}", value) for key, value in options.items() if value]
+        # Names in clear (".bin" appended), contents encrypted; the scripts add the password.
+        sealed = {"TYPE": "crypt", "REMOTE": "target:", "FILENAME_ENCRYPTION": "off",
+                  "DIRECTORY_NAME_ENCRYPTION": "false"}
+        env += [_env(f"RCLONE_CONFIG_{SEALED_REMOTE.upper()}_{key}", value) for key, value in sealed.items()]
         return env + [
+            _env("CRYPT_PASSWORD_FILE", f"{BACKUP_KEY_DIR}/{CREDENTIAL_KEYS['backup_key']}"),
             _env("RCLONE", f"{TOOLS_DIR}/rclone"),
             # Fail fast: a streamed upload cannot be retried whole (the Job retries the backup),
             # and rclone's default of 10 attempts per part kept a job with a dead store for minutes.
@@ -98,6 +113,7 @@ class BackupTarget:
         return volumes
 
     def mounts(self) -> list[core.VolumeMountArgs]:
+        # The backup key is mounted by pod_spec, as every Secret file a container reads.
         mounts = [_mount("tools", TOOLS_DIR, read_only=True)]
         if self.settings.backup_target == "s3":
             mounts.append(_mount("target-credentials", TARGET_CREDENTIALS_DIR, read_only=True))
@@ -124,6 +140,9 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
     prefix, _, name = pod.settings.restore_from.rpartition("/")
     restore_env = [_env("RESTORE_REMOTE", target.remote(prefix or target.prefix)),
                    _env("RESTORE_NAME", name), _env("RESTORE_TO", pod.settings.restore_to),
+                   _env("CLUSTER_NAME", pod.names.cluster),
+                   # A prefix named in restoreFrom may hold another cluster's backups.
+                   _env("RESTORE_ANY_CLUSTER", "true" if prefix else "false"),
                    # mysqlbinlog reads --stop-datetime in local time.
                    _env("TZ", "UTC")]
     fetch = core.ContainerArgs(

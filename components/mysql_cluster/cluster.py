@@ -237,6 +237,8 @@ class MySQLCluster(pulumi.ComponentResource):
         passwords = {}
         for setting in PASSWORD_SETTINGS:
             value = getattr(settings, setting.arg)
+            if setting.arg == "backup_key" and not settings.backup_target:
+                continue  # no backups to encrypt
             if value is None:
                 value = random.RandomPassword(
                     f"{name}-{CREDENTIAL_KEYS[setting.arg]}", length=32, special=False,

@@ -37,7 +37,11 @@ CREDENTIAL_KEYS = {
     "backup_password": "backup-password",
     "app_password": "app-password",
     "admin_password": "admin-password",
+    "backup_key": "backup-key",  # only with a backupTarget; mounted apart (BACKUP_KEY_DIR)
 }
+# The backup key has a mount of its own: the backup containers read it, and no password.
+BACKUP_KEY_DIR = "/etc/mysql-cluster/backup-key"
+PASSWORD_KEYS = tuple(key for arg, key in CREDENTIAL_KEYS.items() if arg != "backup_key")
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,10 @@ class SecretSource:
 
 
 def secret_sources(pod: PodSettings) -> list[SecretSource]:
-    sources = [SecretSource("credentials", pod.secret_name, SECRETS_DIR,
-                            tuple(CREDENTIAL_KEYS.values()))]
+    sources = [SecretSource("credentials", pod.secret_name, SECRETS_DIR, PASSWORD_KEYS)]
+    if pod.settings.backup_target:
+        sources.append(SecretSource("backup-key", pod.secret_name, BACKUP_KEY_DIR,
+                                    (CREDENTIAL_KEYS["backup_key"],)))
     if pod.tls_secret_name is not None:
         sources.append(SecretSource("tls", pod.tls_secret_name, TLS_DIR, TLS_KEYS))
     if pod.metrics_secret_name is not None:

@@ -426,8 +426,8 @@ SETTINGS: tuple[Setting, ...] = (
             _identifier_other_than(_SYSTEM_SCHEMAS, "the system schemas")),
     Setting("existingSecret", "existing_secret", "string", "",
             "Name of an existing Secret with the keys root-password, replication-password, "
-            "backup-password, app-password and admin-password; \"\" to have the stack create "
-            "one.",
+            "backup-password, app-password and admin-password (and backup-key with a "
+            "backupTarget); \"\" to have the stack create one.",
             _dns_subdomain, optional=True),
     Setting("clusterDomain", "cluster_domain", "string", "cluster.local",
             "DNS domain of the Kubernetes cluster, used in the pods' fully qualified names.",
@@ -529,7 +529,7 @@ SETTINGS: tuple[Setting, ...] = (
             "pvc target.", _dns_subdomain, optional=True),
     Setting("backupPrefix", "backup_prefix", "string", "",
             "Path under the bucket or claim where this cluster keeps backups and binary logs; "
-            "\"\" for the cluster name.", _object_path),
+            "\"\" for <stack>/<namespace>/<cluster name>. Give each cluster its own.", _object_path),
     Setting("backupRetentionCount", "backup_retention_count", "integer", 7,
             "Complete backups kept; older ones are deleted after each successful backup "
             "(0: no limit by count).", _integer(0, 10000)),
@@ -594,6 +594,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Password of the backup user (secret); generated when unset.", _password, secret=True),
     Setting("appPassword", "app_password", "string", None,
             "Password of the application user (secret); generated when unset.",
+            _password, secret=True),
+    Setting("backupKey", "backup_key", "string", None,
+            "Key that encrypts and authenticates every backup and archived binary log before it "
+            "leaves the pod (rclone crypt; secret, key backup-key of the credentials Secret); "
+            "generated when unset and backupTarget is set. Without it the backups cannot be read: "
+            "keep a copy outside the cluster (docs/operations.md). A restore uses this key, so a "
+            "cluster restoring another's backups sets it to that cluster's key.",
             _password, secret=True),
 )
 

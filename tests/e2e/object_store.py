@@ -21,6 +21,9 @@ ENDPOINT = f"http://{HOST}:{PORT}"
 BUCKET = "db-backups"
 SECRET = "s3-keys"
 ACCESS_KEY, SECRET_KEY = "e2e-access-key", "e2e-secret-key-0123456789"
+# The clusters' backup key (backupKey): the store holds ciphertext only; the tests read it as a
+# restore would, through rclone's crypt remote with this key.
+BACKUP_KEY = "e2e-backup-key-0123456789"
 _START_TIMEOUT = 20.0
 
 
@@ -34,7 +37,35 @@ def rclone() -> str:
 def stack_config() -> dict[str, str]:
     """The stack config of a cluster that backs up into this store."""
     return {"backupTarget": "s3", "backupS3Endpoint": ENDPOINT, "backupS3Bucket": BUCKET,
-            "backupS3Secret": SECRET}
+            "backupS3Secret": SECRET, "backupKey": BACKUP_KEY}
+
+
+def _sealed(*args: str, data: bytes | None = None, key: str = BACKUP_KEY) -> bytes:
+    """rclone over the crypt remote `sealed:` layered on the local file system, as the
+    component configures it over its target (backups.py)."""
+    env = {**os.environ, "RCLONE_CONFIG": "/dev/null", "RCLONE_CONFIG_LOCAL_TYPE": "local",
+           "RCLONE_CONFIG_SEALED_TYPE": "crypt", "RCLONE_CONFIG_SEALED_REMOTE": "local:",
+           "RCLONE_CONFIG_SEALED_FILENAME_ENCRYPTION": "off",
+           "RCLONE_CONFIG_SEALED_DIRECTORY_NAME_ENCRYPTION": "false"}
+    env["RCLONE_CONFIG_SEALED_PASSWORD"] = subprocess.run(
+        [rclone(), "obscure", "-"], input=key.encode(), capture_output=True, check=True,
+        env=env).stdout.decode().strip()
+    return subprocess.run([rclone(), *args], input=data, capture_output=True, check=True, env=env).stdout
+
+
+def read_sealed(path: Path) -> bytes:
+    """The plain content of the object stored at <path>.bin."""
+    return _sealed("cat", f"sealed:{path}")
+
+
+def write_sealed(path: Path, data: bytes) -> None:
+    """Stores <data> at <path>.bin as the cluster would, with the backup key."""
+    _sealed("rcat", f"sealed:{path}", data=data)
+
+
+def copy_sealed(directory: Path, destination: Path) -> None:
+    """The plain files of <directory> (objects named *.bin) into <destination>."""
+    _sealed("copy", f"sealed:{directory}", str(destination))
 
 
 def keys_secret(namespace: str) -> dict:
@@ -79,9 +110,10 @@ class ObjectStore:
         self._servers.clear()
 
     def backups(self, prefix: str) -> dict[str, set[str]]:
-        """Backup name -> the files stored under it."""
+        """Backup name -> the files stored under it (their plain names: every object is
+        stored encrypted, named with ".bin" appended)."""
         root = self.bucket / prefix / "backups"
-        return {entry.name: {f.name for f in entry.iterdir()}
+        return {entry.name: {f.name.removesuffix(".bin") for f in entry.iterdir()}
                 for entry in sorted(root.iterdir())} if root.is_dir() else {}
 
 

@@ -86,17 +86,52 @@ def test_s3_keys_reach_the_pods_only_as_files_of_the_users_secret(rendered):
     assert volume["secret"]["secretName"] == "s3-keys"
 
 
-def test_the_s3_remote_is_the_bucket_and_the_cluster_name_by_default(rendered):
+def test_the_s3_remote_is_the_bucket_and_the_stack_namespace_and_cluster_by_default(rendered):
     values = env(job_pod(rendered(**SCHEDULED))["containers"][0])
     assert (values["RCLONE_CONFIG_TARGET_TYPE"], values["RCLONE_CONFIG_TARGET_ENDPOINT"],
-            values["BACKUP_REMOTE"]) == ("s3", "http://s3.storage:8333", "target:db-backups/mysql")
+            values["BACKUP_REMOTE"]) == ("s3", "http://s3.storage:8333",
+                                         "sealed:db-backups/dev/mysql-dev/mysql")
+
+
+def test_two_clusters_of_one_stack_in_two_namespaces_get_two_prefixes(rendered):
+    remotes = {env(job_pod(rendered(**SCHEDULED, namespace=namespace))["containers"][0])["BACKUP_REMOTE"]
+               for namespace in ("dev", "staging")}
+    assert remotes == {"sealed:db-backups/dev/dev/mysql", "sealed:db-backups/dev/staging/mysql"}
+
+
+def test_every_object_goes_through_rclone_crypt_over_the_target_with_names_in_clear(rendered):
+    values = env(job_pod(rendered(**SCHEDULED))["containers"][0])
+    assert {key: value for key, value in values.items() if key.startswith("RCLONE_CONFIG_SEALED_")} == {
+        "RCLONE_CONFIG_SEALED_TYPE": "crypt", "RCLONE_CONFIG_SEALED_REMOTE": "target:",
+        "RCLONE_CONFIG_SEALED_FILENAME_ENCRYPTION": "off",
+        "RCLONE_CONFIG_SEALED_DIRECTORY_NAME_ENCRYPTION": "false"}
+
+
+def test_the_backup_key_is_generated_into_the_credentials_secret_and_mounted_alone(rendered):
+    manifests = rendered(**SCHEDULED, restoreFrom="latest")
+    secret = next(m for m in manifests if m["kind"] == "Secret" and m["metadata"]["name"] == "mysql-credentials")
+    assert "backup-key" in secret.get("stringData", secret.get("data", {}))
+    statefulset = find(manifests, "StatefulSet")
+    for pod, spec in ((job_pod(manifests), job_pod(manifests)["containers"][0]),
+                      (statefulset["spec"]["template"]["spec"], container(statefulset, "binlog-archive")),
+                      (statefulset["spec"]["template"]["spec"], container(statefulset, "restore"))):
+        volume = next(v for v in pod["volumes"] if v["name"] == "backup-key")
+        assert volume["secret"]["items"] == [{"key": "backup-key", "path": "backup-key"}]
+        assert {"name": "backup-key", "mountPath": "/etc/mysql-cluster/backup-key",
+                "readOnly": True} in spec["volumeMounts"]
+        assert env(spec)["CRYPT_PASSWORD_FILE"] == "/etc/mysql-cluster/backup-key/backup-key"
+
+
+def test_without_a_backup_target_no_backup_key_is_generated(rendered):
+    secret = next(m for m in rendered() if m["kind"] == "Secret" and m["metadata"]["name"] == "mysql-credentials")
+    assert "backup-key" not in secret.get("stringData", secret.get("data", {}))
 
 
 def test_the_pvc_target_is_the_mounted_claim_through_rclones_local_backend(rendered):
     pod = job_pod(rendered(**PVC, backupPrefix="shop/orders"))
     values = env(pod["containers"][0])
     assert (values["RCLONE_CONFIG_TARGET_TYPE"], values["BACKUP_REMOTE"]) == (
-        "local", "target:/backup-target/shop/orders")
+        "local", "sealed:/backup-target/shop/orders")
     assert {"name": "target", "persistentVolumeClaim": {"claimName": "backups"}} in pod["volumes"]
 
 
@@ -118,8 +153,15 @@ def test_a_restore_from_another_prefix_reads_that_prefix_of_the_same_target(rend
                                 restoreTo="2026-01-01T12:00:00Z"), "StatefulSet")
     values = env(container(statefulset, "restore"))
     assert (values["RESTORE_REMOTE"], values["RESTORE_NAME"], values["RESTORE_TO"]) == (
-        "target:db-backups/orders", "20260101T023000Z", "2026-01-01T12:00:00Z")
+        "sealed:db-backups/orders", "20260101T023000Z", "2026-01-01T12:00:00Z")
+    assert values["RESTORE_ANY_CLUSTER"] == "true"  # the user named the prefix
     assert container(statefulset, "restore-replay")["image"] == container(statefulset, "mysql")["image"]
+
+
+def test_a_restore_without_a_prefix_reads_this_clusters_own_backups_only(rendered):
+    values = env(container(find(rendered(**S3, restoreFrom="latest"), "StatefulSet"), "restore"))
+    assert (values["RESTORE_REMOTE"], values["RESTORE_ANY_CLUSTER"], values["CLUSTER_NAME"]) == (
+        "sealed:db-backups/dev/mysql-dev/mysql", "false", "mysql")
 
 
 @pytest.mark.parametrize("throttle, mib", [("0", "0"), ("1048576", "1"), ("1048577", "2")])

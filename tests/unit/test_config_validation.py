@@ -104,6 +104,7 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "replicationPassword": ("short", "'<secret>'", "at least 12 printable characters"),
     "backupPassword": ("short", "'<secret>'", "at least 12 printable characters"),
     "appPassword": ("short", "'<secret>'", "at least 12 printable characters"),
+    "backupKey": ("short", "'<secret>'", "at least 12 printable characters"),
     "adminPassword": ("short", "'<secret>'", "at least 12 printable characters"),
 }
 SECRET_KEYS = sorted(s.key for s in SETTINGS if s.secret)

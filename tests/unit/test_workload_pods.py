@@ -15,6 +15,8 @@ from .conftest import find
 SECRETS_DIR = "/etc/mysql-cluster/secrets"
 TLS_DIR = "/etc/mysql-cluster/tls"
 METRICS_DIR = "/etc/mysql-cluster/metrics"
+# The credentials Secret's backup key has a mount of its own: backup containers read no password.
+BACKUP_KEY_DIR = "/etc/mysql-cluster/backup-key"
 # Every workload and every optional container: backups with a schedule, a restore, metrics.
 EVERYTHING = {"backupTarget": "s3", "backupS3Endpoint": "https://s3.storage:8333",
               "backupS3Bucket": "backups", "backupS3Secret": "s3-keys",
@@ -71,7 +73,9 @@ def expected_files(container: dict[str, Any], manifests: list[dict], scripts: di
     lines = [line for name in names for line in code_lines(scripts[name])]
     words = container.get("args", []) + [var.get("value", "") for var in container.get("env", [])]
     env = {var["name"] for var in container.get("env", [])}
-    offered = {SECRETS_DIR: sorted(find(manifests, "Secret", "mysql-credentials")["stringData"]),
+    credentials = sorted(find(manifests, "Secret", "mysql-credentials")["stringData"])
+    offered = {SECRETS_DIR: [key for key in credentials if key != "backup-key"],
+               BACKUP_KEY_DIR: [key for key in credentials if key == "backup-key"],
                METRICS_DIR: sorted(find(manifests, "Secret", "mysql-metrics")["stringData"])}
     expected = {path: [key for key in keys
                        if mentioned(key, lines) or any(f"{path}/{key}" in word for word in words)]
