@@ -61,6 +61,13 @@ def assert_primary(cluster, primary: str) -> None:
                 harness.dns_name(primary), "Yes", "Yes"), (pod, status)
 
 
+def wait_for_primary_endpoint(harness, pod: str) -> None:
+    """The primary Service selects the pod once it is Ready, within the readiness probe's window,
+    as `pulumi up` waits for a Service to have endpoints."""
+    harness.wait_until(lambda: harness.service_endpoints("mysql-primary") == [pod], PROBE_WINDOW,
+                       f"{pod} the primary Service's endpoint")
+
+
 def set_aside(harness, pod: str) -> list[str]:
     """The diverged data a pod's rebuild has kept aside on its claim."""
     return [path.name for path in harness.claim_path(pod).iterdir() if path.name.startswith("diverged-")]
@@ -116,7 +123,8 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
 
     harness.apply(cluster.render(primaryOrdinal=1))
     cluster.primary = "mysql-1"
-    assert harness.service_endpoints("mysql-primary") == ["mysql-1"]
+    # Behind pod 2 during the outage, pod 1 was unready: Ready again at its next probe once promoted.
+    wait_for_primary_endpoint(harness, "mysql-1")
     assert cluster.events("mysql-1").high == 120
     cluster.insert_events(131, 150)
 
@@ -193,6 +201,7 @@ def test_a_write_longer_than_the_jobs_client_timeout_slows_the_switchover_and_ne
     assert outcome == [[]], "the long write was not acknowledged"
 
     cluster.primary = "mysql-1"
+    wait_for_primary_endpoint(harness, "mysql-1")
     assert_primary(cluster, "mysql-1")
     # A switchover: the old primary follows with all it had, nothing set aside.
     assert set_aside(harness, "mysql-0") == []
