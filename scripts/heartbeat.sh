@@ -24,6 +24,13 @@ heartbeat_micros_sql() {
     "$HEARTBEAT_SCHEMA"
 }
 
+# Which pod wrote the applied heartbeat, relative to the pod that answers: server ids are the
+# ordinals plus one offset (init-config.sh), so their difference is the ordinals' difference.
+heartbeat_writer_offset_sql() {
+  printf 'SELECT CAST(server_id AS SIGNED) - CAST(@@GLOBAL.server_id AS SIGNED) FROM %s.heartbeat WHERE id = 1' \
+    "$HEARTBEAT_SCHEMA"
+}
+
 # The statements that give this server the heartbeat table and event, outside the binary log.
 # MySQL's super_read_only refuses them even to root: it is lifted for them (read_only stays).
 heartbeat_setup_sql() {

@@ -51,6 +51,12 @@ tls_hint=$(replication_tls_hint "$io_error" "$(pod_host "$(designated_primary)")
 lag=$(((now - heartbeat) / 1000000))
 ((lag <= MAX_REPLICATION_LAG_SECONDS)) && exit 0
 
+# The probe's timeoutSeconds (5 s) bounds this whole script, and a probe that times out fails: a
+# peer that has not answered within 2 s counts as silent, so that a dead primary (whose name may
+# take seconds to resolve, or whose address no longer answers) leaves time for the rest on a busy
+# node. The peers are asked all at once.
+PEER_CONNECT_TIMEOUT=1
+PEER_QUERY_TIMEOUT=2
 # One heartbeat period of slack: replicas of a primary that stopped may differ by its last beat.
 ahead=$((heartbeat + 1000000))
 answered=0

@@ -138,7 +138,7 @@ finish_rebuild() {
 follow_or_rebuild() {
   local source=$1 states=$2 source_state=
   local ordinal_of state
-  while IFS=$'\t' read -r ordinal_of _ _ state; do
+  while IFS=$'\t' read -r ordinal_of _ _ _ state; do
     [[ "$ordinal_of" != "$source" ]] || source_state=$state
   done <<<"$states"
   if ! gtid_state_holds "$source_state" "$(sql_value "SELECT $(gtid_state_expression)")" sql_value; then
@@ -148,28 +148,39 @@ follow_or_rebuild() {
   start_replication "$source"
 }
 
-# The role at start. A writable peer is the primary, whatever the topology says (it may be stale).
-# Without one, the designated primary takes the role unless a peer holds transactions it lacks;
-# so does pod 0 of a new cluster (no peer, never a replica) whatever is designated, since the
-# switchover Job moves the role once every pod runs.
+# The role at start. A writable peer is the primary. Without one, the primary is the pod that was
+# writable last (last_primary: the writer of the newest heartbeat this server or a peer holds),
+# not the one the topology names: that is only the last requested move, which may have failed,
+# and following a pod that never became the primary would leave the cluster without one. That pod
+# takes the role again when it is this one, unless a peer holds transactions it lacks; so does pod
+# 0 of a new cluster (no peer, never a replica). Where nobody has a heartbeat yet, the topology's
+# designated primary is all there is to go by.
 take_role() {
-  local states writable designated
+  local states writable own last
   states=$(peer_states "$peer_options" "$ordinal")
   writable=$(writable_peer <<<"$states")
-  designated=$(designated_primary)
   if [[ -n "$writable" ]]; then
     follow_or_rebuild "$writable" "$states"
-  elif ((designated == ordinal)) || { ((ordinal == 0)) && [[ -z "$states" ]] &&
+    return
+  fi
+  own=$(sql_value "$(peer_state_sql)") || die "cannot read this server's heartbeat and GTID state"
+  last=$(printf '%s\n%s\t%s\n' "$states" "$ordinal" "$own" | last_primary)
+  if [[ -z "$last" ]]; then
+    last=$(designated_primary)
+  else
+    log "pod $last wrote the newest heartbeat: it is the primary (designated: pod $(designated_primary))"
+  fi
+  if ((last == ordinal)) || { ((ordinal == 0)) && [[ -z "$states" ]] &&
     [[ -z "$(sql_value "$(replica_status_sql)")" ]]; }; then
     become_primary "$states"
   else
-    start_replication "$designated"
+    start_replication "$last"
   fi
 }
 
 become_primary() {
   local states=$1 ordinal_of state
-  while IFS=$'\t' read -r ordinal_of _ _ state; do
+  while IFS=$'\t' read -r ordinal_of _ _ _ state; do
     [[ -n "$state" ]] || continue
     gtid_state_holds "$(sql_value "SELECT $(gtid_state_expression)")" "$state" sql_value ||
       die "pod $ordinal_of holds transactions this server lacks; not becoming the primary. Move the primary there (primaryOrdinal=$ordinal_of) or see docs/operations.md"

@@ -34,24 +34,27 @@ PEER_CONNECT_TIMEOUT=2
 PEER_QUERY_TIMEOUT=4
 
 # Runs <sql> (or, without it, the statements on stdin) on pod <ordinal> over the network with the
-# client option file <options>. PEER_QUERY_TIMEOUT may be raised for one call that waits.
+# client option file <options>; further arguments go to the client. PEER_QUERY_TIMEOUT may be
+# raised for one call that waits.
 peer_sql() {
   local options=$1 ordinal=$2
   require_env MYSQL_PORT
   timeout "$PEER_QUERY_TIMEOUT" "$(sql_client)" --defaults-extra-file="$options" --protocol=tcp \
     --host="$(pod_host "$ordinal")" --port="$MYSQL_PORT" --connect-timeout="$PEER_CONNECT_TIMEOUT" \
-    --batch --skip-column-names ${3+-e "$3"}
+    --batch --skip-column-names ${3+-e "$3"} "${@:4}"
 }
 
 # What every pod tells its peers about itself, one line: read_only (1 or 0), the heartbeat it has
-# applied (microseconds since the epoch, by the primary's clock; NULL before the first one) and
-# its GTID state (gtid.sh).
+# applied (microseconds since the epoch, by the primary's clock; NULL before the first one), which
+# pod wrote that heartbeat, relative to this one (NULL before the first: see last_primary), and
+# its GTID state (gtid.sh), last as it may be empty.
 peer_state_sql() {
-  printf 'SELECT @@GLOBAL.read_only, (%s), (%s)' "$(heartbeat_micros_sql)" "$(gtid_state_expression)"
+  printf 'SELECT @@GLOBAL.read_only, (%s), (%s), (%s)' "$(heartbeat_micros_sql)" \
+    "$(heartbeat_writer_offset_sql)" "$(gtid_state_expression)"
 }
 
-# "<ordinal> <read_only> <heartbeat> <gtid state>" for every peer that answers, asked all at once.
-# <options> is a client option file of the replication user, which may read the heartbeat.
+# "<ordinal> <read_only> <heartbeat> <writer offset> <gtid state>" for every peer that answers,
+# asked all at once. <options> is a client option file of the replication user, which may read the heartbeat.
 peer_states() {
   local options=$1 me=$2 ordinal dir
   dir=$(mktemp -d)
@@ -72,6 +75,21 @@ writable_peer() {
     [[ "$read_only" == 0 ]] || continue
     [[ -z "$found" ]] || die "pods $found and $ordinal are both writable; make one read-only by hand (SET GLOBAL read_only=1) and see docs/operations.md"
     found=$ordinal
+  done
+  printf '%s' "$found"
+}
+
+# The pod that wrote the newest heartbeat of peer_states lines on stdin (this server's own among
+# them, where the caller adds it): the last pod that was writable, which is the primary that is
+# when none is writable now (stopped, restarting). The topology's primary-ordinal is only what was
+# last requested: a move that failed never wrote a heartbeat, so it changes nothing here. Nothing
+# when no line has a heartbeat (a new cluster).
+last_primary() {
+  local ordinal heartbeat offset newest=0 found=''
+  while IFS=$'\t' read -r ordinal _ heartbeat offset _; do
+    [[ "$heartbeat" =~ ^[0-9]+$ && "$offset" =~ ^-?[0-9]+$ ]] || continue
+    ((heartbeat > newest)) || continue
+    newest=$heartbeat found=$((ordinal + offset))
   done
   printf '%s' "$found"
 }

@@ -1,7 +1,8 @@
 """The switchover Job: moves the primary to the pod that `primaryOrdinal` names.
 
 One Job per target ordinal (`<name>-primary-<n>`): changing the key replaces the Job, and `pulumi
-up` waits for the new one to complete before it points the primary Service at the new primary.
+up` waits for the new one to complete before it points the primary Service at the new primary; a
+failed Job leaves the Service where it was, and the next `pulumi up` runs it again.
 Run while that pod is already the primary (the first deployment, or a run without a change), the
 Job finds nothing to do. What it does is scripts/switchover.sh.
 """
@@ -63,8 +64,11 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
         resource_name,
         metadata=meta.ObjectMetaArgs(
             name=names.switchover_job(ordinal), namespace=names.namespace, labels=names.labels,
-            # pulumi-kubernetes waits for this condition, so `pulumi up` reports the outcome.
-            annotations={"pulumi.com/waitFor": "condition=Complete"}),
+            # pulumi-kubernetes waits for this condition, so `pulumi up` reports the outcome; a
+            # Job that failed is replaced by the next `pulumi up` (rather than awaited again), so
+            # that it retries the move (pulumi-kubernetes #1575, the replaceUnready annotation).
+            annotations={"pulumi.com/waitFor": "condition=Complete",
+                         "pulumi.com/replaceUnready": "true"}),
         spec=batch.JobSpecArgs(
             backoff_limit=2,
             active_deadline_seconds=FAILOVER_WAIT_SECONDS + CATCH_UP_SECONDS + 300,

@@ -113,6 +113,7 @@ class StatefulSetHarness:
         self._clients: list[PodAttachment] = []
         self._jobs: list[tuple[Kubelet, Pod]] = []
         self._job_logs: dict[str, dict[str, str]] = {}
+        self._failed_jobs: set[str] = set()  # Jobs of apply whose pod failed
 
         self._lock = threading.RLock()
         self._loop_error = ""
@@ -285,10 +286,14 @@ class StatefulSetHarness:
         """Apply re-rendered manifests in the order Pulumi's dependencies give: ConfigMaps and
         Secrets (the kubelet refreshes the running pods' files), the StatefulSet (unchanged: a changed pod
         template is refused, roll_out rolls one), each new Job run to completion (a failed one
-        raises with its log), and then the Services' selectors."""
+        raises with its log and leaves the Services as they were, as Pulumi skips what depends on
+        a failed resource), and then the Services' selectors."""
         if not isinstance(manifests, RenderedManifests):
             manifests = RenderedManifests(manifests)
-        old_jobs = {job["metadata"]["name"] for job in self.manifests.objects if job.get("kind") == "Job"}
+        # A Job that failed is run again when it has pulumi-kubernetes' replaceUnready annotation.
+        old_jobs = {job["metadata"]["name"] for job in self.manifests.objects if job.get("kind") == "Job"
+                    and not (job["metadata"]["name"] in self._failed_jobs and
+                             (job["metadata"].get("annotations") or {}).get("pulumi.com/replaceUnready") == "true")}
         if manifests.only("StatefulSet")["spec"]["template"] != self.statefulset["spec"]["template"]:
             raise HarnessError("apply: the pod template changed; roll the pods out with roll_out")
         with self._lock:
@@ -300,8 +305,10 @@ class StatefulSetHarness:
                 name = job["metadata"]["name"]
                 pod = self._run_job_pod(name, job["spec"], job_timeout)
                 if pod.phase != SUCCEEDED:
+                    self._failed_jobs.add(name)
                     log = "\n".join(self._job_logs[pod.name].values())
                     raise HarnessError(f"Job {name} failed: {pod.failure}\n{log}")
+                self._failed_jobs.discard(name)
         self._services = {service["metadata"]["name"]: service
                           for service in manifests.objects if service.get("kind") == "Service"}
 

@@ -530,12 +530,24 @@ def query(state: dict[str, Any], text: str) -> list[str]:
         return [read_only]
     if words.startswith("SELECT @@GLOBAL.READ_ONLY , IFNULL ( ( SELECT TIMESTAMPDIFF ( MICROSECOND"):
         return [read_only, str(heartbeat(state)), str(NOW_MICROS)]
+    if words.startswith("SELECT @@GLOBAL.READ_ONLY , ( SELECT TIMESTAMPDIFF ( MICROSECOND"):
+        # What a pod tells its peers (topology.sh): the heartbeat's writer relative to this
+        # server is known for its own heartbeat only (0); a replica's is not modelled (NULL).
+        micros = heartbeat(state)
+        return [read_only, str(micros) if micros else "NULL", "0" if read_only == "0" else "NULL",
+                gtid_state(state)]
     if words.startswith("SELECT CONCAT_WS (") or words.startswith("SELECT REPLACE ( @@GLOBAL.GTID_EXECUTED"):
-        return [",".join(filter(None, (state["gtid_binlog_pos"], state["gtid_slave_pos"])))
-                if is_mariadb(state["server"]) else state["gtid_executed"]]
+        return [gtid_state(state)]
     if words == "SELECT GTID_SUBSET ( ? , ? )":
         return ["1" if gtid_subset(unquote(tokens[3]), unquote(tokens[5])) else "0"]
     raise SqlError(f"the stand-in has no answer to: {text}")
+
+
+def gtid_state(state: dict[str, Any]) -> str:
+    """The server's GTID state as gtid_state_expression (scripts/gtid.sh) gives it."""
+    if is_mariadb(state["server"]):
+        return ",".join(filter(None, (state["gtid_binlog_pos"], state["gtid_slave_pos"])))
+    return state["gtid_executed"]
 
 
 # The replica's clock when it reads the heartbeat (any fixed time: only differences count).

@@ -186,3 +186,11 @@ def test_the_switchover_jobs_pod_has_a_network_policy_of_its_own_that_admits_not
     assert matches(policy["podSelector"]["matchLabels"], job_pod)
     assert not matches(policy["podSelector"]["matchLabels"], pod_labels(manifests, 0))
     assert (policy["policyTypes"], policy.get("ingress")) == (["Ingress"], None)
+
+
+def test_pulumi_up_waits_for_the_switchover_job_and_replaces_one_that_failed(rendered):
+    # pulumi-kubernetes: waitFor makes `pulumi up` report the Job's outcome; replaceUnready makes
+    # the next `pulumi up` run a failed Job again instead of awaiting it again (so a move retries).
+    annotations = find(rendered(**ORDERS), "Job")["metadata"]["annotations"]
+    assert (annotations["pulumi.com/waitFor"], annotations["pulumi.com/replaceUnready"]) == (
+        "condition=Complete", "true")
