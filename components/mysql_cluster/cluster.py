@@ -21,7 +21,7 @@ from .exporter import metrics_secret
 from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
-from .server_config import cnf_files
+from .server_config import cnf_files, with_checked_server_options
 from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
 from .switchover import switchover_job, switchover_network_policy
@@ -80,6 +80,7 @@ class MySQLCluster(pulumi.ComponentResource):
         settings = validated({"name": name, **args})
         monitoring.check_monitoring_settings(settings)
         server = server_for(settings.flavor, settings.version)
+        settings = with_checked_server_options(settings, server)
         server_image, backup_image = _images(server, settings)
         check_tls_settings(settings)
         super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
