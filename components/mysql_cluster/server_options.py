@@ -117,8 +117,8 @@ _HARMLESS_WHEN_OFF = ("replication filters", "error skipping", "statements run b
 # A path option (a name ending like these, with text values) places files of the server; the
 # pod's file system is fixed: data and logs on the data volume, the rest where the image has it.
 _PATH_SUFFIXES = ("-file", "-dir", "-path", "-directory", "-directories", "-filename", "tmpdir")
-_PATH_REASON = ("the pod's file system is fixed: a path elsewhere than the data volume is lost "
-                "with the pod, missing at the next start or, under /dev, ends up in kubectl logs")
+_PATH_REASON = ("the pod's file system is fixed, and a file elsewhere than the cluster puts it "
+                "is lost with the pod, missing at the next start or, under /dev, in kubectl logs")
 _PATH_NAMES = ("basedir", "chroot", "character-sets-dir", "lc-messages-dir", "pid-file")
 
 # Values refused for options otherwise allowed: (option, values (upper case), why).
@@ -251,28 +251,39 @@ def _versions_with_tables(flavor: str) -> list[str]:
                   key=lambda version: tuple(int(part) for part in version.split(".")))
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 def option_table(flavor: str, version: str) -> tuple[dict[str, dict], bool]:
     """The options server `flavor` `version` knows, and whether that list is complete.
 
     A line generated from its real server has its own table. A line without one gets the tables
     of its flavor's lines merged; the merge is taken as complete only when generated lines older
     and newer than it bracket it (an option of that line alone, added after the older and dropped
-    before the newer, is not to be expected), else unknown names cannot be refused."""
+    before the newer, is not to be expected). Otherwise an option of that line may be missing
+    from the merge (one a newer server dropped), so only a likely typo is refused."""
     versions = _versions_with_tables(flavor)
     if version in versions:
         return _table(f"{flavor}-{version}.json"), True
     merged: dict[str, dict] = {}
     for known in versions:
         merged.update(_table(f"{flavor}-{known}.json"))
-
-    def key(text: str) -> tuple[int, ...]:
-        return tuple(int(part) for part in text.split("."))
-    bracketed = any(key(v) < key(version) for v in versions) and \
-        any(key(v) > key(version) for v in versions)
+    line = _version_key(version)
+    bracketed = any(_version_key(v) < line for v in versions) and \
+        any(_version_key(v) > line for v in versions)
     return merged, bracketed
 
 
-_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?|[0-9]+[KMGTPEkmgtpe]")
+# How alike a name must be to a known option to be taken for a misspelling of it, where the
+# table may lack options of the server line (difflib's ratio: 'max_conections' is 0.97 alike
+# 'max_connections').
+_TYPO_LIKENESS = 0.85
+
+
+# A whole number with a size suffix, or a number with a fraction: the help does not say which
+# options take fractions (long_query_time does), so a fraction is let through for every number.
+_NUMBER = re.compile(r"-?[0-9]+[KMGTPEkmgtpe]?|-?[0-9]+\.[0-9]+")
 _BOOLEAN = ("ON", "OFF", "TRUE", "FALSE", "1", "0")
 
 
@@ -303,8 +314,8 @@ def _typed_value(server: str, name: str, entry: dict, value: str) -> str:
                          "the option")
     if kind in ("number", "optional-number"):
         if not _NUMBER.fullmatch(value):
-            raise ValueError({name: value}, f"{name} is a number on {server}: write digits, "
-                             "optionally with a size suffix K, M or G (e.g. 128M)")
+            raise ValueError({name: value}, f"{name} is a whole number on {server}: write "
+                             "digits, optionally with a size suffix K, M or G (e.g. 128M)")
         return value
     if kind == "enum" and value.upper() not in {v.upper() for v in entry["values"]}:
         raise ValueError({name: value}, f"{name} is one of {', '.join(entry['values'])} "
@@ -343,14 +354,16 @@ def server_options_for(flavor: str, version: str, options: dict[str, str]) -> di
         stem = _stem(name)
         entry = table.get(stem)
         if _is_path_option(stem, entry) and not _switched_off(name):
-            raise ValueError(name, f"{stem} is refused (a path: {_PATH_REASON}); remove it")
+            raise ValueError(name, f"{stem} is refused (it places files of the server: "
+                             f"{_PATH_REASON}); remove it")
         reason = _refused_value(name, value)
         if reason:
-            raise ValueError({name: value}, f"this value is refused ({reason}); remove it or "
-                             "choose another")
+            raise ValueError({name: value}, f"{stem}={value or 'OFF'} is refused ({reason}); "
+                             "remove it or choose another value")
         if entry is None:
-            if complete:
-                close = difflib.get_close_matches(stem, table, n=1)
+            close = difflib.get_close_matches(stem, table, n=1,
+                                              cutoff=0.6 if complete else _TYPO_LIKENESS)
+            if complete or (close and not _known_to_any_server(stem)):
                 hint = (f"did you mean {close[0].replace('-', '_')}?" if close
                         else "see the server's option reference")
                 raise ValueError(name, f"{server} has no option {stem}; {hint}")
