@@ -314,8 +314,8 @@ def _typed_value(server: str, name: str, entry: dict, value: str) -> str:
                          "the option")
     if kind in ("number", "optional-number"):
         if not _NUMBER.fullmatch(value):
-            raise ValueError({name: value}, f"{name} is a whole number on {server}: write "
-                             "digits, optionally with a size suffix K, M or G (e.g. 128M)")
+            raise ValueError({name: value}, f"{name} is a number on {server}: write digits, "
+                             "optionally with a size suffix K, M or G (e.g. 128M)")
         return value
     if kind == "enum" and value.upper() not in {v.upper() for v in entry["values"]}:
         raise ValueError({name: value}, f"{name} is one of {', '.join(entry['values'])} "
