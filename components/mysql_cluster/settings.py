@@ -434,8 +434,12 @@ SETTINGS: tuple[Setting, ...] = (
             _dns_subdomain),
     Setting("serverOptions", "server_options", "object", {},
             "Extra [mysqld] options, a map of option to value (\"\" for a bare flag), written "
-            "after the cluster's own in the primary's and the replicas' .cnf; options the cluster "
-            "manages (server-id, log-bin, GTID, read-only, durability, ...) are refused. Replaces "
+            "after the cluster's own in the primary's and the replicas' .cnf. Names and values "
+            "are checked against the server's own options; options the cluster manages "
+            "(server-id, log-bin, GTID, read-only, durability, ...) and those that would defeat "
+            "it (replication filters, error skipping, paths, log destinations, init files, "
+            "plugins, unsafe durability, SQL modes that change parsing) are refused; see Server "
+            "options in the README. Replaces "
             "the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a "
             "multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and "
             "collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, "
