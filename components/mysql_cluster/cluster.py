@@ -22,6 +22,7 @@ from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
 from .server_config import cnf_files, with_checked_server_options
+from .scale_in_guard import scale_in_guard
 from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
 from .switchover import switchover_job, switchover_network_policy
@@ -100,8 +101,10 @@ class MySQLCluster(pulumi.ComponentResource):
             data=server_cnf,
             opts=child,
         )
-        topology = topology_config_map(f"{name}-topology", metadata(names.topology_config_map),
-                                       settings, child)
+        topology = topology_config_map(
+            f"{name}-topology", metadata(names.topology_config_map), settings,
+            pulumi.ResourceOptions.merge(child, scale_in_guard(
+                f"{name}-topology", settings.replicas, settings.primary_ordinal)))
         # The StatefulSet names it (an Output), so Pulumi creates it first and deletes a replaced
         # one only after the StatefulSet has moved on to its successor.
         scripts = scripts_config_map(
