@@ -665,36 +665,23 @@ POLICIES = [
         enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=PRIMARY_MOVE_CONFIG,
     ),
-    StackValidationPolicy(
-        name="production-backup-transport",
-        description="In production stacks no workload reaches an S3 endpoint over plain http.",
-        validate=validate_production_backup_transport,
-        enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=PRODUCTION_STACKS_CONFIG,
-    ),
-    StackValidationPolicy(
-        name="production-exposure",
-        description="In production stacks no LoadBalancer or NodePort Service selects database "
-                    "pods whose NetworkPolicy admits every namespace.",
-        validate=validate_production_exposure,
-        enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=PRODUCTION_STACKS_CONFIG,
-    ),
-    StackValidationPolicy(
-        name="production-priority-class",
-        description="In production stacks no workload uses the system-node-critical or "
-                    "system-cluster-critical priority class.",
-        validate=validate_production_priority_class,
-        enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=PRODUCTION_STACKS_CONFIG,
-    ),
-    StackValidationPolicy(
-        name="production-confinement",
-        description="In production stacks no workload runs unconfined by AppArmor or seccomp.",
-        validate=validate_production_confinement,
-        enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=PRODUCTION_STACKS_CONFIG,
-    ),
+    *(StackValidationPolicy(name=name, description=description, validate=validate,
+                            enforcement_level=EnforcementLevel.MANDATORY,
+                            config_schema=PRODUCTION_STACKS_CONFIG)
+      for name, description, validate in (
+          ("production-backup-transport",
+           "In production stacks no workload reaches an S3 endpoint over plain http.",
+           validate_production_backup_transport),
+          ("production-exposure",
+           "In production stacks no LoadBalancer or NodePort Service selects database pods "
+           "whose NetworkPolicy admits every namespace.", validate_production_exposure),
+          ("production-priority-class",
+           "In production stacks no workload uses the system-node-critical or "
+           "system-cluster-critical priority class.", validate_production_priority_class),
+          ("production-confinement",
+           "In production stacks no workload runs unconfined by AppArmor or seccomp.",
+           validate_production_confinement),
+      )),
     StackValidationPolicy(
         name="production-tls",
         description="In production stacks every database StatefulSet mounts a TLS certificate.",
