@@ -98,6 +98,15 @@ def option_table(help_text: str) -> dict[str, dict]:
     return dict(sorted(table.items()))
 
 
+def _one_option_per_line(table: dict) -> str:
+    """The table as JSON with each option on a line of its own, so that a regenerated table's
+    diff shows the options that changed."""
+    options = ",\n".join(f"  {json.dumps(name)}: {json.dumps(entry)}"
+                         for name, entry in table["options"].items())
+    return (f'{{"server": {json.dumps(table["server"])}, '
+            f'"generator": {json.dumps(table["generator"])},\n "options": {{\n{options}\n}}}}\n')
+
+
 def _server_version(help_text: str) -> str:
     match = re.search(r"Ver (\S+)", help_text)
     return match.group(1) if match else "unknown"
@@ -120,7 +129,7 @@ def main(argv: list[str]) -> int:
     table = {"server": _server_version(result.stdout), "generator": "tools/server_option_table.py",
              "options": option_table(result.stdout)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(table, indent=1, sort_keys=False) + "\n")
+    args.out.write_text(_one_option_per_line(table))
     print(f"{args.out}: {len(table['options'])} options of {table['server']}")
     return 0
 
