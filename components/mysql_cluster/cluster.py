@@ -22,7 +22,7 @@ from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_template import MYSQL_PORT, BACKUP_PORT, PodSettings, data_volume_claim, pod_template
 from .server_config import cnf_files, with_checked_server_options
-from .scale_in_guard import scale_in_guard
+from .scale_in_guard import primary_annotation, scale_in_guard
 from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
 from .switchover import switchover_job, switchover_network_policy
@@ -101,10 +101,8 @@ class MySQLCluster(pulumi.ComponentResource):
             data=server_cnf,
             opts=child,
         )
-        topology = topology_config_map(
-            f"{name}-topology", metadata(names.topology_config_map), settings,
-            pulumi.ResourceOptions.merge(child, scale_in_guard(
-                f"{name}-topology", settings.replicas, settings.primary_ordinal)))
+        topology = topology_config_map(f"{name}-topology", metadata(names.topology_config_map),
+                                       settings, child)
         # The StatefulSet names it (an Output), so Pulumi creates it first and deletes a replaced
         # one only after the StatefulSet has moved on to its successor.
         scripts = scripts_config_map(
@@ -144,7 +142,7 @@ class MySQLCluster(pulumi.ComponentResource):
                           metrics_secret_name=metrics_secret_name)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",
-            metadata=metadata(names.statefulset),
+            metadata=metadata(names.statefulset, primary_annotation(settings.primary_ordinal)),
             spec=apps.StatefulSetSpecArgs(
                 service_name=headless.metadata.name,
                 replicas=settings.replicas,
@@ -161,8 +159,10 @@ class MySQLCluster(pulumi.ComponentResource):
                         when_scaled="Delete", when_deleted="Retain")),
             ),
             # Cloning a large database takes longer than the provider's 10 minute default.
-            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(
-                create="60m", update="60m"), ignore_changes=STATEFULSET_IGNORED_CHANGES),
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(
+                parent=self, custom_timeouts=pulumi.CustomTimeouts(create="60m", update="60m"),
+                ignore_changes=STATEFULSET_IGNORED_CHANGES), scale_in_guard(
+                    f"{name}-statefulset", settings.replicas, settings.primary_ordinal)),
         )
         backup_cron_job(f"{name}-backup", pod, child)
         data_claim_patches(name, names, settings, parent=self)
