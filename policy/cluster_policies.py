@@ -449,6 +449,158 @@ def validate_production_tls(args: StackValidationArgs, report_violation: ReportV
                              statefulset.urn)
 
 
+def _workloads(resources: Iterable[PolicyResource]) -> Iterator[tuple[PolicyResource, Mapping]]:
+    """Every resource that runs pods, with its pod spec."""
+    for resource in resources:
+        spec = pod_spec(resource.resource_type, resource.props)
+        if spec is not None:
+            yield resource, spec
+
+
+def _pod_annotations(resource: PolicyResource) -> Mapping:
+    kind = kind_of(resource.resource_type)
+    path = _POD_SPEC_PATHS[kind][:-1] + ("metadata", "annotations")
+    return (_get(resource.props, "metadata", "annotations") if kind == "Pod"
+            else _get(resource.props, *path)) or {}
+
+
+# The variables that give rclone (RCLONE_CONFIG_<remote>_ENDPOINT) and the AWS tools an S3 endpoint.
+def _is_s3_endpoint_variable(name: str) -> bool:
+    return (name.startswith("RCLONE_CONFIG_") and name.endswith("_ENDPOINT")) or \
+        name.startswith("AWS_ENDPOINT_URL")
+
+
+def validate_production_backup_transport(args: StackValidationArgs,
+                                         report_violation: ReportViolation) -> None:
+    stack = _production_stack(args, _with_defaults(PRODUCTION_STACKS_CONFIG, args.get_config()))
+    if stack is None:
+        return
+    for resource, spec in _workloads(args.resources):
+        for candidate in containers(spec):
+            for variable in candidate.get("env") or ():
+                name, value = variable.get("name") or "", variable.get("value") or ""
+                if _is_s3_endpoint_variable(name) and value.lower().startswith("http://"):
+                    report_violation(
+                        f'stack "{stack}" is a production stack: {_describe(resource)} container '
+                        f'"{candidate.get("name")}" reaches the S3 endpoint {value} over plain '
+                        "http, so backups and the store's keys cross the network readable; use "
+                        "https", resource.urn)
+
+
+# Service types that open the database beyond the Kubernetes cluster's pods.
+_EXTERNAL_SERVICE_TYPES = ("LoadBalancer", "NodePort")
+
+
+def _admits_every_namespace(network_policy: PolicyResource) -> bool:
+    """Whether an ingress rule lets pods of every namespace in: a rule without `from`, or a peer
+    with an empty namespace selector and no pod selector."""
+    for rule in _get(network_policy.props, "spec", "ingress") or ():
+        peers = rule.get("from")
+        if not peers:
+            return True
+        for peer in peers:
+            selector = peer.get("namespaceSelector")
+            if (isinstance(selector, Mapping) and not selector.get("matchLabels")
+                    and not selector.get("matchExpressions") and not peer.get("podSelector")):
+                return True
+    return False
+
+
+# The label the StatefulSet controller gives each pod: its name (a Service may select one pod).
+_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+
+
+def _services_of(resources: Iterable[PolicyResource],
+                 statefulset: PolicyResource) -> list[PolicyResource]:
+    """The Services in the StatefulSet's namespace that select some of its pods: a Service's
+    selector is a plain map of labels, which may name one pod."""
+    namespace, labels = _namespace(statefulset.props), _pod_labels(statefulset)
+    services = []
+    for service in resources:
+        selector = _get(service.props, "spec", "selector")
+        if (kind_of(service.resource_type) != "Service" or _namespace(service.props) != namespace
+                or not selector):
+            continue
+        if all(key == _POD_NAME_LABEL or labels.get(key) == value
+               for key, value in selector.items()):
+            services.append(service)
+    return services
+
+
+def validate_production_exposure(args: StackValidationArgs,
+                                 report_violation: ReportViolation) -> None:
+    stack = _production_stack(args, _with_defaults(PRODUCTION_STACKS_CONFIG, args.get_config()))
+    if stack is None:
+        return
+    for statefulset in _database_statefulsets(args.resources):
+        policies = _covering(args.resources, "NetworkPolicy", ("spec", "podSelector"), statefulset)
+        if not any(_admits_every_namespace(policy) for policy in policies):
+            continue
+        for service in _services_of(args.resources, statefulset):
+            service_type = _get(service.props, "spec", "type")
+            if service_type in _EXTERNAL_SERVICE_TYPES:
+                report_violation(
+                    f'stack "{stack}" is a production stack: {_describe(service)} is a '
+                    f"{service_type} Service of {_describe(statefulset)}, whose NetworkPolicy "
+                    "admits every namespace (allowedClientNamespaces: [\"*\"]); list the client "
+                    "namespaces, or keep the Service ClusterIP", service.urn)
+
+
+# Priority classes Kubernetes keeps for its own components: pods of these preempt and outlive
+# everything else on a node, and kubelet eviction spares them.
+SYSTEM_PRIORITY_CLASSES = ("system-node-critical", "system-cluster-critical")
+
+
+def validate_production_priority_class(args: StackValidationArgs,
+                                       report_violation: ReportViolation) -> None:
+    stack = _production_stack(args, _with_defaults(PRODUCTION_STACKS_CONFIG, args.get_config()))
+    if stack is None:
+        return
+    for resource, spec in _workloads(args.resources):
+        priority_class = spec.get("priorityClassName")
+        if priority_class in SYSTEM_PRIORITY_CLASSES:
+            report_violation(
+                f'stack "{stack}" is a production stack: {_describe(resource)} runs its pods in '
+                f"the priority class {priority_class}, kept for Kubernetes' own components (they "
+                "preempt the node's other pods and are the last evicted); use a priority class "
+                "of your own", resource.urn)
+
+
+_APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+_SECCOMP_ANNOTATIONS = ("seccomp.security.alpha.kubernetes.io/pod",
+                        "container.seccomp.security.alpha.kubernetes.io/")
+
+
+def _unconfined(resource: PolicyResource, spec: Mapping) -> list[str]:
+    """What runs a pod's containers without AppArmor or seccomp confinement."""
+    found = []
+    for key, value in _pod_annotations(resource).items():
+        if str(value).lower() == "unconfined" and (
+                key.startswith(_APPARMOR_ANNOTATION_PREFIX) or key.startswith(_SECCOMP_ANNOTATIONS)):
+            found.append(f"annotation {key}: {value}")
+    contexts = [("the pod", spec.get("securityContext") or {})] + [
+        (f'container "{candidate.get("name")}"', candidate.get("securityContext") or {})
+        for candidate in containers(spec)]
+    for where, context in contexts:
+        for profile in ("appArmorProfile", "seccompProfile"):
+            if _get(context, profile, "type") == "Unconfined":
+                found.append(f"{where} sets {profile} Unconfined")
+    return found
+
+
+def validate_production_confinement(args: StackValidationArgs,
+                                    report_violation: ReportViolation) -> None:
+    stack = _production_stack(args, _with_defaults(PRODUCTION_STACKS_CONFIG, args.get_config()))
+    if stack is None:
+        return
+    for resource, spec in _workloads(args.resources):
+        for what in _unconfined(resource, spec):
+            report_violation(
+                f'stack "{stack}" is a production stack: {_describe(resource)}: {what}, which '
+                "lifts the kernel's confinement of containers that hold every password and the "
+                "data; remove it", resource.urn)
+
+
 # --- The pack --------------------------------------------------------------------------------
 
 POLICIES = [
@@ -513,6 +665,23 @@ POLICIES = [
         enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=PRIMARY_MOVE_CONFIG,
     ),
+    *(StackValidationPolicy(name=name, description=description, validate=validate,
+                            enforcement_level=EnforcementLevel.MANDATORY,
+                            config_schema=PRODUCTION_STACKS_CONFIG)
+      for name, description, validate in (
+          ("production-backup-transport",
+           "In production stacks no workload reaches an S3 endpoint over plain http.",
+           validate_production_backup_transport),
+          ("production-exposure",
+           "In production stacks no LoadBalancer or NodePort Service selects database pods "
+           "whose NetworkPolicy admits every namespace.", validate_production_exposure),
+          ("production-priority-class",
+           "In production stacks no workload uses the system-node-critical or "
+           "system-cluster-critical priority class.", validate_production_priority_class),
+          ("production-confinement",
+           "In production stacks no workload runs unconfined by AppArmor or seccomp.",
+           validate_production_confinement),
+      )),
     StackValidationPolicy(
         name="production-tls",
         description="In production stacks every database StatefulSet mounts a TLS certificate.",

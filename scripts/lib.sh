@@ -132,6 +132,11 @@ option_file_value() {
   printf '"%s"' "$value"
 }
 
+# The SQL client's own session parses the scripts' statements as written, whatever global
+# sql_mode the server has (ANSI_QUOTES would turn their quoted strings into names). Only the SQL
+# client reads the [mysql] group; the admin, backup and binlog tools read [client].
+CLIENT_SESSION_OPTIONS=$'[mysql]\ninit-command=SET SESSION sql_mode=\'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION\''
+
 # Writes a client option file for <user> with the password of Secret key <key> and prints its
 # path. Passwords travel in files, never in argv, the environment of clients, or the log.
 client_options() (
@@ -142,7 +147,7 @@ client_options() (
   file="$(client_options_prefix)$$.$user.cnf"
   umask 077
   { printf '[client]\nuser=%s\npassword=%s\n' "$user" "$(option_file_value "$password")" &&
-    client_tls_options; } >"$file" || die "cannot write a client option file in $CLIENT_OPTIONS_DIR"
+    client_tls_options && printf '%s\n' "$CLIENT_SESSION_OPTIONS"; } >"$file" || die "cannot write a client option file in $CLIENT_OPTIONS_DIR"
   printf '%s\n' "$file"
 )
 

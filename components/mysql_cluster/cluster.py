@@ -23,7 +23,8 @@ from .names import ClusterNames
 from .network_policy import network_policy_spec
 from .pod_spec import CREDENTIAL_KEYS, PodSettings
 from .pod_template import MYSQL_PORT, BACKUP_PORT, data_volume_claim, database_pod_template
-from .server_config import cnf_files
+from .scale_in_guard import primary_annotation, scale_in_guard
+from .server_config import cnf_files, with_checked_server_options
 from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
 from .switchover import switchover_job, switchover_network_policy
@@ -72,6 +73,7 @@ class MySQLCluster(pulumi.ComponentResource):
         settings = validated({"name": name, **args})
         monitoring.check_monitoring_settings(settings)
         server = server_for(settings.flavor, settings.version)
+        settings = with_checked_server_options(settings, server)
         server_image, backup_image = _images(server, settings)
         check_tls_settings(settings)
         super().__init__("mysql-cluster:index:MySQLCluster", name, None, opts)
@@ -132,7 +134,7 @@ class MySQLCluster(pulumi.ComponentResource):
                           metrics_secret_name=metrics_secret_name)
         statefulset = apps.StatefulSet(
             f"{name}-statefulset",
-            metadata=metadata(names.statefulset),
+            metadata=metadata(names.statefulset, primary_annotation(settings.primary_ordinal)),
             spec=apps.StatefulSetSpecArgs(
                 service_name=headless.metadata.name,
                 replicas=settings.replicas,
@@ -149,8 +151,10 @@ class MySQLCluster(pulumi.ComponentResource):
                         when_scaled="Delete", when_deleted="Retain")),
             ),
             # Cloning a large database takes longer than the provider's 10 minute default.
-            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(
-                create="60m", update="60m"), ignore_changes=STATEFULSET_IGNORED_CHANGES),
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(
+                parent=self, custom_timeouts=pulumi.CustomTimeouts(create="60m", update="60m"),
+                ignore_changes=STATEFULSET_IGNORED_CHANGES), scale_in_guard(
+                    f"{name}-statefulset", settings.replicas, settings.primary_ordinal)),
         )
         backup_cron_job(f"{name}-backup", pod, child)
         data_claim_patches(name, names, settings, parent=self)

@@ -96,7 +96,8 @@ class RecordingMonitor(MockMonitor):
         self.custom_timeouts[request.name] = {
             "create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
         self.options[request.name] = {"ignore_changes": list(request.ignoreChanges),
-                                      "retain_on_delete": request.retainOnDelete}
+                                      "retain_on_delete": request.retainOnDelete,
+                                      "before_update_hooks": list(request.hooks.before_update)}
         self.dependencies[request.name] = list(request.dependencies)
         self._apply_transforms(request)
         return super().RegisterResource(request)

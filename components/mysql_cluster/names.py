@@ -1,6 +1,8 @@
 """Names and labels of everything a cluster creates, all derived from the cluster name."""
 from __future__ import annotations
 
+import inspect
+import re
 from dataclasses import dataclass
 
 NAME_LABEL = "app.kubernetes.io/name"
@@ -50,6 +52,10 @@ class ClusterNames:
     def switchover_job(self, ordinal: int) -> str:
         # A new name for each target: moving the primary back makes a new Job, not an unchanged one.
         return f"{self.cluster}-primary-{ordinal}"
+
+    @property
+    def switchover_network_policy(self) -> str:
+        return f"{self.cluster}-switchover"
 
     @property
     def credentials_secret(self) -> str:
@@ -111,3 +117,31 @@ class ClusterNames:
         # Not the pods' selector labels: a backup job's pod must not become a Service endpoint.
         return {NAME_LABEL: "mysql-cluster-backup", INSTANCE_LABEL: self.cluster,
                 COMPONENT_LABEL: "backup", MANAGED_BY_LABEL: "pulumi"}
+
+
+# Members of ClusterNames that name no object of the cluster's kinds that another cluster could
+# also create: pods are <statefulset>-<n> of one cluster only (another cluster's StatefulSet of
+# that name has pods <name>-<n>-<m>), claims start with "data-", and hosts are DNS names.
+_NOT_OBJECT_NAMES = ("pod", "data_claim", "service_host", "pod_host")
+
+
+def reserved_name_suffixes() -> tuple[str, ...]:
+    """What every name a cluster derives for its objects appends to the cluster name, with <n>
+    for an ordinal or a digest: a cluster named <x><suffix> would take the name of an object of
+    cluster <x>."""
+    probe = ClusterNames("x", "namespace", "cluster.local")
+    suffixes = set()
+    for member, _ in inspect.getmembers(ClusterNames):
+        if member.startswith("_") or member in _NOT_OBJECT_NAMES:
+            continue
+        value = getattr(probe, member)
+        if callable(value):
+            value = value("<n>") if inspect.signature(value).parameters else value()
+        if isinstance(value, str) and value.startswith("x-"):
+            suffixes.add(value[1:])
+    return tuple(sorted(suffixes))
+
+
+def has_reserved_suffix(name: str) -> bool:
+    return any(re.fullmatch(".+" + re.escape(suffix).replace(re.escape("<n>"), "[a-z0-9]+"), name)
+               for suffix in reserved_name_suffixes())

@@ -7,10 +7,12 @@ Then come defaults a user may replace through `serverOptions`, and last the user
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from .server_options import server_options_for
 from .servers import Server
-from .settings import quantity_value
+from .settings import BY_KEY, ClusterSettings, ConfigError, quantity_value
 from .tls import server_tls_options
 
 # A replica that hears nothing from its primary for this long reconnects; the primary sends a
@@ -129,6 +131,16 @@ def cnf_text(role: str, options: dict[str, str], extra: dict[str, str]) -> str:
     if extra:
         lines += ["# serverOptions", *(_line(name, value) for name, value in extra.items())]
     return "\n".join(lines) + "\n"
+
+
+def with_checked_server_options(settings: ClusterSettings, server: Server) -> ClusterSettings:
+    """The settings with serverOptions checked against what the server knows, each value as its
+    option file gets it."""
+    try:
+        options = server_options_for(server.flavor, server.version, settings.server_options)
+    except ValueError as error:
+        raise ConfigError(BY_KEY["serverOptions"], *error.args) from None
+    return replace(settings, server_options=options)
 
 
 def cnf_files(server: Server, settings: dict[str, Any]) -> dict[str, str]:

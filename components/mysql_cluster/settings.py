@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, make_dataclass, replace
+from datetime import datetime
 from typing import Any, Callable, Optional
 
 import pulumi
 
+from .cron import MACROS as _CRON_MACROS, schedule_problem
 from .images import is_image_reference, split_image
 from .quantities import is_positive_quantity, quantity_value
 from .kubernetes_metadata import annotations, labels
-from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS
+from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS, has_reserved_suffix, reserved_name_suffixes
 from .scheduling import tolerations
 from .server_options import extra_server_options
 
@@ -47,9 +49,9 @@ MAX_CLUSTER_NAME = 52
 MAX_NAMESPACE = 63
 
 
-# Suffixes the cluster adds to its name for Services, Secrets and ConfigMaps: a cluster named like
-# that would collide with another cluster's resources in the same namespace.
-RESERVED_NAME_SUFFIXES = ("-read", "-primary", "-credentials", "-metrics", "-dashboard")
+# Suffixes the cluster adds to its name for its objects (names.py): a cluster named like that
+# would collide with another cluster's objects in the same namespace.
+RESERVED_NAME_SUFFIXES = reserved_name_suffixes()
 
 
 def _cluster_name(setting: "Setting", value: Any) -> Any:
@@ -60,11 +62,11 @@ def _cluster_name(setting: "Setting", value: Any) -> Any:
             f"use lower-case letters, digits and '-', starting with a letter, "
             f"at most {MAX_CLUSTER_NAME} characters",
         )
-    if value.endswith(RESERVED_NAME_SUFFIXES):
+    if has_reserved_suffix(value):
         raise ConfigError(
             setting, value,
             "do not end the name with " + ", ".join(RESERVED_NAME_SUFFIXES)
-            + ": the cluster names its own Services and Secret that way",
+            + " (<n> a number or digest): a cluster names its own objects that way",
         )
     return value
 
@@ -265,8 +267,6 @@ def _password(setting: "Setting", value: Any) -> Any:
 # Backups: where they go and when, and where a new cluster restores from (backups.py).
 BACKUP_TARGETS = ("", "s3", "pvc")
 DEFAULT_RCLONE_IMAGE = "rclone/rclone:1.75.2"
-_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-_CRON_FIELD = re.compile(r"^[0-9*/,-]+$|^[A-Za-z]{3}(-[A-Za-z]{3})?$")
 # Backup names are their start time, so that they sort in the order they were taken.
 BACKUP_NAME = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -276,15 +276,40 @@ _REGION = re.compile(r"^[a-z0-9-]{1,32}$")
 # restoreTo: a UTC time, or a MariaDB GTID position (domain-server-sequence, one per domain).
 RESTORE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 RESTORE_GTID = re.compile(r"[0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*")
+_RESTORE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_BACKUP_NAME_FORMAT = "%Y%m%dT%H%M%SZ"
+# MariaDB's GTID parts: a 32-bit domain id and server id, a 64-bit sequence number.
+_GTID_LIMITS = (2**32 - 1, 2**32 - 1, 2**64 - 1)
+
+
+def _is_time(text: str, time_format: str) -> bool:
+    """Whether `text` (already of the pattern) names a real moment: month 1-12, a day the month
+    has, hour 0-23 and so on."""
+    try:
+        datetime.strptime(text, time_format)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_gtid_position(text: str) -> bool:
+    if not RESTORE_GTID.fullmatch(text):
+        return False
+    gtids = [tuple(int(part) for part in gtid.split("-")) for gtid in text.split(",")]
+    domains = [gtid[0] for gtid in gtids]
+    return len(set(domains)) == len(domains) and all(
+        part <= limit for gtid in gtids for part, limit in zip(gtid, _GTID_LIMITS))
 
 
 def _cron_schedule(setting: "Setting", value: Any) -> Any:
-    if value == "" or value in _CRON_MACROS:
+    if value == "":
         return value
-    fields = value.split() if isinstance(value, str) else []
-    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-        raise ConfigError(setting, value, "use a cron schedule of five fields such as "
-                          "\"30 2 * * *\" (02:30 UTC daily) or @daily, or \"\" for no scheduled backups")
+    problem = schedule_problem(value) if isinstance(value, str) else "it is not text"
+    if problem:
+        raise ConfigError(setting, value, f"{problem}; use a cron schedule of five fields "
+                          "(minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7) such as "
+                          "\"30 2 * * *\" (02:30 UTC daily), or " + ", ".join(_CRON_MACROS)
+                          + ", or \"\" for no scheduled backups")
     return value
 
 
@@ -307,8 +332,9 @@ def _object_path(setting: "Setting", value: Any) -> Any:
 def _restore_from(setting: "Setting", value: Any) -> Any:
     if value == "":
         return value
-    prefix, _, name = value.rpartition("/") if isinstance(value, str) else ("", "", None)
-    if (name != "latest" and not BACKUP_NAME.fullmatch(name or "")) or (
+    prefix, slash, name = value.rpartition("/") if isinstance(value, str) else ("", "", None)
+    is_backup_name = BACKUP_NAME.fullmatch(name or "") and _is_time(name, _BACKUP_NAME_FORMAT)
+    if (name != "latest" and not is_backup_name) or (slash and not prefix) or (
             prefix and _object_path(setting, prefix) != prefix):
         raise ConfigError(setting, value, "use latest or a backup's name (its start time, e.g. "
                           "20260101T023000Z), optionally after the prefix it is stored under "
@@ -318,11 +344,12 @@ def _restore_from(setting: "Setting", value: Any) -> Any:
 
 def _restore_to(setting: "Setting", value: Any) -> Any:
     if value in ("", "latest") or (isinstance(value, str) and (
-            RESTORE_TIME.fullmatch(value) or RESTORE_GTID.fullmatch(value))):
+            (RESTORE_TIME.fullmatch(value) and _is_time(value, _RESTORE_TIME_FORMAT))
+            or _is_gtid_position(value))):
         return value
     raise ConfigError(setting, value, "use latest (every archived binary log), a UTC time such as "
-                      "2026-01-01T12:00:00Z, a MariaDB GTID position such as 0-100-4711, or \"\" "
-                      "for the backup alone")
+                      "2026-01-01T12:00:00Z (a real date and time), a MariaDB GTID position such "
+                      "as 0-100-4711 (at most one per domain), or \"\" for the backup alone")
 
 
 def _checked_by(normalise: Callable[[Any], Any]) -> Callable[["Setting", Any], Any]:
@@ -434,8 +461,12 @@ SETTINGS: tuple[Setting, ...] = (
             _dns_subdomain),
     Setting("serverOptions", "server_options", "object", {},
             "Extra [mysqld] options, a map of option to value (\"\" for a bare flag), written "
-            "after the cluster's own in the primary's and the replicas' .cnf; options the cluster "
-            "manages (server-id, log-bin, GTID, read-only, durability, ...) are refused. Replaces "
+            "after the cluster's own in the primary's and the replicas' .cnf. Names and values "
+            "are checked against the server's own options; options the cluster manages "
+            "(server-id, log-bin, GTID, read-only, durability, ...) and those that would defeat "
+            "it (replication filters, error skipping, paths, log destinations, init files, "
+            "plugins, unsafe durability, SQL modes that change parsing) are refused; see Server "
+            "options in the README. Replaces "
             "the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a "
             "multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and "
             "collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, "

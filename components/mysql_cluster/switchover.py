@@ -41,7 +41,7 @@ def switchover_network_policy(resource_name: str, pod: PodSettings,
     labels = _pod_labels(pod)
     return networking.NetworkPolicy(
         resource_name,
-        metadata=meta.ObjectMetaArgs(name=f"{pod.names.cluster}-switchover",
+        metadata=meta.ObjectMetaArgs(name=pod.names.switchover_network_policy,
                                      namespace=pod.names.namespace, labels=pod.names.labels),
         spec=networking.NetworkPolicySpecArgs(
             pod_selector=meta.LabelSelectorArgs(match_labels={

@@ -2,6 +2,8 @@
 with the message the user sees."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from stack_manifests import find
@@ -147,3 +149,93 @@ def test_production_stack_without_tls_is_a_violation(render):
 def test_non_production_stack_may_run_without_tls(render):
     assert violations("production-tls", stack_args(render("dev", tlsSource="none"),
                                                    stack="dev")) == []
+
+
+# --- exposure settings on production stacks (finding 10 of issue 22) -------------------------
+
+S3 = {"backupTarget": "s3", "backupS3Bucket": "db-backups", "backupS3Secret": "s3-keys"}
+
+
+def test_production_backups_to_an_https_endpoint_pass(render):
+    manifests = render("prod", **S3, backupS3Endpoint="https://minio.storage:9000")
+    assert violations("production-backup-transport", stack_args(manifests, stack="prod")) == []
+
+
+def test_production_backups_to_a_plain_http_endpoint_are_a_violation(render):
+    manifests = render("prod", **S3, backupS3Endpoint="http://minio.storage:9000")
+    found = violations("production-backup-transport", stack_args(manifests, stack="prod"))
+    assert found and all("reaches the S3 endpoint http://minio.storage:9000 over plain http"
+                         in message for message in found)
+    assert 'stack "prod" is a production stack: StatefulSet orders/orders-db container ' \
+        '"binlog-archive" reaches' in found[0]
+
+
+def test_plain_http_backups_outside_production_are_not_held_to_it(render):
+    manifests = render("dev", **S3, backupS3Endpoint="http://minio.storage:9000")
+    assert violations("production-backup-transport", stack_args(manifests, stack="dev")) == []
+
+
+def test_production_load_balancer_open_to_every_namespace_is_a_violation(render):
+    manifests = render("prod", allowedClientNamespaces='["*"]', primaryServiceType="LoadBalancer")
+    assert violations("production-exposure", stack_args(manifests, stack="prod")) == [
+        'stack "prod" is a production stack: Service orders/orders-db-primary is a LoadBalancer '
+        "Service of StatefulSet orders/orders-db, whose NetworkPolicy admits every namespace "
+        '(allowedClientNamespaces: ["*"]); list the client namespaces, or keep the Service '
+        "ClusterIP"]
+
+
+def test_production_node_port_open_to_every_namespace_is_a_violation(render):
+    manifests = render("prod", allowedClientNamespaces='["*"]', readServiceType="NodePort")
+    found = violations("production-exposure", stack_args(manifests, stack="prod"))
+    assert len(found) == 1
+    assert "Service orders/orders-db-read is a NodePort Service of StatefulSet" in found[0]
+
+
+@pytest.mark.parametrize("config", [
+    {"allowedClientNamespaces": '["*"]'},
+    {"primaryServiceType": "LoadBalancer"},
+])
+def test_production_exposure_needs_both_an_external_service_and_every_namespace(render, config):
+    assert violations("production-exposure", stack_args(render("prod", **config),
+                                                        stack="prod")) == []
+
+
+@pytest.mark.parametrize("priority_class", ["system-node-critical", "system-cluster-critical"])
+def test_production_pods_in_a_system_priority_class_are_a_violation(render, priority_class):
+    manifests = render("prod", priorityClassName=priority_class)
+    found = violations("production-priority-class", stack_args(manifests, stack="prod"))
+    assert (f'stack "prod" is a production stack: StatefulSet orders/orders-db runs its pods in '
+            f"the priority class {priority_class}, kept for Kubernetes' own components (they "
+            "preempt the node's other pods and are the last evicted); use a priority class of "
+            "your own") in found
+
+
+def test_production_pods_in_a_priority_class_of_their_own_pass(render):
+    manifests = render("prod", priorityClassName="databases")
+    assert violations("production-priority-class", stack_args(manifests, stack="prod")) == []
+
+
+@pytest.mark.parametrize("annotation", [
+    "container.apparmor.security.beta.kubernetes.io/mysql",
+    "seccomp.security.alpha.kubernetes.io/pod",
+])
+def test_production_pods_annotated_unconfined_are_a_violation(render, annotation):
+    manifests = render("prod", podAnnotations=json.dumps({annotation: "unconfined"}))
+    assert violations("production-confinement", stack_args(manifests, stack="prod")) == [
+        f"stack \"prod\" is a production stack: StatefulSet orders/orders-db: annotation "
+        f"{annotation}: unconfined, which lifts the kernel's confinement of containers that "
+        "hold every password and the data; remove it"]
+
+
+def test_production_pod_with_an_unconfined_seccomp_profile_is_a_violation(render):
+    manifests = render("prod")
+    find(manifests, "StatefulSet")["spec"]["template"]["spec"]["securityContext"][
+        "seccompProfile"] = {"type": "Unconfined"}
+    assert violations("production-confinement", stack_args(manifests, stack="prod")) == [
+        'stack "prod" is a production stack: StatefulSet orders/orders-db: the pod sets '
+        "seccompProfile Unconfined, which lifts the kernel's confinement of containers that hold "
+        "every password and the data; remove it"]
+
+
+def test_rendered_production_stack_is_confined(render):
+    assert violations("production-confinement", stack_args(render("prod"), stack="prod")) == []

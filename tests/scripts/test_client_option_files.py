@@ -74,3 +74,18 @@ def test_no_part_of_the_password_is_printed_when_the_file_is_written(tmp_path):
     result = run_lib(tmp_path, "set -x; client_options root root-password >/dev/null",
                      "secret-line-one\nsecret-line-two")
     assert "secret-line" not in result.stdout + result.stderr
+
+
+def test_the_sql_client_sets_its_own_session_sql_mode_and_the_other_tools_are_not_given_it(
+        tmp_path):
+    """A global sql_mode such as ANSI_QUOTES must not change how the scripts' statements parse
+    (issue 22, finding 3): the SQL client, which alone reads [mysql], sets its session's."""
+    result = run_lib(tmp_path, 'file=$(client_options root root-password); '
+                               'my_print_defaults --defaults-file="$file" mysql; echo ---; '
+                               'my_print_defaults --defaults-file="$file" client mysqladmin',
+                     "plain-password-1234")
+    assert result.returncode == 0, result.stderr
+    sql_client, other_tools = result.stdout.split("---\n")
+    assert sql_client == ("--init-command=SET SESSION sql_mode="
+                          "'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'\n")
+    assert "init-command" not in other_tools

@@ -285,9 +285,29 @@ def test_cluster_name_rejects_53_characters():
     refused("clusterName", "a" * 53)
 
 
-@pytest.mark.parametrize("text", ["orders-read", "orders-primary", "orders-credentials"])
-def test_cluster_name_rejects_the_suffixes_of_another_clusters_services_and_secret(text):
-    refused("clusterName", text)
+@pytest.mark.parametrize("text", ["orders-read", "orders-primary", "orders-credentials",
+                                  "orders-topology", "orders-switchover", "orders-primary-2",
+                                  "orders-backup", "orders-metrics", "orders-tls",
+                                  "orders-scripts-0a1b2c"])
+def test_cluster_name_rejects_the_suffixes_of_another_clusters_objects(text):
+    assert "a cluster names its own objects that way" in str(refused("clusterName", text))
+
+
+@pytest.mark.parametrize("text", ["orders-readonly", "primary", "db-2", "orders-tlsa"])
+def test_cluster_name_accepts_names_that_merely_contain_a_suffix(text):
+    assert accepted("clusterName", text) == text
+
+
+def test_no_two_clusters_in_a_namespace_share_an_object_name(rendered):
+    """Every name cluster "x" gives its objects is refused as the name of another cluster, so the
+    reserved suffixes cover what the cluster creates (they are derived from names.py)."""
+    manifests = rendered(clusterName="x", metrics="true", backupTarget="pvc",
+                         backupClaim="backups", backupSchedule="@daily", primaryOrdinal="1")
+    derived = {manifest["metadata"]["name"] for manifest in manifests
+               if manifest["metadata"]["name"].startswith("x-")}
+    assert {"x-topology", "x-switchover", "x-primary-1", "x-backup", "x-read"} <= derived
+    for name in derived:
+        assert "a cluster names its own objects that way" in str(refused("clusterName", name))
 
 
 def test_longest_cluster_name_leaves_room_for_every_derived_name(rendered):
@@ -587,6 +607,70 @@ def test_binlog_retention_rejects_other_values(text):
     refused("binlogRetentionDays", text)
 
 
+# --- backups: schedule and restore ------------------------------------------------------------
+
+@pytest.mark.parametrize("text, problem", [
+    ("61 25 * * *", "its minute field '61' is not in 0-59"),
+    ("0 24 * * *", "its hour field '24' is not in 0-23"),
+    ("0 0 0 * *", "its day of month field '0' is not in 1-31"),
+    ("0 0 1 13 *", "its month field '13' is not in 1-12 or JAN-DEC"),
+    ("0 0 * * 8", "its day of week field '8' is not in 0-7 or SUN-SAT"),
+    ("0 0 * * FUN", "its day of week field 'FUN' is not in 0-7 or SUN-SAT"),
+    ("*/0 * * * *", "its minute field '*/0' is not in 0-59"),
+    ("0 5-2 * * *", "its hour field '5-2' is not in 0-23"),
+    ("0 0 31 2 *", "no month of it has that day, so it never fires"),
+    ("0 0 31 4,6,9,11 *", "no month of it has that day, so it never fires"),
+    ("0 0 30 FEB *", "no month of it has that day, so it never fires"),
+    ("0 0 * *", "a schedule has five fields"),
+])
+def test_backup_schedule_refuses_fields_out_of_range_and_schedules_that_never_fire(text, problem):
+    message = str(refused("backupSchedule", text))
+    assert f"{text!r}; {problem}; use a cron schedule of five fields" in message
+
+
+@pytest.mark.parametrize("text", ["30 2 * * *", "@daily", "@weekly", "@hourly", "@yearly",
+                                  "*/15 1-5 * JAN-MAR,dec mon-fri", "0 0 29 2 *",
+                                  "0 0 31 2 MON", "5 4 * * 7", "0 0 ? * SUN", "0 3 1,15 * *",
+                                  "0 0-23/6 * * *"])
+def test_backup_schedule_accepts_schedules_that_fire(text):
+    assert accepted("backupSchedule", text) == text
+
+
+@pytest.mark.parametrize("text", ["2026-13-45T99:99:99Z", "2026-02-29T00:00:00Z",
+                                  "2026-04-31T12:00:00Z", "2026-01-01T24:00:00Z",
+                                  "2026-01-01T12:60:00Z"])
+def test_restore_to_refuses_a_time_that_is_no_real_moment(text):
+    assert "a real date and time" in str(refused("restoreTo", text))
+
+
+@pytest.mark.parametrize("text", ["2028-02-29T23:59:59Z", "2026-12-31T00:00:00Z"])
+def test_restore_to_accepts_real_utc_times(text):
+    assert accepted("restoreTo", text) == text
+
+
+@pytest.mark.parametrize("text", ["0-1-5,0-2-6", "0-4294967296-1", "4294967296-1-1",
+                                  "0-1-18446744073709551616"])
+def test_restore_to_refuses_a_gtid_position_mariadb_cannot_hold(text):
+    refused("restoreTo", text)
+
+
+@pytest.mark.parametrize("text", ["0-100-4711", "0-1-5,1-2-6", "4294967295-4294967295-1"])
+def test_restore_to_accepts_a_gtid_position_per_domain(text):
+    assert accepted("restoreTo", text) == text
+
+
+@pytest.mark.parametrize("text", ["/latest", "/20260101T023000Z", "orders/", "latest/",
+                                  "20261345T999999Z", "orders/20260230T000000Z", "a//latest"])
+def test_restore_from_refuses_what_is_not_as_documented(text):
+    refused("restoreFrom", text)
+
+
+@pytest.mark.parametrize("text", ["latest", "20260101T023000Z", "orders/latest",
+                                  "shop/orders/20260101T023000Z"])
+def test_restore_from_accepts_latest_or_a_backup_optionally_after_a_prefix(text):
+    assert accepted("restoreFrom", text) == text
+
+
 # --- server options --------------------------------------------------------------------------
 
 def test_server_options_accept_text_numbers_booleans_and_empty_for_a_bare_flag():
@@ -617,12 +701,12 @@ def test_server_option_names_are_letters_digits_dashes_and_underscores(name):
 @pytest.mark.parametrize("value", ["1\n[client]", "500 # connections", "[client]", "x" * 1025,
                                    "a\tb"])
 def test_server_option_values_are_one_line_without_comments_or_sections(value):
-    assert "write each value on one line" in str(refused("serverOptions", {"init_connect": value}))
+    assert "write each value on one line" in str(refused("serverOptions", {"optimizer_switch": value}))
 
 
 @pytest.mark.parametrize("value", [{"a": 1}, [1], None])
 def test_server_option_values_are_text_or_numbers(value):
-    assert "as text or a number" in str(refused("serverOptions", {"init_connect": value}))
+    assert "as text or a number" in str(refused("serverOptions", {"optimizer_switch": value}))
 
 
 def test_server_option_given_twice_in_two_spellings_is_rejected():
