@@ -221,10 +221,12 @@ def test_production_pods_in_a_priority_class_of_their_own_pass(render):
 ])
 def test_production_pods_annotated_unconfined_are_a_violation(render, annotation):
     manifests = render("prod", podAnnotations=json.dumps({annotation: "unconfined"}))
+    # podAnnotations reach every workload's pod (pod_spec.py): the switchover Job's too.
     assert violations("production-confinement", stack_args(manifests, stack="prod")) == [
-        f"stack \"prod\" is a production stack: StatefulSet orders/orders-db: annotation "
+        f"stack \"prod\" is a production stack: {workload}: annotation "
         f"{annotation}: unconfined, which lifts the kernel's confinement of containers that "
-        "hold every password and the data; remove it"]
+        "hold every password and the data; remove it"
+        for workload in ("StatefulSet orders/orders-db", "Job orders/orders-db-primary-0")]
 
 
 def test_production_pod_with_an_unconfined_seccomp_profile_is_a_violation(render):
