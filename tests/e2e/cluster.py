@@ -38,11 +38,11 @@ class Cluster:
         return [pod for pod in self.harness.pod_names() if pod != self.primary]
 
     def assert_version(self, version: str) -> None:
-        """Every pod runs a MariaDB release of the line `version` (e.g. "11.8")."""
+        """Every pod runs a server release of the line `version` (e.g. "9.7")."""
         found = {pod: self.harness.run_sql(pod, "SELECT VERSION()")[0][0]
                  for pod in self.harness.pod_names()}
         assert all(release.startswith(version + ".") for release in found.values()), (
-            f"expected MariaDB {version} everywhere: {found}")
+            f"expected {version} everywhere: {found}")
 
     # SQL
 

@@ -15,14 +15,15 @@ from datetime import datetime, timezone
 import pytest
 
 from .cluster import Cluster
-from .conftest import FLAVOR
 from .harness import SQL_CONTAINER, PodFailed
 from .kubelet import FAILED, SUCCEEDED
 from .object_store import ObjectStore, keys_secret, stack_config
+from .server_roots import split_server
 
 # Backups were built and proven on 10.11; the other generation's scenarios show what differs.
-VERSION = "10.11"
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", [VERSION], indirect=True)]
+SERVER = "mariadb-10.11"
+FLAVOR, VERSION = split_server(SERVER)
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", [SERVER], indirect=True)]
 CRON_JOB = "mysql-backup"
 NAMESPACE = "mysql-dev"
 SOURCE_PREFIX = "mysql"  # the cluster name, the default prefix

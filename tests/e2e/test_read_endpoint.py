@@ -10,6 +10,8 @@ LAG_LIMIT = 2
 UNREADY_TIMEOUT = 40
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(240)
 def test_a_replica_leaves_the_read_endpoint_while_its_replication_is_stopped_or_lagging(mariadb_cluster):
     """The read Service's endpoints are its Ready pods. ClusterIP Services are not emulated, so

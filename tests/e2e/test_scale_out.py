@@ -15,9 +15,12 @@ SLOW_LINK = 8_000_000
 
 
 # What the backup tool names its info files (MDEV-18931: renamed in 11.1).
-INFO_FILE_PREFIX = {"10.11": "xtrabackup", "11.8": "mariadb_backup"}
+INFO_FILE_PREFIX = {"mariadb-10.11": "xtrabackup", "mariadb-11.8": "mariadb_backup"}
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+# What it shows differs between MariaDB 10.11 and 11.8.
+@pytest.mark.parametrize("server", ["mariadb-11.8", "mariadb-10.11"], indirect=True)
 @pytest.mark.timeout(300)
 def test_a_new_pod_clones_a_replica_and_catches_up_after_the_binary_logs_were_purged(
         mariadb_cluster, server):
@@ -57,6 +60,8 @@ def test_a_new_pod_clones_a_replica_and_catches_up_after_the_binary_logs_were_pu
     cluster.assert_events_everywhere(1100)
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(300)
 def test_a_clone_cut_off_by_its_donor_fails_loudly_and_its_retry_makes_a_whole_replica(mariadb_cluster):
     """The donor's backup sidecar is killed (SIGKILL, like a crash) half way through the stream.
@@ -107,6 +112,8 @@ def test_a_clone_cut_off_by_its_donor_fails_loudly_and_its_retry_makes_a_whole_r
     cluster.assert_events_everywhere(1100)
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(300)
 def test_rows_written_while_a_replica_is_added_reach_every_pod_once(mariadb_cluster):
     """An application keeps inserting rows, one transaction each, through one connection to

