@@ -28,7 +28,7 @@ recipient_sql() {
 # Its error log stays in <scratch>, shown when something fails.
 start_recipient() {
   local scratch=$1 server donor_list=$2 tls=()
-  server=$(need_command mysqld)
+  server=$(need_command mysqld) || return 1
   recipient_socket="$scratch/mysqld.sock"
   recipient_log="$scratch/error.log"
   mkdir -p "$scratch" || { log "cannot create $scratch"; return 1; }

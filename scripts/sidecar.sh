@@ -302,7 +302,7 @@ if is_mariadb; then
   fi
   start_listener
 else
-  touch "$(role_taken_mark)" || die "cannot write $(role_taken_mark)"
+  : >"$(role_taken_mark)" || die "cannot write $(role_taken_mark)"
   log "watching the roles; peers clone this server with the CLONE plugin"
 fi
 # The roles are watched and a renewed certificate is taken up; where backups are served, the

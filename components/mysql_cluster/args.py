@@ -21,7 +21,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     flavor: pulumi.Input[str]
     """Database server: mysql or mariadb. Default: `"mysql"`."""
     version: pulumi.Input[str]
-    """Server version line: 8.4, 8.0 or 5.7 for mysql; 11.8, 11.4 or 10.11 for mariadb; "" for the newest long-term line of the flavor that this package supports (8.4 or 11.8). Default: `""`."""
+    """Server version line: 9.7, 8.4 or 8.0 (end of life) for mysql; 11.8, 11.4 or 10.11 for mariadb; "" for the newest long-term line of the flavor that this package supports (8.4 or 11.8). Default: `""`."""
     server_image: pulumi.Input[str]
     """Image of the database server (init-mysql and mysql containers); "" for the default of the chosen flavor and version. Default: `""`."""
     backup_image: pulumi.Input[str]

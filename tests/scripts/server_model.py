@@ -56,7 +56,7 @@ def default_variables(server: str) -> dict[str, str]:
     variables = {"gtid_mode": "OFF", "enforce_gtid_consistency": "OFF", "super_read_only": "OFF",
                  "read_only": "OFF", "skip_replica_start": "OFF", "relay_log_recovery": "OFF",
                  "log_bin": "", "server_id": "1"}
-    if server in ("mysql 8.4", "mysql 8.0"):
+    if server in ("mysql 9.7", "mysql 8.4", "mysql 8.0"):
         # replica_parallel_workers is 4 from 8.0.27 and in 8.4 (research 1, REFERENCE.md); the
         # images' 8.0 is newer than 8.0.27. The binary log is on by default since 8.0.
         variables.update(replica_parallel_workers="4", log_bin="binlog")
@@ -317,6 +317,9 @@ def run_statement(state: dict[str, Any], tokens: list[str], session: dict[str, s
         session["sql_log_bin"] = tokens[-1]
     elif re.match(r"SET GLOBAL (SUPER_)?READ_ONLY = ", words):
         read_only_statement(state, tokens, session)
+    elif re.match(r"SET GLOBAL EVENT_SCHEDULER = (ON|OFF)$", words):
+        # Both flavors can turn a running scheduler on and off (not one started DISABLED).
+        state["variables"]["event_scheduler"] = tokens[-1].upper()
     elif words.startswith("EXECUTE IMMEDIATE CONCAT ("):
         # EXECUTE IMMEDIATE CONCAT('<statement> ', QUOTE(@var)): MariaDB's way to use a value
         # computed in the session; the value itself does not matter here.
@@ -572,7 +575,7 @@ def slave_info_refused(state: dict[str, Any], args: list[str]) -> bool:
     refuses more than 1 worker (PXB-2844), 2.4 and mariabackup more than 0 (research 1)."""
     if "--slave-info" not in args or "--safe-slave-backup" in args:
         return False
-    threshold = 1 if state["server"] in ("mysql 8.4", "mysql 8.0") else 0
+    threshold = 1 if state["server"] in ("mysql 9.7", "mysql 8.4", "mysql 8.0") else 0
     multi_threaded = int(state["variables"]["replica_parallel_workers"]) > threshold
     gtid = state["variables"]["gtid_mode"] == "ON" or bool(state["gtid_slave_pos"])
     return multi_threaded and not gtid
@@ -621,7 +624,7 @@ def slave_info(state: dict[str, Any]) -> str | None:
             return (f"SET GLOBAL gtid_slave_pos = '{state['gtid_slave_pos']}';\n"
                     "CHANGE MASTER TO master_use_gtid = slave_pos;\n")
         return f"CHANGE MASTER TO MASTER_LOG_FILE='{channel['log_file']}', MASTER_LOG_POS={channel['log_pos']};\n"
-    change, option = ("CHANGE REPLICATION SOURCE TO", "SOURCE") if server == "mysql 8.4" else ("CHANGE MASTER TO", "MASTER")
+    change, option = ("CHANGE REPLICATION SOURCE TO", "SOURCE") if server in ("mysql 9.7", "mysql 8.4") else ("CHANGE MASTER TO", "MASTER")
     if channel["auto_position"]:
         return f"SET GLOBAL gtid_purged='{state['gtid_executed']}';\n{change} {option}_AUTO_POSITION=1;\n"
     return f"{change} {option}_LOG_FILE='{channel['log_file']}', {option}_LOG_POS={channel['log_pos']};\n"
