@@ -9,8 +9,6 @@ from .harness import HarnessError
 pytestmark = pytest.mark.e2e
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(180)
 def test_an_app_database_named_with_an_underscore_gives_no_access_to_the_mysql_schema(
         mariadb_cluster):

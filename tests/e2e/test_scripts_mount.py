@@ -6,8 +6,6 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(120)
 def test_every_container_sees_the_rendered_scripts_read_only_where_it_mounts_them(mariadb_cluster):
     cluster = mariadb_cluster(replicas=1)

@@ -43,21 +43,9 @@ STATUS_QUERY = {server: "SHOW REPLICA STATUS" if server_of(server).speaks_source
                 else "SHOW SLAVE STATUS" for server in SERVERS}
 
 
-def _stack_config(server: str) -> dict[str, str]:
-    flavor, version = server.split()
-    # A server without a default backup image (5.7) needs one named.
-    image = {} if server_of(server).backup_image else {"backupImage": "example.com/xtrabackup:2.4"}
-    return {"flavor": flavor, "version": version, **image}
-
-
-SERVER_CONFIG = {server: _stack_config(server) for server in SERVERS}
-
-# Stack config per server: a server without a default backup image (5.7) needs one named.
-SERVER_CONFIG = {
-    server: {"flavor": server.split()[0], "version": server.split()[1],
-             **({} if servers.SERVERS[tuple(server.split())].backup_image
-                else {"backupImage": "example.com/xtrabackup:2.4"})}
-    for server in SERVERS}
+# Stack config per server.
+SERVER_CONFIG = {server: {"flavor": server.split()[0], "version": server.split()[1]}
+                 for server in SERVERS}
 
 # The passwords the stacks are rendered with, by Secret key. Each holds a marker found nowhere
 # else, so a leak is found in any quoting, and characters that need escaping in an option file,

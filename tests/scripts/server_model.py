@@ -44,7 +44,7 @@ def is_mariadb(server: str) -> bool:
 
 
 def speaks_source_replica(server: str) -> bool:
-    return server.startswith("mysql 8.")
+    return server.startswith("mysql ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ def default_variables(server: str) -> dict[str, str]:
         # images' 8.0 is newer than 8.0.27. The binary log is on by default since 8.0.
         variables.update(replica_parallel_workers="4", log_bin="binlog")
     else:
-        # 5.7's slave_parallel_workers and MariaDB's slave_parallel_threads default to 0.
+        # MariaDB's slave_parallel_threads defaults to 0.
         variables["replica_parallel_workers"] = "0"
     return variables
 
@@ -188,10 +188,9 @@ def restore(state: dict[str, Any], tables: dict[str, str]) -> None:
 
 
 def tables_text(state: dict[str, Any]) -> str:
-    """TABLES_FILE as a backup of this server carries it. MySQL 8.0.17+ writes mysql.gtid_executed
-    with every commit, 5.7 only at binary log rotation (research 8, from memory): a 5.7 backup's
-    copy lags, so it is taken as empty here."""
-    tables = {"gtid_executed": "" if state["server"] == "mysql 5.7" else state["gtid_executed"],
+    """TABLES_FILE as a copy of this server carries it. MySQL 8.0.17+ writes mysql.gtid_executed
+    with every commit, so a copy holds the server's GTID state."""
+    tables = {"gtid_executed": state["gtid_executed"],
               "gtid_slave_pos": state["gtid_slave_pos"]}
     channel = state["channel"]
     if channel and not is_mariadb(state["server"]):
@@ -490,7 +489,7 @@ def start_replica(state: dict[str, Any]) -> None:
 # Queries.
 
 def replica_status_rows(state: dict[str, Any]) -> list[tuple[str, str]]:
-    """SHOW REPLICA STATUS (MySQL 8) or SHOW SLAVE STATUS (5.7, MariaDB) fields, in real order;
+    """SHOW REPLICA STATUS (MySQL) or SHOW SLAVE STATUS (MariaDB) fields, in real order;
     none when the server has no channel."""
     channel = state["channel"]
     if channel is None:
@@ -555,7 +554,8 @@ def heartbeat(state: dict[str, Any]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# The backup tool: XtraBackup 8.4 (MySQL 8.4), 8.0 (MySQL 8.0), 2.4 (MySQL 5.7), mariadb-backup.
+# The backup tool: mariadb-backup. XtraBackup's files stand in for the data a MySQL pod's CLONE
+# leaves (scripts/clone-plugin.sh), whose tables carry the donor's GTID state.
 
 # percona-xtrabackup storage/innobase/xtrabackup/src/backup_mysql.cc,
 # detect_mysql_capabilities_for_backup(), logged with xb::error() (research 1).

@@ -20,9 +20,14 @@ from scripted_pod import (
 
 pytest_plugins = ["pod_fixtures"]
 
-USERS = (("'replicator'@'%'", PASSWORDS["replication-password"]),
-         ("'backup'@'127.0.0.1'", PASSWORDS["backup-password"]),
-         ("'app'@'%'", PASSWORDS["app-password"]))
+# The backup user: mariadb-backup's, local; MySQL's, the donor of a peer's CLONE.
+BACKUP_USER = {"mariadb": "'backup'@'127.0.0.1'", "mysql": "'backup'@'%'"}
+
+
+def users(server: str) -> tuple[tuple[str, str], ...]:
+    return (("'replicator'@'%'", PASSWORDS["replication-password"]),
+            (BACKUP_USER[server_model.flavor(server)], PASSWORDS["backup-password"]),
+            ("'app'@'%'", PASSWORDS["app-password"]))
 
 
 def ensure_user_sql(server: str, user: str, password: str) -> str:
@@ -41,7 +46,7 @@ def ensure_user_sql(server: str, user: str, password: str) -> str:
 def users_sql(server: str) -> str:
     """The users and grants the primary makes sure of."""
     return (
-        "".join(ensure_user_sql(server, user, password) for user, password in USERS)
+        "".join(ensure_user_sql(server, user, password) for user, password in users(server))
         + "GRANT REPLICATION SLAVE ON *.* TO 'replicator'@'%';\n"
         + "ALTER USER 'replicator'@'%' REQUIRE SSL;\n"  # TLS is on by default
         + BACKUP_GRANTS[server]
@@ -63,19 +68,15 @@ SWITCHOVER_GRANTS = {
 }
 
 
-# What each backup tool needs with --slave-info, and nothing more.
-XTRABACKUP_8_GRANTS = (
-    "GRANT BACKUP_ADMIN, PROCESS, RELOAD, LOCK TABLES, REPLICATION CLIENT ON *.* TO 'backup'@'127.0.0.1';\n"
-    "GRANT SELECT ON performance_schema.log_status TO 'backup'@'127.0.0.1';\n"
-    "GRANT SELECT ON performance_schema.keyring_component_status TO 'backup'@'127.0.0.1';\n"
-    "GRANT SELECT ON performance_schema.replication_group_members TO 'backup'@'127.0.0.1';\n"
-)
+# What mariadb-backup needs with --slave-info, and a CLONE donor (over TLS), and nothing more.
+CLONE_DONOR_GRANTS = ("ALTER USER 'backup'@'%' REQUIRE SSL;\n"
+                      "GRANT BACKUP_ADMIN ON *.* TO 'backup'@'%';\n")
 MARIADB_BACKUP_GRANTS = (
     "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'backup'@'127.0.0.1';\n")
 BACKUP_GRANTS = {
-    "mysql 8.4": XTRABACKUP_8_GRANTS,
-    "mysql 8.0": XTRABACKUP_8_GRANTS,
-    "mysql 5.7": "GRANT RELOAD, LOCK TABLES, PROCESS, REPLICATION CLIENT ON *.* TO 'backup'@'127.0.0.1';\n",
+    "mysql 9.7": CLONE_DONOR_GRANTS,
+    "mysql 8.4": CLONE_DONOR_GRANTS,
+    "mysql 8.0": CLONE_DONOR_GRANTS,
     "mariadb 11.8": MARIADB_BACKUP_GRANTS,
     "mariadb 11.4": MARIADB_BACKUP_GRANTS,
     "mariadb 10.11": MARIADB_BACKUP_GRANTS,
@@ -101,7 +102,7 @@ def client_options_files(pod) -> list[str]:
     return sorted(p.name for p in pod.volume("client-options").iterdir())
 
 
-@pytest.mark.parametrize("server", STREAM_CLONE_SERVERS)
+@pytest.mark.parametrize("server", SERVERS)
 def test_the_primary_gets_its_heartbeat_becomes_writable_and_creates_the_users_with_least_privileges(
         make_pod, server):
     pod = make_pod(server, 0)
@@ -109,7 +110,9 @@ def test_the_primary_gets_its_heartbeat_becomes_writable_and_creates_the_users_w
     assert run.settled, run.stderr
     heartbeat, promotion, users = run.statements
     assert "CREATE EVENT IF NOT EXISTS mysql_cluster.heartbeat" in heartbeat
-    assert promotion.endswith("SET GLOBAL read_only = 0;\n")
+    # MySQL's event scheduler runs on the writable server only.
+    assert promotion.endswith("SET GLOBAL read_only = 0;\n" if is_mariadb(server)
+                              else "SET GLOBAL read_only = 0;\nSET GLOBAL event_scheduler = ON;\n")
     assert users == users_sql(server)
     assert pod.server_state["variables"]["read_only"] == "OFF"
 
