@@ -88,7 +88,7 @@ SERVERS: dict[tuple[str, str], Server] = {
 
 # The newest long-term support line of each flavor that this package supports, used when no
 # version is configured. Both are what tests/e2e runs for real: MySQL 9.7 and MariaDB 11.8.
-DEFAULT_VERSIONS = {"mysql": "8.4", "mariadb": "11.8"}
+DEFAULT_VERSIONS = {"mysql": "9.7", "mariadb": "11.8"}
 
 
 def server_for(flavor: str, version: str) -> Server:

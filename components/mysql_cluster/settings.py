@@ -380,7 +380,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("version", "version", "string", "",
             "Server version line: 9.7, 8.4 or 8.0 (end of life) for mysql; 11.8, 11.4 or 10.11 "
             "for mariadb; \"\" for the newest long-term line of the flavor that this package "
-            "supports (8.4 or 11.8).",
+            "supports (9.7 or 11.8).",
             _server_version),
     Setting("serverImage", "server_image", "string", "",
             "Image of the database server (init-mysql and mysql containers); \"\" for the "
@@ -452,7 +452,7 @@ SETTINGS: tuple[Setting, ...] = (
             "manages (server-id, log-bin, GTID, read-only, durability, ...) are refused. Replaces "
             "the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a "
             "multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and "
-            "collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, "
+            "collation-server (utf8mb4_0900_ai_ci on MySQL, "
             "utf8mb4_uca1400_ai_ci on MariaDB) when it names them.",
             _checked_by(extra_server_options)),
     Setting("nodeSelector", "node_selector", "object", {},
