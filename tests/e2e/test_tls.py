@@ -51,14 +51,13 @@ def cipher_of(cluster, pod: str, *options: str) -> str:
     return result.stdout.split("\t")[-1].strip()
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(240)
 def test_replicas_replicate_over_tls_and_verify_the_primarys_certificate(mariadb_cluster):
     cluster = mariadb_cluster(replicas=2)
     status = cluster.assert_replicating("mysql-1")
-    assert (status["Master_SSL_Allowed"], status["Master_SSL_CA_File"],
-            status["Master_SSL_Verify_Server_Cert"]) == ("Yes", f"{TLS_DIR}/ca.crt", "Yes")
+    source = "Master" if cluster.flavor == "mariadb" else "Source"
+    assert (status[f"{source}_SSL_Allowed"], status[f"{source}_SSL_CA_File"],
+            status[f"{source}_SSL_Verify_Server_Cert"]) == ("Yes", f"{TLS_DIR}/ca.crt", "Yes")
     # The replication account cannot log in without TLS at all.
     assert cluster.harness.run_sql(
         cluster.primary, "SELECT ssl_type FROM mysql.user WHERE user = 'replicator'") == [("ANY",)]
