@@ -148,7 +148,7 @@ def test_default_images_are_pinned_to_exact_releases_not_moving_tags(rendered, f
 
 
 def test_default_version_is_the_newest_long_term_line_of_the_flavor(rendered):
-    assert container(statefulset(rendered), "mysql")["image"].startswith("mysql:8.4")
+    assert container(statefulset(rendered), "mysql")["image"].startswith("mysql:9.7.")
     assert container(statefulset(rendered, flavor="mariadb"), "mysql")["image"].startswith(
         "mariadb:11.8")
 
