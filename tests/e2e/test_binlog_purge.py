@@ -29,8 +29,6 @@ def expire_and_rotate(cluster) -> list[str]:
     return before
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(120)
 def test_a_primary_without_replicas_purges_its_expired_binary_logs(mariadb_cluster):
     cluster = mariadb_cluster(replicas=1)

@@ -45,6 +45,18 @@ def client_over_tls(cluster, *options: str) -> list[str]:
                                       database=cluster.app_database) + list(options)
 
 
+def verified(cluster) -> list[str]:
+    """Client options: TLS, the server's certificate and name verified against the cluster CA."""
+    verify = "--ssl-verify-server-cert" if cluster.flavor == "mariadb" else "--ssl-mode=VERIFY_IDENTITY"
+    return [f"--ssl-ca={TLS_DIR}/ca.crt", verify]
+
+
+def plain(cluster) -> list[str]:
+    """Client options: no TLS (MySQL's client then needs the server's RSA key for
+    caching_sha2_password)."""
+    return ["--skip-ssl"] if cluster.flavor == "mariadb" else ["--ssl-mode=DISABLED", "--get-server-public-key"]
+
+
 def cipher_of(cluster, pod: str, *options: str) -> str:
     result = cluster.harness.exec(pod, "mysql", client_over_tls(cluster, *options),
                                   input_text="SHOW SESSION STATUS LIKE 'Ssl_cipher'")
@@ -76,29 +88,25 @@ def test_a_new_replica_clones_over_mutual_tls(mariadb_cluster):
     cluster.assert_events_everywhere(100)
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
 # What it shows differs between MariaDB 10.11 and 11.8.
-@pytest.mark.parametrize("server", ["mariadb-11.8", "mariadb-10.11"], indirect=True)
+@pytest.mark.parametrize("server", ["mysql-9.7", "mariadb-11.8", "mariadb-10.11"], indirect=True)
 @pytest.mark.timeout(240)
 def test_with_client_tls_required_clients_connect_over_verified_tls_and_plain_ones_are_refused(
         mariadb_cluster, server):
     cluster = mariadb_cluster(replicas=2, requireClientTls="true")
-    assert cipher_of(cluster, "mysql-1", f"--ssl-ca={TLS_DIR}/ca.crt",
-                     "--ssl-verify-server-cert") != ""
-    # The same account and password, without TLS: 11.8 names require_secure_transport, while
-    # 10.11 says no more than "Access denied".
+    assert cipher_of(cluster, "mysql-1", *verified(cluster)) != ""
+    # The same account and password, without TLS: MySQL and MariaDB 11.8 name
+    # require_secure_transport, while 10.11 says no more than "Access denied".
     refusal = "ERROR 1045" if server == "mariadb-10.11" else (
         "ERROR 3159 .*insecure transport are prohibited while --require_secure_transport=ON")
     with pytest.raises(HarnessError, match=refusal):
-        cipher_of(cluster, "mysql-1", "--skip-ssl")
+        cipher_of(cluster, "mysql-1", *plain(cluster))
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(180)
 def test_by_default_plain_clients_are_still_accepted(mariadb_cluster):
     cluster = mariadb_cluster(replicas=1)
-    assert cipher_of(cluster, cluster.primary, "--skip-ssl") == ""
+    assert cipher_of(cluster, cluster.primary, *plain(cluster)) == ""
 
 
 # MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
@@ -172,8 +180,7 @@ def test_a_new_certificate_and_ca_are_taken_up_by_every_pod_without_a_restart(ma
     harness.wait_until(lambda: all(taken_up(pod) for pod in harness.pod_names()), 90,
                        "every sidecar reloading the server's certificate and its listener")
     # A client that trusts only the new CA verifies the primary's server.
-    assert cipher_of(cluster, "mysql-1", f"--ssl-ca={TLS_DIR}/ca.crt",
-                     "--ssl-verify-server-cert") != ""
+    assert cipher_of(cluster, "mysql-1", *verified(cluster)) != ""
     # Replication connects anew, verified against the new CA, and carries new rows.
     harness.run_sql("mysql-1", "STOP SLAVE; START SLAVE")
     cluster.create_events_table()
