@@ -44,7 +44,7 @@ def require_tls_of_the_replication_user(cluster, required: bool) -> None:
                                              f"REQUIRE {'SSL' if required else 'NONE'}")
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+# MariaDB only: MASTER_SSL=0 answers MariaDB 11.4's replication TLS default.
 @pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(180)
 def test_replicas_replicate_over_the_plain_connection_the_scripts_ask_for(mariadb_cluster):

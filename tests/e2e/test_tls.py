@@ -75,7 +75,8 @@ def test_replicas_replicate_over_tls_and_verify_the_primarys_certificate(mariadb
         cluster.primary, "SELECT ssl_type FROM mysql.user WHERE user = 'replicator'") == [("ANY",)]
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+# MariaDB only: socat's mutual TLS carries MariaDB's clone stream; MySQL's CLONE over TLS is
+# test_scale_out.py's MySQL scenario.
 @pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(240)
 def test_a_new_replica_clones_over_mutual_tls(mariadb_cluster):
@@ -109,7 +110,7 @@ def test_by_default_plain_clients_are_still_accepted(mariadb_cluster):
     assert cipher_of(cluster, cluster.primary, *plain(cluster)) == ""
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+# MariaDB only: port 3307 serves MariaDB's clone stream; a MySQL pod has no such port.
 @pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(180)
 def test_a_clone_without_a_certificate_of_the_clusters_ca_gets_nothing(mariadb_cluster, tmp_path):
