@@ -96,3 +96,20 @@ def test_a_channel_without_tls_options_gets_the_servers_default(mariadb_cluster,
     cluster.wait_caught_up()
     cluster.assert_replicating(REPLICA)
     cluster.assert_events_everywhere(10)
+
+
+@pytest.mark.parametrize("server", ["mysql-9.7"], indirect=True)
+@pytest.mark.timeout(180)
+def test_without_tls_a_mysql_replica_clones_and_replicates_over_plain_connections(mariadb_cluster):
+    # caching_sha2_password over plain TCP: the scripts' clients and the replication channel ask
+    # for the server's RSA key (get-server-public-key, GET_SOURCE_PUBLIC_KEY=1).
+    cluster = mariadb_cluster(replicas=2, tlsSource="none")
+    clone_log = cluster.harness.log_tail("mysql-1", "clone-mysql", lines=10_000)
+    assert "with the CLONE plugin\n" in clone_log + "\n" and "over TLS" not in clone_log, clone_log
+    # (The channel, made without TLS options, still says Source_SSL_Allowed: Yes on 9.7.4: the
+    # servers' own self-made certificates, unverified, as MariaDB 11.4+ does.)
+    cluster.assert_replicating("mysql-1")
+    cluster.create_events_table()
+    cluster.insert_events(1, 100)
+    cluster.wait_caught_up()
+    cluster.assert_events_everywhere(100)
