@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# clone-mysql: gives a new replica the data of a healthy peer (donor.sh). The backup is streamed
-# into a staging directory on the data volume, checked, prepared, and only then moved into place,
-# system schema last, so a partial copy never becomes a data directory; a failed attempt is
+# clone-mysql: gives a new replica the data of a healthy peer (donor.sh). The copy lands in a
+# staging directory on the data volume: MariaDB's as a streamed backup, checked and prepared;
+# MySQL's by the server's CLONE plugin (clone-plugin.sh), checked. Only then is it moved into
+# place, system schema last, so a partial copy never becomes a data directory; a failed attempt is
 # discarded and retried. The backup sidecar runs it too, to rebuild a server that has diverged.
 set -euo pipefail
 SCRIPT_NAME=clone-mysql
@@ -19,8 +20,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/gtid.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/topology.sh"
 # shellcheck source=donor.sh
 source "$(dirname "${BASH_SOURCE[0]}")/donor.sh"
+# shellcheck source=clone-plugin.sh
+source "$(dirname "${BASH_SOURCE[0]}")/clone-plugin.sh"
 
-require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS REPLICATION_USER
+require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS REPLICATION_USER MYSQL_PORT
+is_mariadb || require_env BACKUP_USER
 ordinal=$(pod_ordinal)
 datadir="$DATA_VOLUME/$DATA_SUBDIR"
 staging="$DATA_VOLUME/clone-staging"
@@ -42,9 +46,11 @@ if ((ordinal == 0)) && [[ -z "$(peer_states "$peer_options" "$ordinal")" ]]; the
   exit 0
 fi
 source_host=''
-transfer=$(stream_transfer_tool)
-backup=$(backup_tool)
-extract=$(stream_tool)
+if is_mariadb; then
+  transfer=$(stream_transfer_tool)
+  backup=$(backup_tool)
+  extract=$(stream_tool)
+fi
 pending=$(pending_coordinates_file)
 
 # socat moves TRANSFER_BUFFER_BYTES, when set, per read and write instead of its default 8 KiB:
@@ -79,15 +85,10 @@ move_all_but_mysql() {
   done
 }
 
-# Runs in a condition, where errexit is off: every step checks its own status.
-clone_once() {
-  local donor
-  donor=$(choose_donor "$peer_options" "$ordinal") || { log "no pod answers to serve a copy"; return 1; }
-  source_host=$(pod_host "$donor")
-  if ! { rm -rf "$staging" && mkdir -p "$staging"; }; then
-    log "cannot create $staging"
-    return 1
-  fi
+# MariaDB: streams a backup of the donor into the staging directory and prepares it; prints the
+# GTID position it stands at.
+receive_backup() {
+  mkdir -p "$staging" || { log "cannot create $staging"; return 1; }
   log "streaming a backup from $source_host:$BACKUP_PORT with $transfer$(tls_enabled && echo ' over mutual TLS')"
   receive_stream | "$extract" -x -C "$staging" ||
     { log "the transfer failed (exit statuses: ${PIPESTATUS[*]})"; return 1; }
@@ -96,20 +97,37 @@ clone_once() {
   "$backup" --prepare --target-dir="$staging" ||
     { log "$backup --prepare failed"; return 1; }
   prepared || { log "the backup is not marked as prepared after --prepare"; return 1; }
-  local coordinates
-  coordinates=$(backup_coordinates "$staging") || return 1
-  [[ -n "$coordinates" ]] || { log "the backup does not say where replication should start"; return 1; }
-  # The donor's server UUID must not be inherited; the stream's end record is no data.
+  backup_coordinates "$staging"
+}
+
+# Runs in a condition, where errexit is off: every step checks its own status.
+clone_once() {
+  local donor coordinates
+  donor=$(choose_donor "$peer_options" "$ordinal") || { log "no pod answers to serve a copy"; return 1; }
+  source_host=$(pod_host "$donor")
+  rm -rf "$staging" || { log "cannot remove $staging"; return 1; }
+  if is_mariadb; then
+    coordinates=$(receive_backup) || return 1
+  else
+    coordinates=$(clone_with_plugin "$source_host" "$staging" "$DATA_VOLUME/clone-recipient") || return 1
+  fi
+  [[ -n "$coordinates" ]] || { log "the copy does not say where replication should start"; return 1; }
+  # The donor's server UUID must not be inherited (CLONE leaves it behind itself); the stream's
+  # end record is no data.
   rm -f "$staging/auto.cnf" "$staging/$BACKUP_END_FILE"
   # Coordinates first: a crash before the system schema is in place leaves no database, so the
   # clone repeats. The directory is filled, not replaced: containers may mount it (subPath).
   if ! { printf '%s\n' "$coordinates" >"$pending.tmp" && mv "$pending.tmp" "$pending" &&
     rm -f "$pending.applied" && sync && mkdir -p "$datadir" && move_all_but_mysql "$staging" "$datadir" &&
     sync && mv "$staging/mysql" "$datadir/mysql" && rmdir "$staging" && sync; }; then
-    log "cannot move the prepared backup into $datadir"
+    log "cannot move the copy into $datadir"
     return 1
   fi
-  log "clone complete; replication will start at GTID $coordinates"
+  if [[ "$coordinates" == "$OWN_GTID_STATE" ]]; then
+    log "clone complete; replication will start from the copy's own gtid_executed"
+  else
+    log "clone complete; replication will start at GTID $coordinates"
+  fi
 }
 
 attempt=1

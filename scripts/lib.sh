@@ -184,10 +184,17 @@ sql_string() {
   printf "'%s'" "$value"
 }
 
-# MySQL 8.0.23+ and 8.4 speak SOURCE/REPLICA (8.4 removed the old words); 5.7 and MariaDB MASTER/SLAVE.
+# MySQL (8.0.23+) speaks SOURCE/REPLICA (8.4 removed the old words); MariaDB MASTER/SLAVE.
 speaks_source_replica() {
-  require_env DB_FLAVOR DB_VERSION
-  [[ "$DB_FLAVOR" == mysql && "$DB_VERSION" != 5.7 ]]
+  require_env DB_FLAVOR
+  [[ "$DB_FLAVOR" == mysql ]]
+}
+
+# The statement that empties the binary logs and the GTID state: MySQL 8.4 replaced RESET MASTER
+# by RESET BINARY LOGS AND GTIDS (9.7 too); 8.0 and MariaDB know only the old one.
+reset_binary_logs_sql() {
+  require_env DB_VERSION
+  if is_mariadb || [[ "$DB_VERSION" == 8.0 ]]; then echo 'RESET MASTER;'; else echo 'RESET BINARY LOGS AND GTIDS;'; fi
 }
 
 replica_status_sql() {
@@ -201,6 +208,19 @@ rebuild_mark() {
   require_env DATA_VOLUME
   printf '%s\n' "$DATA_VOLUME/rebuild"
 }
+
+# Made by the backup sidecar once its server has its role (where no backup listener shows it), on
+# the pod's memory volume; removed when the sidecar starts again.
+role_taken_mark() {
+  require_env CLIENT_OPTIONS_DIR
+  printf '%s\n' "$CLIENT_OPTIONS_DIR/role-taken"
+}
+
+# The coordinates a clone leaves when the copy carries its GTID state itself: MySQL's CLONE copies
+# gtid_executed with the data (and its clone_status has no GTID set for a clone into a DATA
+# DIRECTORY, seen on 9.7.4), so replication starts from the copy's own state by auto-position.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+OWN_GTID_STATE=own-gtid-executed
 
 pending_coordinates_file() {
   require_env DATA_VOLUME

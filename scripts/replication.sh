@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The statements that make this server a replica of the primary, by GTID, in the dialect of the
-# server: MySQL 8.0.23+/8.4 CHANGE REPLICATION SOURCE TO / START REPLICA (8.4 removed the old
-# words); MySQL 5.7 and MariaDB CHANGE MASTER TO / START SLAVE. Every statement here is allowed
+# server: MySQL CHANGE REPLICATION SOURCE TO / START REPLICA (8.4 removed the old words);
+# MariaDB CHANGE MASTER TO / START SLAVE. Every statement here is allowed
 # under super-read-only / read-only: the server exempts replication and GTID administration.
 # The SQL is fed to the client on stdin, never in argv, because it carries the password.
 
@@ -35,11 +35,9 @@ replication_source_options() {
   replication_tls_options
   if is_mariadb; then
     printf ', MASTER_USE_GTID=slave_pos'
-  elif speaks_source_replica; then
+  else
     # caching_sha2_password without TLS needs the source's public key (ignored over TLS).
     printf ', GET_SOURCE_PUBLIC_KEY=1, SOURCE_AUTO_POSITION=1'
-  else
-    printf ', MASTER_AUTO_POSITION=1'
   fi
 }
 
@@ -79,9 +77,7 @@ clone_gtid_state_sql() {
     printf 'SET GLOBAL gtid_slave_pos = %s;\n' "$(sql_string "$gtid")"
   else
     # gtid_purged can only be set on an empty gtid_executed.
-    local reset_binlogs='RESET MASTER'
-    [[ "$DB_VERSION" == 8.4 ]] && reset_binlogs='RESET BINARY LOGS AND GTIDS'
-    printf '%s;\nSET GLOBAL gtid_purged = %s;\n' "$reset_binlogs" "$(sql_string "$gtid")"
+    printf '%s\nSET GLOBAL gtid_purged = %s;\n' "$(reset_binary_logs_sql)" "$(sql_string "$gtid")"
   fi
 }
 

@@ -100,7 +100,7 @@ prologue_sql() {
   if is_mariadb; then
     printf "RESET MASTER;\nSET GLOBAL gtid_binlog_state=%s;\n" "$(sql_string "$gtid")"
   else
-    if [[ "$DB_VERSION" == 8.4 ]]; then echo 'RESET BINARY LOGS AND GTIDS;'; else echo 'RESET MASTER;'; fi
+    reset_binary_logs_sql
     printf 'SET GLOBAL gtid_purged=%s;\n' "$(sql_string "$gtid")"
   fi
   printf 'SET sql_log_bin=1;\n'

@@ -4,16 +4,22 @@
 # read-only (the .cnf); only these make one writable.
 
 # Makes the server the primary: no replication channel left, writable, so its heartbeat event
-# starts writing.
+# starts writing. MySQL's event scheduler runs on the writable server only: under super_read_only
+# it refuses every due event with an error in the log (each second for the heartbeat).
 promote_sql() {
   printf '%s;\n%s;\nSET GLOBAL read_only = 0;\n' "$(replication_word stop)" "$(replication_word reset)"
+  is_mariadb || printf 'SET GLOBAL event_scheduler = ON;\n'
 }
 
 # Stops writes from clients: on MySQL super_read_only also stops privileged ones (and implies
 # read_only); MariaDB's read_only stops every user without READ_ONLY ADMIN. Both wait for
 # transactions that are committing, so the binary log is final once it returns.
 demote_sql() {
-  if is_mariadb; then printf 'SET GLOBAL read_only = 1;\n'; else printf 'SET GLOBAL super_read_only = 1;\n'; fi
+  if is_mariadb; then
+    printf 'SET GLOBAL read_only = 1;\n'
+  else
+    printf 'SET GLOBAL super_read_only = 1;\nSET GLOBAL event_scheduler = OFF;\n'
+  fi
 }
 
 # Points a server that has data (a former primary, or a replica of another primary) at the primary

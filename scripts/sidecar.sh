@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # backup sidecar: once the local server accepts connections, gives it its role (role.sh): the
 # primary makes sure the cluster's users exist; a replica starts replication from a fresh clone's
-# coordinates (once) or resumes it, from whichever pod is writable. Then it serves a streamed hot
-# backup to every peer that connects to the backup port, and watches the roles (watch_role_once).
+# coordinates (once) or resumes it, from whichever pod is writable. Then, on MariaDB, it serves a
+# streamed hot backup to every peer that connects to the backup port (MySQL peers clone through
+# the server's own CLONE plugin), and watches the roles (watch_role_once).
 set -euo pipefail
 SCRIPT_NAME=backup
 # shellcheck source=lib.sh
@@ -24,9 +25,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/role.sh"
 
 require_env BACKUP_PORT BACKUP_USER REPLICATION_USER
 ordinal=$(pod_ordinal)
-transfer=$(stream_transfer_tool)
-backup=$(backup_tool)
-extract=$(stream_tool)
+if is_mariadb; then
+  transfer=$(stream_transfer_tool)
+  backup=$(backup_tool)
+  extract=$(stream_tool)
+fi
 root_options=$(client_options root root-password)
 
 provision_users() {
@@ -68,8 +71,12 @@ start_replication() {
   if [[ -f "$pending" ]]; then
     gtid=$(<"$pending")
     [[ -n "$gtid" ]] || die "$pending is empty; delete this pod's PersistentVolumeClaim and pod to clone it again"
-    holds=$(sql_value "$(gtid_state_query "$gtid")") || die "cannot read the server's GTID state"
-    if is_mariadb; then holds=$(gtid_position_reached "$gtid" "$holds"); fi
+    if [[ "$gtid" == "$OWN_GTID_STATE" ]]; then
+      holds=1
+    else
+      holds=$(sql_value "$(gtid_state_query "$gtid")") || die "cannot read the server's GTID state"
+      if is_mariadb; then holds=$(gtid_position_reached "$gtid" "$holds"); fi
+    fi
     log "starting replication from $primary at GTID $gtid (already there: $holds)"
     (
       set +x # the statement carries the replication password
@@ -247,10 +254,6 @@ stream_backup() {
 # a new listener started between two backups; the one running finishes first.
 reload_server_certificate() {
   local options unverified
-  if [[ "$DB_VERSION" == 5.7 ]]; then
-    log "the certificate was renewed; MySQL 5.7 cannot reload it: restart this pod to use it"
-    return 0
-  fi
   log "the certificate was renewed; reloading it in the server"
   options=$(TLS_DIR='' client_options root root-password) # without the CA: see tls.sh
   mapfile -t unverified < <(unverified_local_tls_options)
@@ -280,6 +283,7 @@ start_listener() {
 }
 
 require_env ADMIN_USER ROLE_WATCH_SECONDS
+rm -f "$(role_taken_mark)"
 # The server does not start while a rebuild is under way (server.sh): finish it first.
 if [[ -e "$(rebuild_mark)" ]]; then
   log "this pod's rebuild was cut short; it goes on"
@@ -292,28 +296,35 @@ heartbeat_setup_sql | local_sql "$root_options" || die "could not create the hea
 take_role
 rm -f "$root_options" "$peer_options"
 
-BACKUP_OPTIONS=$(client_options "$BACKUP_USER" backup-password)
-export BACKUP_OPTIONS backup extract SCRIPT_NAME BACKUP_END_FILE BACKUP_END_LINE
-# The transfer tool runs `bash -c stream_backup` per connection: the functions travel in the
-# environment. One backup at a time; further peers wait in the listen queue.
-# shellcheck disable=SC2046
-export -f $(compgen -A function)
 tls_state=''
-if tls_enabled; then
-  tls_state=$(tls_files_state)
-  log "serving backups on port $BACKUP_PORT with $transfer, over mutual TLS with peers of $TLS_DIR/ca.crt"
+if tls_enabled; then tls_state=$(tls_files_state); fi
+listener=''
+if is_mariadb; then
+  BACKUP_OPTIONS=$(client_options "$BACKUP_USER" backup-password)
+  export BACKUP_OPTIONS backup extract SCRIPT_NAME BACKUP_END_FILE BACKUP_END_LINE
+  # The transfer tool runs `bash -c stream_backup` per connection: the functions travel in the
+  # environment. One backup at a time; further peers wait in the listen queue.
+  # shellcheck disable=SC2046
+  export -f $(compgen -A function)
+  if tls_enabled; then
+    log "serving backups on port $BACKUP_PORT with $transfer, over mutual TLS with peers of $TLS_DIR/ca.crt"
+  else
+    log "serving backups on port $BACKUP_PORT with $transfer"
+  fi
+  start_listener
 else
-  log "serving backups on port $BACKUP_PORT with $transfer"
+  : >"$(role_taken_mark)" || die "cannot write $(role_taken_mark)"
+  log "watching the roles; peers clone this server with the CLONE plugin"
 fi
-start_listener
-# While backups are served, the roles are watched and a renewed certificate is taken up; the
+# The roles are watched and a renewed certificate is taken up; where backups are served, the
 # container ends when the listener does.
-while kill -0 "$listener" 2>/dev/null; do
+while [[ -z "$listener" ]] || kill -0 "$listener" 2>/dev/null; do
   sleep "$ROLE_WATCH_SECONDS"
   (watch_role_once) || log "will look at the roles again"
   if tls_enabled && [[ "$(tls_files_state)" != "$tls_state" ]]; then
     tls_state=$(tls_files_state)
     reload_server_certificate
+    [[ -n "$listener" ]] || continue
     while listener_busy "$listener"; do sleep 1; done
     kill "$listener"
     wait "$listener" || true

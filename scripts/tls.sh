@@ -24,8 +24,13 @@ require_tls_files() {
 }
 
 # Lines of a client option file: with TLS, verify the server's certificate against the CA.
+# Without, a MySQL client asks for the server's RSA key: caching_sha2_password (the default)
+# refuses a plain connection otherwise until the account has logged in over TLS once.
 client_tls_options() {
-  tls_enabled || return 0
+  if ! tls_enabled; then
+    is_mariadb || printf 'get-server-public-key\n'
+    return 0
+  fi
   printf 'ssl-ca=%s\n' "$TLS_DIR/ca.crt"
   if is_mariadb; then printf 'ssl-verify-server-cert\n'; else printf 'ssl-mode=VERIFY_IDENTITY\n'; fi
 }

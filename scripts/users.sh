@@ -3,7 +3,9 @@
 # of its backup sidecar, so a changed password in the Secret takes effect; the statements
 # replicate, so every replica and every later clone has the same users.
 #   replication user: REPLICATION SLAVE, from any pod
-#   backup user:      what the backup tool needs, from inside the pod only (127.0.0.1)
+#   backup user:      MariaDB: what mariadb-backup needs, from inside the pod only (127.0.0.1);
+#                     MySQL: BACKUP_ADMIN only, the donor's side of a peer's CLONE, from any pod
+#                     (over TLS when the cluster has it)
 #   application user: everything on the application database only
 #   metrics user:     what mysqld-exporter reads, from inside the pod only (when metrics are on)
 users_sql() {
@@ -11,14 +13,15 @@ users_sql() {
   require_env REPLICATION_USER BACKUP_USER APP_USER APP_DATABASE
   local replicator backup app
   replicator="$(sql_string "$REPLICATION_USER")@'%'"
-  backup="$(sql_string "$BACKUP_USER")@'127.0.0.1'"
+  if is_mariadb; then backup="$(sql_string "$BACKUP_USER")@'127.0.0.1'"; else backup="$(sql_string "$BACKUP_USER")@'%'"; fi
   app="$(sql_string "$APP_USER")@'%'"
   ensure_user_sql "$replicator" "$replication_password"
   ensure_user_sql "$backup" "$backup_password"
   ensure_user_sql "$app" "$app_password"
   printf 'GRANT REPLICATION SLAVE ON *.* TO %s;\n' "$replicator"
-  # With TLS the replication password never crosses the network in a plain connection.
+  # With TLS the replication and clone passwords never cross the network in a plain connection.
   printf 'ALTER USER %s REQUIRE %s;\n' "$replicator" "$(if tls_enabled; then echo SSL; else echo NONE; fi)"
+  is_mariadb || printf 'ALTER USER %s REQUIRE %s;\n' "$backup" "$(if tls_enabled; then echo SSL; else echo NONE; fi)"
   backup_grants_sql "$backup"
   # In a database-level grant '_' and '%' are wildcards: `m_sql`.* would cover `mysql`.
   local grant_pattern=${APP_DATABASE//_/\\_}
@@ -46,18 +49,14 @@ ensure_user_sql() {
   fi
 }
 
-# Least privileges of the backup tool with --slave-info, per server.
+# Least privileges of the backup user: mariadb-backup with --slave-info; a CLONE donor (MySQL,
+# https://dev.mysql.com/doc/refman/8.4/en/clone-plugin-remote.html).
 backup_grants_sql() {
-  local user=$1 table
+  local user=$1
   if is_mariadb; then
     printf 'GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO %s;\n' "$user"
-  elif [[ "$DB_VERSION" == 5.7 ]]; then
-    printf 'GRANT RELOAD, LOCK TABLES, PROCESS, REPLICATION CLIENT ON *.* TO %s;\n' "$user"
   else
-    printf 'GRANT BACKUP_ADMIN, PROCESS, RELOAD, LOCK TABLES, REPLICATION CLIENT ON *.* TO %s;\n' "$user"
-    for table in log_status keyring_component_status replication_group_members; do
-      printf 'GRANT SELECT ON performance_schema.%s TO %s;\n' "$table" "$user"
-    done
+    printf 'GRANT BACKUP_ADMIN ON *.* TO %s;\n' "$user"
   fi
 }
 

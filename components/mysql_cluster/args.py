@@ -21,7 +21,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     flavor: pulumi.Input[str]
     """Database server: mysql or mariadb. Default: `"mysql"`."""
     version: pulumi.Input[str]
-    """Server version line: 8.4, 8.0 or 5.7 for mysql; 11.8, 11.4 or 10.11 for mariadb; "" for the newest long-term line of the flavor that this package supports (8.4 or 11.8). Default: `""`."""
+    """Server version line: 9.7, 8.4 or 8.0 (end of life) for mysql; 11.8, 11.4 or 10.11 for mariadb; "" for the newest long-term line of the flavor that this package supports (9.7 or 11.8). Default: `""`."""
     server_image: pulumi.Input[str]
     """Image of the database server (init-mysql and mysql containers); "" for the default of the chosen flavor and version. Default: `""`."""
     backup_image: pulumi.Input[str]
@@ -69,7 +69,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     cluster_domain: pulumi.Input[str]
     """DNS domain of the Kubernetes cluster, used in the pods' fully qualified names. Default: `"cluster.local"`."""
     server_options: pulumi.Input[Mapping[str, pulumi.Input[str]]]
-    """Extra [mysqld] options, a map of option to value ("" for a bare flag), written after the cluster's own in the primary's and the replicas' .cnf. Names and values are checked against the server's own options; options the cluster manages (server-id, log-bin, GTID, read-only, durability, ...) and those that would defeat it (replication filters, error skipping, paths, log destinations, init files, plugins, unsafe durability, SQL modes that change parsing) are refused; see Server options in the README. Replaces the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, utf8mb4_uca1400_ai_ci on MariaDB) when it names them. Default: `{}`."""
+    """Extra [mysqld] options, a map of option to value ("" for a bare flag), written after the cluster's own in the primary's and the replicas' .cnf. Names and values are checked against the server's own options; options the cluster manages (server-id, log-bin, GTID, read-only, durability, ...) and those that would defeat it (replication filters, error skipping, paths, log destinations, init files, plugins, unsafe durability, SQL modes that change parsing) are refused; see Server options in the README. Replaces the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and collation-server (utf8mb4_0900_ai_ci on MySQL, utf8mb4_uca1400_ai_ci on MariaDB) when it names them. Default: `{}`."""
     node_selector: pulumi.Input[Mapping[str, pulumi.Input[str]]]
     """Node labels and values a node must have to run the pods, e.g. {"node-pool": "databases"}. Default: `{}`."""
     tolerations: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]]

@@ -29,19 +29,13 @@ from .scripts_config_map import scripts_config_map, scripts_digest
 from .servers import Server, server_for
 from .switchover import switchover_job, switchover_network_policy
 from .topology import topology_config_map
-from .settings import BY_KEY, PASSWORD_SETTINGS, ClusterSettings, ConfigError, validated
+from .settings import PASSWORD_SETTINGS, ClusterSettings, validated
 from .tls import check_tls_settings, tls_enabled, tls_secret
 from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
 
 def _images(server: Server, settings: ClusterSettings) -> tuple[str, str]:
-    backup_image = settings.backup_image or server.backup_image
-    if not backup_image:
-        raise ConfigError(
-            BY_KEY["backupImage"], "",
-            f"{server.flavor} {server.version} has no default backup image; set it to an image "
-            "with XtraBackup 2.4, xbstream, socat or ncat and a 5.7 client (percona-docker's "
-            "2.4 builds carry them since 2025, amd64 only: check the tag you pin)")
-    return settings.server_image or server.server_image, backup_image
+    return (settings.server_image or server.server_image,
+            settings.backup_image or server.backup_image)
 
 
 class MySQLCluster(pulumi.ComponentResource):

@@ -52,33 +52,27 @@ def _replication(server: Server, binlog_retention_days: int) -> dict[str, str]:
             # connected; a primary whose replicas are all down would fill its volume.
             options["slave-connections-needed-for-purge"] = "0"
         return options
-    options = {"gtid-mode": "ON", "enforce-gtid-consistency": "ON"}
-    if server.speaks_source_replica:
-        options.update({
-            "log-replica-updates": "ON",
-            "replica-net-timeout": str(REPLICA_NET_TIMEOUT_SECONDS),
-            "skip-replica-start": "ON",
-            "binlog-expire-logs-seconds": retention_seconds,
-        })
-    else:
-        options.update({
-            "log-slave-updates": "ON",
-            "slave-net-timeout": str(REPLICA_NET_TIMEOUT_SECONDS),
-            "skip-slave-start": "ON",
-            "expire-logs-days": str(binlog_retention_days),
-            # 8.0 keeps these in tables by default; 5.7 in files, which a crash can leave behind.
-            "master-info-repository": "TABLE",
-            "relay-log-info-repository": "TABLE",
-        })
+    options = {
+        "gtid-mode": "ON",
+        "enforce-gtid-consistency": "ON",
+        "log-replica-updates": "ON",
+        "replica-net-timeout": str(REPLICA_NET_TIMEOUT_SECONDS),
+        "skip-replica-start": "ON",
+        "binlog-expire-logs-seconds": retention_seconds,
+    }
+    if server.clones_with_plugin:
+        # Every pod may be a donor of a new replica's CLONE (scripts/clone-plugin.sh).
+        options["plugin-load-add"] = "mysql_clone.so"
     return options
 
 
 def server_options(server: Server, role: str, binlog_retention_days: int) -> dict[str, str]:
     """The [mysqld] options of a pod of `role` (primary or replica), in the order written."""
+    # The scheduler runs the heartbeat event (scripts/heartbeat.sh) that replicas measure lag by;
+    # where it cannot stay on read-only, promote_sql (scripts/role.sh) turns it on.
+    scheduler = "ON" if role == "primary" or server.schedules_events_when_read_only else "OFF"
     options = {"skip-name-resolve": "ON", **_durability(),
-               **_replication(server, binlog_retention_days),
-               # Runs the heartbeat event (scripts/heartbeat.sh) that replicas measure lag by.
-               "event-scheduler": "ON"}
+               **_replication(server, binlog_retention_days), "event-scheduler": scheduler}
     if role == "replica":
         options[server.read_only_option] = "ON"
     return options

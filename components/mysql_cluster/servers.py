@@ -11,17 +11,25 @@ class Server:
     flavor: str
     version: str
     server_image: str  # init-mysql and mysql containers
-    backup_image: str  # clone-mysql and backup containers: backup tool, stream tool, socat
+    # clone-mysql and backup containers. MariaDB: the backup tool, its stream tool and socat (the
+    # mariadb image has them). MySQL: the server image, whose own CLONE plugin copies the data.
+    backup_image: str
 
     @property
     def is_mariadb(self) -> bool:
         return self.flavor == "mariadb"
 
     @property
+    def clones_with_plugin(self) -> bool:
+        """MySQL seeds a new replica with its CLONE plugin (8.0.17+), MariaDB by a streamed
+        physical backup (mariadb-backup)."""
+        return self.flavor == "mysql"
+
+    @property
     def speaks_source_replica(self) -> bool:
         """MySQL 8.0.26+ names its replication options and statements SOURCE/REPLICA (8.4 removed
-        the old names); 5.7 and MariaDB say MASTER/SLAVE."""
-        return self.flavor == "mysql" and self.version != "5.7"
+        the old names); MariaDB says MASTER/SLAVE."""
+        return self.flavor == "mysql"
 
     @property
     def entrypoint_env_prefix(self) -> str:
@@ -40,12 +48,18 @@ class Server:
         return "read-only" if self.is_mariadb else "super-read-only"
 
     @property
+    def schedules_events_when_read_only(self) -> bool:
+        """Whether the event scheduler can stay on where the server is read-only. MySQL's refuses
+        every enabled event under super_read_only and logs an error for each, every time it is
+        due (seen on 9.7.4 by tests/e2e/test_replication.py), so MySQL runs the scheduler only on
+        the writable server; MariaDB's runs the event, whose write the heartbeat guards."""
+        return self.is_mariadb
+
+    @property
     def utf8mb4_collation(self) -> str:
-        """The newest Unicode collation of utf8mb4 the server has: UCA 9.0.0 on MySQL 8, UCA
-        14.0.0 on MariaDB (from 10.10), UCA 5.2.0 on MySQL 5.7."""
-        if self.is_mariadb:
-            return "utf8mb4_uca1400_ai_ci"
-        return "utf8mb4_unicode_520_ci" if self.version == "5.7" else "utf8mb4_0900_ai_ci"
+        """The newest Unicode collation of utf8mb4 the server has: UCA 9.0.0 on MySQL 8 and 9,
+        UCA 14.0.0 on MariaDB (from 10.10)."""
+        return "utf8mb4_uca1400_ai_ci" if self.is_mariadb else "utf8mb4_0900_ai_ci"
 
     def entrypoint_env(self, secrets_dir: str) -> dict[str, str]:
         """What the image entrypoint needs to initialise the primary's data directory."""
@@ -57,24 +71,24 @@ class Server:
 
 
 # Images are pinned to exact releases: a moving tag would change the server under a running
-# cluster at the next pod restart. XtraBackup must match the server's major version (8.0 with 8.0,
-# 8.4 with 8.4); the mariadb image carries mariadb-backup, mbstream and socat itself.
+# cluster at the next pod restart. A MySQL pod runs the server image only: the clone is the
+# server's own CLONE plugin, so no XtraBackup image (which had to match the server's major
+# version) is needed. The mariadb image carries mariadb-backup, mbstream and socat itself.
+# mysql:9.7.1 is the newest 9.7 release docker-library/mysql publishes (versions.json); tests/e2e
+# runs Debian's 9.7 build, whose patch release may be newer (tests/e2e/README.md).
 SERVERS: dict[tuple[str, str], Server] = {
-    ("mysql", "8.4"): Server("mysql", "8.4", "mysql:8.4.6", "percona/percona-xtrabackup:8.4.0-5.1"),
-    ("mysql", "8.0"): Server("mysql", "8.0", "mysql:8.0.43", "percona/percona-xtrabackup:8.0.35-34.1"),
-    # percona-docker's XtraBackup 2.4 Dockerfile installs socat (since 2025-03) and the 5.7
-    # client (since 2025-05), for amd64 only; which published tags were built from it cannot be
-    # checked here, so the user names the image.
-    ("mysql", "5.7"): Server("mysql", "5.7", "mysql:5.7.44", ""),
+    ("mysql", "9.7"): Server("mysql", "9.7", "mysql:9.7.1", "mysql:9.7.1"),
+    ("mysql", "8.4"): Server("mysql", "8.4", "mysql:8.4.6", "mysql:8.4.6"),
+    # End of life since April 2026: supported so that a cluster can move on to 8.4.
+    ("mysql", "8.0"): Server("mysql", "8.0", "mysql:8.0.43", "mysql:8.0.43"),
     ("mariadb", "11.8"): Server("mariadb", "11.8", "mariadb:11.8.8", "mariadb:11.8.8"),
     ("mariadb", "11.4"): Server("mariadb", "11.4", "mariadb:11.4.7", "mariadb:11.4.7"),
     ("mariadb", "10.11"): Server("mariadb", "10.11", "mariadb:10.11.13", "mariadb:10.11.13"),
 }
 
-
 # The newest long-term support line of each flavor that this package supports, used when no
-# version is configured. MariaDB 11.8 is also the newest line that tests/e2e runs for real.
-DEFAULT_VERSIONS = {"mysql": "8.4", "mariadb": "11.8"}
+# version is configured. Both are what tests/e2e runs for real: MySQL 9.7 and MariaDB 11.8.
+DEFAULT_VERSIONS = {"mysql": "9.7", "mariadb": "11.8"}
 
 
 def server_for(flavor: str, version: str) -> Server:

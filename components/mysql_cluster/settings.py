@@ -144,6 +144,20 @@ def _choice(*choices: str) -> Callable[["Setting", Any], Any]:
     return check
 
 
+# Lines no longer supported, with the way out. MySQL upgrades one release series at a time
+# (5.7 -> 8.0 -> 8.4 LTS -> 9.7 LTS; https://dev.mysql.com/doc/refman/8.4/en/upgrade-paths.html).
+_REMOVED_VERSIONS = {
+    "5.7": "MySQL 5.7 reached end of life in October 2023 and is no longer supported: upgrade it "
+           "in place to 8.0, then to 8.4 (and from 8.4 to 9.7), as docs/operations.md describes",
+}
+
+
+def _server_version(setting: "Setting", value: Any) -> Any:
+    if value in _REMOVED_VERSIONS:
+        raise ConfigError(setting, value, _REMOVED_VERSIONS[value])
+    return _choice("", "9.7", "8.4", "8.0", "11.8", "11.4", "10.11")(setting, value)
+
+
 def _boolean(setting: "Setting", value: Any) -> Any:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
@@ -391,10 +405,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("flavor", "flavor", "string", "mysql", "Database server: mysql or mariadb.",
             _choice("mysql", "mariadb")),
     Setting("version", "version", "string", "",
-            "Server version line: 8.4, 8.0 or 5.7 for mysql; 11.8, 11.4 or 10.11 for mariadb; "
-            "\"\" for the newest long-term line of the flavor that this package supports (8.4 or "
-            "11.8).",
-            _choice("", "8.4", "8.0", "5.7", "11.8", "11.4", "10.11")),
+            "Server version line: 9.7, 8.4 or 8.0 (end of life) for mysql; 11.8, 11.4 or 10.11 "
+            "for mariadb; \"\" for the newest long-term line of the flavor that this package "
+            "supports (9.7 or 11.8).",
+            _server_version),
     Setting("serverImage", "server_image", "string", "",
             "Image of the database server (init-mysql and mysql containers); \"\" for the "
             "default of the chosen flavor and version.", _image),
@@ -469,7 +483,7 @@ SETTINGS: tuple[Setting, ...] = (
             "options in the README. Replaces "
             "the defaults innodb-buffer-pool-size (half of serverMemoryLimit, rounded down to a "
             "multiple of 128 MiB, at least 128 MiB), character-set-server (utf8mb4) and "
-            "collation-server (utf8mb4_0900_ai_ci on MySQL 8, utf8mb4_unicode_520_ci on 5.7, "
+            "collation-server (utf8mb4_0900_ai_ci on MySQL, "
             "utf8mb4_uca1400_ai_ci on MariaDB) when it names them.",
             _checked_by(extra_server_options)),
     Setting("nodeSelector", "node_selector", "object", {},

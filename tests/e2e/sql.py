@@ -20,9 +20,11 @@ def root_password(manifests: RenderedManifests, statefulset_name: str) -> str:
     return manifests.secret_data(secret)[ROOT_PASSWORD_KEY].decode()
 
 
-def sql_client(password: str, *, user: str, host: str | None, database: str | None) -> list[str]:
-    """The client in batch mode, reading SQL from stdin; over the socket unless host is given."""
-    argv = ["mariadb", "--batch", f"--user={user}"]
+def sql_client(password: str, *, user: str, host: str | None, database: str | None,
+               flavor: str) -> list[str]:
+    """The `flavor` image's client in batch mode, reading SQL from stdin; over the socket unless
+    host is given."""
+    argv = ["mariadb" if flavor == "mariadb" else "mysql", "--batch", f"--user={user}"]
     argv += ["--protocol=tcp", f"--host={host}"] if host else ["--protocol=socket"]
     if database:
         argv.append(f"--database={database}")
@@ -41,7 +43,7 @@ _BATCH_ESCAPES = {"t": "\t", "n": "\n", "0": "\0", "\\": "\\"}
 
 
 def _unescape_batch_field(value: str) -> str | None:
-    """Undo the mariadb client's --batch escaping; its NULL marker becomes None."""
+    """Undo the client's --batch escaping; its NULL marker becomes None."""
     if value == "NULL":
         return None
     return _BATCH_ESCAPE.sub(lambda m: _BATCH_ESCAPES.get(m.group(1), m.group(1)), value)

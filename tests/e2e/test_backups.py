@@ -19,14 +19,17 @@ from pathlib import Path
 import pytest
 
 from .cluster import Cluster
-from .conftest import FLAVOR
 from .harness import SQL_CONTAINER, PodFailed
 from .kubelet import FAILED, SUCCEEDED
 from .object_store import ObjectStore, copy_sealed, keys_secret, read_sealed, stack_config, write_sealed
+from .server_roots import split_server
 
-# On the default line, 11.8 (issue 21); what differs by version (the info files' names) is in
-# test_scale_out.py, so 10.11 adds no case here but 7 scenarios to CI's time.
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", ["11.8"], indirect=True)]
+# On MariaDB's default line, 11.8 (issue 21); what differs by version (the info files' names) is in
+# test_scale_out.py, so 10.11 adds no case here but 7 scenarios to CI's time. MySQL backups by the
+# CLONE plugin are not built yet (issue 19): the component refuses backupTarget on MySQL.
+SERVER = "mariadb-11.8"
+FLAVOR, VERSION = split_server(SERVER)
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", [SERVER], indirect=True)]
 CRON_JOB = "mysql-backup"
 NAMESPACE = "mysql-dev"
 SOURCE_PREFIX = "dev/mysql-dev/mysql"  # the default prefix: stack, namespace, cluster
@@ -43,7 +46,7 @@ def store(tmp_path):
 def backup_cluster(statefulset_harness, render, store, server):
     """backup_cluster(replicas, **config): a cluster backing up into the store, started."""
     def start(replicas: int, **config) -> Cluster:
-        manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=server,
+        manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION,
                            replicas=replicas, backupSchedule="@daily", binlogArchiveIntervalSeconds="10",
                            **{**stack_config(), **config})
         harness = statefulset_harness(manifests + [keys_secret(NAMESPACE)])
@@ -102,7 +105,7 @@ def store_name(store: ObjectStore) -> str:
 
 
 def restore_cluster(statefulset_harness, render, store: ObjectStore, server: str, **config):
-    manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=server, replicas=1,
+    manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION, replicas=1,
                        backupPrefix="restored", **{**stack_config(), **config})
     harness = statefulset_harness(manifests + [keys_secret(NAMESPACE)])
     store.serve(harness)
@@ -144,7 +147,7 @@ def test_a_backup_taken_under_write_load_restores_into_a_new_cluster_equal_at_it
     facts = manifest(store, name)
     assert facts["donor"].startswith("mysql-1."), log  # a replica, not the primary
     assert (facts["flavor"], facts["cluster"], facts["namespace"]) == ("mariadb", "mysql", NAMESPACE)
-    assert facts["serverVersion"].startswith(server + ".")
+    assert facts["serverVersion"].startswith(VERSION + ".")
     assert facts["sizeBytes"] == len(read_sealed(store.bucket / SOURCE_PREFIX / "backups" / name / "backup.xbstream"))
 
     restored = restore_cluster(statefulset_harness, render, store, server, restoreFrom=f"{SOURCE_PREFIX}/latest")
@@ -217,7 +220,7 @@ def test_a_restore_of_a_backup_of_another_flavor_is_refused_before_any_server_st
 
 @pytest.mark.timeout(240)
 def test_the_pvc_target_keeps_a_complete_backup_on_the_claim(statefulset_harness, render, server):
-    manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=server, replicas=1,
+    manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION, replicas=1,
                        backupTarget="pvc", backupClaim="db-backups", backupSchedule="@daily",
                        backupKey=stack_config()["backupKey"])
     harness = statefulset_harness(manifests)

@@ -73,6 +73,8 @@ def set_aside(harness, pod: str) -> list[str]:
     return [path.name for path in harness.claim_path(pod).iterdir() if path.name.startswith("diverged-")]
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(360)
 def test_switchover_to_a_replica_and_back_under_writes_loses_no_committed_row(mariadb_cluster, tmp_path):
     cluster = mariadb_cluster(3)
@@ -101,6 +103,8 @@ def test_switchover_to_a_replica_and_back_under_writes_loses_no_committed_row(ma
     print(f"write pauses of the switchovers: {', '.join(f'{pause:.1f} s' for pause in pauses)}")
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(420)
 def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_old_primarys_unsent_tail(
         mariadb_cluster):
@@ -142,7 +146,7 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
 
 # On the default version only: what it exercises (the scripts' decisions, read_only's wait for a
 # running statement) is the same on 10.11, and CI's time is short.
-@pytest.mark.parametrize("server", ["11.8"], indirect=True)
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(420)
 def test_a_failed_move_leaves_the_acting_primary_writable_through_its_restart_and_the_next_apply_retries_it(
         mariadb_cluster, tmp_path):
@@ -182,7 +186,7 @@ def test_a_failed_move_leaves_the_acting_primary_writable_through_its_restart_an
 
 # On the default version only: what it exercises (the scripts' decisions, read_only's wait for a
 # running statement) is the same on 10.11, and CI's time is short.
-@pytest.mark.parametrize("server", ["11.8"], indirect=True)
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(300)
 def test_a_write_longer_than_the_jobs_client_timeout_slows_the_switchover_and_never_turns_it_into_a_failover(
         mariadb_cluster):

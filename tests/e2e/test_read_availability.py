@@ -10,7 +10,7 @@ from .service_client import ServiceClient
 
 # One server version, the default one: the heartbeat and the probes' statements are the same on
 # 10.11, and the scenarios are long (their outages are 30 s and about 50 s).
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", ["11.8"], indirect=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)]
 
 # Stack config lowered from the defaults (30 s, 300 s) to keep the scenarios short.
 LAG_LIMIT = 2

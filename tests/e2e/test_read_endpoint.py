@@ -30,9 +30,10 @@ def test_a_replica_leaves_the_read_endpoint_while_its_replication_is_stopped_or_
         assert reason in harness.probe_failure(pod, "mysql", "readiness")
         assert harness.is_ready(cluster.primary)
 
-    harness.run_sql("mysql-1", "STOP SLAVE")
+    replica = "SLAVE" if cluster.flavor == "mariadb" else "REPLICA"
+    harness.run_sql("mysql-1", f"STOP {replica}")
     leaves_the_endpoint("mysql-1", "the replication I/O thread is not running (No)")
-    harness.run_sql("mysql-1", "START SLAVE")
+    harness.run_sql("mysql-1", f"START {replica}")
     harness.wait_ready("mysql-1", timeout=30)
 
     lock = cluster.root_session("mysql-1")
@@ -42,7 +43,8 @@ def test_a_replica_leaves_the_read_endpoint_while_its_replication_is_stopped_or_
                            10, "the read lock on mysql-1")
         cluster.insert_events(101, 200)
         leaves_the_endpoint("mysql-1", f"behind the primary (limit {LAG_LIMIT}s)")
-        assert cluster.replica_status("mysql-1")["Slave_SQL_Running_State"] == "Waiting for table metadata lock"
+        if cluster.flavor == "mariadb":  # MySQL's applier waits in a parallel worker instead
+            assert cluster.replica_status("mysql-1")["Slave_SQL_Running_State"] == "Waiting for table metadata lock"
     finally:
         lock.close()
     harness.wait_ready("mysql-1", timeout=30)

@@ -30,6 +30,8 @@ class _ReadinessWatch(threading.Thread):
         return self.samples
 
 
+# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(300)
 def test_a_replica_serving_a_clone_under_writes_keeps_applying_and_stays_in_the_read_endpoint(
         mariadb_cluster):

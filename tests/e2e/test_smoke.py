@@ -8,7 +8,8 @@ import pytest
 from .harness import PodFailed
 from .manifests import RenderedManifests
 
-pytestmark = pytest.mark.e2e
+# The harness's own smoke tests run a hand-written manifest for the mariadb image.
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)]
 SMOKE_MANIFESTS = Path(__file__).with_name("fixtures") / "smoke.yaml"
 
 

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from .server_roots import split_server
+
 pytestmark = pytest.mark.e2e
 
 OPERATIONS = Path(__file__).parents[2] / "docs" / "operations.md"
-TARGET = "11.8"
+TARGET = "mariadb-11.8"
+TARGET_FLAVOR, TARGET_VERSION = split_server(TARGET)
 
 
 def documented_upgrade_command() -> str:
@@ -22,7 +25,7 @@ def documented_upgrade_command() -> str:
     return found[0]
 
 
-@pytest.mark.parametrize("server", ["10.11"], indirect=True)
+@pytest.mark.parametrize("server", ["mariadb-10.11"], indirect=True)
 @pytest.mark.timeout(480)
 def test_a_10_11_cluster_moves_to_11_8_by_changing_version_and_keeps_its_data_and_replication(
         mariadb_cluster, render, root_of):
@@ -32,15 +35,15 @@ def test_a_10_11_cluster_moves_to_11_8_by_changing_version_and_keeps_its_data_an
     cluster.insert_events(1, 100)
     cluster.wait_caught_up()
 
-    harness.roll_out(render("dev", reveal_secrets=True, flavor="mariadb", version=TARGET),
+    harness.roll_out(render("dev", reveal_secrets=True, flavor=TARGET_FLAVOR, version=TARGET_VERSION),
                      root_of(TARGET))
     for pod in reversed(harness.pod_names()):
         harness.exec(pod, "mysql", ["bash", "-c", documented_upgrade_command()], timeout=120)
 
-    cluster.assert_version(TARGET)
+    cluster.assert_version(TARGET_VERSION)
     for pod in harness.pod_names():
         upgrade_info = (harness.claim_path(pod) / "mysql" / "mariadb_upgrade_info").read_text()
-        assert upgrade_info.startswith(TARGET + "."), f"{pod}: {upgrade_info}"
+        assert upgrade_info.startswith(TARGET_VERSION + "."), f"{pod}: {upgrade_info}"
     for replica in cluster.replicas():
         # The replica kept its data directory: no clone at its new start.
         assert "already holds a database" in harness.log_tail(replica, "clone-mysql")

@@ -25,6 +25,10 @@ import standins
 
 # Every server the cluster supports, from the component's own list, as "flavor version".
 SERVERS = tuple(f"{flavor} {version}" for flavor, version in servers.SERVERS)
+# The servers whose new replicas receive a streamed backup, which the stand-ins model (MariaDB's
+# mariadb-backup). MySQL's are copied by the server's CLONE plugin, which has no stand-in here:
+# tests/e2e runs it on MySQL 9.7 (test_replication.py, test_scale_out.py, test_tls.py).
+STREAM_CLONE_SERVERS = tuple(server for server in SERVERS if server.startswith("mariadb"))
 # For behaviour that differs by flavor only: the default line of each.
 ONE_PER_FLAVOR = tuple(f"{flavor} {version}" for flavor, version in servers.DEFAULT_VERSIONS.items())
 
@@ -39,21 +43,9 @@ STATUS_QUERY = {server: "SHOW REPLICA STATUS" if server_of(server).speaks_source
                 else "SHOW SLAVE STATUS" for server in SERVERS}
 
 
-def _stack_config(server: str) -> dict[str, str]:
-    flavor, version = server.split()
-    # A server without a default backup image (5.7) needs one named.
-    image = {} if server_of(server).backup_image else {"backupImage": "example.com/xtrabackup:2.4"}
-    return {"flavor": flavor, "version": version, **image}
-
-
-SERVER_CONFIG = {server: _stack_config(server) for server in SERVERS}
-
-# Stack config per server: a server without a default backup image (5.7) needs one named.
-SERVER_CONFIG = {
-    server: {"flavor": server.split()[0], "version": server.split()[1],
-             **({} if servers.SERVERS[tuple(server.split())].backup_image
-                else {"backupImage": "example.com/xtrabackup:2.4"})}
-    for server in SERVERS}
+# Stack config per server.
+SERVER_CONFIG = {server: {"flavor": server.split()[0], "version": server.split()[1]}
+                 for server in SERVERS}
 
 # The passwords the stacks are rendered with, by Secret key. Each holds a marker found nowhere
 # else, so a leak is found in any quoting, and characters that need escaping in an option file,
@@ -125,10 +117,13 @@ def stream_tool(server: str) -> str:
 
 
 def image_tools(server: str) -> set[str]:
-    """The programs of the server and backup images together: the percona xtrabackup images
-    carry a mysql client and socat; the mariadb image has them all."""
-    return {sql_client(server), admin_client(server), backup_tool(server), stream_tool(server),
-            "socat", "sleep"}
+    """The programs of the pod's images that the stand-ins model: the mariadb image has the
+    clients, the backup and stream tools and socat; the mysql image only the clients (its clones
+    are the server's CLONE plugin, which tests/e2e runs for real on 9.7: no stand-in here)."""
+    if is_mariadb(server):
+        return {sql_client(server), admin_client(server), backup_tool(server), stream_tool(server),
+                "socat", "sleep"}
+    return {sql_client(server), admin_client(server), "sleep"}
 
 
 @functools.cache
@@ -178,6 +173,17 @@ class Run:
     stdout: str
     stderr: str
     calls: list[dict[str, Any]]
+
+    @property
+    def stopped(self) -> bool:
+        """The kubelet stopped the script (a sidecar that runs until stopped, see Pod.scenario)."""
+        return bool(self.calls) and self.calls[-1]["tool"] == "sleep" and self.calls[-1]["status"] == 143
+
+    @property
+    def settled(self) -> bool:
+        """The script ended without an error: by itself, or stopped by the kubelet (SIGTERM,
+        status 143) once its start was done."""
+        return self.status == 0 or (self.stopped and self.status == 143)
 
     def of(self, *tools: str) -> list[dict[str, Any]]:
         return [call for call in self.calls if call["tool"] in tools]
@@ -236,6 +242,9 @@ class Pod:
             "prepare": ["ok"],
             "backup_fails": False,
             "serve_once": False,
+            # MySQL's sidecar serves no backups, so only a stop ends it: the kubelet stops it at
+            # its first pause between two looks at the roles, once its start is done.
+            "stopped_at_sleep": None if is_mariadb(server) else self.env("backup")["ROLE_WATCH_SECONDS"],
         }
 
     def _lay_out_volumes(self, statefulset: dict[str, Any], config_maps: dict[str, dict[str, str]],

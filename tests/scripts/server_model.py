@@ -44,7 +44,7 @@ def is_mariadb(server: str) -> bool:
 
 
 def speaks_source_replica(server: str) -> bool:
-    return server.startswith("mysql 8.")
+    return server.startswith("mysql ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,12 +56,12 @@ def default_variables(server: str) -> dict[str, str]:
     variables = {"gtid_mode": "OFF", "enforce_gtid_consistency": "OFF", "super_read_only": "OFF",
                  "read_only": "OFF", "skip_replica_start": "OFF", "relay_log_recovery": "OFF",
                  "log_bin": "", "server_id": "1"}
-    if server in ("mysql 8.4", "mysql 8.0"):
+    if server in ("mysql 9.7", "mysql 8.4", "mysql 8.0"):
         # replica_parallel_workers is 4 from 8.0.27 and in 8.4 (research 1, REFERENCE.md); the
         # images' 8.0 is newer than 8.0.27. The binary log is on by default since 8.0.
         variables.update(replica_parallel_workers="4", log_bin="binlog")
     else:
-        # 5.7's slave_parallel_workers and MariaDB's slave_parallel_threads default to 0.
+        # MariaDB's slave_parallel_threads defaults to 0.
         variables["replica_parallel_workers"] = "0"
     return variables
 
@@ -188,10 +188,9 @@ def restore(state: dict[str, Any], tables: dict[str, str]) -> None:
 
 
 def tables_text(state: dict[str, Any]) -> str:
-    """TABLES_FILE as a backup of this server carries it. MySQL 8.0.17+ writes mysql.gtid_executed
-    with every commit, 5.7 only at binary log rotation (research 8, from memory): a 5.7 backup's
-    copy lags, so it is taken as empty here."""
-    tables = {"gtid_executed": "" if state["server"] == "mysql 5.7" else state["gtid_executed"],
+    """TABLES_FILE as a copy of this server carries it. MySQL 8.0.17+ writes mysql.gtid_executed
+    with every commit, so a copy holds the server's GTID state."""
+    tables = {"gtid_executed": state["gtid_executed"],
               "gtid_slave_pos": state["gtid_slave_pos"]}
     channel = state["channel"]
     if channel and not is_mariadb(state["server"]):
@@ -317,6 +316,9 @@ def run_statement(state: dict[str, Any], tokens: list[str], session: dict[str, s
         session["sql_log_bin"] = tokens[-1]
     elif re.match(r"SET GLOBAL (SUPER_)?READ_ONLY = ", words):
         read_only_statement(state, tokens, session)
+    elif re.match(r"SET GLOBAL EVENT_SCHEDULER = (ON|OFF)$", words):
+        # Both flavors can turn a running scheduler on and off (not one started DISABLED).
+        state["variables"]["event_scheduler"] = tokens[-1].upper()
     elif words.startswith("EXECUTE IMMEDIATE CONCAT ("):
         # EXECUTE IMMEDIATE CONCAT('<statement> ', QUOTE(@var)): MariaDB's way to use a value
         # computed in the session; the value itself does not matter here.
@@ -490,7 +492,7 @@ def start_replica(state: dict[str, Any]) -> None:
 # Queries.
 
 def replica_status_rows(state: dict[str, Any]) -> list[tuple[str, str]]:
-    """SHOW REPLICA STATUS (MySQL 8) or SHOW SLAVE STATUS (5.7, MariaDB) fields, in real order;
+    """SHOW REPLICA STATUS (MySQL) or SHOW SLAVE STATUS (MariaDB) fields, in real order;
     none when the server has no channel."""
     channel = state["channel"]
     if channel is None:
@@ -567,7 +569,8 @@ def heartbeat(state: dict[str, Any]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# The backup tool: XtraBackup 8.4 (MySQL 8.4), 8.0 (MySQL 8.0), 2.4 (MySQL 5.7), mariadb-backup.
+# The backup tool: mariadb-backup. XtraBackup's files stand in for the data a MySQL pod's CLONE
+# leaves (scripts/clone-plugin.sh), whose tables carry the donor's GTID state.
 
 # percona-xtrabackup storage/innobase/xtrabackup/src/backup_mysql.cc,
 # detect_mysql_capabilities_for_backup(), logged with xb::error() (research 1).
@@ -587,7 +590,7 @@ def slave_info_refused(state: dict[str, Any], args: list[str]) -> bool:
     refuses more than 1 worker (PXB-2844), 2.4 and mariabackup more than 0 (research 1)."""
     if "--slave-info" not in args or "--safe-slave-backup" in args:
         return False
-    threshold = 1 if state["server"] in ("mysql 8.4", "mysql 8.0") else 0
+    threshold = 1 if state["server"] in ("mysql 9.7", "mysql 8.4", "mysql 8.0") else 0
     multi_threaded = int(state["variables"]["replica_parallel_workers"]) > threshold
     gtid = state["variables"]["gtid_mode"] == "ON" or bool(state["gtid_slave_pos"])
     return multi_threaded and not gtid
@@ -636,7 +639,7 @@ def slave_info(state: dict[str, Any]) -> str | None:
             return (f"SET GLOBAL gtid_slave_pos = '{state['gtid_slave_pos']}';\n"
                     "CHANGE MASTER TO master_use_gtid = slave_pos;\n")
         return f"CHANGE MASTER TO MASTER_LOG_FILE='{channel['log_file']}', MASTER_LOG_POS={channel['log_pos']};\n"
-    change, option = ("CHANGE REPLICATION SOURCE TO", "SOURCE") if server == "mysql 8.4" else ("CHANGE MASTER TO", "MASTER")
+    change, option = ("CHANGE REPLICATION SOURCE TO", "SOURCE") if server in ("mysql 9.7", "mysql 8.4") else ("CHANGE MASTER TO", "MASTER")
     if channel["auto_position"]:
         return f"SET GLOBAL gtid_purged='{state['gtid_executed']}';\n{change} {option}_AUTO_POSITION=1;\n"
     return f"{change} {option}_LOG_FILE='{channel['log_file']}', {option}_LOG_POS={channel['log_pos']};\n"

@@ -7,6 +7,7 @@ import re
 import pytest
 import server_model
 from scripted_pod import (
+    STREAM_CLONE_SERVERS,
     ONE_PER_FLAVOR,
     PASSWORDS,
     SERVERS,
@@ -19,9 +20,14 @@ from scripted_pod import (
 
 pytest_plugins = ["pod_fixtures"]
 
-USERS = (("'replicator'@'%'", PASSWORDS["replication-password"]),
-         ("'backup'@'127.0.0.1'", PASSWORDS["backup-password"]),
-         ("'app'@'%'", PASSWORDS["app-password"]))
+# The backup user: mariadb-backup's, local; MySQL's, the donor of a peer's CLONE.
+BACKUP_USER = {"mariadb": "'backup'@'127.0.0.1'", "mysql": "'backup'@'%'"}
+
+
+def users(server: str) -> tuple[tuple[str, str], ...]:
+    return (("'replicator'@'%'", PASSWORDS["replication-password"]),
+            (BACKUP_USER[server_model.flavor(server)], PASSWORDS["backup-password"]),
+            ("'app'@'%'", PASSWORDS["app-password"]))
 
 
 def ensure_user_sql(server: str, user: str, password: str) -> str:
@@ -40,7 +46,7 @@ def ensure_user_sql(server: str, user: str, password: str) -> str:
 def users_sql(server: str) -> str:
     """The users and grants the primary makes sure of."""
     return (
-        "".join(ensure_user_sql(server, user, password) for user, password in USERS)
+        "".join(ensure_user_sql(server, user, password) for user, password in users(server))
         + "GRANT REPLICATION SLAVE ON *.* TO 'replicator'@'%';\n"
         + "ALTER USER 'replicator'@'%' REQUIRE SSL;\n"  # TLS is on by default
         + BACKUP_GRANTS[server]
@@ -62,19 +68,15 @@ SWITCHOVER_GRANTS = {
 }
 
 
-# What each backup tool needs with --slave-info, and nothing more.
-XTRABACKUP_8_GRANTS = (
-    "GRANT BACKUP_ADMIN, PROCESS, RELOAD, LOCK TABLES, REPLICATION CLIENT ON *.* TO 'backup'@'127.0.0.1';\n"
-    "GRANT SELECT ON performance_schema.log_status TO 'backup'@'127.0.0.1';\n"
-    "GRANT SELECT ON performance_schema.keyring_component_status TO 'backup'@'127.0.0.1';\n"
-    "GRANT SELECT ON performance_schema.replication_group_members TO 'backup'@'127.0.0.1';\n"
-)
+# What mariadb-backup needs with --slave-info, and a CLONE donor (over TLS), and nothing more.
+CLONE_DONOR_GRANTS = ("ALTER USER 'backup'@'%' REQUIRE SSL;\n"
+                      "GRANT BACKUP_ADMIN ON *.* TO 'backup'@'%';\n")
 MARIADB_BACKUP_GRANTS = (
     "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'backup'@'127.0.0.1';\n")
 BACKUP_GRANTS = {
-    "mysql 8.4": XTRABACKUP_8_GRANTS,
-    "mysql 8.0": XTRABACKUP_8_GRANTS,
-    "mysql 5.7": "GRANT RELOAD, LOCK TABLES, PROCESS, REPLICATION CLIENT ON *.* TO 'backup'@'127.0.0.1';\n",
+    "mysql 9.7": CLONE_DONOR_GRANTS,
+    "mysql 8.4": CLONE_DONOR_GRANTS,
+    "mysql 8.0": CLONE_DONOR_GRANTS,
     "mariadb 11.8": MARIADB_BACKUP_GRANTS,
     "mariadb 11.4": MARIADB_BACKUP_GRANTS,
     "mariadb 10.11": MARIADB_BACKUP_GRANTS,
@@ -96,7 +98,7 @@ def cloned_replica(make_pod, server: str, **config):
     """Pod 1 after a successful clone-mysql."""
     pod = make_pod(server, 1, **config)
     run = pod.run("clone-mysql")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     return pod
 
 
@@ -109,10 +111,12 @@ def test_the_primary_gets_its_heartbeat_becomes_writable_and_creates_the_users_w
         make_pod, server):
     pod = make_pod(server, 0)
     run = pod.run("backup")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     heartbeat, promotion, users = run.statements
     assert "CREATE EVENT IF NOT EXISTS mysql_cluster.heartbeat" in heartbeat
-    assert promotion.endswith("SET GLOBAL read_only = 0;\n")
+    # MySQL's event scheduler runs on the writable server only.
+    assert promotion.endswith("SET GLOBAL read_only = 0;\n" if is_mariadb(server)
+                              else "SET GLOBAL read_only = 0;\nSET GLOBAL event_scheduler = ON;\n")
     assert users == users_sql(server)
     assert pod.server_state["variables"]["read_only"] == "OFF"
 
@@ -121,7 +125,7 @@ def test_the_primary_waits_until_its_server_accepts_connections(make_pod):
     pod = make_pod("mysql 8.4", 0)
     pod.scenario["refused_connections"] = 2
     run = pod.run("backup")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     assert run.queries[:3] == ["SELECT 1"] * 3
     assert run.sleeps[:2] == ["2", "2"]
     assert len(run.statements) == 3
@@ -150,40 +154,40 @@ def test_a_primary_that_cannot_create_the_users_stops_the_sidecar(make_pod):
 @pytest.mark.parametrize("server", ONE_PER_FLAVOR)
 def test_the_application_user_gets_its_database_only_even_with_wildcard_characters_in_its_name(make_pod, server):
     pod = make_pod(server, 0, appDatabase="m_sql")
-    assert pod.run("backup").status == 0
+    assert pod.run("backup").settled
     state = pod.server_state
     assert "m_sql" in state["databases"]
     assert [server_model.database_granted(state, "'app'@'%'", database)
             for database in ("m_sql", "mysql", "m%sql")] == [True, False, False]
 
 
-@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+@pytest.mark.parametrize("server", STREAM_CLONE_SERVERS)
 def test_the_sidecar_serves_backups_on_port_3307_with_socat(make_pod, server):
     pod = make_pod(server, 0)
     run = pod.run("backup")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     assert [call["addresses"] for call in run.of("socat")] == [socat_listen(pod)]
 
 
 def test_without_tls_the_sidecar_serves_backups_with_ncat_where_the_image_has_no_socat(make_pod):
-    pod = make_pod("mysql 8.4", 0, tlsSource="none")
+    pod = make_pod("mariadb 11.8", 0, tlsSource="none")
     pod.tools = pod.tools - {"socat"} | {"ncat"}
     run = pod.run("backup")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     assert run.argvs("ncat") == [["--listen", "--keep-open", "--send-only", "--max-conns=1", "3307",
                                   "--exec", f"{pod.bin}/bash -c stream_backup"]]
 
 
-@pytest.mark.parametrize(("server", "transfer"), [(server, "socat") for server in SERVERS]
+@pytest.mark.parametrize(("server", "transfer"), [(server, "socat") for server in STREAM_CLONE_SERVERS]
                          + [("mariadb 10.11", "ncat")])
 def test_a_peer_receives_a_hot_backup_taken_as_the_backup_user(make_pod, server, transfer):
     # ncat serves only without TLS: it cannot ask a peer for its certificate.
     pod = cloned_replica(make_pod, server, **({"tlsSource": "none"} if transfer == "ncat" else {}))
-    assert pod.run("backup").status == 0
+    assert pod.run("backup").settled
     pod.tools = pod.tools - {"socat"} | {transfer}
     pod.scenario["serve_once"] = True
     run = pod.run("backup")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     assert [call["served_status"] for call in run.of(transfer)] == [0]
     [backup] = run.of(backup_tool(server))
     options, *rest = backup["argv"]
@@ -204,14 +208,14 @@ def end_record(server: str, pod) -> tuple[str, str]:
 
 
 def test_a_failed_backup_ends_the_peers_stream_with_an_error(make_pod):
-    pod = make_pod("mysql 8.4", 0)
+    pod = make_pod("mariadb 11.8", 0)
     pod.scenario["serve_once"] = True
     pod.scenario["backup_fails"] = True
     run = pod.run("backup")
     assert [call["served_status"] for call in run.of("socat")] == [1]
 
 
-@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+@pytest.mark.parametrize("server", STREAM_CLONE_SERVERS)
 def test_the_sidecar_fails_at_once_naming_socat_and_ncat_where_the_image_has_neither(make_pod, server):
     pod = make_pod(server, 0, tlsSource="none")
     pod.tools = pod.tools - {"socat"}
@@ -221,7 +225,7 @@ def test_the_sidecar_fails_at_once_naming_socat_and_ncat_where_the_image_has_nei
     assert run.calls == []
 
 
-@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+@pytest.mark.parametrize("server", STREAM_CLONE_SERVERS)
 def test_with_tls_the_sidecar_refuses_an_image_with_only_ncat_naming_socat(make_pod, server):
     pod = make_pod(server, 0)
     pod.tools = pod.tools - {"socat"} | {"ncat"}
@@ -232,6 +236,6 @@ def test_with_tls_the_sidecar_refuses_an_image_with_only_ncat_naming_socat(make_
 
 
 def test_once_the_sidecar_has_ended_no_option_file_is_left(make_pod):
-    pod = make_pod("mysql 8.4", 0)
-    assert pod.run("backup").status == 0
+    pod = make_pod("mariadb 11.8", 0)
+    assert pod.run("backup").settled
     assert client_options_files(pod) == []

@@ -27,7 +27,7 @@ def run_lib(tmp_path: Path, script: str, password: str) -> subprocess.CompletedP
     options.mkdir(exist_ok=True)
     (secrets / "root-password").write_text(password, encoding="utf-8")
     env = {"PATH": "/usr/bin:/bin", "SECRETS_DIR": str(secrets), "CLIENT_OPTIONS_DIR": str(options),
-           "SCRIPT_NAME": "probe"}
+           "SCRIPT_NAME": "probe", "DB_FLAVOR": "mariadb"}
     # Bytes, not text: universal newlines would turn a carriage return into a newline.
     result = subprocess.run(["bash", "-c", f"set -euo pipefail; source {LIB}; {script}"], env=env,
                             capture_output=True, timeout=30, check=False)

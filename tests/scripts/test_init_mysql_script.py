@@ -11,7 +11,7 @@ pytest_plugins = ["pod_fixtures"]
 def test_pod_0_gets_server_id_100_and_the_primary_configuration(make_pod, server):
     pod = make_pod(server, 0)
     run = pod.run("init-mysql")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     conf = pod.volume("conf")
     assert (conf / "server-id.cnf").read_text() == (
         "[mysqld]\nserver-id=100\nreport-host=mysql-0.mysql.mysql-dev.svc.cluster.local\n")
@@ -23,7 +23,7 @@ def test_pod_0_gets_server_id_100_and_the_primary_configuration(make_pod, server
 def test_pod_2_gets_server_id_102_and_the_replica_configuration(make_pod, server):
     pod = make_pod(server, 2)
     run = pod.run("init-mysql")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     conf = pod.volume("conf")
     assert (conf / "server-id.cnf").read_text() == (
         "[mysqld]\nserver-id=102\nreport-host=mysql-2.mysql.mysql-dev.svc.cluster.local\n")

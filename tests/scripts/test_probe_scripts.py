@@ -28,7 +28,7 @@ def client_files_left(pod) -> list[str]:
 def test_a_server_that_answers_a_ping_is_alive(make_pod, server, probe):
     pod = make_pod(server, 1)
     run = pod.run("mysql", probe=probe)
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     [ping] = run.of(admin_client(server))
     assert ping["argv"][1:] == ["--protocol=tcp", "--host=127.0.0.1", "--port=3306", "ping"]
     assert ping["login"] == ROOT_LOGIN
@@ -48,7 +48,7 @@ def test_liveness_uses_mysqladmin_where_the_mariadb_image_has_only_the_old_name(
     pod = make_pod("mariadb 10.11", 0)
     pod.tools = pod.tools - {"mariadb-admin"} | {"mysqladmin"}
     run = pod.run("mysql", probe="livenessProbe")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     assert len(run.of("mysqladmin")) == 1
 
 
@@ -56,7 +56,7 @@ def test_liveness_uses_mysqladmin_where_the_mariadb_image_has_only_the_old_name(
 def test_the_writable_primary_is_ready_when_it_answers_a_query(make_pod, server):
     pod = make_pod(server, 0)
     run = pod.run("mysql", probe="readinessProbe")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     [query] = run.of(sql_client(server))
     assert query["argv"][1:7] == ["--protocol=tcp", "--host=127.0.0.1", "--port=3306", "--batch",
                                   "--skip-column-names", "-e"]
@@ -78,7 +78,7 @@ def test_a_replica_with_both_threads_running_and_a_recent_heartbeat_is_ready(mak
     pod = make_pod(server, 1)
     pod.replicating(**HEALTHY)
     run = pod.run("mysql", probe="readinessProbe")
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     [_, query] = run.of(sql_client(server))
     assert query["argv"][1:] == ["--protocol=tcp", "--host=127.0.0.1", "--port=3306", "--vertical",
                                  "-e", STATUS_QUERY[server]]

@@ -14,6 +14,6 @@ BUFFER = 65536  # not the default (1048576), so the value can only come from the
 def test_transfer_buffer_bytes_is_socats_block_size(make_pod, container, ordinal):
     pod = make_pod("mariadb 10.11", ordinal, transferBufferBytes=BUFFER)
     run = pod.run(container)
-    assert run.status == 0, run.stderr
+    assert run.settled, run.stderr
     [socat] = run.argvs("socat")
     assert f"-b{BUFFER}" in socat

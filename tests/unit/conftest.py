@@ -20,16 +20,11 @@ from mysql_cluster.render import render_stack
 # Every server the cluster supports: (flavor, version), from the component's own list.
 SERVERS = list(servers.SERVERS)
 SERVER_IDS = [f"{flavor}-{version}" for flavor, version in SERVERS]
-# No published image carries XtraBackup 2.4 with socat and a client, so 5.7 needs one named.
-MYSQL_57_BACKUP_IMAGE = "registry.example.com/xtrabackup-socat:2.4.29"
 
 
 def server_config(flavor: str, version: str) -> dict[str, str]:
-    """The config that selects a server, with whatever else that server requires."""
-    config = {"flavor": flavor, "version": version}
-    if (flavor, version) == ("mysql", "5.7"):
-        config["backupImage"] = MYSQL_57_BACKUP_IMAGE
-    return config
+    """The config that selects a server."""
+    return {"flavor": flavor, "version": version}
 
 
 @pytest.fixture(scope="session")

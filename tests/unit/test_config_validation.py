@@ -15,7 +15,7 @@ from mysql_cluster import ConfigError, MySQLCluster
 from mysql_cluster.server_options import MANAGED_OPTIONS
 from mysql_cluster.settings import BY_KEY, SETTINGS
 
-from .conftest import MYSQL_57_BACKUP_IMAGE, find
+from .conftest import find
 
 # One bad value per config key, as a stack file or --config gives it; how the message shows it
 # (after the key, before what is allowed); and a phrase of what is allowed.
@@ -190,7 +190,7 @@ def test_bad_value_stops_the_component_before_any_resource_is_registered(mock_mo
     assert registered_before_failing(mock_monitor, *name_and_args(key, BAD_VALUES[key][0])) == []
 
 
-def test_missing_backup_image_for_mysql_57_stops_the_component_before_any_resource(mock_monitor):
+def test_mysql_57_stops_the_component_before_any_resource(mock_monitor):
     assert registered_before_failing(mock_monitor, "orders",
                                      {"flavor": "mysql", "version": "5.7"}) == []
 
@@ -398,7 +398,7 @@ def test_version_rejects_lines_no_flavor_supports(text):
     refused("version", text)
 
 
-@pytest.mark.parametrize("flavor, version", [("mariadb", "8.4"), ("mariadb", "5.7"),
+@pytest.mark.parametrize("flavor, version", [("mariadb", "8.4"), ("mariadb", "9.7"),
                                              ("mysql", "11.4"), ("mysql", "10.11")])
 def test_version_must_be_a_line_of_the_chosen_flavor(render, flavor, version):
     error = rejection(render, flavor=flavor, version=version)
@@ -406,14 +406,11 @@ def test_version_must_be_a_line_of_the_chosen_flavor(render, flavor, version):
     assert f"flavor '{flavor}' supports versions" in str(error)
 
 
-def test_mysql_57_without_a_backup_image_is_rejected_naming_backup_image(render):
+def test_mysql_57_is_refused_in_one_line_naming_the_upgrade_path(render):
     error = rejection(render, flavor="mysql", version="5.7")
-    assert error.setting.key == "backupImage"
-    assert "set it to an image" in str(error)
-
-
-def test_mysql_57_with_a_backup_image_is_accepted(rendered):
-    assert rendered(flavor="mysql", version="5.7", backupImage=MYSQL_57_BACKUP_IMAGE)
+    assert error.setting.key == "version"
+    assert "\n" not in str(error)
+    assert "upgrade it in place to 8.0, then to 8.4 (and from 8.4 to 9.7)" in str(error)
 
 
 # --- storage class, lag, spreading -----------------------------------------------------------

@@ -33,20 +33,21 @@ def test_replica_clones_from_the_previous_pod_of_its_cluster_when_all_are_caught
     pod = PodSandbox(tmp_path, orders, "clone-mysql", f"orders-{ordinal}")
     # Every peer answers as a read-only replica with the same heartbeat.
     pod.stub("mysql", answer=r"printf '1\t1700000000000000\t\n'")
-    pod.stub("socat", "ncat", answer="exit 1")  # the donor refuses: one attempt is enough
-    pod.stub("xbstream", "xtrabackup")
-    pod.run(CLONE_ATTEMPTS="1")
-    [receive] = [call for call in pod.calls().splitlines() if call.startswith("socat -u ")]
-    assert f" OPENSSL:{host(ordinal - 1)}:3307," in receive
+    # The temporary server initialises, then runs until the script stops it.
+    pod.stub("mysqld", answer='[[ "$*" == *--initialize-insecure* ]] || exec sleep 30')
+    pod.run(CLONE_ATTEMPTS="1")  # the stubs copy nothing: one attempt is enough
+    assert f"--clone-valid-donor-list={host(ordinal - 1)}:3306" in pod.calls()
+    assert f"CLONE INSTANCE FROM 'backup'@'{host(ordinal - 1)}':3306" in pod.calls()
 
 
-def test_replica_replicates_from_the_designated_primary_of_its_cluster(orders, tmp_path):
-    pod = PodSandbox(tmp_path, orders, "backup", "orders-2")
-    (pod.path("data") / "replication-source").write_text("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-57\n")
-    pod.stub("mysql", "socat", "xtrabackup", "xbstream")
+def test_replica_replicates_from_the_designated_primary_of_its_cluster(rendered, tmp_path):
+    # A MariaDB sidecar ends with its backup listener (here a stub that returns at once).
+    pod = PodSandbox(tmp_path, rendered(**CLUSTER, flavor="mariadb"), "backup", "orders-2")
+    (pod.path("data") / "replication-source").write_text("0-100-57\n")
+    pod.stub("mariadb", "socat", "mariadb-backup", "mbstream")
     result = pod.run()
     assert result.returncode == 0, result.stderr
-    assert f"SOURCE_HOST='{host(0)}'" in pod.calls()
+    assert f"MASTER_HOST='{host(0)}'" in pod.calls()
 
 
 def test_pod_announces_its_own_name_as_its_report_host(orders, tmp_path):

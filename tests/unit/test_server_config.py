@@ -18,14 +18,14 @@ DURABLE = ["sync-binlog=1", "innodb-flush-log-at-trx-commit=1", "binlog-format=R
            "log-bin=mysql-bin", "relay-log-recovery=ON", "skip-name-resolve=ON"]
 # GTID replication, the replica's own binary log, a 10 s net timeout and no replication before
 # the sidecar has pointed the replica at the primary, in each server's words.
+MYSQL_REPLICATION = ["gtid-mode=ON", "enforce-gtid-consistency=ON", "log-replica-updates=ON",
+                     "replica-net-timeout=10", "skip-replica-start=ON",
+                     # every MySQL server can be a CLONE donor
+                     "plugin-load-add=mysql_clone.so"]
 REPLICATION = {
-    ("mysql", "8.4"): ["gtid-mode=ON", "enforce-gtid-consistency=ON", "log-replica-updates=ON",
-                       "replica-net-timeout=10", "skip-replica-start=ON"],
-    ("mysql", "8.0"): ["gtid-mode=ON", "enforce-gtid-consistency=ON", "log-replica-updates=ON",
-                       "replica-net-timeout=10", "skip-replica-start=ON"],
-    ("mysql", "5.7"): ["gtid-mode=ON", "enforce-gtid-consistency=ON", "log-slave-updates=ON",
-                       "slave-net-timeout=10", "skip-slave-start=ON",
-                       "master-info-repository=TABLE", "relay-log-info-repository=TABLE"],
+    ("mysql", "9.7"): MYSQL_REPLICATION,
+    ("mysql", "8.4"): MYSQL_REPLICATION,
+    ("mysql", "8.0"): MYSQL_REPLICATION,
     ("mariadb", "11.8"): ["gtid-strict-mode=ON", "log-slave-updates=ON", "slave-net-timeout=10",
                           "skip-slave-start=ON"],
     ("mariadb", "11.4"): ["gtid-strict-mode=ON", "log-slave-updates=ON", "slave-net-timeout=10",
@@ -49,9 +49,9 @@ def test_every_pod_commits_durably_and_replicates_by_gtid(rendered, flavor, vers
 
 
 @pytest.mark.parametrize("flavor, version, expected", [
+    ("mysql", "9.7", "binlog-expire-logs-seconds=864000"),
     ("mysql", "8.4", "binlog-expire-logs-seconds=864000"),
     ("mysql", "8.0", "binlog-expire-logs-seconds=864000"),
-    ("mysql", "5.7", "expire-logs-days=10"),
     ("mariadb", "11.8", "binlog-expire-logs-seconds=864000"),
     ("mariadb", "11.4", "binlog-expire-logs-seconds=864000"),
     ("mariadb", "10.11", "binlog-expire-logs-seconds=864000"),
@@ -131,9 +131,9 @@ def test_buffer_pool_size_in_server_options_replaces_the_default(rendered):
 
 
 @pytest.mark.parametrize("flavor, version, collation", [
+    ("mysql", "9.7", "utf8mb4_0900_ai_ci"),
     ("mysql", "8.4", "utf8mb4_0900_ai_ci"),
     ("mysql", "8.0", "utf8mb4_0900_ai_ci"),
-    ("mysql", "5.7", "utf8mb4_unicode_520_ci"),
     ("mariadb", "11.8", "utf8mb4_uca1400_ai_ci"),
     ("mariadb", "11.4", "utf8mb4_uca1400_ai_ci"),
     ("mariadb", "10.11", "utf8mb4_uca1400_ai_ci"),

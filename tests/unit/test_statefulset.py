@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from .conftest import MYSQL_57_BACKUP_IMAGE, SERVER_IDS, SERVERS, container, find, server_config
+from .conftest import SERVER_IDS, SERVERS, container, find, server_config
 
 ORDERS = {"clusterName": "orders", "namespace": "shop"}
 RESOURCES = {"serverCpuRequest": "1500m", "serverMemoryRequest": "3Gi", "serverCpuLimit": "3",
@@ -115,11 +115,12 @@ def test_startup_probe_gives_crash_recovery_fifteen_minutes_before_liveness_coun
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 900
 
 
-# Default images: the server's own, and for MySQL the XtraBackup of the same major version.
+# Default images: the server's own everywhere (a MySQL clone is the server's CLONE plugin; the
+# mariadb image carries mariadb-backup).
 DEFAULT_IMAGES = {
-    "mysql-8.4": ("mysql:8.4", "percona/percona-xtrabackup:8.4"),
-    "mysql-8.0": ("mysql:8.0", "percona/percona-xtrabackup:8.0"),
-    "mysql-5.7": ("mysql:5.7", MYSQL_57_BACKUP_IMAGE),
+    "mysql-9.7": ("mysql:9.7.", "mysql:9.7."),
+    "mysql-8.4": ("mysql:8.4", "mysql:8.4"),
+    "mysql-8.0": ("mysql:8.0", "mysql:8.0"),
     "mariadb-11.8": ("mariadb:11.8", "mariadb:11.8"),
     "mariadb-11.4": ("mariadb:11.4", "mariadb:11.4"),
     "mariadb-10.11": ("mariadb:10.11", "mariadb:10.11"),
@@ -147,7 +148,7 @@ def test_default_images_are_pinned_to_exact_releases_not_moving_tags(rendered, f
 
 
 def test_default_version_is_the_newest_long_term_line_of_the_flavor(rendered):
-    assert container(statefulset(rendered), "mysql")["image"].startswith("mysql:8.4")
+    assert container(statefulset(rendered), "mysql")["image"].startswith("mysql:9.7.")
     assert container(statefulset(rendered, flavor="mariadb"), "mysql")["image"].startswith(
         "mariadb:11.8")
 
