@@ -36,8 +36,9 @@ _REASONS = {
     "replication": "GTID replication is managed by the cluster",
     "role": "every server starts read-only and only the primary is made writable, at run time",
     "heartbeat": "replicas measure their lag by the heartbeat event, which the event scheduler runs",
-    "clone": "new MySQL replicas are copied by the CLONE plugin, which every server loads (a "
-             "plugin-load list of yours would replace it)",
+    "plugins": "the cluster loads the plugins it needs (MySQL's CLONE plugin, which a plugin-load "
+               "list of yours would replace); code loaded into the server runs with every "
+               "account's rights",
     "durability": "durability is managed: every commit is on disk in the binary log and the redo "
                   "log before the client hears OK",
     "retention": "binary log expiry is set by binlogRetentionDays",
@@ -61,7 +62,7 @@ _MANAGED_BY_REASON = {
     "role": ("read-only", "super-read-only", "transaction-read-only", "tx-read-only",
              "innodb-read-only", "init-rpl-role"),
     "heartbeat": ("event-scheduler",),
-    "clone": ("plugin-load", "plugin-load-add"),
+    "plugins": ("plugin-load", "plugin-load-add"),
     "durability": ("sync-binlog", "innodb-flush-log-at-trx-commit"),
     "retention": ("binlog-expire-logs-seconds", "expire-logs-days",
                   "binlog-expire-logs-auto-purge", "slave-connections-needed-for-purge"),

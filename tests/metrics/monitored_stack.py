@@ -17,7 +17,7 @@ ALERT_SECONDS = 600
 CONFIG = {
     "metrics": "true", "serviceMonitor": "true", "prometheusRule": "true",
     "grafanaDashboard": "true", "maxReplicationLagSeconds": str(MAX_LAG),
-    "backupTarget": "s3", "backupS3Bucket": "db-backups", "backupS3Secret": "s3-keys",
+    "flavor": "mariadb", "backupTarget": "s3", "backupS3Bucket": "db-backups", "backupS3Secret": "s3-keys",
     "backupSchedule": "30 2 * * *", "backupAlertSeconds": str(ALERT_SECONDS),
     "tlsSource": "cert-manager", "tlsIssuer": "cluster-ca"}
 

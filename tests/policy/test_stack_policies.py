@@ -153,7 +153,7 @@ def test_non_production_stack_may_run_without_tls(render):
 
 # --- exposure settings on production stacks (finding 10 of issue 22) -------------------------
 
-S3 = {"backupTarget": "s3", "backupS3Bucket": "db-backups", "backupS3Secret": "s3-keys"}
+S3 = {"flavor": "mariadb", "backupTarget": "s3", "backupS3Bucket": "db-backups", "backupS3Secret": "s3-keys"}
 
 
 def test_production_backups_to_an_https_endpoint_pass(render):

@@ -10,10 +10,11 @@ from mysql_cluster import ConfigError
 
 from .conftest import container, find
 
-S3 = {"backupTarget": "s3", "backupS3Endpoint": "http://s3.storage:8333",
+# Backups run on MariaDB; the component refuses them on MySQL until CLONE backups exist.
+S3 = {"flavor": "mariadb", "backupTarget": "s3", "backupS3Endpoint": "http://s3.storage:8333",
       "backupS3Bucket": "db-backups", "backupS3Secret": "s3-keys"}
 SCHEDULED = {**S3, "backupSchedule": "30 2 * * *"}
-PVC = {"backupTarget": "pvc", "backupClaim": "backups", "backupSchedule": "@daily"}
+PVC = {"flavor": "mariadb", "backupTarget": "pvc", "backupClaim": "backups", "backupSchedule": "@daily"}
 
 
 def names(containers: list[dict[str, Any]]) -> list[str]:
@@ -173,14 +174,20 @@ def test_the_throttle_reaches_the_backup_sidecar_in_whole_mib_rounded_up(rendere
 @pytest.mark.parametrize("config, key", [
     ({"backupSchedule": "@daily"}, "backupSchedule"),
     ({"restoreFrom": "latest"}, "restoreFrom"),
-    ({"backupTarget": "s3", "backupS3Secret": "keys"}, "backupS3Bucket"),
-    ({"backupTarget": "s3", "backupS3Bucket": "db-backups"}, "backupS3Secret"),
-    ({"backupTarget": "pvc"}, "backupClaim"),
+    ({"flavor": "mariadb", "backupTarget": "s3", "backupS3Secret": "keys"}, "backupS3Bucket"),
+    ({"flavor": "mariadb", "backupTarget": "s3", "backupS3Bucket": "db-backups"}, "backupS3Secret"),
+    ({"flavor": "mariadb", "backupTarget": "pvc"}, "backupClaim"),
     ({**S3, "restoreTo": "latest"}, "restoreTo"),
-    ({**S3, "restoreFrom": "latest", "restoreTo": "0-100-42", "flavor": "mysql"}, "restoreTo"),
+    ({**S3, "flavor": "mysql"}, "backupTarget"),
 ])
 def test_backup_keys_that_need_others_are_refused_naming_the_key(render, config, key):
     with pytest.raises(ConfigError) as caught:
         render(**config)
     assert caught.value.setting.key == key
     assert "\n" not in str(caught.value)
+
+
+def test_backups_on_mysql_are_refused_saying_they_are_not_available_yet(render):
+    with pytest.raises(ConfigError) as caught:
+        render(**{**S3, "flavor": "mysql"})
+    assert "backups and restores are not available on MySQL in this release" in str(caught.value)

@@ -301,7 +301,7 @@ def test_cluster_name_accepts_names_that_merely_contain_a_suffix(text):
 def test_no_two_clusters_in_a_namespace_share_an_object_name(rendered):
     """Every name cluster "x" gives its objects is refused as the name of another cluster, so the
     reserved suffixes cover what the cluster creates (they are derived from names.py)."""
-    manifests = rendered(clusterName="x", metrics="true", backupTarget="pvc",
+    manifests = rendered(clusterName="x", metrics="true", flavor="mariadb", backupTarget="pvc",
                          backupClaim="backups", backupSchedule="@daily", primaryOrdinal="1")
     derived = {manifest["metadata"]["name"] for manifest in manifests
                if manifest["metadata"]["name"].startswith("x-")}

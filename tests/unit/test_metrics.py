@@ -230,7 +230,7 @@ def alert_names(manifests: list[dict[str, Any]]) -> list[str]:
     return [rule["alert"] for rule in find(manifests, "PrometheusRule")["spec"]["groups"][0]["rules"]]
 
 
-BACKUPS = {"backupTarget": "pvc", "backupClaim": "backups", "backupSchedule": "@daily"}
+BACKUPS = {"flavor": "mariadb", "backupTarget": "pvc", "backupClaim": "backups", "backupSchedule": "@daily"}
 
 
 def test_backup_and_restore_drill_alerts_exist_only_with_scheduled_backups(rendered):

@@ -54,8 +54,7 @@ def cnf(render, flavor: str = "mariadb", version: str = "11.8", **options) -> li
     ("general_log_file", "/dev/stderr", "log destinations"),
     ("general_log", "ON", "log destinations"),
     ("log_error", "/dev/stdout", "log destinations"),
-    ("plugin_load_add", "auth_pam.so", "plugin loading"),
-    ("plugin_load", "auth_pam.so", "plugin loading"),
+    ("plugin_dir", "/tmp/plugins", "plugin loading"),
     ("local_infile", "ON", "file access"),
     ("wsrep_on", "ON", "Galera"),
     ("innodb_force_recovery", "1", "recovery"),
@@ -69,7 +68,8 @@ def test_option_families_that_defeat_the_cluster_are_refused_naming_the_family(
 
 
 @pytest.mark.parametrize("option", ["extra_port", "admin_port", "mysqlx_port", "gtid_domain_id",
-                                    "init_rpl_role", "transaction_read_only", "ssl_cipher"])
+                                    "init_rpl_role", "transaction_read_only", "ssl_cipher",
+                                    "plugin_load", "plugin_load_add"])
 def test_options_the_cluster_owns_are_refused_as_managed(render, option):
     assert "is managed by the cluster" in refusal(render, **{option: "1"})
 

@@ -192,7 +192,7 @@ def test_contradicting_tls_keys_stop_before_any_resource_is_registered(mock_moni
 
 # --- Every workload ------------------------------------------------------------------------
 
-BACKUPS = {"backupTarget": "s3", "backupS3Endpoint": "http://s3.storage:8333",
+BACKUPS = {"flavor": "mariadb", "backupTarget": "s3", "backupS3Endpoint": "http://s3.storage:8333",
            "backupS3Bucket": "backups", "backupS3Secret": "s3-keys",
            "backupSchedule": "30 2 * * *", "restoreFrom": "latest"}
 

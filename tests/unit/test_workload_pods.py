@@ -18,7 +18,7 @@ METRICS_DIR = "/etc/mysql-cluster/metrics"
 # The credentials Secret's backup key has a mount of its own: backup containers read no password.
 BACKUP_KEY_DIR = "/etc/mysql-cluster/backup-key"
 # Every workload and every optional container: backups with a schedule, a restore, metrics.
-EVERYTHING = {"backupTarget": "s3", "backupS3Endpoint": "https://s3.storage:8333",
+EVERYTHING = {"flavor": "mariadb", "backupTarget": "s3", "backupS3Endpoint": "https://s3.storage:8333",
               "backupS3Bucket": "backups", "backupS3Secret": "s3-keys",
               "backupSchedule": "30 2 * * *", "restoreFrom": "latest", "metrics": "true",
               "imagePullSecrets": '["registry-a", "registry-b"]'}
@@ -143,7 +143,9 @@ def test_the_exporter_gets_its_option_file_and_the_ca_and_no_password_or_key_of_
 
 def test_the_clone_and_the_binlog_archive_get_only_the_password_they_log_in_with(rendered):
     spec = pods(rendered)["StatefulSet"]
-    assert mounted(spec, "clone-mysql")[SECRETS_DIR] == ["replication-password"]
+    # MySQL's CLONE logs into the donor as the backup user (clone-plugin.sh); clone.sh serves
+    # both flavors, so MariaDB's clone container holds that password too.
+    assert mounted(spec, "clone-mysql")[SECRETS_DIR] == ["replication-password", "backup-password"]
     assert mounted(spec, "binlog-archive")[SECRETS_DIR] == ["backup-password"]
     assert TLS_DIR + "/tls.key" not in {f"{path}/{key}" for path, keys in
                                         mounted(spec, "binlog-archive").items() for key in keys}
