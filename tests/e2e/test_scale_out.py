@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from .checksum import assert_replicas_match
 from .cluster import gtid_sequence
 
 pytestmark = pytest.mark.e2e
@@ -95,6 +96,7 @@ def test_a_new_mysql_pod_clones_a_replica_with_the_clone_plugin_after_the_binary
         "mysql", "replication-source.applied"]
     cluster.assert_replicating("mysql-3")
     cluster.assert_events_everywhere(1100)
+    assert_replicas_match(cluster)
 
 
 # MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
@@ -175,6 +177,7 @@ def test_rows_written_while_a_replica_is_added_reach_every_pod_once(mariadb_clus
         after = gtid_sequence(cluster.gtid_position(cluster.primary))
         assert before < gtid_sequence(cluster.clone_start("mysql-2")) < after
     cluster.assert_events_everywhere(writer.session.sent)
+    assert_replicas_match(cluster)
 
 
 class Writer(threading.Thread):
