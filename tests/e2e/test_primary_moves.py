@@ -101,8 +101,7 @@ def test_switchover_to_a_replica_and_back_under_writes_loses_no_committed_row(ma
     print(f"write pauses of the switchovers: {', '.join(f'{pause:.1f} s' for pause in pauses)}")
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
+@pytest.mark.parametrize("server", ["mysql-9.7", "mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(420)
 def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_old_primarys_unsent_tail(
         mariadb_cluster):
