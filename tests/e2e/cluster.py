@@ -143,6 +143,14 @@ class Cluster:
         names, values = self.harness.run_sql(pod, statement, column_names=True)
         return dict(zip(names, values))
 
+    def source_host(self, pod: str) -> str | None:
+        """The host the pod replicates from, if any."""
+        return self.replica_status(pod).get("Master_Host" if self.flavor == "mariadb" else "Source_Host")
+
+    def io_thread(self, pod: str, verb: str) -> None:
+        """STARTs or STOPs the pod's replication I/O thread: the link to its primary."""
+        self.harness.run_sql(pod, f"{verb} {'SLAVE' if self.flavor == 'mariadb' else 'REPLICA'} IO_THREAD")
+
     def assert_replicating(self, pod: str) -> dict[str, str | None]:
         """The replica follows the primary by its DNS name and GTID, both threads running."""
         status = self.replica_status(pod)

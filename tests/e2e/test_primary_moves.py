@@ -51,14 +51,13 @@ class WritableWatch(threading.Thread):
 
 def assert_primary(cluster, primary: str) -> None:
     harness = cluster.harness
+    assert cluster.primary == primary
     assert harness.service_endpoints("mysql-primary") == [primary]
     for pod in PODS:
         (read_only,), = harness.run_sql(pod, "SELECT @@GLOBAL.read_only")
         assert read_only == ("0" if pod == primary else "1"), pod
         if pod != primary:
-            status = cluster.replica_status(pod)
-            assert (status["Master_Host"], status["Slave_IO_Running"], status["Slave_SQL_Running"]) == (
-                harness.dns_name(primary), "Yes", "Yes"), (pod, status)
+            cluster.assert_replicating(pod)
 
 
 def wait_for_primary_endpoint(harness, pod: str) -> None:
@@ -73,8 +72,7 @@ def set_aside(harness, pod: str) -> list[str]:
     return [path.name for path in harness.claim_path(pod).iterdir() if path.name.startswith("diverged-")]
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
+@pytest.mark.parametrize("server", ["mysql-9.7", "mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(360)
 def test_switchover_to_a_replica_and_back_under_writes_loses_no_committed_row(mariadb_cluster, tmp_path):
     cluster = mariadb_cluster(3)
@@ -103,8 +101,7 @@ def test_switchover_to_a_replica_and_back_under_writes_loses_no_committed_row(ma
     print(f"write pauses of the switchovers: {', '.join(f'{pause:.1f} s' for pause in pauses)}")
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
+@pytest.mark.parametrize("server", ["mysql-9.7", "mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(420)
 def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_old_primarys_unsent_tail(
         mariadb_cluster):
@@ -115,15 +112,15 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
     cluster.insert_events(1, 100)
     cluster.wait_caught_up()
     # Rows 101..120 reach pods 0 and 2, each acknowledged, but not pod 1: its link is down.
-    harness.run_sql("mysql-1", "STOP SLAVE IO_THREAD")
+    cluster.io_thread("mysql-1", "STOP")
     cluster.insert_events(101, 120)
     harness.wait_until(lambda: cluster.events("mysql-2").high == 120, 30, "rows 101..120 on mysql-2")
     # Rows 121..130 reach pod 0 only: the tail it never sent.
-    harness.run_sql("mysql-2", "STOP SLAVE IO_THREAD")
+    cluster.io_thread("mysql-2", "STOP")
     cluster.insert_events(121, 130)
     harness.stop_pod("mysql-0")
     for replica in ("mysql-1", "mysql-2"):
-        harness.run_sql(replica, "START SLAVE IO_THREAD")
+        cluster.io_thread(replica, "START")
 
     harness.apply(cluster.render(primaryOrdinal=1))
     cluster.primary = "mysql-1"
@@ -133,7 +130,7 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
     cluster.insert_events(131, 150)
 
     harness.resume_pod("mysql-0", timeout=180)
-    harness.wait_until(lambda: cluster.replica_status("mysql-0").get("Master_Host") == harness.dns_name("mysql-1"),
+    harness.wait_until(lambda: cluster.source_host("mysql-0") == harness.dns_name("mysql-1"),
                        120, "mysql-0 replicating from mysql-1")
     # Its sidecar may have been restarted mid-rebuild and finished it at its next start.
     runs = harness.log("mysql-0", "backup", previous=True) + harness.log("mysql-0", "backup")
@@ -144,9 +141,9 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
     cluster.assert_every_pod_holds(list(range(1, 121)) + list(range(131, 151)))
 
 
-# On the default version only: what it exercises (the scripts' decisions, read_only's wait for a
-# running statement) is the same on 10.11, and CI's time is short.
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
+# Not on 10.11: what it exercises (the scripts' decisions, read_only's wait for a running
+# statement) is the same there as on 11.8, and CI's time is short.
+@pytest.mark.parametrize("server", ["mysql-9.7", "mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(420)
 def test_a_failed_move_leaves_the_acting_primary_writable_through_its_restart_and_the_next_apply_retries_it(
         mariadb_cluster, tmp_path):
@@ -184,9 +181,9 @@ def test_a_failed_move_leaves_the_acting_primary_writable_through_its_restart_an
     cluster.assert_every_pod_holds(committed)
 
 
-# On the default version only: what it exercises (the scripts' decisions, read_only's wait for a
-# running statement) is the same on 10.11, and CI's time is short.
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
+# Not on 10.11: what it exercises (the scripts' decisions, read_only's wait for a running
+# statement) is the same there as on 11.8, and CI's time is short.
+@pytest.mark.parametrize("server", ["mysql-9.7", "mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(300)
 def test_a_write_longer_than_the_jobs_client_timeout_slows_the_switchover_and_never_turns_it_into_a_failover(
         mariadb_cluster):
