@@ -18,17 +18,19 @@ MYSQL_GTID_RE="^$_MYSQL_GTID(,$_MYSQL_GTID)*$"
 # Backup names and binary log histories are their start time in UTC (20260101T023000Z).
 BACKUP_NAME_RE='^[0-9]{8}T[0-9]{6}Z$'
 BINLOG_FILE_RE='^mysql-bin\.[0-9]{6,10}$'
+_DNS_LABEL_RE='^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
+_UTC_TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
 
 # The grammar of each field of a manifest (backup-job.sh writes them; restore.sh and retention
 # read them). namespace is absent from manifests written before backups recorded it.
 declare -gA MANIFEST_GRAMMAR=(
   [name]=$BACKUP_NAME_RE
-  [cluster]='^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
-  [namespace]='^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
+  [cluster]=$_DNS_LABEL_RE
+  [namespace]=$_DNS_LABEL_RE
   [flavor]='^(mysql|mariadb)$'
   [serverVersion]='^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}[-+.~_ A-Za-z0-9]{0,64}$'
-  [startTime]='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
-  [endTime]='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
+  [startTime]=$_UTC_TIME_RE
+  [endTime]=$_UTC_TIME_RE
   [gtid]="^\$|$MARIADB_GTID_RE|$MYSQL_GTID_RE"
   [sizeBytes]="^$_NUMBER\$"
   [sha256]='^[0-9a-f]{64}$'

@@ -43,7 +43,7 @@ def store(tmp_path):
 
 
 @pytest.fixture
-def backup_cluster(statefulset_harness, render, store, server):
+def backup_cluster(statefulset_harness, render, store):
     """backup_cluster(replicas, **config): a cluster backing up into the store, started."""
     def start(replicas: int, **config) -> Cluster:
         manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION,
@@ -104,7 +104,7 @@ def store_name(store: ObjectStore) -> str:
     return name
 
 
-def restore_cluster(statefulset_harness, render, store: ObjectStore, server: str, **config):
+def restore_cluster(statefulset_harness, render, store: ObjectStore, **config):
     manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION, replicas=1,
                        backupPrefix="restored", **{**stack_config(), **config})
     harness = statefulset_harness(manifests + [keys_secret(NAMESPACE)])
@@ -123,7 +123,7 @@ def refused_restore_log(restored) -> str:
 
 @pytest.mark.timeout(300)
 def test_a_backup_taken_under_write_load_restores_into_a_new_cluster_equal_at_its_gtid(
-        backup_cluster, statefulset_harness, render, store, server):
+        backup_cluster, statefulset_harness, render, store):
     source = backup_cluster(2)
     source.create_events_table()
     source.insert_events(1, 2000)
@@ -150,7 +150,7 @@ def test_a_backup_taken_under_write_load_restores_into_a_new_cluster_equal_at_it
     assert facts["serverVersion"].startswith(VERSION + ".")
     assert facts["sizeBytes"] == len(read_sealed(store.bucket / SOURCE_PREFIX / "backups" / name / "backup.xbstream"))
 
-    restored = restore_cluster(statefulset_harness, render, store, server, restoreFrom=f"{SOURCE_PREFIX}/latest")
+    restored = restore_cluster(statefulset_harness, render, store, restoreFrom=f"{SOURCE_PREFIX}/latest")
     restored.start_statefulset(1)
     rows = int(restored.run_sql("mysql-0", "SELECT COUNT(*) FROM events", database="app")[0][0])
     assert 2000 < rows < written[0], "the backup was taken while rows were being written"
@@ -161,7 +161,7 @@ def test_a_backup_taken_under_write_load_restores_into_a_new_cluster_equal_at_it
 
 @pytest.mark.timeout(300)
 def test_a_point_in_time_restore_has_exactly_the_rows_committed_before_the_target(
-        backup_cluster, statefulset_harness, render, store, server):
+        backup_cluster, statefulset_harness, render, store):
     source = backup_cluster(1)
     source.create_events_table()
     source.insert_events(1, 100)
@@ -174,7 +174,7 @@ def test_a_point_in_time_restore_has_exactly_the_rows_committed_before_the_targe
     source.insert_events(111, 120)  # after the target
     wait_archived(store, source)
 
-    restored = restore_cluster(statefulset_harness, render, store, server,
+    restored = restore_cluster(statefulset_harness, render, store,
                                restoreFrom=f"{SOURCE_PREFIX}/latest", restoreTo=target)
     restored.start_statefulset(1)
     rows = restored.run_sql("mysql-0", "SELECT COUNT(*), MIN(seq), MAX(seq) FROM events", database="app")
@@ -207,19 +207,19 @@ def test_retention_keeps_the_newest_backups_and_a_cut_upload_leaves_no_complete_
 
 @pytest.mark.timeout(240)
 def test_a_restore_of_a_backup_of_another_flavor_is_refused_before_any_server_starts(
-        backup_cluster, statefulset_harness, render, store, server):
+        backup_cluster, statefulset_harness, render, store):
     source = backup_cluster(1)
     run_backup(source)
     [name] = store.backups(SOURCE_PREFIX)
     path = store.bucket / SOURCE_PREFIX / "backups" / name / "manifest.json"
     write_sealed(path, read_sealed(path).replace(b'"flavor": "mariadb"', b'"flavor": "mysql"'))
 
-    restored = restore_cluster(statefulset_harness, render, store, server, restoreFrom=f"{SOURCE_PREFIX}/{name}")
+    restored = restore_cluster(statefulset_harness, render, store, restoreFrom=f"{SOURCE_PREFIX}/{name}")
     assert f"backup {name} is of a mysql server and this cluster runs mariadb" in refused_restore_log(restored)
 
 
 @pytest.mark.timeout(240)
-def test_the_pvc_target_keeps_a_complete_backup_on_the_claim(statefulset_harness, render, server):
+def test_the_pvc_target_keeps_a_complete_backup_on_the_claim(statefulset_harness, render):
     manifests = render("dev", reveal_secrets=True, flavor=FLAVOR, version=VERSION, replicas=1,
                        backupTarget="pvc", backupClaim="db-backups", backupSchedule="@daily",
                        backupKey=stack_config()["backupKey"])
@@ -238,7 +238,7 @@ def test_the_pvc_target_keeps_a_complete_backup_on_the_claim(statefulset_harness
 
 @pytest.mark.timeout(240)
 def test_a_backup_changed_in_the_bucket_fails_authentication_and_no_server_runs_on_it(
-        backup_cluster, statefulset_harness, render, store, server):
+        backup_cluster, statefulset_harness, render, store):
     source = backup_cluster(1)
     source.create_events_table()
     source.insert_events(1, 1000)
@@ -249,7 +249,7 @@ def test_a_backup_changed_in_the_bucket_fails_authentication_and_no_server_runs_
     data[len(data) // 2] ^= 0x01  # one bit, as a bucket writer without the key could
     stored.write_bytes(bytes(data))
 
-    restored = restore_cluster(statefulset_harness, render, store, server, restoreFrom=f"{SOURCE_PREFIX}/{name}")
+    restored = restore_cluster(statefulset_harness, render, store, restoreFrom=f"{SOURCE_PREFIX}/{name}")
     log = refused_restore_log(restored)
     assert (f"backup {name} failed authentication with this cluster's backup key (backupKey): it was "
             "altered in the bucket or encrypted with another key; nothing of it was used") in log, log
@@ -257,7 +257,7 @@ def test_a_backup_changed_in_the_bucket_fails_authentication_and_no_server_runs_
 
 @pytest.mark.timeout(420)
 def test_a_replay_cut_off_by_a_pod_restart_resumes_and_applies_each_transaction_once(
-        backup_cluster, statefulset_harness, render, store, server):
+        backup_cluster, statefulset_harness, render, store):
     source = backup_cluster(1)
     # Without a key, a transaction applied twice leaves its row twice (with one, a row event may
     # overwrite its own row, which would hide a second application).
@@ -270,7 +270,7 @@ def test_a_replay_cut_off_by_a_pod_restart_resumes_and_applies_each_transaction_
         last += 2000
     wait_archived(store, source, timeout=120)
 
-    restored = restore_cluster(statefulset_harness, render, store, server,
+    restored = restore_cluster(statefulset_harness, render, store,
                                restoreFrom=f"{SOURCE_PREFIX}/latest", restoreTo="latest")
     backup_seq = int(manifest(store, store_name(store))["gtid"].rsplit("-", 1)[1])
     restored.set_replicas(1)
