@@ -60,6 +60,10 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Also spread pods evenly over topology.kubernetes.io/zone (best effort). Default: `false`."""
     allowed_client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Namespaces whose pods may connect to port 3306, besides the cluster's own; "*" allows every namespace. Default: `[]`."""
+    dns_namespace: pulumi.Input[str]
+    """Namespace of the cluster's DNS pods, the only pods outside the cluster's own that the database pods and jobs may query (port 53). Default: `"kube-system"`."""
+    dns_pod_labels: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Labels ("key=value") of the cluster's DNS pods in dnsNamespace; CoreDNS and kube-dns both carry k8s-app=kube-dns. Default: `["k8s-app=kube-dns"]`."""
     app_user: pulumi.Input[str]
     """Application user, with all privileges on the application database only. Default: `"app"`."""
     app_database: pulumi.Input[str]
@@ -118,6 +122,8 @@ class MySQLClusterArgs(TypedDict, total=False):
     """URL of the S3-compatible endpoint, e.g. https://minio.storage:9000; "" for AWS S3. Default: `""`."""
     backup_s3_bucket: pulumi.Input[str]
     """Bucket of the s3 target. Default: `""`."""
+    backup_s3_egress_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Address ranges (CIDRs) of the s3 target's endpoint: the only addresses the database pods and backup jobs may connect to outside the cluster, on the endpoint's port; [] for any address on that port (see Network access in the README). Default: `[]`."""
     backup_s3_region: pulumi.Input[str]
     """Region of the s3 target's bucket; "" for the store's default. Default: `""`."""
     backup_s3_secret: pulumi.Input[str]

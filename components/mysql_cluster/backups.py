@@ -26,8 +26,10 @@ import pulumi
 from pulumi_kubernetes.batch import v1 as batch
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
+from pulumi_kubernetes.networking import v1 as networking
 
 from .names import ClusterNames
+from .network_policy import backup_job_egress, job_network_policy_spec
 from .pod_spec import BACKUP_KEY_DIR, CREDENTIAL_KEYS, PodContainer, PodSettings, pod_template
 from .pod_template import (
     CLIENT_OPTIONS_DIR, CONF_DIR, DATA_SUBDIR, DATA_VOLUME_MOUNT, SERVER_DATADIR, PodAdditions,
@@ -240,6 +242,12 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
                  scripts_volume(pod.scripts_config_map_name), *target.volumes()],
         restart_policy="Never",
     )
+    networking.NetworkPolicy(
+        f"{resource_name}-network-policy",
+        metadata=meta.ObjectMetaArgs(name=names.backup_network_policy, namespace=names.namespace,
+                                     labels=names.backup_job_labels),
+        spec=job_network_policy_spec(names.backup_job_labels, backup_job_egress(names, settings)),
+        opts=opts)
     return batch.CronJob(
         resource_name,
         metadata=meta.ObjectMetaArgs(name=names.backup_cron_job, namespace=names.namespace,

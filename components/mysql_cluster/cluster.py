@@ -20,7 +20,7 @@ from . import monitoring
 from .dashboard import dashboard_config_map
 from .exporter import metrics_secret
 from .names import ClusterNames
-from .network_policy import network_policy_spec
+from .network_policy import database_network_policy_spec
 from .pod_spec import CREDENTIAL_KEYS, PodSettings
 from .pod_template import MYSQL_PORT, BACKUP_PORT, data_volume_claim, database_pod_template
 from .scale_in_guard import primary_annotation, scale_in_guard
@@ -175,9 +175,7 @@ class MySQLCluster(pulumi.ComponentResource):
         networking.NetworkPolicy(
             f"{name}-network-policy",
             metadata=metadata(names.cluster),
-            spec=network_policy_spec(
-                names, settings.allowed_client_namespaces,
-                settings.metrics_client_namespaces if settings.metrics else None),
+            spec=database_network_policy_spec(names, settings),
             opts=child,
         )
         if settings.service_monitor:

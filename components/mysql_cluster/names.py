@@ -66,6 +66,10 @@ class ClusterNames:
         return f"{self.cluster}-backup"
 
     @property
+    def backup_network_policy(self) -> str:
+        return f"{self.cluster}-backup"
+
+    @property
     def restore_drill_cron_job(self) -> str:
         # The restore drill's CronJob, which the alerts and the dashboard watch (signals.py).
         return f"{self.cluster}-restore-drill"

@@ -1,9 +1,20 @@
-"""Who may reach the cluster: the backup port only from the cluster's own pods and backup jobs,
-the server port from the pods and from the client namespaces the stack allows, and the metrics
-port (when metrics are on) from the namespaces allowed to scrape it."""
+"""Who may reach the cluster, and whom its workloads may reach.
+
+Ingress: the backup port only from the cluster's own pods and backup jobs, the server port from
+the pods and from the client namespaces the stack allows, and the metrics port (when metrics are
+on) from the namespaces allowed to scrape it.
+
+Egress: a database pod, the switchover Job and a backup job connect only to the cluster's own
+pods on the ports they use, to the cluster's DNS pods, and (pods and backup jobs, with an s3
+target) to the target's endpoint port: the addresses of backupS3EgressCidrs, or any address
+when none are given, since a NetworkPolicy names no host. A server that an account over the
+network has pointed elsewhere (CHANGE MASTER TO another host) cannot reach that host. Replies to
+allowed connections pass either way (policies act on connections), and the exporter sidecar
+reads its own server over loopback, which no policy governs.
+"""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Sequence
 
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
@@ -11,6 +22,11 @@ from pulumi_kubernetes.networking import v1 as networking
 from .exporter import METRICS_PORT
 from .names import ClusterNames
 from .pod_template import BACKUP_PORT, MYSQL_PORT
+from .settings import ClusterSettings, s3_endpoint_port
+
+DNS_PORT = 53
+# The label Kubernetes puts on every namespace, with its name (since 1.21).
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 def _client_peers(allowed_namespaces: list[str]) -> list[networking.NetworkPolicyPeerArgs]:
@@ -21,34 +37,94 @@ def _client_peers(allowed_namespaces: list[str]) -> list[networking.NetworkPolic
     if allowed_namespaces:
         peers.append(networking.NetworkPolicyPeerArgs(namespace_selector=meta.LabelSelectorArgs(
             match_expressions=[meta.LabelSelectorRequirementArgs(
-                key="kubernetes.io/metadata.name", operator="In", values=allowed_namespaces)])))
+                key=NAMESPACE_NAME_LABEL, operator="In", values=allowed_namespaces)])))
     return peers
 
 
-def network_policy_spec(names: ClusterNames, allowed_namespaces: list[str],
-                        metrics_namespaces: Optional[list[str]] = None,
-                        ) -> networking.NetworkPolicySpecArgs:
-    """`metrics_namespaces` is None while metrics are off: the metrics port stays closed."""
-    cluster_pods = networking.NetworkPolicyPeerArgs(
+def _tcp(*ports: int) -> list[networking.NetworkPolicyPortArgs]:
+    return [networking.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in ports]
+
+
+def _cluster_pods(names: ClusterNames) -> networking.NetworkPolicyPeerArgs:
+    return networking.NetworkPolicyPeerArgs(
         pod_selector=meta.LabelSelectorArgs(match_labels=names.selector_labels))
-    metrics = [] if metrics_namespaces is None else [networking.NetworkPolicyIngressRuleArgs(
-        ports=[networking.NetworkPolicyPortArgs(port=METRICS_PORT, protocol="TCP")],
-        from_=_client_peers(metrics_namespaces),
-    )]
+
+
+def _to_cluster_pods(names: ClusterNames, *ports: int) -> networking.NetworkPolicyEgressRuleArgs:
+    return networking.NetworkPolicyEgressRuleArgs(to=[_cluster_pods(names)], ports=_tcp(*ports))
+
+
+def _to_dns(settings: ClusterSettings) -> networking.NetworkPolicyEgressRuleArgs:
+    labels = dict(label.split("=", 1) for label in settings.dns_pod_labels)
+    return networking.NetworkPolicyEgressRuleArgs(
+        to=[networking.NetworkPolicyPeerArgs(
+            namespace_selector=meta.LabelSelectorArgs(
+                match_labels={NAMESPACE_NAME_LABEL: settings.dns_namespace}),
+            pod_selector=meta.LabelSelectorArgs(match_labels=labels))],
+        ports=[networking.NetworkPolicyPortArgs(port=DNS_PORT, protocol=protocol)
+               for protocol in ("UDP", "TCP")])
+
+
+def _to_backup_target(settings: ClusterSettings) -> list[networking.NetworkPolicyEgressRuleArgs]:
+    """A claim is a volume and needs no network; an s3 endpoint is a host outside the cluster,
+    which a policy can only name by address."""
+    if settings.backup_target != "s3":
+        return []
+    # No `to`: every address, IPv4 and IPv6, in the cluster or not, but on this port alone.
+    to = [networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=cidr))
+          for cidr in settings.backup_s3_egress_cidrs] or None
+    return [networking.NetworkPolicyEgressRuleArgs(
+        to=to, ports=_tcp(s3_endpoint_port(settings.backup_s3_endpoint)))]
+
+
+def database_network_policy_spec(names: ClusterNames, settings: ClusterSettings
+                                 ) -> networking.NetworkPolicySpecArgs:
+    """The database pods': metrics stay closed while metrics are off."""
+    metrics = [networking.NetworkPolicyIngressRuleArgs(
+        ports=_tcp(METRICS_PORT), from_=_client_peers(settings.metrics_client_namespaces),
+    )] if settings.metrics else []
     return networking.NetworkPolicySpecArgs(
         pod_selector=meta.LabelSelectorArgs(match_labels=names.selector_labels),
-        policy_types=["Ingress"],
+        policy_types=["Ingress", "Egress"],
         ingress=[
             networking.NetworkPolicyIngressRuleArgs(
-                ports=[networking.NetworkPolicyPortArgs(port=MYSQL_PORT, protocol="TCP")],
-                from_=[cluster_pods, *_client_peers(allowed_namespaces)],
+                ports=_tcp(MYSQL_PORT),
+                from_=[_cluster_pods(names), *_client_peers(settings.allowed_client_namespaces)],
             ),
             networking.NetworkPolicyIngressRuleArgs(
-                ports=[networking.NetworkPolicyPortArgs(port=BACKUP_PORT, protocol="TCP")],
+                ports=_tcp(BACKUP_PORT),
                 # Backup jobs stream from a donor's sidecar too.
-                from_=[cluster_pods, networking.NetworkPolicyPeerArgs(
+                from_=[_cluster_pods(names), networking.NetworkPolicyPeerArgs(
                     pod_selector=meta.LabelSelectorArgs(match_labels=names.backup_job_labels))],
             ),
             *metrics,
         ],
+        # Replication and CLONE on the server port, clones from a peer's sidecar on the backup
+        # port; the binary log archive and a restore reach the backup target.
+        egress=[_to_cluster_pods(names, MYSQL_PORT, BACKUP_PORT), _to_dns(settings),
+                *_to_backup_target(settings)],
     )
+
+
+def job_network_policy_spec(pod_labels: dict[str, str], egress: Sequence[
+        networking.NetworkPolicyEgressRuleArgs]) -> networking.NetworkPolicySpecArgs:
+    """A Job's pod, which nothing connects to: ingress closed, egress as given."""
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels={
+            key: pod_labels[key] for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}),
+        policy_types=["Ingress", "Egress"],
+        egress=list(egress))
+
+
+def switchover_egress(names: ClusterNames, settings: ClusterSettings
+                      ) -> list[networking.NetworkPolicyEgressRuleArgs]:
+    """The switchover Job talks SQL to the pods, nothing else."""
+    return [_to_cluster_pods(names, MYSQL_PORT), _to_dns(settings)]
+
+
+def backup_job_egress(names: ClusterNames, settings: ClusterSettings
+                      ) -> list[networking.NetworkPolicyEgressRuleArgs]:
+    """A backup job streams from a donor's sidecar and writes to the target."""
+    return [_to_cluster_pods(names, BACKUP_PORT), _to_dns(settings),
+            *_to_backup_target(settings)]
+

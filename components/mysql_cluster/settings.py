@@ -6,6 +6,7 @@ Pulumi.yaml's config block, the README's configuration table and MySQLClusterArg
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field, make_dataclass, replace
 from datetime import datetime
@@ -287,6 +288,46 @@ _PATH_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
 _REGION = re.compile(r"^[a-z0-9-]{1,32}$")
+# Without a port, rclone reaches an https endpoint (and AWS S3, endpoint "") on 443, http on 80.
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def s3_endpoint_port(endpoint: str) -> int:
+    """The TCP port rclone connects to for `endpoint` (a value _ENDPOINT accepts, or "")."""
+    scheme, _, rest = (endpoint or "https://").partition("://")
+    host_port = rest.rstrip("/")
+    if ":" in host_port:
+        return int(host_port.rsplit(":", 1)[1])
+    return _DEFAULT_PORTS[scheme]
+
+
+def _s3_endpoint(setting: "Setting", value: Any) -> Any:
+    _pattern(_ENDPOINT, "https://s3.example.com:9000")(setting, value)
+    if not 1 <= s3_endpoint_port(value) <= 65535:
+        raise ConfigError(setting, value, "use a port from 1 to 65535, e.g. "
+                          "https://s3.example.com:9000, or leave it out for 443")
+    return value
+
+
+def _cidrs(setting: "Setting", value: Any) -> Any:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(setting, value, "use a list of CIDRs, e.g. [\"203.0.113.0/24\"]")
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=True)
+        except (TypeError, ValueError):
+            raise ConfigError(setting, value, f"{item!r} is not a CIDR; write a network address "
+                              "and prefix length, e.g. \"203.0.113.0/24\" or "
+                              "\"2001:db8::/32\" (no host bits set)") from None
+    return list(value)
+
+
+def _dns_pod_labels(setting: "Setting", value: Any) -> Any:
+    value = _labels(setting, value)
+    if not value:
+        raise ConfigError(setting, value, "name the labels of the cluster's DNS pods, e.g. "
+                          "[\"k8s-app=kube-dns\"] (CoreDNS and kube-dns both carry it)")
+    return value
 # restoreTo: a UTC time, or a MariaDB GTID position (domain-server-sequence, one per domain).
 RESTORE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 RESTORE_GTID = re.compile(r"[0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*")
@@ -459,6 +500,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allowedClientNamespaces", "allowed_client_namespaces", "array", [],
             "Namespaces whose pods may connect to port 3306, besides the cluster's own; "
             "\"*\" allows every namespace.", _namespaces),
+    Setting("dnsNamespace", "dns_namespace", "string", "kube-system",
+            "Namespace of the cluster's DNS pods, the only pods outside the cluster's own that "
+            "the database pods and jobs may query (port 53).", _namespace_name),
+    Setting("dnsPodLabels", "dns_pod_labels", "array", ["k8s-app=kube-dns"],
+            "Labels (\"key=value\") of the cluster's DNS pods in dnsNamespace; CoreDNS and "
+            "kube-dns both carry k8s-app=kube-dns.", _dns_pod_labels),
     Setting("appUser", "app_user", "string", "app",
             "Application user, with all privileges on the application database only.",
             _identifier_other_than(_RESERVED_USERS, "the cluster's own users")),
@@ -560,9 +607,13 @@ SETTINGS: tuple[Setting, ...] = (
             _choice(*BACKUP_TARGETS)),
     Setting("backupS3Endpoint", "backup_s3_endpoint", "string", "",
             "URL of the S3-compatible endpoint, e.g. https://minio.storage:9000; \"\" for AWS S3.",
-            _pattern(_ENDPOINT, "https://s3.example.com:9000")),
+            _s3_endpoint),
     Setting("backupS3Bucket", "backup_s3_bucket", "string", "",
             "Bucket of the s3 target.", _pattern(_BUCKET, "db-backups")),
+    Setting("backupS3EgressCidrs", "backup_s3_egress_cidrs", "array", [],
+            "Address ranges (CIDRs) of the s3 target's endpoint: the only addresses the database "
+            "pods and backup jobs may connect to outside the cluster, on the endpoint's port; [] "
+            "for any address on that port (see Network access in the README).", _cidrs),
     Setting("backupS3Region", "backup_s3_region", "string", "",
             "Region of the s3 target's bucket; \"\" for the store's default.",
             _pattern(_REGION, "eu-west-1")),
@@ -726,6 +777,10 @@ def _check_backup_settings(settings: ClusterSettings) -> None:
     for arg in required.get(target, ()):
         if not getattr(settings, arg):
             raise ConfigError(BY_ARG[arg], "", f"backupTarget {target} needs it; set it")
+    if settings.backup_s3_egress_cidrs and target != "s3":
+        raise ConfigError(BY_ARG["backup_s3_egress_cidrs"], settings.backup_s3_egress_cidrs,
+                          "it names where the s3 target's endpoint is; remove it, or set "
+                          "backupTarget s3")
     if settings.restore_to and not settings.restore_from:
         raise ConfigError(BY_ARG["restore_to"], settings.restore_to,
                           "it says how far to replay after a restore: set restoreFrom too")

@@ -14,6 +14,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 
+from .network_policy import job_network_policy_spec, switchover_egress
 from .pod_spec import PodContainer, PodSettings, pod_template
 from .pod_template import CLIENT_OPTIONS_DIR, _cluster_env, _container_security, _mount
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
@@ -36,18 +37,12 @@ def _pod_labels(pod: PodSettings) -> dict[str, str]:
 
 def switchover_network_policy(resource_name: str, pod: PodSettings,
                               opts: pulumi.ResourceOptions) -> networking.NetworkPolicy:
-    """Nothing connects to the Job's pod; it connects to the database pods, which admit every pod
-    of their namespace on the server port."""
-    labels = _pod_labels(pod)
+    """Nothing connects to the Job's pod; it connects to the database pods' server port alone."""
     return networking.NetworkPolicy(
         resource_name,
         metadata=meta.ObjectMetaArgs(name=pod.names.switchover_network_policy,
                                      namespace=pod.names.namespace, labels=pod.names.labels),
-        spec=networking.NetworkPolicySpecArgs(
-            pod_selector=meta.LabelSelectorArgs(match_labels={
-                "app.kubernetes.io/name": labels["app.kubernetes.io/name"],
-                "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"]}),
-            policy_types=["Ingress"]),
+        spec=job_network_policy_spec(_pod_labels(pod), switchover_egress(pod.names, pod.settings)),
         opts=opts)
 
 

@@ -1,4 +1,4 @@
-"""Credentials, network access, disruption budget and the pods' privileges, for every supported
+"""Credentials, disruption budget and the pods' privileges, for every supported
 server."""
 from __future__ import annotations
 
@@ -109,60 +109,12 @@ def test_no_setting_allows_an_empty_or_random_root_password(server_manifests):
     assert "skip-grant-tables" not in text
 
 
-# --- NetworkPolicy ---------------------------------------------------------------------------
-
-def ingress(manifests, port: int) -> list[dict]:
-    """The peers allowed to reach `port`."""
-    policy = find(manifests, "NetworkPolicy", find(manifests, "StatefulSet")["metadata"]["name"])["spec"]
-    return [peer for rule in policy["ingress"] if [p["port"] for p in rule["ports"]] == [port]
-            for peer in rule["from"]]
-
-
-def cluster_pods(manifests) -> dict:
-    return {"podSelector": {"matchLabels": find(manifests, "StatefulSet")["spec"]["selector"][
-        "matchLabels"]}}
-
-
-def test_network_policy_applies_to_the_clusters_pods_and_only_to_ingress(server_manifests):
-    spec = find(server_manifests, "NetworkPolicy", find(server_manifests, "StatefulSet")["metadata"]["name"])["spec"]
-    assert {"podSelector": spec["podSelector"]} == cluster_pods(server_manifests)
-    assert spec["policyTypes"] == ["Ingress"]
-
-
-def test_network_policy_opens_nothing_but_the_server_and_backup_ports(server_manifests):
-    rules = find(server_manifests, "NetworkPolicy", find(server_manifests, "StatefulSet")["metadata"]["name"])["spec"]["ingress"]
-    assert sorted((p["port"], p["protocol"]) for rule in rules for p in rule["ports"]) == [
-        (3306, "TCP"), (3307, "TCP")]
-
-
-def test_backup_port_admits_only_the_clusters_own_pods_and_its_backup_jobs(rendered):
-    manifests = rendered(allowedClientNamespaces='["*"]')
-    assert ingress(manifests, 3307) == [cluster_pods(manifests), {"podSelector": {"matchLabels": {
-        "app.kubernetes.io/name": "mysql-cluster-backup", "app.kubernetes.io/instance": "mysql",
-        "app.kubernetes.io/component": "backup", "app.kubernetes.io/managed-by": "pulumi"}}}]
-
-
-def test_server_port_admits_the_clusters_pods_and_its_namespace_by_default(server_manifests):
-    assert ingress(server_manifests, 3306) == [cluster_pods(server_manifests),
-                                               {"podSelector": {}}]
-
-
-def test_server_port_admits_the_allowed_client_namespaces(rendered):
-    peers = ingress(rendered("prod"), 3306)
-    assert {"namespaceSelector": {"matchExpressions": [
-        {"key": "kubernetes.io/metadata.name", "operator": "In",
-         "values": ["orders", "orders-jobs"]}]}} in peers
-
-
-def test_star_admits_every_namespace_to_the_server_port(rendered):
-    assert {"namespaceSelector": {}} in ingress(rendered(allowedClientNamespaces='["*"]'), 3306)
-
-
 # --- PodDisruptionBudget ---------------------------------------------------------------------
 
 def test_disruption_budget_lets_one_pod_of_the_cluster_go_at_a_time(server_manifests):
     spec = find(server_manifests, "PodDisruptionBudget")["spec"]
-    assert spec == {"maxUnavailable": 1, "selector": cluster_pods(server_manifests)["podSelector"]}
+    assert spec == {"maxUnavailable": 1,
+                    "selector": find(server_manifests, "StatefulSet")["spec"]["selector"]}
 
 
 # --- privileges ------------------------------------------------------------------------------
