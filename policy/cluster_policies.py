@@ -293,6 +293,50 @@ def validate_database_network_policy(args: StackValidationArgs,
                              "pods and restricts their ingress", statefulset.urn)
 
 
+def _restricts_egress(network_policy: PolicyResource) -> bool:
+    # Without policyTypes a NetworkPolicy governs egress only if it has egress rules.
+    types = _get(network_policy.props, "spec", "policyTypes")
+    return "Egress" in types if types is not None else bool(
+        _get(network_policy.props, "spec", "egress"))
+
+
+# What an egress peer of these forms admits: every address there is.
+_EVERY_ADDRESS = ("0.0.0.0/0", "::/0")
+
+
+def _allows_every_connection(network_policy: PolicyResource) -> bool:
+    """Whether an egress rule opens every port (no `ports`) to every address: no `to`, or a
+    peer with an ipBlock of the whole address space and no exceptions, or every namespace."""
+    for rule in _get(network_policy.props, "spec", "egress") or ():
+        if rule.get("ports"):
+            continue
+        peers = rule.get("to")
+        if not peers:
+            return True
+        for peer in peers:
+            block = peer.get("ipBlock") or {}
+            if block.get("cidr") in _EVERY_ADDRESS and not block.get("except"):
+                return True
+            if peer.get("namespaceSelector") == {} and not peer.get("podSelector"):
+                return True
+    return False
+
+
+def validate_database_egress(args: StackValidationArgs,
+                             report_violation: ReportViolation) -> None:
+    for statefulset in _database_statefulsets(args.resources):
+        policies = [policy for policy in _covering(
+            args.resources, "NetworkPolicy", ("spec", "podSelector"), statefulset)
+            if _restricts_egress(policy)]
+        if not policies:
+            report_violation(f"{_describe(statefulset)} has no NetworkPolicy that selects its "
+                             "pods and restricts their egress", statefulset.urn)
+        for policy in policies:
+            if _allows_every_connection(policy):
+                report_violation(f"{_describe(statefulset)}: {_describe(policy)} lets its pods "
+                                 "connect to every address on every port", statefulset.urn)
+
+
 def validate_database_disruption_budget(args: StackValidationArgs,
                                         report_violation: ReportViolation) -> None:
     for statefulset in _database_statefulsets(args.resources):
@@ -641,6 +685,14 @@ POLICIES = [
         description="Every database StatefulSet's pods are selected by a NetworkPolicy that "
                     "restricts their ingress.",
         validate=validate_database_network_policy,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="database-egress",
+        description="Every database StatefulSet's pods are selected by a NetworkPolicy that "
+                    "restricts their egress, and none lets them connect to every address on "
+                    "every port.",
+        validate=validate_database_egress,
         enforcement_level=EnforcementLevel.MANDATORY,
     ),
     StackValidationPolicy(

@@ -47,6 +47,45 @@ def test_network_policy_selecting_by_expression_covers_the_pods(render):
     assert violations("database-network-policy", stack_args(manifests)) == []
 
 
+def test_rendered_database_pods_have_their_egress_restricted(render):
+    assert violations("database-egress", stack_args(render("dev"))) == []
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda spec: spec.update(policyTypes=["Ingress"]), id="ingress-only"),
+    pytest.param(lambda spec: [spec.pop(key) for key in ("policyTypes", "egress")],
+                 id="no-types-no-egress-rules"),
+])
+def test_database_pods_with_unrestricted_egress_are_a_violation(render, change):
+    manifests = render("dev")
+    change(find(manifests, "NetworkPolicy", find(manifests, "StatefulSet")["metadata"]["name"])["spec"])
+    assert violations("database-egress", stack_args(manifests)) == [
+        "StatefulSet mysql-dev/mysql has no NetworkPolicy that selects its pods and restricts "
+        "their egress"]
+
+
+@pytest.mark.parametrize("rule", [
+    pytest.param({}, id="no-to"),
+    pytest.param({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}, id="every-ipv4-address"),
+    pytest.param({"to": [{"ipBlock": {"cidr": "::/0"}}]}, id="every-ipv6-address"),
+    pytest.param({"to": [{"namespaceSelector": {}}]}, id="every-namespace"),
+])
+def test_an_egress_rule_to_every_address_on_every_port_is_a_violation(render, rule):
+    manifests = render("dev")
+    find(manifests, "NetworkPolicy", find(manifests, "StatefulSet")["metadata"]["name"])["spec"][
+        "egress"].append(rule)
+    assert violations("database-egress", stack_args(manifests)) == [
+        "StatefulSet mysql-dev/mysql: NetworkPolicy mysql-dev/mysql lets its pods connect to "
+        "every address on every port"]
+
+
+def test_one_port_open_to_every_address_is_no_violation(render):
+    manifests = render("dev")
+    find(manifests, "NetworkPolicy", find(manifests, "StatefulSet")["metadata"]["name"])["spec"][
+        "egress"].append({"ports": [{"port": 443, "protocol": "TCP"}]})
+    assert violations("database-egress", stack_args(manifests)) == []
+
+
 def test_rendered_database_pods_have_a_disruption_budget(render):
     assert violations("database-disruption-budget", stack_args(render("dev"))) == []
 
