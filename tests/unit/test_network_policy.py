@@ -194,12 +194,11 @@ def test_a_claim_target_adds_no_egress(rendered):
 
 
 def test_the_dns_pods_are_the_ones_the_settings_name(rendered):
-    manifests = rendered(dnsNamespace="openshift-dns",
-                         dnsPodLabels='["dns.operator.openshift.io/daemonset-dns=default"]')
+    manifests = rendered(dnsNamespace="dns", dnsPodLabels='["app.kubernetes.io/name=coredns"]')
     rules = egress_of(manifests, workload_pods(manifests)["StatefulSet mysql"])
     assert rules[1]["to"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-dns"}},
-         "podSelector": {"matchLabels": {"dns.operator.openshift.io/daemonset-dns": "default"}}}]
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dns"}},
+         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "coredns"}}}]
 
 
 @pytest.mark.parametrize("kubernetes", VERSIONS)
