@@ -314,8 +314,11 @@ def _cidrs(setting: "Setting", value: Any) -> Any:
         raise ConfigError(setting, value, "use a list of CIDRs, e.g. [\"203.0.113.0/24\"]")
     for item in value:
         try:
+            # Kubernetes wants the prefix length written ("10.0.0.1" alone is refused there).
+            if not isinstance(item, str) or "/" not in item:
+                raise ValueError(item)
             ipaddress.ip_network(item, strict=True)
-        except (TypeError, ValueError):
+        except ValueError:
             raise ConfigError(setting, value, f"{item!r} is not a CIDR; write a network address "
                               "and prefix length, e.g. \"203.0.113.0/24\" or "
                               "\"2001:db8::/32\" (no host bits set)") from None

@@ -225,9 +225,10 @@ def test_cidrs_without_an_s3_target_are_refused_naming_the_key(rendered):
     assert "set backupTarget s3" in message
 
 
-def test_a_cidr_with_host_bits_is_refused_with_an_example(rendered):
-    message = refusal(rendered, **{**S3, "backupS3EgressCidrs": '["203.0.113.7/24"]'})
-    assert "'203.0.113.7/24' is not a CIDR" in message and "no host bits set" in message
+@pytest.mark.parametrize("cidr", ["203.0.113.7/24", "203.0.113.7", "s3.example.com", "10.0.0.0/33"])
+def test_what_is_not_a_network_address_and_prefix_is_refused_with_an_example(rendered, cidr):
+    message = refusal(rendered, **{**S3, "backupS3EgressCidrs": f'["{cidr}"]'})
+    assert f"'{cidr}' is not a CIDR" in message and "no host bits set" in message
 
 
 def test_an_endpoint_port_out_of_range_is_refused(rendered):
