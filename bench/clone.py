@@ -301,8 +301,8 @@ def probe_donor(netns_path: str, host: str, password: str, rows: int, samples_pa
     client = subprocess.Popen(
         ["nsenter", f"--net={netns_path}", "mariadb", "--batch", "--skip-column-names", "--unbuffered",
          "--protocol=tcp", f"--host={host}", f"--user={APP_USER}", APP_DATABASE],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-        env={**os.environ, "MYSQL_PWD": password},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(samples_path + ".err", "w"), text=True,
+        bufsize=1, env={**os.environ, "MYSQL_PWD": password},
     )
     pick = random.Random(7)
     period = 1.0 / PROBE_RATE
@@ -321,7 +321,8 @@ def probe_donor(netns_path: str, host: str, password: str, rows: int, samples_pa
             client.stdin.write(f"SELECT k FROM bench{table} WHERE id = {row};\n")
             client.stdin.flush()
             if not client.stdout.readline():
-                raise RuntimeError("the probe's connection to the donor closed")
+                raise RuntimeError("the probe's connection to the donor closed: "
+                                   + Path(samples_path + ".err").read_text().strip())
             samples.write(f"{time.monotonic():.6f} {time.perf_counter() - start:.6f}\n")
             next_query += period
             time.sleep(max(0.0, next_query - time.monotonic()))
@@ -341,7 +342,9 @@ class DonorProbe:
         deadline = time.monotonic() + 30
         while not (self.samples_path.exists() and self.samples_path.stat().st_size):
             if not self._process.is_alive() or time.monotonic() > deadline:
-                raise HarnessError("the latency probe did not start")
+                errors = Path(f"{self.samples_path}.err")
+                raise HarnessError("the latency probe did not start: "
+                                   + (errors.read_text().strip() if errors.exists() else ""))
             time.sleep(0.1)
 
     def latencies(self, start: float, end: float) -> list[float]:
