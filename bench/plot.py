@@ -67,10 +67,24 @@ def table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def command(run: dict) -> str:
+    """The command line that wrote the run's results."""
+    words = ["python -m bench.clone"]
+    if server(run) != PLOTTED_SERVER:
+        words.append(f"--server {server(run)}")
+    words.append(f"--size-mb {run['size_mb']}")
+    words += [f"--config {key}={value}" for key, value in sorted((run.get("config") or {}).items())]
+    return " ".join(words + ["--results bench/results"])
+
+
 def tables(runs: list[dict]) -> str:
     servers = list(dict.fromkeys(server(run) for run in runs))
-    return "\n\n".join(f"### {SERVER_TITLES.get(name, name)}\n\n"
-                        + table([run for run in runs if server(run) == name]) for name in servers)
+    sections = []
+    for name in servers:
+        runs_of = [run for run in runs if server(run) == name]
+        commands = "\n".join(command(run) for run in runs_of)
+        sections.append(f"### {SERVER_TITLES.get(name, name)}\n\n```sh\n{commands}\n```\n\n" + table(runs_of))
+    return "\n\n".join(sections)
 
 
 def machine(runs: list[dict]) -> str:
