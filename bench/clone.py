@@ -52,9 +52,10 @@ The dev stack's config applies; --config KEY=VALUE sets a stack config key for t
 `pulumi config set` would (e.g. backupParallel=1 or transferBufferBytes=8192, socat's own block
 size). The raw and logical copies use the socat block size that the clone gets.
 
---tls-cost (MariaDB: it times the socat stream) measures instead what TLS costs the stream: the same clone (step 3) with tlsSource
-none and with the default (mutual TLS between the pods), each on an unconstrained link and with
-the donor's egress capped at 1 Gbit/s; one cluster per variant, pod 1 cloned afresh for each link.
+--tls-cost measures instead what TLS costs MariaDB's stream (not on MySQL, whose clone has no
+socat stream): the same clone (step 3) with tlsSource none and with the default (mutual TLS
+between the pods), each on an unconstrained link and with the donor's egress capped at 1 Gbit/s;
+one cluster per variant, pod 1 cloned afresh for each link.
 Its last line is `tls_stream_ratio_<link>=R ... tls_clone_ratio_<link>=R`: the time over TLS
 divided by the plain time (1.00: free; above 1: slower), of the stream and of the whole clone
 (stream and --prepare). --results DIR writes DIR/clone-tls-<size>mb.json.
