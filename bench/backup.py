@@ -52,7 +52,7 @@ from tests.e2e.server_roots import SERVERS, server_root
 
 CRON_JOB = "mysql-backup"
 ARCHIVER = "binlog-archive"  # the container with rclone, the target's config and the data volume
-SOURCE_PREFIX = "mysql"
+SOURCE_PREFIX = "mysql"  # the source cluster's backupPrefix (the default is <stack>/<namespace>/<cluster>)
 RAW_OBJECT = "raw/datadir.tar"
 # Runs a command in the archive container with the target's rclone, as the scripts call it.
 _TARGET = ("source /opt/mysql-cluster/scripts/lib.sh; "
@@ -108,7 +108,7 @@ def run(size_mb: int, throttle_mib: int, workdir: Path, server: str = DEFAULT_SE
     store = ObjectStore(workdir / "store")
     info = {"size_mb": size_mb, "server": server, "throttle_mib": throttle_mib, "machine": machine()}
     try:
-        with harness_for({}, workdir / "source", store, server) as source:
+        with harness_for({"backupPrefix": SOURCE_PREFIX}, workdir / "source", store, server) as source:
             source.start_statefulset(replicas=1, timeout=300)
             wait_for_app_database(source)
             info["server_version"] = server_version(source)
