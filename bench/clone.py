@@ -1,47 +1,61 @@
 """How fast a new replica joins, and what that costs the running primary.
 
-    python -m bench.clone --size-mb 256 [--results bench/results] [--config KEY=VALUE ...]
+    python -m bench.clone --size-mb 256 [--server mysql-9.7] [--results bench/results] [--config KEY=VALUE ...]
 
-Needs root and what the end-to-end harness needs (tests/e2e/README.md). In one run, on the same
-pods, link and data:
+Needs root and what the end-to-end harness needs (tests/e2e/README.md). --server is a server of
+the e2e harness (tests/e2e/server_roots.py): mariadb-10.11 (the default, this machine's own, as
+all figures before MySQL), mariadb-11.8 or mysql-9.7 (Debian trees the harness builds once).
+In one run, on the same pods, link and data:
 
-1. The real component (MariaDB 10.11, dev stack) starts pod 0 in the e2e harness, and a
-   deterministic dataset of about --size-mb MB is loaded into the application database: 8 InnoDB
-   tables of rows (id, k, 512 random bytes, 512 hex characters), every value derived from the row
-   number by SHA-512 over MariaDB's seq_1_to_N engine, so every run writes the same bytes. Half
-   of a row is random bytes and half hex text: rows compress by about 15% (zlib), so a stream
-   compressor cannot make the data small for free. The load runs outside the binary log, so the
-   donor's data directory holds the data once, not twice.
+1. The real component (dev stack, the server's flavor and version) starts pod 0 in the e2e
+   harness, and a deterministic dataset of about --size-mb MB is loaded into the application
+   database: 8 InnoDB tables of rows (id, k, 512 random bytes, 512 hex characters), every value
+   derived from the row number by SHA-512, so every run on every flavor writes the same bytes:
+   the row numbers come from MariaDB's Sequence engine (seq_1_to_N) or, on MySQL, which has no
+   such engine, from a recursive common table expression; the value expressions are the same.
+   The digest of the rows goes into the results (`dataset_digest`), so runs on two servers show
+   that they copied the same data. Half of a row is random bytes and half hex text: rows
+   compress by about 15% (zlib), so a stream compressor cannot make the data small for free. The
+   load runs outside the binary log, so the donor's data directory holds the data once, not twice.
 2. A client in a network namespace of its own, joined to the pod network like another pod
    (the harness's attach_client),
    keeps issuing primary-key SELECTs at the primary as the application user (about 50 a second,
    over one connection) and writes one heartbeat row a second, so the new replica has something
    to catch up on. Its latencies are split by phase: before the clone, during each copy.
 3. Clone: the StatefulSet is scaled to 2 and pod 1 is timed from its creation until it is Ready
-   and caught up (Seconds_Behind_Master 0 and its gtid_slave_pos at the primary's binlog
-   position). The clone-mysql stage is timed from its first log line (the stream starts) to its
-   last ("clone complete"), by following its log; it includes --prepare.
-4. Raw copy, the physical limit: the donor's data directory, tar'ed in pod 0's backup container,
-   goes through socat (as the backup stream does) to pod 1's backup container, which untars it
-   into a scratch directory on its data volume and syncs, as the clone does. tar uses 1 MiB
-   records and skips the redo log and the temporary tablespace (see below).
-5. Logical copy, the naive way: `mariadb-dump --single-transaction --hex-blob` of the
-   application database in pod 0, through socat to pod 1, piped into `mariadb` against a scratch
-   server (the image's server, default configuration, binary log off) on pod 1's data volume.
+   and caught up (no replication lag and the primary's GTID position applied). The clone-mysql
+   stage is timed by following its log, from the line where the copy starts to its last
+   ("clone complete"). MariaDB: from "streaming a backup from" (the stream), including --prepare.
+   MySQL: from "cloning" (the CLONE statement, once the temporary server that receives the copy
+   runs; starting that server is part of "pod Ready"), including the move into place.
+4. Raw copy, the physical limit: the donor's data directory is tar'ed on pod 0 and goes through
+   socat to pod 1, which untars it into a scratch directory on its data volume and syncs, as the
+   clone does. tar uses 1 MiB records and skips what a server makes anew (see below). MariaDB:
+   in the pods' backup containers (the image has socat; the backup stream uses it). MySQL: the
+   mysql image has no socat, so this machine's tar and socat run on the pods' network
+   namespaces (the same addresses and link) and their data volumes.
+5. Logical copy, the naive way, into a scratch server (the image's server, default
+   configuration, binary log off) on pod 1's data volume. MariaDB: `mariadb-dump
+   --single-transaction --hex-blob` of the application database in pod 0, through socat to pod 1,
+   piped into `mariadb`. MySQL: `mysqldump --single-transaction --hex-blob` in pod 1 reads pod 0
+   over the same link as the application user (the client protocol carries it, no socat in the
+   image; TLS off, as the socat stream), piped into `mysql`.
 
 Throughput of each = the bytes a replica needs from the donor's data directory (all files but
-the redo log and the temporary tablespace, which a server makes anew) / its time, so the ratios
+the redo log and the temporary tablespaces, which a server makes anew) / its time, so the ratios
 are ratios of times. Progress goes to stderr; the last line on stdout is
 `ratio_vs_raw=R ratio_vs_logical=L` (clone throughput divided by each). --results DIR also writes
-DIR/clone-<size>mb.json for bench/plot.py.
+DIR/clone-<size>mb.json (clone-<server>-<size>mb.json for another server than mariadb-10.11)
+for bench/plot.py.
 
 The dev stack's config applies; --config KEY=VALUE sets a stack config key for the run, as
 `pulumi config set` would (e.g. backupParallel=1 or transferBufferBytes=8192, socat's own block
 size). The raw and logical copies use the socat block size that the clone gets.
 
---tls-cost measures instead what TLS costs the stream: the same clone (step 3) with tlsSource
-none and with the default (mutual TLS between the pods), each on an unconstrained link and with
-the donor's egress capped at 1 Gbit/s; one cluster per variant, pod 1 cloned afresh for each link.
+--tls-cost measures instead what TLS costs MariaDB's stream (not on MySQL, whose clone has no
+socat stream): the same clone (step 3) with tlsSource none and with the default (mutual TLS
+between the pods), each on an unconstrained link and with the donor's egress capped at 1 Gbit/s;
+one cluster per variant, pod 1 cloned afresh for each link.
 Its last line is `tls_stream_ratio_<link>=R ... tls_clone_ratio_<link>=R`: the time over TLS
 divided by the plain time (1.00: free; above 1: slower), of the stream and of the whole clone
 (stream and --prepare). --results DIR writes DIR/clone-tls-<size>mb.json.
@@ -57,6 +71,7 @@ import os
 import platform
 import random
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -67,7 +82,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mysql_cluster.render import render_stack
+from tests.e2e.cluster import Cluster
+from tests.e2e.containers import run_in_container
 from tests.e2e.harness import HarnessError, StatefulSetHarness
+from tests.e2e.server_roots import MACHINE_SERVER, SERVERS, server_root, split_server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -87,6 +105,34 @@ MIB = 2**20
 # the backup tool copies only the part of the redo log written during the backup.
 RECREATED_FILES = ("ib_logfile0", "ibtmp1")
 TUNING_VARIABLES = ("TRANSFER_BUFFER_BYTES", "BACKUP_PARALLEL")  # what the scripts read for speed
+DEFAULT_SERVER = MACHINE_SERVER.name  # mariadb-10.11: what every figure before MySQL ran on
+
+
+@dataclass(frozen=True)
+class FlavorBench:
+    """What the benchmark does differently on each flavor."""
+
+    # Entries of the data directory that a server makes anew and a clone does not need (MySQL
+    # 8.0.30+ keeps its redo log in #innodb_redo and session temporary tablespaces in
+    # #innodb_temp; the CLONE plugin copies only the redo written during the clone).
+    recreated: tuple[str, ...]
+    # The clone-mysql log lines that mark the copy's start, its prepare (MariaDB) and its end
+    # (scripts/clone.sh, scripts/clone-plugin.sh), and the JoinTimes field each sets.
+    clone_marks: dict[str, str]
+    lag_column: str  # of SHOW SLAVE/REPLICA STATUS
+    # Whether the image has socat, so the raw and logical copies can run in the pods' containers.
+    image_has_socat: bool
+
+
+FLAVORS = {
+    "mariadb": FlavorBench(RECREATED_FILES, {"streaming a backup from": "clone_started",
+                                             "preparing the backup": "prepare_started",
+                                             "clone complete": "clone_done"},
+                           "Seconds_Behind_Master", image_has_socat=True),
+    "mysql": FlavorBench(("#innodb_redo", "#innodb_temp", "ibtmp1"),
+                         {"with the CLONE plugin": "clone_started", "clone complete": "clone_done"},
+                         "Seconds_Behind_Source", image_has_socat=False),
+}
 
 
 def log(message: str) -> None:
@@ -95,15 +141,21 @@ def log(message: str) -> None:
 
 # The cluster
 
-def rendered_manifests(config: dict[str, str]) -> list[dict]:
-    """The dev stack for MariaDB 10.11 with one pod, and `config` (stack config keys) on top."""
-    return render_stack(PROJECT_DIR, "dev", {"flavor": "mariadb", "version": "10.11", "replicas": "1",
+def rendered_manifests(config: dict[str, str], server: str = DEFAULT_SERVER) -> list[dict]:
+    """The dev stack for `server` (e.g. mysql-9.7) with one pod, and `config` (stack config keys)
+    on top."""
+    flavor, version = split_server(server)
+    return render_stack(PROJECT_DIR, "dev", {"flavor": flavor, "version": version, "replicas": "1",
                                              **config}, reveal_secrets=True)
 
 
-def cluster(config: dict[str, str], workdir: Path) -> StatefulSetHarness:
-    """The harness for the rendered component; use it as a context manager."""
-    return StatefulSetHarness(rendered_manifests(config), workdir)
+def cluster(config: dict[str, str], workdir: Path, server: str = DEFAULT_SERVER) -> StatefulSetHarness:
+    """The harness for the rendered component on `server`'s tree; use it as a context manager."""
+    return StatefulSetHarness(rendered_manifests(config, server), workdir, root=server_root(server))
+
+
+def flavor_of(harness: StatefulSetHarness) -> FlavorBench:
+    return FLAVORS[Cluster(harness).flavor]
 
 
 def clone_settings(statefulset: dict) -> dict[str, str]:
@@ -128,8 +180,22 @@ def sh(harness: StatefulSetHarness, pod: str, script: str, timeout: float = 600,
 def data_bytes(harness: StatefulSetHarness, pod: str) -> int:
     """What a replica needs of the donor's data directory: all but what the server recreates."""
     datadir = harness.claim_path(pod) / "mysql"
+    recreated = flavor_of(harness).recreated
     return sum(f.stat().st_size for f in datadir.rglob("*")
-               if f.is_file() and f.name not in RECREATED_FILES)
+               if f.is_file() and f.relative_to(datadir).parts[0] not in recreated)
+
+
+def data_bytes_by_entry(harness: StatefulSetHarness, pod: str) -> dict[str, int]:
+    """data_bytes by entry of the data directory (files, and directories with what they hold),
+    the largest first: where the flavors' directories differ in size."""
+    datadir = harness.claim_path(pod) / "mysql"
+    recreated = flavor_of(harness).recreated
+    sizes: dict[str, int] = {}
+    for path in datadir.rglob("*"):
+        entry = path.relative_to(datadir).parts[0]
+        if path.is_file() and entry not in recreated:
+            sizes[entry] = sizes.get(entry, 0) + path.stat().st_size
+    return dict(sorted(sizes.items(), key=lambda item: -item[1]))
 
 
 # The dataset
@@ -153,8 +219,21 @@ def _hashes(table: int, prefix: str, count: int, binary: bool) -> str:
     return "CONCAT(" + ", ".join(parts) + ")"
 
 
+def numbered_rows(flavor: str, first: int, last: int) -> tuple[str, str]:
+    """(what precedes INSERT, what follows INSERT INTO <table>) so that the SELECT list that
+    comes next reads `seq` = first..last: the same rows from each flavor's generator."""
+    if flavor == "mariadb":
+        # The seq_<from>_to_<to> tables of the Sequence engine exist in every database.
+        return "", f"SELECT {{values}} FROM seq_{first}_to_{last}"
+    # MySQL stops a recursion deeper than cte_max_recursion_depth (1000 by default).
+    return (f"SET SESSION cte_max_recursion_depth = {last - first + 1};",
+            f"WITH RECURSIVE numbers (seq) AS (SELECT {first} UNION ALL SELECT seq + 1 FROM numbers "
+            f"WHERE seq < {last}) SELECT {{values}} FROM numbers")
+
+
 def load_table(harness: StatefulSetHarness, table: int, rows: int) -> None:
     # 8 x 64 random bytes and 4 x 128 hex characters per row, all from the row number.
+    flavor = Cluster(harness).flavor
     sql = [
         "SET SESSION sql_log_bin = 0;",
         f"CREATE TABLE {APP_DATABASE}.bench{table} (id INT UNSIGNED PRIMARY KEY, "
@@ -163,10 +242,10 @@ def load_table(harness: StatefulSetHarness, table: int, rows: int) -> None:
     ]
     for first in range(1, rows + 1, LOAD_CHUNK):
         last = min(rows, first + LOAD_CHUNK - 1)
-        sql.append(f"INSERT INTO {APP_DATABASE}.bench{table} SELECT seq, CRC32(CONCAT('{table}:', seq)), "
-                   f"{_hashes(table, 'r', 8, True)}, {_hashes(table, 'h', 4, False)} "
-                   f"FROM seq_{first}_to_{last};")
-    # The seq_<from>_to_<to> tables of the Sequence engine exist in every database.
+        before, rows_of = numbered_rows(flavor, first, last)
+        values = (f"seq, CRC32(CONCAT('{table}:', seq)), {_hashes(table, 'r', 8, True)}, "
+                  f"{_hashes(table, 'h', 4, False)}")
+        sql.append(f"{before} INSERT INTO {APP_DATABASE}.bench{table} {rows_of.format(values=values)};")
     harness.run_sql(PRIMARY, "\n".join(sql), database=APP_DATABASE, timeout=3600)
 
 
@@ -195,6 +274,14 @@ def load_dataset(harness: StatefulSetHarness, size_mb: int) -> int:
     return rows
 
 
+def dataset_digest(harness: StatefulSetHarness) -> str:
+    """One value over every row of every table, the same on every flavor for the same rows."""
+    digests = [harness.run_sql(PRIMARY, f"SELECT COUNT(*), BIT_XOR(CRC32(CONCAT_WS(':', id, k, HEX(raw), "
+                                        f"hex))) FROM {APP_DATABASE}.bench{table}", timeout=600)[0]
+               for table in range(1, TABLES + 1)]
+    return " ".join(f"{count}:{digest}" for count, digest in digests)
+
+
 def settle(harness: StatefulSetHarness, timeout: float = 120) -> None:
     """Waits until InnoDB has written back the load, so the baseline is not a flush storm."""
     harness.run_sql(PRIMARY, "SET GLOBAL innodb_max_dirty_pages_pct = 0")
@@ -215,8 +302,8 @@ def probe_donor(netns_path: str, host: str, password: str, rows: int, samples_pa
     client = subprocess.Popen(
         ["nsenter", f"--net={netns_path}", "mariadb", "--batch", "--skip-column-names", "--unbuffered",
          "--protocol=tcp", f"--host={host}", f"--user={APP_USER}", APP_DATABASE],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-        env={**os.environ, "MYSQL_PWD": password},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(samples_path + ".err", "w"), text=True,
+        bufsize=1, env={**os.environ, "MYSQL_PWD": password},
     )
     pick = random.Random(7)
     period = 1.0 / PROBE_RATE
@@ -235,7 +322,8 @@ def probe_donor(netns_path: str, host: str, password: str, rows: int, samples_pa
             client.stdin.write(f"SELECT k FROM bench{table} WHERE id = {row};\n")
             client.stdin.flush()
             if not client.stdout.readline():
-                raise RuntimeError("the probe's connection to the donor closed")
+                raise RuntimeError("the probe's connection to the donor closed: "
+                                   + Path(samples_path + ".err").read_text().strip())
             samples.write(f"{time.monotonic():.6f} {time.perf_counter() - start:.6f}\n")
             next_query += period
             time.sleep(max(0.0, next_query - time.monotonic()))
@@ -255,7 +343,9 @@ class DonorProbe:
         deadline = time.monotonic() + 30
         while not (self.samples_path.exists() and self.samples_path.stat().st_size):
             if not self._process.is_alive() or time.monotonic() > deadline:
-                raise HarnessError("the latency probe did not start")
+                errors = Path(f"{self.samples_path}.err")
+                raise HarnessError("the latency probe did not start: "
+                                   + (errors.read_text().strip() if errors.exists() else ""))
             time.sleep(0.1)
 
     def latencies(self, start: float, end: float) -> list[float]:
@@ -297,24 +387,18 @@ class JoinTimes:
     caught_up: float = 0.0
     attempts: int = 1
 
-
-def gtid_positions(text: str | None) -> dict[str, int]:
-    """'0-100-5,1-100-2' -> {'0': 5, '1': 2} (domain -> sequence number)."""
-    positions = {}
-    for gtid in filter(None, (text or "").split(",")):
-        domain, _server, sequence = gtid.strip().split("-")
-        positions[domain] = int(sequence)
-    return positions
+    @property
+    def copy_done(self) -> float:
+        """When the copy itself ended: before MariaDB's --prepare; MySQL's clone has none."""
+        return self.prepare_started or self.clone_done
 
 
 def caught_up(harness: StatefulSetHarness) -> bool:
-    primary = gtid_positions(harness.run_sql(PRIMARY, "SELECT @@gtid_binlog_pos")[0][0])
-    replica = gtid_positions(harness.run_sql(REPLICA, "SELECT @@gtid_slave_pos")[0][0])
-    status = harness.exec(REPLICA, "mysql", ["env", f"MYSQL_PWD={harness.root_password()}", "mariadb",
-                                             "--user=root", "--vertical", "-e", "SHOW SLAVE STATUS"]).stdout
-    lag = re.search(r"Seconds_Behind_Master: (\S+)", status)
-    return (lag is not None and lag.group(1) == "0"
-            and all(replica.get(domain, -1) >= sequence for domain, sequence in primary.items()))
+    """No lag, and the primary's GTID position applied (tests/e2e/cluster.py's reading of each
+    flavor's GTIDs)."""
+    cluster = Cluster(harness)
+    lag = cluster.replica_status(REPLICA).get(flavor_of(harness).lag_column)
+    return lag == "0" and cluster.holds_position(REPLICA, cluster.gtid_position(PRIMARY))
 
 
 def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
@@ -332,8 +416,7 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
 
     scaler = threading.Thread(target=scale, daemon=True)
     scaler.start()
-    marks = {"streaming a backup from": "clone_started", "preparing the backup": "prepare_started",
-             "clone complete": "clone_done"}
+    marks = flavor_of(harness).clone_marks
     while scaler.is_alive():
         now = time.monotonic()
         if not times.pod_created and harness.pod_phase(REPLICA) is not None:
@@ -360,32 +443,53 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
     return times
 
 
-# 2. and 3. The raw and the logical copy, through the same socat between the same pods
+# 2. and 3. The raw and the logical copy, between the same pods
+
+def on_pod_network(harness: StatefulSetHarness, pod: str, script: str, timeout: float = 600,
+                   env: dict[str, str] | None = None) -> str:
+    """Runs a bash script of this machine on the pod's network namespace; its stdout. It sees
+    the pods' data volumes at harness.claim_path, not at their mount points."""
+    variables = [f"{name}={value}" for name, value in (env or {}).items()]
+    argv = ["nsenter", f"--net={harness.pod_netns_path(pod)}", "env", *variables, "bash", "-c",
+            "set -euo pipefail\n" + script]
+    try:
+        result = run_in_container(argv, timeout)
+    except subprocess.TimeoutExpired:
+        raise HarnessError(f"a copy on {pod}'s network timed out after {timeout} s") from None
+    if result.returncode != 0:
+        raise HarnessError(f"a copy on {pod}'s network exited with {result.returncode}: "
+                           f"{result.stderr.strip()[-2000:]}")
+    return result.stdout
+
 
 def copy_through_socat(harness: StatefulSetHarness, send: str, receive: str, env: dict[str, str],
-                       timeout: float, socat_options: str = "") -> float:
+                       timeout: float, socat_options: str = "", in_image: bool = True) -> float:
     """Serves the output of script `send` once on pod 0; pod 1 pipes it into `receive`. Seconds.
 
-    The time is taken in pod 1 from connecting to the end of `receive`.
+    in_image: the scripts run in the pods' backup containers (their image has socat); otherwise
+    this machine's programs run on the pods' network namespaces (on_pod_network).
+    The time is taken on pod 1 from connecting to the end of `receive`.
     """
+    run_on = sh if in_image else on_pod_network
     sender_error: list[BaseException] = []
 
     def serve() -> None:
         try:
             # Not socat's EXEC: socat stops reading from a child that exits non-zero, and tar
             # does when a live server's files change under it.
-            sh(harness, PRIMARY, f"{send} | socat -u {socat_options} STDIN "
-                                 f"TCP-LISTEN:{SCRATCH_PORT},reuseaddr", timeout=timeout, env=env)
+            run_on(harness, PRIMARY, f"{send} | socat -u {socat_options} STDIN "
+                                     f"TCP-LISTEN:{SCRATCH_PORT},reuseaddr", timeout=timeout, env=env)
         except BaseException as error:
             sender_error.append(error)
 
     sender = threading.Thread(target=serve, daemon=True)
     sender.start()
     harness.wait_until(
-        lambda: bool(sender_error) or f":{SCRATCH_PORT}" in sh(harness, PRIMARY, "ss -ltnH"),
+        lambda: bool(sender_error) or f":{SCRATCH_PORT}" in run_on(harness, PRIMARY, "ss -ltnH"),
         30, "the sender to listen")
-    source = harness.dns_name(PRIMARY)
-    out = sh(harness, REPLICA, f"""
+    # No cluster DNS outside the pods' containers: the address.
+    source = harness.dns_name(PRIMARY) if in_image else harness.pod_ip(PRIMARY)
+    out = run_on(harness, REPLICA, f"""
 start=$(date +%s.%N)
 socat -u {socat_options} TCP:{source}:{SCRATCH_PORT} STDOUT | {receive}
 sync
@@ -399,48 +503,94 @@ echo "$start $(date +%s.%N)"
 
 
 def raw_copy(harness: StatefulSetHarness, timeout: float, socat_options: str = "") -> float:
-    scratch = "/data/bench-raw"
-    sh(harness, REPLICA, f"rm -rf {scratch}; mkdir {scratch}")
+    flavor = flavor_of(harness)
+    in_image = flavor.image_has_socat
+    if in_image:
+        datadir, scratch, run_on = DONOR_DATADIR, "/data/bench-raw", sh
+    else:
+        datadir = str(harness.claim_path(PRIMARY) / "mysql")
+        scratch, run_on = str(harness.claim_path(REPLICA) / "bench-raw"), on_pod_network
+    run_on(harness, REPLICA, f"rm -rf {scratch}; mkdir {scratch}")
     try:
         # tar exits 1 when a file changed while it read it: expected of a running server.
-        excludes = " ".join(f"--exclude=./{name}" for name in RECREATED_FILES)
+        excludes = " ".join(shlex.quote(f"--exclude=./{name}") for name in flavor.recreated)
         # 1 MiB records (-b 2048) instead of tar's 10 KiB: a third faster, and this is the limit.
-        send = f"{{ tar -cf - -b 2048 {excludes} -C {DONOR_DATADIR} . || [[ $? == 1 ]]; }}"
+        send = f"{{ tar -cf - -b 2048 {excludes} -C {datadir} . || [[ $? == 1 ]]; }}"
         receive = f"tar -xf - -b 2048 --read-full-records -C {scratch}"
-        return copy_through_socat(harness, send, receive, {}, timeout, socat_options)
+        return copy_through_socat(harness, send, receive, {}, timeout, socat_options, in_image)
     finally:
-        sh(harness, REPLICA, f"rm -rf {scratch}")
+        run_on(harness, REPLICA, f"rm -rf {scratch}")
 
 
 class ScratchServer:
-    """A second MariaDB server in pod 1's backup container, on its data volume."""
+    """A second server of the pod's flavor in pod 1's backup container, on its data volume, with
+    the server's default configuration (MySQL: no option file read; the image's only one is the
+    pod's)."""
 
-    DATADIR, SOCKET = "/data/bench-logical", "/tmp/bench-logical.sock"
+    DATADIR, SOCKET, ERRORS = "/data/bench-logical", "/tmp/bench-logical.sock", "/tmp/bench-logical.err"
 
     def __init__(self, harness: StatefulSetHarness):
         self.harness = harness
-        sh(harness, REPLICA, f"rm -rf {self.DATADIR}; mariadb-install-db --datadir={self.DATADIR} "
-                             "--auth-root-authentication-method=normal --skip-test-db >/dev/null")
+        self.mariadb = Cluster(harness).flavor == "mariadb"
+        if self.mariadb:
+            initialize = (f"mariadb-install-db --datadir={self.DATADIR} "
+                          "--auth-root-authentication-method=normal --skip-test-db >/dev/null")
+        else:
+            initialize = (f"mysqld --no-defaults --initialize-insecure --datadir={self.DATADIR} "
+                          f"--log-error={self.ERRORS}")
+        sh(harness, REPLICA, f"rm -rf {self.DATADIR}; {initialize}", timeout=300)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         harness.wait_until(lambda: self.sql("SELECT 1", check=False) == "1\n", 60, "the scratch server")
 
     def _run(self) -> None:
-        sh(self.harness, REPLICA, f"exec mariadbd --datadir={self.DATADIR} --socket={self.SOCKET} "
-                                  f"--skip-networking --skip-log-bin --read-only=0 --skip-slave-start "
-                                  f"--pid-file=/tmp/bench-logical.pid 2>/tmp/bench-logical.err", timeout=7200)
+        if self.mariadb:
+            server = (f"exec mariadbd --datadir={self.DATADIR} --socket={self.SOCKET} --skip-networking "
+                      f"--skip-log-bin --read-only=0 --skip-slave-start --pid-file=/tmp/bench-logical.pid "
+                      f"2>{self.ERRORS}")
+        else:
+            server = (f"exec mysqld --no-defaults --datadir={self.DATADIR} --socket={self.SOCKET} "
+                      f"--skip-networking --mysqlx=OFF --skip-log-bin --secure-file-priv=NULL "
+                      f"--pid-file=/tmp/bench-logical.pid --log-error={self.ERRORS}")
+        sh(self.harness, REPLICA, server, timeout=7200)
+
+    def client(self) -> str:
+        """The command line of a root client on its socket."""
+        return (f"mariadb --socket={self.SOCKET} --user=root" if self.mariadb
+                else f"mysql --no-defaults --socket={self.SOCKET} --user=root")
 
     def sql(self, statement: str, check: bool = True) -> str:
         result = self.harness.exec(REPLICA, SIDECAR, [
-            "mariadb", f"--socket={self.SOCKET}", "--user=root", "--batch", "--skip-column-names",
-            "-e", statement], check=check)
+            *self.client().split(), "--batch", "--skip-column-names", "-e", statement], check=check)
         return result.stdout
 
     def close(self) -> None:
-        self.harness.exec(REPLICA, SIDECAR, ["mariadb-admin", f"--socket={self.SOCKET}", "--user=root",
+        admin = "mariadb-admin" if self.mariadb else "mysqladmin --no-defaults"
+        self.harness.exec(REPLICA, SIDECAR, [*admin.split(), f"--socket={self.SOCKET}", "--user=root",
                                              "shutdown"], timeout=120)
         self._thread.join(timeout=120)
         sh(self.harness, REPLICA, f"rm -rf {self.DATADIR}")
+
+
+def mysqldump_over_link(harness: StatefulSetHarness, server: ScratchServer, timeout: float) -> float:
+    """MySQL: mysqldump in pod 1 reads pod 0 over the pod link as the application user, piped
+    into the scratch server. TLS off, as the socat stream of the MariaDB copy. Seconds."""
+    options = "/tmp/bench-dump.cnf"  # the password in a file of the container, not in argv
+    harness.exec(REPLICA, SIDECAR, ["bash", "-c", f"umask 077; cat >{options}"],
+                 input_text=f"[client]\npassword=\"{app_password(harness)}\"\n")
+    try:
+        out = sh(harness, REPLICA, f"""
+start=$(date +%s.%N)
+mysqldump --defaults-file={options} --protocol=tcp --host={harness.dns_name(PRIMARY)} --user={APP_USER} \\
+  --ssl-mode=DISABLED --get-server-public-key --single-transaction --hex-blob --no-tablespaces \\
+  --set-gtid-purged=OFF {APP_DATABASE} | {server.client()} {APP_DATABASE}
+sync
+echo "$start $(date +%s.%N)"
+""", timeout=timeout)
+    finally:
+        sh(harness, REPLICA, f"rm -f {options}")
+    start, end = map(float, out.split()[-2:])
+    return end - start
 
 
 def logical_copy(harness: StatefulSetHarness, expected_rows: int, timeout: float,
@@ -448,11 +598,14 @@ def logical_copy(harness: StatefulSetHarness, expected_rows: int, timeout: float
     server = ScratchServer(harness)
     try:
         server.sql(f"CREATE DATABASE {APP_DATABASE}")
-        dump = (f"mariadb-dump --user=root --host=127.0.0.1 --single-transaction --hex-blob "
-                f"{APP_DATABASE}")
-        seconds = copy_through_socat(
-            harness, dump, f"mariadb --socket={server.SOCKET} --user=root {APP_DATABASE}",
-            {"MYSQL_PWD": harness.root_password()}, timeout, socat_options)
+        if server.mariadb:
+            dump = (f"mariadb-dump --user=root --host=127.0.0.1 --single-transaction --hex-blob "
+                    f"{APP_DATABASE}")
+            seconds = copy_through_socat(
+                harness, dump, f"{server.client()} {APP_DATABASE}",
+                {"MYSQL_PWD": harness.root_password()}, timeout, socat_options)
+        else:
+            seconds = mysqldump_over_link(harness, server, timeout)
         copied = int(server.sql(f"SELECT COUNT(*) FROM {APP_DATABASE}.bench{TABLES}"))
         if copied != expected_rows:
             raise HarnessError(f"the logical copy has {copied} rows in bench{TABLES}, not {expected_rows}")
@@ -473,15 +626,19 @@ def machine() -> dict:
     return {
         "cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory_kb / 2**20, 1),
         "disk": f"{source[0]} ({source[1]}, {disk.total // 2**30} GiB)", "kernel": platform.release(),
-        "mariadb": subprocess.run(["mariadbd", "--version"], capture_output=True, text=True).stdout.strip(),
         "load_average": os.getloadavg()[0],
     }
 
 
-def run(size_mb: int, config: dict[str, str], workdir: Path) -> dict:
+def server_version(harness: StatefulSetHarness) -> str:
+    """The release pod 0 runs, as the server reports it (e.g. 9.7.4, 10.11.19-MariaDB-0+deb12u1)."""
+    return harness.run_sql(PRIMARY, "SELECT VERSION()")[0][0]
+
+
+def run(size_mb: int, config: dict[str, str], workdir: Path, server: str = DEFAULT_SERVER) -> dict:
     timeout = 600 + size_mb  # generous: the machine is shared
-    info = {"size_mb": size_mb, "config": config, "machine": machine()}
-    with cluster(config, workdir / "harness") as harness:
+    info = {"size_mb": size_mb, "server": server, "config": config, "machine": machine()}
+    with cluster(config, workdir / "harness", server) as harness:
         # The raw and logical copies move their bytes with the socat block size the clone gets.
         clone_env = clone_settings(harness.statefulset)
         info["clone_settings"] = clone_env
@@ -490,13 +647,18 @@ def run(size_mb: int, config: dict[str, str], workdir: Path) -> dict:
         log("starting pod 0")
         harness.start_statefulset(replicas=1, timeout=300)
         wait_for_app_database(harness)
-        log(f"loading {size_mb} MB ({TABLES} tables of {table_rows(size_mb)} rows)")
+        info["server_version"] = server_version(harness)
+        log(f"loading {size_mb} MB ({TABLES} tables of {table_rows(size_mb)} rows) into {server} "
+            f"({info['server_version']})")
         started = time.monotonic()
         rows = load_dataset(harness, size_mb)
         info["load_seconds"] = round(time.monotonic() - started, 1)
         settle(harness)
         info["data_bytes"] = size = data_bytes(harness, PRIMARY)
-        log(f"loaded in {info['load_seconds']} s; {size / MIB:.0f} MiB of the donor's data directory to copy")
+        info["data_bytes_by_entry"] = data_bytes_by_entry(harness, PRIMARY)
+        info["dataset_digest"] = dataset_digest(harness)
+        log(f"loaded in {info['load_seconds']} s; {size / MIB:.0f} MiB of the donor's data directory "
+            f"to copy; rows (count:digest per table) {info['dataset_digest']}")
         client = harness.attach_client("bench")
         try:
             probe = DonorProbe(harness, client.netns_path, rows, workdir)
@@ -529,8 +691,9 @@ def run(size_mb: int, config: dict[str, str], workdir: Path) -> dict:
             harness.detach_client(client)
     info["join"] = {
         "clone_seconds": round(clone_seconds, 2),
-        "stream_seconds": round(join.prepare_started - join.clone_started, 2),
-        "prepare_seconds": round(join.clone_done - join.prepare_started, 2),
+        "stream_seconds": round(join.copy_done - join.clone_started, 2),
+        "prepare_seconds": round(join.clone_done - join.copy_done, 2),
+        "pod_to_copy_start_seconds": round(join.clone_started - join.pod_created, 2),
         "pod_to_ready_seconds": round(join.ready - join.pod_created, 2),
         "pod_to_caught_up_seconds": round(join.caught_up - join.pod_created, 2),
         "attempts": join.attempts,
@@ -566,7 +729,7 @@ def tls_cost(size_mb: int, config: dict[str, str], workdir: Path) -> dict:
                 join = join_replica(harness, timeout)
                 info["clones"][f"{variant}, {link}"] = {
                     "clone_seconds": round(join.clone_done - join.clone_started, 2),
-                    "stream_seconds": round(join.prepare_started - join.clone_started, 2)}
+                    "stream_seconds": round(join.copy_done - join.clone_started, 2)}
                 log(f"{variant}, {link}: {info['clones'][f'{variant}, {link}']}")
                 # The next clone starts from nothing again (the harness keeps a removed pod's claim).
                 harness.scale_to(1, timeout=timeout)
@@ -587,37 +750,57 @@ def print_tls_cost(info: dict) -> None:
     print(" ".join(f"{key}={info[key]:.2f}" for key in info if key.startswith("tls_")))
 
 
-def main() -> None:
+def results_name(kind: str, server: str, size_mb: int) -> str:
+    """clone-256mb.json for the default server, clone-mysql-9.7-256mb.json for another."""
+    return f"{kind}-{'' if server == DEFAULT_SERVER else server + '-'}{size_mb}mb.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=256)
-    parser.add_argument("--results", type=Path, help="write clone-<size>mb.json into this directory")
+    parser.add_argument("--server", choices=SERVERS, default=DEFAULT_SERVER,
+                        help=f"the server the pods run (default {DEFAULT_SERVER})")
+    parser.add_argument("--results", type=Path, help="write clone-[<server>-]<size>mb.json into this directory")
     parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                         help="a stack config key for this run, e.g. transferBufferBytes=8192")
     parser.add_argument("--tls-cost", action="store_true",
                         help="instead: the same clone plain and over mutual TLS, on an "
                              "unconstrained link and on one of 1 Gbit/s")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.tls_cost and split_server(args.server)[0] != "mariadb":
+        parser.error(f"--tls-cost times MariaDB's socat stream; {args.server} clones with the CLONE "
+                     "plugin: run it with a mariadb server")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     config = dict(item.split("=", 1) for item in args.config)
-    measure = tls_cost if args.tls_cost else run
     with tempfile.TemporaryDirectory(prefix="bench-clone-", dir="/var/tmp") as workdir:
-        info = measure(args.size_mb, config, Path(workdir))
+        if args.tls_cost:
+            info = tls_cost(args.size_mb, config, Path(workdir))
+        else:
+            info = run(args.size_mb, config, Path(workdir), args.server)
     if args.results:
         args.results.mkdir(parents=True, exist_ok=True)
-        name = f"clone-{'tls-' if args.tls_cost else ''}{args.size_mb}mb.json"
+        name = results_name("clone-tls" if args.tls_cost else "clone", args.server, args.size_mb)
         (args.results / name).write_text(json.dumps(info, indent=2) + "\n")
     if args.tls_cost:
         print_tls_cost(info)
         return
     latency = info["donor_latency"]
-    print(f"data to copy: {info['data_bytes'] / MIB:.0f} MiB")
+    print(f"{info['server']} ({info['server_version']}); load average "
+          f"{info['machine']['load_average']:.1f} at the start (the machine is shared)")
+    print(f"data to copy: {info['data_bytes'] / MIB:.0f} MiB; rows {info['dataset_digest']}")
     for method in ("clone", "raw", "logical"):
         print(f"{method}: {info['seconds'][method]} s, {info['mb_per_second'][method]} MiB/s, "
               f"donor p50/p99 {latency[method]['p50_ms']}/{latency[method]['p99_ms']} ms")
     print(f"donor p50/p99 before: {latency['before']['p50_ms']}/{latency['before']['p99_ms']} ms")
     join = info["join"]
     print(f"new pod: Ready after {join['pod_to_ready_seconds']} s, caught up after "
-          f"{join['pod_to_caught_up_seconds']} s (clone {join['clone_seconds']} s: stream "
-          f"{join['stream_seconds']} s, prepare {join['prepare_seconds']} s)")
+          f"{join['pod_to_caught_up_seconds']} s; the copy started {join['pod_to_copy_start_seconds']} s "
+          f"after the pod (clone {join['clone_seconds']} s: copy {join['stream_seconds']} s, then "
+          f"{join['prepare_seconds']} s of prepare and move)")
     print(f"ratio_vs_raw={info['ratio_vs_raw']:.2f} ratio_vs_logical={info['ratio_vs_logical']:.2f}")
 
 

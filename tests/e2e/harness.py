@@ -193,6 +193,12 @@ class StatefulSetHarness:
         with self._lock:
             return self._pod(pod).attachment.ip
 
+    def pod_netns_path(self, pod: str) -> Path:
+        """The pod's network namespace: ``nsenter --net=<path>`` runs a program of this machine
+        on the pod's network (its address and link), without the pod's image."""
+        with self._lock:
+            return self._pod(pod).attachment.netns_path
+
     def dns_name(self, pod: str) -> str:
         return self._controller.dns_name(pod)
 
