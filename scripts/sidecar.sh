@@ -141,14 +141,16 @@ finish_rebuild() {
 }
 
 # Follows the writable pod <source>, rebuilding this server first if it holds transactions
-# <source> lacks; <states> is peer_states output.
+# <source> lacks. This server's state is read first, then the source's: a state of the source
+# read earlier (peer_states) lacks the heartbeats it has written since, which this server may
+# already hold if the switchover Job pointed it at the source meanwhile, and a rebuild of a
+# healthy replica would follow.
 follow_or_rebuild() {
-  local source=$1 states=$2 source_state=
-  local ordinal_of state
-  while IFS=$'\t' read -r ordinal_of _ _ _ state; do
-    [[ "$ordinal_of" != "$source" ]] || source_state=$state
-  done <<<"$states"
-  if ! gtid_state_holds "$source_state" "$(sql_value "SELECT $(gtid_state_expression)")" sql_value; then
+  local source=$1 own source_state
+  own=$(sql_value "SELECT $(gtid_state_expression)") || die "cannot read this server's GTID state"
+  source_state=$(peer_sql "$peer_options" "$source" "SELECT $(gtid_state_expression)") ||
+    die "pod $source, the primary, did not answer for its GTID state; this server does not follow it yet"
+  if ! gtid_state_holds "$source_state" "$own" sql_value; then
     log "this server holds transactions that the primary (pod $source) lacks: a failover left them behind; rebuilding from a peer"
     rebuild
   fi
@@ -167,7 +169,7 @@ take_role() {
   states=$(peer_states "$peer_options" "$ordinal")
   writable=$(writable_peer <<<"$states")
   if [[ -n "$writable" ]]; then
-    follow_or_rebuild "$writable" "$states"
+    follow_or_rebuild "$writable"
     return
   fi
   own=$(sql_value "$(peer_state_sql)") || die "cannot read this server's heartbeat and GTID state"
@@ -224,7 +226,35 @@ watch_role_once() {
     [[ "$source" != "$(pod_host "$writable")" ]] || return 0
     log "the primary is pod $writable; this replica follows it"
   fi
-  follow_or_rebuild "$writable" "$states"
+  follow_or_rebuild "$writable"
+}
+
+# When the local server started, in seconds since the epoch (to a second).
+server_started_at() {
+  local uptime
+  uptime=$(sql_value "SHOW GLOBAL STATUS LIKE 'Uptime'") || return 1
+  uptime=${uptime##*$'\t'}
+  [[ "$uptime" =~ ^[0-9]+$ ]] || return 1
+  printf '%s\n' "$(($(date +%s) - uptime))"
+}
+
+# A server that restarted on its own while this sidecar ran (a crash, an OOM kill, the liveness
+# probe) comes back read-only and, on a replica, without replication (skip-replica-start): it
+# gets its role again, as at this sidecar's start. <started> is when the server that was given
+# its role started; prints when the running one started, once it has its role.
+retake_role_if_restarted() {
+  local started=$1 now
+  root_options=$(client_options root root-password)
+  peer_options=$(client_options "$REPLICATION_USER" replication-password)
+  # shellcheck disable=SC2064 # the files of this look, named now
+  trap "rm -f '$root_options' '$peer_options'" EXIT
+  now=$(server_started_at) || return 1
+  # Two seconds of slack: the start is computed from whole seconds of uptime.
+  if ((now > started + 2)); then
+    log "the server restarted $(($(date +%s) - now))s ago; giving it its role again"
+    take_role >&2
+  fi
+  printf '%s\n' "$now"
 }
 
 # Streams one hot backup of the local server to stdout; run by the transfer tool per connection.
@@ -294,6 +324,7 @@ peer_options=$(client_options "$REPLICATION_USER" replication-password)
 log "making sure this server has the heartbeat table and event"
 heartbeat_setup_sql | local_sql "$root_options" || die "could not create the heartbeat table and event"
 take_role
+server_started=$(server_started_at) || die "cannot read the local server's uptime"
 rm -f "$root_options" "$peer_options"
 
 tls_state=''
@@ -320,6 +351,11 @@ fi
 # container ends when the listener does.
 while [[ -z "$listener" ]] || kill -0 "$listener" 2>/dev/null; do
   sleep "$ROLE_WATCH_SECONDS"
+  if started=$(retake_role_if_restarted "$server_started"); then
+    server_started=$started
+  else
+    log "the server does not answer, or did not get its role again; will look again"
+  fi
   (watch_role_once) || log "will look at the roles again"
   if tls_enabled && [[ "$(tls_files_state)" != "$tls_state" ]]; then
     tls_state=$(tls_files_state)

@@ -38,6 +38,7 @@ def test_a_primary_without_replicas_purges_its_expired_binary_logs(mariadb_clust
     assert expired and not set(expired) & set(binary_logs(cluster))
 
 
+# MariaDB 11.x only: no other server has slave_connections_needed_for_purge.
 @pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(180)
 def test_with_the_11_x_default_a_primary_keeps_expired_binary_logs_until_a_replica_connects(

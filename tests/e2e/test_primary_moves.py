@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from .cluster import gtid_sequence
 from .harness import HarnessError, RestartPolicy
 from .service_client import ServiceClient
 
@@ -67,6 +68,22 @@ def wait_for_primary_endpoint(harness, pod: str) -> None:
                        f"{pod} the primary Service's endpoint")
 
 
+def received(cluster, pod: str, position: str) -> bool:
+    """Whether the pod has received every transaction of the primary's position gtid_position
+    gave: applied, or in its relay log."""
+    status = cluster.replica_status(pod)
+    if cluster.flavor == "mariadb":
+        return gtid_sequence(status["Gtid_IO_Pos"]) >= gtid_sequence(position)
+    retrieved = status["Retrieved_Gtid_Set"].replace("\n", "")
+    return cluster.harness.run_sql(pod, f"SELECT GTID_SUBSET(GTID_SUBTRACT('{position}', @@GLOBAL.gtid_executed), "
+                                        f"'{retrieved}')") == [("1",)]
+
+
+def io_thread_state(cluster, pod: str) -> str | None:
+    status = cluster.replica_status(pod)
+    return status.get("Slave_IO_Running", status.get("Replica_IO_Running"))
+
+
 def set_aside(harness, pod: str) -> list[str]:
     """The diverged data a pod's rebuild has kept aside on its claim."""
     return [path.name for path in harness.claim_path(pod).iterdir() if path.name.startswith("diverged-")]
@@ -111,10 +128,18 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
     cluster.create_events_table()
     cluster.insert_events(1, 100)
     cluster.wait_caught_up()
-    # Rows 101..120 reach pods 0 and 2, each acknowledged, but not pod 1: its link is down.
+    # Rows 101..110 reach every pod, but pod 1 only receives them: a read lock holds its applier
+    # (on MySQL its parallel workers, while the coordinator has read all its relay log).
+    lock = cluster.root_session("mysql-1")
+    lock.send(f"LOCK TABLES {cluster.app_database}.events READ")
+    cluster.insert_events(101, 110)
+    position = cluster.gtid_position(cluster.primary)
+    harness.wait_until(lambda: cluster.holds_position("mysql-2", position) and received(cluster, "mysql-1", position),
+                       30, "rows 101..110 on mysql-2 and in mysql-1's relay log")
+    # Rows 111..120 reach pods 0 and 2, each acknowledged, but not pod 1: its link is down.
     cluster.io_thread("mysql-1", "STOP")
-    cluster.insert_events(101, 120)
-    harness.wait_until(lambda: cluster.events("mysql-2").high == 120, 30, "rows 101..120 on mysql-2")
+    cluster.insert_events(111, 120)
+    harness.wait_until(lambda: cluster.events("mysql-2").high == 120, 30, "rows 111..120 on mysql-2")
     # Rows 121..130 reach pod 0 only: the tail it never sent.
     cluster.io_thread("mysql-2", "STOP")
     cluster.insert_events(121, 130)
@@ -122,7 +147,21 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
     for replica in ("mysql-1", "mysql-2"):
         cluster.io_thread(replica, "START")
 
-    harness.apply(cluster.render(primaryOrdinal=1))
+    # The failover's first step on its target stops the I/O thread; the lock outlasts the Job's
+    # client timeout for one statement (topology.sh, 4 s), so the Job must wait for pod 1 to
+    # apply what it received by GTID, however long its workers take.
+    def unlock_once_the_failover_began() -> None:
+        harness.wait_until(lambda: io_thread_state(cluster, "mysql-1") == "No", 120, "the failover to stop mysql-1's I/O thread")
+        time.sleep(LONG_WRITE)
+        lock.close()
+
+    unlocker = threading.Thread(target=unlock_once_the_failover_began, daemon=True)
+    unlocker.start()
+    try:
+        harness.apply(cluster.render(primaryOrdinal=1))
+    finally:
+        unlocker.join(timeout=150)
+        lock.kill()
     cluster.primary = "mysql-1"
     # Behind pod 2 during the outage, pod 1 was unready: Ready again at its next probe once promoted.
     wait_for_primary_endpoint(harness, "mysql-1")

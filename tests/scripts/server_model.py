@@ -17,6 +17,7 @@ from __future__ import annotations
 import marshal
 import os
 import re
+import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ def new_state(server: str, options: dict[str, str]) -> dict[str, Any]:
         "gtid_executed": "", "gtid_purged": "",           # MySQL
         "gtid_binlog_pos": "", "gtid_slave_pos": "",      # MariaDB
         "binlog": 1, "binlog_pos": 157,
+        "started_at": int(time.time()),  # the server's start, for its Uptime status
         "channel": None,
         "users": [], "grants": [], "databases": [],
         "schema_objects": [],  # tables, events and views made outside the replicated databases' grants
@@ -542,6 +544,8 @@ def query(state: dict[str, Any], text: str) -> list[str]:
         return [gtid_state(state)]
     if words == "SELECT GTID_SUBSET ( ? , ? )":
         return ["1" if gtid_subset(unquote(tokens[3]), unquote(tokens[5])) else "0"]
+    if words == "SHOW GLOBAL STATUS LIKE ?" and unquote(tokens[4]) == "Uptime":
+        return ["Uptime", str(int(time.time()) - state["started_at"])]
     raise SqlError(f"the stand-in has no answer to: {text}")
 
 

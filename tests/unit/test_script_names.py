@@ -44,7 +44,9 @@ def test_replica_replicates_from_the_designated_primary_of_its_cluster(rendered,
     # A MariaDB sidecar ends with its backup listener (here a stub that returns at once).
     pod = PodSandbox(tmp_path, rendered(**CLUSTER, flavor="mariadb"), "backup", "orders-2")
     (pod.path("data") / "replication-source").write_text("0-100-57\n")
-    pod.stub("mariadb", "socat", "mariadb-backup", "mbstream")
+    pod.stub("socat", "mariadb-backup", "mbstream")
+    # The client answers only the server's uptime, which the sidecar reads once it has its role.
+    pod.stub("mariadb", answer='[[ "$*" != *Uptime* ]] || printf "Uptime\\t5\\n"')
     result = pod.run()
     assert result.returncode == 0, result.stderr
     assert f"MASTER_HOST='{host(0)}'" in pod.calls()
