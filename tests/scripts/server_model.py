@@ -51,18 +51,23 @@ def speaks_source_replica(server: str) -> bool:
 # Variables: upstream defaults, then the option files.
 
 def default_variables(server: str) -> dict[str, str]:
-    """What a server runs with when no option file sets a variable (REFERENCE.md "Server
-    defaults"; research 9)."""
+    """What a server runs with when no option file sets a variable: the defaults of mysql-server
+    sql/sys_vars.cc and MariaDB/server sql/sys_vars.cc (checked on 9.7, 11.8 and 10.11 by
+    test_model_agrees_with_real_servers.py)."""
     variables = {"gtid_mode": "OFF", "enforce_gtid_consistency": "OFF", "super_read_only": "OFF",
                  "read_only": "OFF", "skip_replica_start": "OFF", "relay_log_recovery": "OFF",
                  "log_bin": "", "server_id": "1"}
-    if server in ("mysql 9.7", "mysql 8.4", "mysql 8.0"):
-        # replica_parallel_workers is 4 from 8.0.27 and in 8.4 (research 1, REFERENCE.md); the
-        # images' 8.0 is newer than 8.0.27. The binary log is on by default since 8.0.
+    if not is_mariadb(server):
+        # replica_parallel_workers is 4 from 8.0.27 (Sys_replica_parallel_workers); the images'
+        # 8.0 is newer than that. The binary log is on by default since 8.0, named binlog.
         variables.update(replica_parallel_workers="4", log_bin="binlog")
     else:
         # MariaDB's slave_parallel_threads defaults to 0.
         variables["replica_parallel_workers"] = "0"
+    if server == "mysql 9.7":
+        # GTIDs are on by default in the 9.x line (seen on 9.7.4), off in 8.4 and 8.0
+        # (mysql-server 8.4 sql/sys_vars.cc, Sys_gtid_mode and Sys_enforce_gtid_consistency).
+        variables.update(gtid_mode="ON", enforce_gtid_consistency="ON")
     return variables
 
 
@@ -121,6 +126,34 @@ def gtid_subset(subset: str, superset: str) -> bool:
                for uuid, spans in gtid_set(subset).items() for lo, hi in spans)
 
 
+def gtid_union(first: str, second: str) -> str:
+    spans = gtid_set(first)
+    for uuid, added in gtid_set(second).items():
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted(spans.get(uuid, []) + added):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+            else:
+                merged.append((lo, hi))
+        spans[uuid] = merged
+    return gtid_text(spans)
+
+
+def gtid_overlap(first: str, second: str) -> bool:
+    other = gtid_set(second)
+    return any(lo <= b and a <= hi for uuid, spans in gtid_set(first).items()
+               for lo, hi in spans for a, b in other.get(uuid, []))
+
+
+def gtid_subtract(first: str, second: str) -> str:
+    """The GTIDs of `first` that are not in `second` (one transaction at a time: small sets)."""
+    other = gtid_set(second)
+    left = {uuid: [(n, n) for lo, hi in spans for n in range(lo, hi + 1)
+                   if not any(a <= n <= b for a, b in other.get(uuid, []))]
+            for uuid, spans in gtid_set(first).items()}
+    return gtid_union("", gtid_text({uuid: spans for uuid, spans in left.items() if spans}))
+
+
 def gtid_added(gtids: str, uuid: str) -> str:
     """gtid_executed after the server commits one more transaction of its own."""
     spans = gtid_set(gtids)
@@ -134,7 +167,9 @@ def gtid_added(gtids: str, uuid: str) -> str:
 
 def new_state(server: str, options: dict[str, str]) -> dict[str, Any]:
     variables = {**default_variables(server), **options}
-    if variables["super_read_only"] == "ON":  # implies read_only (MySQL manual, super_read_only)
+    if variables["super_read_only"] == "ON" and not is_mariadb(server):
+        # super_read_only implies read_only (mysql-server sql/sys_vars.cc,
+        # fix_super_read_only); MariaDB has no such variable (loose- makes it ignored).
         variables["read_only"] = "ON"
     server_id = int(variables["server_id"])
     return {
@@ -278,16 +313,33 @@ RLI_INIT_ERROR = {
     True: "ERROR 1872 (HY000): Replica failed to initialize applier metadata structure from the repository",
     False: "ERROR 1872 (HY000): Slave failed to initialize relay log info structure from the repository",
 }
-# ER_CANT_SET_GTID_PURGED_WHEN_GTID_EXECUTED_IS_NOT_EMPTY (1840), as seen in real output; the
-# documented procedure runs RESET MASTER first (research 8, pxb-docs create-gtid-replica.md).
-GTID_PURGED_ERROR = ("ERROR 1840 (HY000): @@GLOBAL.GTID_PURGED can only be set when "
-                     "@@GLOBAL.GTID_EXECUTED is empty.")
+# ER_CANT_SET_GTID_PURGED_DUE_SETS_CONSTRAINTS (3546): since 8.0 gtid_purged may be set on a
+# server with GTIDs of its own, as long as what is added is new to it (mysql-server
+# sql/rpl_gtid_state.cc, Gtid_state::add_gtids_to_gtid_purged; seen on 9.7.4).
+GTID_PURGED_ERROR = {
+    "superset": "ERROR 3546 (HY000): @@GLOBAL.GTID_PURGED cannot be changed: the new value must "
+                "be a superset of the old value",
+    "overlap": "ERROR 3546 (HY000): @@GLOBAL.GTID_PURGED cannot be changed: the added gtid set "
+               "must not overlap with @@GLOBAL.GTID_EXECUTED",
+}
 # ER_AUTO_POSITION_REQUIRES_GTID_MODE_NOT_OFF (1777), as seen in real output.
 AUTO_POSITION_ERROR = {
     True: "ERROR 1777 (HY000): CHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION = 1 cannot be "
           "executed because @@GLOBAL.GTID_MODE = OFF.",
     False: "ERROR 1777 (HY000): CHANGE MASTER TO MASTER_AUTO_POSITION = 1 cannot be executed "
            "because @@GLOBAL.GTID_MODE = OFF.",
+}
+
+
+# START without a source (1200): ER_REPLICA_CONFIGURATION in mysql-server
+# share/messages_to_clients.txt (8.0.26+ wording), ER_BAD_SLAVE in MariaDB/server
+# sql/share/errmsg-utf8.txt as START SLAVE raises it (sql/sql_repl.cc, start_slave); both seen
+# on the real servers.
+NOT_CONFIGURED_ERROR = {
+    "mysql": "ERROR 1200 (HY000): The server is not configured as replica; fix in config file or "
+             "with CHANGE REPLICATION SOURCE TO",
+    "mariadb": "ERROR 1200 (HY000): Misconfigured slave: MASTER_HOST was not set; Fix in config "
+               "file or with CHANGE MASTER TO",
 }
 
 
@@ -428,11 +480,11 @@ def replication_statement(state: dict[str, Any], tokens: list[str], words: str) 
         # RESET REPLICA ALL drops the channel with its metadata and relay logs (research 7).
         state["channel"] = None
     elif words.startswith("RESET"):
-        state.update(gtid_executed="", gtid_purged="", binlog=1, binlog_pos=157)
+        # RESET BINARY LOGS AND GTIDS (MySQL), RESET MASTER (MariaDB: its binary log's GTIDs go,
+        # gtid_slave_pos stays).
+        state.update(gtid_executed="", gtid_purged="", gtid_binlog_pos="", binlog=1, binlog_pos=157)
     elif words.startswith("SET GLOBAL GTID_PURGED"):
-        if state["gtid_executed"]:
-            raise SqlError(GTID_PURGED_ERROR)
-        state["gtid_executed"] = state["gtid_purged"] = unquote(tokens[-1])
+        set_gtid_purged(state, unquote(tokens[-1]))
     elif words.startswith("SET GLOBAL GTID_SLAVE_POS = @@GLOBAL.GTID_CURRENT_POS"):
         state["gtid_slave_pos"] = gtid_current_pos(state)
     elif words.startswith("SET GLOBAL GTID_SLAVE_POS"):
@@ -441,6 +493,22 @@ def replication_statement(state: dict[str, Any], tokens: list[str], words: str) 
         change_source(state, tokens)
     else:
         start_replica(state)
+
+
+def set_gtid_purged(state: dict[str, Any], value: str) -> None:
+    """'+set' adds to gtid_purged; a plain set replaces it and must contain it. Either way the
+    added GTIDs join gtid_executed and must not be there already."""
+    purged = state["gtid_purged"]
+    if value.startswith("+"):
+        added = value[1:]
+    elif gtid_subset(purged, value):
+        added = gtid_subtract(value, purged)
+    else:
+        raise SqlError(GTID_PURGED_ERROR["superset"])
+    if gtid_overlap(added, state["gtid_executed"]):
+        raise SqlError(GTID_PURGED_ERROR["overlap"])
+    state["gtid_purged"] = gtid_union(purged, added)
+    state["gtid_executed"] = gtid_union(state["gtid_executed"], added)
 
 
 def gtid_current_pos(state: dict[str, Any]) -> str:
@@ -465,7 +533,9 @@ def change_source(state: dict[str, Any], tokens: list[str]) -> None:
         raise SqlError(PASSWORD_LENGTH_ERROR)
     if options.get("AUTO_POSITION") == "1" and state["variables"]["gtid_mode"] != "ON":
         raise SqlError(AUTO_POSITION_ERROR[new_words])
-    channel = state["channel"] or new_channel("", "", False, "no")
+    # MariaDB's new channel replicates by GTID (slave_pos) unless it is given a binary log
+    # position (seen on 11.8 and 10.11; the default since 10.10).
+    channel = state["channel"] or new_channel("", "", False, "slave_pos" if is_mariadb(server) else "no")
     fields = {"HOST": "host", "PORT": "port", "USER": "user", "PASSWORD": "password",
               "HEARTBEAT_PERIOD": "heartbeat", "LOG_FILE": "log_file", "LOG_POS": "log_pos",
               "USE_GTID": "use_gtid"}
@@ -474,15 +544,15 @@ def change_source(state: dict[str, Any], tokens: list[str]) -> None:
             channel[fields[option]] = value
     if "AUTO_POSITION" in options:
         channel["auto_position"] = options["AUTO_POSITION"] == "1"
+    if is_mariadb(server) and ("LOG_FILE" in options or "LOG_POS" in options) and "USE_GTID" not in options:
+        channel["use_gtid"] = "no"
     state["channel"] = channel
 
 
 def start_replica(state: dict[str, Any]) -> None:
     channel = state["channel"]
     if not channel or not channel["host"]:
-        # ER_REPLICA_CONFIGURATION (1200), from memory.
-        raise SqlError("ERROR 1200 (HY000): The server is not configured as slave; fix in config "
-                       "file or with CHANGE MASTER TO")
+        raise SqlError(NOT_CONFIGURED_ERROR[flavor(state["server"])])
     if channel["relay_logs_missing"]:
         raise SqlError(RLI_INIT_ERROR[speaks_source_replica(state["server"])])
     channel.update(io="Yes", sql="Yes", lag="0")
@@ -500,14 +570,14 @@ def replica_status_rows(state: dict[str, Any]) -> list[tuple[str, str]]:
     new = speaks_source_replica(state["server"])
     replica, source = ("Replica", "Source") if new else ("Slave", "Master")
     rows = [
-        (f"{replica}_IO_State", f"Waiting for {source.lower()} to send event"),
+        (f"{replica}_IO_State", f"Waiting for {source.lower()} to send event" if channel["io"] == "Yes" else ""),
         (f"{source}_Host", channel["host"]),
         (f"{source}_Port", channel["port"]),
         (f"{replica}_IO_Running", channel["io"]),
         (f"{replica}_SQL_Running", channel["sql"]),
-        ("Last_SQL_Error", channel["sql_error"]),
-        ("Last_IO_Error", channel["io_error"]),
         (f"Seconds_Behind_{source}", channel["lag"]),
+        ("Last_IO_Error", channel["io_error"]),
+        ("Last_SQL_Error", channel["sql_error"]),
     ]
     if is_mariadb(state["server"]):
         rows.append(("Using_Gtid", {"slave_pos": "Slave_Pos", "current_pos": "Current_Pos"}.get(
