@@ -436,10 +436,12 @@ def commit(state: dict[str, Any]) -> None:
     """A transaction of this server's own: in the binary log with a GTID of its own."""
     state["binlog_pos"] += 100
     if is_mariadb(state["server"]):
-        server_id, seqno = state["variables"]["server_id"], 0
-        if state["gtid_binlog_pos"]:
-            seqno = int(state["gtid_binlog_pos"].rsplit("-", 1)[1])
-        state["gtid_binlog_pos"] = f"0-{server_id}-{seqno + 1}"
+        # The next sequence number follows the newest GTID the server knows of in the domain,
+        # its replica position's too (MariaDB/server sql/log.cc, MYSQL_BIN_LOG::write_gtid_event;
+        # seen on 11.8 and 10.11).
+        seqno = max((int(pos.rsplit("-", 1)[1]) for pos in (state["gtid_binlog_pos"], state["gtid_slave_pos"])
+                     if pos), default=0)
+        state["gtid_binlog_pos"] = f"0-{state['variables']['server_id']}-{seqno + 1}"
     elif state["variables"]["gtid_mode"] == "ON":
         state["gtid_executed"] = gtid_added(state["gtid_executed"], state["server_uuid"])
 
