@@ -214,6 +214,8 @@ OPTION_FILES = {
     "old names, loose- and bare flags": lambda server: (
         "slave-parallel-workers=2\nskip-slave-start\nloose-super-read-only=ON\nrelay_log_recovery=1\n"
         "server_id=9\nlog-bin=mysql-bin\n"),
+    # MariaDB also reads [mariadb] (and [server], [mariadbd]); MySQL only [mysqld].
+    "other groups": lambda server: "[client]\nread-only=1\n[mariadb]\nserver-id=11\n",
 }
 
 
@@ -265,6 +267,13 @@ def test_read_only_alone_lets_root_write(pair) -> None:
     model, real = pair
     both(model, real, "SET GLOBAL read_only = ON")
     both(model, real, ";\n".join(WRITES))
+
+
+@on(*REAL)
+def test_the_event_scheduler_turns_off_and_on(pair) -> None:
+    model, real = pair
+    both(model, real, "SET GLOBAL event_scheduler = OFF")
+    both(model, real, "SET GLOBAL event_scheduler = ON")
 
 
 @on(*REAL)
