@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from real_servers import Outcome, RealServer, start_server
+from e2e.server_roots import ServerRootError, server_root
+from real_servers import REAL_SERVERS, Outcome, RealServer, start_server
 
 import server_model
 import standins
@@ -99,11 +100,19 @@ def same_outcome(model: Outcome, real: Outcome) -> None:
 
 
 @pytest.fixture(scope="session")
-def real_servers() -> Iterator[dict[str, RealServer]]:
-    started: dict[str, RealServer] = {}
+def real_servers() -> Iterator[dict[str, RealServer | Exception]]:
+    """The session's servers by name, or why one could not be had (its tests fail with that)."""
+    started: dict[str, RealServer | Exception] = {}
     yield started
     for server in started.values():
-        server.stop()
+        if isinstance(server, RealServer):
+            server.stop()
+
+
+def cannot_have(server: str, error: Exception) -> None:
+    """A tree that cannot be built, or a server that does not start, fails the test with what
+    failed: never a skip."""
+    pytest.fail(f"{server}: {error}", pytrace=False)
 
 
 def reset(real: RealServer) -> None:
@@ -131,14 +140,18 @@ def set_gtid_mode(real: RealServer, mode: str) -> None:
 
 
 @pytest.fixture
-def pair(request: pytest.FixtureRequest, real_servers: dict[str, RealServer]) -> tuple[Model, RealServer]:
+def pair(request: pytest.FixtureRequest,
+         real_servers: dict[str, RealServer | Exception]) -> tuple[Model, RealServer]:
     """The model and the real server of the test's `server`, both fresh."""
     server = request.param
     if server not in real_servers:
-        # A tree that cannot be built or a server that does not start fails the test (with what
-        # failed), never skips it.
-        real_servers[server] = start_server(server, SESSION_OPTIONS)
+        try:
+            real_servers[server] = start_server(server, SESSION_OPTIONS)
+        except (ServerRootError, OSError, subprocess.SubprocessError) as error:
+            real_servers[server] = error
     real = real_servers[server]
+    if isinstance(real, Exception):
+        cannot_have(server, real)
     reset(real)
     model = Model(server, SESSION_OPTIONS)
     if not real.is_mariadb:
@@ -174,9 +187,10 @@ _MYSQL_ONLY_VARIABLES = ("gtid_mode", "enforce_gtid_consistency", "super_read_on
 def read_options(server: str, text: str) -> dict[str, str]:
     """The variables the real server takes from an option file (and its defaults), as its
     --verbose --help prints them after reading the file: no server starts."""
-    from real_servers import REAL_SERVERS
-    from e2e.server_roots import server_root
-    tree = server_root(REAL_SERVERS[server]).path
+    try:
+        tree = server_root(REAL_SERVERS[server]).path
+    except (ServerRootError, OSError) as error:
+        cannot_have(server, error)
     scratch = tree / "tmp" / f"model-vs-server-{server.replace(' ', '-')}.cnf"
     scratch.write_text(text)
     try:
