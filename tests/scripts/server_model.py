@@ -9,7 +9,8 @@ restored backup left the donor's InnoDB tables (TABLES_FILE).
 
 Where a real server runs here (MySQL 9.7.4, MariaDB 11.8 and 10.11: tests/e2e/server_roots.py),
 it is the judge: test_model_agrees_with_real_servers.py (T below) sends the same statements to it
-and to this model. The rules, and what checks each:
+and to this model. The rules, and what checks each ("same code": 8.4 and 8.0 run the rule from
+the same upstream code as 9.7, which the model follows without a server to check it on):
 
 | rule | 9.7 / 11.8 / 10.11 | 8.4 / 8.0 (model only) |
 |---|---|---|
@@ -31,9 +32,11 @@ and to this model. The rules, and what checks each:
 | replica status of a configured channel (replica_status_rows: names, order, values, MariaDB's GTID default) | T::test_a_configured_channel_before_it_starts, T::test_a_channel_told_to_use_gtids | same code; a running channel's rows are tests/e2e's |
 | statements a server lacks and its error (standins.UNKNOWN_TO) | T::test_statements_a_server_lacks_are_refused_as_it_refuses_them | 8.0 keeps the MASTER words: mysql-server 8.0 sql/sql_yacc.yy |
 | database grants: _ and % are wildcards (database_granted) | T::test_a_database_grant_covers_the_databases_its_pattern_matches | same code |
+| a physical copy carries the GTID state and (MySQL) the channel, no relay logs (tables_text, restore) | not checked here: tests/e2e restores real MariaDB backups; MySQL replicas are CLONEs | mysql-server scripts/mysql_system_tables.sql |
+| a started channel runs (io/sql Yes, lag 0) and the heartbeat's age (start_replica, heartbeat) | not checked here: it needs a real source; tests/e2e runs real replicas | - |
 | a restored replica's channel without relay logs does not start (1872) | not checked: needs a server restarted on a copied data directory | mysql-server sql/rpl_rli.cc, Relay_log_info::rli_init_info |
 | XtraBackup: --slave-info refused, FTWRL, binlog_info, slave_info | XtraBackup does not run here | percona/percona-xtrabackup storage/innobase/xtrabackup/src/backup_mysql.cc |
-| mariadb-backup: file names, binlog_info, slave_info, --slave-info refused | not checked yet (mariadb-backup runs here: left for a next step) | MariaDB/server extra/mariabackup/backup_mysql.cc |
+| mariadb-backup: info file names, binlog_info's file and GTID, slave_info, --slave-info taken | T::test_mariadb_backup_files | - |
 
 Only the SQL client and the backup tool import this module (standins.py's docstring explains
 why imports are kept few); re is imported here for the same reason.
@@ -367,7 +370,7 @@ NOT_CONFIGURED_ERROR = {
 
 def new_channel(host: str, user: str, auto_position: bool, use_gtid: str) -> dict[str, Any]:
     return {"host": host, "port": "3306", "user": user, "password": "", "auto_position": auto_position,
-            "use_gtid": use_gtid, "heartbeat": "", "log_file": "", "log_pos": "4",
+            "use_gtid": use_gtid, "heartbeat": "", "log_file": "", "log_pos": "0",
             "io": "No", "sql": "No", "lag": "NULL", "io_error": "", "sql_error": "",
             "relay_logs_missing": False}
 
@@ -678,16 +681,15 @@ def info_prefix(server: str) -> str:
 
 
 def slave_info_refused(state: dict[str, Any], args: list[str]) -> bool:
-    """Finding 1: get_mysql_vars() reads the parallel workers and gtid_mode / gtid_slave_pos from
-    SHOW VARIABLES; the check looks at values only, so it fires on a primary too. XtraBackup 8.x
-    refuses more than 1 worker (PXB-2844), 2.4 and mariabackup more than 0 (MariaDB/server
-    extra/mariabackup/backup_mysql.cc, detect_mysql_capabilities_for_backup)."""
-    if "--slave-info" not in args or "--safe-slave-backup" in args:
+    """XtraBackup's get_mysql_vars() reads the parallel workers and gtid_mode from SHOW
+    VARIABLES; the check looks at values only, so it fires on a primary too. XtraBackup 8.x
+    refuses more than 1 worker (PXB-2844). mariadb-backup took --slave-info from servers with
+    slave_parallel_threads=2 and no GTID position on 11.8 and 10.11 (T::test_mariadb_backup_files),
+    so no refusal is modelled for it."""
+    if "--slave-info" not in args or "--safe-slave-backup" in args or is_mariadb(state["server"]):
         return False
-    threshold = 1 if state["server"] in ("mysql 9.7", "mysql 8.4", "mysql 8.0") else 0
-    multi_threaded = int(state["variables"]["replica_parallel_workers"]) > threshold
-    gtid = state["variables"]["gtid_mode"] == "ON" or bool(state["gtid_slave_pos"])
-    return multi_threaded and not gtid
+    multi_threaded = int(state["variables"]["replica_parallel_workers"]) > 1
+    return multi_threaded and state["variables"]["gtid_mode"] != "ON"
 
 
 def backup_locks(state: dict[str, Any], args: list[str]) -> list[str]:
@@ -705,12 +707,12 @@ def backup_locks(state: dict[str, Any], args: list[str]) -> list[str]:
 
 def binlog_info(state: dict[str, Any]) -> str | None:
     """write_binlog_info() (backup_mysql.cc of both tools): XtraBackup writes file<TAB>pos, plus gtid_executed when
-    gtid_mode=ON and it is not empty, and no file without a binary log or GTIDs; mariabackup
-    always adds gtid_current_pos."""
+    gtid_mode=ON and it is not empty, and no file without a binary log or GTIDs; mariadb-backup
+    adds gtid_current_pos (seen on 11.8 and 10.11)."""
     log_bin = state["variables"]["log_bin"]
     position = f"{log_bin or 'binlog'}.{state['binlog']:06d}\t{state['binlog_pos']}"
     if is_mariadb(state["server"]):
-        return f"{position}\t{state['gtid_binlog_pos']}\n" if log_bin else None
+        return f"{position}\t{gtid_current_pos(state)}\n" if log_bin else None
     if not log_bin and not state["gtid_executed"]:
         return None
     if state["variables"]["gtid_mode"] == "ON" and state["gtid_executed"]:
@@ -723,13 +725,14 @@ def slave_info(state: dict[str, Any]) -> str | None:
     ignores --slave-info). XtraBackup: an auto-position channel gives SET GLOBAL gtid_purged (the
     server's gtid_executed) and CHANGE ... AUTO_POSITION=1, any other the source position; 8.4
     writes the SOURCE words (its test t/ib_slave_info.sh and pxb-docs 8.4), 8.0 and 2.4 the
-    MASTER words. mariabackup: a channel using GTIDs gives gtid_slave_pos and master_use_gtid."""
+    MASTER words. mariadb-backup: a channel using GTIDs, on a server with a GTID position, gives
+    gtid_slave_pos and master_use_gtid, any other its executed position (seen on 11.8, 10.11)."""
     channel = state["channel"]
     if not channel:
         return None
     server = state["server"]
     if is_mariadb(server):
-        if channel["use_gtid"] != "no":
+        if channel["use_gtid"] != "no" and state["gtid_slave_pos"]:
             return (f"SET GLOBAL gtid_slave_pos = '{state['gtid_slave_pos']}';\n"
                     "CHANGE MASTER TO master_use_gtid = slave_pos;\n")
         return f"CHANGE MASTER TO MASTER_LOG_FILE='{channel['log_file']}', MASTER_LOG_POS={channel['log_pos']};\n"

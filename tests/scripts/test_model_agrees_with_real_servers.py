@@ -8,9 +8,12 @@ One server per flavor and session; each test starts from a reset server and a fr
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,9 +121,10 @@ def cannot_have(server: str, error: Exception) -> None:
 def reset(real: RealServer) -> None:
     """Back to the state of a fresh server: writable, no channel, no GTID history, nothing the
     tests made."""
-    start, stop, reset_all = replica_words(real.name)
+    _, stop, reset_all = replica_words(real.name)
     sql = (f"SET GLOBAL read_only = OFF; {stop}; {reset_all}; "
-           "DROP DATABASE IF EXISTS m_sql_test; DROP DATABASE IF EXISTS mysql_x; "
+           + ("SET GLOBAL slave_parallel_threads = 0; " if real.is_mariadb else "")
+           + "DROP DATABASE IF EXISTS m_sql_test; DROP DATABASE IF EXISTS mysql_x; "
            "DROP USER IF EXISTS 'wild'@'localhost'; "
            + ("RESET MASTER; SET GLOBAL gtid_slave_pos = ''" if real.is_mariadb
               else "RESET BINARY LOGS AND GTIDS"))
@@ -191,7 +195,9 @@ def read_options(server: str, text: str) -> dict[str, str]:
         tree = server_root(REAL_SERVERS[server]).path
     except (ServerRootError, OSError) as error:
         cannot_have(server, error)
-    scratch = tree / "tmp" / f"model-vs-server-{server.replace(' ', '-')}.cnf"
+    handle, name = tempfile.mkstemp(prefix="model-vs-server-", suffix=".cnf", dir=tree / "tmp")
+    os.close(handle)
+    scratch = Path(name)
     scratch.write_text(text)
     try:
         program = "mariadbd" if server.startswith("mariadb") else "mysqld"
@@ -293,9 +299,9 @@ def test_the_event_scheduler_turns_off_and_on(pair) -> None:
 @on(*REAL)
 def test_replication_administration_runs_on_a_read_only_server(pair) -> None:
     model, real = pair
-    start, stop, reset_all = replica_words(real.name)
+    _, stop, reset_all = replica_words(real.name)
     both(model, real, "SET GLOBAL super_read_only = ON" if not real.is_mariadb else "SET GLOBAL read_only = ON")
-    gtid = (f"SET GLOBAL gtid_slave_pos = '0-100-42'" if real.is_mariadb
+    gtid = ("SET GLOBAL gtid_slave_pos = '0-100-42'" if real.is_mariadb
             else f"SET GLOBAL gtid_purged = '{DONOR}:1-77'")
     reset_logs = "RESET MASTER" if real.is_mariadb else "RESET BINARY LOGS AND GTIDS"
     both(model, real, f"{stop};\n{reset_all};\n{reset_logs};\n{gtid};\n"
@@ -498,3 +504,46 @@ def test_a_database_grant_covers_the_databases_its_pattern_matches(pair, pattern
     both(model, real, grant)
     covered = real.run(f"USE `{database}`", user="wild", password="pw").error is None
     assert server_model.database_granted(model.state, "'wild'@'localhost'", database) == covered
+
+
+# ---------------------------------------------------------------------------------------------
+# mariadb-backup's files, and whether it takes --slave-info.
+
+BACKUP_CASES = {
+    "a primary": [],
+    "a replica by GTID": ["SET GLOBAL gtid_slave_pos = '0-100-42'",
+                          "CHANGE MASTER TO MASTER_HOST = '10.0.0.1'"],
+    "a GTID channel without a GTID position": ["CHANGE MASTER TO MASTER_HOST = '10.0.0.1'"],
+    "a multi-threaded replica by position": [
+        "SET GLOBAL gtid_slave_pos = '0-100-42'",
+        "CHANGE MASTER TO MASTER_HOST = '10.0.0.1', MASTER_LOG_FILE = 'mysql-bin.000003', MASTER_LOG_POS = 1234"],
+    "a multi-threaded replica without GTIDs": [
+        "CHANGE MASTER TO MASTER_HOST = '10.0.0.1', MASTER_LOG_FILE = 'mysql-bin.000003', MASTER_LOG_POS = 1234"],
+}
+
+
+@on(*MARIADB)
+@pytest.mark.parametrize("case", BACKUP_CASES)
+def test_mariadb_backup_files(pair, case: str) -> None:
+    """The info files' names, binlog_info's file and GTID (its offset is the real log's), the
+    whole slave_info, and whether --slave-info is refused."""
+    model, real = pair
+    both(model, real, "CREATE DATABASE IF NOT EXISTS m_sql_test")
+    if "multi-threaded" in case:
+        # The model's options: what SET GLOBAL slave_parallel_threads does on the server.
+        assert real.run("SET GLOBAL slave_parallel_threads = 2").error is None
+        model.state["variables"]["replica_parallel_workers"] = "2"
+    for statement in BACKUP_CASES[case]:
+        both(model, real, statement)
+    args = ["--backup", "--slave-info"]
+    result, real_files = real.backup("--slave-info")
+    assert (result.returncode != 0) == server_model.slave_info_refused(model.state, args), result.stderr[-800:]
+    model_files = {name: text for name, text in server_model.backup_files(model.state, args)
+                   if name.endswith(("_binlog_info", "_slave_info"))}
+    assert sorted(model_files) == sorted(name for name in real_files if name.endswith(("_binlog_info", "_slave_info")))
+    binlog_info = next(name for name in model_files if name.endswith("_binlog_info"))
+    fields = model_files[binlog_info].split("\t")
+    real_fields = real_files[binlog_info].split("\t")
+    assert (fields[0], fields[2]) == (real_fields[0], real_fields[2])
+    slave_info = [name for name in model_files if name.endswith("_slave_info")]
+    assert [model_files[name] for name in slave_info] == [real_files[name] for name in slave_info]
