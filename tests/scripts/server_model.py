@@ -5,9 +5,38 @@ A server's state is a marshal'd dict in the pod's control directory (SERVER_STAT
 the first connection, as the server process would: its variables from the option files of the
 conf directory the mysql container mounts (init-mysql's copies of the rendered ConfigMap), the
 upstream default where a file says nothing; its durable state from its data directory, where a
-restored backup left the donor's InnoDB tables (TABLES_FILE). Every rule names where upstream
-implements it; "research" is /work/research/upstream.md (section), "reference" is
-/work/shared/REFERENCE.md "Upstream rules".
+restored backup left the donor's InnoDB tables (TABLES_FILE).
+
+Where a real server runs here (MySQL 9.7.4, MariaDB 11.8 and 10.11: tests/e2e/server_roots.py),
+it is the judge: test_model_agrees_with_real_servers.py (T below) sends the same statements to it
+and to this model. The rules, and what checks each ("same code": 8.4 and 8.0 run the rule from
+the same upstream code as 9.7, which the model follows without a server to check it on):
+
+| rule | 9.7 / 11.8 / 10.11 | 8.4 / 8.0 (model only) |
+|---|---|---|
+| default variables (default_variables) | T::test_a_server_reads_its_option_files_as_the_model_boots | mysql-server sql/sys_vars.cc (GTIDs off before 9.x) |
+| option files: names, loose-, old names, booleans, groups (server_options) | same test, on the rendered primary.cnf and replica.cnf | same code |
+| super_read_only implies read_only; read_only=OFF clears it; MariaDB lacks it | T::test_super_read_only_turns_read_only_on_and_read_only_off_turns_both_off, T::test_mariadb_has_no_super_read_only | mysql-server sql/sys_vars.cc (fix_super_read_only, fix_read_only) |
+| super_read_only refuses root's writes (1290); read_only alone does not | T::test_super_read_only_refuses_root_its_writes, T::test_read_only_alone_lets_root_write | same code |
+| replication administration runs on a read-only server | T::test_replication_administration_runs_on_a_read_only_server | mysql-server sql/rpl_source.cc (rpl_master.cc before 8.0.26), reset_master(): set_skip_readonly_check() |
+| the event scheduler turns off and on | T::test_the_event_scheduler_turns_off_and_on | same code |
+| a logged write adds one GTID, sql_log_bin=0 none (commit) | T::test_a_logged_write_adds_one_gtid_of_the_server_and_an_unlogged_one_none, T::test_a_logged_write_advances_the_binlog_position_and_an_unlogged_one_does_not | same code |
+| RESET BINARY LOGS AND GTIDS / RESET MASTER forget the GTIDs | T::test_resetting_the_binary_logs_forgets_the_servers_gtids | same code |
+| SET GLOBAL gtid_purged (set_gtid_purged, 3546) | T::test_setting_gtid_purged | mysql-server sql/rpl_gtid_state.cc, Gtid_state::add_lost_gtids (since 8.0) |
+| GTID_SUBSET (gtid_subset) | T::test_gtid_subset | same code |
+| gtid_current_pos (MariaDB) | T::test_gtid_current_pos | - |
+| replication passwords over 32 characters (3056); MariaDB takes them | T::test_replication_password_length | mysql-server sql/sql_yacc.yy, ER_CHANGE_SOURCE_PASSWORD_LENGTH |
+| auto-position needs gtid_mode (1777) | T::test_auto_position_needs_gtid_mode_on | mysql-server share/messages_to_clients.txt, ER_AUTO_POSITION_REQUIRES_GTID_MODE_NOT_OFF |
+| START without a source (1200); STOP without one is accepted | T::test_starting_a_replica_without_a_source_is_refused | mysql-server share/messages_to_clients.txt, ER_REPLICA_CONFIGURATION |
+| RESET REPLICA ALL removes the channel | T::test_reset_replica_all_removes_the_channel | same code |
+| replica status of a configured channel (replica_status_rows: names, order, values, MariaDB's GTID default) | T::test_a_configured_channel_before_it_starts, T::test_a_channel_told_to_use_gtids | same code; a running channel's rows are tests/e2e's |
+| statements a server lacks and its error (standins.UNKNOWN_TO) | T::test_statements_a_server_lacks_are_refused_as_it_refuses_them | 8.0 keeps the MASTER words: mysql-server 8.0 sql/sql_yacc.yy |
+| database grants: _ and % are wildcards (database_granted) | T::test_a_database_grant_covers_the_databases_its_pattern_matches | same code |
+| a physical copy carries the GTID state and (MySQL) the channel, no relay logs (tables_text, restore) | not checked here: tests/e2e restores real MariaDB backups; MySQL replicas are CLONEs | mysql-server scripts/mysql_system_tables.sql |
+| a started channel runs (io/sql Yes, lag 0) and the heartbeat's age (start_replica, heartbeat) | not checked here: it needs a real source; tests/e2e runs real replicas | - |
+| a restored replica's channel without relay logs does not start (1872) | not checked: needs a server restarted on a copied data directory | mysql-server sql/rpl_rli.cc, Relay_log_info::rli_init_info |
+| XtraBackup: --slave-info refused, FTWRL, binlog_info, slave_info | XtraBackup does not run here | percona/percona-xtrabackup storage/innobase/xtrabackup/src/backup_mysql.cc |
+| mariadb-backup: info file names, binlog_info's file and GTID, slave_info, --slave-info taken | T::test_mariadb_backup_files | - |
 
 Only the SQL client and the backup tool import this module (standins.py's docstring explains
 why imports are kept few); re is imported here for the same reason.
@@ -27,8 +56,9 @@ SERVER_STATE = "server.bin"
 
 # The file of a data directory that stands for the InnoDB tables a physical backup carries:
 # MySQL 8 keeps mysql.gtid_executed and the replication metadata (mysql.slave_master_info,
-# mysql.slave_relay_log_info) in the mysql tablespace (reference; research 7); MariaDB keeps its
-# replica position in mysql.gtid_slave_pos (brief of issue 10).
+# mysql.slave_relay_log_info) in the mysql tablespace (mysql-server
+# scripts/mysql_system_tables.sql); MariaDB keeps its replica position in mysql.gtid_slave_pos
+# (MariaDB/server sql/rpl_gtid.cc, rpl_slave_state).
 TABLES_FILE = {"mysql": "mysql.ibd", "mariadb": "mysql/gtid_slave_pos.ibd"}
 
 
@@ -52,18 +82,23 @@ def speaks_source_replica(server: str) -> bool:
 # Variables: upstream defaults, then the option files.
 
 def default_variables(server: str) -> dict[str, str]:
-    """What a server runs with when no option file sets a variable (REFERENCE.md "Server
-    defaults"; research 9)."""
+    """What a server runs with when no option file sets a variable: the defaults of mysql-server
+    sql/sys_vars.cc and MariaDB/server sql/sys_vars.cc (checked on 9.7, 11.8 and 10.11 by
+    test_model_agrees_with_real_servers.py)."""
     variables = {"gtid_mode": "OFF", "enforce_gtid_consistency": "OFF", "super_read_only": "OFF",
                  "read_only": "OFF", "skip_replica_start": "OFF", "relay_log_recovery": "OFF",
                  "log_bin": "", "server_id": "1"}
-    if server in ("mysql 9.7", "mysql 8.4", "mysql 8.0"):
-        # replica_parallel_workers is 4 from 8.0.27 and in 8.4 (research 1, REFERENCE.md); the
-        # images' 8.0 is newer than 8.0.27. The binary log is on by default since 8.0.
+    if not is_mariadb(server):
+        # replica_parallel_workers is 4 from 8.0.27 (Sys_replica_parallel_workers); the images'
+        # 8.0 is newer than that. The binary log is on by default since 8.0, named binlog.
         variables.update(replica_parallel_workers="4", log_bin="binlog")
     else:
         # MariaDB's slave_parallel_threads defaults to 0.
         variables["replica_parallel_workers"] = "0"
+    if server == "mysql 9.7":
+        # GTIDs are on by default in the 9.x line (seen on 9.7.4), off in 8.4 and 8.0
+        # (mysql-server 8.4 sql/sys_vars.cc, Sys_gtid_mode and Sys_enforce_gtid_consistency).
+        variables.update(gtid_mode="ON", enforce_gtid_consistency="ON")
     return variables
 
 
@@ -122,6 +157,34 @@ def gtid_subset(subset: str, superset: str) -> bool:
                for uuid, spans in gtid_set(subset).items() for lo, hi in spans)
 
 
+def gtid_union(first: str, second: str) -> str:
+    spans = gtid_set(first)
+    for uuid, added in gtid_set(second).items():
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted(spans.get(uuid, []) + added):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+            else:
+                merged.append((lo, hi))
+        spans[uuid] = merged
+    return gtid_text(spans)
+
+
+def gtid_overlap(first: str, second: str) -> bool:
+    other = gtid_set(second)
+    return any(lo <= b and a <= hi for uuid, spans in gtid_set(first).items()
+               for lo, hi in spans for a, b in other.get(uuid, []))
+
+
+def gtid_subtract(first: str, second: str) -> str:
+    """The GTIDs of `first` that are not in `second` (one transaction at a time: small sets)."""
+    other = gtid_set(second)
+    left = {uuid: [(n, n) for lo, hi in spans for n in range(lo, hi + 1)
+                   if not any(a <= n <= b for a, b in other.get(uuid, []))]
+            for uuid, spans in gtid_set(first).items()}
+    return gtid_union("", gtid_text({uuid: spans for uuid, spans in left.items() if spans}))
+
+
 def gtid_added(gtids: str, uuid: str) -> str:
     """gtid_executed after the server commits one more transaction of its own."""
     spans = gtid_set(gtids)
@@ -135,7 +198,9 @@ def gtid_added(gtids: str, uuid: str) -> str:
 
 def new_state(server: str, options: dict[str, str]) -> dict[str, Any]:
     variables = {**default_variables(server), **options}
-    if variables["super_read_only"] == "ON":  # implies read_only (MySQL manual, super_read_only)
+    if variables["super_read_only"] == "ON" and not is_mariadb(server):
+        # super_read_only implies read_only (mysql-server sql/sys_vars.cc,
+        # fix_super_read_only); MariaDB has no such variable (loose- makes it ignored).
         variables["read_only"] = "ON"
     server_id = int(variables["server_id"])
     return {
@@ -175,8 +240,8 @@ def boot(server: str, conf_dir: str, datadir: str) -> dict[str, Any]:
 
 def restore(state: dict[str, Any], tables: dict[str, str]) -> None:
     """What the donor's tables bring to a server restored from its backup: its GTID state and its
-    replication channel, but no relay logs (a backup copies none: reference), so the channel's
-    applier metadata names relay logs that are not there."""
+    replication channel, but no relay logs (neither XtraBackup nor mariadb-backup copies them), so
+    the channel's applier metadata names relay logs that are not there."""
     for name in ("gtid_executed", "gtid_purged", "gtid_slave_pos"):
         state[name] = tables.get(name, "")
     if state["gtid_executed"] and not state["gtid_purged"]:
@@ -264,38 +329,50 @@ def skeleton(tokens: list[str]) -> str:
 # ---------------------------------------------------------------------------------------------
 # Statements.
 
-# ER_OPTION_PREVENTS_STATEMENT (1290), research 6 (message seen in vendor docs).
+# ER_OPTION_PREVENTS_STATEMENT (1290): mysql-server share/messages_to_clients.txt; seen on 9.7.4.
 SUPER_READ_ONLY_ERROR = ("ERROR 1290 (HY000): The MySQL server is running with the --super-read-only "
                          "option so it cannot execute this statement")
 # ER_CHANGE_SOURCE_PASSWORD_LENGTH / ER_CHANGE_MASTER_PASSWORD_LENGTH (3056), raised by the
-# parser: mysql-server sql/sql_yacc.yy, rule change_replication_source_password (research 4).
+# parser: mysql-server sql/sql_yacc.yy, rule source_def (SOURCE_PASSWORD); seen on 9.7.4.
 PASSWORD_LENGTH_ERROR = ("ERROR 3056 (HY000): The password provided for the replication user exceeds "
                          "the maximum length of 32 characters")
 # ER_REPLICA_RLI_INIT_REPOSITORY (1872): a channel whose applier metadata names relay logs that
-# are missing does not start (research 7, unverified in source; reference: seen in
-# radondb-mysql-kubernetes #271, vitess #2799). The texts are the 8.0.26+ and the older wording
-# seen in real output. relay_log_recovery=ON may recover such a channel upstream (research 7,
-# unverified), so the stricter documented failure is modelled whatever that variable says.
-RLI_INIT_ERROR = {
-    True: "ERROR 1872 (HY000): Replica failed to initialize applier metadata structure from the repository",
-    False: "ERROR 1872 (HY000): Slave failed to initialize relay log info structure from the repository",
+# are missing does not start (mysql-server sql/rpl_rli.cc, Relay_log_info::rli_init_info, which
+# cannot find the relay log it names in the index; reported by radondb-mysql-kubernetes #271
+# and vitess #2799). Not checked against 9.7 here: it needs a server restarted on a copied data
+# directory. relay_log_recovery=ON makes rli_init_info start from a new relay log instead, which
+# the model does not credit: the stricter failure is modelled whatever that variable says.
+RLI_INIT_ERROR = "ERROR 1872 (HY000): Replica failed to initialize applier metadata structure from the repository"
+# ER_CANT_SET_GTID_PURGED_DUE_SETS_CONSTRAINTS (3546): since 8.0 gtid_purged may be set on a
+# server with GTIDs of its own, as long as what is added is new to it (mysql-server
+# sql/rpl_gtid_state.cc, Gtid_state::add_gtids_to_gtid_purged; seen on 9.7.4).
+GTID_PURGED_ERROR = {
+    "superset": "ERROR 3546 (HY000): @@GLOBAL.GTID_PURGED cannot be changed: the new value must "
+                "be a superset of the old value",
+    "overlap": "ERROR 3546 (HY000): @@GLOBAL.GTID_PURGED cannot be changed: the added gtid set "
+               "must not overlap with @@GLOBAL.GTID_EXECUTED",
 }
-# ER_CANT_SET_GTID_PURGED_WHEN_GTID_EXECUTED_IS_NOT_EMPTY (1840), as seen in real output; the
-# documented procedure runs RESET MASTER first (research 8, pxb-docs create-gtid-replica.md).
-GTID_PURGED_ERROR = ("ERROR 1840 (HY000): @@GLOBAL.GTID_PURGED can only be set when "
-                     "@@GLOBAL.GTID_EXECUTED is empty.")
-# ER_AUTO_POSITION_REQUIRES_GTID_MODE_NOT_OFF (1777), as seen in real output.
-AUTO_POSITION_ERROR = {
-    True: "ERROR 1777 (HY000): CHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION = 1 cannot be "
-          "executed because @@GLOBAL.GTID_MODE = OFF.",
-    False: "ERROR 1777 (HY000): CHANGE MASTER TO MASTER_AUTO_POSITION = 1 cannot be executed "
-           "because @@GLOBAL.GTID_MODE = OFF.",
+# ER_AUTO_POSITION_REQUIRES_GTID_MODE_NOT_OFF (1777): mysql-server
+# share/messages_to_clients.txt; seen on 9.7.4.
+AUTO_POSITION_ERROR = ("ERROR 1777 (HY000): CHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION = 1 "
+                       "cannot be executed because @@GLOBAL.GTID_MODE = OFF.")
+
+
+# START without a source (1200): ER_REPLICA_CONFIGURATION in mysql-server
+# share/messages_to_clients.txt (8.0.26+ wording), ER_BAD_SLAVE in MariaDB/server
+# sql/share/errmsg-utf8.txt as START SLAVE raises it (sql/sql_repl.cc, start_slave); both seen
+# on the real servers.
+NOT_CONFIGURED_ERROR = {
+    "mysql": "ERROR 1200 (HY000): The server is not configured as replica; fix in config file or "
+             "with CHANGE REPLICATION SOURCE TO",
+    "mariadb": "ERROR 1200 (HY000): Misconfigured slave: MASTER_HOST was not set; Fix in config "
+               "file or with CHANGE MASTER TO",
 }
 
 
 def new_channel(host: str, user: str, auto_position: bool, use_gtid: str) -> dict[str, Any]:
     return {"host": host, "port": "3306", "user": user, "password": "", "auto_position": auto_position,
-            "use_gtid": use_gtid, "heartbeat": "", "log_file": "", "log_pos": "4",
+            "use_gtid": use_gtid, "heartbeat": "", "log_file": "", "log_pos": "0",
             "io": "No", "sql": "No", "lag": "NULL", "io_error": "", "sql_error": "",
             "relay_logs_missing": False}
 
@@ -355,9 +432,8 @@ def read_only_statement(state: dict[str, Any], tokens: list[str], session: dict[
 
 
 def write_statement(state: dict[str, Any], tokens: list[str], words: str, logged: bool = True) -> None:
-    """A client's write. super_read_only refuses it even for root (research 6); read_only alone
-    does not stop root, which holds SUPER (MySQL) or READ_ONLY ADMIN (MariaDB; documented in the
-    MariaDB KB, read_only)."""
+    """A client's write. super_read_only refuses it even for root; read_only alone does not stop
+    root, which holds SUPER (MySQL) or READ_ONLY ADMIN (MariaDB). Seen on 9.7.4, 11.8 and 10.11."""
     if state["variables"]["super_read_only"] == "ON" and not is_mariadb(state["server"]):
         raise SqlError(SUPER_READ_ONLY_ERROR)
     if words.startswith("CREATE USER IF NOT EXISTS "):
@@ -386,18 +462,20 @@ def commit(state: dict[str, Any]) -> None:
     """A transaction of this server's own: in the binary log with a GTID of its own."""
     state["binlog_pos"] += 100
     if is_mariadb(state["server"]):
-        server_id, seqno = state["variables"]["server_id"], 0
-        if state["gtid_binlog_pos"]:
-            seqno = int(state["gtid_binlog_pos"].rsplit("-", 1)[1])
-        state["gtid_binlog_pos"] = f"0-{server_id}-{seqno + 1}"
+        # The next sequence number follows the newest GTID the server knows of in the domain,
+        # its replica position's too (MariaDB/server sql/log.cc, MYSQL_BIN_LOG::write_gtid_event;
+        # seen on 11.8 and 10.11).
+        seqno = max((int(pos.rsplit("-", 1)[1]) for pos in (state["gtid_binlog_pos"], state["gtid_slave_pos"])
+                     if pos), default=0)
+        state["gtid_binlog_pos"] = f"0-{state['variables']['server_id']}-{seqno + 1}"
     elif state["variables"]["gtid_mode"] == "ON":
         state["gtid_executed"] = gtid_added(state["gtid_executed"], state["server_uuid"])
 
 
 def database_granted(state: dict[str, Any], user: str, database: str) -> bool:
     """Whether a database-level grant of the user covers the database: in such a grant's
-    pattern '_' and '%' are wildcards unless escaped (reference: "Database-level grants treat _
-    and % as wildcards"; MySQL manual, GRANT, "Database Privileges")."""
+    pattern '_' and '%' are wildcards unless escaped (MySQL manual, GRANT, "Database Privileges";
+    mysql-server sql/auth/sql_auth_cache.cc, wild_case_compare; seen on 9.7.4, 11.8 and 10.11)."""
     for _, target, grantee in state["grants"]:
         pattern = target.rsplit(".", 1)[0].strip("`")
         if grantee == user and pattern != "*" and re.fullmatch(_like(pattern), database):
@@ -419,22 +497,22 @@ def _like(pattern: str) -> str:
 
 def replication_statement(state: dict[str, Any], tokens: list[str], words: str) -> None:
     """Replication and GTID administration: allowed under super_read_only (mysql-server
-    reset_master() calls set_skip_readonly_check(); an upstream mtr test runs STOP/CHANGE/START,
-    RESET SLAVE ALL and SET GLOBAL gtid_purged with super_read_only=1: research 6)."""
+    sql/rpl_source.cc, reset_master() calls set_skip_readonly_check(); seen on 9.7.4, and on
+    11.8 and 10.11 under read_only)."""
     state["events"].append(words)
     channel = state["channel"]
     if words.startswith("STOP"):
         if channel:
             channel.update(io="No", sql="No", lag="NULL")
     elif words.startswith(("RESET REPLICA", "RESET SLAVE")):
-        # RESET REPLICA ALL drops the channel with its metadata and relay logs (research 7).
+        # RESET REPLICA ALL drops the channel with its metadata and relay logs.
         state["channel"] = None
     elif words.startswith("RESET"):
-        state.update(gtid_executed="", gtid_purged="", binlog=1, binlog_pos=157)
+        # RESET BINARY LOGS AND GTIDS (MySQL), RESET MASTER (MariaDB: its binary log's GTIDs go,
+        # gtid_slave_pos stays).
+        state.update(gtid_executed="", gtid_purged="", gtid_binlog_pos="", binlog=1, binlog_pos=157)
     elif words.startswith("SET GLOBAL GTID_PURGED"):
-        if state["gtid_executed"]:
-            raise SqlError(GTID_PURGED_ERROR)
-        state["gtid_executed"] = state["gtid_purged"] = unquote(tokens[-1])
+        set_gtid_purged(state, unquote(tokens[-1]))
     elif words.startswith("SET GLOBAL GTID_SLAVE_POS = @@GLOBAL.GTID_CURRENT_POS"):
         state["gtid_slave_pos"] = gtid_current_pos(state)
     elif words.startswith("SET GLOBAL GTID_SLAVE_POS"):
@@ -443,6 +521,22 @@ def replication_statement(state: dict[str, Any], tokens: list[str], words: str) 
         change_source(state, tokens)
     else:
         start_replica(state)
+
+
+def set_gtid_purged(state: dict[str, Any], value: str) -> None:
+    """'+set' adds to gtid_purged; a plain set replaces it and must contain it. Either way the
+    added GTIDs join gtid_executed and must not be there already."""
+    purged = state["gtid_purged"]
+    if value.startswith("+"):
+        added = value[1:]
+    elif gtid_subset(purged, value):
+        added = gtid_subtract(value, purged)
+    else:
+        raise SqlError(GTID_PURGED_ERROR["superset"])
+    if gtid_overlap(added, state["gtid_executed"]):
+        raise SqlError(GTID_PURGED_ERROR["overlap"])
+    state["gtid_purged"] = gtid_union(purged, added)
+    state["gtid_executed"] = gtid_union(state["gtid_executed"], added)
 
 
 def gtid_current_pos(state: dict[str, Any]) -> str:
@@ -462,12 +556,13 @@ def change_source(state: dict[str, Any], tokens: list[str]) -> None:
     for i in range(0, len(rest), 4):  # NAME = value ,
         options[rest[i].upper().split("_", 1)[1]] = unquote(rest[i + 2]) if rest[i + 2][0] in "'\"" else rest[i + 2]
     server = state["server"]
-    new_words = speaks_source_replica(server)
     if "PASSWORD" in options and not is_mariadb(server) and len(options["PASSWORD"].encode()) > 32:
         raise SqlError(PASSWORD_LENGTH_ERROR)
     if options.get("AUTO_POSITION") == "1" and state["variables"]["gtid_mode"] != "ON":
-        raise SqlError(AUTO_POSITION_ERROR[new_words])
-    channel = state["channel"] or new_channel("", "", False, "no")
+        raise SqlError(AUTO_POSITION_ERROR)
+    # MariaDB's new channel replicates by GTID (slave_pos) unless it is given a binary log
+    # position (seen on 11.8 and 10.11; the default since 10.10).
+    channel = state["channel"] or new_channel("", "", False, "slave_pos" if is_mariadb(server) else "no")
     fields = {"HOST": "host", "PORT": "port", "USER": "user", "PASSWORD": "password",
               "HEARTBEAT_PERIOD": "heartbeat", "LOG_FILE": "log_file", "LOG_POS": "log_pos",
               "USE_GTID": "use_gtid"}
@@ -476,17 +571,17 @@ def change_source(state: dict[str, Any], tokens: list[str]) -> None:
             channel[fields[option]] = value
     if "AUTO_POSITION" in options:
         channel["auto_position"] = options["AUTO_POSITION"] == "1"
+    if is_mariadb(server) and ("LOG_FILE" in options or "LOG_POS" in options) and "USE_GTID" not in options:
+        channel["use_gtid"] = "no"
     state["channel"] = channel
 
 
 def start_replica(state: dict[str, Any]) -> None:
     channel = state["channel"]
     if not channel or not channel["host"]:
-        # ER_REPLICA_CONFIGURATION (1200), from memory.
-        raise SqlError("ERROR 1200 (HY000): The server is not configured as slave; fix in config "
-                       "file or with CHANGE MASTER TO")
+        raise SqlError(NOT_CONFIGURED_ERROR[flavor(state["server"])])
     if channel["relay_logs_missing"]:
-        raise SqlError(RLI_INIT_ERROR[speaks_source_replica(state["server"])])
+        raise SqlError(RLI_INIT_ERROR)
     channel.update(io="Yes", sql="Yes", lag="0")
 
 
@@ -502,14 +597,14 @@ def replica_status_rows(state: dict[str, Any]) -> list[tuple[str, str]]:
     new = speaks_source_replica(state["server"])
     replica, source = ("Replica", "Source") if new else ("Slave", "Master")
     rows = [
-        (f"{replica}_IO_State", f"Waiting for {source.lower()} to send event"),
+        (f"{replica}_IO_State", f"Waiting for {source.lower()} to send event" if channel["io"] == "Yes" else ""),
         (f"{source}_Host", channel["host"]),
         (f"{source}_Port", channel["port"]),
         (f"{replica}_IO_Running", channel["io"]),
         (f"{replica}_SQL_Running", channel["sql"]),
-        ("Last_SQL_Error", channel["sql_error"]),
-        ("Last_IO_Error", channel["io_error"]),
         (f"Seconds_Behind_{source}", channel["lag"]),
+        ("Last_IO_Error", channel["io_error"]),
+        ("Last_SQL_Error", channel["sql_error"]),
     ]
     if is_mariadb(state["server"]):
         rows.append(("Using_Gtid", {"slave_pos": "Slave_Pos", "current_pos": "Current_Pos"}.get(
@@ -577,27 +672,28 @@ def heartbeat(state: dict[str, Any]) -> int:
 # leaves (scripts/clone-plugin.sh), whose tables carry the donor's GTID state.
 
 # percona-xtrabackup storage/innobase/xtrabackup/src/backup_mysql.cc,
-# detect_mysql_capabilities_for_backup(), logged with xb::error() (research 1).
+# detect_mysql_capabilities_for_backup(), logged with xb::error().
 SLAVE_INFO_ERROR = ("[ERROR] [MY-011825] [Xtrabackup] The --slave-info option requires GTID enabled "
                     "or --safe-slave-backup option used for a multi-threaded slave.")
 
 
 def info_prefix(server: str) -> str:
     """MariaDB renamed mariabackup's xtrabackup_* files to mariadb_backup_* (MDEV-18931, commit
-    b314f7b642; research 3): in 11.x, not in 10.11."""
+    b314f7b642; MariaDB/server extra/mariabackup/backup_mysql.h, MB_BINLOG_INFO): in 11.x, not
+    in 10.11."""
     return "mariadb_backup" if server.startswith("mariadb 11") else "xtrabackup"
 
 
 def slave_info_refused(state: dict[str, Any], args: list[str]) -> bool:
-    """Finding 1: get_mysql_vars() reads the parallel workers and gtid_mode / gtid_slave_pos from
-    SHOW VARIABLES; the check looks at values only, so it fires on a primary too. XtraBackup 8.x
-    refuses more than 1 worker (PXB-2844), 2.4 and mariabackup more than 0 (research 1)."""
-    if "--slave-info" not in args or "--safe-slave-backup" in args:
+    """XtraBackup's get_mysql_vars() reads the parallel workers and gtid_mode from SHOW
+    VARIABLES; the check looks at values only, so it fires on a primary too. XtraBackup 8.x
+    refuses more than 1 worker (PXB-2844). mariadb-backup took --slave-info from servers with
+    slave_parallel_threads=2 and no GTID position on 11.8 and 10.11 (T::test_mariadb_backup_files),
+    so no refusal is modelled for it."""
+    if "--slave-info" not in args or "--safe-slave-backup" in args or is_mariadb(state["server"]):
         return False
-    threshold = 1 if state["server"] in ("mysql 9.7", "mysql 8.4", "mysql 8.0") else 0
-    multi_threaded = int(state["variables"]["replica_parallel_workers"]) > threshold
-    gtid = state["variables"]["gtid_mode"] == "ON" or bool(state["gtid_slave_pos"])
-    return multi_threaded and not gtid
+    multi_threaded = int(state["variables"]["replica_parallel_workers"]) > 1
+    return multi_threaded and state["variables"]["gtid_mode"] != "ON"
 
 
 def backup_locks(state: dict[str, Any], args: list[str]) -> list[str]:
@@ -605,7 +701,7 @@ def backup_locks(state: dict[str, Any], args: list[str]) -> list[str]:
     --slave-info meets a channel without auto-position on a server that is not Percona Server
     (it then reads the position from SHOW SLAVE STATUS under the lock); with no MyISAM tables and
     no forced lock it takes none (backup_mysql.cc, lock_tables_maybe / lock_tables_ftwrl;
-    upstream test t/ib_slave_info.sh; research 2). mariabackup locks differently (BACKUP STAGE),
+    upstream test t/ib_slave_info.sh). mariabackup locks differently (BACKUP STAGE),
     so the rule is XtraBackup's."""
     channel = state["channel"]
     if is_mariadb(state["server"]) or "--slave-info" not in args or not channel or channel["auto_position"]:
@@ -614,13 +710,13 @@ def backup_locks(state: dict[str, Any], args: list[str]) -> list[str]:
 
 
 def binlog_info(state: dict[str, Any]) -> str | None:
-    """write_binlog_info() (research 3): XtraBackup writes file<TAB>pos, plus gtid_executed when
-    gtid_mode=ON and it is not empty, and no file without a binary log or GTIDs; mariabackup
-    always adds gtid_current_pos."""
+    """write_binlog_info() (backup_mysql.cc of both tools): XtraBackup writes file<TAB>pos, plus gtid_executed when
+    gtid_mode=ON and it is not empty, and no file without a binary log or GTIDs; mariadb-backup
+    adds gtid_current_pos (seen on 11.8 and 10.11)."""
     log_bin = state["variables"]["log_bin"]
     position = f"{log_bin or 'binlog'}.{state['binlog']:06d}\t{state['binlog_pos']}"
     if is_mariadb(state["server"]):
-        return f"{position}\t{state['gtid_binlog_pos']}\n" if log_bin else None
+        return f"{position}\t{gtid_current_pos(state)}\n" if log_bin else None
     if not log_bin and not state["gtid_executed"]:
         return None
     if state["variables"]["gtid_mode"] == "ON" and state["gtid_executed"]:
@@ -629,17 +725,18 @@ def binlog_info(state: dict[str, Any]) -> str | None:
 
 
 def slave_info(state: dict[str, Any]) -> str | None:
-    """write_slave_info() (research 3), for a server with a channel (without one the tool
+    """write_slave_info() (backup_mysql.cc of both tools), for a server with a channel (without one the tool
     ignores --slave-info). XtraBackup: an auto-position channel gives SET GLOBAL gtid_purged (the
     server's gtid_executed) and CHANGE ... AUTO_POSITION=1, any other the source position; 8.4
     writes the SOURCE words (its test t/ib_slave_info.sh and pxb-docs 8.4), 8.0 and 2.4 the
-    MASTER words. mariabackup: a channel using GTIDs gives gtid_slave_pos and master_use_gtid."""
+    MASTER words. mariadb-backup: a channel using GTIDs, on a server with a GTID position, gives
+    gtid_slave_pos and master_use_gtid, any other its executed position (seen on 11.8, 10.11)."""
     channel = state["channel"]
     if not channel:
         return None
     server = state["server"]
     if is_mariadb(server):
-        if channel["use_gtid"] != "no":
+        if channel["use_gtid"] != "no" and state["gtid_slave_pos"]:
             return (f"SET GLOBAL gtid_slave_pos = '{state['gtid_slave_pos']}';\n"
                     "CHANGE MASTER TO master_use_gtid = slave_pos;\n")
         return f"CHANGE MASTER TO MASTER_LOG_FILE='{channel['log_file']}', MASTER_LOG_POS={channel['log_pos']};\n"

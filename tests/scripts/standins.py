@@ -79,22 +79,31 @@ def decode_stream(data: bytes):
 
 
 # ---------------------------------------------------------------------------------------------
-# What the servers understand: a statement a server does not have is a syntax error there.
+# What the servers understand: a statement a server does not have is refused there.
 
-_MASTER_WORDS = [r"CHANGE MASTER", r"(START|STOP|RESET) SLAVE", r"SHOW SLAVE STATUS",
-                 r"RESET MASTER", r"MASTER_\w+\s*="]
-_SOURCE_WORDS = [r"CHANGE REPLICATION SOURCE", r"(START|STOP) REPLICA\b", r"SHOW REPLICA STATUS",
-                 r"SOURCE_\w+\s*=", r"GET_SOURCE_PUBLIC_KEY"]
-_MYSQL_ONLY = [r"gtid_purged", r"AUTO_POSITION", r"BACKUP_ADMIN", r"performance_schema\.",
-               r"RESET BINARY LOGS AND GTIDS"]
-_MARIADB_ONLY = [r"gtid_slave_pos", r"MASTER_USE_GTID", r"BINLOG MONITOR", r"SLAVE MONITOR",
-                 r"EXECUTE IMMEDIATE", r"\bPASSWORD\s*\("]
-_SOURCE_WORDS_MARIADB_LACKS = [r"CHANGE REPLICATION SOURCE", r"SOURCE_\w+\s*=", r"GET_SOURCE_PUBLIC_KEY"]
+# Each entry: a pattern of the statement's words, and the error the server gives (the matched
+# text fills {}): a syntax error, or an unknown variable, table or function. Checked against the
+# real 9.7, 11.8 and 10.11 by test_model_agrees_with_real_servers.py.
+_SYNTAX = "ERROR 1064 (42000): You have an error in your SQL syntax near '{}'"
+_UNKNOWN_VARIABLE = "ERROR 1193 (HY000): Unknown system variable '{}'"
+_MASTER_WORDS = [(pattern, _SYNTAX) for pattern in (
+    r"CHANGE MASTER", r"(START|STOP|RESET) SLAVE", r"SHOW SLAVE STATUS", r"RESET MASTER",
+    r"MASTER_\w+\s*=")]
+_MYSQL_ONLY = [(r"gtid_purged", _UNKNOWN_VARIABLE), (r"AUTO_POSITION", _SYNTAX),
+               (r"BACKUP_ADMIN", _SYNTAX),
+               (r"performance_schema\.clone_\w+", "ERROR 1146 (42S02): Table '{}' doesn't exist"),
+               (r"\bGTID_SUBSET\b", "ERROR 1305 (42000): FUNCTION {} does not exist"),
+               (r"RESET BINARY LOGS AND GTIDS", _SYNTAX)]
+_MARIADB_ONLY = [(r"gtid_slave_pos", _UNKNOWN_VARIABLE), (r"MASTER_USE_GTID", _SYNTAX),
+                 (r"BINLOG MONITOR", _SYNTAX), (r"SLAVE MONITOR", _SYNTAX),
+                 (r"EXECUTE IMMEDIATE", _SYNTAX), (r"\bPASSWORD\s*\(", _SYNTAX)]
+_SOURCE_WORDS_MARIADB_LACKS = [(pattern, _SYNTAX) for pattern in (
+    r"CHANGE REPLICATION SOURCE", r"SOURCE_\w+\s*=", r"GET_SOURCE_PUBLIC_KEY")]
 UNKNOWN_TO = {
-    # 8.4 removed the MASTER/SLAVE statements (9.7 too: refused there, seen by tests/e2e).
+    # 8.4 removed the MASTER/SLAVE statements (9.7 too).
     "mysql 9.7": _MASTER_WORDS + _MARIADB_ONLY,
     "mysql 8.4": _MASTER_WORDS + _MARIADB_ONLY,
-    "mysql 8.0": _MARIADB_ONLY + [r"RESET BINARY LOGS AND GTIDS"],
+    "mysql 8.0": _MARIADB_ONLY + [(r"RESET BINARY LOGS AND GTIDS", _SYNTAX)],
     # MariaDB 10.5+ accepts START/STOP REPLICA and SHOW REPLICA STATUS as synonyms.
     "mariadb 11.8": _MYSQL_ONLY + _SOURCE_WORDS_MARIADB_LACKS,
     "mariadb 11.4": _MYSQL_ONLY + _SOURCE_WORDS_MARIADB_LACKS,
@@ -103,12 +112,13 @@ UNKNOWN_TO = {
 
 
 def unknown_statement(server: str, sql: str) -> str | None:
+    """The error `server` gives for words of `sql` it does not have, or None."""
     import re  # here only: see the module's docstring
 
-    for pattern in UNKNOWN_TO[server]:
+    for pattern, error in UNKNOWN_TO[server]:
         match = re.search(pattern, sql, re.IGNORECASE)
         if match:
-            return match.group(0)
+            return error.format(match.group(0))
     return None
 
 
@@ -299,12 +309,12 @@ def sql_client(inv: Invocation) -> None:
 
 
 def reject_unknown(inv: Invocation, server_model: Any, sql: str) -> None:
-    """A statement the server does not have is a syntax error there: its words are checked, not
-    its literals."""
+    """A statement with words the server does not have is refused as that server refuses it: its
+    words are checked, not its literals."""
     text = " ; ".join(server_model.skeleton(tokens) for tokens in server_model.statements(sql))
     unknown = unknown_statement(inv.scenario["server"], text)
     if unknown:
-        inv.fail(f"ERROR 1064 (42000): You have an error in your SQL syntax near '{unknown}'")
+        inv.fail(unknown)
 
 
 def answer(options: dict[str, str], query: str, state: dict[str, Any], server_model: Any) -> None:
