@@ -143,12 +143,15 @@ finish_rebuild() {
 # Follows the writable pod <source>, rebuilding this server first if it holds transactions
 # <source> lacks; <states> is peer_states output.
 follow_or_rebuild() {
-  local source=$1 states=$2 source_state=
+  local source=$1 states=$2 source_state='' own_state
   local ordinal_of state
   while IFS=$'\t' read -r ordinal_of _ _ _ state; do
     [[ "$ordinal_of" != "$source" ]] || source_state=$state
   done <<<"$states"
-  if ! gtid_state_holds "$source_state" "$(sql_value "SELECT $(gtid_state_expression)")" sql_value; then
+  # A state that cannot be read is no divergence: only a comparison of both may rebuild.
+  own_state=$(sql_value "SELECT $(gtid_state_expression)") ||
+    die "cannot read this server's GTID state, so cannot tell whether it may follow pod $source"
+  if ! gtid_state_holds "$source_state" "$own_state" sql_value; then
     log "this server holds transactions that the primary (pod $source) lacks: a failover left them behind; rebuilding from a peer"
     rebuild
   fi
@@ -211,7 +214,9 @@ watch_role_once() {
   states=$(peer_states "$peer_options" "$ordinal")
   writable=$(writable_peer <<<"$states")
   [[ -n "$writable" ]] || return 0
-  if [[ "$(sql_value 'SELECT @@GLOBAL.read_only')" == 0 ]]; then
+  local read_only
+  read_only=$(sql_value 'SELECT @@GLOBAL.read_only') || die "cannot reach the local server"
+  if [[ "$read_only" == 0 ]]; then
     ((writable == $(designated_primary))) || return 0
     log "pod $writable is writable and designated as the primary: this server steps down"
     demote_sql | local_sql "$root_options" || die "could not make this server read-only"
@@ -257,8 +262,11 @@ reload_server_certificate() {
   log "the certificate was renewed; reloading it in the server"
   options=$(TLS_DIR='' client_options root root-password) # without the CA: see tls.sh
   mapfile -t unverified < <(unverified_local_tls_options)
-  local_sql "$options" "${unverified[@]}" -e "$(tls_reload_sql)" ||
+  if local_sql "$options" "${unverified[@]}" -e "$(tls_reload_sql)"; then
+    log "the server reloaded the certificate"
+  else
     log "the server did not reload the certificate; it keeps the old one until it restarts"
+  fi
   rm -f "$options"
 }
 
@@ -320,16 +328,19 @@ fi
 # container ends when the listener does.
 while [[ -z "$listener" ]] || kill -0 "$listener" 2>/dev/null; do
   sleep "$ROLE_WATCH_SECONDS"
-  (watch_role_once) || log "will look at the roles again"
+  # A renewed certificate first: until the server has it, clients that trust only the new CA
+  # (this sidecar's among them) cannot reach it.
   if tls_enabled && [[ "$(tls_files_state)" != "$tls_state" ]]; then
     tls_state=$(tls_files_state)
     reload_server_certificate
-    [[ -n "$listener" ]] || continue
-    while listener_busy "$listener"; do sleep 1; done
-    kill "$listener"
-    wait "$listener" || true
-    start_listener
-    log "serving backups with the renewed certificate"
+    if [[ -n "$listener" ]]; then
+      while listener_busy "$listener"; do sleep 1; done
+      kill "$listener"
+      wait "$listener" || true
+      start_listener
+      log "serving backups with the renewed certificate"
+    fi
   fi
+  (watch_role_once) || log "will look at the roles again"
 done
 wait "$listener"
