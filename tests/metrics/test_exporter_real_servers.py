@@ -38,7 +38,7 @@ import pytest
 
 from mysql_cluster.render import render_stack
 from stack_manifests import PROJECT_DIR, container, find, server_config_map
-from tests.e2e.server_roots import CACHE_DIR, DEFAULT_SERVERS, SERVERS, ServerRoot, server_root
+from e2e.server_roots import CACHE_DIR, DEFAULT_SERVERS, SERVERS, ServerRoot, server_root
 
 from .monitored_stack import alert_expressions, metric_names, panel_expressions
 from .upstream_metrics import EXPORTER_PREFIX
@@ -162,8 +162,18 @@ class Server:
     def socket(self) -> str:
         return self.inside(self.directory / "mysqld.sock")
 
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
     def start(self, server_id: int, role_cnf: str) -> None:
-        data = self.directory / "data"
+        self.prepare(server_id, role_cnf)
+        self.launch()
+
+    def prepare(self, server_id: int, role_cnf: str, copy_of: Server | None = None) -> None:
+        """Writes the option file and initializes the data directory, or copies that of
+        `copy_of`, prepared and not yet launched (quicker than a second initialization)."""
+        data = self.data
         self.directory.mkdir()
         shutil.chown(self.directory, "mysql", "mysql")
         config, initial = self.directory / "my.cnf", self.directory / "initial.cnf"
@@ -176,19 +186,15 @@ class Server:
         initial.write_text(base)
         config.write_text(f"{base}server-id={server_id}\n\n{role_cnf}\n[mysqld]\n"
                           "innodb-buffer-pool-size=64M\n")
-        if self.root.flavor == "mysql":
-            init = [self.flavor.server, f"--defaults-file={self.inside(initial)}",
-                    "--initialize-insecure"]
+        if copy_of is not None:
+            subprocess.run(["cp", "-a", str(copy_of.data), str(data)], check=True)
+            # MySQL makes a server UUID anew where auto.cnf is missing; replication needs two.
+            (data / "auto.cnf").unlink(missing_ok=True)
         else:
-            init = ["mariadb-install-db", f"--defaults-file={self.inside(initial)}",
-                    "--skip-test-db", "--auth-root-authentication-method=socket",
-                    # A tree has no /etc/hosts: no check that the host's name resolves, as the
-                    # mariadb image's entrypoint does it (docker-library/mariadb).
-                    "--rpm"]
-        result = self.run(*init, capture_output=True, text=True, timeout=180)
-        if result.returncode:
-            pytest.fail(f"{self.name}: {' '.join(init)} failed: "
-                        f"{(result.stdout + result.stderr)[-500:]}")
+            self.initialize(initial)
+
+    def launch(self) -> None:
+        config = self.directory / "my.cnf"
         self.process = subprocess.Popen(
             ["chroot", str(self.root.path), self.flavor.server,
              f"--defaults-file={self.inside(config)}"],
@@ -200,6 +206,21 @@ class Server:
             return self.run(self.flavor.client, f"--socket={self.socket}", "--user=root",
                             "-e", "SELECT 1", capture_output=True).returncode == 0
         wait_for(answers, f"{self.name} to accept connections")
+
+    def initialize(self, config: Path) -> None:
+        if self.root.flavor == "mysql":
+            init = [self.flavor.server, f"--defaults-file={self.inside(config)}",
+                    "--initialize-insecure"]
+        else:
+            init = ["mariadb-install-db", f"--defaults-file={self.inside(config)}",
+                    "--skip-test-db", "--auth-root-authentication-method=socket",
+                    # A tree has no /etc/hosts: no check that the host's name resolves, as the
+                    # mariadb image's entrypoint does it (docker-library/mariadb).
+                    "--rpm"]
+        result = self.run(*init, capture_output=True, text=True, timeout=180)
+        if result.returncode:
+            pytest.fail(f"{self.name}: {' '.join(init)} failed: "
+                        f"{(result.stdout + result.stderr)[-500:]}")
 
     def sql(self, statements: str, options_file: Path | None = None) -> str:
         """Runs SQL as root over the socket, or as the user of `options_file` (a file in the
@@ -370,8 +391,10 @@ def cluster(request) -> Iterator[Cluster]:
     replica = Server("replica", root, workdir / "replica", free_port())
     exporters: dict[str, Exporter] = {}
     try:
-        primary.start(100, cnf["primary.cnf"])
-        replica.start(101, cnf["replica.cnf"])
+        primary.prepare(100, cnf["primary.cnf"])
+        replica.prepare(101, cnf["replica.cnf"], copy_of=primary)
+        for server in (primary, replica):
+            server.launch()
         for server in (primary, replica):
             server.sql(heartbeat_setup_sql(root))
         primary.sql(users_sql(root, secrets))
