@@ -42,7 +42,10 @@ start_recipient() {
     return 1
   fi
   # No port, no X protocol, no binary log: it only receives the copy. clone_valid_donor_list
-  # lets it copy from the chosen pod of this cluster and from nowhere else.
+  # lets it copy from the chosen pod of this cluster and from nowhere else. With TLS the clone
+  # verifies the donor's certificate against the CA (clone_ssl_ca) but not the name in it
+  # (measured on 9.7.4: a donor presenting the same CA's certificate for another name was
+  # copied); the pod's own certificate (clone_ssl_cert) is what the donor account requires.
   "$server" "${common[@]}" --skip-networking --mysqlx=OFF --skip-log-bin \
     "--socket=$recipient_socket" "--pid-file=$scratch/mysqld.pid" --plugin-load-add=mysql_clone.so \
     "--clone-valid-donor-list=$donor_list" "${tls[@]}" &

@@ -213,7 +213,9 @@ watch_role_once() {
   states=$(peer_states "$peer_options" "$ordinal")
   writable=$(writable_peer <<<"$states")
   [[ -n "$writable" ]] || return 0
-  if [[ "$(sql_value 'SELECT @@GLOBAL.read_only')" == 0 ]]; then
+  local read_only
+  read_only=$(sql_value 'SELECT @@GLOBAL.read_only') || die "cannot reach the local server"
+  if [[ "$read_only" == 0 ]]; then
     ((writable == $(designated_primary))) || return 0
     log "pod $writable is writable and designated as the primary: this server steps down"
     demote_sql | local_sql "$root_options" || die "could not make this server read-only"
@@ -287,8 +289,11 @@ reload_server_certificate() {
   log "the certificate was renewed; reloading it in the server"
   options=$(TLS_DIR='' client_options root root-password) # without the CA: see tls.sh
   mapfile -t unverified < <(unverified_local_tls_options)
-  local_sql "$options" "${unverified[@]}" -e "$(tls_reload_sql)" ||
+  if local_sql "$options" "${unverified[@]}" -e "$(tls_reload_sql)"; then
+    log "the server reloaded the certificate"
+  else
     log "the server did not reload the certificate; it keeps the old one until it restarts"
+  fi
   rm -f "$options"
 }
 
@@ -351,21 +356,24 @@ fi
 # container ends when the listener does.
 while [[ -z "$listener" ]] || kill -0 "$listener" 2>/dev/null; do
   sleep "$ROLE_WATCH_SECONDS"
+  # A renewed certificate first: until the server has it, clients that trust only the new CA
+  # (this sidecar's among them) cannot reach it.
+  if tls_enabled && [[ "$(tls_files_state)" != "$tls_state" ]]; then
+    tls_state=$(tls_files_state)
+    reload_server_certificate
+    if [[ -n "$listener" ]]; then
+      while listener_busy "$listener"; do sleep 1; done
+      kill "$listener"
+      wait "$listener" || true
+      start_listener
+      log "serving backups with the renewed certificate"
+    fi
+  fi
   if started=$(retake_role_if_restarted "$server_started"); then
     server_started=$started
   else
     log "the server does not answer, or did not get its role again; will look again"
   fi
   (watch_role_once) || log "will look at the roles again"
-  if tls_enabled && [[ "$(tls_files_state)" != "$tls_state" ]]; then
-    tls_state=$(tls_files_state)
-    reload_server_certificate
-    [[ -n "$listener" ]] || continue
-    while listener_busy "$listener"; do sleep 1; done
-    kill "$listener"
-    wait "$listener" || true
-    start_listener
-    log "serving backups with the renewed certificate"
-  fi
 done
 wait "$listener"

@@ -5,7 +5,7 @@
 #   replication user: REPLICATION SLAVE, from any pod
 #   backup user:      MariaDB: what mariadb-backup needs, from inside the pod only (127.0.0.1);
 #                     MySQL: BACKUP_ADMIN only, the donor's side of a peer's CLONE, from any pod
-#                     (over TLS when the cluster has it)
+#                     (over mutual TLS when the cluster has it: clone_donor_requirement)
 #   application user: everything on the application database only
 #   metrics user:     what mysqld-exporter reads, from inside the pod only (when metrics are on)
 users_sql() {
@@ -21,7 +21,7 @@ users_sql() {
   printf 'GRANT REPLICATION SLAVE ON *.* TO %s;\n' "$replicator"
   # With TLS the replication and clone passwords never cross the network in a plain connection.
   printf 'ALTER USER %s REQUIRE %s;\n' "$replicator" "$(if tls_enabled; then echo SSL; else echo NONE; fi)"
-  is_mariadb || printf 'ALTER USER %s REQUIRE %s;\n' "$backup" "$(if tls_enabled; then echo SSL; else echo NONE; fi)"
+  is_mariadb || printf 'ALTER USER %s REQUIRE %s;\n' "$backup" "$(clone_donor_requirement)"
   backup_grants_sql "$backup"
   # In a database-level grant '_' and '%' are wildcards: `m_sql`.* would cover `mysql`.
   local grant_pattern=${APP_DATABASE//_/\\_}
@@ -29,6 +29,20 @@ users_sql() {
   # shellcheck disable=SC2016 # backticks quote an SQL identifier
   printf 'CREATE DATABASE IF NOT EXISTS `%s`;\nGRANT ALL PRIVILEGES ON `%s`.* TO %s;\n' \
     "$APP_DATABASE" "$grant_pattern" "$app"
+}
+
+# What MySQL's donor account requires of a peer's connection. With TLS, mutual TLS: a client
+# certificate that the server verifies against the cluster's CA (X509) and, where the stack knows
+# the pods' certificate (TLS_SUBJECT), that certificate's subject, so that a certificate the
+# same CA signed for another service clones nothing either. The password alone never suffices.
+clone_donor_requirement() {
+  if ! tls_enabled; then
+    echo NONE
+  elif [[ -n "${TLS_SUBJECT:-}" ]]; then
+    printf 'SUBJECT %s\n' "$(sql_string "$TLS_SUBJECT")"
+  else
+    echo X509
+  fi
 }
 
 # Creates the user, or sets the password of an existing one. These statements go to the binary

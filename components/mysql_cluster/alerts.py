@@ -103,7 +103,8 @@ def _server_alerts(signals: Signals, cluster: str, max_lag: int) -> list[Alert]:
             "The server answers, but the exporter reads no row from "
             "mysql_cluster.exporter_heartbeat: the view or the metrics user's grant is missing "
             "(the backup sidecar makes both), or no primary has written a heartbeat yet. The "
-            "exporter's log says which (mysql_exporter_last_scrape_error is then 1).",
+            "exporter's log says which (mysql_exporter_collector_success of collector "
+            "collect.heartbeat is then 0).",
         ),
         Alert(
             "MySQLClusterMultipleWritableServers",

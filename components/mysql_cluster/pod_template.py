@@ -18,7 +18,7 @@ from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .settings import ADMIN_USER, BACKUP_USER, REPLICATION_USER, optional_text
-from .tls import TLS_DIR, server_tls_options
+from .tls import TLS_DIR, certificate_subject, server_tls_options
 from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
 from .volume_growth import ACCESS_MODES
 
@@ -94,6 +94,9 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("TMPDIR", "/tmp"),
         # The scripts use TLS exactly when this is set.
         *([_env("TLS_DIR", TLS_DIR)] if pod.tls_secret_name is not None else []),
+        # Only a holder of this certificate may clone a MySQL pod (users.sh), where it is known.
+        *([_env("TLS_SUBJECT", subject)] if pod.tls_secret_name is not None
+          and (subject := certificate_subject(names, settings)) else []),
     ]
 
 

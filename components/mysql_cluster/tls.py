@@ -76,6 +76,23 @@ def certificate_names(names: ClusterNames) -> tuple[list[str], list[str]]:
     return dns, ["127.0.0.1"]
 
 
+# The organization of the self-signed CA and certificate.
+_ORGANIZATION = "mysql-cluster"
+
+
+def certificate_subject(names: ClusterNames, settings: ClusterSettings) -> Optional[str]:
+    """The subject of the certificate the stack has made (self-signed) or requested
+    (cert-manager, which asks for the common name alone), in OpenSSL's one-line form, as MySQL
+    compares it for an account's REQUIRE SUBJECT (sql/auth/sql_authentication.cc,
+    X509_NAME_oneline); None without TLS or when the user gives the certificate (tlsSource
+    secret), whose subject the stack does not know."""
+    if settings.tls_source == "self-signed":
+        return f"/O={_ORGANIZATION}/CN={names.cluster}"
+    if settings.tls_source == "cert-manager":
+        return f"/CN={names.cluster}"
+    return None
+
+
 def server_tls_options(settings: ClusterSettings) -> dict[str, str]:
     """[mysqld] options: the certificate, and whether clients must use TLS."""
     if not tls_enabled(settings):
@@ -142,7 +159,7 @@ def _self_signed_secret(name: str, names: ClusterNames,
         f"{name}-ca",
         private_key_pem=ca_key.private_key_pem,
         subject=tls.SelfSignedCertSubjectArgs(common_name=f"{names.cluster} CA",
-                                              organization="mysql-cluster"),
+                                              organization=_ORGANIZATION),
         is_ca_certificate=True,
         validity_period_hours=_CA_VALIDITY_HOURS,
         allowed_uses=["cert_signing", "crl_signing", "digital_signature"],
@@ -153,7 +170,7 @@ def _self_signed_secret(name: str, names: ClusterNames,
         f"{name}-tls-request",
         private_key_pem=server_key.private_key_pem,
         subject=tls.CertRequestSubjectArgs(common_name=names.cluster,
-                                           organization="mysql-cluster"),
+                                           organization=_ORGANIZATION),
         dns_names=dns_names,
         ip_addresses=ip_addresses,
         opts=opts,

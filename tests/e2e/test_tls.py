@@ -1,4 +1,4 @@
-"""TLS on real MariaDB servers (the default, tlsSource self-signed, as the stack renders it):
+"""TLS on real servers (the default, tlsSource self-signed, as the stack renders it):
 clients, replication and clones are encrypted and verified against the cluster's CA, and a peer
 without a certificate of that CA gets nothing."""
 
@@ -84,6 +84,28 @@ def cipher_of(cluster, pod: str, *options: str) -> str:
     return result.stdout.split("\t")[-1].strip()
 
 
+def copy_to_pod(harness, pod: str, container: str, files: dict[str, str], prefix: str) -> None:
+    """Files into the container's /tmp, as /tmp/<prefix>-<name>, readable by its user only."""
+    for name, text in files.items():
+        harness.exec(pod, container, ["bash", "-c", f"umask 077; cat >/tmp/{prefix}-{name}"],
+                     input_text=text)
+
+
+def donor_account_logs_in(cluster, donor: str, *tls_options: str) -> subprocess.CompletedProcess:
+    """A login to the MySQL pod `donor` as the account that a peer's CLONE authenticates as (the
+    backup user, with its password, from an option file in the container), with these client
+    TLS options. A recipient whose connection is refused here clones nothing: the donor
+    authenticates the clone's connections like any other (https://dev.mysql.com/doc/refman/8.4/en/clone-plugin-remote.html)."""
+    harness = cluster.harness
+    password = harness.manifests.secret_data("mysql-credentials")["backup-password"].decode()
+    copy_to_pod(harness, donor, "mysql", {"donor.cnf": f"[client]\nuser=backup\npassword={password}\n"},
+                "clone")
+    return harness.exec(donor, "mysql", [
+        "mysql", "--defaults-extra-file=/tmp/clone-donor.cnf", "--protocol=tcp",
+        f"--host={harness.dns_name(donor)}", *tls_options, "--batch", "--skip-column-names",
+        "-e", "SELECT 'logged in'"], check=False)
+
+
 @pytest.mark.timeout(240)
 def test_replicas_replicate_over_tls_and_verify_the_primarys_certificate(mariadb_cluster):
     cluster = mariadb_cluster(replicas=2)
@@ -96,14 +118,19 @@ def test_replicas_replicate_over_tls_and_verify_the_primarys_certificate(mariadb
         cluster.primary, "SELECT ssl_type FROM mysql.user WHERE user = 'replicator'") == [("ANY",)]
 
 
-# MariaDB only: socat's mutual TLS carries MariaDB's clone stream; MySQL's CLONE over TLS is
-# test_scale_out.py's MySQL scenario.
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(240)
 def test_a_new_replica_clones_over_mutual_tls(mariadb_cluster):
     cluster = mariadb_cluster(replicas=2)
     log = cluster.harness.log("mysql-1", "clone-mysql")
-    assert "with socat over mutual TLS" in log and "clone complete" in log, log
+    # MariaDB: socat's mutual TLS carries mariadb-backup's stream. MySQL: the CLONE plugin over
+    # TLS, and the donor's account takes only a peer that presents the pods' certificate.
+    transport = ("with socat over mutual TLS" if cluster.flavor == "mariadb"
+                 else "with the CLONE plugin over TLS verified by the cluster CA")
+    assert transport in log and "clone complete" in log, log
+    if cluster.flavor == "mysql":
+        assert cluster.harness.run_sql(
+            cluster.primary, "SELECT ssl_type, x509_subject FROM mysql.user WHERE user = 'backup'"
+        ) == [("SPECIFIED", "/O=mysql-cluster/CN=mysql")]
     cluster.create_events_table()
     cluster.insert_events(1, 100)
     cluster.wait_caught_up()
@@ -131,13 +158,27 @@ def test_by_default_plain_clients_are_still_accepted(mariadb_cluster):
     assert cipher_of(cluster, cluster.primary, *plain(cluster)) == ""
 
 
-# MariaDB only: port 3307 serves MariaDB's clone stream; a MySQL pod has no such port.
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(180)
 def test_a_clone_without_a_certificate_of_the_clusters_ca_gets_nothing(mariadb_cluster, tmp_path):
     cluster = mariadb_cluster(replicas=1)
     harness, donor = cluster.harness, cluster.primary
     other = other_ca_certificate(tmp_path, [harness.dns_name(donor)])
+    if cluster.flavor == "mysql":  # CLONE's donor is the server's port, for the backup user
+        copy_to_pod(harness, donor, "mysql", other, "other")
+        logins = {attempt: donor_account_logs_in(cluster, donor, *options) for attempt, options in {
+            "plain TCP": ["--ssl-mode=DISABLED", "--get-server-public-key"],
+            "TLS without a client certificate": ["--ssl-mode=REQUIRED"],
+            "TLS with a certificate of another CA": [
+                "--ssl-mode=REQUIRED", "--ssl-cert=/tmp/other-tls.crt",
+                "--ssl-key=/tmp/other-tls.key"],
+            "TLS with the pods' certificate": [
+                "--ssl-mode=REQUIRED", f"--ssl-cert={TLS_DIR}/tls.crt", f"--ssl-key={TLS_DIR}/tls.key"],
+        }.items()}
+        assert {attempt: "logged in" in result.stdout for attempt, result in logins.items()} == {
+            "plain TCP": False, "TLS without a client certificate": False,
+            "TLS with a certificate of another CA": False, "TLS with the pods' certificate": True,
+        }, {attempt: result.stderr for attempt, result in logins.items()}
+        return
     for name, text in other.items():
         harness.exec(donor, "backup", ["bash", "-c", f"umask 077; cat >/tmp/other-{name}"],
                      input_text=text)
@@ -159,17 +200,23 @@ def test_a_clone_without_a_certificate_of_the_clusters_ca_gets_nothing(mariadb_c
     assert "streaming a backup to a peer" not in harness.log(donor, "backup")
 
 
-# MariaDB only: port 3307 serves MariaDB's clone stream; a MySQL pod has no such port.
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(180)
 def test_a_clone_with_a_certificate_of_the_clusters_ca_for_another_name_gets_nothing(
         mariadb_cluster, tmp_path):
     """A shared issuer or corporate CA signs for other services too: the donor serves only a
-    certificate that names this cluster's pods."""
+    certificate that names this cluster's pods (MariaDB: socat checks the peer's names; MySQL:
+    the donor account requires the pods' certificate's subject)."""
     cluster = mariadb_cluster(replicas=1)
     harness, donor = cluster.harness, cluster.primary
     ca = harness.manifests.secret_data(TLS_SECRET)["ca.crt"].decode()
     web = certificate_of_the_ca(tmp_path, ca, ca_private_key(ca), "web-frontend")
+    if cluster.flavor == "mysql":
+        copy_to_pod(harness, donor, "mysql", web, "web")
+        login = donor_account_logs_in(cluster, donor, "--ssl-mode=REQUIRED",
+                                      "--ssl-cert=/tmp/web-tls.crt", "--ssl-key=/tmp/web-tls.key")
+        assert "logged in" not in login.stdout
+        assert "Access denied for user 'backup'" in login.stderr, login.stderr
+        return
     for name, text in web.items():
         harness.exec(donor, "backup", ["bash", "-c", f"umask 077; cat >/tmp/web-{name}"],
                      input_text=text)
@@ -183,8 +230,6 @@ def test_a_clone_with_a_certificate_of_the_clusters_ca_for_another_name_gets_not
     assert "commonName does not match" in log, log
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(240)
 def test_a_replica_given_a_certificate_of_another_ca_cannot_replicate_and_says_why(
         mariadb_cluster, tmp_path):
@@ -207,8 +252,6 @@ def test_a_replica_given_a_certificate_of_another_ca_cannot_replicate_and_says_w
             in harness.probe_failure(replica, "mysql", "readiness"))
 
 
-# MariaDB only until this scenario passes on MySQL 9.7 with CLONE-seeded replicas (issue 19).
-@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(300)
 def test_a_new_certificate_and_ca_are_taken_up_by_every_pod_without_a_restart(mariadb_cluster,
                                                                                tmp_path):
@@ -222,13 +265,16 @@ def test_a_new_certificate_and_ca_are_taken_up_by_every_pod_without_a_restart(ma
     harness.apply(manifests)  # the kubelet updates every pod's files in place
 
     def taken_up(pod: str) -> bool:
-        return "serving backups with the renewed certificate" in harness.log(pod, "backup")
+        log = harness.log(pod, "backup")
+        # MariaDB's sidecars also restart their backup listener with the new files.
+        return "the server reloaded the certificate" in log and (
+            cluster.flavor == "mysql" or "serving backups with the renewed certificate" in log)
     harness.wait_until(lambda: all(taken_up(pod) for pod in harness.pod_names()), 90,
-                       "every sidecar reloading the server's certificate and its listener")
+                       "every sidecar reloading the server's certificate")
     # A client that trusts only the new CA verifies the primary's server.
     assert cipher_of(cluster, "mysql-1", *verified(cluster)) != ""
     # Replication connects anew, verified against the new CA, and carries new rows.
-    harness.run_sql("mysql-1", "STOP SLAVE; START SLAVE")
+    harness.run_sql("mysql-1", "STOP REPLICA; START REPLICA")
     cluster.create_events_table()
     cluster.insert_events(1, 20)
     cluster.wait_caught_up()

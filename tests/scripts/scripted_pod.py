@@ -306,7 +306,9 @@ class Pod:
                 value = self.name
             else:
                 raise AssertionError(f"the harness cannot resolve {var}")
-            env[var["name"]] = str(self._host_path(value, mounts)) if value.startswith("/") else value
+            # Paths move to the pod's directories; an X.509 subject starts with '/' too.
+            is_path = value.startswith("/") and var["name"] != "TLS_SUBJECT"
+            env[var["name"]] = str(self._host_path(value, mounts)) if is_path else value
         return env
 
     def run(self, container: str, probe: str | None = None, trace: bool = False) -> Run:

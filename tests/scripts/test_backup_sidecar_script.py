@@ -68,8 +68,9 @@ SWITCHOVER_GRANTS = {
 }
 
 
-# What mariadb-backup needs with --slave-info, and a CLONE donor (over TLS), and nothing more.
-CLONE_DONOR_GRANTS = ("ALTER USER 'backup'@'%' REQUIRE SSL;\n"
+# What mariadb-backup needs with --slave-info, and a CLONE donor (over mutual TLS, with the
+# certificate of the dev stack's self-signed CA for its cluster `mysql`), and nothing more.
+CLONE_DONOR_GRANTS = ("ALTER USER 'backup'@'%' REQUIRE SUBJECT '/O=mysql-cluster/CN=mysql';\n"
                       "GRANT BACKUP_ADMIN ON *.* TO 'backup'@'%';\n")
 MARIADB_BACKUP_GRANTS = (
     "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'backup'@'127.0.0.1';\n")

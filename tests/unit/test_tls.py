@@ -108,6 +108,28 @@ def test_scripts_are_told_where_the_certificate_is(rendered):
         assert {"name": "TLS_DIR", "value": TLS_DIR} in container(statefulset, name)["env"]
 
 
+@pytest.mark.parametrize(("config", "subject"), [
+    ({}, "/O=mysql-cluster/CN=mysql"),
+    (CERT_MANAGER, "/CN=mysql"),
+    ({"tlsSource": "secret", "tlsSecret": "orders-db-tls"}, None),  # the stack cannot know it
+])
+def test_the_backup_sidecar_is_told_the_subject_of_the_certificate_the_stack_made_or_asked_for(
+        rendered, config, subject):
+    # MySQL's clone donor account requires it of a peer (scripts/users.sh).
+    env = container(find(rendered(**config), "StatefulSet"), "backup")["env"]
+    assert [var.get("value") for var in env if var["name"] == "TLS_SUBJECT"] == (
+        [subject] if subject else [])
+
+
+def test_the_self_signed_certificate_has_the_subject_the_sidecar_is_told(render):
+    manifests = render(reveal_secrets=True)
+    certificate = find(manifests, "Secret", "mysql-tls")["stringData"]["tls.crt"]
+    subject = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "compat"],
+                             input=certificate, text=True, capture_output=True, check=True).stdout
+    env = container(find(manifests, "StatefulSet"), "backup")["env"]
+    assert f"subject={[v['value'] for v in env if v['name'] == 'TLS_SUBJECT'][0]}\n" == subject
+
+
 @pytest.mark.parametrize("role", ["primary", "replica"])
 def test_servers_present_the_certificate_and_accept_clients_without_tls_by_default(rendered, role):
     options = server_options(rendered(), role)
