@@ -5,7 +5,7 @@
 # copy: CLONE ... DATA DIRECTORY writes a new directory and needs no restart of the recipient. The
 # donor keeps serving and applying meanwhile; the copy is consistent at one GTID set.
 #
-# Accounts: on the donor the backup user, which holds BACKUP_ADMIN only (users.sh); on the
+# Accounts: on the donor the backup user, whose BACKUP_ADMIN lets it give a copy (users.sh); on the
 # temporary server a local account holding CLONE_ADMIN and BACKUP_ADMIN: MySQL's documentation
 # says CLONE_ADMIN implies BACKUP_ADMIN, but 9.7.4 refuses a clone into DATA DIRECTORY without it
 # (ERROR 1227, tests/e2e). The donor's password reaches the temporary server inside the
@@ -81,10 +81,12 @@ log_clone_progress() {
 }
 
 # Copies pod <donor_host> into <staging> (which must not exist) with CLONE over <scratch>, and
-# prints its coordinates: the copy's own GTID state (OWN_GTID_STATE). Runs in a condition: every
-# step checks its own status.
+# prints its coordinates: the copy's own GTID state (OWN_GTID_STATE). With <status_file>, also
+# writes there where the copy stands, as the plugin recorded it (performance_schema.clone_status):
+# the server version, binary log file and position, and GTID set, tab-separated. Runs in a
+# condition: every step checks its own status.
 clone_with_plugin() {
-  local donor_host=$1 staging=$2 scratch=$3 client_status require
+  local donor_host=$1 staging=$2 scratch=$3 status_file=${4:-} client_status require
   local client_log="$scratch.client.log"
   rm -rf "$scratch" "$client_log" || return 1
   start_recipient "$scratch" "$donor_host:$MYSQL_PORT" || { stop_recipient; return 1; }
@@ -107,6 +109,13 @@ clone_with_plugin() {
   client_status=$?
   if ((client_status != 0)); then
     log "the clone failed: $(<"$client_log")"
+    stop_recipient
+    return 1
+  fi
+  if [[ -n "$status_file" ]] && ! recipient_sql root --batch --skip-column-names -e \
+    "SELECT @@version, BINLOG_FILE, BINLOG_POSITION, REPLACE(GTID_EXECUTED, '\\n', '') FROM performance_schema.clone_status" \
+    >"$status_file"; then
+    log "cannot read where the clone stands from performance_schema.clone_status"
     stop_recipient
     return 1
   fi

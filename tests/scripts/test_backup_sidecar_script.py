@@ -68,9 +68,10 @@ SWITCHOVER_GRANTS = {
 }
 
 
-# What mariadb-backup needs with --slave-info, and a CLONE donor (over TLS), and nothing more.
+# What mariadb-backup needs with --slave-info, and a CLONE donor (over TLS) whose binary logs the
+# archive rotates, and nothing more.
 CLONE_DONOR_GRANTS = ("ALTER USER 'backup'@'%' REQUIRE SSL;\n"
-                      "GRANT BACKUP_ADMIN ON *.* TO 'backup'@'%';\n")
+                      "GRANT BACKUP_ADMIN, RELOAD ON *.* TO 'backup'@'%';\n")
 MARIADB_BACKUP_GRANTS = (
     "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'backup'@'127.0.0.1';\n")
 BACKUP_GRANTS = {
