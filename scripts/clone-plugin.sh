@@ -24,37 +24,47 @@ recipient_sql() {
   "$(sql_client)" --no-defaults --protocol=socket --socket="$recipient_socket" --user="$user" "$@"
 }
 
-# Starts the temporary server on <scratch>, which must not exist, and waits until it answers.
-# Its error log stays in <scratch>, shown when something fails.
-start_recipient() {
-  local scratch=$1 server donor_list=$2 tls=()
+# Starts a temporary server on data directory <datadir>, with its socket, pid file and error log
+# in <scratch> (shown when something fails) and the given options, and waits until it answers.
+# No port, no X protocol, no binary log.
+start_temporary_server() {
+  local scratch=$1 datadir=$2 server
+  shift 2
   server=$(need_command mysqld) || return 1
   recipient_socket="$scratch/mysqld.sock"
   recipient_log="$scratch/error.log"
   mkdir -p "$scratch" || { log "cannot create $scratch"; return 1; }
-  if tls_enabled; then
-    tls=("--clone-ssl-ca=$TLS_DIR/ca.crt" "--clone-ssl-cert=$TLS_DIR/tls.crt" "--clone-ssl-key=$TLS_DIR/tls.key")
-  fi
-  local common=(--no-defaults "--datadir=$scratch/data" "--log-error=$recipient_log"
-    --innodb-buffer-pool-size=16M --innodb-redo-log-capacity=16M --secure-file-priv=NULL)
-  if ! "$server" "${common[@]}" --initialize-insecure; then
-    log "the temporary server could not initialise $scratch/data: $(tail -n 5 "$recipient_log" 2>/dev/null)"
-    return 1
-  fi
-  # No port, no X protocol, no binary log: it only receives the copy. clone_valid_donor_list
-  # lets it copy from the chosen pod of this cluster and from nowhere else.
-  "$server" "${common[@]}" --skip-networking --mysqlx=OFF --skip-log-bin \
-    "--socket=$recipient_socket" "--pid-file=$scratch/mysqld.pid" --plugin-load-add=mysql_clone.so \
-    "--clone-valid-donor-list=$donor_list" "${tls[@]}" &
+  "$server" --no-defaults "--datadir=$datadir" "--log-error=$recipient_log" --innodb-buffer-pool-size=16M \
+    --innodb-redo-log-capacity=16M --secure-file-priv=NULL --skip-networking --mysqlx=OFF --skip-log-bin \
+    "--socket=$recipient_socket" "--pid-file=$scratch/mysqld.pid" "$@" >&2 &
   recipient_pid=$!
   local deadline=$((SECONDS + 120))
   until recipient_sql root -e 'SELECT 1' >/dev/null 2>&1; do
     if ! kill -0 "$recipient_pid" 2>/dev/null || ((SECONDS >= deadline)); then
-      log "the temporary server did not start: $(tail -n 5 "$recipient_log" 2>/dev/null)"
+      log "the temporary server on $datadir did not start: $(tail -n 5 "$recipient_log" 2>/dev/null)"
       return 1
     fi
     sleep 1
   done
+}
+
+# Starts the temporary server that receives a clone, on a new data directory in <scratch>, which
+# must not exist.
+start_recipient() {
+  local scratch=$1 server donor_list=$2 tls=()
+  server=$(need_command mysqld) || return 1
+  mkdir -p "$scratch" || { log "cannot create $scratch"; return 1; }
+  if tls_enabled; then
+    tls=("--clone-ssl-ca=$TLS_DIR/ca.crt" "--clone-ssl-cert=$TLS_DIR/tls.crt" "--clone-ssl-key=$TLS_DIR/tls.key")
+  fi
+  if ! "$server" --no-defaults "--datadir=$scratch/data" "--log-error=$scratch/error.log" \
+    --innodb-buffer-pool-size=16M --innodb-redo-log-capacity=16M --initialize-insecure; then
+    log "the temporary server could not initialise $scratch/data: $(tail -n 5 "$scratch/error.log" 2>/dev/null)"
+    return 1
+  fi
+  # clone_valid_donor_list lets it copy from the chosen pod of this cluster and from nowhere else.
+  start_temporary_server "$scratch" "$scratch/data" --plugin-load-add=mysql_clone.so \
+    "--clone-valid-donor-list=$donor_list" "${tls[@]}" || return 1
   printf "CREATE USER %s@'localhost';\nGRANT CLONE_ADMIN, BACKUP_ADMIN ON *.* TO %s@'localhost';\n" \
     "$CLONE_RECIPIENT_USER" "$CLONE_RECIPIENT_USER" | recipient_sql root ||
     { log "cannot create the clone account on the temporary server"; return 1; }
@@ -81,12 +91,10 @@ log_clone_progress() {
 }
 
 # Copies pod <donor_host> into <staging> (which must not exist) with CLONE over <scratch>, and
-# prints its coordinates: the copy's own GTID state (OWN_GTID_STATE). With <status_file>, also
-# writes there where the copy stands, as the plugin recorded it (performance_schema.clone_status):
-# the server version, binary log file and position, and GTID set, tab-separated. Runs in a
-# condition: every step checks its own status.
+# prints its coordinates: the copy's own GTID state (OWN_GTID_STATE). Runs in a condition: every
+# step checks its own status.
 clone_with_plugin() {
-  local donor_host=$1 staging=$2 scratch=$3 status_file=${4:-} client_status require
+  local donor_host=$1 staging=$2 scratch=$3 client_status require
   local client_log="$scratch.client.log"
   rm -rf "$scratch" "$client_log" || return 1
   start_recipient "$scratch" "$donor_host:$MYSQL_PORT" || { stop_recipient; return 1; }
@@ -109,13 +117,6 @@ clone_with_plugin() {
   client_status=$?
   if ((client_status != 0)); then
     log "the clone failed: $(<"$client_log")"
-    stop_recipient
-    return 1
-  fi
-  if [[ -n "$status_file" ]] && ! recipient_sql root --batch --skip-column-names -e \
-    "SELECT @@version, BINLOG_FILE, BINLOG_POSITION, REPLACE(GTID_EXECUTED, '\\n', '') FROM performance_schema.clone_status" \
-    >"$status_file"; then
-    log "cannot read where the clone stands from performance_schema.clone_status"
     stop_recipient
     return 1
   fi
