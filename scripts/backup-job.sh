@@ -4,7 +4,8 @@
 # every byte; only then writes the manifest, which is what makes it a backup; then applies
 # retention. A failed attempt leaves no manifest and deletes nothing. The stream (BACKUP_FORMAT):
 # MariaDB's donor sidecar serves an xbstream, nothing staged on a disk; MySQL's is a CLONE into
-# the Job's scratch volume, archived as a tar (backup-clone.sh).
+# the Job's scratch volume, archived as a tar: MySQL's Job runs backup-clone.sh, which defines
+# clone_backup_stream and then runs this script.
 set -euo pipefail
 SCRIPT_NAME=backup-job
 # shellcheck source=lib.sh
@@ -13,8 +14,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/backup-target.sh"
 # shellcheck source=backup-stream-end.sh
 source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
-# shellcheck source=backup-clone.sh
-source "$(dirname "${BASH_SOURCE[0]}")/backup-clone.sh"
 
 require_env DONOR_HOSTS BACKUP_PORT BACKUP_REMOTE BACKUP_FORMAT CLUSTER_NAME CLUSTER_NAMESPACE DB_FLAVOR RETENTION_COUNT RETENTION_DAYS
 if [[ "$BACKUP_FORMAT" == xbstream ]]; then need_command socat >/dev/null; fi

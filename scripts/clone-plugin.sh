@@ -24,10 +24,10 @@ recipient_sql() {
   "$(sql_client)" --no-defaults --protocol=socket --socket="$recipient_socket" --user="$user" "$@"
 }
 
-# Starts a temporary server on data directory <datadir>, with its socket, pid file and error log
-# in <scratch> (shown when something fails) and the given options, and waits until it answers.
-# No port, no X protocol, no binary log.
-start_temporary_server() {
+# Starts a temporary server on data directory <datadir> in the background, with its socket, pid
+# file and error log in <scratch> (shown when something fails) and the given options. No port, no
+# X protocol, no binary log.
+launch_temporary_server() {
   local scratch=$1 datadir=$2 server
   shift 2
   server=$(need_command mysqld) || return 1
@@ -35,13 +35,17 @@ start_temporary_server() {
   recipient_log="$scratch/error.log"
   mkdir -p "$scratch" || { log "cannot create $scratch"; return 1; }
   "$server" --no-defaults "--datadir=$datadir" "--log-error=$recipient_log" --innodb-buffer-pool-size=16M \
-    --innodb-redo-log-capacity=16M --secure-file-priv=NULL --skip-networking --mysqlx=OFF --skip-log-bin \
+    --innodb-redo-log-capacity=16M --skip-networking --mysqlx=OFF --skip-log-bin \
     "--socket=$recipient_socket" "--pid-file=$scratch/mysqld.pid" "$@" >&2 &
   recipient_pid=$!
+}
+
+# Waits until the temporary server answers its root account, for at most 120 s.
+wait_for_temporary_server() {
   local deadline=$((SECONDS + 120))
   until recipient_sql root -e 'SELECT 1' >/dev/null 2>&1; do
     if ! kill -0 "$recipient_pid" 2>/dev/null || ((SECONDS >= deadline)); then
-      log "the temporary server on $datadir did not start: $(tail -n 5 "$recipient_log" 2>/dev/null)"
+      log "the temporary server did not start: $(tail -n 5 "$recipient_log" 2>/dev/null)"
       return 1
     fi
     sleep 1
@@ -63,8 +67,8 @@ start_recipient() {
     return 1
   fi
   # clone_valid_donor_list lets it copy from the chosen pod of this cluster and from nowhere else.
-  start_temporary_server "$scratch" "$scratch/data" --plugin-load-add=mysql_clone.so \
-    "--clone-valid-donor-list=$donor_list" "${tls[@]}" || return 1
+  launch_temporary_server "$scratch" "$scratch/data" --secure-file-priv=NULL --plugin-load-add=mysql_clone.so \
+    "--clone-valid-donor-list=$donor_list" "${tls[@]}" && wait_for_temporary_server || return 1
   printf "CREATE USER %s@'localhost';\nGRANT CLONE_ADMIN, BACKUP_ADMIN ON *.* TO %s@'localhost';\n" \
     "$CLONE_RECIPIENT_USER" "$CLONE_RECIPIENT_USER" | recipient_sql root ||
     { log "cannot create the clone account on the temporary server"; return 1; }

@@ -240,7 +240,7 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
         containers=[PodContainer(core.ContainerArgs(
             name="backup",
             image=pod.backup_image,
-            command=script_command("backup-job.sh"),
+            command=script_command(pod.server.backup_job_script),
             env=job_env,
             # With TLS the donors serve only a peer with the cluster's certificate.
             volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts(), *scratch_mounts],

@@ -33,6 +33,13 @@ class Server:
         return "xbstream" if self.is_mariadb else "tar"
 
     @property
+    def backup_job_script(self) -> str:
+        """The backup Job's script: backup-job.sh streams from a MariaDB donor's sidecar;
+        backup-clone.sh gives it MySQL's stream, a CLONE, whose login is the backup user's (so
+        only MySQL's Job holds that password)."""
+        return "backup-clone.sh" if self.backup_format == "tar" else "backup-job.sh"
+
+    @property
     def backup_stages_a_copy(self) -> bool:
         """Whether the backup Job holds a copy of the data on a disk of its own before the upload:
         the CLONE plugin writes only to a directory."""
