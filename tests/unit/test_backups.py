@@ -225,6 +225,7 @@ def test_a_mysql_backup_clones_into_a_scratch_volume_as_large_as_the_data_volume
     assert env(backup)["SCRATCH_DIR"] == "/var/lib/mysql-cluster-scratch"
     assert {"name": "scratch", "mountPath": "/var/lib/mysql-cluster-scratch"} in backup["volumeMounts"]
     assert backup["image"] == "mysql:9.7.1"  # the server's own CLONE plugin, no XtraBackup image
+    assert backup["command"] == ["bash", "/opt/mysql-cluster/scripts/backup-clone.sh"]
 
 
 @pytest.mark.parametrize("flavor", ["mariadb"])
@@ -232,3 +233,4 @@ def test_a_mariadb_backup_streams_from_the_donor_with_nothing_staged_on_a_disk(r
     pod = job_pod(rendered(**SCHEDULED))
     assert "scratch" not in names(pod["volumes"])
     assert "SCRATCH_DIR" not in env(pod["containers"][0])
+    assert pod["containers"][0]["command"] == ["bash", "/opt/mysql-cluster/scripts/backup-job.sh"]
