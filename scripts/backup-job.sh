@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# backup job: streams a hot backup from a donor's backup sidecar straight into the backup target
-# (nothing is staged on a disk), computing its sha256 and size on the way; checks that the
-# stream is whole (its end record) and that the target holds every byte; only then writes the
-# manifest, which is what makes it a backup; then applies retention. A failed attempt leaves no
-# manifest and deletes nothing.
+# backup job: streams a hot backup of a donor into the backup target, computing its sha256 and
+# size on the way; checks that the stream is whole (its end record) and that the target holds
+# every byte; only then writes the manifest, which is what makes it a backup; then applies
+# retention. A failed attempt leaves no manifest and deletes nothing. The stream (BACKUP_FORMAT):
+# MariaDB's donor sidecar serves an xbstream, nothing staged on a disk; MySQL's is a CLONE into
+# the Job's scratch volume, archived as a tar: MySQL's Job runs backup-clone.sh, which defines
+# clone_backup_stream and then runs this script.
 set -euo pipefail
 SCRIPT_NAME=backup-job
 # shellcheck source=lib.sh
@@ -13,18 +15,24 @@ source "$(dirname "${BASH_SOURCE[0]}")/backup-target.sh"
 # shellcheck source=backup-stream-end.sh
 source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 
-require_env DONOR_HOSTS BACKUP_PORT BACKUP_REMOTE CLUSTER_NAME CLUSTER_NAMESPACE DB_FLAVOR RETENTION_COUNT RETENTION_DAYS
-need_command socat >/dev/null
+require_env DONOR_HOSTS BACKUP_PORT BACKUP_REMOTE BACKUP_FORMAT CLUSTER_NAME CLUSTER_NAMESPACE DB_FLAVOR RETENTION_COUNT RETENTION_DAYS
+if [[ "$BACKUP_FORMAT" == xbstream ]]; then need_command socat >/dev/null; fi
 if tls_enabled; then require_tls_files; fi
 work=$(mktemp -d) || die "cannot create a work directory in ${TMPDIR:-/tmp}"
 name=$(date -u +%Y%m%dT%H%M%SZ)
 backup_dir="$BACKUP_REMOTE/backups/$name"
+object="$backup_dir/backup.$BACKUP_FORMAT"
 # Bytes of the stream's end kept to find the end record: it is a few hundred bytes long.
 END_BYTES=65536
 
-# With TLS the donor serves only a peer with the cluster's certificate (tls.sh).
+# With TLS the donor serves only a peer with the cluster's certificate (tls.sh), or clones
+# only over TLS verified by the cluster's CA (clone-plugin.sh).
 receive() {
-  socat -u ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} "$(backup_connect_address "$1")" STDOUT
+  if [[ "$BACKUP_FORMAT" == tar ]]; then
+    clone_backup_stream "$1"
+  else
+    socat -u ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} "$(backup_connect_address "$1")" STDOUT
+  fi
 }
 
 # One attempt from one donor: the stream goes to the target and, through FIFOs, to sha256sum,
@@ -39,9 +47,9 @@ stream_from() {
   local count_pid=$!
   tail -c "$END_BYTES" <"$work/to-end" >"$work/end" &
   local end_pid=$!
-  log "streaming a backup from $donor:$BACKUP_PORT$(tls_enabled && echo ' over mutual TLS') to $backup_dir/backup.xbstream"
+  log "streaming a backup of $donor$(tls_enabled && echo ' over TLS') to $object"
   receive "$donor" | tee "$work/to-sha" "$work/to-count" "$work/to-end" |
-    target_rclone rcat "$backup_dir/backup.xbstream"
+    target_rclone rcat "$object"
   status="${PIPESTATUS[*]}"
   wait "$sha_pid" "$count_pid" "$end_pid" || true
   if [[ "$status" != "0 0 0" ]]; then
@@ -119,19 +127,19 @@ end=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 sent=$(<"$work/bytes")
 sha256=$(cut -d' ' -f1 <"$work/sha256")
-stored=$(target_rclone lsjson "$backup_dir/backup.xbstream" | grep -o '"Size":[0-9]*' | cut -d: -f2) ||
+stored=$(target_rclone lsjson "$object" | grep -o '"Size":[0-9]*' | cut -d: -f2) ||
   stored=""
 if [[ "$stored" != "$sent" ]]; then
   discard_attempt
-  die "the target holds ${stored:-no} bytes of $backup_dir/backup.xbstream, $sent were sent; no backup was recorded"
+  die "the target holds ${stored:-no} bytes of $object, $sent were sent; no backup was recorded"
 fi
 record=$(backup_end_record "$work/end")
 version=$(backup_end_value "$record" server_version)
 gtid=$(backup_end_value "$record" binlog_pos | sed -n "s/.*GTID of the last change '\([^']*\)'.*/\1/p")
 
-manifest=$(printf '{\n  "name": "%s",\n  "cluster": "%s",\n  "namespace": "%s",\n  "flavor": "%s",\n  "serverVersion": "%s",\n  "startTime": "%s",\n  "endTime": "%s",\n  "gtid": "%s",\n  "sizeBytes": %s,\n  "sha256": "%s",\n  "donor": "%s",\n  "binlogHistory": "%s",\n  "format": "xbstream"\n}\n' \
+manifest=$(printf '{\n  "name": "%s",\n  "cluster": "%s",\n  "namespace": "%s",\n  "flavor": "%s",\n  "serverVersion": "%s",\n  "startTime": "%s",\n  "endTime": "%s",\n  "gtid": "%s",\n  "sizeBytes": %s,\n  "sha256": "%s",\n  "donor": "%s",\n  "binlogHistory": "%s",\n  "format": "%s"\n}\n' \
   "$name" "$CLUSTER_NAME" "$CLUSTER_NAMESPACE" "$DB_FLAVOR" "$version" "$start" "$end" "$gtid" \
-  "$sent" "$sha256" "$done_from" "$history")
+  "$sent" "$sha256" "$done_from" "$history" "$BACKUP_FORMAT")
 # What the donor's stream said goes through the same grammar a restore reads it with.
 (manifest_load "$manifest" "the manifest of backup $name") || {
   discard_attempt

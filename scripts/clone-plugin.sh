@@ -5,7 +5,7 @@
 # copy: CLONE ... DATA DIRECTORY writes a new directory and needs no restart of the recipient. The
 # donor keeps serving and applying meanwhile; the copy is consistent at one GTID set.
 #
-# Accounts: on the donor the backup user, which holds BACKUP_ADMIN only (users.sh); on the
+# Accounts: on the donor the backup user, whose BACKUP_ADMIN lets it give a copy (users.sh); on the
 # temporary server a local account holding CLONE_ADMIN and BACKUP_ADMIN: MySQL's documentation
 # says CLONE_ADMIN implies BACKUP_ADMIN, but 9.7.4 refuses a clone into DATA DIRECTORY without it
 # (ERROR 1227, tests/e2e). The donor's password reaches the temporary server inside the
@@ -24,32 +24,24 @@ recipient_sql() {
   "$(sql_client)" --no-defaults --protocol=socket --socket="$recipient_socket" --user="$user" "$@"
 }
 
-# Starts the temporary server on <scratch>, which must not exist, and waits until it answers.
-# Its error log stays in <scratch>, shown when something fails.
-start_recipient() {
-  local scratch=$1 server donor_list=$2 tls=()
+# Starts a temporary server on data directory <datadir> in the background, with its socket, pid
+# file and error log in <scratch> (shown when something fails) and the given options. No port, no
+# X protocol, no binary log.
+launch_temporary_server() {
+  local scratch=$1 datadir=$2 server
+  shift 2
   server=$(need_command mysqld) || return 1
   recipient_socket="$scratch/mysqld.sock"
   recipient_log="$scratch/error.log"
   mkdir -p "$scratch" || { log "cannot create $scratch"; return 1; }
-  if tls_enabled; then
-    tls=("--clone-ssl-ca=$TLS_DIR/ca.crt" "--clone-ssl-cert=$TLS_DIR/tls.crt" "--clone-ssl-key=$TLS_DIR/tls.key")
-  fi
-  local common=(--no-defaults "--datadir=$scratch/data" "--log-error=$recipient_log"
-    --innodb-buffer-pool-size=16M --innodb-redo-log-capacity=16M --secure-file-priv=NULL)
-  if ! "$server" "${common[@]}" --initialize-insecure; then
-    log "the temporary server could not initialise $scratch/data: $(tail -n 5 "$recipient_log" 2>/dev/null)"
-    return 1
-  fi
-  # No port, no X protocol, no binary log: it only receives the copy. clone_valid_donor_list
-  # lets it copy from the chosen pod of this cluster and from nowhere else. With TLS the clone
-  # verifies the donor's certificate against the CA (clone_ssl_ca) but not the name in it
-  # (measured on 9.7.4: a donor presenting the same CA's certificate for another name was
-  # copied); the pod's own certificate (clone_ssl_cert) is what the donor account requires.
-  "$server" "${common[@]}" --skip-networking --mysqlx=OFF --skip-log-bin \
-    "--socket=$recipient_socket" "--pid-file=$scratch/mysqld.pid" --plugin-load-add=mysql_clone.so \
-    "--clone-valid-donor-list=$donor_list" "${tls[@]}" &
+  "$server" --no-defaults "--datadir=$datadir" "--log-error=$recipient_log" --innodb-buffer-pool-size=16M \
+    --innodb-redo-log-capacity=16M --skip-networking --mysqlx=OFF --skip-log-bin \
+    "--socket=$recipient_socket" "--pid-file=$scratch/mysqld.pid" "$@" >&2 &
   recipient_pid=$!
+}
+
+# Waits until the temporary server answers its root account, for at most 120 s.
+wait_for_temporary_server() {
   local deadline=$((SECONDS + 120))
   until recipient_sql root -e 'SELECT 1' >/dev/null 2>&1; do
     if ! kill -0 "$recipient_pid" 2>/dev/null || ((SECONDS >= deadline)); then
@@ -58,6 +50,28 @@ start_recipient() {
     fi
     sleep 1
   done
+}
+
+# Starts the temporary server that receives a clone, on a new data directory in <scratch>, which
+# must not exist.
+start_recipient() {
+  local scratch=$1 server donor_list=$2 tls=()
+  server=$(need_command mysqld) || return 1
+  mkdir -p "$scratch" || { log "cannot create $scratch"; return 1; }
+  if tls_enabled; then
+    tls=("--clone-ssl-ca=$TLS_DIR/ca.crt" "--clone-ssl-cert=$TLS_DIR/tls.crt" "--clone-ssl-key=$TLS_DIR/tls.key")
+  fi
+  if ! "$server" --no-defaults "--datadir=$scratch/data" "--log-error=$scratch/error.log" \
+    --innodb-buffer-pool-size=16M --innodb-redo-log-capacity=16M --initialize-insecure; then
+    log "the temporary server could not initialise $scratch/data: $(tail -n 5 "$scratch/error.log" 2>/dev/null)"
+    return 1
+  fi
+  # clone_valid_donor_list lets it copy from the chosen pod of this cluster and from nowhere else.
+  # With TLS the clone verifies the donor's certificate against the CA (clone_ssl_ca) but not the
+  # name in it (measured on 9.7.4: a donor presenting the same CA's certificate for another name
+  # was copied); the pod's own certificate (clone_ssl_cert) is what the donor account requires.
+  launch_temporary_server "$scratch" "$scratch/data" --secure-file-priv=NULL --plugin-load-add=mysql_clone.so \
+    "--clone-valid-donor-list=$donor_list" "${tls[@]}" && wait_for_temporary_server || return 1
   printf "CREATE USER %s@'localhost';\nGRANT CLONE_ADMIN, BACKUP_ADMIN ON *.* TO %s@'localhost';\n" \
     "$CLONE_RECIPIENT_USER" "$CLONE_RECIPIENT_USER" | recipient_sql root ||
     { log "cannot create the clone account on the temporary server"; return 1; }

@@ -4,7 +4,8 @@
 # checked: untrusted.sh) and refuses another cluster's backup under this cluster's own prefix, a
 # backup of another flavor or of a newer major version; streams the backup into a staging
 # directory while checking its sha256 against the manifest (a block that fails authentication
-# stops the stream); checks that the stream is whole, prepares it, checks the GTID it holds,
+# stops the stream); checks that the stream is whole, prepares it (MariaDB; a MySQL clone needs
+# no preparing), checks the GTID it holds,
 # fetches the archived binary logs a point-in-time restore replays (restoreTo), and only then
 # renames it into place. No server has run on the data until restore-replay has checked the
 # target and replayed the logs.
@@ -21,7 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/coordinates.sh"
 # shellcheck source=restore-pending.sh
 source "$(dirname "${BASH_SOURCE[0]}")/restore-pending.sh"
 
-require_env DATA_VOLUME DATA_SUBDIR RESTORE_REMOTE RESTORE_NAME DB_FLAVOR DB_VERSION
+require_env DATA_VOLUME DATA_SUBDIR RESTORE_REMOTE RESTORE_NAME DB_FLAVOR DB_VERSION BACKUP_FORMAT
 ordinal=$(pod_ordinal)
 datadir="$DATA_VOLUME/$DATA_SUBDIR"
 staging="$DATA_VOLUME/restore-staging"
@@ -33,8 +34,10 @@ if ((ordinal != 0)); then
   exit 0
 fi
 datadir_to_make "$datadir" || exit 0
-backup=$(backup_tool)
-extract=$(stream_tool)
+if [[ "$BACKUP_FORMAT" == xbstream ]]; then
+  backup=$(backup_tool)
+  extract=$(stream_tool)
+fi
 
 # A backup under this cluster's own prefix must be this cluster's; one under a prefix restoreFrom
 # names explicitly may be another cluster's (a copy of production into a new staging cluster).
@@ -75,36 +78,72 @@ if [[ -n "${RESTORE_TO:-}" && -z "$history" ]]; then
 fi
 
 if ! { rm -rf "$staging" && mkdir -p "$staging"; }; then die "cannot create $staging"; fi
-log "streaming backup $name (${MANIFEST[sizeBytes]} bytes, $server_version) from $from"
-# The checksum is taken of the bytes as they arrive, beside the extraction, through a FIFO.
-rm -f "$staging.fifo"
-mkfifo "$staging.fifo" || die "cannot create $staging.fifo"
-sha256sum <"$staging.fifo" >"$staging.sha256" &
-sha_pid=$!
-# A block that fails authentication stops rclone: the pipeline fails and the staging directory,
-# which holds what came before it, is never used.
-if ! target_rclone cat "$from/backup.xbstream" 2>"$staging.rclone" | tee "$staging.fifo" |
-  "$extract" -x -C "$staging"; then
-  statuses="${PIPESTATUS[*]}"
-  if grep -q -e authenticate -e 'bad magic' -e 'too short' "$staging.rclone"; then
+object="$from/backup.$BACKUP_FORMAT"
+log "streaming backup $name (${MANIFEST[sizeBytes]} bytes, $server_version) from $object"
+
+# Stops the restore when rclone's error (in file <1>) says a block failed authentication.
+refuse_unauthenticated() {
+  if grep -q -e authenticate -e 'bad magic' -e 'too short' "$1"; then
     rm -rf "$staging"
-    die "backup $name failed authentication with this cluster's backup key (backupKey): it was altered in the bucket or encrypted with another key; nothing of it was used. Choose another backup. rclone said: $(shown "$(tail -n 1 "$staging.rclone")")"
+    die "backup $name failed authentication with this cluster's backup key (backupKey): it was altered in the bucket or encrypted with another key; nothing of it was used. Choose another backup. rclone said: $(shown "$(tail -n 1 "$1")")"
   fi
-  die "the download or extraction of $from failed (exit statuses: $statuses; rclone said: $(shown "$(tail -n 1 "$staging.rclone")")); the pod retries"
-fi
-wait "$sha_pid" || die "could not compute the checksum of backup $name"
-rm -f "$staging.fifo"
-actual=$(cut -d' ' -f1 <"$staging.sha256")
+}
+
+# MariaDB: an xbstream, extracted as it arrives while a FIFO feeds its bytes to sha256sum.
+receive_xbstream() {
+  rm -f "$staging.fifo"
+  mkfifo "$staging.fifo" || die "cannot create $staging.fifo"
+  sha256sum <"$staging.fifo" >"$staging.sha256" &
+  local sha_pid=$!
+  # A block that fails authentication stops rclone: the pipeline fails and the staging
+  # directory, which holds what came before it, is never used.
+  if ! target_rclone cat "$object" 2>"$staging.rclone" | tee "$staging.fifo" |
+    "$extract" -x -C "$staging"; then
+    statuses="${PIPESTATUS[*]}"
+    refuse_unauthenticated "$staging.rclone"
+    die "the download or extraction of $object failed (exit statuses: $statuses; rclone said: $(shown "$(tail -n 1 "$staging.rclone")")); the pod retries"
+  fi
+  wait "$sha_pid" || die "could not compute the checksum of backup $name"
+  rm -f "$staging.fifo"
+  cut -d' ' -f1 <"$staging.sha256"
+}
+
+# MySQL: a tar, which rclone's archiver extracts from the target itself (it cannot read a pipe,
+# and the mysql image has no tar): the object is read twice, for its checksum first, so that no
+# disk holds it twice. Every read is authenticated block by block.
+receive_tar() {
+  local sha256
+  sha256=$(target_rclone hashsum sha256 --download "$object" 2>"$staging.rclone") || {
+    refuse_unauthenticated "$staging.rclone"
+    die "the download of $object failed (rclone said: $(shown "$(tail -n 1 "$staging.rclone")")); the pod retries"
+  }
+  [[ "${sha256%% *}" == "${MANIFEST[sha256]}" ]] || { printf '%s\n' "${sha256%% *}"; return 0; }
+  target_rclone archive extract "$object" "$staging" 2>"$staging.rclone" || {
+    refuse_unauthenticated "$staging.rclone"
+    die "the extraction of $object failed (rclone said: $(shown "$(tail -n 1 "$staging.rclone")")); the pod retries"
+  }
+  printf '%s\n' "${sha256%% *}"
+}
+
+actual=$(if [[ "$BACKUP_FORMAT" == tar ]]; then receive_tar; else receive_xbstream; fi)
 expected=${MANIFEST[sha256]}
 if [[ "$actual" != "$expected" ]]; then
   rm -rf "$staging"
   die "backup $name is damaged: its sha256 is $actual, the manifest says $expected; choose another backup"
 fi
-[[ -f "$staging/$BACKUP_END_FILE" ]] ||
-  die "backup $name lacks the end of its stream although its checksum matches; choose another backup"
-log "checksum verified; preparing the backup with $backup"
-"$backup" --prepare --target-dir="$staging" || die "$backup --prepare failed on backup $name"
-coordinates=$(backup_coordinates "$staging")
+if [[ "$BACKUP_FORMAT" == tar ]]; then
+  # A clone is consistent as copied; its GTID set is the one the plugin recorded, which the
+  # manifest carries from the stream's end record.
+  [[ -f "$staging/mysql.ibd" && -d "$staging/mysql" ]] ||
+    die "backup $name lacks the data dictionary (mysql.ibd) or the mysql schema although its checksum matches; choose another backup"
+  coordinates=$(checked_coordinates "the manifest of backup $name" "${MANIFEST[gtid]}")
+else
+  [[ -f "$staging/$BACKUP_END_FILE" ]] ||
+    die "backup $name lacks the end of its stream although its checksum matches; choose another backup"
+  log "checksum verified; preparing the backup with $backup"
+  "$backup" --prepare --target-dir="$staging" || die "$backup --prepare failed on backup $name"
+  coordinates=$(backup_coordinates "$staging")
+fi
 [[ -n "$coordinates" ]] || die "backup $name does not say which GTID position it holds"
 # The donor's server UUID must not be inherited; the end record is no data.
 rm -f "$staging/auto.cnf" "$staging/$BACKUP_END_FILE"

@@ -4,8 +4,9 @@
 # replicate, so every replica and every later clone has the same users.
 #   replication user: REPLICATION SLAVE, from any pod
 #   backup user:      MariaDB: what mariadb-backup needs, from inside the pod only (127.0.0.1);
-#                     MySQL: BACKUP_ADMIN only, the donor's side of a peer's CLONE, from any pod
-#                     (over mutual TLS when the cluster has it: clone_donor_requirement)
+#                     MySQL: BACKUP_ADMIN, the donor's side of a peer's or a backup's CLONE, and
+#                     RELOAD, the binary log archive's rotation; from any pod (over mutual TLS
+#                     when the cluster has it: clone_donor_requirement)
 #   application user: everything on the application database only
 #   metrics user:     what mysqld-exporter reads, from inside the pod only (when metrics are on)
 users_sql() {
@@ -70,7 +71,8 @@ backup_grants_sql() {
   if is_mariadb; then
     printf 'GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO %s;\n' "$user"
   else
-    printf 'GRANT BACKUP_ADMIN ON *.* TO %s;\n' "$user"
+    # RELOAD: the binary log archive's FLUSH BINARY LOGS (backup-binlogs.sh).
+    printf 'GRANT BACKUP_ADMIN, RELOAD ON *.* TO %s;\n' "$user"
   fi
 }
 

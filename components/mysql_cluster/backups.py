@@ -6,7 +6,8 @@ in the backup image with bash, the backup tool and socat next to it. The same rc
 `target:`, stands for an S3-compatible bucket or a mounted claim (rclone's local backend): one
 code path for both targets. Layout under the target's prefix:
 
-    backups/<name>/backup.xbstream  the stream as the donor's sidecar served it
+    backups/<name>/backup.xbstream  MariaDB: the stream as the donor's sidecar served it
+    backups/<name>/backup.tar       MySQL: a CLONE of the donor, archived, then its end record
     backups/<name>/manifest.json    written last, only after a whole and verified upload
     binlogs/<history>/mysql-bin.*   closed binary logs of one primary's data directory
 
@@ -42,6 +43,8 @@ TARGET_CREDENTIALS_DIR = "/etc/mysql-cluster/backup-target"
 # The crypt remote over `target:` that every script reads and writes through.
 SEALED_REMOTE = "sealed"
 TARGET_CLAIM_MOUNT = "/backup-target"
+# The backup Job's disk for a MySQL clone before its upload (Server.backup_stages_a_copy).
+SCRATCH_DIR = "/var/lib/mysql-cluster-scratch"
 # The rclone image's binary; the init container copies it for the other containers.
 RCLONE_IN_IMAGE = "/usr/local/bin/rclone"
 # Keys of the user's Secret for the s3 target.
@@ -91,6 +94,7 @@ class BackupTarget:
         return env + [
             _env("CRYPT_PASSWORD_FILE", f"{BACKUP_KEY_DIR}/{CREDENTIAL_KEYS['backup_key']}"),
             _env("RCLONE", f"{TOOLS_DIR}/rclone"),
+            _env("BACKUP_FORMAT", self.pod.server.backup_format),
             # Fail fast: a streamed upload cannot be retried whole (the Job retries the backup),
             # and rclone's default of 10 attempts per part kept a job with a dead store for minutes.
             _env("RCLONE_RETRIES", 1),
@@ -223,23 +227,32 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
         _env("RETENTION_COUNT", settings.backup_retention_count),
         _env("RETENTION_DAYS", settings.backup_retention_days),
     ]
+    scratch_volumes, scratch_mounts = [], []
+    if pod.server.backup_stages_a_copy:
+        # One copy of the data at most: the clone lands here before it is archived and uploaded,
+        # so the node must offer as much ephemeral storage as the data volume holds
+        # (docs/operations.md, "Backups").
+        job_env.append(_env("SCRATCH_DIR", SCRATCH_DIR))
+        scratch_volumes.append(core.VolumeArgs(name="scratch", empty_dir=core.EmptyDirVolumeSourceArgs(
+            size_limit=settings.storage_size)))
+        scratch_mounts.append(_mount("scratch", SCRATCH_DIR))
     template = pod_template(
         pod, names.backup_job_labels,
         init_containers=[PodContainer(_rclone_tools(pod))],
         containers=[PodContainer(core.ContainerArgs(
             name="backup",
             image=pod.backup_image,
-            command=script_command("backup-job.sh"),
+            command=script_command(pod.server.backup_job_script),
             env=job_env,
             # With TLS the donors serve only a peer with the cluster's certificate.
-            volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts()],
+            volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts(), *scratch_mounts],
             resources=pod.resources("backup"),
             security_context=_container_security(),
             # `kubectl describe` of a failed Job's pod shows the script's last lines.
             termination_message_policy="FallbackToLogsOnError",
         ))],
         volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
-                 scripts_volume(pod.scripts_config_map_name), *target.volumes()],
+                 scripts_volume(pod.scripts_config_map_name), *target.volumes(), *scratch_volumes],
         restart_policy="Never",
     )
     networking.NetworkPolicy(

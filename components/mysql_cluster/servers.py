@@ -26,6 +26,26 @@ class Server:
         return self.flavor == "mysql"
 
     @property
+    def backup_format(self) -> str:
+        """What a backup object holds (backup.<format>): MariaDB's donor sidecar streams an
+        xbstream of mariadb-backup; a MySQL backup is a CLONE of a donor into the backup Job's
+        scratch volume, archived as a tar by rclone (scripts/backup-clone.sh)."""
+        return "xbstream" if self.is_mariadb else "tar"
+
+    @property
+    def backup_job_script(self) -> str:
+        """The backup Job's script: backup-job.sh streams from a MariaDB donor's sidecar;
+        backup-clone.sh gives it MySQL's stream, a CLONE, whose login is the backup user's (so
+        only MySQL's Job holds that password)."""
+        return "backup-clone.sh" if self.backup_format == "tar" else "backup-job.sh"
+
+    @property
+    def backup_stages_a_copy(self) -> bool:
+        """Whether the backup Job holds a copy of the data on a disk of its own before the upload:
+        the CLONE plugin writes only to a directory."""
+        return self.backup_format == "tar"
+
+    @property
     def speaks_source_replica(self) -> bool:
         """MySQL 8.0.26+ names its replication options and statements SOURCE/REPLICA (8.4 removed
         the old names); MariaDB says MASTER/SLAVE."""

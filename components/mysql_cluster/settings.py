@@ -764,14 +764,11 @@ def _check_primary_is_a_pod(settings: ClusterSettings) -> None:
 def _check_backup_settings(settings: ClusterSettings) -> None:
     """The backup keys that only make sense together."""
     target = settings.backup_target
-    if target and settings.flavor == "mysql":
-        # MySQL pods copy their data with the server's CLONE plugin and serve no backup stream;
-        # backups by the same plugin are not built yet, and a CronJob that cannot work is worse
-        # than none.
-        raise ConfigError(BY_ARG["backup_target"], target,
-                          "backups and restores are not available on MySQL in this release; "
-                          "leave backupTarget unset and back MySQL up with your own tool, or "
-                          "use flavor mariadb")
+    if settings.flavor == "mysql" and _is_gtid_position(settings.restore_to):
+        # The position grammar is MariaDB's; a MySQL replay stops at a time (restore-replay.sh).
+        raise ConfigError(BY_ARG["restore_to"], settings.restore_to,
+                          "on MySQL restoreTo takes a UTC time such as 2026-01-01T12:00:00Z or "
+                          "latest; a GTID position is MariaDB's")
     for arg in ("backup_schedule", "restore_from"):
         if getattr(settings, arg) and not target:
             raise ConfigError(BY_ARG[arg], getattr(settings, arg),

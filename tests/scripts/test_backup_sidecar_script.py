@@ -69,9 +69,10 @@ SWITCHOVER_GRANTS = {
 
 
 # What mariadb-backup needs with --slave-info, and a CLONE donor (over mutual TLS, with the
-# certificate of the dev stack's self-signed CA for its cluster `mysql`), and nothing more.
+# certificate of the dev stack's self-signed CA for its cluster `mysql`) whose binary logs the
+# archive rotates, and nothing more.
 CLONE_DONOR_GRANTS = ("ALTER USER 'backup'@'%' REQUIRE SUBJECT '/O=mysql-cluster/CN=mysql';\n"
-                      "GRANT BACKUP_ADMIN ON *.* TO 'backup'@'%';\n")
+                      "GRANT BACKUP_ADMIN, RELOAD ON *.* TO 'backup'@'%';\n")
 MARIADB_BACKUP_GRANTS = (
     "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'backup'@'127.0.0.1';\n")
 BACKUP_GRANTS = {

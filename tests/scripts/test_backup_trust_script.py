@@ -94,7 +94,7 @@ def backup_stream(files: dict[str, str]) -> bytes:
 
 def store_backup(bucket: Bucket, prefix: str, files: dict[str, str], name: str = NAME, **fields) -> None:
     stream = backup_stream(files)
-    bucket.put(f"{prefix}/backups/{name}/backup.xbstream", stream)
+    bucket.put(f"{prefix}/backups/{name}/backup.{fields.get('format', 'xbstream')}", stream)
     bucket.put(f"{prefix}/backups/{name}/manifest.json", manifest(
         name, sha256=hashlib.sha256(stream).hexdigest(), size=len(stream), **fields).encode())
 
@@ -125,6 +125,7 @@ def pod(tmp_path):
                         "POD_NAME": "mysql-0", "STATEFULSET_NAME": "mysql", "CLUSTER_NAME": "mysql",
                         "CLUSTER_NAMESPACE": "shop", "CLUSTER_DOMAIN": "cluster.local",
                         "HEADLESS_SERVICE": "mysql", "DB_FLAVOR": "mariadb", "DB_VERSION": "11.8",
+                        "BACKUP_FORMAT": "xbstream",
                         "DATA_VOLUME": str(self.data), "DATA_SUBDIR": "mysql",
                         "SECRETS_DIR": str(tmp_path / "secrets"),
                         "CLIENT_OPTIONS_DIR": str(tmp_path / "client-options"),
@@ -150,6 +151,17 @@ def test_a_crafted_gtid_in_a_backups_info_file_is_refused_and_nothing_runs(pod):
     assert result.returncode != 0
     assert "mariadb_backup_slave_info holds no valid mariadb GTID" in result.stderr, result.stderr
     assert "refusing it" in result.stderr
+    assert not (pod.data / "mysql").exists() and not (pod.data / "restore-pending").exists()
+
+
+def test_a_mysql_backup_whose_manifest_names_no_mysql_gtid_set_is_refused_before_the_data_is_used(pod):
+    # A tar as MySQL's backup Job writes it (a clone's data directory), its manifest well-formed
+    # but naming a MariaDB position: the restore extracts it with the real rclone and refuses it.
+    store_backup(pod.bucket, "shop/mysql", {"mysql.ibd": "", "mysql/general_log.sdi": ""},
+                 flavor="mysql", serverVersion="9.7.4", format="tar")
+    result = pod.run("restore.sh", DB_FLAVOR="mysql", DB_VERSION="9.7", BACKUP_FORMAT="tar")
+    assert result.returncode != 0
+    assert "the manifest of backup 20260101T023000Z holds no valid mysql GTID" in result.stderr, result.stderr
     assert not (pod.data / "mysql").exists() and not (pod.data / "restore-pending").exists()
 
 

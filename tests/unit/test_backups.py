@@ -10,11 +10,26 @@ from mysql_cluster import ConfigError
 
 from .conftest import container, find
 
-# Backups run on MariaDB; the component refuses them on MySQL until CLONE backups exist.
-S3 = {"flavor": "mariadb", "backupTarget": "s3", "backupS3Endpoint": "http://s3.storage:8333",
+S3 = {"backupTarget": "s3", "backupS3Endpoint": "http://s3.storage:8333",
       "backupS3Bucket": "db-backups", "backupS3Secret": "s3-keys"}
 SCHEDULED = {**S3, "backupSchedule": "30 2 * * *"}
-PVC = {"flavor": "mariadb", "backupTarget": "pvc", "backupClaim": "backups", "backupSchedule": "@daily"}
+PVC = {"backupTarget": "pvc", "backupClaim": "backups", "backupSchedule": "@daily"}
+
+
+@pytest.fixture(params=["mysql", "mariadb"])
+def flavor(request) -> str:
+    """Every behaviour here holds on both flavors unless a test names one."""
+    return request.param
+
+
+@pytest.fixture
+def rendered(rendered, flavor):
+    return lambda **config: rendered(**{"flavor": flavor, **config})
+
+
+@pytest.fixture
+def render(render, flavor):
+    return lambda **config: render(**{"flavor": flavor, **config})
 
 
 def names(containers: list[dict[str, Any]]) -> list[str]:
@@ -174,11 +189,10 @@ def test_the_throttle_reaches_the_backup_sidecar_in_whole_mib_rounded_up(rendere
 @pytest.mark.parametrize("config, key", [
     ({"backupSchedule": "@daily"}, "backupSchedule"),
     ({"restoreFrom": "latest"}, "restoreFrom"),
-    ({"flavor": "mariadb", "backupTarget": "s3", "backupS3Secret": "keys"}, "backupS3Bucket"),
-    ({"flavor": "mariadb", "backupTarget": "s3", "backupS3Bucket": "db-backups"}, "backupS3Secret"),
-    ({"flavor": "mariadb", "backupTarget": "pvc"}, "backupClaim"),
+    ({"backupTarget": "s3", "backupS3Secret": "keys"}, "backupS3Bucket"),
+    ({"backupTarget": "s3", "backupS3Bucket": "db-backups"}, "backupS3Secret"),
+    ({"backupTarget": "pvc"}, "backupClaim"),
     ({**S3, "restoreTo": "latest"}, "restoreTo"),
-    ({**S3, "flavor": "mysql"}, "backupTarget"),
 ])
 def test_backup_keys_that_need_others_are_refused_naming_the_key(render, config, key):
     with pytest.raises(ConfigError) as caught:
@@ -187,7 +201,36 @@ def test_backup_keys_that_need_others_are_refused_naming_the_key(render, config,
     assert "\n" not in str(caught.value)
 
 
-def test_backups_on_mysql_are_refused_saying_they_are_not_available_yet(render):
+def test_a_gtid_position_as_restore_target_on_mysql_is_refused_asking_for_a_time(render):
     with pytest.raises(ConfigError) as caught:
-        render(**{**S3, "flavor": "mysql"})
-    assert "backups and restores are not available on MySQL in this release" in str(caught.value)
+        render(**{**S3, "flavor": "mysql", "restoreFrom": "latest", "restoreTo": "0-1-5"})
+    assert caught.value.setting.key == "restoreTo"
+    assert "on MySQL restoreTo takes a UTC time" in str(caught.value)
+
+
+@pytest.mark.parametrize("flavor, backup_format", [("mysql", "tar"), ("mariadb", "xbstream")])
+def test_every_backup_container_knows_what_a_backup_object_holds(rendered, backup_format):
+    manifests = rendered(**SCHEDULED, restoreFrom="latest")
+    statefulset = find(manifests, "StatefulSet")
+    for spec in (job_pod(manifests)["containers"][0], container(statefulset, "binlog-archive"),
+                 container(statefulset, "restore")):
+        assert env(spec)["BACKUP_FORMAT"] == backup_format
+
+
+@pytest.mark.parametrize("flavor", ["mysql"])
+def test_a_mysql_backup_clones_into_a_scratch_volume_as_large_as_the_data_volume(rendered):
+    pod = job_pod(rendered(**SCHEDULED, storageSize="50Gi"))
+    assert {"name": "scratch", "emptyDir": {"sizeLimit": "50Gi"}} in pod["volumes"]
+    [backup] = pod["containers"]
+    assert env(backup)["SCRATCH_DIR"] == "/var/lib/mysql-cluster-scratch"
+    assert {"name": "scratch", "mountPath": "/var/lib/mysql-cluster-scratch"} in backup["volumeMounts"]
+    assert backup["image"] == "mysql:9.7.1"  # the server's own CLONE plugin, no XtraBackup image
+    assert backup["command"] == ["bash", "/opt/mysql-cluster/scripts/backup-clone.sh"]
+
+
+@pytest.mark.parametrize("flavor", ["mariadb"])
+def test_a_mariadb_backup_streams_from_the_donor_with_nothing_staged_on_a_disk(rendered):
+    pod = job_pod(rendered(**SCHEDULED))
+    assert "scratch" not in names(pod["volumes"])
+    assert "SCRATCH_DIR" not in env(pod["containers"][0])
+    assert pod["containers"][0]["command"] == ["bash", "/opt/mysql-cluster/scripts/backup-job.sh"]

@@ -11,7 +11,7 @@ from .conftest import PROJECT_DIR
 
 SCRIPTS = sorted(PROJECT_DIR.glob("scripts/*.sh"))
 # The scripts a container or probe runs (the others are helpers they source).
-ENTRY_POINTS = ["backup-binlogs.sh", "backup-job.sh", "clone.sh", "init-config.sh", "liveness.sh",
+ENTRY_POINTS = ["backup-binlogs.sh", "backup-clone.sh", "backup-job.sh", "clone.sh", "init-config.sh", "liveness.sh",
                 "readiness.sh", "restore-replay.sh", "restore.sh", "sidecar.sh"]
 
 
