@@ -118,6 +118,12 @@ class ClusterNames:
         return {NAME_LABEL: "mysql-cluster-backup", INSTANCE_LABEL: self.cluster,
                 COMPONENT_LABEL: "backup", MANAGED_BY_LABEL: "pulumi"}
 
+    @property
+    def restore_drill_labels(self) -> dict[str, str]:
+        # Like the backup job's: not the database pods' selector labels.
+        return {NAME_LABEL: "mysql-cluster-restore-drill", INSTANCE_LABEL: self.cluster,
+                COMPONENT_LABEL: "restore-drill", MANAGED_BY_LABEL: "pulumi"}
+
 
 # Members of ClusterNames that name no object of the cluster's kinds that another cluster could
 # also create: pods are <statefulset>-<n> of one cluster only (another cluster's StatefulSet of
