@@ -32,7 +32,7 @@ chain=$(for log in "${logs[@]}"; do
   "$binlog_tool" "$log" | awk -v file="${log##*/}" '
     /Gtid list \[/ { listing = 1; sub(/.*Gtid list \[/, "") }
     listing { line = $0; gsub(/[^0-9,-]/, "", line); list = list line; if ($0 ~ /\]/) listing = 0; next }
-    match($0, / GTID [0-9]+-[0-9]+-[0-9]+/) { gtids = gtids " " substr($0, RSTART + 6, RLENGTH - 6) }
+    match($0, /[[:space:]]GTID [0-9]+-[0-9]+-[0-9]+/) { gtids = gtids " " substr($0, RSTART + 6, RLENGTH - 6) }
     END { printf "%s [%s]%s\n", file, list, gtids }'
 done) || die "$binlog_tool cannot read the archived binary logs of backup $name"
 
