@@ -67,7 +67,7 @@ while IFS= read -r table; do
   [[ -n "$table" ]] || continue
   result=$(sql -e "CHECKSUM TABLE $table EXTENDED" 2>&1) ||
     fail "table $table of backup $name does not read back whole: $(shown "$result")"
-  log "checksum $(shown "$result")"
+  log "checksum $(shown "${result//$'\t'/ }")"
   count=$((count + 1))
 done <<<"$tables"
 stop_server || fail "the scratch server did not shut down cleanly"
