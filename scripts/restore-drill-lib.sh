@@ -1,19 +1,41 @@
 # shellcheck shell=bash
-# What the restore drill's steps share: where the plan leaves the position the replay must reach,
-# and the check of the archived binary logs' chain.
+# What the restore drill's steps share: where the plan leaves what the replay must do (the
+# position it must reach, the transactions it must apply), the check of the archived binary logs'
+# chain, and the GTIDs of binary logs.
 
 drill_expected_file() {
   require_env DATA_VOLUME
   printf '%s\n' "$DATA_VOLUME/drill-expected-gtid"
 }
 
-# From the backup's GTID position <1> and the archive's chain <2> (one line per log, oldest
-# first: "<file> [<Gtid_list entries>] <GTID> <GTID> ..."), prints the position (the last GTID
-# of every domain) a replay of the archive onto the backup reaches; stops naming the first gap.
+drill_replayed_file() {
+  require_env DATA_VOLUME
+  printf '%s\n' "$DATA_VOLUME/drill-expected-transactions"
+}
+
+# "<file> [<Gtid_list entries>] <GTID> <GTID> ..." for each binary log given, as mariadb-binlog
+# prints their events' headers ("Gtid list [0-1-5,\n# 0-2-7]", "GTID 0-1-6 trans").
+binlog_gtids() {
+  local tool log
+  tool=$(need_command mariadb-binlog mysqlbinlog)
+  for log in "$@"; do
+    "$tool" "$log" | awk -v file="${log##*/}" '
+      /Gtid list \[/ { listing = 1; sub(/.*Gtid list \[/, "") }
+      listing { line = $0; gsub(/[^0-9,-]/, "", line); list = list line; if ($0 ~ /\]/) listing = 0; next }
+      match($0, /[[:space:]]GTID [0-9]+-[0-9]+-[0-9]+/) { gtids = gtids " " substr($0, RSTART + 6, RLENGTH - 6) }
+      END { printf "%s [%s]%s\n", file, list, gtids }' || return 1
+  done
+}
+
+# From the backup's GTID position <1> and the archive's chain <2> (binlog_gtids, oldest log
+# first), prints the position (the last GTID of every domain) a replay of the archive onto the
+# backup reaches, and writes the GTIDs it applies (those after the backup), one a line, to file
+# <3>; stops naming the first gap.
 mariadb_chain_end() {
-  local backup=$1 chain=$2 file list rest entry held state='' previous='' first=1
-  local -A at=() last=()
-  for entry in ${backup//,/ }; do last[${entry%%-*}]=$entry; done
+  local backup=$1 chain=$2 replayed=$3 file list rest entry held state='' previous='' first=1
+  local -A at=() last=() backed_up=()
+  for entry in ${backup//,/ }; do last[${entry%%-*}]=$entry backed_up[${entry%%-*}]=${entry##*-}; done
+  : >"$replayed" || die "cannot write $replayed"
   while read -r file list rest; do
     list=${list#[}
     list=${list%]}
@@ -31,12 +53,13 @@ mariadb_chain_end() {
     fi
     at=()
     for entry in ${list//,/ }; do at[${entry%-*}]=$entry; done
+    checked "the GTIDs of archived binary log $file" "^($_MARIADB_GTID( $_MARIADB_GTID)*)?\$" "$rest" >/dev/null
     for entry in $rest; do
-      checked "a GTID of archived binary log $file" "$MARIADB_GTID_RE" "$entry" >/dev/null
       at[${entry%-*}]=$entry
       held=${last[${entry%%-*}]:-}
       if [[ -z "$held" ]] || ((${entry##*-} > ${held##*-})); then last[${entry%%-*}]=$entry; fi
-    done
+      if ((${entry##*-} > ${backed_up[${entry%%-*}]:-0})); then printf '%s\n' "$entry"; fi
+    done >>"$replayed"
     state=$(IFS=,; echo "${at[*]}")
     previous=$file first=0
   done <<<"$chain"

@@ -2,8 +2,8 @@
 # restore drill, last step: after restore-replay replayed the archive onto the newest backup and
 # shut its server down, starts the scratch server once more, without networking, and proves what
 # a restore promises: the server starts clean (no error in its log, no crash recovery), its GTID
-# position is the one restore-drill-plan computed from the backup and the archive, and every
-# table reads whole (CHECKSUM TABLE reads every row; InnoDB checks each page's checksum as it
+# position is the one restore-drill-plan computed from the backup and the archive, its own binary
+# log holds exactly the archive's transactions after the backup, and every table reads whole (CHECKSUM TABLE reads every row; InnoDB checks each page's checksum as it
 # reads it). Prints the verdict as its last line; the Job's outcome is the drill's signal.
 set -euo pipefail
 SCRIPT_NAME=restore-drill
@@ -71,4 +71,18 @@ while IFS= read -r table; do
   count=$((count + 1))
 done <<<"$tables"
 stop_server || fail "the scratch server did not shut down cleanly"
-log "VERDICT: restore drill passed: backup $name with the archived binary logs restored to GTID $position; the server started clean; $count tables read whole (${SECONDS}s, $((SECONDS - started))s for this check)"
+
+# The replay wrote every transaction it applied to the scratch server's own binary log, with its
+# GTID (restore-replay reset that log first): it must hold exactly the archive's transactions
+# after the backup, in order. A transaction skipped while the position still ended right is what
+# a restore that reports success but lost data looks like.
+# (Named like binary logs exactly: MariaDB 11.4+ keeps a GTID index, mysql-bin.000001.idx, beside.)
+mapfile -t own_logs < <(find "$DATA_VOLUME/$DATA_SUBDIR" -maxdepth 1 -regextype posix-extended \
+  -regex '.*/mysql-bin\.[0-9]{6,10}' | sort)
+applied=$(binlog_gtids "${own_logs[@]}" | cut -d' ' -f3- | tr ' ' '\n' | sed '/^$/d') ||
+  fail "cannot read the scratch server's binary logs"
+if ! difference=$(diff <(printf '%s\n' "$applied" | sed '/^$/d') "$(drill_replayed_file)"); then
+  fail "the replay did not apply exactly the archived transactions after backup $name (applied < > archived: $(shown "$(head -n 3 <<<"$difference" | tr '\n' ' ')")): a restore would silently lose or add them. See restore-replay's log, and take a new backup"
+fi
+transactions=$(wc -l <"$(drill_replayed_file)")
+log "VERDICT: restore drill passed: backup $name and the $transactions archived transactions after it restored to GTID $position, each applied once in order; the server started clean; $count tables read whole (${SECONDS}s, $((SECONDS - started))s for this check)"
