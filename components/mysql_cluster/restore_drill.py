@@ -5,9 +5,10 @@ Its pod reuses the restore of pod 0 (backups.py: restore.sh fetches, checks and 
 newest backup and fetches its history's archived binary logs; restore-replay.sh replays them into
 a server without networking) on a scratch volume of its own, an ephemeral claim the size of a data
 volume, deleted with the pod. Between the two, restore-drill-plan.sh proves that the archived logs
-form one chain from the backup on and records where the replay must end; after them,
-restore-drill.sh starts the scratch server once more and checks that it started clean, reached
-that position and reads every table whole. The Job succeeds only then: its outcome is what the
+form one chain from the backup on and records which transactions the replay must apply and where
+it must end; after them, restore-drill.sh starts the scratch server once more and checks that it
+started clean, reached that position, logged exactly those transactions and reads every table
+whole. The Job succeeds only then: its outcome is what the
 alerts read (alerts.py, through kube-state-metrics).
 
 The pod holds the backup key and the target's keys, no password of the cluster: its scratch
@@ -15,6 +16,7 @@ server gets a root password of its own, and it connects to no pod of the cluster
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import Optional
 
@@ -25,11 +27,9 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from .backups import BackupTarget, _restore, _rclone_tools
 from .pod_spec import PodContainer, PodSettings, pod_template
-from .pod_template import (
-    CLIENT_OPTIONS_DIR, CONF_DIR, DATA_VOLUME_MOUNT, SERVER_DATADIR, DATA_SUBDIR, _cluster_env,
-    _container_security, _env, _mount, server_tls_files,
-)
-from .scripts_config_map import script_command, scripts_mount, scripts_volume
+from .pod_template import CLIENT_OPTIONS_DIR, _cluster_env, _env
+from .scheduled_job import scheduled_job
+from .scripts_config_map import script_command, scripts_volume
 
 # restore.sh restores into pod 0 of a StatefulSet only; the scratch server is the one pod of its
 # own, so the drill names it so.
@@ -52,23 +52,13 @@ def _drill_env(pod: PodSettings) -> list[core.EnvVarArgs]:
     ]
 
 
-def _server_container(pod: PodSettings, name: str, script: str, env: list[core.EnvVarArgs],
-                      runs_server: bool) -> PodContainer:
-    """A step in the server image on the scratch data; one that runs the server reads the
-    certificate its options name (it serves nothing: the server runs without networking)."""
-    return PodContainer(core.ContainerArgs(
-        name=name,
-        image=pod.server_image,
-        command=script_command(script),
-        env=env,
-        volume_mounts=[_mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
-                       _mount("data", DATA_VOLUME_MOUNT), _mount("conf", CONF_DIR, read_only=True),
-                       _mount("tmp", "/tmp"), _mount("run", "/var/run/mysqld"),
-                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount()],
-        resources=pod.resources("server"),
-        security_context=_container_security(),
-        termination_message_policy="FallbackToLogsOnError",
-    ), also_reads=server_tls_files(pod) if runs_server else frozenset())
+def _step_like(replay: PodContainer, name: str, script: str, runs_server: bool) -> PodContainer:
+    """A step of the drill in the server image on the scratch data, as restore-replay runs: one
+    that runs the server reads the certificate its options name (it serves nothing: the server
+    runs without networking)."""
+    args = copy.copy(replay.args)
+    args.name, args.command = name, script_command(script)
+    return PodContainer(args, also_reads=replay.also_reads if runs_server else frozenset())
 
 
 def _volumes(pod: PodSettings, target: BackupTarget) -> list[core.VolumeArgs]:
@@ -105,9 +95,8 @@ def restore_drill_cron_job(resource_name: str, pod: PodSettings,
     # The newest of this cluster's backups, replayed to the end of the archive.
     restore, replay = _restore(replace(pod, settings=replace(
         settings, restore_from="latest", restore_to="latest")), target, env)
-    plan = _server_container(pod, "restore-drill-plan", "restore-drill-plan.sh", env,
-                             runs_server=False)
-    verify = _server_container(pod, "restore-drill", "restore-drill.sh", env, runs_server=True)
+    plan = _step_like(replay, "restore-drill-plan", "restore-drill-plan.sh", runs_server=False)
+    verify = _step_like(replay, "restore-drill", "restore-drill.sh", runs_server=True)
     template = pod_template(
         pod, names.restore_drill_labels,
         init_containers=[PodContainer(_rclone_tools(pod)), restore, plan, replay],
@@ -116,27 +105,9 @@ def restore_drill_cron_job(resource_name: str, pod: PodSettings,
         restart_policy="Never",
         passwords=False,
     )
-    return batch.CronJob(
-        resource_name,
-        metadata=meta.ObjectMetaArgs(name=names.restore_drill_cron_job, namespace=names.namespace,
-                                     labels=names.restore_drill_labels),
-        spec=batch.CronJobSpecArgs(
-            schedule=settings.restore_drill_schedule,
-            time_zone="Etc/UTC",
-            concurrency_policy="Forbid",
-            starting_deadline_seconds=3600,
-            # A finished Job keeps its pod, and the pod its scratch claim: one of each outcome
-            # is kept (the newest failure is what MySQLClusterRestoreDrillFailed reads).
-            successful_jobs_history_limit=1,
-            failed_jobs_history_limit=1,
-            job_template=batch.JobTemplateSpecArgs(
-                metadata=meta.ObjectMetaArgs(labels=names.restore_drill_labels),
-                spec=batch.JobSpecArgs(
-                    # A failed drill is a verdict, not a hiccup to retry: the alert must see it.
-                    backoff_limit=0,
-                    template=template,
-                ),
-            ),
-        ),
-        opts=opts,
-    )
+    # A failed drill is a verdict, not a hiccup to retry: the alert must see it. A finished Job
+    # keeps its pod, and the pod its scratch claim: one of each outcome is kept (the newest
+    # failure is what MySQLClusterRestoreDrillFailed reads).
+    return scheduled_job(resource_name, names, names.restore_drill_cron_job,
+                         names.restore_drill_labels, settings.restore_drill_schedule, template,
+                         backoff_limit=0, jobs_kept=1, opts=opts)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .kubelet import FAILED, SUCCEEDED
-from .object_store import ObjectStore, copy_sealed, read_sealed
+from .object_store import ObjectStore, copy_sealed
 from .test_backups import (  # noqa: F401 (fixtures)
     SERVER, SOURCE_PREFIX, backup_cluster, checksum, run_backup, store, store_name, wait_archived,
 )
@@ -29,6 +29,16 @@ def run_drill(cluster, expect):
     logs = {step: cluster.harness.job_log(pod, step) for step in STEPS}
     assert pod.phase == expect, f"{pod.failure}\n" + "\n".join(f"--- {s}\n{t}" for s, t in logs.items())
     return logs
+
+
+def backed_up(backup_cluster, rows: int):
+    """A one-pod cluster with `rows` events and a backup of them."""
+    source = backup_cluster(1)
+    source.create_events_table()
+    if rows:
+        source.insert_events(1, rows)
+    run_backup(source)
+    return source
 
 
 def archived_log_holding(store: ObjectStore, text: str) -> Path:
@@ -46,10 +56,7 @@ def archived_log_holding(store: ObjectStore, text: str) -> Path:
 @pytest.mark.timeout(300)
 def test_a_drill_proves_the_newest_backup_and_the_archive_up_to_the_newest_archived_position(
         backup_cluster, store):
-    source = backup_cluster(1)
-    source.create_events_table()
-    source.insert_events(1, 500)
-    run_backup(source)
+    source = backed_up(backup_cluster, 500)
     source.insert_events(501, 600)  # after the backup: only the archive has them
     wait_archived(store, source)
     # The heartbeat keeps writing: the drill reaches wherever the archive then ends.
@@ -63,9 +70,7 @@ def test_a_drill_proves_the_newest_backup_and_the_archive_up_to_the_newest_archi
 
 @pytest.mark.timeout(300)
 def test_a_drill_over_an_archive_with_a_missing_log_fails_naming_the_gap(backup_cluster, store):
-    source = backup_cluster(1)
-    source.create_events_table()
-    run_backup(source)
+    source = backed_up(backup_cluster, 0)
     source.app_sql(source.primary, "CREATE TABLE after_the_backup (id INT)")
     wait_archived(store, source)
     source.insert_events(1, 10)
@@ -84,10 +89,7 @@ def test_a_drill_over_an_archive_with_a_missing_log_fails_naming_the_gap(backup_
 @pytest.mark.timeout(300)
 def test_a_drill_over_an_altered_backup_object_fails_saying_it_failed_authentication(
         backup_cluster, store):
-    source = backup_cluster(1)
-    source.create_events_table()
-    source.insert_events(1, 100)
-    run_backup(source)
+    source = backed_up(backup_cluster, 100)
     stream = store.bucket / SOURCE_PREFIX / "backups" / store_name(store) / "backup.xbstream.bin"
     data = bytearray(stream.read_bytes())
     data[len(data) // 2] ^= 0xFF
