@@ -88,7 +88,7 @@ def _volumes(pod: PodSettings, target: BackupTarget) -> list[core.VolumeArgs]:
 def restore_drill_cron_job(resource_name: str, pod: PodSettings,
                            opts: pulumi.ResourceOptions) -> Optional[batch.CronJob]:
     settings, names = pod.settings, pod.names
-    if not (settings.backup_schedule and settings.restore_drill_schedule):
+    if not (settings.backup_schedule and settings.restore_drill_schedule and pod.server.drills_restores):
         return None
     target = BackupTarget(pod)
     env = _drill_env(pod)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mysql_cluster import ConfigError
+from mysql_cluster.servers import server_for
 
 from .conftest import find
 from .test_schema_validation import VERSIONS, schema_problems
@@ -81,3 +82,9 @@ def test_the_drill_pod_is_no_endpoint_of_the_clusters_services(rendered):
 @pytest.mark.parametrize("kubernetes", VERSIONS)
 def test_the_drill_cron_job_validates_strictly(rendered, kubernetes):
     assert schema_problems([drill(rendered(**S3, storageClass="fast"))], kubernetes) == []
+
+
+def test_a_mysql_cluster_has_no_drill_until_its_chain_check_exists(rendered):
+    # Backups are refused on MySQL today; this holds once they are not (servers.py).
+    assert not server_for("mysql", "9.7").drills_restores
+    assert server_for("mariadb", "11.8").drills_restores
