@@ -49,7 +49,8 @@ from tests.e2e.object_store import ObjectStore, keys_secret, stack_config
 CRON_JOB = "mysql-backup"
 DRILL_CRON_JOB = "mysql-restore-drill"
 ARCHIVER = "binlog-archive"  # the container with rclone, the target's config and the data volume
-SOURCE_PREFIX = "mysql"
+# The default prefix of the dev stack: <stack>/<namespace>/<cluster> (backups.py).
+SOURCE_PREFIX = "dev/mysql-dev/mysql"
 RAW_OBJECT = "raw/datadir.tar"
 # Runs a command in the archive container with the target's rclone, as the scripts call it.
 _TARGET = ("source /opt/mysql-cluster/scripts/lib.sh; "
@@ -133,7 +134,7 @@ def run(size_mb: int, throttle_mib: int, drill: bool, workdir: Path) -> dict:
                 probe.stop()
                 source.detach_client(client)
         info["backup_bytes"] = sum(f.stat().st_size for f in (store.bucket / SOURCE_PREFIX / "backups")
-                                   .rglob("backup.xbstream"))
+                                   .rglob("backup.xbstream.bin"))  # encrypted: a few bytes per 64 KiB more
         store.stop()
         throttle = {"backupThrottleBytesPerSecond": str(throttle_mib * MIB)} if throttle_mib else {}
         with harness_for({"restoreFrom": f"{SOURCE_PREFIX}/latest", "backupPrefix": "restored",
