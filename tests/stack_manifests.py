@@ -71,13 +71,16 @@ def host_path(path: str, directories: dict[str, Path]) -> str:
 
 
 def workload_pod_specs(manifests: Manifests) -> dict[str, dict[str, Any]]:
-    """Every workload's pod spec, by kind: the StatefulSet, the switchover Job, the CronJob."""
+    """Every workload's pod spec, by kind: the StatefulSet, the switchover Job, the backup
+    CronJob ("CronJob") and the restore drill's ("CronJob:restore-drill", by its component)."""
     specs = {}
     for manifest in manifests:
         if manifest["kind"] in ("StatefulSet", "Job"):
             specs[manifest["kind"]] = manifest["spec"]["template"]["spec"]
         elif manifest["kind"] == "CronJob":
-            specs["CronJob"] = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            component = manifest["metadata"]["labels"]["app.kubernetes.io/component"]
+            key = "CronJob" if component == "backup" else f"CronJob:{component}"
+            specs[key] = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     return specs
 
 

@@ -26,16 +26,14 @@ from typing import Optional
 import pulumi
 from pulumi_kubernetes.batch import v1 as batch
 from pulumi_kubernetes.core import v1 as core
-from pulumi_kubernetes.meta import v1 as meta
-from pulumi_kubernetes.networking import v1 as networking
 
-from .names import ClusterNames
-from .network_policy import backup_job_egress, job_network_policy_spec
+from .network_policy import backup_job_egress
 from .pod_spec import BACKUP_KEY_DIR, CREDENTIAL_KEYS, PodContainer, PodSettings, pod_template
 from .pod_template import (
     CLIENT_OPTIONS_DIR, CONF_DIR, DATA_SUBDIR, DATA_VOLUME_MOUNT, SERVER_DATADIR, PodAdditions,
     _cluster_env, _container_security, _env, _mount, server_tls_files,
 )
+from .scheduled_job import scheduled_job
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 
 TOOLS_DIR = "/opt/mysql-cluster-tools"
@@ -255,33 +253,9 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
                  scripts_volume(pod.scripts_config_map_name), *target.volumes(), *scratch_volumes],
         restart_policy="Never",
     )
-    networking.NetworkPolicy(
-        f"{resource_name}-network-policy",
-        metadata=meta.ObjectMetaArgs(name=names.backup_network_policy, namespace=names.namespace,
-                                     labels=names.backup_job_labels),
-        spec=job_network_policy_spec(names.backup_job_labels, backup_job_egress(names, settings)),
-        opts=opts)
-    return batch.CronJob(
-        resource_name,
-        metadata=meta.ObjectMetaArgs(name=names.backup_cron_job, namespace=names.namespace,
-                                     labels=names.backup_job_labels),
-        spec=batch.CronJobSpecArgs(
-            schedule=settings.backup_schedule,
-            time_zone="Etc/UTC",
-            # One backup at a time: a slow one is not joined by the next.
-            concurrency_policy="Forbid",
-            starting_deadline_seconds=3600,
-            successful_jobs_history_limit=3,
-            failed_jobs_history_limit=3,
-            job_template=batch.JobTemplateSpecArgs(
-                metadata=meta.ObjectMetaArgs(labels=names.backup_job_labels),
-                spec=batch.JobSpecArgs(
-                    # Each attempt is a new backup under a new name; a failed one is never kept.
-                    backoff_limit=1,
-                    template=template,
-                ),
-            ),
-        ),
-        opts=opts,
-    )
+    # Each attempt is a new backup under a new name; a failed one is never kept.
+    return scheduled_job(resource_name, names, names.backup_cron_job, names.backup_job_labels,
+                         settings.backup_schedule, template, backoff_limit=1, jobs_kept=3,
+                         egress=backup_job_egress(names, settings, pod.server),
+                         opts=opts)
 

@@ -16,6 +16,7 @@ from pulumi_kubernetes.policy import v1 as policy
 
 from .args import MySQLClusterArgs
 from .backups import backup_cron_job, pod_additions
+from .restore_drill import restore_drill_cron_job
 from . import monitoring
 from .dashboard import dashboard_config_map
 from .exporter import metrics_secret
@@ -151,6 +152,7 @@ class MySQLCluster(pulumi.ComponentResource):
                     f"{name}-statefulset", settings.replicas, settings.primary_ordinal)),
         )
         backup_cron_job(f"{name}-backup", pod, child)
+        restore_drill_cron_job(f"{name}-restore-drill", pod, child)
         data_claim_patches(name, names, settings, parent=self)
         # The primary moves first (the Job waits for every pod), then the Service follows it.
         switchover = switchover_job(f"{name}-switchover", pod, pulumi.ResourceOptions(

@@ -66,10 +66,6 @@ class ClusterNames:
         return f"{self.cluster}-backup"
 
     @property
-    def backup_network_policy(self) -> str:
-        return f"{self.cluster}-backup"
-
-    @property
     def restore_drill_cron_job(self) -> str:
         # The restore drill's CronJob, which the alerts and the dashboard watch (signals.py).
         return f"{self.cluster}-restore-drill"
@@ -121,6 +117,12 @@ class ClusterNames:
         # Not the pods' selector labels: a backup job's pod must not become a Service endpoint.
         return {NAME_LABEL: "mysql-cluster-backup", INSTANCE_LABEL: self.cluster,
                 COMPONENT_LABEL: "backup", MANAGED_BY_LABEL: "pulumi"}
+
+    @property
+    def restore_drill_labels(self) -> dict[str, str]:
+        # Like the backup job's: not the database pods' selector labels.
+        return {NAME_LABEL: "mysql-cluster-restore-drill", INSTANCE_LABEL: self.cluster,
+                COMPONENT_LABEL: "restore-drill", MANAGED_BY_LABEL: "pulumi"}
 
 
 # Members of ClusterNames that name no object of the cluster's kinds that another cluster could

@@ -22,6 +22,7 @@ from pulumi_kubernetes.networking import v1 as networking
 from .exporter import METRICS_PORT
 from .names import ClusterNames
 from .pod_template import BACKUP_PORT, MYSQL_PORT
+from .servers import Server
 from .settings import ClusterSettings, s3_endpoint_port
 
 DNS_PORT = 53
@@ -122,9 +123,15 @@ def switchover_egress(names: ClusterNames, settings: ClusterSettings
     return [_to_cluster_pods(names, MYSQL_PORT), _to_dns(settings)]
 
 
-def backup_job_egress(names: ClusterNames, settings: ClusterSettings
+def backup_job_egress(names: ClusterNames, settings: ClusterSettings, server: Server
                       ) -> list[networking.NetworkPolicyEgressRuleArgs]:
-    """A backup job streams from a donor's sidecar and writes to the target."""
-    return [_to_cluster_pods(names, BACKUP_PORT), _to_dns(settings),
-            *_to_backup_target(settings)]
+    """A backup job copies a donor and writes to the target: MariaDB's streams from the donor's
+    sidecar, MySQL's clones the donor over the server port (scripts/backup-clone.sh)."""
+    donor_port = MYSQL_PORT if server.clones_with_plugin else BACKUP_PORT
+    return [_to_cluster_pods(names, donor_port), _to_dns(settings), *_to_backup_target(settings)]
+
+
+def restore_drill_egress(settings: ClusterSettings) -> list[networking.NetworkPolicyEgressRuleArgs]:
+    """The restore drill reads the target and nothing of the cluster's."""
+    return [_to_dns(settings), *_to_backup_target(settings)]
 

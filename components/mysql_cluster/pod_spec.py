@@ -79,8 +79,10 @@ class SecretSource:
     keys: tuple[str, ...]
 
 
-def secret_sources(pod: PodSettings) -> list[SecretSource]:
-    sources = [SecretSource("credentials", pod.secret_name, SECRETS_DIR, PASSWORD_KEYS)]
+def secret_sources(pod: PodSettings, passwords: bool = True) -> list[SecretSource]:
+    """The Secrets a pod's containers may read; `passwords` False leaves out the cluster's
+    passwords (a pod that never connects to the cluster, the restore drill's)."""
+    sources = [SecretSource("credentials", pod.secret_name, SECRETS_DIR, PASSWORD_KEYS)] if passwords else []
     if pod.settings.backup_target:
         sources.append(SecretSource("backup-key", pod.secret_name, BACKUP_KEY_DIR,
                                     (CREDENTIAL_KEYS["backup_key"],)))
@@ -134,11 +136,12 @@ def _with_secret_files(container: PodContainer, sources: Sequence[SecretSource],
 def pod_template(pod: PodSettings, labels: dict[str, str],
                  containers: Sequence[PodContainer], init_containers: Sequence[PodContainer] = (),
                  volumes: Sequence[core.VolumeArgs] = (), annotations: Optional[dict[str, str]] = None,
-                 **spec: object) -> core.PodTemplateSpecArgs:
+                 passwords: bool = True, **spec: object) -> core.PodTemplateSpecArgs:
     """A workload's pod: its containers and other volumes, `spec` for what only it has
-    (restart policy, placement among the database pods), and what every pod shares."""
+    (restart policy, placement among the database pods), and what every pod shares; without
+    `passwords` no container gets the cluster's passwords, whatever its scripts read."""
     settings = pod.settings
-    sources = secret_sources(pod)
+    sources = secret_sources(pod, passwords)
     secret_volumes: dict[str, core.VolumeArgs] = {}
     init = [_with_secret_files(container, sources, secret_volumes) for container in init_containers]
     main = [_with_secret_files(container, sources, secret_volumes) for container in containers]

@@ -359,16 +359,19 @@ def _is_gtid_position(text: str) -> bool:
         part <= limit for gtid in gtids for part, limit in zip(gtid, _GTID_LIMITS))
 
 
-def _cron_schedule(setting: "Setting", value: Any) -> Any:
-    if value == "":
+def _cron_schedule(runs: str) -> Callable[["Setting", Any], Any]:
+    """A cron schedule of `runs` (what it schedules), or "" for none."""
+    def check(setting: "Setting", value: Any) -> Any:
+        if value == "":
+            return value
+        problem = schedule_problem(value) if isinstance(value, str) else "it is not text"
+        if problem:
+            raise ConfigError(setting, value, f"{problem}; use a cron schedule of five fields "
+                              "(minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7) such "
+                              "as \"30 2 * * *\" (02:30 UTC daily), or " + ", ".join(_CRON_MACROS)
+                              + f", or \"\" for no scheduled {runs}")
         return value
-    problem = schedule_problem(value) if isinstance(value, str) else "it is not text"
-    if problem:
-        raise ConfigError(setting, value, f"{problem}; use a cron schedule of five fields "
-                          "(minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7) such as "
-                          "\"30 2 * * *\" (02:30 UTC daily), or " + ", ".join(_CRON_MACROS)
-                          + ", or \"\" for no scheduled backups")
-    return value
+    return check
 
 
 def _pattern(pattern: re.Pattern, example: str) -> Callable[["Setting", Any], Any]:
@@ -599,7 +602,12 @@ SETTINGS: tuple[Setting, ...] = (
             _labels),
     Setting("backupSchedule", "backup_schedule", "string", "",
             "Cron schedule (UTC) of physical backups to backupTarget, e.g. \"30 2 * * *\"; "
-            "\"\" for none.", _cron_schedule),
+            "\"\" for none.", _cron_schedule("backups")),
+    Setting("restoreDrillSchedule", "restore_drill_schedule", "string", "30 14 * * *",
+            "With a backupSchedule on MariaDB: cron schedule (UTC) of the restore drill, which "
+            "restores the newest backup and the archived binary logs into a scratch server and "
+            "proves them (docs/operations.md, \"The restore drill\"); by default daily at 14:30, "
+            "apart from nightly backups; \"\" for none.", _cron_schedule("restore drills")),
     Setting("backupAlertSeconds", "backup_alert_seconds", "integer", 21600,
             "With prometheusRule and a backupSchedule: how long after its scheduled time a backup "
             "(or a restore drill) may take to succeed before its alert fires; more than the "

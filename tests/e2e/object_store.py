@@ -79,6 +79,7 @@ class ObjectStore:
         self.directory = directory
         (directory / BUCKET).mkdir(parents=True, exist_ok=True)
         self._servers: list[subprocess.Popen] = []
+        self._started = 0  # names each server's network attachment, also after stop()
 
     @property
     def bucket(self) -> Path:
@@ -86,7 +87,8 @@ class ObjectStore:
 
     def serve(self, harness: StatefulSetHarness) -> None:
         """Serve the store on the harness's pod network, as ENDPOINT."""
-        client = harness.attach_client(f"s3-{len(self._servers)}")
+        client = harness.attach_client(f"s3-{self._started}")
+        self._started += 1
         server = subprocess.Popen(
             ["nsenter", f"--net={client.netns_path}", rclone(), "serve", "s3", str(self.directory),
              "--addr", f"{client.ip}:{PORT}", "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}",

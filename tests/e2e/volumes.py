@@ -39,7 +39,9 @@ def prepare_volumes(
     for volume in pod_spec.get("volumes") or []:
         name = volume["name"]
         path = pod_dir / "volumes" / name
-        if "emptyDir" in volume:
+        # A generic ephemeral volume is a claim made with the pod and deleted with it: to the
+        # pod, a new empty volume at every start, like an emptyDir.
+        if "emptyDir" in volume or "ephemeral" in volume:
             path.mkdir(parents=True)
             path.chmod(0o777)
             _apply_fs_group(path, group, read_only=False)
@@ -59,8 +61,8 @@ def prepare_volumes(
             _apply_fs_group(path, group, read_only=False)
             volumes[name] = PreparedVolume(path, read_only=False)
         else:
-            raise ManifestError(f"volume {name!r}: only emptyDir, configMap, secret and "
-                                "persistentVolumeClaim are emulated")
+            raise ManifestError(f"volume {name!r}: only emptyDir, ephemeral, configMap, secret "
+                                "and persistentVolumeClaim are emulated")
     for template in statefulset["spec"].get("volumeClaimTemplates") or []:
         claim = template["metadata"]["name"]
         if claim in volumes:

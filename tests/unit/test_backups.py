@@ -37,7 +37,7 @@ def names(containers: list[dict[str, Any]]) -> list[str]:
 
 
 def job_pod(manifests) -> dict[str, Any]:
-    return find(manifests, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return find(manifests, "CronJob", "mysql-backup")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
 def env(spec: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def test_without_a_backup_target_the_cluster_has_no_backup_resources_or_containe
 
 
 def test_a_schedule_makes_one_cron_job_that_never_runs_two_backups_at_once(rendered):
-    cron_job = find(rendered(**SCHEDULED), "CronJob")
+    cron_job = find(rendered(**SCHEDULED), "CronJob", "mysql-backup")
     assert cron_job["metadata"]["name"] == "mysql-backup"
     assert (cron_job["spec"]["schedule"], cron_job["spec"]["timeZone"],
             cron_job["spec"]["concurrencyPolicy"]) == ("30 2 * * *", "Etc/UTC", "Forbid")
@@ -84,7 +84,7 @@ def test_with_the_primary_moved_the_job_still_tries_it_last(rendered):
 
 def test_the_job_pod_is_no_endpoint_of_the_clusters_services(rendered):
     manifests = rendered(**SCHEDULED)
-    labels = find(manifests, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    labels = find(manifests, "CronJob", "mysql-backup")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
     for service in (m for m in manifests if m["kind"] == "Service"):
         assert not all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
 

@@ -82,6 +82,7 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "grafanaDashboardLabels": ('["grafana_dashboard"]', "['grafana_dashboard']",
                                "'grafana_dashboard' is not a Kubernetes label"),
     "backupSchedule": ("daily", "'daily'", "cron schedule of five fields"),
+    "restoreDrillSchedule": ("61 2 * * *", "'61 2 * * *'", "no scheduled restore drills"),
     "backupAlertSeconds": ("60", "60", "whole number from 600"),
     "backupTarget": ("gcs", "'gcs'", "use one of '', 's3', 'pvc'"),
     "backupS3Endpoint": ("minio:9000", "'minio:9000'", "https://s3.example.com:9000"),

@@ -221,7 +221,7 @@ BACKUPS = {"flavor": "mariadb", "backupTarget": "s3", "backupS3Endpoint": "http:
 
 def test_every_container_told_where_the_certificate_is_mounts_its_ca_in_every_workload(rendered):
     specs = workload_pod_specs(rendered(**BACKUPS))
-    assert sorted(specs) == ["CronJob", "Job", "StatefulSet"]
+    assert sorted(specs) == ["CronJob", "CronJob:restore-drill", "Job", "StatefulSet"]
     told, mounting = [], []
     for kind, spec in specs.items():
         for candidate in spec.get("initContainers", []) + spec["containers"]:

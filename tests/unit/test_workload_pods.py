@@ -23,14 +23,16 @@ EVERYTHING = {"flavor": "mariadb", "backupTarget": "s3", "backupS3Endpoint": "ht
               "backupSchedule": "30 2 * * *", "restoreFrom": "latest", "metrics": "true",
               "imagePullSecrets": '["registry-a", "registry-b"]'}
 # The containers that run the server, whose options name its certificate and key.
-SERVER_CONTAINERS = ("mysql", "restore-replay")
+SERVER_CONTAINERS = ("mysql", "restore-replay", "restore-drill")
+# The restore drill's pod connects to no server of the cluster: it gets none of its passwords.
+WITHOUT_PASSWORDS = ("CronJob:restore-drill",)
 SCRIPT_PATH = re.compile(r"/opt/mysql-cluster/scripts/([\w.-]+\.sh)")
 SCRIPT_RUN = re.compile(r'^\s*(?:source|bash) "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)/([\w.-]+\.sh)"')
 
 
 def pods(rendered, **config: str) -> dict[str, dict[str, Any]]:
     specs = workload_pod_specs(rendered(**{**EVERYTHING, **config}))
-    assert sorted(specs) == ["CronJob", "Job", "StatefulSet"]
+    assert sorted(specs) == ["CronJob", "CronJob:restore-drill", "Job", "StatefulSet"]
     return specs
 
 
@@ -128,6 +130,8 @@ def test_each_container_mounts_exactly_the_secret_files_that_what_it_runs_reads(
             expected = expected_files(container, manifests, scripts)
             if tls_source == "none":
                 expected.pop(TLS_DIR, None)
+            if kind in WITHOUT_PASSWORDS:
+                expected.pop(SECRETS_DIR, None)
             files = {path: sorted(keys or ["<every key>"])
                      for path, keys in mounted(spec, container["name"]).items()}
             assert files == {path: sorted(keys) for path, keys in expected.items()}, \

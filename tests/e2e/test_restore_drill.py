@@ -1,0 +1,99 @@
+"""The restore drill, end to end: the CronJob's pod as rendered (restore.sh, restore-drill-plan,
+restore-replay, restore-drill) against a real S3 server (`rclone serve s3`) and MariaDB 11.8. It
+proves a good backup and its archive, and fails, saying what failed, on a gap in the archive and
+on an altered object. A failed drill is a failed Job: what kube-state-metrics reports as
+kube_job_failed, the condition of MySQLClusterRestoreDrillFailed (promtool: tests/metrics)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .kubelet import FAILED, SUCCEEDED
+from .object_store import ObjectStore, copy_sealed
+from .test_backups import (  # noqa: F401 (fixtures)
+    SERVER, SOURCE_PREFIX, backup_cluster, checksum, run_backup, store, store_name, wait_archived,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", [SERVER], indirect=True)]
+DRILL = "mysql-restore-drill"
+STEPS = ("restore", "restore-drill-plan", "restore-replay", "restore-drill")
+
+
+def run_drill(cluster, expect):
+    pod = cluster.harness.run_job(DRILL, timeout=240)
+    logs = {step: cluster.harness.job_log(pod, step) for step in STEPS}
+    assert pod.phase == expect, f"{pod.failure}\n" + "\n".join(f"--- {s}\n{t}" for s, t in logs.items())
+    return logs
+
+
+def backed_up(backup_cluster, rows: int):
+    """A one-pod cluster with `rows` events and a backup of them."""
+    source = backup_cluster(1)
+    source.create_events_table()
+    if rows:
+        source.insert_events(1, rows)
+    run_backup(source)
+    return source
+
+
+def archived_log_holding(store: ObjectStore, text: str) -> Path:
+    """The archived binary log (in the store) whose events mention `text`."""
+    archive = store.bucket / SOURCE_PREFIX / "binlogs"
+    with tempfile.TemporaryDirectory() as plain:
+        copy_sealed(archive, Path(plain))
+        for log in sorted(Path(plain).glob("*/mysql-bin.[0-9]*")):
+            events = subprocess.run(["mariadb-binlog", str(log)], capture_output=True, text=True).stdout
+            if text in events:
+                return archive / log.parent.name / f"{log.name}.bin"
+    raise AssertionError(f"no archived binary log mentions {text}")
+
+
+@pytest.mark.timeout(300)
+def test_a_drill_proves_the_newest_backup_and_the_archive_up_to_the_newest_archived_position(
+        backup_cluster, store):
+    source = backed_up(backup_cluster, 500)
+    source.insert_events(501, 600)  # after the backup: only the archive has them
+    wait_archived(store, source)
+    # The heartbeat keeps writing: the drill reaches wherever the archive then ends.
+    logs = run_drill(source, SUCCEEDED)
+    verdict = logs["restore-drill"].strip().splitlines()[-1]
+    assert f"VERDICT: restore drill passed: backup {store_name(store)}" in verdict
+    [events] = re.findall(r"checksum app\.events\s+(\d+)", logs["restore-drill"])
+    assert events == checksum(source.harness, source.primary, "events")  # rows 1..600
+    assert "form one chain" in logs["restore-drill-plan"]
+
+
+@pytest.mark.timeout(300)
+def test_a_drill_over_an_archive_with_a_missing_log_fails_naming_the_gap(backup_cluster, store):
+    source = backed_up(backup_cluster, 0)
+    source.app_sql(source.primary, "CREATE TABLE after_the_backup (id INT)")
+    wait_archived(store, source)
+    source.insert_events(1, 10)
+    wait_archived(store, source)
+    # As a bucket that lost an object: removed behind the S3 server, which then starts afresh
+    # (rclone serve caches its listings).
+    store.stop()
+    archived_log_holding(store, "after_the_backup").unlink()
+    store.serve(source.harness)
+    logs = run_drill(source, FAILED)
+    assert "FATAL: GAP:" in logs["restore-drill-plan"], logs["restore-drill-plan"]
+    assert "Take a new backup now" in logs["restore-drill-plan"]
+    assert logs["restore-replay"] == "" and logs["restore-drill"] == "", "nothing replayed"
+
+
+@pytest.mark.timeout(300)
+def test_a_drill_over_an_altered_backup_object_fails_saying_it_failed_authentication(
+        backup_cluster, store):
+    source = backed_up(backup_cluster, 100)
+    stream = store.bucket / SOURCE_PREFIX / "backups" / store_name(store) / "backup.xbstream.bin"
+    data = bytearray(stream.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    stream.write_bytes(bytes(data))
+    logs = run_drill(source, FAILED)
+    assert "failed authentication" in logs["restore"], logs["restore"]
+    assert logs["restore-drill-plan"] == "" and logs["restore-drill"] == ""
