@@ -46,7 +46,7 @@ class Server:
         return self.backup_format == "tar"
 
     @property
-        def drills_restores(self) -> bool:
+    def drills_restores(self) -> bool:
         """The restore drill checks the archive's chain by MariaDB's Gtid_list events and its
         position by gtid_binlog_pos (scripts/restore-drill-lib.sh); MySQL's Previous_gtids sets
         are not read yet, so a MySQL cluster has no drill rather than one that always fails."""
