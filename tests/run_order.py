@@ -32,6 +32,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "JSON, for the order xdist deals tests out (tests/run_order.py)")
 
 
+def xdist_worker() -> tuple[int, int]:
+    """This process's worker number and the number of workers: (0, 1) in a run without -n."""
+    return (int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")),
+            int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
 def work_unit(nodeid: str) -> str:
     """The unit a test is dealt out in: itself for an end-to-end test, else its module."""
     return nodeid if nodeid.startswith(_E2E_DIR) else nodeid.split("::", 1)[0]

@@ -3,11 +3,11 @@ and the harness fixtures."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
+from run_order import xdist_worker
 
 from .cluster import Cluster
 from .harness import StatefulSetHarness, host_problems
@@ -37,7 +37,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     # for it (a file lock, server_roots.py), so each worker starts with another tree.
     ordered = sorted(servers)
     if ordered:
-        shift = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % len(ordered)
+        shift = xdist_worker()[0] % len(ordered)
         ordered = ordered[shift:] + ordered[:shift]
     for server in ordered:
         if reporter:

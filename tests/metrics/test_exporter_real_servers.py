@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from mysql_cluster.render import render_stack
+from run_order import xdist_worker
 from stack_manifests import PROJECT_DIR, container, find, server_config_map
 
 from .monitored_stack import alert_expressions, metric_names, panel_expressions
@@ -50,8 +51,8 @@ def free_port() -> int:
     """A free port on 127.0.0.1, from 33000-33999, where the e2e tests and services do not go;
     under pytest-xdist from this worker's share of that range, so two workers never race for
     one port between choosing it and binding it."""
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-    share = 1000 // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker, workers = xdist_worker()
+    share = 1000 // workers
     first = 33000 + worker * share
     for _ in range(100):
         port = random.randint(first, first + share - 1)
