@@ -43,20 +43,28 @@ def work_unit(nodeid: str) -> str:
     return nodeid if nodeid.startswith(_E2E_DIR) else nodeid.split("::", 1)[0]
 
 
+def longest_first(nodeids: list[str], durations: dict[str, float]) -> list[str]:
+    """The tests in the order they are dealt out: by work unit, the longest expected first; a
+    unit's tests together and in their given order."""
+    costs: dict[str, float] = defaultdict(float)
+    first_seen: dict[str, int] = {}
+    for index, nodeid in enumerate(nodeids):
+        unit = work_unit(nodeid)
+        first_seen.setdefault(unit, index)
+        unmeasured = float("inf") if unit == nodeid and nodeid.startswith(_E2E_DIR) else 0.0
+        costs[unit] += durations.get(nodeid, unmeasured)
+    return sorted(nodeids, key=lambda nodeid: (-costs[work_unit(nodeid)],
+                                               first_seen[work_unit(nodeid)]))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist, each worker collects; every worker sorts alike, longest unit first."""
+    """Under xdist, each worker collects; every worker sorts alike."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return  # a run without -n keeps pytest's order
     durations = json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
-    costs: dict[str, float] = defaultdict(float)
-    for item in items:
-        unit = work_unit(item.nodeid)
-        costs[unit] += durations.get(item.nodeid, float("inf") if unit == item.nodeid and
-                                     item.nodeid.startswith(_E2E_DIR) else 0.0)
-    first_seen = {unit: index for index, unit in reversed(list(enumerate(
-        work_unit(item.nodeid) for item in items)))}
-    # Stable: a unit's tests stay together and in pytest's order.
-    items.sort(key=lambda item: (-costs[work_unit(item.nodeid)], first_seen[work_unit(item.nodeid)]))
+    position = {nodeid: index for index, nodeid in
+                enumerate(longest_first([item.nodeid for item in items], durations))}
+    items.sort(key=lambda item: position[item.nodeid])
 
 
 class LongestFirstScheduling(LoadScopeScheduling):
