@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
+from run_order import xdist_worker
 
 from .cluster import Cluster
 from .harness import StatefulSetHarness, host_problems
@@ -32,7 +33,13 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     servers = {item.callspec.params["server"] for item in session.items
                if "server" in getattr(getattr(item, "callspec", None), "params", {})}
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    for server in sorted(servers):
+    # Under xdist every worker does this; a tree is built by one of them while the others wait
+    # for it (a file lock, server_roots.py), so each worker starts with another tree.
+    ordered = sorted(servers)
+    if ordered:
+        shift = xdist_worker()[0] % len(ordered)
+        ordered = ordered[shift:] + ordered[:shift]
+    for server in ordered:
         if reporter:
             reporter.write_line(f"e2e: root tree of {server} (built on first use)")
         try:

@@ -182,7 +182,10 @@ def _recorded_release(tree: Path, recipe: DebianTree) -> str:
     record existed gets it now)."""
     mark = tree / _SERVER_VERSION_MARK
     if not mark.exists():
-        mark.write_text(_server_release(tree, recipe) + "\n")
+        # Written whole and renamed: another test run (an xdist worker) may be reading it.
+        partial = mark.with_name(f"{mark.name}.{os.getpid()}")
+        partial.write_text(_server_release(tree, recipe) + "\n")
+        partial.rename(mark)
     return mark.read_text().strip()
 
 

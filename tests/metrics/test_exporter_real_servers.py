@@ -37,8 +37,9 @@ from pathlib import Path
 import pytest
 
 from mysql_cluster.render import render_stack
-from stack_manifests import PROJECT_DIR, container, find, server_config_map
 from e2e.server_roots import CACHE_DIR, DEFAULT_SERVERS, SERVERS, ServerRoot, server_root
+from run_order import xdist_worker
+from stack_manifests import PROJECT_DIR, container, find, server_config_map
 
 from .monitored_stack import alert_expressions, metric_names, panel_expressions
 from .upstream_metrics import EXPORTER_PREFIX
@@ -82,17 +83,30 @@ FLAVORS = {
 }
 
 
+# Ports handed out by this process: a port is only bound once its server starts, so a second
+# free_port() before that must not give it again.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A free port on 127.0.0.1, from 33000-33999, where the e2e tests and services do not go."""
+    """A free port on 127.0.0.1, from 33000-33999, where the e2e tests and services do not go;
+    under pytest-xdist from this worker's share of that range, so two workers never race for
+    one port between choosing it and binding it."""
+    worker, workers = xdist_worker()
+    share = 1000 // workers
+    first = 33000 + worker * share
     for _ in range(100):
-        port = random.randint(33000, 33999)
+        port = random.randint(first, first + share - 1)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    raise RuntimeError("no free port on 127.0.0.1 in 33000-33999")
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port on 127.0.0.1 in {first}-{first + share - 1}")
 
 
 def wait_for(condition, what: str) -> None:
