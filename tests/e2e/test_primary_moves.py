@@ -96,7 +96,9 @@ def test_switchover_to_a_replica_and_back_under_writes_loses_no_committed_row(ma
     harness = cluster.harness
     cluster.create_events_table()
     writer = ServiceClient(cluster, tmp_path).writer("mysql-primary")
-    harness.wait_until(lambda: len(writer.acked) > 50, 30, "writes through the primary Service")
+    # The test's own warm-up, no bound of the product: writes flow before the move starts (the
+    # client's start is slow on a loaded machine).
+    harness.wait_until(lambda: len(writer.acked) > 5, 60, "writes through the primary Service")
 
     pauses = []
     for target in ("mysql-1", "mysql-0"):
@@ -190,7 +192,7 @@ def test_a_failed_move_leaves_the_acting_primary_writable_through_its_restart_an
     harness = cluster.harness
     cluster.create_events_table()
     writer = ServiceClient(cluster, tmp_path).writer("mysql-primary")
-    harness.wait_until(lambda: len(writer.acked) > 20, 30, "writes through the primary Service")
+    harness.wait_until(lambda: len(writer.acked) > 5, 60, "writes through the primary Service")  # warm-up
 
     harness.stop_pod("mysql-2")
     with pytest.raises(HarnessError, match="pod 2 does not answer"):
