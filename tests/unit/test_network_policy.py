@@ -129,7 +129,8 @@ def test_nothing_may_connect_to_the_switchover_or_backup_jobs_pods(rendered):
 def test_every_workloads_pods_have_their_egress_restricted(rendered):
     manifests = rendered(**S3)
     pods = workload_pods(manifests)
-    assert sorted(pods) == ["CronJob mysql-backup", "Job mysql-primary-0", "StatefulSet mysql"]
+    assert sorted(pods) == ["CronJob mysql-backup", "CronJob mysql-restore-drill", "Job mysql-primary-0",
+                            "StatefulSet mysql"]
     assert {workload: egress_of(manifests, labels) is not None
             for workload, labels in pods.items()} == dict.fromkeys(pods, True)
 
@@ -152,6 +153,21 @@ def test_a_backup_job_reaches_the_donors_backup_port_the_dns_pods_and_the_s3_end
     labels = workload_pods(manifests)["CronJob mysql-backup"]
     assert egress_of(manifests, labels) == [
         {"to": [cluster_pods(manifests)], "ports": tcp(3307)}, KUBE_DNS,
+        {"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}, {"ipBlock": {"cidr": "2001:db8::/32"}}],
+         "ports": tcp(8333)}]
+
+
+def test_a_mysql_backup_job_reaches_the_donors_server_port_for_its_clone(rendered):
+    manifests = rendered(**{**S3_CIDRS, "flavor": "mysql"})
+    labels = workload_pods(manifests)["CronJob mysql-backup"]
+    assert egress_of(manifests, labels)[0] == {"to": [cluster_pods(manifests)], "ports": tcp(3306)}
+
+
+def test_the_restore_drill_reaches_only_the_dns_pods_and_the_s3_endpoint(rendered):
+    manifests = rendered(**S3_CIDRS)
+    labels = workload_pods(manifests)["CronJob mysql-restore-drill"]
+    assert egress_of(manifests, labels) == [
+        KUBE_DNS,
         {"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}, {"ipBlock": {"cidr": "2001:db8::/32"}}],
          "ports": tcp(8333)}]
 
@@ -205,7 +221,8 @@ def test_the_dns_pods_are_the_ones_the_settings_name(rendered):
 @pytest.mark.parametrize("config", [S3, S3_CIDRS, PVC], ids=["s3", "s3-with-cidrs", "pvc"])
 def test_the_policies_validate_strictly(rendered, config, kubernetes):
     policies = [m for m in rendered(**config) if m["kind"] == "NetworkPolicy"]
-    assert len(policies) == 3
+    # The database pods', the switchover Job's, the backup's and the restore drill's.
+    assert len(policies) == 4
     assert schema_problems(policies, kubernetes) == []
 
 
