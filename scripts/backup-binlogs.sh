@@ -20,8 +20,13 @@ options=$(client_options "$BACKUP_USER" backup-password)
 # The primary's backup sidecar creates the backup user once the server is up (a replica gets it by
 # replication): until then the server refuses it, for at most as long as a server may take to start.
 deadline=$((SECONDS + 900))
+next_report=$((SECONDS + 60))
 until error=$(local_sql "$options" -e 'SELECT 1' 2>&1 >/dev/null); do
   ((SECONDS < deadline)) || die "the local server did not accept the backup user within 900s: $error"
+  if ((SECONDS >= next_report)); then
+    log "still waiting for the local server to accept the backup user: $error"
+    next_report=$((SECONDS + 60))
+  fi
   sleep 2
 done
 datadir="$DATA_VOLUME/$DATA_SUBDIR"

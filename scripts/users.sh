@@ -4,9 +4,10 @@
 # replicate, so every replica and every later clone has the same users.
 #   replication user: REPLICATION SLAVE, from any pod
 #   backup user:      MariaDB: what mariadb-backup needs, from inside the pod only (127.0.0.1);
-#                     MySQL: BACKUP_ADMIN, the donor's side of a peer's or a backup's CLONE, and
-#                     RELOAD, the binary log archive's rotation; from any pod (over mutual TLS
-#                     when the cluster has it: clone_donor_requirement)
+#                     MySQL: BACKUP_ADMIN, the donor's side of a peer's or a backup's CLONE, from
+#                     any pod (over mutual TLS when the cluster has it: clone_donor_requirement);
+#                     and, from inside the pod only (127.0.0.1, which MySQL matches before '%'),
+#                     RELOAD, the binary log archive's rotation
 #   application user: everything on the application database only
 #   metrics user:     what mysqld-exporter reads, from inside the pod only (when metrics are on)
 users_sql() {
@@ -24,6 +25,14 @@ users_sql() {
   printf 'ALTER USER %s REQUIRE %s;\n' "$replicator" "$(if tls_enabled; then echo SSL; else echo NONE; fi)"
   is_mariadb || printf 'ALTER USER %s REQUIRE %s;\n' "$backup" "$(clone_donor_requirement)"
   backup_grants_sql "$backup"
+  if ! is_mariadb; then
+    # The archiver's local login, apart from the network account: it presents no certificate,
+    # and RELOAD is not reachable from another pod.
+    local archiver
+    archiver="$(sql_string "$BACKUP_USER")@'127.0.0.1'"
+    ensure_user_sql "$archiver" "$backup_password"
+    printf 'GRANT RELOAD ON *.* TO %s;\n' "$archiver"
+  fi
   # In a database-level grant '_' and '%' are wildcards: `m_sql`.* would cover `mysql`.
   local grant_pattern=${APP_DATABASE//_/\\_}
   grant_pattern=${grant_pattern//%/\\%}
@@ -71,8 +80,7 @@ backup_grants_sql() {
   if is_mariadb; then
     printf 'GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO %s;\n' "$user"
   else
-    # RELOAD: the binary log archive's FLUSH BINARY LOGS (backup-binlogs.sh).
-    printf 'GRANT BACKUP_ADMIN, RELOAD ON *.* TO %s;\n' "$user"
+    printf 'GRANT BACKUP_ADMIN ON *.* TO %s;\n' "$user"
   fi
 }
 

@@ -50,6 +50,7 @@ def users_sql(server: str) -> str:
         + "GRANT REPLICATION SLAVE ON *.* TO 'replicator'@'%';\n"
         + "ALTER USER 'replicator'@'%' REQUIRE SSL;\n"  # TLS is on by default
         + BACKUP_GRANTS[server]
+        + ("" if is_mariadb(server) else archiver_login_sql(server))
         + "CREATE DATABASE IF NOT EXISTS `app`;\n"
         "GRANT ALL PRIVILEGES ON `app`.* TO 'app'@'%';\n"
         + ensure_user_sql(server, "'switchover'@'%'", PASSWORDS["admin-password"])
@@ -57,6 +58,13 @@ def users_sql(server: str) -> str:
         + "GRANT SELECT ON mysql_cluster.heartbeat TO 'replicator'@'%';\n"
         "GRANT SELECT ON mysql_cluster.heartbeat TO 'switchover'@'%';\n"
     )
+
+
+def archiver_login_sql(server: str) -> str:
+    """MySQL's binary log archive logs in from inside the pod, apart from the network account
+    (which requires the pods' certificate): RELOAD for FLUSH BINARY LOGS, nothing else."""
+    return (ensure_user_sql(server, "'backup'@'127.0.0.1'", PASSWORDS["backup-password"])
+            + "GRANT RELOAD ON *.* TO 'backup'@'127.0.0.1';\n")
 
 
 # What moving the primary needs on every server (the switchover Job), and reading the heartbeat.
@@ -69,10 +77,9 @@ SWITCHOVER_GRANTS = {
 
 
 # What mariadb-backup needs with --slave-info, and a CLONE donor (over mutual TLS, with the
-# certificate of the dev stack's self-signed CA for its cluster `mysql`) whose binary logs the
-# archive rotates, and nothing more.
+# certificate of the dev stack's self-signed CA for its cluster `mysql`), and nothing more.
 CLONE_DONOR_GRANTS = ("ALTER USER 'backup'@'%' REQUIRE SUBJECT '/O=mysql-cluster/CN=mysql';\n"
-                      "GRANT BACKUP_ADMIN, RELOAD ON *.* TO 'backup'@'%';\n")
+                      "GRANT BACKUP_ADMIN ON *.* TO 'backup'@'%';\n")
 MARIADB_BACKUP_GRANTS = (
     "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'backup'@'127.0.0.1';\n")
 BACKUP_GRANTS = {
