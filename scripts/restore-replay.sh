@@ -24,7 +24,10 @@ name=$(restore_pending_value name)
 gtid=$(restore_pending_value gtid)
 backup_end=$(restore_pending_value end)
 binlogs=$(restore_binlogs_dir)
-target=$(checked "restoreTo" "^(|latest|${MANIFEST_GRAMMAR[endTime]:1:-1}|${MARIADB_GTID_RE:1:-1})\$" "${RESTORE_TO:-}")
+gtid_target_re=$(if is_mariadb; then echo "$MARIADB_GTID_RE"; else echo "$MYSQL_ONE_GTID_RE"; fi)
+target=$(checked "restoreTo" "^(|latest|${MANIFEST_GRAMMAR[endTime]:1:-1}|${gtid_target_re:1:-1})\$" "${RESTORE_TO:-}")
+# mysqlbinlog and gtid_executed write uuids in lower case.
+if [[ "$target" =~ $MYSQL_ONE_GTID_RE ]]; then target=${target,,}; fi
 server=$(if is_mariadb; then need_command mariadbd mysqld; else need_command mysqld; fi)
 binlog_tool=$(if is_mariadb; then need_command mariadb-binlog mysqlbinlog; else need_command mysqlbinlog; fi)
 client=$(sql_client)
@@ -41,7 +44,11 @@ replay_args() {
   case "$target" in
     "" | latest) ;;
     *T*Z) printf '%s\n' "--stop-datetime=${target:0:10} ${target:11:8}" ;;
-    *) printf '%s\n' "--stop-position=$target" ;;
+    *) if is_mariadb; then
+      printf '%s\n' "--stop-position=$target"
+    elif [[ -n "$stop_position" ]]; then
+      printf '%s\n' "--stop-position=$stop_position"
+    fi ;;
   esac
 }
 
@@ -62,6 +69,12 @@ check_target() {
       die "restoreTo $target is before backup $name ended ($backup_end); choose an older backup in restoreFrom"
     [[ "$wanted" < "$(last_event_time)" || "$wanted" == "$(last_event_time)" ]] ||
       die "restoreTo $target is after the last archived change ($(last_event_time)); choose an earlier time, or wait until the archive reaches it (binlogArchiveIntervalSeconds)"
+  elif ! is_mariadb; then
+    mysql_gtid_in_set "$target" "$gtid" &&
+      die "restoreTo $target is in backup $name (GTID set $gtid), not after it; choose an older backup in restoreFrom"
+    cut_archive_at_target
+    [[ -n "$cut" ]] ||
+      die "restoreTo $target is in neither backup $name nor the ${#logs[@]} binary logs archived after it; name a GTID the primary committed after the backup (its gtid_executed), or wait until the archive reaches it (binlogArchiveIntervalSeconds)"
   else
     last_gtid=$("$binlog_tool" "${logs[@]}" | grep -o 'GTID [0-9]*-[0-9]*-[0-9]*' | tail -n 1 | cut -d' ' -f2)
     last_gtid=$(checked "the last GTID of the archived binary logs" "$MARIADB_GTID_RE" "$last_gtid")
@@ -79,6 +92,60 @@ gtid_at_or_before() {
     [[ "${other%%-*}" == "$domain" ]] && ((seq <= ${other##*-})) && return 0
   done
   return 1
+}
+
+# MySQL: whether GTID <1> (uuid:number, lower case) is in GTID set <2> (checked by its grammar,
+# so its numbers are safe in arithmetic). Intervals after a tag are that tag's, not <1>'s.
+mysql_gtid_in_set() {
+  local uuid=${1%:*} number=${1##*:} member part tagged
+  local -a parts
+  for member in ${2//,/ }; do
+    member=${member,,}
+    [[ "${member%%:*}" == "$uuid" ]] || continue
+    tagged=
+    IFS=: read -ra parts <<<"${member#*:}"
+    for part in "${parts[@]}"; do
+      if [[ "$part" != [0-9]* ]]; then
+        tagged=yes
+      elif [[ -z "$tagged" ]] && ((${part%-*} <= number && number <= ${part#*-})); then
+        return 0
+      fi
+    done
+  done
+  return 1
+}
+
+# "to a GTID" is a point in binary-log order, whatever other sources' transactions interleave
+# (failovers): for each archived log in order, the "# at" offset of the first GTID event after
+# restoreTo's one (where the transaction after it begins), or "end" when its transaction ends
+# the log; nothing when restoreTo is not in the log.
+# shellcheck disable=SC2016 # awk's own variables
+next_gtid_event_awk='
+  /^# at [0-9]+$/ { at = $3 }
+  /^SET @@SESSION\.GTID_NEXT= / {
+    split($0, quoted, "\047")
+    if (found && !printed && quoted[2] != "AUTOMATIC") { print at; printed = 1 }
+    if (tolower(quoted[2]) == gtid) found = 1
+  }
+  END { if (found && !printed) print "end" }'
+
+# MySQL: cuts the archive after restoreTo's transaction: the logs before its log whole, its log
+# up to stop_position (or whole), none after it; sets cut when restoreTo is in the archive.
+cut=""
+stop_position=""
+cut_archive_at_target() {
+  local index found
+  for index in "${!logs[@]}"; do
+    found=$("$binlog_tool" "${logs[index]}" | awk -v gtid="$target" "$next_gtid_event_awk") ||
+      die "cannot read the archived binary log ${logs[index]}; the pod retries"
+    [[ -n "$found" ]] || continue
+    if [[ "$found" != end ]]; then
+      stop_position=$(checked "the position after restoreTo $target in ${logs[index]}" "$BINLOG_POSITION_RE" "$found")
+    fi
+    logs=("${logs[@]:0:index+1}")
+    cut=yes
+    return 0
+  done
 }
 
 # Run by the server at its start (--init-file), outside the binary log: root gets this
@@ -154,6 +221,11 @@ position=$({
   die "the replay failed; the restored data stays unstarted, and the pod retries from GTID state it reached"
 kill -TERM "$server_pid"
 wait "$server_pid" || die "the server did not shut down cleanly after the replay"
+if [[ -n "$cut" ]]; then
+  position=$(checked "the replayed server's GTID state" "$(restore_pending_grammar gtid)" "${position//[[:space:]]/}")
+  mysql_gtid_in_set "$target" "$position" ||
+    die "the replay ended before restoreTo $target's transaction was complete (the archive holds only its start); the pod retries once the archive has the rest (binlogArchiveIntervalSeconds)"
+fi
 rm -rf "$binlogs"
 mv "$pending" "$pending.applied"
 log "restore of backup $name complete at GTID $position"

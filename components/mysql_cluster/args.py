@@ -147,7 +147,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     restore_from: pulumi.Input[str]
     """Backup that pod 0 starts from when its data volume is empty: latest, or a backup's name, optionally after another prefix of the target (orders/latest); "" to start empty. Default: `""`."""
     restore_to: pulumi.Input[str]
-    """With restoreFrom, replay archived binary logs up to: latest, a UTC time (2026-01-01T12:00:00Z) or a MariaDB GTID position; "" for the backup alone. Default: `""`."""
+    """With restoreFrom, replay archived binary logs up to: latest, a UTC time (2026-01-01T12:00:00Z), or a GTID: on MariaDB a position (0-100-4711), on MySQL one transaction's uuid:number, replayed up to and including it; "" for the backup alone. Default: `""`."""
     primary_ordinal: pulumi.Input[int]
     """Ordinal of the pod that is the primary (takes writes). Changing it moves the primary: a switchover, or a failover when the old primary is unreachable (its unreplicated writes are then lost); see docs/operations.md. Default: `0`."""
     primary_down_read_seconds: pulumi.Input[int]

@@ -331,9 +331,17 @@ def _dns_pod_labels(setting: "Setting", value: Any) -> Any:
         raise ConfigError(setting, value, "name the labels of the cluster's DNS pods, e.g. "
                           "[\"k8s-app=kube-dns\"] (CoreDNS and kube-dns both carry it)")
     return value
-# restoreTo: a UTC time, or a MariaDB GTID position (domain-server-sequence, one per domain).
+# restoreTo: a UTC time, a MariaDB GTID position (domain-server-sequence, one per domain) or one
+# MySQL GTID (source uuid:transaction number). The number has at most 18 digits and no leading
+# zero, as restore-replay.sh's grammar (scripts/untrusted.sh) takes it.
 RESTORE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 RESTORE_GTID = re.compile(r"[0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*")
+RESTORE_MYSQL_GTID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}:[1-9][0-9]{0,17}")
+_FLAVOR_NAMES = {"mariadb": "MariaDB", "mysql": "MySQL"}
+_RESTORE_GTID_EXAMPLES = {"mariadb": "a MariaDB GTID position such as 0-100-4711 (at most one "
+                                     "per domain)",
+                          "mysql": "a MySQL GTID such as 3e11fa47-71ca-11e1-9e33-c80aa9000100:23 "
+                                   "(its source's uuid and transaction number)"}
 _RESTORE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _BACKUP_NAME_FORMAT = "%Y%m%dT%H%M%SZ"
 # MariaDB's GTID parts: a 32-bit domain id and server id, a 64-bit sequence number.
@@ -403,14 +411,25 @@ def _restore_from(setting: "Setting", value: Any) -> Any:
     return value
 
 
+def _restore_gtid_flavor(text: str) -> str | None:
+    """The flavor whose GTID form `text` has, if any."""
+    if _is_gtid_position(text):
+        return "mariadb"
+    return "mysql" if RESTORE_MYSQL_GTID.fullmatch(text) else None
+
+
+def _restore_to_forms(flavors: tuple[str, ...]) -> str:
+    return ("use latest (every archived binary log), a UTC time such as 2026-01-01T12:00:00Z (a "
+            "real date and time), " + ", ".join(_RESTORE_GTID_EXAMPLES[flavor] for flavor in flavors)
+            + ", or \"\" for the backup alone")
+
+
 def _restore_to(setting: "Setting", value: Any) -> Any:
     if value in ("", "latest") or (isinstance(value, str) and (
             (RESTORE_TIME.fullmatch(value) and _is_time(value, _RESTORE_TIME_FORMAT))
-            or _is_gtid_position(value))):
+            or _restore_gtid_flavor(value))):
         return value
-    raise ConfigError(setting, value, "use latest (every archived binary log), a UTC time such as "
-                      "2026-01-01T12:00:00Z (a real date and time), a MariaDB GTID position such "
-                      "as 0-100-4711 (at most one per domain), or \"\" for the backup alone")
+    raise ConfigError(setting, value, _restore_to_forms(("mariadb", "mysql")))
 
 
 def _checked_by(normalise: Callable[[Any], Any]) -> Callable[["Setting", Any], Any]:
@@ -659,7 +678,9 @@ SETTINGS: tuple[Setting, ...] = (
             "start empty.", _restore_from),
     Setting("restoreTo", "restore_to", "string", "",
             "With restoreFrom, replay archived binary logs up to: latest, a UTC time "
-            "(2026-01-01T12:00:00Z) or a MariaDB GTID position; \"\" for the backup alone.",
+            "(2026-01-01T12:00:00Z), or a GTID: on MariaDB a position (0-100-4711), on MySQL "
+            "one transaction's uuid:number, replayed up to and including it; \"\" for the "
+            "backup alone.",
             _restore_to),
     Setting("primaryOrdinal", "primary_ordinal", "integer", 0,
             "Ordinal of the pod that is the primary (takes writes). Changing it moves the primary: "
@@ -772,11 +793,13 @@ def _check_primary_is_a_pod(settings: ClusterSettings) -> None:
 def _check_backup_settings(settings: ClusterSettings) -> None:
     """The backup keys that only make sense together."""
     target = settings.backup_target
-    if settings.flavor == "mysql" and _is_gtid_position(settings.restore_to):
-        # The position grammar is MariaDB's; a MySQL replay stops at a time (restore-replay.sh).
+    gtid_flavor = _restore_gtid_flavor(settings.restore_to)
+    if gtid_flavor not in (None, settings.flavor):
+        # Each server's binlog tool stops only at its own GTID form (restore-replay.sh).
         raise ConfigError(BY_ARG["restore_to"], settings.restore_to,
-                          "on MySQL restoreTo takes a UTC time such as 2026-01-01T12:00:00Z or "
-                          "latest; a GTID position is MariaDB's")
+                          f"that GTID form is {_FLAVOR_NAMES[gtid_flavor]}'s; on "
+                          f"{_FLAVOR_NAMES[settings.flavor]} restoreTo takes: "
+                          + _restore_to_forms((settings.flavor,)))
     for arg in ("backup_schedule", "restore_from"):
         if getattr(settings, arg) and not target:
             raise ConfigError(BY_ARG[arg], getattr(settings, arg),

@@ -73,17 +73,17 @@ class Cluster:
         self.app_sql(self.primary, "CREATE TABLE events (seq INT NOT NULL, payload VARCHAR(100) NOT NULL)")
 
     def insert_events(self, first: int, last: int) -> None:
-        """Rows first..last, in one transaction on the primary (MariaDB's Sequence engine makes
-        them; on MySQL a recursive common table expression)."""
+        """Rows first..last, in one transaction on the primary."""
+        self.app_sql(self.primary, self.insert_events_sql(first, last))
+
+    def insert_events_sql(self, first: int, last: int) -> str:
+        """The statements that insert rows first..last in one transaction (MariaDB's Sequence
+        engine makes them; on MySQL a recursive common table expression)."""
         if self.flavor == "mariadb":
-            rows = f"SELECT seq, SHA2(seq, 256) FROM seq_{first}_to_{last}"
-        else:
-            rows = (f"WITH RECURSIVE s (seq) AS (SELECT {first} UNION ALL SELECT seq + 1 FROM s "
-                    f"WHERE seq < {last}) SELECT seq, SHA2(seq, 256) FROM s")
-            rows = f"SET SESSION cte_max_recursion_depth = {last - first + 1}; INSERT INTO events {rows}"
-            self.app_sql(self.primary, rows)
-            return
-        self.app_sql(self.primary, f"INSERT INTO events {rows}")
+            return f"INSERT INTO events SELECT seq, SHA2(seq, 256) FROM seq_{first}_to_{last}"
+        rows = (f"WITH RECURSIVE s (seq) AS (SELECT {first} UNION ALL SELECT seq + 1 FROM s "
+                f"WHERE seq < {last}) SELECT seq, SHA2(seq, 256) FROM s")
+        return f"SET SESSION cte_max_recursion_depth = {last - first + 1}; INSERT INTO events {rows}"
 
     def events(self, pod: str) -> EventsState:
         (count, distinct, low, high), (_, checksum) = self.harness.run_sql(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -153,13 +154,24 @@ def test_a_backup_taken_under_write_load_restores_into_a_new_cluster_equal_at_it
     assert int(restored.run_sql("mysql-0", "SELECT MAX(seq) FROM events", database="app")[0][0]) == rows
 
 
-@pytest.mark.timeout(300)
-def test_a_point_in_time_restore_has_exactly_the_rows_committed_before_the_target(
-        backup_cluster, statefulset_harness, render, store, server):
+def source_with_a_backup_of_100_rows(backup_cluster) -> Cluster:
     source = backup_cluster(1)
     source.create_events_table()
     source.insert_events(1, 100)
     run_backup(source)
+    return source
+
+
+def assert_restored_rows_are_the_sources_up_to(restored, source: Cluster, last: int) -> None:
+    rows = restored.run_sql("mysql-0", "SELECT COUNT(*), MIN(seq), MAX(seq) FROM events", database="app")
+    assert rows == [(str(last), "1", str(last))]
+    assert checksum(restored, "mysql-0", "events") == source_checksum_up_to(source, last)
+
+
+@pytest.mark.timeout(300)
+def test_a_point_in_time_restore_has_exactly_the_rows_committed_before_the_target(
+        backup_cluster, statefulset_harness, render, store, server):
+    source = source_with_a_backup_of_100_rows(backup_cluster)
     time.sleep(1.5)
     source.insert_events(101, 110)  # after the backup, before the target
     time.sleep(2)
@@ -171,9 +183,42 @@ def test_a_point_in_time_restore_has_exactly_the_rows_committed_before_the_targe
     restored = restore_cluster(statefulset_harness, render, store, server,
                                restoreFrom=f"{SOURCE_PREFIX}/latest", restoreTo=target)
     restored.start_statefulset(1)
-    rows = restored.run_sql("mysql-0", "SELECT COUNT(*), MIN(seq), MAX(seq) FROM events", database="app")
-    assert rows == [("110", "1", "110")]
-    assert checksum(restored, "mysql-0", "events") == source_checksum_up_to(source, 110)
+    assert_restored_rows_are_the_sources_up_to(restored, source, 110)
+
+
+def mysql_gtid_of_insert(source: Cluster, first: int, last: int) -> str | None:
+    """Inserts rows first..last in one transaction on the MySQL primary; its GTID, or None when
+    another transaction (the heartbeat event, every second) committed in the same moment, so
+    that the transaction's own number is unknown."""
+    [(uuid,)] = source.app_sql(source.primary, "SELECT @@server_uuid")
+
+    def last_number(state: str) -> int:  # of the server's own member, uuid:1-57 or uuid:1-5:7-9
+        [member] = [member for member in state.split(",") if member.strip().startswith(uuid)]
+        return int(re.findall(r"[0-9]+", member.split(":", 1)[1])[-1])
+    before, after = (last_number(state) for (state,) in source.app_sql(
+        source.primary, "SELECT @@GLOBAL.gtid_executed; "
+        f"{source.insert_events_sql(first, last)}; SELECT @@GLOBAL.gtid_executed"))
+    return f"{uuid}:{after}" if after == before + 1 else None
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("server", ["mysql-9.7"], indirect=True)
+def test_a_restore_to_a_mysql_gtid_has_exactly_the_rows_up_to_and_including_its_transaction(
+        backup_cluster, statefulset_harness, render, store, server):
+    source = source_with_a_backup_of_100_rows(backup_cluster)
+    last, target = 100, None
+    while target is None and last < 150:  # a heartbeat in the same moment: the next ten rows
+        target = mysql_gtid_of_insert(source, last + 1, last + 10)
+        last += 10
+    assert target, "five inserts each committed alongside a heartbeat"
+    source.insert_events(last + 1, last + 10)  # after the target
+    wait_archived(store, source)
+
+    restored = restore_cluster(statefulset_harness, render, store, server,
+                               restoreFrom=f"{SOURCE_PREFIX}/latest", restoreTo=target)
+    restored.start_statefulset(1)
+    assert_restored_rows_are_the_sources_up_to(restored, source, last)
+    assert f"up to {target}" in restored.log("mysql-0", "restore-replay")
 
 
 @pytest.mark.timeout(300)

@@ -201,11 +201,28 @@ def test_backup_keys_that_need_others_are_refused_naming_the_key(render, config,
     assert "\n" not in str(caught.value)
 
 
-def test_a_gtid_position_as_restore_target_on_mysql_is_refused_asking_for_a_time(render):
+@pytest.mark.parametrize("flavor, target, own_form", [
+    ("mysql", "0-1-5", "a MySQL GTID such as 3e11fa47-71ca-11e1-9e33-c80aa9000100:23"),
+    ("mariadb", "3e11fa47-71ca-11e1-9e33-c80aa9000100:23", "a MariaDB GTID position such as 0-100-4711"),
+])
+def test_a_restore_target_in_the_other_flavors_gtid_form_is_refused_naming_this_flavors_forms(
+        render, flavor, target, own_form):
     with pytest.raises(ConfigError) as caught:
-        render(**{**S3, "flavor": "mysql", "restoreFrom": "latest", "restoreTo": "0-1-5"})
-    assert caught.value.setting.key == "restoreTo"
-    assert "on MySQL restoreTo takes a UTC time" in str(caught.value)
+        render(**{**S3, "flavor": flavor, "restoreFrom": "latest", "restoreTo": target})
+    message = str(caught.value)
+    assert caught.value.setting.key == "restoreTo" and "\n" not in message
+    assert "a UTC time such as 2026-01-01T12:00:00Z" in message and own_form in message, message
+    other = {"mysql": "MariaDB", "mariadb": "MySQL"}[flavor]
+    assert f"that GTID form is {other}'s" in message and f"a {other} GTID" not in message, message
+
+
+@pytest.mark.parametrize("flavor, target", [("mysql", "3e11fa47-71ca-11e1-9e33-c80aa9000100:23"),
+                                            ("mariadb", "0-100-4711")])
+def test_a_restore_target_in_the_flavors_own_gtid_form_reaches_the_replay(rendered, flavor, target):
+    statefulset = find(rendered(**{**S3, "flavor": flavor, "restoreFrom": "latest", "restoreTo": target}),
+                       "StatefulSet")
+    env = {entry["name"]: entry.get("value") for entry in container(statefulset, "restore-replay")["env"]}
+    assert env["RESTORE_TO"] == target
 
 
 @pytest.mark.parametrize("flavor, backup_format", [("mysql", "tar"), ("mariadb", "xbstream")])

@@ -660,6 +660,27 @@ def test_restore_to_accepts_a_gtid_position_per_domain(text):
     assert accepted("restoreTo", text) == text
 
 
+@pytest.mark.parametrize("text", ["3e11fa47-71ca-11e1-9e33-c80aa9000100:23",
+                                  "3E11FA47-71CA-11E1-9E33-C80AA9000100:1",
+                                  "3e11fa47-71ca-11e1-9e33-c80aa9000100:999999999999999999"])
+def test_restore_to_accepts_one_mysql_gtid(text):
+    assert accepted("restoreTo", text) == text
+
+
+@pytest.mark.parametrize("text", ["3e11fa47-71ca-11e1-9e33-c80aa9000100:0",
+                                  "3e11fa47-71ca-11e1-9e33-c80aa9000100:007",
+                                  "3e11fa47-71ca-11e1-9e33-c80aa9000100:1-23",
+                                  "3e11fa47-71ca-11e1-9e33-c80aa9000100:23,"
+                                  "4e11fa47-71ca-11e1-9e33-c80aa9000100:5",
+                                  "3e11fa47-71ca-11e1-9e33-c80aa9000100:1000000000000000000",
+                                  "3e11fa47-71ca-11e1-9e33-c80aa9000100:tag:5",
+                                  "3e11fa47-71ca-11e1-9e33-c80aa90001:23"])
+def test_restore_to_refuses_what_is_not_one_mysql_gtid_naming_the_forms(text):
+    message = str(refused("restoreTo", text))
+    assert "'restoreTo'" in message and "a MySQL GTID such as" in message
+    assert "a MariaDB GTID position such as" in message and "\n" not in message
+
+
 @pytest.mark.parametrize("text", ["/latest", "/20260101T023000Z", "orders/", "latest/",
                                   "20261345T999999Z", "orders/20260230T000000Z", "a//latest"])
 def test_restore_from_refuses_what_is_not_as_documented(text):
