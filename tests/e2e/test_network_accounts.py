@@ -1,13 +1,16 @@
 """What each account that another pod can log in as may do over TCP, among the statements of
 issue 22's finding 1 (wiping the binary logs and GTID state, pointing a server at another source,
 setting global variables). The application and replication accounts are refused every one, and
-so is the backup account (MySQL: the CLONE donor's side alone; MariaDB: no login but from inside
-its pod). The switchover account is not refused them yet (docs/operations.md, "Accounts and what
+so is the backup account (MySQL: the CLONE donor's side alone, and only with the pods'
+certificate; MariaDB: no login but from inside its pod). The switchover account is not refused them yet (docs/operations.md, "Accounts and what
 each can do"): its outcomes are printed (pytest -rA shows them), not asserted."""
 
 import pytest
 
 from .harness import HarnessError
+from .sql import SQL_CONTAINER
+
+TLS_DIR = "/etc/mysql-cluster/tls"  # where the pods' certificate is mounted (component contract)
 
 pytestmark = pytest.mark.e2e
 
@@ -23,12 +26,15 @@ FINDING_1 = {
 }
 
 
-def outcome(cluster, user: str, password: str, sql: str) -> str:
-    """"ran", or the server's refusal, for `sql` sent over TCP to the primary's DNS name."""
+def outcome(cluster, user: str, password: str, sql: str, certificate: bool = False) -> str:
+    """"ran", or the server's refusal, for `sql` sent over TCP to the primary's DNS name; with
+    `certificate`, the client presents the pods' own certificate."""
     harness = cluster.harness
+    argv = harness.sql_client(user=user, password=password, host=harness.dns_name(cluster.primary))
+    if certificate:
+        argv += [f"--ssl-cert={TLS_DIR}/tls.crt", f"--ssl-key={TLS_DIR}/tls.key"]
     try:
-        harness.run_sql(cluster.primary, sql, user=user, password=password,
-                        host=harness.dns_name(cluster.primary))
+        harness.exec(cluster.primary, SQL_CONTAINER, argv, timeout=30, input_text=sql)
     except HarnessError as error:
         return str(error)
     return "ran"
@@ -41,12 +47,19 @@ def test_no_network_account_but_the_switchover_account_runs_a_statement_of_findi
     secret = cluster.harness.manifests.secret_data(f"{cluster.harness.name}-credentials")
     accounts = {user: secret[key].decode() for user, key in PASSWORD_KEYS.items()}
     accounts[cluster.app_user] = cluster.app_password
-    # MariaDB's backup account exists for 127.0.0.1 alone: from the network it cannot log in.
+    # With its password alone nobody logs in as the backup account from the network: MariaDB's
+    # exists for 127.0.0.1 alone, MySQL's (the CLONE donor's side) requires the pods' certificate.
     login = {user: outcome(cluster, user, password, "SELECT CURRENT_USER()")
              for user, password in accounts.items()}
-    if cluster.flavor == "mariadb":
-        assert "Access denied for user 'backup'" in login.pop("backup")
+    assert "Access denied for user 'backup'" in login.pop("backup")
     assert login == dict.fromkeys(login, "ran")
+    if cluster.flavor == "mysql":
+        assert outcome(cluster, "backup", accounts["backup"], "SELECT CURRENT_USER()",
+                       certificate=True) == "ran"
+        certified = {sql: outcome(cluster, "backup", accounts["backup"], sql, certificate=True)
+                     for sql in FINDING_1["mysql"]}
+        assert {sql: "denied" in result for sql, result in certified.items()} == dict.fromkeys(
+            FINDING_1["mysql"], True), f"backup with the pods' certificate: {certified}"
 
     # The switchover account last: what it runs changes the server.
     statements = FINDING_1[cluster.flavor]
