@@ -75,6 +75,12 @@ start_recipient() {
   printf "CREATE USER %s@'localhost';\nGRANT CLONE_ADMIN, BACKUP_ADMIN ON *.* TO %s@'localhost';\n" \
     "$CLONE_RECIPIENT_USER" "$CLONE_RECIPIENT_USER" | recipient_sql root ||
     { log "cannot create the clone account on the temporary server"; return 1; }
+  # backupThrottleBytesPerSecond, in whole MiB: the CLONE plugin paces the copy on the recipient
+  # (clone_max_data_bandwidth, https://dev.mysql.com/doc/refman/8.4/en/clone-plugin-options-variables.html).
+  if ((${BACKUP_THROTTLE_MIB:-0} > 0)); then
+    printf 'SET GLOBAL clone_max_data_bandwidth = %d;\n' "$BACKUP_THROTTLE_MIB" | recipient_sql root ||
+      { log "cannot limit the clone to ${BACKUP_THROTTLE_MIB} MiB/s on the temporary server"; return 1; }
+  fi
 }
 
 stop_recipient() {

@@ -141,7 +141,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     binlog_archive_interval_seconds: pulumi.Input[int]
     """With a backupTarget, the primary rotates its binary log at least this often while it is written to, and copies every closed one to the target: the most a point-in-time restore can miss. Default: `300`."""
     backup_throttle_bytes_per_second: pulumi.Input[int]
-    """Limit of the data files a donor reads per second for backups and clones, rounded up to whole MiB (the backup tool's --throttle); 0 for no limit. Default: `0`."""
+    """Limit of the data files a donor reads per second for backups and clones, rounded up to whole MiB (MariaDB: the backup tool's --throttle; MySQL: the CLONE plugin's clone_max_data_bandwidth on the receiving side); 0 for no limit. Default: `0`."""
     rclone_image: pulumi.Input[str]
     """Image whose rclone (a static binary) uploads and downloads backups. Default: `"rclone/rclone:1.75.2"`."""
     restore_from: pulumi.Input[str]

@@ -668,7 +668,8 @@ SETTINGS: tuple[Setting, ...] = (
             "point-in-time restore can miss.", _integer(10, 86400)),
     Setting("backupThrottleBytesPerSecond", "backup_throttle_bytes_per_second", "integer", 0,
             "Limit of the data files a donor reads per second for backups and clones, rounded up "
-            "to whole MiB (the backup tool's --throttle); 0 for no limit.",
+            "to whole MiB (MariaDB: the backup tool's --throttle; MySQL: the CLONE plugin's "
+            "clone_max_data_bandwidth on the receiving side); 0 for no limit.",
             _integer(0, 10 * 2**30)),
     Setting("rcloneImage", "rclone_image", "string", DEFAULT_RCLONE_IMAGE,
             "Image whose rclone (a static binary) uploads and downloads backups.", _image),
