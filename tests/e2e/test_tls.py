@@ -129,8 +129,10 @@ def test_a_new_replica_clones_over_mutual_tls(mariadb_cluster):
     assert transport in log and "clone complete" in log, log
     if cluster.flavor == "mysql":
         assert cluster.harness.run_sql(
-            cluster.primary, "SELECT ssl_type, x509_subject FROM mysql.user WHERE user = 'backup'"
-        ) == [("SPECIFIED", "/O=mysql-cluster/CN=mysql")]
+            cluster.primary, "SELECT host, ssl_type, x509_subject FROM mysql.user WHERE user = 'backup' "
+            "ORDER BY host"
+        ) == [("%", "SPECIFIED", "/O=mysql-cluster/CN=mysql"),
+              ("127.0.0.1", "", "")]  # the binary log archive's local login (users.sh)
     cluster.create_events_table()
     cluster.insert_events(1, 100)
     cluster.wait_caught_up()

@@ -276,8 +276,13 @@ def load(control: str, scenario: dict[str, Any]) -> dict[str, Any]:
 
 
 def save(control: str, state: dict[str, Any]) -> None:
-    with open(os.path.join(control, SERVER_STATE), "wb") as file:
+    # Whole or not at all: a pod's scripts run clients side by side (the sidecar's role watch
+    # while its listener serves a backup), and a reader must never see half a state.
+    path = os.path.join(control, SERVER_STATE)
+    partial = f"{path}.{os.getpid()}"
+    with open(partial, "wb") as file:
         file.write(marshal.dumps(state))
+    os.replace(partial, path)
 
 
 def _read(path: str) -> str:

@@ -197,7 +197,7 @@ def test_a_peer_receives_a_hot_backup_taken_as_the_backup_user(make_pod, server,
     pod.scenario["serve_once"] = True
     run = pod.run("backup")
     assert run.settled, run.stderr
-    assert [call["served_status"] for call in run.of(transfer)] == [0]
+    assert [call["served_status"] for call in run.of(transfer)] == [0], run.stderr
     [backup] = run.of(backup_tool(server))
     options, *rest = backup["argv"]
     assert re.fullmatch(f"--defaults-extra-file={pod.volume('client-options')}/backup\\.[0-9]+\\.backup\\.cnf", options)
