@@ -49,7 +49,6 @@ from bench.clone import (
     DEFAULT_SERVER, MIB, PRIMARY, DonorProbe, data_bytes, flavor_of, load_dataset, log, machine,
     percentiles, rendered_manifests, results_name, server_version, settle, wait_for_app_database,
 )
-from mysql_cluster.servers import server_for
 from mysql_cluster.settings import ConfigError
 from tests.e2e.harness import HarnessError, StatefulSetHarness
 from tests.e2e.kubelet import SUCCEEDED
@@ -215,9 +214,6 @@ def main() -> None:
     refused = backups_refused(args.server)
     if refused:
         sys.exit(f"bench.backup: no figures for {args.server}: the component refuses its backups there: {refused}")
-    if args.drill and not server_for(*args.server.split("-")).drills_restores:
-        sys.exit(f"bench.backup: --drill: the component has no restore drill on {args.server} "
-                 "(servers.py drills_restores)")
     with tempfile.TemporaryDirectory(prefix="bench-backup-", dir="/var/tmp") as workdir:
         info = run(args.size_mb, args.throttle_mib, args.drill, Path(workdir), args.server)
     if args.results:

@@ -3,8 +3,8 @@
 # shut its server down, starts the scratch server once more, without networking, and proves what
 # a restore promises: the server starts clean (no error in its log, no crash recovery), its GTID
 # position is the one restore-drill-plan computed from the backup and the archive, its own binary
-# log holds exactly the archive's transactions after the backup, and every table reads whole (CHECKSUM TABLE reads every row; InnoDB checks each page's checksum as it
-# reads it). Prints the verdict as its last line; the Job's outcome is the drill's signal.
+# log holds exactly the archive's transactions after the backup, and every table reads whole
+# (CHECKSUM TABLE reads every row; InnoDB checks each page's checksum as it reads it). Prints the verdict as its last line; the Job's outcome is the drill's signal.
 set -euo pipefail
 SCRIPT_NAME=restore-drill
 # shellcheck source=lib.sh
@@ -15,62 +15,50 @@ source "$(dirname "${BASH_SOURCE[0]}")/restore-pending.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/restore-drill-lib.sh"
 
 require_env DATA_VOLUME
-fail() {
-  log "VERDICT: restore drill FAILED: $*"
-  exit 1
-}
 pending="$(restore_pending_file).applied"
 [[ -f "$pending" ]] || fail "restore-replay left no record of a finished replay ($pending); see its log"
 name=$(sed -n 's/^name=//p' "$pending")
 name=$(checked "the drilled backup's name" "$BACKUP_NAME_RE" "$name")
-expected=$(checked "the expected position" "$MARIADB_GTID_RE" "$(<"$(drill_expected_file)")")
-server=$(if is_mariadb; then need_command mariadbd mysqld; else need_command mysqld; fi)
-client=$(sql_client)
-socket="${TMPDIR:-/tmp}/drill.sock"
-server_log="${TMPDIR:-/tmp}/drill-server.log"
+expected=$(checked "the expected position" "$(restore_pending_grammar gtid)" "$(<"$(drill_expected_file)")")
 started=$SECONDS
 
-"$server" --skip-networking --socket="$socket" --event-scheduler=OFF --read-only=ON \
-  --log-error="$server_log" --pid-file="${TMPDIR:-/tmp}/drill.pid" &
-server_pid=$!
-options=$(client_options root root-password)
-sql() { "$client" --defaults-extra-file="$options" --socket="$socket" --batch --skip-column-names "$@"; }
-deadline=$((SECONDS + 600))
-until sql -e 'SELECT 1' >/dev/null 2>&1; do
-  kill -0 "$server_pid" 2>/dev/null ||
-    fail "the server did not start on the restored backup $name: $(shown "$(grep -m1 ERROR "$server_log")"). Take a new backup and run the drill again; if it fails alike, the backups cannot be restored"
-  ((SECONDS < deadline)) || fail "the server did not start on the restored backup $name within 600s"
-  sleep 1
-done
-stop_server() { kill -TERM "$server_pid" && wait "$server_pid"; }
-
+start_scratch_server "the restored backup $name" --read-only=ON
 # A clean shutdown after the replay leaves nothing to recover; an error line is a broken restore.
-if grep -q -e '\[ERROR\]' -e 'crash recovery' -e 'Starting crash recovery' "$server_log"; then
-  problem=$(grep -m1 -e '\[ERROR\]' -e 'crash recovery' "$server_log")
-  stop_server || true
+if grep -q -e '\[ERROR\]' -e 'crash recovery' -e 'Starting crash recovery' "$scratch_log"; then
+  problem=$(grep -m1 -e '\[ERROR\]' -e 'crash recovery' "$scratch_log")
+  stop_scratch_server || true
   fail "the server on the restored backup $name did not start clean: $(shown "$problem")"
 fi
 
-position=$(sql -e 'SELECT @@GLOBAL.gtid_binlog_pos') || fail "cannot read the scratch server's GTID position"
-position=$(sorted_entries "${position//[[:space:]]/}")
-if [[ "$position" != "$expected" ]]; then
-  stop_server || true
-  fail "the restored server is at GTID $position, but backup $name and the archived binary logs reach $expected: the replay lost or added transactions. Restores from this backup would not match the source; take a new backup and see restore-replay's log"
+# The replay lost or added transactions.
+wrong_position() {
+  stop_scratch_server || true
+  fail "the restored server is at GTID $(shown "$position"), but backup $name and the archived binary logs reach $(shown "$expected"): the replay lost or added transactions. Restores from this backup would not match the source; take a new backup and see restore-replay's log"
+}
+# MariaDB's position is the last GTID of each domain; MySQL's the set of every transaction, which
+# the server itself compares with the expected one (restore-drill-lib.sh).
+if is_mariadb; then
+  position=$(scratch_sql -e 'SELECT @@GLOBAL.gtid_binlog_pos') || fail "cannot read the scratch server's GTID position"
+  position=$(sorted_entries "${position//[[:space:]]/}")
+  [[ "$position" == "$expected" ]] || wrong_position
+else
+  position=$(scratch_sql -e "SELECT REPLACE(@@GLOBAL.gtid_executed, '\\n', '')") || fail "cannot read the scratch server's gtid_executed"
+  { mysql_set_holds "$position" "$expected" && mysql_set_holds "$expected" "$position"; } || wrong_position
 fi
 
-tables=$(sql -e "SELECT CONCAT('\`', REPLACE(table_schema, '\`', '\`\`'), '\`.\`', REPLACE(table_name, '\`', '\`\`'), '\`')
+tables=$(scratch_sql -e "SELECT CONCAT('\`', REPLACE(table_schema, '\`', '\`\`'), '\`.\`', REPLACE(table_name, '\`', '\`\`'), '\`')
   FROM information_schema.tables WHERE table_type = 'BASE TABLE'
   AND table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')") ||
   fail "cannot list the restored tables"
 count=0
 while IFS= read -r table; do
   [[ -n "$table" ]] || continue
-  result=$(sql -e "CHECKSUM TABLE $table EXTENDED" 2>&1) ||
+  result=$(scratch_sql -e "CHECKSUM TABLE $table EXTENDED" 2>&1) ||
     fail "table $table of backup $name does not read back whole: $(shown "$result")"
   log "checksum $(shown "${result//$'\t'/ }")"
   count=$((count + 1))
 done <<<"$tables"
-stop_server || fail "the scratch server did not shut down cleanly"
+stop_scratch_server || fail "the scratch server did not shut down cleanly"
 
 # The replay wrote every transaction it applied to the scratch server's own binary log, with its
 # GTID (restore-replay reset that log first): it must hold exactly the archive's transactions

@@ -115,7 +115,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     backup_schedule: pulumi.Input[str]
     """Cron schedule (UTC) of physical backups to backupTarget, e.g. "30 2 * * *"; "" for none. Default: `""`."""
     restore_drill_schedule: pulumi.Input[str]
-    """With a backupSchedule on MariaDB: cron schedule (UTC) of the restore drill, which restores the newest backup and the archived binary logs into a scratch server and proves them (docs/operations.md, "The restore drill"); by default daily at 14:30, apart from nightly backups; "" for none. Default: `"30 14 * * *"`."""
+    """With a backupSchedule: cron schedule (UTC) of the restore drill, which restores the newest backup and the archived binary logs into a scratch server and proves them (docs/operations.md, "The restore drill"); by default daily at 14:30, apart from nightly backups; "" for none. Default: `"30 14 * * *"`."""
     backup_alert_seconds: pulumi.Input[int]
     """With prometheusRule and a backupSchedule: how long after its scheduled time a backup (or a restore drill) may take to succeed before its alert fires; more than the longest backup. Default: `21600`."""
     backup_target: pulumi.Input[str]

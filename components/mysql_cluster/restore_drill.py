@@ -89,14 +89,16 @@ def _volumes(pod: PodSettings, target: BackupTarget) -> list[core.VolumeArgs]:
 def restore_drill_cron_job(resource_name: str, pod: PodSettings,
                            opts: pulumi.ResourceOptions) -> Optional[batch.CronJob]:
     settings, names = pod.settings, pod.names
-    if not (settings.backup_schedule and settings.restore_drill_schedule and pod.server.drills_restores):
+    if not (settings.backup_schedule and settings.restore_drill_schedule):
         return None
     target = BackupTarget(pod)
     env = _drill_env(pod)
     # The newest of this cluster's backups, replayed to the end of the archive.
     restore, replay = _restore(replace(pod, settings=replace(
         settings, restore_from="latest", restore_to="latest")), target, env)
-    plan = _step_like(replay, "restore-drill-plan", "restore-drill-plan.sh", runs_server=False)
+    # MySQL's plan compares GTID sets on the server (restore-drill-plan.sh); MariaDB's needs none.
+    plan = _step_like(replay, "restore-drill-plan", "restore-drill-plan.sh",
+                      runs_server=not pod.server.is_mariadb)
     verify = _step_like(replay, "restore-drill", "restore-drill.sh", runs_server=True)
     template = pod_template(
         pod, names.restore_drill_labels,

@@ -46,13 +46,6 @@ class Server:
         return self.backup_format == "tar"
 
     @property
-    def drills_restores(self) -> bool:
-        """The restore drill checks the archive's chain by MariaDB's Gtid_list events and its
-        position by gtid_binlog_pos (scripts/restore-drill-lib.sh); MySQL's Previous_gtids sets
-        are not read yet, so a MySQL cluster has no drill rather than one that always fails."""
-        return self.flavor == "mariadb"
-
-    @property
     def speaks_source_replica(self) -> bool:
         """MySQL 8.0.26+ names its replication options and statements SOURCE/REPLICA (8.4 removed
         the old names); MariaDB says MASTER/SLAVE."""

@@ -623,7 +623,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Cron schedule (UTC) of physical backups to backupTarget, e.g. \"30 2 * * *\"; "
             "\"\" for none.", _cron_schedule("backups")),
     Setting("restoreDrillSchedule", "restore_drill_schedule", "string", "30 14 * * *",
-            "With a backupSchedule on MariaDB: cron schedule (UTC) of the restore drill, which "
+            "With a backupSchedule: cron schedule (UTC) of the restore drill, which "
             "restores the newest backup and the archived binary logs into a scratch server and "
             "proves them (docs/operations.md, \"The restore drill\"); by default daily at 14:30, "
             "apart from nightly backups; \"\" for none.", _cron_schedule("restore drills")),

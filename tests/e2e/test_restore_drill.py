@@ -1,5 +1,7 @@
 """The restore drill, end to end: the CronJob's pod as rendered (restore.sh, restore-drill-plan,
-restore-replay, restore-drill) against a real S3 server (`rclone serve s3`) and MariaDB 11.8. It
+restore-replay, restore-drill) against a real S3 server (`rclone serve s3`), on MySQL 9.7 (a
+CLONE archived as a tar; the chain read from Previous-GTIDs events) and MariaDB 11.8 (an
+xbstream; the chain read from Gtid_list events). It
 proves a good backup and its archive, and fails, saying what failed, on a gap in the archive and
 on an altered object. A failed drill is a failed Job: what kube-state-metrics reports as
 kube_job_failed, the condition of MySQLClusterRestoreDrillFailed (promtool: tests/metrics)."""
@@ -7,7 +9,6 @@ kube_job_failed, the condition of MySQLClusterRestoreDrillFailed (promtool: test
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -16,13 +17,13 @@ import pytest
 from .kubelet import FAILED, SUCCEEDED
 from .object_store import ObjectStore, copy_sealed
 from .test_backups import (  # noqa: F401 (fixtures)
-    SOURCE_PREFIX, backup_cluster, checksum, run_backup, store, wait_archived,
+    SOURCE_PREFIX, backup_cluster, backup_object, checksum, run_backup, store, wait_archived,
 )
 
-# MariaDB only: a MySQL cluster has no drill yet (servers.py drills_restores).
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("server", ["mysql-9.7", "mariadb-11.8"], indirect=True)]
 DRILL = "mysql-restore-drill"
 STEPS = ("restore", "restore-drill-plan", "restore-replay", "restore-drill")
+CREATED_AFTER_THE_BACKUP = "CREATE TABLE after_the_backup (id INT PRIMARY KEY)"
 
 
 def store_name(store: ObjectStore) -> str:
@@ -48,16 +49,16 @@ def backed_up(backup_cluster, rows: int):
     return source
 
 
-def archived_log_holding(store: ObjectStore, text: str) -> Path:
-    """The archived binary log (in the store) whose events mention `text`."""
+def archived_log_holding(store: ObjectStore, statement: str) -> Path:
+    """The archived binary log (in the store) that logged `statement` (a statement's text is in its
+    event as written, on either flavor)."""
     archive = store.bucket / SOURCE_PREFIX / "binlogs"
     with tempfile.TemporaryDirectory() as plain:
         copy_sealed(archive, Path(plain))
         for log in sorted(Path(plain).glob("*/mysql-bin.[0-9]*")):
-            events = subprocess.run(["mariadb-binlog", str(log)], capture_output=True, text=True).stdout
-            if text in events:
+            if statement.encode() in log.read_bytes():
                 return archive / log.parent.name / f"{log.name}.bin"
-    raise AssertionError(f"no archived binary log mentions {text}")
+    raise AssertionError(f"no archived binary log holds {statement}")
 
 
 @pytest.mark.timeout(300)
@@ -78,14 +79,14 @@ def test_a_drill_proves_the_newest_backup_and_the_archive_up_to_the_newest_archi
 @pytest.mark.timeout(300)
 def test_a_drill_over_an_archive_with_a_missing_log_fails_naming_the_gap(backup_cluster, store):
     source = backed_up(backup_cluster, 0)
-    source.app_sql(source.primary, "CREATE TABLE after_the_backup (id INT)")
+    source.app_sql(source.primary, CREATED_AFTER_THE_BACKUP)
     wait_archived(store, source)
     source.insert_events(1, 10)
     wait_archived(store, source)
     # As a bucket that lost an object: removed behind the S3 server, which then starts afresh
     # (rclone serve caches its listings).
     store.stop()
-    archived_log_holding(store, "after_the_backup").unlink()
+    archived_log_holding(store, CREATED_AFTER_THE_BACKUP).unlink()
     store.serve(source.harness)
     logs = run_drill(source, FAILED)
     assert "FATAL: GAP:" in logs["restore-drill-plan"], logs["restore-drill-plan"]
@@ -95,9 +96,9 @@ def test_a_drill_over_an_archive_with_a_missing_log_fails_naming_the_gap(backup_
 
 @pytest.mark.timeout(300)
 def test_a_drill_over_an_altered_backup_object_fails_saying_it_failed_authentication(
-        backup_cluster, store):
+        backup_cluster, store, server):
     source = backed_up(backup_cluster, 100)
-    stream = store.bucket / SOURCE_PREFIX / "backups" / store_name(store) / "backup.xbstream.bin"
+    stream = store.bucket / SOURCE_PREFIX / "backups" / store_name(store) / f"{backup_object(server)}.bin"
     data = bytearray(stream.read_bytes())
     data[len(data) // 2] ^= 0xFF
     stream.write_bytes(bytes(data))

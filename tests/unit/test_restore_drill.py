@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mysql_cluster import ConfigError
-from mysql_cluster.servers import server_for
+from stack_manifests import mounted_secret_files
 
 from .conftest import find
 from .test_schema_validation import VERSIONS, schema_problems
@@ -84,7 +84,18 @@ def test_the_drill_cron_job_validates_strictly(rendered, kubernetes):
     assert schema_problems([drill(rendered(**S3, storageClass="fast"))], kubernetes) == []
 
 
-def test_a_mysql_cluster_has_no_drill_until_its_chain_check_exists(rendered):
-    # Backups are refused on MySQL today; this holds once they are not (servers.py).
-    assert not server_for("mysql", "9.7").drills_restores
-    assert server_for("mariadb", "11.8").drills_restores
+def secret_files(manifests, container: str) -> set[str]:
+    return {f"{path}/{key}" for path, (_, keys) in mounted_secret_files(drill_pod(manifests), container).items()
+            for key in keys or ["*"]}
+
+
+def test_a_mysql_cluster_gets_the_drill_whose_plan_runs_the_server_reading_its_certificate(rendered):
+    # The plan compares GTID sets with the server's own functions (restore-drill-plan.sh).
+    manifests = rendered(**{**S3, "flavor": "mysql", "version": "9.7"})
+    assert "/etc/mysql-cluster/tls/tls.key" in secret_files(manifests, "restore-drill-plan")
+    assert secret_files(manifests, "restore-drill-plan") == secret_files(manifests, "restore-replay")
+
+
+def test_a_mariadb_drill_plan_runs_no_server_and_reads_no_certificate_key(rendered):
+    manifests = rendered(**{**S3, "version": "11.8"})
+    assert "/etc/mysql-cluster/tls/tls.key" not in secret_files(manifests, "restore-drill-plan")
