@@ -61,10 +61,11 @@ binlog_gtids() {
   tool=$(if is_mariadb; then need_command mariadb-binlog mysqlbinlog; else need_command mysqlbinlog; fi)
   for log in "$@"; do
     "$tool" "$log" | awk -v file="${log##*/}" '
-      /Gtid list \[/ { listing = 1; sub(/.*Gtid list \[/, "") }
+      function take(text) { gsub(/[^0-9A-Za-z_:,-]/, "", text); sub(/^empty$/, "", text); list = list text }
+      /Gtid list \[/ { sub(/.*Gtid list \[/, ""); take($0); listing = ($0 !~ /\]/); next }
       /[[:space:]]Previous-GTIDs[[:space:]]*$/ { listing = 1; next }
-      listing && /^# at / { listing = 0 }
-      listing { line = $0; gsub(/[^0-9A-Za-z_:,-]/, "", line); sub(/^empty$/, "", line); list = list line; if ($0 ~ /\]/) listing = 0; next }
+      listing && /^# / && !/^# at / { take($0); listing = ($0 !~ /\]/); next }
+      { listing = 0 }
       match($0, /[[:space:]]GTID [0-9]+-[0-9]+-[0-9]+/) { gtids = gtids " " substr($0, RSTART + 6, RLENGTH - 6) }
       /^SET @@SESSION\.GTID_NEXT= \047/ { split($0, quoted, "\047"); if (quoted[2] ~ /^[0-9A-Fa-f]+-[0-9A-Fa-f-]+:/) gtids = gtids " " tolower(quoted[2]) }
       END { printf "%s [%s]%s\n", file, list, gtids }' || return 1
