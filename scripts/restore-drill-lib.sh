@@ -21,10 +21,10 @@ fail() {
 
 # Starts the server on the restored data without networking (options <@> added) and waits until
 # root answers (SECRETS_DIR's root-password, or any login under --skip-grant-tables). Sets
-# scratch_pid and scratch_log; scratch_sql runs the SQL client against it. Stops naming the
+# scratch_pid and scratch_log (its error log); scratch_sql runs the SQL client against it. Stops naming the
 # server's first error when it does not start; <1> names the data in that message.
 start_scratch_server() {
-  local what=$1 server options deadline
+  local what=$1 server deadline
   shift
   server=$(if is_mariadb; then need_command mariadbd mysqld; else need_command mysqld; fi)
   scratch_socket="${TMPDIR:-/tmp}/$SCRIPT_NAME.sock"
@@ -33,8 +33,7 @@ start_scratch_server() {
   "$server" --skip-networking --socket="$scratch_socket" --event-scheduler=OFF \
     --log-error="$scratch_log" --pid-file="${TMPDIR:-/tmp}/$SCRIPT_NAME.pid" "$@" &
   scratch_pid=$!
-  options=$(client_options root root-password)
-  scratch_options=$options
+  scratch_options=$(client_options root root-password)
   deadline=$((SECONDS + 600))
   until scratch_sql -e 'SELECT 1' >/dev/null 2>&1; do
     kill -0 "$scratch_pid" 2>/dev/null ||
@@ -121,9 +120,10 @@ sorted_entries() {
 # after their uuid), and only the server's reading of them is exact. Sets go on stdin: a binary
 # log's transactions make a statement longer than one argument may be.
 
-# A MySQL GTID set as the server writes it: its intervals merged, on one line.
+# The transactions of MySQL GTID set <1> that set <2> (by default none) lacks, as the server
+# writes a set: its intervals merged, on one line.
 mysql_gtid_set() {
-  scratch_sql <<<"SELECT REPLACE(GTID_SUBTRACT($(sql_string "$1"), ''), '\n', '')"
+  scratch_sql <<<"SELECT REPLACE(GTID_SUBTRACT($(sql_string "$1"), $(sql_string "${2:-}")), '\n', '')"
 }
 
 # Exit status 0 when MySQL GTID set <1> holds every transaction of set <2>.
@@ -147,7 +147,7 @@ joined_sets() {
 # is in no archived log); each later one must begin at exactly what the one before it began at
 # plus what it holds. The position the replay reaches is the backup's set plus the archive's.
 mysql_chain_end() {
-  local backup=$1 chain=$2 replayed=$3 file list rest state='' previous='' first=1 gtids
+  local backup=$1 chain=$2 replayed=$3 file list rest state='' previous='' first=1 gtids missing
   local -a each
   : >"$replayed" || die "cannot write $replayed"
   while read -r file list rest; do
@@ -157,9 +157,10 @@ mysql_chain_end() {
     checked "the GTIDs of archived binary log $file" "^($_MYSQL_GTID( $_MYSQL_GTID)*)?\$" "$rest" >/dev/null
     if ((first)); then
       mysql_set_holds "$backup" "$list" ||
-        die "GAP: the archive begins after the backup's position ($file begins after GTID set $(shown "$(mysql_gtid_set "$list")"), which the backup's $(shown "$backup") does not hold: the transactions between are in no archived log). Take a new backup now; the archive covers what follows it"
+        die "GAP: the archive begins after the backup's position: $file begins after transactions $(shown "$(mysql_gtid_set "$list" "$backup")") that are in neither backup $(shown "$backup") nor any archived log. Take a new backup now; the archive covers what follows it"
     elif ! { mysql_set_holds "$list" "$state" && mysql_set_holds "$state" "$list"; }; then
-      die "GAP: archived binary log $file begins after GTID set $(shown "$(mysql_gtid_set "$list")") but $previous ended at $(shown "$state"): a log between them is missing from the archive, and a point-in-time restore across it would lose transactions. Take a new backup now, and look in the primary's binlog-archive log for 'purged before it was archived' or 'could not copy'"
+      missing=$(mysql_gtid_set "$list" "$state")
+      die "GAP: archived binary log $file begins after GTID set $(shown "$(mysql_gtid_set "$list")") but $previous ended at $(shown "$state")${missing:+ (transactions in no archived log: $(shown "$missing"))}: a log between them is missing from the archive, and a point-in-time restore across it would lose transactions. Take a new backup now, and look in the primary's binlog-archive log for 'purged before it was archived' or 'could not copy'"
     fi
     if [[ -n "$rest" ]]; then
       read -ra each <<<"$rest"

@@ -4,7 +4,8 @@
 # a restore promises: the server starts clean (no error in its log, no crash recovery), its GTID
 # position is the one restore-drill-plan computed from the backup and the archive, its own binary
 # log holds exactly the archive's transactions after the backup, and every table reads whole
-# (CHECKSUM TABLE reads every row; InnoDB checks each page's checksum as it reads it). Prints the verdict as its last line; the Job's outcome is the drill's signal.
+# (CHECKSUM TABLE reads every row; InnoDB checks each page's checksum as it reads it). Prints the
+# verdict as its last line; the Job's outcome is the drill's signal.
 set -euo pipefail
 SCRIPT_NAME=restore-drill
 # shellcheck source=lib.sh
