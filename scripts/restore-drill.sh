@@ -47,6 +47,35 @@ else
   { mysql_set_holds "$position" "$expected" && mysql_set_holds "$expected" "$position"; } || wrong_position
 fi
 
+# pt-table-checksum (percona-toolkit), run on the primary, writes each chunk's checksum with a
+# statement that every server replaying it computes on its own data (this_crc, this_cnt), and the
+# primary's own result beside it (source_crc and source_cnt; master_… in tables made before
+# percona-toolkit 3.6), in its --replicate table (by default percona.checksums): the replay
+# recomputed every round in the archive on the restored data at the round's place in the
+# transaction order, as a replica would. A chunk that differs is data that differs from the
+# source's there; the transactions after it are proven above.
+source_columns=$(scratch_sql -e "SELECT GROUP_CONCAT(column_name ORDER BY column_name)
+  FROM information_schema.columns WHERE table_schema = 'percona' AND table_name = 'checksums'
+  AND column_name IN ('source_crc', 'source_cnt', 'master_crc', 'master_cnt')") ||
+  fail "cannot look for percona.checksums"
+compared=none
+case "$source_columns" in
+  source_cnt,source_crc) crc=source_crc cnt=source_cnt ;;
+  master_cnt,master_crc) crc=master_crc cnt=master_cnt ;;
+  *) crc= ;;
+esac
+if [[ -n "$crc" ]]; then
+  differing=$(scratch_sql -e "SELECT CONCAT(db, '.', tbl, ' chunk ', chunk, ' checksummed at ', ts)
+    FROM percona.checksums WHERE $cnt <> this_cnt OR $crc <> this_crc
+    OR ISNULL($crc) <> ISNULL(this_crc) ORDER BY ts, db, tbl, chunk" 2>&1) ||
+    fail "cannot read percona.checksums, pt-table-checksum's results: $(shown "$differing")"
+  if [[ -n "$differing" ]]; then
+    stop_scratch_server || true
+    fail "the restored data differs from the source's: pt-table-checksum's checksums replayed from the archive differ from the primary's for $(wc -l <<<"$differing") chunks (first: $(shown "${differing%%$'\n'*}")). A change reached the primary's data without its binary log, or the backup's donor had drifted; a restore would not match the source. Run pt-table-checksum against the replicas, rebuild any that differ, and take a new backup"
+  fi
+  compared=$(scratch_sql -e "SELECT COUNT(*) FROM percona.checksums") || fail "cannot count percona.checksums"
+fi
+
 tables=$(scratch_sql -e "SELECT CONCAT('\`', REPLACE(table_schema, '\`', '\`\`'), '\`.\`', REPLACE(table_name, '\`', '\`\`'), '\`')
   FROM information_schema.tables WHERE table_type = 'BASE TABLE'
   AND table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')") ||
@@ -74,4 +103,4 @@ if ! difference=$(diff <(printf '%s\n' "$applied" | sed '/^$/d') "$(drill_replay
   fail "the replay did not apply exactly the archived transactions after backup $name (applied < > archived: $(shown "$(head -n 3 <<<"$difference" | tr '\n' ' ')")): a restore would silently lose or add them. See restore-replay's log, and take a new backup"
 fi
 transactions=$(wc -l <"$(drill_replayed_file)")
-log "VERDICT: restore drill passed: backup $name and the $transactions archived transactions after it restored to GTID $position, each applied once in order; the server started clean; $count tables read whole (${SECONDS}s, $((SECONDS - started))s for this check)"
+log "VERDICT: restore drill passed: backup $name and the $transactions archived transactions after it restored to GTID $position, each applied once in order; the server started clean; $count tables read whole; $compared chunks checksummed by pt-table-checksum equal the source's (${SECONDS}s, $((SECONDS - started))s for this check)"

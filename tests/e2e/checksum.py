@@ -44,8 +44,9 @@ class ChecksumReport:
         return sorted(table for table, (_, diffs, _) in self.tables.items() if diffs)
 
 
-def checksum_replicas(cluster: Cluster) -> ChecksumReport:
-    """Run pt-table-checksum on the primary's application database, against every replica."""
+def checksum_replicas(cluster: Cluster, *extra: str) -> ChecksumReport:
+    """Run pt-table-checksum on the primary's application database, against every replica, with
+    the `extra` options given."""
     harness = cluster.harness
     password = secrets.token_hex(16)
     dsns = ", ".join(f"('h={harness.pod_ip(pod)},P=3306')" for pod in cluster.replicas())
@@ -58,7 +59,8 @@ def checksum_replicas(cluster: Cluster) -> ChecksumReport:
         f"CREATE DATABASE IF NOT EXISTS {CHECKSUM_DATABASE};"
         f"CREATE TABLE IF NOT EXISTS {CHECKSUM_DATABASE}.dsns (id INT AUTO_INCREMENT PRIMARY KEY, "
         "parent_id INT NULL, dsn VARCHAR(255) NOT NULL);"
-        f"DELETE FROM {CHECKSUM_DATABASE}.dsns; INSERT INTO {CHECKSUM_DATABASE}.dsns (dsn) VALUES {dsns}"))
+        f"DELETE FROM {CHECKSUM_DATABASE}.dsns;"
+        + (f"INSERT INTO {CHECKSUM_DATABASE}.dsns (dsn) VALUES {dsns}" if dsns else "")))
     cluster.wait_caught_up()
     tree = server_root(TOOL_SERVER).path
     client = harness.attach_client("checksum")
@@ -79,6 +81,7 @@ def checksum_replicas(cluster: Cluster) -> ChecksumReport:
                 # and every replica here replicates from the primary.
                 "--no-check-binlog-format",
                 f"--recursion-method=dsn=D={CHECKSUM_DATABASE},t=dsns",
+                *extra,
                 f"h={harness.pod_ip(cluster.primary)},P=3306",
             ]
             result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)

@@ -1,9 +1,10 @@
 """The restore drill, end to end: the CronJob's pod as rendered (restore.sh, restore-drill-plan,
 restore-replay, restore-drill) against a real S3 server (`rclone serve s3`), on MySQL 9.7 (a
 CLONE archived as a tar; the chain read from Previous-GTIDs events) and MariaDB 11.8 (an
-xbstream; the chain read from Gtid_list events). It
-proves a good backup and its archive, and fails, saying what failed, on a gap in the archive and
-on an altered object. A failed drill is a failed Job: what kube-state-metrics reports as
+xbstream; the chain read from Gtid_list events). It proves a good backup and its archive, with
+the data equal to the source's where a pt-table-checksum round on the primary checksummed it;
+and fails, saying what failed, on a gap in the archive, on an altered object, and on data that
+differs from the source's. A failed drill is a failed Job: what kube-state-metrics reports as
 kube_job_failed, the condition of MySQLClusterRestoreDrillFailed (promtool: tests/metrics)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from .checksum import checksum_replicas
 from .kubelet import FAILED, SUCCEEDED
 from .object_store import ObjectStore, copy_sealed
 from .test_backups import (  # noqa: F401 (fixtures)
@@ -49,6 +51,15 @@ def backed_up(backup_cluster, rows: int):
     return source
 
 
+def checksum_round(source) -> None:
+    """A pt-table-checksum round on the primary (no replica to compare here): its checksum
+    statements go into the binary log, for whatever replays it to recompute."""
+    # Without deleting a table's earlier checksums first: on MariaDB that DELETE, logged as a
+    # statement, matches no row when replayed, and the scratch server logs no empty transaction.
+    report = checksum_replicas(source, "--no-empty-replicate-table")
+    assert "events" in " ".join(report.tables), report.output
+
+
 def archived_log_holding(store: ObjectStore, statement: str) -> Path:
     """The archived binary log (in the store) that logged `statement` (a statement's text is in its
     event as written, on either flavor)."""
@@ -66,6 +77,7 @@ def test_a_drill_proves_the_newest_backup_and_the_archive_up_to_the_newest_archi
         backup_cluster, store):
     source = backed_up(backup_cluster, 500)
     source.insert_events(501, 600)  # after the backup: only the archive has them
+    checksum_round(source)
     wait_archived(store, source)
     # The heartbeat keeps writing: the drill reaches wherever the archive then ends.
     logs = run_drill(source, SUCCEEDED)
@@ -74,6 +86,8 @@ def test_a_drill_proves_the_newest_backup_and_the_archive_up_to_the_newest_archi
     [events] = re.findall(r"checksum app\.events\s+(\d+)", logs["restore-drill"])
     assert events == checksum(source.harness, source.primary, "events")  # rows 1..600
     assert "form one chain" in logs["restore-drill-plan"]
+    [chunks] = re.findall(r"(\d+) chunks checksummed by pt-table-checksum equal the source's", verdict)
+    assert int(chunks) >= 1
 
 
 @pytest.mark.timeout(300)
@@ -105,3 +119,19 @@ def test_a_drill_over_an_altered_backup_object_fails_saying_it_failed_authentica
     logs = run_drill(source, FAILED)
     assert "failed authentication" in logs["restore"], logs["restore"]
     assert logs["restore-drill-plan"] == "" and logs["restore-drill"] == ""
+
+
+@pytest.mark.timeout(300)
+def test_a_drill_fails_naming_the_table_when_the_restored_data_differs_from_the_sources(
+        backup_cluster, store):
+    source = backed_up(backup_cluster, 100)
+    # A row changed on the primary outside its binary log: the archive cannot carry it, so the
+    # restored data differs from the source's, which pt-table-checksum's next round records.
+    source.harness.run_sql(source.primary, "SET SESSION sql_log_bin = 0; "
+                           "UPDATE events SET payload = 'changed' WHERE seq = 7", database="app")
+    checksum_round(source)
+    wait_archived(store, source)
+    logs = run_drill(source, FAILED)
+    verdict = logs["restore-drill"].strip().splitlines()[-1]
+    assert "VERDICT: restore drill FAILED: the restored data differs from the source's" in verdict, verdict
+    assert "app.events chunk" in verdict and "take a new backup" in verdict
