@@ -49,11 +49,11 @@ fi
 
 # pt-table-checksum (percona-toolkit), run on the primary, writes each chunk's checksum with a
 # statement that every server replaying it computes on its own data (this_crc, this_cnt), and the
-# primary's own result beside it (source_crc and source_cnt; master_… in tables made before
-# percona-toolkit 3.6), in its --replicate table (by default percona.checksums): the replay
-# recomputed every round in the archive on the restored data at the round's place in the
-# transaction order, as a replica would. A chunk that differs is data that differs from the
-# source's there; the transactions after it are proven above.
+# primary's own result beside it (source_crc and source_cnt as percona-toolkit 3.7 names them,
+# master_… in tables an older one made), in its --replicate table (by default percona.checksums):
+# the replay recomputed every round in the archive on the restored data at the round's place in
+# the transaction order, as a replica would (percona-toolkit bin/pt-table-checksum). A chunk that
+# differs is data that differs from the source's there; the transactions after it are proven above.
 source_columns=$(scratch_sql -e "SELECT GROUP_CONCAT(column_name ORDER BY column_name)
   FROM information_schema.columns WHERE table_schema = 'percona' AND table_name = 'checksums'
   AND column_name IN ('source_crc', 'source_cnt', 'master_crc', 'master_cnt')") ||

@@ -7,8 +7,9 @@ a server without networking) on a scratch volume of its own, an ephemeral claim 
 volume, deleted with the pod. Between the two, restore-drill-plan.sh proves that the archived logs
 form one chain from the backup on and records which transactions the replay must apply and where
 it must end; after them, restore-drill.sh starts the scratch server once more and checks that it
-started clean, reached that position, logged exactly those transactions and reads every table
-whole. The Job succeeds only then: its outcome is what the
+started clean, reached that position, logged exactly those transactions, reads every table
+whole, and that pt-table-checksum's rounds on the primary, which the replay recomputed, found the
+data equal to the source's. The Job succeeds only then: its outcome is what the
 alerts read (alerts.py, through kube-state-metrics).
 
 The pod holds the backup key and the target's keys, no password of the cluster: its scratch
