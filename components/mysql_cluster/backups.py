@@ -35,6 +35,7 @@ from .pod_template import (
 )
 from .scheduled_job import scheduled_job
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
+from .settings import ClusterSettings
 
 TOOLS_DIR = "/opt/mysql-cluster-tools"
 TARGET_CREDENTIALS_DIR = "/etc/mysql-cluster/backup-target"
@@ -57,7 +58,7 @@ class BackupTarget:
     pod: PodSettings
 
     @property
-    def settings(self):
+    def settings(self) -> ClusterSettings:
         return self.pod.settings
 
     @property

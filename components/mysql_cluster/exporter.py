@@ -48,16 +48,17 @@ def metrics_secret(name: str, names: ClusterNames, mysql_port: int, tls: bool,
                    opts: pulumi.ResourceOptions) -> core.Secret:
     password = random.RandomPassword(f"{name}-{PASSWORD_KEY}", length=32, special=False,
                                      opts=opts).result
+    files: dict[str, pulumi.Input[str]] = {
+        PASSWORD_KEY: pulumi.Output.secret(password),
+        OPTION_FILE_KEY: pulumi.Output.secret(
+            password.apply(lambda value: option_file(value, mysql_port, tls))),
+    }
     return core.Secret(
         f"{name}-metrics-credentials",
         metadata=meta.ObjectMetaArgs(name=names.metrics_secret, namespace=names.namespace,
                                      labels=names.labels),
         type="Opaque",
-        string_data={
-            PASSWORD_KEY: pulumi.Output.secret(password),
-            OPTION_FILE_KEY: pulumi.Output.secret(
-                password.apply(lambda value: option_file(value, mysql_port, tls))),
-        },
+        string_data=files,
         opts=opts,
     )
 

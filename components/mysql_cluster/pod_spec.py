@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 from pulumi_kubernetes.core import v1 as core
@@ -103,7 +103,9 @@ class PodContainer:
     also_reads: frozenset[tuple[str, str]] = frozenset()  # (mount path, key)
 
 
-def _commands(container: core.ContainerArgs) -> list[list[str]]:
+def _commands(args: core.ContainerArgs) -> list[list[str]]:
+    # Built here from plain values, which the Args classes type as Inputs: read them as they are.
+    container: Any = args
     probes = (container.startup_probe, container.liveness_probe, container.readiness_probe)
     return [list(container.command or []) + list(container.args or []),
             *(list(probe.exec_.command) for probe in probes if probe and probe.exec_)]
@@ -114,15 +116,16 @@ def _with_secret_files(container: PodContainer, sources: Sequence[SecretSource],
     """The container with a read-only mount of each Secret it reads, of a volume of exactly
     the keys it reads (added to `volumes`, shared by the containers that read the same keys)."""
     args = container.args
-    env = {var.name: var.value for var in args.env or [] if var.value is not None}
+    plain: Any = args  # as in _commands
+    env = {var.name: var.value for var in plain.env or [] if var.value is not None}
     by_path = {source.mount_path: source.keys for source in sources}
     files = files_read(_commands(args), env, TLS_DIR, by_path) | container.also_reads
-    mounts = list(args.volume_mounts or [])
+    mounts = list(plain.volume_mounts or [])
     for source in sources:
         keys = [key for key in source.keys if (source.mount_path, key) in files]
         if not keys:
             continue
-        name = source.volume if len(keys) == len(source.keys) else f"{source.volume}-{args.name}"
+        name = source.volume if len(keys) == len(source.keys) else f"{source.volume}-{plain.name}"
         # Group-readable: fsGroup makes the pod's group own the files.
         volumes.setdefault(name, core.VolumeArgs(name=name, secret=core.SecretVolumeSourceArgs(
             secret_name=source.secret_name, default_mode=0o440,
@@ -136,7 +139,7 @@ def _with_secret_files(container: PodContainer, sources: Sequence[SecretSource],
 def pod_template(pod: PodSettings, labels: dict[str, str],
                  containers: Sequence[PodContainer], init_containers: Sequence[PodContainer] = (),
                  volumes: Sequence[core.VolumeArgs] = (), annotations: Optional[dict[str, str]] = None,
-                 passwords: bool = True, **spec: object) -> core.PodTemplateSpecArgs:
+                 passwords: bool = True, **spec: Any) -> core.PodTemplateSpecArgs:
     """A workload's pod: its containers and other volumes, `spec` for what only it has
     (restart policy, placement among the database pods), and what every pod shares; without
     `passwords` no container gets the cluster's passwords, whatever its scripts read."""

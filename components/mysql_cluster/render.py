@@ -77,8 +77,9 @@ def _as_manifest(resource: RecordedResource, reveal_secrets: bool) -> dict[str, 
     if manifest.get("kind") == "Secret" and not reveal_secrets:
         for field in ("stringData", "data"):
             if field in manifest:
-                manifest[field] = {key: REDACTED for key in manifest[field]}
-    return _in_conventional_order(manifest, _MANIFEST_KEYS)
+                manifest[field] = dict.fromkeys(manifest[field], REDACTED)
+    ordered: dict[str, Any] = _in_conventional_order(manifest, _MANIFEST_KEYS)
+    return ordered
 
 
 # The keys that lead, in the order `helm template` and Kubernetes' own examples print them; the
@@ -117,7 +118,7 @@ _KIND_ORDER = ["Namespace", "Secret", "ConfigMap", "Service", "StatefulSet",
                "PodDisruptionBudget", "NetworkPolicy"]
 
 
-def _apply_order(manifest: dict[str, Any]) -> tuple:
+def _apply_order(manifest: dict[str, Any]) -> tuple[int, str, str, str]:
     kind = manifest.get("kind", "")
     rank = _KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)
     metadata = manifest.get("metadata", {})
