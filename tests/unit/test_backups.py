@@ -85,7 +85,9 @@ def test_with_the_primary_moved_the_job_still_tries_it_last(rendered):
 def test_the_job_pod_is_no_endpoint_of_the_clusters_services(rendered):
     manifests = rendered(**SCHEDULED)
     labels = find(manifests, "CronJob", "mysql-backup")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-    for service in (m for m in manifests if m["kind"] == "Service"):
+    services = [m for m in manifests if m["kind"] == "Service"]
+    assert services
+    for service in services:
         assert not all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
 
 

@@ -75,7 +75,9 @@ def test_the_drill_gets_no_password_of_the_cluster_and_names_no_pod_of_it(render
 def test_the_drill_pod_is_no_endpoint_of_the_clusters_services(rendered):
     manifests = rendered(**S3)
     labels = drill(manifests)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-    for service in (m for m in manifests if m["kind"] == "Service"):
+    services = [m for m in manifests if m["kind"] == "Service"]
+    assert services
+    for service in services:
         assert not all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
 
 
