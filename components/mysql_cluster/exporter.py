@@ -89,7 +89,7 @@ def option_file_reads(tls: bool) -> frozenset[tuple[str, str]]:
     return frozenset({(TLS_DIR, CA_FILE)}) if tls else frozenset()
 
 
-def exporter_container(image: str, security_context: core.SecurityContextArgs) -> core.ContainerArgs:
+def exporter_container(image: str) -> core.ContainerArgs:
     """The container; it mounts the option file its arguments name (and, with TLS, the CA), no
     other file of the cluster's Secrets (pod_spec.py)."""
     # The listener answers as soon as the exporter runs, whatever the server's state: a server
@@ -106,7 +106,6 @@ def exporter_container(image: str, security_context: core.SecurityContextArgs) -
         resources=EXPORTER_RESOURCES,
         liveness_probe=probe(period=10, failure_threshold=3),
         readiness_probe=probe(period=10, failure_threshold=1),
-        security_context=security_context,
     )
 
 

@@ -1,11 +1,12 @@
 """The pod of every workload of a cluster, built by one function: the database pods of the
-StatefulSet, the backup CronJob's pods and the switchover Job's.
+StatefulSet, the pods of the backup and restore drill CronJobs and the switchover Job's.
 
 What every pod shares is decided here once, so the workloads cannot drift apart (the CronJob's pod
 once lacked the image pull secrets): the user it runs as and its seccomp profile, the image pull
 secrets, the service account without its API token, the node selector and tolerations, the
-user's extra labels and annotations, and the files of the cluster's Secrets, each container
-mounting exactly those it reads (secret_files.py). What differs (containers, other volumes,
+user's extra labels and annotations, each container's security context (no privileges, no
+capabilities, a read-only root file system), and the files of the cluster's Secrets, each
+container mounting exactly those it reads (secret_files.py). What differs (containers, other volumes,
 placement among the database pods) the workload passes in.
 """
 from __future__ import annotations
@@ -136,6 +137,18 @@ def _with_secret_files(container: PodContainer, sources: Sequence[SecretSource],
     return args
 
 
+def _hardened(container: core.ContainerArgs) -> core.ContainerArgs:
+    """The container as every container of the cluster runs: not root, without privileges or
+    capabilities, on a read-only root file system (what it writes goes to its volumes)."""
+    container.security_context = core.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+    )
+    return container
+
+
 def pod_template(pod: PodSettings, labels: dict[str, str],
                  containers: Sequence[PodContainer], init_containers: Sequence[PodContainer] = (),
                  volumes: Sequence[core.VolumeArgs] = (), annotations: Optional[dict[str, str]] = None,
@@ -146,8 +159,10 @@ def pod_template(pod: PodSettings, labels: dict[str, str],
     settings = pod.settings
     sources = secret_sources(pod, passwords)
     secret_volumes: dict[str, core.VolumeArgs] = {}
-    init = [_with_secret_files(container, sources, secret_volumes) for container in init_containers]
-    main = [_with_secret_files(container, sources, secret_volumes) for container in containers]
+    init = [_hardened(_with_secret_files(container, sources, secret_volumes))
+            for container in init_containers]
+    main = [_hardened(_with_secret_files(container, sources, secret_volumes))
+            for container in containers]
     return core.PodTemplateSpecArgs(
         metadata=meta.ObjectMetaArgs(
             labels={**settings.pod_labels, **labels},
