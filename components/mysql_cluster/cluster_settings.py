@@ -1,9 +1,10 @@
-# Generated from components/mysql_cluster/settings.py by `python -m mysql_cluster.generate`;
+# Generated from components/mysql_cluster/settings.py by `python -m mysql_cluster.tooling.generate`;
 # do not edit.
 """ClusterSettings as a type checker sees it.
 
 settings.py makes the class at run time from SETTINGS (one attribute per row), which a type checker
-cannot follow; it imports this declaration instead, and `python -m mysql_cluster.generate --check` keeps the two equal.
+cannot follow; it imports this declaration instead, and
+`python -m mysql_cluster.tooling.generate --check` keeps the two equal.
 """
 from __future__ import annotations
 

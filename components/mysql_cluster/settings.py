@@ -1,8 +1,9 @@
 """Every setting of a cluster: its stack config key, its argument name, type, default and rule.
 
 This table is the single source for reading stack config (`stack_config.py`) and validating the
-arguments of a MySQLCluster (`cluster.py`); `python -m mysql_cluster.generate` writes from it
-Pulumi.yaml's config block, the README's configuration table and MySQLClusterArgs (`args.py`).
+arguments of a MySQLCluster (`cluster.py`); `python -m mysql_cluster.tooling.generate` writes
+from it Pulumi.yaml's config block, the README's configuration table, MySQLClusterArgs (`args.py`)
+and ClusterSettings as the type checker sees it (`cluster_settings.py`).
 """
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from mysql_cluster.render import render_stack
+from mysql_cluster.tooling.render import render_stack
 from e2e.server_roots import CACHE_DIR, DEFAULT_SERVERS, SERVERS, ServerRoot, server_root
 from run_order import xdist_worker
 from stack_manifests import PROJECT_DIR, container, find, server_config_map

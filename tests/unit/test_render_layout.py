@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from mysql_cluster.render import manifests_yaml
+from mysql_cluster.tooling.render import manifests_yaml
 
 from stack_manifests import server_config_map
 

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from mysql_cluster.mock_runtime import run_program
-from mysql_cluster.render import stack_config
+from mysql_cluster.tooling.mock_runtime import run_program
+from mysql_cluster.tooling.render import stack_config
 from mysql_cluster.settings import BY_KEY
 
 from stack_manifests import mounted_secret_files, workload_pod_specs

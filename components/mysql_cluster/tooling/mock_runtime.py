@@ -18,7 +18,7 @@ from typing import Any, Optional
 import pulumi
 from google.protobuf import empty_pb2
 
-from .sdk_internals import (MockMonitor, deserialize_properties, reset_options,
+from ..sdk_internals import (MockMonitor, deserialize_properties, reset_options,
                             resolve_callbacks, run_pulumi_func, serialize_properties, sync_await)
 
 from .mock_certificates import tls_outputs

@@ -2,7 +2,7 @@
 MySQLClusterArgs (args.py), whose annotations and docstrings are the multi-language schema, and the
 type checker's view of ClusterSettings (cluster_settings.py).
 
-    python -m mysql_cluster.generate [--check] [--project-dir DIR]
+    python -m mysql_cluster.tooling.generate [--check] [--project-dir DIR]
 
 Rewrites all four; with --check it writes nothing and exits 1, printing a diff for every file
 whose committed copy differs from what it would write.
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from .settings import SETTINGS, Setting, value_type
+from ..settings import SETTINGS, Setting, value_type
 
-COMMAND = "python -m mysql_cluster.generate"
+COMMAND = "python -m mysql_cluster.tooling.generate"
 SOURCE = "components/mysql_cluster/settings.py"
 
 _ANNOTATIONS = {"string": "str", "integer": "int", "boolean": "bool",
@@ -86,7 +86,8 @@ def cluster_settings_module(_current: str) -> str:
 """ClusterSettings as a type checker sees it.
 
 settings.py makes the class at run time from SETTINGS (one attribute per row), which a type checker
-cannot follow; it imports this declaration instead, and `{COMMAND} --check` keeps the two equal.
+cannot follow; it imports this declaration instead, and
+`{COMMAND} --check` keeps the two equal.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Offline render: the Kubernetes manifests a stack would deploy, without a cluster or Pulumi CLI.
 
-    python -m mysql_cluster.render --stack dev [--config KEY=VALUE ...] [--out DIR]
+    python -m mysql_cluster.tooling.render --stack dev [--config KEY=VALUE ...] [--out DIR]
 
 Runs the project's real `__main__.py` under the Pulumi SDK's mock runtime with the stack's
 config (Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then --config) and prints every
@@ -164,7 +164,7 @@ def _parse_override(text: str) -> tuple[str, str]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mysql_cluster.render",
+    parser = argparse.ArgumentParser(prog="python -m mysql_cluster.tooling.render",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--config", action="append", default=[], type=_parse_override,
