@@ -81,7 +81,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mysql_cluster.render import render_stack
+from mysql_cluster.tooling.render import render_stack
 from tests.e2e.cluster import Cluster
 from tests.e2e.containers import run_in_container
 from tests.e2e.harness import HarnessError, StatefulSetHarness

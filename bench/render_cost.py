@@ -3,7 +3,7 @@
     python bench/render_cost.py [--repeat 3]
 
 Each point runs in a fresh interpreter (imports excluded from the timing) under the Pulumi mock
-runtime, as `python -m mysql_cluster.render` does. Replicas only change a number in the
+runtime, as `python -m mysql_cluster.tooling.render` does. Replicas only change a number in the
 StatefulSet, so their cost should be flat; each cluster adds the same resources, so clusters
 should cost linearly. The last lines compare the largest point with the smallest.
 """
@@ -20,7 +20,7 @@ PROGRAM = Path(__file__).resolve().parent / "many_clusters.py"
 _MEASURE = r"""
 import json, sys, time, tracemalloc
 from pathlib import Path
-from mysql_cluster.mock_runtime import run_program
+from mysql_cluster.tooling.mock_runtime import run_program
 program, clusters, replicas = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 config = {"bench:clusters": clusters, "bench:replicas": replicas}
 run_program(program, "bench", "bench", config)  # warm-up: first-use costs are not the program's

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mysql_cluster.render import render_stack
+from mysql_cluster.tooling.render import render_stack
 from tests.e2e.cluster import Cluster
 from tests.e2e.harness import StatefulSetHarness
 from tests.e2e.service_client import ServiceClient

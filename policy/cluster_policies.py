@@ -73,13 +73,13 @@ def _get(value: Any, *path: str) -> Any:
     return value
 
 
-def pod_spec(resource_type: str, props: Mapping) -> Optional[Mapping]:
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
     """The pod spec of a workload (a Pod or a controller's template); None for anything else."""
     path = _POD_SPEC_PATHS.get(kind_of(resource_type) or "")
     return _get(props, *path) if path else None
 
 
-def containers(spec: Mapping) -> list[Mapping]:
+def containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]
 
 
@@ -94,7 +94,7 @@ def _pinning_problem(image: str) -> Optional[str]:
     return None
 
 
-def is_database_pod(spec: Mapping) -> bool:
+def is_database_pod(spec: Mapping[str, Any]) -> bool:
     for candidate in containers(spec):
         repository = split_image(candidate.get("image") or "")[0]
         if repository.rpartition("/")[2] in DATABASE_IMAGES:
@@ -104,12 +104,12 @@ def is_database_pod(spec: Mapping) -> bool:
     return False
 
 
-def _may_run_as_root(pod_security: Mapping, container_security: Mapping) -> bool:
+def _may_run_as_root(pod_security: Mapping[str, Any], container_security: Mapping[str, Any]) -> bool:
     """The container's settings win over the pod's; without a user id the kubelet only refuses
     a root image user when runAsNonRoot is true."""
     user = _first_set(container_security.get("runAsUser"), pod_security.get("runAsUser"))
     if user is not None:
-        return user == 0
+        return bool(user == 0)
     return _first_set(container_security.get("runAsNonRoot"),
                       pod_security.get("runAsNonRoot")) is not True
 
@@ -124,7 +124,7 @@ def quantity(value: Any) -> Decimal:
     return quantity_value(str(value).strip())
 
 
-def selects(selector: Optional[Mapping], labels: Mapping) -> bool:
+def selects(selector: Optional[Mapping[str, Any]], labels: Mapping[str, Any]) -> bool:
     """Whether a label selector matches `labels`. A missing selector matches nothing and an
     empty one everything, as for PodDisruptionBudgets and NetworkPolicies."""
     if selector is None:
@@ -146,7 +146,7 @@ def selects(selector: Optional[Mapping], labels: Mapping) -> bool:
     return True
 
 
-def _namespace(props: Mapping) -> str:
+def _namespace(props: Mapping[str, Any]) -> str:
     # Without one, an object goes to the provider's namespace, "default" unless configured.
     return _get(props, "metadata", "namespace") or "default"
 
@@ -170,7 +170,7 @@ def _with_defaults(schema: PolicyConfigSchema, config: Mapping[str, Any]) -> dic
 
 # --- Resource policies -----------------------------------------------------------------------
 
-def _pod_containers(args: ResourceValidationArgs) -> list[Mapping]:
+def _pod_containers(args: ResourceValidationArgs) -> list[Mapping[str, Any]]:
     spec = pod_spec(args.resource_type, args.props)
     return containers(spec) if spec is not None else []
 
@@ -181,7 +181,7 @@ def validate_image_pinned(args: ResourceValidationArgs, report_violation: Report
         problem = _pinning_problem(image)
         if problem:
             report_violation(f'container "{container.get("name")}": image "{image}" {problem}; '
-                             "pin it to a release tag or a digest")
+                             "pin it to a release tag or a digest", None)
 
 
 def validate_container_resources(args: ResourceValidationArgs,
@@ -191,7 +191,7 @@ def validate_container_resources(args: ResourceValidationArgs,
                    if not _get(container, "resources", *path)]
         if missing:
             report_violation(f'container "{container.get("name")}" sets no resources '
-                             f'{", ".join(missing)}')
+                             f'{", ".join(missing)}', None)
 
 
 def validate_no_empty_password(args: ResourceValidationArgs,
@@ -201,7 +201,7 @@ def validate_no_empty_password(args: ResourceValidationArgs,
             if variable.get("name") in EMPTY_PASSWORD_SWITCHES:
                 report_violation(f'container "{container.get("name")}" sets '
                                  f'{variable.get("name")}: the server would let root in without '
-                                 "a password")
+                                 "a password", None)
 
 
 def validate_database_pod_hardened(args: ResourceValidationArgs,
@@ -215,9 +215,9 @@ def validate_database_pod_hardened(args: ResourceValidationArgs,
         name = container.get("name")
         if _may_run_as_root(pod_security, security):
             report_violation(f'container "{name}" may run as root: set runAsNonRoot: true or a '
-                             "non-zero runAsUser in its or the pod's securityContext")
+                             "non-zero runAsUser in its or the pod's securityContext", None)
         if security.get("allowPrivilegeEscalation") is not False:
-            report_violation(f'container "{name}" does not set allowPrivilegeEscalation: false')
+            report_violation(f'container "{name}" does not set allowPrivilegeEscalation: false', None)
 
 
 STORAGE_CONFIG = PolicyConfigSchema(properties={
@@ -238,19 +238,19 @@ def validate_storage_bounds(args: ResourceValidationArgs,
         claim = f'volumeClaimTemplate "{_get(template, "metadata", "name")}"'
         requested = _get(template, "spec", "resources", "requests", "storage")
         if requested is None:
-            report_violation(f"{claim} requests no storage size")
+            report_violation(f"{claim} requests no storage size", None)
             continue
         try:
             size = quantity(requested)
         except ValueError:
-            report_violation(f'{claim} requests "{requested}", which is not a quantity')
+            report_violation(f'{claim} requests "{requested}", which is not a quantity', None)
             continue
         if size < smallest:
             report_violation(f"{claim} requests {requested}, below the minimum "
-                             f"{config['minStorage']}")
+                             f"{config['minStorage']}", None)
         elif size > largest:
             report_violation(f"{claim} requests {requested}, above the maximum "
-                             f"{config['maxStorage']}")
+                             f"{config['maxStorage']}", None)
 
 
 # --- Stack policies --------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def _database_statefulsets(resources: Iterable[PolicyResource]) -> Iterator[Poli
             yield resource
 
 
-def _pod_labels(statefulset: PolicyResource) -> Mapping:
+def _pod_labels(statefulset: PolicyResource) -> Mapping[str, Any]:
     return _get(statefulset.props, "spec", "template", "metadata", "labels") or {}
 
 
@@ -493,7 +493,7 @@ def validate_production_tls(args: StackValidationArgs, report_violation: ReportV
                              statefulset.urn)
 
 
-def _workloads(resources: Iterable[PolicyResource]) -> Iterator[tuple[PolicyResource, Mapping]]:
+def _workloads(resources: Iterable[PolicyResource]) -> Iterator[tuple[PolicyResource, Mapping[str, Any]]]:
     """Every resource that runs pods, with its pod spec."""
     for resource in resources:
         spec = pod_spec(resource.resource_type, resource.props)
@@ -501,8 +501,10 @@ def _workloads(resources: Iterable[PolicyResource]) -> Iterator[tuple[PolicyReso
             yield resource, spec
 
 
-def _pod_annotations(resource: PolicyResource) -> Mapping:
+def _pod_annotations(resource: PolicyResource) -> Mapping[str, Any]:
     kind = kind_of(resource.resource_type)
+    if kind is None:
+        return {}
     path = _POD_SPEC_PATHS[kind][:-1] + ("metadata", "annotations")
     return (_get(resource.props, "metadata", "annotations") if kind == "Pod"
             else _get(resource.props, *path)) or {}
@@ -615,7 +617,7 @@ _SECCOMP_ANNOTATIONS = ("seccomp.security.alpha.kubernetes.io/pod",
                         "container.seccomp.security.alpha.kubernetes.io/")
 
 
-def _unconfined(resource: PolicyResource, spec: Mapping) -> list[str]:
+def _unconfined(resource: PolicyResource, spec: Mapping[str, Any]) -> list[str]:
     """What runs a pod's containers without AppArmor or seccomp confinement."""
     found = []
     for key, value in _pod_annotations(resource).items():

@@ -6,7 +6,7 @@ from typing import Any, Callable
 import pytest
 from stack_manifests import PROJECT_DIR, Manifests
 
-from mysql_cluster.render import render_stack
+from mysql_cluster.tooling.render import render_stack
 # The order xdist's workers get the tests in (`pytest -n 2`), and --record-durations.
 from run_order import (  # noqa: F401
     pytest_addoption, pytest_collection_modifyitems, pytest_configure, pytest_xdist_make_scheduler,

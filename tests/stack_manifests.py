@@ -14,10 +14,15 @@ STACKS = tuple(sorted(path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulu
 Manifests = list[dict[str, Any]]
 
 
+def matching(manifests: Manifests, kind: str, name: Optional[str] = None) -> Manifests:
+    """Every manifest of `kind` (named `name`, when given)."""
+    return [m for m in manifests
+            if m.get("kind") == kind and (name is None or m["metadata"]["name"] == name)]
+
+
 def find(manifests: Manifests, kind: str, name: Optional[str] = None) -> dict[str, Any]:
     """The one manifest of `kind` (and `name`, when several)."""
-    matches = [m for m in manifests
-               if m["kind"] == kind and (name is None or m["metadata"]["name"] == name)]
+    matches = matching(manifests, kind, name)
     assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
     return matches[0]
 
@@ -70,17 +75,24 @@ def host_path(path: str, directories: dict[str, Path]) -> str:
     return path
 
 
+def pod_template(workload: dict[str, Any]) -> dict[str, Any]:
+    """The pod template (metadata and spec) of a StatefulSet, Job or CronJob."""
+    spec = workload["spec"]["jobTemplate"]["spec"] if workload["kind"] == "CronJob" else workload["spec"]
+    return spec["template"]
+
+
 def workload_pod_specs(manifests: Manifests) -> dict[str, dict[str, Any]]:
     """Every workload's pod spec, by kind: the StatefulSet, the switchover Job, the backup
     CronJob ("CronJob") and the restore drill's ("CronJob:restore-drill", by its component)."""
     specs = {}
     for manifest in manifests:
-        if manifest["kind"] in ("StatefulSet", "Job"):
-            specs[manifest["kind"]] = manifest["spec"]["template"]["spec"]
-        elif manifest["kind"] == "CronJob":
+        key = manifest["kind"]
+        if key == "CronJob":
             component = manifest["metadata"]["labels"]["app.kubernetes.io/component"]
             key = "CronJob" if component == "backup" else f"CronJob:{component}"
-            specs[key] = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        elif key not in ("StatefulSet", "Job"):
+            continue
+        specs[key] = pod_template(manifest)["spec"]
     return specs
 
 

@@ -19,7 +19,9 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 _OPTION = re.compile(r"^  (?:-\w, )?--([A-Za-z0-9_-]+)(\[?=[#a-z]+\]?)?(?:\s+(.*))?$")
 _DESCRIPTION = re.compile(r"^ {20,}(\S.*)$")
@@ -68,7 +70,7 @@ def _listed_values(description: str) -> tuple[str, list[str]]:
     if not match:
         return "", []
     # Each listed value is a word, perhaps followed by what it means in parentheses.
-    words = [re.match(r"[A-Za-z0-9_.-]*", value.strip()).group(0)
+    words = [re.findall(r"^[A-Za-z0-9_.-]*", value.strip())[0]
              for value in re.split(r",\s*", re.sub(r"\([^)]*\)", "", " ".join(match.group(2).split())))]
     values = [word for word in words if word]
     if not values:
@@ -76,10 +78,10 @@ def _listed_values(description: str) -> tuple[str, list[str]]:
     return ("enum" if match.group(1) == "One of" else "set"), values
 
 
-def option_table(help_text: str) -> dict[str, dict]:
+def option_table(help_text: str) -> dict[str, dict[str, Any]]:
     """The options of a server's help text, by name (words joined by '-')."""
     defaults = _defaults(help_text)
-    table: dict[str, dict] = {}
+    table: dict[str, dict[str, Any]] = {}
     for name, (marker, description) in _descriptions(help_text).items():
         if not marker:
             kind = "boolean" if defaults.get(name) in ("TRUE", "FALSE") else "flag"
@@ -98,7 +100,7 @@ def option_table(help_text: str) -> dict[str, dict]:
     return dict(sorted(table.items()))
 
 
-def _one_option_per_line(table: dict) -> str:
+def _one_option_per_line(table: Mapping[str, Any]) -> str:
     """The table as JSON with each option on a line of its own, so that a regenerated table's
     diff shows the options that changed."""
     options = ",\n".join(f"  {json.dumps(name)}: {json.dumps(entry)}"

@@ -1,5 +1,6 @@
 """A replicated MySQL or MariaDB cluster on Kubernetes, as a Pulumi component."""
-from .cluster import MySQLCluster, MySQLClusterArgs
+from .args import MySQLClusterArgs
+from .cluster import MySQLCluster
 from .settings import ConfigError
 
 __all__ = ["MySQLCluster", "MySQLClusterArgs", "ConfigError"]

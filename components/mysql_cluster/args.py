@@ -1,4 +1,4 @@
-# Generated from components/mysql_cluster/settings.py by `python -m mysql_cluster.generate`;
+# Generated from components/mysql_cluster/settings.py by `python -m mysql_cluster.tooling.generate`;
 # do not edit.
 """MySQLClusterArgs: the inputs of a MySQLCluster.
 

@@ -31,10 +31,11 @@ from .network_policy import backup_job_egress
 from .pod_spec import BACKUP_KEY_DIR, CREDENTIAL_KEYS, PodContainer, PodSettings, pod_template
 from .pod_template import (
     CLIENT_OPTIONS_DIR, CONF_DIR, DATA_SUBDIR, DATA_VOLUME_MOUNT, SERVER_DATADIR, PodAdditions,
-    _cluster_env, _container_security, _env, _mount, server_tls_files,
+    _cluster_env, _env, _mount, server_tls_files,
 )
 from .scheduled_job import scheduled_job
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
+from .settings import ClusterSettings
 
 TOOLS_DIR = "/opt/mysql-cluster-tools"
 TARGET_CREDENTIALS_DIR = "/etc/mysql-cluster/backup-target"
@@ -57,7 +58,7 @@ class BackupTarget:
     pod: PodSettings
 
     @property
-    def settings(self):
+    def settings(self) -> ClusterSettings:
         return self.pod.settings
 
     @property
@@ -133,7 +134,6 @@ def _rclone_tools(pod: PodSettings) -> core.ContainerArgs:
         command=["cp", RCLONE_IN_IMAGE, f"{TOOLS_DIR}/rclone"],
         volume_mounts=[_mount("tools", TOOLS_DIR)],
         resources=pod.resources("backup"),
-        security_context=_container_security(),
     )
 
 
@@ -157,7 +157,6 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
         volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount(),
                        *target.mounts()],
         resources=pod.resources("backup"),
-        security_context=_container_security(),
         termination_message_policy="FallbackToLogsOnError",
     )
     replay = core.ContainerArgs(
@@ -170,7 +169,6 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
                        _mount("tmp", "/tmp"), _mount("run", "/var/run/mysqld"),
                        _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount()],
         resources=pod.resources("server"),
-        security_context=_container_security(),
         termination_message_policy="FallbackToLogsOnError",
     )
     return [PodContainer(fetch), PodContainer(replay, also_reads=server_tls_files(pod))]
@@ -188,7 +186,6 @@ def _binlog_archiver(pod: PodSettings, target: BackupTarget, env: list[core.EnvV
                        _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount(),
                        *target.mounts()],
         resources=pod.resources("backup"),
-        security_context=_container_security(),
     ))
 
 
@@ -245,7 +242,6 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
             # With TLS the donors serve only a peer with the cluster's certificate.
             volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts(), *scratch_mounts],
             resources=pod.resources("backup"),
-            security_context=_container_security(),
             # `kubectl describe` of a failed Job's pod shows the script's last lines.
             termination_message_policy="FallbackToLogsOnError",
         ))],

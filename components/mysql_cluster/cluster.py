@@ -4,7 +4,7 @@ No `from __future__ import annotations` here: Pulumi's component analyzer reads 
 MySQLCluster's outputs at run time to infer the multi-language schema; its inputs are
 MySQLClusterArgs (args.py, generated from the settings).
 """
-from typing import Optional
+from typing import Callable, Optional
 
 import pulumi
 import pulumi_random as random
@@ -228,7 +228,8 @@ class MySQLCluster(pulumi.ComponentResource):
         )
 
     def _credentials_secret(self, name: str, names: ClusterNames, settings: ClusterSettings,
-                            metadata, opts: pulumi.ResourceOptions) -> pulumi.Input[str]:
+                            metadata: Callable[[str], meta.ObjectMetaArgs],
+                            opts: pulumi.ResourceOptions) -> pulumi.Input[str]:
         """The Secret the pods read passwords from: the user's own, or one made here."""
         if settings.existing_secret:
             return settings.existing_secret

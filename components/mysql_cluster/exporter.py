@@ -48,16 +48,17 @@ def metrics_secret(name: str, names: ClusterNames, mysql_port: int, tls: bool,
                    opts: pulumi.ResourceOptions) -> core.Secret:
     password = random.RandomPassword(f"{name}-{PASSWORD_KEY}", length=32, special=False,
                                      opts=opts).result
+    files: dict[str, pulumi.Input[str]] = {
+        PASSWORD_KEY: pulumi.Output.secret(password),
+        OPTION_FILE_KEY: pulumi.Output.secret(
+            password.apply(lambda value: option_file(value, mysql_port, tls))),
+    }
     return core.Secret(
         f"{name}-metrics-credentials",
         metadata=meta.ObjectMetaArgs(name=names.metrics_secret, namespace=names.namespace,
                                      labels=names.labels),
         type="Opaque",
-        string_data={
-            PASSWORD_KEY: pulumi.Output.secret(password),
-            OPTION_FILE_KEY: pulumi.Output.secret(
-                password.apply(lambda value: option_file(value, mysql_port, tls))),
-        },
+        string_data=files,
         opts=opts,
     )
 
@@ -88,7 +89,7 @@ def option_file_reads(tls: bool) -> frozenset[tuple[str, str]]:
     return frozenset({(TLS_DIR, CA_FILE)}) if tls else frozenset()
 
 
-def exporter_container(image: str, security_context: core.SecurityContextArgs) -> core.ContainerArgs:
+def exporter_container(image: str) -> core.ContainerArgs:
     """The container; it mounts the option file its arguments name (and, with TLS, the CA), no
     other file of the cluster's Secrets (pod_spec.py)."""
     # The listener answers as soon as the exporter runs, whatever the server's state: a server
@@ -105,7 +106,6 @@ def exporter_container(image: str, security_context: core.SecurityContextArgs) -
         resources=EXPORTER_RESOURCES,
         liveness_probe=probe(period=10, failure_threshold=3),
         readiness_probe=probe(period=10, failure_threshold=1),
-        security_context=security_context,
     )
 
 

@@ -44,7 +44,7 @@ def _checked_keys(value: Any, what: str, reserved: tuple[str, ...]) -> dict[str,
     return dict(value)
 
 
-def labels(value: Any, reserved: tuple[str, ...] = ()) -> dict[str, str]:
+def label_map(value: Any, reserved: tuple[str, ...] = ()) -> dict[str, str]:
     """A map of label keys to label values; raises ValueError(what to show, what to do)."""
     checked = _checked_keys(value, "label to value", reserved)
     for key, label_value in checked.items():
@@ -54,7 +54,7 @@ def labels(value: Any, reserved: tuple[str, ...] = ()) -> dict[str, str]:
     return checked
 
 
-def annotations(value: Any, reserved: tuple[str, ...] = ()) -> dict[str, str]:
+def annotation_map(value: Any, reserved: tuple[str, ...] = ()) -> dict[str, str]:
     """A map of annotation keys to text; raises ValueError(what to show, what to do)."""
     checked = _checked_keys(value, "annotation to text", reserved)
     for key, text in checked.items():

@@ -1,18 +1,19 @@
 """The pod of every workload of a cluster, built by one function: the database pods of the
-StatefulSet, the backup CronJob's pods and the switchover Job's.
+StatefulSet, the pods of the backup and restore drill CronJobs and the switchover Job's.
 
 What every pod shares is decided here once, so the workloads cannot drift apart (the CronJob's pod
 once lacked the image pull secrets): the user it runs as and its seccomp profile, the image pull
 secrets, the service account without its API token, the node selector and tolerations, the
-user's extra labels and annotations, and the files of the cluster's Secrets, each container
-mounting exactly those it reads (secret_files.py). What differs (containers, other volumes,
+user's extra labels and annotations, each container's security context (no privileges, no
+capabilities, a read-only root file system), and the files of the cluster's Secrets, each
+container mounting exactly those it reads (secret_files.py). What differs (containers, other volumes,
 placement among the database pods) the workload passes in.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 from pulumi_kubernetes.core import v1 as core
@@ -103,7 +104,9 @@ class PodContainer:
     also_reads: frozenset[tuple[str, str]] = frozenset()  # (mount path, key)
 
 
-def _commands(container: core.ContainerArgs) -> list[list[str]]:
+def _commands(args: core.ContainerArgs) -> list[list[str]]:
+    # Built here from plain values, which the Args classes type as Inputs: read them as they are.
+    container: Any = args
     probes = (container.startup_probe, container.liveness_probe, container.readiness_probe)
     return [list(container.command or []) + list(container.args or []),
             *(list(probe.exec_.command) for probe in probes if probe and probe.exec_)]
@@ -114,15 +117,16 @@ def _with_secret_files(container: PodContainer, sources: Sequence[SecretSource],
     """The container with a read-only mount of each Secret it reads, of a volume of exactly
     the keys it reads (added to `volumes`, shared by the containers that read the same keys)."""
     args = container.args
-    env = {var.name: var.value for var in args.env or [] if var.value is not None}
+    plain: Any = args  # as in _commands
+    env = {var.name: var.value for var in plain.env or [] if var.value is not None}
     by_path = {source.mount_path: source.keys for source in sources}
     files = files_read(_commands(args), env, TLS_DIR, by_path) | container.also_reads
-    mounts = list(args.volume_mounts or [])
+    mounts = list(plain.volume_mounts or [])
     for source in sources:
         keys = [key for key in source.keys if (source.mount_path, key) in files]
         if not keys:
             continue
-        name = source.volume if len(keys) == len(source.keys) else f"{source.volume}-{args.name}"
+        name = source.volume if len(keys) == len(source.keys) else f"{source.volume}-{plain.name}"
         # Group-readable: fsGroup makes the pod's group own the files.
         volumes.setdefault(name, core.VolumeArgs(name=name, secret=core.SecretVolumeSourceArgs(
             secret_name=source.secret_name, default_mode=0o440,
@@ -133,18 +137,32 @@ def _with_secret_files(container: PodContainer, sources: Sequence[SecretSource],
     return args
 
 
+def _hardened(container: core.ContainerArgs) -> core.ContainerArgs:
+    """The container as every container of the cluster runs: not root, without privileges or
+    capabilities, on a read-only root file system (what it writes goes to its volumes)."""
+    container.security_context = core.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+    )
+    return container
+
+
 def pod_template(pod: PodSettings, labels: dict[str, str],
                  containers: Sequence[PodContainer], init_containers: Sequence[PodContainer] = (),
                  volumes: Sequence[core.VolumeArgs] = (), annotations: Optional[dict[str, str]] = None,
-                 passwords: bool = True, **spec: object) -> core.PodTemplateSpecArgs:
+                 passwords: bool = True, **spec: Any) -> core.PodTemplateSpecArgs:
     """A workload's pod: its containers and other volumes, `spec` for what only it has
     (restart policy, placement among the database pods), and what every pod shares; without
     `passwords` no container gets the cluster's passwords, whatever its scripts read."""
     settings = pod.settings
     sources = secret_sources(pod, passwords)
     secret_volumes: dict[str, core.VolumeArgs] = {}
-    init = [_with_secret_files(container, sources, secret_volumes) for container in init_containers]
-    main = [_with_secret_files(container, sources, secret_volumes) for container in containers]
+    init = [_hardened(_with_secret_files(container, sources, secret_volumes))
+            for container in init_containers]
+    main = [_hardened(_with_secret_files(container, sources, secret_volumes))
+            for container in containers]
     return core.PodTemplateSpecArgs(
         metadata=meta.ObjectMetaArgs(
             labels={**settings.pod_labels, **labels},

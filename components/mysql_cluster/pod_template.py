@@ -112,15 +112,6 @@ def server_tls_files(pod: PodSettings) -> frozenset[tuple[str, str]]:
     return frozenset((str(path.parent), path.name) for path in paths if str(path.parent) == TLS_DIR)
 
 
-def _container_security() -> core.SecurityContextArgs:
-    return core.SecurityContextArgs(
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        run_as_non_root=True,
-        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-    )
-
-
 def _exec_probe(script: str, period: int, failure_threshold: int,
                 initial_delay: int = 0) -> core.ProbeArgs:
     return core.ProbeArgs(
@@ -146,7 +137,6 @@ def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerA
                        _mount("data", DATA_VOLUME_MOUNT, read_only=True),
                        _mount("tmp", "/tmp"), scripts_mount()],
         resources=pod.resources("backup"),
-        security_context=_container_security(),
     )
 
 
@@ -161,7 +151,6 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
                        _mount("client-options", CLIENT_OPTIONS_DIR), topology_mount(),
                        scripts_mount()],
         resources=pod.resources("backup"),
-        security_context=_container_security(),
     )
 
 
@@ -195,7 +184,6 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         startup_probe=_exec_probe("liveness.sh", period=10, failure_threshold=90),
         liveness_probe=_exec_probe("liveness.sh", period=10, failure_threshold=3),
         readiness_probe=_exec_probe("readiness.sh", period=5, failure_threshold=2, initial_delay=5),
-        security_context=_container_security(),
     )
 
 
@@ -222,7 +210,6 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
             scripts_mount(),
         ],
         resources=pod.resources("backup"),
-        security_context=_container_security(),
     )
 
 
@@ -274,8 +261,7 @@ def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContain
                   PodContainer(_backup_sidecar(pod, env))]
     if pod.metrics_secret_name is not None:
         containers.append(PodContainer(
-            exporter.exporter_container(pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE,
-                                        _container_security()),
+            exporter.exporter_container(pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE),
             also_reads=exporter.option_file_reads(pod.tls_secret_name is not None)))
     return containers
 

@@ -1,11 +1,14 @@
 """Where the pods may run: node selector, tolerations of node taints, and priority class."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from pulumi_kubernetes.core import v1 as core
 
 from .kubernetes_metadata import is_label_value, is_qualified_name
+
+if TYPE_CHECKING:  # settings.py imports this module
+    from .settings import ClusterSettings
 
 _OPERATORS = ("Equal", "Exists")
 _EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -54,7 +57,7 @@ def tolerations(value: Any) -> list[dict[str, Any]]:
     return [_toleration(item) for item in value]
 
 
-def toleration_args(settings: dict[str, Any]) -> Optional[list[core.TolerationArgs]]:
+def toleration_args(settings: ClusterSettings) -> Optional[list[core.TolerationArgs]]:
     return [core.TolerationArgs(key=toleration.get("key"), operator=toleration["operator"],
                                 value=toleration.get("value"), effect=toleration.get("effect"),
                                 toleration_seconds=toleration.get("tolerationSeconds"))

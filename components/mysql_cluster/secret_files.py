@@ -15,7 +15,7 @@ changes what is mounted, with no list to keep in step:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 from .scripts_config_map import SCRIPTS_DIR, script_files
@@ -52,7 +52,7 @@ def scripts_run(command_lines: Iterable[Sequence[str]]) -> set[str]:
 @lru_cache(maxsize=None)
 def _certificate_functions() -> frozenset[str]:
     """The functions of tls.sh that read the pod's private key, directly or through another."""
-    bodies = {name: body for name, body in _FUNCTION.findall(_code(script_files()[_TLS_LIBRARY]))}
+    bodies = dict(_FUNCTION.findall(_code(script_files()[_TLS_LIBRARY])))
     readers = {name for name, body in bodies.items() if KEY_FILE in body}
     while True:
         callers = {name for name, body in bodies.items()
@@ -75,7 +75,7 @@ def presents_certificate(scripts: Iterable[str]) -> bool:
 
 
 def files_read(commands: Iterable[Sequence[str]], env: dict[str, str], tls_dir: str,
-               mounts: dict[str, Sequence[str]]) -> set[tuple[str, str]]:
+               mounts: Mapping[str, Sequence[str]]) -> set[tuple[str, str]]:
     """(mount path, key) of every Secret file a container reads: `commands` are its command and
     probes' commands (arguments included), `env` its environment, `mounts` the keys each
     Secret offers by the path it is mounted at."""

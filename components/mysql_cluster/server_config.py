@@ -8,11 +8,11 @@ Then come defaults a user may replace through `serverOptions`, and last the user
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from .server_options import server_options_for
 from .servers import Server
-from .settings import BY_KEY, ClusterSettings, ConfigError, quantity_value
+from .quantities import quantity_value
+from .settings import BY_KEY, ClusterSettings, ConfigError
 from .tls import server_tls_options
 
 # A replica that hears nothing from its primary for this long reconnects; the primary sends a
@@ -137,7 +137,7 @@ def with_checked_server_options(settings: ClusterSettings, server: Server) -> Cl
     return replace(settings, server_options=options)
 
 
-def cnf_files(server: Server, settings: dict[str, Any]) -> dict[str, str]:
+def cnf_files(server: Server, settings: ClusterSettings) -> dict[str, str]:
     """The ConfigMap's files, by name: init-mysql copies replica.cnf, which starts the server
     read-only, except for pod 0 creating a new database."""
     extra = settings.server_options

@@ -242,8 +242,9 @@ _TABLES_DIR = Path(__file__).with_name("server_option_tables")
 
 
 @lru_cache(maxsize=None)
-def _table(file_name: str) -> dict[str, dict]:
-    return json.loads((_TABLES_DIR / file_name).read_text())["options"]
+def _table(file_name: str) -> dict[str, dict[str, Any]]:
+    options: dict[str, dict[str, Any]] = json.loads((_TABLES_DIR / file_name).read_text())["options"]
+    return options
 
 
 def _known_to_any_server(stem: str) -> bool:
@@ -259,7 +260,7 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def option_table(flavor: str, version: str) -> tuple[dict[str, dict], bool]:
+def option_table(flavor: str, version: str) -> tuple[dict[str, dict[str, Any]], bool]:
     """The options server `flavor` `version` knows, and whether that list is complete.
 
     A line generated from its real server has its own table. A line without one gets the tables
@@ -270,7 +271,7 @@ def option_table(flavor: str, version: str) -> tuple[dict[str, dict], bool]:
     versions = _versions_with_tables(flavor)
     if version in versions:
         return _table(f"{flavor}-{version}.json"), True
-    merged: dict[str, dict] = {}
+    merged: dict[str, dict[str, Any]] = {}
     for known in versions:
         merged.update(_table(f"{flavor}-{known}.json"))
     line = _version_key(version)
@@ -291,12 +292,12 @@ _NUMBER = re.compile(r"-?[0-9]+[KMGTPEkmgtpe]?|-?[0-9]+\.[0-9]+")
 _BOOLEAN = ("ON", "OFF", "TRUE", "FALSE", "1", "0")
 
 
-def _is_path_option(name: str, entry: Optional[dict]) -> bool:
+def _is_path_option(name: str, entry: Optional[dict[str, Any]]) -> bool:
     named_like_a_path = name in _PATH_NAMES or name.endswith(_PATH_SUFFIXES)
     return named_like_a_path and (entry is None or entry["type"] in ("text", "optional-text"))
 
 
-def _typed_value(server: str, name: str, entry: dict, value: str) -> str:
+def _typed_value(server: str, name: str, entry: dict[str, Any], value: str) -> str:
     """The value as the option file gets it; raises ValueError(shown, fix) when the server would
     refuse it."""
     kind = entry["type"]

@@ -1,8 +1,9 @@
 """Every setting of a cluster: its stack config key, its argument name, type, default and rule.
 
 This table is the single source for reading stack config (`stack_config.py`) and validating the
-arguments of a MySQLCluster (`cluster.py`); `python -m mysql_cluster.generate` writes from it
-Pulumi.yaml's config block, the README's configuration table and MySQLClusterArgs (`args.py`).
+arguments of a MySQLCluster (`cluster.py`); `python -m mysql_cluster.tooling.generate` writes
+from it Pulumi.yaml's config block, the README's configuration table, MySQLClusterArgs (`args.py`)
+and ClusterSettings as the type checker sees it (`cluster_settings.py`).
 """
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import ipaddress
 import re
 from dataclasses import dataclass, field, make_dataclass, replace
 from datetime import datetime
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import pulumi
 
 from .cron import MACROS as _CRON_MACROS, schedule_problem
 from .images import is_image_reference, split_image
 from .quantities import is_positive_quantity, quantity_value
-from .kubernetes_metadata import annotations, labels
+from .kubernetes_metadata import annotation_map, label_map
 from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS, has_reserved_suffix, reserved_name_suffixes
 from .scheduling import tolerations
 from .server_options import extra_server_options
@@ -233,11 +234,11 @@ def _secret_names(setting: "Setting", value: Any) -> Any:
 
 
 def _pod_labels(value: Any) -> dict[str, str]:
-    return labels(value, reserved=OWN_LABELS)
+    return label_map(value, reserved=OWN_LABELS)
 
 
 def _pod_annotations(value: Any) -> dict[str, str]:
-    return annotations(value, reserved=(OWN_ANNOTATION_PREFIX,))
+    return annotation_map(value, reserved=(OWN_ANNOTATION_PREFIX,))
 
 
 SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
@@ -382,7 +383,7 @@ def _cron_schedule(runs: str) -> Callable[["Setting", Any], Any]:
     return check
 
 
-def _pattern(pattern: re.Pattern, example: str) -> Callable[["Setting", Any], Any]:
+def _pattern(pattern: re.Pattern[str], example: str) -> Callable[["Setting", Any], Any]:
     def check(setting: "Setting", value: Any) -> Any:
         if value != "" and (not isinstance(value, str) or not pattern.fullmatch(value)):
             raise ConfigError(setting, value, f"use a value such as {example}, or \"\" for none")
@@ -402,7 +403,8 @@ def _restore_from(setting: "Setting", value: Any) -> Any:
     if value == "":
         return value
     prefix, slash, name = value.rpartition("/") if isinstance(value, str) else ("", "", None)
-    is_backup_name = BACKUP_NAME.fullmatch(name or "") and _is_time(name, _BACKUP_NAME_FORMAT)
+    is_backup_name = (name is not None and BACKUP_NAME.fullmatch(name)
+                      and _is_time(name, _BACKUP_NAME_FORMAT))
     if (name != "latest" and not is_backup_name) or (slash and not prefix) or (
             prefix and _object_path(setting, prefix) != prefix):
         raise ConfigError(setting, value, "use latest or a backup's name (its start time, e.g. "
@@ -560,7 +562,7 @@ SETTINGS: tuple[Setting, ...] = (
             _checked_by(extra_server_options)),
     Setting("nodeSelector", "node_selector", "object", {},
             "Node labels and values a node must have to run the pods, e.g. "
-            "{\"node-pool\": \"databases\"}.", _checked_by(labels)),
+            "{\"node-pool\": \"databases\"}.", _checked_by(label_map)),
     Setting("tolerations", "tolerations", "array", [],
             "Node taints the pods tolerate: a list of maps with key, operator (Equal or Exists), "
             "value, effect (NoSchedule, PreferNoSchedule or NoExecute; none for all) and "
@@ -579,13 +581,13 @@ SETTINGS: tuple[Setting, ...] = (
             _choice(*SERVICE_TYPES)),
     Setting("primaryServiceAnnotations", "primary_service_annotations", "object", {},
             "Annotations of the Service for writes, e.g. for an internal load balancer.",
-            _checked_by(annotations)),
+            _checked_by(annotation_map)),
     Setting("readServiceType", "read_service_type", "string", "ClusterIP",
             "Type of the Service for reads (<name>-read): ClusterIP, LoadBalancer or NodePort.",
             _choice(*SERVICE_TYPES)),
     Setting("readServiceAnnotations", "read_service_annotations", "object", {},
             "Annotations of the Service for reads, e.g. for an internal load balancer.",
-            _checked_by(annotations)),
+            _checked_by(annotation_map)),
     Setting("imagePullSecrets", "image_pull_secrets", "array", [],
             "Secrets (in the cluster's namespace) with credentials for the registries of the "
             "images.", _secret_names),
@@ -738,21 +740,29 @@ BY_ARG = {s.arg: s for s in SETTINGS}
 PASSWORD_SETTINGS = tuple(s for s in SETTINGS if s.secret)
 
 
-def _value_type(setting: Setting) -> Any:
+_VALUE_TYPES = {"string": "str", "integer": "int", "boolean": "bool", "object": "dict[str, str]"}
+_ITEM_TYPES = {"string": "str", "object": "dict[str, Any]"}
+
+
+def value_type(setting: Setting) -> str:
+    """The annotation of the setting's validated value, as source text."""
     if setting.secret:
-        return Optional[pulumi.Input[str]]  # None until generated; an Output when a secret
+        return "Optional[pulumi.Input[str]]"  # None until generated; an Output when a secret
     if setting.type == "array":
-        return list[dict[str, Any]] if setting.items == "object" else list[str]
-    return {"string": str, "integer": int, "boolean": bool, "object": dict[str, str]}[setting.type]
+        return f"list[{_ITEM_TYPES[setting.items]}]"
+    return _VALUE_TYPES[setting.type]
 
 
 # One attribute per setting, named as its argument: a new row of SETTINGS is a new attribute.
 # Passwords stay out of its repr, so that logging the settings shows none.
-ClusterSettings = make_dataclass(
-    "ClusterSettings", [(s.arg, _value_type(s), field(repr=not s.secret)) for s in SETTINGS],
-    frozen=True,
-    namespace={"__doc__": "Every setting of a cluster, validated, with defaults filled in.",
-               "__module__": __name__})
+if TYPE_CHECKING:
+    from .cluster_settings import ClusterSettings as ClusterSettings  # this class as generated for the type checker
+else:
+    ClusterSettings = make_dataclass(
+        "ClusterSettings", [(s.arg, value_type(s), field(repr=not s.secret)) for s in SETTINGS],
+        frozen=True,
+        namespace={"__doc__": "Every setting of a cluster, validated, with defaults filled in.",
+                   "__module__": __name__})
 
 
 def validated(values: dict[str, Any]) -> ClusterSettings:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 
@@ -51,4 +51,4 @@ def cluster_from_config(project: str) -> tuple[str, MySQLClusterArgs]:
                 raise ConfigError(setting, raw, _STRUCTURED_EXAMPLES[setting.type]) from None
         values[setting.arg] = value
     name = values.pop("name", BY_KEY["clusterName"].default)
-    return name, MySQLClusterArgs(**values)
+    return name, cast(MySQLClusterArgs, values)

@@ -16,7 +16,7 @@ from pulumi_kubernetes.networking import v1 as networking
 
 from .network_policy import job_network_policy_spec, switchover_egress
 from .pod_spec import PodContainer, PodSettings, pod_template
-from .pod_template import CLIENT_OPTIONS_DIR, _cluster_env, _container_security, _mount
+from .pod_template import CLIENT_OPTIONS_DIR, _cluster_env, _mount
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .settings import ADMIN_USER
 from .topology import topology_mount, topology_volume
@@ -77,7 +77,6 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
                     volume_mounts=[_mount("client-options", CLIENT_OPTIONS_DIR),
                                    _mount("tmp", "/tmp"), topology_mount(), scripts_mount()],
                     resources=pod.resources("backup"),
-                    security_context=_container_security(),
                 ))],
                 volumes=[
                     core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(

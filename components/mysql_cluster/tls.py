@@ -185,14 +185,10 @@ def _self_signed_secret(name: str, names: ClusterNames,
         allowed_uses=_KEY_USAGES,
         opts=opts,
     )
-    secret = core.Secret(
-        f"{name}-tls",
-        metadata=metadata(names.tls_secret),
-        type="kubernetes.io/tls",
-        string_data={CERT_FILE: certificate.cert_pem,
-                     KEY_FILE: pulumi.Output.secret(server_key.private_key_pem),
-                     CA_FILE: ca.cert_pem},
-        opts=opts,
-    )
+    files: dict[str, pulumi.Input[str]] = {
+        CERT_FILE: certificate.cert_pem, KEY_FILE: pulumi.Output.secret(server_key.private_key_pem),
+        CA_FILE: ca.cert_pem}
+    secret = core.Secret(f"{name}-tls", metadata=metadata(names.tls_secret),
+                         type="kubernetes.io/tls", string_data=files, opts=opts)
     return secret.metadata.name
 

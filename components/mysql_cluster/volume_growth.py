@@ -10,14 +10,13 @@ live size, so that refusal is the check.
 """
 from __future__ import annotations
 
-from typing import Any
 
 import pulumi
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from .names import ClusterNames
-from .settings import optional_text
+from .settings import ClusterSettings, optional_text
 
 # Fixed once the StatefulSet exists; the claims carry the size from then on. The path is the
 # Kubernetes field's, as pulumi-kubernetes compares inputs.
@@ -25,7 +24,7 @@ STATEFULSET_IGNORED_CHANGES = ["spec.volumeClaimTemplates"]
 ACCESS_MODES = ["ReadWriteOnce"]
 
 
-def data_claim_patches(name: str, names: ClusterNames, settings: dict[str, Any],
+def data_claim_patches(name: str, names: ClusterNames, settings: ClusterSettings,
                        parent: pulumi.Resource) -> list[core.PersistentVolumeClaimPatch]:
     """One patch per pod's claim, with the configured size and class."""
     return [

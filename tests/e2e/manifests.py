@@ -17,6 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import yaml
+from stack_manifests import matching
+
+from mysql_cluster.quantities import quantity_value
 
 
 class ManifestError(Exception):
@@ -34,10 +37,7 @@ class RenderedManifests:
             return cls(yaml.safe_load_all(stream))
 
     def find(self, kind: str, name: str) -> dict | None:
-        for obj in self.objects:
-            if obj.get("kind") == kind and obj["metadata"]["name"] == name:
-                return obj
-        return None
+        return next(iter(matching(self.objects, kind, name)), None)
 
     def get(self, kind: str, name: str) -> dict:
         obj = self.find(kind, name)
@@ -46,7 +46,7 @@ class RenderedManifests:
         return obj
 
     def only(self, kind: str) -> dict:
-        matches = [obj for obj in self.objects if obj.get("kind") == kind]
+        matches = matching(self.objects, kind)
         if len(matches) != 1:
             raise ManifestError(f"expected exactly one {kind}, found {len(matches)}")
         return matches[0]
@@ -142,20 +142,13 @@ def _value_from(
     raise ManifestError(f"unsupported valueFrom {source}")
 
 
-_QUANTITY_SUFFIXES = {
-    "": 1, "m": Decimal("0.001"),
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-}
-_QUANTITY = re.compile(r"^([0-9.]+(?:[eE][-+]?[0-9]+)?)([a-zA-Z]*)$")
-
-
 def parse_quantity(text: str | int | float) -> Decimal:
-    """A Kubernetes resource quantity ("512Mi", "250m", "2") as a number."""
-    match = _QUANTITY.match(str(text).strip())
-    if not match or match.group(2) not in _QUANTITY_SUFFIXES:
-        raise ManifestError(f"cannot parse resource quantity {text!r}")
-    return Decimal(match.group(1)) * _QUANTITY_SUFFIXES[match.group(2)]
+    """A Kubernetes resource quantity ("512Mi", "250m", "2") as a number, read as the component
+    reads it."""
+    try:
+        return quantity_value(str(text).strip())
+    except ValueError as error:
+        raise ManifestError(f"cannot parse resource quantity {text!r}: {error}") from None
 
 
 def _node_capacity(resource: str) -> Decimal:

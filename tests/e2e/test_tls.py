@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mysql_cluster.mock_certificates import ca_private_key
+from mysql_cluster.tooling.mock_certificates import ca_private_key
 
 from .harness import HarnessError
 

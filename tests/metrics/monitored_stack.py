@@ -8,7 +8,7 @@ import re
 from functools import cache
 
 from mysql_cluster.dashboard import DASHBOARD_FILE
-from mysql_cluster.render import render_stack
+from mysql_cluster.tooling.render import render_stack
 from stack_manifests import PROJECT_DIR, Manifests, find
 
 NAMESPACE, CLUSTER = "mysql-dev", "mysql"

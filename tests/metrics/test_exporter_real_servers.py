@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from mysql_cluster.render import render_stack
+from mysql_cluster.tooling.render import render_stack
 from e2e.server_roots import CACHE_DIR, DEFAULT_SERVERS, SERVERS, ServerRoot, server_root
 from run_order import xdist_worker
 from stack_manifests import PROJECT_DIR, container, find, server_config_map
@@ -447,6 +447,7 @@ def test_the_primary_exporter_shows_no_replica_status(cluster):
 
 @pytest.mark.timeout(180)
 def test_every_enabled_collector_succeeds_with_the_metrics_user_privileges(cluster):
+    assert sorted(cluster.exporters) == ["primary", "replica"]
     for exporter in cluster.exporters.values():
         assert collectors_failed(exporter) == []
         assert exporter.value("mysql_binlog_files") >= 1
@@ -480,6 +481,7 @@ def test_a_stopped_applier_shows_on_the_next_scrape(cluster):
 
 @pytest.mark.timeout(180)
 def test_each_pod_exports_the_heartbeat_it_applied_and_its_own_clock(cluster):
+    assert sorted(cluster.exporters) == ["primary", "replica"]
     for name, exporter in cluster.exporters.items():
         wait_for(lambda: exporter.value("mysql_heartbeat_stored_timestamp_seconds") is not None,
                  f"the {name}'s exporter to show a heartbeat")
@@ -523,6 +525,7 @@ def test_every_exporter_metric_the_alerts_and_dashboard_read_is_served(cluster):
     served = {series.split("{", 1)[0] for exporter in cluster.exporters.values()
               for series in exporter.metrics()}
     expressions = {**alert_expressions(), **panel_expressions()}
+    assert expressions
     for what, expr in expressions.items():
         names, patterns = metric_names(expr)
         for name in names:

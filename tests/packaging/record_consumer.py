@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import mysql_cluster
-from mysql_cluster.mock_runtime import run_program
+from mysql_cluster.tooling.mock_runtime import run_program
 
 resources = run_program(Path(sys.argv[1]), project="shop", stack="test", config={})
 json.dump({"package": mysql_cluster.__file__,

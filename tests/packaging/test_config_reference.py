@@ -1,5 +1,5 @@
 """Pulumi.yaml's config block, the README's configuration table and MySQLClusterArgs (args.py) are
-what `python -m mysql_cluster.generate` writes from settings.py.
+what `python -m mysql_cluster.tooling.generate` writes from settings.py.
 
 On a mismatch the failure shows a diff from the committed copy (-) to the generated one (+).
 """
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mysql_cluster.generate import COMMAND, GENERATED_FILES, GeneratedFile, stale_diff
+from mysql_cluster.tooling.generate import COMMAND, GENERATED_FILES, GeneratedFile, stale_diff
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ import grpc
 import pytest
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from mysql_cluster.generate import documentation
-from mysql_cluster.mock_runtime import run_program
+from mysql_cluster.tooling.generate import documentation
+from mysql_cluster.tooling.mock_runtime import run_program
 from mysql_cluster.settings import SETTINGS
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from mysql_cluster import mock_runtime
-from mysql_cluster.render import stack_config
+from mysql_cluster.tooling import mock_runtime
+from mysql_cluster.tooling.render import stack_config
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "stack-reference"
 

@@ -125,7 +125,9 @@ def test_each_cluster_labels_and_selects_only_its_own_pods(consumer):
 
 
 def test_every_kubernetes_resource_is_managed_by_the_programs_provider(consumer):
-    for resource in _kubernetes(consumer):
+    resources = _kubernetes(consumer)
+    assert resources
+    for resource in resources:
         provider_urn = resource["provider"].rpartition("::")[0]  # "<urn>::<id>"
         assert provider_urn.endswith("pulumi:providers:kubernetes::shop-cluster"), resource["name"]
 

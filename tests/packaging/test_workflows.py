@@ -7,6 +7,8 @@ import subprocess
 import sysconfig
 from pathlib import Path
 
+import yaml
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # actionlint (requirements-dev.txt) sits beside this interpreter, which need not be on PATH.
 ACTIONLINT = Path(sysconfig.get_path("scripts")) / "actionlint"
@@ -27,3 +29,23 @@ def test_the_linter_is_the_release_requirements_dev_pins():
     result = subprocess.run([str(ACTIONLINT), "-version"], capture_output=True, text=True,
                             timeout=60, check=True)
     assert result.stdout.splitlines()[0].endswith(f" {pinned}")
+
+
+def _readme_test_command() -> str:
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"^Run the whole test suite .*?```sh\n(.+?)\n```", readme,
+                            flags=re.MULTILINE | re.DOTALL)
+    return command
+
+
+def test_the_readme_test_command_is_what_ci_runs():
+    assert _readme_test_command() == "bash .ci/run"
+    assert (PROJECT_DIR / ".ci" / "run").is_file()
+
+
+def test_every_test_job_of_the_workflows_runs_the_readme_test_command():
+    expected = f"sudo {_readme_test_command()}"
+    for name in ("pull-request.yml", "deploy.yml"):
+        workflow = yaml.safe_load((PROJECT_DIR / ".github" / "workflows" / name).read_text())
+        runs = [step["run"] for step in workflow["jobs"]["tests"]["steps"] if "run" in step]
+        assert runs == [expected], name

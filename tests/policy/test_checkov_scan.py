@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from stack_manifests import PROJECT_DIR, STACKS
-from mysql_cluster.render import manifests_yaml
+from mysql_cluster.tooling.render import manifests_yaml
 from .conftest import POLICY_DIR
 
 CHECKOV_CONFIG = POLICY_DIR / "checkov.yaml"

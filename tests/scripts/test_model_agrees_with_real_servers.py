@@ -483,6 +483,7 @@ def test_every_pattern_of_a_real_server_has_an_example() -> None:
 @on(*REAL)
 def test_statements_a_server_lacks_are_refused_as_it_refuses_them(pair) -> None:
     model, real = pair
+    assert standins.UNKNOWN_TO[real.name]
     for pattern, _ in standins.UNKNOWN_TO[real.name]:
         example = EXAMPLES[pattern]
         assert model.run(example).error, example

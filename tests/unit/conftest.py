@@ -12,9 +12,9 @@ import yaml
 # Re-exported for the unit tests, which import them from here.
 from stack_manifests import PROJECT_DIR, STACKS, Manifests, container, find  # noqa: F401
 
-from mysql_cluster.mock_runtime import RecordingMonitor, mock_runtime
+from mysql_cluster.tooling.mock_runtime import RecordingMonitor, mock_runtime
 from mysql_cluster import servers
-from mysql_cluster.render import render_stack
+from mysql_cluster.tooling.render import render_stack
 
 
 # Every server the cluster supports: (flavor, version), from the component's own list.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mysql_cluster import render
+from mysql_cluster.tooling import render
 from mysql_cluster.settings import SETTINGS
 
 from .conftest import PROJECT_DIR

@@ -8,6 +8,8 @@ import pytest
 
 from mysql_cluster import ConfigError
 
+from stack_manifests import pod_template
+
 from .conftest import container, find
 
 S3 = {"backupTarget": "s3", "backupS3Endpoint": "http://s3.storage:8333",
@@ -37,7 +39,7 @@ def names(containers: list[dict[str, Any]]) -> list[str]:
 
 
 def job_pod(manifests) -> dict[str, Any]:
-    return find(manifests, "CronJob", "mysql-backup")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return pod_template(find(manifests, "CronJob", "mysql-backup"))["spec"]
 
 
 def env(spec: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +86,10 @@ def test_with_the_primary_moved_the_job_still_tries_it_last(rendered):
 
 def test_the_job_pod_is_no_endpoint_of_the_clusters_services(rendered):
     manifests = rendered(**SCHEDULED)
-    labels = find(manifests, "CronJob", "mysql-backup")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-    for service in (m for m in manifests if m["kind"] == "Service"):
+    labels = pod_template(find(manifests, "CronJob", "mysql-backup"))["metadata"]["labels"]
+    services = [m for m in manifests if m["kind"] == "Service"]
+    assert services
+    for service in services:
         assert not all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
 
 

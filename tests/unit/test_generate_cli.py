@@ -1,4 +1,4 @@
-"""`python -m mysql_cluster.generate`: rewrites the generated parts of Pulumi.yaml, the README
+"""`python -m mysql_cluster.tooling.generate`: rewrites the generated parts of Pulumi.yaml, the README
 and args.py from the settings, and with --check only reports, as a diff, what is out of date."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mysql_cluster.generate import GENERATED_FILES, main
+from mysql_cluster.tooling.generate import GENERATED_FILES, main
 
 from .conftest import PROJECT_DIR
 
@@ -29,7 +29,7 @@ def test_check_exits_1_with_a_diff_of_the_stale_file_and_the_command(project, ca
     out, err = capsys.readouterr()
     assert out.splitlines()[:2] == ["--- README.md (committed)", "+++ README.md (generated)"]
     assert "-| `flavor` | `flavor` | string | `\"mysql\"` | Database server. |" in out
-    assert err == "out of date: run `python -m mysql_cluster.generate`\n"
+    assert err == "out of date: run `python -m mysql_cluster.tooling.generate`\n"
 
 
 def test_check_writes_nothing(project, capsys):

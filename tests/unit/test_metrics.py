@@ -292,6 +292,7 @@ def test_the_dashboard_shows_the_cluster_from_any_prometheus_data_source(rendere
     model = json.loads(config_map["data"]["mysql-cluster.json"])
     assert model["title"] == "MySQL cluster mysql-dev/mysql"
     assert model["templating"]["list"][0]["type"] == "datasource"
+    assert model["panels"]
     for panel in model["panels"]:
         assert panel["datasource"]["uid"] == "${datasource}"
         assert all('namespace="mysql-dev"' in target["expr"] for target in panel["targets"])

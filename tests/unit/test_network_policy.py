@@ -117,11 +117,13 @@ def test_star_admits_every_namespace_to_the_server_port(rendered):
 
 def test_nothing_may_connect_to_the_switchover_or_backup_jobs_pods(rendered):
     manifests = rendered(**S3)
-    for workload, labels in workload_pods(manifests).items():
-        if workload.startswith(("Job", "CronJob")):
-            (policy,) = [m["spec"] for m in manifests if m["kind"] == "NetworkPolicy"
-                         and m["spec"]["podSelector"]["matchLabels"].items() <= labels.items()]
-            assert "Ingress" in policy["policyTypes"] and not policy.get("ingress"), workload
+    jobs = {workload: labels for workload, labels in workload_pods(manifests).items()
+            if workload.startswith(("Job", "CronJob"))}
+    assert sorted(jobs) == ["CronJob mysql-backup", "CronJob mysql-restore-drill", "Job mysql-primary-0"]
+    for workload, labels in jobs.items():
+        (policy,) = [m["spec"] for m in manifests if m["kind"] == "NetworkPolicy"
+                     and m["spec"]["podSelector"]["matchLabels"].items() <= labels.items()]
+        assert "Ingress" in policy["policyTypes"] and not policy.get("ingress"), workload
 
 
 # --- egress ----------------------------------------------------------------------------------
@@ -181,7 +183,9 @@ def test_with_an_s3_target_the_database_pods_reach_its_endpoint_for_the_binlog_a
 
 def test_without_cidrs_the_s3_endpoints_port_alone_is_open_to_any_address(rendered):
     manifests = rendered(**S3)
-    for workload, labels in workload_pods(manifests).items():
+    workloads = workload_pods(manifests)
+    assert len(workloads) == 4  # the StatefulSet, the switchover Job and two CronJobs
+    for workload, labels in workloads.items():
         wide = [rule for rule in egress_of(manifests, labels) if open_to_any_address(rule)]
         assert wide == ([] if workload.startswith("Job") else [{"ports": tcp(8333)}]), workload
 
@@ -196,7 +200,9 @@ def test_aws_s3_without_an_endpoint_is_reached_on_443(rendered):
                          ids=["default", "metrics", "s3-with-cidrs", "pvc"])
 def test_no_workload_can_reach_an_arbitrary_address(rendered, config):
     manifests = rendered(**config)
-    for workload, labels in workload_pods(manifests).items():
+    workloads = workload_pods(manifests)
+    assert "StatefulSet mysql" in workloads
+    for workload, labels in workloads.items():
         rules = egress_of(manifests, labels)
         assert rules is not None, f"{workload} may connect anywhere"
         assert [rule for rule in rules if open_to_any_address(rule)] == [], workload

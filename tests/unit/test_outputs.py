@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 
 from mysql_cluster import MySQLCluster
-from mysql_cluster.render import stack_config
+from mysql_cluster.tooling.render import stack_config
 
 from .conftest import PROJECT_DIR
 

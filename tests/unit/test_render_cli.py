@@ -1,4 +1,4 @@
-"""`python -m mysql_cluster.render`: prints a stack's manifests as YAML, writes them to files, or
+"""`python -m mysql_cluster.tooling.render`: prints a stack's manifests as YAML, writes them to files, or
 says in one line what is wrong. Most tests run it as a command; the option parsing alone is
 tested in-process, where it is quicker."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mysql_cluster.render import (REDACTED, SECURE_PLACEHOLDER, main, manifests_yaml,
+from mysql_cluster.tooling.render import (REDACTED, SECURE_PLACEHOLDER, main, manifests_yaml,
                                   render_stack)
 
 from .conftest import PROJECT_DIR, find
@@ -21,7 +21,7 @@ CIPHERTEXT = "v1:Xq3bJm0aN2Ew9lRk:YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo="
 
 
 def render_cli(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mysql_cluster.render", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "mysql_cluster.tooling.render", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from mysql_cluster.render import manifests_yaml
+from mysql_cluster.tooling.render import manifests_yaml
 
 from stack_manifests import server_config_map
 
@@ -18,12 +18,14 @@ def printed(request, rendered) -> str:
 
 
 def test_printed_yaml_loads_back_to_the_rendered_manifests(rendered):
+    assert STACKS
     for stack in STACKS:
         assert list(yaml.safe_load_all(manifests_yaml(rendered(stack)))) == rendered(stack)
 
 
 def test_cnf_files_of_the_configmap_print_as_block_scalars(printed):
     config_map = server_config_map(list(yaml.safe_load_all(printed)))
+    assert config_map["data"]
     for name, text in config_map["data"].items():
         assert f"  {name}: |\n    {text.splitlines()[0]}\n" in printed
 

@@ -8,6 +8,8 @@ import pytest
 from mysql_cluster import ConfigError
 from stack_manifests import mounted_secret_files
 
+from stack_manifests import pod_template
+
 from .conftest import find
 from .test_schema_validation import VERSIONS, schema_problems
 
@@ -20,7 +22,7 @@ def drill(manifests):
 
 
 def drill_pod(manifests):
-    return drill(manifests)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return pod_template(drill(manifests))["spec"]
 
 
 def test_scheduled_backups_bring_a_daily_drill_that_never_overlaps_or_retries(rendered):
@@ -74,8 +76,10 @@ def test_the_drill_gets_no_password_of_the_cluster_and_names_no_pod_of_it(render
 
 def test_the_drill_pod_is_no_endpoint_of_the_clusters_services(rendered):
     manifests = rendered(**S3)
-    labels = drill(manifests)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-    for service in (m for m in manifests if m["kind"] == "Service"):
+    labels = pod_template(drill(manifests))["metadata"]["labels"]
+    services = [m for m in manifests if m["kind"] == "Service"]
+    assert services
+    for service in services:
         assert not all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
 
 

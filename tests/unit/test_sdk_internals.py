@@ -11,7 +11,7 @@ from mysql_cluster.sdk_internals import NEWEST_PULUMI, OLDEST_PULUMI
 def test_an_sdk_release_without_a_needed_internal_fails_at_import_naming_the_supported_range():
     # An SDK release that dropped reset_options, as the import sees it.
     program = ("import pulumi.runtime.settings as settings; del settings.reset_options; "
-               "import mysql_cluster.mock_runtime")
+               "import mysql_cluster.tooling.mock_runtime")
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode != 0

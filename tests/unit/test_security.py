@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from mysql_cluster.mock_runtime import run_program
-from mysql_cluster.render import REDACTED, stack_config
+from mysql_cluster.tooling.mock_runtime import run_program
+from mysql_cluster.tooling.render import REDACTED, stack_config
 
 from stack_manifests import mounted_secret_files
 

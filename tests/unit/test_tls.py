@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from mysql_cluster.mock_runtime import run_program
-from mysql_cluster.render import stack_config
+from mysql_cluster.tooling.mock_runtime import run_program
+from mysql_cluster.tooling.render import stack_config
 from mysql_cluster.settings import BY_KEY
 
 from stack_manifests import mounted_secret_files, workload_pod_specs
@@ -237,7 +237,9 @@ def test_every_container_told_where_the_certificate_is_mounts_its_ca_in_every_wo
 
 
 def test_without_tls_no_workload_is_told_of_a_certificate(rendered):
-    for kind, spec in workload_pod_specs(rendered(**BACKUPS, tlsSource="none")).items():
+    specs = workload_pod_specs(rendered(**BACKUPS, tlsSource="none"))
+    assert sorted(specs) == ["CronJob", "CronJob:restore-drill", "Job", "StatefulSet"]
+    for kind, spec in specs.items():
         assert [v for v in spec["volumes"] if v["name"] == "tls"] == [], kind
         assert not any(var["name"] == "TLS_DIR" for c in spec.get("initContainers", []) +
                        spec["containers"] for var in c.get("env", [])), kind

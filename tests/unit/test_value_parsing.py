@@ -8,14 +8,14 @@ import sys
 import pytest
 
 from mysql_cluster.quantities import quantity_value
-from mysql_cluster.render import main
+from mysql_cluster.tooling.render import main
 
 from .conftest import PROJECT_DIR
 
 
 def test_a_quantity_too_large_for_kubernetes_stops_the_render_in_one_line_naming_the_key():
     result = subprocess.run(
-        [sys.executable, "-m", "mysql_cluster.render", "--stack", "dev",
+        [sys.executable, "-m", "mysql_cluster.tooling.render", "--stack", "dev",
          "--config", "serverMemoryLimit=1e999999999"],
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120, check=False)
     assert (result.returncode, result.stdout) == (2, "")

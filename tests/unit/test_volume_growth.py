@@ -30,16 +30,20 @@ def test_a_larger_storage_size_asks_every_claim_for_the_new_size(rendered):
 
 
 def test_claims_match_the_volume_claim_template_so_a_new_replica_may_use_either(rendered):
-    manifests = rendered(**ORDERS, storageSize="50Gi", storageClass="premium-rwo")
+    manifests = rendered(**ORDERS, replicas=3, storageSize="50Gi", storageClass="premium-rwo")
     template, = next(m for m in manifests if m["kind"] == "StatefulSet")["spec"][
         "volumeClaimTemplates"]
-    for claim in (m for m in manifests if m["kind"] == "PersistentVolumeClaim"):
+    found = [m for m in manifests if m["kind"] == "PersistentVolumeClaim"]
+    assert len(found) == 3  # one per pod
+    for claim in found:
         assert claim["spec"] == template["spec"]
         assert claim["metadata"]["labels"] == template["metadata"]["labels"]
 
 
 def test_claims_take_over_the_size_from_the_statefulset_controller_that_created_them(rendered):
-    for claim in claims(rendered).values():
+    found = claims(rendered, replicas=3)
+    assert len(found) == 3  # one per pod
+    for claim in found.values():
         assert claim["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
 
 

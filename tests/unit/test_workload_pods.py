@@ -1,6 +1,7 @@
-"""Every workload's pod (the StatefulSet's, the backup CronJob's, the switchover Job's) gets what
-the settings say of the cluster's pods, and each of its containers mounts exactly the Secret files
-that what it runs reads: the scripts of its command and probes, its arguments and environment."""
+"""Every workload's pod (the StatefulSet's, the backup and restore drill CronJobs', the switchover
+Job's) gets what the settings say of the cluster's pods and the hardening every container shares,
+and each of its containers mounts exactly the Secret files that what it runs reads: the scripts of
+its command and probes, its arguments and environment."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ from typing import Any, Optional
 
 import pytest
 
-from stack_manifests import mounted_secret_files, workload_pod_specs
+from stack_manifests import mounted_secret_files, pod_template, workload_pod_specs
 
 from .conftest import find
 
@@ -157,3 +158,28 @@ def test_the_clone_and_the_binlog_archive_get_only_the_password_they_log_in_with
 
 def test_the_backup_job_logs_into_no_server_and_gets_no_password(rendered):
     assert SECRETS_DIR not in mounted(pods(rendered)["CronJob"], "backup")
+
+
+def test_every_workloads_pod_carries_the_users_pod_labels_and_annotations(rendered):
+    manifests = rendered(**EVERYTHING, podLabels='{"team": "orders"}',
+                         podAnnotations='{"example.com/owner": "orders-team"}')
+    workloads = [m for m in manifests if m["kind"] in ("StatefulSet", "Job", "CronJob")]
+    assert len(workloads) == 4
+    for workload in workloads:
+        metadata = pod_template(workload)["metadata"]
+        assert metadata["labels"]["team"] == "orders", workload["metadata"]["name"]
+        assert metadata["annotations"]["example.com/owner"] == "orders-team", \
+            workload["metadata"]["name"]
+
+
+def test_every_container_of_every_workload_runs_unprivileged_on_a_read_only_root(rendered):
+    checked = []
+    for kind, spec in pods(rendered).items():
+        for container in containers(spec):
+            assert container["securityContext"] == {
+                "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                "readOnlyRootFilesystem": True, "runAsNonRoot": True}, \
+                f"{kind}/{container['name']}"
+            checked.append(f"{kind}/{container['name']}")
+    assert {"StatefulSet/mysql", "StatefulSet/mysqld-exporter", "CronJob/backup",
+            "CronJob:restore-drill/restore-drill", "Job/switchover"} <= set(checked)

@@ -88,7 +88,7 @@ def ca_private_key(ca_cert_pem: str) -> str:
     for tests that have the cluster's CA sign a certificate for someone else."""
     for (resource_type, _, inputs), outputs in _STATE.items():
         if resource_type.endswith(":SelfSignedCert") and outputs.get("certPem") == ca_cert_pem:
-            return json.loads(inputs)["privateKeyPem"]
+            return str(json.loads(inputs)["privateKeyPem"])
     raise KeyError("no CA with this certificate was rendered in this process")
 
 

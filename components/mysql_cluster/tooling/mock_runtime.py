@@ -18,7 +18,7 @@ from typing import Any, Optional
 import pulumi
 from google.protobuf import empty_pb2
 
-from .sdk_internals import (MockMonitor, deserialize_properties, reset_options,
+from ..sdk_internals import (MockMonitor, deserialize_properties, reset_options,
                             resolve_callbacks, run_pulumi_func, serialize_properties, sync_await)
 
 from .mock_certificates import tls_outputs
@@ -32,7 +32,7 @@ class RecordedResource:
     type: str
     name: str
     inputs: dict[str, Any]
-    secret_paths: list[tuple]  # paths (tuples of keys/indices) of values that were secrets
+    secret_paths: list[tuple[Any, ...]]  # paths (tuples of keys/indices) of values that were secrets
     provider: str  # reference of the provider that would manage it ("" for the default)
 
 
@@ -47,24 +47,24 @@ class RecordingMocks(pulumi.runtime.Mocks):
         """The inputs of every resource registered so far, by resource name."""
         return {resource.name: resource.inputs for resource in self.resources}
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             # A stable stand-in: the real value is only known to a deployment.
             state["result"] = hashlib.sha256(args.name.encode()).hexdigest()[:32]
         if args.typ.startswith("tls:"):
             state.update(tls_outputs(args.typ, args.name, _unwrap_secrets(args.inputs, (), [])))
-        secret_paths: list[tuple] = []
+        secret_paths: list[tuple[Any, ...]] = []
         inputs = _unwrap_secrets(args.inputs, (), secret_paths)
         self.resources.append(
             RecordedResource(args.typ, args.name, inputs, secret_paths, args.provider or ""))
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
 
 
-def _unwrap_secrets(value: Any, path: tuple, secret_paths: list[tuple]) -> Any:
+def _unwrap_secrets(value: Any, path: tuple[Any, ...], secret_paths: list[tuple[Any, ...]]) -> Any:
     if isinstance(value, dict):
         if value.get(_SECRET_SIG_KEY) is not None and "value" in value:
             secret_paths.append(path)
@@ -89,9 +89,9 @@ class RecordingMonitor(MockMonitor):
         self.options: dict[str, dict[str, Any]] = {}  # by resource name
         self.dependencies: dict[str, list[str]] = {}  # URNs, by resource name
         self.registered_outputs: dict[str, dict[str, Any]] = {}  # by URN
-        self._transforms: dict[str, list] = {}  # by URN: its own, then its ancestors'
+        self._transforms: dict[str, list[Any]] = {}  # by URN: its own, then its ancestors'
 
-    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
         timeouts = request.customTimeouts
         self.custom_timeouts[request.name] = {
             "create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
@@ -102,7 +102,7 @@ class RecordingMonitor(MockMonitor):
         self._apply_transforms(request)
         return super().RegisterResource(request)
 
-    def _apply_transforms(self, request) -> None:
+    def _apply_transforms(self, request: Any) -> None:
         urn = self.make_urn(request.parent, request.type, request.name)
         transforms = resolve_callbacks(request.transforms) + self._transforms.get(request.parent, [])
         self._transforms[urn] = transforms
@@ -116,7 +116,7 @@ class RecordingMonitor(MockMonitor):
             props = result.props if result is not None else props
         request.object.CopyFrom(sync_await(serialize_properties(props, {})))
 
-    def RegisterResourceOutputs(self, request):  # noqa: N802 (the gRPC method's name)
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
         self.registered_outputs[request.urn] = deserialize_properties(request.outputs)
         return empty_pb2.Empty()
 

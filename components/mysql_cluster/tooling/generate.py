@@ -1,9 +1,10 @@
-"""The files written from SETTINGS: Pulumi.yaml's config block, the README's configuration table and
-MySQLClusterArgs (args.py), whose annotations and docstrings are the multi-language schema.
+"""The files written from SETTINGS: Pulumi.yaml's config block, the README's configuration table,
+MySQLClusterArgs (args.py), whose annotations and docstrings are the multi-language schema, and the
+type checker's view of ClusterSettings (cluster_settings.py).
 
-    python -m mysql_cluster.generate [--check] [--project-dir DIR]
+    python -m mysql_cluster.tooling.generate [--check] [--project-dir DIR]
 
-Rewrites all three; with --check it writes nothing and exits 1, printing a diff for every file
+Rewrites all four; with --check it writes nothing and exits 1, printing a diff for every file
 whose committed copy differs from what it would write.
 """
 from __future__ import annotations
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from .settings import SETTINGS, Setting
+from ..settings import SETTINGS, Setting, value_type
 
-COMMAND = "python -m mysql_cluster.generate"
+COMMAND = "python -m mysql_cluster.tooling.generate"
 SOURCE = "components/mysql_cluster/settings.py"
 
 _ANNOTATIONS = {"string": "str", "integer": "int", "boolean": "bool",
@@ -74,6 +75,31 @@ import pulumi
 class MySQLClusterArgs(TypedDict, total=False):
     """Inputs of a MySQLCluster. Every field is optional. Fields that shape resources must be plain
     values; passwords may be Outputs (secrets)."""
+
+{fields}'''
+
+
+def cluster_settings_module(_current: str) -> str:
+    fields = "".join(f"    {s.arg}: {value_type(s)}\n" for s in SETTINGS)
+    return f'''# Generated from {SOURCE} by `{COMMAND}`;
+# do not edit.
+"""ClusterSettings as a type checker sees it.
+
+settings.py makes the class at run time from SETTINGS (one attribute per row), which a type checker
+cannot follow; it imports this declaration instead, and
+`{COMMAND} --check` keeps the two equal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Every setting of a cluster, validated, with defaults filled in."""
 
 {fields}'''
 
@@ -134,6 +160,7 @@ GENERATED_FILES = (
     GeneratedFile("Pulumi.yaml", pulumi_yaml),
     GeneratedFile("README.md", readme),
     GeneratedFile("components/mysql_cluster/args.py", args_module),
+    GeneratedFile("components/mysql_cluster/cluster_settings.py", cluster_settings_module),
 )
 
 

@@ -1,6 +1,6 @@
 """Offline render: the Kubernetes manifests a stack would deploy, without a cluster or Pulumi CLI.
 
-    python -m mysql_cluster.render --stack dev [--config KEY=VALUE ...] [--out DIR]
+    python -m mysql_cluster.tooling.render --stack dev [--config KEY=VALUE ...] [--out DIR]
 
 Runs the project's real `__main__.py` under the Pulumi SDK's mock runtime with the stack's
 config (Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then --config) and prints every
@@ -77,8 +77,9 @@ def _as_manifest(resource: RecordedResource, reveal_secrets: bool) -> dict[str, 
     if manifest.get("kind") == "Secret" and not reveal_secrets:
         for field in ("stringData", "data"):
             if field in manifest:
-                manifest[field] = {key: REDACTED for key in manifest[field]}
-    return _in_conventional_order(manifest, _MANIFEST_KEYS)
+                manifest[field] = dict.fromkeys(manifest[field], REDACTED)
+    ordered: dict[str, Any] = _in_conventional_order(manifest, _MANIFEST_KEYS)
+    return ordered
 
 
 # The keys that lead, in the order `helm template` and Kubernetes' own examples print them; the
@@ -117,7 +118,7 @@ _KIND_ORDER = ["Namespace", "Secret", "ConfigMap", "Service", "StatefulSet",
                "PodDisruptionBudget", "NetworkPolicy"]
 
 
-def _apply_order(manifest: dict[str, Any]) -> tuple:
+def _apply_order(manifest: dict[str, Any]) -> tuple[int, str, str, str]:
     kind = manifest.get("kind", "")
     rank = _KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)
     metadata = manifest.get("metadata", {})
@@ -163,7 +164,7 @@ def _parse_override(text: str) -> tuple[str, str]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mysql_cluster.render",
+    parser = argparse.ArgumentParser(prog="python -m mysql_cluster.tooling.render",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--config", action="append", default=[], type=_parse_override,
