@@ -35,6 +35,11 @@ class ClusterSettings:
     backup_memory_request: str
     backup_cpu_limit: str
     backup_memory_limit: str
+    agent_image: str
+    agent_cpu_request: str
+    agent_memory_request: str
+    agent_cpu_limit: str
+    agent_memory_limit: str
     max_replication_lag_seconds: int
     backup_parallel: int
     transfer_buffer_bytes: int
