@@ -1,0 +1,141 @@
+"""What the agent knows about the servers: each server's state as it tells it (its own agent
+reads it from the server and serves it to the peers as JSON), and the view of the whole cluster
+one decision is taken on. A peer's state is untrusted input: from_dict checks every field."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from .dialect import Flavor
+from .gtid import GtidState, parse_gtid
+
+# The biggest ordinal and time (microseconds) a peer may report: bounds that keep arithmetic on
+# them sane whatever a peer sends.
+_MAX_ORDINAL = 9999
+_MAX_MICROS = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """One server as its agent reads it.
+
+    heartbeat_micros: the heartbeat it has applied, microseconds since the epoch by the clock of
+    the primary that wrote it (None before the first); heartbeat_writer: the ordinal of the pod
+    that wrote that heartbeat (None before the first); gtid: every transaction it holds;
+    source_host: the host its replication channel points at (None: no channel);
+    replicating: whether both replication threads run."""
+    ordinal: int
+    read_only: bool
+    heartbeat_micros: int | None
+    heartbeat_writer: int | None
+    gtid: GtidState
+    source_host: str | None = None
+    replicating: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ordinal": self.ordinal,
+            "readOnly": self.read_only,
+            "heartbeatMicros": self.heartbeat_micros,
+            "heartbeatWriter": self.heartbeat_writer,
+            "gtid": str(self.gtid),
+            "sourceHost": self.source_host,
+            "replicating": self.replicating,
+        }
+
+    @classmethod
+    def from_dict(cls, flavor: Flavor, data: object) -> ServerState:
+        """A state a peer sent (to_dict's form); ValueError naming the field on anything else."""
+        if not isinstance(data, dict):
+            _refuse("a server state must be a JSON object")
+        expected = {"ordinal", "readOnly", "heartbeatMicros", "heartbeatWriter", "gtid", "sourceHost",
+                    "replicating"}
+        unknown = sorted(str(key) for key in data if key not in expected)
+        if unknown:
+            raise ValueError(f"a server state has unknown fields {unknown}")
+        missing = sorted(expected - set(data))
+        if missing:
+            raise ValueError(f"a server state lacks the fields {missing}")
+        gtid = data["gtid"]
+        if not isinstance(gtid, str):
+            _refuse("the server state's gtid is not a string")
+        source_host = data["sourceHost"]
+        if source_host is not None and (not isinstance(source_host, str) or len(source_host) > 253):
+            raise ValueError("the server state's sourceHost is not a host name")
+        return cls(
+            ordinal=_integer(data["ordinal"], "ordinal", _MAX_ORDINAL),
+            read_only=_boolean(data["readOnly"], "readOnly"),
+            heartbeat_micros=_optional_integer(data["heartbeatMicros"], "heartbeatMicros", _MAX_MICROS),
+            heartbeat_writer=_optional_integer(data["heartbeatWriter"], "heartbeatWriter", _MAX_ORDINAL),
+            gtid=parse_gtid(flavor, gtid),
+            source_host=source_host,
+            replicating=_boolean(data["replicating"], "replicating"),
+        )
+
+
+def _refuse(message: str) -> NoReturn:
+    raise ValueError(message)
+
+
+def _boolean(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        _refuse(f"the server state's {name} is not true or false")
+    return value
+
+
+def _integer(value: object, name: str, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise ValueError(f"the server state's {name} is not a number from 0 to {limit}")
+    return value
+
+
+def _optional_integer(value: object, name: str, limit: int) -> int | None:
+    return None if value is None else _integer(value, name, limit)
+
+
+@dataclass(frozen=True)
+class LocalState:
+    """This pod's own server, with what only its agent sees.
+
+    started_at: when the server started (seconds since the epoch, from its uptime: to a second);
+    replica_configured: the server has a replication channel (a server never made a replica has
+    none; a clone of a replica has its donor's)."""
+    server: ServerState
+    started_at: int
+    replica_configured: bool
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """Everything one decision is taken on, gathered once.
+
+    peers: every other pod of the cluster (by the topology's replicas), with its state, or None
+    when its agent did not answer; designated_primary: the topology's primaryOrdinal, the last
+    requested move (which may have failed); now_micros: this pod's clock, for heartbeat ages;
+    role_given_at: when the server that was last given its role by this agent started (None: no
+    role given yet, as at the agent's start); hosts: each pod's stable host name, by ordinal."""
+    me: LocalState
+    peers: Mapping[int, ServerState | None]
+    designated_primary: int
+    now_micros: int
+    hosts: tuple[str, ...]
+    role_given_at: int | None = None
+    answered: tuple[ServerState, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        answered = tuple(s for _, s in sorted(self.peers.items()) if s is not None)
+        object.__setattr__(self, "answered", answered)
+
+    @property
+    def ordinal(self) -> int:
+        return self.me.server.ordinal
+
+    def host(self, ordinal: int) -> str:
+        return self.hosts[ordinal]
+
+    def heartbeat_age_micros(self, state: ServerState) -> int | None:
+        """How old the heartbeat a server applied is, by this pod's clock."""
+        if state.heartbeat_micros is None:
+            return None
+        return self.now_micros - state.heartbeat_micros
