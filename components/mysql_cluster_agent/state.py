@@ -131,6 +131,18 @@ class ClusterView:
     def ordinal(self) -> int:
         return self.me.server.ordinal
 
+    @property
+    def restarted(self) -> bool:
+        """The server started after the one this agent gave its role to (a crash, an OOM kill,
+        the liveness probe): it is read-only again and, on a replica, without replication. Two
+        seconds of slack: a start time is computed from whole seconds of uptime."""
+        return self.role_given_at is not None and self.me.started_at > self.role_given_at + 2
+
+    @property
+    def needs_role(self) -> bool:
+        """The server has not been given its role yet, or restarted since."""
+        return self.role_given_at is None or self.restarted
+
     def host(self, ordinal: int) -> str:
         return self.hosts[ordinal]
 
