@@ -1,6 +1,6 @@
-"""The agent that runs beside each database server of a cluster and owns its control plane: the
-role at start and the role watch, and what a role change runs on the server.
+"""The agent that runs beside each database server of a cluster, in a container of its own.
 
-It is shipped into the pods alone (a content-addressed ConfigMap, run by the official Python
-image), so it imports only the standard library, and PyMySQL in the one module that connects;
-the component (mysql_cluster) imports from it, never the other way round."""
+It imports the Python standard library only, and PyMySQL in local_server.py: the component ships
+this package and PyMySQL's source into the pods in a content-addressed ConfigMap, run by the
+official python image (docs/agent.md).
+"""
