@@ -98,9 +98,10 @@ class Dialect:
             return "MASTER_USE_GTID=slave_pos"
         return "GET_SOURCE_PUBLIC_KEY=1, SOURCE_AUTO_POSITION=1"
 
-    def set_clone_position(self, position: str) -> list[str]:
-        """Moves the GTID state of a fresh clone to the position it was copied at (as an SQL
-        parameter %s). MySQL sets gtid_purged only on an empty gtid_executed."""
+    def set_clone_position(self) -> list[str]:
+        """Moves the GTID state of a fresh clone to the position it was copied at (the SQL
+        argument of the statement with %s). MySQL sets gtid_purged only on an empty
+        gtid_executed."""
         if self.flavor is Flavor.MARIADB:
             return ["SET GLOBAL gtid_slave_pos = %s"]
         return [self.reset_binary_logs, "SET GLOBAL gtid_purged = %s"]
