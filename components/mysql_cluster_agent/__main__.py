@@ -1,0 +1,97 @@
+"""The agent's command line: `python3 -m mysql_cluster_agent <command>`.
+
+  serve   the container's command: serves this server's state to the peers (api.py)
+  state   prints this server's state as JSON, as the port serves it
+  peers   prints the other pods' states as their agents serve them, one JSON line each
+
+A wrong environment or a missing file ends it with one line naming what is wrong, and exit 2.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
+
+from .api import AgentServer, serve_in_background
+from .config import AgentConfig, ConfigProblem, read_config
+from .local_server import LocalServer, SqlError
+from .own_state import read_own_state
+from .peers import ask_peers, peer_ordinals
+
+USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers}"
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+
+
+def _log(message: str) -> None:
+    print(f"agent: {message}", file=sys.stderr, flush=True)
+
+
+def _local_server(config: AgentConfig) -> LocalServer:
+    return LocalServer(config.socket, config.root_password)
+
+
+def _state_source(config: AgentConfig) -> Callable[[], Mapping[str, object]]:
+    server = _local_server(config)
+    return lambda: read_own_state(server, config.flavor)
+
+
+def serve(config: AgentConfig) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server = AgentServer(("", config.agent_port), _state_source(config), config.tls,
+                         config.own_host)
+    serve_in_background(server)
+    _log(f"serving this server's state on port {config.agent_port} "
+         f"({'HTTPS, clients must present a certificate naming ' + config.own_host if config.tls else 'HTTP, read-only'})")
+    stop.wait()
+    server.shutdown()
+    _log("stopped")
+    return 0
+
+
+def print_state(config: AgentConfig) -> int:
+    try:
+        print(json.dumps(dict(_state_source(config)())))
+    except SqlError as error:
+        _log(f"cannot read the local server's state: {error}")
+        return EXIT_FAILED
+    return 0
+
+
+def print_peers(config: AgentConfig) -> int:
+    for answer in ask_peers(config, peer_ordinals(config.ordinal, config.replicas())):
+        print(json.dumps({"ordinal": answer.ordinal, "state": answer.state,
+                          "problem": answer.problem or None}))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[AgentConfig], int]] = {
+    "serve": serve, "state": print_state, "peers": print_peers}
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) != 1 or argv[0] not in COMMANDS:
+        print(USAGE, file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return COMMANDS[argv[0]](read_config())
+    except ConfigProblem as problem:
+        _log(str(problem))
+        return EXIT_CONFIG
+    except (OSError, ValueError) as error:
+        # A certificate file that is missing or broken, a port in use.
+        _log(f"{argv[0]} failed: {error}")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,134 @@
+"""The agent's configuration, read once from its container's environment and files.
+
+Every value is checked here, so that a missing or malformed one stops the agent with one line
+naming the variable and what it should hold, before anything else runs.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# What Kubernetes allows in a DNS-1123 label: pod, Service and namespace names.
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+FLAVORS = ("mysql", "mariadb")
+
+
+class ConfigProblem(Exception):
+    """The environment or a file the agent needs is not what it must be; the message says what."""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The pod's certificate, its key and the cluster's CA, as the TLS Secret is mounted."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    pod_name: str
+    statefulset: str
+    headless_service: str
+    namespace: str
+    cluster_domain: str
+    flavor: str  # "mysql" or "mariadb"
+    agent_port: int
+    socket: Path  # the local server's unix socket
+    root_password_file: Path
+    topology_dir: Path
+    tls: TlsFiles | None  # None: the cluster has no TLS
+
+    @property
+    def ordinal(self) -> int:
+        return int(self.pod_name.rpartition("-")[2])
+
+    def pod_host(self, ordinal: int) -> str:
+        """A pod's stable DNS name, which the cluster's certificate names by a wildcard."""
+        return (f"{self.statefulset}-{ordinal}.{self.headless_service}.{self.namespace}"
+                f".svc.{self.cluster_domain}")
+
+    @property
+    def own_host(self) -> str:
+        return self.pod_host(self.ordinal)
+
+    def replicas(self) -> int:
+        """The number of pods the topology ConfigMap declares (re-read at every call: moving
+        the primary or scaling changes it without restarting the pod)."""
+        return _topology_number(self.topology_dir / "replicas")
+
+    def root_password(self) -> str:
+        """Read at every connection: never kept in the environment or in argv."""
+        try:
+            return self.root_password_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigProblem(f"cannot read the root password from {self.root_password_file}: "
+                                f"{error.strerror}; is the credentials Secret mounted?") from None
+
+
+def _topology_number(path: Path) -> int:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigProblem(f"cannot read {path}: {error.strerror}; the topology ConfigMap is "
+                            "not mounted there") from None
+    if not text.isdigit():
+        raise ConfigProblem(f"{path} holds {text[:40]!r} instead of a number; check the "
+                            "topology ConfigMap's keys")
+    return int(text)
+
+
+def _required(env: Mapping[str, str], name: str, rule: re.Pattern[str], what: str) -> str:
+    value = env.get(name, "")
+    if not value:
+        raise ConfigProblem(f"environment variable {name} is not set; it names {what}")
+    if not rule.fullmatch(value):
+        raise ConfigProblem(f"environment variable {name} is {value[:80]!r}, not {what}")
+    return value
+
+
+def _path(env: Mapping[str, str], name: str, what: str) -> Path:
+    value = env.get(name, "")
+    if not value.startswith("/"):
+        raise ConfigProblem(f"environment variable {name} is {value[:80]!r}; set it to the "
+                            f"absolute path of {what}")
+    return Path(value)
+
+
+def read_config(env: Mapping[str, str] = os.environ) -> AgentConfig:
+    """The configuration in `env`; raises ConfigProblem naming the first thing wrong."""
+    pod_name = _required(env, "POD_NAME", _LABEL, "this pod's name (<statefulset>-<ordinal>)")
+    statefulset = _required(env, "STATEFULSET_NAME", _LABEL, "the StatefulSet's name")
+    if not re.fullmatch(re.escape(statefulset) + r"-[0-9]+", pod_name):
+        raise ConfigProblem(f"POD_NAME {pod_name!r} is not a pod of StatefulSet {statefulset!r} "
+                            f"(<statefulset>-<ordinal>)")
+    flavor = env.get("DB_FLAVOR", "")
+    if flavor not in FLAVORS:
+        raise ConfigProblem(f"environment variable DB_FLAVOR is {flavor!r}; use one of "
+                            + ", ".join(FLAVORS))
+    port_text = env.get("AGENT_PORT", "")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ConfigProblem(f"environment variable AGENT_PORT is {port_text!r}; use a TCP port "
+                            "number from 1 to 65535")
+    tls = None
+    if env.get("TLS_DIR"):
+        tls_dir = _path(env, "TLS_DIR", "the directory of the TLS Secret's files")
+        tls = TlsFiles(tls_dir / "ca.crt", tls_dir / "tls.crt", tls_dir / "tls.key")
+    return AgentConfig(
+        pod_name=pod_name,
+        statefulset=statefulset,
+        headless_service=_required(env, "HEADLESS_SERVICE", _LABEL, "the headless Service's name"),
+        namespace=_required(env, "CLUSTER_NAMESPACE", _LABEL, "the cluster's namespace"),
+        cluster_domain=_required(env, "CLUSTER_DOMAIN", _DOMAIN, "the cluster's DNS domain"),
+        flavor=flavor,
+        agent_port=int(port_text),
+        socket=_path(env, "MYSQL_SOCKET", "the local server's unix socket"),
+        root_password_file=_path(env, "ROOT_PASSWORD_FILE", "the file of the root password"),
+        topology_dir=_path(env, "TOPOLOGY_DIR", "the mounted topology ConfigMap"),
+        tls=tls,
+    )

@@ -1,0 +1,109 @@
+"""Asking the other pods' agents for their servers' state, all at once and with short bounds:
+a pod that does not answer must cost seconds, not minutes (scripts/topology.sh asked the peers'
+servers with the same bounds).
+
+With TLS the agent presents the pod's certificate and checks that the peer's names the pod it
+dialled; the peer checks the same of ours (api.py).
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from .api import STATE_PATH, CertificateFiles
+from .config import AgentConfig
+
+CONNECT_SECONDS = 2.0
+ANSWER_SECONDS = 4.0
+# A state is a few hundred bytes; anything much larger is not an agent's answer.
+MAX_ANSWER_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class PeerAnswer:
+    """A peer's state as it sent it (JSON values), or why there is none."""
+
+    ordinal: int
+    state: Mapping[str, object] | None
+    problem: str = ""
+
+
+def peer_ordinals(me: int, replicas: int) -> list[int]:
+    """Every other pod's ordinal, the nearest lower first (the order donors are preferred in);
+    `me` -1 lists every pod (a caller that is none of them)."""
+    return [*range(me - 1, -1, -1), *range(me + 1, replicas)]
+
+
+def _fetch(host: str, port: int, context: ssl.SSLContext | None, deadline: float) -> object:
+    connection: http.client.HTTPConnection | http.client.HTTPSConnection
+    if context is None:
+        connection = http.client.HTTPConnection(host, port, timeout=CONNECT_SECONDS)
+    else:
+        connection = http.client.HTTPSConnection(host, port, timeout=CONNECT_SECONDS,
+                                                 context=context)
+    try:
+        connection.connect()
+        assert connection.sock is not None
+        connection.sock.settimeout(max(0.1, deadline - time.monotonic()))
+        connection.request("GET", STATE_PATH, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        body = response.read(MAX_ANSWER_BYTES + 1)
+        if len(body) > MAX_ANSWER_BYTES:
+            raise ValueError(f"an answer of over {MAX_ANSWER_BYTES} bytes")
+        answer = json.loads(body)
+        if response.status != 200:
+            detail = answer.get("error") if isinstance(answer, dict) else None
+            raise ValueError(f"HTTP {response.status}: {detail or 'no detail'}")
+        return answer
+    finally:
+        connection.close()
+
+
+def ask_peers(config: AgentConfig, ordinals: Sequence[int],
+              certificates: CertificateFiles | None = None,
+              answer_seconds: float = ANSWER_SECONDS) -> list[PeerAnswer]:
+    """Every peer's answer, in the order of `ordinals`; those that did not answer within
+    `answer_seconds` (connecting included) with a JSON object have a problem instead."""
+    if config.tls is not None and certificates is None:
+        certificates = CertificateFiles(config.tls, ssl.Purpose.SERVER_AUTH)
+    context = certificates.context() if certificates is not None else None
+    deadline = time.monotonic() + answer_seconds
+    if not ordinals:
+        return []
+    pool = ThreadPoolExecutor(max_workers=len(ordinals), thread_name_prefix="peer")
+    futures = {ordinal: pool.submit(_fetch, config.pod_host(ordinal), config.agent_port, context,
+                                    deadline)
+               for ordinal in ordinals}
+    wait(futures.values(), timeout=answer_seconds)
+    # Threads of peers that did not answer in time end with their sockets' timeouts.
+    pool.shutdown(wait=False, cancel_futures=True)
+    answers = []
+    for ordinal, future in futures.items():
+        if not future.done():
+            answers.append(PeerAnswer(ordinal, None, f"no answer within {answer_seconds:g} s"))
+            continue
+        error = future.exception()
+        result = None if error else future.result()
+        if error is not None:
+            answers.append(PeerAnswer(ordinal, None, _describe(error)))
+        elif not isinstance(result, dict):
+            answers.append(PeerAnswer(ordinal, None, "the answer is not a JSON object"))
+        else:
+            answers.append(PeerAnswer(ordinal, result))
+    return answers
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"its certificate does not verify: {error.verify_message}"
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if isinstance(error, json.JSONDecodeError):
+        return "the answer is not JSON"
+    return f"{type(error).__name__}: {error}"
