@@ -19,9 +19,8 @@ takes effect; they replicate, so every replica and every later clone has the sam
 The statements are (sql, args) pairs for the seam (local_server.Sql), whose PyMySQL cursor
 quotes every argument as a string literal for the server's sql_mode: account names, hosts,
 passwords, hashes and the certificate subject travel as arguments, so nothing here quotes a
-string. Only identifiers (the application database) are written into the text. Every sql is a
-format string for its args (a literal % is written %%), so the seam must hand the tuple on even
-when it is empty.
+string. Only identifiers (the application database) are written into the text. A statement with
+args is a format string for them (a literal % is written %%); one without is sent as written.
 
 Passwords come in as arguments (read_secret reads them from the Secret's files) and leave only
 as statement arguments: never in a log line, a repr, argv or the environment. MySQL writes only
@@ -109,8 +108,13 @@ class Passwords:
 
 
 def identifier(name: str) -> str:
-    """A quoted SQL identifier for a statement's format string."""
-    return "`" + name.replace("`", "``").replace("%", "%%") + "`"
+    """A quoted SQL identifier."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _in_format(text: str) -> str:
+    """`text` as it stands in the format string of a statement with args."""
+    return text.replace("%", "%%")
 
 
 def grant_pattern(database: str) -> str:
@@ -196,9 +200,9 @@ def app_database_sql(accounts: ClusterAccounts) -> list[Statement]:
     revoked: the account's other grants are the application's own, and a revoke would refuse its
     queries for a moment at every start of the primary."""
     database = accounts.app_database
+    pattern = _in_format(identifier(grant_pattern(database)))
     return [(f"CREATE DATABASE IF NOT EXISTS {identifier(database)}", ()),
-            (f"GRANT ALL PRIVILEGES ON {identifier(grant_pattern(database))}.* TO %s@%s",
-             (accounts.app_user, ANY_POD))]
+            (f"GRANT ALL PRIVILEGES ON {pattern}.* TO %s@%s", (accounts.app_user, ANY_POD))]
 
 
 def admin_user_sql(accounts: ClusterAccounts, password: str) -> list[Statement]:
@@ -218,7 +222,7 @@ def heartbeat_grant_sql(accounts: ClusterAccounts) -> list[Statement]:
     which can already read every change from the binary log, so no further account and secret is
     needed; the switchover account reads it too. The table must exist (heartbeat.set_up_heartbeat
     runs first)."""
-    table = f"{identifier(heartbeat.SCHEMA)}.{identifier(heartbeat.TABLE)}"
+    table = _in_format(f"{identifier(heartbeat.SCHEMA)}.{identifier(heartbeat.TABLE)}")
     return [(f"GRANT SELECT ON {table} TO %s@%s", (user, ANY_POD))
             for user in (accounts.replication_user, accounts.admin_user)]
 
@@ -239,7 +243,7 @@ def metrics_user_sql(accounts: ClusterAccounts, password: str) -> list[Statement
         # The heartbeat's view. A schema-level grant, because it replicates: a replica applies it
         # even before its own agent has made the view, where a grant on the view would stop
         # replication. The schema holds only the heartbeat.
-        (f"GRANT SELECT ON {identifier(grant_pattern(heartbeat.SCHEMA))}.* TO %s@%s",
+        (f"GRANT SELECT ON {_in_format(identifier(grant_pattern(heartbeat.SCHEMA)))}.* TO %s@%s",
          (user, THIS_POD)),
     ]
 

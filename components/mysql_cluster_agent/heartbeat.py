@@ -16,19 +16,16 @@ collector/heartbeat.go): each pod then exports the heartbeat it has applied and 
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from .dialect import Dialect
+
+if TYPE_CHECKING:  # the seam's module imports the driver, which this one does not need
+    from .local_server import Sql
 
 SCHEMA = "mysql_cluster"
 TABLE = "heartbeat"
 EXPORTER_VIEW = "exporter_heartbeat"
-
-
-class Executes(Protocol):
-    """The part of the local-server seam (local_server.Sql) that setting up needs."""
-
-    def execute(self, sql: str, args: tuple[object, ...] = ()) -> None: ...
 
 
 def _lifts_super_read_only(dialect: Dialect) -> bool:
@@ -74,7 +71,7 @@ def heartbeat_setup_sql(dialect: Dialect) -> list[str]:
     return _lift(dialect) + _body() + _restore(dialect)
 
 
-def set_up_heartbeat(sql: Executes, dialect: Dialect) -> None:
+def set_up_heartbeat(sql: Sql, dialect: Dialect) -> None:
     """Runs heartbeat_setup_sql in the seam's one session; whatever fails, the session logs again
     and MySQL's super_read_only is back to what it was."""
     for statement in _lift(dialect):

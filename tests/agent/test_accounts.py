@@ -41,9 +41,10 @@ def accounts(flavor: Flavor = Flavor.MYSQL, **changes: Any) -> ClusterAccounts:
 
 
 def rendered(statement: Statement) -> str:
-    """What the server receives from the seam's PyMySQL cursor."""
+    """What the server receives through the seam (local_server.LocalServer): the driver quotes
+    the args into the text; a statement without args goes as written."""
     sql, args = statement
-    return sql % tuple(str(escape_item(arg, "utf8mb4")) for arg in args)
+    return sql % tuple(str(escape_item(arg, "utf8mb4")) for arg in args) if args else sql
 
 
 def texts(statements: list[Statement]) -> list[str]:

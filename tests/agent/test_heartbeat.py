@@ -18,6 +18,9 @@ class FailingSql:
         self.refused = refused
         self.ran: list[str] = []
 
+    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        raise AssertionError("the setup reads nothing")
+
     def execute(self, sql: str, args: tuple[object, ...] = ()) -> None:
         self.ran.append(sql)
         if sql.startswith(self.refused):
