@@ -6,6 +6,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+# The column of the replica status row (Dialect.replica_status) that holds the source's host, in
+# both flavors (Source_Host, Master_Host); the statement has no row without a replication channel.
+# Read by position because the seam returns rows only, and because MariaDB has the status as a
+# table (information_schema.SLAVE_STATUS) only from 11.6, and MySQL's performance_schema tables
+# are empty when a user turns performance_schema off.
+REPLICA_STATUS_SOURCE_HOST_COLUMN = 1
+
 
 class Flavor(enum.Enum):
     MYSQL = "mysql"
@@ -59,8 +66,6 @@ class Dialect:
     max_replication_password: int | None
     # Makes the server load renewed certificate files. MariaDB logs a FLUSH unless told not to.
     tls_reload: str
-    # The field of the replica status that names the source's host.
-    source_host_field: str
 
     @property
     def read_only_variable(self) -> str:
@@ -131,7 +136,6 @@ _MYSQL = Dialect(
     wait_for_gtid_function="WAIT_FOR_EXECUTED_GTID_SET",
     max_replication_password=32,
     tls_reload="ALTER INSTANCE RELOAD TLS",
-    source_host_field="Source_Host",
 )
 
 _MARIADB = Dialect(
@@ -155,7 +159,6 @@ _MARIADB = Dialect(
     wait_for_gtid_function="MASTER_GTID_WAIT",
     max_replication_password=None,
     tls_reload="FLUSH NO_WRITE_TO_BINLOG SSL",
-    source_host_field="Master_Host",
 )
 
 # MySQL 8.0 predates RESET BINARY LOGS AND GTIDS (8.4) and still has RESET MASTER.

@@ -23,54 +23,48 @@ class ServerState:
     heartbeat_micros: the heartbeat it has applied, microseconds since the epoch by the clock of
     the primary that wrote it (None before the first); heartbeat_writer: the ordinal of the pod
     that wrote that heartbeat (None before the first); gtid: every transaction it holds;
-    source_host: the host its replication channel points at (None: no channel);
-    replicating: whether both replication threads run."""
+    source_host: the host its replication channel points at (None: no channel; known of this
+    pod's own server only)."""
     ordinal: int
     read_only: bool
     heartbeat_micros: int | None
     heartbeat_writer: int | None
     gtid: GtidState
     source_host: str | None = None
-    replicating: bool = False
 
-    def to_dict(self) -> dict[str, object]:
+    def to_wire(self) -> dict[str, object]:
+        """The state as an agent serves it (own_state.read_own_state's form): the writer
+        relative to the pod that answers, as the server reads it (server ids are the ordinals
+        plus one offset)."""
         return {
-            "ordinal": self.ordinal,
-            "readOnly": self.read_only,
-            "heartbeatMicros": self.heartbeat_micros,
-            "heartbeatWriter": self.heartbeat_writer,
-            "gtid": str(self.gtid),
-            "sourceHost": self.source_host,
-            "replicating": self.replicating,
+            "read_only": self.read_only,
+            "heartbeat_micros": self.heartbeat_micros,
+            "heartbeat_writer_offset": None if self.heartbeat_writer is None else self.heartbeat_writer - self.ordinal,
+            "gtid_state": str(self.gtid),
         }
 
     @classmethod
-    def from_dict(cls, flavor: Flavor, data: object) -> ServerState:
-        """A state a peer sent (to_dict's form); ValueError naming the field on anything else."""
+    def from_wire(cls, flavor: Flavor, ordinal: int, data: object) -> ServerState:
+        """The state pod `ordinal`'s agent sent (to_wire's form); ValueError naming the field on
+        anything else. Fields a newer agent may add are ignored."""
         if not isinstance(data, dict):
             _refuse("a server state must be a JSON object")
-        expected = {"ordinal", "readOnly", "heartbeatMicros", "heartbeatWriter", "gtid", "sourceHost",
-                    "replicating"}
-        unknown = sorted(str(key) for key in data if key not in expected)
-        if unknown:
-            raise ValueError(f"a server state has unknown fields {unknown}")
-        missing = sorted(expected - set(data))
+        missing = sorted({"read_only", "heartbeat_micros", "heartbeat_writer_offset", "gtid_state"} - set(data))
         if missing:
             raise ValueError(f"a server state lacks the fields {missing}")
-        gtid = data["gtid"]
+        gtid = data["gtid_state"]
         if not isinstance(gtid, str):
-            _refuse("the server state's gtid is not a string")
-        source_host = data["sourceHost"]
-        if source_host is not None and (not isinstance(source_host, str) or len(source_host) > 253):
-            raise ValueError("the server state's sourceHost is not a host name")
+            _refuse("the server state's gtid_state is not a string")
+        offset = data["heartbeat_writer_offset"]
+        if offset is not None and (isinstance(offset, bool) or not isinstance(offset, int)
+                                   or not 0 <= ordinal + offset <= _MAX_ORDINAL):
+            raise ValueError("the server state's heartbeat_writer_offset does not name a pod")
         return cls(
-            ordinal=_integer(data["ordinal"], "ordinal", _MAX_ORDINAL),
-            read_only=_boolean(data["readOnly"], "readOnly"),
-            heartbeat_micros=_optional_integer(data["heartbeatMicros"], "heartbeatMicros", _MAX_MICROS),
-            heartbeat_writer=_optional_integer(data["heartbeatWriter"], "heartbeatWriter", _MAX_ORDINAL),
+            ordinal=ordinal,
+            read_only=_boolean(data["read_only"], "read_only"),
+            heartbeat_micros=_optional_integer(data["heartbeat_micros"], "heartbeat_micros", _MAX_MICROS),
+            heartbeat_writer=None if offset is None else ordinal + offset,
             gtid=parse_gtid(flavor, gtid),
-            source_host=source_host,
-            replicating=_boolean(data["replicating"], "replicating"),
         )
 
 

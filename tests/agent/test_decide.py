@@ -19,7 +19,7 @@ def server(ordinal: int, *, writable: bool = False, gtid: str = "0-100-10", hear
     return ServerState(ordinal=ordinal, read_only=not writable,
                        heartbeat_micros=None if heartbeat is None else NOW - heartbeat * 1_000_000,
                        heartbeat_writer=writer, gtid=parse_gtid(Flavor.MARIADB, gtid),
-                       source_host=None if source is None else HOSTS[source], replicating=source is not None)
+                       source_host=None if source is None else HOSTS[source])
 
 
 def view(me: ServerState, *peers: ServerState | int, designated: int = 0, replica_configured: bool = True,
