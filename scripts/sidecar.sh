@@ -95,9 +95,10 @@ start_replication() {
 }
 
 # A server holding transactions the primary lacks (a failed-over primary that came back) is
-# rebuilt from a healthy peer, by clone.sh, in place: its data is kept aside, never deleted. The
-# mark names where it goes, so that a rebuild cut short (a restart of this container) goes on at
-# the next start (finish_rebuild) into the same place.
+# rebuilt from a healthy peer, in place: its data is kept aside, never deleted. The mark names
+# where it goes; the mysql container, whose image has the clone's tools, finishes the rebuild
+# before it starts the server again (server.sh), so that a rebuild cut short goes on into the
+# same place.
 rebuild() {
   local mark deadline
   mark=$(rebuild_mark)
@@ -107,37 +108,11 @@ rebuild() {
   sql_value 'SHUTDOWN' >/dev/null 2>&1 || true
   deadline=$((SECONDS + 300))
   while sql_value 'SELECT 1' >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "the server did not stop within 300s; the rebuild goes on when this container restarts"
+    ((SECONDS < deadline)) || die "the server did not stop within 300s; the rebuild goes on when it restarts"
     sleep 1
   done
-  finish_rebuild
-  wait_for_local_server "$root_options"
-}
-
-# With the server stopped: whatever the data directory holds, unless it is the rebuild's finished
-# clone (its replication position not yet applied), goes aside; then the clone; then the mark goes.
-finish_rebuild() {
-  local mark aside datadir pending entry
-  mark=$(rebuild_mark)
-  datadir="$DATA_VOLUME/$DATA_SUBDIR"
-  pending=$(pending_coordinates_file)
-  aside=$(<"$mark")
-  [[ "$aside" == "$DATA_VOLUME"/diverged-* ]] ||
-    die "the rebuild mark $mark does not name a diverged-* directory of $DATA_VOLUME; write one there (e.g. $DATA_VOLUME/diverged-manual) to let the rebuild go on"
-  if [[ -d "$datadir/mysql" && -f "$pending" && ! -e "$pending.applied" ]]; then
-    log "the rebuild's clone is complete"
-  else
-    mkdir -p "$aside" || die "cannot create $aside"
-    # The directory itself stays: the containers mount it (subPath) and would lose a new one.
-    for entry in "$datadir"/* "$datadir"/.[!.]*; do
-      [[ ! -e "$entry" ]] || mv "$entry" "$aside/" || die "cannot move $entry to $aside"
-    done
-    rm -f "$pending" "$pending.applied"
-    log "the diverged data is kept in $aside (delete it once you no longer need its transactions)"
-    bash "$(dirname "${BASH_SOURCE[0]}")/clone.sh" ||
-      die "the rebuild's clone failed; it goes on when this container restarts"
-  fi
-  rm -f "$mark"
+  log "the server stopped; the mysql container rebuilds its data and starts it"
+  wait_for_local_server "$root_options" "$REBUILD_WAIT_SECONDS"
 }
 
 # Follows the writable pod <source>, rebuilding this server first if it holds transactions
@@ -319,12 +294,14 @@ start_listener() {
 
 require_env ADMIN_USER ROLE_WATCH_SECONDS
 rm -f "$(role_taken_mark)"
-# The server does not start while a rebuild is under way (server.sh): finish it first.
+# A rebuild's clone takes as long as copying the data (server.sh): the server answers after it.
+REBUILD_WAIT_SECONDS=86400
 if [[ -e "$(rebuild_mark)" ]]; then
-  log "this pod's rebuild was cut short; it goes on"
-  finish_rebuild
+  log "the mysql container is rebuilding this pod's data; waiting for its server"
+  wait_for_local_server "$root_options" "$REBUILD_WAIT_SECONDS"
+else
+  wait_for_local_server "$root_options"
 fi
-wait_for_local_server "$root_options"
 peer_options=$(client_options "$REPLICATION_USER" replication-password)
 log "making sure this server has the heartbeat table and event"
 heartbeat_setup_sql | local_sql "$root_options" || die "could not create the heartbeat table and event"

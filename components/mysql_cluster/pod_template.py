@@ -174,8 +174,8 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         _mount("tmp", "/tmp"),
         _mount("client-options", CLIENT_OPTIONS_DIR),
         _mount("run", "/var/run/mysqld"),
-        # The rebuild mark (server.sh); the probes' topology.
-        _mount("data", DATA_VOLUME_MOUNT, read_only=True),
+        # The rebuild (server.sh): the mark, the diverged data set aside, the clone's staging.
+        _mount("data", DATA_VOLUME_MOUNT),
         topology_mount(),
         scripts_mount(),  # for the probes
     ]
@@ -186,7 +186,8 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         image=pod.server_image,
         command=script_command("server.sh"),
         env=env + [_env("SERVER_COMMAND", pod.server.server_command),
-                   _env("PRIMARY_DOWN_READ_SECONDS", pod.settings.primary_down_read_seconds)]
+                   _env("PRIMARY_DOWN_READ_SECONDS", pod.settings.primary_down_read_seconds),
+                   _env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)]
         + [_env(name, value) for name, value in pod.server.entrypoint_env(SECRETS_DIR).items()],
         ports=[core.ContainerPortArgs(name="mysql", container_port=MYSQL_PORT)],
         volume_mounts=mounts,
@@ -205,8 +206,7 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
         name="backup",
         image=pod.backup_image,
         command=script_command("sidecar.sh"),
-        # The sidecar runs clone.sh itself to rebuild a diverged server.
-        env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS), _env("ADMIN_USER", ADMIN_USER),
+        env=env + [_env("ADMIN_USER", ADMIN_USER),
                    _env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
         + (exporter.sidecar_env() if metrics else []),
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],

@@ -39,8 +39,8 @@ ROLES = {
 REAL_TOOLS = ("cat", "cp", "date", "dirname", "grep", "mkdir", "mktemp", "mv", "rm", "rmdir",
               "timeout")
 # Commands whose effect no test needs: they only record their argv (sync would flush every
-# filesystem of the machine).
-NO_OPS = ("sync",)
+# filesystem of the machine; the image's entrypoint would start a server, which the model plays).
+NO_OPS = ("sync", "docker-entrypoint.sh")
 
 ARGV_LOG = "argv.log"
 CALLS_LOG = "calls.log"
