@@ -181,14 +181,23 @@ def start(name: str, flavor: Flavor, tmp: Path, tls: bool = True) -> Iterator[Se
         real.stop()
 
 
-@pytest.fixture(scope="module", params=[("mysql 9.7", Flavor.MYSQL),
-                                        ("mariadb 11.8", Flavor.MARIADB)],
-                ids=["mysql-9.7", "mariadb-11.8"])
-def server(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    name, flavor = request.param
-    with start(name, flavor, tmp_path_factory.mktemp(name.replace(" ", "-"))) as started:
+@pytest.fixture(scope="module")
+def mysql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with start("mysql 9.7", Flavor.MYSQL, tmp_path_factory.mktemp("mysql")) as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with start("mariadb 11.8", Flavor.MARIADB, tmp_path_factory.mktemp("mariadb")) as started:
+        yield started
+
+
+@pytest.fixture(scope="module", params=["mysql_server", "mariadb_server"],
+                ids=["mysql-9.7", "mariadb-11.8"])
+def server(request: pytest.FixtureRequest) -> Server:
+    started: Server = request.getfixturevalue(request.param)
+    return started
 
 
 def network_logins(server: Server) -> dict[str, tuple[str, str | None]]:
@@ -271,9 +280,8 @@ def test_the_app_account_works_in_its_database_and_touches_no_other(server: Serv
 
 
 def test_mysql_backup_account_takes_only_the_pods_certificate_from_another_pod(
-        server: Server) -> None:
-    if server.flavor is not Flavor.MYSQL:
-        pytest.skip("MariaDB's backup account has no network login (next test)")
+        mysql_server: Server) -> None:
+    server = mysql_server
     login = "SELECT CURRENT_USER()"
     assert server.refusal("backup", PASSWORDS.backup, login, OTHER_POD, "pods") == "ran"
     assert "denied" in server.refusal("backup", PASSWORDS.backup, login, OTHER_POD)
@@ -283,9 +291,8 @@ def test_mysql_backup_account_takes_only_the_pods_certificate_from_another_pod(
 
 
 def test_mariadb_backup_account_logs_in_from_its_pod_only_with_what_mariadb_backup_needs(
-        server: Server) -> None:
-    if server.flavor is not Flavor.MARIADB:
-        pytest.skip("MySQL's backup account is the clone donor (previous test)")
+        mariadb_server: Server) -> None:
+    server = mariadb_server
     for sql in ("FLUSH TABLES WITH READ LOCK", "SHOW MASTER STATUS", "SHOW SLAVE STATUS",
                 "SHOW ENGINE INNODB STATUS"):
         assert server.refusal("backup", PASSWORDS.backup, sql) == "ran", sql
