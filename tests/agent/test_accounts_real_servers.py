@@ -347,33 +347,58 @@ def test_the_heartbeat_is_written_on_a_writable_server_and_names_it(server: Serv
     assert isinstance(micros, int) and abs(micros / 1e6 - time.time()) < 60
 
 
-def test_a_read_only_server_writes_no_heartbeat_and_its_setup_and_tls_reload_log_nothing(
-        server: Server) -> None:
+@contextlib.contextmanager
+def read_only(server: Server) -> Iterator[None]:
+    """The server demoted, as a replica's is, and promoted again afterwards."""
     server.run(server.dialect.demote())
     try:
+        yield
+    finally:
+        server.run(server.dialect.promote())
+
+
+def gtid_position(server: Server) -> object:
+    return server.value(f"SELECT {server.dialect.gtid_position_expression}")
+
+
+def wait_for_a_heartbeat_after(server: Server, written: object) -> None:
+    deadline = time.monotonic() + 30
+    while server.value(heartbeat.heartbeat_micros_sql()) in (None, written):
+        assert time.monotonic() < deadline, "no new heartbeat within 30 s on a writable server"
+        time.sleep(0.5)
+
+
+def test_a_read_only_server_writes_no_heartbeat(server: Server) -> None:
+    wait_for_a_heartbeat_after(server, None)
+    with read_only(server):
         written = server.value(heartbeat.heartbeat_micros_sql())
-        position = server.value(f"SELECT {server.dialect.gtid_position_expression}")
-        # Made anew on the read-only server, as a replica's agent does at its start.
-        server.run(["SET SESSION sql_log_bin = 0",
-                    f"DROP DATABASE {heartbeat.SCHEMA}", "SET SESSION sql_log_bin = 1"]
-                   if server.flavor is Flavor.MARIADB else
+        time.sleep(3)  # three of the event's seconds
+        assert server.value(heartbeat.heartbeat_micros_sql()) == written
+    wait_for_a_heartbeat_after(server, written)
+
+
+def test_the_heartbeat_setup_on_a_read_only_server_logs_nothing_and_leaves_it_read_only(
+        server: Server) -> None:
+    with read_only(server):
+        # Made anew, as a replica's agent does at its first start.
+        server.run(["SET SESSION sql_log_bin = 0", f"DROP DATABASE {heartbeat.SCHEMA}",
+                    "SET SESSION sql_log_bin = 1"] if server.flavor is Flavor.MARIADB else
                    ["SET GLOBAL super_read_only = 0", "SET SESSION sql_log_bin = 0",
                     f"DROP DATABASE {heartbeat.SCHEMA}", "SET SESSION sql_log_bin = 1",
                     "SET GLOBAL super_read_only = 1"])
+        position = gtid_position(server)
         heartbeat.set_up_heartbeat(server.root, server.dialect)
-        server.run(tls_reload_sql(server.dialect))
-        time.sleep(3)  # three of the event's seconds
-        assert server.value(f"SELECT {server.dialect.gtid_position_expression}") == position
+        assert gtid_position(server) == position
         assert server.value(f"SELECT @@GLOBAL.{server.dialect.read_only_variable}") == 1
-        assert server.value(heartbeat.heartbeat_micros_sql()) in (None, written)
-    finally:
-        server.run(["SET GLOBAL read_only = 0"] + (
-            [] if server.flavor is Flavor.MARIADB else ["SET GLOBAL event_scheduler = ON"]))
-    # Writable again: the event made on the read-only server writes.
-    deadline = time.monotonic() + 30
-    while server.value(heartbeat.heartbeat_micros_sql()) in (None, written):
-        assert time.monotonic() < deadline, "no heartbeat within 30 s of becoming writable"
-        time.sleep(0.5)
+    # Writable again, the event made on the read-only server writes.
+    wait_for_a_heartbeat_after(server, None)
+
+
+def test_the_tls_reload_logs_nothing(server: Server) -> None:
+    with read_only(server):  # no heartbeat is written meanwhile
+        position = gtid_position(server)
+        server.run(tls_reload_sql(server.dialect))
+        assert gtid_position(server) == position
 
 
 def test_mariadb_10_11_accepts_the_accounts_and_refuses_finding_1_to_them(
