@@ -13,7 +13,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +38,9 @@ from real_servers import RealServer, start_server
 THIS_POD = "127.0.0.1"
 OTHER_POD = "127.0.0.2"
 # Every character the quoting must carry: quotes, backslash, the format's %, non-ASCII.
+METRICS_PASSWORD = "m\"'-metrics-pass"
 PASSWORDS = Passwords(replication="r'\"\\%s-pass-1", backup="b'\\-backup-pass-€",
-                      admin="a%'-admin-pass", app="p\\'ä-app-pass", metrics="m\"'-metrics-pass")
+                      admin="a%'-admin-pass", app="p\\'ä-app-pass", metrics=METRICS_PASSWORD)
 CHANGED = Passwords(replication="R-changed-pass", backup="B-changed-pass", admin="A-changed-pass",
                     app="P-changed-pass", metrics="M-changed-pass")
 POD_SUBJECT = "/CN=mysql-cluster-pods"
@@ -100,7 +101,7 @@ class Server:
             connection.close()
         return "ran"
 
-    def run(self, statements: list[Statement] | list[str]) -> None:
+    def run(self, statements: Sequence[Statement | str]) -> None:
         for statement in statements:
             sql, args = (statement, ()) if isinstance(statement, str) else statement
             self.root.execute(sql, args)
@@ -305,17 +306,18 @@ def test_the_metrics_account_reads_status_and_the_heartbeat_view_from_its_pod_on
     for sql in ("SHOW GLOBAL STATUS", server.dialect.replica_status,
                 "SELECT * FROM performance_schema.global_status",
                 f"SELECT ts, server_id FROM {heartbeat.SCHEMA}.{heartbeat.EXPORTER_VIEW}"):
-        assert server.refusal("metrics", PASSWORDS.metrics, sql) == "ran", sql
-    assert "denied" in server.refusal("metrics", PASSWORDS.metrics, "SELECT * FROM my_app.orders")
-    assert "denied" in server.refusal("metrics", PASSWORDS.metrics, "SELECT 1", OTHER_POD)
+        assert server.refusal("metrics", METRICS_PASSWORD, sql) == "ran", sql
+    assert "denied" in server.refusal("metrics", METRICS_PASSWORD, "SELECT * FROM my_app.orders")
+    assert "denied" in server.refusal("metrics", METRICS_PASSWORD, "SELECT 1", OTHER_POD)
 
 
 def test_a_rerun_with_changed_passwords_takes_effect(server: Server) -> None:
-    logins = {"replicator": (PASSWORDS.replication, CHANGED.replication, OTHER_POD, None),
-              "switchover": (PASSWORDS.admin, CHANGED.admin, OTHER_POD, None),
-              "app": (PASSWORDS.app, CHANGED.app, OTHER_POD, None),
-              "metrics": (PASSWORDS.metrics, CHANGED.metrics, THIS_POD, None),
-              "backup": (PASSWORDS.backup, CHANGED.backup, THIS_POD, None)}
+    logins: dict[str, tuple[str, str, str, str | None]] = {
+        "replicator": (PASSWORDS.replication, CHANGED.replication, OTHER_POD, None),
+        "switchover": (PASSWORDS.admin, CHANGED.admin, OTHER_POD, None),
+        "app": (PASSWORDS.app, CHANGED.app, OTHER_POD, None),
+        "metrics": (METRICS_PASSWORD, "M-changed-pass", THIS_POD, None),
+        "backup": (PASSWORDS.backup, CHANGED.backup, THIS_POD, None)}
     if server.flavor is Flavor.MYSQL:
         logins["backup@%"] = (PASSWORDS.backup, CHANGED.backup, OTHER_POD, "pods")
     server.run(accounts_sql(server.accounts, CHANGED))
@@ -333,6 +335,7 @@ def test_the_binary_log_holds_no_clear_password(server: Server) -> None:
     assert "CREATE USER" in text and "ALTER USER" in text
     raw = b"".join(path.read_bytes() for path in server.binary_logs())
     for password in (*vars(PASSWORDS).values(), *vars(CHANGED).values()):
+        assert isinstance(password, str)
         assert password not in text
         assert password.encode() not in raw
 
