@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pymysql
@@ -278,6 +278,20 @@ def test_the_app_account_works_in_its_database_and_touches_no_other(server: Serv
     for sql in ("CREATE TABLE myXapp.t (id INT)", "CREATE DATABASE other",
                 "SELECT * FROM mysql.user", f"SELECT * FROM {heartbeat.SCHEMA}.{heartbeat.TABLE}"):
         assert "denied" in server.refusal("app", PASSWORDS.app, sql, OTHER_POD), sql
+
+
+def test_an_app_account_and_database_named_with_quotes_and_wildcards_work(server: Server) -> None:
+    odd = replace(server.accounts, app_user="o'b\\r%", app_database="it's_%db")
+    server.run(accounts_sql(odd, PASSWORDS))
+    connection = server.connect("o'b\\r%", PASSWORDS.app, OTHER_POD)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS `it's_%db`.t (id INT)")
+        cursor.execute("SELECT COUNT(*) FROM `it's_%db`.t")
+        assert cursor.fetchall() == ((0,),)
+    connection.close()
+    server.run(["CREATE DATABASE IF NOT EXISTS `itXs_Adb`"])
+    assert "denied" in server.refusal("o'b\\r%", PASSWORDS.app,
+                                      "CREATE TABLE itXs_Adb.t (id INT)", OTHER_POD)
 
 
 def test_mysql_backup_account_takes_only_the_pods_certificate_from_another_pod(
