@@ -107,6 +107,19 @@ class Passwords:
     metrics: str | None = field(default=None, repr=False)
 
 
+def read_passwords(secrets: Path, max_replication_password: int | None,
+                   metrics_secrets: Path | None = None) -> Passwords:
+    """The accounts' passwords from the credentials Secret's files in `secrets` (and the metrics
+    Secret's in `metrics_secrets` when metrics are on), under the keys the component mounts."""
+    return Passwords(
+        replication=read_secret(secrets, "replication-password", max_replication_password),
+        backup=read_secret(secrets, "backup-password"),
+        admin=read_secret(secrets, "admin-password"),
+        app=read_secret(secrets, "app-password"),
+        metrics=None if metrics_secrets is None else read_secret(metrics_secrets,
+                                                                 "metrics-password"))
+
+
 def identifier(name: str) -> str:
     """A quoted SQL identifier."""
     return "`" + name.replace("`", "``") + "`"

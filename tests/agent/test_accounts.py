@@ -20,6 +20,7 @@ from mysql_cluster_agent.accounts import (
     grant_pattern,
     identifier,
     native_password_hash,
+    read_passwords,
     read_secret,
     users_sql,
 )
@@ -197,3 +198,23 @@ def test_a_secret_that_is_not_text_is_refused(tmp_path: Path) -> None:
     (tmp_path / "app-password").write_bytes(b"\xff\xfe")
     with pytest.raises(SecretError, match="not UTF-8 text"):
         read_secret(tmp_path, "app-password")
+
+
+def test_the_passwords_are_read_from_the_mounted_secret_keys(tmp_path: Path) -> None:
+    credentials, metrics = tmp_path / "credentials", tmp_path / "metrics"
+    credentials.mkdir()
+    metrics.mkdir()
+    for key in ("replication", "backup", "admin", "app"):
+        (credentials / f"{key}-password").write_text(f"{key}-value\n")
+    (metrics / "metrics-password").write_text("metrics-value")
+    assert read_passwords(credentials, 32, metrics) == Passwords(
+        "replication-value", "backup-value", "admin-value", "app-value", "metrics-value")
+    assert read_passwords(credentials, 32).metrics is None
+
+
+def test_mysql_refuses_a_replication_password_over_its_limit_when_read(tmp_path: Path) -> None:
+    for key in ("replication", "backup", "admin", "app"):
+        (tmp_path / f"{key}-password").write_text("x" * 33)
+    with pytest.raises(SecretError, match="replication-password"):
+        read_passwords(tmp_path, 32)
+    assert read_passwords(tmp_path, None).replication == "x" * 33

@@ -1,5 +1,5 @@
-"""The heartbeat's setup and queries as statements. What the servers make of them:
-test_heartbeat_real_servers.py."""
+"""The heartbeat's setup and the TLS reload as statements. What the servers make of them:
+test_accounts_real_servers.py (the heartbeat tests share its servers)."""
 from __future__ import annotations
 
 import pytest
