@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .accounts import ClusterAccounts, Passwords, SecretError, accounts_sql, read_secret
+from .accounts import (
+    ClusterAccounts,
+    Passwords,
+    SecretError,
+    accounts_sql,
+    read_passwords,
+    read_secret,
+)
 from .config import AgentConfig, ConfigProblem
 from .decide import Action, Follow, Promote, Rebuild, Stay, decide
 from .dialect import Dialect, Flavor, dialect_for
@@ -76,11 +83,7 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
     metrics_secrets = Path(env["METRICS_SECRETS_DIR"]) if env.get("METRICS_SECRETS_DIR") else None
 
     def passwords() -> Passwords:
-        return Passwords(
-            replication=read_secret(secrets, "replication-password", dialect.max_replication_password),
-            backup=read_secret(secrets, "backup-password"), admin=read_secret(secrets, "admin-password"),
-            app=read_secret(secrets, "app-password"),
-            metrics=read_secret(metrics_secrets, "metrics-password") if metrics_secrets else None)
+        return read_passwords(secrets, dialect.max_replication_password, metrics_secrets)
 
     options_dir = env.get("CLIENT_OPTIONS_DIR", "")
     return RoleSettings(
