@@ -275,7 +275,11 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
 def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContainer]:
     containers = [PodContainer(_mysql(pod, env), also_reads=server_tls_files(pod)),
                   PodContainer(_backup_sidecar(pod, env)),
-                  agent_container(pod, env, _container_security())]
+                  agent_container(
+                      pod, env + [_env("ADMIN_USER", ADMIN_USER), _env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
+                      + (exporter.sidecar_env() if pod.metrics_secret_name is not None else []),
+                      _container_security(),
+                      [_mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR)])]
     if pod.metrics_secret_name is not None:
         containers.append(PodContainer(
             exporter.exporter_container(pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE,
