@@ -203,14 +203,11 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
 
 
 def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
-    metrics = pod.metrics_secret_name is not None
     return core.ContainerArgs(
         name="backup",
         image=pod.backup_image,
         command=script_command("sidecar.sh"),
-        env=env + [_env("ADMIN_USER", ADMIN_USER),
-                   _env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
-        + (exporter.sidecar_env() if metrics else []),
+        env=env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)],
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
         readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
         volume_mounts=[
