@@ -228,19 +228,24 @@ def _answers(sql: Sql) -> bool:
 
 
 def wait_for_server(sql: Sql, stop: threading.Event, log: Log) -> None:
-    """Until the local server answers. A refused password will not get better by waiting (the
-    Secret and the server disagree): it is said, and waited on, every minute."""
+    """Until the local server answers, and is the server itself: the image's entrypoint runs a
+    temporary server on the same socket while it initializes a new data directory, without
+    networking (docker-library/mysql and mariadb docker-entrypoint.sh, docker_temp_server_start),
+    which must not be given a role. A refused password will not get better by waiting (the Secret
+    and the server disagree): it is said once, and waited on."""
     said = ""
     while not stop.is_set():
         try:
-            sql.query("SELECT 1")
-            return
+            rows = sql.query("SELECT @@GLOBAL.skip_networking")
+            if rows and str(rows[0][0]) == "0":
+                return
+            message = "the server is the image entrypoint's temporary one (initializing its data); waiting"
         except SqlError as error:
             message = (f"the local server refused root's password: {error}; the Secret and the server disagree"
                        if error.code == 1045 else f"waiting for the local server to accept connections ({error})")
-            if message != said:
-                log(message)
-                said = message
+        if message != said:
+            log(message)
+            said = message
         stop.wait(2)
 
 
@@ -248,9 +253,15 @@ def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: As
                   log: Log) -> None:
     """The agent's role loop, until `stop` is set."""
     settings.role_taken_mark.unlink(missing_ok=True)
-    wait_for_server(sql, stop, log)
-    log("making sure this server has the heartbeat table and event")
-    set_up_heartbeat(sql, settings.dialect)
+    while not stop.is_set():
+        wait_for_server(sql, stop, log)
+        try:
+            log("making sure this server has the heartbeat table and event")
+            set_up_heartbeat(sql, settings.dialect)
+            break
+        except SqlError as error:
+            log(f"could not set up the heartbeat: {error}; trying again")
+            stop.wait(2)
 
     def look(role_given_at: int | None) -> Gathered:
         return gather(config, sql, settings.dialect, ask, role_given_at, time.time_ns() // 1000)

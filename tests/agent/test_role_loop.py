@@ -143,7 +143,8 @@ def test_a_follow_that_fails_keeps_the_clones_position_for_the_next_look(tmp_pat
 
 
 def test_the_loop_waits_for_the_local_server_and_says_so_once() -> None:
-    sql = FakeSql({"SELECT 1": [(1,)]}, failing={"SELECT 1": SqlError(2002, "no socket")})
+    query = "SELECT @@GLOBAL.skip_networking"
+    sql = FakeSql({query: [(0,)]}, failing={query: SqlError(2002, "no socket")})
     logged: list[str] = []
 
     class Stop(threading.Event):
@@ -154,6 +155,20 @@ def test_the_loop_waits_for_the_local_server_and_says_so_once() -> None:
 
     wait_for_server(sql, Stop(), logged.append)
     assert len(sql.ran) == 4 and len(logged) == 1 and "waiting for the local server" in logged[0]
+
+
+def test_the_image_entrypoints_temporary_server_is_not_given_a_role() -> None:
+    query = "SELECT @@GLOBAL.skip_networking"
+    sql = FakeSql({query: [(1,)]})
+    logged: list[str] = []
+
+    class Stop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            sql.answers[query] = [(0,)]  # the entrypoint has started the server itself
+            return False
+
+    wait_for_server(sql, Stop(), logged.append)
+    assert len(sql.ran) == 2 and "temporary one" in logged[0]
 
 
 def test_the_role_settings_name_a_missing_variable() -> None:
