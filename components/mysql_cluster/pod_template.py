@@ -96,7 +96,7 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("TMPDIR", "/tmp"),
         # The scripts use TLS exactly when this is set.
         *([_env("TLS_DIR", TLS_DIR)] if pod.tls_secret_name is not None else []),
-        # Only a holder of this certificate may clone a MySQL pod (users.sh), where it is known.
+        # Only a holder of this certificate may clone a MySQL pod (the agent's accounts.py), where it is known.
         *([_env("TLS_SUBJECT", subject)] if pod.tls_secret_name is not None
           and (subject := certificate_subject(names, settings)) else []),
     ]

@@ -1,5 +1,5 @@
 """The exporter as rendered, against real servers: mysqld-exporter runs with the rendered
-arguments and option file, as the user users.sh creates, beside a real primary and a replica
+arguments and option file, as the account the agent creates (accounts.py), beside a real primary and a replica
 replicating from it by GTID, all on 127.0.0.1, on each flavor's default server (MySQL 9.7 and
 MariaDB 11.8, from the end-to-end tests' server trees: tests/e2e/server_roots.py).
 
