@@ -6,7 +6,8 @@
 # donor keeps serving and applying meanwhile; the copy is consistent at one GTID set.
 #
 # Accounts: on the donor the backup user, whose BACKUP_ADMIN lets it give a copy (accounts.py of
-# the agent); on the temporary server a local account holding CLONE_ADMIN and BACKUP_ADMIN: MySQL's documentation
+# the agent); on the temporary server a local account holding CLONE_ADMIN and BACKUP_ADMIN: MySQL's
+# documentation
 # says CLONE_ADMIN implies BACKUP_ADMIN, but 9.7.4 refuses a clone into DATA DIRECTORY without it
 # (ERROR 1227, tests/e2e). The donor's password reaches the temporary server inside the
 # statement, on the client's stdin.
