@@ -8,8 +8,8 @@
 # Accounts: on the donor the backup user, whose BACKUP_ADMIN lets it give a copy (accounts.py of
 # the agent); on the temporary server a local account holding CLONE_ADMIN and BACKUP_ADMIN: MySQL's
 # documentation says CLONE_ADMIN implies BACKUP_ADMIN, but 9.7.4 refuses a clone into DATA
-# DIRECTORY without it (ERROR 1227, tests/e2e). The donor's password reaches the temporary server inside the
-# statement, on the client's stdin.
+# DIRECTORY without it (ERROR 1227, tests/e2e). The donor's password reaches the temporary server
+# inside the statement, on the client's stdin.
 
 # How often a running clone reports its progress. Nothing limits how long it may take: a large
 # copy that keeps moving is never cut off (the plugin's own network timeouts end a dead one).
