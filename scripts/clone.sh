@@ -3,7 +3,8 @@
 # staging directory on the data volume: MariaDB's as a streamed backup, checked and prepared;
 # MySQL's by the server's CLONE plugin (clone-plugin.sh), checked. Only then is it moved into
 # place, system schema last, so a partial copy never becomes a data directory; a failed attempt is
-# discarded and retried. The backup sidecar runs it too, to rebuild a server that has diverged.
+# discarded and retried. The mysql container runs it too, to rebuild a server that has diverged
+# (server.sh).
 set -euo pipefail
 SCRIPT_NAME=clone-mysql
 # shellcheck source=lib.sh

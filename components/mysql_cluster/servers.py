@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mysql_cluster_agent.dialect import Dialect, Flavor, dialect_for
+
 from .settings import BY_KEY, ConfigError
 
 
@@ -16,14 +18,17 @@ class Server:
     backup_image: str
 
     @property
+    def dialect(self) -> Dialect:
+        """What differs between the servers, from the table the agent uses too."""
+        return dialect_for(Flavor(self.flavor), self.version)
+
+    @property
     def is_mariadb(self) -> bool:
         return self.flavor == "mariadb"
 
     @property
     def clones_with_plugin(self) -> bool:
-        """MySQL seeds a new replica with its CLONE plugin (8.0.17+), MariaDB by a streamed
-        physical backup (mariadb-backup)."""
-        return self.flavor == "mysql"
+        return self.dialect.clones_with_plugin
 
     @property
     def backup_format(self) -> str:
@@ -47,9 +52,7 @@ class Server:
 
     @property
     def speaks_source_replica(self) -> bool:
-        """MySQL 8.0.26+ names its replication options and statements SOURCE/REPLICA (8.4 removed
-        the old names); MariaDB says MASTER/SLAVE."""
-        return self.flavor == "mysql"
+        return self.dialect.speaks_source_replica
 
     @property
     def entrypoint_env_prefix(self) -> str:
@@ -58,28 +61,19 @@ class Server:
 
     @property
     def server_command(self) -> str:
-        """The server program, which the image entrypoint takes as its argument."""
-        return "mariadbd" if self.is_mariadb else "mysqld"
+        return self.dialect.server_command
 
     @property
     def read_only_option(self) -> str:
-        """How a replica refuses writes: super-read-only also stops privileged clients on MySQL;
-        MariaDB's read-only already does, for every user without READ_ONLY ADMIN."""
-        return "read-only" if self.is_mariadb else "super-read-only"
+        return self.dialect.read_only_option
 
     @property
     def schedules_events_when_read_only(self) -> bool:
-        """Whether the event scheduler can stay on where the server is read-only. MySQL's refuses
-        every enabled event under super_read_only and logs an error for each, every time it is
-        due (seen on 9.7.4 by tests/e2e/test_replication.py), so MySQL runs the scheduler only on
-        the writable server; MariaDB's runs the event, whose write the heartbeat guards."""
-        return self.is_mariadb
+        return self.dialect.schedules_events_when_read_only
 
     @property
     def utf8mb4_collation(self) -> str:
-        """The newest Unicode collation of utf8mb4 the server has: UCA 9.0.0 on MySQL 8 and 9,
-        UCA 14.0.0 on MariaDB (from 10.10)."""
-        return "utf8mb4_uca1400_ai_ci" if self.is_mariadb else "utf8mb4_0900_ai_ci"
+        return self.dialect.utf8mb4_collation
 
     def entrypoint_env(self, secrets_dir: str) -> dict[str, str]:
         """What the image entrypoint needs to initialise the primary's data directory."""

@@ -1,5 +1,6 @@
-"""The rebuild of a diverged server (a failed-over primary that came back) survives a restart of
-the backup sidecar: the mark names where the diverged data goes, and the next start finishes."""
+"""The rebuild of a diverged server (a failed-over primary that came back) is finished by the
+mysql container before it starts the server (server.sh), whose image has the clone's tools; it
+survives a restart of that container: the mark names where the diverged data goes."""
 from __future__ import annotations
 
 pytest_plugins = ["pod_fixtures"]
@@ -8,7 +9,7 @@ SERVER = "mariadb 10.11"
 
 
 def cut_short(make_pod, datadir_files: dict[str, str], pending: str | None = None):
-    """Pod 2 whose sidecar stopped mid-rebuild: the mark, and what the data directory holds."""
+    """Pod 2 whose server was stopped for a rebuild: the mark, and what the data directory holds."""
     pod = make_pod(SERVER, 2)
     datadir = pod.data / "mysql"
     for name, text in datadir_files.items():
@@ -20,36 +21,50 @@ def cut_short(make_pod, datadir_files: dict[str, str], pending: str | None = Non
     return pod
 
 
-def test_a_rebuild_cut_short_sets_the_diverged_data_aside_and_clones_at_the_next_start(make_pod):
+def server_started(pod) -> bool:
+    """The image's entrypoint ran with the server program (its no-op stand-in records argv)."""
+    argv = pod.control / "argv.log"
+    return argv.exists() and "docker-entrypoint.sh\0mariadbd\0" in argv.read_text()
+
+
+def test_a_marked_rebuild_sets_the_diverged_data_aside_and_clones_before_the_server_starts(make_pod):
     pod = cut_short(make_pod, {"mysql/user.frm": "diverged", "ibdata1": "diverged"})
-    run = pod.run("backup")
-    assert run.settled, run.stderr
-    assert "this pod's rebuild was cut short; it goes on" in run.stderr
+    run = pod.run("mysql")
+    assert run.status == 0, run.stderr
+    assert "this pod's data is rebuilt from a peer" in run.stderr
     aside = pod.data / "diverged-20260101T000000Z"
     assert sorted(str(p.relative_to(aside)) for p in aside.rglob("*") if p.is_file()) == [
         "ibdata1", "mysql/user.frm"]
-    # The clone's stream from a peer first, then the listener that serves backups.
-    assert [call["argv"][-1] for call in run.of("socat")] == [
-        "STDOUT", "EXEC:bash -c stream_backup"]
+    # The clone's stream from a peer, then the server through the image's entrypoint.
+    assert [call["argv"][-1] for call in run.of("socat")] == ["STDOUT"]
+    assert server_started(pod)
     assert (pod.data / "mysql" / "mysql").is_dir() and not (pod.data / "rebuild").exists()
 
 
 def test_a_rebuild_whose_clone_had_completed_keeps_it(make_pod):
     pod = cut_short(make_pod, {"mysql/db.opt": "cloned", "ibdata1": "cloned"}, pending="0-100-26\n")
-    run = pod.run("backup")
-    assert run.settled, run.stderr
+    run = pod.run("mysql")
+    assert run.status == 0, run.stderr
     assert "the rebuild's clone is complete" in run.stderr
-    assert [call["argv"][-1] for call in run.of("socat")] == ["EXEC:bash -c stream_backup"]
+    assert run.of("socat") == []
     assert (pod.data / "mysql" / "ibdata1").read_text() == "cloned"
     assert not (pod.data / "diverged-20260101T000000Z").exists()
     assert not (pod.data / "rebuild").exists()
 
 
-def test_a_rebuild_mark_naming_no_diverged_directory_stops_the_sidecar_saying_what_to_write(
+def test_a_rebuild_mark_naming_no_diverged_directory_stops_the_server_container_saying_what_to_write(
         make_pod):
     pod = cut_short(make_pod, {"ibdata1": "diverged"})
     (pod.data / "rebuild").write_text("")
-    run = pod.run("backup")
+    run = pod.run("mysql")
     assert run.status == 1
     assert "does not name a diverged-* directory" in run.stderr
     assert (pod.data / "mysql" / "ibdata1").read_text() == "diverged"
+    assert not server_started(pod)
+
+
+def test_without_a_rebuild_mark_the_server_starts_at_once(make_pod):
+    pod = make_pod(SERVER, 1)
+    run = pod.run("mysql")
+    assert run.status == 0, run.stderr
+    assert server_started(pod)

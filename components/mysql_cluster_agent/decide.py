@@ -1,0 +1,218 @@
+"""The role decision: one pure function from the cluster as this pod sees it (state.ClusterView)
+to what this pod's server should do, over named situations. Nothing here reads or changes
+anything, so every situation is table-tested in milliseconds (tests/agent/test_decide.py).
+
+Two moments ask it: the role at start (the agent's first look, and every look after the server
+restarted: it comes back read-only and, on a replica, without replication, since servers run
+with skip-replica-start), and the role watch (every later look). Automatic failover is not made
+here: the situations it would act on (no writable pod, the last primary not running) are named,
+and their action today is to wait for someone to move the primary (docs/operations.md, "Why
+there is no automatic failover")."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .gtid import holds
+from .state import ClusterView, ServerState
+
+
+class Situation(enum.Enum):
+    # At start (or after the server restarted).
+    WRITABLE_PEER = "a peer is writable: this server follows it"
+    DIVERGED_FROM_WRITABLE_PEER = "this server holds transactions the writable peer lacks"
+    LAST_PRIMARY_IS_THIS_POD = "this pod wrote the newest heartbeat: it is the primary again"
+    NEW_CLUSTER_DESIGNATED_PRIMARY = "no pod has a heartbeat yet and this pod is the designated primary"
+    NEW_CLUSTER_FIRST_POD = "pod 0 of a new cluster: no peer answers and it never was a replica"
+    PEER_AHEAD_OF_WOULD_BE_PRIMARY = "a peer holds transactions this server lacks: it does not become the primary"
+    LAST_PRIMARY_READ_ONLY = "the last primary answers read-only: this server follows it"
+    LAST_PRIMARY_NOT_RUNNING = "the last primary does not answer: this server waits for it as its replica"
+    ORDERED_START_DEADLOCK = "the last primary is a later pod that the StatefulSet starts only after this one is ready"
+    # The role watch.
+    STEADY_PRIMARY = "this server is the writable primary"
+    STEADY_REPLICA = "this server follows the writable pod"
+    FOLLOW_NEW_PRIMARY = "another pod became writable: this replica follows it"
+    STEP_DOWN = "another writable pod is the designated primary: this server steps down"
+    NO_WRITABLE_POD = "no pod is writable"
+    # Either.
+    TWO_PRIMARIES = "this server and a peer are both writable, and the peer is not the designated primary"
+    SPLIT_PEERS = "several peers are writable"
+
+
+@dataclass(frozen=True)
+class Promote:
+    """Make this server the writable primary."""
+    situation: Situation
+    why: str
+
+
+@dataclass(frozen=True)
+class Follow:
+    """Make this server a read-only replica of pod `source`."""
+    source: int
+    situation: Situation
+    why: str
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """This server diverged from pod `source`, the primary: set its data aside and clone it
+    anew (then it follows the primary, at its next start)."""
+    source: int
+    situation: Situation
+    why: str
+
+
+@dataclass(frozen=True)
+class Stay:
+    """Change nothing; `why` says what someone must know (empty when all is well)."""
+    situation: Situation
+    why: str = ""
+
+
+Action = Promote | Follow | Rebuild | Stay
+
+
+def decide(view: ClusterView) -> Action:
+    writable = [peer.ordinal for peer in view.answered if not peer.read_only]
+    if len(writable) > 1:
+        return Stay(Situation.SPLIT_PEERS,
+                    f"pods {' and '.join(map(str, writable))} are all writable; nobody acts on a split: make "
+                    "all but one read-only by hand (SET GLOBAL read_only = 1) and see docs/operations.md")
+    if view.needs_role:
+        return _role_at_start(view, writable[0] if writable else None)
+    return _role_watch(view, writable[0] if writable else None)
+
+
+def _role_at_start(view: ClusterView, writable: int | None) -> Action:
+    me = view.me.server
+    if writable is not None:
+        if not me.read_only and writable != view.designated_primary:
+            return _two_primaries(view, writable)
+        return _follow_or_rebuild(view, writable, Situation.WRITABLE_PEER,
+                                  f"pod {writable} is writable: it is the primary")
+    # No pod is writable. The primary is the pod that was writable last (the writer of the
+    # newest heartbeat this server or a peer holds), not the one the topology names: that is
+    # only the last requested move, which may have failed, and following a pod that never
+    # became the primary would leave the cluster without one.
+    last = _last_primary(view)
+    if last is None:
+        if view.designated_primary == view.ordinal:
+            return _promote_unless_peer_ahead(view, Situation.NEW_CLUSTER_DESIGNATED_PRIMARY,
+                                              "no pod has a heartbeat yet and this pod is the designated primary")
+        target = view.designated_primary
+    elif last == view.ordinal:
+        return _promote_unless_peer_ahead(
+            view, Situation.LAST_PRIMARY_IS_THIS_POD,
+            f"this pod wrote the newest heartbeat: it is the primary (designated: pod {view.designated_primary})")
+    else:
+        target = last
+    if view.ordinal == 0 and not view.answered and not view.me.replica_configured:
+        return _promote_unless_peer_ahead(view, Situation.NEW_CLUSTER_FIRST_POD,
+                                          "pod 0 of a new cluster (no peer answers, never a replica)")
+    if view.peers.get(target) is not None:
+        return Follow(target, Situation.LAST_PRIMARY_READ_ONLY,
+                      f"pod {target} is the primary (the newest heartbeat) and answers read-only; this server "
+                      "follows it")
+    if target > view.ordinal:
+        return Follow(target, Situation.ORDERED_START_DEADLOCK,
+                      _ordered_start_deadlock(view, target, by_heartbeat=last is not None))
+    return Follow(target, Situation.LAST_PRIMARY_NOT_RUNNING,
+                  f"pod {target} is the primary (the newest heartbeat) and does not answer; this server waits "
+                  "for it as its replica")
+
+
+def _role_watch(view: ClusterView, writable: int | None) -> Action:
+    me = view.me.server
+    if writable is None:
+        if not me.read_only:
+            return Stay(Situation.STEADY_PRIMARY)
+        return _no_writable_pod(view)
+    if not me.read_only:
+        if writable != view.designated_primary:
+            return _two_primaries(view, writable)
+        return _follow_or_rebuild(view, writable, Situation.STEP_DOWN,
+                                  f"pod {writable} is writable and designated as the primary: this server steps down")
+    if me.source_host == view.host(writable):
+        return Stay(Situation.STEADY_REPLICA)
+    return _follow_or_rebuild(view, writable, Situation.FOLLOW_NEW_PRIMARY,
+                              f"the primary is pod {writable}; this replica follows it")
+
+
+def _follow_or_rebuild(view: ClusterView, source: int, situation: Situation, why: str) -> Action:
+    """Follow pod `source`, unless this server holds transactions it lacks (a failover left
+    them behind): such a server must never replicate as it is. This server's state was read
+    before the peers' (ClusterView), so the source cannot seem to lack heartbeats this server
+    took from it meanwhile."""
+    primary = view.peers[source]
+    assert primary is not None  # a writable peer answered
+    if not holds(primary.gtid, view.me.server.gtid):
+        return Rebuild(source, Situation.DIVERGED_FROM_WRITABLE_PEER,
+                       f"this server holds transactions that the primary (pod {source}) lacks: a failover left "
+                       "them behind; it is rebuilt from a peer, its data kept aside")
+    return Follow(source, situation, why)
+
+
+def _promote_unless_peer_ahead(view: ClusterView, situation: Situation, why: str) -> Action:
+    for peer in view.answered:
+        if not holds(view.me.server.gtid, peer.gtid):
+            return Stay(Situation.PEER_AHEAD_OF_WOULD_BE_PRIMARY,
+                        f"pod {peer.ordinal} holds transactions this server lacks; not becoming the primary. "
+                        f"Move the primary there (primaryOrdinal={peer.ordinal}) or see docs/operations.md")
+    return Promote(situation, why)
+
+
+def _two_primaries(view: ClusterView, writable: int) -> Stay:
+    return Stay(Situation.TWO_PRIMARIES,
+                f"this server and pod {writable} are both writable and the topology names pod "
+                f"{view.designated_primary} as the primary; nobody acts on a split: make one read-only by hand "
+                "(SET GLOBAL read_only = 1) and see docs/operations.md")
+
+
+def _no_writable_pod(view: ClusterView) -> Stay:
+    """What a replica sees while no pod is writable: a switchover between its steps, the primary
+    restarting, or the primary down. A failover would be decided here; today it waits."""
+    last = _last_primary(view)
+    if last is None or last == view.ordinal:
+        return Stay(Situation.NO_WRITABLE_POD, "no pod is writable; waiting for a primary")
+    if view.peers.get(last) is not None:
+        return Stay(Situation.LAST_PRIMARY_READ_ONLY,
+                    f"pod {last}, the last primary, answers read-only (a move or a restart under way); waiting")
+    if last > view.ordinal and not view.answered:
+        return Stay(Situation.ORDERED_START_DEADLOCK, _ordered_start_deadlock(view, last, by_heartbeat=True))
+    age = view.heartbeat_age_micros(view.me.server)
+    since = f" for {age // 1_000_000}s" if age is not None else ""
+    return Stay(Situation.LAST_PRIMARY_NOT_RUNNING,
+                f"pod {last}, the last primary, has not answered{since}; no failover is automatic: move the "
+                "primary (primaryOrdinal) once you know its state (docs/operations.md#failover)")
+
+
+def _ordered_start_deadlock(view: ClusterView, last: int, by_heartbeat: bool) -> str:
+    """After a switchover away from pod 0, a restart of the whole cluster starts pod 0 first
+    (podManagementPolicy OrderedReady) and pod `last`, the last primary, only once every pod
+    before it is ready, which a replica without its primary never is. Becoming the primary here
+    would drop whatever pod `last` committed and sent to nobody, so this pod stays its replica and
+    says how to go on: a failover to this pod, by the switchover Job, which keeps what pod `last`
+    alone holds aside when it starts."""
+    known = ("it wrote the newest heartbeat this server holds" if by_heartbeat
+             else "the topology names it and no server has a heartbeat")
+    return (f"pod {last} is the primary ({known}) and is not "
+            f"running; the StatefulSet starts it only once this pod is ready (podManagementPolicy "
+            f"OrderedReady), and a replica without its primary is never ready, so the cluster cannot start "
+            f"by itself. This server stays a replica of pod {last} so that no write of it is lost. To start "
+            f"the cluster, move the primary here: `pulumi config set primaryOrdinal {view.ordinal}` (and "
+            f"expectedPrimaryOrdinal where the policy asks for it) and `pulumi up`; the switchover Job fails "
+            f"over to this pod, and pod {last}, once started, sets aside any transaction this pod lacks "
+            f"(docs/operations.md#failover)")
+
+
+def _last_primary(view: ClusterView) -> int | None:
+    """The pod that wrote the newest heartbeat this server or an answering peer holds: the last
+    pod that was writable. None when no server has a heartbeat (a new cluster)."""
+    newest: ServerState | None = None
+    for state in (view.me.server, *view.answered):
+        if state.heartbeat_micros is None or state.heartbeat_writer is None:
+            continue
+        if newest is None or newest.heartbeat_micros is None or state.heartbeat_micros > newest.heartbeat_micros:
+            newest = state
+    return None if newest is None else newest.heartbeat_writer

@@ -1,0 +1,172 @@
+"""The one table of what differs between the servers the cluster runs: statement texts and
+server facts. The agent builds its statements from it and the component (mysql_cluster.servers)
+imports its flavor facts from it, so no fact is written twice."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+# The column of the replica status row (Dialect.replica_status) that holds the source's host, in
+# both flavors (Source_Host, Master_Host); the statement has no row without a replication channel.
+# Read by position because the seam returns rows only, and because MariaDB has the status as a
+# table (information_schema.SLAVE_STATUS) only from 11.6, and MySQL's performance_schema tables
+# are empty when a user turns performance_schema off.
+REPLICA_STATUS_SOURCE_HOST_COLUMN = 1
+
+
+class Flavor(enum.Enum):
+    MYSQL = "mysql"
+    MARIADB = "mariadb"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    flavor: Flavor
+    # MySQL 8.0.23+ speaks SOURCE/REPLICA (8.4 removed the old words); MariaDB MASTER/SLAVE.
+    speaks_source_replica: bool
+    stop_replica: str
+    start_replica: str
+    reset_replica_all: str
+    change_source: str
+    # The prefix of CHANGE ... TO's options: SOURCE_HOST or MASTER_HOST.
+    source_option: str
+    replica_status: str
+    # Empties the binary logs and the GTID state: MySQL 8.4 replaced RESET MASTER by RESET
+    # BINARY LOGS AND GTIDS (9.7 too); 8.0 and MariaDB know only the old one.
+    reset_binary_logs: str
+    # The server option that makes a replica refuse writes: super-read-only also stops
+    # privileged clients on MySQL; MariaDB's read-only already does, for every user without
+    # READ_ONLY ADMIN.
+    read_only_option: str
+    # Whether the event scheduler can stay on where the server is read-only. MySQL's refuses
+    # every enabled event under super_read_only and logs an error each time one is due (seen on
+    # 9.7.4 by tests/e2e/test_replication.py), so MySQL runs it on the writable server only;
+    # MariaDB's runs the heartbeat event, whose write checks read_only itself.
+    schedules_events_when_read_only: bool
+    # MySQL seeds a new replica with its CLONE plugin (8.0.17+), MariaDB by a streamed physical
+    # backup (mariadb-backup).
+    clones_with_plugin: bool
+    # The server program, which the image entrypoint takes as its argument.
+    server_command: str
+    # The newest Unicode collation of utf8mb4: UCA 9.0.0 on MySQL 8 and 9, UCA 14.0.0 on MariaDB
+    # (from 10.10).
+    utf8mb4_collation: str
+    # A server's GTID state as an SQL expression: MariaDB's binary log state (the last sequence
+    # number of every server in every domain) with the replica position (a fresh clone has no
+    # binary log yet); MySQL's gtid_executed, which the server prints over several lines.
+    gtid_state_expression: str
+    # The last transaction of each domain written to the binary log (MariaDB), or the whole GTID
+    # set (MySQL): what a switchover waits for on the new primary.
+    gtid_position_expression: str
+    # A function answering 0 once the server applied a GTID position, waiting up to a number of
+    # seconds; -1 (MariaDB) or 1 (MySQL) when it did not in time.
+    wait_for_gtid_function: str
+    # The longest replication password the server takes: MySQL refuses more than 32 characters
+    # (ER_CHANGE_SOURCE_PASSWORD_LENGTH, mysql-server sql/sql_yacc.yy); MariaDB has no limit.
+    max_replication_password: int | None
+    # Makes the server load renewed certificate files. MariaDB logs a FLUSH unless told not to.
+    tls_reload: str
+
+    @property
+    def read_only_variable(self) -> str:
+        """The global variable behind read_only_option."""
+        return self.read_only_option.replace("-", "_")
+
+    def promote(self) -> list[str]:
+        """Makes the server the primary: no replication channel left, writable, so its
+        heartbeat event starts writing (and, on MySQL, the event scheduler runs)."""
+        statements = [self.stop_replica, self.reset_replica_all, "SET GLOBAL read_only = 0"]
+        if not self.schedules_events_when_read_only:
+            statements.append("SET GLOBAL event_scheduler = ON")
+        return statements
+
+    def demote(self) -> list[str]:
+        """Stops writes from clients. Both servers wait for transactions that are committing,
+        so the binary log is final once the statement returns."""
+        if self.schedules_events_when_read_only:
+            return ["SET GLOBAL read_only = 1"]
+        return ["SET GLOBAL super_read_only = 1", "SET GLOBAL event_scheduler = OFF"]
+
+    def carry_own_transactions(self) -> list[str]:
+        """Before a server that has data follows a primary. A MariaDB server that was the
+        primary has its own transactions in gtid_binlog_pos only: gtid_current_pos carries them
+        into the replica position (on a server that never wrote it is the replica position).
+        MySQL's auto-position uses gtid_executed, which has them all."""
+        if self.flavor is Flavor.MARIADB:
+            return ["SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos"]
+        return []
+
+    def use_gtid_option(self) -> str:
+        """The option of CHANGE ... TO that replicates by GTID. caching_sha2_password without
+        TLS needs the source's public key (ignored over TLS)."""
+        if self.flavor is Flavor.MARIADB:
+            return "MASTER_USE_GTID=slave_pos"
+        return "GET_SOURCE_PUBLIC_KEY=1, SOURCE_AUTO_POSITION=1"
+
+    def set_clone_position(self) -> list[str]:
+        """Moves the GTID state of a fresh clone to the position it was copied at (the SQL
+        argument of the statement with %s). MySQL sets gtid_purged only on an empty
+        gtid_executed."""
+        if self.flavor is Flavor.MARIADB:
+            return ["SET GLOBAL gtid_slave_pos = %s"]
+        return [self.reset_binary_logs, "SET GLOBAL gtid_purged = %s"]
+
+    def wait_for_gtid(self) -> str:
+        """The query that waits for a GTID position and a number of seconds (SQL parameters)."""
+        return f"SELECT {self.wait_for_gtid_function}(%s, %s)"
+
+
+_MYSQL = Dialect(
+    flavor=Flavor.MYSQL,
+    speaks_source_replica=True,
+    stop_replica="STOP REPLICA",
+    start_replica="START REPLICA",
+    reset_replica_all="RESET REPLICA ALL",
+    change_source="CHANGE REPLICATION SOURCE TO",
+    source_option="SOURCE",
+    replica_status="SHOW REPLICA STATUS",
+    reset_binary_logs="RESET BINARY LOGS AND GTIDS",
+    read_only_option="super-read-only",
+    schedules_events_when_read_only=False,
+    clones_with_plugin=True,
+    server_command="mysqld",
+    utf8mb4_collation="utf8mb4_0900_ai_ci",
+    gtid_state_expression="@@GLOBAL.gtid_executed",
+    gtid_position_expression="@@GLOBAL.gtid_executed",
+    wait_for_gtid_function="WAIT_FOR_EXECUTED_GTID_SET",
+    max_replication_password=32,
+    tls_reload="ALTER INSTANCE RELOAD TLS",
+)
+
+_MARIADB = Dialect(
+    flavor=Flavor.MARIADB,
+    speaks_source_replica=False,
+    stop_replica="STOP SLAVE",
+    start_replica="START SLAVE",
+    reset_replica_all="RESET SLAVE ALL",
+    change_source="CHANGE MASTER TO",
+    source_option="MASTER",
+    replica_status="SHOW SLAVE STATUS",
+    reset_binary_logs="RESET MASTER",
+    read_only_option="read-only",
+    schedules_events_when_read_only=True,
+    clones_with_plugin=False,
+    server_command="mariadbd",
+    utf8mb4_collation="utf8mb4_uca1400_ai_ci",
+    gtid_state_expression=(
+        "CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_state, ''), NULLIF(@@GLOBAL.gtid_slave_pos, ''))"),
+    gtid_position_expression="@@GLOBAL.gtid_binlog_pos",
+    wait_for_gtid_function="MASTER_GTID_WAIT",
+    max_replication_password=None,
+    tls_reload="FLUSH NO_WRITE_TO_BINLOG SSL",
+)
+
+# MySQL 8.0 predates RESET BINARY LOGS AND GTIDS (8.4) and still has RESET MASTER.
+_MYSQL_8_0 = Dialect(**{**_MYSQL.__dict__, "reset_binary_logs": "RESET MASTER"})
+
+
+def dialect_for(flavor: Flavor, version: str = "") -> Dialect:
+    """The dialect of a flavor's server; the version matters only for MySQL 8.0."""
+    if flavor is Flavor.MARIADB:
+        return _MARIADB
+    return _MYSQL_8_0 if version == "8.0" else _MYSQL

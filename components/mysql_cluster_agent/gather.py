@@ -1,0 +1,70 @@
+"""Gathers the view one role decision is taken on (state.ClusterView): this pod's own server
+first, over the local socket, then every peer's state from its agent, all at once.
+
+The order matters: a peer's state read earlier would lack the heartbeats it has written since,
+which this server may already hold, and this server would seem to hold transactions the peer
+lacks (decide.py would rebuild a healthy replica)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .config import AgentConfig
+from .dialect import REPLICA_STATUS_SOURCE_HOST_COLUMN, Dialect
+from .local_server import Sql
+from .own_state import read_own_state
+from .peers import PeerAnswer, peer_ordinals
+from .state import ClusterView, LocalState, ServerState
+
+AskPeers = Callable[[Sequence[int]], list[PeerAnswer]]
+
+
+def read_local_state(sql: Sql, dialect: Dialect, ordinal: int, now_seconds: int) -> LocalState:
+    """This pod's server as its peers see it, with its replication channel and start time."""
+    server = ServerState.from_wire(dialect.flavor, ordinal, read_own_state(sql, dialect.flavor.value))
+    status = sql.query(dialect.replica_status)
+    source = status[0][REPLICA_STATUS_SOURCE_HOST_COLUMN] if status else None
+    uptime = sql.query("SHOW GLOBAL STATUS LIKE 'Uptime'")
+    if not uptime or not str(uptime[0][1]).isdigit():
+        raise ValueError(f"the server's uptime is not a number: {uptime[:1]!r}")
+    return LocalState(server=replace(server, source_host=str(source) if source else None),
+                      started_at=now_seconds - int(str(uptime[0][1])), replica_configured=bool(status))
+
+
+def designated_primary(topology_dir: Path) -> int:
+    """The topology ConfigMap's primary-ordinal: the last requested move of the primary. It is a
+    mounted volume, re-read at every look, so that moving the primary restarts no pod."""
+    path = topology_dir / "primary-ordinal"
+    text = path.read_text(encoding="utf-8").strip()
+    if not text.isdigit():
+        raise ValueError(f"{path} holds {text[:40]!r} instead of a number; check the topology ConfigMap's keys")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Gathered:
+    view: ClusterView
+    # Why peers did not count as answering, by ordinal (a pod that is down, a malformed state).
+    problems: dict[int, str]
+
+
+def gather(config: AgentConfig, sql: Sql, dialect: Dialect, ask: AskPeers, role_given_at: int | None,
+           now_micros: int) -> Gathered:
+    me = read_local_state(sql, dialect, config.ordinal, now_micros // 1_000_000)
+    replicas = config.replicas()
+    peers: dict[int, ServerState | None] = {}
+    problems: dict[int, str] = {}
+    for answer in ask(peer_ordinals(config.ordinal, replicas)):
+        peers[answer.ordinal] = None
+        if answer.state is None:
+            problems[answer.ordinal] = answer.problem
+            continue
+        try:
+            peers[answer.ordinal] = ServerState.from_wire(dialect.flavor, answer.ordinal, dict(answer.state))
+        except ValueError as error:
+            problems[answer.ordinal] = f"its state is refused: {error}"
+    view = ClusterView(me=me, peers=peers, designated_primary=designated_primary(config.topology_dir),
+                       now_micros=now_micros, hosts=tuple(config.pod_host(n) for n in range(max(replicas, config.ordinal + 1))),
+                       role_given_at=role_given_at)
+    return Gathered(view, problems)

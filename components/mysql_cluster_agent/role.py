@@ -1,0 +1,149 @@
+"""What a role change runs on this pod's server: the statements of each action of decide.py,
+from the dialect table, run in order through the Sql seam as root over the local socket.
+
+Every statement here is allowed under (super_)read_only: the servers exempt replication and GTID
+administration. The replication password travels only as a statement argument, which the seam
+quotes; a statement's text is what gets logged, so the password never reaches a log."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .dialect import Dialect, Flavor
+from .gtid import MariadbGtidState, MysqlGtidSet, parse_gtid
+from .local_server import Sql, SqlError
+
+# What a clone leaves in the pending coordinates file when the copy carries its GTID state itself
+# (MySQL's CLONE copies gtid_executed with the data): scripts/lib.sh OWN_GTID_STATE.
+OWN_GTID_STATE = "own-gtid-executed"
+# A replica retries a lost connection to its source every this many seconds.
+CONNECT_RETRY_SECONDS = 5
+
+Statement = tuple[str, tuple[object, ...]]
+
+
+class RoleError(Exception):
+    """A role change that could not be made; the message says what failed and what to do."""
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How this server connects to its source. password is called when a channel is set, so a
+    rotated Secret takes effect at the next change; tls_ca is the CA file that verifies the
+    source's certificate (None: the cluster has no TLS, and the channel is told so, since
+    MariaDB 11.4 and MySQL would otherwise use TLS unasked)."""
+    user: str
+    password: Callable[[], str]
+    port: int
+    heartbeat_seconds: int
+    tls_ca: str | None
+
+
+def source_statement(dialect: Dialect, host: str, replication: Replication) -> Statement:
+    """CHANGE ... TO the source `host` by GTID. Heartbeats keep an idle link talking, so a dead
+    one is noticed within the net timeout the server configuration sets."""
+    password = replication.password()
+    limit = dialect.max_replication_password
+    if limit is not None and len(password) > limit:
+        raise RoleError(f"the replication password (Secret key replication-password) has {len(password)} "
+                        f"characters; {dialect.flavor.value} refuses more than {limit}: set a shorter one")
+    o = dialect.source_option
+    options = [f"{o}_HOST=%s", f"{o}_PORT=%s", f"{o}_USER=%s", f"{o}_PASSWORD=%s",
+               f"{o}_CONNECT_RETRY={CONNECT_RETRY_SECONDS}", f"{o}_HEARTBEAT_PERIOD=%s"]
+    args: list[object] = [host, replication.port, replication.user, password, replication.heartbeat_seconds]
+    if replication.tls_ca is None:
+        options += [f"{o}_SSL=0", f"{o}_SSL_VERIFY_SERVER_CERT=0"]
+    else:
+        options += [f"{o}_SSL=1", f"{o}_SSL_CA=%s", f"{o}_SSL_VERIFY_SERVER_CERT=1"]
+        args.append(replication.tls_ca)
+    options.append(dialect.use_gtid_option())
+    return f"{dialect.change_source} {', '.join(options)}", tuple(args)
+
+
+def promote_statements(dialect: Dialect) -> list[Statement]:
+    return [(s, ()) for s in dialect.promote()]
+
+
+def follow_statements(dialect: Dialect, host: str, replication: Replication,
+                      clone_position: list[Statement] | None = None) -> list[Statement]:
+    """Read-only, then a fresh channel to `host`, started. The previous channel goes first: a
+    clone of a replica brings its donor's along (without the relay logs it names). The GTID
+    state is a fresh clone's position (`clone_position`, from clone_position_statements) the
+    first time, else this server's own transactions (Dialect.carry_own_transactions)."""
+    gtid = clone_position if clone_position is not None else [(s, ()) for s in dialect.carry_own_transactions()]
+    return [*((s, ()) for s in dialect.demote()),
+            (dialect.stop_replica, ()), (dialect.reset_replica_all, ()), *gtid,
+            source_statement(dialect, host, replication), (dialect.start_replica, ())]
+
+
+def clone_position_statements(dialect: Dialect, sql: Sql, position: str) -> list[Statement]:
+    """What sets a fresh clone's GTID state to the position it was copied at, unless the server
+    already stands there or past it (a replica that applied it and replicated further must not be
+    rewound). `position` comes from the clone's pending coordinates file."""
+    if position == OWN_GTID_STATE:
+        return []
+    try:
+        wanted = parse_gtid(dialect.flavor, position)
+    except ValueError as error:
+        raise RoleError(f"the clone's coordinates are not a GTID position ({error}); delete this pod's "
+                        "PersistentVolumeClaim and pod to clone it again") from None
+    if dialect.flavor is Flavor.MARIADB:
+        assert isinstance(wanted, MariadbGtidState)
+        current = MariadbGtidState.parse(_value(sql, "SELECT @@GLOBAL.gtid_slave_pos"))
+        there = current.reaches(wanted)
+    else:
+        assert isinstance(wanted, MysqlGtidSet)
+        there = MysqlGtidSet.parse(_value(sql, "SELECT @@GLOBAL.gtid_executed")).holds(wanted)
+    if there:
+        return []
+    return [(s, (str(wanted),) if "%s" in s else ()) for s in dialect.set_clone_position()]
+
+
+def _value(sql: Sql, query: str) -> str:
+    rows = sql.query(query)
+    value = rows[0][0] if rows else None
+    return "" if value is None else str(value)
+
+
+def run(sql: Sql, statements: list[Statement], log: Callable[[str], None]) -> None:
+    """Runs the statements in order, logging each one's text (never its arguments)."""
+    for text, args in statements:
+        log(f"running: {text}")
+        sql.execute(text, args)
+
+
+@dataclass(frozen=True)
+class RebuildPaths:
+    """The rebuild mark, and where the diverged data goes (a diverged-<UTC time> directory of the
+    data volume, which the mark names, so that a rebuild cut short goes on into the same place).
+    While the mark exists the server container does not start its server but clones it anew
+    (scripts/server.sh), and its liveness probe passes (scripts/liveness.sh)."""
+    data_volume: Path
+
+    @property
+    def mark(self) -> Path:
+        return self.data_volume / "rebuild"
+
+    @property
+    def pending_coordinates(self) -> Path:
+        """Where a clone leaves the position its replica starts from (scripts/lib.sh)."""
+        return self.data_volume / "replication-source"
+
+    def aside(self, utc_stamp: str) -> Path:
+        return self.data_volume / f"diverged-{utc_stamp}"
+
+
+def start_rebuild(sql: Sql, paths: RebuildPaths, utc_stamp: str, log: Callable[[str], None]) -> None:
+    """Writes the rebuild mark and stops the server; the server container clones it anew before
+    it starts again (scripts/server.sh)."""
+    try:
+        paths.mark.write_text(f"{paths.aside(utc_stamp)}\n", encoding="utf-8")
+    except OSError as error:
+        raise RoleError(f"cannot write the rebuild mark {paths.mark}: {error.strerror}") from None
+    log(f"stopping the server to rebuild it; its data goes to {paths.aside(utc_stamp)}")
+    try:
+        sql.execute("SHUTDOWN")
+    except SqlError as error:
+        # The connection may end before the answer comes: whether the server stops is what counts.
+        log(f"SHUTDOWN answered: {error}")

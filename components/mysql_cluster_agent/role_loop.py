@@ -1,0 +1,282 @@
+"""The role loop: once the local server answers, it gets the heartbeat table and event, then
+every ROLE_WATCH_SECONDS the agent gathers the cluster's view, decides (decide.py) and acts
+(role.py). The first look gives the server its role; later looks watch the roles, and give the
+role again to a server that restarted meanwhile (it comes back read-only, without replication).
+
+A look that fails (the local server does not answer, a statement is refused) is logged and the
+next one tries again: nothing here ends the agent, so that the peers keep reading its state."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .accounts import (
+    ClusterAccounts,
+    Passwords,
+    SecretError,
+    accounts_sql,
+    read_passwords,
+    read_secret,
+)
+from .config import AgentConfig, ConfigProblem
+from .decide import Action, Follow, Promote, Rebuild, Stay, decide
+from .dialect import Dialect, Flavor, dialect_for
+from .gather import AskPeers, Gathered, gather
+from .heartbeat import set_up_heartbeat
+from .local_server import Sql, SqlError
+from .role import (
+    RebuildPaths,
+    Replication,
+    RoleError,
+    clone_position_statements,
+    follow_statements,
+    promote_statements,
+    run,
+    start_rebuild,
+)
+from .state import ClusterView
+
+Log = Callable[[str], None]
+# A message that stays true is said again this often, so that it is in the recent log.
+REPEAT_SECONDS = 60
+# How long a server asked to shut down for a rebuild may take to stop.
+SHUTDOWN_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class RoleSettings:
+    dialect: Dialect
+    replication: Replication
+    rebuild: RebuildPaths
+    watch_seconds: float
+    accounts: ClusterAccounts
+    passwords: Callable[[], Passwords]
+    # Made once the server has its role, on the pod's memory volume: the backup sidecar then
+    # serves backups (MariaDB) and is ready (scripts/backup-readiness.sh), so that the next pod
+    # clones only from a donor that has its role.
+    role_taken_mark: Path
+
+
+def _env(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "")
+    if not value:
+        raise ConfigProblem(f"environment variable {name} is not set; the StatefulSet must set it")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str) -> int:
+    value = _env(env, name)
+    if not value.isdigit() or int(value) == 0:
+        raise ConfigProblem(f"environment variable {name} is {value[:40]!r}; it must be a whole number above 0")
+    return int(value)
+
+
+def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> RoleSettings:
+    """What the role loop needs beyond the agent's configuration, from the container's
+    environment; ConfigProblem naming the first variable that is missing or wrong."""
+    flavor = Flavor(config.flavor)
+    dialect = dialect_for(flavor, env.get("DB_VERSION", ""))
+    secrets = Path(_env(env, "SECRETS_DIR"))
+    metrics_secrets = Path(env["METRICS_SECRETS_DIR"]) if env.get("METRICS_SECRETS_DIR") else None
+
+    def passwords() -> Passwords:
+        return read_passwords(secrets, dialect.max_replication_password, metrics_secrets)
+
+    return RoleSettings(
+        dialect=dialect,
+        replication=Replication(
+            user=_env(env, "REPLICATION_USER"),
+            password=lambda: read_secret(secrets, "replication-password", dialect.max_replication_password),
+            port=_number(env, "MYSQL_PORT"), heartbeat_seconds=_number(env, "REPLICATION_HEARTBEAT_SECONDS"),
+            tls_ca=str(config.tls.ca) if config.tls is not None else None),
+        rebuild=RebuildPaths(Path(_env(env, "DATA_VOLUME"))),
+        watch_seconds=_number(env, "ROLE_WATCH_SECONDS"),
+        accounts=ClusterAccounts(
+            flavor=flavor, replication_user=_env(env, "REPLICATION_USER"), backup_user=_env(env, "BACKUP_USER"),
+            admin_user=_env(env, "ADMIN_USER"), app_user=_env(env, "APP_USER"),
+            app_database=_env(env, "APP_DATABASE"), tls=config.tls is not None,
+            tls_subject=env.get("TLS_SUBJECT") or None, metrics_user=env.get("METRICS_USER") or None),
+        passwords=passwords,
+        role_taken_mark=Path(_env(env, "CLIENT_OPTIONS_DIR")) / "role-taken",
+    )
+
+
+def switchover_job_grants(accounts: ClusterAccounts) -> list[tuple[str, tuple[object, ...]]]:
+    """What the switchover Job (scripts/switchover.sh) still does over the network as the
+    switchover account until moving the primary is the agents' too: make servers read-only or
+    writable, point them at a source, wait for GTID positions. accounts.admin_user_sql leaves the
+    account reading only (issue 22, finding 1); these grants go once the Job changes no role."""
+    if accounts.flavor is Flavor.MARIADB:
+        # RESET SLAVE needs RELOAD on MariaDB 10.11.
+        privileges = "READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR, RELOAD"
+    else:
+        privileges = "SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, REPLICATION CLIENT, RELOAD"
+    return [(f"GRANT {privileges} ON *.* TO %s@'%%'", (accounts.admin_user,))]
+
+
+class RoleKeeper:
+    """Gives this pod's server its role and keeps it, one look at a time (step)."""
+
+    def __init__(self, sql: Sql, settings: RoleSettings, look: Callable[[int | None], Gathered], log: Log,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._sql = sql
+        self._settings = settings
+        self._look = look
+        self._log = log
+        self._clock = clock
+        # When the server that was given its role started (None: no role given yet).
+        self.role_given_at: int | None = None
+        self._said: dict[str, float] = {}
+        self._problems: dict[int, str] = {}
+
+    def step(self) -> Action:
+        gathered = self._look(self.role_given_at)
+        view = gathered.view
+        self._tell_peer_problems(gathered.problems)
+        if view.restarted:
+            assert self.role_given_at is not None
+            self._log(f"the server restarted {int(self._clock()) - view.me.started_at}s ago; giving it its role again")
+            set_up_heartbeat(self._sql, self._settings.dialect)
+        action = decide(view)
+        self._act(view, action)
+        return action
+
+    def _act(self, view: ClusterView, action: Action) -> None:
+        dialect = self._settings.dialect
+        if isinstance(action, Stay):
+            if action.why:
+                self._say(action.why)
+            return
+        self._log(action.why)
+        if isinstance(action, Promote):
+            self._log("becoming the primary")
+            run(self._sql, promote_statements(dialect), self._log)
+            self._log("making sure the cluster's accounts exist with current passwords")
+            statements = accounts_sql(self._settings.accounts, self._settings.passwords())
+            for text, args in statements + switchover_job_grants(self._settings.accounts):
+                self._sql.execute(text, args)  # never logged: they carry passwords
+        elif isinstance(action, Follow):
+            self._follow(view, action.source)
+        elif isinstance(action, Rebuild):
+            start_rebuild(self._sql, self._settings.rebuild, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock())),
+                          self._log)
+            return
+        self.role_given_at = view.me.started_at
+        self._role_taken()
+
+    def _follow(self, view: ClusterView, source: int) -> None:
+        """Replication runs from the primary by GTID. A fresh clone's position is applied once,
+        decided by the clone's own file and not by the server's replication status: a backup of a
+        replica brings the donor's replication metadata along, so a fresh clone already looks
+        configured. Every later follow re-points the channel with the current password, so a
+        rotated one takes effect."""
+        dialect = self._settings.dialect
+        pending = self._settings.rebuild.pending_coordinates
+        host = view.host(source)
+        position = None
+        if pending.exists():
+            text = pending.read_text(encoding="utf-8").strip()
+            if not text:
+                raise RoleError(f"{pending} is empty; delete this pod's PersistentVolumeClaim and pod to clone it again")
+            position = clone_position_statements(dialect, self._sql, text)
+            self._log(f"starting replication from {host} at the clone's position {text}")
+        else:
+            self._log(f"replicating from {host}")
+        run(self._sql, follow_statements(dialect, host, self._settings.replication, position), self._log)
+        if position is not None:
+            pending.rename(pending.with_name(pending.name + ".applied"))
+
+    def _role_taken(self) -> None:
+        if not self._settings.role_taken_mark.exists():
+            self._settings.role_taken_mark.touch()
+
+    def _say(self, message: str) -> None:
+        """Logs a message that stays true once, and again every REPEAT_SECONDS."""
+        now = self._clock()
+        if now - self._said.get(message, -REPEAT_SECONDS) >= REPEAT_SECONDS:
+            self._said = {message: now}
+            self._log(message)
+
+    def _tell_peer_problems(self, problems: dict[int, str]) -> None:
+        for ordinal, problem in sorted(problems.items()):
+            if self._problems.get(ordinal) != problem:
+                self._log(f"pod {ordinal} does not count as answering: {problem}")
+        self._problems = dict(problems)
+
+    def wait_for_rebuild(self, stop: threading.Event) -> None:
+        """After a Rebuild: until the server has stopped (the server container then clones it
+        anew and starts it; the next look finds it restarted)."""
+        deadline = self._clock() + SHUTDOWN_SECONDS
+        while not stop.is_set() and _answers(self._sql):
+            if self._clock() > deadline:
+                self._log(f"the server did not stop within {SHUTDOWN_SECONDS}s; the rebuild goes on when it restarts")
+                return
+            stop.wait(1)
+        self._log("the server stopped; its container clones it anew (scripts/server.sh) and starts it")
+
+
+def _answers(sql: Sql) -> bool:
+    try:
+        sql.query("SELECT 1")
+    except SqlError:
+        return False
+    return True
+
+
+def wait_for_server(sql: Sql, stop: threading.Event, log: Log) -> None:
+    """Until the local server answers, and is the server itself: the image's entrypoint runs a
+    temporary server on the same socket while it initializes a new data directory, without
+    networking (docker-library/mysql and mariadb docker-entrypoint.sh, docker_temp_server_start),
+    which must not be given a role. A refused password will not get better by waiting (the Secret
+    and the server disagree): it is said once, and waited on."""
+    said = ""
+    while not stop.is_set():
+        try:
+            rows = sql.query("SELECT @@GLOBAL.skip_networking")
+            if rows and str(rows[0][0]) == "0":
+                return
+            message = "the server is the image entrypoint's temporary one (initializing its data); waiting"
+        except SqlError as error:
+            message = (f"the local server refused root's password: {error}; the Secret and the server disagree"
+                       if error.code == 1045 else f"waiting for the local server to accept connections ({error})")
+        if message != said:
+            log(message)
+            said = message
+        stop.wait(2)
+
+
+def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: AskPeers, stop: threading.Event,
+                  log: Log) -> None:
+    """The agent's role loop, until `stop` is set."""
+    settings.role_taken_mark.unlink(missing_ok=True)
+    while not stop.is_set():
+        wait_for_server(sql, stop, log)
+        try:
+            log("making sure this server has the heartbeat table and event")
+            set_up_heartbeat(sql, settings.dialect)
+            break
+        except SqlError as error:
+            log(f"could not set up the heartbeat: {error}; trying again")
+            stop.wait(2)
+
+    def look(role_given_at: int | None) -> Gathered:
+        return gather(config, sql, settings.dialect, ask, role_given_at, time.time_ns() // 1000)
+
+    keeper = RoleKeeper(sql, settings, look, log)
+    while not stop.is_set():
+        try:
+            action = keeper.step()
+            if isinstance(action, Rebuild):
+                keeper.wait_for_rebuild(stop)
+                wait_for_server(sql, stop, log)
+                continue
+        except (SqlError, RoleError, SecretError, ConfigProblem, ValueError, OSError) as error:
+            log(f"the role look failed: {error}; looking again in {settings.watch_seconds:g}s")
+        except Exception as error:  # noqa: BLE001 - the loop must outlive a defect, and say it
+            log(f"the role look failed unexpectedly ({type(error).__name__}: {error}); this is a defect of "
+                f"the agent: please report it. Looking again in {settings.watch_seconds:g}s")
+        stop.wait(settings.watch_seconds)

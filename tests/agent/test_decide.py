@@ -1,0 +1,194 @@
+"""The role decision, one situation a test: what a pod's server does given what it and its peers
+say (decide.py). Pods are named by ordinal; GTID states are MariaDB's (domain-server-sequence),
+whose holds rule test_gtid.py specifies."""
+from __future__ import annotations
+
+from mysql_cluster_agent.decide import Follow, Promote, Rebuild, Situation, Stay, decide
+from mysql_cluster_agent.dialect import Flavor
+from mysql_cluster_agent.gtid import parse_gtid
+from mysql_cluster_agent.state import ClusterView, LocalState, ServerState
+
+NOW = 1_800_000_000_000_000
+STARTED = 1_800_000_000 - 600
+HOSTS = tuple(f"db-{n}.db.ns.svc.cluster.local" for n in range(3))
+
+
+def server(ordinal: int, *, writable: bool = False, gtid: str = "0-100-10", heartbeat: int | None = None,
+           writer: int | None = None, source: int | None = None) -> ServerState:
+    """A server's state; heartbeat is seconds before NOW, written by pod `writer`."""
+    return ServerState(ordinal=ordinal, read_only=not writable,
+                       heartbeat_micros=None if heartbeat is None else NOW - heartbeat * 1_000_000,
+                       heartbeat_writer=writer, gtid=parse_gtid(Flavor.MARIADB, gtid),
+                       source_host=None if source is None else HOSTS[source])
+
+
+def view(me: ServerState, *peers: ServerState | int, designated: int = 0, replica_configured: bool = True,
+         role_given: bool = False, started_at: int = STARTED) -> ClusterView:
+    """The view of pod `me`; a peer given as a bare ordinal did not answer."""
+    return ClusterView(
+        me=LocalState(server=me, started_at=started_at, replica_configured=replica_configured),
+        peers={p: None for p in peers if isinstance(p, int)}
+        | {p.ordinal: p for p in peers if isinstance(p, ServerState)},
+        designated_primary=designated, now_micros=NOW, hosts=HOSTS,
+        role_given_at=STARTED if role_given else None)
+
+
+# The role at start.
+
+def test_at_start_a_replica_follows_the_writable_peer() -> None:
+    action = decide(view(server(1), server(0, writable=True, gtid="0-100-12"), server(2)))
+    assert action == Follow(0, Situation.WRITABLE_PEER, action.why)
+
+
+def test_at_start_the_writable_peer_is_followed_even_when_another_pod_is_designated() -> None:
+    action = decide(view(server(1), server(0, writable=True), server(2), designated=2))
+    assert isinstance(action, Follow) and action.source == 0
+
+
+def test_at_start_a_server_holding_transactions_the_writable_peer_lacks_is_rebuilt_from_it() -> None:
+    action = decide(view(server(1, gtid="0-100-10,0-101-3"), server(0, writable=True, gtid="0-100-20")))
+    assert isinstance(action, Rebuild) and action.source == 0
+    assert action.situation is Situation.DIVERGED_FROM_WRITABLE_PEER
+
+
+def test_at_start_without_a_writable_peer_the_writer_of_the_newest_heartbeat_becomes_the_primary_again() -> None:
+    action = decide(view(server(1, heartbeat=3, writer=1), server(0, heartbeat=5, writer=1), server(2), designated=0))
+    assert isinstance(action, Promote) and action.situation is Situation.LAST_PRIMARY_IS_THIS_POD
+
+
+def test_at_start_the_last_primary_by_heartbeat_wins_over_the_designated_one() -> None:
+    # A move to pod 2 that failed never made it write a heartbeat: pod 0 is still the primary.
+    action = decide(view(server(1, heartbeat=3, writer=0), server(0, heartbeat=3, writer=0), server(2), designated=2))
+    assert action == Follow(0, Situation.LAST_PRIMARY_READ_ONLY, action.why)
+
+
+def test_at_start_the_last_primary_does_not_become_primary_while_a_peer_holds_transactions_it_lacks() -> None:
+    action = decide(view(server(0, gtid="0-100-10", heartbeat=3, writer=0), server(1, gtid="0-100-11")))
+    assert isinstance(action, Stay) and action.situation is Situation.PEER_AHEAD_OF_WOULD_BE_PRIMARY
+    assert "primaryOrdinal=1" in action.why
+
+
+def test_in_a_new_cluster_the_designated_primary_becomes_the_primary() -> None:
+    action = decide(view(server(1, gtid=""), server(0, gtid=""), designated=1))
+    assert isinstance(action, Promote) and action.situation is Situation.NEW_CLUSTER_DESIGNATED_PRIMARY
+
+
+def test_in_a_new_cluster_a_replica_follows_the_designated_primary() -> None:
+    action = decide(view(server(1, gtid=""), server(0, gtid=""), designated=0))
+    assert isinstance(action, Follow) and action.source == 0
+
+
+def test_pod_0_of_a_new_cluster_that_never_was_a_replica_becomes_the_primary_alone() -> None:
+    action = decide(view(server(0, gtid=""), 1, 2, designated=1, replica_configured=False))
+    assert isinstance(action, Promote) and action.situation is Situation.NEW_CLUSTER_FIRST_POD
+
+
+def test_pod_0_that_was_a_replica_does_not_become_the_primary_because_nobody_answers() -> None:
+    action = decide(view(server(0, heartbeat=60, writer=1, source=1), 1, designated=1))
+    assert not isinstance(action, Promote)
+
+
+def test_at_start_a_last_primary_that_does_not_answer_is_followed_and_waited_for() -> None:
+    action = decide(view(server(2, heartbeat=60, writer=1, source=1), server(0, heartbeat=60, writer=1), 1,
+                         designated=1))
+    assert isinstance(action, Follow) and action.source == 1
+    assert action.situation is Situation.LAST_PRIMARY_NOT_RUNNING
+
+
+def test_pod_0_whose_last_primary_is_a_later_pod_not_running_stays_its_replica_and_says_how_to_go_on() -> None:
+    # After a switchover to pod 2, the whole cluster restarted: OrderedReady starts pod 0 alone.
+    action = decide(view(server(0, heartbeat=3600, writer=2, source=2), 1, 2, designated=2))
+    assert isinstance(action, Follow) and action.source == 2
+    assert action.situation is Situation.ORDERED_START_DEADLOCK
+    assert "pulumi config set primaryOrdinal 0" in action.why and "OrderedReady" in action.why
+
+
+def test_a_server_that_restarted_takes_its_role_again() -> None:
+    me = server(1, source=0)  # its replication configuration survives; the threads do not run
+    watching = view(me, server(0, writable=True, gtid="0-100-12"), role_given=True)
+    assert decide(watching) == Stay(Situation.STEADY_REPLICA)
+    restarted = view(me, server(0, writable=True, gtid="0-100-12"), role_given=True, started_at=STARTED + 30)
+    assert isinstance(decide(restarted), Follow)
+
+
+def test_a_start_time_within_two_seconds_is_the_same_server() -> None:
+    same = view(server(1, source=0), server(0, writable=True), role_given=True, started_at=STARTED + 2)
+    assert decide(same) == Stay(Situation.STEADY_REPLICA)
+
+
+# The role watch.
+
+def test_the_writable_primary_stays_the_primary() -> None:
+    assert decide(view(server(0, writable=True), server(1), role_given=True)) == Stay(Situation.STEADY_PRIMARY)
+
+
+def test_a_writable_server_steps_down_for_another_writable_pod_designated_as_the_primary() -> None:
+    action = decide(view(server(0, writable=True), server(1, writable=True, gtid="0-100-12"), designated=1,
+                         role_given=True))
+    assert action == Follow(1, Situation.STEP_DOWN, action.why)
+
+
+def test_a_writable_server_stepping_down_with_transactions_the_new_primary_lacks_is_rebuilt() -> None:
+    # The old primary of a failover, still running, wrote on after the replica was promoted.
+    action = decide(view(server(0, writable=True, gtid="0-100-15"), server(1, writable=True, gtid="0-100-12,0-101-2"),
+                         designated=1, role_given=True))
+    assert isinstance(action, Rebuild) and action.source == 1
+
+
+def test_two_writable_servers_neither_designated_is_a_split_nobody_acts_on() -> None:
+    action = decide(view(server(0, writable=True), server(1, writable=True), designated=0, role_given=True))
+    assert isinstance(action, Stay) and action.situation is Situation.TWO_PRIMARIES
+    assert "read_only" in action.why
+
+
+def test_two_writable_peers_are_a_split_nobody_acts_on() -> None:
+    action = decide(view(server(2), server(0, writable=True), server(1, writable=True), role_given=True))
+    assert isinstance(action, Stay) and action.situation is Situation.SPLIT_PEERS
+
+
+def test_two_writable_peers_at_start_are_a_split_nobody_acts_on() -> None:
+    action = decide(view(server(2), server(0, writable=True), server(1, writable=True)))
+    assert isinstance(action, Stay) and action.situation is Situation.SPLIT_PEERS
+
+
+def test_a_replica_not_following_the_writable_pod_follows_it() -> None:
+    action = decide(view(server(2, source=0), server(0), server(1, writable=True, gtid="0-100-12"), designated=1,
+                         role_given=True))
+    assert action == Follow(1, Situation.FOLLOW_NEW_PRIMARY, action.why)
+
+
+def test_a_replica_following_the_writable_pod_changes_nothing() -> None:
+    assert decide(view(server(1, source=0), server(0, writable=True), role_given=True)) == Stay(Situation.STEADY_REPLICA)
+
+
+def test_a_replica_that_diverged_from_the_new_primary_is_rebuilt() -> None:
+    action = decide(view(server(2, source=0, gtid="0-100-20"), server(1, writable=True, gtid="0-100-12,0-101-1"),
+                         role_given=True))
+    assert isinstance(action, Rebuild)
+
+
+def test_a_replica_whose_last_primary_answers_read_only_waits() -> None:
+    action = decide(view(server(1, source=0, heartbeat=10, writer=0), server(0, heartbeat=10, writer=0), role_given=True))
+    assert isinstance(action, Stay) and action.situation is Situation.LAST_PRIMARY_READ_ONLY
+
+
+def test_a_replica_whose_last_primary_is_not_running_waits_and_says_how_long() -> None:
+    # Where automatic failover would decide: today it waits for someone to move the primary.
+    action = decide(view(server(1, source=0, heartbeat=42, writer=0), 0, server(2, heartbeat=42, writer=0),
+                         role_given=True))
+    assert isinstance(action, Stay) and action.situation is Situation.LAST_PRIMARY_NOT_RUNNING
+    assert "42s" in action.why
+
+
+def test_pod_0_alone_watching_for_a_later_last_primary_keeps_saying_how_to_go_on() -> None:
+    action = decide(view(server(0, source=2, heartbeat=3600, writer=2), 1, 2, designated=2, role_given=True))
+    assert isinstance(action, Stay) and action.situation is Situation.ORDERED_START_DEADLOCK
+
+
+def test_mysql_gtid_sets_decide_the_same_way() -> None:
+    uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+    me = ServerState(1, True, None, None, parse_gtid(Flavor.MYSQL, f"{uuid}:1-10"))
+    primary = ServerState(0, False, None, None, parse_gtid(Flavor.MYSQL, f"{uuid}:1-12"))
+    assert isinstance(decide(view(me, primary)), Follow)
+    ahead = ServerState(1, True, None, None, parse_gtid(Flavor.MYSQL, f"{uuid}:1-13"))
+    assert isinstance(decide(view(ahead, primary)), Rebuild)

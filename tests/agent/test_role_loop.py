@@ -1,0 +1,180 @@
+"""The role loop's looks (RoleKeeper.step): what a decision makes it run on the server, what it
+logs and what it remembers, against a fake Sql seam and views given by the test."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from mysql_cluster_agent.accounts import ClusterAccounts, Passwords
+from mysql_cluster_agent.config import AgentConfig, ConfigProblem
+from mysql_cluster_agent.decide import Follow, Promote, Rebuild, Stay
+from mysql_cluster_agent.dialect import Flavor, dialect_for
+from mysql_cluster_agent.gather import Gathered
+from mysql_cluster_agent.gtid import parse_gtid
+from mysql_cluster_agent.local_server import SqlError
+from mysql_cluster_agent.role import RebuildPaths, Replication
+from mysql_cluster_agent.role_loop import (
+    RoleKeeper,
+    RoleSettings,
+    role_settings,
+    wait_for_server,
+)
+from mysql_cluster_agent.state import ClusterView, LocalState, ServerState
+
+from .fake_sql import FakeSql
+
+NOW = 1_800_000_000
+STARTED = NOW - 600
+HOSTS = ("db-0.db", "db-1.db", "db-2.db")
+SECRET = "app-s3cret"
+
+
+def settings(tmp_path: Path, flavor: Flavor = Flavor.MARIADB) -> RoleSettings:
+    return RoleSettings(
+        dialect=dialect_for(flavor),
+        replication=Replication("replicator", lambda: "repl-s3cret", 3306, 2, None),
+        rebuild=RebuildPaths(tmp_path),
+        watch_seconds=5,
+        accounts=ClusterAccounts(flavor=flavor, replication_user="replicator", backup_user="backup",
+                                 admin_user="switchover", app_user="app", app_database="app", tls=False),
+        passwords=lambda: Passwords(replication="repl-s3cret", backup="b", admin="a", app=SECRET),
+        role_taken_mark=tmp_path / "role-taken")
+
+
+def state(ordinal: int, writable: bool = False, gtid: str = "0-100-10", heartbeat_writer: int | None = None,
+          source: int | None = None) -> ServerState:
+    return ServerState(ordinal, not writable, None if heartbeat_writer is None else NOW * 1_000_000 - 1,
+                       heartbeat_writer, parse_gtid(Flavor.MARIADB, gtid),
+                       None if source is None else HOSTS[source])
+
+
+class Looks:
+    """Views for successive looks; each is built with the role_given_at the keeper passes."""
+
+    def __init__(self, me: ServerState, *peers: ServerState, started_at: int = STARTED) -> None:
+        self.me, self.peers, self.started_at = me, peers, started_at
+
+    def __call__(self, role_given_at: int | None) -> Gathered:
+        view = ClusterView(me=LocalState(self.me, self.started_at, replica_configured=True),
+                           peers={p.ordinal: p for p in self.peers}, designated_primary=0,
+                           now_micros=NOW * 1_000_000, hosts=HOSTS, role_given_at=role_given_at)
+        return Gathered(view, {})
+
+
+def keeper(tmp_path: Path, looks: Looks, sql: FakeSql | None = None) -> tuple[RoleKeeper, FakeSql, list[str]]:
+    sql = sql or FakeSql()
+    logged: list[str] = []
+    return RoleKeeper(sql, settings(tmp_path), looks, logged.append, clock=lambda: float(NOW)), sql, logged
+
+
+def test_a_promotion_makes_the_server_writable_then_makes_the_accounts_without_logging_passwords(tmp_path: Path) -> None:
+    roles, sql, logged = keeper(tmp_path, Looks(state(0, heartbeat_writer=0), state(1)))
+    assert isinstance(roles.step(), Promote)
+    assert sql.statements[:3] == ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = 0"]
+    assert any(text.startswith("CREATE USER") for text in sql.statements[3:])
+    assert not any(SECRET in line for line in logged)
+    assert roles.role_given_at == STARTED
+
+
+def test_the_role_is_given_once_then_watched(tmp_path: Path) -> None:
+    roles, sql, _ = keeper(tmp_path, Looks(state(1, source=0), state(0, writable=True)))
+    assert isinstance(roles.step(), Follow)
+    ran = len(sql.ran)
+    assert isinstance(roles.step(), Stay)
+    assert len(sql.ran) == ran
+
+
+def test_a_fresh_clone_starts_from_its_position_once(tmp_path: Path) -> None:
+    pending = RebuildPaths(tmp_path).pending_coordinates
+    pending.write_text("0-100-10\n")
+    sql = FakeSql({"SELECT @@GLOBAL.gtid_slave_pos": [("",)]})
+    roles, sql, _ = keeper(tmp_path, Looks(state(1), state(0, writable=True)), sql)
+    roles.step()
+    assert ("SET GLOBAL gtid_slave_pos = %s", ("0-100-10",)) in sql.ran
+    assert not pending.exists() and pending.with_name("replication-source.applied").exists()
+
+
+def test_a_server_that_restarted_gets_the_heartbeat_setup_and_its_role_again(tmp_path: Path) -> None:
+    looks = Looks(state(1, source=0), state(0, writable=True))
+    roles, sql, logged = keeper(tmp_path, looks)
+    roles.step()
+    looks.started_at = STARTED + 60
+    sql.ran.clear()
+    assert isinstance(roles.step(), Follow)
+    assert "CREATE DATABASE IF NOT EXISTS mysql_cluster" in sql.statements
+    assert any("restarted" in line for line in logged)
+    assert roles.role_given_at == STARTED + 60
+
+
+def test_a_rebuild_leaves_the_role_to_the_rebuilt_server(tmp_path: Path) -> None:
+    roles, sql, _ = keeper(tmp_path, Looks(state(1, gtid="0-100-10,0-101-1"), state(0, writable=True)))
+    assert isinstance(roles.step(), Rebuild)
+    assert sql.statements == ["SHUTDOWN"] and RebuildPaths(tmp_path).mark.exists()
+    assert roles.role_given_at is None
+
+
+def test_a_message_that_stays_true_is_said_once_a_minute_not_at_every_look(tmp_path: Path) -> None:
+    looks = Looks(state(2), state(0, writable=True), state(1, writable=True))
+    roles, _, logged = keeper(tmp_path, looks)
+    roles.step()
+    roles.step()
+    assert sum("writable" in line for line in logged) == 1
+
+
+def test_the_role_taken_mark_is_made_once_the_server_has_its_role(tmp_path: Path) -> None:
+    roles, _, _ = keeper(tmp_path, Looks(state(1, source=0), state(0, writable=True)))
+    roles.step()
+    assert (tmp_path / "role-taken").exists()
+
+
+def test_a_follow_that_fails_keeps_the_clones_position_for_the_next_look(tmp_path: Path) -> None:
+    pending = RebuildPaths(tmp_path).pending_coordinates
+    pending.write_text("0-100-10\n")
+    sql = FakeSql({"SELECT @@GLOBAL.gtid_slave_pos": [("",)]},
+                  failing={"START SLAVE": SqlError(1200, "the server is not configured as slave")})
+    roles, _, _ = keeper(tmp_path, Looks(state(1), state(0, writable=True)), sql)
+    with pytest.raises(SqlError):
+        roles.step()
+    assert pending.exists() and roles.role_given_at is None
+    sql.failing.clear()
+    assert isinstance(roles.step(), Follow)
+    assert not pending.exists()
+
+
+def test_the_loop_waits_for_the_local_server_and_says_so_once() -> None:
+    query = "SELECT @@GLOBAL.skip_networking"
+    sql = FakeSql({query: [(0,)]}, failing={query: SqlError(2002, "no socket")})
+    logged: list[str] = []
+
+    class Stop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            if len(sql.ran) == 3:
+                sql.failing.clear()
+            return False
+
+    wait_for_server(sql, Stop(), logged.append)
+    assert len(sql.ran) == 4 and len(logged) == 1 and "waiting for the local server" in logged[0]
+
+
+def test_the_image_entrypoints_temporary_server_is_not_given_a_role() -> None:
+    query = "SELECT @@GLOBAL.skip_networking"
+    sql = FakeSql({query: [(1,)]})
+    logged: list[str] = []
+
+    class Stop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            sql.answers[query] = [(0,)]  # the entrypoint has started the server itself
+            return False
+
+    wait_for_server(sql, Stop(), logged.append)
+    assert len(sql.ran) == 2 and "temporary one" in logged[0]
+
+
+def test_the_role_settings_name_a_missing_variable() -> None:
+    config = AgentConfig(pod_name="db-1", statefulset="db", headless_service="db", namespace="ns",
+                         cluster_domain="cluster.local", flavor="mariadb", agent_port=3308,
+                         socket=Path("/run/s.sock"), root_password_file=Path("/s/root-password"),
+                         topology_dir=Path("/topology"), tls=None)
+    with pytest.raises(ConfigProblem, match="SECRETS_DIR"):
+        role_settings(config, {})
