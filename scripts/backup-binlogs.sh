@@ -5,6 +5,9 @@
 # can miss stays bounded. It looks at the role every poll: when the primary moves, archiving moves
 # with it. The logs archived by one primary form one history, binlogs/<history>/, named by when it
 # began; the newest history is the one being written, which backups record (backup-job.sh).
+# After each round that leaves every closed log archived, it records the recovery point (every
+# transaction committed before that Unix time is in the archive) in RECOVERY_POINT_FILE, which
+# the agent serves as a metric (mysql_cluster_agent/metrics.py); a pod not archiving has none.
 set -euo pipefail
 SCRIPT_NAME=binlog-archive
 # shellcheck source=lib.sh
@@ -12,7 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=backup-target.sh
 source "$(dirname "${BASH_SOURCE[0]}")/backup-target.sh"
 
-require_env DATA_VOLUME DATA_SUBDIR BACKUP_REMOTE BACKUP_USER ARCHIVE_INTERVAL_SECONDS
+require_env DATA_VOLUME DATA_SUBDIR BACKUP_REMOTE BACKUP_USER ARCHIVE_INTERVAL_SECONDS RECOVERY_POINT_FILE
 # How often closed logs are looked for (a log also closes when it reaches max_binlog_size).
 POLL_SECONDS=$((ARCHIVE_INTERVAL_SECONDS < 10 ? ARCHIVE_INTERVAL_SECONDS : 10))
 
@@ -50,6 +53,7 @@ closed_logs() {
 
 archive_closed_logs() {
   local file logs
+  pending=''
   mapfile -t logs < <(closed_logs)
   for file in "${logs[@]}"; do
     [[ "$file" =~ $BINLOG_FILE_RE ]] ||
@@ -59,7 +63,7 @@ archive_closed_logs() {
     # than binlogRetentionDays): a gap that a restore across it will report.
     [[ -f "$datadir/$file" ]] || { log "WARNING: $file was purged before it was archived"; continue; }
     target_rclone copyto "$datadir/$file" "$archive/$file" ||
-      { log "could not copy $file to $archive; retrying in ${POLL_SECONDS}s"; return 0; }
+      { log "could not copy $file to $archive; retrying in ${POLL_SECONDS}s"; pending=1; return 0; }
     printf '%s\n' "$file" >>"$archived"
     log "archived $file"
   done
@@ -88,6 +92,20 @@ begin_history() {
   log "this server is the primary: archiving closed binary logs to $archive; rotating at least every ${ARCHIVE_INTERVAL_SECONDS}s while written to"
   rotated_at=$SECONDS
   rotated_position=$(position)
+  # The open log may hold transactions no one archived yet (a restarted primary's): until the
+  # first rotation, there is no recovery point to claim.
+  closed_before=''
+}
+
+# Written whole (by rename), once per new value: the agent reads it at every scrape.
+recorded=''
+record_recovery_point() {
+  [[ "$1" != "$recorded" ]] || return 0
+  if printf '%s\n' "$1" >"$RECOVERY_POINT_FILE.tmp" && mv "$RECOVERY_POINT_FILE.tmp" "$RECOVERY_POINT_FILE"; then
+    recorded=$1
+  else
+    log "WARNING: cannot record the recovery point in $RECOVERY_POINT_FILE; its metric stays behind"
+  fi
 }
 
 archiving=''
@@ -98,17 +116,24 @@ while :; do
   elif [[ "$read_only" != 0 ]]; then
     [[ -z "$archiving" ]] || log "this server is no longer the primary; the primary archives from now on"
     archiving=''
+    rm -f "$RECOVERY_POINT_FILE"
+    recorded=''
   else
     [[ -n "$archiving" ]] || { begin_history; archiving=1; }
     if ((SECONDS - rotated_at >= ARCHIVE_INTERVAL_SECONDS)); then
+      # What was committed before this time is in the position read next, and so in a closed
+      # log once that position has been rotated away (now, or at the rotation it equals).
+      checked_at=$(date +%s)
       current=$(position)
-      if [[ "$current" != "$rotated_position" ]]; then
+      if [[ "$current" != "$rotated_position" || -z "$closed_before" ]]; then
         local_sql "$options" -e 'FLUSH BINARY LOGS' || die "FLUSH BINARY LOGS failed"
         rotated_position=$current
       fi
       rotated_at=$SECONDS
+      closed_before=$checked_at
     fi
     archive_closed_logs
+    [[ -n "$pending" || -z "$closed_before" ]] || record_recovery_point "$closed_before"
   fi
   sleep "$POLL_SECONDS" & wait $!
 done

@@ -12,6 +12,7 @@ from pulumi_kubernetes.core import v1 as core
 
 from .agent_config_map import AGENT_DIR, agent_mount
 from . import exporter
+from .agent_metrics import agent_metrics
 from .pod_spec import PASSWORD_KEYS, SECRETS_DIR, PodContainer, PodSettings
 from .settings import DEFAULT_AGENT_IMAGE
 from .tls import CERT_FILE, KEY_FILE, TLS_DIR
@@ -43,6 +44,7 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
     passwords = {(SECRETS_DIR, key) for key in PASSWORD_KEYS}
     if pod.metrics_secret_name is not None:
         passwords.add((exporter.METRICS_SECRETS_DIR, exporter.PASSWORD_KEY))
+    metrics = agent_metrics(pod)
     return PodContainer(
         core.ContainerArgs(
             name="agent",
@@ -57,13 +59,15 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                 # The root file system is read-only: no bytecode cache to write.
                 _env("PYTHONDONTWRITEBYTECODE", 1),
                 _env("PYTHONUNBUFFERED", 1),
+                *metrics.env,
             ],
-            ports=[core.ContainerPortArgs(name="agent", container_port=AGENT_PORT)],
+            ports=[core.ContainerPortArgs(name="agent", container_port=AGENT_PORT), *metrics.ports],
             volume_mounts=[
                 core.VolumeMountArgs(name="run", mount_path=SOCKET_DIR),
                 topology_mount(),
                 agent_mount(),
                 *role_mounts,
+                *metrics.mounts,
             ],
             # Ready once its port listens, whatever its server's state (peers learn that from
             # the answers): a kubelet's TCP probe connects and hangs up, which the port ignores.

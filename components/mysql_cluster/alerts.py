@@ -1,13 +1,11 @@
 """The cluster's alerts, as Prometheus alerting rules.
 
-Each reads one source (signals.py says which series): the exporters (server down, replication,
-lag by heartbeat, writable servers), the kubelet (free space), kube-state-metrics (backups and the
-restore drill) and cert-manager (the certificate's expiry). The exporter names replica status
+Each reads the sources signals.py names: the exporters (server down, replication, lag by
+heartbeat, writable servers), the kubelet (free space), kube-state-metrics (backups and the
+restore drill), the agents (the recovery point; the certificates the servers have loaded) and
+cert-manager (its Certificate's expiry). The exporter names replica status
 columns as the server does: MySQL 8.4 says `replica_io_running` where MySQL 8.0, 5.7 and MariaDB
 say `slave_io_running`, so the rules accept both.
-
-Not alerted on, for want of a signal (docs/operations.md, "Metrics and alerts"): how far the
-binary log archive is behind the primary, and the expiry of a self-signed or given certificate.
 """
 from __future__ import annotations
 
@@ -24,6 +22,9 @@ VOLUME_FREE_RATIO = 0.10
 # cert-manager renews the certificate 30 days before it expires (tls.py): two weeks left means
 # renewal has failed for over two weeks.
 CERTIFICATE_ALERT_DAYS = 14
+# What the recovery point may lag beyond binlogArchiveIntervalSeconds: the archiver's poll (10s),
+# the upload of a log of up to max_binlog_size, and a scrape or two.
+RECOVERY_POINT_SLACK_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -185,18 +186,46 @@ def _backup_alerts(signals: Signals, cluster: str, seconds: int) -> list[Alert]:
     ]
 
 
-def _certificate_alerts(signals: Signals, cluster: str) -> list[Alert]:
+def _certificate_alerts(signals: Signals, cluster: str, cert_manager: bool) -> list[Alert]:
     names = signals.names
-    expiry = (f'certmanager_certificate_expiration_timestamp_seconds{{namespace="{names.namespace}", '
-              f'name="{names.certificate}"}}')
+    # One series per namespace, the soonest of every source: cert-manager's view of its
+    # Certificate and each server's view of the certificate it has loaded (which stays old
+    # when a renewed one was not reloaded, and is the only view of a self-signed or given one).
+    sources = [signals.certificate_expiry()]
+    if cert_manager:
+        sources.insert(0, f'certmanager_certificate_expiration_timestamp_seconds{{'
+                          f'namespace="{names.namespace}", name="{names.certificate}"}}')
+    renewal = (f"cert-manager should have renewed Certificate {names.certificate} 30 days "
+               "before its end (see `kubectl describe certificate` and the issuer), or a server "
+               "still serves the certificate it loaded before the renewal"
+               if cert_manager else
+               "Renew it (self-signed: `pulumi up` renews it in its last 30 days; tlsSource "
+               "secret: replace the Secret's certificate), and check that every server has "
+               "loaded the new one")
     return [Alert(
         "MySQLClusterCertificateExpiresSoon",
-        f"{expiry} - time() < {CERTIFICATE_ALERT_DAYS * 86400}",
+        f"min by (namespace) ({' or '.join(sources)}) - time() < {CERTIFICATE_ALERT_DAYS * 86400}",
         "10m", "warning",
         f"The TLS certificate of {cluster} expires in less than {CERTIFICATE_ALERT_DAYS} days.",
-        f"cert-manager should have renewed Certificate {names.certificate} 30 days before its "
-        "end; see `kubectl describe certificate` and the issuer. Once it expires, clients, "
-        "replicas and clones that verify it are refused.",
+        f"{renewal}. Once it expires, clients, replicas and clones that verify it are refused.",
+        labels={"namespace": names.namespace},
+    )]
+
+
+def _recovery_point_alerts(signals: Signals, cluster: str, interval: int) -> list[Alert]:
+    names = signals.names
+    allowed = interval + RECOVERY_POINT_SLACK_SECONDS
+    return [Alert(
+        "MySQLClusterRecoveryPointBehind",
+        f"time() - {signals.recovery_point()} > {allowed}",
+        "5m", "critical",
+        f"The binary log archive of {cluster} is behind: a point-in-time restore would lose "
+        "recent writes.",
+        f"The newest time up to which the archive holds every transaction is more than "
+        f"binlogArchiveIntervalSeconds ({interval}s) plus {RECOVERY_POINT_SLACK_SECONDS}s old. "
+        "See the primary's binlog-archive container log: the backup target unreachable or "
+        "refusing writes, FLUSH BINARY LOGS failing, or the container stopped.",
+        labels={"namespace": names.namespace},
     )]
 
 
@@ -206,8 +235,10 @@ def alerts(names: ClusterNames, settings: ClusterSettings) -> list[Alert]:
     rules = _server_alerts(signals, cluster, settings.max_replication_lag_seconds)
     if settings.backup_schedule:
         rules += _backup_alerts(signals, cluster, settings.backup_alert_seconds)
-    if settings.tls_source == "cert-manager":
-        rules += _certificate_alerts(signals, cluster)
+    if settings.backup_target:
+        rules += _recovery_point_alerts(signals, cluster, settings.binlog_archive_interval_seconds)
+    if settings.tls_source != "none":
+        rules += _certificate_alerts(signals, cluster, settings.tls_source == "cert-manager")
     return rules
 
 

@@ -107,11 +107,11 @@ class MySQLClusterArgs(TypedDict, total=False):
     service_account_name: pulumi.Input[str]
     """ServiceAccount the pods run as; "" for the namespace's default. Its API token is never mounted: the pods do not use the Kubernetes API. Default: `""`."""
     metrics: pulumi.Input[bool]
-    """Run a Prometheus exporter (mysqld-exporter) beside each server, serving metrics on port 9104. Default: `false`."""
+    """Run a Prometheus exporter (mysqld-exporter) beside each server, serving metrics on port 9104, and serve the agent's own metrics (recovery point, certificate expiry) on port 9105. Default: `false`."""
     metrics_image: pulumi.Input[str]
     """Image of the metrics exporter; "" for prom/mysqld-exporter:v0.18.0. Default: `""`."""
     metrics_client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """Namespaces whose pods (Prometheus) may scrape port 9104, besides the cluster's own; "*" allows every namespace. Default: `[]`."""
+    """Namespaces whose pods (Prometheus) may scrape ports 9104 and 9105, besides the cluster's own; "*" allows every namespace. Default: `[]`."""
     service_monitor: pulumi.Input[bool]
     """Create a Prometheus Operator ServiceMonitor for the exporters (needs metrics, and the operator's CRDs in the cluster). Default: `false`."""
     prometheus_rule: pulumi.Input[bool]

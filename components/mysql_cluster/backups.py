@@ -27,6 +27,7 @@ import pulumi
 from pulumi_kubernetes.batch import v1 as batch
 from pulumi_kubernetes.core import v1 as core
 
+from .agent_metrics import ARCHIVER_RECOVERY_POINT_FILE, ARCHIVER_TMP
 from .network_policy import backup_job_egress
 from .pod_spec import BACKUP_KEY_DIR, CREDENTIAL_KEYS, PodContainer, PodSettings, pod_template
 from .pod_template import (
@@ -181,8 +182,9 @@ def _binlog_archiver(pod: PodSettings, target: BackupTarget, env: list[core.EnvV
         image=pod.backup_image,
         command=script_command("backup-binlogs.sh"),
         env=env + target.env() + [
-            _env("ARCHIVE_INTERVAL_SECONDS", pod.settings.binlog_archive_interval_seconds)],
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"),
+            _env("ARCHIVE_INTERVAL_SECONDS", pod.settings.binlog_archive_interval_seconds),
+            _env("RECOVERY_POINT_FILE", ARCHIVER_RECOVERY_POINT_FILE)],
+        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", ARCHIVER_TMP),
                        _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount(),
                        *target.mounts()],
         resources=pod.resources("backup"),

@@ -4,8 +4,7 @@ label and writes each data key as a dashboard file).
 
 Every panel reads series that signals.py builds, so a panel shows what its alert judges. Left
 out, for want of a metric: clone progress (the clone is a stream between two containers that
-counts nothing; the panel of cloning pods shows only that one is under way) and the recovery
-point (nothing exports how far the binary log archive has come; docs/operations.md).
+counts nothing; the panel of cloning pods shows only that one is under way).
 """
 from __future__ import annotations
 
@@ -76,6 +75,21 @@ def panels(names: ClusterNames, settings: ClusterSettings) -> list[Panel]:
               ((f"kubelet_volume_stats_available_bytes{{{signals.data_claims}}}",
                 "{{persistentvolumeclaim}}"),)),
     ]
+    if settings.backup_target:
+        found.append(Panel(
+            "Recovery point age",
+            "Time since the newest moment up to which the binary log archive holds every "
+            "transaction: what a point-in-time restore would lose now (the primary's agent). "
+            f"Above binlogArchiveIntervalSeconds ({settings.binlog_archive_interval_seconds}s) "
+            "plus slack, MySQLClusterRecoveryPointBehind fires.",
+            "timeseries", "s", ((f"time() - {signals.recovery_point()}", "recovery point"),)))
+    if settings.tls_source != "none":
+        found.append(Panel(
+            "Certificate time left",
+            "Time until each server's loaded TLS certificate expires, as the server reports it "
+            "(the agents); MySQLClusterCertificateExpiresSoon fires below 14 days.",
+            "timeseries", "s",
+            ((f"max by (pod) ({signals.certificate_expiry()}) - time()", "{{pod}}"),)))
     if settings.backup_schedule:
         found.append(Panel(
             "Newest successful backup and restore drill",

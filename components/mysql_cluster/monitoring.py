@@ -1,4 +1,4 @@
-"""How Prometheus finds the exporters and what it alerts on: a headless metrics Service, and,
+"""How Prometheus finds the exporters (and the agents' metrics ports, agent_metrics.py) and what it alerts on: a headless metrics Service, and,
 when asked for, the Prometheus Operator's ServiceMonitor and PrometheusRule (the dashboard's
 ConfigMap is dashboard.py's).
 
@@ -13,6 +13,7 @@ from pulumi_kubernetes.apiextensions import CustomResource
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
+from .agent_metrics import AGENT_METRICS_PORT, PORT_NAME as AGENT_METRICS_PORT_NAME
 from .alerts import rule_groups
 from .exporter import METRICS_PORT
 from .names import ClusterNames
@@ -56,7 +57,9 @@ def metrics_service(name: str, names: ClusterNames, opts: pulumi.ResourceOptions
             publish_not_ready_addresses=True,
             selector=names.selector_labels,
             ports=[core.ServicePortArgs(name="metrics", port=METRICS_PORT,
-                                        target_port="metrics")],
+                                        target_port="metrics"),
+                   core.ServicePortArgs(name=AGENT_METRICS_PORT_NAME, port=AGENT_METRICS_PORT,
+                                        target_port=AGENT_METRICS_PORT_NAME)],
         ),
         opts=opts,
     )
@@ -81,7 +84,9 @@ def service_monitor(name: str, names: ClusterNames, extra_labels: list[str],
     return _custom_resource(f"{name}-service-monitor", "ServiceMonitor", names, extra_labels, {
         "selector": {"matchLabels": _selector_labels(names)},
         "namespaceSelector": {"matchNames": [names.namespace]},
-        "endpoints": [{"port": "metrics", "path": "/metrics", "interval": SCRAPE_INTERVAL}],
+        # Both ports of each pod under the Service's job: the exporter's and the agent's.
+        "endpoints": [{"port": port, "path": "/metrics", "interval": SCRAPE_INTERVAL}
+                      for port in ("metrics", AGENT_METRICS_PORT_NAME)],
     }, opts)
 
 

@@ -3,7 +3,7 @@
 Ingress: the backup port only from the cluster's own pods and backup jobs, the agent port only
 from the cluster's own pods (the agents ask each other for their servers' state), the server port from
 the pods and from the client namespaces the stack allows, and the metrics port (when metrics are
-on) from the namespaces allowed to scrape it.
+on: the exporter's and the agent's) from the namespaces allowed to scrape them.
 
 Egress: a database pod, the switchover Job and a backup job connect only to the cluster's own
 pods on the ports they use, to the cluster's DNS pods, and (pods and backup jobs, with an s3
@@ -21,6 +21,7 @@ from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 
 from .agent_container import AGENT_PORT
+from .agent_metrics import AGENT_METRICS_PORT
 from .exporter import METRICS_PORT
 from .names import ClusterNames
 from .pod_template import BACKUP_PORT, MYSQL_PORT
@@ -84,7 +85,8 @@ def database_network_policy_spec(names: ClusterNames, settings: ClusterSettings
                                  ) -> networking.NetworkPolicySpecArgs:
     """The database pods': metrics stay closed while metrics are off."""
     metrics = [networking.NetworkPolicyIngressRuleArgs(
-        ports=_tcp(METRICS_PORT), from_=_client_peers(settings.metrics_client_namespaces),
+        ports=_tcp(METRICS_PORT, AGENT_METRICS_PORT),
+        from_=_client_peers(settings.metrics_client_namespaces),
     )] if settings.metrics else []
     return networking.NetworkPolicySpecArgs(
         pod_selector=meta.LabelSelectorArgs(match_labels=names.selector_labels),

@@ -612,11 +612,12 @@ SETTINGS: tuple[Setting, ...] = (
             _dns_subdomain, optional=True),
     Setting("metrics", "metrics", "boolean", False,
             "Run a Prometheus exporter (mysqld-exporter) beside each server, serving metrics on "
-            "port 9104.", _boolean),
+            "port 9104, and serve the agent's own metrics (recovery point, certificate expiry) "
+            "on port 9105.", _boolean),
     Setting("metricsImage", "metrics_image", "string", "",
             "Image of the metrics exporter; \"\" for prom/mysqld-exporter:v0.18.0.", _image),
     Setting("metricsClientNamespaces", "metrics_client_namespaces", "array", [],
-            "Namespaces whose pods (Prometheus) may scrape port 9104, besides the cluster's own; "
+            "Namespaces whose pods (Prometheus) may scrape ports 9104 and 9105, besides the cluster's own; "
             "\"*\" allows every namespace.", _namespaces),
     Setting("serviceMonitor", "service_monitor", "boolean", False,
             "Create a Prometheus Operator ServiceMonitor for the exporters (needs metrics, and "

@@ -9,12 +9,17 @@ Sources, each named where it is used:
   pods' readiness and the read Service's endpoints (kubernetes/kube-state-metrics
   docs/metrics/workload/cronjob-metrics.md, job-metrics.md, pod-metrics.md,
   service/endpoint-metrics.md);
+- the agent beside each server, on its own metrics port under the same job: the recovery point
+  the binlog-archive container records and the expiry of the certificate each server has loaded
+  (mysql_cluster_agent/metrics.py);
 - cert-manager's controller, for the certificate's expiry when tlsSource is cert-manager
   (cert-manager/cert-manager internal/collectors/certificate_collector.go).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from mysql_cluster_agent.metrics import CERTIFICATE_EXPIRY, RECOVERY_POINT
 
 from .names import ClusterNames
 
@@ -45,6 +50,15 @@ class Signals:
     def exporter(self, metric: str, matchers: str = "") -> str:
         extra = f", {matchers}" if matchers else ""
         return f"{metric}{{{self.scraped}{extra}}}"
+
+    def recovery_point(self) -> str:
+        """The newest time before which every transaction is in the binary log archive: only the
+        archiving primary's agent serves it (its archiver removes the file on losing the role)."""
+        return f"max by (namespace) ({self.exporter(RECOVERY_POINT)})"
+
+    def certificate_expiry(self) -> str:
+        """When each server's loaded certificate expires, as the server reports it."""
+        return self.exporter(CERTIFICATE_EXPIRY)
 
     def heartbeat_lag(self, matchers: str = "") -> str:
         """Seconds between each pod's clock and the newest heartbeat it has applied: how far

@@ -9,6 +9,7 @@ A wrong environment or a missing file ends it with one line naming what is wrong
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -18,6 +19,7 @@ from types import FrameType
 from .api import AgentServer, serve_in_background
 from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
+from .metrics import metrics_config, serve_metrics
 from .own_state import read_own_state
 from .peers import ask_peers, peer_ordinals
 from .role_loop import role_settings, run_role_loop
@@ -49,6 +51,8 @@ def serve(config: AgentConfig) -> int:
     roles = role_settings(config)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    metrics = metrics_config(os.environ)
+    metrics_server = serve_metrics(metrics, _local_server(config)) if metrics else None
     server = AgentServer(("", config.agent_port), _state_source(config), config.tls,
                          config.own_host)
     serve_in_background(server)
@@ -59,6 +63,8 @@ def serve(config: AgentConfig) -> int:
          f"({'HTTPS, clients must present a certificate naming ' + config.own_host if config.tls else 'HTTP, read-only'})")
     stop.wait()
     server.shutdown()
+    if metrics_server:
+        metrics_server.shutdown()
     _log("stopped")
     return 0
 

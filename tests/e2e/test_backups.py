@@ -15,6 +15,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from mysql_cluster.agent_metrics import ARCHIVER_RECOVERY_POINT_FILE
+from mysql_cluster_agent.metrics import parse_recovery_point
 
 from .cluster import Cluster
 from .harness import SQL_CONTAINER, PodFailed
@@ -338,3 +340,39 @@ def test_a_replay_cut_off_by_a_pod_restart_resumes_and_applies_each_transaction_
     assert rows == [(str(last), str(last), "1", str(last))], "each archived transaction applied once"
     log = restored.log("mysql-0", "restore-replay")
     assert "resuming the replay of backup" in log, f"the first attempt was not cut off:\n{log}"
+
+
+# In the agent's container, with its code: the certificate's expiry as the metric reads it from
+# the server, and as Python's ssl module reads it from the file the server loaded.
+AGENT_CERTIFICATE_VIEWS = """
+import os, ssl
+from pathlib import Path
+from mysql_cluster_agent.local_server import LocalServer
+from mysql_cluster_agent.metrics import certificate_expiry
+password = Path(os.environ["ROOT_PASSWORD_FILE"])
+server = LocalServer(Path(os.environ["MYSQL_SOCKET"]), password.read_text)
+file = ssl._ssl._test_decode_cert(os.environ["TLS_DIR"] + "/tls.crt")
+print(int(certificate_expiry(server)), ssl.cert_time_to_seconds(file["notAfter"]))
+"""
+
+
+@pytest.mark.timeout(300)
+def test_the_primary_records_its_recovery_point_after_an_archiving_round_and_the_agent_reads_the_certificate(
+        backup_cluster, store):
+    cluster = backup_cluster(1)
+    harness = cluster.harness
+    committed = time.time()
+    harness.run_sql(cluster.primary, "CREATE TABLE recovery_point (id INT PRIMARY KEY); "
+                    "INSERT INTO recovery_point VALUES (1)", database="app")
+    wait_archived(store, cluster)
+
+    def recovery_point() -> float:
+        text = harness.exec(cluster.primary, "binlog-archive", ["cat", ARCHIVER_RECOVERY_POINT_FILE],
+                            check=False).stdout
+        return parse_recovery_point(text) if text else 0
+    harness.wait_until(lambda: recovery_point() > committed, 60,
+                       "a recovery point after the row's commit")
+    assert recovery_point() <= time.time()
+    from_server, from_file = map(int, harness.exec(
+        cluster.primary, "agent", ["python3", "-c", AGENT_CERTIFICATE_VIEWS]).stdout.split())
+    assert from_server == from_file > time.time()

@@ -122,6 +122,18 @@ def certificate_expiry(seconds_left: float) -> str:
         each_minute(lambda minute: minute * 60 + seconds_left)
 
 
+def loaded_certificate_expiry(pod: str, seconds_left: float) -> tuple[str, str]:
+    """The agent's view of the certificate `pod`'s server has loaded."""
+    return scraped("mysql_cluster_tls_certificate_expiry_timestamp_seconds", pod), \
+        each_minute(lambda minute: minute * 60 + seconds_left)
+
+
+def recovery_point(pod: str, value: Callable[[int], Optional[float]]) -> tuple[str, str]:
+    """The recovery point `pod`'s agent serves, `value(minute)` (None: not served)."""
+    return scraped("mysql_cluster_binlog_archive_newest_timestamp_seconds", pod), \
+        each_minute(value)
+
+
 def pod_ip(pod: str) -> str:
     return f"10.0.0.{PODS.index(pod) + 10}"
 
@@ -167,9 +179,15 @@ def healthy_cluster(names: str = "mariadb") -> dict[str, str]:
         # Each pod has applied the heartbeat of a second ago.
         series[heartbeat("now", pod)] = clock()
         series[heartbeat("stored", pod)] = each_minute(lambda minute: minute * 60 - 1)
+        name, values = loaded_certificate_expiry(pod, 60 * DAY)
+        series[name] = values
     for pod in REPLICAS:
         for column in (io_running, sql_running):
             series[scraped(f"mysql_slave_status_{column}", pod)] = steady(1)
+    # The primary archives: every transaction of an interval (binlogArchiveIntervalSeconds, 300
+    # by default) ago is in the archive; the replicas' agents serve no recovery point.
+    name, values = recovery_point(PODS[0], lambda minute: max(minute * 60 - 300, 0))
+    series[name] = values
     series.update(pods_and_read_endpoint())
     series.update(cron_job_series(BACKUP, succeeding=lambda run: True))
     series.update(cron_job_series(DRILL, succeeding=lambda run: True))

@@ -13,7 +13,7 @@ from .monitored_stack import CLUSTER, MAX_LAG, NAMESPACE, rule_groups
 from .series_model import (
     BACKUP, DAY, DRILL, EVALUATED_AT, HEALTHY_NAMES, MINUTES, PODS, certificate_expiry,
     cron_job_series, drill_jobs, each_minute, healthy_cluster, heartbeat,
-    promtool, scraped, steady, then, volume)
+    loaded_certificate_expiry, promtool, recovery_point, scraped, steady, then, volume)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,8 @@ ALL_ALERTS = {"MySQLClusterPrimaryDown", "MySQLClusterReplicaNotReplicating",
               "MySQLClusterReplicationLag", "MySQLClusterHeartbeatMissing",
               "MySQLClusterMultipleWritableServers", "MySQLClusterDataVolumeNearlyFull",
               "MySQLClusterBackupTooOld", "MySQLClusterRestoreDrillTooOld",
-              "MySQLClusterRestoreDrillFailed", "MySQLClusterCertificateExpiresSoon"}
+              "MySQLClusterRestoreDrillFailed", "MySQLClusterCertificateExpiresSoon",
+              "MySQLClusterRecoveryPointBehind"}
 
 
 def test_promtool_accepts_the_rendered_rules(rule_file, rules):
@@ -267,13 +268,61 @@ def test_certificate_expires_soon_fires_two_weeks_before_the_end(tmp_path, rule_
     name, values = certificate_expiry(10 * DAY)
     series[name] = values
     run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterCertificateExpiresSoon": [
-        expected(rules["MySQLClusterCertificateExpiresSoon"], {
-            "namespace": NAMESPACE, "name": CLUSTER, "issuer_name": "cluster-ca",
-            "issuer_kind": "ClusterIssuer", "issuer_group": "cert-manager.io"})]})
+        expected(rules["MySQLClusterCertificateExpiresSoon"], {"namespace": NAMESPACE})]})
+
+
+def test_certificate_expires_soon_fires_on_a_servers_loaded_certificate_alone(
+        tmp_path, rule_file, rules):
+    # cert-manager renewed the certificate, but one server still serves the one it loaded.
+    series = healthy_cluster()
+    name, values = loaded_certificate_expiry(PODS[1], 10 * DAY)
+    series[name] = values
+    run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterCertificateExpiresSoon": [
+        expected(rules["MySQLClusterCertificateExpiresSoon"], {"namespace": NAMESPACE})]})
+
+
+def test_certificate_expires_soon_is_one_alert_when_every_source_says_so(
+        tmp_path, rule_file, rules):
+    series = healthy_cluster()
+    for name, values in [certificate_expiry(10 * DAY),
+                         *(loaded_certificate_expiry(pod, 10 * DAY) for pod in PODS)]:
+        series[name] = values
+    run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterCertificateExpiresSoon": [
+        expected(rules["MySQLClusterCertificateExpiresSoon"], {"namespace": NAMESPACE})]})
 
 
 def test_certificate_alert_ignores_other_certificates(tmp_path, rule_file, rules):
     series = healthy_cluster()
     series[f'certmanager_certificate_expiration_timestamp_seconds{{namespace="{NAMESPACE}",'
            'name="web"}'] = steady(DAY)
+    series[f'mysql_cluster_tls_certificate_expiry_timestamp_seconds{{job="other-metrics",'
+           f'namespace="{NAMESPACE}",pod="other-0"}}'] = steady(DAY)
     run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterCertificateExpiresSoon": []})
+
+
+def test_recovery_point_behind_fires_when_the_archive_stops_advancing(tmp_path, rule_file, rules):
+    # The archive's uploads fail from minute 1: at minute 19 the recovery point is 18 minutes
+    # old, beyond binlogArchiveIntervalSeconds (300s) plus 300s since minute 11.
+    series = healthy_cluster()
+    name, values = recovery_point(PODS[0], lambda minute: 60 if minute else 0)
+    series[name] = values
+    run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterRecoveryPointBehind": [
+        expected(rules["MySQLClusterRecoveryPointBehind"], {"namespace": NAMESPACE})]})
+
+
+def test_recovery_point_at_the_interval_plus_slack_stays_silent(tmp_path, rule_file, rules):
+    series = healthy_cluster()
+    name, values = recovery_point(PODS[0], lambda minute: minute * 60 - 600)
+    series[name] = values
+    run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterRecoveryPointBehind": []})
+
+
+def test_recovery_point_follows_the_primary_that_archives_now(tmp_path, rule_file, rules):
+    # A failover at minute 5: the old primary's agent keeps its last value until its archiver
+    # removes it; the new primary's archive advances.
+    series = healthy_cluster()
+    name, values = recovery_point(PODS[0], lambda minute: 0 if minute <= 5 else None)
+    series[name] = values
+    name, values = recovery_point(PODS[1], lambda minute: minute * 60 - 300 if minute > 5 else None)
+    series[name] = values
+    run_rule_tests(tmp_path, rule_file, series, {"MySQLClusterRecoveryPointBehind": []})

@@ -10,7 +10,8 @@ import yaml
 from .monitored_stack import CLUSTER, NAMESPACE, panel_expressions
 from .series_model import (
     BACKUP, DRILL, EVALUATED_AT, MINUTES, PODS, SCHEDULE_MINUTES, cron_job_series,
-    each_minute, healthy_cluster, heartbeat, kube_pod, promtool, read_endpoint, scraped, then)
+    DAY, each_minute, healthy_cluster, heartbeat, kube_pod, loaded_certificate_expiry, promtool,
+    read_endpoint, recovery_point, scraped, then)
 
 QUERIES = panel_expressions()
 
@@ -95,10 +96,27 @@ def test_the_backup_panel_shows_the_time_since_each_newest_success(tmp_path):
             f'{{cronjob="{cron_job}", job="kube-state-metrics", namespace="{NAMESPACE}"}}': age})
 
 
+def test_the_recovery_point_panel_shows_how_old_the_archive_is(tmp_path):
+    series = healthy_cluster()
+    name, values = recovery_point(PODS[0], lambda minute: min(minute * 60 - 300, 240))
+    series[name] = values
+    evaluate(tmp_path, series, QUERIES["Recovery point age (A)"],
+             {f'{{namespace="{NAMESPACE}"}}': EVALUATED_AT - 240})
+
+
+def test_the_certificate_panel_shows_each_servers_time_left(tmp_path):
+    series = healthy_cluster()
+    name, values = loaded_certificate_expiry(PODS[2], 10 * DAY)
+    series[name] = values
+    evaluate(tmp_path, series, QUERIES["Certificate time left (A)"],
+             per_pod({PODS[0]: 60 * DAY, PODS[1]: 60 * DAY, PODS[2]: 10 * DAY}))
+
+
 def test_every_panel_query_is_evaluated_here():
     tested = {"Replication lag by heartbeat (A)", "Primary: servers accepting writes (A)",
               "Read endpoint members (A)", "Pods cloning (A)", "Servers answering (A)",
               "Data volume free space (A)", "Newest successful backup and restore drill (A)",
-              "Newest successful backup and restore drill (B)"}
+              "Newest successful backup and restore drill (B)", "Recovery point age (A)",
+              "Certificate time left (A)"}
     assert set(QUERIES) == tested
     assert CLUSTER in QUERIES["Read endpoint members (A)"]

@@ -46,7 +46,7 @@ from run_order import xdist_worker
 from stack_manifests import PROJECT_DIR, container, find, server_config_map
 
 from .monitored_stack import alert_expressions, metric_names, panel_expressions
-from .upstream_metrics import EXPORTER_PREFIX
+from .upstream_metrics import is_exporter_metric
 
 EXPORTER_PACKAGE = "prometheus-mysqld-exporter"
 # The tree whose apt fetches the exporter's package (Debian sid, as for MySQL 9.7).
@@ -533,7 +533,7 @@ def test_every_exporter_metric_the_alerts_and_dashboard_read_is_served(cluster):
     for what, expr in expressions.items():
         names, patterns = metric_names(expr)
         for name in names:
-            if name.startswith(EXPORTER_PREFIX):
+            if is_exporter_metric(name):
                 assert name in served, f"{what}: the exporter serves no {name}"
         for pattern in patterns:
             assert any(re.fullmatch(pattern, name) for name in served), \

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from .monitored_stack import alert_expressions, metric_names, panel_expressions
-from .upstream_metrics import BY_PREFIX, EXPORTER_PREFIX, PROMETHEUS
+from .upstream_metrics import BY_PREFIX, EXPORTER_PREFIX, PROMETHEUS, is_exporter_metric
 
 EXPRESSIONS = {**{f"alert {name}": expr for name, expr in alert_expressions().items()},
                **{f"panel {name}": expr for name, expr in panel_expressions().items()}}
@@ -40,7 +40,7 @@ def test_every_metric_outside_the_exporter_is_one_its_source_exposes(what):
     names, patterns = metric_names(EXPRESSIONS[what])
     assert names or patterns, f"{what} reads no metric"
     for name in names - PROMETHEUS:
-        if name.startswith(EXPORTER_PREFIX):
+        if is_exporter_metric(name):
             continue
         known = next((listed for prefix, listed in BY_PREFIX.items()
                       if name.startswith(prefix)), None)

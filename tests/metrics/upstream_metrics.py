@@ -5,6 +5,8 @@ name here is one its source really serves.
 """
 from __future__ import annotations
 
+from mysql_cluster_agent.metrics import CERTIFICATE_EXPIRY, RECOVERY_POINT
+
 # kubernetes/kube-state-metrics at c92fe0c5 (v2.20.0-11), the metric tables of
 # docs/metrics/workload/cronjob-metrics.md, job-metrics.md, pod-metrics.md (the pod and init
 # container rows used) and docs/metrics/service/endpoint-metrics.md.
@@ -43,9 +45,19 @@ certmanager_certificate_expiration_timestamp_seconds
 certmanager_certificate_renewal_timestamp_seconds
 """.split())
 
+# The agent's own metrics (mysql_cluster_agent/metrics.py), served on its metrics port under the
+# exporter's job; tests/agent/test_metrics.py holds what it serves.
+AGENT = frozenset({CERTIFICATE_EXPIRY, RECOVERY_POINT})
+
 # Prometheus itself gives every scrape target `up` (prometheus/prometheus scrape/scrape.go).
 PROMETHEUS = frozenset({"up"})
 
-BY_PREFIX = {"kube_": KUBE_STATE_METRICS, "kubelet_": KUBELET, "certmanager_": CERT_MANAGER}
-# The exporter's names start so; they are checked against a real exporter instead.
+BY_PREFIX = {"kube_": KUBE_STATE_METRICS, "kubelet_": KUBELET, "certmanager_": CERT_MANAGER,
+             "mysql_cluster_": AGENT}
+# The exporter's names start so (but for the agent's, mysql_cluster_); they are checked against a
+# real exporter instead.
 EXPORTER_PREFIX = "mysql_"
+
+
+def is_exporter_metric(name: str) -> bool:
+    return name.startswith(EXPORTER_PREFIX) and not name.startswith("mysql_cluster_")

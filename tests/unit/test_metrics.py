@@ -236,10 +236,19 @@ BACKUPS = {"flavor": "mariadb", "backupTarget": "pvc", "backupClaim": "backups",
 def test_backup_and_restore_drill_alerts_exist_only_with_scheduled_backups(rendered):
     without = alert_names(rendered(**MONITORED))
     with_backups = alert_names(rendered(**MONITORED, **BACKUPS))
-    drills = ["MySQLClusterBackupTooOld", "MySQLClusterRestoreDrillTooOld",
-              "MySQLClusterRestoreDrillFailed"]
-    assert not set(drills) & set(without)
-    assert with_backups == without + drills
+    drills = {"MySQLClusterBackupTooOld", "MySQLClusterRestoreDrillTooOld",
+              "MySQLClusterRestoreDrillFailed", "MySQLClusterRecoveryPointBehind"}
+    assert not drills & set(without)
+    assert set(with_backups) == set(without) | drills
+
+
+def test_the_recovery_point_alert_allows_the_archive_interval_plus_slack(rendered):
+    rule = find(rendered(**MONITORED, **BACKUPS, binlogArchiveIntervalSeconds=120),
+                "PrometheusRule")
+    behind = next(r for r in rule["spec"]["groups"][0]["rules"]
+                  if r["alert"] == "MySQLClusterRecoveryPointBehind")
+    assert "mysql_cluster_binlog_archive_newest_timestamp_seconds" in behind["expr"]
+    assert behind["expr"].endswith("> 420")
 
 
 def test_backup_alert_seconds_is_the_time_a_scheduled_backup_has_to_succeed(rendered):
@@ -250,11 +259,57 @@ def test_backup_alert_seconds_is_the_time_a_scheduled_backup_has_to_succeed(rend
     assert "offset 7200s" in too_old["expr"] and too_old["expr"].endswith("> 7200)")
 
 
-def test_the_certificate_alert_exists_only_with_a_cert_manager_certificate(rendered):
-    alert = "MySQLClusterCertificateExpiresSoon"
-    assert alert not in alert_names(rendered(**MONITORED))
-    assert alert in alert_names(rendered(**MONITORED, tlsSource="cert-manager",
-                                         tlsIssuer="cluster-ca"))
+def certificate_alert(manifests: list[dict[str, Any]]) -> str:
+    return next(r["expr"] for r in find(manifests, "PrometheusRule")["spec"]["groups"][0]["rules"]
+                if r["alert"] == "MySQLClusterCertificateExpiresSoon")
+
+
+def test_the_certificate_alert_reads_the_servers_loaded_certificates_with_any_tls(rendered):
+    assert "MySQLClusterCertificateExpiresSoon" not in alert_names(
+        rendered(**MONITORED, tlsSource="none"))
+    expr = certificate_alert(rendered(**MONITORED))
+    assert "mysql_cluster_tls_certificate_expiry_timestamp_seconds" in expr
+    assert "certmanager_" not in expr
+
+
+def test_with_cert_manager_the_certificate_alert_also_reads_its_certificate(rendered):
+    expr = certificate_alert(rendered(**MONITORED, tlsSource="cert-manager",
+                                      tlsIssuer="cluster-ca"))
+    assert expr.startswith("min by (namespace) (certmanager_certificate_expiration_timestamp_"
+                           'seconds{namespace="mysql-dev", name="mysql"} or '
+                           "mysql_cluster_tls_certificate_expiry_timestamp_seconds{")
+
+
+def test_the_agent_serves_metrics_on_its_own_port_only_with_metrics(rendered):
+    without = container(find(rendered(), "StatefulSet"), "agent")
+    assert [p["name"] for p in without["ports"]] == ["agent"]
+    assert "AGENT_METRICS_PORT" not in {e["name"] for e in without["env"]}
+    agent = container(find(rendered(**METRICS), "StatefulSet"), "agent")
+    assert {"name": "agent-metrics", "containerPort": 9105} in agent["ports"]
+    assert {"name": "AGENT_METRICS_PORT", "value": "9105"} in agent["env"]
+    assert "RECOVERY_POINT_FILE" not in {e["name"] for e in agent["env"]}
+
+
+def test_with_backups_the_agent_reads_the_recovery_point_the_archiver_writes(rendered):
+    statefulset = find(rendered(**METRICS, **BACKUPS), "StatefulSet")
+    agent, archiver = container(statefulset, "agent"), container(statefulset, "binlog-archive")
+    archiver_file = next(e["value"] for e in archiver["env"] if e["name"] == "RECOVERY_POINT_FILE")
+    agent_file = next(e["value"] for e in agent["env"] if e["name"] == "RECOVERY_POINT_FILE")
+    archiver_tmp = next(m for m in archiver["volumeMounts"] if m["mountPath"] == "/tmp")
+    agent_view = next(m for m in agent["volumeMounts"] if agent_file.startswith(m["mountPath"] + "/"))
+    assert agent_view["name"] == archiver_tmp["name"] and agent_view["readOnly"] is True
+    assert agent_file.removeprefix(agent_view["mountPath"]) == archiver_file.removeprefix("/tmp")
+
+
+def test_the_agent_metrics_port_is_scraped_and_open_like_the_exporters(rendered):
+    manifests = rendered(**MONITORED)
+    ports = find(manifests, "Service", "mysql-metrics")["spec"]["ports"]
+    assert {"name": "agent-metrics", "port": 9105, "targetPort": "agent-metrics"} in ports
+    endpoints = find(manifests, "ServiceMonitor")["spec"]["endpoints"]
+    assert [e["port"] for e in endpoints] == ["metrics", "agent-metrics"]
+    rule = next(rule for rule in find(manifests, "NetworkPolicy", "mysql")["spec"]["ingress"]
+                if {"port": 9104, "protocol": "TCP"} in rule["ports"])
+    assert {"port": 9105, "protocol": "TCP"} in rule["ports"]
 
 
 def dashboard_config_maps(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:

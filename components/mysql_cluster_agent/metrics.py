@@ -1,0 +1,193 @@
+"""The agent's Prometheus metrics: what no exporter says about this pod, served as Prometheus's
+text exposition format over plain HTTP on a port of its own (numbers only, no secrets).
+
+  mysql_cluster_tls_certificate_expiry_timestamp_seconds
+      when the certificate the server has loaded expires, as the server itself reports it
+      (status Ssl_server_not_after); absent while the server has no TLS.
+  mysql_cluster_binlog_archive_newest_timestamp_seconds
+      the recovery point: every transaction committed before this time is in the binary log
+      archive, as the binlog-archive sidecar records it after each upload round
+      (scripts/backup-binlogs.sh); absent on a pod that is not archiving.
+
+The archiver's file is read as untrusted text: anything but one line of a plausible Unix time
+leaves the metric out and says so once in the log.
+"""
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from calendar import timegm
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from .local_server import Sql, SqlError
+
+CERTIFICATE_EXPIRY = "mysql_cluster_tls_certificate_expiry_timestamp_seconds"
+RECOVERY_POINT = "mysql_cluster_binlog_archive_newest_timestamp_seconds"
+HELP = {
+    CERTIFICATE_EXPIRY: "When the TLS certificate the server has loaded expires (Ssl_server_not_after).",
+    RECOVERY_POINT: "Every transaction committed before this time is in the binary log archive.",
+}
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# OpenSSL's printed form of an ASN.1 time (ASN1_TIME_print), which MySQL 9.7 and MariaDB 11.8
+# both report: "Dec  3 10:15:37 2036 GMT" (the day padded with a space); "" without TLS.
+_OPENSSL_TIME = re.compile(
+    r"([A-Z][a-z]{2}) {1,2}([0-9]{1,2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([0-9]{4}) GMT")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# The archiver's file: one Unix time in whole seconds, from 2001 to 2286 (ten digits).
+_UNIX_TIME = re.compile(r"[1-9][0-9]{9}\n?")
+_FILE_LIMIT = 64
+
+
+class UnreadableValue(ValueError):
+    """A value read from the server or the archiver's file is not of its expected form."""
+
+
+def parse_openssl_time(text: str) -> float:
+    match = _OPENSSL_TIME.fullmatch(text)
+    if not match or match[1] not in _MONTHS:
+        raise UnreadableValue(f"{text[:40]!r} is not a certificate time like 'Dec  3 10:15:37 2036 GMT'")
+    month = _MONTHS.index(match[1]) + 1
+    day, hour, minute, second, year = (int(match[n]) for n in (2, 3, 4, 5, 6))
+    if not (1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        raise UnreadableValue(f"{text!r} is not a valid time")
+    return float(timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+
+
+def certificate_expiry(sql: Sql) -> float | None:
+    """When the server's loaded certificate expires; None when it has none."""
+    rows = sql.query("SHOW GLOBAL STATUS LIKE 'Ssl_server_not_after'")
+    value = str(rows[0][1]) if rows else ""
+    return parse_openssl_time(value) if value else None
+
+
+def parse_recovery_point(text: str) -> float:
+    if not _UNIX_TIME.fullmatch(text):
+        raise UnreadableValue(f"{text[:40]!r} is not one line of a Unix time in seconds")
+    return float(text)
+
+
+def exposition(values: Mapping[str, float | None]) -> str:
+    """The text exposition format of gauges `values`; a None value leaves its metric out."""
+    lines = []
+    for name, value in values.items():
+        if value is not None:
+            lines += [f"# HELP {name} {HELP[name]}", f"# TYPE {name} gauge", f"{name} {value:.0f}"]
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _log(message: str) -> None:
+    print(f"agent: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class MetricSources:
+    """Where each metric is read at each scrape. A value that cannot be read is left out, and its
+    problem logged once, until it changes (a scrape every 30s would otherwise repeat it)."""
+
+    sql: Sql
+    recovery_point_file: Path | None
+    log: Callable[[str], None] = _log
+
+    def __post_init__(self) -> None:
+        self._told: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _note(self, name: str, problem: str | None) -> None:
+        with self._lock:
+            if problem is None:
+                self._told.pop(name, None)
+            elif self._told.get(name) != problem:
+                self._told[name] = problem
+                self.log(problem)
+
+    def _certificate_expiry(self) -> float | None:
+        try:
+            value = certificate_expiry(self.sql)
+        except (SqlError, UnreadableValue) as error:
+            self._note(CERTIFICATE_EXPIRY, f"{CERTIFICATE_EXPIRY} left out: cannot read the "
+                                           f"server's Ssl_server_not_after: {error}")
+            return None
+        self._note(CERTIFICATE_EXPIRY, None)
+        return value
+
+    def _recovery_point(self) -> float | None:
+        path = self.recovery_point_file
+        if path is None:
+            return None
+        try:
+            with path.open(encoding="ascii", errors="replace") as file:
+                value = parse_recovery_point(file.read(_FILE_LIMIT))
+        except FileNotFoundError:
+            value = None  # not the archiving primary, or no round finished yet
+        except (OSError, UnreadableValue) as error:
+            self._note(RECOVERY_POINT, f"{RECOVERY_POINT} left out: {path} written by the "
+                                       f"binlog-archive container is unreadable: {error}")
+            return None
+        self._note(RECOVERY_POINT, None)
+        return value
+
+    def values(self) -> dict[str, float | None]:
+        return {CERTIFICATE_EXPIRY: self._certificate_expiry(),
+                RECOVERY_POINT: self._recovery_point()}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: MetricsServer
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] != "/metrics":
+            self.send_error(HTTPStatus.NOT_FOUND, "only /metrics is served here")
+            return
+        body = exposition(self.server.sources.values()).encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a scrape every 30s is no news
+
+
+class MetricsServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], sources: MetricSources):
+        super().__init__(address, _Handler)
+        self.sources = sources
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    port: int
+    recovery_point_file: Path | None
+
+
+def metrics_config(env: Mapping[str, str]) -> MetricsConfig | None:
+    """The metrics port and the archiver's file from the environment; None when the pod's
+    metrics are off (AGENT_METRICS_PORT unset). Raises ValueError naming a wrong variable."""
+    port = env.get("AGENT_METRICS_PORT", "")
+    if not port:
+        return None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"environment variable AGENT_METRICS_PORT is {port[:20]!r}; use a TCP "
+                         "port number from 1 to 65535")
+    file = env.get("RECOVERY_POINT_FILE", "")
+    if file and not file.startswith("/"):
+        raise ValueError(f"environment variable RECOVERY_POINT_FILE is {file[:80]!r}; set it to "
+                         "an absolute path, or leave it unset without backups")
+    return MetricsConfig(int(port), Path(file) if file else None)
+
+
+def serve_metrics(config: MetricsConfig, sql: Sql) -> MetricsServer:
+    """Starts serving /metrics in a background thread; `shutdown()` stops it."""
+    server = MetricsServer(("", config.port), MetricSources(sql, config.recovery_point_file))
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    _log(f"serving Prometheus metrics on port {config.port} (HTTP, /metrics)")
+    return server

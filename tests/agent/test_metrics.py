@@ -1,0 +1,164 @@
+"""The agent's metrics port: Prometheus's text format of the certificate's expiry, as the server
+reports it, and of the recovery point the binlog-archive container records; what cannot be read
+is left out with one log line."""
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mysql_cluster_agent.local_server import SqlError
+from mysql_cluster_agent.metrics import (
+    CERTIFICATE_EXPIRY,
+    RECOVERY_POINT,
+    MetricsConfig,
+    MetricSources,
+    MetricsServer,
+    UnreadableValue,
+    exposition,
+    metrics_config,
+    parse_openssl_time,
+    serve_metrics,
+)
+
+from .fake_sql import FakeSql
+
+NOT_AFTER = "SHOW GLOBAL STATUS LIKE 'Ssl_server_not_after'"
+# As MySQL 9.7 and MariaDB 11.8 report it (their generated certificates).
+SERVER_NOT_AFTER = "Dec  3 10:15:37 2036 GMT"
+EXPIRES = 2111912137
+
+
+def sources(tmp_path: Path, not_after: str = SERVER_NOT_AFTER, file: str | None = "1764990000\n"
+            ) -> tuple[MetricSources, list[str]]:
+    path = tmp_path / "recovery-point"
+    if file is not None:
+        path.write_text(file)
+    logged: list[str] = []
+    sql = FakeSql({NOT_AFTER: [("Ssl_server_not_after", not_after)]})
+    return MetricSources(sql, path, logged.append), logged
+
+
+@pytest.mark.parametrize("text, expected", [
+    (SERVER_NOT_AFTER, EXPIRES),
+    ("Feb 29 23:59:59 2028 GMT", 1835481599),
+    ("Nov 13 01:02:03 2030 GMT", 1920762123),
+])
+def test_the_servers_certificate_time_is_read_as_unix_time(text, expected):
+    assert parse_openssl_time(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "2036-12-03 10:15:37", "Dex  3 10:15:37 2036 GMT",
+                                  "Dec 32 10:15:37 2036 GMT", "Dec  3 10:15:37 2036 UTC",
+                                  "Dec  3 10:15:37 2036 GMT\n"])
+def test_a_certificate_time_of_another_form_is_refused(text):
+    with pytest.raises(UnreadableValue):
+        parse_openssl_time(text)
+
+
+def test_the_exposition_names_each_gauge_with_help_and_type():
+    assert exposition({CERTIFICATE_EXPIRY: EXPIRES, RECOVERY_POINT: 1764990000.0}) == (
+        f"# HELP {CERTIFICATE_EXPIRY} When the TLS certificate the server has loaded expires "
+        "(Ssl_server_not_after).\n"
+        f"# TYPE {CERTIFICATE_EXPIRY} gauge\n"
+        f"{CERTIFICATE_EXPIRY} 2111912137\n"
+        f"# HELP {RECOVERY_POINT} Every transaction committed before this time is in the binary "
+        "log archive.\n"
+        f"# TYPE {RECOVERY_POINT} gauge\n"
+        f"{RECOVERY_POINT} 1764990000\n")
+
+
+def test_a_healthy_pod_serves_both_metrics(tmp_path):
+    found, logged = sources(tmp_path)
+    assert found.values() == {CERTIFICATE_EXPIRY: EXPIRES, RECOVERY_POINT: 1764990000}
+    assert logged == []
+
+
+def test_a_server_without_tls_has_no_certificate_expiry(tmp_path):
+    found, logged = sources(tmp_path, not_after="")
+    assert found.values()[CERTIFICATE_EXPIRY] is None
+    assert logged == []
+
+
+def test_a_pod_that_is_not_archiving_has_no_recovery_point(tmp_path):
+    found, logged = sources(tmp_path, file=None)
+    assert found.values()[RECOVERY_POINT] is None
+    assert logged == []
+
+
+@pytest.mark.parametrize("content", ["", "soon\n", "1764990000 1764990001\n", "-1764990000\n",
+                                     "1764990000.5\n", "17649900001\n", "1764990000\n\n",
+                                     "\u0661764990000\n", "9" * 100])
+def test_an_unreadable_archive_file_leaves_the_recovery_point_out_with_one_log_line(
+        tmp_path, content):
+    found, logged = sources(tmp_path, file=content)
+    for _ in range(3):
+        assert found.values()[RECOVERY_POINT] is None
+    assert len(logged) == 1
+    assert RECOVERY_POINT in logged[0] and "recovery-point" in logged[0]
+
+
+def test_a_repaired_archive_file_is_read_again_and_a_new_problem_is_logged_again(tmp_path):
+    found, logged = sources(tmp_path, file="soon\n")
+    found.values()
+    (tmp_path / "recovery-point").write_text("1764990060\n")
+    assert found.values()[RECOVERY_POINT] == 1764990060
+    (tmp_path / "recovery-point").write_text("later\n")
+    assert found.values()[RECOVERY_POINT] is None
+    assert len(logged) == 2
+
+
+def test_an_unanswering_server_leaves_the_certificate_expiry_out_with_one_log_line(tmp_path):
+    logged: list[str] = []
+    sql = FakeSql(failing={NOT_AFTER: SqlError(2002, "Can't connect to local server")})
+    found = MetricSources(sql, None, logged.append)
+    assert found.values() == {CERTIFICATE_EXPIRY: None, RECOVERY_POINT: None}
+    found.values()
+    assert len(logged) == 1 and "Can't connect" in logged[0]
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[str]:
+    (tmp_path / "recovery-point").write_text("1764990000\n")
+    sql = FakeSql({NOT_AFTER: [("Ssl_server_not_after", SERVER_NOT_AFTER)]})
+    server: MetricsServer = serve_metrics(MetricsConfig(0, tmp_path / "recovery-point"), sql)
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_port_serves_the_exposition_at_slash_metrics(served):
+    with urllib.request.urlopen(f"{served}/metrics", timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        body = response.read().decode()
+    assert f"{CERTIFICATE_EXPIRY} 2111912137\n" in body
+    assert f"{RECOVERY_POINT} 1764990000\n" in body
+
+
+def test_the_port_serves_nothing_else(served):
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"{served}/state", timeout=10)
+    assert error.value.code == 404
+
+
+def test_metrics_are_off_without_a_metrics_port():
+    assert metrics_config({}) is None
+
+
+def test_the_metrics_environment_is_read_into_a_config():
+    assert metrics_config({"AGENT_METRICS_PORT": "9105", "RECOVERY_POINT_FILE": "/x/rp"}) == \
+        MetricsConfig(9105, Path("/x/rp"))
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"AGENT_METRICS_PORT": "http"}, "AGENT_METRICS_PORT"),
+    ({"AGENT_METRICS_PORT": "70000"}, "AGENT_METRICS_PORT"),
+    ({"AGENT_METRICS_PORT": "9105", "RECOVERY_POINT_FILE": "rp"}, "RECOVERY_POINT_FILE"),
+])
+def test_a_wrong_metrics_environment_is_named(env, named):
+    with pytest.raises(ValueError, match=named):
+        metrics_config(env)
