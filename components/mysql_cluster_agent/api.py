@@ -10,6 +10,7 @@ port could read from the server itself, and nothing can be changed through it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -133,10 +134,8 @@ class AgentServer(ThreadingHTTPServer):
 
 
 def _close(connection: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         connection.close()
-    except OSError:
-        pass
 
 
 def _log(message: str) -> None:
