@@ -20,3 +20,10 @@ def render() -> Callable[..., Manifests]:
         return render_stack(PROJECT_DIR, stack, {k: str(v) for k, v in config.items()},
                             reveal_secrets=reveal_secrets)
     return _render
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered for the whole suite: tests/agent imports one e2e module's list of statements.
+    config.addinivalue_line(
+        "markers", "e2e: runs MySQL and MariaDB pods in network namespaces on this machine (root needed)"
+    )

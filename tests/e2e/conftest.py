@@ -18,12 +18,6 @@ from .server_roots import DEFAULT_SERVERS, ServerRoot, ServerRootError, server_r
 _ROOTS: dict[str, ServerRoot | Exception] = {}
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "e2e: runs MySQL and MariaDB pods in network namespaces on this machine (root needed)"
-    )
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     """Builds (or finds) the servers' root trees before the first e2e test, outside any test's
