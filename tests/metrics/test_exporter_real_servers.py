@@ -441,7 +441,10 @@ def test_the_replica_exporter_shows_both_replication_threads_running_and_the_lag
     replica, flavor = cluster.exporters["replica"], cluster.flavor
     assert replica.value(flavor.io_running) == 1
     assert replica.value(flavor.sql_running) == 1
-    assert replica.value(flavor.seconds_behind) == 0
+    # A number, and a small one: the replica applies the primary's heartbeat each second, a busy
+    # machine may delay it by a second or more (0 exactly is what an idle machine shows).
+    lag = replica.value(flavor.seconds_behind)
+    assert lag is not None and 0 <= lag <= 10
 
 
 @pytest.mark.timeout(180)
