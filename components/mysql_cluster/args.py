@@ -46,6 +46,16 @@ class MySQLClusterArgs(TypedDict, total=False):
     """CPU limit of the backup sidecar and the init containers; "" for none. Default: `""`."""
     backup_memory_limit: pulumi.Input[str]
     """Memory limit of the backup sidecar and the init containers. Default: `"1Gi"`."""
+    agent_image: pulumi.Input[str]
+    """Image that runs the agent (a Python 3 interpreter at python3; the agent's code comes in a ConfigMap): the official python image, or your mirror of it. Default: `"python:3.13.9-slim-trixie"`."""
+    agent_cpu_request: pulumi.Input[str]
+    """CPU request of the agent container. Default: `"20m"`."""
+    agent_memory_request: pulumi.Input[str]
+    """Memory request of the agent container. Default: `"48Mi"`."""
+    agent_cpu_limit: pulumi.Input[str]
+    """CPU limit of the agent container; "" for none. Default: `""`."""
+    agent_memory_limit: pulumi.Input[str]
+    """Memory limit of the agent container. Default: `"128Mi"`."""
     max_replication_lag_seconds: pulumi.Input[int]
     """A replica is ready (and receives reads) only while it is at most this many seconds behind the primary. Default: `30`."""
     backup_parallel: pulumi.Input[int]

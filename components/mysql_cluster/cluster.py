@@ -27,6 +27,7 @@ from .pod_template import MYSQL_PORT, BACKUP_PORT, data_volume_claim, database_p
 from .scale_in_guard import primary_annotation, scale_in_guard
 from .server_config import cnf_files, with_checked_server_options
 from .scripts_config_map import scripts_config_map, scripts_digest
+from .agent_config_map import agent_config_map, agent_digest
 from .servers import Server, server_for
 from .switchover import switchover_job, switchover_network_policy
 from .topology import topology_config_map
@@ -94,6 +95,8 @@ class MySQLCluster(pulumi.ComponentResource):
         # one only after the StatefulSet has moved on to its successor.
         scripts = scripts_config_map(
             f"{name}-scripts", metadata(names.scripts_config_map(scripts_digest())), child)
+        agent = agent_config_map(
+            f"{name}-agent", metadata(names.agent_config_map(agent_digest())), child)
         secret_name = self._credentials_secret(name, names, settings, metadata, child)
         tls_secret_name = tls_secret(name, names, settings, metadata, child)
 
@@ -124,7 +127,8 @@ class MySQLCluster(pulumi.ComponentResource):
                           backup_image=backup_image, secret_name=secret_name,
                           config_map_name=config_map.metadata.name, server_cnf=server_cnf,
                           topology_config_map_name=topology.metadata.name,
-                          scripts_config_map_name=scripts.metadata.name, settings=settings,
+                          scripts_config_map_name=scripts.metadata.name,
+                          agent_config_map_name=agent.metadata.name, settings=settings,
                           tls_secret_name=tls_secret_name,
                           metrics_secret_name=metrics_secret_name)
         statefulset = apps.StatefulSet(

@@ -45,6 +45,10 @@ class ClusterNames:
         """A name for each content of the scripts: see scripts_config_map.py."""
         return f"{self.cluster}-scripts-{digest}"
 
+    def agent_config_map(self, digest: str) -> str:
+        """A name for each content of the agent's code: see agent_config_map.py."""
+        return f"{self.cluster}-agent-{digest}"
+
     @property
     def topology_config_map(self) -> str:
         return f"{self.cluster}-topology"

@@ -1,6 +1,7 @@
 """Who may reach the cluster, and whom its workloads may reach.
 
-Ingress: the backup port only from the cluster's own pods and backup jobs, the server port from
+Ingress: the backup port only from the cluster's own pods and backup jobs, the agent port only
+from the cluster's own pods (the agents ask each other for their servers' state), the server port from
 the pods and from the client namespaces the stack allows, and the metrics port (when metrics are
 on) from the namespaces allowed to scrape it.
 
@@ -19,6 +20,7 @@ from typing import Sequence
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 
+from .agent_container import AGENT_PORT
 from .exporter import METRICS_PORT
 from .names import ClusterNames
 from .pod_template import BACKUP_PORT, MYSQL_PORT
@@ -98,11 +100,13 @@ def database_network_policy_spec(names: ClusterNames, settings: ClusterSettings
                 from_=[_cluster_pods(names), networking.NetworkPolicyPeerArgs(
                     pod_selector=meta.LabelSelectorArgs(match_labels=names.backup_job_labels))],
             ),
+            networking.NetworkPolicyIngressRuleArgs(ports=_tcp(AGENT_PORT), from_=[_cluster_pods(names)]),
             *metrics,
         ],
         # Replication and CLONE on the server port, clones from a peer's sidecar on the backup
-        # port; the binary log archive and a restore reach the backup target.
-        egress=[_to_cluster_pods(names, MYSQL_PORT, BACKUP_PORT), _to_dns(settings),
+        # port, the peers' state from their agents; the binary log archive and a restore reach
+        # the backup target.
+        egress=[_to_cluster_pods(names, MYSQL_PORT, BACKUP_PORT, AGENT_PORT), _to_dns(settings),
                 *_to_backup_target(settings)],
     )
 

@@ -57,6 +57,7 @@ class PodSettings:
     topology_config_map_name: pulumi.Input[str]
     server_cnf: dict[str, str]  # the ConfigMap's .cnf files, by name
     scripts_config_map_name: pulumi.Input[str]
+    agent_config_map_name: pulumi.Input[str]
     settings: ClusterSettings
     metrics_secret_name: Optional[pulumi.Input[str]] = None  # set when metrics are on
     tls_secret_name: Optional[pulumi.Input[str]] = None  # the certificate's Secret; None: no TLS

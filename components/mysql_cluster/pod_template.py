@@ -14,6 +14,8 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from . import exporter
+from .agent_config_map import agent_volume
+from .agent_container import agent_container
 from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
@@ -263,6 +265,7 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
             medium="Memory", size_limit="1Mi")),
         topology_volume(pod.topology_config_map_name),
         scripts_volume(pod.scripts_config_map_name),
+        agent_volume(pod.agent_config_map_name),
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
@@ -271,7 +274,8 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
 
 def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContainer]:
     containers = [PodContainer(_mysql(pod, env), also_reads=server_tls_files(pod)),
-                  PodContainer(_backup_sidecar(pod, env))]
+                  PodContainer(_backup_sidecar(pod, env)),
+                  agent_container(pod, env, _container_security())]
     if pod.metrics_secret_name is not None:
         containers.append(PodContainer(
             exporter.exporter_container(pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE,

@@ -282,6 +282,10 @@ def _password(setting: "Setting", value: Any) -> Any:
 # Backups: where they go and when, and where a new cluster restores from (backups.py).
 BACKUP_TARGETS = ("", "s3", "pvc")
 DEFAULT_RCLONE_IMAGE = "rclone/rclone:1.75.2"
+# The agent's interpreter: the official python image, an exact release on Debian 13 (trixie), the
+# Debian the e2e harness runs the agent on (docker-library/official-images library/python lists
+# the tag; docs/agent.md says why this image).
+DEFAULT_AGENT_IMAGE = "python:3.13.9-slim-trixie"
 # Backup names are their start time, so that they sort in the order they were taken.
 BACKUP_NAME = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -505,6 +509,17 @@ SETTINGS: tuple[Setting, ...] = (
             _quantity, optional=True),
     Setting("backupMemoryLimit", "backup_memory_limit", "string", "1Gi",
             "Memory limit of the backup sidecar and the init containers.", _quantity),
+    Setting("agentImage", "agent_image", "string", DEFAULT_AGENT_IMAGE,
+            "Image that runs the agent (a Python 3 interpreter at python3; the agent's code "
+            "comes in a ConfigMap): the official python image, or your mirror of it.", _image),
+    Setting("agentCpuRequest", "agent_cpu_request", "string", "20m",
+            "CPU request of the agent container.", _quantity),
+    Setting("agentMemoryRequest", "agent_memory_request", "string", "48Mi",
+            "Memory request of the agent container.", _quantity),
+    Setting("agentCpuLimit", "agent_cpu_limit", "string", "",
+            "CPU limit of the agent container; \"\" for none.", _quantity, optional=True),
+    Setting("agentMemoryLimit", "agent_memory_limit", "string", "128Mi",
+            "Memory limit of the agent container.", _quantity),
     Setting("maxReplicationLagSeconds", "max_replication_lag_seconds", "integer", 30,
             "A replica is ready (and receives reads) only while it is at most this many seconds "
             "behind the primary.", _integer(1, 86400)),
@@ -854,7 +869,7 @@ def _replication_password_length_checked(settings: ClusterSettings) -> ClusterSe
 
 def _check_requests_within_limits(settings: ClusterSettings) -> None:
     # Kubernetes refuses a pod whose request exceeds its limit; say so before creating anything.
-    for container in ("server", "backup"):
+    for container in ("server", "backup", "agent"):
         for resource in ("cpu", "memory"):
             request = BY_ARG[f"{container}_{resource}_request"]
             limit = BY_ARG[f"{container}_{resource}_limit"]

@@ -115,6 +115,8 @@ class AgentServer(ThreadingHTTPServer):
         request.settimeout(REQUEST_SECONDS)
         try:
             tls_socket = self._certificates.context().wrap_socket(request, server_side=True)
+        except (ssl.SSLEOFError, ConnectionResetError):
+            return  # hung up before a handshake: a TCP probe, or a port scan
         except (ssl.SSLError, OSError) as error:
             _log(f"refused a client at {client_address[0]}: TLS handshake failed: {error}")
             return

@@ -25,6 +25,9 @@ CONNECT_TIMEOUT_SECONDS = 5
 # A statement that takes longer is abandoned: the local server is hung or badly overloaded.
 STATEMENT_TIMEOUT_SECONDS = 30
 
+# The client error of a connection that could not be made (PyMySQL pymysql/connections.py).
+CR_CONN_HOST_ERROR = 2003
+
 Row = tuple[object, ...]
 
 
@@ -85,6 +88,8 @@ class LocalServer:
                 self.close_locked()
                 code = error.args[0] if error.args and isinstance(error.args[0], int) else 0
                 message = str(error.args[1]) if len(error.args) > 1 else str(error)
+                if code == CR_CONN_HOST_ERROR:  # the driver names 'localhost', not the socket
+                    message = f"cannot reach the server at {self._socket}: {message}"
                 raise SqlError(code, message) from None
             except OSError as error:  # the socket file is missing, refused, timed out
                 self.close_locked()

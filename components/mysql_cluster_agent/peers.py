@@ -40,13 +40,24 @@ def peer_ordinals(me: int, replicas: int) -> list[int]:
     return [*range(me - 1, -1, -1), *range(me + 1, replicas)]
 
 
-def _fetch(host: str, port: int, context: ssl.SSLContext | None, deadline: float) -> object:
-    connection: http.client.HTTPConnection | http.client.HTTPSConnection
-    if context is None:
-        connection = http.client.HTTPConnection(host, port, timeout=CONNECT_SECONDS)
-    else:
-        connection = http.client.HTTPSConnection(host, port, timeout=CONNECT_SECONDS,
-                                                 context=context)
+class _Connection(http.client.HTTPSConnection):
+    """HTTP, or HTTPS with `context`, to `address`; a certificate must name `host`, the pod
+    dialled (the address is where its name resolves; tests give one)."""
+
+    def __init__(self, host: str, address: str, port: int, context: ssl.SSLContext | None):
+        super().__init__(host, port, timeout=CONNECT_SECONDS, context=context)
+        self._address = address
+        self._tls = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), CONNECT_SECONDS)
+        self.sock = (self._tls.wrap_socket(raw, server_hostname=self.host)
+                     if self._tls is not None else raw)
+
+
+def _fetch(host: str, address: str, port: int, context: ssl.SSLContext | None,
+           deadline: float) -> object:
+    connection = _Connection(host, address, port, context)
     try:
         connection.connect()
         assert connection.sock is not None
@@ -67,9 +78,11 @@ def _fetch(host: str, port: int, context: ssl.SSLContext | None, deadline: float
 
 def ask_peers(config: AgentConfig, ordinals: Sequence[int],
               certificates: CertificateFiles | None = None,
-              answer_seconds: float = ANSWER_SECONDS) -> list[PeerAnswer]:
+              answer_seconds: float = ANSWER_SECONDS,
+              addresses: Mapping[int, str] | None = None) -> list[PeerAnswer]:
     """Every peer's answer, in the order of `ordinals`; those that did not answer within
-    `answer_seconds` (connecting included) with a JSON object have a problem instead."""
+    `answer_seconds` (connecting included) with a JSON object have a problem instead.
+    `addresses` says where to connect to a pod other than its DNS name (tests)."""
     if config.tls is not None and certificates is None:
         certificates = CertificateFiles(config.tls, ssl.Purpose.SERVER_AUTH)
     context = certificates.context() if certificates is not None else None
@@ -77,8 +90,9 @@ def ask_peers(config: AgentConfig, ordinals: Sequence[int],
     if not ordinals:
         return []
     pool = ThreadPoolExecutor(max_workers=len(ordinals), thread_name_prefix="peer")
-    futures = {ordinal: pool.submit(_fetch, config.pod_host(ordinal), config.agent_port, context,
-                                    deadline)
+    futures = {ordinal: pool.submit(_fetch, config.pod_host(ordinal),
+                                    (addresses or {}).get(ordinal, config.pod_host(ordinal)),
+                                    config.agent_port, context, deadline)
                for ordinal in ordinals}
     wait(futures.values(), timeout=answer_seconds)
     # Threads of peers that did not answer in time end with their sockets' timeouts.

@@ -49,7 +49,7 @@ def test_without_a_backup_target_the_cluster_has_no_backup_resources_or_containe
     assert not [m for m in manifests if m["kind"] == "CronJob"]
     pod = find(manifests, "StatefulSet")["spec"]["template"]["spec"]
     assert names(pod["initContainers"]) == ["init-mysql", "clone-mysql"]
-    assert names(pod["containers"]) == ["mysql", "backup"]
+    assert names(pod["containers"]) == ["mysql", "backup", "agent"]
 
 
 def test_a_schedule_makes_one_cron_job_that_never_runs_two_backups_at_once(rendered):
@@ -154,7 +154,7 @@ def test_the_pvc_target_is_the_mounted_claim_through_rclones_local_backend(rende
 def test_every_pod_runs_the_binary_log_archive_which_rotates_at_the_configured_interval(rendered):
     statefulset = find(rendered(**S3, binlogArchiveIntervalSeconds="60"), "StatefulSet")
     assert names(statefulset["spec"]["template"]["spec"]["containers"]) == [
-        "mysql", "backup", "binlog-archive"]
+        "mysql", "backup", "agent", "binlog-archive"]
     assert env(container(statefulset, "binlog-archive"))["ARCHIVE_INTERVAL_SECONDS"] == "60"
 
 

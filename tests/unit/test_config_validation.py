@@ -38,6 +38,11 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "backupMemoryRequest": ("256MiB", "'256MiB'", "Kubernetes quantity"),
     "backupCpuLimit": ("lots", "'lots'", "Kubernetes quantity"),
     "backupMemoryLimit": ("1 Gi", "'1 Gi'", "Kubernetes quantity"),
+    "agentImage": ("python", "'python'", "pinned to a tag or digest"),
+    "agentCpuRequest": ("20 m", "'20 m'", "Kubernetes quantity"),
+    "agentMemoryRequest": ("-48Mi", "'-48Mi'", "Kubernetes quantity"),
+    "agentCpuLimit": ("lots", "'lots'", "Kubernetes quantity"),
+    "agentMemoryLimit": ("128 Mi", "'128 Mi'", "Kubernetes quantity"),
     "maxReplicationLagSeconds": ("0", "0", "whole number from 1"),
     "primaryOrdinal": ("-1", "'-1'", "whole number from 0"),
     "primaryDownReadSeconds": ("ten", "'ten'", "whole number from 0"),
@@ -115,8 +120,9 @@ SECRET_KEYS = sorted(s.key for s in SETTINGS if s.secret)
 PLAIN_KEYS = sorted(s.key for s in SETTINGS if not s.secret)
 QUANTITY_KEYS = ["storageSize", "serverCpuRequest", "serverMemoryRequest", "serverCpuLimit",
                  "serverMemoryLimit", "backupCpuRequest", "backupMemoryRequest", "backupCpuLimit",
-                 "backupMemoryLimit"]
-OPTIONAL_QUANTITY_KEYS = ["serverCpuLimit", "backupCpuLimit"]
+                 "backupMemoryLimit", "agentCpuRequest", "agentMemoryRequest", "agentCpuLimit",
+                 "agentMemoryLimit"]
+OPTIONAL_QUANTITY_KEYS = ["serverCpuLimit", "backupCpuLimit", "agentCpuLimit"]
 IMAGE_KEYS = ["serverImage", "backupImage"]
 IDENTIFIER_KEYS = ["appUser", "appDatabase"]
 
@@ -262,7 +268,8 @@ def test_sizes_requests_and_memory_limits_reject_empty(key):
 
 
 @pytest.mark.parametrize("request_key, limit_key", [("serverMemoryRequest", "serverMemoryLimit"),
-                                                    ("backupCpuRequest", "backupCpuLimit")])
+                                                    ("backupCpuRequest", "backupCpuLimit"),
+                                                    ("agentMemoryRequest", "agentMemoryLimit")])
 def test_request_above_its_limit_is_rejected(render, request_key, limit_key):
     assert rejection(render, **{request_key: "4", limit_key: "2"}).setting.key in (request_key,
                                                                                     limit_key)

@@ -86,10 +86,15 @@ def test_the_database_policy_selects_the_clusters_pods_for_ingress_and_egress(se
     assert spec["policyTypes"] == ["Ingress", "Egress"]
 
 
-def test_network_policy_opens_nothing_but_the_server_and_backup_ports(server_manifests):
+def test_network_policy_opens_nothing_but_the_server_backup_and_agent_ports(server_manifests):
     rules = database_policy(server_manifests)["ingress"]
     assert sorted((p["port"], p["protocol"]) for rule in rules for p in rule["ports"]) == [
-        (3306, "TCP"), (3307, "TCP")]
+        (3306, "TCP"), (3307, "TCP"), (3308, "TCP")]
+
+
+def test_agent_port_admits_only_the_clusters_own_pods(rendered):
+    manifests = rendered(allowedClientNamespaces='["*"]')
+    assert ingress(manifests, 3308) == [cluster_pods(manifests)]
 
 
 def test_backup_port_admits_only_the_clusters_own_pods_and_its_backup_jobs(rendered):
@@ -135,11 +140,11 @@ def test_every_workloads_pods_have_their_egress_restricted(rendered):
             for workload, labels in pods.items()} == dict.fromkeys(pods, True)
 
 
-def test_database_pods_reach_only_their_peers_server_and_backup_ports_and_the_dns_pods(
+def test_database_pods_reach_only_their_peers_server_backup_and_agent_ports_and_the_dns_pods(
         server_manifests):
     assert egress_of(server_manifests, find(server_manifests, "StatefulSet")["spec"]["template"][
-        "metadata"]["labels"]) == [{"to": [cluster_pods(server_manifests)], "ports": tcp(3306, 3307)},
-                                   KUBE_DNS]
+        "metadata"]["labels"]) == [
+        {"to": [cluster_pods(server_manifests)], "ports": tcp(3306, 3307, 3308)}, KUBE_DNS]
 
 
 def test_the_switchover_job_reaches_only_the_pods_server_port_and_the_dns_pods(server_manifests):
@@ -206,7 +211,7 @@ def test_no_workload_can_reach_an_arbitrary_address(rendered, config):
 def test_a_claim_target_adds_no_egress(rendered):
     manifests = rendered(**PVC)
     assert egress_of(manifests, workload_pods(manifests)["StatefulSet mysql"]) == [
-        {"to": [cluster_pods(manifests)], "ports": tcp(3306, 3307)}, KUBE_DNS]
+        {"to": [cluster_pods(manifests)], "ports": tcp(3306, 3307, 3308)}, KUBE_DNS]
 
 
 def test_the_dns_pods_are_the_ones_the_settings_name(rendered):

@@ -38,7 +38,7 @@ def bad_value() -> subprocess.CompletedProcess:
 def test_prints_the_stacks_manifests_as_yaml(dev):
     assert dev.returncode == 0, dev.stderr
     assert [m["kind"] for m in yaml.safe_load_all(dev.stdout)] == [
-        "Secret", "Secret", "ConfigMap", "ConfigMap", "ConfigMap", "Service", "Service",
+        "Secret", "Secret", "ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "Service", "Service",
         "Service", "StatefulSet",
         "PodDisruptionBudget", "NetworkPolicy", "NetworkPolicy", "Job", "PersistentVolumeClaim",
         "PersistentVolumeClaim"]

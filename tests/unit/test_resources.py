@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mysql_cluster.agent_config_map import agent_digest
 from mysql_cluster.scripts_config_map import scripts_digest
 
 from stack_manifests import mounted_secret_files
@@ -50,16 +51,17 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def test_cluster_consists_of_three_config_maps_two_secrets_three_services_a_job_and_a_claim_per_pod(
+def test_cluster_consists_of_four_config_maps_two_secrets_three_services_a_job_and_a_claim_per_pod(
         rendered):
     assert Counter(m["kind"] for m in rendered(replicas=2)) == {
-        "Secret": 2, "ConfigMap": 3, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
+        "Secret": 2, "ConfigMap": 4, "Service": 3, "StatefulSet": 1, "PodDisruptionBudget": 1,
         "NetworkPolicy": 2, "PersistentVolumeClaim": 2, "Job": 1}
 
 
 def test_resource_names_derive_from_the_cluster_name(rendered):
     assert sorted((m["kind"], m["metadata"]["name"]) for m in rendered(**ORDERS)) == [
-        ("ConfigMap", "orders"), ("ConfigMap", f"orders-scripts-{scripts_digest()}"),
+        ("ConfigMap", "orders"), ("ConfigMap", f"orders-agent-{agent_digest()}"),
+        ("ConfigMap", f"orders-scripts-{scripts_digest()}"),
         ("ConfigMap", "orders-topology"), ("Job", "orders-primary-0"),
         ("NetworkPolicy", "orders"), ("NetworkPolicy", "orders-switchover"),
         ("PersistentVolumeClaim", "data-orders-0"), ("PersistentVolumeClaim", "data-orders-1"),

@@ -94,12 +94,13 @@ def test_the_private_key_is_a_pulumi_secret():
     assert any(path[:1] == ("stringData",) for path in secret.secret_paths)
 
 
-def test_server_clone_and_sidecar_read_the_certificate_from_the_secret_readable_by_their_group(rendered):
+def test_server_clone_sidecar_and_agent_read_the_certificate_from_the_secret_readable_by_their_group(
+        rendered):
     manifests = rendered()
     assert tls_volume(manifests) == [{"name": "tls", "secret": {
         "secretName": "mysql-tls", "defaultMode": 0o440,
         "items": [{"key": key, "path": key} for key in TLS_FILES]}}]
-    assert containers_mounting_tls(manifests) == ["clone-mysql", "mysql", "backup"]
+    assert containers_mounting_tls(manifests) == ["clone-mysql", "mysql", "backup", "agent"]
 
 
 def test_scripts_are_told_where_the_certificate_is(rendered):

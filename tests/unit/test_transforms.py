@@ -28,7 +28,8 @@ def run_documented_example(mock_monitor) -> dict:
 
 def test_documented_transform_admits_the_client_network_on_the_server_port(mock_monitor):
     policy = run_documented_example(mock_monitor)["orders-network-policy"]
-    server_rule, backup_rule = policy["spec"]["ingress"]
+    server_rule, backup_rule, agent_rule = policy["spec"]["ingress"]
     assert server_rule["from"][-1] == {"ipBlock": {"cidr": "10.20.0.0/16"}}
     assert {"ipBlock": {"cidr": "10.20.0.0/16"}} not in backup_rule["from"]
+    assert {"ipBlock": {"cidr": "10.20.0.0/16"}} not in agent_rule["from"]
 

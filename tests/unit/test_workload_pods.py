@@ -70,7 +70,8 @@ def expected_files(container: dict[str, Any], manifests: list[dict], scripts: di
                    ) -> dict[str, list[str]]:
     """What the container must mount, by path: the keys its scripts name, the files its
     arguments and environment name, the CA when told where the certificate is, and the
-    certificate and key when it serves SQL or streams a backup (socat over mutual TLS)."""
+    certificate and key when it serves SQL, streams a backup (socat over mutual TLS) or serves the
+    agent's port (HTTPS with mutual TLS)."""
     names = scripts_run(container, scripts)
     lines = [line for name in names for line in code_lines(scripts[name])]
     words = container.get("args", []) + [var.get("value", "") for var in container.get("env", [])]
@@ -86,8 +87,9 @@ def expected_files(container: dict[str, Any], manifests: list[dict], scripts: di
     # The exporter's option file (a Secret key, redacted here) names the CA.
     if "TLS_DIR" in env or any(word.endswith(f"{METRICS_DIR}/my.cnf") for word in words):
         tls.append("ca.crt")
-    if container["name"] in SERVER_CONTAINERS or any(re.search(r"(^|\s)socat\s+-", line)
-                                                     for line in lines):
+    serves_agent_port = any(port.get("name") == "agent" for port in container.get("ports", []))
+    if container["name"] in SERVER_CONTAINERS or serves_agent_port or any(
+            re.search(r"(^|\s)socat\s+-", line) for line in lines):
         tls += ["tls.crt", "tls.key"]
     expected[TLS_DIR] = tls
     return {path: keys for path, keys in expected.items() if keys}

@@ -1,0 +1,69 @@
+"""The agent's container in each database pod: the official python image running the agent's
+code from its ConfigMap (agent_config_map.py).
+
+It reaches its own server over the server's unix socket, shared through the socket directory's
+emptyDir, and logs in as root with the password file: the one Secret file it reads, besides the
+pod's certificate and key and the CA with TLS (its port is HTTPS with mutual TLS then). It
+serves its server's state to the other pods' agents on AGENT_PORT.
+"""
+from __future__ import annotations
+
+from pulumi_kubernetes.core import v1 as core
+
+from .agent_config_map import AGENT_DIR, agent_mount
+from .pod_spec import SECRETS_DIR, PodContainer, PodSettings
+from .settings import DEFAULT_AGENT_IMAGE
+from .tls import CERT_FILE, KEY_FILE, TLS_DIR
+from .topology import topology_mount
+
+AGENT_PORT = 3308
+# The server's socket directory (the run volume): the official images' socket is mysqld.sock
+# there (docker-library/mysql and mariadb; the socket option is reserved, server_options.py).
+SOCKET_DIR = "/var/run/mysqld"
+SOCKET = f"{SOCKET_DIR}/mysqld.sock"
+ROOT_PASSWORD_KEY = "root-password"
+COMMAND = ["python3", "-m", "mysql_cluster_agent", "serve"]
+
+
+def _env(name: str, value: object) -> core.EnvVarArgs:
+    return core.EnvVarArgs(name=name, value=str(value))
+
+
+def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
+                    security: core.SecurityContextArgs) -> PodContainer:
+    """`cluster_env` is what every container of the pod is told about the cluster (its name,
+    the pod's, the flavor, TLS_DIR with TLS)."""
+    settings = pod.settings
+    tls = pod.tls_secret_name is not None
+    return PodContainer(
+        core.ContainerArgs(
+            name="agent",
+            image=settings.agent_image or DEFAULT_AGENT_IMAGE,
+            command=COMMAND,
+            env=cluster_env + [
+                _env("AGENT_PORT", AGENT_PORT),
+                _env("MYSQL_SOCKET", SOCKET),
+                # Named here, so the pod mounts this one file of the credentials (pod_spec.py).
+                _env("ROOT_PASSWORD_FILE", f"{SECRETS_DIR}/{ROOT_PASSWORD_KEY}"),
+                _env("PYTHONPATH", AGENT_DIR),
+                # The root file system is read-only: no bytecode cache to write.
+                _env("PYTHONDONTWRITEBYTECODE", 1),
+                _env("PYTHONUNBUFFERED", 1),
+            ],
+            ports=[core.ContainerPortArgs(name="agent", container_port=AGENT_PORT)],
+            volume_mounts=[
+                core.VolumeMountArgs(name="run", mount_path=SOCKET_DIR),
+                topology_mount(),
+                agent_mount(),
+            ],
+            # Ready once its port listens, whatever its server's state (peers learn that from
+            # the answers): a kubelet's TCP probe connects and hangs up, which the port ignores.
+            readiness_probe=core.ProbeArgs(
+                tcp_socket=core.TCPSocketActionArgs(port="agent"), period_seconds=10,
+                timeout_seconds=5, failure_threshold=3),
+            resources=pod.resources("agent"),
+            security_context=security,
+        ),
+        # Its port presents the pod's certificate and checks the peers' against the CA.
+        also_reads=frozenset({(TLS_DIR, CERT_FILE), (TLS_DIR, KEY_FILE)}) if tls else frozenset(),
+    )

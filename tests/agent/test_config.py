@@ -1,0 +1,58 @@
+"""The agent's configuration from its container's environment: every mistake one clear line."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mysql_cluster_agent.config import ConfigProblem, read_config
+
+ENV = {"POD_NAME": "mysql-2", "STATEFULSET_NAME": "mysql", "HEADLESS_SERVICE": "mysql",
+       "CLUSTER_NAMESPACE": "db", "CLUSTER_DOMAIN": "cluster.local", "DB_FLAVOR": "mariadb",
+       "AGENT_PORT": "3308", "MYSQL_SOCKET": "/var/run/mysqld/mysqld.sock",
+       "ROOT_PASSWORD_FILE": "/etc/mysql-cluster/secrets/root-password",
+       "TOPOLOGY_DIR": "/etc/mysql-cluster/topology"}
+
+
+def test_the_pod_environment_gives_the_pods_own_name_and_no_tls():
+    config = read_config(ENV)
+    assert (config.ordinal, config.own_host, config.tls) == (
+        2, "mysql-2.mysql.db.svc.cluster.local", None)
+
+
+def test_tls_dir_gives_the_secrets_three_files():
+    config = read_config({**ENV, "TLS_DIR": "/etc/mysql-cluster/tls"})
+    assert config.tls is not None
+    assert [str(path) for path in (config.tls.ca, config.tls.cert, config.tls.key)] == [
+        "/etc/mysql-cluster/tls/ca.crt", "/etc/mysql-cluster/tls/tls.crt",
+        "/etc/mysql-cluster/tls/tls.key"]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("POD_NAME", None, "environment variable POD_NAME is not set"),
+    ("POD_NAME", "other-2", "is not a pod of StatefulSet 'mysql'"),
+    ("DB_FLAVOR", "postgres", "DB_FLAVOR is 'postgres'; use one of mysql, mariadb"),
+    ("AGENT_PORT", "70000", "AGENT_PORT is '70000'; use a TCP port number"),
+    ("MYSQL_SOCKET", "mysqld.sock", "set it to the absolute path of the local server's unix socket"),
+    ("CLUSTER_DOMAIN", "Cluster Local", "CLUSTER_DOMAIN is 'Cluster Local', not"),
+])
+def test_a_wrong_variable_is_named_with_what_it_should_hold(name, value, message):
+    env = {key: val for key, val in ENV.items() if key != name}
+    if value is not None:
+        env[name] = value
+    with pytest.raises(ConfigProblem, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_config(env)
+
+
+def test_the_command_line_reports_a_wrong_environment_in_one_line_without_a_traceback():
+    result = subprocess.run([sys.executable, "-m", "mysql_cluster_agent", "serve"],
+                            env={**ENV, "DB_FLAVOR": ""}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == "agent: environment variable DB_FLAVOR is ''; use one of mysql, mariadb\n"
+
+
+def test_the_command_line_names_its_commands_when_given_another():
+    result = subprocess.run([sys.executable, "-m", "mysql_cluster_agent", "promote"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith("usage: python3 -m mysql_cluster_agent")
