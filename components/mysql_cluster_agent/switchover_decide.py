@@ -146,9 +146,3 @@ def repoint(primary: GtidState, others: Mapping[int, GtidState]) -> Repoint:
     diverged = tuple(o for o, state in sorted(others.items()) if not holds(primary, state))
     return Repoint(follow, diverged)
 
-
-def gtid_wait_succeeded(result: object) -> bool:
-    """Whether a wait-for-GTID function's answer means the position was applied: both answer 0
-    (MySQL WAIT_FOR_EXECUTED_GTID_SET 1 on timeout, MariaDB MASTER_GTID_WAIT -1); NULL means an
-    error."""
-    return result is not None and str(result) == "0"
