@@ -3,6 +3,7 @@
   serve   the container's command: serves this server's state to the peers (api.py)
   state   prints this server's state as JSON, as the port serves it
   peers   prints the other pods' states as their agents serve them, one JSON line each
+  switchover  the switchover Job's command: moves the primary through the agents (switchover.py)
 
 A wrong environment or a missing file ends it with one line naming what is wrong, and exit 2.
 """
@@ -15,13 +16,14 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
+from . import switchover
 from .api import AgentServer, serve_in_background
 from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
 from .own_state import read_own_state
 from .peers import ask_peers, peer_ordinals
 
-USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers}"
+USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover}"
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -79,6 +81,8 @@ COMMANDS: dict[str, Callable[[AgentConfig], int]] = {
 
 
 def main(argv: Sequence[str]) -> int:
+    if list(argv) == ["switchover"]:  # the Job is no pod: it has its own environment
+        return switchover.main()
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return EXIT_CONFIG

@@ -50,7 +50,7 @@ def read_key(path: Path) -> bytes:
 
 
 def _signature(key: bytes, host: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
-    message = "\n".join([host, method, path, timestamp, nonce]).encode() + b"\n" + body
+    message = f"{host}\n{method}\n{path}\n{timestamp}\n{nonce}\n".encode() + body
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
