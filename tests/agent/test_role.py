@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_sql import FakeSql
 from mysql_cluster_agent.dialect import Flavor, dialect_for
 from mysql_cluster_agent.local_server import SqlError
 from mysql_cluster_agent.role import (
@@ -18,6 +17,8 @@ from mysql_cluster_agent.role import (
     run,
     start_rebuild,
 )
+
+from .fake_sql import FakeSql
 
 MYSQL = dialect_for(Flavor.MYSQL)
 MARIADB = dialect_for(Flavor.MARIADB)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fake_sql import FakeSql
 from mysql_cluster_agent.accounts import ClusterAccounts, Passwords
 from mysql_cluster_agent.decide import Follow, Promote, Rebuild, Stay
 from mysql_cluster_agent.dialect import Flavor, dialect_for
@@ -13,6 +12,8 @@ from mysql_cluster_agent.gtid import parse_gtid
 from mysql_cluster_agent.role import RebuildPaths, Replication
 from mysql_cluster_agent.role_loop import RoleKeeper, RoleSettings
 from mysql_cluster_agent.state import ClusterView, LocalState, ServerState
+
+from .fake_sql import FakeSql
 
 NOW = 1_800_000_000
 STARTED = NOW - 600

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-
 from mysql_cluster_agent.dialect import Flavor
 from mysql_cluster_agent.gtid import GtidState, MariadbGtidState, parse_gtid
 from mysql_cluster_agent.role_client import AgentError
@@ -120,8 +119,8 @@ def test_after_the_move_every_other_pod_follows_the_new_primary():
 def test_each_step_says_one_line():
     log = run(three_pods())
     assert log == ["switchover from pod 0, the writable pod, to pod 1",
-                   "switchover from pod 0 to pod 1: pod 0 becomes read-only (it waits for the transactions in "
-                   "flight, up to 60s)",
+                   ("switchover from pod 0 to pod 1: pod 0 becomes read-only (it waits for the transactions in "
+                    "flight, up to 60s)"),
                    "waiting until pod 1 has applied pod 0's transactions up to 0-1-9",
                    "pod 1 is the primary",
                    "pod 0 now replicates from pod 1",

@@ -3,7 +3,6 @@ agents answered (switchover_decide.py)."""
 from __future__ import annotations
 
 import pytest
-
 from mysql_cluster_agent.dialect import Flavor
 from mysql_cluster_agent.gtid import parse_gtid
 from mysql_cluster_agent.state import ServerState
