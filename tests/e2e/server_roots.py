@@ -46,10 +46,15 @@ class DebianTree:
     # Installed by apt in the finished tree: debootstrap resolves a dependency with alternatives
     # by its first one, which can conflict with the packages above.
     apt_packages: tuple[str, ...] = ()
+    # Where the release is in the program's --version.
+    version_pattern: str = r"\bVer\s+(\d+\.\d+\.\d+)"
+    # Whether the tree has a mysql account, given this machine's ids (a server's tree).
+    mysql_account: bool = True
 
     def description(self, uid: int, gid: int) -> str:
         """What the tree is built from, in one line (its cache name is a digest of it)."""
-        text = f"{self.suite} minbase {','.join(sorted(self.packages))} mysql={uid}:{gid}"
+        text = f"{self.suite} minbase {','.join(sorted(self.packages))}"
+        text += f" mysql={uid}:{gid}" if self.mysql_account else ""
         return text + (f" apt={','.join(sorted(self.apt_packages))}" if self.apt_packages else "")
 
 
@@ -58,6 +63,11 @@ DEBIAN_13 = DebianTree("trixie", ("mariadb-server", "mariadb-backup", "socat"), 
 # driver's first alternative pulls mariadb-common, which mysql-server conflicts with.
 DEBIAN_SID = DebianTree("sid", ("mysql-server", "mysql-client"), "mysqld",
                         apt_packages=("percona-toolkit",))
+# The stand-in of the official python image the agent runs in (its default, a 3.13 release on
+# Debian 13: mysql_cluster/settings.py DEFAULT_AGENT_IMAGE): Debian 13's own Python 3.13.
+PYTHON_TREE = DebianTree("trixie", ("python3",), "python3", version_pattern=r"^Python (\d+\.\d+\.\d+)",
+                         mysql_account=False)
+PYTHON_LINE = "3.13"
 
 
 class ServerRootError(Exception):
@@ -124,6 +134,16 @@ def server_root(server: str) -> ServerRoot:
     return ServerRoot(flavor, version, tree)
 
 
+def python_root() -> Path:
+    """The tree the agent's containers run from (the python image's stand-in), built on first use."""
+    tree = debian_tree(PYTHON_TREE)
+    found = _recorded_release(tree, PYTHON_TREE)
+    if not found.startswith(f"{PYTHON_LINE}."):
+        raise ServerRootError(f"the Debian {PYTHON_TREE.suite} tree {tree} holds Python {found}, "
+                              f"not {PYTHON_LINE} as the default agent image")
+    return tree
+
+
 def debian_tree(recipe: DebianTree) -> Path:
     """A Debian tree of `recipe`, built once per machine.
 
@@ -171,7 +191,8 @@ def _build(tree: Path, recipe: DebianTree, description: str, uid: int, gid: int)
         raise ServerRootError(f"building the Debian {recipe.suite} tree failed (exit "
                               f"{result.returncode}; {log}; {recipe.suite} can be briefly "
                               f"uninstallable during a library transition):\n{tail}")
-    _renumber_account(partial, "mysql", uid, gid)
+    if recipe.mysql_account:
+        _renumber_account(partial, "mysql", uid, gid)
     (partial / _SERVER_VERSION_MARK).write_text(_server_release(partial, recipe) + "\n")
     (partial / _BUILT_MARK).write_text(description + "\n")
     partial.rename(tree)
@@ -193,8 +214,9 @@ def _server_release(tree: Path, recipe: DebianTree) -> str:
     """The release (e.g. 9.7.4) of the server program in `tree`, from its --version."""
     result = subprocess.run(["chroot", str(tree), recipe.server_program, "--version"],
                             capture_output=True, text=True, timeout=60)
-    # "/usr/sbin/mysqld  Ver 9.7.4-1 for Linux ..." or "mariadbd  Ver 11.8.9-MariaDB-..."
-    found = re.search(r"\bVer\s+(\d+\.\d+\.\d+)", result.stdout)
+    # "/usr/sbin/mysqld  Ver 9.7.4-1 for Linux ...", "mariadbd  Ver 11.8.9-MariaDB-...",
+    # "Python 3.13.5"
+    found = re.search(recipe.version_pattern, result.stdout)
     if result.returncode != 0 or not found:
         raise ServerRootError(f"{recipe.server_program} --version in {tree} gave no release: "
                               f"{(result.stdout + result.stderr).strip()[:300]}")

@@ -1,5 +1,7 @@
 """Replication between running pods of the rendered StatefulSet."""
 
+import json
+
 import pytest
 
 from .harness import SQL_CONTAINER, HarnessError
@@ -35,6 +37,35 @@ def test_data_written_on_the_primary_appears_on_every_replica_which_refuses_writ
     # complains about the events it may not run (MySQL's scheduler would, every second).
     for replica in cluster.replicas():
         assert "Unable to schedule event" not in cluster.harness.log(replica, SQL_CONTAINER)
+
+
+@pytest.mark.timeout(240)
+def test_each_pods_agent_serves_its_servers_state_to_the_other_pods_agents(mariadb_cluster):
+    cluster = mariadb_cluster(replicas=3)
+    harness = cluster.harness
+    cluster.create_events_table()
+    cluster.insert_events(1, 10)
+    cluster.wait_caught_up()
+
+    # Asked as the agents ask each other: over HTTPS with the pod's certificate (the dev stack
+    # has TLS), each agent answering for its own server, read over its socket as root.
+    answers = [json.loads(line) for line in harness.exec(
+        "mysql-2", "agent", ["python3", "-m", "mysql_cluster_agent", "peers"]).stdout.splitlines()]
+    assert [(a["ordinal"], a["problem"]) for a in answers] == [(1, None), (0, None)]
+    states = {answer["ordinal"]: answer["state"] for answer in answers}
+    assert (states[0]["read_only"], states[1]["read_only"]) == (False, True)
+    own = json.loads(harness.exec("mysql-2", "agent",
+                                  ["python3", "-m", "mysql_cluster_agent", "state"]).stdout)
+    assert own["read_only"] is True
+    # Every server has applied the primary's heartbeat, which pod 0 wrote.
+    for ordinal, state in {**states, 2: own}.items():
+        assert state["heartbeat_micros"] > 0
+        assert ordinal + state["heartbeat_writer_offset"] == 0
+        assert state["gtid_state"]
+    # The image's interpreter, with nothing but the shipped driver (the image has no PyMySQL).
+    assert harness.exec("mysql-0", "agent", ["python3", "-c", "import pymysql; print(pymysql.__file__)"]
+                        ).stdout.strip() == "/opt/mysql-cluster/agent/pymysql/__init__.py"
+    assert "serving this server's state on port 3308 (HTTPS" in harness.log("mysql-0", "agent")
 
 
 @pytest.mark.timeout(240)

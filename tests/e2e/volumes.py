@@ -115,13 +115,17 @@ def _make_sub_path(volume_root: Path, sub_path: Path) -> None:
 def refresh_projected_volumes(pod_spec: dict, manifests: RenderedManifests,
                               volumes: dict[str, PreparedVolume]) -> None:
     """What the kubelet does some time after a mounted ConfigMap or Secret changed: the pod's
-    files show the new data, each replaced whole (by rename), while its containers run on."""
+    files show the new data, each replaced whole (by rename), while its containers run on. An
+    immutable one cannot change, and the kubelet stops watching it (the agent's, whose files lie
+    in directories)."""
     group = fs_group(pod_spec)
     for volume in pod_spec.get("volumes") or []:
         if volume["name"] not in volumes:
             continue
         if "configMap" in volume:
             source = volume["configMap"]
+            if manifests.get("ConfigMap", source["name"]).get("immutable"):
+                continue
             data = manifests.configmap_data(source["name"])
         elif "secret" in volume:
             source = volume["secret"]
