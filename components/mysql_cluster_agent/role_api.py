@@ -8,18 +8,21 @@ fails it changes nothing and is logged with the reason. The answer is a JSON obj
 endpoint's values, or "error" saying what failed."""
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from typing import Protocol
 
+from .config import AgentConfig, ConfigProblem
 from .dialect import REPLICA_STATUS_RECEIVED_GTID_COLUMN, Dialect
 from .gtid import parse_gtid
-from .local_server import Sql, SqlError
+from .local_server import LocalServer, Sql, SqlError
 from .role import Replication, RoleError, follow_statements, promote_statements, run
-from .role_auth import RefusedRequest, RequestVerifier
+from .role_auth import RefusedRequest, RequestVerifier, read_key
 
 ROLE_PREFIX = "/v1/role/"
 READ_ONLY, POSITION, WAIT, FOLLOW, STOP_REPLICATION, PROMOTE = (
@@ -186,3 +189,28 @@ class RoleRequests:
             return HTTPStatus.CONFLICT, {"error": str(error)}
         self._log(f"role request {name} done{': ' + json.dumps(answer, sort_keys=True) if answer else ''}")
         return HTTPStatus.OK, {"done": True, **answer}
+
+
+def role_requests(config: AgentConfig, dialect: Dialect, replication: Replication, lock: threading.Lock,
+                  log: Log, env: Mapping[str, str]) -> RoleRequests:
+    """The role endpoints of this pod's agent (`lock`: the one its role loop holds while it
+    acts). Without TLS they need the role key (ROLE_KEY_FILE): ConfigProblem when it is not
+    there, so that the agent stops at start rather than refuse every move later."""
+    verifier = None
+    if config.tls is None:
+        key_file = Path(env.get("ROLE_KEY_FILE", ""))
+        if not key_file.is_absolute():
+            raise ConfigProblem("environment variable ROLE_KEY_FILE is not an absolute path; without TLS it names "
+                                "the credentials Secret's file of the key that signs role requests")
+        try:
+            read_key(key_file)
+        except (OSError, ValueError) as error:
+            raise ConfigProblem(f"cannot read the role key: {error}") from None
+        verifier = RequestVerifier(functools.partial(read_key, key_file), config.own_host)
+
+    def connect(seconds: float) -> Session:
+        return LocalServer(config.socket, config.root_password, statement_timeout=seconds)
+
+    actions = RoleActions(dialect=dialect, ordinal=config.ordinal, connect=connect, replication=replication,
+                          host_of=config.pod_host, log=log, lock=lock)
+    return RoleRequests(actions, verifier, log)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from mysql_cluster_agent.api import AgentServer, CertificateFiles
-from mysql_cluster_agent.config import TlsFiles
+from mysql_cluster_agent.config import ConfigProblem, TlsFiles
 from mysql_cluster_agent.dialect import (
     REPLICA_STATUS_RECEIVED_GTID_COLUMN,
     Flavor,
@@ -22,11 +22,12 @@ from mysql_cluster_agent.dialect import (
 )
 from mysql_cluster_agent.local_server import SqlError
 from mysql_cluster_agent.role import Replication
-from mysql_cluster_agent.role_api import RoleActions, RoleRequests
+from mysql_cluster_agent.role_api import RoleActions, RoleRequests, role_requests
 from mysql_cluster_agent.role_auth import RequestVerifier, signed_headers
 from mysql_cluster_agent.role_client import AgentClient, AgentError
 
 from .certificates import Authority, pod_host
+from .conftest import agent_config
 from .fake_sql import FakeSql
 
 KEY = b"k" * 32
@@ -242,3 +243,18 @@ def test_a_statement_the_server_refuses_is_answered_with_its_error():
 def test_the_state_stays_readable_without_a_signature():
     with agent() as running:
         assert client(running).states()[1] is not None
+
+
+def test_an_agent_without_tls_does_not_start_without_its_role_key(tmp_path):
+    config = agent_config(tmp_path, pod="mysql-1")
+    with pytest.raises(ConfigProblem, match="ROLE_KEY_FILE is not an absolute path"):
+        role_requests(config, dialect_for(Flavor.MARIADB), REPLICATION, threading.Lock(), print, {})
+    (tmp_path / "role-key").write_text("short")
+    with pytest.raises(ConfigProblem, match="needs at least 16"):
+        role_requests(config, dialect_for(Flavor.MARIADB), REPLICATION, threading.Lock(), print,
+                      {"ROLE_KEY_FILE": str(tmp_path / "role-key")})
+
+
+def test_an_agent_with_tls_needs_no_role_key(tmp_path, pod_certificate: TlsFiles):
+    config = agent_config(tmp_path, pod="mysql-1", tls=pod_certificate)
+    assert role_requests(config, dialect_for(Flavor.MARIADB), REPLICATION, threading.Lock(), print, {})
