@@ -54,8 +54,8 @@ def test_a_switchover_runs_each_step_on_the_pod_it_concerns_through_that_pods_ow
     agent_logs: list[str] = []
     job_log: list[str] = []
     with ExitStack() as stack:
-        for ordinal in servers:
-            stack.enter_context(pod_agent(ordinal, port, servers[ordinal], states[ordinal], agent_logs))
+        for ordinal, sql in servers.items():
+            stack.enter_context(pod_agent(ordinal, port, sql, states[ordinal], agent_logs))
         client = AgentClient(Flavor.MARIADB, 3, pod_host, port, None, lambda: KEY,
                              address_of=lambda n: f"127.0.0.{n + 1}")
         move_primary(client, Move(target=1, failover_wait_seconds=30, catch_up_seconds=60), job_log.append)
