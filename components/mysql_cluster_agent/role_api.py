@@ -98,7 +98,8 @@ class RoleActions:
         rows = self._query(_SLACK_SECONDS, f"SELECT {self.dialect.gtid_position_expression}, "
                                            f"{self.dialect.gtid_state_expression}")
         position, state = rows[0]
-        return {"position": _text(position), "gtid_state": _text(state)}
+        # MySQL prints a GTID set over several lines.
+        return {"position": _text(position).replace("\n", ""), "gtid_state": _text(state).replace("\n", "")}
 
     def wait(self, body: Mapping[str, object]) -> dict[str, object]:
         """Whether this server applied `position` within `seconds`."""
@@ -132,7 +133,6 @@ class RoleActions:
         self._run(_SLACK_SECONDS * 3, [(stop, ())])
         status = self._query(_SLACK_SECONDS, self.dialect.replica_status)
         received = status[0][REPLICA_STATUS_RECEIVED_GTID_COLUMN[self.dialect.flavor]] if status else None
-        # MySQL prints a GTID set over several lines.
         return {"received": _text(received).replace("\n", "")}
 
     def promote(self, body: Mapping[str, object]) -> dict[str, object]:

@@ -31,6 +31,7 @@ from .conftest import agent_config
 from .fake_sql import FakeSql
 
 KEY = b"k" * 32
+MYSQL_SET = "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:1-3"
 OTHER_KEY = b"o" * 32
 STATE = {"read_only": True, "heartbeat_micros": 1, "heartbeat_writer_offset": -1, "gtid_state": "0-1-5"}
 REPLICATION = Replication(user="replicator", password=lambda: "secret", port=3306, heartbeat_seconds=5, tls_ca=None)
@@ -258,3 +259,10 @@ def test_an_agent_without_tls_does_not_start_without_its_role_key(tmp_path):
 def test_an_agent_with_tls_needs_no_role_key(tmp_path, pod_certificate: TlsFiles):
     config = agent_config(tmp_path, pod="mysql-1", tls=pod_certificate)
     assert role_requests(config, dialect_for(Flavor.MARIADB), REPLICATION, threading.Lock(), print, {})
+
+
+def test_a_mysql_gtid_set_printed_over_several_lines_is_answered_on_one():
+    sql = Session({"SELECT @@GLOBAL.gtid_executed, @@GLOBAL.gtid_executed": [(MYSQL_SET, MYSQL_SET)]})
+    actions = RoleActions(dialect=dialect_for(Flavor.MYSQL), ordinal=1, connect=lambda _: sql,
+                          replication=REPLICATION, host_of=pod_host, log=print, lock=threading.Lock())
+    assert actions.position({}) == {"position": MYSQL_SET.replace("\n", ""), "gtid_state": MYSQL_SET.replace("\n", "")}
