@@ -81,11 +81,19 @@ class AgentClient:
     def _state(self, ordinal: int) -> ServerState:
         return ServerState.from_wire(self.flavor, ordinal, self._request(ordinal, "GET", STATE_PATH, b"", ANSWER_SECONDS))
 
-    def states(self) -> dict[int, ServerState | None]:
-        """Every pod's state, None for a pod whose agent did not answer with a valid one."""
+    def states(self) -> tuple[dict[int, ServerState | None], dict[int, str]]:
+        """Every pod's state, None for a pod whose agent did not answer with a valid one, and
+        why for those."""
         with ThreadPoolExecutor(max_workers=max(1, self.replicas), thread_name_prefix="agent") as pool:
             futures = {n: pool.submit(self._state, n) for n in range(self.replicas)}
-            return {n: None if future.exception() else future.result() for n, future in futures.items()}
+            states: dict[int, ServerState | None] = {}
+            problems: dict[int, str] = {}
+            for n, future in futures.items():
+                error = future.exception()
+                states[n] = None if error else future.result()
+                if error is not None:
+                    problems[n] = str(error)
+            return states, problems
 
     def read_only(self, ordinal: int, lock_wait_seconds: int) -> None:
         self._role(ordinal, READ_ONLY, {"lock_wait_seconds": lock_wait_seconds}, lock_wait_seconds)

@@ -51,7 +51,9 @@ class Agents(Protocol):
     """The pods' agents as the Job asks them (role_client.AgentClient; a fake in the tests).
     Every method but states raises AgentError when the pod's agent fails or does not answer."""
 
-    def states(self) -> dict[int, ServerState | None]: ...
+    def states(self) -> tuple[dict[int, ServerState | None], dict[int, str]]:
+        """Every pod's state (None where there is none) and why a pod has none."""
+        ...
     def read_only(self, ordinal: int, lock_wait_seconds: int) -> None: ...
     def position(self, ordinal: int) -> str: ...
     def gtid_state(self, ordinal: int) -> GtidState: ...
@@ -177,8 +179,8 @@ def move_primary(agents: Agents, move: Move, log: Log, clock: Callable[[], float
     procedure = _Procedure(agents, move, log)
     deadline = clock() + move.failover_wait_seconds
     while True:
-        states = agents.states()
-        step = next_step(JobView(move.target, states, clock() >= deadline, move.failover_wait_seconds))
+        states, problems = agents.states()
+        step = next_step(JobView(move.target, states, clock() >= deadline, move.failover_wait_seconds, problems))
         if isinstance(step, Fail):
             raise SwitchoverFailed(step.why)
         if isinstance(step, Wait):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .gtid import GtidState, holds
 from .state import ServerState
@@ -73,11 +73,12 @@ Step = Done | SwitchOver | FailOver | Wait | Fail
 @dataclass(frozen=True)
 class JobView:
     """What the Job sees in one look: every pod's state by ordinal (None: its agent did not
-    answer), the target, and whether the failover wait is over."""
+    answer, `problems` says why), the target, and whether the failover wait is over."""
     target: int
     states: Mapping[int, ServerState | None]
     waited: bool
     failover_wait_seconds: int
+    problems: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def answered(self) -> tuple[ServerState, ...]:
@@ -103,10 +104,11 @@ def next_step(view: JobView) -> Step:
         return Fail(Situation.SPLIT, f"pods {' and '.join(map(str, writable))} are all writable; make all but one "
                     "read-only by hand (SET GLOBAL read_only = 1) and see docs/operations.md")
     if view.states.get(target) is None:
+        why = f" ({view.problems[target]})" if target in view.problems else ""
         if view.waited:
-            return Fail(Situation.TARGET_SILENT, f"pod {target} does not answer; the primary was not moved: start "
+            return Fail(Situation.TARGET_SILENT, f"pod {target} does not answer{why}; the primary was not moved: start "
                         f"pod {target} or set primaryOrdinal to a pod that runs, and run `pulumi up` again")
-        return Wait(Situation.TARGET_SILENT, f"waiting for pod {target} to answer")
+        return Wait(Situation.TARGET_SILENT, f"waiting for pod {target} to answer{why}")
     if writable == [target]:
         return Done(Situation.TARGET_IS_PRIMARY, f"pod {target} is the primary already")
     if writable:

@@ -242,8 +242,10 @@ def test_a_statement_the_server_refuses_is_answered_with_its_error():
 
 
 def test_the_state_stays_readable_without_a_signature():
+    # Every ordinal reaches pod 1's agent here.
     with agent() as running:
-        assert client(running).states()[1] is not None
+        states, problems = client(running).states()
+    assert states[1] is not None and 1 not in problems
 
 
 def test_an_agent_without_tls_does_not_start_without_its_role_key(tmp_path):
@@ -266,3 +268,10 @@ def test_a_mysql_gtid_set_printed_over_several_lines_is_answered_on_one():
     actions = RoleActions(dialect=dialect_for(Flavor.MYSQL), ordinal=1, connect=lambda _: sql,
                           replication=REPLICATION, host_of=pod_host, log=print, lock=threading.Lock())
     assert actions.position({}) == {"position": MYSQL_SET.replace("\n", ""), "gtid_state": MYSQL_SET.replace("\n", "")}
+
+
+def test_a_state_the_job_refuses_is_reported_with_why():
+    with agent() as running:
+        states, problems = client(running).states()
+    # Pod 1's state names pod 0 as the heartbeat's writer (offset -1); asked as pod 0, that is no pod.
+    assert states[0] is None and problems[0] == "the server state's heartbeat_writer_offset does not name a pod"

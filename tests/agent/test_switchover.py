@@ -36,9 +36,10 @@ class FakeAgents:
             raise AgentError(f"pod {ordinal}'s agent answered HTTP 409: {request} failed")
         return pod
 
-    def states(self) -> dict[int, ServerState | None]:
-        return {o: ServerState(o, not p.writable, 100, p.heartbeat_writer, parse_gtid(Flavor.MARIADB, p.gtid))
-                if p.answers else None for o, p in self.pods.items()}
+    def states(self) -> tuple[dict[int, ServerState | None], dict[int, str]]:
+        states = {o: ServerState(o, not p.writable, 100, p.heartbeat_writer, parse_gtid(Flavor.MARIADB, p.gtid))
+                  if p.answers else None for o, p in self.pods.items()}
+        return states, {o: f"pod {o}'s agent did not answer: timed out" for o, p in self.pods.items() if not p.answers}
 
     def read_only(self, ordinal: int, lock_wait_seconds: int) -> None:
         self.calls.append(("read_only", ordinal, lock_wait_seconds))
@@ -188,7 +189,8 @@ def test_a_failover_that_cannot_take_what_a_replica_holds_promotes_nobody_and_na
 def test_a_target_that_never_answers_fails_after_the_wait_and_changes_nothing():
     agents = three_pods(pod1=FakePod(answers=False))
     message = failure(agents)
-    assert message.startswith("pod 1 does not answer; the primary was not moved")
+    assert message.startswith("pod 1 does not answer (pod 1's agent did not answer: timed out); the primary was "
+                              "not moved")
     assert agents.calls == [] and agents.pods[0].writable
 
 
