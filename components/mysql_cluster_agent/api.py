@@ -12,6 +12,7 @@ role key (role_auth.py).
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import sys
@@ -83,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.NOT_FOUND, {"error": "no role endpoints here"})
             return
         length = self.headers.get("Content-Length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+        if not re.fullmatch(r"[0-9]{1,6}", length) or int(length) > MAX_BODY_BYTES:
             self._reply(HTTPStatus.BAD_REQUEST, {"error": f"a role request has at most {MAX_BODY_BYTES} bytes"})
             return
         headers = {name.lower(): value for name, value in self.headers.items()}

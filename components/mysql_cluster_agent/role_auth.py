@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -80,9 +81,9 @@ class RequestVerifier:
         signature = headers.get(SIGNATURE_HEADER, "")
         if not (timestamp and nonce and signature):
             raise RefusedRequest("no signature (the role key's HMAC is required without TLS)")
-        if not timestamp.isdigit() or len(timestamp) > 12:
+        if not re.fullmatch(r"[0-9]{1,12}", timestamp):
             raise RefusedRequest("the timestamp is not a number of seconds")
-        if len(nonce) != _NONCE_LENGTH or any(c not in "0123456789abcdef" for c in nonce):
+        if not re.fullmatch(f"[0-9a-f]{{{_NONCE_LENGTH}}}", nonce):
             raise RefusedRequest("the nonce is not 32 hexadecimal digits")
         now = self._now()
         if abs(now - int(timestamp)) > WINDOW_SECONDS:

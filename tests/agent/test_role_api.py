@@ -275,3 +275,15 @@ def test_a_state_the_job_refuses_is_reported_with_why():
         states, problems = client(running).states()
     # Pod 1's state names pod 0 as the heartbeat's writer (offset -1); asked as pod 0, that is no pod.
     assert states[0] is None and problems[0] == "the server state's heartbeat_writer_offset does not name a pod"
+
+
+@pytest.mark.parametrize(("header", "value", "reason"), [
+    ("X-Role-Timestamp", "-12", "the timestamp is not a number of seconds"),
+    ("X-Role-Nonce", "ZZ" * 16, "the nonce is not 32 hexadecimal digits"),
+])
+def test_a_malformed_signature_header_is_refused_with_why(header, value, reason):
+    body = b"{}"
+    headers = {**signed_headers(KEY, pod_host(1), "POST", "/v1/role/promote", body), header: value}
+    with agent() as running:
+        status, answer = _post(running.port, "/v1/role/promote", body, headers)
+    assert (status, answer) == (403, {"error": f"refused: {reason}"}) and running.sql.statements == []
