@@ -156,3 +156,11 @@ def _served_certificate(port: int, client: TlsFiles) -> str:
             connection.sendall(b"GET /v1/state HTTP/1.1\r\nHost: x\r\n\r\n")
             connection.recv(65536)
     return ssl.DER_cert_to_PEM_cert(der).strip()
+
+
+def test_a_tcp_probe_that_hangs_up_before_a_handshake_is_not_logged(pod_certificate, capfd):
+    with serving(tls=pod_certificate) as port:
+        socket.create_connection(("127.0.0.1", port), 2).close()
+        with socket.create_connection(("127.0.0.1", port), 2) as raw:  # the next one is served
+            assert _request(_tls_client(pod_certificate), raw, pod_host(1)).startswith(b"HTTP/1.1 200")
+    assert capfd.readouterr().err == ""
