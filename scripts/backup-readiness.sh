@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Readiness of the backup container: the sidecar has given its server its role, so the cluster's
+# Readiness of the backup container: the agent has given its server its role, so the cluster's
 # users exist (primary) or replication has started (replica), and the next pod clones only from a
 # donor that is ready to serve. MariaDB's sidecar shows it by listening on the backup port (read
 # from the kernel's socket table rather than by connecting, because every connection streams a
@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if ! is_mariadb; then
   [[ -e "$(role_taken_mark)" ]] && exit 0
-  die "the sidecar has not given the server its role yet"
+  die "the agent has not given the server its role yet"
 fi
 require_env BACKUP_PORT
 port=$(printf ':%04X' "$BACKUP_PORT")

@@ -5,11 +5,11 @@
 # copy: CLONE ... DATA DIRECTORY writes a new directory and needs no restart of the recipient. The
 # donor keeps serving and applying meanwhile; the copy is consistent at one GTID set.
 #
-# Accounts: on the donor the backup user, whose BACKUP_ADMIN lets it give a copy (users.sh); on the
-# temporary server a local account holding CLONE_ADMIN and BACKUP_ADMIN: MySQL's documentation
-# says CLONE_ADMIN implies BACKUP_ADMIN, but 9.7.4 refuses a clone into DATA DIRECTORY without it
-# (ERROR 1227, tests/e2e). The donor's password reaches the temporary server inside the
-# statement, on the client's stdin.
+# Accounts: on the donor the backup user, whose BACKUP_ADMIN lets it give a copy (accounts.py of
+# the agent); on the temporary server a local account holding CLONE_ADMIN and BACKUP_ADMIN: MySQL's
+# documentation says CLONE_ADMIN implies BACKUP_ADMIN, but 9.7.4 refuses a clone into DATA
+# DIRECTORY without it (ERROR 1227, tests/e2e). The donor's password reaches the temporary server
+# inside the statement, on the client's stdin.
 
 # How often a running clone reports its progress. Nothing limits how long it may take: a large
 # copy that keeps moving is never cut off (the plugin's own network timeouts end a dead one).

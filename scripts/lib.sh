@@ -160,23 +160,6 @@ local_sql() {
     --port="$MYSQL_PORT" "$@"
 }
 
-wait_for_local_server() {
-  local options=$1 timeout=${2:-900}
-  local deadline=$((SECONDS + timeout))
-  local error
-  log "waiting for the local server to accept connections"
-  until error=$(local_sql "$options" --batch --skip-column-names -e 'SELECT 1' 2>&1 >/dev/null); do
-    # A refused password will not get better by waiting (the Secret and the server disagree).
-    [[ "$error" != *"ERROR 1045"* ]] || die "the local server refused the credentials: $error"
-    # Nor a certificate that does not verify (ERROR 2026: TLS/SSL connection error).
-    [[ "$error" != *"ERROR 2026"* ]] ||
-      die "TLS to the local server failed: $error; its certificate must be signed by $TLS_DIR/ca.crt and name 127.0.0.1"
-    ((SECONDS < deadline)) ||
-      die "the local server did not accept connections within ${timeout}s: $error"
-    sleep 2
-  done
-}
-
 # A single-quoted SQL string literal.
 sql_string() {
   local value=${1//\\/\\\\}
@@ -201,16 +184,15 @@ replica_status_sql() {
   if speaks_source_replica; then echo 'SHOW REPLICA STATUS'; else echo 'SHOW SLAVE STATUS'; fi
 }
 
-# Where a clone leaves the coordinates the new replica starts replicating from.
-# The rebuild mark: while it exists the backup sidecar rebuilds this pod's data, and the mysql
-# container does not start its server (server.sh, liveness.sh).
+# The rebuild mark, written by the pod's agent for a diverged server: while it exists the mysql
+# container rebuilds this pod's data before it starts its server (server.sh, liveness.sh).
 rebuild_mark() {
   require_env DATA_VOLUME
   printf '%s\n' "$DATA_VOLUME/rebuild"
 }
 
-# Made by the backup sidecar once its server has its role (where no backup listener shows it), on
-# the pod's memory volume; removed when the sidecar starts again.
+# Made by the pod's agent once its server has its role, on the pod's memory volume; removed when
+# the agent starts again.
 role_taken_mark() {
   require_env CLIENT_OPTIONS_DIR
   printf '%s\n' "$CLIENT_OPTIONS_DIR/role-taken"
@@ -222,6 +204,7 @@ role_taken_mark() {
 # shellcheck disable=SC2034 # used by the scripts that source this file
 OWN_GTID_STATE=own-gtid-executed
 
+# Where a clone leaves the coordinates the new replica starts replicating from.
 pending_coordinates_file() {
   require_env DATA_VOLUME
   printf '%s\n' "$DATA_VOLUME/replication-source"

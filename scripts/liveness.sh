@@ -7,7 +7,7 @@ SCRIPT_NAME=liveness
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_env MYSQL_PORT
-# While the backup sidecar rebuilds this pod's data the server waits on purpose (server.sh).
+# While this pod's data is rebuilt the server waits on purpose (server.sh).
 if [[ -e "$(rebuild_mark)" ]]; then exit 0; fi
 options=$(client_options root root-password)
 if is_mariadb; then admin=$(need_command mariadb-admin mysqladmin); else admin=$(need_command mysqladmin); fi

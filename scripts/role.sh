@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# The statements that give a server its role, shared by the backup sidecar (at every start, for its
-# own server) and the switchover Job (over the network, for every pod). Every server starts
-# read-only (the .cnf); only these make one writable.
+# The statements that give a server its role, run by the switchover Job over the network on every
+# pod (the pods' agents run the same, from the agent's dialect table, on their own server). Every
+# server starts read-only (the .cnf); only these and the agent make one writable.
 
 # Makes the server the primary: no replication channel left, writable, so its heartbeat event
 # starts writing. MySQL's event scheduler runs on the writable server only: under super_read_only
@@ -42,18 +42,5 @@ wait_for_gtid_sql() {
     printf 'SELECT MASTER_GTID_WAIT(%s, %s)' "$(sql_string "$state")" "$seconds"
   else
     printf 'SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %s)' "$(sql_string "$state")" "$seconds"
-  fi
-}
-
-# The switchover user: what moving the primary needs on every server, from the Job's pod.
-admin_user_sql() {
-  require_env ADMIN_USER
-  local admin
-  admin="$(sql_string "$ADMIN_USER")@'%'"
-  if is_mariadb; then
-    # RESET SLAVE needs RELOAD on MariaDB 10.11.
-    printf 'GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR, RELOAD ON *.* TO %s;\n' "$admin"
-  else
-    printf 'GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, REPLICATION CLIENT, RELOAD ON *.* TO %s;\n' "$admin"
   fi
 }

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pulumi_kubernetes.core import v1 as core
 
 from .agent_config_map import AGENT_DIR, agent_mount
-from .pod_spec import SECRETS_DIR, PodContainer, PodSettings
+from . import exporter
+from .pod_spec import PASSWORD_KEYS, SECRETS_DIR, PodContainer, PodSettings
 from .settings import DEFAULT_AGENT_IMAGE
 from .tls import CERT_FILE, KEY_FILE, TLS_DIR
 from .topology import topology_mount
@@ -30,11 +31,19 @@ def _env(name: str, value: object) -> core.EnvVarArgs:
 
 
 def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
-                    security: core.SecurityContextArgs) -> PodContainer:
+                    security: core.SecurityContextArgs,
+                    role_mounts: list[core.VolumeMountArgs]) -> PodContainer:
     """`cluster_env` is what every container of the pod is told about the cluster (its name,
-    the pod's, the flavor, TLS_DIR with TLS)."""
+    the pod's, the flavor, TLS_DIR with TLS) and what its role loop needs (role_loop.py);
+    `role_mounts` give the role loop the data volume (the rebuild mark, a clone's coordinates)
+    and the pod's memory volume (the mark that the server has its role)."""
     settings = pod.settings
     tls = pod.tls_secret_name is not None
+    # The role loop sets the accounts' passwords on the primary and the replication password on
+    # replicas' channels (role_loop.py); with metrics on, the exporter's account too.
+    passwords = {(SECRETS_DIR, key) for key in PASSWORD_KEYS}
+    if pod.metrics_secret_name is not None:
+        passwords.add((exporter.METRICS_SECRETS_DIR, exporter.PASSWORD_KEY))
     return PodContainer(
         core.ContainerArgs(
             name="agent",
@@ -55,6 +64,7 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                 core.VolumeMountArgs(name="run", mount_path=SOCKET_DIR),
                 topology_mount(),
                 agent_mount(),
+                *role_mounts,
             ],
             # Ready once its port listens, whatever its server's state (peers learn that from
             # the answers): a kubelet's TCP probe connects and hangs up, which the port ignores.
@@ -65,5 +75,5 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
             security_context=security,
         ),
         # Its port presents the pod's certificate and checks the peers' against the CA.
-        also_reads=frozenset({(TLS_DIR, CERT_FILE), (TLS_DIR, KEY_FILE)}) if tls else frozenset(),
+        also_reads=frozenset(passwords | ({(TLS_DIR, CERT_FILE), (TLS_DIR, KEY_FILE)} if tls else set())),
     )

@@ -110,7 +110,7 @@ def exporter_container(image: str, security_context: core.SecurityContextArgs) -
 
 
 def sidecar_env() -> list[core.EnvVarArgs]:
-    """What users.sh needs in the backup sidecar to create the exporter's user."""
+    """What the pod's agent needs to create the exporter's account (role_loop.py)."""
     return [core.EnvVarArgs(name="METRICS_USER", value=METRICS_USER),
             core.EnvVarArgs(name="METRICS_SECRETS_DIR", value=METRICS_SECRETS_DIR)]
 

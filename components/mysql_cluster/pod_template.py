@@ -96,7 +96,7 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("TMPDIR", "/tmp"),
         # The scripts use TLS exactly when this is set.
         *([_env("TLS_DIR", TLS_DIR)] if pod.tls_secret_name is not None else []),
-        # Only a holder of this certificate may clone a MySQL pod (users.sh), where it is known.
+        # Only a holder of this certificate may clone a MySQL pod (the agent's accounts.py), where it is known.
         *([_env("TLS_SUBJECT", subject)] if pod.tls_secret_name is not None
           and (subject := certificate_subject(names, settings)) else []),
     ]
@@ -203,14 +203,11 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
 
 
 def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
-    metrics = pod.metrics_secret_name is not None
     return core.ContainerArgs(
         name="backup",
         image=pod.backup_image,
         command=script_command("sidecar.sh"),
-        env=env + [_env("ADMIN_USER", ADMIN_USER),
-                   _env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
-        + (exporter.sidecar_env() if metrics else []),
+        env=env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)],
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
         readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
         volume_mounts=[
@@ -275,7 +272,11 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
 def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContainer]:
     containers = [PodContainer(_mysql(pod, env), also_reads=server_tls_files(pod)),
                   PodContainer(_backup_sidecar(pod, env)),
-                  agent_container(pod, env, _container_security())]
+                  agent_container(
+                      pod, env + [_env("ADMIN_USER", ADMIN_USER), _env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
+                      + (exporter.sidecar_env() if pod.metrics_secret_name is not None else []),
+                      _container_security(),
+                      [_mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR)])]
     if pod.metrics_secret_name is not None:
         containers.append(PodContainer(
             exporter.exporter_container(pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE,

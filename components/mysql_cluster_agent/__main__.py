@@ -22,6 +22,7 @@ from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
 from .own_state import read_own_state
 from .peers import ask_peers, peer_ordinals
+from .role_loop import role_settings, run_role_loop
 
 USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover}"
 EXIT_CONFIG = 2
@@ -47,11 +48,15 @@ def serve(config: AgentConfig) -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
+    roles = role_settings(config)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server = AgentServer(("", config.agent_port), _state_source(config), config.tls,
                          config.own_host)
     serve_in_background(server)
+    # The role of this pod's server (role_loop.py), on a connection of its own.
+    threading.Thread(target=run_role_loop, name="roles", daemon=True, args=(
+        config, roles, _local_server(config), lambda ordinals: ask_peers(config, ordinals), stop, _log)).start()
     _log(f"serving this server's state on port {config.agent_port} "
          f"({'HTTPS, clients must present a certificate naming ' + config.own_host if config.tls else 'HTTP, read-only'})")
     stop.wait()

@@ -55,9 +55,10 @@ class RoleSettings:
     watch_seconds: float
     accounts: ClusterAccounts
     passwords: Callable[[], Passwords]
-    # Made once the server has its role: the next pod may clone from this one
-    # (scripts/backup-readiness.sh). None where nothing reads it.
-    role_taken_mark: Path | None
+    # Made once the server has its role, on the pod's memory volume: the backup sidecar then
+    # serves backups (MariaDB) and is ready (scripts/backup-readiness.sh), so that the next pod
+    # clones only from a donor that has its role.
+    role_taken_mark: Path
 
 
 def _env(env: Mapping[str, str], name: str) -> str:
@@ -85,7 +86,6 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
     def passwords() -> Passwords:
         return read_passwords(secrets, dialect.max_replication_password, metrics_secrets)
 
-    options_dir = env.get("CLIENT_OPTIONS_DIR", "")
     return RoleSettings(
         dialect=dialect,
         replication=Replication(
@@ -101,8 +101,21 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
             app_database=_env(env, "APP_DATABASE"), tls=config.tls is not None,
             tls_subject=env.get("TLS_SUBJECT") or None, metrics_user=env.get("METRICS_USER") or None),
         passwords=passwords,
-        role_taken_mark=Path(options_dir) / "role-taken" if flavor is Flavor.MYSQL and options_dir else None,
+        role_taken_mark=Path(_env(env, "CLIENT_OPTIONS_DIR")) / "role-taken",
     )
+
+
+def switchover_job_grants(accounts: ClusterAccounts) -> list[tuple[str, tuple[object, ...]]]:
+    """What the switchover Job (scripts/switchover.sh) still does over the network as the
+    switchover account until moving the primary is the agents' too: make servers read-only or
+    writable, point them at a source, wait for GTID positions. accounts.admin_user_sql leaves the
+    account reading only (issue 22, finding 1); these grants go once the Job changes no role."""
+    if accounts.flavor is Flavor.MARIADB:
+        # RESET SLAVE needs RELOAD on MariaDB 10.11.
+        privileges = "READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR, RELOAD"
+    else:
+        privileges = "SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, REPLICATION CLIENT, RELOAD"
+    return [(f"GRANT {privileges} ON *.* TO %s@'%%'", (accounts.admin_user,))]
 
 
 class RoleKeeper:
@@ -143,7 +156,8 @@ class RoleKeeper:
             self._log("becoming the primary")
             run(self._sql, promote_statements(dialect), self._log)
             self._log("making sure the cluster's accounts exist with current passwords")
-            for text, args in accounts_sql(self._settings.accounts, self._settings.passwords()):
+            statements = accounts_sql(self._settings.accounts, self._settings.passwords())
+            for text, args in statements + switchover_job_grants(self._settings.accounts):
                 self._sql.execute(text, args)  # never logged: they carry passwords
         elif isinstance(action, Follow):
             self._follow(view, action.source)
@@ -177,9 +191,8 @@ class RoleKeeper:
             pending.rename(pending.with_name(pending.name + ".applied"))
 
     def _role_taken(self) -> None:
-        mark = self._settings.role_taken_mark
-        if mark is not None and not mark.exists():
-            mark.touch()
+        if not self._settings.role_taken_mark.exists():
+            self._settings.role_taken_mark.touch()
 
     def _say(self, message: str) -> None:
         """Logs a message that stays true once, and again every REPEAT_SECONDS."""
@@ -215,31 +228,40 @@ def _answers(sql: Sql) -> bool:
 
 
 def wait_for_server(sql: Sql, stop: threading.Event, log: Log) -> None:
-    """Until the local server answers. A refused password will not get better by waiting (the
-    Secret and the server disagree): it is said, and waited on, every minute."""
+    """Until the local server answers, and is the server itself: the image's entrypoint runs a
+    temporary server on the same socket while it initializes a new data directory, without
+    networking (docker-library/mysql and mariadb docker-entrypoint.sh, docker_temp_server_start),
+    which must not be given a role. A refused password will not get better by waiting (the Secret
+    and the server disagree): it is said once, and waited on."""
     said = ""
     while not stop.is_set():
         try:
-            sql.query("SELECT 1")
-            return
+            rows = sql.query("SELECT @@GLOBAL.skip_networking")
+            if rows and str(rows[0][0]) == "0":
+                return
+            message = "the server is the image entrypoint's temporary one (initializing its data); waiting"
         except SqlError as error:
             message = (f"the local server refused root's password: {error}; the Secret and the server disagree"
                        if error.code == 1045 else f"waiting for the local server to accept connections ({error})")
-            if message != said:
-                log(message)
-                said = message
+        if message != said:
+            log(message)
+            said = message
         stop.wait(2)
 
 
-def run_role_loop(config: AgentConfig, sql: Sql, ask: AskPeers, stop: threading.Event, log: Log,
-                  env: Mapping[str, str] = os.environ) -> None:
+def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: AskPeers, stop: threading.Event,
+                  log: Log) -> None:
     """The agent's role loop, until `stop` is set."""
-    settings = role_settings(config, env)
-    if settings.role_taken_mark is not None:
-        settings.role_taken_mark.unlink(missing_ok=True)
-    wait_for_server(sql, stop, log)
-    log("making sure this server has the heartbeat table and event")
-    set_up_heartbeat(sql, settings.dialect)
+    settings.role_taken_mark.unlink(missing_ok=True)
+    while not stop.is_set():
+        wait_for_server(sql, stop, log)
+        try:
+            log("making sure this server has the heartbeat table and event")
+            set_up_heartbeat(sql, settings.dialect)
+            break
+        except SqlError as error:
+            log(f"could not set up the heartbeat: {error}; trying again")
+            stop.wait(2)
 
     def look(role_given_at: int | None) -> Gathered:
         return gather(config, sql, settings.dialect, ask, role_given_at, time.time_ns() // 1000)
@@ -254,4 +276,7 @@ def run_role_loop(config: AgentConfig, sql: Sql, ask: AskPeers, stop: threading.
                 continue
         except (SqlError, RoleError, SecretError, ConfigProblem, ValueError, OSError) as error:
             log(f"the role look failed: {error}; looking again in {settings.watch_seconds:g}s")
+        except Exception as error:  # noqa: BLE001 - the loop must outlive a defect, and say it
+            log(f"the role look failed unexpectedly ({type(error).__name__}: {error}); this is a defect of "
+                f"the agent: please report it. Looking again in {settings.watch_seconds:g}s")
         stop.wait(settings.watch_seconds)

@@ -33,7 +33,7 @@ def replication(tls_ca: str | None = None, password: str = PASSWORD) -> Replicat
 
 
 def executed(statements: list[tuple[str, tuple[object, ...]]]) -> tuple[FakeSql, list[str]]:
-    sql, logged = FakeSql(), []
+    sql, logged = FakeSql(), list[str]()
     run(sql, statements, logged.append)
     return sql, logged
 
@@ -113,7 +113,7 @@ def test_a_mysql_clone_plugin_copy_keeps_its_own_gtid_state() -> None:
 
 
 def test_the_clones_position_goes_between_the_channel_reset_and_the_new_channel() -> None:
-    position = [("SET GLOBAL gtid_slave_pos = %s", ("0-100-42",))]
+    position: list[tuple[str, tuple[object, ...]]] = [("SET GLOBAL gtid_slave_pos = %s", ("0-100-42",))]
     sql, _ = executed(follow_statements(MARIADB, HOST, replication(), position))
     assert sql.ran[3] == position[0]
     assert "gtid_current_pos" not in " ".join(sql.statements)
@@ -125,7 +125,7 @@ def test_clone_coordinates_that_are_not_a_gtid_position_stop_the_follow_with_wha
 
 
 def test_a_rebuild_writes_the_mark_naming_where_the_data_goes_then_stops_the_server(tmp_path: Path) -> None:
-    sql, logged = FakeSql(), []
+    sql, logged = FakeSql(), list[str]()
     paths = RebuildPaths(tmp_path)
     start_rebuild(sql, paths, "20260101T000000Z", logged.append)
     assert paths.mark.read_text() == f"{tmp_path}/diverged-20260101T000000Z\n"

@@ -2,15 +2,24 @@
 logs and what it remembers, against a fake Sql seam and views given by the test."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import pytest
 from mysql_cluster_agent.accounts import ClusterAccounts, Passwords
+from mysql_cluster_agent.config import AgentConfig, ConfigProblem
 from mysql_cluster_agent.decide import Follow, Promote, Rebuild, Stay
 from mysql_cluster_agent.dialect import Flavor, dialect_for
 from mysql_cluster_agent.gather import Gathered
 from mysql_cluster_agent.gtid import parse_gtid
+from mysql_cluster_agent.local_server import SqlError
 from mysql_cluster_agent.role import RebuildPaths, Replication
-from mysql_cluster_agent.role_loop import RoleKeeper, RoleSettings
+from mysql_cluster_agent.role_loop import (
+    RoleKeeper,
+    RoleSettings,
+    role_settings,
+    wait_for_server,
+)
 from mysql_cluster_agent.state import ClusterView, LocalState, ServerState
 
 from .fake_sql import FakeSql
@@ -117,3 +126,55 @@ def test_the_role_taken_mark_is_made_once_the_server_has_its_role(tmp_path: Path
     roles, _, _ = keeper(tmp_path, Looks(state(1, source=0), state(0, writable=True)))
     roles.step()
     assert (tmp_path / "role-taken").exists()
+
+
+def test_a_follow_that_fails_keeps_the_clones_position_for_the_next_look(tmp_path: Path) -> None:
+    pending = RebuildPaths(tmp_path).pending_coordinates
+    pending.write_text("0-100-10\n")
+    sql = FakeSql({"SELECT @@GLOBAL.gtid_slave_pos": [("",)]},
+                  failing={"START SLAVE": SqlError(1200, "the server is not configured as slave")})
+    roles, _, _ = keeper(tmp_path, Looks(state(1), state(0, writable=True)), sql)
+    with pytest.raises(SqlError):
+        roles.step()
+    assert pending.exists() and roles.role_given_at is None
+    sql.failing.clear()
+    assert isinstance(roles.step(), Follow)
+    assert not pending.exists()
+
+
+def test_the_loop_waits_for_the_local_server_and_says_so_once() -> None:
+    query = "SELECT @@GLOBAL.skip_networking"
+    sql = FakeSql({query: [(0,)]}, failing={query: SqlError(2002, "no socket")})
+    logged: list[str] = []
+
+    class Stop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            if len(sql.ran) == 3:
+                sql.failing.clear()
+            return False
+
+    wait_for_server(sql, Stop(), logged.append)
+    assert len(sql.ran) == 4 and len(logged) == 1 and "waiting for the local server" in logged[0]
+
+
+def test_the_image_entrypoints_temporary_server_is_not_given_a_role() -> None:
+    query = "SELECT @@GLOBAL.skip_networking"
+    sql = FakeSql({query: [(1,)]})
+    logged: list[str] = []
+
+    class Stop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            sql.answers[query] = [(0,)]  # the entrypoint has started the server itself
+            return False
+
+    wait_for_server(sql, Stop(), logged.append)
+    assert len(sql.ran) == 2 and "temporary one" in logged[0]
+
+
+def test_the_role_settings_name_a_missing_variable() -> None:
+    config = AgentConfig(pod_name="db-1", statefulset="db", headless_service="db", namespace="ns",
+                         cluster_domain="cluster.local", flavor="mariadb", agent_port=3308,
+                         socket=Path("/run/s.sock"), root_password_file=Path("/s/root-password"),
+                         topology_dir=Path("/topology"), tls=None)
+    with pytest.raises(ConfigProblem, match="SECRETS_DIR"):
+        role_settings(config, {})

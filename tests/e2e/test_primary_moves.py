@@ -173,8 +173,8 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
     harness.resume_pod("mysql-0", timeout=180)
     harness.wait_until(lambda: cluster.source_host("mysql-0") == harness.dns_name("mysql-1"),
                        120, "mysql-0 replicating from mysql-1")
-    # Its sidecar may have been restarted mid-rebuild and finished it at its next start.
-    runs = harness.log("mysql-0", "backup", previous=True) + harness.log("mysql-0", "backup")
+    # Its agent decides the rebuild (the mysql container, restarted, carries it out).
+    runs = harness.log("mysql-0", "agent", previous=True) + harness.log("mysql-0", "agent")
     assert "holds transactions that the primary (pod 1) lacks" in runs
     assert {pod: len(set_aside(harness, pod)) for pod in PODS} == {"mysql-0": 1, "mysql-1": 0, "mysql-2": 0}
     cluster.wait_caught_up()

@@ -142,9 +142,9 @@ def test_a_clone_cut_off_by_its_donor_fails_loudly_and_its_retry_makes_a_whole_r
 
     harness.scale_to(3)
     if mysql:
-        # The donor's server restarted alone (skip-replica-start): its sidecar, still running,
+        # The donor's server restarted alone (skip-replica-start): its agent, still running,
         # gave it its role again, so it replicates and serves the retry.
-        assert "giving it its role again" in harness.log_tail("mysql-1", "backup", lines=10_000)
+        assert "giving it its role again" in harness.log_tail("mysql-1", "agent", lines=10_000)
     else:
         donor_log = harness.log_tail("mysql-1", "backup", lines=10_000, previous=True)
         assert "streaming a backup to a peer" in donor_log and "backup sent" not in donor_log

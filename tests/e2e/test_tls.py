@@ -132,7 +132,7 @@ def test_a_new_replica_clones_over_mutual_tls(mariadb_cluster):
             cluster.primary, "SELECT host, ssl_type, x509_subject FROM mysql.user WHERE user = 'backup' "
             "ORDER BY host"
         ) == [("%", "SPECIFIED", "/O=mysql-cluster/CN=mysql"),
-              ("127.0.0.1", "", "")]  # the binary log archive's local login (users.sh)
+              ("127.0.0.1", "", "")]  # the binary log archive's local login (the agent's accounts.py)
     cluster.create_events_table()
     cluster.insert_events(1, 100)
     cluster.wait_caught_up()

@@ -1,5 +1,5 @@
 """The exporter as rendered, against real servers: mysqld-exporter runs with the rendered
-arguments and option file, as the user users.sh creates, beside a real primary and a replica
+arguments and option file, as the account the agent creates (accounts.py), beside a real primary and a replica
 replicating from it by GTID, all on 127.0.0.1, on each flavor's default server (MySQL 9.7 and
 MariaDB 11.8, from the end-to-end tests' server trees: tests/e2e/server_roots.py).
 
@@ -34,7 +34,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pymysql.converters
 import pytest
+from mysql_cluster_agent import accounts, heartbeat
+from mysql_cluster_agent.accounts import ClusterAccounts, Passwords
+from mysql_cluster_agent.dialect import Flavor as ServerFlavor, dialect_for
 
 from mysql_cluster.render import render_stack
 from e2e.server_roots import CACHE_DIR, DEFAULT_SERVERS, SERVERS, ServerRoot, server_root
@@ -335,28 +339,28 @@ def write_options(path: Path, text: str, port: int) -> Path:
     return path
 
 
-def script_sql(root: ServerRoot, script: str, stdin: str = "") -> str:
-    """The SQL a function of the backup sidecar's scripts writes, for the server of `root`."""
-    env = {"PATH": os.environ["PATH"], "DB_FLAVOR": root.flavor, "DB_VERSION": root.version,
-           "REPLICATION_USER": "replicator", "BACKUP_USER": "backup", "APP_USER": "app",
-           "APP_DATABASE": "app", "METRICS_USER": "metrics"}
-    return subprocess.run(["bash", "-c", "set -euo pipefail; source scripts/lib.sh; "
-                           f"source scripts/heartbeat.sh; source scripts/users.sh; {script}"],
-                          input=stdin, env=env, cwd=PROJECT_DIR, capture_output=True, text=True,
-                          check=True).stdout
+def as_text(statements: list[tuple[str, tuple[object, ...]]]) -> str:
+    """Statements of the agent's builders as the SQL client reads them, their arguments quoted
+    as the agent's driver quotes them."""
+    return "".join((text % tuple(pymysql.converters.escape_item(arg, "utf8mb4") for arg in args)
+                    if args else text) + ";\n" for text, args in statements)
 
 
 def heartbeat_setup_sql(root: ServerRoot) -> str:
-    """What the backup sidecar runs on every server before it takes its role."""
-    return script_sql(root, "heartbeat_setup_sql")
+    """What the pod's agent runs on every server before it gives it its role."""
+    return as_text([(text, ()) for text in heartbeat.heartbeat_setup_sql(
+        dialect_for(ServerFlavor(root.flavor), root.version))])
 
 
 def users_sql(root: ServerRoot, secrets: dict[str, str]) -> str:
-    """The SQL the backup sidecar runs on the primary, from users.sh as it is."""
-    passwords = "".join(secrets[key] + "\n" for key in (
-        "replication-password", "backup-password", "app-password", "metrics-password"))
-    return script_sql(root, 'read -r r; read -r b; read -r a; read -r m; '
-                      'users_sql "$r" "$b" "$a"; metrics_user_sql "$m"', passwords)
+    """The accounts the pod's agent makes on the primary (accounts.py), the exporter's among them."""
+    cluster = ClusterAccounts(flavor=ServerFlavor(root.flavor), replication_user="replicator", backup_user="backup",
+                              admin_user="switchover", app_user="app", app_database="app", tls=False,
+                              metrics_user="metrics")
+    passwords = Passwords(replication=secrets["replication-password"], backup=secrets["backup-password"],
+                          admin="unused", app=secrets["app-password"])
+    return as_text(accounts.users_sql(cluster, passwords)
+                   + accounts.metrics_user_sql(cluster, secrets["metrics-password"]))
 
 
 def start_exporter(args: list[str], options_file: Path, up: int = 1) -> Exporter:

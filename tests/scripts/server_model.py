@@ -212,8 +212,6 @@ def new_state(server: str, options: dict[str, str]) -> dict[str, Any]:
         "binlog": 1, "binlog_pos": 157,
         "started_at": int(time.time()),  # the server's start, for its Uptime status
         "channel": None,
-        "users": [], "grants": [], "databases": [],
-        "schema_objects": [],  # tables, events and views made outside the replicated databases' grants
         "events": [],          # replication administration, in order (tests read it)
         "applier_stalls": [],  # what blocked the replica's applier, e.g. a backup's FTWRL
     }
@@ -394,8 +392,6 @@ def run_statement(state: dict[str, Any], tokens: list[str], session: dict[str, s
     words = skeleton(tokens).upper()
     if words.startswith("SET @"):
         session[tokens[1].lower()] = words
-        if words.startswith("SET @SUPER_READ_ONLY = @@GLOBAL.SUPER_READ_ONLY"):
-            session["@super_read_only"] = state["variables"]["super_read_only"]
     elif re.match(r"SET SESSION SQL_LOG_BIN = [01]$", words):
         session["sql_log_bin"] = tokens[-1]
     elif re.match(r"SET GLOBAL (SUPER_)?READ_ONLY = ", words):
@@ -403,17 +399,12 @@ def run_statement(state: dict[str, Any], tokens: list[str], session: dict[str, s
     elif re.match(r"SET GLOBAL EVENT_SCHEDULER = (ON|OFF)$", words):
         # Both flavors can turn a running scheduler on and off (not one started DISABLED).
         state["variables"]["event_scheduler"] = tokens[-1].upper()
-    elif words.startswith("EXECUTE IMMEDIATE CONCAT ("):
-        # EXECUTE IMMEDIATE CONCAT('<statement> ', QUOTE(@var)): MariaDB's way to use a value
-        # computed in the session; the value itself does not matter here.
-        run_statement(state, statements(unquote(tokens[4]) + "'<hash>'")[0], session)
     elif re.match(r"(STOP|START) (REPLICA|SLAVE)$|RESET (REPLICA|SLAVE) ALL$|RESET MASTER$|"
                   r"RESET BINARY LOGS AND GTIDS$|SET GLOBAL GTID_(PURGED|SLAVE_POS) = \?$|"
                   r"SET GLOBAL GTID_SLAVE_POS = @@GLOBAL.GTID_CURRENT_POS$|"
                   r"CHANGE (REPLICATION SOURCE|MASTER) TO ", words):
         replication_statement(state, tokens, words)
-    elif re.match(r"(CREATE|ALTER) USER |GRANT |CREATE DATABASE |CREATE TABLE IF NOT EXISTS |"
-                  r"CREATE EVENT IF NOT EXISTS |ALTER EVENT |CREATE OR REPLACE VIEW ", words):
+    elif re.match(r"CREATE USER |GRANT |CREATE DATABASE ", words):
         write_statement(state, tokens, words, logged=session.get("sql_log_bin") != "0")
     else:
         raise SqlError(f"the stand-in does not model: {words}")
@@ -426,7 +417,6 @@ def read_only_statement(state: dict[str, Any], tokens: list[str], session: dict[
     name, value = tokens[2].lower(), tokens[-1]
     if name == "super_read_only" and is_mariadb(state["server"]):
         raise SqlError("ERROR 1193 (HY000): Unknown system variable 'super_read_only'")
-    value = session.get(value.lower(), value) if value.startswith("@") else value
     on = {"1": "ON", "0": "OFF", "ON": "ON", "OFF": "OFF"}[value.upper()]
     variables = state["variables"]
     variables[name] = on
@@ -441,24 +431,6 @@ def write_statement(state: dict[str, Any], tokens: list[str], words: str, logged
     root, which holds SUPER (MySQL) or READ_ONLY ADMIN (MariaDB). Seen on 9.7.4, 11.8 and 10.11."""
     if state["variables"]["super_read_only"] == "ON" and not is_mariadb(state["server"]):
         raise SqlError(SUPER_READ_ONLY_ERROR)
-    if words.startswith("CREATE USER IF NOT EXISTS "):
-        user = "".join(tokens[5:8])
-        if user not in state["users"]:
-            state["users"].append(user)
-    elif words.startswith("CREATE DATABASE IF NOT EXISTS "):
-        database = tokens[5].strip("`")
-        if database not in state["databases"]:
-            state["databases"].append(database)
-    elif words.startswith("GRANT "):
-        on = tokens.index("ON") if "ON" in tokens else tokens.index("on")
-        to = tokens.index("TO") if "TO" in tokens else tokens.index("to")
-        state["grants"].append((" ".join(tokens[1:on]), "".join(tokens[on + 1:to]), "".join(tokens[to + 1:])))
-    elif words.startswith(("CREATE TABLE", "CREATE EVENT")):
-        if tokens[5] not in state["schema_objects"]:
-            state["schema_objects"].append(f"{tokens[1].lower()} {tokens[5]}")
-    elif words.startswith("CREATE OR REPLACE VIEW "):
-        if f"view {tokens[4]}" not in state["schema_objects"]:
-            state["schema_objects"].append(f"view {tokens[4]}")
     if logged:
         commit(state)
 
@@ -475,29 +447,6 @@ def commit(state: dict[str, Any]) -> None:
         state["gtid_binlog_pos"] = f"0-{state['variables']['server_id']}-{seqno + 1}"
     elif state["variables"]["gtid_mode"] == "ON":
         state["gtid_executed"] = gtid_added(state["gtid_executed"], state["server_uuid"])
-
-
-def database_granted(state: dict[str, Any], user: str, database: str) -> bool:
-    """Whether a database-level grant of the user covers the database: in such a grant's
-    pattern '_' and '%' are wildcards unless escaped (MySQL manual, GRANT, "Database Privileges";
-    mysql-server sql/auth/sql_auth_cache.cc, wild_case_compare; seen on 9.7.4, 11.8 and 10.11)."""
-    for _, target, grantee in state["grants"]:
-        pattern = target.rsplit(".", 1)[0].strip("`")
-        if grantee == user and pattern != "*" and re.fullmatch(_like(pattern), database):
-            return True
-    return False
-
-
-def _like(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append({"_": ".", "%": ".*"}.get(pattern[i], re.escape(pattern[i])))
-        i += 1
-    return "".join(out)
 
 
 def replication_statement(state: dict[str, Any], tokens: list[str], words: str) -> None:

@@ -95,8 +95,7 @@ _MYSQL_ONLY = [(r"gtid_purged", _UNKNOWN_VARIABLE), (r"AUTO_POSITION", _SYNTAX),
                (r"\bGTID_SUBSET\b", "ERROR 1305 (42000): FUNCTION {} does not exist"),
                (r"RESET BINARY LOGS AND GTIDS", _SYNTAX)]
 _MARIADB_ONLY = [(r"gtid_slave_pos", _UNKNOWN_VARIABLE), (r"MASTER_USE_GTID", _SYNTAX),
-                 (r"BINLOG MONITOR", _SYNTAX), (r"SLAVE MONITOR", _SYNTAX),
-                 (r"EXECUTE IMMEDIATE", _SYNTAX), (r"\bPASSWORD\s*\(", _SYNTAX)]
+                 (r"BINLOG MONITOR", _SYNTAX), (r"SLAVE MONITOR", _SYNTAX)]
 _SOURCE_WORDS_MARIADB_LACKS = [(pattern, _SYNTAX) for pattern in (
     r"CHANGE REPLICATION SOURCE", r"SOURCE_\w+\s*=", r"GET_SOURCE_PUBLIC_KEY")]
 UNKNOWN_TO = {

@@ -3,7 +3,6 @@ container's command or environment, a process's argv, the log, or a `bash -x` tr
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from scripted_pod import (
@@ -35,11 +34,15 @@ def test_no_password_reaches_argv_or_output_even_traced(make_pod, server):
         pod.scenario["serve_once"] = True
         assert pod.run("init-mysql", trace=True).status == 0
         assert pod.run("clone-mysql", trace=True).status == 0
+        # The pod's agent gives the server its role (tests/agent): a writable primary, a replica.
+        if pod is primary:
+            pod.update_server(lambda state: state["variables"].update(read_only="OFF"))
+        else:
+            pod.replicating()
+        (pod.volume("client-options") / "role-taken").touch()
         sidecar = pod.run("backup", trace=True)
         assert sidecar.settled
-        # The passwords were used: the users' or the replication statements (after the heartbeat's
-        # and, on the primary, the promotion's), and a backup served.
-        assert re.search(r"IDENTIFIED BY|_PASSWORD\s*=", sidecar.statements[-1])
+        # The backup user's password was used: a backup served.
         assert [call["served_status"] for call in sidecar.of("socat")] == [0]
         for probe in ("livenessProbe", "readinessProbe"):
             assert pod.run("mysql", probe=probe, trace=True).status == 0

@@ -13,6 +13,7 @@ BUFFER = 65536  # not the default (1048576), so the value can only come from the
                          ids=["receiver", "sender"])
 def test_transfer_buffer_bytes_is_socats_block_size(make_pod, container, ordinal):
     pod = make_pod("mariadb 10.11", ordinal, transferBufferBytes=BUFFER)
+    (pod.volume("client-options") / "role-taken").touch()  # the sender serves once it has its role
     run = pod.run(container)
     assert run.settled, run.stderr
     [socat] = run.argvs("socat")

@@ -103,19 +103,19 @@ def test_the_exporter_is_probed_on_its_listener_not_through_the_server(rendered)
         assert exporter[probe]["tcpSocket"] == {"port": "metrics"}
 
 
-def test_the_backup_sidecar_learns_the_metrics_user_and_where_its_password_is(rendered):
+def test_the_agent_learns_the_metrics_user_and_where_its_password_is(rendered):
     manifests = rendered(**METRICS)
-    sidecar = container(find(manifests, "StatefulSet"), "backup")
-    env = {e["name"]: e.get("value") for e in sidecar["env"]}
+    agent = container(find(manifests, "StatefulSet"), "agent")
+    env = {e["name"]: e.get("value") for e in agent["env"]}
     assert env["METRICS_USER"] == "metrics"
     assert env["METRICS_SECRETS_DIR"] == METRICS_DIR
-    assert mounted_secret_files(pod_spec(manifests), "backup")[METRICS_DIR] == (
+    assert mounted_secret_files(pod_spec(manifests), "agent")[METRICS_DIR] == (
         "mysql-metrics", ["metrics-password"])
 
 
-def test_without_metrics_the_sidecar_creates_no_metrics_user(rendered):
-    sidecar = container(find(rendered(), "StatefulSet"), "backup")
-    assert "METRICS_USER" not in {e["name"] for e in sidecar["env"]}
+def test_without_metrics_the_agent_creates_no_metrics_user(rendered):
+    agent = container(find(rendered(), "StatefulSet"), "agent")
+    assert "METRICS_USER" not in {e["name"] for e in agent["env"]}
 
 
 def test_the_metrics_port_admits_the_cluster_namespace_and_the_allowed_ones(rendered):

@@ -40,18 +40,6 @@ def test_replica_clones_from_the_previous_pod_of_its_cluster_when_all_are_caught
     assert f"CLONE INSTANCE FROM 'backup'@'{host(ordinal - 1)}':3306" in pod.calls()
 
 
-def test_replica_replicates_from_the_designated_primary_of_its_cluster(rendered, tmp_path):
-    # A MariaDB sidecar ends with its backup listener (here a stub that returns at once).
-    pod = PodSandbox(tmp_path, rendered(**CLUSTER, flavor="mariadb"), "backup", "orders-2")
-    (pod.path("data") / "replication-source").write_text("0-100-57\n")
-    pod.stub("socat", "mariadb-backup", "mbstream")
-    # The client answers only the server's uptime, which the sidecar reads once it has its role.
-    pod.stub("mariadb", answer='[[ "$*" != *Uptime* ]] || printf "Uptime\\t5\\n"')
-    result = pod.run()
-    assert result.returncode == 0, result.stderr
-    assert f"MASTER_HOST='{host(0)}'" in pod.calls()
-
-
 def test_pod_announces_its_own_name_as_its_report_host(orders, tmp_path):
     pod = PodSandbox(tmp_path, orders, "init-mysql", "orders-2")
     result = pod.run()

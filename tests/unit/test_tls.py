@@ -116,7 +116,7 @@ def test_scripts_are_told_where_the_certificate_is(rendered):
 ])
 def test_the_backup_sidecar_is_told_the_subject_of_the_certificate_the_stack_made_or_asked_for(
         rendered, config, subject):
-    # MySQL's clone donor account requires it of a peer (scripts/users.sh).
+    # MySQL's clone donor account requires it of a peer (mysql_cluster_agent/accounts.py).
     env = container(find(rendered(**config), "StatefulSet"), "backup")["env"]
     assert [var.get("value") for var in env if var["name"] == "TLS_SUBJECT"] == (
         [subject] if subject else [])

@@ -66,6 +66,10 @@ def mentioned(key: str, lines: list[str]) -> bool:
     return any(re.search(rf"(?<![\w.-]){re.escape(key)}(?![\w.-])", line) for line in lines)
 
 
+def serves_agent_port(container: dict[str, Any]) -> bool:
+    return any(port.get("name") == "agent" for port in container.get("ports", []))
+
+
 def expected_files(container: dict[str, Any], manifests: list[dict], scripts: dict[str, str]
                    ) -> dict[str, list[str]]:
     """What the container must mount, by path: the keys its scripts name, the files its
@@ -83,12 +87,16 @@ def expected_files(container: dict[str, Any], manifests: list[dict], scripts: di
     expected = {path: [key for key in keys
                        if mentioned(key, lines) or any(f"{path}/{key}" in word for word in words)]
                 for path, keys in offered.items()}
+    if serves_agent_port(container):
+        # The agent's role loop sets every account's password on the primary and the
+        # replication password on a replica's channel (mysql_cluster_agent/role_loop.py).
+        expected[SECRETS_DIR] = offered[SECRETS_DIR]
+        expected[METRICS_DIR] = [key for key in offered[METRICS_DIR] if key == "metrics-password"]
     tls = []
     # The exporter's option file (a Secret key, redacted here) names the CA.
     if "TLS_DIR" in env or any(word.endswith(f"{METRICS_DIR}/my.cnf") for word in words):
         tls.append("ca.crt")
-    serves_agent_port = any(port.get("name") == "agent" for port in container.get("ports", []))
-    if container["name"] in SERVER_CONTAINERS or serves_agent_port or any(
+    if container["name"] in SERVER_CONTAINERS or serves_agent_port(container) or any(
             re.search(r"(^|\s)socat\s+-", line) for line in lines):
         tls += ["tls.crt", "tls.key"]
     expected[TLS_DIR] = tls
