@@ -12,7 +12,7 @@ from pulumi_kubernetes.core import v1 as core
 
 from .agent_config_map import AGENT_DIR, agent_mount
 from . import exporter
-from .pod_spec import PASSWORD_KEYS, SECRETS_DIR, PodContainer, PodSettings
+from .pod_spec import PASSWORD_KEYS, ROLE_KEY, SECRETS_DIR, PodContainer, PodSettings
 from .settings import DEFAULT_AGENT_IMAGE
 from .tls import CERT_FILE, KEY_FILE, TLS_DIR
 from .topology import topology_mount
@@ -28,6 +28,12 @@ COMMAND = ["python3", "-m", "mysql_cluster_agent", "serve"]
 
 def _env(name: str, value: object) -> core.EnvVarArgs:
     return core.EnvVarArgs(name=name, value=str(value))
+
+
+def role_key_env(pod: PodSettings) -> list[core.EnvVarArgs]:
+    """Without TLS the switchover Job signs its role requests with the role key, and the agents
+    check them with it (role_auth.py); with TLS the pods' certificate names who asks."""
+    return [] if pod.tls_secret_name is not None else [_env("ROLE_KEY_FILE", f"{SECRETS_DIR}/{ROLE_KEY}")]
 
 
 def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
@@ -54,6 +60,7 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                 _env("MYSQL_SOCKET", SOCKET),
                 # Named here, so the pod mounts this one file of the credentials (pod_spec.py).
                 _env("ROOT_PASSWORD_FILE", f"{SECRETS_DIR}/{ROOT_PASSWORD_KEY}"),
+                *role_key_env(pod),
                 _env("PYTHONPATH", AGENT_DIR),
                 # The root file system is read-only: no bytecode cache to write.
                 _env("PYTHONDONTWRITEBYTECODE", 1),

@@ -1,6 +1,7 @@
 """The agent's command line: `python3 -m mysql_cluster_agent <command>`.
 
-  serve   the container's command: serves this server's state to the peers (api.py)
+  serve   the container's command: serves this server's state to the peers (api.py), keeps its
+          role (role_loop.py) and serves the switchover Job's role requests (role_api.py)
   state   prints this server's state as JSON, as the port serves it
   peers   prints the other pods' states as their agents serve them, one JSON line each
   switchover  the switchover Job's command: moves the primary through the agents (switchover.py)
@@ -10,6 +11,7 @@ A wrong environment or a missing file ends it with one line naming what is wrong
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -22,6 +24,7 @@ from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
 from .own_state import read_own_state
 from .peers import ask_peers, peer_ordinals
+from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
 USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover}"
@@ -49,16 +52,19 @@ def serve(config: AgentConfig) -> int:
         stop.set()
 
     roles = role_settings(config)
+    # Held by the role loop while it acts and by the role endpoints while they do.
+    lock = threading.Lock()
+    requests = role_requests(config, roles.dialect, roles.replication, lock, _log, os.environ)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server = AgentServer(("", config.agent_port), _state_source(config), config.tls,
-                         config.own_host)
+                         config.own_host, role_requests=requests)
     serve_in_background(server)
     # The role of this pod's server (role_loop.py), on a connection of its own.
     threading.Thread(target=run_role_loop, name="roles", daemon=True, args=(
-        config, roles, _local_server(config), lambda ordinals: ask_peers(config, ordinals), stop, _log)).start()
+        config, roles, _local_server(config), lambda ordinals: ask_peers(config, ordinals), stop, _log, lock)).start()
     _log(f"serving this server's state on port {config.agent_port} "
-         f"({'HTTPS, clients must present a certificate naming ' + config.own_host if config.tls else 'HTTP, read-only'})")
+         f"({'HTTPS, clients must present a certificate naming ' + config.own_host if config.tls else 'HTTP, role requests signed with the role key'})")
     stop.wait()
     server.shutdown()
     _log("stopped")
