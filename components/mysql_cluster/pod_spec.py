@@ -36,7 +36,6 @@ CREDENTIAL_KEYS = {
     "replication_password": "replication-password",
     "backup_password": "backup-password",
     "app_password": "app-password",
-    "admin_password": "admin-password",
     "backup_key": "backup-key",  # only with a backupTarget; mounted apart (BACKUP_KEY_DIR)
 }
 # The backup key has a mount of its own: the backup containers read it, and no password.

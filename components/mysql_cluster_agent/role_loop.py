@@ -97,7 +97,7 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
         watch_seconds=_number(env, "ROLE_WATCH_SECONDS"),
         accounts=ClusterAccounts(
             flavor=flavor, replication_user=_env(env, "REPLICATION_USER"), backup_user=_env(env, "BACKUP_USER"),
-            admin_user=_env(env, "ADMIN_USER"), app_user=_env(env, "APP_USER"),
+            app_user=_env(env, "APP_USER"),
             app_database=_env(env, "APP_DATABASE"), tls=config.tls is not None,
             tls_subject=env.get("TLS_SUBJECT") or None, metrics_user=env.get("METRICS_USER") or None),
         passwords=passwords,

@@ -14,7 +14,6 @@ from mysql_cluster_agent.accounts import (
     SecretError,
     Statement,
     accounts_sql,
-    admin_user_sql,
     app_database_sql,
     clone_donor_requirement,
     grant_pattern,
@@ -28,12 +27,12 @@ from mysql_cluster_agent.dialect import Flavor
 from pymysql.converters import escape_item
 
 PASSWORDS = Passwords(replication="repl-'pass\\word%", backup="backup-secret-1",
-                      admin="admin-secret-12", app="app-secret-123", metrics="metrics-secret-1")
+                      app="app-secret-123", metrics="metrics-secret-1")
 
 
 BASE = ClusterAccounts(
     flavor=Flavor.MYSQL, replication_user="replicator", backup_user="backup",
-    admin_user="switchover", app_user="app", app_database="app", tls=False, tls_subject=None,
+    app_user="app", app_database="app", tls=False, tls_subject=None,
     metrics_user="metrics")
 
 
@@ -90,7 +89,7 @@ def test_mysql_receives_the_password_to_hash_itself() -> None:
 
 def test_mariadb_receives_only_the_hash_of_a_password() -> None:
     statements = texts(accounts_sql(accounts(Flavor.MARIADB), PASSWORDS))
-    for password in (PASSWORDS.replication, PASSWORDS.backup, PASSWORDS.admin, PASSWORDS.app):
+    for password in (PASSWORDS.replication, PASSWORDS.backup, PASSWORDS.app):
         assert not any(password in text or str(escape_item(password, "utf8mb4")) in text
                        for text in statements)
     hashed = native_password_hash(PASSWORDS.app)
@@ -130,21 +129,17 @@ def test_mariadb_backup_account_exists_for_the_pod_itself_only() -> None:
 
 
 @pytest.mark.parametrize("flavor", list(Flavor))
-def test_the_switchover_account_is_given_no_role_changing_privilege(flavor: Flavor) -> None:
-    statements = texts(admin_user_sql(accounts(flavor), PASSWORDS.admin))
-    grants = [text for text in statements if text.startswith("GRANT")]
-    for power in ("ADMIN", "RELOAD", "SUPER", "ALL", "GRANT OPTION"):
-        assert not any(power in grant for grant in grants), grants
-    # What an earlier release granted goes first.
-    assert statements.index("REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'switchover'@'%'") \
-        < statements.index(grants[0])
+def test_the_switchover_account_of_earlier_versions_is_dropped_and_given_nothing(flavor: Flavor) -> None:
+    statements = texts(accounts_sql(accounts(flavor), PASSWORDS))
+    assert "DROP USER IF EXISTS 'switchover'@'%'" in statements
+    assert not any("'switchover'" in text for text in statements if not text.startswith("DROP USER"))
 
 
 def test_every_grant_of_a_cluster_account_follows_its_revoke() -> None:
     statements = texts(accounts_sql(accounts(), PASSWORDS))
     revoked = {text.rsplit(" FROM ", 1)[1] for text in statements if text.startswith("REVOKE")}
     assert revoked == {"'replicator'@'%'", "'backup'@'%'", "'backup'@'127.0.0.1'",
-                       "'switchover'@'%'", "'metrics'@'127.0.0.1'"}
+                       "'metrics'@'127.0.0.1'"}
     for account in revoked:
         position = {text: i for i, text in enumerate(statements)}
         revoke = position[f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}"]

@@ -12,15 +12,13 @@ from stack_manifests import mounted_secret_files
 
 from .conftest import PROJECT_DIR, SERVER_IDS, SERVERS, container, find, server_config
 
-PASSWORD_KEYS = ["root-password", "replication-password", "backup-password", "app-password",
-                 "admin-password"]
+PASSWORD_KEYS = ["root-password", "replication-password", "backup-password", "app-password"]
 # Signs the switchover Job's requests to the agents without TLS; generated, never configured.
 ROLE_KEY = "role-key"
 # The dev stack's Secret of passwords (it also has one with the TLS certificate).
 CREDENTIALS = "mysql-credentials"
 PASSWORDS = {"rootPassword": "root-Secret-0001", "replicationPassword": "repl-Secret-0002",
-             "backupPassword": "backup-Secret-0003", "appPassword": "app-Secret-0004",
-             "adminPassword": "admin-Secret-0005"}
+             "backupPassword": "backup-Secret-0003", "appPassword": "app-Secret-0004"}
 CONTAINERS = ["init-mysql", "clone-mysql", "mysql", "backup"]
 SECRETS_DIR = "/etc/mysql-cluster/secrets"
 
@@ -33,7 +31,7 @@ def server_manifests(request, rendered):
 
 # --- Secret ----------------------------------------------------------------------------------
 
-def test_secret_holds_the_five_passwords_and_the_role_key(server_manifests):
+def test_secret_holds_the_four_passwords_and_the_role_key(server_manifests):
     secret = find(server_manifests, "Secret", CREDENTIALS)
     assert secret["type"] == "Opaque"
     assert sorted(secret["stringData"]) == sorted([*PASSWORD_KEYS, ROLE_KEY])
@@ -49,7 +47,6 @@ def test_configured_passwords_go_into_the_secret(render):
                            "replication-password": "repl-Secret-0002",
                            "backup-password": "backup-Secret-0003",
                            "app-password": "app-Secret-0004",
-                           "admin-password": "admin-Secret-0005",
                            ROLE_KEY: string_data[ROLE_KEY]}
 
 
