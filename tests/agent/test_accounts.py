@@ -155,11 +155,11 @@ def test_the_application_account_is_never_revoked() -> None:
 
 def test_the_metrics_account_needs_its_password() -> None:
     with pytest.raises(ValueError, match="Passwords.metrics"):
-        accounts_sql(accounts(), Passwords("r", "b", "a", "p"))
+        accounts_sql(accounts(), Passwords("r", "b", "p"))
 
 
 def test_no_metrics_account_without_metrics() -> None:
-    statements = texts(accounts_sql(accounts(metrics_user=None), Passwords("r", "b", "a", "p")))
+    statements = texts(accounts_sql(accounts(metrics_user=None), Passwords("r", "b", "p")))
     assert not any("metrics" in text for text in statements)
 
 
@@ -199,16 +199,16 @@ def test_the_passwords_are_read_from_the_mounted_secret_keys(tmp_path: Path) -> 
     credentials, metrics = tmp_path / "credentials", tmp_path / "metrics"
     credentials.mkdir()
     metrics.mkdir()
-    for key in ("replication", "backup", "admin", "app"):
+    for key in ("replication", "backup", "app"):
         (credentials / f"{key}-password").write_text(f"{key}-value\n")
     (metrics / "metrics-password").write_text("metrics-value")
     assert read_passwords(credentials, 32, metrics) == Passwords(
-        "replication-value", "backup-value", "admin-value", "app-value", "metrics-value")
+        "replication-value", "backup-value", "app-value", "metrics-value")
     assert read_passwords(credentials, 32).metrics is None
 
 
 def test_mysql_refuses_a_replication_password_over_its_limit_when_read(tmp_path: Path) -> None:
-    for key in ("replication", "backup", "admin", "app"):
+    for key in ("replication", "backup", "app"):
         (tmp_path / f"{key}-password").write_text("x" * 33)
     with pytest.raises(SecretError, match="replication-password"):
         read_passwords(tmp_path, 32)
