@@ -30,6 +30,18 @@ def _env(name: str, value: object) -> core.EnvVarArgs:
     return core.EnvVarArgs(name=name, value=str(value))
 
 
+def agent_image(pod: PodSettings) -> str:
+    return pod.settings.agent_image or DEFAULT_AGENT_IMAGE
+
+
+def python_env() -> list[core.EnvVarArgs]:
+    """How the python image runs the agent's code from its ConfigMap."""
+    return [_env("PYTHONPATH", AGENT_DIR),
+            # The root file system is read-only: no bytecode cache to write.
+            _env("PYTHONDONTWRITEBYTECODE", 1),
+            _env("PYTHONUNBUFFERED", 1)]
+
+
 def role_key_env(pod: PodSettings) -> list[core.EnvVarArgs]:
     """Without TLS the switchover Job signs its role requests with the role key, and the agents
     check them with it (role_auth.py); with TLS the pods' certificate names who asks."""
@@ -43,7 +55,6 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
     the pod's, the flavor, TLS_DIR with TLS) and what its role loop needs (role_loop.py);
     `role_mounts` give the role loop the data volume (the rebuild mark, a clone's coordinates)
     and the pod's memory volume (the mark that the server has its role)."""
-    settings = pod.settings
     tls = pod.tls_secret_name is not None
     # The role loop sets the accounts' passwords on the primary and the replication password on
     # replicas' channels (role_loop.py); with metrics on, the exporter's account too.
@@ -53,7 +64,7 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
     return PodContainer(
         core.ContainerArgs(
             name="agent",
-            image=settings.agent_image or DEFAULT_AGENT_IMAGE,
+            image=agent_image(pod),
             command=COMMAND,
             env=cluster_env + [
                 _env("AGENT_PORT", AGENT_PORT),
@@ -61,10 +72,7 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                 # Named here, so the pod mounts this one file of the credentials (pod_spec.py).
                 _env("ROOT_PASSWORD_FILE", f"{SECRETS_DIR}/{ROOT_PASSWORD_KEY}"),
                 *role_key_env(pod),
-                _env("PYTHONPATH", AGENT_DIR),
-                # The root file system is read-only: no bytecode cache to write.
-                _env("PYTHONDONTWRITEBYTECODE", 1),
-                _env("PYTHONUNBUFFERED", 1),
+                *python_env(),
             ],
             ports=[core.ContainerPortArgs(name="agent", container_port=AGENT_PORT)],
             volume_mounts=[

@@ -17,12 +17,11 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 
-from .agent_config_map import AGENT_DIR, agent_mount, agent_volume
-from .agent_container import AGENT_PORT, role_key_env
+from .agent_config_map import agent_mount, agent_volume
+from .agent_container import AGENT_PORT, agent_image, python_env, role_key_env
 from .network_policy import job_network_policy_spec, switchover_egress
 from .pod_spec import SECRETS_DIR, ROLE_KEY, PodContainer, PodSettings, pod_template
 from .pod_template import _container_security
-from .settings import DEFAULT_AGENT_IMAGE
 from .tls import CA_FILE, CERT_FILE, KEY_FILE, TLS_DIR
 from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
 
@@ -65,10 +64,7 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
         env("FAILOVER_WAIT_SECONDS", FAILOVER_WAIT_SECONDS),
         env("CATCH_UP_SECONDS", CATCH_UP_SECONDS),
         *([env("TLS_DIR", TLS_DIR)] if tls else role_key_env(pod)),
-        env("PYTHONPATH", AGENT_DIR),
-        # The root file system is read-only: no bytecode cache to write.
-        env("PYTHONDONTWRITEBYTECODE", 1),
-        env("PYTHONUNBUFFERED", 1),
+        *python_env(),
     ]
     # With TLS it presents the pods' certificate to the agents, which accept only it.
     reads = ({(TLS_DIR, CA_FILE), (TLS_DIR, CERT_FILE), (TLS_DIR, KEY_FILE)} if tls
@@ -89,7 +85,7 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
                 pod, names.switchover_job_labels,
                 containers=[PodContainer(core.ContainerArgs(
                     name="switchover",
-                    image=pod.settings.agent_image or DEFAULT_AGENT_IMAGE,
+                    image=agent_image(pod),
                     command=["python3", "-m", "mysql_cluster_agent", "switchover"],
                     env=job_env,
                     volume_mounts=[topology_mount(), agent_mount()],
