@@ -35,21 +35,6 @@ client_tls_options() {
   if is_mariadb; then printf 'ssl-verify-server-cert\n'; else printf 'ssl-mode=VERIFY_IDENTITY\n'; fi
 }
 
-# The TLS options of CHANGE MASTER TO / CHANGE REPLICATION SOURCE TO, each after ', '. Without
-# TLS the channel is told so: a channel that names no TLS option gets TLS anyway from MariaDB 11.4
-# (verified) and from MySQL (unverified, with the server's self-made certificate; 9.7.4 in
-# tests/e2e), and the stack promises plain replication with tlsSource none.
-replication_tls_options() {
-  local option
-  option=$(replication_word option)
-  if tls_enabled; then
-    printf ', %s_SSL=1, %s_SSL_CA=%s, %s_SSL_VERIFY_SERVER_CERT=1' "$option" "$option" \
-      "$(sql_string "$TLS_DIR/ca.crt")" "$option"
-  else
-    printf ', %s_SSL=0, %s_SSL_VERIFY_SERVER_CERT=0' "$option" "$option"
-  fi
-}
-
 # The transfer tool for the backup stream: with TLS only socat will do.
 stream_transfer_tool() {
   if tls_enabled; then

@@ -67,18 +67,6 @@ peer_states() {
   rm -rf "$dir"
 }
 
-# The ordinal of the peer that is writable (the acting primary), from peer_states output on stdin;
-# nothing when none is. More than one writable peer is a split the caller must not act on.
-writable_peer() {
-  local ordinal read_only found=''
-  while IFS=$'\t' read -r ordinal read_only _; do
-    [[ "$read_only" == 0 ]] || continue
-    [[ -z "$found" ]] || die "pods $found and $ordinal are both writable; make one read-only by hand (SET GLOBAL read_only=1) and see docs/operations.md"
-    found=$ordinal
-  done
-  printf '%s' "$found"
-}
-
 # The pod that wrote the newest heartbeat of peer_states lines on stdin (this server's own among
 # them, where the caller adds it): the last pod that was writable, which is the primary that is
 # when none is writable now (stopped, restarting). The topology's primary-ordinal is only what was

@@ -13,7 +13,7 @@ from pulumi_kubernetes.core import v1 as core
 from .agent_config_map import AGENT_DIR, agent_mount
 from . import exporter
 from .agent_metrics import agent_metrics
-from .pod_spec import PASSWORD_KEYS, SECRETS_DIR, PodContainer, PodSettings
+from .pod_spec import PASSWORD_KEYS, ROLE_KEY, SECRETS_DIR, PodContainer, PodSettings
 from .settings import DEFAULT_AGENT_IMAGE
 from .tls import CERT_FILE, KEY_FILE, TLS_DIR
 from .topology import topology_mount
@@ -31,13 +31,30 @@ def _env(name: str, value: object) -> core.EnvVarArgs:
     return core.EnvVarArgs(name=name, value=str(value))
 
 
+def agent_image(pod: PodSettings) -> str:
+    return pod.settings.agent_image or DEFAULT_AGENT_IMAGE
+
+
+def python_env() -> list[core.EnvVarArgs]:
+    """How the python image runs the agent's code from its ConfigMap."""
+    return [_env("PYTHONPATH", AGENT_DIR),
+            # The root file system is read-only: no bytecode cache to write.
+            _env("PYTHONDONTWRITEBYTECODE", 1),
+            _env("PYTHONUNBUFFERED", 1)]
+
+
+def role_key_env(pod: PodSettings) -> list[core.EnvVarArgs]:
+    """Without TLS the switchover Job signs its role requests with the role key, and the agents
+    check them with it (role_auth.py); with TLS the pods' certificate names who asks."""
+    return [] if pod.tls_secret_name is not None else [_env("ROLE_KEY_FILE", f"{SECRETS_DIR}/{ROLE_KEY}")]
+
+
 def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                     role_mounts: list[core.VolumeMountArgs]) -> PodContainer:
     """`cluster_env` is what every container of the pod is told about the cluster (its name,
     the pod's, the flavor, TLS_DIR with TLS) and what its role loop needs (role_loop.py);
     `role_mounts` give the role loop the data volume (the rebuild mark, a clone's coordinates)
     and the pod's memory volume (the mark that the server has its role)."""
-    settings = pod.settings
     tls = pod.tls_secret_name is not None
     # The role loop sets the accounts' passwords on the primary and the replication password on
     # replicas' channels (role_loop.py); with metrics on, the exporter's account too.
@@ -48,17 +65,15 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
     return PodContainer(
         core.ContainerArgs(
             name="agent",
-            image=settings.agent_image or DEFAULT_AGENT_IMAGE,
+            image=agent_image(pod),
             command=COMMAND,
             env=cluster_env + [
                 _env("AGENT_PORT", AGENT_PORT),
                 _env("MYSQL_SOCKET", SOCKET),
                 # Named here, so the pod mounts this one file of the credentials (pod_spec.py).
                 _env("ROOT_PASSWORD_FILE", f"{SECRETS_DIR}/{ROOT_PASSWORD_KEY}"),
-                _env("PYTHONPATH", AGENT_DIR),
-                # The root file system is read-only: no bytecode cache to write.
-                _env("PYTHONDONTWRITEBYTECODE", 1),
-                _env("PYTHONUNBUFFERED", 1),
+                *role_key_env(pod),
+                *python_env(),
                 *metrics.env,
             ],
             ports=[core.ContainerPortArgs(name="agent", container_port=AGENT_PORT), *metrics.ports],

@@ -79,7 +79,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     app_database: pulumi.Input[str]
     """Database created for the application user. Default: `"app"`."""
     existing_secret: pulumi.Input[str]
-    """Name of an existing Secret with the keys root-password, replication-password, backup-password, app-password and admin-password (and backup-key with a backupTarget); "" to have the stack create one. Default: `""`."""
+    """Name of an existing Secret with the keys root-password, replication-password, backup-password and app-password (backup-key with a backupTarget; role-key, at least 16 characters that sign the switchover Job's requests to the agents, with tlsSource none); "" to have the stack create one. Default: `""`."""
     cluster_domain: pulumi.Input[str]
     """DNS domain of the Kubernetes cluster, used in the pods' fully qualified names. Default: `"cluster.local"`."""
     server_options: pulumi.Input[Mapping[str, pulumi.Input[str]]]
@@ -162,8 +162,6 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Ordinal of the pod that is the primary (takes writes). Changing it moves the primary: a switchover, or a failover when the old primary is unreachable (its unreplicated writes are then lost); see docs/operations.md. Default: `0`."""
     primary_down_read_seconds: pulumi.Input[int]
     """While the primary is down (not merely unreachable from one replica), replicas that were caught up keep receiving reads until its last heartbeat is this many seconds old; 0 takes them out at maxReplicationLagSeconds. Default: `300`."""
-    admin_password: pulumi.Input[str]
-    """Password of the switchover user, which moves the primary (secret); generated when unset."""
     tls_source: pulumi.Input[str]
     """Where the servers' TLS certificate comes from: self-signed (a CA the stack creates and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret (the Secret tlsSecret) or none (no TLS: clients, replication and clones in plain text). Default: `"self-signed"`."""
     tls_issuer: pulumi.Input[str]

@@ -22,7 +22,7 @@ from .dashboard import dashboard_config_map
 from .exporter import metrics_secret
 from .names import ClusterNames
 from .network_policy import database_network_policy_spec
-from .pod_spec import CREDENTIAL_KEYS, PodSettings
+from .pod_spec import CREDENTIAL_KEYS, ROLE_KEY, ROLE_KEY_LENGTH, PodSettings
 from .pod_template import MYSQL_PORT, BACKUP_PORT, data_volume_claim, database_pod_template
 from .scale_in_guard import primary_annotation, scale_in_guard
 from .server_config import cnf_files, with_checked_server_options
@@ -247,6 +247,8 @@ class MySQLCluster(pulumi.ComponentResource):
                     f"{name}-{CREDENTIAL_KEYS[setting.arg]}", length=32, special=False,
                     opts=opts).result
             passwords[CREDENTIAL_KEYS[setting.arg]] = pulumi.Output.secret(value)
+        passwords[ROLE_KEY] = pulumi.Output.secret(random.RandomPassword(
+            f"{name}-{ROLE_KEY}", length=ROLE_KEY_LENGTH, special=False, opts=opts).result)
         secret = core.Secret(
             f"{name}-credentials",
             metadata=metadata(names.credentials_secret),

@@ -123,6 +123,12 @@ class ClusterNames:
                 COMPONENT_LABEL: "backup", MANAGED_BY_LABEL: "pulumi"}
 
     @property
+    def switchover_job_labels(self) -> dict[str, str]:
+        # Not the pods' selector labels: the Services must never select the Job's pod.
+        return {NAME_LABEL: "mysql-cluster-switchover", INSTANCE_LABEL: self.cluster,
+                COMPONENT_LABEL: "switchover", MANAGED_BY_LABEL: "pulumi"}
+
+    @property
     def restore_drill_labels(self) -> dict[str, str]:
         # Like the backup job's: not the database pods' selector labels.
         return {NAME_LABEL: "mysql-cluster-restore-drill", INSTANCE_LABEL: self.cluster,

@@ -1,7 +1,8 @@
 """Who may reach the cluster, and whom its workloads may reach.
 
 Ingress: the backup port only from the cluster's own pods and backup jobs, the agent port only
-from the cluster's own pods (the agents ask each other for their servers' state), the server port from
+from the cluster's own pods (the agents ask each other for their servers' state) and the switchover
+Job (it asks the agents to change their servers' roles), the server port from
 the pods and from the client namespaces the stack allows, and the metrics port (when metrics are
 on: the exporter's and the agent's) from the namespaces allowed to scrape them.
 
@@ -102,7 +103,9 @@ def database_network_policy_spec(names: ClusterNames, settings: ClusterSettings
                 from_=[_cluster_pods(names), networking.NetworkPolicyPeerArgs(
                     pod_selector=meta.LabelSelectorArgs(match_labels=names.backup_job_labels))],
             ),
-            networking.NetworkPolicyIngressRuleArgs(ports=_tcp(AGENT_PORT), from_=[_cluster_pods(names)]),
+            networking.NetworkPolicyIngressRuleArgs(ports=_tcp(AGENT_PORT), from_=[
+                _cluster_pods(names), networking.NetworkPolicyPeerArgs(
+                    pod_selector=meta.LabelSelectorArgs(match_labels=names.switchover_job_labels))]),
             *metrics,
         ],
         # Replication and CLONE on the server port, clones from a peer's sidecar on the backup
@@ -125,8 +128,8 @@ def job_network_policy_spec(pod_labels: dict[str, str], egress: Sequence[
 
 def switchover_egress(names: ClusterNames, settings: ClusterSettings
                       ) -> list[networking.NetworkPolicyEgressRuleArgs]:
-    """The switchover Job talks SQL to the pods, nothing else."""
-    return [_to_cluster_pods(names, MYSQL_PORT), _to_dns(settings)]
+    """The switchover Job asks the pods' agents, nothing else."""
+    return [_to_cluster_pods(names, AGENT_PORT), _to_dns(settings)]
 
 
 def backup_job_egress(names: ClusterNames, settings: ClusterSettings, server: Server

@@ -37,12 +37,15 @@ CREDENTIAL_KEYS = {
     "replication_password": "replication-password",
     "backup_password": "backup-password",
     "app_password": "app-password",
-    "admin_password": "admin-password",
     "backup_key": "backup-key",  # only with a backupTarget; mounted apart (BACKUP_KEY_DIR)
 }
 # The backup key has a mount of its own: the backup containers read it, and no password.
 BACKUP_KEY_DIR = "/etc/mysql-cluster/backup-key"
 PASSWORD_KEYS = tuple(key for arg, key in CREDENTIAL_KEYS.items() if arg != "backup_key")
+# Signs the switchover Job's requests to the agents when the cluster has no TLS (with TLS the
+# pods' certificate does): generated with the Secret, no setting of its own.
+ROLE_KEY = "role-key"
+ROLE_KEY_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ class SecretSource:
 def secret_sources(pod: PodSettings, passwords: bool = True) -> list[SecretSource]:
     """The Secrets a pod's containers may read; `passwords` False leaves out the cluster's
     passwords (a pod that never connects to the cluster, the restore drill's)."""
-    sources = [SecretSource("credentials", pod.secret_name, SECRETS_DIR, PASSWORD_KEYS)] if passwords else []
+    sources = ([SecretSource("credentials", pod.secret_name, SECRETS_DIR, (*PASSWORD_KEYS, ROLE_KEY))]
+               if passwords else [])
     if pod.settings.backup_target:
         sources.append(SecretSource("backup-key", pod.secret_name, BACKUP_KEY_DIR,
                                     (CREDENTIAL_KEYS["backup_key"],)))

@@ -19,7 +19,7 @@ from .agent_container import agent_container
 from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
-from .settings import ADMIN_USER, BACKUP_USER, REPLICATION_USER, optional_text
+from .settings import BACKUP_USER, REPLICATION_USER, optional_text
 from .tls import TLS_DIR, certificate_subject, server_tls_options
 from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
 from .volume_growth import ACCESS_MODES
@@ -260,7 +260,7 @@ def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContain
     containers = [PodContainer(_mysql(pod, env), also_reads=server_tls_files(pod)),
                   PodContainer(_backup_sidecar(pod, env)),
                   agent_container(
-                      pod, env + [_env("ADMIN_USER", ADMIN_USER), _env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
+                      pod, env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
                       + (exporter.sidecar_env() if pod.metrics_secret_name is not None else []),
                       [_mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR)])]
     if pod.metrics_secret_name is not None:

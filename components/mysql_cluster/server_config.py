@@ -69,7 +69,8 @@ def _replication(server: Server, binlog_retention_days: int) -> dict[str, str]:
 def server_options(server: Server, role: str, binlog_retention_days: int) -> dict[str, str]:
     """The [mysqld] options of a pod of `role` (primary or replica), in the order written."""
     # The scheduler runs the heartbeat event (scripts/heartbeat.sh) that replicas measure lag by;
-    # where it cannot stay on read-only, promote_sql (scripts/role.sh) turns it on.
+    # where it cannot stay on read-only, the agent turns it on when it makes the server the
+    # primary (mysql_cluster_agent/role.py).
     scheduler = "ON" if role == "primary" or server.schedules_events_when_read_only else "OFF"
     options = {"skip-name-resolve": "ON", **_durability(),
                **_replication(server, binlog_retention_days), "event-scheduler": scheduler}

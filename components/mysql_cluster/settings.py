@@ -22,6 +22,7 @@ from .kubernetes_metadata import annotation_map, label_map
 from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS, has_reserved_suffix, reserved_name_suffixes
 from .scheduling import tolerations
 from .server_options import extra_server_options
+from mysql_cluster_agent.accounts import RETIRED_SWITCHOVER_USER
 
 
 class ConfigError(pulumi.RunError):
@@ -246,9 +247,9 @@ SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
 # The cluster's own accounts; the application user must be another one.
 REPLICATION_USER = "replicator"
 BACKUP_USER = "backup"
-ADMIN_USER = "switchover"  # moves the primary (the switchover Job)
 METRICS_USER = "metrics"
-_RESERVED_USERS = ("root", REPLICATION_USER, BACKUP_USER, ADMIN_USER, METRICS_USER)
+# The switchover account of earlier versions, which the agents drop: never the application's.
+_RESERVED_USERS = ("root", REPLICATION_USER, BACKUP_USER, RETIRED_SWITCHOVER_USER, METRICS_USER)
 # Privileges on these would let the application user change any account or the server itself.
 _SYSTEM_SCHEMAS = ("mysql", "sys", "information_schema", "performance_schema")
 
@@ -556,8 +557,9 @@ SETTINGS: tuple[Setting, ...] = (
             _identifier_other_than(_SYSTEM_SCHEMAS, "the system schemas")),
     Setting("existingSecret", "existing_secret", "string", "",
             "Name of an existing Secret with the keys root-password, replication-password, "
-            "backup-password, app-password and admin-password (and backup-key with a "
-            "backupTarget); \"\" to have the stack create one.",
+            "backup-password and app-password (backup-key with a backupTarget; role-key, at "
+            "least 16 characters that sign the switchover Job's requests to the agents, with "
+            "tlsSource none); \"\" to have the stack create one.",
             _dns_subdomain, optional=True),
     Setting("clusterDomain", "cluster_domain", "string", "cluster.local",
             "DNS domain of the Kubernetes cluster, used in the pods' fully qualified names.",
@@ -709,9 +711,6 @@ SETTINGS: tuple[Setting, ...] = (
             "While the primary is down (not merely unreachable from one replica), replicas that "
             "were caught up keep receiving reads until its last heartbeat is this many seconds "
             "old; 0 takes them out at maxReplicationLagSeconds.", _integer(0, 86400)),
-    Setting("adminPassword", "admin_password", "string", None,
-            "Password of the switchover user, which moves the primary (secret); generated when "
-            "unset.", _password, secret=True),
     Setting("tlsSource", "tls_source", "string", "self-signed",
             "Where the servers' TLS certificate comes from: self-signed (a CA the stack creates "
             "and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret "

@@ -21,12 +21,19 @@ def _raw_value(project: str, key: str) -> Any:
     return pulumi.runtime.get_config(f"{project}:{key}")
 
 
+# Keys of earlier versions, and why they went.
+RETIRED_KEYS = {"adminPassword": "the switchover Job asks the pods' agents and has no SQL account any more; "
+                                 "remove adminPassword from the stack config"}
+
+
 def _reject_unknown_keys(project: str) -> None:
     prefix = f"{project}:"
     for full_key in CONFIG.get():
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix):]
+        if key in RETIRED_KEYS:
+            raise pulumi.RunError(f"config key '{key}' is no longer used: {RETIRED_KEYS[key]}")
         if key not in BY_KEY:
             close = difflib.get_close_matches(key, BY_KEY, n=1)
             hint = f"did you mean '{close[0]}'?" if close else "see the config reference in the README"

@@ -4,7 +4,10 @@ One Job per target ordinal (`<name>-primary-<n>`): changing the key replaces the
 up` waits for the new one to complete before it points the primary Service at the new primary; a
 failed Job leaves the Service where it was, and the next `pulumi up` runs it again.
 Run while that pod is already the primary (the first deployment, or a run without a change), the
-Job finds nothing to do. What it does is scripts/switchover.sh.
+Job finds nothing to do. It runs the agent's `switchover` command (mysql_cluster_agent/switchover.py)
+in the agent's image: it asks the pods' agents on their port, each of which changes its own server as
+local root, so the Job holds no SQL account. With TLS the pods' certificate names it to the agents;
+without, it signs its requests with the credentials Secret's role key.
 """
 from __future__ import annotations
 
@@ -14,12 +17,12 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 
+from .agent_config_map import agent_mount, agent_volume
+from .agent_container import AGENT_PORT, agent_image, python_env, role_key_env
 from .network_policy import job_network_policy_spec, switchover_egress
-from .pod_spec import PodContainer, PodSettings, pod_template
-from .pod_template import CLIENT_OPTIONS_DIR, _cluster_env, _mount
-from .scripts_config_map import script_command, scripts_mount, scripts_volume
-from .settings import ADMIN_USER
-from .topology import topology_mount, topology_volume
+from .pod_spec import SECRETS_DIR, ROLE_KEY, PodContainer, PodSettings, pod_template
+from .tls import CA_FILE, CERT_FILE, KEY_FILE, TLS_DIR
+from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
 
 # How long the Job waits for a writable primary to answer before it fails over: long enough for
 # the old primary's pod to restart, short enough that a lost node does not hold writes for long.
@@ -29,32 +32,42 @@ FAILOVER_WAIT_SECONDS = 30
 CATCH_UP_SECONDS = 60
 
 
-def _pod_labels(pod: PodSettings) -> dict[str, str]:
-    # Not the cluster's selector labels: the Services must never select the Job's pod.
-    return {**pod.names.labels, "app.kubernetes.io/name": "mysql-cluster-switchover",
-            "app.kubernetes.io/component": "switchover"}
-
-
 def switchover_network_policy(resource_name: str, pod: PodSettings,
                               opts: pulumi.ResourceOptions) -> networking.NetworkPolicy:
-    """Nothing connects to the Job's pod; it connects to the database pods' server port alone."""
+    """Nothing connects to the Job's pod; it connects to the database pods' agent port alone."""
     return networking.NetworkPolicy(
         resource_name,
         metadata=meta.ObjectMetaArgs(name=pod.names.switchover_network_policy,
                                      namespace=pod.names.namespace, labels=pod.names.labels),
-        spec=job_network_policy_spec(_pod_labels(pod), switchover_egress(pod.names, pod.settings)),
+        spec=job_network_policy_spec(pod.names.switchover_job_labels, switchover_egress(pod.names, pod.settings)),
         opts=opts)
 
 
 def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOptions) -> batch.Job:
     names, ordinal = pod.names, pod.settings.primary_ordinal
-    env = _cluster_env(pod) + [
-        core.EnvVarArgs(name="TARGET_ORDINAL", value=str(ordinal)),
-        core.EnvVarArgs(name="ADMIN_USER", value=ADMIN_USER),
-        core.EnvVarArgs(name="FAILOVER_WAIT_SECONDS", value=str(FAILOVER_WAIT_SECONDS)),
-        core.EnvVarArgs(name="CATCH_UP_SECONDS", value=str(CATCH_UP_SECONDS)),
+    tls = pod.tls_secret_name is not None
+
+    def env(name: str, value: object) -> core.EnvVarArgs:
+        return core.EnvVarArgs(name=name, value=str(value))
+
+    # What mysql_cluster_agent.switchover.client_from_env reads.
+    job_env = [
+        env("DB_FLAVOR", pod.server.flavor),
+        env("TOPOLOGY_DIR", TOPOLOGY_DIR),
+        env("STATEFULSET_NAME", names.statefulset),
+        env("HEADLESS_SERVICE", names.headless_service),
+        env("CLUSTER_NAMESPACE", names.namespace),
+        env("CLUSTER_DOMAIN", names.cluster_domain),
+        env("AGENT_PORT", AGENT_PORT),
+        env("TARGET_ORDINAL", ordinal),
+        env("FAILOVER_WAIT_SECONDS", FAILOVER_WAIT_SECONDS),
+        env("CATCH_UP_SECONDS", CATCH_UP_SECONDS),
+        *([env("TLS_DIR", TLS_DIR)] if tls else role_key_env(pod)),
+        *python_env(),
     ]
-    pod_labels = _pod_labels(pod)
+    # With TLS it presents the pods' certificate to the agents, which accept only it.
+    reads = ({(TLS_DIR, CA_FILE), (TLS_DIR, CERT_FILE), (TLS_DIR, KEY_FILE)} if tls
+             else {(SECRETS_DIR, ROLE_KEY)})
     return batch.Job(
         resource_name,
         metadata=meta.ObjectMetaArgs(
@@ -68,22 +81,18 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
             backoff_limit=2,
             active_deadline_seconds=FAILOVER_WAIT_SECONDS + CATCH_UP_SECONDS + 300,
             template=pod_template(
-                pod, pod_labels,
+                pod, names.switchover_job_labels,
                 containers=[PodContainer(core.ContainerArgs(
                     name="switchover",
-                    image=pod.backup_image,  # has the SQL client
-                    command=script_command("switchover.sh"),
-                    env=env,
-                    volume_mounts=[_mount("client-options", CLIENT_OPTIONS_DIR),
-                                   _mount("tmp", "/tmp"), topology_mount(), scripts_mount()],
-                    resources=pod.resources("backup"),
-                ))],
+                    image=agent_image(pod),
+                    command=["python3", "-m", "mysql_cluster_agent", "switchover"],
+                    env=job_env,
+                    volume_mounts=[topology_mount(), agent_mount()],
+                    resources=pod.resources("agent"),
+                ), also_reads=frozenset(reads))],
                 volumes=[
-                    core.VolumeArgs(name="client-options", empty_dir=core.EmptyDirVolumeSourceArgs(
-                        medium="Memory", size_limit="1Mi")),
-                    core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
                     topology_volume(pod.topology_config_map_name),
-                    scripts_volume(pod.scripts_config_map_name),
+                    agent_volume(pod.agent_config_map_name),
                 ],
                 restart_policy="Never",
             ),

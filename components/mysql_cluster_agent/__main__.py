@@ -1,8 +1,10 @@
 """The agent's command line: `python3 -m mysql_cluster_agent <command>`.
 
-  serve   the container's command: serves this server's state to the peers (api.py)
+  serve   the container's command: serves this server's state to the peers (api.py), keeps its
+          role (role_loop.py) and serves the switchover Job's role requests (role_api.py)
   state   prints this server's state as JSON, as the port serves it
   peers   prints the other pods' states as their agents serve them, one JSON line each
+  switchover  the switchover Job's command: moves the primary through the agents (switchover.py)
 
 A wrong environment or a missing file ends it with one line naming what is wrong, and exit 2.
 """
@@ -16,15 +18,17 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
+from . import switchover
 from .api import AgentServer, serve_in_background
 from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
 from .metrics import metrics_config, serve_metrics
 from .own_state import read_own_state
 from .peers import ask_peers, peer_ordinals
+from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
-USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers}"
+USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover}"
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -49,18 +53,21 @@ def serve(config: AgentConfig) -> int:
         stop.set()
 
     roles = role_settings(config)
+    # Held by the role loop while it acts and by the role endpoints while they do.
+    lock = threading.Lock()
+    requests = role_requests(config, roles.dialect, roles.replication, lock, _log, os.environ)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     metrics = metrics_config(os.environ)
     metrics_server = serve_metrics(metrics, _local_server(config)) if metrics else None
     server = AgentServer(("", config.agent_port), _state_source(config), config.tls,
-                         config.own_host)
+                         config.own_host, role_requests=requests)
     serve_in_background(server)
     # The role of this pod's server (role_loop.py), on a connection of its own.
     threading.Thread(target=run_role_loop, name="roles", daemon=True, args=(
-        config, roles, _local_server(config), lambda ordinals: ask_peers(config, ordinals), stop, _log)).start()
+        config, roles, _local_server(config), lambda ordinals: ask_peers(config, ordinals), stop, _log, lock)).start()
     _log(f"serving this server's state on port {config.agent_port} "
-         f"({'HTTPS, clients must present a certificate naming ' + config.own_host if config.tls else 'HTTP, read-only'})")
+         f"({'HTTPS, clients must present a certificate naming ' + config.own_host if config.tls else 'HTTP, role requests signed with the role key'})")
     stop.wait()
     server.shutdown()
     if metrics_server:
@@ -90,6 +97,8 @@ COMMANDS: dict[str, Callable[[AgentConfig], int]] = {
 
 
 def main(argv: Sequence[str]) -> int:
+    if list(argv) == ["switchover"]:  # the Job is no pod: it has its own environment
+        return switchover.main()
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return EXIT_CONFIG

@@ -9,10 +9,10 @@ takes effect; they replicate, so every replica and every later clone has the sam
                pod (over mutual TLS when the cluster has it); and, from inside the pod only
                (127.0.0.1, which MySQL matches before '%'), RELOAD, the binary log archive's
                rotation
-  switchover:  reads replication state and the heartbeat, and nothing else: each pod's own agent
-               changes its server's role as local root, so no account another pod can log in as
+  switchover:  no more: each pod's own agent changes its server's role as local root when the
+               switchover Job asks it (role_api.py), so no account another pod can log in as
                can reset the binary logs or the GTID state, change a replication source or set a
-               global variable
+               global variable (issue 22, finding 1). The account earlier versions made is dropped
   application: everything on the application database only
   metrics:     what mysqld-exporter reads, from inside the pod only (when metrics are on)
 
@@ -42,6 +42,9 @@ Statement = tuple[str, tuple[object, ...]]
 
 ANY_POD = "%"
 THIS_POD = "127.0.0.1"
+# The account earlier versions made for the switchover Job, with role-changing grants; dropped,
+# and its name stays reserved so that no account of the user's is dropped in its place.
+RETIRED_SWITCHOVER_USER = "switchover"
 
 
 class SecretError(Exception):
@@ -83,7 +86,6 @@ class ClusterAccounts:
     flavor: Flavor
     replication_user: str
     backup_user: str
-    admin_user: str
     app_user: str
     app_database: str
     # Whether the servers have TLS; then the replication and clone passwords never cross the
@@ -102,7 +104,6 @@ class Passwords:
 
     replication: str = field(repr=False)
     backup: str = field(repr=False)
-    admin: str = field(repr=False)
     app: str = field(repr=False)
     metrics: str | None = field(default=None, repr=False)
 
@@ -114,7 +115,6 @@ def read_passwords(secrets: Path, max_replication_password: int | None,
     return Passwords(
         replication=read_secret(secrets, "replication-password", max_replication_password),
         backup=read_secret(secrets, "backup-password"),
-        admin=read_secret(secrets, "admin-password"),
         app=read_secret(secrets, "app-password"),
         metrics=None if metrics_secrets is None else read_secret(metrics_secrets,
                                                                  "metrics-password"))
@@ -218,26 +218,17 @@ def app_database_sql(accounts: ClusterAccounts) -> list[Statement]:
             (f"GRANT ALL PRIVILEGES ON {pattern}.* TO %s@%s", (accounts.app_user, ANY_POD))]
 
 
-def admin_user_sql(accounts: ClusterAccounts, password: str) -> list[Statement]:
-    """The switchover account: from the Job's pod, it reads each server's replication state,
-    binary log position and heartbeat, which says where the primary is and how far each replica
-    got, and can change none of it (issue 22, finding 1)."""
-    flavor = accounts.flavor
-    # MariaDB split REPLICATION CLIENT into BINLOG MONITOR and SLAVE MONITOR.
-    reads = ("BINLOG MONITOR, SLAVE MONITOR" if flavor is Flavor.MARIADB
-             else "REPLICATION CLIENT")
-    return [*ensure_user_sql(flavor, accounts.admin_user, ANY_POD, password),
-            *_only(accounts.admin_user, ANY_POD, reads)]
+def retired_accounts_sql() -> list[Statement]:
+    """Drops the switchover account of earlier versions (and with it its grants)."""
+    return [("DROP USER IF EXISTS %s@%s", (RETIRED_SWITCHOVER_USER, ANY_POD))]
 
 
 def heartbeat_grant_sql(accounts: ClusterAccounts) -> list[Statement]:
     """Peers read the heartbeat (and nothing else of the schema) as the replication account,
     which can already read every change from the binary log, so no further account and secret is
-    needed; the switchover account reads it too. The table must exist (heartbeat.set_up_heartbeat
-    runs first)."""
+    needed. The table must exist (heartbeat.set_up_heartbeat runs first)."""
     table = _in_format(f"{identifier(heartbeat.SCHEMA)}.{identifier(heartbeat.TABLE)}")
-    return [(f"GRANT SELECT ON {table} TO %s@%s", (user, ANY_POD))
-            for user in (accounts.replication_user, accounts.admin_user)]
+    return [(f"GRANT SELECT ON {table} TO %s@%s", (accounts.replication_user, ANY_POD))]
 
 
 def metrics_user_sql(accounts: ClusterAccounts, password: str) -> list[Statement]:
@@ -264,8 +255,7 @@ def metrics_user_sql(accounts: ClusterAccounts, password: str) -> list[Statement
 def accounts_sql(accounts: ClusterAccounts, passwords: Passwords) -> list[Statement]:
     """Every account of the cluster, for the primary's agent to run once the heartbeat is set
     up; the metrics account when accounts.metrics_user is set."""
-    statements = [*users_sql(accounts, passwords), *admin_user_sql(accounts, passwords.admin),
-                  *heartbeat_grant_sql(accounts)]
+    statements = [*users_sql(accounts, passwords), *retired_accounts_sql(), *heartbeat_grant_sql(accounts)]
     if accounts.metrics_user is not None:
         if passwords.metrics is None:
             raise ValueError("the metrics account needs Passwords.metrics")

@@ -4,14 +4,16 @@ instead of logging in to the peers' servers.
 With TLS (the cluster has a certificate) the port speaks HTTPS with mutual TLS: the agent
 presents the pod's certificate, and accepts a client only with a certificate of the cluster's CA
 that names this pod (tls_names.py), as the backup port does. A renewed certificate is taken up at
-the next connection, without a restart. Without TLS it speaks plain HTTP, and every endpoint is
-read-only: what it tells (read_only, heartbeat, GTID state) is what any pod that may reach the
-port could read from the server itself, and nothing can be changed through it.
+the next connection, without a restart. Without TLS it speaks plain HTTP: the state it tells
+(read_only, heartbeat, GTID state) is what any pod that may reach the port could read from the
+server itself, and the role endpoints (role_api.py) take only requests signed with the cluster's
+role key (role_auth.py).
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import ssl
 import sys
@@ -23,6 +25,7 @@ from typing import Any
 
 from .config import ConfigProblem, TlsFiles
 from .local_server import SqlError
+from .role_api import MAX_BODY_BYTES, RoleRequests
 from .tls_names import names_host
 
 STATE_PATH = "/v1/state"
@@ -76,6 +79,21 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._reply(HTTPStatus.OK, state)
 
+    def do_POST(self) -> None:
+        """The role endpoints (role_api.py), where the agent was given them."""
+        if self.server.role_requests is None:
+            self._reply(HTTPStatus.NOT_FOUND, {"error": "no role endpoints here"})
+            return
+        length = self.headers.get("Content-Length", "0")
+        if not re.fullmatch(r"[0-9]{1,6}", length) or int(length) > MAX_BODY_BYTES:
+            self._reply(HTTPStatus.BAD_REQUEST, {"error": f"a role request has at most {MAX_BODY_BYTES} bytes"})
+            return
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        status, answer = self.server.role_requests.handle(
+            self.path, headers, self.rfile.read(int(length)), self.client_address[0],
+            over_mutual_tls=self.server.mutual_tls)
+        self._reply(status, answer)
+
     def _reply(self, status: HTTPStatus, body: Mapping[str, object]) -> None:
         payload = json.dumps(body).encode()
         self.send_response(status)
@@ -96,8 +114,11 @@ class AgentServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], state_source: StateSource,
-                 tls: TlsFiles | None = None, own_host: str = ""):
+                 tls: TlsFiles | None = None, own_host: str = "",
+                 role_requests: RoleRequests | None = None):
         self.state_source = state_source
+        self.role_requests = role_requests
+        self.mutual_tls = tls is not None
         self.own_host = own_host
         self._certificates = CertificateFiles(tls, ssl.Purpose.CLIENT_AUTH) if tls else None
         if tls is not None:

@@ -19,6 +19,13 @@ class Flavor(enum.Enum):
     MARIADB = "mariadb"
 
 
+# The column of the replica status row holding what the replica has received from its source
+# (MySQL Retrieved_Gtid_Set, MariaDB Gtid_IO_Pos), the same in MariaDB 10.11 and 11.8; read
+# where a failover promotes a replica once it applied it (seen on 9.7.4, 11.8 and 10.11 by the
+# column names PyMySQL reports).
+REPLICA_STATUS_RECEIVED_GTID_COLUMN = {Flavor.MYSQL: 51, Flavor.MARIADB: 43}
+
+
 @dataclass(frozen=True)
 class Dialect:
     flavor: Flavor

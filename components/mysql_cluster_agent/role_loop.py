@@ -97,25 +97,12 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
         watch_seconds=_number(env, "ROLE_WATCH_SECONDS"),
         accounts=ClusterAccounts(
             flavor=flavor, replication_user=_env(env, "REPLICATION_USER"), backup_user=_env(env, "BACKUP_USER"),
-            admin_user=_env(env, "ADMIN_USER"), app_user=_env(env, "APP_USER"),
+            app_user=_env(env, "APP_USER"),
             app_database=_env(env, "APP_DATABASE"), tls=config.tls is not None,
             tls_subject=env.get("TLS_SUBJECT") or None, metrics_user=env.get("METRICS_USER") or None),
         passwords=passwords,
         role_taken_mark=Path(_env(env, "CLIENT_OPTIONS_DIR")) / "role-taken",
     )
-
-
-def switchover_job_grants(accounts: ClusterAccounts) -> list[tuple[str, tuple[object, ...]]]:
-    """What the switchover Job (scripts/switchover.sh) still does over the network as the
-    switchover account until moving the primary is the agents' too: make servers read-only or
-    writable, point them at a source, wait for GTID positions. accounts.admin_user_sql leaves the
-    account reading only (issue 22, finding 1); these grants go once the Job changes no role."""
-    if accounts.flavor is Flavor.MARIADB:
-        # RESET SLAVE needs RELOAD on MariaDB 10.11.
-        privileges = "READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR, RELOAD"
-    else:
-        privileges = "SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, REPLICATION CLIENT, RELOAD"
-    return [(f"GRANT {privileges} ON *.* TO %s@'%%'", (accounts.admin_user,))]
 
 
 class RoleKeeper:
@@ -157,7 +144,7 @@ class RoleKeeper:
             run(self._sql, promote_statements(dialect), self._log)
             self._log("making sure the cluster's accounts exist with current passwords")
             statements = accounts_sql(self._settings.accounts, self._settings.passwords())
-            for text, args in statements + switchover_job_grants(self._settings.accounts):
+            for text, args in statements:
                 self._sql.execute(text, args)  # never logged: they carry passwords
         elif isinstance(action, Follow):
             self._follow(view, action.source)
@@ -250,8 +237,10 @@ def wait_for_server(sql: Sql, stop: threading.Event, log: Log) -> None:
 
 
 def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: AskPeers, stop: threading.Event,
-                  log: Log) -> None:
-    """The agent's role loop, until `stop` is set."""
+                  log: Log, lock: threading.Lock) -> None:
+    """The agent's role loop, until `stop` is set. It holds `lock` while it looks and acts, the
+    lock the role endpoints hold (role_api.py): a switchover Job's request and the pod's own look
+    never interleave on this server."""
     settings.role_taken_mark.unlink(missing_ok=True)
     while not stop.is_set():
         wait_for_server(sql, stop, log)
@@ -269,7 +258,8 @@ def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: As
     keeper = RoleKeeper(sql, settings, look, log)
     while not stop.is_set():
         try:
-            action = keeper.step()
+            with lock:
+                action = keeper.step()
             if isinstance(action, Rebuild):
                 keeper.wait_for_rebuild(stop)
                 wait_for_server(sql, stop, log)

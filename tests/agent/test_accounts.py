@@ -14,7 +14,6 @@ from mysql_cluster_agent.accounts import (
     SecretError,
     Statement,
     accounts_sql,
-    admin_user_sql,
     app_database_sql,
     clone_donor_requirement,
     grant_pattern,
@@ -28,12 +27,12 @@ from mysql_cluster_agent.dialect import Flavor
 from pymysql.converters import escape_item
 
 PASSWORDS = Passwords(replication="repl-'pass\\word%", backup="backup-secret-1",
-                      admin="admin-secret-12", app="app-secret-123", metrics="metrics-secret-1")
+                      app="app-secret-123", metrics="metrics-secret-1")
 
 
 BASE = ClusterAccounts(
     flavor=Flavor.MYSQL, replication_user="replicator", backup_user="backup",
-    admin_user="switchover", app_user="app", app_database="app", tls=False, tls_subject=None,
+    app_user="app", app_database="app", tls=False, tls_subject=None,
     metrics_user="metrics")
 
 
@@ -90,7 +89,7 @@ def test_mysql_receives_the_password_to_hash_itself() -> None:
 
 def test_mariadb_receives_only_the_hash_of_a_password() -> None:
     statements = texts(accounts_sql(accounts(Flavor.MARIADB), PASSWORDS))
-    for password in (PASSWORDS.replication, PASSWORDS.backup, PASSWORDS.admin, PASSWORDS.app):
+    for password in (PASSWORDS.replication, PASSWORDS.backup, PASSWORDS.app):
         assert not any(password in text or str(escape_item(password, "utf8mb4")) in text
                        for text in statements)
     hashed = native_password_hash(PASSWORDS.app)
@@ -130,21 +129,17 @@ def test_mariadb_backup_account_exists_for_the_pod_itself_only() -> None:
 
 
 @pytest.mark.parametrize("flavor", list(Flavor))
-def test_the_switchover_account_is_given_no_role_changing_privilege(flavor: Flavor) -> None:
-    statements = texts(admin_user_sql(accounts(flavor), PASSWORDS.admin))
-    grants = [text for text in statements if text.startswith("GRANT")]
-    for power in ("ADMIN", "RELOAD", "SUPER", "ALL", "GRANT OPTION"):
-        assert not any(power in grant for grant in grants), grants
-    # What an earlier release granted goes first.
-    assert statements.index("REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'switchover'@'%'") \
-        < statements.index(grants[0])
+def test_the_switchover_account_of_earlier_versions_is_dropped_and_given_nothing(flavor: Flavor) -> None:
+    statements = texts(accounts_sql(accounts(flavor), PASSWORDS))
+    assert "DROP USER IF EXISTS 'switchover'@'%'" in statements
+    assert not any("'switchover'" in text for text in statements if not text.startswith("DROP USER"))
 
 
 def test_every_grant_of_a_cluster_account_follows_its_revoke() -> None:
     statements = texts(accounts_sql(accounts(), PASSWORDS))
     revoked = {text.rsplit(" FROM ", 1)[1] for text in statements if text.startswith("REVOKE")}
     assert revoked == {"'replicator'@'%'", "'backup'@'%'", "'backup'@'127.0.0.1'",
-                       "'switchover'@'%'", "'metrics'@'127.0.0.1'"}
+                       "'metrics'@'127.0.0.1'"}
     for account in revoked:
         position = {text: i for i, text in enumerate(statements)}
         revoke = position[f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}"]
@@ -160,11 +155,11 @@ def test_the_application_account_is_never_revoked() -> None:
 
 def test_the_metrics_account_needs_its_password() -> None:
     with pytest.raises(ValueError, match="Passwords.metrics"):
-        accounts_sql(accounts(), Passwords("r", "b", "a", "p"))
+        accounts_sql(accounts(), Passwords("r", "b", "p"))
 
 
 def test_no_metrics_account_without_metrics() -> None:
-    statements = texts(accounts_sql(accounts(metrics_user=None), Passwords("r", "b", "a", "p")))
+    statements = texts(accounts_sql(accounts(metrics_user=None), Passwords("r", "b", "p")))
     assert not any("metrics" in text for text in statements)
 
 
@@ -204,16 +199,16 @@ def test_the_passwords_are_read_from_the_mounted_secret_keys(tmp_path: Path) -> 
     credentials, metrics = tmp_path / "credentials", tmp_path / "metrics"
     credentials.mkdir()
     metrics.mkdir()
-    for key in ("replication", "backup", "admin", "app"):
+    for key in ("replication", "backup", "app"):
         (credentials / f"{key}-password").write_text(f"{key}-value\n")
     (metrics / "metrics-password").write_text("metrics-value")
     assert read_passwords(credentials, 32, metrics) == Passwords(
-        "replication-value", "backup-value", "admin-value", "app-value", "metrics-value")
+        "replication-value", "backup-value", "app-value", "metrics-value")
     assert read_passwords(credentials, 32).metrics is None
 
 
 def test_mysql_refuses_a_replication_password_over_its_limit_when_read(tmp_path: Path) -> None:
-    for key in ("replication", "backup", "admin", "app"):
+    for key in ("replication", "backup", "app"):
         (tmp_path / f"{key}-password").write_text("x" * 33)
     with pytest.raises(SecretError, match="replication-password"):
         read_passwords(tmp_path, 32)

@@ -37,8 +37,8 @@ def settings(tmp_path: Path, flavor: Flavor = Flavor.MARIADB) -> RoleSettings:
         rebuild=RebuildPaths(tmp_path),
         watch_seconds=5,
         accounts=ClusterAccounts(flavor=flavor, replication_user="replicator", backup_user="backup",
-                                 admin_user="switchover", app_user="app", app_database="app", tls=False),
-        passwords=lambda: Passwords(replication="repl-s3cret", backup="b", admin="a", app=SECRET),
+                                 app_user="app", app_database="app", tls=False),
+        passwords=lambda: Passwords(replication="repl-s3cret", backup="b", app=SECRET),
         role_taken_mark=tmp_path / "role-taken")
 
 

@@ -355,10 +355,10 @@ def heartbeat_setup_sql(root: ServerRoot) -> str:
 def users_sql(root: ServerRoot, secrets: dict[str, str]) -> str:
     """The accounts the pod's agent makes on the primary (accounts.py), the exporter's among them."""
     cluster = ClusterAccounts(flavor=ServerFlavor(root.flavor), replication_user="replicator", backup_user="backup",
-                              admin_user="switchover", app_user="app", app_database="app", tls=False,
+                              app_user="app", app_database="app", tls=False,
                               metrics_user="metrics")
     passwords = Passwords(replication=secrets["replication-password"], backup=secrets["backup-password"],
-                          admin="unused", app=secrets["app-password"])
+                          app=secrets["app-password"])
     return as_text(accounts.users_sql(cluster, passwords)
                    + accounts.metrics_user_sql(cluster, secrets["metrics-password"]))
 

@@ -55,14 +55,12 @@ PASSWORDS = {
     "replication-password": "replQx7Vd-'\"\\ #;$x",
     "backup-password": "backQx7Vd-'\"\\ #;$x",
     "app-password": "appsQx7Vd-'\"\\ #;$x",
-    "admin-password": "admnQx7Vd-'\"\\ #;$x",
 }
-MARKERS = ("rootQx7Vd", "replQx7Vd", "backQx7Vd", "appsQx7Vd", "admnQx7Vd")
+MARKERS = ("rootQx7Vd", "replQx7Vd", "backQx7Vd", "appsQx7Vd")
 PASSWORD_CONFIG = {"rootPassword": PASSWORDS["root-password"],
                    "replicationPassword": PASSWORDS["replication-password"],
                    "backupPassword": PASSWORDS["backup-password"],
-                   "appPassword": PASSWORDS["app-password"],
-                   "adminPassword": PASSWORDS["admin-password"]}
+                   "appPassword": PASSWORDS["app-password"]}
 
 # The GTIDs of the donor a clone copies when a test does not say otherwise.
 DONOR_GTIDS = {"mysql": "3e11fa47-71ca-11e1-9e33-c80aa9000100:1-77", "mariadb": "0-100-42"}

@@ -18,8 +18,7 @@ from stack_manifests import Manifests, container, find, host_path, lay_out_confi
 MOUNTED_PATHS = {"SECRETS_DIR": "secrets", "DATA_VOLUME": "data", "TMPDIR": "tmp",
                  "CONF_DIR": "conf", "CLIENT_OPTIONS_DIR": "client-options", "TLS_DIR": "tls"}
 PASSWORDS = {"root-password": "root-secret-1234", "replication-password": "repl-secret-1234",
-             "backup-password": "backup-secret-1234", "app-password": "app-secret-1234",
-             "admin-password": "admin-secret-1234"}
+             "backup-password": "backup-secret-1234", "app-password": "app-secret-1234"}
 
 
 class PodSandbox:

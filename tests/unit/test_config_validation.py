@@ -114,7 +114,6 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "backupPassword": ("short", "'<secret>'", "at least 12 printable characters"),
     "appPassword": ("short", "'<secret>'", "at least 12 printable characters"),
     "backupKey": ("short", "'<secret>'", "at least 12 printable characters"),
-    "adminPassword": ("short", "'<secret>'", "at least 12 printable characters"),
 }
 SECRET_KEYS = sorted(s.key for s in SETTINGS if s.secret)
 PLAIN_KEYS = sorted(s.key for s in SETTINGS if not s.secret)
@@ -215,6 +214,14 @@ def test_unknown_config_key_is_rejected_with_the_closest_key(render):
         render(replica="3")
     assert str(caught.value) == \
         "unknown config key 'replica' in stack config; did you mean 'replicas'?"
+
+
+def test_the_retired_admin_password_key_is_rejected_with_why_and_the_fix(render):
+    with pytest.raises(pulumi.RunError) as caught:
+        render(adminPassword="admin-Secret-0005")
+    assert str(caught.value) == (
+        "config key 'adminPassword' is no longer used: the switchover Job asks the pods' agents and has "
+        "no SQL account any more; remove adminPassword from the stack config")
 
 
 # --- replicas --------------------------------------------------------------------------------

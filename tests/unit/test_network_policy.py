@@ -92,9 +92,11 @@ def test_network_policy_opens_nothing_but_the_server_backup_and_agent_ports(serv
         (3306, "TCP"), (3307, "TCP"), (3308, "TCP")]
 
 
-def test_agent_port_admits_only_the_clusters_own_pods(rendered):
+def test_agent_port_admits_only_the_clusters_own_pods_and_its_switchover_job(rendered):
     manifests = rendered(allowedClientNamespaces='["*"]')
-    assert ingress(manifests, 3308) == [cluster_pods(manifests)]
+    assert ingress(manifests, 3308) == [cluster_pods(manifests), {"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "mysql-cluster-switchover", "app.kubernetes.io/instance": "mysql",
+        "app.kubernetes.io/component": "switchover", "app.kubernetes.io/managed-by": "pulumi"}}}]
 
 
 def test_backup_port_admits_only_the_clusters_own_pods_and_its_backup_jobs(rendered):
@@ -149,10 +151,10 @@ def test_database_pods_reach_only_their_peers_server_backup_and_agent_ports_and_
         {"to": [cluster_pods(server_manifests)], "ports": tcp(3306, 3307, 3308)}, KUBE_DNS]
 
 
-def test_the_switchover_job_reaches_only_the_pods_server_port_and_the_dns_pods(server_manifests):
+def test_the_switchover_job_reaches_only_the_pods_agent_port_and_the_dns_pods(server_manifests):
     labels = workload_pods(server_manifests)["Job mysql-primary-0"]
     assert egress_of(server_manifests, labels) == [
-        {"to": [cluster_pods(server_manifests)], "ports": tcp(3306)}, KUBE_DNS]
+        {"to": [cluster_pods(server_manifests)], "ports": tcp(3308)}, KUBE_DNS]
 
 
 def test_a_backup_job_reaches_the_donors_backup_port_the_dns_pods_and_the_s3_endpoint(rendered):

@@ -12,13 +12,13 @@ from stack_manifests import mounted_secret_files
 
 from .conftest import PROJECT_DIR, SERVER_IDS, SERVERS, container, find, server_config
 
-PASSWORD_KEYS = ["root-password", "replication-password", "backup-password", "app-password",
-                 "admin-password"]
+PASSWORD_KEYS = ["root-password", "replication-password", "backup-password", "app-password"]
+# Signs the switchover Job's requests to the agents without TLS; generated, never configured.
+ROLE_KEY = "role-key"
 # The dev stack's Secret of passwords (it also has one with the TLS certificate).
 CREDENTIALS = "mysql-credentials"
 PASSWORDS = {"rootPassword": "root-Secret-0001", "replicationPassword": "repl-Secret-0002",
-             "backupPassword": "backup-Secret-0003", "appPassword": "app-Secret-0004",
-             "adminPassword": "admin-Secret-0005"}
+             "backupPassword": "backup-Secret-0003", "appPassword": "app-Secret-0004"}
 CONTAINERS = ["init-mysql", "clone-mysql", "mysql", "backup"]
 SECRETS_DIR = "/etc/mysql-cluster/secrets"
 
@@ -31,10 +31,10 @@ def server_manifests(request, rendered):
 
 # --- Secret ----------------------------------------------------------------------------------
 
-def test_secret_holds_the_five_passwords(server_manifests):
+def test_secret_holds_the_four_passwords_and_the_role_key(server_manifests):
     secret = find(server_manifests, "Secret", CREDENTIALS)
     assert secret["type"] == "Opaque"
-    assert sorted(secret["stringData"]) == sorted(PASSWORD_KEYS)
+    assert sorted(secret["stringData"]) == sorted([*PASSWORD_KEYS, ROLE_KEY])
 
 
 def test_secret_values_are_redacted_in_rendered_manifests(rendered):
@@ -47,7 +47,7 @@ def test_configured_passwords_go_into_the_secret(render):
                            "replication-password": "repl-Secret-0002",
                            "backup-password": "backup-Secret-0003",
                            "app-password": "app-Secret-0004",
-                           "admin-password": "admin-Secret-0005"}
+                           ROLE_KEY: string_data[ROLE_KEY]}
 
 
 def registered(kind: str) -> list:
@@ -60,7 +60,7 @@ def registered(kind: str) -> list:
 
 def test_unset_passwords_are_generated_one_per_key_and_long():
     generators = registered("random:index/randomPassword:RandomPassword")
-    assert len(generators) == 5
+    assert len(generators) == len(PASSWORD_KEYS) + 1  # and the role key
     assert all(generator.inputs["length"] >= 24 for generator in generators)
 
 

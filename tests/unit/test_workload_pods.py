@@ -71,6 +71,11 @@ def serves_agent_port(container: dict[str, Any]) -> bool:
     return any(port.get("name") == "agent" for port in container.get("ports", []))
 
 
+def asks_agents_for_roles(container: dict[str, Any]) -> bool:
+    """The switchover Job's container: it presents the pods' certificate to their agents."""
+    return container.get("command", [])[-2:] == ["mysql_cluster_agent", "switchover"]
+
+
 def expected_files(container: dict[str, Any], manifests: list[dict], scripts: dict[str, str]
                    ) -> dict[str, list[str]]:
     """What the container must mount, by path: the keys its scripts name, the files its
@@ -91,13 +96,16 @@ def expected_files(container: dict[str, Any], manifests: list[dict], scripts: di
     if serves_agent_port(container):
         # The agent's role loop sets every account's password on the primary and the
         # replication password on a replica's channel (mysql_cluster_agent/role_loop.py).
-        expected[SECRETS_DIR] = offered[SECRETS_DIR]
+        # The role key only where its environment names it (without TLS).
+        expected[SECRETS_DIR] = sorted({key for key in offered[SECRETS_DIR] if key != "role-key"}
+                                       | set(expected[SECRETS_DIR]))
         expected[METRICS_DIR] = [key for key in offered[METRICS_DIR] if key == "metrics-password"]
     tls = []
     # The exporter's option file (a Secret key, redacted here) names the CA.
     if "TLS_DIR" in env or any(word.endswith(f"{METRICS_DIR}/my.cnf") for word in words):
         tls.append("ca.crt")
-    if container["name"] in SERVER_CONTAINERS or serves_agent_port(container) or any(
+    if container["name"] in SERVER_CONTAINERS or serves_agent_port(container) or asks_agents_for_roles(
+            container) or any(
             re.search(r"(^|\s)socat\s+-", line) for line in lines):
         tls += ["tls.crt", "tls.key"]
     expected[TLS_DIR] = tls
