@@ -93,7 +93,6 @@ class ClusterSettings:
     restore_to: str
     primary_ordinal: int
     primary_down_read_seconds: int
-    admin_password: Optional[pulumi.Input[str]]
     tls_source: str
     tls_issuer: str
     tls_issuer_kind: str
