@@ -2,8 +2,6 @@
 its password, PyMySQL, the session's sql_mode set by the client."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,17 +10,12 @@ import pytest
 from mysql_cluster_agent.local_server import SESSION_SQL_MODE, LocalServer, SqlError
 from mysql_cluster_agent.own_state import read_own_state
 
-# The real servers tests/scripts starts (from the trees tests/e2e runs its pods on).
-sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
-from real_servers import RealServer, start_server  # noqa: E402
-
-from e2e.server_roots import ServerRootError  # noqa: E402
+from .real_server import SERVERS, RealServer, running_server
 
 PASSWORD = "pw with 'quotes' and \\ backslash"
 # What the official images make of root@localhost: a password only (docker-library/mariadb
 # docker-entrypoint.sh installs with --auth-root-authentication-method=normal).
 _ROOT_PASSWORD = "ALTER USER root@localhost IDENTIFIED BY '{password}'"
-_SERVERS = ("mysql 9.7", "mariadb 11.8")
 # A server whose global sql_mode would misparse the agent's statements if the session kept it;
 # binary logs with GTIDs, as in the pods.
 _OPTIONS = "sql-mode=ANSI_QUOTES,STRICT_TRANS_TABLES\nlog-bin=binlog\nserver-id=1\n"
@@ -32,20 +25,10 @@ def _escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-@pytest.fixture(scope="module", params=_SERVERS)
+@pytest.fixture(scope="module", params=SERVERS)
 def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    name = request.param
-    try:
-        real = start_server(name, _OPTIONS + ("" if name.startswith("mariadb") else
-                                              "gtid-mode=ON\nenforce-gtid-consistency=ON\n"))
-    except (ServerRootError, OSError, subprocess.SubprocessError) as error:
-        pytest.fail(f"{name}: {error}", pytrace=False)
-    try:
-        outcome = real.run(_ROOT_PASSWORD.format(password=_escaped(PASSWORD)))
-        assert outcome.error is None, outcome.error
+    with running_server(request.param, _OPTIONS, _ROOT_PASSWORD.format(password=_escaped(PASSWORD))) as real:
         yield real
-    finally:
-        real.stop()
 
 
 def _socket(server: RealServer) -> Path:

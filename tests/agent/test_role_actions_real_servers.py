@@ -4,15 +4,11 @@ write in flight writable (issue 22, finding 7), the GTID wait, promotion, and th
 column the failover reads."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pymysql
 import pytest
-from e2e.server_roots import ServerRootError
 from mysql_cluster_agent.dialect import (
     REPLICA_STATUS_RECEIVED_GTID_COLUMN,
     Flavor,
@@ -22,32 +18,20 @@ from mysql_cluster_agent.local_server import LocalServer, SqlError
 from mysql_cluster_agent.role import Replication
 from mysql_cluster_agent.role_api import RoleActions
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
-from real_servers import RealServer, start_server
+from .real_server import SERVERS, RealServer, running_server
 
 PASSWORD = "role-actions-pw"
-_SERVERS = ("mysql 9.7", "mariadb 11.8")
 _OPTIONS = "log-bin=binlog\nserver-id=1\n"
 RECEIVED_COLUMN_NAME = {Flavor.MYSQL: "Retrieved_Gtid_Set", Flavor.MARIADB: "Gtid_IO_Pos"}
 
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module", params=_SERVERS)
+@pytest.fixture(scope="module", params=SERVERS)
 def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    name = request.param
-    try:
-        real = start_server(name, _OPTIONS + ("" if name.startswith("mariadb") else
-                                              "gtid-mode=ON\nenforce-gtid-consistency=ON\n"))
-    except (ServerRootError, OSError, subprocess.SubprocessError) as error:
-        pytest.fail(f"{name}: {error}", pytrace=False)
-    try:
-        outcome = real.run(f"ALTER USER root@localhost IDENTIFIED BY '{PASSWORD}'; "
-                           "CREATE DATABASE app; CREATE TABLE app.t (v INT)")
-        assert outcome.error is None, outcome.error
+    with running_server(request.param, _OPTIONS, f"ALTER USER root@localhost IDENTIFIED BY '{PASSWORD}'; "
+                           "CREATE DATABASE app; CREATE TABLE app.t (v INT)") as real:
         yield real
-    finally:
-        real.stop()
 
 
 def _seam(server: RealServer, seconds: float = 30) -> LocalServer:
