@@ -24,7 +24,11 @@ AGENT_PORT = 3308
 SOCKET_DIR = "/var/run/mysqld"
 SOCKET = f"{SOCKET_DIR}/mysqld.sock"
 ROOT_PASSWORD_KEY = "root-password"
-COMMAND = ["python3", "-m", "mysql_cluster_agent", "serve"]
+
+
+def agent_command(command: str) -> list[str]:
+    """How a container runs one of the agent's commands (mysql_cluster_agent/__main__.py)."""
+    return ["python3", "-m", "mysql_cluster_agent", command]
 
 
 def _env(name: str, value: object) -> core.EnvVarArgs:
@@ -49,6 +53,21 @@ def role_key_env(pod: PodSettings) -> list[core.EnvVarArgs]:
     return [] if pod.tls_secret_name is not None else [_env("ROLE_KEY_FILE", f"{SECRETS_DIR}/{ROLE_KEY}")]
 
 
+def agent_step_container(pod: PodSettings, name: str, command: str, env: list[core.EnvVarArgs],
+                         volume_mounts: list[core.VolumeMountArgs]) -> core.ContainerArgs:
+    """A container (init container, Job container) that runs one agent command to its end in
+    the agent's image, with the agent's code mounted: the one way a pod runs a step in Python.
+    The pod must have the agent's volume (agent_config_map.agent_volume)."""
+    return core.ContainerArgs(
+        name=name,
+        image=agent_image(pod),
+        command=agent_command(command),
+        env=[*env, *python_env()],
+        volume_mounts=[*volume_mounts, agent_mount()],
+        resources=pod.resources("agent"),
+    )
+
+
 def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                     role_mounts: list[core.VolumeMountArgs]) -> PodContainer:
     """`cluster_env` is what every container of the pod is told about the cluster (its name,
@@ -66,7 +85,7 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
         core.ContainerArgs(
             name="agent",
             image=agent_image(pod),
-            command=COMMAND,
+            command=agent_command("serve"),
             env=cluster_env + [
                 _env("AGENT_PORT", AGENT_PORT),
                 _env("MYSQL_SOCKET", SOCKET),

@@ -17,8 +17,8 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 
-from .agent_config_map import agent_mount, agent_volume
-from .agent_container import AGENT_PORT, agent_image, python_env, role_key_env
+from .agent_config_map import agent_volume
+from .agent_container import AGENT_PORT, agent_step_container, role_key_env
 from .network_policy import job_network_policy_spec, switchover_egress
 from .pod_spec import SECRETS_DIR, ROLE_KEY, PodContainer, PodSettings, pod_template
 from .tls import CA_FILE, CERT_FILE, KEY_FILE, TLS_DIR
@@ -63,7 +63,6 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
         env("FAILOVER_WAIT_SECONDS", FAILOVER_WAIT_SECONDS),
         env("CATCH_UP_SECONDS", CATCH_UP_SECONDS),
         *([env("TLS_DIR", TLS_DIR)] if tls else role_key_env(pod)),
-        *python_env(),
     ]
     # With TLS it presents the pods' certificate to the agents, which accept only it.
     reads = ({(TLS_DIR, CA_FILE), (TLS_DIR, CERT_FILE), (TLS_DIR, KEY_FILE)} if tls
@@ -82,14 +81,9 @@ def switchover_job(resource_name: str, pod: PodSettings, opts: pulumi.ResourceOp
             active_deadline_seconds=FAILOVER_WAIT_SECONDS + CATCH_UP_SECONDS + 300,
             template=pod_template(
                 pod, names.switchover_job_labels,
-                containers=[PodContainer(core.ContainerArgs(
-                    name="switchover",
-                    image=agent_image(pod),
-                    command=["python3", "-m", "mysql_cluster_agent", "switchover"],
-                    env=job_env,
-                    volume_mounts=[topology_mount(), agent_mount()],
-                    resources=pod.resources("agent"),
-                ), also_reads=frozenset(reads))],
+                containers=[PodContainer(
+                    agent_step_container(pod, "switchover", "switchover", job_env, [topology_mount()]),
+                    also_reads=frozenset(reads))],
                 volumes=[
                     topology_volume(pod.topology_config_map_name),
                     agent_volume(pod.agent_config_map_name),
