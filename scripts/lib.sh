@@ -180,10 +180,6 @@ reset_binary_logs_sql() {
   if is_mariadb || [[ "$DB_VERSION" == 8.0 ]]; then echo 'RESET MASTER;'; else echo 'RESET BINARY LOGS AND GTIDS;'; fi
 }
 
-replica_status_sql() {
-  if speaks_source_replica; then echo 'SHOW REPLICA STATUS'; else echo 'SHOW SLAVE STATUS'; fi
-}
-
 # The rebuild mark, written by the pod's agent for a diverged server: while it exists the mysql
 # container rebuilds this pod's data before it starts its server (server.sh, liveness.sh).
 rebuild_mark() {

@@ -98,12 +98,3 @@ tls_reload_sql() {
 unverified_local_tls_options() {
   if is_mariadb; then printf '%s\n' --ssl --skip-ssl-verify-server-cert; else echo --ssl-mode=REQUIRED; fi
 }
-
-# What to add to a replication error that TLS explains: MariaDB 10.11 reports a primary's
-# certificate that fails verification as no more than "SSL connection error: error:00000000:...".
-# <primary> is the host the replica connects to.
-replication_tls_hint() {
-  [[ "$1" == *"SSL connection error"* ]] || return 0
-  printf "; TLS to the primary failed: its certificate must be signed by the CA in %s/ca.crt and name %s (this pod's and the primary's certificates come from one Secret)" \
-    "${TLS_DIR:-<no TLS_DIR>}" "$2"
-}

@@ -4,7 +4,8 @@ code from its ConfigMap (agent_config_map.py).
 It reaches its own server over the server's unix socket, shared through the socket directory's
 emptyDir, and logs in as root with the password file: the one Secret file it reads, besides the
 pod's certificate and key and the CA with TLS (its port is HTTPS with mutual TLS then). It
-serves its server's state to the other pods' agents on AGENT_PORT.
+serves its server's state to the other pods' agents on AGENT_PORT, and the pod's readiness
+verdict, which the server container's readiness probe asks (pod_template.py), on READINESS_PORT.
 """
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ from .tls import CERT_FILE, KEY_FILE, TLS_DIR
 from .topology import topology_mount
 
 AGENT_PORT = 3308
+# The pod's readiness verdict (mysql_cluster_agent/readiness_probe.py), plain HTTP for the
+# kubelet, which probes without a client certificate: a port apart from the agent's (mutual TLS
+# with TLS on) and the metrics port (optional, and open to Prometheus). The NetworkPolicy need
+# not open it: traffic from the pod's node is always allowed
+# (https://kubernetes.io/docs/concepts/services-networking/network-policies/).
+READINESS_PORT = 3309
+READINESS_PATH = "/ready"
 # The server's socket directory (the run volume): the official images' socket is mysqld.sock
 # there (docker-library/mysql and mariadb; the socket option is reserved, server_options.py).
 SOCKET_DIR = "/var/run/mysqld"
@@ -88,6 +96,8 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
             command=agent_command("serve"),
             env=cluster_env + [
                 _env("AGENT_PORT", AGENT_PORT),
+                _env("READINESS_PORT", READINESS_PORT),
+                _env("PRIMARY_DOWN_READ_SECONDS", pod.settings.primary_down_read_seconds),
                 _env("MYSQL_SOCKET", SOCKET),
                 # Named here, so the pod mounts this one file of the credentials (pod_spec.py).
                 _env("ROOT_PASSWORD_FILE", f"{SECRETS_DIR}/{ROOT_PASSWORD_KEY}"),
@@ -95,7 +105,8 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                 *python_env(),
                 *metrics.env,
             ],
-            ports=[core.ContainerPortArgs(name="agent", container_port=AGENT_PORT), *metrics.ports],
+            ports=[core.ContainerPortArgs(name="agent", container_port=AGENT_PORT),
+                   core.ContainerPortArgs(name="readiness", container_port=READINESS_PORT), *metrics.ports],
             volume_mounts=[
                 core.VolumeMountArgs(name="run", mount_path=SOCKET_DIR),
                 topology_mount(),

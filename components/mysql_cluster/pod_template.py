@@ -15,7 +15,7 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from . import exporter
 from .agent_config_map import agent_volume
-from .agent_container import agent_container
+from .agent_container import READINESS_PATH, READINESS_PORT, agent_container
 from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
@@ -114,14 +114,27 @@ def server_tls_files(pod: PodSettings) -> frozenset[tuple[str, str]]:
     return frozenset((str(path.parent), path.name) for path in paths if str(path.parent) == TLS_DIR)
 
 
-def _exec_probe(script: str, period: int, failure_threshold: int,
-                initial_delay: int = 0) -> core.ProbeArgs:
+def _exec_probe(script: str, period: int, failure_threshold: int) -> core.ProbeArgs:
     return core.ProbeArgs(
         exec_=core.ExecActionArgs(command=script_command(script)),
-        initial_delay_seconds=initial_delay or None,
         period_seconds=period,
         timeout_seconds=5,
         failure_threshold=failure_threshold,
+    )
+
+
+def _readiness_probe() -> core.ProbeArgs:
+    """The server container's readiness: the agent's verdict (mysql_cluster_agent/readiness.py).
+    A pod is Ready, and in the Services' endpoints, only while every container is, so either
+    container would do; on this one, `kubectl describe` names the server as what is not ready.
+    The port by number: a probe's port name is looked up among its own container's ports."""
+    return core.ProbeArgs(
+        http_get=core.HTTPGetActionArgs(path=READINESS_PATH, port=READINESS_PORT),
+        initial_delay_seconds=5,
+        period_seconds=5,
+        # The agent answers within 4 s (readiness_probe.VERDICT_SECONDS).
+        timeout_seconds=5,
+        failure_threshold=2,
     )
 
 
@@ -168,7 +181,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         # The rebuild (server.sh): the mark, the diverged data set aside, the clone's staging.
         _mount("data", DATA_VOLUME_MOUNT),
         topology_mount(),
-        scripts_mount(),  # for the probes
+        scripts_mount(),  # for the liveness probe
     ]
     if pod.server.flavor == "mysql":
         mounts.append(_mount("mysql-files", "/var/lib/mysql-files"))
@@ -177,7 +190,6 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         image=pod.server_image,
         command=script_command("server.sh"),
         env=env + [_env("SERVER_COMMAND", pod.server.server_command),
-                   _env("PRIMARY_DOWN_READ_SECONDS", pod.settings.primary_down_read_seconds),
                    _env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)]
         + [_env(name, value) for name, value in pod.server.entrypoint_env(SECRETS_DIR).items()],
         ports=[core.ContainerPortArgs(name="mysql", container_port=MYSQL_PORT)],
@@ -186,7 +198,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         # Crash recovery or an upgrade may take long; liveness only starts counting after it.
         startup_probe=_exec_probe("liveness.sh", period=10, failure_threshold=90),
         liveness_probe=_exec_probe("liveness.sh", period=10, failure_threshold=3),
-        readiness_probe=_exec_probe("readiness.sh", period=5, failure_threshold=2, initial_delay=5),
+        readiness_probe=_readiness_probe(),
     )
 
 
@@ -197,7 +209,6 @@ def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Contai
         command=script_command("sidecar.sh"),
         env=env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)],
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
-        readiness_probe=_exec_probe("backup-readiness.sh", period=5, failure_threshold=2),
         volume_mounts=[
             # The same path as in the server container: the backup tool asks the server for it.
             _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),

@@ -25,6 +25,7 @@ from .local_server import LocalServer, SqlError
 from .metrics import metrics_config, serve_metrics
 from .own_state import read_own_state
 from .peers import ask_peers, peer_ordinals
+from .readiness_probe import readiness_settings, serve_readiness
 from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
@@ -60,6 +61,8 @@ def serve(config: AgentConfig) -> int:
     signal.signal(signal.SIGINT, on_signal)
     metrics = metrics_config(os.environ)
     metrics_server = serve_metrics(metrics, _local_server(config)) if metrics else None
+    readiness = serve_readiness(config, readiness_settings(roles.dialect, roles.role_taken_mark), roles.dialect,
+                                lambda ordinals, seconds: ask_peers(config, ordinals, answer_seconds=seconds), _log)
     server = AgentServer(("", config.agent_port), _state_source(config), config.tls,
                          config.own_host, role_requests=requests)
     serve_in_background(server)
@@ -70,6 +73,7 @@ def serve(config: AgentConfig) -> int:
          f"({'HTTPS, clients must present a certificate naming ' + config.own_host if config.tls else 'HTTP, role requests signed with the role key'})")
     stop.wait()
     server.shutdown()
+    readiness.shutdown()
     if metrics_server:
         metrics_server.shutdown()
     _log("stopped")

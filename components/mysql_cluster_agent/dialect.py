@@ -79,6 +79,13 @@ class Dialect:
         """The global variable behind read_only_option."""
         return self.read_only_option.replace("-", "_")
 
+    @property
+    def replica_thread_columns(self) -> tuple[str, str]:
+        """The replica status's columns of the I/O and SQL threads' states: SHOW REPLICA STATUS
+        names them Replica_*, SHOW SLAVE STATUS Slave_*."""
+        prefix = "Replica" if self.speaks_source_replica else "Slave"
+        return f"{prefix}_IO_Running", f"{prefix}_SQL_Running"
+
     def promote(self) -> list[str]:
         """Makes the server the primary: no replication channel left, writable, so its
         heartbeat event starts writing (and, on MySQL, the event scheduler runs)."""

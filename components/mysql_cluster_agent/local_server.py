@@ -52,6 +52,11 @@ class Sql(Protocol):
         """Runs one statement for its effect."""
         ...
 
+    def query_named(self, sql: str) -> list[dict[str, object]]:
+        """The rows of one statement, each by its column names: for the statements whose columns
+        differ in order or number between servers and versions (SHOW REPLICA STATUS)."""
+        ...
+
 
 class LocalServer:
     """`Sql` over the local server's unix socket as root, one connection kept open and made
@@ -75,7 +80,8 @@ class LocalServer:
             write_timeout=self._statement_timeout, autocommit=True, charset="utf8mb4",
             init_command=f"SET SESSION sql_mode='{SESSION_SQL_MODE}'")
 
-    def _run(self, sql: str, args: tuple[object, ...]) -> list[Row]:
+    def _run(self, sql: str, args: tuple[object, ...]) -> tuple[list[Row], list[str]]:
+        """The rows and the names of their columns."""
         with self._lock:
             try:
                 if self._connection is None:
@@ -83,7 +89,8 @@ class LocalServer:
                 with self._connection.cursor() as cursor:
                     # Without args the driver leaves the text alone (a literal % stays one).
                     cursor.execute(sql, args or None)
-                    return [tuple(row) for row in cursor.fetchall()]
+                    names = [str(column[0]) for column in cursor.description or ()]
+                    return [tuple(row) for row in cursor.fetchall()], names
             except pymysql.MySQLError as error:
                 self.close_locked()
                 code = error.args[0] if error.args and isinstance(error.args[0], int) else 0
@@ -96,10 +103,14 @@ class LocalServer:
                 raise SqlError(0, f"cannot reach the server at {self._socket}: {error}") from None
 
     def query(self, sql: str, args: tuple[object, ...] = ()) -> list[Row]:
-        return self._run(sql, args)
+        return self._run(sql, args)[0]
 
     def execute(self, sql: str, args: tuple[object, ...] = ()) -> None:
         self._run(sql, args)
+
+    def query_named(self, sql: str) -> list[dict[str, object]]:
+        rows, names = self._run(sql, ())
+        return [dict(zip(names, row)) for row in rows]
 
     def close_locked(self) -> None:
         if self._connection is not None:

@@ -56,7 +56,7 @@ class RoleSettings:
     accounts: ClusterAccounts
     passwords: Callable[[], Passwords]
     # Made once the server has its role, on the pod's memory volume: the backup sidecar then
-    # serves backups (MariaDB) and is ready (scripts/backup-readiness.sh), so that the next pod
+    # serves backups (MariaDB) and the pod may be ready (readiness.py), so that the next pod
     # clones only from a donor that has its role.
     role_taken_mark: Path
 

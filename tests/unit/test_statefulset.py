@@ -81,19 +81,43 @@ def test_server_starts_through_its_images_own_entrypoint_unless_its_data_is_bein
     assert {"name": "SERVER_COMMAND", "value": "mysqld"} in mysql["env"]
 
 
-def test_server_probes_run_the_liveness_and_readiness_scripts(rendered):
+def test_server_liveness_probes_run_the_liveness_script(rendered):
     mysql = container(statefulset(rendered), "mysql")
     assert mysql["startupProbe"]["exec"]["command"] == [
         "bash", "/opt/mysql-cluster/scripts/liveness.sh"]
     assert mysql["livenessProbe"]["exec"]["command"] == [
         "bash", "/opt/mysql-cluster/scripts/liveness.sh"]
-    assert mysql["readinessProbe"]["exec"]["command"] == [
-        "bash", "/opt/mysql-cluster/scripts/readiness.sh"]
 
 
-def test_backup_sidecar_probe_runs_its_readiness_script(rendered):
-    assert container(statefulset(rendered), "backup")["readinessProbe"]["exec"]["command"] == [
-        "bash", "/opt/mysql-cluster/scripts/backup-readiness.sh"]
+@pytest.mark.parametrize("flavor,version", SERVERS, ids=SERVER_IDS)
+def test_server_readiness_asks_the_agents_verdict_over_plain_http_on_its_readiness_port(rendered, flavor, version):
+    sts = statefulset(rendered, **server_config(flavor, version))
+    probe = container(sts, "mysql")["readinessProbe"]
+    assert probe["httpGet"] == {"path": "/ready", "port": 3309}
+    assert "scheme" not in probe["httpGet"]  # HTTP: the kubelet has no client certificate
+    agent = container(sts, "agent")
+    assert {"name": "readiness", "containerPort": 3309} in agent["ports"]
+    assert env(agent)["READINESS_PORT"] == "3309"
+
+
+def test_server_readiness_is_answered_within_the_probes_timeout(rendered):
+    from mysql_cluster_agent.readiness_probe import VERDICT_SECONDS
+
+    probe = container(statefulset(rendered), "mysql")["readinessProbe"]
+    assert VERDICT_SECONDS < probe["timeoutSeconds"]
+    assert (probe["periodSeconds"], probe["failureThreshold"]) == (5, 2)
+
+
+def test_the_agent_judges_readiness_by_the_stacks_lag_and_primary_down_bounds(rendered):
+    agent = container(statefulset(rendered, maxReplicationLagSeconds="12", primaryDownReadSeconds="90"), "agent")
+    assert env(agent)["MAX_REPLICATION_LAG_SECONDS"] == "12"
+    assert env(agent)["PRIMARY_DOWN_READ_SECONDS"] == "90"
+
+
+@pytest.mark.parametrize("flavor,version", SERVERS, ids=SERVER_IDS)
+def test_no_container_but_the_servers_and_the_agents_has_a_readiness_probe(rendered, flavor, version):
+    spec = pod_spec(rendered, **server_config(flavor, version))
+    assert sorted(c["name"] for c in spec["containers"] if "readinessProbe" in c) == ["agent", "mysql"]
 
 
 @pytest.mark.parametrize("name", CONTAINERS)

@@ -1,0 +1,42 @@
+"""A server's replication channel as its replica status statement (Dialect.replica_status)
+reports it, read by column name: the columns' names differ between the flavors (Replica_* and
+Slave_*) and their number and order between versions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .dialect import Dialect
+from .local_server import Sql
+
+LAST_IO_ERROR = "Last_IO_Error"
+LAST_SQL_ERROR = "Last_SQL_Error"
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    """The replication threads' states ("Yes", "No", "Connecting" for the I/O thread) and their
+    last errors ("" for none)."""
+
+    io_running: str
+    sql_running: str
+    last_io_error: str = ""
+    last_sql_error: str = ""
+
+
+def read_replica_status(sql: Sql, dialect: Dialect) -> ReplicaStatus | None:
+    """The channel's status; None when the server has no replication channel. ValueError naming
+    the column when the server's answer lacks one."""
+    rows = sql.query_named(dialect.replica_status)
+    if not rows:
+        return None
+    row = rows[0]
+    io, applier = dialect.replica_thread_columns
+    missing = [name for name in (io, applier, LAST_IO_ERROR, LAST_SQL_ERROR) if name not in row]
+    if missing:
+        raise ValueError(f"{dialect.replica_status} answered without the column {missing[0]}")
+
+    def text(name: str) -> str:
+        value = row[name]
+        return "" if value is None else str(value)
+
+    return ReplicaStatus(text(io), text(applier), text(LAST_IO_ERROR), text(LAST_SQL_ERROR))
