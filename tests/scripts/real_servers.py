@@ -91,13 +91,12 @@ class RealServer:
         log = self.directory / "error.log"
         return "; its error log ends:\n" + log.read_text(errors="replace")[-1500:] if log.exists() else ""
 
-    def run(self, sql: str, user: str = "root", password: str | None = None,
-            vertical: bool = False) -> Outcome:
+    def run(self, sql: str, user: str = "root", password: str | None = None) -> Outcome:
         """The statements of `sql` as the scripts' client sends them (stopping at the first
         error), as `user` over the socket."""
         client = "mariadb" if self.is_mariadb else "mysql"
         argv = [client, f"--socket={self._inside(self.directory)}/mysqld.sock", f"--user={user}",
-                "--batch", "--vertical" if vertical else "--skip-column-names"]
+                "--batch", "--skip-column-names"]
         if password is not None:
             argv.append(f"--password={password}")
         result = subprocess.run(self._argv(*argv), input=sql, capture_output=True, text=True,

@@ -38,11 +38,6 @@ def server_of(server: str) -> servers.Server:
     return servers.SERVERS[(flavor, version)]
 
 
-# How each server is asked about replication: MySQL 8.4 removed SHOW SLAVE STATUS.
-STATUS_QUERY = {server: "SHOW REPLICA STATUS" if server_of(server).speaks_source_replica
-                else "SHOW SLAVE STATUS" for server in SERVERS}
-
-
 # Stack config per server.
 SERVER_CONFIG = {server: {"flavor": server.split()[0], "version": server.split()[1]}
                  for server in SERVERS}
@@ -360,13 +355,13 @@ class Pod:
         change(state)
         server_model.save(str(self.control), state)
 
-    def replicating(self, **channel: str) -> None:
-        """Gives the server a channel to the primary with these status fields (io, sql, lag,
-        io_error), as replication started by the sidecar and then lived."""
+    def replicating(self, lag: str = "0") -> None:
+        """Gives the server a running channel to the primary, `lag` seconds behind, as the
+        agent starts replication."""
         def configure(state: dict[str, Any]) -> None:
             state["channel"] = server_model.new_channel(
                 "mysql-0.mysql.mysql-dev.svc.cluster.local", "replicator", True, "slave_pos")
-            state["channel"].update({"io": "Yes", "sql": "Yes", "lag": "0", **channel})
+            state["channel"]["lag"] = lag
         self.update_server(configure)
 
     def password_leaks(self) -> list[str]:

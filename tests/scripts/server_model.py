@@ -29,11 +29,10 @@ the same upstream code as 9.7, which the model follows without a server to check
 | auto-position needs gtid_mode (1777) | T::test_auto_position_needs_gtid_mode_on | mysql-server share/messages_to_clients.txt, ER_AUTO_POSITION_REQUIRES_GTID_MODE_NOT_OFF |
 | START without a source (1200); STOP without one is accepted | T::test_starting_a_replica_without_a_source_is_refused | mysql-server share/messages_to_clients.txt, ER_REPLICA_CONFIGURATION |
 | RESET REPLICA ALL removes the channel | T::test_reset_replica_all_removes_the_channel | same code |
-| replica status of a configured channel (replica_status_rows: names, order, values, MariaDB's GTID default) | T::test_a_configured_channel_before_it_starts, T::test_a_channel_told_to_use_gtids | same code; a running channel's rows are tests/e2e's |
 | statements a server lacks and its error (standins.UNKNOWN_TO) | T::test_statements_a_server_lacks_are_refused_as_it_refuses_them | 8.0 keeps the MASTER words: mysql-server 8.0 sql/sql_yacc.yy |
 | database grants: _ and % are wildcards (database_granted) | T::test_a_database_grant_covers_the_databases_its_pattern_matches | same code |
 | a physical copy carries the GTID state and (MySQL) the channel, no relay logs (tables_text, restore) | not checked here: tests/e2e restores real MariaDB backups; MySQL replicas are CLONEs | mysql-server scripts/mysql_system_tables.sql |
-| a started channel runs (io/sql Yes, lag 0) and the heartbeat's age (start_replica, heartbeat) | not checked here: it needs a real source; tests/e2e runs real replicas | - |
+| a started channel applies at once (lag 0) and the heartbeat's age (start_replica, heartbeat) | not checked here: it needs a real source; tests/e2e runs real replicas | - |
 | a restored replica's channel without relay logs does not start (1872) | not checked: needs a server restarted on a copied data directory | mysql-server sql/rpl_rli.cc, Relay_log_info::rli_init_info |
 | XtraBackup: --slave-info refused, FTWRL, binlog_info, slave_info | XtraBackup does not run here | percona/percona-xtrabackup storage/innobase/xtrabackup/src/backup_mysql.cc |
 | mariadb-backup: info file names, binlog_info's file and GTID, slave_info, --slave-info taken | T::test_mariadb_backup_files | - |
@@ -376,7 +375,7 @@ NOT_CONFIGURED_ERROR = {
 def new_channel(host: str, user: str, auto_position: bool, use_gtid: str) -> dict[str, Any]:
     return {"host": host, "port": "3306", "user": user, "password": "", "auto_position": auto_position,
             "use_gtid": use_gtid, "heartbeat": "", "log_file": "", "log_pos": "0",
-            "io": "No", "sql": "No", "lag": "NULL", "io_error": "", "sql_error": "",
+            "lag": "NULL",
             "relay_logs_missing": False}
 
 
@@ -536,37 +535,11 @@ def start_replica(state: dict[str, Any]) -> None:
         raise SqlError(NOT_CONFIGURED_ERROR[flavor(state["server"])])
     if channel["relay_logs_missing"]:
         raise SqlError(RLI_INIT_ERROR)
-    channel.update(io="Yes", sql="Yes", lag="0")
+    channel.update(lag="0")
 
 
 # ---------------------------------------------------------------------------------------------
 # Queries.
-
-def replica_status_rows(state: dict[str, Any]) -> list[tuple[str, str]]:
-    """SHOW REPLICA STATUS (MySQL) or SHOW SLAVE STATUS (MariaDB) fields, in real order;
-    none when the server has no channel."""
-    channel = state["channel"]
-    if channel is None:
-        return []
-    new = speaks_source_replica(state["server"])
-    replica, source = ("Replica", "Source") if new else ("Slave", "Master")
-    rows = [
-        (f"{replica}_IO_State", f"Waiting for {source.lower()} to send event" if channel["io"] == "Yes" else ""),
-        (f"{source}_Host", channel["host"]),
-        (f"{source}_Port", channel["port"]),
-        (f"{replica}_IO_Running", channel["io"]),
-        (f"{replica}_SQL_Running", channel["sql"]),
-        (f"Seconds_Behind_{source}", channel["lag"]),
-        ("Last_IO_Error", channel["io_error"]),
-        ("Last_SQL_Error", channel["sql_error"]),
-    ]
-    if is_mariadb(state["server"]):
-        rows.append(("Using_Gtid", {"slave_pos": "Slave_Pos", "current_pos": "Current_Pos"}.get(
-            channel["use_gtid"], "No")))
-    else:
-        rows.append(("Auto_Position", "1" if channel["auto_position"] else "0"))
-    return rows
-
 
 def query(state: dict[str, Any], text: str) -> list[str]:
     """The answer of a one-value query, as its rows."""
@@ -581,8 +554,6 @@ def query(state: dict[str, Any], text: str) -> list[str]:
     read_only = "1" if state["variables"]["read_only"] == "ON" else "0"
     if words == "SELECT @@GLOBAL.READ_ONLY":
         return [read_only]
-    if words.startswith("SELECT @@GLOBAL.READ_ONLY , IFNULL ( ( SELECT TIMESTAMPDIFF ( MICROSECOND"):
-        return [read_only, str(heartbeat(state)), str(NOW_MICROS)]
     if words.startswith("SELECT @@GLOBAL.READ_ONLY , ( SELECT TIMESTAMPDIFF ( MICROSECOND"):
         # What a pod tells its peers (topology.sh): the heartbeat's writer relative to this
         # server is known for its own heartbeat only (0); a replica's is not modelled (NULL).

@@ -275,7 +275,7 @@ def sql_client(inv: Invocation) -> None:
     import server_model  # here only: see the module's docstring
 
     options, rest = _connection_options(inv, inv.login(),
-                                        {"--batch", "--skip-column-names", "--vertical"})
+                                        {"--batch", "--skip-column-names"})
     if rest:
         inv.fail(f"{inv.tool}: unexpected arguments {rest}", 2)
     query = options.get("execute")
@@ -317,19 +317,9 @@ def reject_unknown(inv: Invocation, server_model: Any, sql: str) -> None:
 
 
 def answer(options: dict[str, str], query: str, state: dict[str, Any], server_model: Any) -> None:
-    """Prints the answer as the client does: batch (tab-separated, with a header line unless
-    --skip-column-names) or --vertical."""
-    if query in ("SHOW REPLICA STATUS", "SHOW SLAVE STATUS"):
-        rows = server_model.replica_status_rows(state)
-        if not rows:
-            return
-    else:
-        rows = [(query.removeprefix("SELECT "), value) for value in server_model.query(state, query)]
-    if "vertical" in options:
-        print("*************************** 1. row ***************************")
-        for name, value in rows:
-            print(f"{name:>32}: {value}")
-        return
+    """Prints the answer as the client does in batch mode: tab-separated, with a header line
+    unless --skip-column-names."""
+    rows = [(query.removeprefix("SELECT "), value) for value in server_model.query(state, query)]
     if "skip-column-names" not in options:
         print("\t".join(name for name, _ in rows))
     print("\t".join(value for _, value in rows))
