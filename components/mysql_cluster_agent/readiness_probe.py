@@ -112,29 +112,35 @@ def _socket_tables() -> list[str]:
     return tables
 
 
+def read_own_server(sql: Sql, dialect: Dialect) -> OwnServer:
+    """What the verdict needs of the local server: the state it tells its peers (own_state.py)
+    and its replication channel."""
+    state = read_own_state(sql, dialect.flavor.value)
+    heartbeat = state["heartbeat_micros"]
+    return OwnServer(read_only=bool(state["read_only"]),
+                     heartbeat_micros=heartbeat if isinstance(heartbeat, int) else None,
+                     replica=read_replica_status(sql, dialect))
+
+
 class Readiness:
     """Judges the pod's readiness at each call of verdict(), logging a change of verdict."""
 
-    def __init__(self, config: AgentConfig, settings: ReadinessSettings, dialect: Dialect, sql: Sql,
-                 ask: AskPeers, log: Log, clock: Callable[[], float] = time.time,
+    def __init__(self, config: AgentConfig, settings: ReadinessSettings, dialect: Dialect,
+                 read_server: Callable[[], OwnServer], ask: AskPeers, log: Log,
+                 clock: Callable[[], float] = time.time,
                  socket_tables: Callable[[], list[str]] = _socket_tables) -> None:
+        """`read_server` reads the local server (read_own_server), raising SqlError when it
+        does not answer."""
         self._config = config
         self._settings = settings
         self._dialect = dialect
-        self._sql = sql
+        self._read_server = read_server
         self._ask = ask
         self._log = log
         self._clock = clock
         self._socket_tables = socket_tables
         self._lock = threading.Lock()
         self._last: Verdict | None = None
-
-    def _own_server(self) -> OwnServer:
-        state = read_own_state(self._sql, self._dialect.flavor.value)
-        heartbeat = state["heartbeat_micros"]
-        return OwnServer(read_only=bool(state["read_only"]),
-                         heartbeat_micros=heartbeat if isinstance(heartbeat, int) else None,
-                         replica=read_replica_status(self._sql, self._dialect))
 
     def _primary_host(self) -> str:
         try:
@@ -146,7 +152,7 @@ class Readiness:
         server: OwnServer | None = None
         problem = ""
         try:
-            server = self._own_server()
+            server = self._read_server()
         except (SqlError, ValueError) as error:
             problem = str(error)
         port = self._settings.backup_port
@@ -225,7 +231,8 @@ def serve_readiness(config: AgentConfig, settings: ReadinessSettings, dialect: D
     """Starts serving READY_PATH in a background thread, on a connection to the local server of
     its own with short bounds; `shutdown()` stops it."""
     sql = LocalServer(config.socket, config.root_password, LOCAL_CONNECT_SECONDS, LOCAL_STATEMENT_SECONDS)
-    server = ReadinessServer(("", settings.port), Readiness(config, settings, dialect, sql, ask, log))
+    readiness = Readiness(config, settings, dialect, lambda: read_own_server(sql, dialect), ask, log)
+    server = ReadinessServer(("", settings.port), readiness)
     threading.Thread(target=server.serve_forever, name="readiness", daemon=True).start()
     log(f"serving the pod's readiness on port {settings.port} (HTTP, {READY_PATH})")
     return server
