@@ -203,9 +203,9 @@ class Kubelet:
 
     def _new_probe(self, pod: Pod, container: dict, kind: str) -> Probe:
         spec = container[f"{kind}Probe"]
-        if "exec" not in spec and "tcpSocket" not in spec:
-            raise ManifestError(f"{kind} probe of {container['name']!r}: only exec and tcpSocket "
-                                "probes are emulated")
+        if not {"exec", "tcpSocket", "httpGet"} & set(spec):
+            raise ManifestError(f"{kind} probe of {container['name']!r}: only exec, tcpSocket and "
+                                "httpGet probes are emulated")
         period = float(spec.get("periodSeconds", 10))
         failure_threshold = int(spec.get("failureThreshold", 3))
         failing_window = (failure_threshold - 1) * period
@@ -427,6 +427,8 @@ class Kubelet:
     def _launch_probe(self, pod: Pod, container: Container, probe: Probe, now: float) -> None:
         if "exec" in probe.spec:
             command = container.run.exec_command([str(a) for a in probe.spec["exec"]["command"]])
+        elif "httpGet" in probe.spec:
+            command = _http_get_command(pod, container.spec, probe.spec["httpGet"], probe.timeout)
         else:
             port = _container_port(container.spec, probe.spec["tcpSocket"]["port"])
             # The kubelet connects from outside the pod to the pod's address.
@@ -512,6 +514,25 @@ def _container_port(container: dict, port: int | str) -> int:
         if declared.get("name") == port:
             return int(declared["containerPort"])
     raise ManifestError(f"container {container['name']!r} has no port named {port!r}")
+
+
+def _http_get_command(pod: Pod, container: dict, action: dict, timeout: float) -> list[str]:
+    """The kubelet's GET, from outside the pod to the pod's address (or the probe's `host`): a
+    status from 200 to 399 passes and any other fails, as in kubernetes pkg/probe/http/http.go
+    (a redirect is not followed here: it passes). The body is the probe's output, like an exec
+    probe's; curl adds a line naming a failing status or connection."""
+    scheme = action.get("scheme", "HTTP")
+    if scheme not in ("HTTP", "HTTPS"):
+        raise ManifestError(f"httpGet probe of {container['name']!r}: scheme {scheme!r} is neither "
+                            "HTTP nor HTTPS")
+    port = _container_port(container, action["port"])
+    url = f"{scheme.lower()}://{action.get('host') or pod.attachment.ip}:{port}{action.get('path', '/')}"
+    headers = [argument for header in action.get("httpHeaders") or []
+               for argument in ("--header", f"{header['name']}: {header['value']}")]
+    # The kubelet does not verify an HTTPS probe's certificate.
+    return ["nsenter", f"--net={pod.attachment.netns_path}", "curl", "--silent", "--show-error",
+            "--fail-with-body", "--max-time", f"{timeout:g}", "--user-agent", "kube-probe",
+            *(["--insecure"] if scheme == "HTTPS" else []), *headers, url]
 
 
 def _kill_group(process: subprocess.Popen) -> None:
