@@ -1,7 +1,8 @@
 """The agent's command line: `python3 -m mysql_cluster_agent <command>`.
 
   serve   the container's command: serves this server's state to the peers (api.py), keeps its
-          role (role_loop.py) and serves the switchover Job's role requests (role_api.py)
+          role (role_loop.py), serves the switchover Job's role requests (role_api.py) and the
+          pod's readiness verdict (readiness_probe.py)
   state   prints this server's state as JSON, as the port serves it
   peers   prints the other pods' states as their agents serve them, one JSON line each
   switchover  the switchover Job's command: moves the primary through the agents (switchover.py)

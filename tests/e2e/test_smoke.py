@@ -123,3 +123,42 @@ def test_a_containers_log_is_its_whole_output_and_the_tail_its_last_lines(statef
     lines = log.splitlines()
     assert "Initializing database files" in lines[0]  # the entrypoint's first words
     assert harness.log_tail("db-0", "mysql", lines=3, previous=True) == "\n".join(lines[-3:])
+
+
+# A server whose answer the test sets in /scratch/status ("200 OK", "503 Service Unavailable", or
+# "slow"), after reading the request's header.
+HTTP_RESPONDER = r"""
+set -euo pipefail
+cat >/scratch/respond.sh <<'EOF'
+while IFS= read -r line && [[ "${line%$'\r'}" != "" ]]; do :; done
+status=$(cat /scratch/status 2>/dev/null || echo "200 OK")
+if [[ "$status" == slow ]]; then sleep 30; status="200 OK"; fi
+printf 'HTTP/1.0 %s\r\nContent-Type: text/plain\r\n\r\nanswered %s\n' "$status" "$status"
+EOF
+exec socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'bash /scratch/respond.sh'
+"""
+
+
+@pytest.mark.timeout(120)
+def test_an_http_get_probe_passes_from_200_to_399_fails_otherwise_and_keeps_the_body(statefulset_harness):
+    manifests = RenderedManifests.from_yaml_file(SMOKE_MANIFESTS)
+    backup = manifests.only("StatefulSet")["spec"]["template"]["spec"]["containers"][1]
+    assert backup["name"] == "backup"
+    backup["command"] = ["bash", "-c", HTTP_RESPONDER]
+    backup["readinessProbe"] = {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 2,
+                                "timeoutSeconds": 2, "failureThreshold": 1}
+    harness = statefulset_harness(manifests)
+    harness.start_statefulset(replicas=1)  # ready: 200
+
+    def answer(status: str) -> None:
+        harness.exec("db-0", "backup", ["bash", "-c", f"echo '{status}' >/scratch/status"])
+
+    answer("503 Service Unavailable")
+    harness.wait_until(lambda: not harness.is_ready("db-0"), 30, "db-0 unready on a 503")
+    failure = harness.probe_failure("db-0", "backup", "readiness")
+    assert "answered 503 Service Unavailable" in failure and "503" in failure.rsplit("|", 1)[-1]
+    answer("302 Found")
+    harness.wait_until(lambda: harness.is_ready("db-0"), 30, "db-0 ready on a redirect")
+    answer("slow")
+    harness.wait_until(lambda: not harness.is_ready("db-0"), 30, "db-0 unready on a probe past its timeout")
+    assert "timed out" in harness.probe_failure("db-0", "backup", "readiness").lower()
