@@ -193,7 +193,8 @@ def read_manifest(text: Union[str, bytes], backup: str) -> Manifest:
                                   "choose another")
         kind, grammar, _ = _FIELDS[key]
         if not _well_formed(value, kind, grammar):
-            raise ManifestRefused(f"{source}: field {key} is not well-formed ('{shown(json.dumps(value))}'); "
+            text = value if isinstance(value, str) else json.dumps(value)
+            raise ManifestRefused(f"{source}: field {key} is not well-formed ('{shown(text)}'); "
                                   "refusing this backup, choose another")
     for key, (_, _, required) in _FIELDS.items():
         if required and key not in fields:

@@ -63,7 +63,7 @@ def test_the_server_version_gives_major_and_minor():
     (fields(sha256=None), f"the manifest of backup {NAME} lacks the field sha256; refusing this backup"),
     (fields(cluster=None), f"the manifest of backup {NAME} lacks the field cluster"),
     (fields(binlogHistory=None), f"the manifest of backup {NAME} lacks the field binlogHistory"),
-    (fields(sizeBytes="12"), f"the manifest of backup {NAME}: field sizeBytes is not well-formed ('\"12\"')"),
+    (fields(sizeBytes="12"), f"the manifest of backup {NAME}: field sizeBytes is not well-formed ('12')"),
     (fields(sizeBytes=True), f"the manifest of backup {NAME}: field sizeBytes is not well-formed ('true')"),
     (fields(sizeBytes=-1), "field sizeBytes is not well-formed"),
     (fields(sizeBytes=10**19), "field sizeBytes is not well-formed"),

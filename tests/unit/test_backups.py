@@ -100,8 +100,9 @@ def test_the_job_pod_is_no_endpoint_of_the_clusters_services(rendered):
 def test_s3_keys_reach_the_pods_only_as_files_of_the_users_secret(rendered):
     manifests = rendered(**SCHEDULED, restoreFrom="latest")
     statefulset = find(manifests, "StatefulSet")
-    specs = [stream(job_pod(manifests)), container(statefulset, "binlog-archive"),
-             container(statefulset, "restore")]
+    specs = [stream(job_pod(manifests)), job_pod(manifests)["containers"][0],
+             container(statefulset, "binlog-archive"), container(statefulset, "restore"),
+             container(statefulset, "restore-plan")]
     for spec in specs:
         assert not [name for name in env(spec) if "KEY" in name], spec["name"]
         assert {"name": "target-credentials", "mountPath": "/etc/mysql-cluster/backup-target",
