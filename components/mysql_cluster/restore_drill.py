@@ -1,8 +1,9 @@
 """The restore drill: a CronJob whose pod proves that the newest backup and the archived binary
 logs restore, without touching the cluster.
 
-Its pod reuses the restore of pod 0 (backups.py: restore.sh fetches, checks and prepares the
-newest backup and fetches its history's archived binary logs; restore-replay.sh replays them into
+Its pod reuses the restore of pod 0 (backups.py: the agent's restore-plan chooses and checks the
+newest backup and fetches its history's archived binary logs, restore.sh fetches, checks and
+prepares the backup; restore-replay.sh replays them into
 a server without networking) on a scratch volume of its own, an ephemeral claim the size of a data
 volume, deleted with the pod. Between the two, restore-drill-plan.sh proves that the archived logs
 form one chain from the backup on and records which transactions the replay must apply and where
@@ -34,7 +35,7 @@ from .network_policy import restore_drill_egress
 from .scheduled_job import scheduled_job
 from .scripts_config_map import script_command, scripts_volume
 
-# restore.sh restores into pod 0 of a StatefulSet only; the scratch server is the one pod of its
+# The restore plan restores into pod 0 of a StatefulSet only; the scratch server is the one pod of its
 # own, so the drill names it so.
 SCRATCH_STATEFULSET = "restore-drill"
 # Where the scratch server's own root password is written (memory-backed, with the option files).
