@@ -13,8 +13,3 @@ BACKUP_END_LINE='mysql-cluster: the backup tool finished'
 backup_end_record() {
   grep -a -A 60 -x -F "$BACKUP_END_LINE" "$1" | tail -n +2
 }
-
-# A value of the end record, e.g. server_version.
-backup_end_value() {
-  sed -n "s/^$2 = //p" <<<"$1" | head -n 1
-}

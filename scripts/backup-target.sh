@@ -7,7 +7,8 @@
 # (https://rclone.org/crypt/): contents are encrypted and authenticated per 64 KiB block with the
 # cluster's backup key (CRYPT_PASSWORD_FILE, from the credentials Secret), which the bucket never
 # sees; a changed block fails the read. Names stay in clear (retention sorts them), with ".bin"
-# appended. What rclone lists or reads is still checked against untrusted.sh's grammars.
+# appended. What rclone lists is still checked against untrusted.sh's grammars; manifests and
+# retention are mysql_cluster_agent's (backup_manifest.py, backup_record.py, restore_plan.py).
 
 # shellcheck source=untrusted.sh
 source "$(dirname "${BASH_SOURCE[0]}")/untrusted.sh"
@@ -45,55 +46,6 @@ target_list() {
   if ((status == 3)); then return 0; fi
   ((status == 0)) || die "cannot list ${*: -1} on the backup target: $output"
   printf '%s\n' "$output" | sed '/^$/d'
-}
-
-# The names of the complete backups (those with a manifest) under <remote>, oldest first; an
-# entry not named like a backup is none of ours and is left alone.
-complete_backups() {
-  target_list --recursive --files-only --include '/*/manifest.json' "$1/backups" |
-    sed -n 's|^\([^/]*\)/manifest.json$|\1|p' | { grep -E "$BACKUP_NAME_RE" || true; } | sort
-}
-
-# Reads the manifest of backup <name> under <remote> into MANIFEST (manifest_load); stops with
-# what failed when it cannot be read, fails authentication or is not well-formed.
-load_manifest() {
-  local remote=$1 name=$2 text status=0
-  text=$(target_rclone cat "$remote/backups/$name/manifest.json" 2>&1) || status=$?
-  if ((status != 0)); then
-    if [[ "$text" == *authenticate* || "$text" == *"bad magic"* || "$text" == *"too short"* ]]; then
-      die "backup $name failed authentication with this cluster's backup key (backupKey): it was altered in the bucket or encrypted with another key; refusing it. rclone said: $(shown "$text")"
-    fi
-    die "backup $remote/backups/$name has no readable manifest, so it is not a complete backup ($(shown "$text")); choose one that 'rclone lsf $remote/backups' shows with a manifest.json"
-  fi
-  manifest_load "$text" "the manifest of backup $name"
-  [[ "${MANIFEST[name]}" == "$name" ]] ||
-    die "the manifest under backups/$name names backup ${MANIFEST[name]}: it was moved or altered; refusing it"
-}
-
-# Whether the loaded manifest is this cluster's: its namespace and name (manifests written
-# before backups recorded the namespace are no cluster's).
-manifest_is_ours() {
-  require_env CLUSTER_NAME CLUSTER_NAMESPACE
-  [[ "${MANIFEST[cluster]}" == "$CLUSTER_NAME" && "${MANIFEST[namespace]:-}" == "$CLUSTER_NAMESPACE" ]]
-}
-
-# The complete backups of this cluster under <remote>, oldest first; others' are left out.
-own_backups() {
-  local name names
-  mapfile -t names < <(complete_backups "$1")
-  for name in "${names[@]}"; do
-    if (load_manifest "$1" "$name" 2>/dev/null && manifest_is_ours); then
-      printf '%s\n' "$name"
-    else
-      log "backup $name under $1 is not this cluster's ($CLUSTER_NAMESPACE/$CLUSTER_NAME) or unreadable: leaving it alone"
-    fi
-  done
-}
-
-# A backup's name is its start time (UTC, 20260101T023000Z); prints it in seconds.
-backup_name_epoch() {
-  local name=$1
-  date -u -d "${name:0:4}-${name:4:2}-${name:6:2} ${name:9:2}:${name:11:2}:${name:13:2}" +%s
 }
 
 # The newest binary log history on the target, the one the primary archives into (backup-binlogs.sh).

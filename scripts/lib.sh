@@ -206,17 +206,3 @@ pending_coordinates_file() {
   printf '%s\n' "$DATA_VOLUME/replication-source"
 }
 
-# Whether a data directory still has to be made (by a clone or a restore). It only ever appears
-# whole (renamed from staging), so one with a system schema is complete. An empty one may have
-# been made by the kubelet for a subPath mount: it goes. One with other files stops the pod.
-datadir_to_make() {
-  local datadir=$1
-  if [[ -d "$datadir/mysql" ]]; then
-    log "$datadir already holds a database"
-    return 1
-  fi
-  if [[ -d "$datadir" ]]; then
-    rmdir "$datadir" 2>/dev/null ||
-      die "$datadir holds files but no database; move it away (or delete the pod's PersistentVolumeClaim) to make it anew"
-  fi
-}

@@ -27,6 +27,8 @@ import pulumi
 from pulumi_kubernetes.batch import v1 as batch
 from pulumi_kubernetes.core import v1 as core
 
+from .agent_config_map import agent_volume
+from .agent_container import agent_step_container
 from .agent_metrics import ARCHIVER_RECOVERY_POINT_FILE, ARCHIVER_TMP
 from .network_policy import backup_job_egress
 from .pod_spec import BACKUP_KEY_DIR, CREDENTIAL_KEYS, PodContainer, PodSettings, pod_template
@@ -50,6 +52,10 @@ RCLONE_IN_IMAGE = "/usr/local/bin/rclone"
 # Keys of the user's Secret for the s3 target.
 S3_SECRET_KEYS = ("access-key-id", "secret-access-key")
 S3_PART_SIZE = "32Mi"
+# Memory volumes of one value a file, from a Python step to the bash after it: what the restore
+# plan hands restore.sh (restore_plan.py), what the backup stream hands backup-record.
+PLAN_DIR = "/run/mysql-cluster-restore-plan"
+RESULT_DIR = "/run/mysql-cluster-backup-result"
 
 
 @dataclass(frozen=True)
@@ -138,25 +144,40 @@ def _rclone_tools(pod: PodSettings) -> core.ContainerArgs:
     )
 
 
+def _memory_volume(name: str) -> core.VolumeArgs:
+    return core.VolumeArgs(name=name, empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory"))
+
+
+def restore_volumes() -> list[core.VolumeArgs]:
+    """What the restore's containers need besides the target's and the agent's volumes."""
+    return [_memory_volume("restore-plan")]
+
+
 def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
              ) -> list[PodContainer]:
-    """Pod 0 with an empty data directory: fetch, check and prepare the backup (backup image),
-    then replay archived binary logs into a server without networking (server image)."""
+    """Pod 0 with an empty data directory: choose and check the backup (the agent's
+    restore-plan), fetch and prepare it (backup image), then replay archived binary logs into a
+    server without networking (server image)."""
     prefix, _, name = pod.settings.restore_from.rpartition("/")
     restore_env = [_env("RESTORE_REMOTE", target.remote(prefix or target.prefix)),
                    _env("RESTORE_NAME", name), _env("RESTORE_TO", pod.settings.restore_to),
                    _env("CLUSTER_NAME", pod.names.cluster),
                    # A prefix named in restoreFrom may hold another cluster's backups.
                    _env("RESTORE_ANY_CLUSTER", "true" if prefix else "false"),
+                   _env("PLAN_DIR", PLAN_DIR),
                    # mysqlbinlog reads --stop-datetime in local time.
                    _env("TZ", "UTC")]
+    plan_mount = _mount("restore-plan", PLAN_DIR)
+    plan = agent_step_container(pod, "restore-plan", "restore-plan", env + target.env() + restore_env,
+                                [_mount("data", DATA_VOLUME_MOUNT), plan_mount, *target.mounts()])
+    plan.termination_message_policy = "FallbackToLogsOnError"
     fetch = core.ContainerArgs(
         name="restore",
         image=pod.backup_image,
         command=script_command("restore.sh"),
         env=env + target.env() + restore_env,
         volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount(),
-                       *target.mounts()],
+                       _mount("restore-plan", PLAN_DIR, read_only=True), *target.mounts()],
         resources=pod.resources("backup"),
         termination_message_policy="FallbackToLogsOnError",
     )
@@ -172,7 +193,7 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
         resources=pod.resources("server"),
         termination_message_policy="FallbackToLogsOnError",
     )
-    return [PodContainer(fetch), PodContainer(replay, also_reads=server_tls_files(pod))]
+    return [PodContainer(plan), PodContainer(fetch), PodContainer(replay, also_reads=server_tls_files(pod))]
 
 
 def _binlog_archiver(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
@@ -201,7 +222,7 @@ def pod_additions(pod: PodSettings) -> PodAdditions:
     restore = _restore(pod, target, env) if pod.settings.restore_from else []
     return PodAdditions(init_containers=(PodContainer(_rclone_tools(pod)), *restore),
                         containers=(_binlog_archiver(pod, target, env),),
-                        volumes=tuple(target.volumes()))
+                        volumes=(*target.volumes(), *(restore_volumes() if restore else ())))
 
 
 def _donor_hosts(pod: PodSettings) -> str:
@@ -219,11 +240,7 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
         return None
     target = BackupTarget(pod)
     job_env = _cluster_env(pod) + target.env() + [
-        _env("CLUSTER_NAME", names.cluster),
-        _env("DONOR_HOSTS", _donor_hosts(pod)),
-        _env("RETENTION_COUNT", settings.backup_retention_count),
-        _env("RETENTION_DAYS", settings.backup_retention_days),
-    ]
+        _env("CLUSTER_NAME", names.cluster), _env("RESULT_DIR", RESULT_DIR)]
     scratch_volumes, scratch_mounts = [], []
     if pod.server.backup_stages_a_copy:
         # One copy of the data at most: the clone lands here before it is archived and uploaded,
@@ -233,22 +250,32 @@ def backup_cron_job(resource_name: str, pod: PodSettings,
         scratch_volumes.append(core.VolumeArgs(name="scratch", empty_dir=core.EmptyDirVolumeSourceArgs(
             size_limit=settings.storage_size)))
         scratch_mounts.append(_mount("scratch", SCRATCH_DIR))
+    # The stream (bash, in the backup image) leaves its results for backup-record (Python),
+    # which writes the manifest and applies retention: a failed stream fails the pod before it.
+    stream = core.ContainerArgs(
+        name="backup",
+        image=pod.backup_image,
+        command=script_command(pod.server.backup_job_script),
+        env=job_env + [_env("DONOR_HOSTS", _donor_hosts(pod))],
+        # With TLS the donors serve only a peer with the cluster's certificate.
+        volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), _mount("backup-result", RESULT_DIR),
+                       *target.mounts(), *scratch_mounts],
+        resources=pod.resources("backup"),
+        # `kubectl describe` of a failed Job's pod shows the script's last lines.
+        termination_message_policy="FallbackToLogsOnError",
+    )
+    record = agent_step_container(pod, "backup-record", "backup-record", job_env + [
+        _env("RETENTION_COUNT", settings.backup_retention_count),
+        _env("RETENTION_DAYS", settings.backup_retention_days),
+    ], [_mount("backup-result", RESULT_DIR, read_only=True), *target.mounts()])
+    record.termination_message_policy = "FallbackToLogsOnError"
     template = pod_template(
         pod, names.backup_job_labels,
-        init_containers=[PodContainer(_rclone_tools(pod))],
-        containers=[PodContainer(core.ContainerArgs(
-            name="backup",
-            image=pod.backup_image,
-            command=script_command(pod.server.backup_job_script),
-            env=job_env,
-            # With TLS the donors serve only a peer with the cluster's certificate.
-            volume_mounts=[_mount("tmp", "/tmp"), scripts_mount(), *target.mounts(), *scratch_mounts],
-            resources=pod.resources("backup"),
-            # `kubectl describe` of a failed Job's pod shows the script's last lines.
-            termination_message_policy="FallbackToLogsOnError",
-        ))],
+        init_containers=[PodContainer(_rclone_tools(pod)), PodContainer(stream)],
+        containers=[PodContainer(record)],
         volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
-                 scripts_volume(pod.scripts_config_map_name), *target.volumes(), *scratch_volumes],
+                 scripts_volume(pod.scripts_config_map_name), _memory_volume("backup-result"),
+                 agent_volume(pod.agent_config_map_name), *target.volumes(), *scratch_volumes],
         restart_policy="Never",
     )
     # Each attempt is a new backup under a new name; a failed one is never kept.

@@ -1,8 +1,9 @@
 """The restore drill: a CronJob whose pod proves that the newest backup and the archived binary
 logs restore, without touching the cluster.
 
-Its pod reuses the restore of pod 0 (backups.py: restore.sh fetches, checks and prepares the
-newest backup and fetches its history's archived binary logs; restore-replay.sh replays them into
+Its pod reuses the restore of pod 0 (backups.py: the agent's restore-plan chooses and checks the
+newest backup and fetches its history's archived binary logs, restore.sh fetches, checks and
+prepares the backup; restore-replay.sh replays them into
 a server without networking) on a scratch volume of its own, an ephemeral claim the size of a data
 volume, deleted with the pod. Between the two, restore-drill-plan.sh proves that the archived logs
 form one chain from the backup on and records which transactions the replay must apply and where
@@ -26,14 +27,15 @@ from pulumi_kubernetes.batch import v1 as batch
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
-from .backups import BackupTarget, _restore, _rclone_tools
+from .agent_config_map import agent_volume
+from .backups import BackupTarget, _restore, _rclone_tools, restore_volumes
 from .pod_spec import PodContainer, PodSettings, pod_template
 from .pod_template import CLIENT_OPTIONS_DIR, _cluster_env, _env
 from .network_policy import restore_drill_egress
 from .scheduled_job import scheduled_job
 from .scripts_config_map import script_command, scripts_volume
 
-# restore.sh restores into pod 0 of a StatefulSet only; the scratch server is the one pod of its
+# The restore plan restores into pod 0 of a StatefulSet only; the scratch server is the one pod of its
 # own, so the drill names it so.
 SCRATCH_STATEFULSET = "restore-drill"
 # Where the scratch server's own root password is written (memory-backed, with the option files).
@@ -83,6 +85,8 @@ def _volumes(pod: PodSettings, target: BackupTarget) -> list[core.VolumeArgs]:
         core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs()),
         core.VolumeArgs(name="client-options", empty_dir=memory),
         scripts_volume(pod.scripts_config_map_name),
+        agent_volume(pod.agent_config_map_name),
+        *restore_volumes(),
         *target.volumes(),
     ]
 
@@ -95,7 +99,7 @@ def restore_drill_cron_job(resource_name: str, pod: PodSettings,
     target = BackupTarget(pod)
     env = _drill_env(pod)
     # The newest of this cluster's backups, replayed to the end of the archive.
-    restore, replay = _restore(replace(pod, settings=replace(
+    restore_plan, restore, replay = _restore(replace(pod, settings=replace(
         settings, restore_from="latest", restore_to="latest")), target, env)
     # MySQL's plan compares GTID sets on the server (restore-drill-plan.sh); MariaDB's needs none.
     plan = _step_like(replay, "restore-drill-plan", "restore-drill-plan.sh",
@@ -103,7 +107,7 @@ def restore_drill_cron_job(resource_name: str, pod: PodSettings,
     verify = _step_like(replay, "restore-drill", "restore-drill.sh", runs_server=True)
     template = pod_template(
         pod, names.restore_drill_labels,
-        init_containers=[PodContainer(_rclone_tools(pod)), restore, plan, replay],
+        init_containers=[PodContainer(_rclone_tools(pod)), restore_plan, restore, plan, replay],
         containers=[verify],
         volumes=_volumes(pod, target),
         restart_policy="Never",

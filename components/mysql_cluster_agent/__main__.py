@@ -6,6 +6,8 @@
   state   prints this server's state as JSON, as the port serves it
   peers   prints the other pods' states as their agents serve them, one JSON line each
   switchover  the switchover Job's command: moves the primary through the agents (switchover.py)
+  backup-record  the backup Job's last step: checks the upload, writes the manifest, applies retention
+  restore-plan   pod 0's restore: chooses and checks the backup, hands restore.sh what to stream
 
 A wrong environment or a missing file ends it with one line naming what is wrong, and exit 2.
 """
@@ -19,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
-from . import switchover
+from . import backup_record, restore_plan, switchover
 from .api import AgentServer, serve_in_background
 from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
@@ -30,7 +32,7 @@ from .readiness_probe import readiness_settings, serve_readiness
 from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
-USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover}"
+USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover|backup-record|restore-plan}"
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -104,6 +106,10 @@ COMMANDS: dict[str, Callable[[AgentConfig], int]] = {
 def main(argv: Sequence[str]) -> int:
     if list(argv) == ["switchover"]:  # the Job is no pod: it has its own environment
         return switchover.main()
+    if list(argv) == ["backup-record"]:  # the backup Job's last step (backup_record.py)
+        return backup_record.main(os.environ)
+    if list(argv) == ["restore-plan"]:  # pod 0's restore, before restore.sh (restore_plan.py)
+        return restore_plan.main(os.environ)
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return EXIT_CONFIG

@@ -109,12 +109,13 @@ def restore_cluster(statefulset_harness, render, store: ObjectStore, server: str
 
 
 def refused_restore_log(restored) -> str:
-    """Pod 0 of a restoring cluster fails before any server ran on the data: its restore log."""
+    """Pod 0 of a restoring cluster fails before any server ran on the data: its restore logs
+    (the plan's, which checks the manifest, and the stream's)."""
     with pytest.raises(PodFailed):
         restored.start_statefulset(1, timeout=60)
     assert restored.log_tail("mysql-0", SQL_CONTAINER) == "", "no server ran"
     assert not (restored.claim_path("mysql-0") / "mysql" / "mysql").exists()
-    return restored.log_tail("mysql-0", "restore")
+    return restored.log_tail("mysql-0", "restore-plan") + restored.log_tail("mysql-0", "restore")
 
 
 @pytest.mark.timeout(300)

@@ -42,6 +42,11 @@ def job_pod(manifests) -> dict[str, Any]:
     return pod_template(find(manifests, "CronJob", "mysql-backup"))["spec"]
 
 
+def stream(pod: dict[str, Any]) -> dict[str, Any]:
+    """The Job's container that streams the backup (an init container, before backup-record)."""
+    return next(c for c in pod["initContainers"] if c["name"] == "backup")
+
+
 def env(spec: dict[str, Any]) -> dict[str, Any]:
     return {item["name"]: item.get("value", item.get("valueFrom")) for item in spec["env"]}
 
@@ -64,23 +69,22 @@ def test_a_schedule_makes_one_cron_job_that_never_runs_two_backups_at_once(rende
 
 def test_the_job_copies_rclone_from_the_pinned_image_and_streams_in_the_backup_image(rendered):
     pod = job_pod(rendered(**SCHEDULED))
-    [tools] = pod["initContainers"]
+    [tools, backup] = pod["initContainers"]
     assert tools["image"] == "rclone/rclone:1.75.2"
     assert tools["command"] == ["cp", "/usr/local/bin/rclone", "/opt/mysql-cluster-tools/rclone"]
-    [backup] = pod["containers"]
     assert backup["image"] == find(rendered(**SCHEDULED), "StatefulSet")["spec"]["template"][
         "spec"]["containers"][1]["image"]
     assert backup["terminationMessagePolicy"] == "FallbackToLogsOnError"
 
 
 def test_the_job_tries_the_replicas_from_the_last_one_and_the_primary_last(rendered):
-    donors = env(job_pod(rendered(**SCHEDULED, replicas=3))["containers"][0])["DONOR_HOSTS"]
+    donors = env(stream(job_pod(rendered(**SCHEDULED, replicas=3))))["DONOR_HOSTS"]
     assert donors.split() == [f"mysql-{n}.mysql.mysql-dev.svc.cluster.local" for n in (2, 1, 0)]
 
 
 def test_with_the_primary_moved_the_job_still_tries_it_last(rendered):
     manifests = rendered(**SCHEDULED, replicas=3, primaryOrdinal="1")
-    donors = env(job_pod(manifests)["containers"][0])["DONOR_HOSTS"]
+    donors = env(stream(job_pod(manifests)))["DONOR_HOSTS"]
     assert donors.split() == [f"mysql-{n}.mysql.mysql-dev.svc.cluster.local" for n in (2, 0, 1)]
 
 
@@ -96,8 +100,9 @@ def test_the_job_pod_is_no_endpoint_of_the_clusters_services(rendered):
 def test_s3_keys_reach_the_pods_only_as_files_of_the_users_secret(rendered):
     manifests = rendered(**SCHEDULED, restoreFrom="latest")
     statefulset = find(manifests, "StatefulSet")
-    specs = [job_pod(manifests)["containers"][0], container(statefulset, "binlog-archive"),
-             container(statefulset, "restore")]
+    specs = [stream(job_pod(manifests)), job_pod(manifests)["containers"][0],
+             container(statefulset, "binlog-archive"), container(statefulset, "restore"),
+             container(statefulset, "restore-plan")]
     for spec in specs:
         assert not [name for name in env(spec) if "KEY" in name], spec["name"]
         assert {"name": "target-credentials", "mountPath": "/etc/mysql-cluster/backup-target",
@@ -107,20 +112,20 @@ def test_s3_keys_reach_the_pods_only_as_files_of_the_users_secret(rendered):
 
 
 def test_the_s3_remote_is_the_bucket_and_the_stack_namespace_and_cluster_by_default(rendered):
-    values = env(job_pod(rendered(**SCHEDULED))["containers"][0])
+    values = env(stream(job_pod(rendered(**SCHEDULED))))
     assert (values["RCLONE_CONFIG_TARGET_TYPE"], values["RCLONE_CONFIG_TARGET_ENDPOINT"],
             values["BACKUP_REMOTE"]) == ("s3", "http://s3.storage:8333",
                                          "sealed:db-backups/dev/mysql-dev/mysql")
 
 
 def test_two_clusters_of_one_stack_in_two_namespaces_get_two_prefixes(rendered):
-    remotes = {env(job_pod(rendered(**SCHEDULED, namespace=namespace))["containers"][0])["BACKUP_REMOTE"]
+    remotes = {env(stream(job_pod(rendered(**SCHEDULED, namespace=namespace))))["BACKUP_REMOTE"]
                for namespace in ("dev", "staging")}
     assert remotes == {"sealed:db-backups/dev/dev/mysql", "sealed:db-backups/dev/staging/mysql"}
 
 
 def test_every_object_goes_through_rclone_crypt_over_the_target_with_names_in_clear(rendered):
-    values = env(job_pod(rendered(**SCHEDULED))["containers"][0])
+    values = env(stream(job_pod(rendered(**SCHEDULED))))
     assert {key: value for key, value in values.items() if key.startswith("RCLONE_CONFIG_SEALED_")} == {
         "RCLONE_CONFIG_SEALED_TYPE": "crypt", "RCLONE_CONFIG_SEALED_REMOTE": "target:",
         "RCLONE_CONFIG_SEALED_FILENAME_ENCRYPTION": "off",
@@ -132,9 +137,11 @@ def test_the_backup_key_is_generated_into_the_credentials_secret_and_mounted_alo
     secret = next(m for m in manifests if m["kind"] == "Secret" and m["metadata"]["name"] == "mysql-credentials")
     assert "backup-key" in secret.get("stringData", secret.get("data", {}))
     statefulset = find(manifests, "StatefulSet")
-    for pod, spec in ((job_pod(manifests), job_pod(manifests)["containers"][0]),
+    for pod, spec in ((job_pod(manifests), stream(job_pod(manifests))),
+                      (job_pod(manifests), job_pod(manifests)["containers"][0]),
                       (statefulset["spec"]["template"]["spec"], container(statefulset, "binlog-archive")),
-                      (statefulset["spec"]["template"]["spec"], container(statefulset, "restore"))):
+                      (statefulset["spec"]["template"]["spec"], container(statefulset, "restore")),
+                      (statefulset["spec"]["template"]["spec"], container(statefulset, "restore-plan"))):
         volume = next(v for v in pod["volumes"] if v["name"] == "backup-key")
         assert volume["secret"]["items"] == [{"key": "backup-key", "path": "backup-key"}]
         assert {"name": "backup-key", "mountPath": "/etc/mysql-cluster/backup-key",
@@ -149,7 +156,7 @@ def test_without_a_backup_target_no_backup_key_is_generated(rendered):
 
 def test_the_pvc_target_is_the_mounted_claim_through_rclones_local_backend(rendered):
     pod = job_pod(rendered(**PVC, backupPrefix="shop/orders"))
-    values = env(pod["containers"][0])
+    values = env(stream(pod))
     assert (values["RCLONE_CONFIG_TARGET_TYPE"], values["BACKUP_REMOTE"]) == (
         "local", "sealed:/backup-target/shop/orders")
     assert {"name": "target", "persistentVolumeClaim": {"claimName": "backups"}} in pod["volumes"]
@@ -165,7 +172,7 @@ def test_every_pod_runs_the_binary_log_archive_which_rotates_at_the_configured_i
 def test_a_restore_runs_after_the_clone_step_and_before_the_server(rendered):
     pod = find(rendered(**S3, restoreFrom="latest"), "StatefulSet")["spec"]["template"]["spec"]
     assert names(pod["initContainers"]) == [
-        "init-mysql", "clone-mysql", "rclone-tools", "restore", "restore-replay"]
+        "init-mysql", "clone-mysql", "rclone-tools", "restore-plan", "restore", "restore-replay"]
 
 
 def test_a_restore_from_another_prefix_reads_that_prefix_of_the_same_target(rendered):
@@ -233,7 +240,7 @@ def test_a_restore_target_in_the_flavors_own_gtid_form_reaches_the_replay(render
 def test_every_backup_container_knows_what_a_backup_object_holds(rendered, backup_format):
     manifests = rendered(**SCHEDULED, restoreFrom="latest")
     statefulset = find(manifests, "StatefulSet")
-    for spec in (job_pod(manifests)["containers"][0], container(statefulset, "binlog-archive"),
+    for spec in (stream(job_pod(manifests)), container(statefulset, "binlog-archive"),
                  container(statefulset, "restore")):
         assert env(spec)["BACKUP_FORMAT"] == backup_format
 
@@ -242,7 +249,7 @@ def test_every_backup_container_knows_what_a_backup_object_holds(rendered, backu
 def test_a_mysql_backup_clones_into_a_scratch_volume_as_large_as_the_data_volume(rendered):
     pod = job_pod(rendered(**SCHEDULED, storageSize="50Gi"))
     assert {"name": "scratch", "emptyDir": {"sizeLimit": "50Gi"}} in pod["volumes"]
-    [backup] = pod["containers"]
+    backup = stream(pod)
     assert env(backup)["SCRATCH_DIR"] == "/var/lib/mysql-cluster-scratch"
     assert {"name": "scratch", "mountPath": "/var/lib/mysql-cluster-scratch"} in backup["volumeMounts"]
     assert backup["image"] == "mysql:9.7.1"  # the server's own CLONE plugin, no XtraBackup image
@@ -254,4 +261,36 @@ def test_a_mariadb_backup_streams_from_the_donor_with_nothing_staged_on_a_disk(r
     pod = job_pod(rendered(**SCHEDULED))
     assert "scratch" not in names(pod["volumes"])
     assert "SCRATCH_DIR" not in env(pod["containers"][0])
-    assert pod["containers"][0]["command"] == ["bash", "/opt/mysql-cluster/scripts/backup-job.sh"]
+    assert stream(pod)["command"] == ["bash", "/opt/mysql-cluster/scripts/backup-job.sh"]
+
+
+def test_the_stream_hands_its_results_to_a_python_step_that_writes_the_manifest_and_retains(rendered):
+    pod = job_pod(rendered(**SCHEDULED, backupRetentionCount="5", backupRetentionDays="9"))
+    [record] = pod["containers"]
+    assert record["name"] == "backup-record"
+    assert record["command"] == ["python3", "-m", "mysql_cluster_agent", "backup-record"]
+    assert (env(record)["RETENTION_COUNT"], env(record)["RETENTION_DAYS"]) == ("5", "9")
+    result = {"name": "backup-result", "mountPath": "/run/mysql-cluster-backup-result"}
+    assert {**result, "readOnly": True} in record["volumeMounts"]
+    assert result in stream(pod)["volumeMounts"]
+    assert env(stream(pod))["RESULT_DIR"] == env(record)["RESULT_DIR"] == result["mountPath"]
+    assert {"name": "backup-result", "emptyDir": {"medium": "Memory"}} in pod["volumes"]
+    assert "RETENTION_COUNT" not in env(stream(pod)) and "DONOR_HOSTS" not in env(record)
+    # rclone from the tools volume, the target's keys and the backup key as files.
+    assert {"name": "tools", "mountPath": "/opt/mysql-cluster-tools", "readOnly": True} in record["volumeMounts"]
+    assert env(record)["CRYPT_PASSWORD_FILE"] == "/etc/mysql-cluster/backup-key/backup-key"
+    assert "agent" in names(pod["volumes"])
+
+
+def test_the_restore_plan_runs_in_python_and_hands_restore_sh_its_values_in_memory(rendered):
+    statefulset = find(rendered(**S3, restoreFrom="latest", restoreTo="latest"), "StatefulSet")
+    plan, restore = container(statefulset, "restore-plan"), container(statefulset, "restore")
+    assert plan["command"] == ["python3", "-m", "mysql_cluster_agent", "restore-plan"]
+    plan_dir = {"name": "restore-plan", "mountPath": "/run/mysql-cluster-restore-plan"}
+    assert plan_dir in plan["volumeMounts"] and {**plan_dir, "readOnly": True} in restore["volumeMounts"]
+    assert env(plan)["PLAN_DIR"] == env(restore)["PLAN_DIR"] == plan_dir["mountPath"]
+    assert {"name": "data", "mountPath": "/data"} in plan["volumeMounts"]
+    volumes = statefulset["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "restore-plan", "emptyDir": {"medium": "Memory"}} in volumes
+    for key in ("RESTORE_REMOTE", "RESTORE_NAME", "RESTORE_TO", "RESTORE_ANY_CLUSTER", "CLUSTER_NAME"):
+        assert env(plan)[key] == env(restore)[key]

@@ -51,7 +51,7 @@ def test_a_schedule_that_never_fires_is_refused_naming_the_key(rendered):
 def test_the_pod_restores_then_checks_the_chain_then_replays_then_proves(rendered):
     pod = drill_pod(rendered(**S3))
     assert [c["name"] for c in pod["initContainers"]] == [
-        "rclone-tools", "restore", "restore-drill-plan", "restore-replay"]
+        "rclone-tools", "restore-plan", "restore", "restore-drill-plan", "restore-replay"]
     assert [c["name"] for c in pod["containers"]] == ["restore-drill"]
     assert pod["restartPolicy"] == "Never"
     assert all(c["terminationMessagePolicy"] == "FallbackToLogsOnError"
