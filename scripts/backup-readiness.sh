@@ -1,18 +1,14 @@
 #!/usr/bin/env bash
-# Readiness of the backup container: the agent has given its server its role, so the cluster's
-# users exist (primary) or replication has started (replica), and the next pod clones only from a
-# donor that is ready to serve. MariaDB's sidecar shows it by listening on the backup port (read
-# from the kernel's socket table rather than by connecting, because every connection streams a
-# whole backup); MySQL's, which serves no stream, by its mark (role_taken_mark).
+# Readiness of MariaDB's backup container: the agent has given its server its role, so the
+# cluster's users exist (primary) or replication has started (replica), and the next pod clones
+# only from a donor that is ready to serve. The listener shows it by listening on the backup port
+# (sidecar.sh starts it after the agent's mark), read from the kernel's socket table rather than
+# by connecting, because every connection streams a whole backup.
 set -euo pipefail
 SCRIPT_NAME=backup-readiness
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if ! is_mariadb; then
-  [[ -e "$(role_taken_mark)" ]] && exit 0
-  die "the agent has not given the server its role yet"
-fi
 require_env BACKUP_PORT
 port=$(printf ':%04X' "$BACKUP_PORT")
 listening=0A # TCP_LISTEN in /proc/net/tcp

@@ -69,11 +69,11 @@ def agent_step_container(pod: PodSettings, name: str, command: str, env: list[co
 
 
 def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
-                    role_mounts: list[core.VolumeMountArgs]) -> PodContainer:
+                    role_mounts: list[core.VolumeMountArgs], role_taken_mark: str) -> PodContainer:
     """`cluster_env` is what every container of the pod is told about the cluster (its name,
     the pod's, the flavor, TLS_DIR with TLS) and what its role loop needs (role_loop.py);
     `role_mounts` give the role loop the data volume (the rebuild mark, a clone's coordinates)
-    and the pod's memory volume (the mark that the server has its role)."""
+    and the pod's memory volume with `role_taken_mark`, the mark that the server has its role."""
     tls = pod.tls_secret_name is not None
     # The role loop sets the accounts' passwords on the primary and the replication password on
     # replicas' channels (role_loop.py); with metrics on, the exporter's account too.
@@ -103,11 +103,12 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                 *role_mounts,
                 *metrics.mounts,
             ],
-            # Ready once its port listens, whatever its server's state (peers learn that from
-            # the answers): a kubelet's TCP probe connects and hangs up, which the port ignores.
+            # Ready once it has given its server its role (and its certificate): the StatefulSet
+            # starts the next pod, which clones, only from a donor that has its role. The role
+            # loop starts after the port listens (__main__.py), so the mark implies that too.
             readiness_probe=core.ProbeArgs(
-                tcp_socket=core.TCPSocketActionArgs(port="agent"), period_seconds=10,
-                timeout_seconds=5, failure_threshold=3),
+                exec_=core.ExecActionArgs(command=["test", "-e", role_taken_mark]), period_seconds=5,
+                timeout_seconds=5, failure_threshold=2),
             resources=pod.resources("agent"),
         ),
         # Its port presents the pod's certificate and checks the peers' against the CA.
