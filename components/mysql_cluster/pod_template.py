@@ -14,10 +14,10 @@ from typing import Any, Optional
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
-from . import exporter
-from .agent_config_map import agent_volume
 from mysql_cluster_agent.role_loop import ROLE_TAKEN_MARK
 
+from . import exporter
+from .agent_config_map import agent_volume
 from .agent_container import SOCKET, agent_container
 from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
