@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# backup sidecar: glue over the backup tools. The pod's agent gives the server its role (the
-# agent's role_loop.py); once it has (its mark), on MariaDB this serves a streamed hot backup to
-# every peer that connects to the backup port (MySQL peers clone through the server's own CLONE
-# plugin), and with TLS it makes the server and the listener take up a renewed certificate.
+# MariaDB's backup listener: once the pod's agent has given the server its role (its mark), it
+# serves a streamed hot backup to every peer that connects to the backup port, and with TLS takes
+# up a renewed certificate. MySQL pods have no such container: peers clone through the server's
+# own CLONE plugin, and the agent reloads the server's certificate (tls_reload.py).
 set -euo pipefail
 SCRIPT_NAME=backup
 # shellcheck source=lib.sh
@@ -11,11 +11,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 
 require_env BACKUP_PORT BACKUP_USER ROLE_WATCH_SECONDS
-if is_mariadb; then
-  transfer=$(stream_transfer_tool)
-  backup=$(backup_tool)
-  extract=$(stream_tool)
-fi
+is_mariadb || die "the backup listener serves MariaDB's backup tool; a MySQL pod needs no backup container"
+transfer=$(stream_transfer_tool)
+backup=$(backup_tool)
+extract=$(stream_tool)
 
 # Streams one hot backup of the local server to stdout; run by the transfer tool per connection.
 # BACKUP_PARALLEL, when set, copies that many data files at once: 2 made clones about 15% faster
@@ -39,22 +38,6 @@ stream_backup() {
   log "backup sent"
 }
 
-# With TLS, socat reads its certificate once, when it starts listening. A renewal (new files in
-# TLS_DIR, which the kubelet updates in place) is taken up by the server without a restart, and by
-# a new listener started between two backups; the one running finishes first.
-reload_server_certificate() {
-  local options unverified
-  log "the certificate was renewed; reloading it in the server"
-  options=$(TLS_DIR='' client_options root root-password) # without the CA: see tls.sh
-  mapfile -t unverified < <(unverified_local_tls_options)
-  if local_sql "$options" "${unverified[@]}" -e "$(tls_reload_sql)"; then
-    log "the server reloaded the certificate"
-  else
-    log "the server did not reload the certificate; it keeps the old one until it restarts"
-  fi
-  rm -f "$options"
-}
-
 # Whether the listener <pid> is streaming a backup: its per-connection children.
 listener_busy() {
   local children=''
@@ -75,44 +58,37 @@ start_listener() {
   listener=$!
 }
 
-# The next pod clones only from a donor whose server has its role (the backup container's
-# readiness): the agent marks it.
+# The next pod clones only from a donor whose server has its role (this container's readiness):
+# the agent marks it.
 log "waiting for the agent to give the server its role"
 until [[ -e "$(role_taken_mark)" ]]; do sleep 1; done
 
-tls_state=''
-if tls_enabled; then tls_state=$(tls_files_state); fi
-listener=''
-if is_mariadb; then
-  BACKUP_OPTIONS=$(client_options "$BACKUP_USER" backup-password)
-  export BACKUP_OPTIONS backup extract SCRIPT_NAME BACKUP_END_FILE BACKUP_END_LINE
-  # The transfer tool runs `bash -c stream_backup` per connection: the functions travel in the
-  # environment. One backup at a time; further peers wait in the listen queue.
-  # shellcheck disable=SC2046
-  export -f $(compgen -A function)
-  if tls_enabled; then
-    log "serving backups on port $BACKUP_PORT with $transfer, over mutual TLS with peers of $TLS_DIR/ca.crt"
-  else
-    log "serving backups on port $BACKUP_PORT with $transfer"
-  fi
-  start_listener
+BACKUP_OPTIONS=$(client_options "$BACKUP_USER" backup-password)
+export BACKUP_OPTIONS backup extract SCRIPT_NAME BACKUP_END_FILE BACKUP_END_LINE
+# The transfer tool runs `bash -c stream_backup` per connection: the functions travel in the
+# environment. One backup at a time; further peers wait in the listen queue.
+# shellcheck disable=SC2046
+export -f $(compgen -A function)
+# socat reads its certificate once, when it starts listening. A renewal (new files in TLS_DIR,
+# which the kubelet updates in place) is taken up by a new listener started between two backups.
+# The files are read before each listener starts, so a renewal however soon after is seen.
+if tls_enabled; then
+  log "serving backups on port $BACKUP_PORT with $transfer, over mutual TLS with peers of $TLS_DIR/ca.crt"
+  tls_state=$(tls_files_state)
 else
-  log "peers clone this server with the CLONE plugin; watching for a renewed certificate"
+  log "serving backups on port $BACKUP_PORT with $transfer"
 fi
-# A renewed certificate is taken up; where backups are served, the container ends when the
-# listener does.
-while [[ -z "$listener" ]] || kill -0 "$listener" 2>/dev/null; do
+start_listener
+while tls_enabled && kill -0 "$listener" 2>/dev/null; do
   sleep "$ROLE_WATCH_SECONDS"
-  if tls_enabled && [[ "$(tls_files_state)" != "$tls_state" ]]; then
-    tls_state=$(tls_files_state)
-    reload_server_certificate
-    if [[ -n "$listener" ]]; then
-      while listener_busy "$listener"; do sleep 1; done
-      kill "$listener"
-      wait "$listener" || true
-      start_listener
-      log "serving backups with the renewed certificate"
-    fi
-  fi
+  state=$(tls_files_state)
+  [[ "$state" != "$tls_state" ]] || continue
+  tls_state=$state
+  log "the certificate was renewed; restarting the backup listener once no backup is being sent"
+  while listener_busy "$listener"; do sleep 1; done
+  kill "$listener"
+  wait "$listener" || true
+  start_listener
+  log "serving backups with the renewed certificate"
 done
 wait "$listener"

@@ -76,25 +76,8 @@ backup_connect_address() {
 }
 
 # What changes when the certificate is renewed (a new key always comes with a new certificate);
-# the public files only, so that a trace never shows the key.
+# the public files only, so that a trace never shows the key. The backup listener restarts when it
+# changes (sidecar.sh); the agent keeps the server on the current files (tls_reload.py).
 tls_files_state() {
   printf '%s\n%s\n' "$(<"$TLS_DIR/ca.crt")" "$(<"$TLS_DIR/tls.crt")"
-}
-
-# The statements that make the server load renewed certificate files without a restart. Nothing of
-# it may reach the binary log: MariaDB logs a FLUSH unless told not to, and on a replica that is a
-# transaction of its own, which gtid_strict_mode then refuses to follow with the primary's (found
-# by tests/e2e/test_tls.py). sql_log_bin=0 keeps ALTER INSTANCE out too, whatever MySQL does.
-tls_reload_sql() {
-  printf 'SET SESSION sql_log_bin = 0;\n'
-  if is_mariadb; then echo 'FLUSH NO_WRITE_TO_BINLOG SSL;'; else echo 'ALTER INSTANCE RELOAD TLS;'; fi
-}
-
-# Client options, one a line, for the one connection that must not verify the local server: the
-# one that makes it load a renewed certificate, which it does not present yet (a new CA would not
-# verify the old one). Used with an option file without the CA (a CA makes MariaDB's client check
-# the chain whatever else it is told). It stays within the pod, on the loopback address, and is
-# still encrypted, so requireClientTls lets it in.
-unverified_local_tls_options() {
-  if is_mariadb; then printf '%s\n' --ssl --skip-ssl-verify-server-cert; else echo --ssl-mode=REQUIRED; fi
 }

@@ -114,8 +114,8 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                 *role_mounts,
                 *metrics.mounts,
             ],
-            # Ready once its port listens, whatever its server's state (peers learn that from
-            # the answers): a kubelet's TCP probe connects and hangs up, which the port ignores.
+            # Ready once its port listens; whether the pod is ready (its server has its role, a
+            # replica is caught up) is the mysql container's probe of the readiness port.
             readiness_probe=core.ProbeArgs(
                 tcp_socket=core.TCPSocketActionArgs(port="agent"), period_seconds=10,
                 timeout_seconds=5, failure_threshold=3),

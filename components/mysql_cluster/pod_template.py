@@ -1,4 +1,5 @@
-"""The database pods: init containers, the server, the backup sidecar, probes and volumes.
+"""The database pods: init containers, the server, the agent, MariaDB's backup listener, probes
+and volumes.
 
 Every pod runs the same template; the scripts find out from the ordinal whether they are on the
 primary (pod 0) or on a replica.
@@ -15,7 +16,7 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from . import exporter
 from .agent_config_map import agent_volume
-from .agent_container import READINESS_PATH, READINESS_PORT, agent_container
+from .agent_container import READINESS_PATH, READINESS_PORT, SOCKET, agent_container
 from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
@@ -28,7 +29,8 @@ MYSQL_PORT = 3306
 BACKUP_PORT = 3307
 SERVER_ID_OFFSET = 100  # server-id 0 means "replication off"
 CLONE_ATTEMPTS = 5
-# How often a backup sidecar looks whether its server should step down or follow another primary.
+# How often the agent looks at the roles and the certificate files, and MariaDB's backup listener
+# at the certificate files.
 ROLE_WATCH_SECONDS = 5
 
 # Mount points.
@@ -189,7 +191,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         name="mysql",
         image=pod.server_image,
         command=script_command("server.sh"),
-        env=env + [_env("SERVER_COMMAND", pod.server.server_command),
+        env=env + [_env("SERVER_COMMAND", pod.server.server_command), _env("MYSQL_SOCKET", SOCKET),
                    _env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)]
         + [_env(name, value) for name, value in pod.server.entrypoint_env(SECRETS_DIR).items()],
         ports=[core.ContainerPortArgs(name="mysql", container_port=MYSQL_PORT)],
@@ -202,7 +204,9 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
     )
 
 
-def _backup_sidecar(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
+def _backup_listener(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
+    """MariaDB's: peers clone by a streamed backup of mariadb-backup (sidecar.sh). MySQL's peers
+    clone with the server's own CLONE plugin: a MySQL pod has no such container."""
     return core.ContainerArgs(
         name="backup",
         image=pod.backup_image,
@@ -268,12 +272,13 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
 
 
 def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContainer]:
-    containers = [PodContainer(_mysql(pod, env), also_reads=server_tls_files(pod)),
-                  PodContainer(_backup_sidecar(pod, env)),
-                  agent_container(
-                      pod, env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
-                      + (exporter.sidecar_env() if pod.metrics_secret_name is not None else []),
-                      [_mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR)])]
+    containers = [PodContainer(_mysql(pod, env), also_reads=server_tls_files(pod))]
+    if pod.server.is_mariadb:
+        containers.append(PodContainer(_backup_listener(pod, env)))
+    containers.append(agent_container(
+        pod, env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
+        + (exporter.sidecar_env() if pod.metrics_secret_name is not None else []),
+        [_mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR)]))
     if pod.metrics_secret_name is not None:
         containers.append(PodContainer(
             exporter.exporter_container(pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE),

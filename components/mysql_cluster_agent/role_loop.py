@@ -2,6 +2,8 @@
 every ROLE_WATCH_SECONDS the agent gathers the cluster's view, decides (decide.py) and acts
 (role.py). The first look gives the server its role; later looks watch the roles, and give the
 role again to a server that restarted meanwhile (it comes back read-only, without replication).
+Every look at a server that has its role also keeps it on the pod's current certificate
+(tls_reload.py).
 
 A look that fails (the local server does not answer, a statement is refused) is logged and the
 next one tries again: nothing here ends the agent, so that the peers keep reading its state."""
@@ -22,7 +24,7 @@ from .accounts import (
     read_passwords,
     read_secret,
 )
-from .config import AgentConfig, ConfigProblem
+from .config import AgentConfig, ConfigProblem, TlsFiles
 from .decide import Action, Follow, Promote, Rebuild, Stay, decide
 from .dialect import Dialect, Flavor, dialect_for
 from .gather import AskPeers, Gathered, gather
@@ -39,12 +41,15 @@ from .role import (
     start_rebuild,
 )
 from .state import ClusterView
+from .tls_reload import CertificateKeeper
 
 Log = Callable[[str], None]
 # A message that stays true is said again this often, so that it is in the recent log.
 REPEAT_SECONDS = 60
 # How long a server asked to shut down for a rebuild may take to stop.
 SHUTDOWN_SECONDS = 300
+# The mark's name in CLIENT_OPTIONS_DIR (RoleSettings.role_taken_mark; scripts/lib.sh).
+ROLE_TAKEN_MARK = "role-taken"
 
 
 @dataclass(frozen=True)
@@ -55,10 +60,12 @@ class RoleSettings:
     watch_seconds: float
     accounts: ClusterAccounts
     passwords: Callable[[], Passwords]
-    # Made once the server has its role, on the pod's memory volume: the backup sidecar then
-    # serves backups (MariaDB) and the pod may be ready (readiness.py), so that the next pod
-    # clones only from a donor that has its role.
+    # Made once the server has its role (and its certificate reloaded), on the pod's memory
+    # volume: the pod may then be ready (readiness.py), and on MariaDB the backup listener serves
+    # (scripts/sidecar.sh), so that the next pod clones only from a donor that has its role.
     role_taken_mark: Path
+    # The pod's certificate files, which the server is kept on (tls_reload.py); None: no TLS.
+    tls: TlsFiles | None = None
 
 
 def _env(env: Mapping[str, str], name: str) -> str:
@@ -101,7 +108,8 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
             app_database=_env(env, "APP_DATABASE"), tls=config.tls is not None,
             tls_subject=env.get("TLS_SUBJECT") or None, metrics_user=env.get("METRICS_USER") or None),
         passwords=passwords,
-        role_taken_mark=Path(_env(env, "CLIENT_OPTIONS_DIR")) / "role-taken",
+        role_taken_mark=Path(_env(env, "CLIENT_OPTIONS_DIR")) / ROLE_TAKEN_MARK,
+        tls=config.tls,
     )
 
 
@@ -119,6 +127,8 @@ class RoleKeeper:
         self.role_given_at: int | None = None
         self._said: dict[str, float] = {}
         self._problems: dict[int, str] = {}
+        self._certificate = (CertificateKeeper(sql, settings.dialect, settings.tls, log, clock)
+                             if settings.tls is not None else None)
 
     def step(self) -> Action:
         gathered = self._look(self.role_given_at)
@@ -130,6 +140,10 @@ class RoleKeeper:
             set_up_heartbeat(self._sql, self._settings.dialect)
         action = decide(view)
         self._act(view, action)
+        if self.role_given_at is not None and not isinstance(action, Rebuild):
+            if self._certificate is not None:
+                self._certificate.look(view.me.started_at)
+            self._role_taken()
         return action
 
     def _act(self, view: ClusterView, action: Action) -> None:
@@ -153,7 +167,6 @@ class RoleKeeper:
                           self._log)
             return
         self.role_given_at = view.me.started_at
-        self._role_taken()
 
     def _follow(self, view: ClusterView, source: int) -> None:
         """Replication runs from the primary by GTID. A fresh clone's position is applied once,

@@ -14,6 +14,8 @@ from .gtid import GtidState, parse_gtid
 # them sane whatever a peer sends.
 _MAX_ORDINAL = 9999
 _MAX_MICROS = 2**63 - 1
+# A start time is computed from whole seconds of uptime: two starts closer than this are one.
+START_SLACK_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,8 @@ class ClusterView:
     @property
     def restarted(self) -> bool:
         """The server started after the one this agent gave its role to (a crash, an OOM kill,
-        the liveness probe): it is read-only again and, on a replica, without replication. Two
-        seconds of slack: a start time is computed from whole seconds of uptime."""
-        return self.role_given_at is not None and self.me.started_at > self.role_given_at + 2
+        the liveness probe): it is read-only again and, on a replica, without replication."""
+        return self.role_given_at is not None and self.me.started_at > self.role_given_at + START_SLACK_SECONDS
 
     @property
     def needs_role(self) -> bool:

@@ -29,7 +29,6 @@ from mysql_cluster_agent.accounts import (
 )
 from mysql_cluster_agent.dialect import Dialect, Flavor, dialect_for
 from mysql_cluster_agent.local_server import LocalServer
-from mysql_cluster_agent.tls_reload import tls_reload_sql
 
 # tests/scripts is not a package: its modules import each other by name, as here.
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
@@ -411,13 +410,6 @@ def test_the_heartbeat_setup_on_a_read_only_server_logs_nothing_and_leaves_it_re
         assert server.value(f"SELECT @@GLOBAL.{server.dialect.read_only_variable}") == 1
     # Writable again, the event made on the read-only server writes.
     wait_for_a_heartbeat_after(server, None)
-
-
-def test_the_tls_reload_logs_nothing(server: Server) -> None:
-    with read_only(server):  # no heartbeat is written meanwhile
-        position = gtid_position(server)
-        server.run(tls_reload_sql(server.dialect))
-        assert gtid_position(server) == position
 
 
 def test_mariadb_10_11_accepts_the_accounts_and_refuses_finding_1_to_them(

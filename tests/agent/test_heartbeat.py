@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from mysql_cluster_agent.dialect import Dialect, Flavor, dialect_for
 from mysql_cluster_agent.heartbeat import heartbeat_setup_sql, set_up_heartbeat
-from mysql_cluster_agent.tls_reload import tls_reload_sql
 
 MYSQL = dialect_for(Flavor.MYSQL)
 MARIADB = dialect_for(Flavor.MARIADB)
@@ -63,9 +62,3 @@ def test_a_successful_setup_runs_the_statements_in_order(dialect: Dialect) -> No
     sql = FailingSql("never")
     set_up_heartbeat(sql, dialect)
     assert sql.ran == heartbeat_setup_sql(dialect)
-
-
-def test_the_tls_reload_stays_out_of_the_binary_log_and_logs_again_after() -> None:
-    assert tls_reload_sql(MARIADB) == ["SET SESSION sql_log_bin = 0", "FLUSH NO_WRITE_TO_BINLOG SSL",
-                                       "SET SESSION sql_log_bin = 1"]
-    assert tls_reload_sql(MYSQL)[1] == "ALTER INSTANCE RELOAD TLS"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from mysql_cluster_agent.accounts import ClusterAccounts, Passwords
-from mysql_cluster_agent.config import AgentConfig, ConfigProblem
+from mysql_cluster_agent.config import AgentConfig, ConfigProblem, TlsFiles
 from mysql_cluster_agent.decide import Follow, Promote, Rebuild, Stay
 from mysql_cluster_agent.dialect import Flavor, dialect_for
 from mysql_cluster_agent.gather import Gathered
@@ -30,7 +30,7 @@ HOSTS = ("db-0.db", "db-1.db", "db-2.db")
 SECRET = "app-s3cret"
 
 
-def settings(tmp_path: Path, flavor: Flavor = Flavor.MARIADB) -> RoleSettings:
+def settings(tmp_path: Path, flavor: Flavor = Flavor.MARIADB, tls: TlsFiles | None = None) -> RoleSettings:
     return RoleSettings(
         dialect=dialect_for(flavor),
         replication=Replication("replicator", lambda: "repl-s3cret", 3306, 2, None),
@@ -39,7 +39,7 @@ def settings(tmp_path: Path, flavor: Flavor = Flavor.MARIADB) -> RoleSettings:
         accounts=ClusterAccounts(flavor=flavor, replication_user="replicator", backup_user="backup",
                                  app_user="app", app_database="app", tls=False),
         passwords=lambda: Passwords(replication="repl-s3cret", backup="b", app=SECRET),
-        role_taken_mark=tmp_path / "role-taken")
+        role_taken_mark=tmp_path / "role-taken", tls=tls)
 
 
 def state(ordinal: int, writable: bool = False, gtid: str = "0-100-10", heartbeat_writer: int | None = None,
@@ -62,10 +62,12 @@ class Looks:
         return Gathered(view, {})
 
 
-def keeper(tmp_path: Path, looks: Looks, sql: FakeSql | None = None) -> tuple[RoleKeeper, FakeSql, list[str]]:
+def keeper(tmp_path: Path, looks: Looks, sql: FakeSql | None = None,
+           tls: TlsFiles | None = None) -> tuple[RoleKeeper, FakeSql, list[str]]:
     sql = sql or FakeSql()
     logged: list[str] = []
-    return RoleKeeper(sql, settings(tmp_path), looks, logged.append, clock=lambda: float(NOW)), sql, logged
+    return (RoleKeeper(sql, settings(tmp_path, tls=tls), looks, logged.append, clock=lambda: float(NOW)),
+            sql, logged)
 
 
 def test_a_promotion_makes_the_server_writable_then_makes_the_accounts_without_logging_passwords(tmp_path: Path) -> None:
@@ -126,6 +128,43 @@ def test_the_role_taken_mark_is_made_once_the_server_has_its_role(tmp_path: Path
     roles, _, _ = keeper(tmp_path, Looks(state(1, source=0), state(0, writable=True)))
     roles.step()
     assert (tmp_path / "role-taken").exists()
+
+
+def pod_certificate(tmp_path: Path) -> TlsFiles:
+    files = TlsFiles(tmp_path / "ca.crt", tmp_path / "tls.crt", tmp_path / "tls.key")
+    for path in (files.ca, files.cert, files.key):
+        path.write_text(path.name)
+    return files
+
+
+def test_the_certificate_is_reloaded_before_the_role_taken_mark_then_after_a_restart(tmp_path: Path) -> None:
+    looks = Looks(state(1, source=0), state(0, writable=True))
+    mark = tmp_path / "role-taken"
+
+    class MarkAbsentAtTheReload(FakeSql):
+        def execute(self, sql: str, args: tuple[object, ...] = ()) -> None:
+            super().execute(sql, args)
+            if sql == "FLUSH NO_WRITE_TO_BINLOG SSL":
+                self.mark_at_reload = mark.exists()
+
+    sql = MarkAbsentAtTheReload()
+    roles, _, logged = keeper(tmp_path, looks, sql, tls=pod_certificate(tmp_path))
+    roles.step()
+    assert sql.statements[-3:] == ["SET SESSION sql_log_bin = 0", "FLUSH NO_WRITE_TO_BINLOG SSL",
+                                   "SET SESSION sql_log_bin = 1"]
+    assert not sql.mark_at_reload and mark.exists()
+    roles.step()
+    assert sql.statements.count("FLUSH NO_WRITE_TO_BINLOG SSL") == 1
+    looks.started_at = STARTED + 60
+    roles.step()
+    assert sql.statements.count("FLUSH NO_WRITE_TO_BINLOG SSL") == 2
+    assert logged[-1].endswith("(it restarted)")
+
+
+def test_without_tls_nothing_is_reloaded(tmp_path: Path) -> None:
+    roles, sql, _ = keeper(tmp_path, Looks(state(1, source=0), state(0, writable=True)))
+    roles.step()
+    assert "FLUSH NO_WRITE_TO_BINLOG SSL" not in sql.statements
 
 
 def test_a_follow_that_fails_keeps_the_clones_position_for_the_next_look(tmp_path: Path) -> None:

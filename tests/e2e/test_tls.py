@@ -266,13 +266,14 @@ def test_a_new_certificate_and_ca_are_taken_up_by_every_pod_without_a_restart(ma
     secret["stringData"] = other_ca_certificate(tmp_path, names)
     harness.apply(manifests)  # the kubelet updates every pod's files in place
 
+    # MariaDB's pods also restart their backup listener with the new files.
+    listener = ["backup"] if cluster.flavor == "mariadb" else []
+
     def taken_up(pod: str) -> bool:
-        log = harness.log(pod, "backup")
-        # MariaDB's sidecars also restart their backup listener with the new files.
-        return "the server reloaded the certificate" in log and (
-            cluster.flavor == "mysql" or "serving backups with the renewed certificate" in log)
+        return "the server reloaded the renewed certificate" in harness.log(pod, "agent") and all(
+            "serving backups with the renewed certificate" in harness.log(pod, name) for name in listener)
     harness.wait_until(lambda: all(taken_up(pod) for pod in harness.pod_names()), 90,
-                       "every sidecar reloading the server's certificate")
+                       "every agent reloading the server's certificate")
     # A client that trusts only the new CA verifies the primary's server.
     assert cipher_of(cluster, "mysql-1", *verified(cluster)) != ""
     # Replication connects anew, verified against the new CA, and carries new rows.
@@ -281,5 +282,6 @@ def test_a_new_certificate_and_ca_are_taken_up_by_every_pod_without_a_restart(ma
     cluster.insert_events(1, 20)
     cluster.wait_caught_up()
     cluster.assert_events_everywhere(20)
+    containers = ["mysql", "agent", *listener]
     assert [harness.restart_count(pod, container) for pod in harness.pod_names()
-            for container in ("mysql", "backup")] == [0, 0, 0, 0]
+            for container in containers] == [0] * 2 * len(containers)

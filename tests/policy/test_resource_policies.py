@@ -54,9 +54,9 @@ def test_unpinned_image_is_a_violation(statefulset, image, problem):
 
 @pytest.mark.parametrize("kind", ["Pod", "Deployment", "CronJob"])
 def test_container_rules_read_the_pods_of_every_workload_kind(statefulset, kind):
-    container(statefulset, "backup")["image"] = "mariadb:latest"
+    container(statefulset, "agent")["image"] = "mariadb:latest"
     assert violations("image-pinned", resource_args(as_kind(statefulset, kind))) == [
-        'container "backup": image "mariadb:latest" uses the tag latest, which moves with every '
+        'container "agent": image "mariadb:latest" uses the tag latest, which moves with every '
         "release; pin it to a release tag or a digest"]
 
 
@@ -73,9 +73,9 @@ def test_container_without_cpu_request_or_memory_limit_is_a_violation(statefulse
 
 
 def test_container_without_resources_is_a_violation(statefulset):
-    del container(statefulset, "backup")["resources"]
+    del container(statefulset, "agent")["resources"]
     assert violations("container-resources", resource_args(statefulset)) == [
-        'container "backup" sets no resources requests.cpu, requests.memory, limits.memory']
+        'container "agent" sets no resources requests.cpu, requests.memory, limits.memory']
 
 
 def test_rendered_containers_set_no_empty_password_switch(statefulset):
@@ -96,7 +96,7 @@ def test_rendered_database_pod_runs_as_non_root_without_privilege_escalation(sta
 
 def test_a_non_zero_user_id_alone_counts_as_non_root(statefulset):
     del statefulset["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
-    for name in ("init-mysql", "clone-mysql", "mysql", "backup"):
+    for name in ("init-mysql", "clone-mysql", "mysql"):
         del container(statefulset, name)["securityContext"]["runAsNonRoot"]
     assert violations("database-pod-hardened", resource_args(statefulset)) == []
 
@@ -119,17 +119,17 @@ def test_database_pod_without_any_user_setting_is_a_violation(statefulset):
 
 
 def test_database_container_allowing_privilege_escalation_is_a_violation(statefulset):
-    del container(statefulset, "backup")["securityContext"]["allowPrivilegeEscalation"]
+    del container(statefulset, "agent")["securityContext"]["allowPrivilegeEscalation"]
     assert violations("database-pod-hardened", resource_args(statefulset)) == [
-        'container "backup" does not set allowPrivilegeEscalation: false']
+        'container "agent" does not set allowPrivilegeEscalation: false']
 
 
 def test_database_pod_is_recognised_by_the_mysql_port_whatever_the_image(statefulset):
     for name in ("init-mysql", "mysql"):
         container(statefulset, name)["image"] = "registry.example/team/db-server:2.1"
-    del container(statefulset, "backup")["securityContext"]["allowPrivilegeEscalation"]
+    del container(statefulset, "agent")["securityContext"]["allowPrivilegeEscalation"]
     assert violations("database-pod-hardened", resource_args(statefulset)) == [
-        'container "backup" does not set allowPrivilegeEscalation: false']
+        'container "agent" does not set allowPrivilegeEscalation: false']
 
 
 def test_pods_without_a_database_are_not_held_to_the_database_rule(statefulset):

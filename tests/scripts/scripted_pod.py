@@ -228,16 +228,15 @@ class Pod:
             "conf_dir": str(self._host_path("/etc/mysql/conf.d", server_mounts)),
             "datadir": str(self._host_path("/var/lib/mysql", server_mounts)),
             "accounts": {"root": PASSWORDS["root-password"],
-                         self.env("backup")["BACKUP_USER"]: PASSWORDS["backup-password"]},
+                         self.env("mysql")["BACKUP_USER"]: PASSWORDS["backup-password"]},
             "refused_connections": 0,
             "donor_files": donor_files(server),
             "transfers": ["ok"],
             "prepare": ["ok"],
             "backup_fails": False,
             "serve_once": False,
-            # MySQL's sidecar serves no backups, so only a stop ends it: the kubelet stops it at
-            # its first pause between two looks at the roles, once its start is done.
-            "stopped_at_sleep": None if is_mariadb(server) else self.env("backup")["ROLE_WATCH_SECONDS"],
+            # A sleep of this many seconds stops the script, as the kubelet stops a container.
+            "stopped_at_sleep": None,
         }
 
     def _lay_out_volumes(self, statefulset: dict[str, Any], config_maps: dict[str, dict[str, str]],

@@ -258,7 +258,7 @@ def _connection_options(inv: Invocation, args: list[str], flags: set[str]) -> tu
             i += 2
             continue
         name, equals, value = arg.partition("=")
-        if name in ("--protocol", "--host", "--port", "--execute", "--connect-timeout") and equals:
+        if name in ("--protocol", "--host", "--port", "--socket", "--execute", "--connect-timeout") and equals:
             options[name[2:]] = value
         elif arg in flags:
             options[arg[2:]] = "on"

@@ -51,12 +51,13 @@ def env(spec: dict[str, Any]) -> dict[str, Any]:
     return {item["name"]: item.get("value", item.get("valueFrom")) for item in spec["env"]}
 
 
-def test_without_a_backup_target_the_cluster_has_no_backup_resources_or_containers(rendered):
+def test_without_a_backup_target_the_cluster_has_no_backup_resources_or_containers(rendered, flavor):
     manifests = rendered()
     assert not [m for m in manifests if m["kind"] == "CronJob"]
     pod = find(manifests, "StatefulSet")["spec"]["template"]["spec"]
     assert names(pod["initContainers"]) == ["init-mysql", "clone-mysql"]
-    assert names(pod["containers"]) == ["mysql", "backup", "agent"]
+    # MariaDB's backup listener serves clones, whether or not backups are scheduled.
+    assert names(pod["containers"]) == ["mysql", *(["backup"] if flavor == "mariadb" else []), "agent"]
 
 
 def test_a_schedule_makes_one_cron_job_that_never_runs_two_backups_at_once(rendered):
@@ -72,8 +73,7 @@ def test_the_job_copies_rclone_from_the_pinned_image_and_streams_in_the_backup_i
     [tools, backup] = pod["initContainers"]
     assert tools["image"] == "rclone/rclone:1.75.2"
     assert tools["command"] == ["cp", "/usr/local/bin/rclone", "/opt/mysql-cluster-tools/rclone"]
-    assert backup["image"] == find(rendered(**SCHEDULED), "StatefulSet")["spec"]["template"][
-        "spec"]["containers"][1]["image"]
+    assert backup["image"] == container(find(rendered(**SCHEDULED), "StatefulSet"), "clone-mysql")["image"]
     assert backup["terminationMessagePolicy"] == "FallbackToLogsOnError"
 
 
@@ -162,10 +162,10 @@ def test_the_pvc_target_is_the_mounted_claim_through_rclones_local_backend(rende
     assert {"name": "target", "persistentVolumeClaim": {"claimName": "backups"}} in pod["volumes"]
 
 
-def test_every_pod_runs_the_binary_log_archive_which_rotates_at_the_configured_interval(rendered):
+def test_every_pod_runs_the_binary_log_archive_which_rotates_at_the_configured_interval(rendered, flavor):
     statefulset = find(rendered(**S3, binlogArchiveIntervalSeconds="60"), "StatefulSet")
     assert names(statefulset["spec"]["template"]["spec"]["containers"]) == [
-        "mysql", "backup", "agent", "binlog-archive"]
+        "mysql", *(["backup"] if flavor == "mariadb" else []), "agent", "binlog-archive"]
     assert env(container(statefulset, "binlog-archive"))["ARCHIVE_INTERVAL_SECONDS"] == "60"
 
 
@@ -193,7 +193,8 @@ def test_a_restore_without_a_prefix_reads_this_clusters_own_backups_only(rendere
 
 @pytest.mark.parametrize("throttle, mib", [("0", "0"), ("1048576", "1"), ("1048577", "2")])
 def test_the_throttle_reaches_the_backup_sidecar_in_whole_mib_rounded_up(rendered, throttle, mib):
-    sidecar = container(find(rendered(backupThrottleBytesPerSecond=throttle), "StatefulSet"), "backup")
+    sidecar = container(find(rendered(flavor="mariadb", backupThrottleBytesPerSecond=throttle), "StatefulSet"),
+                        "backup")
     assert env(sidecar)["BACKUP_THROTTLE_MIB"] == mib
 
 

@@ -33,7 +33,7 @@ def ingress_ports(manifests: list[dict[str, Any]]) -> dict[int, list[dict[str, A
 
 def test_without_metrics_there_is_no_exporter_metrics_port_or_monitoring_resource(rendered):
     manifests = rendered()
-    assert [c["name"] for c in pod_spec(manifests)["containers"]] == ["mysql", "backup", "agent"]
+    assert [c["name"] for c in pod_spec(manifests)["containers"]] == ["mysql", "agent"]
     assert 9104 not in ingress_ports(manifests)
     assert not [m for m in manifests if m["kind"] in ("ServiceMonitor", "PrometheusRule")
                 or m["metadata"]["name"].endswith("-metrics")]

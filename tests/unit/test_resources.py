@@ -165,7 +165,7 @@ def test_existing_secret_replaces_the_created_one(rendered):
     manifests = rendered(existingSecret="orders-passwords")
     spec = find(manifests, "StatefulSet")["spec"]["template"]["spec"]
     assert [m["metadata"]["name"] for m in manifests if m["kind"] == "Secret"] == ["mysql-tls"]
-    assert mounted_secret_files(spec, "backup")["/etc/mysql-cluster/secrets"][0] == \
+    assert mounted_secret_files(spec, "mysql")["/etc/mysql-cluster/secrets"][0] == \
         "orders-passwords"
 
 

@@ -22,8 +22,9 @@ CUSTOM = {**ORDERS, **RESOURCES, "clusterDomain": "k8s.example.com", "replicas":
           "storageSize": "100Gi", "storageClass": "premium-rwo", "appUser": "shop_rw",
           "appDatabase": "shop", "maxReplicationLagSeconds": "12", "antiAffinity": "required",
           "zoneSpread": "true"}
-CONTAINERS = ["init-mysql", "clone-mysql", "mysql", "backup"]
-BACKUP_SIDE = ["init-mysql", "clone-mysql", "backup"]  # sized by the backup* keys
+CONTAINERS = ["init-mysql", "clone-mysql", "mysql"]  # every flavor's that run the scripts
+BACKUP_SIDE = ["init-mysql", "clone-mysql"]  # sized by the backup* keys, and MariaDB's backup
+MARIADB = {"flavor": "mariadb"}
 
 
 def statefulset(rendered, **config: Any) -> dict[str, Any]:
@@ -62,16 +63,25 @@ def test_scaling_in_deletes_the_removed_replicas_volume_but_deleting_the_cluster
         "whenScaled": "Delete", "whenDeleted": "Retain"}
 
 
-def test_pod_initialises_then_clones_then_runs_server_backup_sidecar_and_agent(rendered):
+def test_pod_initialises_then_clones_then_runs_server_and_agent(rendered):
     spec = pod_spec(rendered)
     assert [c["name"] for c in spec["initContainers"]] == ["init-mysql", "clone-mysql"]
+    assert [c["name"] for c in spec["containers"]] == ["mysql", "agent"]
+
+
+def test_a_mariadb_pod_also_runs_the_backup_listener_its_peers_clone_from(rendered):
+    # MySQL peers clone with the server's CLONE plugin: nothing is left for such a container.
+    spec = pod_spec(rendered, **MARIADB)
     assert [c["name"] for c in spec["containers"]] == ["mysql", "backup", "agent"]
+    assert container(statefulset(rendered, **MARIADB), "backup")["ports"] == [
+        {"name": "backup", "containerPort": 3307}]
 
 
-@pytest.mark.parametrize("name, script", [("init-mysql", "init-config.sh"),
-                                          ("clone-mysql", "clone.sh"), ("backup", "sidecar.sh")])
-def test_helper_containers_run_their_script_from_the_scripts_mount(rendered, name, script):
-    assert container(statefulset(rendered), name)["command"] == [
+@pytest.mark.parametrize("name, script, config", [("init-mysql", "init-config.sh", {}),
+                                                  ("clone-mysql", "clone.sh", {}),
+                                                  ("backup", "sidecar.sh", MARIADB)])
+def test_helper_containers_run_their_script_from_the_scripts_mount(rendered, name, script, config):
+    assert container(statefulset(rendered, **config), name)["command"] == [
         "bash", f"/opt/mysql-cluster/scripts/{script}"]
 
 
@@ -120,6 +130,13 @@ def test_no_container_but_the_servers_and_the_agents_has_a_readiness_probe(rende
     assert sorted(c["name"] for c in spec["containers"] if "readinessProbe" in c) == ["agent", "mysql"]
 
 
+def test_the_liveness_probe_pings_over_the_servers_socket(rendered):
+    mysql = container(statefulset(rendered), "mysql")
+    assert env(mysql)["MYSQL_SOCKET"] == "/var/run/mysqld/mysqld.sock"
+    assert {"name": "run", "mountPath": "/var/run/mysqld"} in mysql["volumeMounts"]
+
+
+
 @pytest.mark.parametrize("name", CONTAINERS)
 def test_every_container_mounts_the_scripts_read_only(rendered, name):
     assert {"name": "scripts", "mountPath": "/opt/mysql-cluster/scripts", "readOnly": True} in \
@@ -159,8 +176,9 @@ def test_default_images_match_the_server_and_its_version(rendered, flavor, versi
     images = {name: container(sts, name)["image"] for name in CONTAINERS}
     assert images["init-mysql"] == images["mysql"]
     assert images["mysql"].startswith(server_image)
-    assert images["clone-mysql"] == images["backup"]
-    assert images["backup"].startswith(backup_image)
+    assert images["clone-mysql"].startswith(backup_image)
+    if flavor == "mariadb":
+        assert container(sts, "backup")["image"] == images["clone-mysql"]
 
 
 @pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
@@ -183,8 +201,7 @@ def test_configured_images_replace_the_defaults(rendered):
     assert {name: container(sts, name)["image"] for name in CONTAINERS} == {
         "init-mysql": "registry.example.com/mysql:8.4.6",
         "mysql": "registry.example.com/mysql:8.4.6",
-        "clone-mysql": "registry.example.com/xtrabackup:8.4.0-4",
-        "backup": "registry.example.com/xtrabackup:8.4.0-4"}
+        "clone-mysql": "registry.example.com/xtrabackup:8.4.0-4"}
 
 
 def test_server_container_is_sized_by_the_server_keys(rendered):
@@ -192,9 +209,10 @@ def test_server_container_is_sized_by_the_server_keys(rendered):
         "requests": {"cpu": "1500m", "memory": "3Gi"}, "limits": {"cpu": "3", "memory": "6Gi"}}
 
 
-@pytest.mark.parametrize("name", BACKUP_SIDE)
-def test_backup_and_init_containers_are_sized_by_the_backup_keys(rendered, name):
-    assert container(statefulset(rendered, **CUSTOM), name)["resources"] == {
+@pytest.mark.parametrize("name, config", [(name, CUSTOM) for name in BACKUP_SIDE]
+                         + [("backup", {**CUSTOM, **MARIADB, "serverImage": "", "backupImage": ""})])
+def test_backup_and_init_containers_are_sized_by_the_backup_keys(rendered, name, config):
+    assert container(statefulset(rendered, **config), name)["resources"] == {
         "requests": {"cpu": "200m", "memory": "384Mi"}, "limits": {"cpu": "1", "memory": "768Mi"}}
 
 
@@ -235,7 +253,7 @@ def test_every_container_knows_the_server_flavor_and_version(rendered, flavor, v
 
 
 def test_application_user_database_and_lag_limit_reach_the_scripts(rendered):
-    variables = env(container(statefulset(rendered, **CUSTOM), "backup"))
+    variables = env(container(statefulset(rendered, **CUSTOM), "agent"))
     assert (variables["APP_USER"], variables["APP_DATABASE"],
             variables["MAX_REPLICATION_LAG_SECONDS"]) == ("shop_rw", "shop", "12")
 

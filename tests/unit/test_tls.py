@@ -94,18 +94,21 @@ def test_the_private_key_is_a_pulumi_secret():
     assert any(path[:1] == ("stringData",) for path in secret.secret_paths)
 
 
-def test_server_clone_sidecar_and_agent_read_the_certificate_from_the_secret_readable_by_their_group(
-        rendered):
-    manifests = rendered()
+@pytest.mark.parametrize(("flavor", "containers"), [
+    ("mysql", ["clone-mysql", "mysql", "agent"]),
+    ("mariadb", ["clone-mysql", "mysql", "backup", "agent"])])  # MariaDB's backup listener
+def test_server_clone_backup_listener_and_agent_read_the_certificate_from_the_secret_readable_by_their_group(
+        rendered, flavor, containers):
+    manifests = rendered(flavor=flavor)
     assert tls_volume(manifests) == [{"name": "tls", "secret": {
         "secretName": "mysql-tls", "defaultMode": 0o440,
         "items": [{"key": key, "path": key} for key in TLS_FILES]}}]
-    assert containers_mounting_tls(manifests) == ["clone-mysql", "mysql", "backup", "agent"]
+    assert containers_mounting_tls(manifests) == containers
 
 
-def test_scripts_are_told_where_the_certificate_is(rendered):
-    statefulset = find(rendered(), "StatefulSet")
-    for name in ("clone-mysql", "mysql", "backup"):
+def test_scripts_and_the_agent_are_told_where_the_certificate_is(rendered):
+    statefulset = find(rendered(flavor="mariadb"), "StatefulSet")
+    for name in ("clone-mysql", "mysql", "backup", "agent"):
         assert {"name": "TLS_DIR", "value": TLS_DIR} in container(statefulset, name)["env"]
 
 
@@ -114,20 +117,20 @@ def test_scripts_are_told_where_the_certificate_is(rendered):
     (CERT_MANAGER, "/CN=mysql"),
     ({"tlsSource": "secret", "tlsSecret": "orders-db-tls"}, None),  # the stack cannot know it
 ])
-def test_the_backup_sidecar_is_told_the_subject_of_the_certificate_the_stack_made_or_asked_for(
+def test_the_agent_is_told_the_subject_of_the_certificate_the_stack_made_or_asked_for(
         rendered, config, subject):
     # MySQL's clone donor account requires it of a peer (mysql_cluster_agent/accounts.py).
-    env = container(find(rendered(**config), "StatefulSet"), "backup")["env"]
+    env = container(find(rendered(**config), "StatefulSet"), "agent")["env"]
     assert [var.get("value") for var in env if var["name"] == "TLS_SUBJECT"] == (
         [subject] if subject else [])
 
 
-def test_the_self_signed_certificate_has_the_subject_the_sidecar_is_told(render):
+def test_the_self_signed_certificate_has_the_subject_the_agent_is_told(render):
     manifests = render(reveal_secrets=True)
     certificate = find(manifests, "Secret", "mysql-tls")["stringData"]["tls.crt"]
     subject = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "compat"],
                              input=certificate, text=True, capture_output=True, check=True).stdout
-    env = container(find(manifests, "StatefulSet"), "backup")["env"]
+    env = container(find(manifests, "StatefulSet"), "agent")["env"]
     assert f"subject={[v['value'] for v in env if v['name'] == 'TLS_SUBJECT'][0]}\n" == subject
 
 
@@ -178,7 +181,7 @@ def test_tls_none_leaves_every_part_in_plain_text(rendered):
     statefulset = find(manifests, "StatefulSet")
     assert ([m for m in manifests if m["metadata"]["name"] == "mysql-tls"], tls_volume(manifests),
             containers_mounting_tls(manifests)) == ([], [], [])
-    assert [v for c in ("clone-mysql", "mysql", "backup")
+    assert [v for c in ("clone-mysql", "mysql", "agent")
             for v in container(statefulset, c)["env"] if v["name"] == "TLS_DIR"] == []
     assert [line for line in server_options(manifests) if line.startswith("ssl")] == []
 
