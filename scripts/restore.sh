@@ -157,7 +157,7 @@ if [[ -n "${RESTORE_TO:-}" ]]; then
 fi
 # What restore-replay needs, before the data directory appears: a crash between them leaves
 # no data directory, so the restore repeats.
-if ! { write_restore_pending "$name" "$coordinates" "${MANIFEST[endTime]}" &&
+if ! { write_restore_pending "$name" "$coordinates" "${MANIFEST[endTime]}" "${RESTORE_TO:+$history}" &&
   sync && mv "$staging" "$datadir" && rm -f "$staging.sha256" "$staging.rclone" && sync; }; then
   die "cannot move the prepared backup into $datadir"
 fi

@@ -5,6 +5,8 @@
   state   prints this server's state as JSON, as the port serves it
   peers   prints the other pods' states as their agents serve them, one JSON line each
   switchover  the switchover Job's command: moves the primary through the agents (switchover.py)
+  replay-plan  the restore's checks and cut before restore-replay.sh (replay_plan.py)
+  drill-plan, drill-verdict  the restore drill's chain check and verdict (restore_drill.py)
 
 A wrong environment or a missing file ends it with one line naming what is wrong, and exit 2.
 """
@@ -18,7 +20,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
-from . import switchover
+from . import replay_plan, restore_drill, switchover
 from .api import AgentServer, serve_in_background
 from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
@@ -28,7 +30,7 @@ from .peers import ask_peers, peer_ordinals
 from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
-USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover}"
+USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover|replay-plan|drill-plan|drill-verdict}"
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -99,6 +101,10 @@ COMMANDS: dict[str, Callable[[AgentConfig], int]] = {
 def main(argv: Sequence[str]) -> int:
     if list(argv) == ["switchover"]:  # the Job is no pod: it has its own environment
         return switchover.main()
+    if list(argv) == ["replay-plan"]:  # the restore's steps have environments of their own too
+        return replay_plan.main()
+    if list(argv) in (["drill-plan"], ["drill-verdict"]):
+        return restore_drill.main(argv[0])
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return EXIT_CONFIG

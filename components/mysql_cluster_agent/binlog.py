@@ -42,7 +42,7 @@ from .gtid import GtidState, MariadbGtidState, MysqlGtidSet
 
 MAGIC = b"\xfebin"
 HEADER = struct.Struct("<IBIIIH")
-FORMAT_DESCRIPTION = 15
+STOP, ROTATE, FORMAT_DESCRIPTION = 3, 4, 15
 MYSQL_GTID, MYSQL_ANONYMOUS_GTID, MYSQL_PREVIOUS_GTIDS, MYSQL_TAGGED_GTID = 33, 34, 35, 42
 MARIADB_GTID, MARIADB_GTID_LIST, MARIADB_START_ENCRYPTION = 162, 163, 164
 CHECKSUM_OFF, CHECKSUM_CRC32 = 0, 1
@@ -75,6 +75,9 @@ class BinaryLog:
     # The time of the log's last event, and the offset after it (its size).
     last_timestamp: int
     end: int
+    # Whether the server closed it (its last event a Rotate or Stop): a log being written, or
+    # copied while it was, may end inside a transaction.
+    closed: bool
 
     def after(self, gtid: str) -> Optional[int]:
         """Where the transaction after `gtid`'s begins (the offset of the next GTID event), the
@@ -106,7 +109,7 @@ class _Reader:
         offset, checksum, version = 4, None, ""
         begins_at: Optional[GtidState] = None
         transactions: list[Transaction] = []
-        last_timestamp = 0
+        last_timestamp, kind = 0, 0
         while offset < len(self.data):
             if len(self.data) - offset < HEADER.size:
                 raise self.refuse(offset, "a truncated event header")
@@ -144,7 +147,7 @@ class _Reader:
             raise self.refuse(offset, "no Previous_gtids event" if self.flavor is Flavor.MYSQL
                               else "no Gtid_list event")
         return BinaryLog(self.path.name, self.flavor, version, begins_at, tuple(transactions),
-                         last_timestamp, offset)
+                         last_timestamp, offset, kind in (ROTATE, STOP))
 
     def format_description(self, offset: int, event: bytes) -> tuple[int, str]:
         body = event[HEADER.size:]
