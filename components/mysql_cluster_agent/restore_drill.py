@@ -149,8 +149,8 @@ def verdict(plan: DrillPlan, position: GtidState, applied: Sequence[str], differ
         shown_applied = " ".join(applied[index:index + 3]) or "nothing"
         shown_archived = " ".join(plan.replayed[index:index + 3]) or "nothing"
         raise DrillFailed(
-            f"the replay did not apply exactly the archived transactions after backup {plan.backup} (from the "
-            f"{index + 1}th on it applied {_shown(shown_applied)} where the archive holds {_shown(shown_archived)}): a "
+            f"the replay did not apply exactly the archived transactions after backup {plan.backup} (from "
+            f"transaction {index + 1} after it on, it applied {_shown(shown_applied)} where the archive holds {_shown(shown_archived)}): a "
             "restore would silently lose or add them. See restore-replay's log, and take a new backup")
 
 
