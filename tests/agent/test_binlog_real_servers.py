@@ -116,6 +116,15 @@ def test_each_log_begins_where_the_one_before_it_ended(written):
         assert str(after.begins_at) == str(ended)
 
 
+def test_rotated_logs_read_as_closed_and_the_one_being_written_as_open(written, tmp_path):
+    real, flavor, logs = written
+    assert all(read_binary_log(log, flavor).closed for log in logs)
+    data = real.directory / "data"
+    [current] = sorted(p for p in data.iterdir() if re.fullmatch(r"mysql-bin\.\d+", p.name))[-1:]
+    shutil.copy(current, tmp_path / current.name)
+    assert not read_binary_log(tmp_path / current.name, flavor).closed
+
+
 def test_a_log_of_the_other_flavor_is_refused(written):
     _real, flavor, logs = written
     other = Flavor.MYSQL if flavor is Flavor.MARIADB else Flavor.MARIADB

@@ -4,6 +4,7 @@ and the prologue that continues the GTID history."""
 from __future__ import annotations
 
 import calendar
+import json
 import time
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from mysql_cluster_agent.binlog import BinaryLog, Transaction
 from mysql_cluster_agent.dialect import Flavor
 from mysql_cluster_agent.gtid import GtidState, parse_gtid
-from mysql_cluster_agent.replay_plan import PlanProblem, ReplayPlan, plan_replay, prologue_sql
+from mysql_cluster_agent.replay_plan import PlanProblem, ReplayPlan, main, plan_replay, prologue_sql
 from mysql_cluster_agent.restore_handover import RestoreHandover
 
 U = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
@@ -113,3 +114,16 @@ def test_the_mysql_prologue_resets_replication_and_the_binary_logs_then_sets_gti
 def test_the_mariadb_prologue_sets_the_binary_log_state():
     assert prologue_sql(Flavor.MARIADB, "11.8", parse_gtid(Flavor.MARIADB, "0-1-5,1-2-3")).splitlines()[-3:] == [
         "RESET MASTER;", "SET GLOBAL gtid_binlog_state='0-1-5,1-2-3';", "SET sql_log_bin=1;"]
+
+
+def test_a_crafted_gtid_in_the_hand_over_stops_the_plan_before_any_server(tmp_path, capsys):
+    plan_dir = tmp_path / "plan"
+    plan_dir.mkdir()
+    fields = {"backup": "20260101T015000Z", "end_time": "2026-01-01T02:00:00Z", "gtid": "0-1-5';$(touch x)",
+              "format": "xbstream", "binlog_history": "", "restore_to": "", "replaying": False}
+    (tmp_path / "restore-pending.json").write_text(json.dumps(fields))
+    env = {"DB_FLAVOR": "mariadb", "DATA_VOLUME": str(tmp_path), "DATA_SUBDIR": "mysql",
+           "REPLAY_PLAN_DIR": str(plan_dir)}
+    assert main(env) == 1
+    assert "replay-plan: FATAL: the restore's hand-over" in capsys.readouterr().err
+    assert list(plan_dir.iterdir()) == [], "restore-replay finds no plan: it starts no server"
