@@ -2,6 +2,7 @@
 what each server's own mysqlbinlog prints of the same files; and damaged copies refused."""
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import shutil
@@ -71,16 +72,15 @@ def _decoded(text: str, flavor: Flavor) -> dict[str, object]:
             state_lines.append(m.group(1))
         if flavor is Flavor.MARIADB and (m := re.search(r"\sGTID (\d+-\d+-\d+)", line)):
             gtids.append((m.group(1), at))
-        if flavor is Flavor.MYSQL and (m := re.match(r"SET @@SESSION.GTID_NEXT= '([^']+)'", line)):
-            if m.group(1) != "AUTOMATIC":
-                gtids.append((m.group(1).lower(), at))
+        if flavor is Flavor.MYSQL and (m := re.match(r"SET @@SESSION.GTID_NEXT= '([^']+)'", line)) \
+                and m.group(1) != "AUTOMATIC":
+            gtids.append((m.group(1).lower(), at))
     state = "".join(state_lines).replace("[empty]", "")
     return {"begins_at": str(MariadbGtidState.parse(state) if flavor is Flavor.MARIADB else MysqlGtidSet.parse(state)),
             "gtids": gtids, "end": ends[-1], "last_time": times[-1]}
 
 
 def _ours(log: Path, flavor: Flavor) -> dict[str, object]:
-    import datetime
     read = read_binary_log(log, flavor)
     last = datetime.datetime.fromtimestamp(read.last_timestamp, datetime.timezone.utc)
     return {"begins_at": str(read.begins_at), "gtids": [(t.gtid, t.position) for t in read.transactions],
