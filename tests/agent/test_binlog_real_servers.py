@@ -160,3 +160,14 @@ def test_a_file_that_is_no_binary_log_is_refused(tmp_path):
     other.write_bytes(b"PK\x03\x04 not a log")
     with pytest.raises(BinlogError, match="mysql-bin.000001: no binary log magic number at offset 0"):
         read_binary_log(other, Flavor.MYSQL)
+
+
+def test_a_log_with_a_tagged_gtid_is_refused_naming_it(tmp_path):
+    """MySQL 9.7 writes a tagged transaction (8.3+) as an event of its own kind; the cluster never
+    tags its transactions, so such a log is not one of its own."""
+    tagged = ("CREATE DATABASE app; SET gtid_next = 'AUTOMATIC:drill'; CREATE TABLE app.t (id INT PRIMARY KEY); "
+              "SET gtid_next = 'AUTOMATIC'; FLUSH BINARY LOGS;")
+    with running_server("mysql 9.7", "log-bin=mysql-bin\nserver-id=7\n", tagged) as real:
+        [log] = _logs(real, tmp_path)[-1:]
+    with pytest.raises(BinlogError, match=rf"{log.name}: a tagged GTID event .* which this cluster never writes"):
+        read_binary_log(log, Flavor.MYSQL)
