@@ -173,13 +173,6 @@ speaks_source_replica() {
   [[ "$DB_FLAVOR" == mysql ]]
 }
 
-# The statement that empties the binary logs and the GTID state: MySQL 8.4 replaced RESET MASTER
-# by RESET BINARY LOGS AND GTIDS (9.7 too); 8.0 and MariaDB know only the old one.
-reset_binary_logs_sql() {
-  require_env DB_VERSION
-  if is_mariadb || [[ "$DB_VERSION" == 8.0 ]]; then echo 'RESET MASTER;'; else echo 'RESET BINARY LOGS AND GTIDS;'; fi
-}
-
 # The rebuild mark, written by the pod's agent for a diverged server: while it exists the mysql
 # container rebuilds this pod's data before it starts its server (server.sh, liveness.sh).
 rebuild_mark() {

@@ -14,8 +14,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/backup-target.sh"
 # shellcheck source=backup-stream-end.sh
 source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
-# shellcheck source=restore-pending.sh
-source "$(dirname "${BASH_SOURCE[0]}")/restore-pending.sh"
 
 require_env DATA_VOLUME DATA_SUBDIR PLAN_DIR
 if [[ ! -f "$PLAN_DIR/object" ]]; then
@@ -94,10 +92,9 @@ else
 fi
 # The donor's server UUID must not be inherited; the end record is no data.
 rm -f "$staging/auto.cnf" "$staging/$BACKUP_END_FILE"
-# restore-replay.sh's hand-over, before the data directory appears: a crash between them leaves
-# no data directory, so the restore repeats.
-if ! { write_restore_pending "$name" "$(<"$PLAN_DIR/gtid")" "$(<"$PLAN_DIR/end")" &&
-  sync && mv "$staging" "$datadir" && rm -f "$staging.sha256" "$staging.rclone" && sync; }; then
+# The replay's hand-over (restore-pending.json) was written by the restore plan before this
+# started; a crash before the move leaves no data directory, so the restore repeats.
+if ! { sync && mv "$staging" "$datadir" && rm -f "$staging.sha256" "$staging.rclone" && sync; }; then
   die "cannot move the prepared backup into $datadir"
 fi
 log "backup $name restored at GTID $(<"$PLAN_DIR/gtid")${RESTORE_TO:+; binary logs to replay up to $RESTORE_TO}"

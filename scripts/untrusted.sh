@@ -15,10 +15,6 @@ MARIADB_GTID_RE="^$_MARIADB_GTID(,$_MARIADB_GTID)*$"
 # MySQL: uuid followed by intervals (and, from 8.3, tags), sets comma-separated.
 _MYSQL_GTID="$_UUID(:([A-Za-z_][A-Za-z0-9_]{0,31}|$_NUMBER(-$_NUMBER)?))+"
 MYSQL_GTID_RE="^$_MYSQL_GTID(,$_MYSQL_GTID)*$"
-# One MySQL transaction's GTID, untagged (restoreTo): its source's uuid and a number from 1.
-MYSQL_ONE_GTID_RE="^$_UUID:[1-9][0-9]{0,17}$"
-# A byte offset in a binary log, as mysqlbinlog's "# at" lines give it.
-BINLOG_POSITION_RE="^$_NUMBER\$"
 # Backup names and binary log histories are their start time in UTC (20260101T023000Z).
 BACKUP_NAME_RE='^[0-9]{8}T[0-9]{6}Z$'
 BINLOG_FILE_RE='^mysql-bin\.[0-9]{6,10}$'

@@ -49,6 +49,12 @@ TARGET_CLAIM_MOUNT = "/backup-target"
 SCRATCH_DIR = "/var/lib/mysql-cluster-scratch"
 # The rclone image's binary; the init container copies it for the other containers.
 RCLONE_IN_IMAGE = "/usr/local/bin/rclone"
+# What replay-plan (mysql_cluster_agent/replay_plan.py) hands to restore-replay.sh, one value a
+# file, in memory: it is decided anew at every start of the pod.
+REPLAY_PLAN_DIR = "/run/mysql-cluster-replay-plan"
+REPLAY_PLAN_VOLUME_NAME = "replay-plan"
+REPLAY_PLAN_VOLUME = core.VolumeArgs(name=REPLAY_PLAN_VOLUME_NAME, empty_dir=core.EmptyDirVolumeSourceArgs(
+    medium="Memory", size_limit="1Mi"))
 # Keys of the user's Secret for the s3 target.
 S3_SECRET_KEYS = ("access-key-id", "secret-access-key")
 S3_PART_SIZE = "32Mi"
@@ -156,8 +162,8 @@ def restore_volumes() -> list[core.VolumeArgs]:
 def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
              ) -> list[PodContainer]:
     """Pod 0 with an empty data directory: choose and check the backup (the agent's
-    restore-plan), fetch and prepare it (backup image), then replay archived binary logs into a
-    server without networking (server image)."""
+    restore-plan), fetch and prepare it (backup image), check restoreTo and cut the archive
+    (agent), then replay archived binary logs into a server without networking (server image)."""
     prefix, _, name = pod.settings.restore_from.rpartition("/")
     restore_env = [_env("RESTORE_REMOTE", target.remote(prefix or target.prefix)),
                    _env("RESTORE_NAME", name), _env("RESTORE_TO", pod.settings.restore_to),
@@ -168,9 +174,10 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
                    # mysqlbinlog reads --stop-datetime in local time.
                    _env("TZ", "UTC")]
     plan_mount = _mount("restore-plan", PLAN_DIR)
-    plan = agent_step_container(pod, "restore-plan", "restore-plan", env + target.env() + restore_env,
-                                [_mount("data", DATA_VOLUME_MOUNT), plan_mount, *target.mounts()])
-    plan.termination_message_policy = "FallbackToLogsOnError"
+    restore_plan = agent_step_container(
+        pod, "restore-plan", "restore-plan", env + target.env() + restore_env,
+        [_mount("data", DATA_VOLUME_MOUNT), plan_mount, *target.mounts()])
+    restore_plan.termination_message_policy = "FallbackToLogsOnError"
     fetch = core.ContainerArgs(
         name="restore",
         image=pod.backup_image,
@@ -181,19 +188,25 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
         resources=pod.resources("backup"),
         termination_message_policy="FallbackToLogsOnError",
     )
+    plan_env = [_env("REPLAY_PLAN_DIR", REPLAY_PLAN_DIR)]
+    replay_plan = agent_step_container(pod, "replay-plan", "replay-plan", env + plan_env, [
+        _mount("data", DATA_VOLUME_MOUNT), _mount(REPLAY_PLAN_VOLUME_NAME, REPLAY_PLAN_DIR)])
+    replay_plan.termination_message_policy = "FallbackToLogsOnError"
     replay = core.ContainerArgs(
         name="restore-replay",
         image=pod.server_image,
         command=script_command("restore-replay.sh"),
-        env=env + restore_env,
+        env=env + restore_env + plan_env,
         volume_mounts=[_mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
                        _mount("data", DATA_VOLUME_MOUNT), _mount("conf", CONF_DIR, read_only=True),
                        _mount("tmp", "/tmp"), _mount("run", "/var/run/mysqld"),
-                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount()],
+                       _mount("client-options", CLIENT_OPTIONS_DIR),
+                       _mount(REPLAY_PLAN_VOLUME_NAME, REPLAY_PLAN_DIR, read_only=True), scripts_mount()],
         resources=pod.resources("server"),
         termination_message_policy="FallbackToLogsOnError",
     )
-    return [PodContainer(plan), PodContainer(fetch), PodContainer(replay, also_reads=server_tls_files(pod))]
+    return [PodContainer(restore_plan), PodContainer(fetch), PodContainer(replay_plan),
+            PodContainer(replay, also_reads=server_tls_files(pod))]
 
 
 def _binlog_archiver(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]

@@ -3,15 +3,17 @@ logs restore, without touching the cluster.
 
 Its pod reuses the restore of pod 0 (backups.py: the agent's restore-plan chooses and checks the
 newest backup and fetches its history's archived binary logs, restore.sh fetches, checks and
-prepares the backup; restore-replay.sh replays them into
-a server without networking) on a scratch volume of its own, an ephemeral claim the size of a data
-volume, deleted with the pod. Between the two, restore-drill-plan.sh proves that the archived logs
-form one chain from the backup on and records which transactions the replay must apply and where
-it must end; after them, restore-drill.sh starts the scratch server once more and checks that it
-started clean, reached that position, logged exactly those transactions, reads every table
-whole, and that pt-table-checksum's rounds on the primary, which the replay recomputed, found the
-data equal to the source's. The Job succeeds only then: its outcome is what the
-alerts read (alerts.py, through kube-state-metrics).
+prepares it; replay-plan and restore-replay.sh
+replay them into a server without networking) on a scratch volume of its own, an ephemeral claim
+the size of a data volume, deleted with the pod. Between the two, the agent's drill-plan
+(mysql_cluster_agent/restore_drill.py) proves that the archived logs form one chain from the backup
+on and records which transactions the replay must apply and where it must end; after them,
+restore-drill.sh starts the scratch server once more, checks that it starts clean and reads every
+table whole, and writes its GTID state and pt-table-checksum's differing chunks; the agent's
+drill-verdict then checks that it reached that position, logged exactly those transactions, and
+that pt-table-checksum's rounds on the primary, which the replay recomputed, found the data equal
+to the source's. The Job succeeds only then: its outcome is what the alerts read (alerts.py,
+through kube-state-metrics).
 
 The pod holds the backup key and the target's keys, no password of the cluster: its scratch
 server gets a root password of its own, and it connects to no pod of the cluster.
@@ -27,10 +29,13 @@ from pulumi_kubernetes.batch import v1 as batch
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
+from mysql_cluster_agent import restore_drill as drill
+
 from .agent_config_map import agent_volume
-from .backups import BackupTarget, _restore, _rclone_tools, restore_volumes
+from .agent_container import agent_step_container
+from .backups import REPLAY_PLAN_VOLUME, BackupTarget, _rclone_tools, _restore, restore_volumes
 from .pod_spec import PodContainer, PodSettings, pod_template
-from .pod_template import CLIENT_OPTIONS_DIR, _cluster_env, _env
+from .pod_template import CLIENT_OPTIONS_DIR, DATA_VOLUME_MOUNT, _cluster_env, _env, _mount
 from .network_policy import restore_drill_egress
 from .scheduled_job import scheduled_job
 from .scripts_config_map import script_command, scripts_volume
@@ -40,6 +45,9 @@ from .scripts_config_map import script_command, scripts_volume
 SCRATCH_STATEFULSET = "restore-drill"
 # Where the scratch server's own root password is written (memory-backed, with the option files).
 SCRATCH_SECRETS_DIR = f"{CLIENT_OPTIONS_DIR}/scratch-secrets"
+# Where drill-plan leaves the statement that reads the GTID state and restore-drill.sh what the
+# verdict compares (mysql_cluster_agent/restore_drill.py's RESULTS_DIR).
+RESULTS_DIR = f"{DATA_VOLUME_MOUNT}/{drill.RESULTS_DIR}"
 # The ConfigMap's server options every replica starts with (server_config.py): the scratch server
 # reads the backup with the cluster's own InnoDB settings.
 SERVER_OPTIONS_FILE = "replica.cnf"
@@ -56,13 +64,23 @@ def _drill_env(pod: PodSettings) -> list[core.EnvVarArgs]:
     ]
 
 
-def _step_like(replay: PodContainer, name: str, script: str, runs_server: bool) -> PodContainer:
-    """A step of the drill in the server image on the scratch data, as restore-replay runs: one
-    that runs the server reads the certificate its options name (it serves nothing: the server
-    runs without networking)."""
+def _scratch_server_step(replay: PodContainer, env: list[core.EnvVarArgs]) -> PodContainer:
+    """restore-drill.sh in the server image on the scratch data, as restore-replay runs: it
+    reads the certificate its options name (it serves nothing: the server runs without
+    networking)."""
     args = copy.copy(replay.args)
-    args.name, args.command = name, script_command(script)
-    return PodContainer(args, also_reads=replay.also_reads if runs_server else frozenset())
+    args.name, args.command = "restore-drill-server", script_command("restore-drill.sh")
+    args.env = [*env, _env("DRILL_RESULTS_DIR", RESULTS_DIR)]
+    return PodContainer(args, also_reads=replay.also_reads)
+
+
+def _agent_step(pod: PodSettings, env: list[core.EnvVarArgs], name: str, command: str) -> PodContainer:
+    """A step of the drill in Python: it reads the scratch volume (the archive, the scratch
+    server's binary logs) and writes the scratch server's password."""
+    step = agent_step_container(pod, name, command, env, [
+        _mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR)])
+    step.termination_message_policy = "FallbackToLogsOnError"
+    return PodContainer(step)
 
 
 def _volumes(pod: PodSettings, target: BackupTarget) -> list[core.VolumeArgs]:
@@ -84,6 +102,7 @@ def _volumes(pod: PodSettings, target: BackupTarget) -> list[core.VolumeArgs]:
         core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
         core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs()),
         core.VolumeArgs(name="client-options", empty_dir=memory),
+        REPLAY_PLAN_VOLUME,
         scripts_volume(pod.scripts_config_map_name),
         agent_volume(pod.agent_config_map_name),
         *restore_volumes(),
@@ -99,16 +118,14 @@ def restore_drill_cron_job(resource_name: str, pod: PodSettings,
     target = BackupTarget(pod)
     env = _drill_env(pod)
     # The newest of this cluster's backups, replayed to the end of the archive.
-    restore_plan, restore, replay = _restore(replace(pod, settings=replace(
+    restore_plan, restore, replay_plan, replay = _restore(replace(pod, settings=replace(
         settings, restore_from="latest", restore_to="latest")), target, env)
-    # MySQL's plan compares GTID sets on the server (restore-drill-plan.sh); MariaDB's needs none.
-    plan = _step_like(replay, "restore-drill-plan", "restore-drill-plan.sh",
-                      runs_server=not pod.server.is_mariadb)
-    verify = _step_like(replay, "restore-drill", "restore-drill.sh", runs_server=True)
     template = pod_template(
         pod, names.restore_drill_labels,
-        init_containers=[PodContainer(_rclone_tools(pod)), restore_plan, restore, plan, replay],
-        containers=[verify],
+        init_containers=[PodContainer(_rclone_tools(pod)), restore_plan, restore,
+                         _agent_step(pod, env, "restore-drill-plan", "drill-plan"), replay_plan, replay,
+                         _scratch_server_step(replay, env)],
+        containers=[_agent_step(pod, env, "restore-drill", "drill-verdict")],
         volumes=_volumes(pod, target),
         restart_policy="Never",
         passwords=False,

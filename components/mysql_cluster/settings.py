@@ -339,7 +339,8 @@ def _dns_pod_labels(setting: "Setting", value: Any) -> Any:
     return value
 # restoreTo: a UTC time, a MariaDB GTID position (domain-server-sequence, one per domain) or one
 # MySQL GTID (source uuid:transaction number). The number has at most 18 digits and no leading
-# zero, as restore-replay.sh's grammar (scripts/untrusted.sh) takes it.
+# zero; the restore's hand-over (mysql_cluster_agent/restore_handover.py) and replay-plan
+# (replay_plan.py) check it again as a GTID of the cluster's flavor.
 RESTORE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 RESTORE_GTID = re.compile(r"[0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*")
 RESTORE_MYSQL_GTID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}:[1-9][0-9]{0,17}")
@@ -821,7 +822,7 @@ def _check_backup_settings(settings: ClusterSettings) -> None:
     target = settings.backup_target
     gtid_flavor = _restore_gtid_flavor(settings.restore_to)
     if gtid_flavor not in (None, settings.flavor):
-        # Each server's binlog tool stops only at its own GTID form (restore-replay.sh).
+        # Each server's binlog tool stops only at its own GTID form (replay_plan.py).
         raise ConfigError(BY_ARG["restore_to"], settings.restore_to,
                           f"that GTID form is {_FLAVOR_NAMES[gtid_flavor]}'s; on "
                           f"{_FLAVOR_NAMES[settings.flavor]} restoreTo takes: "

@@ -8,6 +8,8 @@
   switchover  the switchover Job's command: moves the primary through the agents (switchover.py)
   backup-record  the backup Job's last step: checks the upload, writes the manifest, applies retention
   restore-plan   pod 0's restore: chooses and checks the backup, hands restore.sh what to stream
+  replay-plan  the restore's checks and cut before restore-replay.sh (replay_plan.py)
+  drill-plan, drill-verdict  the restore drill's chain check and verdict (restore_drill.py)
 
 A wrong environment or a missing file ends it with one line naming what is wrong, and exit 2.
 """
@@ -21,7 +23,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
-from . import backup_record, restore_plan, switchover
+from . import backup_record, replay_plan, restore_drill, restore_plan, switchover
 from .api import AgentServer, serve_in_background
 from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
@@ -32,7 +34,8 @@ from .readiness_probe import readiness_settings, serve_readiness
 from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
-USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover|backup-record|restore-plan}"
+USAGE = ("usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover|backup-record|restore-plan|"
+         "replay-plan|drill-plan|drill-verdict}")
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -110,6 +113,10 @@ def main(argv: Sequence[str]) -> int:
         return backup_record.main(os.environ)
     if list(argv) == ["restore-plan"]:  # pod 0's restore, before restore.sh (restore_plan.py)
         return restore_plan.main(os.environ)
+    if list(argv) == ["replay-plan"]:  # the restore's steps have environments of their own too
+        return replay_plan.main()
+    if list(argv) in (["drill-plan"], ["drill-verdict"]):
+        return restore_drill.main(argv[0])
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return EXIT_CONFIG

@@ -109,6 +109,26 @@ class MysqlGtidSet:
                     return False
         return True
 
+    def union(self, other: MysqlGtidSet) -> MysqlGtidSet:
+        """Every transaction of either set."""
+        found: dict[tuple[str, str], list[Interval]] = {}
+        for source, intervals in (*self.sources, *other.sources):
+            found.setdefault(source, []).extend(intervals)
+        return MysqlGtidSet(tuple(sorted((source, _merged(spans)) for source, spans in found.items())))
+
+    def minus(self, other: MysqlGtidSet) -> MysqlGtidSet:
+        """The transactions of this set that `other` lacks (the server's GTID_SUBTRACT)."""
+        theirs = dict(other.sources)
+        left: list[tuple[tuple[str, str], tuple[Interval, ...]]] = []
+        for source, intervals in self.sources:
+            remaining = list(intervals)
+            for cut_start, cut_end in theirs.get(source, ()):
+                remaining = [piece for start, end in remaining for piece in (
+                    (start, min(end, cut_start - 1)), (max(start, cut_end + 1), end)) if piece[0] <= piece[1]]
+            if remaining:
+                left.append((source, _merged(remaining)))
+        return MysqlGtidSet(tuple(left))
+
     def __str__(self) -> str:
         by_uuid: dict[str, list[str]] = {}
         for (uuid, tag), intervals in self.sources:
@@ -153,6 +173,22 @@ class MariadbGtidState:
         for (domain, _server), sequence in self.entries:
             newest[domain] = max(sequence, newest.get(domain, -1))
         return all(newest.get(domain, -1) >= sequence for (domain, _server), sequence in position.entries)
+
+    def after(self, gtid: MariadbGtidState) -> MariadbGtidState:
+        """The binary log state once the transactions of `gtid` (entries) were logged: each
+        (domain, server) at its newest number, as the next log's Gtid_list records it."""
+        found = dict(self.entries)
+        found.update(gtid.entries)
+        return MariadbGtidState(tuple(sorted(found.items())))
+
+    def position(self) -> MariadbGtidState:
+        """One entry per domain, its highest sequence number (under gtid_strict_mode the domain's
+        last transaction, what gtid_binlog_pos shows)."""
+        newest: dict[int, tuple[int, int]] = {}
+        for (domain, server), sequence in self.entries:
+            if domain not in newest or sequence > newest[domain][1]:
+                newest[domain] = (server, sequence)
+        return MariadbGtidState(tuple(sorted(((d, s), n) for d, (s, n) in newest.items())))
 
     def __str__(self) -> str:
         return ",".join(f"{d}-{s}-{n}" for (d, s), n in self.entries)

@@ -113,3 +113,31 @@ def test_parse_gtid_chooses_the_flavors_grammar() -> None:
 def test_states_of_different_flavors_are_not_compared() -> None:
     with pytest.raises(TypeError):
         holds(mysql(f"{A}:1"), mariadb("0-1-1"))
+
+ARITHMETIC = [  # (left, right, left minus right, left union right)
+    (f"{A}:1-10", f"{A}:3-4", f"{A}:1-2:5-10", f"{A}:1-10"),
+    (f"{A}:1-10", f"{A}:1-10", "", f"{A}:1-10"),
+    (f"{A}:1-5", f"{A}:6-9", f"{A}:1-5", f"{A}:1-9"),
+    (f"{A}:1-5:8", f"{B}:1,{A}:5-8", f"{A}:1-4", f"{A}:1-8,{B}:1"),
+    ("", f"{A}:1", "", f"{A}:1"),
+    (f"{A}:1-3:x:1-2", f"{A}:1-3", f"{A}:x:1-2", f"{A}:1-3:x:1-2"),
+    (f"{A}:2-9", f"{A}:1-3:5:9-12", f"{A}:4:6-8", f"{A}:1-12"),
+]
+
+
+@pytest.mark.parametrize("left, right, difference, _union", ARITHMETIC)
+def test_a_mysql_set_minus_another_keeps_what_the_other_lacks(left: str, right: str, difference: str, _union: str) -> None:
+    assert str(mysql(left).minus(mysql(right))) == difference
+
+
+@pytest.mark.parametrize("left, right, _difference, union", ARITHMETIC)
+def test_the_union_of_mysql_sets_holds_the_transactions_of_both(left: str, right: str, _difference: str, union: str) -> None:
+    assert str(mysql(left).union(mysql(right))) == union
+
+
+def test_a_mariadb_state_after_transactions_stands_at_each_servers_newest() -> None:
+    assert str(mariadb("0-1-5,0-2-7,1-1-3").after(mariadb("0-2-8,2-3-1"))) == "0-1-5,0-2-8,1-1-3,2-3-1"
+
+
+def test_a_mariadb_position_is_the_highest_number_of_each_domain() -> None:
+    assert str(mariadb("0-1-5,0-2-7,1-1-3").position()) == "0-2-7,1-1-3"

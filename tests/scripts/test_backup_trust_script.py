@@ -170,7 +170,7 @@ def test_a_mysql_backup_whose_manifest_names_no_mysql_gtid_set_is_refused_before
     assert result.returncode != 0
     assert "the manifest of backup 20260101T023000Z: its gtid is not a mysql GTID state" in result.stderr, \
         result.stderr
-    assert not (pod.data / "mysql").exists() and not (pod.data / "restore-pending").exists()
+    assert not (pod.data / "mysql").exists() and not (pod.data / "restore-pending.json").exists()
 
 
 def test_a_crafted_binlog_history_in_the_manifest_is_refused_before_anything_is_fetched(pod):
@@ -199,31 +199,6 @@ def test_every_field_of_a_manifest_has_a_grammar(pod, line):
     result = pod.restore(RESTORE_NAME=NAME)
     assert result.returncode != 0 and "refusing" in result.stderr, result.stderr
     assert not pod.ran("mbstream")
-
-
-def test_a_crafted_gtid_in_the_restore_hand_over_file_stops_the_replay_before_any_server(pod):
-    (pod.data / "restore-pending").write_text(f"name={NAME}\ngtid={CRAFTED_GTID}\nend=2026-01-01T02:31:00Z\n")
-    (pod.data / "restore-binlogs").mkdir()
-    (pod.data / "restore-binlogs" / "mysql-bin.000004").write_text("")
-    result = pod.run("restore-replay.sh", RESTORE_TO="0-100-50")
-    assert result.returncode != 0
-    assert "gtid in " in result.stderr and "is not well-formed" in result.stderr, result.stderr
-    assert not pod.ran("mariadbd") and not pod.ran("mariadb-binlog")
-
-
-@pytest.mark.parametrize("flavor, gtid, options", [
-    ("mariadb", "0-100-42", ["--read-only=OFF"]),
-    ("mysql", "3e11fa47-71ca-11e1-9e33-c80aa9000100:1-77", ["--read-only=OFF", "--super-read-only=OFF"]),
-])
-def test_the_replay_server_runs_writable_whatever_options_the_pod_got(pod, flavor, gtid, options):
-    """After a restart of pod 0, init-mysql gives it replica.cnf (read-only; super-read-only on
-    MySQL, which refuses even root): the replay's server overrides both on its command line."""
-    (pod.data / "restore-pending").write_text(f"name={NAME}\ngtid={gtid}\nend=2026-01-01T02:31:00Z\n")
-    result = pod.run("restore-replay.sh", DB_FLAVOR=flavor, DB_VERSION="8.4" if flavor == "mysql" else "11.8")
-    assert "the server did not start on the restored data" in result.stderr, result.stderr  # the stub exits
-    [call] = [line.split()[1:] for line in pod.calls.read_text().splitlines()
-              if line.startswith(("mariadbd ", "mysqld "))]
-    assert all(option in call for option in options), call
 
 
 def test_an_object_changed_in_the_bucket_fails_authentication_and_nothing_is_used(pod):

@@ -1,114 +1,99 @@
-"""restore-replay.sh on MySQL with restoreTo one GTID: the real script, with stub tools (the
-pod of test_backup_trust_script.py) whose mysqlbinlog prints the decoded archive given here. The
-replay is cut in binary-log order just after the target's transaction, whatever other sources'
-transactions interleave; a target the archive and the backup lack stops it before any server."""
+"""restore-replay.sh, what remains of it after replay-plan (mysql_cluster_agent/replay_plan.py):
+the real script with stub tools (the pod of test_backup_trust_script.py) and a plan as the Python
+step writes it. It runs the server writable without networking, feeds the prologue once and marks
+that it did, replays with the plan's options after the server's own GTID state, and clears the
+restore only when the replay succeeded."""
 from __future__ import annotations
 
 import pytest
 
 from test_backup_trust_script import NAME, pod  # noqa: F401 (the fixture)
 
-OLD = "3e11fa47-71ca-11e1-9e33-c80aa9000100"  # the first primary
-NEW = "5b0c1d2e-3f40-11f1-8a9b-0242ac120002"  # the primary after a failover
-BACKUP_GTID = f"{OLD}:1-4"
-
-
-def transaction(at: int, gtid: str) -> str:
-    """mysqlbinlog's decoding of one transaction: its GTID event at `at`, then its row events
-    and COMMIT, 234 bytes in all."""
-    return (f"# at {at}\n#260101  2:32:00 server id 1  end_log_pos {at + 79} CRC32 0x1a2b3c4d \tGTID\t"
-            f"last_committed=0\tsequence_number=1\trbr_only=yes\n"
-            f"/*!50718 SET TRANSACTION ISOLATION LEVEL READ COMMITTED*//*!*/;\n"
-            f"SET @@SESSION.GTID_NEXT= '{gtid}'/*!*/;\n"
-            f"# at {at + 79}\n#260101  2:32:00 server id 1  end_log_pos {at + 203} CRC32 0x1a2b3c4d \t"
-            f"Write_rows: table id 90 flags: STMT_END_F\nBINLOG '\nAAAA\n'/*!*/;\n"
-            f"# at {at + 203}\n#260101  2:32:00 server id 1  end_log_pos {at + 234} CRC32 0x1a2b3c4d \t"
-            f"Xid = 12\nCOMMIT/*!*/;\n")
-
-
-def decoded_log(*gtids: str) -> str:
-    body = "".join(transaction(197 + 234 * index, gtid) for index, gtid in enumerate(gtids))
-    return (f"# at 4\n#260101  2:31:00 server id 1  end_log_pos 126 CRC32 0x1a2b3c4d \tStart: binlog v 4\n"
-            f"# at 126\n#260101  2:31:00 server id 1  end_log_pos 197 CRC32 0x1a2b3c4d \tPrevious-GTIDs\n"
-            f"# {BACKUP_GTID}\n{body}"
-            "SET @@SESSION.GTID_NEXT= 'AUTOMATIC' /* added by mysqlbinlog */ /*!*/;\nDELIMITER ;\n")
+OLD = "3e11fa47-71ca-11e1-9e33-c80aa9000100"
+STATE = f"{OLD}:1-6"
 
 
 @pytest.fixture
-def mysql_pod(pod, tmp_path):  # noqa: F811 (the fixture imported above)
-    """Pod 0 of a MySQL cluster after restore.sh: backup NAME at BACKUP_GTID, and two archived
-    logs in which the old and the new primary's transactions interleave."""
-    archive = {"mysql-bin.000004": decoded_log(f"{OLD}:5", f"{NEW}:1", f"{OLD}:6"),
-               "mysql-bin.000005": decoded_log(f"{NEW}:2")}
-    (tmp_path / "decoded").mkdir()
-    (pod.data / "restore-binlogs").mkdir()
-    for log, text in archive.items():
-        (pod.data / "restore-binlogs" / log).write_text("binary")
-        (tmp_path / "decoded" / log).write_text(text)
-    (pod.data / "restore-pending").write_text(f"name={NAME}\ngtid={BACKUP_GTID}\nend=2026-01-01T02:31:00Z\n")
+def planned(pod, tmp_path):  # noqa: F811 (the fixture imported above)
+    """Pod 0 after the restore and replay-plan: one archived log, cut at offset 665."""
+    plan = tmp_path / "replay-plan"
+    plan.mkdir()
+    archive = pod.data / "restore-binlogs"
+    archive.mkdir()
+    (archive / "mysql-bin.000004").write_text("binary")
+    (pod.data / "restore-pending.json").write_text("{}")
+    files = {"backup": NAME, "binlogs": f"{archive / 'mysql-bin.000004'}\n", "start-option": "--exclude-gtids=",
+             "binlog-options": "--stop-position=665\n", "position-query": "SELECT @@GLOBAL.gtid_executed;\n",
+             "up-to": f" up to {OLD}:6", "prologue.sql": "SET sql_log_bin=0;\nRESET BINARY LOGS AND GTIDS;\n"}
+    for name, text in files.items():
+        (plan / name).write_text(text)
     stubs, calls = tmp_path / "stubs", pod.calls
-    state = f"{OLD}:1-6,\n{NEW}:1-2"
     bodies = {
-        # Decodes one log alone (the search); a replay (options, logs) prints no statements.
-        "mysqlbinlog": f'if (($# == 1)); then exec cat "{tmp_path}/decoded/$(basename "$1")"; fi',
+        "mysqlbinlog": "echo 'INSERT'",
         "mysqld": "sleep 60 & child=$!\ntrap 'kill $child; exit 0' TERM\nwait",
-        "mysql": f'[[ " $* " == *" -e "* ]] || cat >/dev/null\nprintf "%s\\n" "${{STUB_STATE:-{state}}}"',
+        # Records what it was fed; answers the position query with the server's state.
+        "mysql": f'[[ " $* " == *" -e "* ]] && exit 0\ncat >>"{tmp_path}/fed"\n'
+                 f'echo "${{STUB_STATE:-{OLD}:1-4}}"\nexit "${{STUB_FAIL:-0}}"',
     }
     for tool, body in bodies.items():
         (stubs / tool).write_text(f'#!/bin/bash\necho "{tool} $*" >>"{calls}"\n{body}\n')
-    pod.run_mysql = lambda target, **env: pod.run("restore-replay.sh", DB_FLAVOR="mysql",
-                                                  DB_VERSION="8.4", RESTORE_TO=target, **env)
+    pod.plan = plan
+    pod.fed = lambda: (tmp_path / "fed").read_text() if (tmp_path / "fed").exists() else ""
+    pod.run_replay = lambda **env: pod.run("restore-replay.sh", DB_FLAVOR="mysql", DB_VERSION="8.4",
+                                           REPLAY_PLAN_DIR=str(plan), **env)
     pod.replays = lambda: [line.split()[1:] for line in calls.read_text().splitlines()
-                           if line.startswith("mysqlbinlog --")]
+                           if line.startswith("mysqlbinlog ")] if calls.exists() else []
     return pod
 
 
-def test_a_gtid_target_replays_up_to_its_transaction_in_binary_log_order(mysql_pod):
-    result = mysql_pod.run_mysql(f"{NEW}:1")
+def test_the_replay_feeds_the_prologue_then_replays_after_the_servers_state_with_the_plans_options(planned):
+    result = planned.run_replay()
     assert result.returncode == 0, result.stderr
-    # The next transaction's GTID event (OLD:6) begins at 197 + 2 * 234; no later log is read.
-    assert mysql_pod.replays() == [[f"--exclude-gtids={OLD}:1-6,{NEW}:1-2", "--stop-position=665",
-                                    str(mysql_pod.data / "restore-binlogs" / "mysql-bin.000004")]]
+    assert "RESET BINARY LOGS AND GTIDS;" in planned.fed()
+    assert planned.replays() == [[f"--exclude-gtids={OLD}:1-4", "--stop-position=665",
+                                  str(planned.data / "restore-binlogs" / "mysql-bin.000004")]]
+    assert f"replaying 1 archived binary logs after GTID {OLD}:1-4 up to {OLD}:6" in result.stderr
     assert f"restore of backup {NAME} complete" in result.stderr
 
 
-def test_a_gtid_target_that_ends_its_log_replays_that_log_whole_and_no_later_one(mysql_pod):
-    result = mysql_pod.run_mysql(f"{OLD.upper()}:6")
+def test_a_finished_replay_clears_the_hand_over_the_archive_and_the_mark(planned):
+    assert planned.run_replay().returncode == 0
+    assert not [path.name for path in planned.data.iterdir() if path.name.startswith("restore-")]
+
+
+def test_a_plan_without_prologue_resumes_without_resetting_the_gtid_state(planned):
+    (planned.plan / "prologue.sql").unlink()
+    result = planned.run_replay()
     assert result.returncode == 0, result.stderr
-    assert mysql_pod.replays() == [[f"--exclude-gtids={OLD}:1-6,{NEW}:1-2",
-                                    str(mysql_pod.data / "restore-binlogs" / "mysql-bin.000004")]]
+    assert f"resuming the replay of backup {NAME}" in result.stderr
+    assert "RESET" not in planned.fed()
 
 
-def test_a_replay_that_ends_without_the_targets_transaction_fails_and_keeps_the_archive(mysql_pod):
-    """The archive held only the start of the transaction (its log was cut): the server's GTID
-    state after the replay lacks the target, so nothing is marked done and the pod retries."""
-    result = mysql_pod.run_mysql(f"{NEW}:1", STUB_STATE=f"{OLD}:1-5")
+def test_a_failed_replay_keeps_the_archive_the_hand_over_and_the_mark_that_the_prologue_ran(planned):
+    result = planned.run_replay(STUB_FAIL="1")
     assert result.returncode != 0
-    assert f"the replay ended before restoreTo {NEW}:1's transaction was complete" in result.stderr, \
-        result.stderr
-    assert (mysql_pod.data / "restore-pending").exists()
-    assert (mysql_pod.data / "restore-binlogs" / "mysql-bin.000004").exists()
+    assert "could not set the GTID state" in result.stderr or "the replay failed" in result.stderr
+    assert (planned.data / "restore-pending.json").exists()
+    assert (planned.data / "restore-binlogs" / "mysql-bin.000004").exists()
 
 
-def test_a_gtid_target_neither_archived_nor_in_the_backup_stops_before_any_server(mysql_pod):
-    result = mysql_pod.run_mysql(f"{NEW}:3")
-    assert result.returncode != 0
-    assert (f"restoreTo {NEW}:3 is in neither backup {NAME} nor the 2 binary logs archived after it; "
-            "name a GTID the primary committed after the backup") in result.stderr, result.stderr
-    assert not mysql_pod.ran("mysqld") and not mysql_pod.replays()
+def test_without_a_plan_no_restore_is_pending_and_nothing_runs(planned):
+    for path in planned.plan.iterdir():
+        path.unlink()
+    result = planned.run_replay()
+    assert result.returncode == 0 and "no restore pending" in result.stderr
+    assert not planned.ran("mysqld") and not planned.replays()
 
 
-def test_a_gtid_target_inside_the_backup_asks_for_an_older_backup(mysql_pod):
-    result = mysql_pod.run_mysql(f"{OLD}:3")
-    assert result.returncode != 0
-    assert f"restoreTo {OLD}:3 is in backup {NAME}" in result.stderr, result.stderr
-    assert "choose an older backup in restoreFrom" in result.stderr
-    assert not mysql_pod.ran("mysqld")
-
-
-@pytest.mark.parametrize("target", ["0-100-50", f"{OLD}:0", f"{OLD}:1-6", f"{OLD}:6;id", f"{OLD}:$((1))"])
-def test_a_target_that_is_not_one_mysql_gtid_is_refused_before_anything_runs(mysql_pod, target):
-    result = mysql_pod.run_mysql(target)
-    assert result.returncode != 0
-    assert "restoreTo is not well-formed" in result.stderr, result.stderr
-    assert not mysql_pod.ran("mysqlbinlog") and not mysql_pod.ran("mysqld")
+@pytest.mark.parametrize("flavor, options", [
+    ("mariadb", ["--read-only=OFF"]), ("mysql", ["--read-only=OFF", "--super-read-only=OFF"])])
+def test_the_replay_server_runs_writable_whatever_options_the_pod_got(planned, flavor, options):
+    """After a restart of pod 0, init-mysql gives it replica.cnf (read-only; super-read-only on
+    MySQL, which refuses even root): the replay's server overrides both on its command line."""
+    result = planned.run(
+        "restore-replay.sh", DB_FLAVOR=flavor, DB_VERSION="8.4" if flavor == "mysql" else "11.8",
+        REPLAY_PLAN_DIR=str(planned.plan))
+    assert "the server did not start on the restored data" in result.stderr or result.returncode == 0, result.stderr
+    [call] = [line.split()[1:] for line in planned.calls.read_text().splitlines()
+              if line.startswith(("mariadbd ", "mysqld "))]
+    assert all(option in call for option in options), call

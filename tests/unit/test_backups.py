@@ -172,7 +172,7 @@ def test_every_pod_runs_the_binary_log_archive_which_rotates_at_the_configured_i
 def test_a_restore_runs_after_the_clone_step_and_before_the_server(rendered):
     pod = find(rendered(**S3, restoreFrom="latest"), "StatefulSet")["spec"]["template"]["spec"]
     assert names(pod["initContainers"]) == [
-        "init-mysql", "clone-mysql", "rclone-tools", "restore-plan", "restore", "restore-replay"]
+        "init-mysql", "clone-mysql", "rclone-tools", "restore-plan", "restore", "replay-plan", "restore-replay"]
 
 
 def test_a_restore_from_another_prefix_reads_that_prefix_of_the_same_target(rendered):

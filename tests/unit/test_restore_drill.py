@@ -51,7 +51,8 @@ def test_a_schedule_that_never_fires_is_refused_naming_the_key(rendered):
 def test_the_pod_restores_then_checks_the_chain_then_replays_then_proves(rendered):
     pod = drill_pod(rendered(**S3))
     assert [c["name"] for c in pod["initContainers"]] == [
-        "rclone-tools", "restore-plan", "restore", "restore-drill-plan", "restore-replay"]
+        "rclone-tools", "restore-plan", "restore", "restore-drill-plan", "replay-plan", "restore-replay",
+        "restore-drill-server"]
     assert [c["name"] for c in pod["containers"]] == ["restore-drill"]
     assert pod["restartPolicy"] == "Never"
     assert all(c["terminationMessagePolicy"] == "FallbackToLogsOnError"
@@ -93,13 +94,17 @@ def secret_files(manifests, container: str) -> set[str]:
             for key in keys or ["*"]}
 
 
-def test_a_mysql_cluster_gets_the_drill_whose_plan_runs_the_server_reading_its_certificate(rendered):
-    # The plan compares GTID sets with the server's own functions (restore-drill-plan.sh).
+def test_the_drill_plan_and_verdict_run_in_the_agent_and_read_no_certificate_key(rendered):
+    # They read files only: the archive and the scratch server's binary logs (restore_drill.py).
     manifests = rendered(**{**S3, "flavor": "mysql", "version": "9.7"})
-    assert "/etc/mysql-cluster/tls/tls.key" in secret_files(manifests, "restore-drill-plan")
-    assert secret_files(manifests, "restore-drill-plan") == secret_files(manifests, "restore-replay")
+    pod = drill_pod(manifests)
+    for step, command in (("restore-drill-plan", "drill-plan"), ("restore-drill", "drill-verdict")):
+        [container] = [c for c in pod["initContainers"] + pod["containers"] if c["name"] == step]
+        assert container["command"][-1] == command
+        assert "/etc/mysql-cluster/tls/tls.key" not in secret_files(manifests, step)
 
 
-def test_a_mariadb_drill_plan_runs_no_server_and_reads_no_certificate_key(rendered):
-    manifests = rendered(**{**S3, "version": "11.8"})
-    assert "/etc/mysql-cluster/tls/tls.key" not in secret_files(manifests, "restore-drill-plan")
+def test_the_scratch_server_step_reads_the_certificate_its_options_name_as_the_replay_does(rendered):
+    manifests = rendered(**{**S3, "flavor": "mysql", "version": "9.7"})
+    assert "/etc/mysql-cluster/tls/tls.key" in secret_files(manifests, "restore-drill-server")
+    assert secret_files(manifests, "restore-drill-server") == secret_files(manifests, "restore-replay")

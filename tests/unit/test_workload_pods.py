@@ -24,7 +24,7 @@ EVERYTHING = {"flavor": "mariadb", "backupTarget": "s3", "backupS3Endpoint": "ht
               "backupSchedule": "30 2 * * *", "restoreFrom": "latest", "metrics": "true",
               "imagePullSecrets": '["registry-a", "registry-b"]'}
 # The containers that run the server, whose options name its certificate and key.
-SERVER_CONTAINERS = ("mysql", "restore-replay", "restore-drill")
+SERVER_CONTAINERS = ("mysql", "restore-replay", "restore-drill-server")
 # The restore drill's pod connects to no server of the cluster: it gets none of its passwords.
 WITHOUT_PASSWORDS = ("CronJob:restore-drill",)
 SCRIPT_PATH = re.compile(r"/opt/mysql-cluster/scripts/([\w.-]+\.sh)")
