@@ -4,6 +4,7 @@
           role (role_loop.py) and serves the switchover Job's role requests (role_api.py)
   state   prints this server's state as JSON, as the port serves it
   peers   prints the other pods' states as their agents serve them, one JSON line each
+  donor   the donor init container: chooses the pods a clone copies (donor.py)
   switchover  the switchover Job's command: moves the primary through the agents (switchover.py)
 
 A wrong environment or a missing file ends it with one line naming what is wrong, and exit 2.
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
-from . import switchover
+from . import donor, switchover
 from .api import AgentServer, serve_in_background
 from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
@@ -28,7 +29,7 @@ from .peers import ask_peers, peer_ordinals
 from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
-USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover}"
+USAGE = "usage: python3 -m mysql_cluster_agent {serve|state|peers|donor|switchover}"
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -93,7 +94,8 @@ def print_peers(config: AgentConfig) -> int:
 
 
 COMMANDS: dict[str, Callable[[AgentConfig], int]] = {
-    "serve": serve, "state": print_state, "peers": print_peers}
+    "serve": serve, "state": print_state, "peers": print_peers,
+    "donor": donor.main}
 
 
 def main(argv: Sequence[str]) -> int:

@@ -100,7 +100,7 @@ def test_server_clone_sidecar_and_agent_read_the_certificate_from_the_secret_rea
     assert tls_volume(manifests) == [{"name": "tls", "secret": {
         "secretName": "mysql-tls", "defaultMode": 0o440,
         "items": [{"key": key, "path": key} for key in TLS_FILES]}}]
-    assert containers_mounting_tls(manifests) == ["clone-mysql", "mysql", "backup", "agent"]
+    assert containers_mounting_tls(manifests) == ["donor", "clone-mysql", "mysql", "backup", "agent"]
 
 
 def test_scripts_are_told_where_the_certificate_is(rendered):
