@@ -21,7 +21,8 @@ APP_PASSWORD_KEY = "app-password"
 CATCH_UP_TIMEOUT = 60.0
 # How a clone reports where the new replica starts (scripts/clone.sh): a GTID position, or (MySQL's
 # CLONE) the copy's own gtid_executed.
-_CLONE_START = re.compile(r"clone complete; replication will start (?:at GTID (\S+)|from the copy's own (gtid_executed))")
+# The agent's line when it starts a fresh clone's replication (role_loop.py).
+_CLONE_START = re.compile(r"starting (?:at the clone's GTID (\S+)|from the copy's own (gtid_executed))")
 
 
 class Cluster:
@@ -167,10 +168,11 @@ class Cluster:
 
     def clone_start(self, pod: str) -> str:
         """The GTID position the pod's latest clone started replication from ("gtid_executed"
-        for a MySQL clone, which starts from the copy's own GTID state)."""
-        log = self.harness.log_tail(pod, "clone-mysql", lines=10_000)
+        for a MySQL clone, which starts from the copy's own GTID state), as its agent logs it
+        once it applied it."""
+        log = self.harness.log_tail(pod, "agent", lines=10_000)
         found = ["".join(groups) for groups in _CLONE_START.findall(log)]
-        assert len(found) == 1, f"expected one completed clone in the log of {pod}:\n{log}"
+        assert len(found) == 1, f"expected one clone's start in the agent log of {pod}:\n{log}"
         return found[0]
 
 
