@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# clone-mysql: gives a new replica the data of a healthy peer (donor.sh). The copy lands in a
+# clone-mysql: gives a new replica the data of a healthy peer, the donors the agent chose (the
+# `donor` init container, or the agent for a rebuild: mysql_cluster_agent/donor.py). The copy lands in a
 # staging directory on the data volume: MariaDB's as a streamed backup, checked and prepared;
 # MySQL's by the server's CLONE plugin (clone-plugin.sh), checked. Only then is it moved into
 # place, system schema last, so a partial copy never becomes a data directory; a failed attempt is
@@ -9,24 +10,13 @@ set -euo pipefail
 SCRIPT_NAME=clone-mysql
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=coordinates.sh
-source "$(dirname "${BASH_SOURCE[0]}")/coordinates.sh"
 # shellcheck source=backup-stream-end.sh
 source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
-# shellcheck source=heartbeat.sh
-source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
-# shellcheck source=gtid.sh
-source "$(dirname "${BASH_SOURCE[0]}")/gtid.sh"
-# shellcheck source=topology.sh
-source "$(dirname "${BASH_SOURCE[0]}")/topology.sh"
-# shellcheck source=donor.sh
-source "$(dirname "${BASH_SOURCE[0]}")/donor.sh"
 # shellcheck source=clone-plugin.sh
 source "$(dirname "${BASH_SOURCE[0]}")/clone-plugin.sh"
 
-require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS REPLICATION_USER MYSQL_PORT
+require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS DONOR_DIR MYSQL_PORT
 is_mariadb || require_env BACKUP_USER
-ordinal=$(pod_ordinal)
 datadir="$DATA_VOLUME/$DATA_SUBDIR"
 staging="$DATA_VOLUME/clone-staging"
 
@@ -41,11 +31,12 @@ if [[ -d "$datadir" ]] && entries=("$datadir"/*) && ((${#entries[@]} > 0)); then
   die "$datadir holds files but no database; move them away to let this pod clone again"
 fi
 
-peer_options=$(client_options "$REPLICATION_USER" replication-password)
-if ((ordinal == 0)) && [[ -z "$(peer_states "$peer_options" "$ordinal")" ]]; then
+if [[ -e "$DONOR_DIR/new-database" ]]; then
   log "no other pod answers: pod 0 starts a new database"
   exit 0
 fi
+[[ -f "$DONOR_DIR/donors" ]] || die "$DONOR_DIR/donors is missing: no donor was chosen (see the donor container's log)"
+donors=$(<"$DONOR_DIR/donors")
 source_host=''
 if is_mariadb; then
   transfer=$(stream_transfer_tool)
@@ -86,8 +77,8 @@ move_all_but_mysql() {
   done
 }
 
-# MariaDB: streams a backup of the donor into the staging directory and prepares it; prints the
-# GTID position it stands at.
+# MariaDB: streams a backup of the donor into the staging directory and prepares it; its info
+# files say where it stands (the agent reads them: BACKUP_INFO_STATE).
 receive_backup() {
   mkdir -p "$staging" || { log "cannot create $staging"; return 1; }
   log "streaming a backup from $source_host:$BACKUP_PORT with $transfer$(tls_enabled && echo ' over mutual TLS')"
@@ -98,41 +89,36 @@ receive_backup() {
   "$backup" --prepare --target-dir="$staging" ||
     { log "$backup --prepare failed"; return 1; }
   prepared || { log "the backup is not marked as prepared after --prepare"; return 1; }
-  backup_coordinates "$staging"
 }
 
-# Runs in a condition, where errexit is off: every step checks its own status.
+# Runs in a condition, where errexit is off: every step checks its own status. Attempt <n> copies
+# the donors in turn, so that one that failed is tried again only after all others.
 clone_once() {
-  local donor coordinates
-  donor=$(choose_donor "$peer_options" "$ordinal") || { log "no pod answers to serve a copy"; return 1; }
-  source_host=$(pod_host "$donor")
+  local coordinates=$BACKUP_INFO_STATE
+  source_host=$(<"$DONOR_DIR/donor-$((($1 - 1) % donors + 1))") || { log "cannot read the donor"; return 1; }
   rm -rf "$staging" || { log "cannot remove $staging"; return 1; }
   if is_mariadb; then
-    coordinates=$(receive_backup) || return 1
+    receive_backup || return 1
   else
     coordinates=$(clone_with_plugin "$source_host" "$staging" "$DATA_VOLUME/clone-recipient") || return 1
   fi
-  [[ -n "$coordinates" ]] || { log "the copy does not say where replication should start"; return 1; }
   # The donor's server UUID must not be inherited (CLONE leaves it behind itself); the stream's
   # end record is no data.
   rm -f "$staging/auto.cnf" "$staging/$BACKUP_END_FILE"
-  # Coordinates first: a crash before the system schema is in place leaves no database, so the
-  # clone repeats. The directory is filled, not replaced: containers may mount it (subPath).
+  # Coordinates first (with the info files they point to): a crash before the system schema is in
+  # place leaves no database, so the clone repeats. The directory is filled, not replaced:
+  # containers may mount it (subPath).
   if ! { printf '%s\n' "$coordinates" >"$pending.tmp" && mv "$pending.tmp" "$pending" &&
     rm -f "$pending.applied" && sync && mkdir -p "$datadir" && move_all_but_mysql "$staging" "$datadir" &&
     sync && mv "$staging/mysql" "$datadir/mysql" && rmdir "$staging" && sync; }; then
     log "cannot move the copy into $datadir"
     return 1
   fi
-  if [[ "$coordinates" == "$OWN_GTID_STATE" ]]; then
-    log "clone complete; replication will start from the copy's own gtid_executed"
-  else
-    log "clone complete; replication will start at GTID $coordinates"
-  fi
+  log "clone complete from $source_host; the agent starts replication where the copy stands"
 }
 
 attempt=1
-until clone_once; do
+until clone_once "$attempt"; do
   ((attempt < CLONE_ATTEMPTS)) ||
     die "giving up after $attempt attempts to clone from $source_host; the pod will restart and try again"
   delay=$((2 ** attempt < 60 ? 2 ** attempt : 60))

@@ -192,6 +192,10 @@ role_taken_mark() {
 # DIRECTORY, seen on 9.7.4), so replication starts from the copy's own state by auto-position.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 OWN_GTID_STATE=own-gtid-executed
+# The coordinates a clone leaves when the backup tool's info files, moved into the data directory
+# with the copy, say where it stands (the agent reads them: backup_info.py).
+# shellcheck disable=SC2034
+BACKUP_INFO_STATE=backup-info
 
 # Where a clone leaves the coordinates the new replica starts replicating from.
 pending_coordinates_file() {

@@ -17,6 +17,7 @@ from pulumi_kubernetes.meta import v1 as meta
 from . import exporter
 from .agent_config_map import agent_volume
 from .agent_container import READINESS_PATH, READINESS_PORT, SOCKET, agent_container
+from .donor_container import DONOR_DIR, donor_container, donor_mount, donor_volume
 from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
@@ -95,6 +96,7 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("BACKUP_THROTTLE_MIB", -(-settings.backup_throttle_bytes_per_second // THROTTLE_UNIT_BYTES)),
         _env("REPLICATION_HEARTBEAT_SECONDS", REPLICATION_HEARTBEAT_SECONDS),
         _env("CLIENT_OPTIONS_DIR", CLIENT_OPTIONS_DIR),
+        _env("DONOR_DIR", DONOR_DIR),
         _env("TMPDIR", "/tmp"),
         # The scripts use TLS exactly when this is set.
         *([_env("TLS_DIR", TLS_DIR)] if pod.tls_secret_name is not None else []),
@@ -163,9 +165,8 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
         image=pod.backup_image,
         command=script_command("clone.sh"),
         env=env + [_env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)],
-        # The topology to ask the other pods which one to copy (donor.sh).
         volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"),
-                       _mount("client-options", CLIENT_OPTIONS_DIR), topology_mount(),
+                       _mount("client-options", CLIENT_OPTIONS_DIR), donor_mount(read_only=True),
                        scripts_mount()],
         resources=pod.resources("backup"),
     )
@@ -180,8 +181,10 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         _mount("tmp", "/tmp"),
         _mount("client-options", CLIENT_OPTIONS_DIR),
         _mount("run", "/var/run/mysqld"),
-        # The rebuild (server.sh): the mark, the diverged data set aside, the clone's staging.
+        # The rebuild (server.sh): the mark, the diverged data set aside, the clone's staging, and
+        # the donors the agent chose.
         _mount("data", DATA_VOLUME_MOUNT),
+        donor_mount(read_only=True),
         topology_mount(),
         scripts_mount(),  # for the liveness probe
     ]
@@ -265,6 +268,7 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
         topology_volume(pod.topology_config_map_name),
         scripts_volume(pod.scripts_config_map_name),
         agent_volume(pod.agent_config_map_name),
+        donor_volume(),
     ]
     if pod.server.flavor == "mysql":
         volumes.append(core.VolumeArgs(name="mysql-files", empty_dir=core.EmptyDirVolumeSourceArgs()))
@@ -278,7 +282,8 @@ def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContain
     containers.append(agent_container(
         pod, env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
         + (exporter.sidecar_env() if pod.metrics_secret_name is not None else []),
-        [_mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR)]))
+        [_mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR),
+         donor_mount(read_only=False)]))
     if pod.metrics_secret_name is not None:
         containers.append(PodContainer(
             exporter.exporter_container(pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE),
@@ -291,7 +296,9 @@ def database_pod_template(pod: PodSettings, additions: PodAdditions = PodAdditio
     env = _cluster_env(pod)
     return pod_template(
         pod, pod.names.labels,
-        init_containers=[PodContainer(_init_mysql(pod, env)), PodContainer(_clone_mysql(pod, env)),
+        init_containers=[PodContainer(_init_mysql(pod, env)),
+                         donor_container(pod, env, CLONE_ATTEMPTS, _mount("data", DATA_VOLUME_MOUNT, read_only=True)),
+                         PodContainer(_clone_mysql(pod, env)),
                          *additions.init_containers],
         containers=_containers(pod, env) + list(additions.containers),
         volumes=_volumes(pod) + list(additions.volumes),

@@ -5,6 +5,7 @@
           pod's readiness verdict (readiness_probe.py)
   state   prints this server's state as JSON, as the port serves it
   peers   prints the other pods' states as their agents serve them, one JSON line each
+  donor   the donor init container: chooses the pods a clone copies (donor.py)
   switchover  the switchover Job's command: moves the primary through the agents (switchover.py)
   backup-record  the backup Job's last step: checks the upload, writes the manifest, applies retention
   restore-plan   pod 0's restore: chooses and checks the backup, hands restore.sh what to stream
@@ -23,7 +24,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
-from . import backup_record, replay_plan, restore_drill, restore_plan, switchover
+from . import backup_record, donor, replay_plan, restore_drill, restore_plan, switchover
 from .api import AgentServer, serve_in_background
 from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
@@ -34,7 +35,7 @@ from .readiness_probe import readiness_settings, serve_readiness
 from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
-USAGE = ("usage: python3 -m mysql_cluster_agent {serve|state|peers|switchover|backup-record|restore-plan|"
+USAGE = ("usage: python3 -m mysql_cluster_agent {serve|state|peers|donor|switchover|backup-record|restore-plan|"
          "replay-plan|drill-plan|drill-verdict}")
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
@@ -103,7 +104,8 @@ def print_peers(config: AgentConfig) -> int:
 
 
 COMMANDS: dict[str, Callable[[AgentConfig], int]] = {
-    "serve": serve, "state": print_state, "peers": print_peers}
+    "serve": serve, "state": print_state, "peers": print_peers,
+    "donor": donor.main}
 
 
 def main(argv: Sequence[str]) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import AgentConfig
-from .dialect import REPLICA_STATUS_SOURCE_HOST_COLUMN, Dialect
+from .dialect import REPLICA_STATUS_SOURCE_HOST_COLUMN, Dialect, Flavor
 from .local_server import Sql
 from .own_state import read_own_state
 from .peers import PeerAnswer, peer_ordinals
@@ -42,6 +42,23 @@ def designated_primary(topology_dir: Path) -> int:
     return int(text)
 
 
+def peer_states(flavor: Flavor, answers: Sequence[PeerAnswer]) -> tuple[dict[int, ServerState | None], dict[int, str]]:
+    """The peers' states from their agents' answers; a state that is refused counts as no
+    answer. Also why each peer that did not count did not."""
+    states: dict[int, ServerState | None] = {}
+    problems: dict[int, str] = {}
+    for answer in answers:
+        states[answer.ordinal] = None
+        if answer.state is None:
+            problems[answer.ordinal] = answer.problem
+            continue
+        try:
+            states[answer.ordinal] = ServerState.from_wire(flavor, answer.ordinal, dict(answer.state))
+        except ValueError as error:
+            problems[answer.ordinal] = f"its state is refused: {error}"
+    return states, problems
+
+
 @dataclass(frozen=True)
 class Gathered:
     view: ClusterView
@@ -53,17 +70,7 @@ def gather(config: AgentConfig, sql: Sql, dialect: Dialect, ask: AskPeers, role_
            now_micros: int) -> Gathered:
     me = read_local_state(sql, dialect, config.ordinal, now_micros // 1_000_000)
     replicas = config.replicas()
-    peers: dict[int, ServerState | None] = {}
-    problems: dict[int, str] = {}
-    for answer in ask(peer_ordinals(config.ordinal, replicas)):
-        peers[answer.ordinal] = None
-        if answer.state is None:
-            problems[answer.ordinal] = answer.problem
-            continue
-        try:
-            peers[answer.ordinal] = ServerState.from_wire(dialect.flavor, answer.ordinal, dict(answer.state))
-        except ValueError as error:
-            problems[answer.ordinal] = f"its state is refused: {error}"
+    peers, problems = peer_states(dialect.flavor, ask(peer_ordinals(config.ordinal, replicas)))
     view = ClusterView(me=me, peers=peers, designated_primary=designated_primary(config.topology_dir),
                        now_micros=now_micros, hosts=tuple(config.pod_host(n) for n in range(max(replicas, config.ordinal + 1))),
                        role_given_at=role_given_at)

@@ -10,13 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .backup_info import BackupInfoError, backup_coordinates
 from .dialect import Dialect, Flavor
 from .gtid import MariadbGtidState, MysqlGtidSet, parse_gtid
 from .local_server import Sql, SqlError
 
-# What a clone leaves in the pending coordinates file when the copy carries its GTID state itself
-# (MySQL's CLONE copies gtid_executed with the data): scripts/lib.sh OWN_GTID_STATE.
+# What a clone leaves in the pending coordinates file (scripts/lib.sh): OWN_GTID_STATE when the
+# copy carries its GTID state itself (MySQL's CLONE copies gtid_executed with the data),
+# BACKUP_INFO_STATE when the backup tool's info files in the data directory say where the copy
+# stands (MariaDB's streamed backup; backup_info.py reads them).
 OWN_GTID_STATE = "own-gtid-executed"
+BACKUP_INFO_STATE = "backup-info"
 # A replica retries a lost connection to its source every this many seconds.
 CONNECT_RETRY_SECONDS = 5
 
@@ -100,6 +104,24 @@ def clone_position_statements(dialect: Dialect, sql: Sql, position: str) -> list
     return [(s, (str(wanted),) if "%s" in s else ()) for s in dialect.set_clone_position()]
 
 
+def clone_coordinates(flavor: Flavor, paths: RebuildPaths, pending: str) -> str:
+    """The position a fresh clone starts from, by what its pending coordinates file holds: the
+    backup's info files read (BACKUP_INFO_STATE), else the file's own text (OWN_GTID_STATE, or
+    a GTID a clone of an earlier release wrote). The info files come from a donor's stream:
+    one that is refused stops replication with the reason, the copy stays as it is."""
+    if pending != BACKUP_INFO_STATE:
+        return pending
+    again = "delete this pod's PersistentVolumeClaim and pod to clone it again"
+    try:
+        found = backup_coordinates(flavor, paths.datadir)
+    except BackupInfoError as error:
+        raise RoleError(f"{error}; {again}") from None
+    if found is None:
+        raise RoleError(f"the clone in {paths.datadir} has no backup info file that says where replication "
+                        f"starts; {again}")
+    return str(found.gtid)
+
+
 def _value(sql: Sql, query: str) -> str:
     rows = sql.query(query)
     value = rows[0][0] if rows else None
@@ -120,6 +142,11 @@ class RebuildPaths:
     While the mark exists the server container does not start its server but clones it anew
     (scripts/server.sh), and its liveness probe passes (scripts/liveness.sh)."""
     data_volume: Path
+    data_subdir: str
+
+    @property
+    def datadir(self) -> Path:
+        return self.data_volume / self.data_subdir
 
     @property
     def mark(self) -> Path:

@@ -27,13 +27,17 @@ from .accounts import (
 from .config import AgentConfig, ConfigProblem, TlsFiles
 from .decide import Action, Follow, Promote, Rebuild, Stay, decide
 from .dialect import Dialect, Flavor, dialect_for
+from .donor import Donors, choose_donors, write_choice
 from .gather import AskPeers, Gathered, gather
+from .peers import peer_ordinals
 from .heartbeat import set_up_heartbeat
 from .local_server import Sql, SqlError
 from .role import (
     RebuildPaths,
     Replication,
+    OWN_GTID_STATE,
     RoleError,
+    clone_coordinates,
     clone_position_statements,
     follow_statements,
     promote_statements,
@@ -64,6 +68,10 @@ class RoleSettings:
     # volume: the pod may then be ready (readiness.py), and on MariaDB the backup listener serves
     # (scripts/sidecar.sh), so that the next pod clones only from a donor that has its role.
     role_taken_mark: Path
+    # Where the rebuild leaves its donor choice for the clone (donor.py), and the lag a replica
+    # may have to serve as a donor.
+    donor_dir: Path
+    max_lag_seconds: int
     # The pod's certificate files, which the server is kept on (tls_reload.py); None: no TLS.
     tls: TlsFiles | None = None
 
@@ -100,7 +108,7 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
             password=lambda: read_secret(secrets, "replication-password", dialect.max_replication_password),
             port=_number(env, "MYSQL_PORT"), heartbeat_seconds=_number(env, "REPLICATION_HEARTBEAT_SECONDS"),
             tls_ca=str(config.tls.ca) if config.tls is not None else None),
-        rebuild=RebuildPaths(Path(_env(env, "DATA_VOLUME"))),
+        rebuild=RebuildPaths(Path(_env(env, "DATA_VOLUME")), _env(env, "DATA_SUBDIR")),
         watch_seconds=_number(env, "ROLE_WATCH_SECONDS"),
         accounts=ClusterAccounts(
             flavor=flavor, replication_user=_env(env, "REPLICATION_USER"), backup_user=_env(env, "BACKUP_USER"),
@@ -110,6 +118,8 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
         passwords=passwords,
         role_taken_mark=Path(_env(env, "CLIENT_OPTIONS_DIR")) / ROLE_TAKEN_MARK,
         tls=config.tls,
+        donor_dir=Path(_env(env, "DONOR_DIR")),
+        max_lag_seconds=_number(env, "MAX_REPLICATION_LAG_SECONDS"),
     )
 
 
@@ -163,6 +173,7 @@ class RoleKeeper:
         elif isinstance(action, Follow):
             self._follow(view, action.source)
         elif isinstance(action, Rebuild):
+            self._choose_donors(view)
             start_rebuild(self._sql, self._settings.rebuild, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock())),
                           self._log)
             return
@@ -178,17 +189,33 @@ class RoleKeeper:
         pending = self._settings.rebuild.pending_coordinates
         host = view.host(source)
         position = None
+        start = ""
         if pending.exists():
             text = pending.read_text(encoding="utf-8").strip()
             if not text:
                 raise RoleError(f"{pending} is empty; delete this pod's PersistentVolumeClaim and pod to clone it again")
-            position = clone_position_statements(dialect, self._sql, text)
-            self._log(f"starting replication from {host} at the clone's position {text}")
-        else:
-            self._log(f"replicating from {host}")
+            start = clone_coordinates(dialect.flavor, self._settings.rebuild, text)
+            position = clone_position_statements(dialect, self._sql, start)
         run(self._sql, follow_statements(dialect, host, self._settings.replication, position), self._log)
-        if position is not None:
-            pending.rename(pending.with_name(pending.name + ".applied"))
+        if position is None:
+            self._log(f"replicating from {host}")
+            return
+        pending.rename(pending.with_name(pending.name + ".applied"))
+        self._log(f"replicating from {host}, starting "
+                  + ("from the copy's own gtid_executed" if start == OWN_GTID_STATE else f"at the clone's GTID {start}"))
+
+    def _choose_donors(self, view: ClusterView) -> None:
+        """The rebuild's donors, from the view the rebuild was decided on, for the clone that the
+        server container runs (scripts/server.sh)."""
+        choice = choose_donors(view.ordinal, peer_ordinals(view.ordinal, len(view.hosts)), view.peers,
+                               self._settings.max_lag_seconds)
+        if not isinstance(choice, Donors):
+            raise RoleError(f"no donor for the rebuild: {choice.why}")
+        try:
+            write_choice(self._settings.donor_dir, choice, view.host)
+        except OSError as error:
+            raise RoleError(f"cannot write the rebuild's donors to {self._settings.donor_dir}: {error.strerror}") from None
+        self._log(f"the rebuild copies from {choice.why}")
 
     def _role_taken(self) -> None:
         if not self._settings.role_taken_mark.exists():

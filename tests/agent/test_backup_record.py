@@ -10,7 +10,7 @@ import pytest
 
 from mysql_cluster_agent.backup_manifest import read_manifest
 from mysql_cluster_agent.backup_record import (
-    JobSettings, RecordFailed, StreamResult, end_record, gtid_of, history_at, read_result, record)
+    JobSettings, RecordFailed, end_record, gtid_of, history_at, read_result, record)
 from mysql_cluster_agent.dialect import Flavor
 from mysql_cluster_agent.rclone_target import RcloneTarget
 

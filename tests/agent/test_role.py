@@ -126,7 +126,7 @@ def test_clone_coordinates_that_are_not_a_gtid_position_stop_the_follow_with_wha
 
 def test_a_rebuild_writes_the_mark_naming_where_the_data_goes_then_stops_the_server(tmp_path: Path) -> None:
     sql, logged = FakeSql(), list[str]()
-    paths = RebuildPaths(tmp_path)
+    paths = RebuildPaths(tmp_path, "mysql")
     start_rebuild(sql, paths, "20260101T000000Z", logged.append)
     assert paths.mark.read_text() == f"{tmp_path}/diverged-20260101T000000Z\n"
     assert sql.statements == ["SHUTDOWN"]
@@ -134,5 +134,5 @@ def test_a_rebuild_writes_the_mark_naming_where_the_data_goes_then_stops_the_ser
 
 def test_a_rebuild_whose_shutdown_loses_the_connection_goes_on(tmp_path: Path) -> None:
     sql = FakeSql(failing={"SHUTDOWN": SqlError(2013, "Lost connection to server during query")})
-    start_rebuild(sql, RebuildPaths(tmp_path), "20260101T000000Z", lambda _: None)
-    assert RebuildPaths(tmp_path).mark.exists()
+    start_rebuild(sql, RebuildPaths(tmp_path, "mysql"), "20260101T000000Z", lambda _: None)
+    assert RebuildPaths(tmp_path, "mysql").mark.exists()

@@ -13,7 +13,7 @@ from mysql_cluster_agent.dialect import Flavor, dialect_for
 from mysql_cluster_agent.gather import Gathered
 from mysql_cluster_agent.gtid import parse_gtid
 from mysql_cluster_agent.local_server import SqlError
-from mysql_cluster_agent.role import RebuildPaths, Replication
+from mysql_cluster_agent.role import RebuildPaths, Replication, RoleError
 from mysql_cluster_agent.role_loop import (
     RoleKeeper,
     RoleSettings,
@@ -34,12 +34,18 @@ def settings(tmp_path: Path, flavor: Flavor = Flavor.MARIADB, tls: TlsFiles | No
     return RoleSettings(
         dialect=dialect_for(flavor),
         replication=Replication("replicator", lambda: "repl-s3cret", 3306, 2, None),
-        rebuild=RebuildPaths(tmp_path),
+        rebuild=RebuildPaths(tmp_path, "mysql"),
         watch_seconds=5,
         accounts=ClusterAccounts(flavor=flavor, replication_user="replicator", backup_user="backup",
                                  app_user="app", app_database="app", tls=False),
         passwords=lambda: Passwords(replication="repl-s3cret", backup="b", app=SECRET),
-        role_taken_mark=tmp_path / "role-taken", tls=tls)
+        role_taken_mark=tmp_path / "role-taken", donor_dir=donor_dir(tmp_path), max_lag_seconds=10, tls=tls)
+
+
+def donor_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "donor"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def state(ordinal: int, writable: bool = False, gtid: str = "0-100-10", heartbeat_writer: int | None = None,
@@ -88,7 +94,7 @@ def test_the_role_is_given_once_then_watched(tmp_path: Path) -> None:
 
 
 def test_a_fresh_clone_starts_from_its_position_once(tmp_path: Path) -> None:
-    pending = RebuildPaths(tmp_path).pending_coordinates
+    pending = RebuildPaths(tmp_path, "mysql").pending_coordinates
     pending.write_text("0-100-10\n")
     sql = FakeSql({"SELECT @@GLOBAL.gtid_slave_pos": [("",)]})
     roles, sql, _ = keeper(tmp_path, Looks(state(1), state(0, writable=True)), sql)
@@ -112,8 +118,55 @@ def test_a_server_that_restarted_gets_the_heartbeat_setup_and_its_role_again(tmp
 def test_a_rebuild_leaves_the_role_to_the_rebuilt_server(tmp_path: Path) -> None:
     roles, sql, _ = keeper(tmp_path, Looks(state(1, gtid="0-100-10,0-101-1"), state(0, writable=True)))
     assert isinstance(roles.step(), Rebuild)
-    assert sql.statements == ["SHUTDOWN"] and RebuildPaths(tmp_path).mark.exists()
+    assert sql.statements == ["SHUTDOWN"] and RebuildPaths(tmp_path, "mysql").mark.exists()
     assert roles.role_given_at is None
+
+
+def test_a_rebuild_leaves_its_donors_for_the_clone_before_it_stops_the_server(tmp_path: Path) -> None:
+    diverged = state(2, gtid="0-100-10,0-102-1")
+    roles, _, logged = keeper(tmp_path, Looks(diverged, state(0, writable=True, heartbeat_writer=0),
+                                              state(1, heartbeat_writer=0)))
+    assert isinstance(roles.step(), Rebuild)
+    donors = donor_dir(tmp_path)
+    assert {p.name: p.read_text() for p in donors.iterdir()} == {
+        "donors": "2\n", "donor-1": f"{HOSTS[1]}\n", "donor-2": f"{HOSTS[0]}\n"}
+    assert logged.index(next(line for line in logged if "the rebuild copies from" in line)) < logged.index(
+        next(line for line in logged if line.startswith("stopping the server")))
+
+
+def test_a_fresh_streamed_clone_starts_where_its_backup_info_says(tmp_path: Path) -> None:
+    pending = RebuildPaths(tmp_path, "mysql").pending_coordinates
+    pending.write_text("backup-info\n")
+    (tmp_path / "mysql").mkdir()
+    (tmp_path / "mysql" / "mariadb_backup_binlog_info").write_text("mysql-bin.000003\t385\t0-100-10\n")
+    sql = FakeSql({"SELECT @@GLOBAL.gtid_slave_pos": [("",)]})
+    roles, sql, logged = keeper(tmp_path, Looks(state(1), state(0, writable=True)), sql)
+    roles.step()
+    assert ("SET GLOBAL gtid_slave_pos = %s", ("0-100-10",)) in sql.ran
+    assert f"replicating from {HOSTS[0]}, starting at the clone's GTID 0-100-10" in logged
+    assert pending.with_name("replication-source.applied").exists()
+
+
+def test_a_clone_whose_backup_info_is_refused_does_not_replicate_and_says_why(tmp_path: Path) -> None:
+    pending = RebuildPaths(tmp_path, "mysql").pending_coordinates
+    pending.write_text("backup-info\n")
+    (tmp_path / "mysql").mkdir()
+    (tmp_path / "mysql" / "xtrabackup_slave_info").write_text(
+        "CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000009', MASTER_LOG_POS=1234;\n")
+    roles, sql, _ = keeper(tmp_path, Looks(state(1), state(0, writable=True)))
+    with pytest.raises(RoleError, match="has no GTID position: the donor replicates without GTIDs, so it is not a "
+                                        "pod of this cluster.*delete this pod's PersistentVolumeClaim"):
+        roles.step()
+    assert sql.ran == [] and pending.exists()
+
+
+def test_a_clone_without_backup_info_does_not_replicate_and_says_why(tmp_path: Path) -> None:
+    pending = RebuildPaths(tmp_path, "mysql").pending_coordinates
+    pending.write_text("backup-info\n")
+    roles, sql, _ = keeper(tmp_path, Looks(state(1), state(0, writable=True)))
+    with pytest.raises(RoleError, match="has no backup info file"):
+        roles.step()
+    assert sql.ran == []
 
 
 def test_a_message_that_stays_true_is_said_once_a_minute_not_at_every_look(tmp_path: Path) -> None:
@@ -168,7 +221,7 @@ def test_without_tls_nothing_is_reloaded(tmp_path: Path) -> None:
 
 
 def test_a_follow_that_fails_keeps_the_clones_position_for_the_next_look(tmp_path: Path) -> None:
-    pending = RebuildPaths(tmp_path).pending_coordinates
+    pending = RebuildPaths(tmp_path, "mysql").pending_coordinates
     pending.write_text("0-100-10\n")
     sql = FakeSql({"SELECT @@GLOBAL.gtid_slave_pos": [("",)]},
                   failing={"START SLAVE": SqlError(1200, "the server is not configured as slave")})

@@ -21,7 +21,8 @@ APP_PASSWORD_KEY = "app-password"
 CATCH_UP_TIMEOUT = 60.0
 # How a clone reports where the new replica starts (scripts/clone.sh): a GTID position, or (MySQL's
 # CLONE) the copy's own gtid_executed.
-_CLONE_START = re.compile(r"clone complete; replication will start (?:at GTID (\S+)|from the copy's own (gtid_executed))")
+# The agent's line when it starts a fresh clone's replication (role_loop.py).
+_CLONE_START = re.compile(r"starting (?:at the clone's GTID (\S+)|from the copy's own (gtid_executed))")
 
 
 class Cluster:
@@ -97,7 +98,7 @@ class Cluster:
         assert (expected.rows, expected.distinct, expected.low, expected.high) == (
             expected_rows, expected_rows, 1, expected_rows), f"on the primary: {expected}"
         states = {pod: self.events(pod) for pod in self.replicas()}
-        assert states == {pod: expected for pod in states}, f"the primary has {expected}"
+        assert states == dict.fromkeys(states, expected), f"the primary has {expected}"
 
     def assert_every_pod_holds(self, seqs: list[int]) -> None:
         """Every pod has exactly the rows `seqs`, each once, and the same CHECKSUM TABLE."""
@@ -108,7 +109,7 @@ class Cluster:
                      "CHECKSUM TABLE events", database=self.app_database)
             states[pod] = (int(count), int(distinct), int(total), checksum)
         expected = (len(seqs), len(set(seqs)), sum(seqs))
-        assert {pod: state[:3] for pod, state in states.items()} == {pod: expected for pod in states}
+        assert {pod: state[:3] for pod, state in states.items()} == dict.fromkeys(states, expected)
         assert len({state[3] for state in states.values()}) == 1, states
 
     # Replication
@@ -167,10 +168,11 @@ class Cluster:
 
     def clone_start(self, pod: str) -> str:
         """The GTID position the pod's latest clone started replication from ("gtid_executed"
-        for a MySQL clone, which starts from the copy's own GTID state)."""
-        log = self.harness.log_tail(pod, "clone-mysql", lines=10_000)
+        for a MySQL clone, which starts from the copy's own GTID state), as its agent logs it
+        once it applied it."""
+        log = self.harness.log_tail(pod, "agent", lines=10_000)
         found = ["".join(groups) for groups in _CLONE_START.findall(log)]
-        assert len(found) == 1, f"expected one completed clone in the log of {pod}:\n{log}"
+        assert len(found) == 1, f"expected one clone's start in the agent log of {pod}:\n{log}"
         return found[0]
 
 

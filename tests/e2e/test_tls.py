@@ -198,7 +198,7 @@ def test_a_clone_without_a_certificate_of_the_clusters_ca_gets_nothing(mariadb_c
         result = harness.exec(donor, "backup", [
             "bash", "-c", f"timeout 20 socat -u '{socat_address}' STDOUT | wc -c"], check=False)
         received[attempt] = int(result.stdout.strip())
-    assert received == {attempt: 0 for attempt in attempts}
+    assert received == dict.fromkeys(attempts, 0)
     assert "streaming a backup to a peer" not in harness.log(donor, "backup")
 
 

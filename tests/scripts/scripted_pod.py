@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mysql_cluster import servers
+from mysql_cluster_agent.donor import Donors, NewDatabase, write_choice
 
 import server_model
 import standins
@@ -219,6 +220,11 @@ class Pod:
         self._installed: tuple[set[str], bool] | None = None
         self.outputs: list[str] = []
         self._lay_out_volumes(statefulset, config_maps, secrets)
+        # What the donor init container writes when no other pod's agent answers.
+        if ordinal == 0:
+            write_choice(self.volume("donor"), NewDatabase(""), self.host)
+        else:
+            self.choose_donors(ordinal - 1)
         self._initialised = False
         server_mounts = self.container("mysql").get("volumeMounts", [])
         self.scenario: dict[str, Any] = {
@@ -258,6 +264,16 @@ class Pod:
                     (path / item["path"]).write_text(data[item["key"]])
             else:
                 assert "emptyDir" in volume, f"the harness does not emulate volume {volume}"
+
+    def host(self, ordinal: int) -> str:
+        env = self.env("clone-mysql")
+        return (f"{env['STATEFULSET_NAME']}-{ordinal}.{env['HEADLESS_SERVICE']}.{env['CLUSTER_NAMESPACE']}"
+                f".svc.{env['CLUSTER_DOMAIN']}")
+
+    def choose_donors(self, *ordinals: int) -> None:
+        """The donors, the preferred first, as the donor init container (or the agent, for a
+        rebuild) hands them to the clone (mysql_cluster_agent/donor.py)."""
+        write_choice(self.volume("donor"), Donors(ordinals, ""), self.host)
 
     def volume(self, name: str) -> Path:
         return self.volumes / name

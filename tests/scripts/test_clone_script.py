@@ -1,14 +1,13 @@
-"""clone-mysql: a new replica receives the backup of the pod before it, crash-safely."""
+"""clone-mysql: a new replica receives the backup of the donors the donor step chose (by default
+here the pod before it), crash-safely."""
 from __future__ import annotations
 
 import pytest
 from scripted_pod import (
     ONE_PER_FLAVOR,
-    SERVERS,
     STREAM_CLONE_SERVERS,
     backup_tool,
     donor_files,
-    sql_client,
     stream_tool,
 )
 from server_model import info_prefix
@@ -31,15 +30,24 @@ def assert_installed(pod) -> None:
 
 
 @pytest.mark.parametrize("server", ONE_PER_FLAVOR)
-def test_pod_0_starts_a_new_database_when_no_other_pod_answers(make_pod, server):
+def test_pod_0_starts_a_new_database_when_the_donor_step_found_no_other_pod(make_pod, server):
     pod = make_pod(server, 0)
     run = pod.run("clone-mysql")
     assert run.settled, run.stderr
-    # It only asked the other pods (which do not exist here) whether one could serve a copy.
-    assert {call["tool"] for call in run.calls} == {sql_client(server)}
-    assert all(not arg.startswith("--host=127.0.0.1") for call in run.calls for arg in call["argv"])
+    assert run.calls == []
     assert "pod 0 starts a new database" in run.stderr
     assert list(pod.data.iterdir()) == []
+
+
+@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+def test_without_a_donor_choice_the_clone_stops_pointing_at_the_donor_step(make_pod, server):
+    pod = make_pod(server, 2)
+    for path in pod.volume("donor").iterdir():
+        path.unlink()
+    run = pod.run("clone-mysql")
+    assert run.status == 1
+    assert "no donor was chosen (see the donor container's log)" in run.stderr
+    assert run.calls == [] and list(pod.data.iterdir()) == []
 
 
 @pytest.mark.parametrize("server", STREAM_CLONE_SERVERS)
@@ -56,6 +64,17 @@ def test_a_replica_installs_the_prepared_backup_of_the_pod_before_it(make_pod, s
     assert run.argvs(backup_tool(server)) == [["--prepare", f"--target-dir={staging}"]]
     assert_installed(pod)
     assert run.sleeps == []
+
+
+@pytest.mark.parametrize("server", STREAM_CLONE_SERVERS)
+def test_the_clone_leaves_where_it_stands_to_the_agent_in_the_backups_info_files(make_pod, server):
+    pod = make_pod(server, 2)
+    run = pod.run("clone-mysql")
+    assert run.settled, run.stderr
+    # The agent reads them (mysql_cluster_agent/backup_info.py, tests/agent/test_role_loop.py).
+    assert (pod.data / "replication-source").read_text() == "backup-info\n"
+    assert (pod.data / "mysql" / f"{info_prefix(server)}_binlog_info").exists()
+    assert f"clone complete from {DONOR}" in run.stderr
 
 
 def test_the_donors_server_uuid_is_not_inherited(make_pod):
@@ -153,13 +172,16 @@ def test_a_restart_after_giving_up_clones_again_from_scratch(make_pod):
     assert_installed(pod)
 
 
-def test_a_backup_that_does_not_say_where_replication_starts_is_never_installed(make_pod):
-    pod = make_pod("mariadb 11.4", 2)
-    pod.scenario["donor_files"] = donor_files("mariadb 11.4", binlog_info=None)
+def test_each_attempt_copies_the_next_donor_so_one_that_failed_is_retried_last(make_pod):
+    pod = make_pod("mariadb 11.8", 3)
+    pod.choose_donors(2, 1)
+    pod.scenario["transfers"] = ["broken", "broken", "ok"]
     run = pod.run("clone-mysql")
-    assert run.status == 1
-    assert "the copy does not say where replication should start" in run.stderr
-    assert not (pod.data / "mysql").exists()
+    assert run.settled, run.stderr
+    donors = [call["addresses"][0].split(":")[1] for call in run.of("socat")]
+    assert donors == [pod.host(2), pod.host(1), pod.host(2)]
+    assert f"clone complete from {pod.host(2)}" in run.stderr
+    assert_installed(pod)
 
 
 def test_without_tls_the_clone_receives_with_ncat_where_the_image_has_no_socat(make_pod):

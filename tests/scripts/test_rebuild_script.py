@@ -41,6 +41,14 @@ def test_a_marked_rebuild_sets_the_diverged_data_aside_and_clones_before_the_ser
     assert (pod.data / "mysql" / "mysql").is_dir() and not (pod.data / "rebuild").exists()
 
 
+def test_the_rebuild_copies_the_donor_the_agent_chose(make_pod):
+    pod = cut_short(make_pod, {"ibdata1": "diverged"})
+    pod.choose_donors(0)  # the agent writes them before it stops the server (role_loop.py)
+    run = pod.run("mysql")
+    assert run.status == 0, run.stderr
+    assert [call["addresses"][0].split(":")[1] for call in run.of("socat")] == [pod.host(0)]
+
+
 def test_a_rebuild_whose_clone_had_completed_keeps_it(make_pod):
     pod = cut_short(make_pod, {"mysql/db.opt": "cloned", "ibdata1": "cloned"}, pending="0-100-26\n")
     run = pod.run("mysql")

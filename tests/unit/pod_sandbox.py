@@ -16,7 +16,8 @@ from stack_manifests import Manifests, container, find, host_path, lay_out_confi
 # The variables naming writable or secret mounts, and where each goes in the sandbox (the
 # ConfigMaps' directories come from lay_out_config_maps).
 MOUNTED_PATHS = {"SECRETS_DIR": "secrets", "DATA_VOLUME": "data", "TMPDIR": "tmp",
-                 "CONF_DIR": "conf", "CLIENT_OPTIONS_DIR": "client-options", "TLS_DIR": "tls"}
+                 "CONF_DIR": "conf", "CLIENT_OPTIONS_DIR": "client-options", "TLS_DIR": "tls",
+                 "DONOR_DIR": "donor"}
 PASSWORDS = {"root-password": "root-secret-1234", "replication-password": "repl-secret-1234",
              "backup-password": "backup-secret-1234", "app-password": "app-secret-1234"}
 

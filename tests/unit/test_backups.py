@@ -55,7 +55,7 @@ def test_without_a_backup_target_the_cluster_has_no_backup_resources_or_containe
     manifests = rendered()
     assert not [m for m in manifests if m["kind"] == "CronJob"]
     pod = find(manifests, "StatefulSet")["spec"]["template"]["spec"]
-    assert names(pod["initContainers"]) == ["init-mysql", "clone-mysql"]
+    assert names(pod["initContainers"]) == ["init-mysql", "donor", "clone-mysql"]
     # MariaDB's backup listener serves clones, whether or not backups are scheduled.
     assert names(pod["containers"]) == ["mysql", *(["backup"] if flavor == "mariadb" else []), "agent"]
 
@@ -172,7 +172,7 @@ def test_every_pod_runs_the_binary_log_archive_which_rotates_at_the_configured_i
 def test_a_restore_runs_after_the_clone_step_and_before_the_server(rendered):
     pod = find(rendered(**S3, restoreFrom="latest"), "StatefulSet")["spec"]["template"]["spec"]
     assert names(pod["initContainers"]) == [
-        "init-mysql", "clone-mysql", "rclone-tools", "restore-plan", "restore", "replay-plan", "restore-replay"]
+        "init-mysql", "donor", "clone-mysql", "rclone-tools", "restore-plan", "restore", "replay-plan", "restore-replay"]
 
 
 def test_a_restore_from_another_prefix_reads_that_prefix_of_the_same_target(rendered):

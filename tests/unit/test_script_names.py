@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from mysql_cluster_agent.config import read_config
+from mysql_cluster_agent.dialect import Flavor
+from mysql_cluster_agent.donor import Donors, choose_donors, write_choice
+from mysql_cluster_agent.gtid import parse_gtid
+from mysql_cluster_agent.peers import peer_ordinals
+from mysql_cluster_agent.state import ServerState
+
 from .conftest import PROJECT_DIR
 from .pod_sandbox import PodSandbox
 
@@ -31,8 +38,16 @@ def test_scripts_name_no_cluster_namespace_or_domain(script):
 def test_replica_clones_from_the_previous_pod_of_its_cluster_when_all_are_caught_up(
         orders, tmp_path, ordinal):
     pod = PodSandbox(tmp_path, orders, "clone-mysql", f"orders-{ordinal}")
-    # Every peer answers as a read-only replica with the same heartbeat.
-    pod.stub("mysql", answer=r"printf '1\t1700000000000000\t\n'")
+    # The donor step's choice when every peer answers as a caught-up replica, by the names the
+    # agent derives from the same environment.
+    config = read_config({**pod.env, "AGENT_PORT": "3308", "MYSQL_SOCKET": "/run/s.sock",
+                          "ROOT_PASSWORD_FILE": "/s/root-password"})
+    states = {n: ServerState(n, True, 1_700_000_000_000_000, 0, parse_gtid(Flavor.MYSQL, ""))
+              for n in range(4) if n != ordinal}
+    choice = choose_donors(ordinal, peer_ordinals(ordinal, 4), states, 10)
+    assert isinstance(choice, Donors)
+    write_choice(pod.path("donor"), choice, config.pod_host)
+    pod.stub("mysql")
     # The temporary server initialises, then runs until the script stops it.
     pod.stub("mysqld", answer='[[ "$*" == *--initialize-insecure* ]] || exec sleep 30')
     pod.run(CLONE_ATTEMPTS="1")  # the stubs copy nothing: one attempt is enough

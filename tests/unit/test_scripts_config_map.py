@@ -6,7 +6,6 @@ import hashlib
 from typing import Any
 
 import pulumi
-import pytest
 
 from mysql_cluster import MySQLCluster, scripts_config_map
 

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from mysql_cluster import ConfigError
 from mysql_cluster.server_options import (REFUSED_SQL_MODES, extra_server_options,
                                           option_table, server_options_for)
 from mysql_cluster import servers
 
-from .conftest import find
 from .test_config_validation import registered_before_failing, rejection
 
 TABLES = Path(__file__).parents[2] / "components" / "mysql_cluster" / "server_option_tables"

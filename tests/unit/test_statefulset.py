@@ -65,7 +65,7 @@ def test_scaling_in_deletes_the_removed_replicas_volume_but_deleting_the_cluster
 
 def test_pod_initialises_then_clones_then_runs_server_and_agent(rendered):
     spec = pod_spec(rendered)
-    assert [c["name"] for c in spec["initContainers"]] == ["init-mysql", "clone-mysql"]
+    assert [c["name"] for c in spec["initContainers"]] == ["init-mysql", "donor", "clone-mysql"]
     assert [c["name"] for c in spec["containers"]] == ["mysql", "agent"]
 
 
@@ -114,7 +114,7 @@ def test_server_readiness_is_answered_within_the_probes_timeout(rendered):
     from mysql_cluster_agent.readiness_probe import VERDICT_SECONDS
 
     probe = container(statefulset(rendered), "mysql")["readinessProbe"]
-    assert VERDICT_SECONDS < probe["timeoutSeconds"]
+    assert probe["timeoutSeconds"] > VERDICT_SECONDS
     assert (probe["periodSeconds"], probe["failureThreshold"]) == (5, 2)
 
 
@@ -145,11 +145,12 @@ def test_every_container_mounts_the_scripts_read_only(rendered, name):
 
 # The scripts and the agent live in their ConfigMaps, not inlined in commands; what remains is each
 # container's env and mounts (TLS included, and each container's own Secret volume of exactly the
-# files it reads), and the agent volume's items, one per file of its packages (about 2.5 KiB).
-def test_dev_statefulset_stays_under_20_kib_as_json(rendered):
+# files it reads), the agent volume's items, one per file of its packages (about 2.5 KiB), and
+# the donor init container's (about 2.3 KiB: its own env, mounts and hardening).
+def test_dev_statefulset_stays_under_23_kib_as_json(rendered):
     size = len(json.dumps(statefulset(rendered)))  # the stack `render --stack dev` prints
     print(f"\ndev StatefulSet as JSON: {size} bytes")
-    assert size < 20 * 1024
+    assert size < 23 * 1024
 
 
 def test_startup_probe_gives_crash_recovery_fifteen_minutes_before_liveness_counts(rendered):

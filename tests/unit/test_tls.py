@@ -95,8 +95,8 @@ def test_the_private_key_is_a_pulumi_secret():
 
 
 @pytest.mark.parametrize(("flavor", "containers"), [
-    ("mysql", ["clone-mysql", "mysql", "agent"]),
-    ("mariadb", ["clone-mysql", "mysql", "backup", "agent"])])  # MariaDB's backup listener
+    ("mysql", ["donor", "clone-mysql", "mysql", "agent"]),
+    ("mariadb", ["donor", "clone-mysql", "mysql", "backup", "agent"])])  # MariaDB's backup listener
 def test_server_clone_backup_listener_and_agent_read_the_certificate_from_the_secret_readable_by_their_group(
         rendered, flavor, containers):
     manifests = rendered(flavor=flavor)

@@ -72,8 +72,10 @@ def serves_agent_port(container: dict[str, Any]) -> bool:
 
 
 def asks_agents_for_roles(container: dict[str, Any]) -> bool:
-    """The switchover Job's container: it presents the pods' certificate to their agents."""
-    return container.get("command", [])[-2:] == ["mysql_cluster_agent", "switchover"]
+    """The switchover Job's container and the donor init container: they present the pods'
+    certificate to the agents."""
+    return container.get("command", [])[-2:] in (["mysql_cluster_agent", "switchover"],
+                                                 ["mysql_cluster_agent", "donor"])
 
 
 def expected_files(container: dict[str, Any], manifests: list[dict], scripts: dict[str, str]
@@ -167,8 +169,9 @@ def test_the_exporter_gets_its_option_file_and_the_ca_and_no_password_or_key_of_
 def test_the_clone_and_the_binlog_archive_get_only_the_password_they_log_in_with(rendered):
     spec = pods(rendered)["StatefulSet"]
     # MySQL's CLONE logs into the donor as the backup user (clone-plugin.sh); clone.sh serves
-    # both flavors, so MariaDB's clone container holds that password too.
-    assert mounted(spec, "clone-mysql")[SECRETS_DIR] == ["replication-password", "backup-password"]
+    # both flavors, so MariaDB's clone container holds that password too. The donor was chosen
+    # before (the donor init container asks the agents), so no replication password.
+    assert mounted(spec, "clone-mysql")[SECRETS_DIR] == ["backup-password"]
     assert mounted(spec, "binlog-archive")[SECRETS_DIR] == ["backup-password"]
     assert TLS_DIR + "/tls.key" not in {f"{path}/{key}" for path, keys in
                                         mounted(spec, "binlog-archive").items() for key in keys}
