@@ -20,7 +20,7 @@ from .topology import topology_mount
 
 AGENT_PORT = 3308
 # The server's socket directory (the run volume): the official images' socket is mysqld.sock
-# there (docker-library/mysql and mariadb; the socket option is reserved, server_options.py).
+# there (docker-library/mysql and mariadb; the socket option is reserved, user_server_options.py).
 SOCKET_DIR = "/var/run/mysqld"
 SOCKET = f"{SOCKET_DIR}/mysqld.sock"
 ROOT_PASSWORD_KEY = "root-password"

@@ -25,10 +25,10 @@ from .network_policy import database_network_policy_spec
 from .pod_spec import CREDENTIAL_KEYS, ROLE_KEY, ROLE_KEY_LENGTH, PodSettings
 from .pod_template import MYSQL_PORT, BACKUP_PORT, data_volume_claim, database_pod_template
 from .scale_in_guard import primary_annotation, scale_in_guard
-from .server_config import cnf_files, with_checked_server_options
+from .server_option_files import cnf_files, with_checked_server_options
 from .scripts_config_map import scripts_config_map, scripts_digest
 from .agent_config_map import agent_config_map, agent_digest
-from .servers import Server, server_for
+from .supported_servers import Server, server_for
 from .switchover import switchover_job, switchover_network_policy
 from .topology import topology_config_map
 from .settings import PASSWORD_SETTINGS, ClusterSettings, validated

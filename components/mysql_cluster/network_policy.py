@@ -26,7 +26,7 @@ from .agent_metrics import AGENT_METRICS_PORT
 from .exporter import METRICS_PORT
 from .names import ClusterNames
 from .pod_template import BACKUP_PORT, MYSQL_PORT
-from .servers import Server
+from .supported_servers import Server
 from .settings import ClusterSettings, s3_endpoint_port
 
 DNS_PORT = 53

@@ -23,7 +23,7 @@ from . import exporter
 from .names import ClusterNames
 from .scheduling import toleration_args
 from .secret_files import files_read
-from .servers import Server
+from .supported_servers import Server
 from .settings import ClusterSettings, optional_text
 from .tls import SECRET_KEYS as TLS_KEYS, TLS_DIR
 

@@ -38,7 +38,7 @@ from .scripts_config_map import script_command, scripts_volume
 SCRATCH_STATEFULSET = "restore-drill"
 # Where the scratch server's own root password is written (memory-backed, with the option files).
 SCRATCH_SECRETS_DIR = f"{CLIENT_OPTIONS_DIR}/scratch-secrets"
-# The ConfigMap's server options every replica starts with (server_config.py): the scratch server
+# The ConfigMap's server options every replica starts with (server_option_files.py): the scratch server
 # reads the backup with the cluster's own InnoDB settings.
 SERVER_OPTIONS_FILE = "replica.cnf"
 

@@ -21,7 +21,7 @@ from .quantities import is_positive_quantity, quantity_value
 from .kubernetes_metadata import annotation_map, label_map
 from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS, has_reserved_suffix, reserved_name_suffixes
 from .scheduling import tolerations
-from .server_options import extra_server_options
+from .user_server_options import extra_server_options
 from mysql_cluster_agent.accounts import RETIRED_SWITCHOVER_USER
 
 

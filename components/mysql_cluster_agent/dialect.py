@@ -1,5 +1,5 @@
 """The one table of what differs between the servers the cluster runs: statement texts and
-server facts. The agent builds its statements from it and the component (mysql_cluster.servers)
+server facts. The agent builds its statements from it and the component (mysql_cluster.supported_servers)
 imports its flavor facts from it, so no fact is written twice."""
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The dialect table: the statements and facts that differ between the servers."""
 from __future__ import annotations
 
-from mysql_cluster.servers import SERVERS
+from mysql_cluster.supported_servers import SERVERS
 from mysql_cluster_agent.dialect import Flavor, dialect_for
 
 

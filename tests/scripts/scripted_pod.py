@@ -18,24 +18,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from mysql_cluster import servers
+from mysql_cluster import supported_servers
 
 import server_model
 import standins
 
 # Every server the cluster supports, from the component's own list, as "flavor version".
-SERVERS = tuple(f"{flavor} {version}" for flavor, version in servers.SERVERS)
+SERVERS = tuple(f"{flavor} {version}" for flavor, version in supported_servers.SERVERS)
 # The servers whose new replicas receive a streamed backup, which the stand-ins model (MariaDB's
 # mariadb-backup). MySQL's are copied by the server's CLONE plugin, which has no stand-in here:
 # tests/e2e runs it on MySQL 9.7 (test_replication.py, test_scale_out.py, test_tls.py).
 STREAM_CLONE_SERVERS = tuple(server for server in SERVERS if server.startswith("mariadb"))
 # For behaviour that differs by flavor only: the default line of each.
-ONE_PER_FLAVOR = tuple(f"{flavor} {version}" for flavor, version in servers.DEFAULT_VERSIONS.items())
+ONE_PER_FLAVOR = tuple(f"{flavor} {version}" for flavor, version in supported_servers.DEFAULT_VERSIONS.items())
 
 
-def server_of(server: str) -> servers.Server:
+def server_of(server: str) -> supported_servers.Server:
     flavor, version = server.split()
-    return servers.SERVERS[(flavor, version)]
+    return supported_servers.SERVERS[(flavor, version)]
 
 
 # How each server is asked about replication: MySQL 8.4 removed SHOW SLAVE STATUS.

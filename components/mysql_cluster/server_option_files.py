@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .server_options import server_options_for
-from .servers import Server
+from .user_server_options import server_options_for
+from .supported_servers import Server
 from .quantities import quantity_value
 from .settings import BY_KEY, ClusterSettings, ConfigError
 from .tls import server_tls_options
