@@ -10,6 +10,6 @@ require_env MYSQL_PORT
 # While this pod's data is rebuilt the server waits on purpose (server.sh).
 if [[ -e "$(rebuild_mark)" ]]; then exit 0; fi
 options=$(client_options root root-password)
-if is_mariadb; then admin=$(need_command mariadb-admin mysqladmin); else admin=$(need_command mysqladmin); fi
+admin=$(dialect_command ADMIN_CLIENT)
 "$admin" --defaults-extra-file="$options" --protocol=tcp --host=127.0.0.1 --port="$MYSQL_PORT" ping >/dev/null ||
   die "the server does not answer a ping"

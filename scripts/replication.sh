@@ -1,17 +1,10 @@
 # shellcheck shell=bash
-# The replication statements' words in the dialect of the server: MySQL CHANGE REPLICATION SOURCE
-# TO / START REPLICA (8.4 removed the old words); MariaDB CHANGE MASTER TO / START SLAVE.
-
-# The server's words for: stop, start, reset, change (the statement) and option (its prefix).
+# The replication statements in the dialect of the server, as the component sets them
+# (mysql_cluster_agent/dialect.py).
 replication_word() {
-  local new old
   case "$1" in
-    stop) new='STOP REPLICA' old='STOP SLAVE' ;;
-    start) new='START REPLICA' old='START SLAVE' ;;
-    reset) new='RESET REPLICA ALL' old='RESET SLAVE ALL' ;;
-    change) new='CHANGE REPLICATION SOURCE TO' old='CHANGE MASTER TO' ;;
-    option) new=SOURCE old=MASTER ;;
+    stop) require_env STOP_REPLICA_SQL && printf '%s' "$STOP_REPLICA_SQL" ;;
+    reset) require_env RESET_REPLICA_ALL_SQL && printf '%s' "$RESET_REPLICA_ALL_SQL" ;;
     *) die "replication_word: unknown word $1" ;;
   esac
-  if speaks_source_replica; then printf '%s' "$new"; else printf '%s' "$old"; fi
 }

@@ -23,16 +23,15 @@ require_tls_files() {
   done
 }
 
-# Lines of a client option file: with TLS, verify the server's certificate against the CA.
-# Without, a MySQL client asks for the server's RSA key: caching_sha2_password (the default)
-# refuses a plain connection otherwise until the account has logged in over TLS once.
+# Lines of a client option file: with TLS, verify the server's certificate against the CA; without,
+# what the server's clients need for a plain connection (Dialect.client_without_tls_option).
 client_tls_options() {
-  if ! tls_enabled; then
-    is_mariadb || printf 'get-server-public-key\n'
-    return 0
+  if tls_enabled; then
+    require_env CLIENT_VERIFY_OPTION
+    printf 'ssl-ca=%s\n%s\n' "$TLS_DIR/ca.crt" "$CLIENT_VERIFY_OPTION"
+  elif [[ -n "${CLIENT_WITHOUT_TLS_OPTION:-}" ]]; then
+    printf '%s\n' "$CLIENT_WITHOUT_TLS_OPTION"
   fi
-  printf 'ssl-ca=%s\n' "$TLS_DIR/ca.crt"
-  if is_mariadb; then printf 'ssl-verify-server-cert\n'; else printf 'ssl-mode=VERIFY_IDENTITY\n'; fi
 }
 
 # The transfer tool for the backup stream: with TLS only socat will do.
@@ -82,12 +81,11 @@ tls_files_state() {
 }
 
 # The statements that make the server load renewed certificate files without a restart. Nothing of
-# it may reach the binary log: MariaDB logs a FLUSH unless told not to, and on a replica that is a
-# transaction of its own, which gtid_strict_mode then refuses to follow with the primary's (found
-# by tests/e2e/test_tls.py). sql_log_bin=0 keeps ALTER INSTANCE out too, whatever MySQL does.
+# it may reach the binary log: on a replica that is a transaction of its own, which gtid_strict_mode
+# then refuses to follow with the primary's (found by tests/e2e/test_tls.py).
 tls_reload_sql() {
-  printf 'SET SESSION sql_log_bin = 0;\n'
-  if is_mariadb; then echo 'FLUSH NO_WRITE_TO_BINLOG SSL;'; else echo 'ALTER INSTANCE RELOAD TLS;'; fi
+  require_env TLS_RELOAD_SQL
+  printf 'SET SESSION sql_log_bin = 0;\n%s;\n' "$TLS_RELOAD_SQL"
 }
 
 # Client options, one a line, for the one connection that must not verify the local server: the
@@ -96,7 +94,8 @@ tls_reload_sql() {
 # the chain whatever else it is told). It stays within the pod, on the loopback address, and is
 # still encrypted, so requireClientTls lets it in.
 unverified_local_tls_options() {
-  if is_mariadb; then printf '%s\n' --ssl --skip-ssl-verify-server-cert; else echo --ssl-mode=REQUIRED; fi
+  require_env UNVERIFIED_TLS_OPTIONS
+  tr ' ' '\n' <<<"$UNVERIFIED_TLS_OPTIONS"
 }
 
 # What to add to a replication error that TLS explains: MariaDB 10.11 reports a primary's

@@ -77,6 +77,8 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("CLUSTER_DOMAIN", names.cluster_domain),
         _env("DB_FLAVOR", pod.server.flavor),
         _env("DB_VERSION", pod.server.version),
+        # What differs between the servers, from the one table (mysql_cluster_agent/dialect.py).
+        *(_env(name, value) for name, value in pod.server.dialect.script_environment().items()),
         _env("MYSQL_PORT", MYSQL_PORT),
         _env("BACKUP_PORT", BACKUP_PORT),
         _env("SECRETS_DIR", SECRETS_DIR),
@@ -176,8 +178,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         name="mysql",
         image=pod.server_image,
         command=script_command("server.sh"),
-        env=env + [_env("SERVER_COMMAND", pod.server.server_command),
-                   _env("PRIMARY_DOWN_READ_SECONDS", pod.settings.primary_down_read_seconds),
+        env=env + [_env("PRIMARY_DOWN_READ_SECONDS", pod.settings.primary_down_read_seconds),
                    _env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)]
         + [_env(name, value) for name, value in pod.server.entrypoint_env(SECRETS_DIR).items()],
         ports=[core.ContainerPortArgs(name="mysql", container_port=MYSQL_PORT)],
@@ -260,7 +261,9 @@ def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContain
     containers = [PodContainer(_mysql(pod, env), also_reads=server_tls_files(pod)),
                   PodContainer(_backup_sidecar(pod, env)),
                   agent_container(
-                      pod, env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
+                      # The agent reads the dialect table itself.
+                      pod, [var for var in env if var.name not in pod.server.dialect.script_environment()]
+                      + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
                       + (exporter.sidecar_env() if pod.metrics_secret_name is not None else []),
                       [_mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR)])]
     if pod.metrics_secret_name is not None:

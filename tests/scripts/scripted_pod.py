@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mysql_cluster import supported_servers
+from mysql_cluster_agent.dialect import Flavor, dialect_for
 
 import server_model
 import standins
@@ -98,20 +99,26 @@ def is_mariadb(server: str) -> bool:
     return server.startswith("mariadb")
 
 
+def dialect_env(flavor: str, version: str = "") -> dict[str, str]:
+    """The dialect facts the component gives every container that runs a script, for the tests
+    that run one with an environment of their own."""
+    return dialect_for(Flavor(flavor), version).script_environment()
+
+
 def sql_client(server: str) -> str:
-    return "mariadb" if is_mariadb(server) else "mysql"
+    return server_of(server).dialect.sql_client[0]
 
 
 def admin_client(server: str) -> str:
-    return "mariadb-admin" if is_mariadb(server) else "mysqladmin"
+    return server_of(server).dialect.admin_client[0]
 
 
 def backup_tool(server: str) -> str:
-    return "mariadb-backup" if is_mariadb(server) else "xtrabackup"
+    return server_of(server).dialect.backup_tool[0]
 
 
 def stream_tool(server: str) -> str:
-    return "mbstream" if is_mariadb(server) else "xbstream"
+    return server_of(server).dialect.stream_tool[0]
 
 
 def image_tools(server: str) -> set[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mysql_cluster.backups import SEALED_REMOTE
+from scripted_pod import dialect_env
 
 PROJECT = Path(__file__).resolve().parents[2]
 SCRIPTS = PROJECT / "scripts"
@@ -132,6 +133,7 @@ def pod(tmp_path):
                         "BACKUP_REMOTE": bucket.remote("shop/mysql"),
                         "RESTORE_REMOTE": bucket.remote("shop/mysql"), "RESTORE_NAME": "latest",
                         "RESTORE_ANY_CLUSTER": "false", **bucket.env, **env}
+            full_env |= dialect_env(full_env["DB_FLAVOR"], full_env["DB_VERSION"])
             return subprocess.run(["bash", str(SCRIPTS / script)], env=full_env,
                                   capture_output=True, text=True, timeout=120)
 

@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from scripted_pod import dialect_env
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 UUID = "273ebbbe-f157-11f1-acf8-02fc00000001"
 TAGGED = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:tg:5"
@@ -35,7 +37,7 @@ def binlog_gtids(tmp_path: Path, logs: dict[str, str], flavor: str = "mysql") ->
     tool.chmod(0o755)
     script = (f"source {SCRIPTS}/lib.sh; source {SCRIPTS}/restore-drill-lib.sh; "
               f"binlog_gtids {' '.join(str(tmp_path / name) for name in logs)}")
-    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "DB_FLAVOR": flavor}
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "DB_FLAVOR": flavor, **dialect_env(flavor)}
     return subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, check=True,
                           capture_output=True, text=True).stdout.splitlines()
 
