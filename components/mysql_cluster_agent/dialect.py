@@ -31,7 +31,6 @@ REPLICA_STATUS_RECEIVED_GTID_COLUMN = {Flavor.MYSQL: 51, Flavor.MARIADB: 43}
 class Dialect:
     flavor: Flavor
     # MySQL 8.0.23+ speaks SOURCE/REPLICA (8.4 removed the old words); MariaDB MASTER/SLAVE.
-    speaks_source_replica: bool
     stop_replica: str
     start_replica: str
     reset_replica_all: str
@@ -167,7 +166,6 @@ class Dialect:
 
 _MYSQL = Dialect(
     flavor=Flavor.MYSQL,
-    speaks_source_replica=True,
     stop_replica="STOP REPLICA",
     start_replica="START REPLICA",
     reset_replica_all="RESET REPLICA ALL",
@@ -197,7 +195,6 @@ _MYSQL = Dialect(
 
 _MARIADB = Dialect(
     flavor=Flavor.MARIADB,
-    speaks_source_replica=False,
     stop_replica="STOP SLAVE",
     start_replica="START SLAVE",
     reset_replica_all="RESET SLAVE ALL",

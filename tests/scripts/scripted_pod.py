@@ -40,8 +40,7 @@ def server_of(server: str) -> supported_servers.Server:
 
 
 # How each server is asked about replication: MySQL 8.4 removed SHOW SLAVE STATUS.
-STATUS_QUERY = {server: "SHOW REPLICA STATUS" if server_of(server).speaks_source_replica
-                else "SHOW SLAVE STATUS" for server in SERVERS}
+STATUS_QUERY = {server: server_of(server).dialect.replica_status for server in SERVERS}
 
 
 # Stack config per server.
