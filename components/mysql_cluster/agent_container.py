@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pulumi_kubernetes.core import v1 as core
 
-from .agent_config_map import AGENT_DIR, agent_mount
 from . import exporter
+from .agent_config_map import AGENT_DIR, agent_mount
 from .agent_metrics import agent_metrics
 from .pod_spec import PASSWORD_KEYS, ROLE_KEY, SECRETS_DIR, PodContainer, PodSettings
 from .settings import DEFAULT_AGENT_IMAGE

@@ -17,8 +17,8 @@ from . import exporter
 from .agent_config_map import agent_volume
 from .agent_container import agent_container
 from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
-from .server_option_files import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
+from .server_option_files import REPLICATION_HEARTBEAT_SECONDS
 from .settings import BACKUP_USER, REPLICATION_USER, optional_text
 from .tls import TLS_DIR, certificate_subject, server_tls_options
 from .topology import TOPOLOGY_DIR, topology_mount, topology_volume

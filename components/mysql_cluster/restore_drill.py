@@ -26,10 +26,10 @@ from pulumi_kubernetes.batch import v1 as batch
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
-from .backups import BackupTarget, _restore, _rclone_tools
+from .backups import BackupTarget, _rclone_tools, _restore
+from .network_policy import restore_drill_egress
 from .pod_spec import PodContainer, PodSettings, pod_template
 from .pod_template import CLIENT_OPTIONS_DIR, _cluster_env, _env
-from .network_policy import restore_drill_egress
 from .scheduled_job import scheduled_job
 from .scripts_config_map import script_command, scripts_volume
 

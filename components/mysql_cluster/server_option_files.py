@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .user_server_options import server_options_for
-from .supported_servers import Server
 from .quantities import quantity_value
 from .settings import BY_KEY, ClusterSettings, ConfigError
+from .supported_servers import Server
 from .tls import server_tls_options
+from .user_server_options import server_options_for
 
 # A replica that hears nothing from its primary for this long reconnects; the primary sends a
 # heartbeat every REPLICATION_HEARTBEAT_SECONDS while idle, so only a dead link stays silent.
