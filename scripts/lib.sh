@@ -39,19 +39,12 @@ pod_host() {
 }
 
 # The first of the given commands that this image has.
-first_command() {
+need_command() {
   local candidate
   for candidate in "$@"; do
-    if command -v "$candidate" >/dev/null 2>&1; then
-      printf '%s\n' "$candidate"
-      return 0
-    fi
+    command -v "$candidate" >/dev/null 2>&1 && printf '%s\n' "$candidate" && return 0
   done
-  return 1
-}
-
-need_command() {
-  first_command "$@" || die "this image has none of: $* (choose an image that does)"
+  die "this image has none of: $* (choose an image that does)"
 }
 
 # For the scripts that still tell the flavors apart themselves; the others read the environment's

@@ -38,7 +38,7 @@ client_tls_options() {
 stream_transfer_tool() {
   if tls_enabled; then
     require_tls_files
-    first_command socat >/dev/null ||
+    command -v socat >/dev/null 2>&1 ||
       die "mutual TLS on the backup port needs socat, which this image lacks (ncat cannot verify a client's certificate): use a backupImage with socat, or tlsSource none"
   fi
   transfer_tool
