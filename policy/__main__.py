@@ -1,7 +1,6 @@
 """What `pulumi preview --policy-pack policy` runs: serves the pack's policies to the engine."""
-from pulumi_policy import EnforcementLevel, PolicyPack
-
 from cluster_policies import POLICIES
+from pulumi_policy import EnforcementLevel, PolicyPack
 
 PolicyPack(
     name="mysql-cluster",

@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Optional
 
-from mysql_cluster.images import is_digest, split_image
-from mysql_cluster.quantities import quantity_value
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -27,6 +25,9 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+
+from mysql_cluster.images import is_digest, split_image
+from mysql_cluster.quantities import quantity_value
 
 # Where each workload kind keeps the spec of its pods.
 _POD_SPEC_PATHS = {

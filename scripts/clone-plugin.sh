@@ -30,7 +30,7 @@ recipient_sql() {
 launch_temporary_server() {
   local scratch=$1 datadir=$2 server
   shift 2
-  server=$(need_command mysqld) || return 1
+  server=$(dialect_command SERVER_COMMAND) || return 1
   recipient_socket="$scratch/mysqld.sock"
   recipient_log="$scratch/error.log"
   mkdir -p "$scratch" || { log "cannot create $scratch"; return 1; }
@@ -56,7 +56,7 @@ wait_for_temporary_server() {
 # must not exist.
 start_recipient() {
   local scratch=$1 server donor_list=$2 tls=()
-  server=$(need_command mysqld) || return 1
+  server=$(dialect_command SERVER_COMMAND) || return 1
   mkdir -p "$scratch" || { log "cannot create $scratch"; return 1; }
   if tls_enabled; then
     tls=("--clone-ssl-ca=$TLS_DIR/ca.crt" "--clone-ssl-cert=$TLS_DIR/tls.crt" "--clone-ssl-key=$TLS_DIR/tls.key")

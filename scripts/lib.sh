@@ -39,38 +39,33 @@ pod_host() {
 }
 
 # The first of the given commands that this image has.
-first_command() {
+need_command() {
   local candidate
   for candidate in "$@"; do
-    if command -v "$candidate" >/dev/null 2>&1; then
-      printf '%s\n' "$candidate"
-      return 0
-    fi
+    command -v "$candidate" >/dev/null 2>&1 && printf '%s\n' "$candidate" && return 0
   done
-  return 1
+  die "this image has none of: $* (choose an image that does)"
 }
 
-need_command() {
-  first_command "$@" || die "this image has none of: $* (choose an image that does)"
-}
-
+# For the scripts that still tell the flavors apart themselves; the others read the environment's
+# facts, which the component sets from its one table (mysql_cluster_agent/dialect.py).
 is_mariadb() {
   require_env DB_FLAVOR
   [[ "$DB_FLAVOR" == mariadb ]]
 }
 
-sql_client() {
-  if is_mariadb; then need_command mariadb mysql; else need_command mysql; fi
+# The program the environment variable <name> names (SQL_CLIENT, BACKUP_TOOL, ...): the first of
+# its names, separated by spaces, that the image has.
+dialect_command() {
+  local names
+  require_env "$1"
+  read -ra names <<<"${!1}"
+  need_command "${names[@]}"
 }
 
-# Physical backup tool and its stream extractor: XtraBackup for MySQL, mariadb-backup for MariaDB.
-backup_tool() {
-  if is_mariadb; then need_command mariadb-backup mariabackup; else need_command xtrabackup; fi
-}
-
-stream_tool() {
-  if is_mariadb; then need_command mbstream; else need_command xbstream; fi
-}
+sql_client() { dialect_command SQL_CLIENT; }
+backup_tool() { dialect_command BACKUP_TOOL; }
+stream_tool() { dialect_command STREAM_TOOL; }
 
 # socat or ncat moves the backup stream between pods; images differ in which one they carry.
 transfer_tool() {
@@ -167,11 +162,6 @@ sql_string() {
   printf "'%s'" "$value"
 }
 
-# MySQL (8.0.23+) speaks SOURCE/REPLICA (8.4 removed the old words); MariaDB MASTER/SLAVE.
-speaks_source_replica() {
-  require_env DB_FLAVOR
-  [[ "$DB_FLAVOR" == mysql ]]
-}
 
 # The rebuild mark, written by the pod's agent for a diverged server: while it exists the mysql
 # container rebuilds this pod's data before it starts its server (server.sh, liveness.sh).

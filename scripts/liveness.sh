@@ -12,6 +12,6 @@ require_env MYSQL_SOCKET
 # While this pod's data is rebuilt the server waits on purpose (server.sh).
 if [[ -e "$(rebuild_mark)" ]]; then exit 0; fi
 options=$(TLS_DIR='' client_options root root-password)
-if is_mariadb; then admin=$(need_command mariadb-admin mysqladmin); else admin=$(need_command mysqladmin); fi
+admin=$(dialect_command ADMIN_CLIENT)
 "$admin" --defaults-extra-file="$options" --protocol=socket --socket="$MYSQL_SOCKET" ping >/dev/null ||
   die "the server does not answer a ping on $MYSQL_SOCKET"

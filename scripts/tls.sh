@@ -23,23 +23,22 @@ require_tls_files() {
   done
 }
 
-# Lines of a client option file: with TLS, verify the server's certificate against the CA.
-# Without, a MySQL client asks for the server's RSA key: caching_sha2_password (the default)
-# refuses a plain connection otherwise until the account has logged in over TLS once.
+# Lines of a client option file: with TLS, verify the server's certificate against the CA; without,
+# what the server's clients need for a plain connection (Dialect.client_without_tls_option).
 client_tls_options() {
-  if ! tls_enabled; then
-    is_mariadb || printf 'get-server-public-key\n'
-    return 0
+  if tls_enabled; then
+    require_env CLIENT_VERIFY_OPTION
+    printf 'ssl-ca=%s\n%s\n' "$TLS_DIR/ca.crt" "$CLIENT_VERIFY_OPTION"
+  elif [[ -n "${CLIENT_WITHOUT_TLS_OPTION:-}" ]]; then
+    printf '%s\n' "$CLIENT_WITHOUT_TLS_OPTION"
   fi
-  printf 'ssl-ca=%s\n' "$TLS_DIR/ca.crt"
-  if is_mariadb; then printf 'ssl-verify-server-cert\n'; else printf 'ssl-mode=VERIFY_IDENTITY\n'; fi
 }
 
 # The transfer tool for the backup stream: with TLS only socat will do.
 stream_transfer_tool() {
   if tls_enabled; then
     require_tls_files
-    first_command socat >/dev/null ||
+    command -v socat >/dev/null 2>&1 ||
       die "mutual TLS on the backup port needs socat, which this image lacks (ncat cannot verify a client's certificate): use a backupImage with socat, or tlsSource none"
   fi
   transfer_tool

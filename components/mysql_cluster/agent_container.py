@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pulumi_kubernetes.core import v1 as core
 
-from .agent_config_map import AGENT_DIR, agent_mount
 from . import exporter
+from .agent_config_map import AGENT_DIR, agent_mount
 from .agent_metrics import agent_metrics
 from .pod_spec import PASSWORD_KEYS, ROLE_KEY, SECRETS_DIR, PodContainer, PodSettings
 from .settings import DEFAULT_AGENT_IMAGE
@@ -28,7 +28,7 @@ AGENT_PORT = 3308
 READINESS_PORT = 3309
 READINESS_PATH = "/ready"
 # The server's socket directory (the run volume): the official images' socket is mysqld.sock
-# there (docker-library/mysql and mariadb; the socket option is reserved, server_options.py).
+# there (docker-library/mysql and mariadb; the socket option is reserved, user_server_options.py).
 SOCKET_DIR = "/var/run/mysqld"
 SOCKET = f"{SOCKET_DIR}/mysqld.sock"
 ROOT_PASSWORD_KEY = "root-password"

@@ -85,7 +85,7 @@ def _server_alerts(signals: Signals, cluster: str, max_lag: int) -> list[Alert]:
         Alert(
             "MySQLClusterReplicationLag",
             # By the heartbeat the primary writes every second, not Seconds_Behind_Master: that
-            # stays 0 while a dead link waits for its timeout (scripts/heartbeat.sh).
+            # stays 0 while a dead link waits for its timeout (mysql_cluster_agent/heartbeat.py).
             f"{signals.heartbeat_lag(not_primary)} > {max_lag}",
             "2m", "warning",
             f"Replica {{{{ $labels.pod }}}} of {cluster} lags {{{{ $value }}}}s behind the "

@@ -33,8 +33,16 @@ from .agent_metrics import ARCHIVER_RECOVERY_POINT_FILE, ARCHIVER_TMP
 from .network_policy import backup_job_egress
 from .pod_spec import BACKUP_KEY_DIR, CREDENTIAL_KEYS, PodContainer, PodSettings, pod_template
 from .pod_template import (
-    CLIENT_OPTIONS_DIR, CONF_DIR, DATA_SUBDIR, DATA_VOLUME_MOUNT, SERVER_DATADIR, PodAdditions,
-    _cluster_env, _env, _mount, server_tls_files,
+    CLIENT_OPTIONS_DIR,
+    CONF_DIR,
+    DATA_SUBDIR,
+    DATA_VOLUME_MOUNT,
+    SERVER_DATADIR,
+    PodAdditions,
+    _cluster_env,
+    _env,
+    _mount,
+    server_tls_files,
 )
 from .scheduled_job import scheduled_job
 from .scripts_config_map import script_command, scripts_mount, scripts_volume

@@ -14,26 +14,27 @@ from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 from pulumi_kubernetes.policy import v1 as policy
 
+from . import monitoring
+from .agent_config_map import agent_config_map, agent_digest
 from .args import MySQLClusterArgs
 from .backups import backup_cron_job, pod_additions
-from .restore_drill import restore_drill_cron_job
-from . import monitoring
 from .dashboard import dashboard_config_map
 from .exporter import metrics_secret
 from .names import ClusterNames
 from .network_policy import database_network_policy_spec
 from .pod_spec import CREDENTIAL_KEYS, ROLE_KEY, ROLE_KEY_LENGTH, PodSettings
-from .pod_template import MYSQL_PORT, BACKUP_PORT, data_volume_claim, database_pod_template
+from .pod_template import BACKUP_PORT, MYSQL_PORT, data_volume_claim, database_pod_template
+from .restore_drill import restore_drill_cron_job
 from .scale_in_guard import primary_annotation, scale_in_guard
-from .server_config import cnf_files, with_checked_server_options
 from .scripts_config_map import scripts_config_map, scripts_digest
-from .agent_config_map import agent_config_map, agent_digest
-from .servers import Server, server_for
-from .switchover import switchover_job, switchover_network_policy
-from .topology import topology_config_map
+from .server_option_files import cnf_files, with_checked_server_options
 from .settings import PASSWORD_SETTINGS, ClusterSettings, validated
+from .supported_servers import Server, server_for
+from .switchover import switchover_job, switchover_network_policy
 from .tls import check_tls_settings, tls_enabled, tls_secret
+from .topology import topology_config_map
 from .volume_growth import STATEFULSET_IGNORED_CHANGES, data_claim_patches
+
 
 def _images(server: Server, settings: ClusterSettings) -> tuple[str, str]:
     return (settings.server_image or server.server_image,

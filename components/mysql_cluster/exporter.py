@@ -63,7 +63,7 @@ def metrics_secret(name: str, names: ClusterNames, mysql_port: int, tls: bool,
     )
 
 
-# Where scripts/heartbeat.sh keeps the heartbeat, and its view that the exporter reads.
+# Where mysql_cluster_agent/heartbeat.py keeps the heartbeat, and its view that the exporter reads.
 HEARTBEAT_SCHEMA = "mysql_cluster"
 HEARTBEAT_EXPORTER_VIEW = "exporter_heartbeat"
 
@@ -75,7 +75,7 @@ def exporter_arguments() -> list[str]:
         # Binary log files and their total size: logs kept too long are what fills volumes.
         "--collect.binlog_size",
         # The heartbeat this server has applied and its own clock, both as Unix times, through
-        # the view scripts/heartbeat.sh makes in pt-heartbeat's layout. The heartbeat is written
+        # the view mysql_cluster_agent/heartbeat.py makes in pt-heartbeat's layout. The heartbeat is written
         # in UTC, so the clock is read in UTC too.
         "--collect.heartbeat",
         f"--collect.heartbeat.database={HEARTBEAT_SCHEMA}",

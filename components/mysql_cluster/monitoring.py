@@ -13,7 +13,8 @@ from pulumi_kubernetes.apiextensions import CustomResource
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
-from .agent_metrics import AGENT_METRICS_PORT, PORT_NAME as AGENT_METRICS_PORT_NAME
+from .agent_metrics import AGENT_METRICS_PORT
+from .agent_metrics import PORT_NAME as AGENT_METRICS_PORT_NAME
 from .alerts import rule_groups
 from .exporter import METRICS_PORT
 from .names import ClusterNames

@@ -26,8 +26,8 @@ from .agent_metrics import AGENT_METRICS_PORT
 from .exporter import METRICS_PORT
 from .names import ClusterNames
 from .pod_template import BACKUP_PORT, MYSQL_PORT
-from .servers import Server
 from .settings import ClusterSettings, s3_endpoint_port
+from .supported_servers import Server
 
 DNS_PORT = 53
 # The label Kubernetes puts on every namespace, with its name (since 1.21).

@@ -23,9 +23,10 @@ from . import exporter
 from .names import ClusterNames
 from .scheduling import toleration_args
 from .secret_files import files_read
-from .servers import Server
 from .settings import ClusterSettings, optional_text
-from .tls import SECRET_KEYS as TLS_KEYS, TLS_DIR
+from .supported_servers import Server
+from .tls import SECRET_KEYS as TLS_KEYS
+from .tls import TLS_DIR
 
 # The official mysql and mariadb images run mysqld as uid/gid 999; every container of every pod
 # runs as that uid so the server and the backup tool can both read and write the data volume.

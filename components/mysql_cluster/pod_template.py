@@ -19,8 +19,8 @@ from .agent_config_map import agent_volume
 from .agent_container import READINESS_PATH, READINESS_PORT, SOCKET, agent_container
 from .donor_container import DONOR_DIR, donor_container, donor_mount, donor_volume
 from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
-from .server_config import REPLICATION_HEARTBEAT_SECONDS
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
+from .server_option_files import REPLICATION_HEARTBEAT_SECONDS
 from .settings import BACKUP_USER, REPLICATION_USER, optional_text
 from .tls import TLS_DIR, certificate_subject, server_tls_options
 from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
@@ -80,6 +80,8 @@ def _cluster_env(pod: PodSettings) -> list[core.EnvVarArgs]:
         _env("CLUSTER_DOMAIN", names.cluster_domain),
         _env("DB_FLAVOR", pod.server.flavor),
         _env("DB_VERSION", pod.server.version),
+        # What differs between the servers, from the one table (mysql_cluster_agent/dialect.py).
+        *(_env(name, value) for name, value in pod.server.dialect.script_environment().items()),
         _env("MYSQL_PORT", MYSQL_PORT),
         _env("BACKUP_PORT", BACKUP_PORT),
         _env("SECRETS_DIR", SECRETS_DIR),
@@ -194,7 +196,7 @@ def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
         name="mysql",
         image=pod.server_image,
         command=script_command("server.sh"),
-        env=env + [_env("SERVER_COMMAND", pod.server.server_command), _env("MYSQL_SOCKET", SOCKET),
+        env=env + [_env("MYSQL_SOCKET", SOCKET),
                    _env("CLONE_ATTEMPTS", CLONE_ATTEMPTS)]
         + [_env(name, value) for name, value in pod.server.entrypoint_env(SECRETS_DIR).items()],
         ports=[core.ContainerPortArgs(name="mysql", container_port=MYSQL_PORT)],
@@ -280,7 +282,9 @@ def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContain
     if pod.server.is_mariadb:
         containers.append(PodContainer(_backup_listener(pod, env)))
     containers.append(agent_container(
-        pod, env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
+        # The agent reads the dialect table itself.
+        pod, [var for var in env if var.name not in pod.server.dialect.script_environment()]
+        + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
         + (exporter.sidecar_env() if pod.metrics_secret_name is not None else []),
         [_mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR),
          donor_mount(read_only=False)]))

@@ -34,9 +34,9 @@ from mysql_cluster_agent import restore_drill as drill
 from .agent_config_map import agent_volume
 from .agent_container import agent_step_container
 from .backups import REPLAY_PLAN_VOLUME, BackupTarget, _rclone_tools, _restore, restore_volumes
+from .network_policy import restore_drill_egress
 from .pod_spec import PodContainer, PodSettings, pod_template
 from .pod_template import CLIENT_OPTIONS_DIR, DATA_VOLUME_MOUNT, _cluster_env, _env, _mount
-from .network_policy import restore_drill_egress
 from .scheduled_job import scheduled_job
 from .scripts_config_map import script_command, scripts_volume
 
@@ -48,7 +48,7 @@ SCRATCH_SECRETS_DIR = f"{CLIENT_OPTIONS_DIR}/scratch-secrets"
 # Where drill-plan leaves the statement that reads the GTID state and restore-drill.sh what the
 # verdict compares (mysql_cluster_agent/restore_drill.py's RESULTS_DIR).
 RESULTS_DIR = f"{DATA_VOLUME_MOUNT}/{drill.RESULTS_DIR}"
-# The ConfigMap's server options every replica starts with (server_config.py): the scratch server
+# The ConfigMap's server options every replica starts with (server_option_files.py): the scratch server
 # reads the backup with the cluster's own InnoDB settings.
 SERVER_OPTIONS_FILE = "replica.cnf"
 

@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import pulumi
 
-from .cron import MACROS as _CRON_MACROS, schedule_problem
+from mysql_cluster_agent.accounts import RETIRED_SWITCHOVER_USER
+
+from .cron import MACROS as _CRON_MACROS
+from .cron import schedule_problem
 from .images import is_image_reference, split_image
-from .quantities import is_positive_quantity, quantity_value
 from .kubernetes_metadata import annotation_map, label_map
 from .names import OWN_ANNOTATION_PREFIX, OWN_LABELS, has_reserved_suffix, reserved_name_suffixes
+from .quantities import is_positive_quantity, quantity_value
 from .scheduling import tolerations
-from .server_options import extra_server_options
-from mysql_cluster_agent.accounts import RETIRED_SWITCHOVER_USER
+from .user_server_options import extra_server_options
 
 
 class ConfigError(pulumi.RunError):
@@ -772,7 +774,9 @@ def value_type(setting: Setting) -> str:
 # One attribute per setting, named as its argument: a new row of SETTINGS is a new attribute.
 # Passwords stay out of its repr, so that logging the settings shows none.
 if TYPE_CHECKING:
-    from .cluster_settings import ClusterSettings as ClusterSettings  # this class as generated for the type checker
+    from .cluster_settings import (
+        ClusterSettings as ClusterSettings,  # this class as generated for the type checker
+    )
 else:
     ClusterSettings = make_dataclass(
         "ClusterSettings", [(s.arg, value_type(s), field(repr=not s.secret)) for s in SETTINGS],

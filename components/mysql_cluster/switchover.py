@@ -20,7 +20,7 @@ from pulumi_kubernetes.networking import v1 as networking
 from .agent_config_map import agent_volume
 from .agent_container import AGENT_PORT, agent_step_container, role_key_env
 from .network_policy import job_network_policy_spec, switchover_egress
-from .pod_spec import SECRETS_DIR, ROLE_KEY, PodContainer, PodSettings, pod_template
+from .pod_spec import ROLE_KEY, SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .tls import CA_FILE, CERT_FILE, KEY_FILE, TLS_DIR
 from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
 

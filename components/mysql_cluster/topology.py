@@ -4,7 +4,7 @@ ordinal and the number of pods.
 The pods mount it as a volume rather than reading env, so that moving the primary or scaling
 restarts no pod (a roll would restart the new primary in the middle of a switchover); the kubelet
 refreshes mounted ConfigMaps within about a minute, and the scripts re-read it at every decision
-and never act on it alone (scripts/topology.sh).
+and never act on it alone (mysql_cluster_agent/config.py, decide.py).
 """
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ live size, so that refusal is the check.
 """
 from __future__ import annotations
 
-
 import pulumi
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta

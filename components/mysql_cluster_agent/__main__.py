@@ -51,7 +51,7 @@ def _local_server(config: AgentConfig) -> LocalServer:
 
 def _state_source(config: AgentConfig) -> Callable[[], Mapping[str, object]]:
     server = _local_server(config)
-    return lambda: read_own_state(server, config.flavor)
+    return lambda: read_own_state(server, config.dialect)
 
 
 def serve(config: AgentConfig) -> int:

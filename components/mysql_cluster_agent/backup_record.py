@@ -23,7 +23,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .backup_manifest import (
-    DONOR, SHA256, Manifest, ManifestRefused, UTC_TIME, is_backup_name, read_manifest, shown)
+    DONOR,
+    SHA256,
+    UTC_TIME,
+    Manifest,
+    ManifestRefused,
+    is_backup_name,
+    read_manifest,
+    shown,
+)
 from .backup_retention import retention
 from .dialect import Flavor
 from .rclone_target import RcloneError, RcloneTarget, TargetProblem

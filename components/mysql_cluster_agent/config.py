@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .dialect import Dialect, Flavor, dialect_for
+
 # What Kubernetes allows in a DNS-1123 label: pod, Service and namespace names.
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -43,6 +45,11 @@ class AgentConfig:
     root_password_file: Path
     topology_dir: Path
     tls: TlsFiles | None  # None: the cluster has no TLS
+    version: str = ""  # the server's major.minor; only MySQL 8.0's dialect differs by it
+
+    @property
+    def dialect(self) -> Dialect:
+        return dialect_for(Flavor(self.flavor), self.version)
 
     @property
     def ordinal(self) -> int:
@@ -60,7 +67,12 @@ class AgentConfig:
     def replicas(self) -> int:
         """The number of pods the topology ConfigMap declares (re-read at every call: moving
         the primary or scaling changes it without restarting the pod)."""
-        return _topology_number(self.topology_dir / "replicas")
+        return topology_number(self.topology_dir, "replicas")
+
+    def designated_primary(self) -> int:
+        """The topology's primary-ordinal: the last requested move of the primary (re-read at
+        every call, so that moving the primary restarts no pod)."""
+        return topology_number(self.topology_dir, "primary-ordinal")
 
     def root_password(self) -> str:
         """Read at every connection: never kept in the environment or in argv."""
@@ -71,7 +83,9 @@ class AgentConfig:
                                 f"{error.strerror}; is the credentials Secret mounted?") from None
 
 
-def _topology_number(path: Path) -> int:
+def topology_number(topology_dir: Path, key: str) -> int:
+    """A number of the mounted topology ConfigMap (replicas, primary-ordinal)."""
+    path = topology_dir / key
     try:
         text = path.read_text(encoding="utf-8").strip()
     except OSError as error:
@@ -131,4 +145,5 @@ def read_config(env: Mapping[str, str] = os.environ) -> AgentConfig:
         root_password_file=_path(env, "ROOT_PASSWORD_FILE", "the file of the root password"),
         topology_dir=_path(env, "TOPOLOGY_DIR", "the mounted topology ConfigMap"),
         tls=tls,
+        version=env.get("DB_VERSION", ""),
     )

@@ -1,6 +1,7 @@
-"""The one table of what differs between the servers the cluster runs: statement texts and
-server facts. The agent builds its statements from it and the component (mysql_cluster.servers)
-imports its flavor facts from it, so no fact is written twice."""
+"""The one table of what differs between the servers the cluster runs: statement texts, program
+names and server facts. The agent builds its statements from it, the component
+(mysql_cluster.supported_servers) imports its flavor facts from it and hands the scripts theirs as
+environment variables (Dialect.script_environment), so no fact is written twice."""
 from __future__ import annotations
 
 import enum
@@ -30,7 +31,6 @@ REPLICA_STATUS_RECEIVED_GTID_COLUMN = {Flavor.MYSQL: 51, Flavor.MARIADB: 43}
 class Dialect:
     flavor: Flavor
     # MySQL 8.0.23+ speaks SOURCE/REPLICA (8.4 removed the old words); MariaDB MASTER/SLAVE.
-    speaks_source_replica: bool
     stop_replica: str
     start_replica: str
     reset_replica_all: str
@@ -73,6 +73,26 @@ class Dialect:
     max_replication_password: int | None
     # Makes the server load renewed certificate files. MariaDB logs a FLUSH unless told not to.
     tls_reload: str
+    # The programs of the server's image, each by its names, the first the image should have:
+    # the SQL client, the admin client (ping) and the binary log reader. MariaDB's images name
+    # them mariadb-* (older builds only by the mysql* and mariabackup names).
+    sql_client: tuple[str, ...]
+    admin_client: tuple[str, ...]
+    binlog_tool: tuple[str, ...]
+    # MariaDB's physical backup tool and the extractor of its stream; MySQL copies with the
+    # server's CLONE plugin and its image has neither.
+    backup_tool: tuple[str, ...]
+    stream_tool: tuple[str, ...]
+    # The client option file's line that verifies the server's certificate against ssl-ca and
+    # its name against the host connected to.
+    client_verify_option: str
+    # The line a client without TLS needs: MySQL's caching_sha2_password (the default) refuses a
+    # plain connection unless the client asks for the server's RSA key, until the account has
+    # logged in over TLS once. MariaDB needs none.
+    client_without_tls_option: str | None
+    # Command-line options of an encrypted connection that does not verify the server's
+    # certificate: a MariaDB client given only --ssl verifies it.
+    unverified_tls_options: tuple[str, ...]
 
     @property
     def read_only_variable(self) -> str:
@@ -83,7 +103,7 @@ class Dialect:
     def replica_thread_columns(self) -> tuple[str, str]:
         """The replica status's columns of the I/O and SQL threads' states: SHOW REPLICA STATUS
         names them Replica_*, SHOW SLAVE STATUS Slave_*."""
-        prefix = "Replica" if self.speaks_source_replica else "Slave"
+        prefix = "Replica" if self.replica_status == "SHOW REPLICA STATUS" else "Slave"
         return f"{prefix}_IO_Running", f"{prefix}_SQL_Running"
 
     def promote(self) -> list[str]:
@@ -125,6 +145,27 @@ class Dialect:
             return ["SET GLOBAL gtid_slave_pos = %s"]
         return [self.reset_binary_logs, "SET GLOBAL gtid_purged = %s"]
 
+    def script_environment(self) -> dict[str, str]:
+        """The facts the scripts use, as environment variables of every container that runs
+        one: the scripts read these instead of telling the servers apart themselves."""
+        programs = {"SQL_CLIENT": self.sql_client, "ADMIN_CLIENT": self.admin_client,
+                    "BINLOG_TOOL": self.binlog_tool, "BACKUP_TOOL": self.backup_tool,
+                    "STREAM_TOOL": self.stream_tool}
+        env = {
+            **{name: " ".join(names) for name, names in programs.items() if names},
+            "SERVER_COMMAND": self.server_command,
+            "STOP_REPLICA_SQL": self.stop_replica,
+            "RESET_REPLICA_ALL_SQL": self.reset_replica_all,
+            "REPLICA_STATUS_SQL": self.replica_status,
+            "RESET_BINARY_LOGS_SQL": self.reset_binary_logs,
+            "TLS_RELOAD_SQL": self.tls_reload,
+            "CLIENT_VERIFY_OPTION": self.client_verify_option,
+            "UNVERIFIED_TLS_OPTIONS": " ".join(self.unverified_tls_options),
+        }
+        if self.client_without_tls_option is not None:
+            env["CLIENT_WITHOUT_TLS_OPTION"] = self.client_without_tls_option
+        return env
+
     def wait_for_gtid(self) -> str:
         """The query that waits for a GTID position and a number of seconds (SQL parameters)."""
         return f"SELECT {self.wait_for_gtid_function}(%s, %s)"
@@ -132,7 +173,6 @@ class Dialect:
 
 _MYSQL = Dialect(
     flavor=Flavor.MYSQL,
-    speaks_source_replica=True,
     stop_replica="STOP REPLICA",
     start_replica="START REPLICA",
     reset_replica_all="RESET REPLICA ALL",
@@ -150,11 +190,18 @@ _MYSQL = Dialect(
     wait_for_gtid_function="WAIT_FOR_EXECUTED_GTID_SET",
     max_replication_password=32,
     tls_reload="ALTER INSTANCE RELOAD TLS",
+    sql_client=("mysql",),
+    admin_client=("mysqladmin",),
+    binlog_tool=("mysqlbinlog",),
+    backup_tool=(),
+    stream_tool=(),
+    client_verify_option="ssl-mode=VERIFY_IDENTITY",
+    client_without_tls_option="get-server-public-key",
+    unverified_tls_options=("--ssl-mode=REQUIRED",),
 )
 
 _MARIADB = Dialect(
     flavor=Flavor.MARIADB,
-    speaks_source_replica=False,
     stop_replica="STOP SLAVE",
     start_replica="START SLAVE",
     reset_replica_all="RESET SLAVE ALL",
@@ -173,6 +220,14 @@ _MARIADB = Dialect(
     wait_for_gtid_function="MASTER_GTID_WAIT",
     max_replication_password=None,
     tls_reload="FLUSH NO_WRITE_TO_BINLOG SSL",
+    sql_client=("mariadb", "mysql"),
+    admin_client=("mariadb-admin", "mysqladmin"),
+    binlog_tool=("mariadb-binlog", "mysqlbinlog"),
+    backup_tool=("mariadb-backup", "mariabackup"),
+    stream_tool=("mbstream",),
+    client_verify_option="ssl-verify-server-cert",
+    client_without_tls_option=None,
+    unverified_tls_options=("--ssl", "--skip-ssl-verify-server-cert"),
 )
 
 # MySQL 8.0 predates RESET BINARY LOGS AND GTIDS (8.4) and still has RESET MASTER.

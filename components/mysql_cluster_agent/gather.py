@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from .config import AgentConfig
 from .dialect import REPLICA_STATUS_SOURCE_HOST_COLUMN, Dialect, Flavor
@@ -22,7 +21,7 @@ AskPeers = Callable[[Sequence[int]], list[PeerAnswer]]
 
 def read_local_state(sql: Sql, dialect: Dialect, ordinal: int, now_seconds: int) -> LocalState:
     """This pod's server as its peers see it, with its replication channel and start time."""
-    server = ServerState.from_wire(dialect.flavor, ordinal, read_own_state(sql, dialect.flavor.value))
+    server = ServerState.from_wire(dialect.flavor, ordinal, read_own_state(sql, dialect))
     status = sql.query(dialect.replica_status)
     source = status[0][REPLICA_STATUS_SOURCE_HOST_COLUMN] if status else None
     uptime = sql.query("SHOW GLOBAL STATUS LIKE 'Uptime'")
@@ -30,16 +29,6 @@ def read_local_state(sql: Sql, dialect: Dialect, ordinal: int, now_seconds: int)
         raise ValueError(f"the server's uptime is not a number: {uptime[:1]!r}")
     return LocalState(server=replace(server, source_host=str(source) if source else None),
                       started_at=now_seconds - int(str(uptime[0][1])), replica_configured=bool(status))
-
-
-def designated_primary(topology_dir: Path) -> int:
-    """The topology ConfigMap's primary-ordinal: the last requested move of the primary. It is a
-    mounted volume, re-read at every look, so that moving the primary restarts no pod."""
-    path = topology_dir / "primary-ordinal"
-    text = path.read_text(encoding="utf-8").strip()
-    if not text.isdigit():
-        raise ValueError(f"{path} holds {text[:40]!r} instead of a number; check the topology ConfigMap's keys")
-    return int(text)
 
 
 def peer_states(flavor: Flavor, answers: Sequence[PeerAnswer]) -> tuple[dict[int, ServerState | None], dict[int, str]]:
@@ -71,7 +60,7 @@ def gather(config: AgentConfig, sql: Sql, dialect: Dialect, ask: AskPeers, role_
     me = read_local_state(sql, dialect, config.ordinal, now_micros // 1_000_000)
     replicas = config.replicas()
     peers, problems = peer_states(dialect.flavor, ask(peer_ordinals(config.ordinal, replicas)))
-    view = ClusterView(me=me, peers=peers, designated_primary=designated_primary(config.topology_dir),
+    view = ClusterView(me=me, peers=peers, designated_primary=config.designated_primary(),
                        now_micros=now_micros, hosts=tuple(config.pod_host(n) for n in range(max(replicas, config.ordinal + 1))),
                        role_given_at=role_given_at)
     return Gathered(view, problems)

@@ -84,14 +84,25 @@ def set_up_heartbeat(sql: Sql, dialect: Dialect) -> None:
             sql.execute(statement)
 
 
+def _applied(column: str) -> str:
+    return f"SELECT {column} FROM {SCHEMA}.{TABLE} WHERE id = 1"
+
+
+# The applied heartbeat as microseconds since the epoch (no row before the first).
+_MICROS = "TIMESTAMPDIFF(MICROSECOND, '1970-01-01', written_at)"
+# Which pod wrote the applied heartbeat, relative to the pod that answers: server ids are the
+# ordinals plus one offset (init-config.sh), so their difference is the ordinals' difference.
+_WRITER_OFFSET = "CAST(server_id AS SIGNED) - CAST(@@GLOBAL.server_id AS SIGNED)"
+
+
 def heartbeat_micros_sql() -> str:
-    """The applied heartbeat as microseconds since the epoch (no row before the first)."""
-    return (f"SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01', written_at) FROM {SCHEMA}.{TABLE}"
-            " WHERE id = 1")
+    return _applied(_MICROS)
 
 
 def heartbeat_writer_offset_sql() -> str:
-    """Which pod wrote the applied heartbeat, relative to the pod that answers: server ids are the
-    ordinals plus one offset (init-config.sh), so their difference is the ordinals' difference."""
-    return (f"SELECT CAST(server_id AS SIGNED) - CAST(@@GLOBAL.server_id AS SIGNED)"
-            f" FROM {SCHEMA}.{TABLE} WHERE id = 1")
+    return _applied(_WRITER_OFFSET)
+
+
+def applied_heartbeat_sql() -> str:
+    """Both in one row: what a server tells its peers (own_state.py)."""
+    return _applied(f"{_MICROS}, {_WRITER_OFFSET}")

@@ -1,26 +1,12 @@
-"""What this server tells its peers about itself, read from it over the SQL seam.
-
-The fields of scripts/topology.sh peer_state_sql: read_only, the heartbeat it has applied
-(microseconds since the epoch by the primary's clock; None before the first), which pod wrote
-that heartbeat relative to this one, and its GTID state.
-"""
+"""What this server tells its peers about itself, read from it over the SQL seam: read_only, the
+heartbeat it has applied (microseconds since the epoch by the primary's clock; None before the
+first), which pod wrote that heartbeat relative to this one, and its GTID state."""
 from __future__ import annotations
 
+from .dialect import Dialect
+from .heartbeat import applied_heartbeat_sql
 from .local_server import Sql, SqlError
 
-# The schema of the heartbeat table (scripts/heartbeat.sh HEARTBEAT_SCHEMA).
-HEARTBEAT_SCHEMA = "mysql_cluster"
-# A server's GTID state (scripts/gtid.sh gtid_state_expression): MariaDB's binary log state with
-# the replica position (a fresh clone has no binary log yet), MySQL's executed set on one line.
-_GTID_STATE = {
-    "mariadb": "CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_state, ''), "
-               "NULLIF(@@GLOBAL.gtid_slave_pos, ''))",
-    "mysql": "REPLACE(@@GLOBAL.gtid_executed, '\\n', '')",
-}
-# The heartbeat table does not exist before the agent has set the server up: then no heartbeat.
-_HEARTBEAT = (f"SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01', written_at), "
-              f"CAST(server_id AS SIGNED) - CAST(@@GLOBAL.server_id AS SIGNED) "
-              f"FROM {HEARTBEAT_SCHEMA}.heartbeat WHERE id = 1")
 _NO_SUCH_TABLE = (1146, 1049)  # ER_NO_SUCH_TABLE, ER_BAD_DB_ERROR
 
 
@@ -28,14 +14,15 @@ def _optional_int(value: object) -> int | None:
     return None if value is None else int(str(value))
 
 
-def read_own_state(sql: Sql, flavor: str) -> dict[str, object]:
+def read_own_state(sql: Sql, dialect: Dialect) -> dict[str, object]:
     """The state as JSON-ready values."""
-    rows = sql.query(f"SELECT @@GLOBAL.read_only, {_GTID_STATE[flavor]}")
+    rows = sql.query(f"SELECT @@GLOBAL.read_only, {dialect.gtid_state_expression}")
     read_only, gtid_state = rows[0]
     heartbeat: int | None = None
     writer_offset: int | None = None
+    # The heartbeat table does not exist before the agent has set the server up: then no heartbeat.
     try:
-        beat = sql.query(_HEARTBEAT)
+        beat = sql.query(applied_heartbeat_sql())
     except SqlError as error:
         if error.code not in _NO_SUCH_TABLE:
             raise
@@ -46,5 +33,6 @@ def read_own_state(sql: Sql, flavor: str) -> dict[str, object]:
         "read_only": int(str(read_only)) != 0,
         "heartbeat_micros": heartbeat,
         "heartbeat_writer_offset": writer_offset,
-        "gtid_state": "" if gtid_state is None else str(gtid_state),
+        # MySQL prints a GTID set over several lines.
+        "gtid_state": "" if gtid_state is None else str(gtid_state).replace("\n", ""),
     }

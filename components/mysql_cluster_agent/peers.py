@@ -1,6 +1,5 @@
 """Asking the other pods' agents for their servers' state, all at once and with short bounds:
-a pod that does not answer must cost seconds, not minutes (scripts/topology.sh asked the peers'
-servers with the same bounds).
+a pod that does not answer must cost seconds, not minutes.
 
 With TLS the agent presents the pod's certificate and checks that the peer's names the pod it
 dialled; the peer checks the same of ours (api.py).

@@ -25,7 +25,6 @@ from typing import Any
 
 from .config import AgentConfig, ConfigProblem
 from .dialect import Dialect
-from .gather import designated_primary
 from .local_server import LocalServer, Sql, SqlError
 from .own_state import read_own_state
 from .peers import PeerAnswer, peer_ordinals
@@ -115,7 +114,7 @@ def _socket_tables() -> list[str]:
 def read_own_server(sql: Sql, dialect: Dialect) -> OwnServer:
     """What the verdict needs of the local server: the state it tells its peers (own_state.py)
     and its replication channel."""
-    state = read_own_state(sql, dialect.flavor.value)
+    state = read_own_state(sql, dialect)
     heartbeat = state["heartbeat_micros"]
     return OwnServer(read_only=bool(state["read_only"]),
                      heartbeat_micros=heartbeat if isinstance(heartbeat, int) else None,
@@ -144,7 +143,7 @@ class Readiness:
 
     def _primary_host(self) -> str:
         try:
-            return self._config.pod_host(designated_primary(self._config.topology_dir))
+            return self._config.pod_host(self._config.designated_primary())
         except (OSError, ValueError):
             return "the primary's pod name"
 

@@ -32,8 +32,13 @@ from .backup_info import BackupInfoError, backup_coordinates
 from .binlog import BinaryLog, BinlogError, read_binary_log
 from .dialect import Flavor, dialect_for
 from .gtid import GtidState, MariadbGtidState, MysqlGtidSet, holds, parse_gtid
-from .restore_handover import (HandoverRefused, RestoreHandover, binlogs_path, read_handover,
-                               write_handover)
+from .restore_handover import (
+    HandoverRefused,
+    RestoreHandover,
+    binlogs_path,
+    read_handover,
+    write_handover,
+)
 
 # Archived binary logs, named as the cluster's servers name them (MariaDB 11.4+ keeps a GTID
 # index, mysql-bin.000001.idx, beside each: not a log).

@@ -29,8 +29,16 @@ from typing import Optional
 from .binlog import BinaryLog, BinlogError, read_binary_log
 from .dialect import Flavor
 from .gtid import GtidState, MariadbGtidState, MysqlGtidSet, parse_gtid
-from .replay_plan import (BINLOG_FILE, PlanProblem, binary_logs, flavor_of, log_line,
-                          pending_restore, position_query, restored_coordinates)
+from .replay_plan import (
+    BINLOG_FILE,
+    PlanProblem,
+    binary_logs,
+    flavor_of,
+    log_line,
+    pending_restore,
+    position_query,
+    restored_coordinates,
+)
 
 # What the plan leaves for the verdict, on the scratch volume (read by this module only), and
 # the files restore-drill.sh writes there for it.

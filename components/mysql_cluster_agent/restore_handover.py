@@ -21,7 +21,7 @@ from dataclasses import fields as fields_of
 from pathlib import Path
 from typing import Optional
 
-from .backup_manifest import FORMAT, BACKUP_NAME, is_backup_name, shown, UTC_TIME
+from .backup_manifest import BACKUP_NAME, FORMAT, UTC_TIME, is_backup_name, shown
 from .dialect import Flavor
 from .gtid import parse_gtid
 

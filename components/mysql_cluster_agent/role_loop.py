@@ -26,16 +26,16 @@ from .accounts import (
 )
 from .config import AgentConfig, ConfigProblem, TlsFiles
 from .decide import Action, Follow, Promote, Rebuild, Stay, decide
-from .dialect import Dialect, Flavor, dialect_for
+from .dialect import Dialect
 from .donor import Donors, choose_donors, write_choice
 from .gather import AskPeers, Gathered, gather
-from .peers import peer_ordinals
 from .heartbeat import set_up_heartbeat
 from .local_server import Sql, SqlError
+from .peers import peer_ordinals
 from .role import (
+    OWN_GTID_STATE,
     RebuildPaths,
     Replication,
-    OWN_GTID_STATE,
     RoleError,
     clone_coordinates,
     clone_position_statements,
@@ -93,8 +93,7 @@ def _number(env: Mapping[str, str], name: str) -> int:
 def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> RoleSettings:
     """What the role loop needs beyond the agent's configuration, from the container's
     environment; ConfigProblem naming the first variable that is missing or wrong."""
-    flavor = Flavor(config.flavor)
-    dialect = dialect_for(flavor, env.get("DB_VERSION", ""))
+    dialect = config.dialect
     secrets = Path(_env(env, "SECRETS_DIR"))
     metrics_secrets = Path(env["METRICS_SECRETS_DIR"]) if env.get("METRICS_SECRETS_DIR") else None
 
@@ -111,7 +110,7 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
         rebuild=RebuildPaths(Path(_env(env, "DATA_VOLUME")), _env(env, "DATA_SUBDIR")),
         watch_seconds=_number(env, "ROLE_WATCH_SECONDS"),
         accounts=ClusterAccounts(
-            flavor=flavor, replication_user=_env(env, "REPLICATION_USER"), backup_user=_env(env, "BACKUP_USER"),
+            flavor=dialect.flavor, replication_user=_env(env, "REPLICATION_USER"), backup_user=_env(env, "BACKUP_USER"),
             app_user=_env(env, "APP_USER"),
             app_database=_env(env, "APP_DATABASE"), tls=config.tls is not None,
             tls_subject=env.get("TLS_SUBJECT") or None, metrics_user=env.get("METRICS_USER") or None),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .api import CertificateFiles
-from .config import ConfigProblem, TlsFiles
+from .config import ConfigProblem, TlsFiles, topology_number
 from .dialect import Flavor
 from .gtid import GtidState, holds
 from .role_auth import read_key
@@ -221,10 +221,7 @@ def client_from_env(env: Mapping[str, str]) -> tuple[AgentClient, Move]:
     if flavor not in {f.value for f in Flavor}:
         raise ConfigProblem(f"environment variable DB_FLAVOR is {flavor!r}; use mysql or mariadb")
     topology = Path(_text(env, "TOPOLOGY_DIR"))
-    try:
-        replicas = int((topology / "replicas").read_text(encoding="utf-8").strip())
-    except (OSError, ValueError) as error:
-        raise ConfigProblem(f"cannot read the number of pods from {topology / 'replicas'}: {error}") from None
+    replicas = topology_number(topology, "replicas")
     move = Move(target=_number(env, "TARGET_ORDINAL", "the ordinal of the pod to promote"),
                 failover_wait_seconds=_number(env, "FAILOVER_WAIT_SECONDS", "a number of seconds"),
                 catch_up_seconds=_number(env, "CATCH_UP_SECONDS", "a number of seconds"))

@@ -1,7 +1,7 @@
 """The dialect table: the statements and facts that differ between the servers."""
 from __future__ import annotations
 
-from mysql_cluster.servers import SERVERS
+from mysql_cluster.supported_servers import SERVERS
 from mysql_cluster_agent.dialect import Flavor, dialect_for
 
 
@@ -34,4 +34,3 @@ def test_the_components_servers_take_their_flavor_facts_from_the_dialect_table()
         assert server.dialect is dialect
         assert server.read_only_option == dialect.read_only_option
         assert server.server_command == dialect.server_command
-        assert server.speaks_source_replica == dialect.speaks_source_replica

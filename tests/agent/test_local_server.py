@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mysql_cluster_agent.dialect import Dialect, Flavor, dialect_for
 from mysql_cluster_agent.local_server import SESSION_SQL_MODE, LocalServer, SqlError
 from mysql_cluster_agent.own_state import read_own_state
 
@@ -19,6 +20,11 @@ _ROOT_PASSWORD = "ALTER USER root@localhost IDENTIFIED BY '{password}'"
 # A server whose global sql_mode would misparse the agent's statements if the session kept it;
 # binary logs with GTIDs, as in the pods.
 _OPTIONS = "sql-mode=ANSI_QUOTES,STRICT_TRANS_TABLES\nlog-bin=binlog\nserver-id=1\n"
+
+
+def _dialect(server: RealServer) -> Dialect:
+    flavor, version = server.name.split()
+    return dialect_for(Flavor(flavor), version)
 
 
 def _escaped(text: str) -> str:
@@ -76,7 +82,7 @@ def test_a_statement_error_keeps_its_code_and_the_seam_goes_on(server):
 
 
 def test_the_served_state_of_a_fresh_writable_server_has_no_heartbeat_yet(server):
-    state = read_own_state(_seam(server), "mariadb" if server.is_mariadb else "mysql")
+    state = read_own_state(_seam(server), _dialect(server))
     assert state["read_only"] is False
     assert (state["heartbeat_micros"], state["heartbeat_writer_offset"]) == (None, None)
     assert isinstance(state["gtid_state"], str)
@@ -91,7 +97,7 @@ def test_the_served_state_shows_the_applied_heartbeat_and_its_writer(server):
                 "(1, @@GLOBAL.server_id + 2, '2026-12-06 10:00:00.250000')")
     sql.execute("SET GLOBAL read_only = 1")
     try:
-        state = read_own_state(sql, "mariadb" if server.is_mariadb else "mysql")
+        state = read_own_state(sql, _dialect(server))
     finally:
         sql.execute("SET GLOBAL read_only = 0")
         sql.execute("DROP DATABASE mysql_cluster")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 PODS = ["mysql-0", "mysql-1", "mysql-2"]
 # The readiness probe may keep failing for failureThreshold x periodSeconds before a pod is Ready.
 PROBE_WINDOW = 10
-# Longer than the switchover Job's client timeout for one statement (topology.sh, 4 s).
+# Longer than the switchover Job's client timeout for one statement (mysql_cluster_agent/peers.py).
 LONG_WRITE = 15
 
 
@@ -150,7 +150,7 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
         cluster.io_thread(replica, "START")
 
     # The failover's first step on its target stops the I/O thread; the lock outlasts the Job's
-    # client timeout for one statement (topology.sh, 4 s), so the Job must wait for pod 1 to
+    # client timeout for one statement (mysql_cluster_agent/peers.py), so the Job must wait for pod 1 to
     # apply what it received by GTID, however long its workers take.
     def unlock_once_the_failover_began() -> None:
         harness.wait_until(lambda: io_thread_state(cluster, "mysql-1") == "No", 120, "the failover to stop mysql-1's I/O thread")

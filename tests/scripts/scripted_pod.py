@@ -18,25 +18,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from mysql_cluster import servers
+from mysql_cluster import supported_servers
+from mysql_cluster_agent.dialect import Flavor, dialect_for
 from mysql_cluster_agent.donor import Donors, NewDatabase, write_choice
 
 import server_model
 import standins
 
 # Every server the cluster supports, from the component's own list, as "flavor version".
-SERVERS = tuple(f"{flavor} {version}" for flavor, version in servers.SERVERS)
+SERVERS = tuple(f"{flavor} {version}" for flavor, version in supported_servers.SERVERS)
 # The servers whose new replicas receive a streamed backup, which the stand-ins model (MariaDB's
 # mariadb-backup). MySQL's are copied by the server's CLONE plugin, which has no stand-in here:
 # tests/e2e runs it on MySQL 9.7 (test_replication.py, test_scale_out.py, test_tls.py).
 STREAM_CLONE_SERVERS = tuple(server for server in SERVERS if server.startswith("mariadb"))
 # For behaviour that differs by flavor only: the default line of each.
-ONE_PER_FLAVOR = tuple(f"{flavor} {version}" for flavor, version in servers.DEFAULT_VERSIONS.items())
+ONE_PER_FLAVOR = tuple(f"{flavor} {version}" for flavor, version in supported_servers.DEFAULT_VERSIONS.items())
 
 
-def server_of(server: str) -> servers.Server:
+def server_of(server: str) -> supported_servers.Server:
     flavor, version = server.split()
-    return servers.SERVERS[(flavor, version)]
+    return supported_servers.SERVERS[(flavor, version)]
 
 
 # Stack config per server.
@@ -94,20 +95,26 @@ def is_mariadb(server: str) -> bool:
     return server.startswith("mariadb")
 
 
+def dialect_env(flavor: str, version: str = "") -> dict[str, str]:
+    """The dialect facts the component gives every container that runs a script, for the tests
+    that run one with an environment of their own."""
+    return dialect_for(Flavor(flavor), version).script_environment()
+
+
 def sql_client(server: str) -> str:
-    return "mariadb" if is_mariadb(server) else "mysql"
+    return server_of(server).dialect.sql_client[0]
 
 
 def admin_client(server: str) -> str:
-    return "mariadb-admin" if is_mariadb(server) else "mysqladmin"
+    return server_of(server).dialect.admin_client[0]
 
 
 def backup_tool(server: str) -> str:
-    return "mariadb-backup" if is_mariadb(server) else "xtrabackup"
+    return server_of(server).dialect.backup_tool[0]
 
 
 def stream_tool(server: str) -> str:
-    return "mbstream" if is_mariadb(server) else "xbstream"
+    return server_of(server).dialect.stream_tool[0]
 
 
 def image_tools(server: str) -> set[str]:

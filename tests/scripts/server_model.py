@@ -581,7 +581,7 @@ NOW_MICROS = 1_800_000_000_000_000
 
 
 def heartbeat(state: dict[str, Any]) -> int:
-    """The primary's heartbeat the server has applied (scripts/heartbeat.sh), microseconds since
+    """The primary's heartbeat the server has applied (mysql_cluster_agent/heartbeat.py), microseconds since
     the epoch; 0 for none. Modelled from the channel: its lag is the heartbeat's age (the event
     writes every second and the row replicates like any write); a writable server's own is now."""
     if state["variables"]["read_only"] != "ON":

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mysql_cluster.backups import SEALED_REMOTE
+from scripted_pod import dialect_env
 
 PROJECT = Path(__file__).resolve().parents[2]
 SCRIPTS = PROJECT / "scripts"
@@ -136,6 +137,7 @@ def pod(tmp_path):
                         "RESTORE_ANY_CLUSTER": "false", "PLAN_DIR": str(tmp_path / "plan"),
                         "RESULT_DIR": str(tmp_path / "result"), "PYTHONPATH": str(AGENT_PATH),
                         **bucket.env, **env}
+            full_env |= dialect_env(full_env["DB_FLAVOR"], full_env["DB_VERSION"])
             command = ([sys.executable, "-m", "mysql_cluster_agent", script] if not script.endswith(".sh")
                        else ["bash", str(SCRIPTS / script)])
             return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=120)

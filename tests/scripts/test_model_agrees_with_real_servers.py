@@ -22,8 +22,8 @@ from real_servers import REAL_SERVERS, Outcome, RealServer, start_server
 
 import server_model
 import standins
-from mysql_cluster.server_config import server_options as rendered_server_options
-from mysql_cluster.servers import SERVERS as PROJECT_SERVERS
+from mysql_cluster.server_option_files import server_options as rendered_server_options
+from mysql_cluster.supported_servers import SERVERS as PROJECT_SERVERS
 
 REAL = ("mysql 9.7", "mariadb 11.8", "mariadb 10.11")
 MYSQL = ("mysql 9.7",)

@@ -13,12 +13,12 @@ import yaml
 from stack_manifests import PROJECT_DIR, STACKS, Manifests, container, find  # noqa: F401
 
 from mysql_cluster.tooling.mock_runtime import RecordingMonitor, mock_runtime
-from mysql_cluster import servers
+from mysql_cluster import supported_servers
 from mysql_cluster.tooling.render import render_stack
 
 
 # Every server the cluster supports: (flavor, version), from the component's own list.
-SERVERS = list(servers.SERVERS)
+SERVERS = list(supported_servers.SERVERS)
 SERVER_IDS = [f"{flavor}-{version}" for flavor, version in SERVERS]
 
 

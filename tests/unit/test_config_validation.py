@@ -12,7 +12,7 @@ import pulumi
 import pytest
 
 from mysql_cluster import ConfigError, MySQLCluster
-from mysql_cluster.server_options import MANAGED_OPTIONS
+from mysql_cluster.user_server_options import MANAGED_OPTIONS
 from mysql_cluster.settings import BY_KEY, SETTINGS
 
 from .conftest import find

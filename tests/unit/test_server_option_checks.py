@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from mysql_cluster.server_options import (REFUSED_SQL_MODES, extra_server_options,
+from mysql_cluster import ConfigError
+from mysql_cluster.user_server_options import (REFUSED_SQL_MODES, extra_server_options,
                                           option_table, server_options_for)
-from mysql_cluster import servers
+from mysql_cluster import supported_servers
 
 from .test_config_validation import registered_before_failing, rejection
 
@@ -184,7 +185,7 @@ def test_a_refused_option_stops_the_component_before_any_resource_is_registered(
 
 # --- the tables ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("flavor, version", list(servers.SERVERS))
+@pytest.mark.parametrize("flavor, version", list(supported_servers.SERVERS))
 def test_every_supported_server_line_has_options_to_check_against(flavor, version):
     table, _ = option_table(flavor, version)
     assert "max-connections" in table and "innodb-buffer-pool-size" in table

@@ -145,12 +145,13 @@ def test_every_container_mounts_the_scripts_read_only(rendered, name):
 
 # The scripts and the agent live in their ConfigMaps, not inlined in commands; what remains is each
 # container's env and mounts (TLS included, and each container's own Secret volume of exactly the
-# files it reads), the agent volume's items, one per file of its packages (about 2.5 KiB), and
-# the donor init container's (about 2.3 KiB: its own env, mounts and hardening).
-def test_dev_statefulset_stays_under_23_kib_as_json(rendered):
+# files it reads), the agent volume's items, one per file of its packages (about 2.5 KiB), the
+# donor init container's (about 2.3 KiB: its own env, mounts and hardening) and the dialect facts
+# every container that runs a script is given (about 3 KiB, dialect.py).
+def test_dev_statefulset_stays_under_27_kib_as_json(rendered):
     size = len(json.dumps(statefulset(rendered)))  # the stack `render --stack dev` prints
     print(f"\ndev StatefulSet as JSON: {size} bytes")
-    assert size < 23 * 1024
+    assert size < 27 * 1024
 
 
 def test_startup_probe_gives_crash_recovery_fifteen_minutes_before_liveness_counts(rendered):

@@ -18,9 +18,15 @@ from typing import Any, Optional
 import pulumi
 from google.protobuf import empty_pb2
 
-from ..sdk_internals import (MockMonitor, deserialize_properties, reset_options,
-                            resolve_callbacks, run_pulumi_func, serialize_properties, sync_await)
-
+from ..sdk_internals import (
+    MockMonitor,
+    deserialize_properties,
+    reset_options,
+    resolve_callbacks,
+    run_pulumi_func,
+    serialize_properties,
+    sync_await,
+)
 from .mock_certificates import tls_outputs
 
 # The wire form marks secret values with this signature key (see the Pulumi SDK's rpc module).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from mysql_cluster.server_options import MANAGED_OPTIONS
+from mysql_cluster.user_server_options import MANAGED_OPTIONS
 
 from stack_manifests import server_config_map
 

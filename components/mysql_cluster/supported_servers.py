@@ -51,10 +51,6 @@ class Server:
         return self.backup_format == "tar"
 
     @property
-    def speaks_source_replica(self) -> bool:
-        return self.dialect.speaks_source_replica
-
-    @property
     def entrypoint_env_prefix(self) -> str:
         """How the image entrypoint's variables start."""
         return "MARIADB_" if self.is_mariadb else "MYSQL_"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .server_options import server_options_for
-from .servers import Server
 from .quantities import quantity_value
 from .settings import BY_KEY, ClusterSettings, ConfigError
+from .supported_servers import Server
 from .tls import server_tls_options
+from .user_server_options import server_options_for
 
 # A replica that hears nothing from its primary for this long reconnects; the primary sends a
 # heartbeat every REPLICATION_HEARTBEAT_SECONDS while idle, so only a dead link stays silent.
@@ -68,7 +68,7 @@ def _replication(server: Server, binlog_retention_days: int) -> dict[str, str]:
 
 def server_options(server: Server, role: str, binlog_retention_days: int) -> dict[str, str]:
     """The [mysqld] options of a pod of `role` (primary or replica), in the order written."""
-    # The scheduler runs the heartbeat event (scripts/heartbeat.sh) that replicas measure lag by;
+    # The scheduler runs the heartbeat event (mysql_cluster_agent/heartbeat.py) that replicas measure lag by;
     # where it cannot stay on read-only, the agent turns it on when it makes the server the
     # primary (mysql_cluster_agent/role.py).
     scheduler = "ON" if role == "primary" or server.schedules_events_when_read_only else "OFF"
