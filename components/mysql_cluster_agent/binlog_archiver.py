@@ -245,8 +245,11 @@ class Archiver:
                                          f"{settings.poll_seconds:g}s: {error}") from None
             self._record(with_archived(self._current_state(session.history), action.name))
             self.log(f"archived {action.name}")
-        elif isinstance(action, RecordRecoveryPoint):
+        elif isinstance(action, RecordRecoveryPoint) and self._recovery_point.get() != action.unix_time:
             self._recovery_point.set(action.unix_time)
+            # Said at each new value (once an interval at most): how far a restore can reach.
+            self.log(f"recovery point {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(action.unix_time))} "
+                     f"({action.unix_time}): every transaction committed before it is archived")
 
     def _current_state(self, history: str) -> ArchiveState:
         state = self._state()

@@ -129,6 +129,8 @@ def test_no_recovery_point_is_claimed_before_the_first_rotation_then_it_is_when_
     archive.archiver.round()
     assert open_log in archive.stored(), "the log written to was rotated and archived in the same round"
     assert archive.recovery_point.get() == NOW + INTERVAL
+    assert f"recovery point 2025-12-06T03:05:00Z ({NOW + INTERVAL}): every transaction committed before it " \
+        "is archived" in archive.logged
 
 
 def test_a_log_not_written_to_since_the_last_rotation_is_not_rotated_again(primary, tmp_path):
