@@ -105,7 +105,12 @@ def archiver_settings(env: Mapping[str, str]) -> ArchiverSettings | None:
 
 
 class ArchiveRoundFailed(Exception):
-    """A round stopped; the message says what failed and what happens next."""
+    """A round stopped; the message says what failed and what happens next, `about` what failed
+    without the tool's words (rclone's carry the time: the same failure, said again)."""
+
+    def __init__(self, message: str, about: str) -> None:
+        super().__init__(message)
+        self.about = about
 
 
 class Archiver:
@@ -126,11 +131,12 @@ class Archiver:
         self.session: Session | None = None
         self._said = ""
 
-    def _say(self, message: str) -> None:
-        """Logs a problem once until another one (or none) is met."""
-        if message != self._said:
+    def _say(self, message: str, about: str = "") -> None:
+        """Logs a problem once until another one (or none) is met; `about` names the problem
+        when the message differs each time."""
+        if (about or message) != self._said:
             self.log(message)
-            self._said = message
+            self._said = about or message
 
     def _position(self) -> str:
         rows = self._sql.query(f"SELECT {self._dialect.gtid_position_expression}")
@@ -192,7 +198,7 @@ class Archiver:
         try:
             self.round()
         except ArchiveRoundFailed as failure:
-            self._say(str(failure))
+            self._say(str(failure), failure.about)
         except SqlError as error:
             self._say(f"cannot ask the local server for its role and binary logs: {error}; "
                       f"asking again in {poll:g}s")
@@ -200,7 +206,7 @@ class Archiver:
             self._say(f"the binary log archive stopped: {problem}; looking again in {poll:g}s")
         except (RcloneError, TargetProblem) as error:
             self._say(f"cannot list the binary log histories on the backup target: {error}; "
-                      f"looking again in {poll:g}s")
+                      f"looking again in {poll:g}s", "list")
         except Exception as error:  # noqa: BLE001 - the agent must outlive a defect, and say it
             self._say(f"the binary log archive failed unexpectedly ({type(error).__name__}: {error}); "
                       "this is a defect of the agent: please report it")
@@ -229,7 +235,7 @@ class Archiver:
                 self._sql.execute("FLUSH BINARY LOGS")
             except SqlError as error:
                 raise ArchiveRoundFailed(f"FLUSH BINARY LOGS failed: {error}; trying again in "
-                                         f"{settings.poll_seconds:g}s") from None
+                                         f"{settings.poll_seconds:g}s", "FLUSH BINARY LOGS") from None
         elif isinstance(action, WarnPurged):
             self.log(f"WARNING: {', '.join(action.names)} purged before it was archived: a point-in-time "
                      "restore across it will report a gap; take a new backup")
@@ -242,7 +248,7 @@ class Archiver:
                                   f"{destination}/{action.name}"], action.name)
             except (RcloneError, TargetProblem) as error:
                 raise ArchiveRoundFailed(f"could not copy {action.name} to {destination}; retrying in "
-                                         f"{settings.poll_seconds:g}s: {error}") from None
+                                         f"{settings.poll_seconds:g}s: {error}", f"copy {action.name}") from None
             self._record(with_archived(self._current_state(session.history), action.name))
             self.log(f"archived {action.name}")
         elif isinstance(action, RecordRecoveryPoint) and self._recovery_point.get() != action.unix_time:
@@ -263,8 +269,9 @@ class Archiver:
             partial.write_text(format_state(state), encoding="utf-8")
             partial.replace(path)
         except OSError as error:
-            raise ArchiveRoundFailed(f"cannot record the binary log history in {path}: {error.strerror}; "
-                                     "is the data volume full or read-only?") from None
+            message = (f"cannot record the binary log history in {path}: {error.strerror}; "
+                       "is the data volume full or read-only?")
+            raise ArchiveRoundFailed(message, message) from None
 
     def _begin(self, action: BeginHistory) -> None:
         settings = self._settings
@@ -276,7 +283,7 @@ class Archiver:
                 self._target.rcat(f"{archive}/started", self._position().encode())
         except (RcloneError, TargetProblem) as error:
             raise ArchiveRoundFailed(f"cannot write to the backup target at {archive}; check the target "
-                                     f"settings and its Secret: {error}") from None
+                                     f"settings and its Secret: {error}", f"begin {archive}") from None
         self.log(f"this server is the primary: archiving closed binary logs to {archive}; rotating at "
                  f"least every {settings.interval:g}s while written to")
 

@@ -2,6 +2,9 @@
 and its state file, as tables: what the archiver does for each view of its server and volume."""
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 from mysql_cluster_agent.binlog_archive import (
     ArchiveState,
@@ -27,17 +30,18 @@ HISTORY = "20251206T020000Z"
 LOGS = ("mysql-bin.000001", "mysql-bin.000002", "mysql-bin.000003")
 
 
-def view(**fields: object) -> View:
-    defaults: dict[str, object] = dict(primary=True, monotonic=1000.0, wall=NOW, interval=300.0,
-                                       position="0-1-10", closed_logs=LOGS, present=frozenset(LOGS),
-                                       state=ArchiveState(HISTORY, LOGS[:1]), newest_history=HISTORY)
-    return View(**{**defaults, **fields})  # type: ignore[arg-type]
+A_VIEW = View(primary=True, monotonic=1000.0, wall=NOW, interval=300.0, position="0-1-10",
+              closed_logs=LOGS, present=frozenset(LOGS), state=ArchiveState(HISTORY, LOGS[:1]),
+              newest_history=HISTORY)
+A_SESSION = Session(history=HISTORY, rotated_at=900.0, rotated_position="0-1-8", closed_before=NOW - 100)
 
 
-def session(**fields: object) -> Session:
-    defaults: dict[str, object] = dict(history=HISTORY, rotated_at=900.0, rotated_position="0-1-8",
-                                       closed_before=NOW - 100)
-    return Session(**{**defaults, **fields})  # type: ignore[arg-type]
+def view(**fields: Any) -> View:
+    return replace(A_VIEW, **fields)
+
+
+def session(**fields: Any) -> Session:
+    return replace(A_SESSION, **fields)
 
 
 @pytest.mark.parametrize("case, seen, kept, expected", [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from mysql_cluster_agent.binlog_archiver import Archiver, ArchiverSettings, RecoveryPoint, run_archiver
-from mysql_cluster_agent.dialect import Flavor, dialect_for
+from mysql_cluster_agent.dialect import Dialect, Flavor, dialect_for
 from mysql_cluster_agent.local_server import LocalServer
 from mysql_cluster_agent.rclone_target import RcloneTarget
 
@@ -22,7 +22,7 @@ from e2e.object_store import BACKUP_KEY, read_sealed, rclone
 from .real_server import SERVERS, RealServer, running_server
 
 PASSWORD = "archive-pw"
-INTERVAL = 300.0
+INTERVAL = 300
 NOW = 1_764_990_000
 
 pytestmark = pytest.mark.timeout(300)
@@ -64,6 +64,10 @@ def _seam(server: RealServer) -> LocalServer:
     return LocalServer(server.directory / "mysqld.sock", lambda: PASSWORD)
 
 
+def _dialect(server: RealServer) -> Dialect:
+    return dialect_for(Flavor.MARIADB if server.is_mariadb else Flavor.MYSQL)
+
+
 def _target(tmp_path: Path) -> RcloneTarget:
     key = tmp_path / "backup-key"
     key.write_text(BACKUP_KEY)
@@ -80,10 +84,9 @@ def _archive(server: RealServer, tmp_path: Path, store: Path | None = None, volu
     volume = volume or tmp_path / "volume"
     volume.mkdir(parents=True, exist_ok=True)
     clock = clock or Clock()
-    flavor = Flavor.MARIADB if server.is_mariadb else Flavor.MYSQL
     settings = ArchiverSettings(f"sealed:{store}", volume, server.directory / "data", INTERVAL)
     recovery_point, logged = RecoveryPoint(), []
-    archiver = Archiver(_seam(server), _target(tmp_path), dialect_for(flavor), settings, recovery_point,
+    archiver = Archiver(_seam(server), _target(tmp_path), _dialect(server), settings, recovery_point,
                         logged.append, monotonic=lambda: clock.monotonic, wall=lambda: clock.wall)
     return Archive(archiver, clock, recovery_point, logged, store, volume)
 
@@ -108,7 +111,7 @@ def test_a_primary_archives_its_closed_logs_whole_and_begins_its_history_at_its_
     _seam(primary).execute("FLUSH BINARY LOGS")
     closed = _logs(primary)[:-1]
     archive.archiver.round()
-    position = _seam(primary).query(f"SELECT {archive.archiver._dialect.gtid_position_expression}")[0][0]
+    position = _seam(primary).query(f"SELECT {_dialect(primary).gtid_position_expression}")[0][0]
     assert archive.stored() == closed
     history = archive.store / "binlogs" / archive.history()
     assert read_sealed(history / "started") == str(position).replace("\n", "").encode()
