@@ -25,12 +25,14 @@ import time
 from dataclasses import dataclass, replace
 from typing import Union
 
+from .backup_manifest import BACKUP_NAME
+
 # The binary log basename the server options set (log-bin=mysql-bin, server_config.py) and the
 # server's numbering of its logs (at least six digits).
 BINLOG_FILE = re.compile(r"mysql-bin\.[0-9]{6,10}")
 INDEX_NAME = "mysql-bin.index"
 # A history is named by the UTC time it began, as backups are (20260101T023000Z).
-HISTORY_NAME = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+HISTORY_NAME = BACKUP_NAME
 HISTORY_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 # The most the index and the state file may hold: a name per log for years of hourly rotations.
 FILE_LIMIT = 4 * 2**20
