@@ -20,7 +20,8 @@ so in one line and exits with status 1 before starting anything. In one run:
    the server's start and a read of every table).
 3. Raw upload, the limit: the donor's data directory (without the redo log and the temporary
    tablespace, as clone.py counts it) tar'ed and piped to `rclone rcat` into the same bucket,
-   from the pod's binlog-archive container (which has rclone and the target's configuration).
+   from the pod's agent container (which has rclone and the target's configuration: it archives
+   the binary logs).
 4. Restore: a second cluster with restoreFrom=<source>/latest and --throttle-mib; timed from its
    restore container's first log line to its last (fetch, sha256 check, extract, prepare).
 5. Raw download: the tarball of 3., from the same bucket, untarred into an empty directory on the
@@ -57,12 +58,15 @@ from tests.e2e.server_roots import SERVERS, server_root
 
 CRON_JOB = "mysql-backup"
 DRILL_CRON_JOB = "mysql-restore-drill"
-ARCHIVER = "binlog-archive"  # the container with rclone, the target's config and the data volume
+ARCHIVER = "agent"  # the container with rclone, the target's config and the data volume (the archive's)
 SOURCE_PREFIX = "mysql"  # the source cluster's backupPrefix (the default is <stack>/<namespace>/<cluster>)
 RAW_OBJECT = "raw/datadir.tar"
-# Runs a command in the archive container with the target's rclone, as the scripts call it.
-_TARGET = ("source /opt/mysql-cluster/scripts/lib.sh; "
-           "source /opt/mysql-cluster/scripts/backup-target.sh; set -euo pipefail; ")
+# Runs a command in the agent's container with the target's rclone, its keys in rclone's
+# environment as the agent's rclone_target.py puts them.
+_TARGET = ('target_rclone() { RCLONE_CONFIG_SEALED_PASSWORD=$("$RCLONE" obscure - <"$CRYPT_PASSWORD_FILE") '
+           'RCLONE_CONFIG_TARGET_ACCESS_KEY_ID=$(<"$TARGET_CREDENTIALS_DIR/access-key-id") '
+           'RCLONE_CONFIG_TARGET_SECRET_ACCESS_KEY=$(<"$TARGET_CREDENTIALS_DIR/secret-access-key") '
+           '"$RCLONE" --log-level=ERROR "$@"; }; set -euo pipefail; ')
 
 
 def backup_manifests(config: dict[str, str], server: str) -> list[dict]:

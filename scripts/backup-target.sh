@@ -7,11 +7,8 @@
 # (https://rclone.org/crypt/): contents are encrypted and authenticated per 64 KiB block with the
 # cluster's backup key (CRYPT_PASSWORD_FILE, from the credentials Secret), which the bucket never
 # sees; a changed block fails the read. Names stay in clear (retention sorts them), with ".bin"
-# appended. What rclone lists is still checked against untrusted.sh's grammars; manifests and
-# retention are mysql_cluster_agent's (backup_manifest.py, backup_record.py, restore_plan.py).
-
-# shellcheck source=untrusted.sh
-source "$(dirname "${BASH_SOURCE[0]}")/untrusted.sh"
+# appended. Listings, manifests and retention are mysql_cluster_agent's (backup_manifest.py,
+# backup_record.py, restore_plan.py): the scripts only stream objects the agent named.
 
 target_key() {
   local file="$TARGET_CREDENTIALS_DIR/$1"
@@ -37,19 +34,3 @@ target_rclone() (
   export RCLONE_CONFIG_SEALED_PASSWORD
   exec "$RCLONE" --log-level=ERROR "$@"
 )
-
-# The entries of a directory of the target, one a line; nothing when it does not exist yet
-# (rclone's exit status 3), an error for anything else (unreachable store, refused keys).
-target_list() {
-  local output status=0
-  output=$(target_rclone lsf "$@" 2>&1) || status=$?
-  if ((status == 3)); then return 0; fi
-  ((status == 0)) || die "cannot list ${*: -1} on the backup target: $output"
-  printf '%s\n' "$output" | sed '/^$/d'
-}
-
-# The newest binary log history on the target, the one the primary archives into (backup-binlogs.sh).
-newest_history() {
-  target_list --dirs-only "$BACKUP_REMOTE/binlogs" | sed 's|/$||' |
-    { grep -E "$BACKUP_NAME_RE" || true; } | sort | tail -n 1
-}

@@ -39,6 +39,13 @@ pod_host() {
 }
 
 # The first of the given commands that this image has.
+# A value read from outside (a file of a backup, a tool's error) as it may appear in a log line:
+# printable characters only, at most 120 of them.
+shown() {
+  local text=${1//[^[:print:]]/?}
+  printf '%s' "${text:0:120}"
+}
+
 need_command() {
   local candidate
   for candidate in "$@"; do
@@ -146,14 +153,6 @@ client_options() (
   printf '%s\n' "$file"
 )
 
-# Runs the SQL client against the server of this pod. The option file must be the first option.
-local_sql() {
-  local options=$1
-  shift
-  require_env MYSQL_PORT
-  "$(sql_client)" --defaults-extra-file="$options" --protocol=tcp --host=127.0.0.1 \
-    --port="$MYSQL_PORT" "$@"
-}
 
 # A single-quoted SQL string literal.
 sql_string() {

@@ -2,10 +2,11 @@
 code from its ConfigMap (agent_config_map.py).
 
 It reaches its own server over the server's unix socket, shared through the socket directory's
-emptyDir, and logs in as root with the password file: the one Secret file it reads, besides the
-pod's certificate and key and the CA with TLS (its port is HTTPS with mutual TLS then). It
-serves its server's state to the other pods' agents on AGENT_PORT, and the pod's readiness
-verdict, which the server container's readiness probe asks (pod_template.py), on READINESS_PORT.
+emptyDir, and logs in as root with the password file: the one password it reads, besides the
+pod's certificate and key and the CA with TLS (its port is HTTPS with mutual TLS then), and, with
+a backup target, the backup key and the target's keys for the binary log archive. It serves its
+server's state to the other pods' agents on AGENT_PORT, and the pod's readiness verdict, which
+the server container's readiness probe asks (pod_template.py), on READINESS_PORT.
 """
 from __future__ import annotations
 
@@ -81,7 +82,8 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
     """`cluster_env` is what every container of the pod is told about the cluster (its name,
     the pod's, the flavor, TLS_DIR with TLS) and what its role loop needs (role_loop.py);
     `role_mounts` give the role loop the data volume (the rebuild mark, a clone's coordinates)
-    and the pod's memory volume (the mark that the server has its role)."""
+    and the pod's memory volume (the mark that the server has its role), and the binary log
+    archive (with a backup target) rclone's tools volume and the target."""
     tls = pod.tls_secret_name is not None
     # The role loop sets the accounts' passwords on the primary and the replication password on
     # replicas' channels (role_loop.py); with metrics on, the exporter's account too.
@@ -112,7 +114,6 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                 topology_mount(),
                 agent_mount(),
                 *role_mounts,
-                *metrics.mounts,
             ],
             # Ready once its port listens; whether the pod is ready (its server has its role, a
             # replica is caught up) is the mysql container's probe of the readiness port.

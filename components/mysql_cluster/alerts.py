@@ -223,8 +223,8 @@ def _recovery_point_alerts(signals: Signals, cluster: str, interval: int) -> lis
         "recent writes.",
         f"The newest time up to which the archive holds every transaction is more than "
         f"binlogArchiveIntervalSeconds ({interval}s) plus {RECOVERY_POINT_SLACK_SECONDS}s old. "
-        "See the primary's binlog-archive container log: the backup target unreachable or "
-        "refusing writes, FLUSH BINARY LOGS failing, or the container stopped.",
+        "See the primary's agent log (lines beginning binlog-archive:): the backup target "
+        "unreachable or refusing writes, FLUSH BINARY LOGS failing, or the agent stopped.",
         labels={"namespace": names.namespace},
     )]
 

@@ -55,7 +55,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     agent_cpu_limit: pulumi.Input[str]
     """CPU limit of the agent container; "" for none. Default: `""`."""
     agent_memory_limit: pulumi.Input[str]
-    """Memory limit of the agent container. Default: `"128Mi"`."""
+    """Memory limit of the agent container; with a backupTarget it also runs rclone, which uploads the primary's binary logs (one 32 MiB part at a time to s3). Default: `"256Mi"`."""
     max_replication_lag_seconds: pulumi.Input[int]
     """A replica is ready (and receives reads) only while it is at most this many seconds behind the primary. Default: `30`."""
     backup_parallel: pulumi.Input[int]

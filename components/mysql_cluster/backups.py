@@ -1,8 +1,9 @@
 """Backups to object storage or a claim, binary log archiving, and restoring pod 0 from them.
 
 Every transfer is rclone, copied out of the pinned rclone image by an init container into a
-shared emptyDir (it is one static binary), so the scripts that stream backups and binary logs run
-in the backup image with bash, the backup tool and socat next to it. The same rclone remote,
+shared emptyDir (it is one static binary), so the scripts that stream backups run in the backup
+image with bash, the backup tool and socat next to it, and the agent (in the python image) archives
+the binary logs with it. The same rclone remote,
 `target:`, stands for an S3-compatible bucket or a mounted claim (rclone's local backend): one
 code path for both targets. Layout under the target's prefix:
 
@@ -29,7 +30,6 @@ from pulumi_kubernetes.core import v1 as core
 
 from .agent_config_map import agent_volume
 from .agent_container import agent_step_container
-from .agent_metrics import ARCHIVER_RECOVERY_POINT_FILE, ARCHIVER_TMP
 from .network_policy import backup_job_egress
 from .pod_spec import BACKUP_KEY_DIR, CREDENTIAL_KEYS, PodContainer, PodSettings, pod_template
 from .pod_template import (
@@ -217,32 +217,29 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
             PodContainer(replay, also_reads=server_tls_files(pod))]
 
 
-def _binlog_archiver(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
-                     ) -> PodContainer:
-    return PodContainer(core.ContainerArgs(
-        name="binlog-archive",
-        image=pod.backup_image,
-        command=script_command("backup-binlogs.sh"),
-        env=env + target.env() + [
-            _env("ARCHIVE_INTERVAL_SECONDS", pod.settings.binlog_archive_interval_seconds),
-            _env("RECOVERY_POINT_FILE", ARCHIVER_RECOVERY_POINT_FILE)],
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", ARCHIVER_TMP),
-                       _mount("client-options", CLIENT_OPTIONS_DIR), scripts_mount(),
-                       *target.mounts()],
-        resources=pod.resources("backup"),
-    ))
+def _binlog_archive_env(pod: PodSettings, target: BackupTarget) -> list[core.EnvVarArgs]:
+    """What the agent's binary log archive needs besides the pod's environment
+    (mysql_cluster_agent/binlog_archiver.py)."""
+    env = target.env() + [_env("ARCHIVE_INTERVAL_SECONDS", pod.settings.binlog_archive_interval_seconds)]
+    if pod.settings.backup_target == "s3":
+        # One part in memory at a time: a binary log of max_binlog_size is uploaded in parts,
+        # and the agent's container is small (agentMemoryLimit).
+        env.append(_env("RCLONE_CONFIG_TARGET_UPLOAD_CONCURRENCY", 1))
+    return env
 
 
 def pod_additions(pod: PodSettings) -> PodAdditions:
-    """What backups add to every database pod: the binary log archive (which acts on the
-    primary only) and, when a restore is configured, the restore of an empty pod 0."""
+    """What backups add to every database pod: the binary log archive in the agent (which acts
+    on the primary only: rclone, the target's configuration and its Secret) and, when a restore
+    is configured, the restore of an empty pod 0."""
     if not pod.settings.backup_target:
         return PodAdditions()
     target = BackupTarget(pod)
     env = _cluster_env(pod)
     restore = _restore(pod, target, env) if pod.settings.restore_from else []
     return PodAdditions(init_containers=(PodContainer(_rclone_tools(pod)), *restore),
-                        containers=(_binlog_archiver(pod, target, env),),
+                        agent_env=tuple(_binlog_archive_env(pod, target)),
+                        agent_mounts=tuple(target.mounts()),
                         volumes=(*target.volumes(), *(restore_volumes() if restore else ())))
 
 

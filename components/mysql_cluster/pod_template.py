@@ -47,11 +47,13 @@ INIT_CONFIG_MAP_DIR = "/mnt/config-map"
 
 @dataclass(frozen=True)
 class PodAdditions:
-    """Containers and volumes that an optional feature adds to every pod (backups.py)."""
+    """Containers, volumes and what the agent is told and mounts, that an optional feature adds
+    to every pod (backups.py)."""
 
     init_containers: tuple[PodContainer, ...] = ()
-    containers: tuple[PodContainer, ...] = ()
     volumes: tuple[core.VolumeArgs, ...] = ()
+    agent_env: tuple[core.EnvVarArgs, ...] = ()
+    agent_mounts: tuple[core.VolumeMountArgs, ...] = ()
 
 
 # The backup tools' --throttle counts read-and-write pairs of 64 pages, 1 MiB with 16 KiB pages
@@ -277,7 +279,7 @@ def _volumes(pod: PodSettings) -> list[core.VolumeArgs]:
     return volumes
 
 
-def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContainer]:
+def _containers(pod: PodSettings, env: list[core.EnvVarArgs], additions: PodAdditions) -> list[PodContainer]:
     containers = [PodContainer(_mysql(pod, env), also_reads=server_tls_files(pod))]
     if pod.server.is_mariadb:
         containers.append(PodContainer(_backup_listener(pod, env)))
@@ -285,9 +287,10 @@ def _containers(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContain
         # The agent reads the dialect table itself.
         pod, [var for var in env if var.name not in pod.server.dialect.script_environment()]
         + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)]
-        + (exporter.sidecar_env() if pod.metrics_secret_name is not None else []),
+        + (exporter.sidecar_env() if pod.metrics_secret_name is not None else [])
+        + list(additions.agent_env),
         [_mount("data", DATA_VOLUME_MOUNT), _mount("client-options", CLIENT_OPTIONS_DIR),
-         donor_mount(read_only=False)]))
+         donor_mount(read_only=False), *additions.agent_mounts]))
     if pod.metrics_secret_name is not None:
         containers.append(PodContainer(
             exporter.exporter_container(pod.settings.metrics_image or exporter.DEFAULT_EXPORTER_IMAGE),
@@ -304,7 +307,7 @@ def database_pod_template(pod: PodSettings, additions: PodAdditions = PodAdditio
                          donor_container(pod, env, CLONE_ATTEMPTS, _mount("data", DATA_VOLUME_MOUNT, read_only=True)),
                          PodContainer(_clone_mysql(pod, env)),
                          *additions.init_containers],
-        containers=_containers(pod, env) + list(additions.containers),
+        containers=_containers(pod, env, additions),
         volumes=_volumes(pod) + list(additions.volumes),
         annotations={"mysql-cluster/config-checksum": config_checksum(
             *(pod.server_cnf[name] for name in sorted(pod.server_cnf)))},

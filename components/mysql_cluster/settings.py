@@ -524,8 +524,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Memory request of the agent container.", _quantity),
     Setting("agentCpuLimit", "agent_cpu_limit", "string", "",
             "CPU limit of the agent container; \"\" for none.", _quantity, optional=True),
-    Setting("agentMemoryLimit", "agent_memory_limit", "string", "128Mi",
-            "Memory limit of the agent container.", _quantity),
+    Setting("agentMemoryLimit", "agent_memory_limit", "string", "256Mi",
+            "Memory limit of the agent container; with a backupTarget it also runs rclone, which "
+            "uploads the primary's binary logs (one 32 MiB part at a time to s3).", _quantity),
     Setting("maxReplicationLagSeconds", "max_replication_lag_seconds", "integer", 30,
             "A replica is ready (and receives reads) only while it is at most this many seconds "
             "behind the primary.", _integer(1, 86400)),

@@ -10,7 +10,7 @@ Sources, each named where it is used:
   docs/metrics/workload/cronjob-metrics.md, job-metrics.md, pod-metrics.md,
   service/endpoint-metrics.md);
 - the agent beside each server, on its own metrics port under the same job: the recovery point
-  the binlog-archive container records and the expiry of the certificate each server has loaded
+  its binary log archive records and the expiry of the certificate each server has loaded
   (mysql_cluster_agent/metrics.py);
 - cert-manager's controller, for the certificate's expiry when tlsSource is cert-manager
   (cert-manager/cert-manager internal/collectors/certificate_collector.go).

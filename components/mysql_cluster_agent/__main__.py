@@ -2,7 +2,8 @@
 
   serve   the container's command: serves this server's state to the peers (api.py), keeps its
           role (role_loop.py), serves the switchover Job's role requests (role_api.py) and the
-          pod's readiness verdict (readiness_probe.py)
+          pod's readiness verdict (readiness_probe.py) and, with a backup target, archives the binary
+          logs while its server is the primary (binlog_archiver.py)
   state   prints this server's state as JSON, as the port serves it
   peers   prints the other pods' states as their agents serve them, one JSON line each
   donor   the donor init container: chooses the pods a clone copies (donor.py)
@@ -26,6 +27,7 @@ from types import FrameType
 
 from . import backup_record, donor, replay_plan, restore_drill, restore_plan, switchover
 from .api import AgentServer, serve_in_background
+from .binlog_archiver import start_archiver
 from .config import AgentConfig, ConfigProblem, read_config
 from .local_server import LocalServer, SqlError
 from .metrics import metrics_config, serve_metrics
@@ -67,7 +69,10 @@ def serve(config: AgentConfig) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     metrics = metrics_config(os.environ)
-    metrics_server = serve_metrics(metrics, _local_server(config)) if metrics else None
+    # With a backup target, the binary log archive (binlog_archiver.py), on a connection of its own.
+    recovery_point = start_archiver(_local_server(config), roles.dialect, os.environ, stop, _log)
+    metrics_server = serve_metrics(metrics, _local_server(config),
+                                   recovery_point.get if recovery_point else None) if metrics else None
     readiness = serve_readiness(config, readiness_settings(roles.dialect, roles.role_taken_mark), roles.dialect,
                                 lambda ordinals, seconds: ask_peers(config, ordinals, answer_seconds=seconds), _log)
     server = AgentServer(("", config.agent_port), _state_source(config), config.tls,

@@ -6,11 +6,8 @@ text exposition format over plain HTTP on a port of its own (numbers only, no se
       (status Ssl_server_not_after); absent while the server has no TLS.
   mysql_cluster_binlog_archive_newest_timestamp_seconds
       the recovery point: every transaction committed before this time is in the binary log
-      archive, as the binlog-archive sidecar records it after each upload round
-      (scripts/backup-binlogs.sh); absent on a pod that is not archiving.
-
-The archiver's file is read as untrusted text: anything but one line of a plausible Unix time
-leaves the metric out and says so once in the log.
+      archive, as the agent's binary log archiver records it after each round that left every
+      closed log archived (binlog_archiver.py); absent on a pod that is not archiving.
 """
 from __future__ import annotations
 
@@ -22,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from .local_server import Sql, SqlError
@@ -39,13 +35,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _OPENSSL_TIME = re.compile(
     r"([A-Z][a-z]{2}) {1,2}([0-9]{1,2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([0-9]{4}) GMT")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# The archiver's file: one Unix time in whole seconds, from 2001 to 2286 (ten digits).
-_UNIX_TIME = re.compile(r"[1-9][0-9]{9}\n?")
-_FILE_LIMIT = 64
 
 
 class UnreadableValue(ValueError):
-    """A value read from the server or the archiver's file is not of its expected form."""
+    """A value read from the server is not of its expected form."""
 
 
 def parse_openssl_time(text: str) -> float:
@@ -64,12 +57,6 @@ def certificate_expiry(sql: Sql) -> float | None:
     rows = sql.query("SHOW GLOBAL STATUS LIKE 'Ssl_server_not_after'")
     value = str(rows[0][1]) if rows else ""
     return parse_openssl_time(value) if value else None
-
-
-def parse_recovery_point(text: str) -> float:
-    if not _UNIX_TIME.fullmatch(text):
-        raise UnreadableValue(f"{text[:40]!r} is not one line of a Unix time in seconds")
-    return float(text)
 
 
 def exposition(values: Mapping[str, float | None]) -> str:
@@ -91,7 +78,8 @@ class MetricSources:
     problem logged once, until it changes (a scrape every 30s would otherwise repeat it)."""
 
     sql: Sql
-    recovery_point_file: Path | None
+    # The archiver's recovery point (binlog_archiver.RecoveryPoint.get); None without backups.
+    recovery_point: Callable[[], float | None] | None = None
     log: Callable[[str], None] = _log
 
     def __post_init__(self) -> None:
@@ -116,25 +104,9 @@ class MetricSources:
         self._note(CERTIFICATE_EXPIRY, None)
         return value
 
-    def _recovery_point(self) -> float | None:
-        path = self.recovery_point_file
-        if path is None:
-            return None
-        try:
-            with path.open(encoding="ascii", errors="replace") as file:
-                value = parse_recovery_point(file.read(_FILE_LIMIT))
-        except FileNotFoundError:
-            value = None  # not the archiving primary, or no round finished yet
-        except (OSError, UnreadableValue) as error:
-            self._note(RECOVERY_POINT, f"{RECOVERY_POINT} left out: {path} written by the "
-                                       f"binlog-archive container is unreadable: {error}")
-            return None
-        self._note(RECOVERY_POINT, None)
-        return value
-
     def values(self) -> dict[str, float | None]:
         return {CERTIFICATE_EXPIRY: self._certificate_expiry(),
-                RECOVERY_POINT: self._recovery_point()}
+                RECOVERY_POINT: self.recovery_point() if self.recovery_point else None}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -166,28 +138,24 @@ class MetricsServer(ThreadingHTTPServer):
 @dataclass(frozen=True)
 class MetricsConfig:
     port: int
-    recovery_point_file: Path | None
 
 
 def metrics_config(env: Mapping[str, str]) -> MetricsConfig | None:
-    """The metrics port and the archiver's file from the environment; None when the pod's
-    metrics are off (AGENT_METRICS_PORT unset). Raises ValueError naming a wrong variable."""
+    """The metrics port from the environment; None when the pod's metrics are off
+    (AGENT_METRICS_PORT unset). Raises ValueError naming a wrong variable."""
     port = env.get("AGENT_METRICS_PORT", "")
     if not port:
         return None
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(f"environment variable AGENT_METRICS_PORT is {port[:20]!r}; use a TCP "
                          "port number from 1 to 65535")
-    file = env.get("RECOVERY_POINT_FILE", "")
-    if file and not file.startswith("/"):
-        raise ValueError(f"environment variable RECOVERY_POINT_FILE is {file[:80]!r}; set it to "
-                         "an absolute path, or leave it unset without backups")
-    return MetricsConfig(int(port), Path(file) if file else None)
+    return MetricsConfig(int(port))
 
 
-def serve_metrics(config: MetricsConfig, sql: Sql) -> MetricsServer:
+def serve_metrics(config: MetricsConfig, sql: Sql,
+                  recovery_point: Callable[[], float | None] | None) -> MetricsServer:
     """Starts serving /metrics in a background thread; `shutdown()` stops it."""
-    server = MetricsServer(("", config.port), MetricSources(sql, config.recovery_point_file))
+    server = MetricsServer(("", config.port), MetricSources(sql, recovery_point))
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     _log(f"serving Prometheus metrics on port {config.port} (HTTP, /metrics)")
     return server

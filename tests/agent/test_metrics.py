@@ -1,14 +1,14 @@
 """The agent's metrics port: Prometheus's text format of the certificate's expiry, as the server
-reports it, and of the recovery point the binlog-archive container records; what cannot be read
-is left out with one log line."""
+reports it, and of the recovery point the agent's binary log archiver records in memory; what
+cannot be read is left out with one log line."""
 from __future__ import annotations
 
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from mysql_cluster_agent.binlog_archiver import RecoveryPoint
 from mysql_cluster_agent.local_server import SqlError
 from mysql_cluster_agent.metrics import (
     CERTIFICATE_EXPIRY,
@@ -31,14 +31,17 @@ SERVER_NOT_AFTER = "Dec  3 10:15:37 2036 GMT"
 EXPIRES = 2111912137
 
 
-def sources(tmp_path: Path, not_after: str = SERVER_NOT_AFTER, file: str | None = "1764990000\n"
+def recovery_point(value: float | None) -> RecoveryPoint:
+    recorded = RecoveryPoint()
+    recorded.set(value)
+    return recorded
+
+
+def sources(not_after: str = SERVER_NOT_AFTER, archived: float | None = 1764990000
             ) -> tuple[MetricSources, list[str]]:
-    path = tmp_path / "recovery-point"
-    if file is not None:
-        path.write_text(file)
     logged: list[str] = []
     sql = FakeSql({NOT_AFTER: [("Ssl_server_not_after", not_after)]})
-    return MetricSources(sql, path, logged.append), logged
+    return MetricSources(sql, recovery_point(archived).get, logged.append), logged
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -70,47 +73,39 @@ def test_the_exposition_names_each_gauge_with_help_and_type():
         f"{RECOVERY_POINT} 1764990000\n")
 
 
-def test_a_healthy_pod_serves_both_metrics(tmp_path):
-    found, logged = sources(tmp_path)
+def test_a_healthy_pod_serves_both_metrics():
+    found, logged = sources()
     assert found.values() == {CERTIFICATE_EXPIRY: EXPIRES, RECOVERY_POINT: 1764990000}
     assert logged == []
 
 
-def test_a_server_without_tls_has_no_certificate_expiry(tmp_path):
-    found, logged = sources(tmp_path, not_after="")
+def test_a_server_without_tls_has_no_certificate_expiry():
+    found, logged = sources(not_after="")
     assert found.values()[CERTIFICATE_EXPIRY] is None
     assert logged == []
 
 
-def test_a_pod_that_is_not_archiving_has_no_recovery_point(tmp_path):
-    found, logged = sources(tmp_path, file=None)
+def test_a_pod_that_is_not_archiving_has_no_recovery_point():
+    found, logged = sources(archived=None)
     assert found.values()[RECOVERY_POINT] is None
     assert logged == []
 
 
-@pytest.mark.parametrize("content", ["", "soon\n", "1764990000 1764990001\n", "-1764990000\n",
-                                     "1764990000.5\n", "17649900001\n", "1764990000\n\n",
-                                     "\u0661764990000\n", "9" * 100])
-def test_an_unreadable_archive_file_leaves_the_recovery_point_out_with_one_log_line(
-        tmp_path, content):
-    found, logged = sources(tmp_path, file=content)
-    for _ in range(3):
-        assert found.values()[RECOVERY_POINT] is None
-    assert len(logged) == 1
-    assert RECOVERY_POINT in logged[0] and "recovery-point" in logged[0]
-
-
-def test_a_repaired_archive_file_is_read_again_and_a_new_problem_is_logged_again(tmp_path):
-    found, logged = sources(tmp_path, file="soon\n")
-    found.values()
-    (tmp_path / "recovery-point").write_text("1764990060\n")
+def test_the_recovery_point_follows_what_the_archiver_records():
+    recorded = recovery_point(None)
+    found = MetricSources(FakeSql({NOT_AFTER: [("Ssl_server_not_after", "")]}), recorded.get)
+    recorded.set(1764990060)
     assert found.values()[RECOVERY_POINT] == 1764990060
-    (tmp_path / "recovery-point").write_text("later\n")
+    recorded.set(None)
     assert found.values()[RECOVERY_POINT] is None
-    assert len(logged) == 2
 
 
-def test_an_unanswering_server_leaves_the_certificate_expiry_out_with_one_log_line(tmp_path):
+def test_a_pod_without_backups_has_no_recovery_point():
+    found = MetricSources(FakeSql({NOT_AFTER: [("Ssl_server_not_after", "")]}), None)
+    assert found.values()[RECOVERY_POINT] is None
+
+
+def test_an_unanswering_server_leaves_the_certificate_expiry_out_with_one_log_line():
     logged: list[str] = []
     sql = FakeSql(failing={NOT_AFTER: SqlError(2002, "Can't connect to local server")})
     found = MetricSources(sql, None, logged.append)
@@ -120,10 +115,9 @@ def test_an_unanswering_server_leaves_the_certificate_expiry_out_with_one_log_li
 
 
 @pytest.fixture
-def served(tmp_path) -> Iterator[str]:
-    (tmp_path / "recovery-point").write_text("1764990000\n")
+def served() -> Iterator[str]:
     sql = FakeSql({NOT_AFTER: [("Ssl_server_not_after", SERVER_NOT_AFTER)]})
-    server: MetricsServer = serve_metrics(MetricsConfig(0, tmp_path / "recovery-point"), sql)
+    server: MetricsServer = serve_metrics(MetricsConfig(0), sql, recovery_point(1764990000).get)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
@@ -150,14 +144,12 @@ def test_metrics_are_off_without_a_metrics_port():
 
 
 def test_the_metrics_environment_is_read_into_a_config():
-    assert metrics_config({"AGENT_METRICS_PORT": "9105", "RECOVERY_POINT_FILE": "/x/rp"}) == \
-        MetricsConfig(9105, Path("/x/rp"))
+    assert metrics_config({"AGENT_METRICS_PORT": "9105"}) == MetricsConfig(9105)
 
 
 @pytest.mark.parametrize("env, named", [
     ({"AGENT_METRICS_PORT": "http"}, "AGENT_METRICS_PORT"),
     ({"AGENT_METRICS_PORT": "70000"}, "AGENT_METRICS_PORT"),
-    ({"AGENT_METRICS_PORT": "9105", "RECOVERY_POINT_FILE": "rp"}, "RECOVERY_POINT_FILE"),
 ])
 def test_a_wrong_metrics_environment_is_named(env, named):
     with pytest.raises(ValueError, match=named):

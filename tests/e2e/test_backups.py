@@ -15,8 +15,6 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from mysql_cluster.agent_metrics import ARCHIVER_RECOVERY_POINT_FILE
-from mysql_cluster_agent.metrics import parse_recovery_point
 
 from .cluster import Cluster
 from .harness import SQL_CONTAINER, PodFailed
@@ -94,7 +92,7 @@ def wait_archived(store: ObjectStore, cluster: Cluster, timeout: float = 60) -> 
     current = cluster.harness.run_sql(cluster.primary, "SHOW BINARY LOGS")[-1][0]
 
     def archived() -> bool:
-        return (f"archived {current}" in cluster.harness.log(cluster.primary, "binlog-archive")
+        return (f"archived {current}" in cluster.harness.log(cluster.primary, "agent")
                 and any((store.bucket / SOURCE_PREFIX / "binlogs").glob(f"*/{current}.bin")))
     cluster.harness.wait_until(archived, timeout, f"{current} archived")
 
@@ -343,6 +341,7 @@ def test_a_replay_cut_off_by_a_pod_restart_resumes_and_applies_each_transaction_
     assert "resuming the replay of backup" in log, f"the first attempt was not cut off:\n{log}"
 
 
+RECOVERY_POINT_SAID = re.compile(r"binlog-archive: recovery point \S+ \(([0-9]+)\): every transaction")
 # In the agent's container, with its code: the certificate's expiry as the metric reads it from
 # the server, and as Python's ssl module reads it from the file the server loaded.
 AGENT_CERTIFICATE_VIEWS = """
@@ -368,9 +367,9 @@ def test_the_primary_records_its_recovery_point_after_an_archiving_round_and_the
     wait_archived(store, cluster)
 
     def recovery_point() -> float:
-        text = harness.exec(cluster.primary, "binlog-archive", ["cat", ARCHIVER_RECOVERY_POINT_FILE],
-                            check=False).stdout
-        return parse_recovery_point(text) if text else 0
+        """The newest the agent recorded (it serves it as a metric), as its log says it."""
+        said = RECOVERY_POINT_SAID.findall(harness.log(cluster.primary, "agent"))
+        return float(said[-1]) if said else 0
     harness.wait_until(lambda: recovery_point() > committed, 60,
                        "a recovery point after the row's commit")
     assert recovery_point() <= time.time()

@@ -206,7 +206,7 @@ def test_production_backups_to_a_plain_http_endpoint_are_a_violation(render):
     assert found and all("reaches the S3 endpoint http://minio.storage:9000 over plain http"
                          in message for message in found)
     assert 'stack "prod" is a production stack: StatefulSet orders/orders-db container ' \
-        '"binlog-archive" reaches' in found[0]
+        '"agent" reaches' in found[0]
 
 
 def test_plain_http_backups_outside_production_are_not_held_to_it(render):

@@ -101,7 +101,7 @@ def test_s3_keys_reach_the_pods_only_as_files_of_the_users_secret(rendered):
     manifests = rendered(**SCHEDULED, restoreFrom="latest")
     statefulset = find(manifests, "StatefulSet")
     specs = [stream(job_pod(manifests)), job_pod(manifests)["containers"][0],
-             container(statefulset, "binlog-archive"), container(statefulset, "restore"),
+             container(statefulset, "agent"), container(statefulset, "restore"),
              container(statefulset, "restore-plan")]
     for spec in specs:
         assert not [name for name in env(spec) if "KEY" in name], spec["name"]
@@ -139,7 +139,7 @@ def test_the_backup_key_is_generated_into_the_credentials_secret_and_mounted_alo
     statefulset = find(manifests, "StatefulSet")
     for pod, spec in ((job_pod(manifests), stream(job_pod(manifests))),
                       (job_pod(manifests), job_pod(manifests)["containers"][0]),
-                      (statefulset["spec"]["template"]["spec"], container(statefulset, "binlog-archive")),
+                      (statefulset["spec"]["template"]["spec"], container(statefulset, "agent")),
                       (statefulset["spec"]["template"]["spec"], container(statefulset, "restore")),
                       (statefulset["spec"]["template"]["spec"], container(statefulset, "restore-plan"))):
         volume = next(v for v in pod["volumes"] if v["name"] == "backup-key")
@@ -162,11 +162,27 @@ def test_the_pvc_target_is_the_mounted_claim_through_rclones_local_backend(rende
     assert {"name": "target", "persistentVolumeClaim": {"claimName": "backups"}} in pod["volumes"]
 
 
-def test_every_pod_runs_the_binary_log_archive_which_rotates_at_the_configured_interval(rendered, flavor):
+def test_every_pods_agent_runs_the_binary_log_archive_which_rotates_at_the_configured_interval(rendered, flavor):
     statefulset = find(rendered(**S3, binlogArchiveIntervalSeconds="60"), "StatefulSet")
     assert names(statefulset["spec"]["template"]["spec"]["containers"]) == [
-        "mysql", *(["backup"] if flavor == "mariadb" else []), "agent", "binlog-archive"]
-    assert env(container(statefulset, "binlog-archive"))["ARCHIVE_INTERVAL_SECONDS"] == "60"
+        "mysql", *(["backup"] if flavor == "mariadb" else []), "agent"]
+    agent = container(statefulset, "agent")
+    assert env(agent)["ARCHIVE_INTERVAL_SECONDS"] == "60"
+    # rclone from the rclone-tools init container; the data volume, where the index and the logs are.
+    assert env(agent)["RCLONE"] == "/opt/mysql-cluster-tools/rclone"
+    assert {"name": "tools", "mountPath": "/opt/mysql-cluster-tools", "readOnly": True} in agent["volumeMounts"]
+    assert {"name": "data", "mountPath": "/data"} in agent["volumeMounts"]
+
+
+def test_the_agent_uploads_one_part_of_a_binary_log_at_a_time_to_s3(rendered):
+    agent = container(find(rendered(**S3), "StatefulSet"), "agent")
+    assert env(agent)["RCLONE_CONFIG_TARGET_UPLOAD_CONCURRENCY"] == "1"
+
+
+def test_without_a_backup_target_the_agent_archives_nothing_and_reaches_no_target(rendered):
+    agent = container(find(rendered(), "StatefulSet"), "agent")
+    assert not {"BACKUP_REMOTE", "ARCHIVE_INTERVAL_SECONDS", "RCLONE", "CRYPT_PASSWORD_FILE"} & set(env(agent))
+    assert not {"tools", "backup-key", "target-credentials"} & {m["name"] for m in agent["volumeMounts"]}
 
 
 def test_a_restore_runs_after_the_clone_step_and_before_the_server(rendered):
@@ -241,7 +257,7 @@ def test_a_restore_target_in_the_flavors_own_gtid_form_reaches_the_replay(render
 def test_every_backup_container_knows_what_a_backup_object_holds(rendered, backup_format):
     manifests = rendered(**SCHEDULED, restoreFrom="latest")
     statefulset = find(manifests, "StatefulSet")
-    for spec in (stream(job_pod(manifests)), container(statefulset, "binlog-archive"),
+    for spec in (stream(job_pod(manifests)), container(statefulset, "agent"),
                  container(statefulset, "restore")):
         assert env(spec)["BACKUP_FORMAT"] == backup_format
 

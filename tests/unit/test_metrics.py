@@ -290,16 +290,12 @@ def test_the_agent_serves_metrics_on_its_own_port_only_with_metrics(rendered):
     assert "RECOVERY_POINT_FILE" not in {e["name"] for e in agent["env"]}
 
 
-def test_with_backups_the_agent_reads_the_recovery_point_the_archiver_writes(rendered):
+def test_with_backups_the_agent_serves_its_own_archives_recovery_point_from_memory(rendered):
     statefulset = find(rendered(**METRICS, **BACKUPS), "StatefulSet")
-    agent, archiver = container(statefulset, "agent"), container(statefulset, "binlog-archive")
-    archiver_file = next(e["value"] for e in archiver["env"] if e["name"] == "RECOVERY_POINT_FILE")
-    agent_file = next(e["value"] for e in agent["env"] if e["name"] == "RECOVERY_POINT_FILE")
-    archiver_tmp = next(m for m in archiver["volumeMounts"] if m["mountPath"] == "/tmp")
-    agent_view = next(m for m in agent["volumeMounts"] if agent_file.startswith(m["mountPath"] + "/"))
-    assert agent_view["name"] == archiver_tmp["name"] and agent_view["readOnly"] is True
-    assert agent_file.removeprefix(agent_view["mountPath"]) == archiver_file.removeprefix("/tmp")
-
+    agent = container(statefulset, "agent")
+    assert "ARCHIVE_INTERVAL_SECONDS" in {e["name"] for e in agent["env"]}
+    assert "RECOVERY_POINT_FILE" not in {e["name"] for e in agent["env"]}
+    assert "tmp" not in {m["name"] for m in agent["volumeMounts"]}
 
 def test_the_agent_metrics_port_is_scraped_and_open_like_the_exporters(rendered):
     manifests = rendered(**MONITORED)

@@ -236,7 +236,7 @@ def test_every_container_told_where_the_certificate_is_mounts_its_ca_in_every_wo
             if secret == "mysql-tls" and "ca.crt" in keys:
                 mounting.append(name)
     assert told == mounting
-    assert {"CronJob/backup", "Job/switchover", "StatefulSet/binlog-archive",
+    assert {"CronJob/backup", "Job/switchover", "StatefulSet/agent",
             "StatefulSet/restore"} <= set(told)
 
 

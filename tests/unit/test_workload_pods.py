@@ -166,15 +166,12 @@ def test_the_exporter_gets_its_option_file_and_the_ca_and_no_password_or_key_of_
     assert mounted(spec, "mysqld-exporter") == {TLS_DIR: ["ca.crt"], METRICS_DIR: ["my.cnf"]}
 
 
-def test_the_clone_and_the_binlog_archive_get_only_the_password_they_log_in_with(rendered):
+def test_the_clone_gets_only_the_passwords_it_logs_in_with(rendered):
     spec = pods(rendered)["StatefulSet"]
     # MySQL's CLONE logs into the donor as the backup user (clone-plugin.sh); clone.sh serves
     # both flavors, so MariaDB's clone container holds that password too. The donor was chosen
     # before (the donor init container asks the agents), so no replication password.
     assert mounted(spec, "clone-mysql")[SECRETS_DIR] == ["backup-password"]
-    assert mounted(spec, "binlog-archive")[SECRETS_DIR] == ["backup-password"]
-    assert TLS_DIR + "/tls.key" not in {f"{path}/{key}" for path, keys in
-                                        mounted(spec, "binlog-archive").items() for key in keys}
 
 
 def test_the_backup_job_logs_into_no_server_and_gets_no_password(rendered):
