@@ -15,8 +15,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 # shellcheck source=clone-plugin.sh
 source "$(dirname "${BASH_SOURCE[0]}")/clone-plugin.sh"
 
-require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS DONOR_DIR MYSQL_PORT
-is_mariadb || require_env BACKUP_USER
+require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS DONOR_DIR MYSQL_PORT CLONE_METHOD
+[[ "$CLONE_METHOD" == stream ]] || require_env BACKUP_USER
 datadir="$DATA_VOLUME/$DATA_SUBDIR"
 staging="$DATA_VOLUME/clone-staging"
 
@@ -38,7 +38,7 @@ fi
 [[ -f "$DONOR_DIR/donors" ]] || die "$DONOR_DIR/donors is missing: no donor was chosen (see the donor container's log)"
 donors=$(<"$DONOR_DIR/donors")
 source_host=''
-if is_mariadb; then
+if [[ "$CLONE_METHOD" == stream ]]; then
   transfer=$(stream_transfer_tool)
   backup=$(backup_tool)
   extract=$(stream_tool)
@@ -97,7 +97,7 @@ clone_once() {
   local coordinates=$BACKUP_INFO_STATE
   source_host=$(<"$DONOR_DIR/donor-$((($1 - 1) % donors + 1))") || { log "cannot read the donor"; return 1; }
   rm -rf "$staging" || { log "cannot remove $staging"; return 1; }
-  if is_mariadb; then
+  if [[ "$CLONE_METHOD" == stream ]]; then
     receive_backup || return 1
   else
     coordinates=$(clone_with_plugin "$source_host" "$staging" "$DATA_VOLUME/clone-recipient") || return 1

@@ -38,7 +38,6 @@ pod_host() {
     "$CLUSTER_NAMESPACE" "$CLUSTER_DOMAIN"
 }
 
-# The first of the given commands that this image has.
 # A value read from outside (a file of a backup, a tool's error) as it may appear in a log line:
 # printable characters only, at most 120 of them.
 shown() {
@@ -54,15 +53,9 @@ need_command() {
   die "this image has none of: $* (choose an image that does)"
 }
 
-# For the scripts that still tell the flavors apart themselves; the others read the environment's
-# facts, which the component sets from its one table (mysql_cluster_agent/dialect.py).
-is_mariadb() {
-  require_env DB_FLAVOR
-  [[ "$DB_FLAVOR" == mariadb ]]
-}
-
 # The program the environment variable <name> names (SQL_CLIENT, BACKUP_TOOL, ...): the first of
-# its names, separated by spaces, that the image has.
+# its names, separated by spaces, that the image has. The component sets these facts from its one
+# table of what differs between the servers (mysql_cluster_agent/dialect.py).
 dialect_command() {
   local names
   require_env "$1"

@@ -18,7 +18,7 @@ fail() {
   exit 1
 }
 
-server=$(if is_mariadb; then need_command mariadbd mysqld; else need_command mysqld; fi)
+server=$(dialect_command SERVER_COMMAND)
 socket="${TMPDIR:-/tmp}/$SCRIPT_NAME.sock"
 server_log="${TMPDIR:-/tmp}/$SCRIPT_NAME-server.log"
 client=$(sql_client)

@@ -20,8 +20,8 @@ fi
 name=$(<"$plan/backup")
 mapfile -t logs <"$plan/binlogs"
 mapfile -t options <"$plan/binlog-options"
-server=$(if is_mariadb; then need_command mariadbd mysqld; else need_command mysqld; fi)
-binlog_tool=$(if is_mariadb; then need_command mariadb-binlog mysqlbinlog; else need_command mysqlbinlog; fi)
+server=$(dialect_command SERVER_COMMAND)
+binlog_tool=$(dialect_command BINLOG_TOOL)
 client=$(sql_client)
 
 # Run by the server at its start (--init-file), outside the binary log: root gets this
@@ -48,10 +48,9 @@ init_file="$(client_options_prefix)$$.init.sql"
 # MASTER and setting the GTID state, which the server then refuses. Writable whatever init-mysql
 # chose: after a restart of the pod it gives every server replica.cnf, and MySQL's
 # super-read-only would refuse the replay even to root.
-writable=(--read-only=OFF)
-if ! is_mariadb; then writable+=(--super-read-only=OFF); fi
+require_env READ_ONLY_OPTION
 "$server" --skip-networking --socket="$socket" --init-file="$init_file" --event-scheduler=OFF \
-  "${writable[@]}" --pid-file="${TMPDIR:-/tmp}/restore.pid" &
+  --read-only=OFF "--$READ_ONLY_OPTION=OFF" --pid-file="${TMPDIR:-/tmp}/restore.pid" &
 server_pid=$!
 options_file=$(client_options root root-password)
 deadline=$((SECONDS + 600))

@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 
 require_env BACKUP_PORT BACKUP_USER ROLE_WATCH_SECONDS
-is_mariadb || die "the backup listener serves MariaDB's backup tool; a MySQL pod needs no backup container"
+[[ "${CLONE_METHOD:-}" == stream ]] || die "the backup listener serves MariaDB's backup tool; a MySQL pod needs no backup container"
 transfer=$(stream_transfer_tool)
 backup=$(backup_tool)
 extract=$(stream_tool)

@@ -90,9 +90,6 @@ class Dialect:
     # plain connection unless the client asks for the server's RSA key, until the account has
     # logged in over TLS once. MariaDB needs none.
     client_without_tls_option: str | None
-    # Command-line options of an encrypted connection that does not verify the server's
-    # certificate: a MariaDB client given only --ssl verifies it.
-    unverified_tls_options: tuple[str, ...]
 
     @property
     def read_only_variable(self) -> str:
@@ -154,13 +151,11 @@ class Dialect:
         env = {
             **{name: " ".join(names) for name, names in programs.items() if names},
             "SERVER_COMMAND": self.server_command,
-            "STOP_REPLICA_SQL": self.stop_replica,
-            "RESET_REPLICA_ALL_SQL": self.reset_replica_all,
-            "REPLICA_STATUS_SQL": self.replica_status,
-            "RESET_BINARY_LOGS_SQL": self.reset_binary_logs,
-            "TLS_RELOAD_SQL": self.tls_reload,
+            # How a new replica is seeded: clone.sh runs the CLONE plugin or receives a stream.
+            "CLONE_METHOD": "plugin" if self.clones_with_plugin else "stream",
+            # The server option a server run for one job (restore-replay.sh) turns off to write.
+            "READ_ONLY_OPTION": self.read_only_option,
             "CLIENT_VERIFY_OPTION": self.client_verify_option,
-            "UNVERIFIED_TLS_OPTIONS": " ".join(self.unverified_tls_options),
         }
         if self.client_without_tls_option is not None:
             env["CLIENT_WITHOUT_TLS_OPTION"] = self.client_without_tls_option
@@ -197,7 +192,6 @@ _MYSQL = Dialect(
     stream_tool=(),
     client_verify_option="ssl-mode=VERIFY_IDENTITY",
     client_without_tls_option="get-server-public-key",
-    unverified_tls_options=("--ssl-mode=REQUIRED",),
 )
 
 _MARIADB = Dialect(
@@ -227,7 +221,6 @@ _MARIADB = Dialect(
     stream_tool=("mbstream",),
     client_verify_option="ssl-verify-server-cert",
     client_without_tls_option=None,
-    unverified_tls_options=("--ssl", "--skip-ssl-verify-server-cert"),
 )
 
 # MySQL 8.0 predates RESET BINARY LOGS AND GTIDS (8.4) and still has RESET MASTER.

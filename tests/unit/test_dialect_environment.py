@@ -15,8 +15,8 @@ from .conftest import PROJECT_DIR, SERVER_IDS, SERVERS, server_config
 
 SCRIPTS = sorted(PROJECT_DIR.glob("scripts/*.sh"))
 DIALECTS = [dialect_for(Flavor(flavor), version) for flavor, version in SERVERS]
-# A call of is_mariadb, not its definition in lib.sh.
-_FLAVOR_BRANCH = re.compile(r"\bis_mariadb\b(?!\(\))|\$\{?DB_VERSION\b")
+# A script telling the servers apart itself: by their flavor or version.
+_FLAVOR_BRANCH = re.compile(r"\bis_mariadb\b|\$\{?DB_(?:FLAVOR|VERSION)\b")
 _LOOKS_FOR_A_PROGRAM = re.compile(r"\b(?:need_command|first_command|command -v)\b[^\n]*")
 
 
@@ -47,18 +47,12 @@ def test_every_container_that_runs_a_script_has_its_servers_facts_from_the_diale
 
 
 def test_the_facts_differ_where_the_servers_do():
-    mysql_8_0, mysql_9_7 = dialect_for(Flavor.MYSQL, "8.0"), dialect_for(Flavor.MYSQL, "9.7")
+    mysql = dialect_for(Flavor.MYSQL, "9.7").script_environment()
     mariadb = dialect_for(Flavor.MARIADB, "11.8").script_environment()
-    assert mysql_8_0.script_environment()["RESET_BINARY_LOGS_SQL"] == "RESET MASTER"
-    assert mysql_9_7.script_environment()["RESET_BINARY_LOGS_SQL"] == "RESET BINARY LOGS AND GTIDS"
-    assert mariadb["STOP_REPLICA_SQL"] == "STOP SLAVE"
+    assert (mysql["CLONE_METHOD"], mariadb["CLONE_METHOD"]) == ("plugin", "stream")
+    assert (mysql["READ_ONLY_OPTION"], mariadb["READ_ONLY_OPTION"]) == ("super-read-only", "read-only")
     assert mariadb["SQL_CLIENT"] == "mariadb mysql"
-    assert "BACKUP_TOOL" not in mysql_9_7.script_environment()
-
-
-def _statements() -> set[str]:
-    return {value for dialect in DIALECTS for name, value in dialect.script_environment().items()
-            if name.endswith("_SQL")}
+    assert "BACKUP_TOOL" not in mysql
 
 
 def _programs() -> set[str]:
@@ -69,25 +63,17 @@ def _programs() -> set[str]:
 
 def _client_options() -> set[str]:
     return {option for dialect in DIALECTS for option in (
-        dialect.client_verify_option, dialect.client_without_tls_option,
-        *dialect.unverified_tls_options) if option}
+        dialect.client_verify_option, dialect.client_without_tls_option) if option}
 
 
-# The scripts that no longer tell the servers apart themselves (the others are still being moved
-# to the environment's facts; each joins this list by losing its last flavor branch).
-FLAVOR_FREE = [path for path in SCRIPTS if not _FLAVOR_BRANCH.search(path.read_text(encoding="utf-8"))]
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_no_script_tells_the_servers_apart_itself(script):
+    assert _FLAVOR_BRANCH.findall(script.read_text(encoding="utf-8")) == []
 
 
-def test_the_library_and_the_server_containers_scripts_are_flavor_free():
-    names = {path.name for path in FLAVOR_FREE}
-    assert names >= {"lib.sh", "tls.sh", "liveness.sh", "init-config.sh", "server.sh",
-                     "clone-plugin.sh", "backup-clone.sh", "backup-stream-end.sh"}
-
-
-@pytest.mark.parametrize("script", FLAVOR_FREE, ids=lambda path: path.name)
-def test_a_flavor_free_script_spells_no_fact_the_environment_gives(script):
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_no_script_spells_a_fact_the_environment_gives(script):
     text = script.read_text(encoding="utf-8")
-    assert [s for s in _statements() if s in text] == []
     assert [o for o in _client_options() if re.search(rf"(?<![\w-]){re.escape(o)}(?![\w=-])", text)] == []
     lookups = " ".join(_LOOKS_FOR_A_PROGRAM.findall(text))
     assert [p for p in _programs() if re.search(rf"(?<![\w.-]){re.escape(p)}(?![\w.-])", lookups)] == []
