@@ -163,8 +163,9 @@ def _memory_volume(name: str) -> core.VolumeArgs:
 
 
 def restore_volumes() -> list[core.VolumeArgs]:
-    """What the restore's containers need besides the target's and the agent's volumes."""
-    return [_memory_volume("restore-plan")]
+    """What the restore's containers need besides the target's and the agent's volumes: where
+    each plan hands its values to the next step."""
+    return [_memory_volume("restore-plan"), REPLAY_PLAN_VOLUME]
 
 
 def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]

@@ -33,7 +33,7 @@ from mysql_cluster_agent import restore_drill as drill
 
 from .agent_config_map import agent_volume
 from .agent_container import agent_step_container
-from .backups import REPLAY_PLAN_VOLUME, BackupTarget, _rclone_tools, _restore, restore_volumes
+from .backups import BackupTarget, _rclone_tools, _restore, restore_volumes
 from .network_policy import restore_drill_egress
 from .pod_spec import PodContainer, PodSettings, pod_template
 from .pod_template import CLIENT_OPTIONS_DIR, DATA_VOLUME_MOUNT, _cluster_env, _env, _mount
@@ -102,7 +102,6 @@ def _volumes(pod: PodSettings, target: BackupTarget) -> list[core.VolumeArgs]:
         core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
         core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs()),
         core.VolumeArgs(name="client-options", empty_dir=memory),
-        REPLAY_PLAN_VOLUME,
         scripts_volume(pod.scripts_config_map_name),
         agent_volume(pod.agent_config_map_name),
         *restore_volumes(),

@@ -201,3 +201,17 @@ def test_every_container_of_every_workload_runs_unprivileged_on_a_read_only_root
             checked.append(f"{kind}/{container['name']}")
     assert {"StatefulSet/mysql", "StatefulSet/mysqld-exporter", "CronJob/backup",
             "CronJob:restore-drill/restore-drill", "Job/switchover"} <= set(checked)
+
+
+@pytest.mark.parametrize("flavor", ["mysql", "mariadb"])
+def test_every_mount_names_a_volume_of_its_pod(rendered, flavor):
+    # The API server accepts neither a mount of a volume the pod lacks nor two volumes of one name.
+    claims = {template["metadata"]["name"] for template in find(
+        rendered(**{**EVERYTHING, "flavor": flavor}), "StatefulSet")["spec"]["volumeClaimTemplates"]}
+    for workload, spec in pods(rendered, flavor=flavor).items():
+        volumes = [volume["name"] for volume in spec.get("volumes", [])]
+        assert len(volumes) == len(set(volumes)), workload
+        known = set(volumes) | (claims if workload == "StatefulSet" else set())
+        for container in containers(spec):
+            missing = {m["name"] for m in container.get("volumeMounts", [])} - known
+            assert not missing, f"{workload} {container['name']} mounts {missing}"
