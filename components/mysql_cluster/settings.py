@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import pulumi
 
 from mysql_cluster_agent.accounts import RETIRED_SWITCHOVER_USER
+from mysql_cluster_agent.backup_manifest import BACKUP_NAME
 
 from .cron import MACROS as _CRON_MACROS
 from .cron import schedule_problem
@@ -290,8 +291,6 @@ DEFAULT_RCLONE_IMAGE = "rclone/rclone:1.75.2"
 # Debian the e2e harness runs the agent on (docker-library/official-images library/python lists
 # the tag; docs/agent.md says why this image).
 DEFAULT_AGENT_IMAGE = "python:3.13.9-slim-trixie"
-# Backup names are their start time, so that they sort in the order they were taken.
-BACKUP_NAME = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
