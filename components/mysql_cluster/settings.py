@@ -10,13 +10,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, make_dataclass, replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import pulumi
 
 from mysql_cluster_agent.accounts import RETIRED_SWITCHOVER_USER
-from mysql_cluster_agent.backup_manifest import BACKUP_NAME
+from mysql_cluster_agent.backup_manifest import is_backup_name, is_utc_time
 
 from .cron import MACROS as _CRON_MACROS
 from .cron import schedule_problem
@@ -342,7 +341,6 @@ def _dns_pod_labels(setting: "Setting", value: Any) -> Any:
 # MySQL GTID (source uuid:transaction number). The number has at most 18 digits and no leading
 # zero; the restore's hand-over (mysql_cluster_agent/restore_handover.py) and replay-plan
 # (replay_plan.py) check it again as a GTID of the cluster's flavor.
-RESTORE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 RESTORE_GTID = re.compile(r"[0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*")
 RESTORE_MYSQL_GTID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}:[1-9][0-9]{0,17}")
 _FLAVOR_NAMES = {"mariadb": "MariaDB", "mysql": "MySQL"}
@@ -350,20 +348,8 @@ _RESTORE_GTID_EXAMPLES = {"mariadb": "a MariaDB GTID position such as 0-100-4711
                                      "per domain)",
                           "mysql": "a MySQL GTID such as 3e11fa47-71ca-11e1-9e33-c80aa9000100:23 "
                                    "(its source's uuid and transaction number)"}
-_RESTORE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_BACKUP_NAME_FORMAT = "%Y%m%dT%H%M%SZ"
 # MariaDB's GTID parts: a 32-bit domain id and server id, a 64-bit sequence number.
 _GTID_LIMITS = (2**32 - 1, 2**32 - 1, 2**64 - 1)
-
-
-def _is_time(text: str, time_format: str) -> bool:
-    """Whether `text` (already of the pattern) names a real moment: month 1-12, a day the month
-    has, hour 0-23 and so on."""
-    try:
-        datetime.strptime(text, time_format)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_gtid_position(text: str) -> bool:
@@ -410,9 +396,7 @@ def _restore_from(setting: "Setting", value: Any) -> Any:
     if value == "":
         return value
     prefix, slash, name = value.rpartition("/") if isinstance(value, str) else ("", "", None)
-    is_backup_name = (name is not None and BACKUP_NAME.fullmatch(name)
-                      and _is_time(name, _BACKUP_NAME_FORMAT))
-    if (name != "latest" and not is_backup_name) or (slash and not prefix) or (
+    if (name != "latest" and not (name is not None and is_backup_name(name))) or (slash and not prefix) or (
             prefix and _object_path(setting, prefix) != prefix):
         raise ConfigError(setting, value, "use latest or a backup's name (its start time, e.g. "
                           "20260101T023000Z), optionally after the prefix it is stored under "
@@ -435,8 +419,7 @@ def _restore_to_forms(flavors: tuple[str, ...]) -> str:
 
 def _restore_to(setting: "Setting", value: Any) -> Any:
     if value in ("", "latest") or (isinstance(value, str) and (
-            (RESTORE_TIME.fullmatch(value) and _is_time(value, _RESTORE_TIME_FORMAT))
-            or _restore_gtid_flavor(value))):
+            is_utc_time(value) or _restore_gtid_flavor(value))):
         return value
     raise ConfigError(setting, value, _restore_to_forms(("mariadb", "mysql")))
 

@@ -84,7 +84,8 @@ def _is_gtid(text: str) -> bool:
     return False
 
 
-def _is_utc_time(text: str) -> bool:
+def is_utc_time(text: str) -> bool:
+    """Whether `text` is a real moment written as 2026-01-01T12:00:00Z."""
     return UTC_TIME.fullmatch(text) is not None and _parsed(text, _UTC_TIME_FORMAT) is not None
 
 
@@ -145,8 +146,8 @@ _FIELDS: dict[str, tuple[type, object, bool]] = {
     "namespace": (str, DNS_LABEL, False),
     "flavor": (str, re.compile("mysql|mariadb"), True),
     "serverVersion": (str, SERVER_VERSION, True),
-    "startTime": (str, _is_utc_time, True),
-    "endTime": (str, _is_utc_time, True),
+    "startTime": (str, is_utc_time, True),
+    "endTime": (str, is_utc_time, True),
     "gtid": (str, _is_gtid, False),
     "sizeBytes": (int, lambda size: 0 <= size < _SIZE_LIMIT, True),
     "sha256": (str, SHA256, True),
