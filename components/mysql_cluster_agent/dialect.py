@@ -7,24 +7,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-# The column of the replica status row (Dialect.replica_status) that holds the source's host, in
-# both flavors (Source_Host, Master_Host); the statement has no row without a replication channel.
-# Read by position because the seam returns rows only, and because MariaDB has the status as a
-# table (information_schema.SLAVE_STATUS) only from 11.6, and MySQL's performance_schema tables
-# are empty when a user turns performance_schema off.
-REPLICA_STATUS_SOURCE_HOST_COLUMN = 1
-
 
 class Flavor(enum.Enum):
     MYSQL = "mysql"
     MARIADB = "mariadb"
-
-
-# The column of the replica status row holding what the replica has received from its source
-# (MySQL Retrieved_Gtid_Set, MariaDB Gtid_IO_Pos), the same in MariaDB 10.11 and 11.8; read
-# where a failover promotes a replica once it applied it (seen on 9.7.4, 11.8 and 10.11 by the
-# column names PyMySQL reports).
-REPLICA_STATUS_RECEIVED_GTID_COLUMN = {Flavor.MYSQL: 51, Flavor.MARIADB: 43}
 
 
 @dataclass(frozen=True)
@@ -102,6 +88,18 @@ class Dialect:
         names them Replica_*, SHOW SLAVE STATUS Slave_*."""
         prefix = "Replica" if self.replica_status == "SHOW REPLICA STATUS" else "Slave"
         return f"{prefix}_IO_Running", f"{prefix}_SQL_Running"
+
+    @property
+    def replica_source_host_column(self) -> str:
+        """The replica status's column of the source's host: Source_Host in SHOW REPLICA
+        STATUS, Master_Host in SHOW SLAVE STATUS."""
+        return "Source_Host" if self.replica_status == "SHOW REPLICA STATUS" else "Master_Host"
+
+    @property
+    def replica_received_gtid_column(self) -> str:
+        """The replica status's column of what the replica has received from its source: MySQL's
+        Retrieved_Gtid_Set, MariaDB's Gtid_IO_Pos (the I/O thread's GTID position)."""
+        return "Gtid_IO_Pos" if self.flavor is Flavor.MARIADB else "Retrieved_Gtid_Set"
 
     def promote(self) -> list[str]:
         """Makes the server the primary: no replication channel left, writable, so its

@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from .config import AgentConfig
-from .dialect import REPLICA_STATUS_SOURCE_HOST_COLUMN, Dialect, Flavor
+from .dialect import Dialect, Flavor
 from .local_server import Sql
 from .own_state import read_own_state
 from .peers import PeerAnswer, peer_ordinals
+from .replica_status import read_replica_status
 from .state import ClusterView, LocalState, ServerState
 
 AskPeers = Callable[[Sequence[int]], list[PeerAnswer]]
@@ -22,13 +23,12 @@ AskPeers = Callable[[Sequence[int]], list[PeerAnswer]]
 def read_local_state(sql: Sql, dialect: Dialect, ordinal: int, now_seconds: int) -> LocalState:
     """This pod's server as its peers see it, with its replication channel and start time."""
     server = ServerState.from_wire(dialect.flavor, ordinal, read_own_state(sql, dialect))
-    status = sql.query(dialect.replica_status)
-    source = status[0][REPLICA_STATUS_SOURCE_HOST_COLUMN] if status else None
+    status = read_replica_status(sql, dialect)
     uptime = sql.query("SHOW GLOBAL STATUS LIKE 'Uptime'")
     if not uptime or not str(uptime[0][1]).isdigit():
         raise ValueError(f"the server's uptime is not a number: {uptime[:1]!r}")
-    return LocalState(server=replace(server, source_host=str(source) if source else None),
-                      started_at=now_seconds - int(str(uptime[0][1])), replica_configured=bool(status))
+    return LocalState(server=replace(server, source_host=(status.source_host or None) if status else None),
+                      started_at=now_seconds - int(str(uptime[0][1])), replica_configured=status is not None)
 
 
 def peer_states(flavor: Flavor, answers: Sequence[PeerAnswer]) -> tuple[dict[int, ServerState | None], dict[int, str]]:

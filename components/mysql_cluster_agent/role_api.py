@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .config import AgentConfig, ConfigProblem
-from .dialect import REPLICA_STATUS_RECEIVED_GTID_COLUMN, Dialect
+from .dialect import Dialect
 from .gtid import parse_gtid
 from .local_server import LocalServer, Sql, SqlError
+from .replica_status import read_replica_status
 from .role import Replication, RoleError, follow_statements, promote_statements, run
 from .role_auth import RefusedRequest, RequestVerifier, read_key
 
@@ -37,6 +38,7 @@ _MAX_ORDINAL = 9999
 
 Answer = tuple[HTTPStatus, dict[str, object]]
 Log = Callable[[str], None]
+_Read = TypeVar("_Read")
 
 
 class Session(Sql, Protocol):
@@ -77,12 +79,15 @@ class RoleActions:
         finally:
             session.close()
 
-    def _query(self, seconds: float, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def _read(self, seconds: float, read: Callable[[Sql], _Read]) -> _Read:
         session = self.connect(seconds)
         try:
-            return session.query(sql, args)
+            return read(session)
         finally:
             session.close()
+
+    def _query(self, seconds: float, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        return self._read(seconds, lambda session: session.query(sql, args))
 
     def read_only(self, body: Mapping[str, object]) -> dict[str, object]:
         """Read-only, giving up after lock_wait_seconds of waiting for the global read lock (a
@@ -131,9 +136,11 @@ class RoleActions:
             raise BadRequest("io_thread_only must be true or false")
         stop = self.dialect.stop_replica + (" IO_THREAD" if io_thread_only else "")
         self._run(_SLACK_SECONDS * 3, [(stop, ())])
-        status = self._query(_SLACK_SECONDS, self.dialect.replica_status)
-        received = status[0][REPLICA_STATUS_RECEIVED_GTID_COLUMN[self.dialect.flavor]] if status else None
-        return {"received": _text(received).replace("\n", "")}
+        try:
+            status = self._read(_SLACK_SECONDS, lambda session: read_replica_status(session, self.dialect))
+        except ValueError as error:
+            raise RoleError(f"cannot tell what this server received: {error}") from None
+        return {"received": status.received_gtids if status else ""}
 
     def promote(self, body: Mapping[str, object]) -> dict[str, object]:
         self._run(_SLACK_SECONDS * 3, promote_statements(self.dialect))

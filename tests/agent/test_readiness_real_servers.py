@@ -60,8 +60,10 @@ def test_a_writable_server_without_heartbeat_reads_as_such(server: RealServer) -
         read_only=False, heartbeat_micros=None, replica=None)
 
 
-def test_a_channel_before_it_starts_has_both_threads_stopped(server: RealServer, channel: LocalServer) -> None:
-    assert read_replica_status(channel, _dialect(server)) == ReplicaStatus("No", "No", "", "")
+def test_a_channel_before_it_starts_has_both_threads_stopped_its_source_and_nothing_received(
+        server: RealServer, channel: LocalServer) -> None:
+    assert read_replica_status(channel, _dialect(server)) == ReplicaStatus(
+        "No", "No", "", "", source_host="127.0.0.1", received_gtids="")
 
 
 def test_a_channel_that_cannot_reach_its_source_reports_it_by_column_name(

@@ -15,11 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from mysql_cluster_agent.api import AgentServer, CertificateFiles
 from mysql_cluster_agent.config import ConfigProblem, TlsFiles
-from mysql_cluster_agent.dialect import (
-    REPLICA_STATUS_RECEIVED_GTID_COLUMN,
-    Flavor,
-    dialect_for,
-)
+from mysql_cluster_agent.dialect import Flavor, dialect_for
 from mysql_cluster_agent.local_server import SqlError
 from mysql_cluster_agent.role import Replication
 from mysql_cluster_agent.role_api import RoleActions, RoleRequests, role_requests
@@ -220,12 +216,20 @@ def test_a_server_is_never_told_to_follow_itself():
 
 
 def test_stopping_the_io_thread_tells_what_the_replica_received():
-    row = [""] * 54
-    row[REPLICA_STATUS_RECEIVED_GTID_COLUMN[Flavor.MARIADB]] = "0-1-120"
-    sql = Session({"SHOW SLAVE STATUS": [tuple(row)]})
+    row = {"Slave_IO_Running": "No", "Slave_SQL_Running": "Yes", "Last_IO_Error": "", "Last_SQL_Error": "",
+           "Master_Host": pod_host(0), "Gtid_IO_Pos": "0-1-120"}
+    sql = Session(named={"SHOW SLAVE STATUS": [row]})
     with agent(sql=sql) as running:
         assert client(running).stop_replication(1, io_thread_only=True) == "0-1-120"
     assert sql.statements[0] == "STOP SLAVE IO_THREAD"
+
+
+def test_a_replica_status_without_the_received_column_is_answered_with_the_column_it_lacks():
+    row = {"Slave_IO_Running": "No", "Slave_SQL_Running": "Yes", "Last_IO_Error": "", "Last_SQL_Error": "",
+           "Master_Host": pod_host(0)}
+    sql = Session(named={"SHOW SLAVE STATUS": [row]})
+    with agent(sql=sql) as running, pytest.raises(AgentError, match="HTTP 409: .*without the column Gtid_IO_Pos"):
+        client(running).stop_replication(1, io_thread_only=True)
 
 
 def test_the_position_is_what_the_server_logged_and_its_gtid_state():
