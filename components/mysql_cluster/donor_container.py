@@ -8,8 +8,8 @@ from typing import Any
 
 from pulumi_kubernetes.core import v1 as core
 
-from .agent_container import AGENT_PORT, ROOT_PASSWORD_KEY, SOCKET, agent_step_container
-from .pod_spec import SECRETS_DIR, PodContainer, PodSettings
+from .agent_container import AGENT_PORT, agent_step_container
+from .pod_spec import PodContainer, PodSettings
 from .tls import CERT_FILE, KEY_FILE, TLS_DIR
 from .topology import topology_mount
 
@@ -26,7 +26,9 @@ def donor_mount(read_only: bool) -> core.VolumeMountArgs:
     return core.VolumeMountArgs(name=DONOR_VOLUME, mount_path=DONOR_DIR, read_only=read_only or None)
 
 
-# What the step reads of the cluster's environment (mysql_cluster_agent/config.py, donor.main).
+# What the step reads of the cluster's environment (mysql_cluster_agent/config.py's
+# read_peer_config, donor.main): it talks to the peers' agents only, so it is given no socket and
+# no password.
 _CLUSTER_ENV = frozenset({"POD_NAME", "STATEFULSET_NAME", "HEADLESS_SERVICE", "CLUSTER_NAMESPACE",
                           "CLUSTER_DOMAIN", "DB_FLAVOR", "TOPOLOGY_DIR", "TLS_DIR", "DATA_VOLUME",
                           "DATA_SUBDIR", "DONOR_DIR", "MAX_REPLICATION_LAG_SECONDS"})
@@ -39,10 +41,7 @@ def donor_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs], attemp
     plain: list[Any] = cluster_env  # built from plain values: their names are strings
     env = [*(var for var in plain if var.name in _CLUSTER_ENV),
            core.EnvVarArgs(name="AGENT_PORT", value=str(AGENT_PORT)),
-           core.EnvVarArgs(name="CLONE_ATTEMPTS", value=str(attempts)),
-           # The agent's configuration names them; this step connects to no local server.
-           core.EnvVarArgs(name="MYSQL_SOCKET", value=SOCKET),
-           core.EnvVarArgs(name="ROOT_PASSWORD_FILE", value=f"{SECRETS_DIR}/{ROOT_PASSWORD_KEY}")]
+           core.EnvVarArgs(name="CLONE_ATTEMPTS", value=str(attempts))]
     return PodContainer(
         agent_step_container(pod, "donor", "donor", env, [donor_mount(read_only=False), data_mount, topology_mount()]),
         # With TLS it presents the pod's certificate to the peers' agents, as the agent does.

@@ -28,7 +28,7 @@ from types import FrameType
 from . import backup_record, donor, replay_plan, restore_drill, restore_plan, switchover
 from .api import AgentServer, serve_in_background
 from .binlog_archiver import start_archiver
-from .config import AgentConfig, ConfigProblem, read_config
+from .config import AgentConfig, ConfigProblem, PeerConfig, read_config, read_peer_config
 from .local_server import LocalServer, SqlError
 from .metrics import metrics_config, serve_metrics
 from .own_state import read_own_state
@@ -101,16 +101,17 @@ def print_state(config: AgentConfig) -> int:
     return 0
 
 
-def print_peers(config: AgentConfig) -> int:
+def print_peers(config: PeerConfig) -> int:
     for answer in ask_peers(config, peer_ordinals(config.ordinal, config.replicas())):
         print(json.dumps({"ordinal": answer.ordinal, "state": answer.state,
                           "problem": answer.problem or None}))
     return 0
 
 
-COMMANDS: dict[str, Callable[[AgentConfig], int]] = {
-    "serve": serve, "state": print_state, "peers": print_peers,
-    "donor": donor.main}
+COMMANDS: dict[str, Callable[[AgentConfig], int]] = {"serve": serve, "state": print_state}
+# The commands that talk to the peers' agents and to no local server: they read no socket and no
+# root password, so their containers need not hold it (the donor init container).
+PEER_COMMANDS: dict[str, Callable[[PeerConfig], int]] = {"peers": print_peers, "donor": donor.main}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -124,10 +125,12 @@ def main(argv: Sequence[str]) -> int:
         return replay_plan.main()
     if list(argv) in (["drill-plan"], ["drill-verdict"]):
         return restore_drill.main(argv[0])
-    if len(argv) != 1 or argv[0] not in COMMANDS:
+    if len(argv) != 1 or argv[0] not in {*COMMANDS, *PEER_COMMANDS}:
         print(USAGE, file=sys.stderr)
         return EXIT_CONFIG
     try:
+        if argv[0] in PEER_COMMANDS:
+            return PEER_COMMANDS[argv[0]](read_peer_config())
         return COMMANDS[argv[0]](read_config())
     except ConfigProblem as problem:
         _log(str(problem))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .dialect import Dialect, Flavor, dialect_for
@@ -33,7 +33,10 @@ class TlsFiles:
 
 
 @dataclass(frozen=True)
-class AgentConfig:
+class PeerConfig:
+    """The pod's place in the cluster and how to reach the other pods' agents: all that a step
+    talking to no local server needs (the donor init container), so that it holds no password."""
+
     pod_name: str
     statefulset: str
     headless_service: str
@@ -41,11 +44,9 @@ class AgentConfig:
     cluster_domain: str
     flavor: str  # "mysql" or "mariadb"
     agent_port: int
-    socket: Path  # the local server's unix socket
-    root_password_file: Path
     topology_dir: Path
     tls: TlsFiles | None  # None: the cluster has no TLS
-    version: str = ""  # the server's major.minor; only MySQL 8.0's dialect differs by it
+    version: str  # the server's major.minor ("" unknown); only MySQL 8.0's dialect differs by it
 
     @property
     def dialect(self) -> Dialect:
@@ -73,6 +74,14 @@ class AgentConfig:
         """The topology's primary-ordinal: the last requested move of the primary (re-read at
         every call, so that moving the primary restarts no pod)."""
         return topology_number(self.topology_dir, "primary-ordinal")
+
+
+@dataclass(frozen=True)
+class AgentConfig(PeerConfig):
+    """PeerConfig and the local server: its unix socket and the root password's file."""
+
+    socket: Path
+    root_password_file: Path
 
     def root_password(self) -> str:
         """Read at every connection: never kept in the environment or in argv."""
@@ -114,8 +123,9 @@ def _path(env: Mapping[str, str], name: str, what: str) -> Path:
     return Path(value)
 
 
-def read_config(env: Mapping[str, str] = os.environ) -> AgentConfig:
-    """The configuration in `env`; raises ConfigProblem naming the first thing wrong."""
+def read_peer_config(env: Mapping[str, str] = os.environ) -> PeerConfig:
+    """The peers' part of the configuration in `env` (no socket, no password); raises
+    ConfigProblem naming the first thing wrong."""
     pod_name = _required(env, "POD_NAME", _LABEL, "this pod's name (<statefulset>-<ordinal>)")
     statefulset = _required(env, "STATEFULSET_NAME", _LABEL, "the StatefulSet's name")
     if not re.fullmatch(re.escape(statefulset) + r"-[0-9]+", pod_name):
@@ -133,7 +143,7 @@ def read_config(env: Mapping[str, str] = os.environ) -> AgentConfig:
     if env.get("TLS_DIR"):
         tls_dir = _path(env, "TLS_DIR", "the directory of the TLS Secret's files")
         tls = TlsFiles(tls_dir / "ca.crt", tls_dir / "tls.crt", tls_dir / "tls.key")
-    return AgentConfig(
+    return PeerConfig(
         pod_name=pod_name,
         statefulset=statefulset,
         headless_service=_required(env, "HEADLESS_SERVICE", _LABEL, "the headless Service's name"),
@@ -141,9 +151,16 @@ def read_config(env: Mapping[str, str] = os.environ) -> AgentConfig:
         cluster_domain=_required(env, "CLUSTER_DOMAIN", _DOMAIN, "the cluster's DNS domain"),
         flavor=flavor,
         agent_port=int(port_text),
-        socket=_path(env, "MYSQL_SOCKET", "the local server's unix socket"),
-        root_password_file=_path(env, "ROOT_PASSWORD_FILE", "the file of the root password"),
         topology_dir=_path(env, "TOPOLOGY_DIR", "the mounted topology ConfigMap"),
         tls=tls,
         version=env.get("DB_VERSION", ""),
     )
+
+
+def read_config(env: Mapping[str, str] = os.environ) -> AgentConfig:
+    """The whole configuration in `env`, the local server's included; raises ConfigProblem
+    naming the first thing wrong."""
+    peer = read_peer_config(env)
+    return AgentConfig(**{field.name: getattr(peer, field.name) for field in fields(peer)},
+                       socket=_path(env, "MYSQL_SOCKET", "the local server's unix socket"),
+                       root_password_file=_path(env, "ROOT_PASSWORD_FILE", "the file of the root password"))

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import AgentConfig, ConfigProblem
+from .config import ConfigProblem, PeerConfig
 from .dialect import Flavor
 from .gather import peer_states
 from .peers import PeerAnswer, ask_peers, peer_ordinals
@@ -119,7 +119,7 @@ def _directory(env: Mapping[str, str], name: str) -> Path:
     return Path(value)
 
 
-def main(config: AgentConfig, env: Mapping[str, str] = os.environ,
+def main(config: PeerConfig, env: Mapping[str, str] = os.environ,
          ask: Callable[[Sequence[int]], list[PeerAnswer]] | None = None,
          sleep: Callable[[float], None] = time.sleep) -> int:
     """The `donor` init container: asks the peers' agents, chooses and writes the choice to

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from .api import STATE_PATH, CertificateFiles
-from .config import AgentConfig
+from .config import PeerConfig
 
 CONNECT_SECONDS = 2.0
 ANSWER_SECONDS = 4.0
@@ -75,7 +75,7 @@ def _fetch(host: str, address: str, port: int, context: ssl.SSLContext | None,
         connection.close()
 
 
-def ask_peers(config: AgentConfig, ordinals: Sequence[int],
+def ask_peers(config: PeerConfig, ordinals: Sequence[int],
               certificates: CertificateFiles | None = None,
               answer_seconds: float = ANSWER_SECONDS,
               addresses: Mapping[int, str] | None = None) -> list[PeerAnswer]:

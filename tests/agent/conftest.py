@@ -31,4 +31,4 @@ def agent_config(tmp_path: Path, pod: str = "mysql-0", port: int = 3308,
                        namespace=NAMESPACE, cluster_domain="cluster.local", flavor="mysql",
                        agent_port=port, socket=tmp_path / "mysqld.sock",
                        root_password_file=tmp_path / "root-password", topology_dir=topology,
-                       tls=tls)
+                       tls=tls, version="")

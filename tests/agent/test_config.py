@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from mysql_cluster_agent.config import ConfigProblem, read_config
+from mysql_cluster_agent.config import ConfigProblem, read_config, read_peer_config
 
 ENV = {"POD_NAME": "mysql-2", "STATEFULSET_NAME": "mysql", "HEADLESS_SERVICE": "mysql",
        "CLUSTER_NAMESPACE": "db", "CLUSTER_DOMAIN": "cluster.local", "DB_FLAVOR": "mariadb",
        "AGENT_PORT": "3308", "MYSQL_SOCKET": "/var/run/mysqld/mysqld.sock",
        "ROOT_PASSWORD_FILE": "/etc/mysql-cluster/secrets/root-password",
        "TOPOLOGY_DIR": "/etc/mysql-cluster/topology"}
+LOCAL_SERVER = ("MYSQL_SOCKET", "ROOT_PASSWORD_FILE")
+PEERS_ENV = {name: value for name, value in ENV.items() if name not in LOCAL_SERVER}
 
 
 def test_the_pod_environment_gives_the_pods_own_name_and_no_tls():
@@ -56,3 +59,24 @@ def test_the_command_line_names_its_commands_when_given_another():
     result = subprocess.run([sys.executable, "-m", "mysql_cluster_agent", "promote"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stderr.startswith("usage: python3 -m mysql_cluster_agent")
+
+
+def test_the_peers_part_needs_neither_the_local_socket_nor_the_root_password():
+    config = read_peer_config(PEERS_ENV)
+    assert (config.ordinal, config.own_host, config.agent_port) == (2, "mysql-2.mysql.db.svc.cluster.local", 3308)
+    assert not hasattr(config, "root_password_file")
+
+
+def test_the_whole_configuration_still_needs_the_root_password_file():
+    with pytest.raises(ConfigProblem, match="ROOT_PASSWORD_FILE"):
+        read_config({name: value for name, value in ENV.items() if name != "ROOT_PASSWORD_FILE"})
+
+
+def test_the_donor_step_runs_without_the_socket_and_the_root_password(tmp_path: Path):
+    (tmp_path / "data/mysql/mysql").mkdir(parents=True)
+    env = {**PEERS_ENV, "DONOR_DIR": str(tmp_path), "DATA_VOLUME": str(tmp_path / "data"), "DATA_SUBDIR": "mysql",
+           "MAX_REPLICATION_LAG_SECONDS": "10", "CLONE_ATTEMPTS": "1"}
+    result = subprocess.run([sys.executable, "-m", "mysql_cluster_agent", "donor"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "holds a database and is not being rebuilt; no donor needed" in result.stderr

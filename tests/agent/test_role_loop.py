@@ -267,6 +267,6 @@ def test_the_role_settings_name_a_missing_variable() -> None:
     config = AgentConfig(pod_name="db-1", statefulset="db", headless_service="db", namespace="ns",
                          cluster_domain="cluster.local", flavor="mariadb", agent_port=3308,
                          socket=Path("/run/s.sock"), root_password_file=Path("/s/root-password"),
-                         topology_dir=Path("/topology"), tls=None)
+                         topology_dir=Path("/topology"), tls=None, version="")
     with pytest.raises(ConfigProblem, match="SECRETS_DIR"):
         role_settings(config, {})

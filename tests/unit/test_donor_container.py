@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from .conftest import container, find
 
 DONOR_DIR = "/run/donor"
+SECRETS_DIR = "/etc/mysql-cluster/secrets"
 
 
 def statefulset(rendered, **config: Any) -> dict[str, Any]:
@@ -70,6 +73,22 @@ def test_with_tls_the_donor_step_presents_the_pods_certificate_to_the_peers(rend
     donor = container(statefulset(rendered), "donor")
     assert env(donor)["TLS_DIR"] == "/etc/mysql-cluster/tls"
     assert mount(donor, "tls") == {"name": "tls", "mountPath": "/etc/mysql-cluster/tls", "readOnly": True}
+
+
+@pytest.mark.parametrize("config", [{}, {"tlsSource": "none"}], ids=["tls", "no-tls"])
+def test_the_donor_step_holds_no_password_of_the_clusters_secrets(rendered, config):
+    pods = statefulset(rendered, **config)
+    spec = pods["spec"]["template"]["spec"]
+    secret_volumes = {volume["name"] for volume in spec["volumes"] if "secret" in volume}
+    donor = container(pods, "donor")
+    mounted = {m["name"] for m in donor["volumeMounts"]}
+    assert mounted & secret_volumes <= {"tls"}, "the donor step mounts only the pod's certificate of the Secrets"
+    assert not any(m["mountPath"].startswith(SECRETS_DIR) for m in donor["volumeMounts"])
+    assert not any("secretKeyRef" in var.get("valueFrom", {}) for var in donor["env"])
+    assert not {"ROOT_PASSWORD_FILE", "MYSQL_SOCKET"} & env(donor).keys()
+    assert not any(SECRETS_DIR in value for value in env(donor).values())
+    # The agent beside the server, which logs in as root, still has the password's file.
+    assert env(container(pods, "agent"))["ROOT_PASSWORD_FILE"] == f"{SECRETS_DIR}/root-password"
 
 
 def test_the_clone_no_longer_reads_the_topology(rendered):
