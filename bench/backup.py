@@ -61,12 +61,9 @@ DRILL_CRON_JOB = "mysql-restore-drill"
 ARCHIVER = "agent"  # the container with rclone, the target's config and the data volume (the archive's)
 SOURCE_PREFIX = "mysql"  # the source cluster's backupPrefix (the default is <stack>/<namespace>/<cluster>)
 RAW_OBJECT = "raw/datadir.tar"
-# Runs a command in the agent's container with the target's rclone, its keys in rclone's
-# environment as the agent's rclone_target.py puts them.
-_TARGET = ('target_rclone() { RCLONE_CONFIG_SEALED_PASSWORD=$("$RCLONE" obscure - <"$CRYPT_PASSWORD_FILE") '
-           'RCLONE_CONFIG_TARGET_ACCESS_KEY_ID=$(<"$TARGET_CREDENTIALS_DIR/access-key-id") '
-           'RCLONE_CONFIG_TARGET_SECRET_ACCESS_KEY=$(<"$TARGET_CREDENTIALS_DIR/secret-access-key") '
-           '"$RCLONE" --log-level=ERROR "$@"; }; set -euo pipefail; ')
+# The target's rclone with its keys in rclone's environment alone, streaming, as the agent runs it
+# (mysql_cluster_agent/rclone_target.py).
+TARGET_RCLONE = "python3 -m mysql_cluster_agent rclone"
 
 
 def backup_manifests(config: dict[str, str], server: str) -> list[dict]:
@@ -93,7 +90,7 @@ def harness_for(config: dict[str, str], workdir: Path, store: ObjectStore, serve
 
 def on_target(harness: StatefulSetHarness, script: str, timeout: float) -> float:
     started = time.monotonic()
-    harness.exec(PRIMARY, ARCHIVER, ["bash", "-c", _TARGET + script], timeout=timeout)
+    harness.exec(PRIMARY, ARCHIVER, ["bash", "-c", "set -euo pipefail; " + script], timeout=timeout)
     return time.monotonic() - started
 
 
@@ -155,7 +152,7 @@ def run(size_mb: int, throttle_mib: int, drill: bool, workdir: Path, server: str
                 # Aria log): the bytes were still read, which is all the comparison needs.
                 raw_upload = on_target(source, f'{{ tar -C /data/mysql -b 2048 {excluded} -cf - . || '
                                        '(($? == 1)); } | '
-                                       f'target_rclone rcat "$BACKUP_REMOTE/{RAW_OBJECT}"', timeout)
+                                       f'{TARGET_RCLONE} rcat "$BACKUP_REMOTE/{RAW_OBJECT}"', timeout)
                 log(f"raw upload {raw_upload:.1f} s")
             finally:
                 probe.stop()
@@ -173,7 +170,7 @@ def run(size_mb: int, throttle_mib: int, drill: bool, workdir: Path, server: str
             log(f"restore {restore:.0f} s; raw download")
             raw_download = on_target(restored, 'mkdir /data/raw-download && rclone_remote='
                                      f'"${{BACKUP_REMOTE%/restored}}/{SOURCE_PREFIX}/{RAW_OBJECT}" && '
-                                     'target_rclone cat "$rclone_remote" | tar -C /data/raw-download '
+                                     f'{TARGET_RCLONE} cat "$rclone_remote" | tar -C /data/raw-download '
                                      '-b 2048 -xf - && sync', timeout)
             log(f"raw download {raw_download:.1f} s; throttled backup")
             client = restored.attach_client("bench")

@@ -12,6 +12,7 @@
   restore-plan   pod 0's restore: chooses and checks the backup, hands restore.sh what to stream
   replay-plan  the restore's checks and cut before restore-replay.sh (replay_plan.py)
   drill-plan, drill-verdict  the restore drill's chain check and verdict (restore_drill.py)
+  rclone <arguments>  rclone with the backup target's keys, streaming its input and output (rclone_target.py)
 
 A wrong environment or a missing file ends it with one line naming what is wrong, and exit 2.
 """
@@ -25,7 +26,15 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
-from . import backup_record, donor, replay_plan, restore_drill, restore_plan, switchover
+from . import (
+    backup_record,
+    donor,
+    rclone_target,
+    replay_plan,
+    restore_drill,
+    restore_plan,
+    switchover,
+)
 from .api import AgentServer, serve_in_background
 from .binlog_archiver import start_archiver
 from .config import AgentConfig, ConfigProblem, PeerConfig, read_config, read_peer_config
@@ -38,7 +47,7 @@ from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
 USAGE = ("usage: python3 -m mysql_cluster_agent {serve|state|peers|donor|switchover|backup-record|restore-plan|"
-         "replay-plan|drill-plan|drill-verdict}")
+         "replay-plan|drill-plan|drill-verdict|rclone <arguments>}")
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -125,6 +134,8 @@ def main(argv: Sequence[str]) -> int:
         return replay_plan.main()
     if list(argv) in (["drill-plan"], ["drill-verdict"]):
         return restore_drill.main(argv[0])
+    if list(argv[:1]) == ["rclone"]:  # a container with the backup target (the agent's)
+        return rclone_target.main(argv[1:], os.environ)
     if len(argv) != 1 or argv[0] not in {*COMMANDS, *PEER_COMMANDS}:
         print(USAGE, file=sys.stderr)
         return EXIT_CONFIG

