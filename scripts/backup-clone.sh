@@ -58,14 +58,11 @@ start_recipient() {
 
 # One line of progress: the running stage and how much of it is done.
 log_clone_progress() {
-  local stage estimate data
-  IFS=$'\t' read -r stage estimate data < <(local_server_sql --batch --skip-column-names -e \
-    "SELECT STAGE, ESTIMATE, DATA FROM performance_schema.clone_progress WHERE STATE = 'In Progress' ORDER BY ID LIMIT 1" 2>/dev/null) || return 0
-  if [[ "$estimate" =~ ^[1-9][0-9]*$ ]]; then
-    log "clone in progress: stage $stage, $((data / 1048576)) of $((estimate / 1048576)) MiB"
-  else
-    log "clone in progress: stage $stage"
-  fi
+  local progress
+  progress=$(local_server_sql --batch --skip-column-names -e "SELECT CONCAT('stage ', STAGE, ', ',
+    DATA DIV 1048576, ' of ', ESTIMATE DIV 1048576, ' MiB') FROM performance_schema.clone_progress
+    WHERE STATE = 'In Progress' ORDER BY ID LIMIT 1" 2>/dev/null) || return 0
+  [[ -z "$progress" ]] || log "clone in progress: $progress"
 }
 
 # Copies pod <donor_host> into <staging> (which must not exist) with CLONE into a temporary server
