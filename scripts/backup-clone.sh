@@ -11,8 +11,8 @@
 # (backups.py sizes it). MariaDB's Job runs backup-job.sh alone and never holds the backup user's
 # password, which the clone logs in with. clone-plugin.sh sources this file for clone_into alone.
 set -euo pipefail
-# shellcheck source=local-server.sh
-source "$(dirname "${BASH_SOURCE[0]}")/local-server.sh"
+# shellcheck source=offline-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/offline-server.sh"
 
 # How often a running clone reports its progress. Nothing limits how long it may take: a large
 # copy that keeps moving is never cut off (the plugin's own network timeouts end a dead one).
@@ -24,7 +24,7 @@ CLONE_PROGRESS_SECONDS=10
 CLONE_RECIPIENT_USER=clone_recipient
 # The temporary servers' own accounts need no password: they listen on no port, and live only
 # while they run. Small buffers: they hold no load.
-local_server_login=(--no-defaults --user=root)
+offline_server_login=(--no-defaults --user=root)
 SMALL_SERVER=(--no-defaults --innodb-buffer-pool-size=16M --innodb-redo-log-capacity=16M)
 
 # Starts the temporary server that receives a clone of <donor> (host:port), on a new data
@@ -32,10 +32,10 @@ SMALL_SERVER=(--no-defaults --innodb-buffer-pool-size=16M --innodb-redo-log-capa
 start_recipient() {
   local scratch=$1 donor=$2 server tls=()
   server=$(dialect_command SERVER_COMMAND) || return 1
-  local_server_dir=$scratch
+  offline_server_dir=$scratch
   mkdir -p "$scratch" || { log "cannot create $scratch"; return 1; }
   "$server" "${SMALL_SERVER[@]}" "--datadir=$scratch/data" "--log-error=$scratch/error.log" --initialize-insecure ||
-    { log "the temporary server could not initialise $scratch/data: $(local_server_error)"; return 1; }
+    { log "the temporary server could not initialise $scratch/data: $(offline_server_error)"; return 1; }
   # clone_valid_donor_list lets it copy from the chosen pod of this cluster and from nowhere else.
   # With TLS the clone verifies the donor's certificate against the CA (clone_ssl_ca) but not the
   # name in it (measured on 9.7.4: a donor presenting the same CA's certificate for another name
@@ -43,23 +43,23 @@ start_recipient() {
   if tls_enabled; then
     tls=("--clone-ssl-ca=$TLS_DIR/ca.crt" "--clone-ssl-cert=$TLS_DIR/tls.crt" "--clone-ssl-key=$TLS_DIR/tls.key")
   fi
-  local_server_start "$scratch" "${SMALL_SERVER[@]}" "--datadir=$scratch/data" --mysqlx=OFF --skip-log-bin \
+  offline_server_start "$scratch" "${SMALL_SERVER[@]}" "--datadir=$scratch/data" --mysqlx=OFF --skip-log-bin \
     --secure-file-priv=NULL --plugin-load-add=mysql_clone.so "--clone-valid-donor-list=$donor" "${tls[@]}" &&
-    local_server_wait 120 || return 1
+    offline_server_wait 120 || return 1
   # backupThrottleBytesPerSecond, in whole MiB: the CLONE plugin paces the copy on the recipient
   # (clone_max_data_bandwidth, https://dev.mysql.com/doc/refman/8.4/en/clone-plugin-options-variables.html).
   {
     printf "CREATE USER %s@'localhost';\nGRANT CLONE_ADMIN, BACKUP_ADMIN ON *.* TO %s@'localhost';\n" \
       "$CLONE_RECIPIENT_USER" "$CLONE_RECIPIENT_USER"
     if ((${BACKUP_THROTTLE_MIB:-0} > 0)); then printf 'SET GLOBAL clone_max_data_bandwidth = %d;\n' "$BACKUP_THROTTLE_MIB"; fi
-  } | local_server_sql ||
+  } | offline_server_sql ||
     { log "cannot create the clone account or limit the clone to ${BACKUP_THROTTLE_MIB:-0} MiB/s on the temporary server"; return 1; }
 }
 
 # One line of progress: the running stage and how much of it is done.
 log_clone_progress() {
   local progress
-  progress=$(local_server_sql --batch --skip-column-names -e "SELECT CONCAT('stage ', STAGE, ', ',
+  progress=$(offline_server_sql --batch --skip-column-names -e "SELECT CONCAT('stage ', STAGE, ', ',
     DATA DIV 1048576, ' of ', ESTIMATE DIV 1048576, ' MiB') FROM performance_schema.clone_progress
     WHERE STATE = 'In Progress' ORDER BY ID LIMIT 1" 2>/dev/null) || return 0
   [[ -z "$progress" ]] || log "clone in progress: $progress"
@@ -71,7 +71,7 @@ log_clone_progress() {
 clone_into() {
   local host=$1 staging=$2 scratch=$3 require='REQUIRE NO SSL' client waited=0
   rm -rf "$scratch" "$scratch.client.log" || return 1
-  start_recipient "$scratch" "$host:$MYSQL_PORT" || { local_server_stop; return 1; }
+  start_recipient "$scratch" "$host:$MYSQL_PORT" || { offline_server_stop; return 1; }
   if tls_enabled; then require='REQUIRE SSL'; fi
   log "cloning $host:$MYSQL_PORT with the CLONE plugin$(tls_enabled && echo ' over TLS verified by the cluster CA')"
   (
@@ -79,7 +79,7 @@ clone_into() {
     printf 'CLONE INSTANCE FROM %s@%s:%s IDENTIFIED BY %s DATA DIRECTORY = %s %s;\n' \
       "$(sql_string "$BACKUP_USER")" "$(sql_string "$host")" "$MYSQL_PORT" \
       "$(sql_string "$(secret_value backup-password)")" "$(sql_string "$staging")" "$require" |
-      local_server_sql "--user=$CLONE_RECIPIENT_USER"
+      offline_server_sql "--user=$CLONE_RECIPIENT_USER"
   ) 2>"$scratch.client.log" &
   client=$!
   while kill -0 "$client" 2>/dev/null; do
@@ -88,10 +88,10 @@ clone_into() {
   done
   if ! wait "$client"; then
     log "the clone failed: $(<"$scratch.client.log")"
-    local_server_stop
+    offline_server_stop
     return 1
   fi
-  local_server_stop || return 1
+  offline_server_stop || return 1
   rm -rf "$scratch" "$scratch.client.log"
   # A complete copy has the data dictionary and the system schema's directory.
   [[ -f "$staging/mysql.ibd" && -d "$staging/mysql" ]] ||
@@ -112,14 +112,14 @@ clone_backup_stream() {
     log "cannot write $opened/init.sql"
     return 1
   fi
-  if ! { local_server_start "$opened" "${SMALL_SERVER[@]}" "--datadir=$copy" --mysqlx=OFF --skip-log-bin \
+  if ! { offline_server_start "$opened" "${SMALL_SERVER[@]}" "--datadir=$copy" --mysqlx=OFF --skip-log-bin \
     "--secure-file-priv=$opened/out" "--init-file=$opened/init.sql" &&
-    local_server_wait 300 test -s "$opened/out/position"; }; then
+    offline_server_wait 300 test -s "$opened/out/position"; }; then
     log "the server did not open the clone of $donor"
-    local_server_stop
+    offline_server_stop
     return 1
   fi
-  local_server_stop || return 1
+  offline_server_stop || return 1
   IFS=$'\t' read -r version gtid <"$opened/out/position" || true
   [[ -n "${gtid:-}" ]] || { log "the clone of $donor does not say which GTID set it holds"; return 1; }
   # Its own server UUID is made anew by each server that starts on a copy.

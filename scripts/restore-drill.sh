@@ -9,8 +9,8 @@ set -euo pipefail
 SCRIPT_NAME=restore-drill-server
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=local-server.sh
-source "$(dirname "${BASH_SOURCE[0]}")/local-server.sh"
+# shellcheck source=offline-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/offline-server.sh"
 require_env DRILL_RESULTS_DIR
 results=$DRILL_RESULTS_DIR
 
@@ -20,16 +20,16 @@ fail() {
   exit 1
 }
 
-local_server_start "${TMPDIR:-/tmp}/$SCRIPT_NAME" --event-scheduler=OFF --read-only=ON ||
+offline_server_start "${TMPDIR:-/tmp}/$SCRIPT_NAME" --event-scheduler=OFF --read-only=ON ||
   fail "cannot start the server on the restored backup"
 options=$(client_options root root-password)
-local_server_login=("--defaults-extra-file=$options")
-scratch_sql() { local_server_sql --batch --skip-column-names "$@"; }
-local_server_wait 600 ||
-  fail "the server did not start on the restored backup: $(local_server_error). Take a new backup and run the drill again; if it fails alike, the backups cannot be restored"
+offline_server_login=("--defaults-extra-file=$options")
+scratch_sql() { offline_server_sql --batch --skip-column-names "$@"; }
+offline_server_wait 600 ||
+  fail "the server did not start on the restored backup: $(offline_server_error). Take a new backup and run the drill again; if it fails alike, the backups cannot be restored"
 # A clean shutdown after the replay leaves nothing to recover; an error line is a broken restore.
-if problem=$(grep -m1 -e '\[ERROR\]' -e 'crash recovery' "$local_server_dir/error.log"); then
-  local_server_stop || true
+if problem=$(grep -m1 -e '\[ERROR\]' -e 'crash recovery' "$offline_server_dir/error.log"); then
+  offline_server_stop || true
   fail "the server on the restored backup did not start clean: $(shown "$problem")"
 fi
 scratch_sql <"$results/position-query" >"$results/position" || fail "cannot read the scratch server's GTID state"
@@ -71,4 +71,4 @@ while IFS= read -r table; do
     fail "table $table of the restored backup does not read back whole: $(shown "$result")"
   printf '%s\n' "$result" >>"$results/checksums"
 done <<<"$tables"
-local_server_stop || fail "the scratch server did not shut down cleanly"
+offline_server_stop || fail "the scratch server did not shut down cleanly"

@@ -10,8 +10,8 @@ set -euo pipefail
 SCRIPT_NAME=restore-replay
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=local-server.sh
-source "$(dirname "${BASH_SOURCE[0]}")/local-server.sh"
+# shellcheck source=offline-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/offline-server.sh"
 require_env REPLAY_PLAN_DIR DATA_VOLUME
 
 plan=$REPLAY_PLAN_DIR
@@ -37,7 +37,7 @@ root_password_sql() (
   done
 )
 
-replay_sql() { local_server_sql --binary-mode --batch --skip-column-names; }
+replay_sql() { offline_server_sql --binary-mode --batch --skip-column-names; }
 
 # Named like the client option files, so that it goes with them however the script exits.
 init_file="$(client_options_prefix)$$.init.sql"
@@ -46,11 +46,11 @@ init_file="$(client_options_prefix)$$.init.sql"
 # MASTER and setting the GTID state, which the server then refuses. Writable whatever init-mysql
 # chose: after a restart of the pod it gives every server replica.cnf, and MySQL's
 # super-read-only would refuse the replay even to root.
-local_server_start "${TMPDIR:-/tmp}/$SCRIPT_NAME" "--init-file=$init_file" --event-scheduler=OFF \
+offline_server_start "${TMPDIR:-/tmp}/$SCRIPT_NAME" "--init-file=$init_file" --event-scheduler=OFF \
   --read-only=OFF "--$READ_ONLY_OPTION=OFF" || die "cannot start the server on the restored data; the pod retries"
 root_options=$(client_options root root-password)
-local_server_login=("--defaults-extra-file=$root_options")
-local_server_wait 600 || die "the server did not start on the restored data; the pod retries"
+offline_server_login=("--defaults-extra-file=$root_options")
+offline_server_wait 600 || die "the server did not start on the restored data; the pod retries"
 rm -f "$init_file"
 if [[ -f "$plan/prologue.sql" ]]; then
   replay_sql <"$plan/prologue.sql" || die "could not set the GTID state of the restored data; the pod retries"
@@ -66,7 +66,7 @@ log "replaying ${#logs[@]} archived binary logs after GTID $from$(<"$plan/up-to"
   if ((${#logs[@]})); then "$binlog_tool" "$(<"$plan/start-option")$from" "${options[@]}" "${logs[@]}"; fi
 } | replay_sql ||
   die "the replay failed; the restored data stays unstarted, and the pod retries from GTID state it reached"
-local_server_stop || die "the server did not shut down cleanly after the replay; the pod retries"
+offline_server_stop || die "the server did not shut down cleanly after the replay; the pod retries"
 # The restore is done: the hand-over (restore_handover.py's restore-pending.json) and the logs go.
 rm -rf "$DATA_VOLUME/restore-binlogs" "$DATA_VOLUME/restore-pending.json" "$DATA_VOLUME/restore-replaying"
 log "restore of backup $name complete"
