@@ -10,7 +10,7 @@ offline_server_start() {
   local server
   offline_server_dir=$1
   shift
-  server=$(dialect_command SERVER_COMMAND) || return 1
+  server=$(dialect_command SERVER_COMMAND) && offline_server_client=$(sql_client) || return 1
   { mkdir -p "$offline_server_dir" && rm -f "$offline_server_dir/error.log"; } ||
     { log "cannot create $offline_server_dir"; return 1; }
   "$server" "$@" --skip-networking "--socket=$offline_server_dir/server.sock" \
@@ -42,7 +42,7 @@ offline_server_wait() {
 
 offline_server_sql() {
   # shellcheck disable=SC2154 # offline_server_login is the caller's
-  "$(sql_client)" "${offline_server_login[@]}" --protocol=socket "--socket=$offline_server_dir/server.sock" "$@"
+  "$offline_server_client" "${offline_server_login[@]}" --protocol=socket "--socket=$offline_server_dir/server.sock" "$@"
 }
 
 # Stops the server (if one runs) and checks that it shut down cleanly.
