@@ -117,7 +117,7 @@ class FlavorBench:
     # #innodb_temp; the CLONE plugin copies only the redo written during the clone).
     recreated: tuple[str, ...]
     # The clone-mysql log lines that mark the copy's start, its prepare (MariaDB) and its end
-    # (scripts/clone.sh, scripts/clone-plugin.sh), and the JoinTimes field each sets.
+    # (scripts/clone.sh, clone_into of scripts/backup-clone.sh), and the JoinTimes field each sets.
     clone_marks: dict[str, str]
     lag_column: str  # of SHOW SLAVE/REPLICA STATUS
     # Whether the image has socat, so the raw and logical copies can run in the pods' containers.

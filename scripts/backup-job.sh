@@ -27,7 +27,7 @@ object="$backup_dir/backup.$BACKUP_FORMAT"
 END_BYTES=65536
 
 # With TLS the donor serves only a peer with the cluster's certificate (tls.sh), or clones
-# only over TLS verified by the cluster's CA (clone-plugin.sh).
+# only over TLS verified by the cluster's CA (backup-clone.sh).
 receive() {
   if [[ "$BACKUP_FORMAT" == tar ]]; then
     clone_backup_stream "$1"

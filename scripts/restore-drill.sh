@@ -9,6 +9,8 @@ set -euo pipefail
 SCRIPT_NAME=restore-drill-server
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=offline-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/offline-server.sh"
 require_env DRILL_RESULTS_DIR
 results=$DRILL_RESULTS_DIR
 
@@ -18,26 +20,16 @@ fail() {
   exit 1
 }
 
-server=$(dialect_command SERVER_COMMAND)
-socket="${TMPDIR:-/tmp}/$SCRIPT_NAME.sock"
-server_log="${TMPDIR:-/tmp}/$SCRIPT_NAME-server.log"
-client=$(sql_client)
-"$server" --skip-networking --socket="$socket" --event-scheduler=OFF --read-only=ON \
-  --log-error="$server_log" --pid-file="${TMPDIR:-/tmp}/$SCRIPT_NAME.pid" &
-server_pid=$!
+offline_server_start "${TMPDIR:-/tmp}/$SCRIPT_NAME" --event-scheduler=OFF --read-only=ON ||
+  fail "cannot start the server on the restored backup"
 options=$(client_options root root-password)
-scratch_sql() { "$client" --defaults-extra-file="$options" --socket="$socket" --batch --skip-column-names "$@"; }
-stop_server() { kill -TERM "$server_pid" && wait "$server_pid"; }
-deadline=$((SECONDS + 600))
-until scratch_sql -e 'SELECT 1' >/dev/null 2>&1; do
-  kill -0 "$server_pid" 2>/dev/null ||
-    fail "the server did not start on the restored backup: $(shown "$(grep -m1 ERROR "$server_log")"). Take a new backup and run the drill again; if it fails alike, the backups cannot be restored"
-  ((SECONDS < deadline)) || fail "the server did not start on the restored backup within 600s"
-  sleep 1
-done
+offline_server_login=("--defaults-extra-file=$options")
+scratch_sql() { offline_server_sql --batch --skip-column-names "$@"; }
+offline_server_wait 600 ||
+  fail "the server did not start on the restored backup: $(offline_server_error). Take a new backup and run the drill again; if it fails alike, the backups cannot be restored"
 # A clean shutdown after the replay leaves nothing to recover; an error line is a broken restore.
-if problem=$(grep -m1 -e '\[ERROR\]' -e 'crash recovery' "$server_log"); then
-  stop_server || true
+if problem=$(grep -m1 -e '\[ERROR\]' -e 'crash recovery' "$offline_server_dir/error.log"); then
+  offline_server_stop || true
   fail "the server on the restored backup did not start clean: $(shown "$problem")"
 fi
 scratch_sql <"$results/position-query" >"$results/position" || fail "cannot read the scratch server's GTID state"
@@ -79,4 +71,4 @@ while IFS= read -r table; do
     fail "table $table of the restored backup does not read back whole: $(shown "$result")"
   printf '%s\n' "$result" >>"$results/checksums"
 done <<<"$tables"
-stop_server || fail "the scratch server did not shut down cleanly"
+offline_server_stop || fail "the scratch server did not shut down cleanly"

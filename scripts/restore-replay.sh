@@ -10,6 +10,8 @@ set -euo pipefail
 SCRIPT_NAME=restore-replay
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=offline-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/offline-server.sh"
 require_env REPLAY_PLAN_DIR DATA_VOLUME
 
 plan=$REPLAY_PLAN_DIR
@@ -20,9 +22,8 @@ fi
 name=$(<"$plan/backup")
 mapfile -t logs <"$plan/binlogs"
 mapfile -t options <"$plan/binlog-options"
-server=$(dialect_command SERVER_COMMAND)
 binlog_tool=$(dialect_command BINLOG_TOOL)
-client=$(sql_client)
+require_env READ_ONLY_OPTION
 
 # Run by the server at its start (--init-file), outside the binary log: root gets this
 # cluster's password, the restored accounts' passwords being the backed-up cluster's.
@@ -36,11 +37,8 @@ root_password_sql() (
   done
 )
 
-replay_sql() {
-  "$client" --defaults-extra-file="$options_file" --socket="$socket" --binary-mode --batch --skip-column-names
-}
+replay_sql() { offline_server_sql --binary-mode --batch --skip-column-names; }
 
-socket="${TMPDIR:-/tmp}/restore.sock"
 # Named like the client option files, so that it goes with them however the script exits.
 init_file="$(client_options_prefix)$$.init.sql"
 (umask 077 && root_password_sql >"$init_file") || die "cannot write $init_file"
@@ -48,17 +46,11 @@ init_file="$(client_options_prefix)$$.init.sql"
 # MASTER and setting the GTID state, which the server then refuses. Writable whatever init-mysql
 # chose: after a restart of the pod it gives every server replica.cnf, and MySQL's
 # super-read-only would refuse the replay even to root.
-require_env READ_ONLY_OPTION
-"$server" --skip-networking --socket="$socket" --init-file="$init_file" --event-scheduler=OFF \
-  --read-only=OFF "--$READ_ONLY_OPTION=OFF" --pid-file="${TMPDIR:-/tmp}/restore.pid" &
-server_pid=$!
-options_file=$(client_options root root-password)
-deadline=$((SECONDS + 600))
-until "$client" --defaults-extra-file="$options_file" --socket="$socket" -e 'SELECT 1' >/dev/null 2>&1; do
-  kill -0 "$server_pid" 2>/dev/null || die "the server did not start on the restored data; see its log above"
-  ((SECONDS < deadline)) || die "the server did not start on the restored data within 600s"
-  sleep 1
-done
+offline_server_start "${TMPDIR:-/tmp}/$SCRIPT_NAME" "--init-file=$init_file" --event-scheduler=OFF \
+  --read-only=OFF "--$READ_ONLY_OPTION=OFF" || die "cannot start the server on the restored data; the pod retries"
+root_options=$(client_options root root-password)
+offline_server_login=("--defaults-extra-file=$root_options")
+offline_server_wait 600 || die "the server did not start on the restored data; the pod retries"
 rm -f "$init_file"
 if [[ -f "$plan/prologue.sql" ]]; then
   replay_sql <"$plan/prologue.sql" || die "could not set the GTID state of the restored data; the pod retries"
@@ -74,8 +66,7 @@ log "replaying ${#logs[@]} archived binary logs after GTID $from$(<"$plan/up-to"
   if ((${#logs[@]})); then "$binlog_tool" "$(<"$plan/start-option")$from" "${options[@]}" "${logs[@]}"; fi
 } | replay_sql ||
   die "the replay failed; the restored data stays unstarted, and the pod retries from GTID state it reached"
-kill -TERM "$server_pid"
-wait "$server_pid" || die "the server did not shut down cleanly after the replay"
+offline_server_stop || die "the server did not shut down cleanly after the replay; the pod retries"
 # The restore is done: the hand-over (restore_handover.py's restore-pending.json) and the logs go.
 rm -rf "$DATA_VOLUME/restore-binlogs" "$DATA_VOLUME/restore-pending.json" "$DATA_VOLUME/restore-replaying"
 log "restore of backup $name complete"

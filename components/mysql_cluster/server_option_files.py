@@ -61,7 +61,7 @@ def _replication(server: Server, binlog_retention_days: int) -> dict[str, str]:
         "binlog-expire-logs-seconds": retention_seconds,
     }
     if server.clones_with_plugin:
-        # Every pod may be a donor of a new replica's CLONE (scripts/clone-plugin.sh).
+        # Every pod may be a donor of a new replica's CLONE (scripts/backup-clone.sh).
         options["plugin-load-add"] = "mysql_clone.so"
     return options
 

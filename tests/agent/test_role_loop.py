@@ -234,7 +234,7 @@ def test_a_follow_that_fails_keeps_the_clones_position_for_the_next_look(tmp_pat
     assert not pending.exists()
 
 
-def test_the_loop_waits_for_the_local_server_and_says_so_once() -> None:
+def test_the_loop_waits_for_the_offline_server_and_says_so_once() -> None:
     query = "SELECT @@GLOBAL.skip_networking"
     sql = FakeSql({query: [(0,)]}, failing={query: SqlError(2002, "no socket")})
     logged: list[str] = []

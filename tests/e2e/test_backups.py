@@ -326,9 +326,10 @@ def test_a_replay_cut_off_by_a_pod_restart_resumes_and_applies_each_transaction_
         """Rows (one a transaction) the replay server committed so far (0 before it answers)."""
         if "replaying" not in restored.log("mysql-0", "restore-replay"):
             return 0
+        # restore-replay's server listens on its scratch directory's socket (offline-server.sh).
         result = restored.exec("mysql-0", "restore-replay", [*restored.sql_client(), "--skip-column-names",
-                               "--socket=/tmp/restore.sock"], input_text="SELECT COUNT(*) FROM app.ticks",
-                               check=False)
+                               "--socket=/tmp/restore-replay/server.sock"],
+                               input_text="SELECT COUNT(*) FROM app.ticks", check=False)
         rows = result.stdout.strip()
         return int(rows) if result.returncode == 0 and rows.isdigit() else 0
     restored.wait_until(lambda: replayed() >= 200, 180, "the replay committed 200 transactions")

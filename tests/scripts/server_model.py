@@ -594,7 +594,7 @@ def heartbeat(state: dict[str, Any]) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # The backup tool: mariadb-backup. XtraBackup's files stand in for the data a MySQL pod's CLONE
-# leaves (scripts/clone-plugin.sh), whose tables carry the donor's GTID state.
+# leaves (scripts/backup-clone.sh), whose tables carry the donor's GTID state.
 
 # percona-xtrabackup storage/innobase/xtrabackup/src/backup_mysql.cc,
 # detect_mysql_capabilities_for_backup(), logged with xb::error().

@@ -267,7 +267,7 @@ def test_mariadb_has_no_super_read_only(pair) -> None:
     same_variables(model, real, "read_only")
 
 
-# The writes the remaining scripts send (clone-plugin.sh's recipient account; a logged write).
+# The writes the remaining scripts send (backup-clone.sh's recipient account; a logged write).
 WRITES = ("CREATE DATABASE IF NOT EXISTS m_sql_test",
           "CREATE USER 'wild'@'localhost'",
           "GRANT SELECT ON `m_sql_test`.* TO 'wild'@'localhost'")

@@ -97,3 +97,27 @@ def test_the_replay_server_runs_writable_whatever_options_the_pod_got(planned, f
     [call] = [line.split()[1:] for line in planned.calls.read_text().splitlines()
               if line.startswith(("mariadbd ", "mysqld "))]
     assert all(option in call for option in options), call
+
+
+def test_a_server_that_stops_before_it_answers_fails_the_replay_showing_the_servers_error(planned, tmp_path):
+    """The server's error log stays in the container's scratch directory; its first error line
+    comes into the container's log with what failed."""
+    (tmp_path / "stubs" / "mysqld").write_text(
+        '#!/bin/bash\nfor option; do [[ "$option" == --log-error=* ]] && log=${option#--log-error=}; done\n'
+        'echo "[ERROR] [MY-012574] [InnoDB] Unable to lock ./ibdata1" >"$log"\nexit 1\n')
+    (tmp_path / "stubs" / "mysql").write_text("#!/bin/bash\nexit 1\n")  # nothing answers
+    result = planned.run_replay()
+    assert result.returncode != 0
+    assert "the server stopped before it was ready: [ERROR] [MY-012574] [InnoDB] Unable to lock ./ibdata1" \
+        in result.stderr, result.stderr
+    assert "the server did not start on the restored data; the pod retries" in result.stderr
+    assert (planned.data / "restore-pending.json").exists()
+
+
+def test_a_server_that_does_not_shut_down_cleanly_after_the_replay_keeps_the_restore_pending(planned, tmp_path):
+    (tmp_path / "stubs" / "mysqld").write_text(
+        "#!/bin/bash\nsleep 60 & child=$!\ntrap 'kill $child; exit 1' TERM\nwait\n")
+    result = planned.run_replay()
+    assert result.returncode != 0
+    assert "the server did not shut down cleanly after the replay; the pod retries" in result.stderr, result.stderr
+    assert (planned.data / "restore-pending.json").exists()

@@ -168,7 +168,7 @@ def test_the_exporter_gets_its_option_file_and_the_ca_and_no_password_or_key_of_
 
 def test_the_clone_gets_only_the_passwords_it_logs_in_with(rendered):
     spec = pods(rendered)["StatefulSet"]
-    # MySQL's CLONE logs into the donor as the backup user (clone-plugin.sh); clone.sh serves
+    # MySQL's CLONE logs into the donor as the backup user (backup-clone.sh); clone.sh serves
     # both flavors, so MariaDB's clone container holds that password too. The donor was chosen
     # before (the donor init container asks the agents), so no replication password.
     assert mounted(spec, "clone-mysql")[SECRETS_DIR] == ["backup-password"]
