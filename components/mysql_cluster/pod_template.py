@@ -309,7 +309,9 @@ def database_pod_template(pod: PodSettings, additions: PodAdditions = PodAdditio
     return pod_template(
         pod, pod.names.labels,
         init_containers=[PodContainer(_init_mysql(pod, env)),
-                         donor_container(pod, env, CLONE_ATTEMPTS, _mount("data", DATA_VOLUME_MOUNT, read_only=True)),
+                         # Writable where it leaves the clone mark for the agent (mysql_clone.py).
+                         donor_container(pod, env, CLONE_ATTEMPTS, _mount(
+                             "data", DATA_VOLUME_MOUNT, read_only=not pod.server.dialect.clones_with_plugin)),
                          *_clone_mysql(pod, env),
                          *additions.init_containers],
         containers=_containers(pod, env, additions),

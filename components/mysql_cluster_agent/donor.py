@@ -155,7 +155,12 @@ def main(config: AgentConfig, env: Mapping[str, str] = os.environ,
         if not isinstance(choice, NoDonor):
             write_choice(donor_dir, choice, config.pod_host)
             if isinstance(choice, Donors) and not has_database and config.dialect.clones_with_plugin:
-                paths.clone_mark.touch()
+                try:
+                    paths.clone_mark.touch()
+                except OSError as error:
+                    _log(f"cannot write the clone mark {paths.clone_mark}: {error.strerror}; the data volume must "
+                         "be writable to this container")
+                    return 1
                 _log(f"the pod's agent clones a donor into its server ({paths.clone_mark})")
             return 0
         if attempt < attempts:

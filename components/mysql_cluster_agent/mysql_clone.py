@@ -1,5 +1,6 @@
-"""MySQL's clone of a peer into this pod's running server, done by the agent (the way MOCO's
-agent clones, cybozu-go/moco clustering/operations.go and moco-agent server/clone.go).
+"""MySQL's clone of a peer into this pod's running server, done by the agent, the way MOCO's
+agent clones (cybozu-go/moco-agent server/clone.go: the CLONE statement on a connection without
+timeouts, ERROR 3707 taken as a finished copy, then waiting for the server to boot).
 
 A pod that must clone carries the clone mark on its data volume (RebuildPaths.clone_mark): the
 `donor` init container writes it when the data directory holds no database and a peer can give
@@ -188,8 +189,8 @@ class Cloner:
         except OSError as error:
             raise RoleError(f"cannot end the clone on {self._paths.data_volume}: {error.strerror}; "
                             "check that the data volume is writable") from None
-        self._log("the clone is complete and the server runs on the copy; replication starts from the copy's "
-                  "own gtid_executed")
+        self._log("clone complete: the server runs on the copy; replication starts from the copy's own "
+                  "gtid_executed")
 
     def _donor(self) -> tuple[int, str] | None:
         order = peer_ordinals(self._me, self._replicas())
@@ -211,8 +212,8 @@ class Cloner:
         self.attempts += 1
         statements = clone_statements(self._source, host)
         over = " over TLS verified by the cluster CA" if self._source.tls is not None else ""
-        self._log(f"cloning {host}:{self._source.port} (pod {ordinal}) into this server with the CLONE plugin"
-                  f"{over}, attempt {self.attempts}")
+        self._log(f"attempt {self.attempts}, pod {ordinal}: cloning {host}:{self._source.port} with the CLONE plugin"
+                  f"{over}")
         clone_sql = self._clone_sql()
         for text, args in statements[:-1]:
             self._log(f"running: {text}")
