@@ -43,6 +43,8 @@ PROGRESS_SECONDS = 10
 # restarts it; the copy is whole and the server shuts down (mysql-server
 # plugin/clone/src/clone_plugin.cc, ER_CLONE_RESTART; 9.7.4 exits 0 right after).
 ER_RESTART_SERVER_FAILED = 3707
+# How long a server whose copy is in place may take to stop by itself before the agent asks it to.
+STOP_SECONDS = 60
 # The client's errors of a connection the server dropped (mysql-server include/errmsg.h):
 # CR_SERVER_GONE_ERROR, CR_SERVER_LOST; 0: the socket itself failed (local_server.py).
 _CONNECTION_LOST = frozenset({2006, 2013, 0})
@@ -217,7 +219,11 @@ class Cloner:
         clone_sql = self._clone_sql()
         for text, args in statements[:-1]:
             self._log(f"running: {text}")
-            clone_sql.execute(text, args)
+            try:
+                clone_sql.execute(text, args)
+            except SqlError as error:
+                raise RoleError(f"cannot prepare the clone from {host} ({text}: {error}); the server must load "
+                                "the clone plugin (mysql_clone.so, in the component's server options)") from None
         outcome: list[SqlError | None] = []
         runner = threading.Thread(target=self._run_clone, args=(clone_sql, statements[-1], outcome), daemon=True)
         runner.start()
@@ -227,19 +233,39 @@ class Cloner:
             if self._clock() - last >= PROGRESS_SECONDS and runner.is_alive():
                 last = self._clock()
                 self._progress()
-        error = outcome[0] if outcome else SqlError(0, "the clone ended without an answer")
-        if error is None:
+        answer = outcome[0] if outcome else SqlError(0, "the clone ended without an answer")
+        if answer is None:
             # A server with a supervisor restarts by itself; this one ends the statement with 3707.
             self._log(f"the clone from {host} is in place; the server restarts on the copy")
-        elif server_restarts(error):
-            self._log(f"the clone from {host} is in place and the server shuts down to start on it ({error}); "
+        elif server_restarts(answer):
+            self._log(f"the clone from {host} is in place and the server shuts down to start on it ({answer}); "
                       "its container starts it again and the clone's recovery runs then")
+            self._until_stopped(stop)
         else:
             delay = min(2 ** self.attempts, 60)
-            self._log(f"the clone from {host} failed: {error}. Check that pod {ordinal}'s server runs and that its "
+            self._log(f"the clone from {host} failed: {answer}. Check that pod {ordinal}'s server runs and that its "
                       "backup account exists (the primary's agent makes it); the next donor is tried in "
                       f"{delay}s. The server keeps its data until a clone succeeds.")
             stop.wait(delay)
+
+    def _until_stopped(self, stop: threading.Event) -> None:
+        """9.7.4 stops by itself after ERROR 3707; a server that goes on running the old data is
+        asked to stop, since only a start finishes the clone."""
+        deadline = self._clock() + STOP_SECONDS
+        while not stop.is_set():
+            try:
+                self._sql.query("SELECT 1")
+            except SqlError:
+                return
+            if self._clock() >= deadline:
+                self._log(f"the server still runs {STOP_SECONDS}s after the clone; asking it to shut down so "
+                          "that its container starts it on the copy")
+                try:
+                    self._sql.execute("SHUTDOWN")
+                except SqlError as error:
+                    self._log(f"SHUTDOWN answered: {error}")
+                return
+            stop.wait(1)
 
     def _run_clone(self, sql: Sql, statement: Statement, outcome: list[SqlError | None]) -> None:
         text, args = statement

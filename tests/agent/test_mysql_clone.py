@@ -21,7 +21,7 @@ from mysql_cluster_agent.mysql_clone import (
     server_restarts,
 )
 from mysql_cluster_agent.peers import PeerAnswer
-from mysql_cluster_agent.role import OWN_GTID_STATE, RebuildPaths
+from mysql_cluster_agent.role import OWN_GTID_STATE, RebuildPaths, RoleError
 from mysql_cluster_agent.state import ServerState
 
 from .fake_sql import FakeSql
@@ -154,3 +154,21 @@ def test_without_a_donor_the_pod_says_why_and_clones_nothing(tmp_path):
     pod.step()
     assert pod.cloned_from() == []
     assert pod.logged[-1].startswith("no donor to clone from") and "pod 0: timed out" in pod.logged[-1]
+
+
+def test_a_server_that_keeps_running_after_its_copy_is_in_place_is_asked_to_shut_down(tmp_path):
+    pod = Pod(tmp_path, clone_error=SqlError(3707, "Restart server failed"))
+    pod.sql.answers["SELECT 1"] = [(1,)]
+    times = iter(range(0, 10_000, 100))
+    pod.cloner = Cloner(pod.sql, lambda: pod.clone_sql, pod.paths, source(), 2, lambda: 3, lambda n: f"db-{n}.db",
+                        lambda _: [peer(1, False), peer(0, True)], 10, pod.logged.append, clock=lambda: next(times))
+    pod.cloner.step(threading.Event())
+    assert pod.sql.statements[-1] == "SHUTDOWN"
+    assert "asking it to shut down" in " ".join(pod.logged)
+
+
+def test_a_server_without_the_clone_plugin_says_what_it_lacks(tmp_path):
+    pod = Pod(tmp_path)
+    pod.clone_sql.failing["SET GLOBAL clone_valid_donor_list = %s"] = SqlError(1193, "Unknown system variable")
+    with pytest.raises(RoleError, match="mysql_clone.so"):
+        pod.step()
