@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from mysql_cluster_agent.__main__ import _state_source
 from mysql_cluster_agent.config import TlsFiles
 from mysql_cluster_agent.dialect import Flavor
 from mysql_cluster_agent.gtid import parse_gtid
@@ -24,6 +25,7 @@ from mysql_cluster_agent.peers import PeerAnswer
 from mysql_cluster_agent.role import OWN_GTID_STATE, RebuildPaths, RoleError
 from mysql_cluster_agent.state import ServerState
 
+from .conftest import agent_config
 from .fake_sql import FakeSql
 
 STATUS = ("SELECT STATE, SOURCE, ERROR_NO, ERROR_MESSAGE FROM performance_schema.clone_status "
@@ -172,3 +174,10 @@ def test_a_server_without_the_clone_plugin_says_what_it_lacks(tmp_path):
     pod.clone_sql.failing["SET GLOBAL clone_valid_donor_list = %s"] = SqlError(1193, "Unknown system variable")
     with pytest.raises(RoleError, match="mysql_clone.so"):
         pod.step()
+
+
+def test_while_the_pod_clones_its_agent_serves_no_state_so_peers_count_it_as_silent(tmp_path):
+    mark = RebuildPaths(tmp_path, "mysql").clone_mark
+    mark.touch()
+    with pytest.raises(ValueError, match="clones a peer into its server"):
+        _state_source(agent_config(tmp_path), mark)()
