@@ -40,8 +40,9 @@ from .role import OWN_GTID_STATE, RebuildPaths, RoleError, Statement
 # large copy that keeps moving is never cut off (the plugin's own network timeouts end a dead one).
 PROGRESS_SECONDS = 10
 # The server answers the clone into its own data directory with this error when nothing
-# restarts it; the copy is whole and the server shuts down (mysql-server
-# plugin/clone/src/clone_plugin.cc, ER_CLONE_RESTART; 9.7.4 exits 0 right after).
+# restarts it: ER_RESTART_SERVER_FAILED from mysql-server sql/mysqld.cc signal_restart_server,
+# unless a supervisor manages mysqld (MYSQLD_PARENT_PID names its parent). The copy is whole and
+# 9.7.4 shuts down right after, exit status 0 (tests/agent).
 ER_RESTART_SERVER_FAILED = 3707
 # How long a server whose copy is in place may take to stop by itself before the agent asks it to.
 STOP_SECONDS = 60
