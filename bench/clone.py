@@ -116,8 +116,11 @@ class FlavorBench:
     # 8.0.30+ keeps its redo log in #innodb_redo and session temporary tablespaces in
     # #innodb_temp; the CLONE plugin copies only the redo written during the clone).
     recreated: tuple[str, ...]
-    # The clone-mysql log lines that mark the copy's start, its prepare (MariaDB) and its end
-    # (scripts/clone.sh, clone_into of scripts/backup-clone.sh), and the JoinTimes field each sets.
+    # The container that logs the clone: MariaDB's clone-mysql (scripts/clone.sh), MySQL's agent
+    # (mysql_cluster_agent/mysql_clone.py, into the running server).
+    clone_container: str
+    # Its log lines that mark the copy's start, its prepare (MariaDB) and its end, and the
+    # JoinTimes field each sets.
     clone_marks: dict[str, str]
     lag_column: str  # of SHOW SLAVE/REPLICA STATUS
     # Whether the image has socat, so the raw and logical copies can run in the pods' containers.
@@ -125,11 +128,11 @@ class FlavorBench:
 
 
 FLAVORS = {
-    "mariadb": FlavorBench(RECREATED_FILES, {"streaming a backup from": "clone_started",
+    "mariadb": FlavorBench(RECREATED_FILES, "clone-mysql", {"streaming a backup from": "clone_started",
                                              "preparing the backup": "prepare_started",
                                              "clone complete": "clone_done"},
                            "Seconds_Behind_Master", image_has_socat=True),
-    "mysql": FlavorBench(("#innodb_redo", "#innodb_temp", "ibtmp1"),
+    "mysql": FlavorBench(("#innodb_redo", "#innodb_temp", "ibtmp1"), "agent",
                          {"with the CLONE plugin": "clone_started", "clone complete": "clone_done"},
                          "Seconds_Behind_Source", image_has_socat=False),
 }
@@ -159,9 +162,10 @@ def flavor_of(harness: StatefulSetHarness) -> FlavorBench:
 
 
 def clone_settings(statefulset: dict) -> dict[str, str]:
-    """The tuning variables the clone-mysql container gets from the stack config."""
+    """The tuning variables the container that clones gets from the stack config (MariaDB's
+    clone-mysql; MySQL's agent, which reads none of them)."""
     spec = statefulset["spec"]["template"]["spec"]
-    clone = next(c for c in spec["initContainers"] if c["name"] == "clone-mysql")
+    clone = next(c for c in spec["initContainers"] + spec["containers"] if c["name"] in ("clone-mysql", "agent"))
     return {e["name"]: e["value"] for e in clone["env"] if e["name"] in TUNING_VARIABLES}
 
 
@@ -405,8 +409,9 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
     """Scales to 2 and follows pod 1: creation, the clone's log, Ready, caught up."""
     times = JoinTimes()
     failure: list[BaseException] = []
-    # The log of an earlier pod 1 (the harness keeps it) until the new clone-mysql writes its own.
-    earlier_log = harness.log(REPLICA, "clone-mysql")
+    # The log of an earlier pod 1 (the harness keeps it) until the new one writes its own.
+    container = flavor_of(harness).clone_container
+    earlier_log = harness.log(REPLICA, container)
 
     def scale() -> None:
         try:
@@ -422,13 +427,13 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
         if not times.pod_created and harness.pod_phase(REPLICA) is not None:
             times.pod_created = now
         if times.pod_created and not times.clone_done:
-            log_text = harness.log(REPLICA, "clone-mysql")
+            log_text = harness.log(REPLICA, container)
             if log_text == earlier_log:
                 log_text = ""
             for text, name in marks.items():
                 if text in log_text and not getattr(times, name):
                     setattr(times, name, now)
-            times.attempts = 1 + log_text.count("failed; retrying")
+            times.attempts = 1 + log_text.count("failed; retrying") + log_text.count("next donor is tried")
         time.sleep(0.02)
     scaler.join()
     if failure:
@@ -437,7 +442,7 @@ def join_replica(harness: StatefulSetHarness, timeout: float) -> JoinTimes:
     missing = [name for name in marks.values() if not getattr(times, name)]
     if missing:
         raise HarnessError(f"the clone's log lacks the lines of {missing}:\n"
-                           + harness.log(REPLICA, "clone-mysql"))
+                           + harness.log(REPLICA, container))
     harness.wait_until(lambda: caught_up(harness), timeout, "the new replica caught up")
     times.caught_up = time.monotonic()
     return times

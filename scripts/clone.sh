@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# clone-mysql: gives a new replica the data of a healthy peer, the donors the agent chose (the
-# `donor` init container, or the agent for a rebuild: mysql_cluster_agent/donor.py). The copy lands in a
-# staging directory on the data volume: MariaDB's as a streamed backup, checked and prepared;
-# MySQL's by the server's CLONE plugin (clone-plugin.sh), checked. Only then is it moved into
-# place, system schema last, so a partial copy never becomes a data directory; a failed attempt is
-# discarded and retried. The mysql container runs it too, to rebuild a server that has diverged
-# (server.sh).
+# clone-mysql: gives a new MariaDB replica the data of a healthy peer, the donors the agent chose
+# (the `donor` init container, or the agent for a rebuild: mysql_cluster_agent/donor.py). The copy
+# is a streamed backup landing in a staging directory on the data volume, checked and prepared;
+# only then is it moved into place, system schema last, so a partial copy never becomes a data
+# directory; a failed attempt is discarded and retried. The mysql container runs it too, to
+# rebuild a server that has diverged (server.sh). MySQL has no such step: the pod's agent clones
+# into the running server with the CLONE plugin (mysql_cluster_agent/mysql_clone.py).
 set -euo pipefail
 SCRIPT_NAME=clone-mysql
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=backup-stream-end.sh
 source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
-# shellcheck source=clone-plugin.sh
-source "$(dirname "${BASH_SOURCE[0]}")/clone-plugin.sh"
 
-require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS DONOR_DIR MYSQL_PORT CLONE_METHOD
-[[ "$CLONE_METHOD" == stream ]] || require_env BACKUP_USER
+require_env DATA_VOLUME DATA_SUBDIR BACKUP_PORT CLONE_ATTEMPTS DONOR_DIR CLONE_METHOD
+if [[ "$CLONE_METHOD" != stream ]]; then
+  log "this server clones in place: the pod's agent copies a donor into the running server"
+  exit 0
+fi
 datadir="$DATA_VOLUME/$DATA_SUBDIR"
 staging="$DATA_VOLUME/clone-staging"
 
@@ -38,11 +39,9 @@ fi
 [[ -f "$DONOR_DIR/donors" ]] || die "$DONOR_DIR/donors is missing: no donor was chosen (see the donor container's log)"
 donors=$(<"$DONOR_DIR/donors")
 source_host=''
-if [[ "$CLONE_METHOD" == stream ]]; then
-  transfer=$(stream_transfer_tool)
-  backup=$(backup_tool)
-  extract=$(stream_tool)
-fi
+transfer=$(stream_transfer_tool)
+backup=$(backup_tool)
+extract=$(stream_tool)
 pending=$(pending_coordinates_file)
 
 # socat moves TRANSFER_BUFFER_BYTES, when set, per read and write instead of its default 8 KiB:
@@ -77,7 +76,7 @@ move_all_but_mysql() {
   done
 }
 
-# MariaDB: streams a backup of the donor into the staging directory and prepares it; its info
+# Streams a backup of the donor into the staging directory and prepares it; its info
 # files say where it stands (the agent reads them: BACKUP_INFO_STATE).
 receive_backup() {
   mkdir -p "$staging" || { log "cannot create $staging"; return 1; }
@@ -94,21 +93,15 @@ receive_backup() {
 # Runs in a condition, where errexit is off: every step checks its own status. Attempt <n> copies
 # the donors in turn, so that one that failed is tried again only after all others.
 clone_once() {
-  local coordinates=$BACKUP_INFO_STATE
   source_host=$(<"$DONOR_DIR/donor-$((($1 - 1) % donors + 1))") || { log "cannot read the donor"; return 1; }
   rm -rf "$staging" || { log "cannot remove $staging"; return 1; }
-  if [[ "$CLONE_METHOD" == stream ]]; then
-    receive_backup || return 1
-  else
-    coordinates=$(clone_with_plugin "$source_host" "$staging" "$DATA_VOLUME/clone-recipient") || return 1
-  fi
-  # The donor's server UUID must not be inherited (CLONE leaves it behind itself); the stream's
-  # end record is no data.
+  receive_backup || return 1
+  # The donor's server UUID must not be inherited; the stream's end record is no data.
   rm -f "$staging/auto.cnf" "$staging/$BACKUP_END_FILE"
   # Coordinates first (with the info files they point to): a crash before the system schema is in
   # place leaves no database, so the clone repeats. The directory is filled, not replaced:
   # containers may mount it (subPath).
-  if ! { printf '%s\n' "$coordinates" >"$pending.tmp" && mv "$pending.tmp" "$pending" &&
+  if ! { printf '%s\n' "$BACKUP_INFO_STATE" >"$pending.tmp" && mv "$pending.tmp" "$pending" &&
     rm -f "$pending.applied" && sync && mkdir -p "$datadir" && move_all_but_mysql "$staging" "$datadir" &&
     sync && mv "$staging/mysql" "$datadir/mysql" && rmdir "$staging" && sync; }; then
     log "cannot move the copy into $datadir"

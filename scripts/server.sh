@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # mysql container: starts the server through the image's own entrypoint (which creates a new
 # database on first start). While the rebuild mark exists (a diverged server, stopped for it by
-# its pod's role manager) it first rebuilds the data: the image has the clone's tools, and the
-# server must not start on data that is being replaced. Its liveness probe passes meanwhile
-# (liveness.sh).
+# its pod's agent) it first sets the data aside and rebuilds it: the image has the clone's tools,
+# and the server must not start on data that is being replaced. Its liveness probe passes
+# meanwhile (liveness.sh). Where the agent clones into the running server (CLONE_METHOD plugin),
+# clone.sh does nothing and the server starts on a new database that the agent clones into.
 set -euo pipefail
 SCRIPT_NAME=server
 # shellcheck source=lib.sh
@@ -38,10 +39,15 @@ finish_rebuild() {
   rm -f "$mark"
 }
 
-require_env SERVER_COMMAND
+require_env SERVER_COMMAND DATA_VOLUME DATA_SUBDIR READ_ONLY_OPTION
 if [[ -e "$(rebuild_mark)" ]]; then
   log "this pod's data is rebuilt from a peer ($(rebuild_mark)); the server starts once it is done"
   finish_rebuild
 fi
 entrypoint=$(need_command docker-entrypoint.sh)
-exec "$entrypoint" "$SERVER_COMMAND"
+# A new database is made by the entrypoint as root, which a read-only server refuses: it starts
+# writable (replica options or not) and clones over it, or, on pod 0, is the new primary. The
+# agent serves no state while the pod clones, so no peer takes it for a primary.
+writable=()
+[[ -d "$DATA_VOLUME/$DATA_SUBDIR/mysql" ]] || writable=("--$READ_ONLY_OPTION=OFF")
+exec "$entrypoint" "$SERVER_COMMAND" "${writable[@]}"

@@ -61,9 +61,10 @@ def panels(names: ClusterNames, settings: ClusterSettings) -> list[Panel]:
               "state-timeline", "none",
               ((f"max by (pod) ({signals.exporter('mysql_up')})", "{{pod}}"),)),
         Panel("Pods cloning",
-              "1 while the pod's clone init container runs: a new or rebuilt replica copying "
-              "its data from a peer. Its progress is not exported; the container's log shows it "
-              "(kube-state-metrics).",
+              "1 while the pod's clone init container runs: a new or rebuilt MariaDB replica "
+              "copying its data from a peer. Its progress is not exported; the container's log "
+              "shows it (kube-state-metrics). A MySQL pod clones in its agent, whose log shows "
+              "the progress; it is not shown here.",
               "state-timeline", "none",
               ((f'max by (pod) (kube_pod_init_container_status_running{{'
                 f'namespace="{names.namespace}", pod=~"{names.statefulset}-[0-9]+", '

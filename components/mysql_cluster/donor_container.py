@@ -37,7 +37,8 @@ _CLUSTER_ENV = frozenset({"POD_NAME", "STATEFULSET_NAME", "HEADLESS_SERVICE", "C
 def donor_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs], attempts: int,
                     data_mount: core.VolumeMountArgs) -> PodContainer:
     """`cluster_env`: what every container is told about the cluster, of which it takes what it
-    reads; `data_mount`: the data volume, read-only (a pod whose data exists needs no donor)."""
+    reads; `data_mount`: the data volume (a pod whose data exists needs no donor), writable where
+    the step leaves the clone mark (mysql_cluster_agent/mysql_clone.py)."""
     plain: list[Any] = cluster_env  # built from plain values: their names are strings
     env = [*(var for var in plain if var.name in _CLUSTER_ENV),
            core.EnvVarArgs(name="AGENT_PORT", value=str(AGENT_PORT)),

@@ -163,8 +163,12 @@ def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerA
     )
 
 
-def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
-    return core.ContainerArgs(
+def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContainer]:
+    """MariaDB's clone of a new replica, a streamed backup (clone.sh). A MySQL pod has none: its
+    agent clones into the running server (mysql_cluster_agent/mysql_clone.py)."""
+    if pod.server.dialect.clones_with_plugin:
+        return []
+    return [PodContainer(core.ContainerArgs(
         name="clone-mysql",
         image=pod.backup_image,
         command=script_command("clone.sh"),
@@ -173,12 +177,13 @@ def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Container
                        _mount("client-options", CLIENT_OPTIONS_DIR), donor_mount(read_only=True),
                        scripts_mount()],
         resources=pod.resources("backup"),
-    )
+    ))]
 
 
 def _mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
-    # server.sh runs the image's entrypoint, which initialises pod 0's data directory and sets the
-    # root password from the file; replicas start from cloned data, which it leaves alone.
+    # server.sh runs the image's entrypoint, which initialises an empty data directory (pod 0's,
+    # and on MySQL a new replica's, which its agent then clones into) and sets the root password
+    # from the file; it leaves a MariaDB replica's cloned data alone.
     mounts = [
         _mount("data", SERVER_DATADIR, sub_path=DATA_SUBDIR),
         _mount("conf", CONF_DIR, read_only=True),
@@ -304,8 +309,10 @@ def database_pod_template(pod: PodSettings, additions: PodAdditions = PodAdditio
     return pod_template(
         pod, pod.names.labels,
         init_containers=[PodContainer(_init_mysql(pod, env)),
-                         donor_container(pod, env, CLONE_ATTEMPTS, _mount("data", DATA_VOLUME_MOUNT, read_only=True)),
-                         PodContainer(_clone_mysql(pod, env)),
+                         # Writable where it leaves the clone mark for the agent (mysql_clone.py).
+                         donor_container(pod, env, CLONE_ATTEMPTS, _mount(
+                             "data", DATA_VOLUME_MOUNT, read_only=not pod.server.dialect.clones_with_plugin)),
+                         *_clone_mysql(pod, env),
                          *additions.init_containers],
         containers=_containers(pod, env, additions),
         volumes=_volumes(pod) + list(additions.volumes),

@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import FrameType
 
 from . import (
@@ -60,9 +61,16 @@ def _local_server(config: AgentConfig) -> LocalServer:
     return LocalServer(config.socket, config.root_password)
 
 
-def _state_source(config: AgentConfig) -> Callable[[], Mapping[str, object]]:
+def _state_source(config: AgentConfig, clone_mark: Path | None = None) -> Callable[[], Mapping[str, object]]:
+    """While the pod clones (`clone_mark` exists) its server is a new database about to be
+    replaced: no state, so that peers count it as silent, as they do a server that is down."""
     server = _local_server(config)
-    return lambda: read_own_state(server, config.dialect)
+
+    def state() -> Mapping[str, object]:
+        if clone_mark is not None and clone_mark.exists():
+            raise ValueError(f"this pod clones a peer into its server ({clone_mark}); it has no state to serve yet")
+        return read_own_state(server, config.dialect)
+    return state
 
 
 def serve(config: AgentConfig) -> int:
@@ -84,7 +92,7 @@ def serve(config: AgentConfig) -> int:
                                    recovery_point.get if recovery_point else None) if metrics else None
     readiness = serve_readiness(config, readiness_settings(roles.dialect, roles.role_taken_mark), roles.dialect,
                                 lambda ordinals, seconds: ask_peers(config, ordinals, answer_seconds=seconds), _log)
-    server = AgentServer(("", config.agent_port), _state_source(config), config.tls,
+    server = AgentServer(("", config.agent_port), _state_source(config, roles.rebuild.clone_mark), config.tls,
                          config.own_host, role_requests=requests)
     serve_in_background(server)
     # The role of this pod's server (role_loop.py), on a connection of its own.

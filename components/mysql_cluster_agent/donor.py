@@ -12,7 +12,12 @@ The choice reaches scripts/clone.sh as one file per value in a memory emptyDir (
 ``donor-<n>``, each a pod's host name, in order of preference. The `donor` init container writes
 it before the clone (main); for the rebuild of a diverged server the agent writes it from the
 view it decided on (role_loop.py) before it stops the server. The clone's attempt n copies
-donor-((n-1) mod count + 1): a donor that failed is tried again only after every other one."""
+donor-((n-1) mod count + 1): a donor that failed is tried again only after every other one.
+
+Where the agent clones into the running server (MySQL's CLONE plugin, mysql_clone.py), the
+step also leaves the clone mark on the data volume when the data directory holds no database and
+there is a donor: the pod's agent then clones, choosing anew at each attempt, whatever restarts
+the pod meanwhile."""
 from __future__ import annotations
 
 import os
@@ -27,6 +32,7 @@ from .config import ConfigProblem, PeerConfig
 from .dialect import Flavor
 from .gather import peer_states
 from .peers import PeerAnswer, ask_peers, peer_ordinals
+from .role import RebuildPaths
 from .state import ServerState
 
 NEW_DATABASE_FILE = "new-database"
@@ -133,8 +139,10 @@ def main(config: PeerConfig, env: Mapping[str, str] = os.environ,
         raise ConfigProblem(f"environment variable DATA_SUBDIR is {subdir[:80]!r}; set it to the data directory's name")
     max_lag = _number(env, "MAX_REPLICATION_LAG_SECONDS")
     attempts = _number(env, "CLONE_ATTEMPTS")
-    if (data_volume / subdir / "mysql").is_dir() and not (data_volume / "rebuild").exists():
-        _log(f"{data_volume / subdir} holds a database and is not being rebuilt; no donor needed")
+    paths = RebuildPaths(data_volume, subdir)
+    has_database = (paths.datadir / "mysql").is_dir()
+    if has_database and not paths.mark.exists() and not paths.clone_mark.exists():
+        _log(f"{paths.datadir} holds a database and is not being rebuilt or cloned; no donor needed")
         return 0
     asker = ask or (lambda ordinals: ask_peers(config, ordinals))
     order = peer_ordinals(config.ordinal, config.replicas())
@@ -146,6 +154,14 @@ def main(config: PeerConfig, env: Mapping[str, str] = os.environ,
         _log(choice.why)
         if not isinstance(choice, NoDonor):
             write_choice(donor_dir, choice, config.pod_host)
+            if isinstance(choice, Donors) and not has_database and config.dialect.clones_with_plugin:
+                try:
+                    paths.clone_mark.touch()
+                except OSError as error:
+                    _log(f"cannot write the clone mark {paths.clone_mark}: {error.strerror}; the data volume must "
+                         "be writable to this container")
+                    return 1
+                _log(f"the pod's agent clones a donor into its server ({paths.clone_mark})")
             return 0
         if attempt < attempts:
             delay = min(2 ** attempt, 60)

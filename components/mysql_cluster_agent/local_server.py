@@ -64,8 +64,9 @@ class LocalServer:
 
     def __init__(self, socket: Path, password: Callable[[], str],
                  connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
-                 statement_timeout: float = STATEMENT_TIMEOUT_SECONDS):
-        """`password` is called at each connection (the Secret's file may have changed)."""
+                 statement_timeout: float | None = STATEMENT_TIMEOUT_SECONDS):
+        """`password` is called at each connection (the Secret's file may have changed);
+        `statement_timeout` None: a statement may take as long as it takes (a clone)."""
         self._socket = socket
         self._password = password
         self._connect_timeout = connect_timeout

@@ -153,6 +153,12 @@ class RebuildPaths:
         return self.data_volume / "rebuild"
 
     @property
+    def clone_mark(self) -> Path:
+        """While it exists this pod's agent clones a peer into the running server (MySQL,
+        mysql_clone.py) and gives it no role."""
+        return self.data_volume / "clone"
+
+    @property
     def pending_coordinates(self) -> Path:
         """Where a clone leaves the position its replica starts from (scripts/lib.sh)."""
         return self.data_volume / "replication-source"
@@ -161,13 +167,19 @@ class RebuildPaths:
         return self.data_volume / f"diverged-{utc_stamp}"
 
 
-def start_rebuild(sql: Sql, paths: RebuildPaths, utc_stamp: str, log: Callable[[str], None]) -> None:
-    """Writes the rebuild mark and stops the server; the server container clones it anew before
-    it starts again (scripts/server.sh)."""
+def start_rebuild(sql: Sql, paths: RebuildPaths, utc_stamp: str, clone_in_place: bool,
+                  log: Callable[[str], None]) -> None:
+    """Writes the rebuild mark and stops the server; the server container sets the data aside
+    before it starts again (scripts/server.sh) and clones it anew (clone.sh), or, where the
+    agent clones into the running server (`clone_in_place`, MySQL), starts a new database that
+    the clone mark, written after the rebuild mark, has the agent clone into (mysql_clone.py):
+    the agent clones only once the rebuild mark is gone, never over the diverged data."""
     try:
         paths.mark.write_text(f"{paths.aside(utc_stamp)}\n", encoding="utf-8")
+        if clone_in_place:
+            paths.clone_mark.touch()
     except OSError as error:
-        raise RoleError(f"cannot write the rebuild mark {paths.mark}: {error.strerror}") from None
+        raise RoleError(f"cannot write the rebuild marks in {paths.data_volume}: {error.strerror}") from None
     log(f"stopping the server to rebuild it; its data goes to {paths.aside(utc_stamp)}")
     try:
         sql.execute("SHUTDOWN")

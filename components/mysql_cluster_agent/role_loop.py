@@ -30,7 +30,8 @@ from .dialect import Dialect
 from .donor import Donors, choose_donors, write_choice
 from .gather import AskPeers, Gathered, gather
 from .heartbeat import set_up_heartbeat
-from .local_server import Sql, SqlError
+from .local_server import LocalServer, Sql, SqlError
+from .mysql_clone import Cloner, clone_source
 from .peers import peer_ordinals
 from .role import (
     OWN_GTID_STATE,
@@ -72,8 +73,13 @@ class RoleSettings:
     # may have to serve as a donor.
     donor_dir: Path
     max_lag_seconds: int
+    # The cluster's Secret files: the backup account's password for a clone (mysql_clone.py).
+    secrets_dir: Path
     # The pod's certificate files, which the server is kept on (tls_reload.py); None: no TLS.
     tls: TlsFiles | None = None
+    # The copy's pace where the agent clones into the running server (MySQL, mysql_clone.py),
+    # in whole MiB per second (backupThrottleBytesPerSecond; 0: no limit).
+    throttle_mib: int = 0
 
 
 def _env(env: Mapping[str, str], name: str) -> str:
@@ -119,7 +125,16 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
         tls=config.tls,
         donor_dir=Path(_env(env, "DONOR_DIR")),
         max_lag_seconds=_number(env, "MAX_REPLICATION_LAG_SECONDS"),
+        secrets_dir=secrets,
+        throttle_mib=_whole(env, "BACKUP_THROTTLE_MIB"),
     )
+
+
+def _whole(env: Mapping[str, str], name: str) -> int:
+    value = env.get(name, "0") or "0"
+    if not value.isdigit():
+        raise ConfigProblem(f"environment variable {name} is {value[:40]!r}; it must be a whole number")
+    return int(value)
 
 
 class RoleKeeper:
@@ -173,8 +188,10 @@ class RoleKeeper:
             self._follow(view, action.source)
         elif isinstance(action, Rebuild):
             self._choose_donors(view)
+            # Not ready from here on: the pod is ready again once the rebuilt server has its role.
+            self._settings.role_taken_mark.unlink(missing_ok=True)
             start_rebuild(self._sql, self._settings.rebuild, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock())),
-                          self._log)
+                          dialect.clones_with_plugin, self._log)
             return
         self.role_given_at = view.me.started_at
 
@@ -205,7 +222,8 @@ class RoleKeeper:
 
     def _choose_donors(self, view: ClusterView) -> None:
         """The rebuild's donors, from the view the rebuild was decided on, for the clone that the
-        server container runs (scripts/server.sh)."""
+        server container runs (scripts/server.sh); where the agent clones, it chooses again at
+        each attempt (mysql_clone.py), but only a rebuild that has a donor now begins."""
         choice = choose_donors(view.ordinal, peer_ordinals(view.ordinal, len(view.hosts)), view.peers,
                                self._settings.max_lag_seconds)
         if not isinstance(choice, Donors):
@@ -242,7 +260,7 @@ class RoleKeeper:
                 self._log(f"the server did not stop within {SHUTDOWN_SECONDS}s; the rebuild goes on when it restarts")
                 return
             stop.wait(1)
-        self._log("the server stopped; its container clones it anew (scripts/server.sh) and starts it")
+        self._log("the server stopped; its container sets its data aside and starts it (scripts/server.sh)")
 
 
 def _answers(sql: Sql) -> bool:
@@ -275,12 +293,37 @@ def wait_for_server(sql: Sql, stop: threading.Event, log: Log) -> None:
         stop.wait(2)
 
 
+def clone_while_marked(cloner: Cloner, sql: Sql, stop: threading.Event, log: Log, watch_seconds: float) -> None:
+    """While the clone mark exists: one clone step per look at a server that answers (the server
+    restarts on the copy in between). Nothing else is done with the server meanwhile."""
+    while not stop.is_set() and cloner.marked():
+        wait_for_server(sql, stop, log)
+        if stop.is_set():
+            return
+        try:
+            cloner.step(stop)
+        except (SqlError, RoleError, SecretError, ValueError, OSError) as error:
+            log(f"the clone step failed: {error}; looking again in {watch_seconds:g}s")
+        stop.wait(watch_seconds)
+
+
+def make_cloner(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: AskPeers, log: Log) -> Cloner:
+    """The clone into the running server, with a connection of its own for the CLONE statement."""
+    return Cloner(sql, lambda: LocalServer(config.socket, config.root_password, statement_timeout=None),
+                  settings.rebuild,
+                  clone_source(settings.accounts.backup_user, settings.secrets_dir, settings.replication.port, settings.tls,
+                               settings.throttle_mib),
+                  config.ordinal, config.replicas, config.pod_host, ask, settings.max_lag_seconds, log)
+
+
 def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: AskPeers, stop: threading.Event,
                   log: Log, lock: threading.Lock) -> None:
     """The agent's role loop, until `stop` is set. It holds `lock` while it looks and acts, the
     lock the role endpoints hold (role_api.py): a switchover Job's request and the pod's own look
-    never interleave on this server."""
+    never interleave on this server. A pod with the clone mark clones first (mysql_clone.py)."""
     settings.role_taken_mark.unlink(missing_ok=True)
+    cloner = make_cloner(config, settings, sql, ask, log)
+    clone_while_marked(cloner, sql, stop, log, settings.watch_seconds)
     while not stop.is_set():
         wait_for_server(sql, stop, log)
         try:
@@ -302,6 +345,7 @@ def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: As
             if isinstance(action, Rebuild):
                 keeper.wait_for_rebuild(stop)
                 wait_for_server(sql, stop, log)
+                clone_while_marked(cloner, sql, stop, log, settings.watch_seconds)
                 continue
         except (SqlError, RoleError, SecretError, ConfigProblem, ValueError, OSError) as error:
             log(f"the role look failed: {error}; looking again in {settings.watch_seconds:g}s")

@@ -2,6 +2,7 @@
 is handed to the clone (one file per value), and the donor init container's command."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,31 @@ def test_pod_0_of_a_new_cluster_is_told_to_start_a_new_database(tmp_path: Path):
     step = Step(tmp_path, pod="mysql-0")
     assert step.run([PeerAnswer(1, None, "timed out"), PeerAnswer(2, None, "timed out")]) == 0
     assert step.written() == {"new-database": "1"}
+
+
+def test_a_new_mysql_replica_is_marked_for_its_agent_to_clone_into_its_server(tmp_path: Path):
+    step = Step(tmp_path)
+    assert step.run([answer(peer(1)), answer(peer(0, writable=True))]) == 0
+    assert (step.data / "clone").exists()
+
+
+def test_a_mysql_pod_mid_clone_keeps_its_mark_and_chooses_again(tmp_path: Path):
+    step = Step(tmp_path)
+    (step.data / "mysql" / "mysql").mkdir(parents=True)  # the new database the agent clones into
+    (step.data / "clone").touch()
+    assert step.run([answer(peer(0, writable=True)), answer(peer(1))]) == 0
+    assert (step.data / "clone").exists() and step.written()["donors"] == "2"
+
+
+def test_pod_0_of_a_new_cluster_is_not_marked_to_clone(tmp_path: Path):
+    step = Step(tmp_path, pod="mysql-0")
+    assert step.run([PeerAnswer(1, None, "timed out"), PeerAnswer(2, None, "timed out")]) == 0
+    assert not (step.data / "clone").exists()
+
+
+def test_a_mariadb_replica_is_not_marked_to_clone_its_init_container_copies_it(tmp_path: Path):
+    step = Step(tmp_path)
+    step.config = replace(step.config, flavor="mariadb")
+    mariadb = [PeerAnswer(0, {**peer(0, writable=True).to_wire(), "gtid_state": "0-100-10"})]
+    assert step.run(mariadb) == 0
+    assert step.written()["donors"] == "1" and not (step.data / "clone").exists()

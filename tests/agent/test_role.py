@@ -127,12 +127,21 @@ def test_clone_coordinates_that_are_not_a_gtid_position_stop_the_follow_with_wha
 def test_a_rebuild_writes_the_mark_naming_where_the_data_goes_then_stops_the_server(tmp_path: Path) -> None:
     sql, logged = FakeSql(), list[str]()
     paths = RebuildPaths(tmp_path, "mysql")
-    start_rebuild(sql, paths, "20260101T000000Z", logged.append)
+    start_rebuild(sql, paths, "20260101T000000Z", False, logged.append)
     assert paths.mark.read_text() == f"{tmp_path}/diverged-20260101T000000Z\n"
+    assert not paths.clone_mark.exists()
+    assert sql.statements == ["SHUTDOWN"]
+
+
+def test_a_rebuild_where_the_agent_clones_also_marks_the_pod_to_clone(tmp_path: Path) -> None:
+    sql = FakeSql()
+    paths = RebuildPaths(tmp_path, "mysql")
+    start_rebuild(sql, paths, "20260101T000000Z", True, lambda _: None)
+    assert paths.mark.exists() and paths.clone_mark.exists()
     assert sql.statements == ["SHUTDOWN"]
 
 
 def test_a_rebuild_whose_shutdown_loses_the_connection_goes_on(tmp_path: Path) -> None:
     sql = FakeSql(failing={"SHUTDOWN": SqlError(2013, "Lost connection to server during query")})
-    start_rebuild(sql, RebuildPaths(tmp_path, "mysql"), "20260101T000000Z", lambda _: None)
+    start_rebuild(sql, RebuildPaths(tmp_path, "mysql"), "20260101T000000Z", False, lambda _: None)
     assert RebuildPaths(tmp_path, "mysql").mark.exists()

@@ -39,7 +39,8 @@ def settings(tmp_path: Path, flavor: Flavor = Flavor.MARIADB, tls: TlsFiles | No
         accounts=ClusterAccounts(flavor=flavor, replication_user="replicator", backup_user="backup",
                                  app_user="app", app_database="app", tls=False),
         passwords=lambda: Passwords(replication="repl-s3cret", backup="b", app=SECRET),
-        role_taken_mark=tmp_path / "role-taken", donor_dir=donor_dir(tmp_path), max_lag_seconds=10, tls=tls)
+        role_taken_mark=tmp_path / "role-taken", donor_dir=donor_dir(tmp_path), max_lag_seconds=10,
+        secrets_dir=tmp_path / "secrets", tls=tls)
 
 
 def donor_dir(tmp_path: Path) -> Path:

@@ -166,6 +166,12 @@ class Cluster:
         assert seen == (self.harness.dns_name(self.primary), by_gtid, "Yes", "Yes"), status
         return status
 
+    @property
+    def clone_container(self) -> str:
+        """The container that logs a new replica's clone: MariaDB's init container that streams
+        it, MySQL's agent, which clones into the running server."""
+        return "agent" if self.flavor == "mysql" else "clone-mysql"
+
     def clone_start(self, pod: str) -> str:
         """The GTID position the pod's latest clone started replication from ("gtid_executed"
         for a MySQL clone, which starts from the copy's own GTID state), as its agent logs it

@@ -34,11 +34,22 @@ class RestartPolicy:
     Kubernetes retries forever; a test wants the first real failure reported
     with its logs. Exits that the test itself causes (kill_container,
     restart_container) are not counted.
+
+    Under the pods' restartPolicy Always Kubernetes restarts a container
+    that exits 0 as one that fails. A MySQL server that a clone replaced
+    exits 0 on purpose, once, for its container to start it on the copy
+    (mysql_cluster_agent/mysql_clone.py): `clean_exits` such exits of each
+    container are restarts, not failures; every further one, and every exit
+    with another code, is a failure. A crash loop (a server that cannot
+    start exits non-zero) is still reported at once, and a loop of clean
+    exits at the one past the allowance. They all count in restart_count,
+    as in the pod's status.
     """
 
     init_retries: int = 0
     container_restarts: int = 0
     backoff_seconds: float = 1.0
+    clean_exits: int = 1
 
 
 @dataclass
@@ -80,6 +91,8 @@ class Container:
     restart_at: float | None = None
     stop_deadline: float | None = None
     stop_reason: str = ""
+    # Exits with code 0 restarted without counting as failures (RestartPolicy.clean_exits).
+    clean_exits: int = 0
     # Set when the test ended the container: restart after this delay, not counted as a failure.
     requested_restart_delay: float | None = None
     startup_passed: bool = False
@@ -290,6 +303,9 @@ class Kubelet:
         if container.requested_restart_delay is not None:
             container.restart_at = now + container.requested_restart_delay
             container.requested_restart_delay = None
+        elif code == 0 and container.clean_exits < self.restart_policy.clean_exits:
+            container.clean_exits += 1
+            container.restart_at = now + self.restart_policy.backoff_seconds
         else:
             container.failures += 1
             if container.failures > self.restart_policy.container_restarts:

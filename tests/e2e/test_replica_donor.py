@@ -47,8 +47,8 @@ def test_a_replica_serving_a_clone_under_writes_keeps_applying_and_stays_in_the_
         copied = ("mysql-1", "backup", "backup sent")
         received_from = "streaming a backup from " + harness.dns_name("mysql-1")
     else:
-        copying = ("mysql-2", "clone-mysql", "cloning " + harness.dns_name("mysql-1"))
-        copied = ("mysql-2", "clone-mysql", "clone complete")
+        copying = ("mysql-2", cluster.clone_container, "cloning " + harness.dns_name("mysql-1"))
+        copied = ("mysql-2", cluster.clone_container, "clone complete")
         received_from = copying[2]
     # A slow link makes the copy last seconds, long enough to see the donor's applier at work.
     harness.limit_egress("mysql-1", SLOW_LINK[cluster.flavor])
@@ -72,7 +72,7 @@ def test_a_replica_serving_a_clone_under_writes_keeps_applying_and_stays_in_the_
     # never turned unready.
     assert applied_at_end != applied_at_start
     assert samples and all(samples), f"mysql-1 was unready in {samples.count(False)} of {len(samples)} samples"
-    clone_log = harness.log_tail("mysql-2", "clone-mysql", lines=10_000)
+    clone_log = harness.log_tail("mysql-2", cluster.clone_container, lines=10_000)
     assert received_from in clone_log, clone_log
     if cluster.flavor == "mysql":
         # A copy that lasts reports how far it is (performance_schema.clone_progress).

@@ -58,7 +58,7 @@ def test_replicas_replicate_over_the_plain_connection_the_scripts_ask_for(mariad
         # The CLONE plugin copied the replica in plain text too. caching_sha2_password over plain
         # TCP: the scripts' clients and the channel ask for the server's RSA key
         # (get-server-public-key, GET_SOURCE_PUBLIC_KEY=1).
-        clone_log = cluster.harness.log_tail(REPLICA, "clone-mysql", lines=10_000)
+        clone_log = cluster.harness.log_tail(REPLICA, cluster.clone_container, lines=10_000)
         assert "with the CLONE plugin\n" in clone_log + "\n" and "over TLS" not in clone_log, clone_log
     status = channel_status(cluster)
     assert (status["Master_SSL_Allowed"], status["Master_SSL_Verify_Server_Cert"]) == ("No", "No")

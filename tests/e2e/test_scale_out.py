@@ -7,6 +7,7 @@ import pytest
 
 from .checksum import assert_replicas_match
 from .cluster import gtid_sequence
+from .errors import HarnessError
 
 pytestmark = pytest.mark.e2e
 
@@ -88,11 +89,11 @@ def test_a_new_mysql_pod_clones_a_replica_with_the_clone_plugin_after_the_binary
 
     # The copy came from pod 2, a replica, by the CLONE plugin over TLS, and replication started
     # from the copy's own gtid_executed.
-    clone_log = harness.log_tail("mysql-3", "clone-mysql", lines=10_000)
+    clone_log = harness.log_tail("mysql-3", cluster.clone_container, lines=10_000)
     assert (f"cloning {harness.dns_name('mysql-2')}:3306 with the CLONE plugin over TLS"
             in clone_log), clone_log
     assert cluster.clone_start("mysql-3") == "gtid_executed"
-    # Neither the staging directory nor the temporary server's scratch directory is left.
+    # The clone mark is gone, and no staging or scratch directory was made.
     assert sorted(path.name for path in harness.claim_path("mysql-3").iterdir()) == [
         "mysql", "replication-source.applied"]
     cluster.assert_replicating("mysql-3")
@@ -121,24 +122,35 @@ def test_a_clone_cut_off_by_its_donor_fails_loudly_and_its_retry_makes_a_whole_r
 
     harness.limit_egress("mysql-1", SLOW_LINK[cluster.flavor])
     harness.set_replicas(3)
-    harness.wait_until(lambda: _bytes_under(claim / "clone-staging") > 2_000_000, 60,
-                       "part of the copy in mysql-2's staging directory")
+    if mysql:
+        # The agent clones into mysql-2's running server: the copy's progress is the server's.
+        harness.wait_until(lambda: _cloned_bytes("mysql-2", harness) > 2_000_000, 90,
+                           "part of the copy in mysql-2's server")
+    else:
+        harness.wait_until(lambda: _bytes_under(claim / "clone-staging") > 2_000_000, 60,
+                           "part of the copy in mysql-2's staging directory")
+    # A MySQL donor's server restarted once already, on its own clone (mysql_clone.py).
+    restarts = harness.restart_count("mysql-1", serving)
     harness.kill_container("mysql-1", serving)
     harness.limit_egress("mysql-1", None)
-    harness.wait_until(lambda: "attempt 1 failed" in harness.log_tail("mysql-2", "clone-mysql"), 60,
+    failed = "the clone from " + harness.dns_name("mysql-1") + " failed" if mysql else "attempt 1 failed"
+    harness.wait_until(lambda: failed in harness.log_tail("mysql-2", cluster.clone_container, lines=10_000), 90,
                        "mysql-2's clone to notice the cut")
 
-    # The partial copy never became a data directory, and no server was started on it.
-    assert not (claim / "mysql").exists()
-    assert harness.pod_phase("mysql-2") == "Initializing"
-    assert harness.log_tail("mysql-2", "mysql") == ""
-    clone_log = harness.log_tail("mysql-2", "clone-mysql", lines=10_000)
+    clone_log = harness.log_tail("mysql-2", cluster.clone_container, lines=10_000)
     if mysql:
-        assert "the clone failed: ERROR" in clone_log, clone_log
+        # The pod clones again and serves nothing meanwhile: not ready, no role, the mark kept.
+        assert "the next donor is tried in" in clone_log, clone_log
+        assert (claim / "clone").exists()
+        assert harness.pod_phase("mysql-2") == "Running" and not harness.is_ready("mysql-2")
     else:
+        # The partial copy never became a data directory, and no server was started on it.
+        assert not (claim / "mysql").exists()
+        assert harness.pod_phase("mysql-2") == "Initializing"
+        assert harness.log_tail("mysql-2", "mysql") == ""
         assert ("the transfer failed" in clone_log
                 or "the stream ended before the backup was complete" in clone_log), clone_log
-    assert "retrying in" in clone_log
+        assert "retrying in" in clone_log
 
     harness.scale_to(3)
     if mysql:
@@ -148,19 +160,33 @@ def test_a_clone_cut_off_by_its_donor_fails_loudly_and_its_retry_makes_a_whole_r
     else:
         donor_log = harness.log_tail("mysql-1", "backup", lines=10_000, previous=True)
         assert "streaming a backup to a peer" in donor_log and "backup sent" not in donor_log
-    assert harness.restart_count("mysql-1", serving) == 1
+    assert harness.restart_count("mysql-1", serving) == restarts + 1
     cluster.insert_events(1001, 1100)
     cluster.wait_caught_up()
 
-    # The retry, in the same run of clone-mysql, produced the data directory in one piece.
     cluster.clone_start("mysql-2")
-    assert harness.restart_count("mysql-2", "clone-mysql") == 0
-    assert not (claim / "clone-staging").exists()
-    # The server's only start was on the finished clone, not on an empty directory.
-    assert harness.restart_count("mysql-2", "mysql") == 0
-    assert "Initializing database files" not in harness.log_tail("mysql-2", "mysql", lines=10_000)
+    if mysql:
+        # The retry made the copy the server restarted on, once; the mark is gone.
+        assert "clone complete" in harness.log_tail("mysql-2", "agent", lines=10_000)
+        assert not (claim / "clone").exists()
+    else:
+        # The retry, in the same run of clone-mysql, produced the data directory in one piece.
+        assert harness.restart_count("mysql-2", "clone-mysql") == 0
+        assert not (claim / "clone-staging").exists()
+        # The server's only start was on the finished clone, not on an empty directory.
+        assert harness.restart_count("mysql-2", "mysql") == 0
+        assert "Initializing database files" not in harness.log_tail("mysql-2", "mysql", lines=10_000)
     cluster.assert_replicating("mysql-2")
     cluster.assert_events_everywhere(1100)
+
+
+def _cloned_bytes(pod: str, harness) -> int:
+    """What the running clone has copied so far (0 when none runs or the server does not answer)."""
+    try:
+        rows = harness.run_sql(pod, "SELECT COALESCE(SUM(DATA), 0) FROM performance_schema.clone_progress")
+    except HarnessError:  # the server may be starting or going down
+        return 0
+    return int(rows[0][0] or 0) if rows else 0
 
 
 @pytest.mark.timeout(300)

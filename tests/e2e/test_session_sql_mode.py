@@ -24,7 +24,7 @@ def test_an_emptied_pod_0_clones_from_a_peer_whose_global_sql_mode_changes_quoti
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     harness.resume_pod("mysql-0")
 
-    log = harness.log_tail("mysql-0", "clone-mysql", lines=10_000)
+    log = harness.log_tail("mysql-0", cluster.clone_container, lines=10_000)
     assert "starts a new database" not in log
     donor = harness.dns_name("mysql-1")
     assert (f"cloning {donor}:3306 with the CLONE plugin" if cluster.flavor == "mysql"

@@ -28,8 +28,9 @@ import standins
 # Every server the cluster supports, from the component's own list, as "flavor version".
 SERVERS = tuple(f"{flavor} {version}" for flavor, version in supported_servers.SERVERS)
 # The servers whose new replicas receive a streamed backup, which the stand-ins model (MariaDB's
-# mariadb-backup). MySQL's are copied by the server's CLONE plugin, which has no stand-in here:
-# tests/e2e runs it on MySQL 9.7 (test_replication.py, test_scale_out.py, test_tls.py).
+# mariadb-backup), in the clone-mysql init container. MySQL's are copied by the agent into the
+# running server with the CLONE plugin (mysql_cluster_agent/mysql_clone.py): tests/agent runs it
+# on MySQL 9.7, and tests/e2e (test_replication.py, test_scale_out.py, test_tls.py).
 STREAM_CLONE_SERVERS = tuple(server for server in SERVERS if server.startswith("mariadb"))
 # For behaviour that differs by flavor only: the default line of each.
 ONE_PER_FLAVOR = tuple(f"{flavor} {version}" for flavor, version in supported_servers.DEFAULT_VERSIONS.items())
@@ -273,7 +274,7 @@ class Pod:
                 assert "emptyDir" in volume, f"the harness does not emulate volume {volume}"
 
     def host(self, ordinal: int) -> str:
-        env = self.env("clone-mysql")
+        env = self.env("mysql")
         return (f"{env['STATEFULSET_NAME']}-{ordinal}.{env['HEADLESS_SERVICE']}.{env['CLUSTER_NAMESPACE']}"
                 f".svc.{env['CLUSTER_DOMAIN']}")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from scripted_pod import (
-    ONE_PER_FLAVOR,
     STREAM_CLONE_SERVERS,
     backup_tool,
     donor_files,
@@ -29,7 +28,7 @@ def assert_installed(pod) -> None:
     assert not (pod.data / "clone-staging").exists()
 
 
-@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+@pytest.mark.parametrize("server", STREAM_CLONE_SERVERS)
 def test_pod_0_starts_a_new_database_when_the_donor_step_found_no_other_pod(make_pod, server):
     pod = make_pod(server, 0)
     run = pod.run("clone-mysql")
@@ -39,7 +38,7 @@ def test_pod_0_starts_a_new_database_when_the_donor_step_found_no_other_pod(make
     assert list(pod.data.iterdir()) == []
 
 
-@pytest.mark.parametrize("server", ONE_PER_FLAVOR)
+@pytest.mark.parametrize("server", STREAM_CLONE_SERVERS)
 def test_without_a_donor_choice_the_clone_stops_pointing_at_the_donor_step(make_pod, server):
     pod = make_pod(server, 2)
     for path in pod.volume("donor").iterdir():
@@ -84,7 +83,7 @@ def test_the_donors_server_uuid_is_not_inherited(make_pod):
 
 
 def test_a_data_directory_with_a_database_is_kept_and_not_cloned(make_pod):
-    pod = make_pod("mysql 8.4", 1)
+    pod = make_pod("mariadb 11.8", 1)
     (pod.data / "mysql" / "mysql").mkdir(parents=True)
     (pod.data / "mysql" / "ibdata1").write_text("the replica's own data")
     run = pod.run("clone-mysql")
@@ -102,7 +101,7 @@ def test_an_empty_data_directory_made_by_the_kubelet_is_replaced_by_the_clone(ma
 
 
 def test_a_data_directory_with_files_but_no_database_stops_the_clone(make_pod):
-    pod = make_pod("mysql 8.4", 1)
+    pod = make_pod("mariadb 11.8", 1)
     (pod.data / "mysql").mkdir()
     (pod.data / "mysql" / "ibdata1").write_text("something, not from a clone")
     run = pod.run("clone-mysql")

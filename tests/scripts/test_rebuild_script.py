@@ -76,3 +76,29 @@ def test_without_a_rebuild_mark_the_server_starts_at_once(make_pod):
     run = pod.run("mysql")
     assert run.status == 0, run.stderr
     assert server_started(pod)
+
+
+def test_a_mysql_rebuild_sets_the_data_aside_and_starts_a_new_writable_database_for_the_agent_to_clone_into(
+        make_pod):
+    pod = make_pod("mysql 9.7", 2)
+    (pod.data / "mysql" / "mysql").mkdir(parents=True)
+    (pod.data / "mysql" / "ibdata1").write_text("diverged")
+    (pod.data / "rebuild").write_text(f"{pod.data}/diverged-20260101T000000Z\n")
+    (pod.data / "clone").touch()  # the agent's, written after the rebuild mark (role.py)
+    run = pod.run("mysql")
+    assert run.status == 0, run.stderr
+    assert (pod.data / "diverged-20260101T000000Z" / "ibdata1").read_text() == "diverged"
+    assert "the pod's agent copies a donor into the running server" in run.stderr
+    assert run.of("socat") == [] and not (pod.data / "rebuild").exists()
+    assert (pod.data / "clone").exists()
+    # The entrypoint makes the new database as root: the server starts writable for that.
+    argv = (pod.control / "argv.log").read_text()
+    assert "docker-entrypoint.sh\0mysqld\0--super-read-only=OFF" in argv, argv
+
+
+def test_a_server_with_its_database_starts_with_its_configured_read_only_option(make_pod):
+    pod = make_pod("mysql 9.7", 2)
+    (pod.data / "mysql" / "mysql").mkdir(parents=True)
+    run = pod.run("mysql")
+    assert run.status == 0, run.stderr
+    assert "read-only=OFF" not in (pod.control / "argv.log").read_text()

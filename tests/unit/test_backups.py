@@ -51,11 +51,16 @@ def env(spec: dict[str, Any]) -> dict[str, Any]:
     return {item["name"]: item.get("value", item.get("valueFrom")) for item in spec["env"]}
 
 
+def clone_step(flavor: str) -> list[str]:
+    """MariaDB's clone init container; a MySQL pod's agent clones into its server."""
+    return ["clone-mysql"] if flavor == "mariadb" else []
+
+
 def test_without_a_backup_target_the_cluster_has_no_backup_resources_or_containers(rendered, flavor):
     manifests = rendered()
     assert not [m for m in manifests if m["kind"] == "CronJob"]
     pod = find(manifests, "StatefulSet")["spec"]["template"]["spec"]
-    assert names(pod["initContainers"]) == ["init-mysql", "donor", "clone-mysql"]
+    assert names(pod["initContainers"]) == ["init-mysql", "donor", *clone_step(flavor)]
     # MariaDB's backup listener serves clones, whether or not backups are scheduled.
     assert names(pod["containers"]) == ["mysql", *(["backup"] if flavor == "mariadb" else []), "agent"]
 
@@ -69,11 +74,11 @@ def test_a_schedule_makes_one_cron_job_that_never_runs_two_backups_at_once(rende
 
 
 def test_the_job_copies_rclone_from_the_pinned_image_and_streams_in_the_backup_image(rendered):
-    pod = job_pod(rendered(**SCHEDULED))
+    pod = job_pod(rendered(**SCHEDULED, backupImage="registry.example.com/backup:1.2.3"))
     [tools, backup] = pod["initContainers"]
     assert tools["image"] == "rclone/rclone:1.75.2"
     assert tools["command"] == ["cp", "/usr/local/bin/rclone", "/opt/mysql-cluster-tools/rclone"]
-    assert backup["image"] == container(find(rendered(**SCHEDULED), "StatefulSet"), "clone-mysql")["image"]
+    assert backup["image"] == "registry.example.com/backup:1.2.3"
     assert backup["terminationMessagePolicy"] == "FallbackToLogsOnError"
 
 
@@ -185,10 +190,10 @@ def test_without_a_backup_target_the_agent_archives_nothing_and_reaches_no_targe
     assert not {"tools", "backup-key", "target-credentials"} & {m["name"] for m in agent["volumeMounts"]}
 
 
-def test_a_restore_runs_after_the_clone_step_and_before_the_server(rendered):
+def test_a_restore_runs_after_the_clone_step_and_before_the_server(rendered, flavor):
     pod = find(rendered(**S3, restoreFrom="latest"), "StatefulSet")["spec"]["template"]["spec"]
     assert names(pod["initContainers"]) == [
-        "init-mysql", "donor", "clone-mysql", "rclone-tools", "restore-plan", "restore", "replay-plan", "restore-replay"]
+        "init-mysql", "donor", *clone_step(flavor), "rclone-tools", "restore-plan", "restore", "replay-plan", "restore-replay"]
 
 
 def test_a_restore_from_another_prefix_reads_that_prefix_of_the_same_target(rendered):

@@ -11,6 +11,8 @@ from .conftest import container, find
 
 DONOR_DIR = "/run/donor"
 SECRETS_DIR = "/etc/mysql-cluster/secrets"
+# MariaDB's pods have the clone-mysql init container; MySQL's agent clones into its server.
+MARIADB = {"flavor": "mariadb", "version": "11.8"}
 
 
 def statefulset(rendered, **config: Any) -> dict[str, Any]:
@@ -27,7 +29,7 @@ def env(container_: dict[str, Any]) -> dict[str, str]:
 
 
 def test_the_donor_is_chosen_by_the_agents_code_right_before_the_clone(rendered):
-    spec = statefulset(rendered)["spec"]["template"]["spec"]
+    spec = statefulset(rendered, **MARIADB)["spec"]["template"]["spec"]
     names = [c["name"] for c in spec["initContainers"]]
     assert names.index("donor") + 1 == names.index("clone-mysql")
     donor = container(statefulset(rendered), "donor")
@@ -41,7 +43,7 @@ def test_the_choice_lives_in_a_small_memory_volume(rendered):
 
 
 def test_the_agent_writes_the_choice_and_the_clone_and_the_rebuild_only_read_it(rendered):
-    pods = statefulset(rendered)
+    pods = statefulset(rendered, **MARIADB)
     writes = {"donor": None, "agent": None}
     reads = {"clone-mysql": True, "mysql": True}
     for name, read_only in {**writes, **reads}.items():
@@ -51,13 +53,20 @@ def test_the_agent_writes_the_choice_and_the_clone_and_the_rebuild_only_read_it(
 
 
 def test_the_donor_step_sees_the_data_volume_read_only_and_the_topology(rendered):
-    donor = container(statefulset(rendered), "donor")
+    donor = container(statefulset(rendered, **MARIADB), "donor")
     assert mount(donor, "data") == {"name": "data", "mountPath": "/data", "readOnly": True}
     assert mount(donor, "topology") is not None
 
 
+def test_on_mysql_the_donor_step_may_write_the_clone_mark_for_the_agent(rendered):
+    spec = statefulset(rendered, flavor="mysql", version="9.7")["spec"]["template"]["spec"]
+    assert "clone-mysql" not in [c["name"] for c in spec["initContainers"]]
+    donor = container(statefulset(rendered, flavor="mysql", version="9.7"), "donor")
+    assert mount(donor, "data") == {"name": "data", "mountPath": "/data"}
+
+
 def test_the_donor_step_asks_the_peers_agents_on_the_agent_port_with_the_clones_attempts(rendered):
-    pods = statefulset(rendered)
+    pods = statefulset(rendered, **MARIADB)
     donor = env(container(pods, "donor"))
     assert donor["AGENT_PORT"] == env(container(pods, "agent"))["AGENT_PORT"]
     assert donor["CLONE_ATTEMPTS"] == env(container(pods, "clone-mysql"))["CLONE_ATTEMPTS"]
@@ -92,4 +101,4 @@ def test_the_donor_step_holds_no_password_of_the_clusters_secrets(rendered, conf
 
 
 def test_the_clone_no_longer_reads_the_topology(rendered):
-    assert mount(container(statefulset(rendered), "clone-mysql"), "topology") is None
+    assert mount(container(statefulset(rendered, **MARIADB), "clone-mysql"), "topology") is None

@@ -22,9 +22,25 @@ CUSTOM = {**ORDERS, **RESOURCES, "clusterDomain": "k8s.example.com", "replicas":
           "storageSize": "100Gi", "storageClass": "premium-rwo", "appUser": "shop_rw",
           "appDatabase": "shop", "maxReplicationLagSeconds": "12", "antiAffinity": "required",
           "zoneSpread": "true"}
-CONTAINERS = ["init-mysql", "clone-mysql", "mysql"]  # every flavor's that run the scripts
+CONTAINERS = ["init-mysql", "clone-mysql", "mysql"]  # the containers that run the scripts
 BACKUP_SIDE = ["init-mysql", "clone-mysql"]  # sized by the backup* keys, and MariaDB's backup
 MARIADB = {"flavor": "mariadb"}
+
+
+def flavor_of(name: str, config: dict[str, str] | None = None) -> dict[str, str]:
+    """`config` for a stack whose pods have the container `name`: clone-mysql is MariaDB's only
+    (a MySQL pod's agent clones into its server), on MariaDB's default images."""
+    config = dict(config or {})
+    if name == "clone-mysql":
+        config.update(MARIADB, serverImage="", backupImage="")
+    return config
+
+
+def present(sts: dict[str, Any]) -> list[str]:
+    """The containers of CONTAINERS that the StatefulSet's pods have."""
+    spec = sts["spec"]["template"]["spec"]
+    names = {c["name"] for c in spec["initContainers"] + spec["containers"]}
+    return [name for name in CONTAINERS if name in names]
 
 
 def statefulset(rendered, **config: Any) -> dict[str, Any]:
@@ -65,8 +81,11 @@ def test_scaling_in_deletes_the_removed_replicas_volume_but_deleting_the_cluster
 
 def test_pod_initialises_then_clones_then_runs_server_and_agent(rendered):
     spec = pod_spec(rendered)
-    assert [c["name"] for c in spec["initContainers"]] == ["init-mysql", "donor", "clone-mysql"]
+    # MySQL: the agent clones into the running server (mysql_cluster_agent/mysql_clone.py).
+    assert [c["name"] for c in spec["initContainers"]] == ["init-mysql", "donor"]
     assert [c["name"] for c in spec["containers"]] == ["mysql", "agent"]
+    mariadb = pod_spec(rendered, **MARIADB)
+    assert [c["name"] for c in mariadb["initContainers"]] == ["init-mysql", "donor", "clone-mysql"]
 
 
 def test_a_mariadb_pod_also_runs_the_backup_listener_its_peers_clone_from(rendered):
@@ -78,7 +97,7 @@ def test_a_mariadb_pod_also_runs_the_backup_listener_its_peers_clone_from(render
 
 
 @pytest.mark.parametrize("name, script, config", [("init-mysql", "init-config.sh", {}),
-                                                  ("clone-mysql", "clone.sh", {}),
+                                                  ("clone-mysql", "clone.sh", MARIADB),
                                                   ("backup", "sidecar.sh", MARIADB)])
 def test_helper_containers_run_their_script_from_the_scripts_mount(rendered, name, script, config):
     assert container(statefulset(rendered, **config), name)["command"] == [
@@ -140,7 +159,7 @@ def test_the_liveness_probe_pings_over_the_servers_socket(rendered):
 @pytest.mark.parametrize("name", CONTAINERS)
 def test_every_container_mounts_the_scripts_read_only(rendered, name):
     assert {"name": "scripts", "mountPath": "/opt/mysql-cluster/scripts", "readOnly": True} in \
-        container(statefulset(rendered), name)["volumeMounts"]
+        container(statefulset(rendered, **flavor_of(name)), name)["volumeMounts"]
 
 
 # The scripts and the agent live in their ConfigMaps, not inlined in commands; what remains is each
@@ -175,12 +194,14 @@ DEFAULT_IMAGES = {
 def test_default_images_match_the_server_and_its_version(rendered, flavor, version):
     sts = statefulset(rendered, **server_config(flavor, version))
     server_image, backup_image = DEFAULT_IMAGES[f"{flavor}-{version}"]
-    images = {name: container(sts, name)["image"] for name in CONTAINERS}
+    images = {name: container(sts, name)["image"] for name in present(sts)}
     assert images["init-mysql"] == images["mysql"]
     assert images["mysql"].startswith(server_image)
-    assert images["clone-mysql"].startswith(backup_image)
     if flavor == "mariadb":
+        assert images["clone-mysql"].startswith(backup_image)
         assert container(sts, "backup")["image"] == images["clone-mysql"]
+    else:
+        assert "clone-mysql" not in images
 
 
 @pytest.mark.parametrize("flavor, version", SERVERS, ids=SERVER_IDS)
@@ -188,7 +209,7 @@ def test_default_images_are_pinned_to_exact_releases_not_moving_tags(rendered, f
     # A minor-line tag (mysql:8.4, percona-xtrabackup:8.4) moves: the next pod restart would
     # run another release than the one that was tested and previewed.
     sts = statefulset(rendered, **server_config(flavor, version))
-    tags = {container(sts, name)["image"].rsplit(":", 1)[1] for name in CONTAINERS}
+    tags = {container(sts, name)["image"].rsplit(":", 1)[1] for name in present(sts)}
     assert [tag for tag in tags if not re.fullmatch(r"\d+\.\d+\.\d+(-[\d.]+)?", tag)] == []
 
 
@@ -200,10 +221,11 @@ def test_default_version_is_the_newest_long_term_line_of_the_flavor(rendered):
 
 def test_configured_images_replace_the_defaults(rendered):
     sts = statefulset(rendered, **CUSTOM)
-    assert {name: container(sts, name)["image"] for name in CONTAINERS} == {
+    assert {name: container(sts, name)["image"] for name in present(sts)} == {
         "init-mysql": "registry.example.com/mysql:8.4.6",
-        "mysql": "registry.example.com/mysql:8.4.6",
-        "clone-mysql": "registry.example.com/xtrabackup:8.4.0-4"}
+        "mysql": "registry.example.com/mysql:8.4.6"}
+    mariadb = statefulset(rendered, **MARIADB, backupImage="registry.example.com/mariadb:11.8.9")
+    assert container(mariadb, "clone-mysql")["image"] == "registry.example.com/mariadb:11.8.9"
 
 
 def test_server_container_is_sized_by_the_server_keys(rendered):
@@ -211,7 +233,7 @@ def test_server_container_is_sized_by_the_server_keys(rendered):
         "requests": {"cpu": "1500m", "memory": "3Gi"}, "limits": {"cpu": "3", "memory": "6Gi"}}
 
 
-@pytest.mark.parametrize("name, config", [(name, CUSTOM) for name in BACKUP_SIDE]
+@pytest.mark.parametrize("name, config", [(name, flavor_of(name, CUSTOM)) for name in BACKUP_SIDE]
                          + [("backup", {**CUSTOM, **MARIADB, "serverImage": "", "backupImage": ""})])
 def test_backup_and_init_containers_are_sized_by_the_backup_keys(rendered, name, config):
     assert container(statefulset(rendered, **config), name)["resources"] == {
@@ -220,7 +242,7 @@ def test_backup_and_init_containers_are_sized_by_the_backup_keys(rendered, name,
 
 @pytest.mark.parametrize("name", CONTAINERS)
 def test_empty_cpu_limits_leave_cpu_unlimited(rendered, name):
-    limits = container(statefulset(rendered, serverCpuLimit="", backupCpuLimit=""), name)[
+    limits = container(statefulset(rendered, serverCpuLimit="", backupCpuLimit="", **flavor_of(name)), name)[
         "resources"]["limits"]
     assert "cpu" not in limits and "memory" in limits
 
@@ -239,7 +261,7 @@ def test_no_storage_class_leaves_the_clusters_default_class(rendered):
 
 @pytest.mark.parametrize("name", CONTAINERS)
 def test_every_container_learns_the_cluster_names_from_its_environment(rendered, name):
-    variables = env(container(statefulset(rendered, **CUSTOM), name))
+    variables = env(container(statefulset(rendered, **flavor_of(name, CUSTOM)), name))
     assert {key: variables[key] for key in ("STATEFULSET_NAME", "HEADLESS_SERVICE",
                                             "CLUSTER_NAMESPACE", "CLUSTER_DOMAIN", "POD_NAME")} \
         == {"STATEFULSET_NAME": "orders", "HEADLESS_SERVICE": "orders",
@@ -251,7 +273,7 @@ def test_every_container_learns_the_cluster_names_from_its_environment(rendered,
 def test_every_container_knows_the_server_flavor_and_version(rendered, flavor, version):
     sts = statefulset(rendered, **server_config(flavor, version))
     assert {(env(container(sts, name))["DB_FLAVOR"], env(container(sts, name))["DB_VERSION"])
-            for name in CONTAINERS} == {(flavor, version)}
+            for name in present(sts)} == {(flavor, version)}
 
 
 def test_application_user_database_and_lag_limit_reach_the_scripts(rendered):

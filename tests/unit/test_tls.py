@@ -95,7 +95,7 @@ def test_the_private_key_is_a_pulumi_secret():
 
 
 @pytest.mark.parametrize(("flavor", "containers"), [
-    ("mysql", ["donor", "clone-mysql", "mysql", "agent"]),
+    ("mysql", ["donor", "mysql", "agent"]),  # its agent clones: no clone-mysql
     ("mariadb", ["donor", "clone-mysql", "mysql", "backup", "agent"])])  # MariaDB's backup listener
 def test_server_clone_backup_listener_and_agent_read_the_certificate_from_the_secret_readable_by_their_group(
         rendered, flavor, containers):
@@ -176,13 +176,14 @@ def test_no_custom_resource_unless_cert_manager_is_chosen(rendered, source):
     assert [m["kind"] for m in rendered(**config) if m["apiVersion"] == "cert-manager.io/v1"] == []
 
 
-def test_tls_none_leaves_every_part_in_plain_text(rendered):
-    manifests = rendered(tlsSource="none")
-    statefulset = find(manifests, "StatefulSet")
+@pytest.mark.parametrize("flavor", ["mysql", "mariadb"])
+def test_tls_none_leaves_every_part_in_plain_text(rendered, flavor):
+    manifests = rendered(tlsSource="none", flavor=flavor)
+    spec = find(manifests, "StatefulSet")["spec"]["template"]["spec"]
     assert ([m for m in manifests if m["metadata"]["name"] == "mysql-tls"], tls_volume(manifests),
             containers_mounting_tls(manifests)) == ([], [], [])
-    assert [v for c in ("clone-mysql", "mysql", "agent")
-            for v in container(statefulset, c)["env"] if v["name"] == "TLS_DIR"] == []
+    assert [v for c in spec["initContainers"] + spec["containers"]
+            for v in c.get("env", []) if v["name"] == "TLS_DIR"] == []
     assert [line for line in server_options(manifests) if line.startswith("ssl")] == []
 
 

@@ -166,12 +166,12 @@ def test_the_exporter_gets_its_option_file_and_the_ca_and_no_password_or_key_of_
     assert mounted(spec, "mysqld-exporter") == {TLS_DIR: ["ca.crt"], METRICS_DIR: ["my.cnf"]}
 
 
-def test_the_clone_gets_only_the_passwords_it_logs_in_with(rendered):
+def test_the_clone_container_logs_in_nowhere_and_gets_no_password(rendered):
     spec = pods(rendered)["StatefulSet"]
-    # MySQL's CLONE logs into the donor as the backup user (backup-clone.sh); clone.sh serves
-    # both flavors, so MariaDB's clone container holds that password too. The donor was chosen
-    # before (the donor init container asks the agents), so no replication password.
-    assert mounted(spec, "clone-mysql")[SECRETS_DIR] == ["backup-password"]
+    # MariaDB's clone receives a stream from the donor's listener (mutual TLS, no SQL login); the
+    # donor was chosen before (the donor init container asks the agents). MySQL's CLONE logs into
+    # the donor as the backup user from the agent, which holds that password already.
+    assert SECRETS_DIR not in mounted(spec, "clone-mysql")
 
 
 def test_the_backup_job_logs_into_no_server_and_gets_no_password(rendered):
