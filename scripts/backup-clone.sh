@@ -9,7 +9,7 @@
 # tar, and the end record (backup-stream-end.sh) follows the archive: a tar reader stops at the
 # archive's end and ignores what follows. The scratch volume holds one copy of the data
 # (backups.py sizes it). MariaDB's Job runs backup-job.sh alone and never holds the backup user's
-# password, which the clone logs in with. clone-plugin.sh sources this file for clone_into alone.
+# password, which the clone logs in with.
 set -euo pipefail
 # shellcheck source=offline-server.sh
 source "$(dirname "${BASH_SOURCE[0]}")/offline-server.sh"
@@ -131,7 +131,5 @@ clone_backup_stream() {
   rm -rf "$copy"
 }
 
-if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  # shellcheck source=backup-job.sh
-  source "$(dirname "${BASH_SOURCE[0]}")/backup-job.sh"
-fi
+# shellcheck source=backup-job.sh
+source "$(dirname "${BASH_SOURCE[0]}")/backup-job.sh"

@@ -169,11 +169,6 @@ role_taken_mark() {
   printf '%s\n' "$CLIENT_OPTIONS_DIR/role-taken"
 }
 
-# The coordinates a clone leaves when the copy carries its GTID state itself: MySQL's CLONE copies
-# gtid_executed with the data (and its clone_status has no GTID set for a clone into a DATA
-# DIRECTORY, seen on 9.7.4), so replication starts from the copy's own state by auto-position.
-# shellcheck disable=SC2034 # used by the scripts that source this file
-OWN_GTID_STATE=own-gtid-executed
 # The coordinates a clone leaves when the backup tool's info files, moved into the data directory
 # with the copy, say where it stands (the agent reads them: backup_info.py).
 # shellcheck disable=SC2034

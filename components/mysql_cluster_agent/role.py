@@ -15,9 +15,9 @@ from .dialect import Dialect, Flavor
 from .gtid import MariadbGtidState, MysqlGtidSet, parse_gtid
 from .local_server import Sql, SqlError
 
-# What a clone leaves in the pending coordinates file (scripts/lib.sh): OWN_GTID_STATE when the
-# copy carries its GTID state itself (MySQL's CLONE copies gtid_executed with the data),
-# BACKUP_INFO_STATE when the backup tool's info files in the data directory say where the copy
+# What a clone leaves in the pending coordinates file: OWN_GTID_STATE when the copy carries its
+# GTID state itself (MySQL's CLONE copies gtid_executed with the data; mysql_clone.py writes it),
+# BACKUP_INFO_STATE (scripts/lib.sh, for clone.sh) when the backup tool's info files in the data directory say where the copy
 # stands (MariaDB's streamed backup; backup_info.py reads them).
 OWN_GTID_STATE = "own-gtid-executed"
 BACKUP_INFO_STATE = "backup-info"
