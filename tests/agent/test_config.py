@@ -79,4 +79,4 @@ def test_the_donor_step_runs_without_the_socket_and_the_root_password(tmp_path: 
     result = subprocess.run([sys.executable, "-m", "mysql_cluster_agent", "donor"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "holds a database and is not being rebuilt; no donor needed" in result.stderr
+    assert "holds a database and is not being rebuilt or cloned; no donor needed" in result.stderr
