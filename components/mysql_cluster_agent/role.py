@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .backup_info import BackupInfoError, backup_coordinates
-from .dialect import Dialect, Flavor
+from .dialect import REPLICA_STATUS_RECEIVED_GTID_COLUMN, Dialect, Flavor
 from .gtid import MariadbGtidState, MysqlGtidSet, parse_gtid
 from .local_server import Sql, SqlError
 
@@ -79,6 +79,30 @@ def follow_statements(dialect: Dialect, host: str, replication: Replication,
     return [*((s, ()) for s in dialect.demote()),
             (dialect.stop_replica, ()), (dialect.reset_replica_all, ()), *gtid,
             source_statement(dialect, host, replication), (dialect.start_replica, ())]
+
+
+def received_gtid(sql: Sql, dialect: Dialect) -> str:
+    """What this replica has received from its source, applied or still in its relay log, as a
+    GTID position ("" without a replication channel)."""
+    status = sql.query(dialect.replica_status)
+    return text_of(status[0][REPLICA_STATUS_RECEIVED_GTID_COLUMN[dialect.flavor]] if status else None)
+
+
+def wait_applied(sql: Sql, dialect: Dialect, position: str, seconds: int) -> tuple[bool, str]:
+    """Whether this server applied `position` within `seconds`, and what the wait answered.
+    `sql`'s statements must be allowed to run longer than `seconds`."""
+    rows = sql.query(dialect.wait_for_gtid(), (position, seconds))
+    result = rows[0][0] if rows else None
+    return result is not None and str(result) == "0", text_of(result)
+
+
+def text_of(value: object) -> str:
+    """A value the server returned as text (MySQL prints a GTID set over several lines)."""
+    if value is None:
+        return ""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode().replace("\n", "")
+    return str(value).replace("\n", "")
 
 
 def clone_position_statements(dialect: Dialect, sql: Sql, position: str) -> list[Statement]:

@@ -15,13 +15,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .config import AgentConfig, ConfigProblem
-from .dialect import REPLICA_STATUS_RECEIVED_GTID_COLUMN, Dialect
+from .dialect import Dialect
 from .gtid import parse_gtid
 from .local_server import LocalServer, Sql, SqlError
-from .role import Replication, RoleError, follow_statements, promote_statements, run
+from .role import (
+    Replication,
+    RoleError,
+    follow_statements,
+    promote_statements,
+    received_gtid,
+    run,
+    text_of,
+    wait_applied,
+)
 from .role_auth import RefusedRequest, RequestVerifier, read_key
 
 ROLE_PREFIX = "/v1/role/"
@@ -36,6 +45,7 @@ _SLACK_SECONDS = 10
 _MAX_ORDINAL = 9999
 
 Answer = tuple[HTTPStatus, dict[str, object]]
+T = TypeVar("T")
 Log = Callable[[str], None]
 
 
@@ -77,10 +87,10 @@ class RoleActions:
         finally:
             session.close()
 
-    def _query(self, seconds: float, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def _read(self, seconds: float, read: Callable[[Session], T]) -> T:
         session = self.connect(seconds)
         try:
-            return session.query(sql, args)
+            return read(session)
         finally:
             session.close()
 
@@ -95,11 +105,11 @@ class RoleActions:
     def position(self, body: Mapping[str, object]) -> dict[str, object]:
         """The GTID position a new primary must have applied (what this server logged), and
         its whole GTID state."""
-        rows = self._query(_SLACK_SECONDS, f"SELECT {self.dialect.gtid_position_expression}, "
-                                           f"{self.dialect.gtid_state_expression}")
+        rows = self._read(_SLACK_SECONDS, lambda session: session.query(
+            f"SELECT {self.dialect.gtid_position_expression}, {self.dialect.gtid_state_expression}"))
         position, state = rows[0]
         # MySQL prints a GTID set over several lines.
-        return {"position": _text(position).replace("\n", ""), "gtid_state": _text(state).replace("\n", "")}
+        return {"position": text_of(position), "gtid_state": text_of(state)}
 
     def wait(self, body: Mapping[str, object]) -> dict[str, object]:
         """Whether this server applied `position` within `seconds`."""
@@ -111,9 +121,9 @@ class RoleActions:
             wanted = str(parse_gtid(self.dialect.flavor, position))
         except ValueError as error:
             raise BadRequest(f"position: {error}") from None
-        rows = self._query(seconds + _SLACK_SECONDS, self.dialect.wait_for_gtid(), (wanted, seconds))
-        result = rows[0][0] if rows else None
-        return {"applied": result is not None and str(result) == "0", "result": _text(result)}
+        applied, result = self._read(seconds + _SLACK_SECONDS,
+                                     lambda session: wait_applied(session, self.dialect, wanted, seconds))
+        return {"applied": applied, "result": result}
 
     def follow(self, body: Mapping[str, object]) -> dict[str, object]:
         """Read-only, replicating from pod `source` by GTID."""
@@ -131,21 +141,11 @@ class RoleActions:
             raise BadRequest("io_thread_only must be true or false")
         stop = self.dialect.stop_replica + (" IO_THREAD" if io_thread_only else "")
         self._run(_SLACK_SECONDS * 3, [(stop, ())])
-        status = self._query(_SLACK_SECONDS, self.dialect.replica_status)
-        received = status[0][REPLICA_STATUS_RECEIVED_GTID_COLUMN[self.dialect.flavor]] if status else None
-        return {"received": _text(received).replace("\n", "")}
+        return {"received": self._read(_SLACK_SECONDS, lambda session: received_gtid(session, self.dialect))}
 
     def promote(self, body: Mapping[str, object]) -> dict[str, object]:
         self._run(_SLACK_SECONDS * 3, promote_statements(self.dialect))
         return {}
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode()
-    return str(value)
 
 
 class RoleRequests:

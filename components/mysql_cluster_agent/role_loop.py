@@ -25,7 +25,7 @@ from .accounts import (
     read_secret,
 )
 from .config import AgentConfig, ConfigProblem, TlsFiles
-from .decide import Action, Follow, Promote, Rebuild, Stay, decide
+from .decide import Action, FailOver, Follow, Promote, Rebuild, Stay, decide
 from .dialect import Dialect
 from .donor import Donors, choose_donors, write_choice
 from .gather import AskPeers, Gathered, gather
@@ -41,8 +41,10 @@ from .role import (
     clone_position_statements,
     follow_statements,
     promote_statements,
+    received_gtid,
     run,
     start_rebuild,
+    wait_applied,
 )
 from .state import ClusterView
 from .tls_reload import CertificateKeeper
@@ -52,6 +54,10 @@ Log = Callable[[str], None]
 REPEAT_SECONDS = 60
 # How long a server asked to shut down for a rebuild may take to stop.
 SHUTDOWN_SECONDS = 300
+# How long a failover's candidate waits for its relay log to be applied in one look: within the
+# local connection's statement timeout (local_server.STATEMENT_TIMEOUT_SECONDS); the next look
+# waits again.
+FAILOVER_CATCH_UP_SECONDS = 20
 # The mark's name in CLIENT_OPTIONS_DIR (RoleSettings.role_taken_mark; scripts/lib.sh).
 ROLE_TAKEN_MARK = "role-taken"
 
@@ -156,19 +162,16 @@ class RoleKeeper:
         return action
 
     def _act(self, view: ClusterView, action: Action) -> None:
-        dialect = self._settings.dialect
         if isinstance(action, Stay):
             if action.why:
                 self._say(action.why)
             return
         self._log(action.why)
         if isinstance(action, Promote):
-            self._log("becoming the primary")
-            run(self._sql, promote_statements(dialect), self._log)
-            self._log("making sure the cluster's accounts exist with current passwords")
-            statements = accounts_sql(self._settings.accounts, self._settings.passwords())
-            for text, args in statements:
-                self._sql.execute(text, args)  # never logged: they carry passwords
+            self._promote()
+        elif isinstance(action, FailOver):
+            if not self._fail_over():
+                return
         elif isinstance(action, Follow):
             self._follow(view, action.source)
         elif isinstance(action, Rebuild):
@@ -177,6 +180,42 @@ class RoleKeeper:
                           self._log)
             return
         self.role_given_at = view.me.started_at
+
+    def _promote(self) -> None:
+        self._log("becoming the primary")
+        run(self._sql, promote_statements(self._settings.dialect), self._log)
+        self._log("making sure the cluster's accounts exist with current passwords")
+        statements = accounts_sql(self._settings.accounts, self._settings.passwords())
+        for text, args in statements:
+            self._sql.execute(text, args)  # never logged: they carry passwords
+
+    def _fail_over(self) -> bool:
+        """Promotes this replica in place of the lost primary (decide.FailOver): it stops
+        receiving, applies what it received, looks at the cluster again and is promoted only if
+        the failover still stands (a peer may have become writable or more advanced meanwhile).
+        Otherwise it receives again, and the next look decides anew. Whether it was promoted."""
+        dialect = self._settings.dialect
+        run(self._sql, [(f"{dialect.stop_replica} IO_THREAD", ())], self._log)
+        received = received_gtid(self._sql, dialect)
+        if received:
+            self._log(f"failover: applying what this replica received, up to {received} (at most "
+                      f"{FAILOVER_CATCH_UP_SECONDS}s in this look)")
+            applied, result = wait_applied(self._sql, dialect, received, FAILOVER_CATCH_UP_SECONDS)
+            if not applied:
+                self._log(f"failover: this replica has not applied what it received within "
+                          f"{FAILOVER_CATCH_UP_SECONDS}s (the wait answered {result!r}); not promoted yet, the next "
+                          "look waits again")
+                run(self._sql, [(dialect.start_replica, ())], self._log)
+                return False
+        again = decide(self._look(self.role_given_at).view)
+        if not isinstance(again, FailOver):
+            self._log(f"failover called off: looking again, {again.situation.value}"
+                      + (f" ({again.why})" if again.why else "") + "; this replica receives again")
+            run(self._sql, [(dialect.start_replica, ())], self._log)
+            return False
+        self._promote()
+        self._log("failover done: this pod is the primary; the other pods follow it when they next look")
+        return True
 
     def _follow(self, view: ClusterView, source: int) -> None:
         """Replication runs from the primary by GTID. A fresh clone's position is applied once,

@@ -56,3 +56,10 @@ def test_the_command_line_names_its_commands_when_given_another():
     result = subprocess.run([sys.executable, "-m", "mysql_cluster_agent", "promote"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stderr.startswith("usage: python3 -m mysql_cluster_agent")
+
+
+def test_automatic_failover_is_off_while_the_topology_has_no_grace_period(tmp_path):
+    config = read_config({**ENV, "TOPOLOGY_DIR": str(tmp_path)})
+    assert config.failover_grace_seconds() == 0
+    (tmp_path / "failover-grace-seconds").write_text("45")
+    assert config.failover_grace_seconds() == 45
