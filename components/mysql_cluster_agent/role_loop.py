@@ -32,6 +32,7 @@ from .gather import AskPeers, Gathered, gather
 from .heartbeat import set_up_heartbeat
 from .local_server import Sql, SqlError
 from .peers import peer_ordinals
+from .primary_port import PrimaryRoute, writable_host
 from .role import (
     OWN_GTID_STATE,
     RebuildPaths,
@@ -78,6 +79,8 @@ class RoleSettings:
     # may have to serve as a donor.
     donor_dir: Path
     max_lag_seconds: int
+    # The port where the agent forwards connections to the writable server (primary_port.py).
+    primary_port: int
     # The pod's certificate files, which the server is kept on (tls_reload.py); None: no TLS.
     tls: TlsFiles | None = None
 
@@ -125,6 +128,7 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
         tls=config.tls,
         donor_dir=Path(_env(env, "DONOR_DIR")),
         max_lag_seconds=_number(env, "MAX_REPLICATION_LAG_SECONDS"),
+        primary_port=_number(env, "PRIMARY_PORT"),
     )
 
 
@@ -132,12 +136,13 @@ class RoleKeeper:
     """Gives this pod's server its role and keeps it, one look at a time (step)."""
 
     def __init__(self, sql: Sql, settings: RoleSettings, look: Callable[[int | None], Gathered], log: Log,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, route: PrimaryRoute | None = None) -> None:
         self._sql = sql
         self._settings = settings
         self._look = look
         self._log = log
         self._clock = clock
+        self._route = route
         # When the server that was given its role started (None: no role given yet).
         self.role_given_at: int | None = None
         self._said: dict[str, float] = {}
@@ -155,6 +160,8 @@ class RoleKeeper:
             set_up_heartbeat(self._sql, self._settings.dialect)
         action = decide(view)
         self._act(view, action)
+        if self._route is not None:
+            self._route.set(writable_host(view))
         if self.role_given_at is not None and not isinstance(action, Rebuild):
             if self._certificate is not None:
                 self._certificate.look(view.me.started_at)
@@ -315,10 +322,10 @@ def wait_for_server(sql: Sql, stop: threading.Event, log: Log) -> None:
 
 
 def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: AskPeers, stop: threading.Event,
-                  log: Log, lock: threading.Lock) -> None:
+                  log: Log, lock: threading.Lock, route: PrimaryRoute) -> None:
     """The agent's role loop, until `stop` is set. It holds `lock` while it looks and acts, the
     lock the role endpoints hold (role_api.py): a switchover Job's request and the pod's own look
-    never interleave on this server."""
+    never interleave on this server. Every look tells `route` where the writable server is."""
     settings.role_taken_mark.unlink(missing_ok=True)
     while not stop.is_set():
         wait_for_server(sql, stop, log)
@@ -333,7 +340,7 @@ def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: As
     def look(role_given_at: int | None) -> Gathered:
         return gather(config, sql, settings.dialect, ask, role_given_at, time.time_ns() // 1000)
 
-    keeper = RoleKeeper(sql, settings, look, log)
+    keeper = RoleKeeper(sql, settings, look, log, route=route)
     while not stop.is_set():
         try:
             with lock:

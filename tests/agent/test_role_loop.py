@@ -20,6 +20,7 @@ from mysql_cluster_agent.role_loop import (
     role_settings,
     wait_for_server,
 )
+from mysql_cluster_agent.primary_port import PrimaryRoute
 from mysql_cluster_agent.state import ClusterView, LocalState, ServerState
 
 from .fake_sql import FakeSql
@@ -39,7 +40,8 @@ def settings(tmp_path: Path, flavor: Flavor = Flavor.MARIADB, tls: TlsFiles | No
         accounts=ClusterAccounts(flavor=flavor, replication_user="replicator", backup_user="backup",
                                  app_user="app", app_database="app", tls=False),
         passwords=lambda: Passwords(replication="repl-s3cret", backup="b", app=SECRET),
-        role_taken_mark=tmp_path / "role-taken", donor_dir=donor_dir(tmp_path), max_lag_seconds=10, tls=tls)
+        role_taken_mark=tmp_path / "role-taken", donor_dir=donor_dir(tmp_path), max_lag_seconds=10, primary_port=3310,
+        tls=tls)
 
 
 def donor_dir(tmp_path: Path) -> Path:
@@ -348,3 +350,11 @@ def test_a_failover_is_called_off_when_the_second_look_finds_a_peer_more_advance
     roles.step()
     assert "SET GLOBAL read_only = 0" not in sql.statements
     assert any("pod 2 holds every transaction" in line for line in logged if line.startswith("failover called off"))
+
+
+def test_every_look_tells_the_primary_port_where_the_writable_server_is(tmp_path: Path) -> None:
+    route = PrimaryRoute()
+    roles = RoleKeeper(FakeSql(), settings(tmp_path), Looks(state(1, source=0), state(0, writable=True)),
+                       lambda line: None, clock=lambda: float(NOW), route=route)
+    roles.step()
+    assert route.host() == "db-0.db"

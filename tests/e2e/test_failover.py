@@ -1,8 +1,8 @@
 """Automatic failover (automaticFailover): with it on, losing the primary's pod makes the most
-advanced replica the writable primary within the bound below, the other replica follows it, no
-write acknowledged and replicated before the loss is lost, and the old pod, back, becomes its
-replica (rebuilt when it holds a transaction it never sent, such as its last heartbeat). With it
-off, nobody fails over."""
+advanced replica the writable primary within the bound below, writes through the primary Service
+(the agents' primary port) succeed again, the other replica follows it, no write acknowledged and
+replicated before the loss is lost, and the old pod, back, becomes its replica (rebuilt when it
+holds a transaction it never sent, such as its last heartbeat). With it off, nobody fails over."""
 
 import time
 
@@ -20,6 +20,8 @@ GRACE = 10
 # applied (at most 20 s), plus each look's wait for the peers' answers. Generous, so that it
 # holds on a busy two-core machine.
 FAILOVER_BOUND = GRACE + 60
+# Then every agent forwards the primary Service's connections to it from its next look (5 s).
+ROUTE_BOUND = FAILOVER_BOUND + 10
 
 
 def writable(harness, pods: list[str]) -> list[str]:
@@ -50,6 +52,8 @@ def test_a_lost_primary_is_replaced_by_the_most_advanced_replica_and_returns_as_
 
     harness.stop_pod("mysql-0", grace_seconds=0)
     lost = time.monotonic()
+    # An application that keeps writing through the primary Service meanwhile.
+    writer = client.writer("mysql-primary", first=acknowledged[-1] + 1)
     harness.wait_until(lambda: writable(harness, ["mysql-1", "mysql-2"]) != [], FAILOVER_BOUND,
                        "a replica writable after the primary's loss")
     took = time.monotonic() - lost
@@ -59,25 +63,25 @@ def test_a_lost_primary_is_replaced_by_the_most_advanced_replica_and_returns_as_
     assert "FAILOVER: pod 0, the last primary, has been silent for" in log
     assert "failover done: this pod is the primary" in log
     cluster.primary = "mysql-1"
+    # The agents forward the primary Service's connections to it from their next look on.
+    harness.wait_until(lambda: len(writer.acked) > 5, lost + ROUTE_BOUND - time.monotonic(),
+                       "writes through the primary Service again")
+    writes_again = writer.acked[0][0] - lost
     harness.wait_until(lambda: cluster.source_host("mysql-2") == harness.dns_name("mysql-1"), 30,
                        "mysql-2 replicating from mysql-1")
-
-    # The primary Service follows once the move is confirmed in the stack's config: the
-    # switchover Job finds pod 1 the primary already.
-    harness.apply(cluster.render(primaryOrdinal=1))
-    writer = client.writer("mysql-primary", first=acknowledged[-1] + 1)
-    again = time.monotonic()
-    harness.wait_until(lambda: writer.acked and writer.acked[-1][0] > again, 30,
-                       "writes through the primary Service to mysql-1")
-    acknowledged += writer.stop()
 
     harness.resume_pod("mysql-0", timeout=240)
     harness.wait_until(lambda: cluster.source_host("mysql-0") == harness.dns_name("mysql-1"), 120,
                        "mysql-0 back as a replica of mysql-1")
     assert writable(harness, PODS) == ["mysql-1"]
+    # Through whichever pod the Service picks, mysql-0 included, writes reach mysql-1.
+    back = time.monotonic()
+    harness.wait_until(lambda: writer.acked[-1][0] > back, 30, "writes through the primary Service")
+    acknowledged += writer.stop()
     cluster.wait_caught_up()
     cluster.assert_every_pod_holds(acknowledged)
-    print(f"failover: mysql-1 writable {took:.1f} s after mysql-0 was killed (bound {FAILOVER_BOUND} s, "
+    print(f"failover: mysql-1 writable {took:.1f} s and writes through the primary Service again "
+          f"{writes_again:.1f} s after mysql-0 was killed (bounds {FAILOVER_BOUND} s and {ROUTE_BOUND} s, "
           f"grace {GRACE} s)")
 
 
