@@ -42,6 +42,8 @@ class Situation(enum.Enum):
     FAILOVER_TO_PEER = "the primary is lost and a peer is the most advanced: it becomes the primary"
     FAILOVER_NO_QUORUM = "the primary is silent but too few pods answer to agree that it is lost"
     FAILOVER_DIVERGED = "the primary is lost and no pod holds every transaction the others hold"
+    STEP_DOWN_TO_MAJORITY = "another writable pod is the one the other pods follow: this server steps down"
+    MAJORITY_FOLLOWS_THIS_POD = "another pod is writable too, but the other pods follow this one"
     # Either.
     TWO_PRIMARIES = "this server and a peer are both writable, and the peer is not the designated primary"
     SPLIT_PEERS = "several peers are writable"
@@ -103,6 +105,8 @@ def decide(view: ClusterView) -> Action:
 def _role_at_start(view: ClusterView, writable: int | None) -> Action:
     me = view.me.server
     if writable is not None:
+        if not me.read_only and view.failover_grace_micros:
+            return _two_primaries_after_failover(view, writable)
         if not me.read_only and writable != view.designated_primary:
             return _two_primaries(view, writable)
         return _follow_or_rebuild(view, writable, Situation.WRITABLE_PEER,
@@ -145,6 +149,8 @@ def _role_watch(view: ClusterView, writable: int | None) -> Action:
             return Stay(Situation.STEADY_PRIMARY)
         return _no_writable_pod(view)
     if not me.read_only:
+        if view.failover_grace_micros:
+            return _two_primaries_after_failover(view, writable)
         if writable != view.designated_primary:
             return _two_primaries(view, writable)
         return _follow_or_rebuild(view, writable, Situation.STEP_DOWN,
@@ -176,6 +182,24 @@ def _promote_unless_peer_ahead(view: ClusterView, situation: Situation, why: str
                         f"pod {peer.ordinal} holds transactions this server lacks; not becoming the primary. "
                         f"Move the primary there (primaryOrdinal={peer.ordinal}) or see docs/operations.md")
     return Promote(situation, why)
+
+
+def _two_primaries_after_failover(view: ClusterView, writable: int) -> Action:
+    """With automatic failover the topology may still name a primary that was failed over from:
+    of two writable servers, the one the other pods follow (the writer of the heartbeats they
+    apply) stays, and the other, an old primary that was cut off, steps down (rebuilt if it took
+    writes meanwhile). A tie is left to a human."""
+    mine = sum(1 for peer in view.answered if peer.read_only and peer.heartbeat_writer == view.ordinal)
+    theirs = sum(1 for peer in view.answered if peer.read_only and peer.heartbeat_writer == writable)
+    if theirs > mine:
+        return _follow_or_rebuild(view, writable, Situation.STEP_DOWN_TO_MAJORITY,
+                                  f"pod {writable} is writable too and {theirs} other pod(s) follow it, {mine} this one: "
+                                  "this server was failed over from, and steps down")
+    if mine > theirs:
+        return Stay(Situation.MAJORITY_FOLLOWS_THIS_POD,
+                    f"pod {writable} is writable too, but {mine} other pod(s) follow this one and {theirs} it: it "
+                    "steps down when its agent sees this")
+    return _two_primaries(view, writable)
 
 
 def _two_primaries(view: ClusterView, writable: int) -> Stay:
