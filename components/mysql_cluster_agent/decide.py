@@ -42,10 +42,9 @@ class Situation(enum.Enum):
     FAILOVER_TO_PEER = "the primary is lost and a peer is the most advanced: it becomes the primary"
     FAILOVER_NO_QUORUM = "the primary is silent but too few pods answer to agree that it is lost"
     FAILOVER_DIVERGED = "the primary is lost and no pod holds every transaction the others hold"
-    STEP_DOWN_TO_MAJORITY = "another writable pod is the one the other pods follow: this server steps down"
-    MAJORITY_FOLLOWS_THIS_POD = "another pod is writable too, but the other pods follow this one"
     # Either.
-    TWO_PRIMARIES = "this server and a peer are both writable, and the peer is not the designated primary"
+    TWO_PRIMARIES = ("this server and a peer are both writable, and the peer is not the designated primary (or "
+                     "automatic failover is on)")
     SPLIT_PEERS = "several peers are writable"
 
 
@@ -105,9 +104,7 @@ def decide(view: ClusterView) -> Action:
 def _role_at_start(view: ClusterView, writable: int | None) -> Action:
     me = view.me.server
     if writable is not None:
-        if not me.read_only and view.failover_grace_micros:
-            return _two_primaries_after_failover(view, writable)
-        if not me.read_only and writable != view.designated_primary:
+        if not me.read_only and (writable != view.designated_primary or view.failover_grace_micros):
             return _two_primaries(view, writable)
         return _follow_or_rebuild(view, writable, Situation.WRITABLE_PEER,
                                   f"pod {writable} is writable: it is the primary")
@@ -149,9 +146,7 @@ def _role_watch(view: ClusterView, writable: int | None) -> Action:
             return Stay(Situation.STEADY_PRIMARY)
         return _no_writable_pod(view)
     if not me.read_only:
-        if view.failover_grace_micros:
-            return _two_primaries_after_failover(view, writable)
-        if writable != view.designated_primary:
+        if writable != view.designated_primary or view.failover_grace_micros:
             return _two_primaries(view, writable)
         return _follow_or_rebuild(view, writable, Situation.STEP_DOWN,
                                   f"pod {writable} is writable and designated as the primary: this server steps down")
@@ -184,25 +179,9 @@ def _promote_unless_peer_ahead(view: ClusterView, situation: Situation, why: str
     return Promote(situation, why)
 
 
-def _two_primaries_after_failover(view: ClusterView, writable: int) -> Action:
-    """With automatic failover the topology may still name a primary that was failed over from:
-    of two writable servers, the one the other pods follow (the writer of the heartbeats they
-    apply) stays, and the other, an old primary that was cut off, steps down (rebuilt if it took
-    writes meanwhile). A tie is left to a human."""
-    mine = sum(1 for peer in view.answered if peer.read_only and peer.heartbeat_writer == view.ordinal)
-    theirs = sum(1 for peer in view.answered if peer.read_only and peer.heartbeat_writer == writable)
-    if theirs > mine:
-        return _follow_or_rebuild(view, writable, Situation.STEP_DOWN_TO_MAJORITY,
-                                  f"pod {writable} is writable too and {theirs} other pod(s) follow it, {mine} this one: "
-                                  "this server was failed over from, and steps down")
-    if mine > theirs:
-        return Stay(Situation.MAJORITY_FOLLOWS_THIS_POD,
-                    f"pod {writable} is writable too, but {mine} other pod(s) follow this one and {theirs} it: it "
-                    "steps down when its agent sees this")
-    return _two_primaries(view, writable)
-
-
 def _two_primaries(view: ClusterView, writable: int) -> Stay:
+    """With automatic failover the topology may still name the primary that was failed over
+    from, so it says nothing about which of two writable servers should stay: neither acts."""
     return Stay(Situation.TWO_PRIMARIES,
                 f"this server and pod {writable} are both writable and the topology names pod "
                 f"{view.designated_primary} as the primary; nobody acts on a split: make one read-only by hand "
