@@ -59,9 +59,10 @@ def test_a_lost_primary_is_replaced_by_the_most_advanced_replica_and_returns_as_
     took = time.monotonic() - lost
     # Both replicas hold the same transactions: the lower ordinal is chosen, and only it.
     assert writable(harness, ["mysql-1", "mysql-2"]) == ["mysql-1"]
-    log = harness.log("mysql-1", "agent")
-    assert "FAILOVER: pod 0, the last primary, has been silent for" in log
-    assert "failover done: this pod is the primary" in log
+    # Its agent logs the end once the accounts are made, just after the server became writable.
+    harness.wait_until(lambda: "failover done: this pod is the primary" in harness.log("mysql-1", "agent"), 10,
+                       "mysql-1's agent saying the failover is done")
+    assert "FAILOVER: pod 0, the last primary, has been silent for" in harness.log("mysql-1", "agent")
     cluster.primary = "mysql-1"
     # The agents forward the primary Service's connections to it from their next look on.
     harness.wait_until(lambda: len(writer.acked) > 5, lost + ROUTE_BOUND - time.monotonic(),
