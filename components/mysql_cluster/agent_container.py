@@ -6,7 +6,8 @@ emptyDir, and logs in as root with the password file: the one password it reads,
 pod's certificate and key and the CA with TLS (its port is HTTPS with mutual TLS then), and, with
 a backup target, the backup key and the target's keys for the binary log archive. It serves its
 server's state to the other pods' agents on AGENT_PORT, and the pod's readiness verdict, which
-the server container's readiness probe asks (pod_template.py), on READINESS_PORT.
+the server container's readiness probe asks (pod_template.py), on READINESS_PORT, and forwards
+connections on PRIMARY_PORT to the writable server.
 """
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ AGENT_PORT = 3308
 # (https://kubernetes.io/docs/concepts/services-networking/network-policies/).
 READINESS_PORT = 3309
 READINESS_PATH = "/ready"
+# Where the agent forwards connections to the writable server (mysql_cluster_agent/primary_port.py):
+# the primary Service's target with automaticFailover. Served whether or not, so that turning
+# failover on or off changes the Service only and restarts no pod.
+PRIMARY_PORT = 3310
+PRIMARY_PORT_NAME = "primary"
 # The server's socket directory (the run volume): the official images' socket is mysqld.sock
 # there (docker-library/mysql and mariadb; the socket option is reserved, user_server_options.py).
 SOCKET_DIR = "/var/run/mysqld"
@@ -99,6 +105,7 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
             env=cluster_env + [
                 _env("AGENT_PORT", AGENT_PORT),
                 _env("READINESS_PORT", READINESS_PORT),
+                _env("PRIMARY_PORT", PRIMARY_PORT),
                 _env("PRIMARY_DOWN_READ_SECONDS", pod.settings.primary_down_read_seconds),
                 _env("MYSQL_SOCKET", SOCKET),
                 # Named here, so the pod mounts this one file of the credentials (pod_spec.py).
@@ -108,7 +115,8 @@ def agent_container(pod: PodSettings, cluster_env: list[core.EnvVarArgs],
                 *metrics.env,
             ],
             ports=[core.ContainerPortArgs(name="agent", container_port=AGENT_PORT),
-                   core.ContainerPortArgs(name="readiness", container_port=READINESS_PORT), *metrics.ports],
+                   core.ContainerPortArgs(name="readiness", container_port=READINESS_PORT),
+                   core.ContainerPortArgs(name=PRIMARY_PORT_NAME, container_port=PRIMARY_PORT), *metrics.ports],
             volume_mounts=[
                 core.VolumeMountArgs(name="run", mount_path=SOCKET_DIR),
                 topology_mount(),

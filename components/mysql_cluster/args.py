@@ -162,6 +162,10 @@ class MySQLClusterArgs(TypedDict, total=False):
     """Ordinal of the pod that is the primary (takes writes). Changing it moves the primary: a switchover, or a failover when the old primary is unreachable (its unreplicated writes are then lost); see docs/operations.md. Default: `0`."""
     primary_down_read_seconds: pulumi.Input[int]
     """While the primary is down (not merely unreachable from one replica), replicas that were caught up keep receiving reads until its last heartbeat is this many seconds old; 0 takes them out at maxReplicationLagSeconds. Default: `300`."""
+    automatic_failover: pulumi.Input[bool]
+    """Let the pods' agents promote a replica by themselves when the primary has not answered for failoverGraceSeconds and a majority of the pods agree (the most advanced replica, lowest ordinal on a tie); what the old primary sent to no replica is lost (docs/operations.md#automatic-failover). Needs replicas 3 or more. Default: `false`."""
+    failover_grace_seconds: pulumi.Input[int]
+    """With automaticFailover, how long the primary's heartbeat may be silent on every answering pod before it is declared lost. Default: `30`."""
     tls_source: pulumi.Input[str]
     """Where the servers' TLS certificate comes from: self-signed (a CA the stack creates and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret (the Secret tlsSecret) or none (no TLS: clients, replication and clones in plain text). Default: `"self-signed"`."""
     tls_issuer: pulumi.Input[str]

@@ -16,6 +16,7 @@ from pulumi_kubernetes.policy import v1 as policy
 
 from . import monitoring
 from .agent_config_map import agent_config_map, agent_digest
+from .agent_container import PRIMARY_PORT_NAME
 from .args import MySQLClusterArgs
 from .backups import backup_cron_job, pod_additions
 from .dashboard import dashboard_config_map
@@ -163,13 +164,16 @@ class MySQLCluster(pulumi.ComponentResource):
         switchover = switchover_job(f"{name}-switchover", pod, pulumi.ResourceOptions(
             parent=self, depends_on=[statefulset]))
         switchover_network_policy(f"{name}-switchover-network-policy", pod, child)
+        # With automaticFailover the primary may move without `pulumi up`: the Service selects
+        # every pod and each pod's agent forwards to the writable server (PRIMARY_PORT).
         primary = self._client_service(
             f"{name}-primary",
             metadata(names.primary_service, settings.primary_service_annotations),
             settings.primary_service_type,
-            {**names.selector_labels,
-             "statefulset.kubernetes.io/pod-name": names.pod(settings.primary_ordinal)},
-            pulumi.ResourceOptions(parent=self, depends_on=[switchover]))
+            names.selector_labels if settings.automatic_failover else
+            {**names.selector_labels, "statefulset.kubernetes.io/pod-name": names.pod(settings.primary_ordinal)},
+            pulumi.ResourceOptions(parent=self, depends_on=[switchover]),
+            target_port=PRIMARY_PORT_NAME if settings.automatic_failover else "mysql")
         policy.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=metadata(names.cluster),
@@ -219,7 +223,8 @@ class MySQLCluster(pulumi.ComponentResource):
 
     @staticmethod
     def _client_service(resource_name: str, metadata: meta.ObjectMetaArgs, service_type: str,
-                        selector: dict[str, str], opts: pulumi.ResourceOptions) -> core.Service:
+                        selector: dict[str, str], opts: pulumi.ResourceOptions,
+                        target_port: str = "mysql") -> core.Service:
         return core.Service(
             resource_name,
             metadata=metadata,
@@ -227,7 +232,7 @@ class MySQLCluster(pulumi.ComponentResource):
                 # ClusterIP is the API's default: left out, existing Services see no change.
                 type=None if service_type == "ClusterIP" else service_type,
                 selector=selector,
-                ports=[core.ServicePortArgs(name="mysql", port=MYSQL_PORT, target_port="mysql")],
+                ports=[core.ServicePortArgs(name="mysql", port=MYSQL_PORT, target_port=target_port)],
             ),
             opts=opts,
         )

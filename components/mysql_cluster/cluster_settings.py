@@ -93,6 +93,8 @@ class ClusterSettings:
     restore_to: str
     primary_ordinal: int
     primary_down_read_seconds: int
+    automatic_failover: bool
+    failover_grace_seconds: int
     tls_source: str
     tls_issuer: str
     tls_issuer_kind: str

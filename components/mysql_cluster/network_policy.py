@@ -21,7 +21,7 @@ from typing import Sequence
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.networking import v1 as networking
 
-from .agent_container import AGENT_PORT
+from .agent_container import AGENT_PORT, PRIMARY_PORT
 from .agent_metrics import AGENT_METRICS_PORT
 from .exporter import METRICS_PORT
 from .names import ClusterNames
@@ -94,7 +94,9 @@ def database_network_policy_spec(names: ClusterNames, settings: ClusterSettings
         policy_types=["Ingress", "Egress"],
         ingress=[
             networking.NetworkPolicyIngressRuleArgs(
-                ports=_tcp(MYSQL_PORT),
+                # The agents' primary port forwards clients to the writable server (the primary
+                # Service's target with automaticFailover).
+                ports=_tcp(MYSQL_PORT, PRIMARY_PORT),
                 from_=[_cluster_pods(names), *_client_peers(settings.allowed_client_namespaces)],
             ),
             networking.NetworkPolicyIngressRuleArgs(

@@ -697,6 +697,14 @@ SETTINGS: tuple[Setting, ...] = (
             "While the primary is down (not merely unreachable from one replica), replicas that "
             "were caught up keep receiving reads until its last heartbeat is this many seconds "
             "old; 0 takes them out at maxReplicationLagSeconds.", _integer(0, 86400)),
+    Setting("automaticFailover", "automatic_failover", "boolean", False,
+            "Let the pods' agents promote a replica by themselves when the primary has not "
+            "answered for failoverGraceSeconds and a majority of the pods agree (the most "
+            "advanced replica, lowest ordinal on a tie); what the old primary sent to no replica is "
+            "lost (docs/operations.md#automatic-failover). Needs replicas 3 or more.", _boolean),
+    Setting("failoverGraceSeconds", "failover_grace_seconds", "integer", 30,
+            "With automaticFailover, how long the primary's heartbeat may be silent on every "
+            "answering pod before it is declared lost.", _integer(10, 3600)),
     Setting("tlsSource", "tls_source", "string", "self-signed",
             "Where the servers' TLS certificate comes from: self-signed (a CA the stack creates "
             "and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret "
@@ -792,6 +800,7 @@ def validated(values: dict[str, Any]) -> ClusterSettings:
     settings = ClusterSettings(**result)
     _check_requests_within_limits(settings)
     _check_primary_is_a_pod(settings)
+    _check_failover_has_a_majority(settings)
     _check_passwords_have_one_source(settings)
     _check_backup_settings(settings)
     return _replication_password_length_checked(settings)
@@ -802,6 +811,15 @@ def _check_primary_is_a_pod(settings: ClusterSettings) -> None:
         raise ConfigError(BY_KEY["primaryOrdinal"], settings.primary_ordinal,
                           f"there are only pods 0 to {settings.replicas - 1} (replicas "
                           f"{settings.replicas}); name one of them, or raise replicas")
+
+
+def _check_failover_has_a_majority(settings: ClusterSettings) -> None:
+    # A majority of 2 pods is both: with the primary lost, the survivor alone is never one.
+    if settings.automatic_failover and settings.replicas < 3:
+        raise ConfigError(BY_KEY["automaticFailover"], True,
+                          f"a failover needs a majority of the pods to survive, which replicas "
+                          f"{settings.replicas} never has; set replicas to 3 or more, or "
+                          "automaticFailover false")
 
 
 def _check_backup_settings(settings: ClusterSettings) -> None:

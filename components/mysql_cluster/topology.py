@@ -1,5 +1,5 @@
 """Where the primary is: a small ConfigMap, `<name>-topology`, with the designated primary's
-ordinal and the number of pods.
+ordinal, the number of pods and whether (after how long) the agents fail over by themselves.
 
 The pods mount it as a volume rather than reading env, so that moving the primary or scaling
 restarts no pod (a roll would restart the new primary in the middle of a switchover); the kubelet
@@ -23,6 +23,9 @@ def topology_config_map(resource_name: str, metadata: meta.ObjectMetaArgs,
     return core.ConfigMap(resource_name, metadata=metadata, data={
         "primary-ordinal": str(settings.primary_ordinal),
         "replicas": str(settings.replicas),
+        # 0: no automatic failover. Here rather than in the pods' environment, so that turning
+        # it on or off restarts no pod (mysql_cluster_agent/config.py).
+        "failover-grace-seconds": str(settings.failover_grace_seconds if settings.automatic_failover else 0),
     }, opts=opts)
 
 

@@ -43,6 +43,7 @@ from .local_server import LocalServer, SqlError
 from .metrics import metrics_config, serve_metrics
 from .own_state import read_own_state
 from .peers import ask_peers, peer_ordinals
+from .primary_port import PrimaryRoute, serve_primary_port
 from .readiness_probe import readiness_settings, serve_readiness
 from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
@@ -95,13 +96,18 @@ def serve(config: AgentConfig) -> int:
     server = AgentServer(("", config.agent_port), _state_source(config, roles.rebuild.clone_mark), config.tls,
                          config.own_host, role_requests=requests)
     serve_in_background(server)
+    # Where the primary Service's connections go with automatic failover (primary_port.py).
+    route = PrimaryRoute()
+    primary = serve_primary_port(roles.primary_port, route, roles.replication.port, _log)
     # The role of this pod's server (role_loop.py), on a connection of its own.
     threading.Thread(target=run_role_loop, name="roles", daemon=True, args=(
-        config, roles, _local_server(config), lambda ordinals: ask_peers(config, ordinals), stop, _log, lock)).start()
+        config, roles, _local_server(config), lambda ordinals: ask_peers(config, ordinals), stop, _log, lock,
+        route)).start()
     _log(f"serving this server's state on port {config.agent_port} "
          f"({'HTTPS, clients must present a certificate naming ' + config.own_host if config.tls else 'HTTP, role requests signed with the role key'})")
     stop.wait()
     server.shutdown()
+    primary.shutdown()
     readiness.shutdown()
     if metrics_server:
         metrics_server.shutdown()

@@ -17,6 +17,8 @@ from .dialect import Dialect, Flavor, dialect_for
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 FLAVORS = ("mysql", "mariadb")
+# The topology ConfigMap's key of automatic failover (mysql_cluster/topology.py).
+FAILOVER_GRACE_KEY = "failover-grace-seconds"
 
 
 class ConfigProblem(Exception):
@@ -74,6 +76,14 @@ class PeerConfig:
         """The topology's primary-ordinal: the last requested move of the primary (re-read at
         every call, so that moving the primary restarts no pod)."""
         return topology_number(self.topology_dir, "primary-ordinal")
+
+    def failover_grace_seconds(self) -> int:
+        """How long the primary's heartbeat may be silent before the agents fail over by
+        themselves; 0: no automatic failover (also when the topology ConfigMap, written by an
+        earlier release, has no such key). Re-read at every call, like the primary."""
+        if not (self.topology_dir / FAILOVER_GRACE_KEY).exists():
+            return 0
+        return topology_number(self.topology_dir, FAILOVER_GRACE_KEY)
 
 
 @dataclass(frozen=True)

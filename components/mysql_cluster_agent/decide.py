@@ -4,15 +4,18 @@ anything, so every situation is table-tested in milliseconds (tests/agent/test_d
 
 Two moments ask it: the role at start (the agent's first look, and every look after the server
 restarted: it comes back read-only and, on a replica, without replication, since servers run
-with skip-replica-start), and the role watch (every later look). Automatic failover is not made
-here: the situations it would act on (no writable pod, the last primary not running) are named,
-and their action today is to wait for someone to move the primary (docs/operations.md, "Why
-there is no automatic failover")."""
+with skip-replica-start), and the role watch (every later look). Automatic failover is made
+here only when the cluster asks for it (automaticFailover; failover.py says whether and who):
+then a replica that finds no pod writable and the last primary silent past the grace period,
+with a majority of the pods agreeing, promotes itself if it is the most advanced. Otherwise the
+situations say why there is no failover, and every pod waits for someone to move the primary
+(docs/operations.md#automatic-failover)."""
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
+from .failover import Diverged, candidate, majority, silent_micros
 from .gtid import holds
 from .state import ClusterView, ServerState
 
@@ -34,14 +37,28 @@ class Situation(enum.Enum):
     FOLLOW_NEW_PRIMARY = "another pod became writable: this replica follows it"
     STEP_DOWN = "another writable pod is the designated primary: this server steps down"
     NO_WRITABLE_POD = "no pod is writable"
+    # The role watch, with automatic failover.
+    FAILOVER_TO_THIS_POD = "the primary is lost, a majority agrees and this pod is the most advanced"
+    FAILOVER_TO_PEER = "the primary is lost and a peer is the most advanced: it becomes the primary"
+    FAILOVER_NO_QUORUM = "the primary is silent but too few pods answer to agree that it is lost"
+    FAILOVER_DIVERGED = "the primary is lost and no pod holds every transaction the others hold"
     # Either.
-    TWO_PRIMARIES = "this server and a peer are both writable, and the peer is not the designated primary"
+    TWO_PRIMARIES = ("this server and a peer are both writable, and the peer is not the designated primary (or "
+                     "automatic failover is on)")
     SPLIT_PEERS = "several peers are writable"
 
 
 @dataclass(frozen=True)
 class Promote:
     """Make this server the writable primary."""
+    situation: Situation
+    why: str
+
+
+@dataclass(frozen=True)
+class FailOver:
+    """Make this replica the primary in place of a lost one: first it applies everything it
+    received (its relay log), then, if the situation still stands, it is promoted."""
     situation: Situation
     why: str
 
@@ -70,7 +87,7 @@ class Stay:
     why: str = ""
 
 
-Action = Promote | Follow | Rebuild | Stay
+Action = Promote | FailOver | Follow | Rebuild | Stay
 
 
 def decide(view: ClusterView) -> Action:
@@ -87,7 +104,7 @@ def decide(view: ClusterView) -> Action:
 def _role_at_start(view: ClusterView, writable: int | None) -> Action:
     me = view.me.server
     if writable is not None:
-        if not me.read_only and writable != view.designated_primary:
+        if not me.read_only and (writable != view.designated_primary or view.failover_grace_micros):
             return _two_primaries(view, writable)
         return _follow_or_rebuild(view, writable, Situation.WRITABLE_PEER,
                                   f"pod {writable} is writable: it is the primary")
@@ -129,7 +146,7 @@ def _role_watch(view: ClusterView, writable: int | None) -> Action:
             return Stay(Situation.STEADY_PRIMARY)
         return _no_writable_pod(view)
     if not me.read_only:
-        if writable != view.designated_primary:
+        if writable != view.designated_primary or view.failover_grace_micros:
             return _two_primaries(view, writable)
         return _follow_or_rebuild(view, writable, Situation.STEP_DOWN,
                                   f"pod {writable} is writable and designated as the primary: this server steps down")
@@ -163,15 +180,17 @@ def _promote_unless_peer_ahead(view: ClusterView, situation: Situation, why: str
 
 
 def _two_primaries(view: ClusterView, writable: int) -> Stay:
+    """With automatic failover the topology may still name the primary that was failed over
+    from, so it says nothing about which of two writable servers should stay: neither acts."""
     return Stay(Situation.TWO_PRIMARIES,
                 f"this server and pod {writable} are both writable and the topology names pod "
                 f"{view.designated_primary} as the primary; nobody acts on a split: make one read-only by hand "
                 "(SET GLOBAL read_only = 1) and see docs/operations.md")
 
 
-def _no_writable_pod(view: ClusterView) -> Stay:
+def _no_writable_pod(view: ClusterView) -> Action:
     """What a replica sees while no pod is writable: a switchover between its steps, the primary
-    restarting, or the primary down. A failover would be decided here; today it waits."""
+    restarting, or the primary down. With automatic failover, the last case is decided here."""
     last = _last_primary(view)
     if last is None or last == view.ordinal:
         return Stay(Situation.NO_WRITABLE_POD, "no pod is writable; waiting for a primary")
@@ -180,11 +199,52 @@ def _no_writable_pod(view: ClusterView) -> Stay:
                     f"pod {last}, the last primary, answers read-only (a move or a restart under way); waiting")
     if last > view.ordinal and not view.answered:
         return Stay(Situation.ORDERED_START_DEADLOCK, _ordered_start_deadlock(view, last, by_heartbeat=True))
+    if view.failover_grace_micros:
+        return _failover(view, last)
     age = view.heartbeat_age_micros(view.me.server)
     since = f" for {age // 1_000_000}s" if age is not None else ""
     return Stay(Situation.LAST_PRIMARY_NOT_RUNNING,
                 f"pod {last}, the last primary, has not answered{since}; no failover is automatic: move the "
                 "primary (primaryOrdinal) once you know its state (docs/operations.md#failover)")
+
+
+def _failover(view: ClusterView, last: int) -> Action:
+    """The last primary does not answer and no pod is writable. Every pod that answers (this
+    one included) is read-only and counts as agreeing that the primary is lost once the newest
+    heartbeat any of them applied is older than the grace period: a primary that still reaches
+    one of them is not lost."""
+    voters = (view.me.server, *view.answered)
+    grace = view.failover_grace_micros // 1_000_000
+    silent = silent_micros(voters, view.now_micros)
+    if silent is None or silent <= view.failover_grace_micros:
+        return Stay(Situation.LAST_PRIMARY_NOT_RUNNING,
+                    f"pod {last}, the last primary, does not answer; automatic failover once no pod that answers "
+                    f"has had its heartbeat for {grace}s")
+    pods = len(view.peers) + 1
+    agreeing = ", ".join(str(s.ordinal) for s in sorted(voters, key=lambda s: s.ordinal))
+    lost = f"pod {last}, the last primary, has been silent for {silent // 1_000_000}s (grace {grace}s)"
+    if len(voters) < majority(pods):
+        return Stay(Situation.FAILOVER_NO_QUORUM,
+                    f"{lost}, but only pods {agreeing} of {pods} answer and a failover needs {majority(pods)} to "
+                    "agree, so that a pod cut off from the others never promotes itself: no failover. Start the pods "
+                    f"that are down, or move the primary by hand (primaryOrdinal) once you know pod {last}'s state "
+                    "(docs/operations.md#automatic-failover)")
+    choice = candidate(voters)
+    if isinstance(choice, Diverged):
+        return Stay(Situation.FAILOVER_DIVERGED,
+                    f"{lost}, and pods {' and '.join(map(str, choice.ordinals))} each hold transactions the others "
+                    "lack: promoting one would drop the others', so there is no automatic failover. Choose the pod "
+                    "whose data to keep and move the primary there (primaryOrdinal); the others rebuild "
+                    "(docs/operations.md#automatic-failover)")
+    if choice.ordinal != view.ordinal:
+        return Stay(Situation.FAILOVER_TO_PEER,
+                    f"{lost} and pods {agreeing} agree; pod {choice.ordinal} holds every transaction a pod that "
+                    f"answers holds and becomes the primary: this pod follows it once it is writable")
+    return FailOver(Situation.FAILOVER_TO_THIS_POD,
+                    f"FAILOVER: {lost} and pods {agreeing} of {pods} agree that it is lost; this pod holds every "
+                    "transaction a pod that answers holds (the lowest ordinal of those that do): it becomes the "
+                    f"primary. What pod {last} committed and sent to no pod that answers is lost; when it returns, "
+                    "it follows this pod, or rebuilds itself if it holds such transactions")
 
 
 def _ordered_start_deadlock(view: ClusterView, last: int, by_heartbeat: bool) -> str:

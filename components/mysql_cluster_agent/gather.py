@@ -62,5 +62,5 @@ def gather(config: AgentConfig, sql: Sql, dialect: Dialect, ask: AskPeers, role_
     peers, problems = peer_states(dialect.flavor, ask(peer_ordinals(config.ordinal, replicas)))
     view = ClusterView(me=me, peers=peers, designated_primary=config.designated_primary(),
                        now_micros=now_micros, hosts=tuple(config.pod_host(n) for n in range(max(replicas, config.ordinal + 1))),
-                       role_given_at=role_given_at)
+                       role_given_at=role_given_at, failover_grace_micros=config.failover_grace_seconds() * 1_000_000)
     return Gathered(view, problems)

@@ -14,6 +14,7 @@ from .backup_info import BackupInfoError, backup_coordinates
 from .dialect import Dialect, Flavor
 from .gtid import MariadbGtidState, MysqlGtidSet, parse_gtid
 from .local_server import Sql, SqlError
+from .replica_status import read_replica_status
 
 # What a clone leaves in the pending coordinates file: OWN_GTID_STATE when the copy carries its
 # GTID state itself (MySQL's CLONE copies gtid_executed with the data; mysql_clone.py writes it),
@@ -79,6 +80,33 @@ def follow_statements(dialect: Dialect, host: str, replication: Replication,
     return [*((s, ()) for s in dialect.demote()),
             (dialect.stop_replica, ()), (dialect.reset_replica_all, ()), *gtid,
             source_statement(dialect, host, replication), (dialect.start_replica, ())]
+
+
+def received_gtid(sql: Sql, dialect: Dialect) -> str:
+    """What this replica has received from its source, applied or still in its relay log, as a
+    GTID position ("" without a replication channel)."""
+    try:
+        status = read_replica_status(sql, dialect)
+    except ValueError as error:
+        raise RoleError(f"cannot tell what this server received: {error}") from None
+    return status.received_gtids if status else ""
+
+
+def wait_applied(sql: Sql, dialect: Dialect, position: str, seconds: int) -> tuple[bool, str]:
+    """Whether this server applied `position` within `seconds`, and what the wait answered.
+    `sql`'s statements must be allowed to run longer than `seconds`."""
+    rows = sql.query(dialect.wait_for_gtid(), (position, seconds))
+    result = rows[0][0] if rows else None
+    return result is not None and str(result) == "0", text_of(result)
+
+
+def text_of(value: object) -> str:
+    """A value the server returned as text (MySQL prints a GTID set over several lines)."""
+    if value is None:
+        return ""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode().replace("\n", "")
+    return str(value).replace("\n", "")
 
 
 def clone_position_statements(dialect: Dialect, sql: Sql, position: str) -> list[Statement]:

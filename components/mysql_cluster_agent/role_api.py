@@ -21,8 +21,16 @@ from .config import AgentConfig, ConfigProblem
 from .dialect import Dialect
 from .gtid import parse_gtid
 from .local_server import LocalServer, Sql, SqlError
-from .replica_status import read_replica_status
-from .role import Replication, RoleError, follow_statements, promote_statements, run
+from .role import (
+    Replication,
+    RoleError,
+    follow_statements,
+    promote_statements,
+    received_gtid,
+    run,
+    text_of,
+    wait_applied,
+)
 from .role_auth import RefusedRequest, RequestVerifier, read_key
 
 ROLE_PREFIX = "/v1/role/"
@@ -100,11 +108,11 @@ class RoleActions:
     def position(self, body: Mapping[str, object]) -> dict[str, object]:
         """The GTID position a new primary must have applied (what this server logged), and
         its whole GTID state."""
-        rows = self._query(_SLACK_SECONDS, f"SELECT {self.dialect.gtid_position_expression}, "
-                                           f"{self.dialect.gtid_state_expression}")
+        rows = self._read(_SLACK_SECONDS, lambda session: session.query(
+            f"SELECT {self.dialect.gtid_position_expression}, {self.dialect.gtid_state_expression}"))
         position, state = rows[0]
         # MySQL prints a GTID set over several lines.
-        return {"position": _text(position).replace("\n", ""), "gtid_state": _text(state).replace("\n", "")}
+        return {"position": text_of(position), "gtid_state": text_of(state)}
 
     def wait(self, body: Mapping[str, object]) -> dict[str, object]:
         """Whether this server applied `position` within `seconds`."""
@@ -116,9 +124,9 @@ class RoleActions:
             wanted = str(parse_gtid(self.dialect.flavor, position))
         except ValueError as error:
             raise BadRequest(f"position: {error}") from None
-        rows = self._query(seconds + _SLACK_SECONDS, self.dialect.wait_for_gtid(), (wanted, seconds))
-        result = rows[0][0] if rows else None
-        return {"applied": result is not None and str(result) == "0", "result": _text(result)}
+        applied, result = self._read(seconds + _SLACK_SECONDS,
+                                     lambda session: wait_applied(session, self.dialect, wanted, seconds))
+        return {"applied": applied, "result": result}
 
     def follow(self, body: Mapping[str, object]) -> dict[str, object]:
         """Read-only, replicating from pod `source` by GTID."""
@@ -136,23 +144,11 @@ class RoleActions:
             raise BadRequest("io_thread_only must be true or false")
         stop = self.dialect.stop_replica + (" IO_THREAD" if io_thread_only else "")
         self._run(_SLACK_SECONDS * 3, [(stop, ())])
-        try:
-            status = self._read(_SLACK_SECONDS, lambda session: read_replica_status(session, self.dialect))
-        except ValueError as error:
-            raise RoleError(f"cannot tell what this server received: {error}") from None
-        return {"received": status.received_gtids if status else ""}
+        return {"received": self._read(_SLACK_SECONDS, lambda session: received_gtid(session, self.dialect))}
 
     def promote(self, body: Mapping[str, object]) -> dict[str, object]:
         self._run(_SLACK_SECONDS * 3, promote_statements(self.dialect))
         return {}
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode()
-    return str(value)
 
 
 class RoleRequests:

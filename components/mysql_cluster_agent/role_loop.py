@@ -25,7 +25,7 @@ from .accounts import (
     read_secret,
 )
 from .config import AgentConfig, ConfigProblem, TlsFiles
-from .decide import Action, Follow, Promote, Rebuild, Stay, decide
+from .decide import Action, FailOver, Follow, Promote, Rebuild, Stay, decide
 from .dialect import Dialect
 from .donor import Donors, choose_donors, write_choice
 from .gather import AskPeers, Gathered, gather
@@ -33,6 +33,7 @@ from .heartbeat import set_up_heartbeat
 from .local_server import LocalServer, Sql, SqlError
 from .mysql_clone import Cloner, clone_source
 from .peers import peer_ordinals
+from .primary_port import PrimaryRoute, writable_host
 from .role import (
     OWN_GTID_STATE,
     RebuildPaths,
@@ -42,8 +43,10 @@ from .role import (
     clone_position_statements,
     follow_statements,
     promote_statements,
+    received_gtid,
     run,
     start_rebuild,
+    wait_applied,
 )
 from .state import ClusterView
 from .tls_reload import CertificateKeeper
@@ -53,6 +56,10 @@ Log = Callable[[str], None]
 REPEAT_SECONDS = 60
 # How long a server asked to shut down for a rebuild may take to stop.
 SHUTDOWN_SECONDS = 300
+# How long a failover's candidate waits for its relay log to be applied in one look: within the
+# local connection's statement timeout (local_server.STATEMENT_TIMEOUT_SECONDS); the next look
+# waits again.
+FAILOVER_CATCH_UP_SECONDS = 20
 # The mark's name in CLIENT_OPTIONS_DIR (RoleSettings.role_taken_mark; scripts/lib.sh).
 ROLE_TAKEN_MARK = "role-taken"
 
@@ -75,6 +82,8 @@ class RoleSettings:
     max_lag_seconds: int
     # The cluster's Secret files: the backup account's password for a clone (mysql_clone.py).
     secrets_dir: Path
+    # The port where the agent forwards connections to the writable server (primary_port.py).
+    primary_port: int
     # The pod's certificate files, which the server is kept on (tls_reload.py); None: no TLS.
     tls: TlsFiles | None = None
     # The copy's pace where the agent clones into the running server (MySQL, mysql_clone.py),
@@ -127,6 +136,7 @@ def role_settings(config: AgentConfig, env: Mapping[str, str] = os.environ) -> R
         max_lag_seconds=_number(env, "MAX_REPLICATION_LAG_SECONDS"),
         secrets_dir=secrets,
         throttle_mib=_whole(env, "BACKUP_THROTTLE_MIB"),
+        primary_port=_number(env, "PRIMARY_PORT"),
     )
 
 
@@ -141,12 +151,13 @@ class RoleKeeper:
     """Gives this pod's server its role and keeps it, one look at a time (step)."""
 
     def __init__(self, sql: Sql, settings: RoleSettings, look: Callable[[int | None], Gathered], log: Log,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, route: PrimaryRoute | None = None) -> None:
         self._sql = sql
         self._settings = settings
         self._look = look
         self._log = log
         self._clock = clock
+        self._route = route
         # When the server that was given its role started (None: no role given yet).
         self.role_given_at: int | None = None
         self._said: dict[str, float] = {}
@@ -164,6 +175,8 @@ class RoleKeeper:
             set_up_heartbeat(self._sql, self._settings.dialect)
         action = decide(view)
         self._act(view, action)
+        if self._route is not None:
+            self._route.set(writable_host(view))
         if self.role_given_at is not None and not isinstance(action, Rebuild):
             if self._certificate is not None:
                 self._certificate.look(view.me.started_at)
@@ -171,19 +184,16 @@ class RoleKeeper:
         return action
 
     def _act(self, view: ClusterView, action: Action) -> None:
-        dialect = self._settings.dialect
         if isinstance(action, Stay):
             if action.why:
                 self._say(action.why)
             return
         self._log(action.why)
         if isinstance(action, Promote):
-            self._log("becoming the primary")
-            run(self._sql, promote_statements(dialect), self._log)
-            self._log("making sure the cluster's accounts exist with current passwords")
-            statements = accounts_sql(self._settings.accounts, self._settings.passwords())
-            for text, args in statements:
-                self._sql.execute(text, args)  # never logged: they carry passwords
+            self._promote()
+        elif isinstance(action, FailOver):
+            if not self._fail_over():
+                return
         elif isinstance(action, Follow):
             self._follow(view, action.source)
         elif isinstance(action, Rebuild):
@@ -191,9 +201,45 @@ class RoleKeeper:
             # Not ready from here on: the pod is ready again once the rebuilt server has its role.
             self._settings.role_taken_mark.unlink(missing_ok=True)
             start_rebuild(self._sql, self._settings.rebuild, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock())),
-                          dialect.clones_with_plugin, self._log)
+                          self._settings.dialect.clones_with_plugin, self._log)
             return
         self.role_given_at = view.me.started_at
+
+    def _promote(self) -> None:
+        self._log("becoming the primary")
+        run(self._sql, promote_statements(self._settings.dialect), self._log)
+        self._log("making sure the cluster's accounts exist with current passwords")
+        statements = accounts_sql(self._settings.accounts, self._settings.passwords())
+        for text, args in statements:
+            self._sql.execute(text, args)  # never logged: they carry passwords
+
+    def _fail_over(self) -> bool:
+        """Promotes this replica in place of the lost primary (decide.FailOver): it stops
+        receiving, applies what it received, looks at the cluster again and is promoted only if
+        the failover still stands (a peer may have become writable or more advanced meanwhile).
+        Otherwise it receives again, and the next look decides anew. Whether it was promoted."""
+        dialect = self._settings.dialect
+        run(self._sql, [(f"{dialect.stop_replica} IO_THREAD", ())], self._log)
+        received = received_gtid(self._sql, dialect)
+        if received:
+            self._log(f"failover: applying what this replica received, up to {received} (at most "
+                      f"{FAILOVER_CATCH_UP_SECONDS}s in this look)")
+            applied, result = wait_applied(self._sql, dialect, received, FAILOVER_CATCH_UP_SECONDS)
+            if not applied:
+                self._log(f"failover: this replica has not applied what it received within "
+                          f"{FAILOVER_CATCH_UP_SECONDS}s (the wait answered {result!r}); not promoted yet, the next "
+                          "look waits again")
+                run(self._sql, [(dialect.start_replica, ())], self._log)
+                return False
+        again = decide(self._look(self.role_given_at).view)
+        if not isinstance(again, FailOver):
+            self._log(f"failover called off: looking again, {again.situation.value}"
+                      + (f" ({again.why})" if again.why else "") + "; this replica receives again")
+            run(self._sql, [(dialect.start_replica, ())], self._log)
+            return False
+        self._promote()
+        self._log("failover done: this pod is the primary; the other pods follow it when they next look")
+        return True
 
     def _follow(self, view: ClusterView, source: int) -> None:
         """Replication runs from the primary by GTID. A fresh clone's position is applied once,
@@ -317,10 +363,11 @@ def make_cloner(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: AskP
 
 
 def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: AskPeers, stop: threading.Event,
-                  log: Log, lock: threading.Lock) -> None:
+                  log: Log, lock: threading.Lock, route: PrimaryRoute) -> None:
     """The agent's role loop, until `stop` is set. It holds `lock` while it looks and acts, the
     lock the role endpoints hold (role_api.py): a switchover Job's request and the pod's own look
-    never interleave on this server. A pod with the clone mark clones first (mysql_clone.py)."""
+    never interleave on this server. Every look tells `route` where the writable server is. A pod
+    with the clone mark clones first (mysql_clone.py)."""
     settings.role_taken_mark.unlink(missing_ok=True)
     cloner = make_cloner(config, settings, sql, ask, log)
     clone_while_marked(cloner, sql, stop, log, settings.watch_seconds)
@@ -337,7 +384,7 @@ def run_role_loop(config: AgentConfig, settings: RoleSettings, sql: Sql, ask: As
     def look(role_given_at: int | None) -> Gathered:
         return gather(config, sql, settings.dialect, ask, role_given_at, time.time_ns() // 1000)
 
-    keeper = RoleKeeper(sql, settings, look, log)
+    keeper = RoleKeeper(sql, settings, look, log, route=route)
     while not stop.is_set():
         try:
             with lock:

@@ -110,13 +110,16 @@ class ClusterView:
     when its agent did not answer; designated_primary: the topology's primaryOrdinal, the last
     requested move (which may have failed); now_micros: this pod's clock, for heartbeat ages;
     role_given_at: when the server that was last given its role by this agent started (None: no
-    role given yet, as at the agent's start); hosts: each pod's stable host name, by ordinal."""
+    role given yet, as at the agent's start); hosts: each pod's stable host name, by ordinal;
+    failover_grace_micros: how long the primary's heartbeat may be silent before the pods fail
+    over by themselves (0: no automatic failover)."""
     me: LocalState
     peers: Mapping[int, ServerState | None]
     designated_primary: int
     now_micros: int
     hosts: tuple[str, ...]
     role_given_at: int | None = None
+    failover_grace_micros: int = 0
     answered: tuple[ServerState, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -80,3 +80,10 @@ def test_the_donor_step_runs_without_the_socket_and_the_root_password(tmp_path: 
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "holds a database and is not being rebuilt or cloned; no donor needed" in result.stderr
+
+
+def test_automatic_failover_is_off_while_the_topology_has_no_grace_period(tmp_path):
+    config = read_config({**ENV, "TOPOLOGY_DIR": str(tmp_path)})
+    assert config.failover_grace_seconds() == 0
+    (tmp_path / "failover-grace-seconds").write_text("45")
+    assert config.failover_grace_seconds() == 45

@@ -3,14 +3,14 @@ say (decide.py). Pods are named by ordinal; GTID states are MariaDB's (domain-se
 whose holds rule test_gtid.py specifies."""
 from __future__ import annotations
 
-from mysql_cluster_agent.decide import Follow, Promote, Rebuild, Situation, Stay, decide
+from mysql_cluster_agent.decide import FailOver, Follow, Promote, Rebuild, Situation, Stay, decide
 from mysql_cluster_agent.dialect import Flavor
 from mysql_cluster_agent.gtid import parse_gtid
 from mysql_cluster_agent.state import ClusterView, LocalState, ServerState
 
 NOW = 1_800_000_000_000_000
 STARTED = 1_800_000_000 - 600
-HOSTS = tuple(f"db-{n}.db.ns.svc.cluster.local" for n in range(3))
+HOSTS = tuple(f"db-{n}.db.ns.svc.cluster.local" for n in range(5))
 
 
 def server(ordinal: int, *, writable: bool = False, gtid: str = "0-100-10", heartbeat: int | None = None,
@@ -23,14 +23,15 @@ def server(ordinal: int, *, writable: bool = False, gtid: str = "0-100-10", hear
 
 
 def view(me: ServerState, *peers: ServerState | int, designated: int = 0, replica_configured: bool = True,
-         role_given: bool = False, started_at: int = STARTED) -> ClusterView:
-    """The view of pod `me`; a peer given as a bare ordinal did not answer."""
+         role_given: bool = False, started_at: int = STARTED, grace: int = 0) -> ClusterView:
+    """The view of pod `me`; a peer given as a bare ordinal did not answer; `grace`: the
+    failover grace period in seconds (0: no automatic failover)."""
     return ClusterView(
         me=LocalState(server=me, started_at=started_at, replica_configured=replica_configured),
         peers={p: None for p in peers if isinstance(p, int)}
         | {p.ordinal: p for p in peers if isinstance(p, ServerState)},
         designated_primary=designated, now_micros=NOW, hosts=HOSTS,
-        role_given_at=STARTED if role_given else None)
+        role_given_at=STARTED if role_given else None, failover_grace_micros=grace * 1_000_000)
 
 
 # The role at start.
@@ -173,7 +174,7 @@ def test_a_replica_whose_last_primary_answers_read_only_waits() -> None:
 
 
 def test_a_replica_whose_last_primary_is_not_running_waits_and_says_how_long() -> None:
-    # Where automatic failover would decide: today it waits for someone to move the primary.
+    # Without automatic failover (the default) it waits for someone to move the primary.
     action = decide(view(server(1, source=0, heartbeat=42, writer=0), 0, server(2, heartbeat=42, writer=0),
                          role_given=True))
     assert isinstance(action, Stay) and action.situation is Situation.LAST_PRIMARY_NOT_RUNNING
@@ -192,3 +193,118 @@ def test_mysql_gtid_sets_decide_the_same_way() -> None:
     assert isinstance(decide(view(me, primary)), Follow)
     ahead = ServerState(1, True, None, None, parse_gtid(Flavor.MYSQL, f"{uuid}:1-13"))
     assert isinstance(decide(view(ahead, primary)), Rebuild)
+
+
+# The role watch with automatic failover (failover.py): pod 0, the last primary, is down.
+
+def lost(me: int, *peers: ServerState | int, grace: int = 30) -> ClusterView:
+    """Pod `me`'s view in the role watch, with failover after `grace` seconds; `me`'s own
+    state is the one of the states given with that ordinal."""
+    mine = next(p for p in peers if isinstance(p, ServerState) and p.ordinal == me)
+    return view(mine, *(p for p in peers if p is not mine), role_given=True, grace=grace)
+
+
+def replica(ordinal: int, gtid: str = "0-100-10", silent: int = 40) -> ServerState:
+    """A replica of pod 0 whose last heartbeat is `silent` seconds old."""
+    return server(ordinal, source=0, gtid=gtid, heartbeat=silent, writer=0)
+
+
+def test_within_the_grace_period_no_pod_fails_over() -> None:
+    action = decide(lost(1, replica(1, silent=20), 0, replica(2, silent=20)))
+    assert isinstance(action, Stay) and action.situation is Situation.LAST_PRIMARY_NOT_RUNNING
+    assert "automatic failover once no pod that answers has had its heartbeat for 30s" in action.why
+
+
+def test_past_the_grace_period_with_a_majority_the_most_advanced_replica_fails_over() -> None:
+    action = decide(lost(2, replica(1, "0-100-10"), 0, replica(2, "0-100-11")))
+    assert action == FailOver(Situation.FAILOVER_TO_THIS_POD, action.why)
+    assert action.why.startswith("FAILOVER: pod 0, the last primary, has been silent for 40s (grace 30s) and pods 1, "
+                                 "2 of 3 agree")
+
+
+def test_a_replica_behind_a_peer_never_fails_over_and_names_the_peer_that_will() -> None:
+    action = decide(lost(1, replica(1, "0-100-10"), 0, replica(2, "0-100-11")))
+    assert isinstance(action, Stay) and action.situation is Situation.FAILOVER_TO_PEER
+    assert "pod 2 holds every transaction" in action.why
+
+
+def test_between_equally_advanced_replicas_the_lowest_ordinal_fails_over() -> None:
+    one, two = replica(1, "0-100-10"), replica(2, "0-100-10")
+    assert isinstance(decide(lost(1, one, 0, two)), FailOver)
+    follows = decide(lost(2, one, 0, two))
+    assert isinstance(follows, Stay) and follows.situation is Situation.FAILOVER_TO_PEER and "pod 1 " in follows.why
+
+
+def test_a_peer_that_still_has_the_primarys_heartbeat_holds_the_failover_back() -> None:
+    # Pod 2 still hears from pod 0: pod 0 is cut off from pod 1 only, not lost.
+    action = decide(lost(1, replica(1, silent=40), 0, replica(2, silent=2)))
+    assert isinstance(action, Stay) and action.situation is Situation.LAST_PRIMARY_NOT_RUNNING
+
+
+def test_without_a_majority_answering_no_pod_fails_over_and_says_what_to_do() -> None:
+    action = decide(lost(1, replica(1), 0, 2))
+    assert isinstance(action, Stay) and action.situation is Situation.FAILOVER_NO_QUORUM
+    assert "only pods 1 of 3 answer and a failover needs 2 to agree" in action.why
+    assert "primaryOrdinal" in action.why
+
+
+def test_in_five_pods_two_that_answer_are_no_majority() -> None:
+    action = decide(lost(1, replica(1), 0, replica(2), 3, 4))
+    assert isinstance(action, Stay) and action.situation is Situation.FAILOVER_NO_QUORUM
+    assert "needs 3" in action.why
+
+
+def test_in_five_pods_three_that_answer_fail_over() -> None:
+    assert isinstance(decide(lost(1, replica(1, "0-100-12"), 0, replica(2), 3, replica(4))), FailOver)
+
+
+def test_replicas_that_each_hold_transactions_the_other_lacks_do_not_fail_over() -> None:
+    action = decide(lost(1, replica(1, "0-100-12"), 0, replica(2, "0-100-11,0-102-1")))
+    assert isinstance(action, Stay) and action.situation is Situation.FAILOVER_DIVERGED
+    assert "pods 1 and 2 each hold transactions the others lack" in action.why
+
+
+def test_a_last_primary_that_answers_read_only_is_never_failed_over_from() -> None:
+    action = decide(lost(1, replica(1), server(0, gtid="0-100-10", heartbeat=40, writer=0), replica(2)))
+    assert isinstance(action, Stay) and action.situation is Situation.LAST_PRIMARY_READ_ONLY
+
+
+def test_once_the_new_primary_is_writable_the_other_replicas_follow_it() -> None:
+    action = decide(lost(2, replica(1, "0-100-10"), 0, replica(2, "0-100-10")))
+    assert isinstance(action, Stay)
+    after = decide(lost(2, server(1, writable=True, gtid="0-100-10,0-101-5", heartbeat=0, writer=1), 0,
+                        replica(2, "0-100-10")))
+    assert after == Follow(1, Situation.FOLLOW_NEW_PRIMARY, after.why)
+
+
+def test_the_old_primary_returning_after_a_failover_follows_the_new_one() -> None:
+    back = view(server(0, gtid="0-100-10", heartbeat=60, writer=0), server(1, writable=True, gtid="0-100-10,0-101-5"),
+                server(2, gtid="0-100-10,0-101-5"), grace=30)
+    assert decide(back) == Follow(1, Situation.WRITABLE_PEER, decide(back).why)
+
+
+def test_the_old_primary_returning_with_writes_it_sent_to_nobody_is_rebuilt() -> None:
+    back = view(server(0, gtid="0-100-12", heartbeat=60, writer=0), server(1, writable=True, gtid="0-100-10,0-101-5"),
+                server(2, gtid="0-100-10,0-101-5"), grace=30)
+    action = decide(back)
+    assert isinstance(action, Rebuild) and action.source == 1
+
+
+def test_mysql_gtid_sets_choose_the_failover_candidate_the_same_way() -> None:
+    uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+
+    def mysql_replica(ordinal: int, last: int) -> ServerState:
+        return ServerState(ordinal, True, NOW - 40_000_000, 0, parse_gtid(Flavor.MYSQL, f"{uuid}:1-{last}"), HOSTS[0])
+
+    assert isinstance(decide(lost(2, mysql_replica(1, 10), 0, mysql_replica(2, 12))), FailOver)
+    assert decide(lost(1, mysql_replica(1, 10), 0, mysql_replica(2, 12))).situation is Situation.FAILOVER_TO_PEER
+
+
+def test_with_automatic_failover_neither_of_two_writable_pods_steps_down_for_the_topology() -> None:
+    # The topology still names pod 0, failed over from: it says nothing about which should stay.
+    old = server(0, writable=True, gtid="0-100-14", heartbeat=0, writer=0)
+    new = server(1, writable=True, gtid="0-100-10,0-101-5", heartbeat=0, writer=1)
+    follower = server(2, gtid="0-100-10,0-101-5", heartbeat=0, writer=1, source=1)
+    for me, peer in ((old, new), (new, old)):
+        action = decide(view(me, peer, follower, role_given=True, grace=30))
+        assert isinstance(action, Stay) and action.situation is Situation.TWO_PRIMARIES

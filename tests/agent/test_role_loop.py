@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mysql_cluster_agent.accounts import ClusterAccounts, Passwords
 from mysql_cluster_agent.config import AgentConfig, ConfigProblem, TlsFiles
-from mysql_cluster_agent.decide import Follow, Promote, Rebuild, Stay
+from mysql_cluster_agent.decide import FailOver, Follow, Promote, Rebuild, Stay
 from mysql_cluster_agent.dialect import Flavor, dialect_for
 from mysql_cluster_agent.gather import Gathered
 from mysql_cluster_agent.gtid import parse_gtid
@@ -20,6 +20,7 @@ from mysql_cluster_agent.role_loop import (
     role_settings,
     wait_for_server,
 )
+from mysql_cluster_agent.primary_port import PrimaryRoute
 from mysql_cluster_agent.state import ClusterView, LocalState, ServerState
 
 from .fake_sql import FakeSql
@@ -40,7 +41,7 @@ def settings(tmp_path: Path, flavor: Flavor = Flavor.MARIADB, tls: TlsFiles | No
                                  app_user="app", app_database="app", tls=False),
         passwords=lambda: Passwords(replication="repl-s3cret", backup="b", app=SECRET),
         role_taken_mark=tmp_path / "role-taken", donor_dir=donor_dir(tmp_path), max_lag_seconds=10,
-        secrets_dir=tmp_path / "secrets", tls=tls)
+        secrets_dir=tmp_path / "secrets", primary_port=3310, tls=tls)
 
 
 def donor_dir(tmp_path: Path) -> Path:
@@ -271,3 +272,90 @@ def test_the_role_settings_name_a_missing_variable() -> None:
                          topology_dir=Path("/topology"), tls=None, version="")
     with pytest.raises(ConfigProblem, match="SECRETS_DIR"):
         role_settings(config, {})
+
+
+# Automatic failover (decide.FailOver): pod 0, the last primary, is down; this is pod 1.
+
+class FailoverLooks:
+    """Views for successive looks of pod 1, whose replica status is in the fake server: pod 0
+    down, pod 2 as given (by default a replica as advanced as pod 1), every heartbeat 40 s old,
+    failover after 30 s."""
+
+    def __init__(self, *others: list[ServerState]) -> None:
+        self.others = list(others)
+
+    def __call__(self, role_given_at: int | None) -> Gathered:
+        peers = self.others.pop(0) if len(self.others) > 1 else self.others[0]
+        me = ServerState(1, True, (NOW - 40) * 1_000_000, 0, parse_gtid(Flavor.MARIADB, "0-100-12"), HOSTS[0])
+        view = ClusterView(me=LocalState(me, STARTED, replica_configured=True),
+                           peers={0: None} | {p.ordinal: p for p in peers}, designated_primary=0,
+                           now_micros=NOW * 1_000_000, hosts=HOSTS, role_given_at=role_given_at,
+                           failover_grace_micros=30_000_000)
+        return Gathered(view, {})
+
+
+def silent_replica(ordinal: int, gtid: str = "0-100-12") -> ServerState:
+    return ServerState(ordinal, True, (NOW - 40) * 1_000_000, 0, parse_gtid(Flavor.MARIADB, gtid), HOSTS[0])
+
+
+def relay_log(applied_in_time: bool) -> FakeSql:
+    """Pod 1's server: it has received pod 0's transactions up to 0-100-12."""
+    status = {"Slave_IO_Running": "No", "Slave_SQL_Running": "Yes", "Last_IO_Error": "", "Last_SQL_Error": "",
+              "Master_Host": "db-0.db", "Gtid_IO_Pos": "0-100-12"}
+    return FakeSql({"SELECT MASTER_GTID_WAIT(%s, %s)": [(0 if applied_in_time else -1,)]},
+                   named={"SHOW SLAVE STATUS": [status]})
+
+
+def failover_keeper(tmp_path: Path, looks: FailoverLooks, sql: FakeSql) -> tuple[RoleKeeper, list[str]]:
+    logged: list[str] = []
+    roles = RoleKeeper(sql, settings(tmp_path), looks, logged.append, clock=lambda: float(NOW))
+    roles.role_given_at = STARTED  # the role watch: pod 1 replicated from pod 0 until it went down
+    return roles, logged
+
+
+def test_a_failover_stops_receiving_and_applies_what_was_received_before_the_replica_is_promoted(
+        tmp_path: Path) -> None:
+    sql = relay_log(applied_in_time=True)
+    roles, logged = failover_keeper(tmp_path, FailoverLooks([silent_replica(2)]), sql)
+    assert isinstance(roles.step(), FailOver)
+    assert sql.statements[:6] == ["STOP SLAVE IO_THREAD", "SHOW SLAVE STATUS", "SELECT MASTER_GTID_WAIT(%s, %s)",
+                                  "STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = 0"]
+    assert ("SELECT MASTER_GTID_WAIT(%s, %s)", ("0-100-12", 20)) in sql.ran
+    assert logged[0].startswith("FAILOVER: pod 0, the last primary, has been silent for 40s")
+    assert "failover done: this pod is the primary" in logged[-1]
+
+
+def test_a_failover_candidate_that_has_not_applied_its_relay_log_in_time_is_not_promoted_and_receives_again(
+        tmp_path: Path) -> None:
+    sql = relay_log(applied_in_time=False)
+    roles, logged = failover_keeper(tmp_path, FailoverLooks([silent_replica(2)]), sql)
+    roles.step()
+    assert "SET GLOBAL read_only = 0" not in sql.statements
+    assert sql.statements[-1] == "START SLAVE"
+    assert any("not promoted yet, the next look waits again" in line for line in logged)
+
+
+def test_a_failover_is_called_off_when_the_second_look_finds_a_peer_writable(tmp_path: Path) -> None:
+    sql = relay_log(applied_in_time=True)
+    writable = ServerState(2, False, NOW * 1_000_000, 2, parse_gtid(Flavor.MARIADB, "0-100-12,0-102-1"))
+    roles, logged = failover_keeper(tmp_path, FailoverLooks([silent_replica(2)], [writable]), sql)
+    roles.step()
+    assert "SET GLOBAL read_only = 0" not in sql.statements
+    assert sql.statements[-1] == "START SLAVE"
+    assert any(line.startswith("failover called off") for line in logged)
+
+
+def test_a_failover_is_called_off_when_the_second_look_finds_a_peer_more_advanced(tmp_path: Path) -> None:
+    sql = relay_log(applied_in_time=True)
+    roles, logged = failover_keeper(tmp_path, FailoverLooks([silent_replica(2)], [silent_replica(2, "0-100-13")]), sql)
+    roles.step()
+    assert "SET GLOBAL read_only = 0" not in sql.statements
+    assert any("pod 2 holds every transaction" in line for line in logged if line.startswith("failover called off"))
+
+
+def test_every_look_tells_the_primary_port_where_the_writable_server_is(tmp_path: Path) -> None:
+    route = PrimaryRoute()
+    roles = RoleKeeper(FakeSql(), settings(tmp_path), Looks(state(1, source=0), state(0, writable=True)),
+                       lambda line: None, clock=lambda: float(NOW), route=route)
+    roles.step()
+    assert route.host() == "db-0.db"

@@ -333,6 +333,18 @@ class StatefulSetHarness:
                 {**labels, "statefulset.kubernetes.io/pod-name": pod.name}.get(key) == value
                 for key, value in selector.items())]
 
+    def service_target_port(self, service: str) -> int:
+        """The pods' port the Service sends its (first) port's connections to, a named port
+        resolved in the pod template as kube-proxy does."""
+        target = self._services[service]["spec"]["ports"][0].get("targetPort")
+        if isinstance(target, int):
+            return target
+        for container in self.pod_spec["containers"]:
+            for port in container.get("ports", []):
+                if port.get("name") == target:
+                    return int(port["containerPort"])
+        raise HarnessError(f"Service {service}'s targetPort {target!r} names no port of the pods")
+
     def attach_client(self, name: str) -> PodAttachment:
         """A network namespace of its own on the pod network, like a client pod: run a program
         there with ``nsenter --net=<netns_path>``. It reaches pods by address (``pod_ip``); it has

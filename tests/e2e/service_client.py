@@ -1,7 +1,7 @@
 """An application outside the database pods that reaches the cluster through its Services.
 
 It runs in a client network namespace of its own (``attach_client``) and, for every connection,
-looks up the Service's Ready endpoints again, as a client of a ClusterIP Service would through
+looks up the Service's Ready endpoints and target port again, as a client of a ClusterIP Service would through
 kube-proxy. The writer inserts one row per transaction and records which inserts the server
 acknowledged: those are the committed rows every pod must end up holding, exactly once.
 """
@@ -25,11 +25,11 @@ class ServiceClient:
         self.options.write_text(f'[client]\nuser={cluster.app_user}\npassword="{cluster.app_password}"\n')
         self.options.chmod(0o600)
 
-    def sql(self, pod: str, sql: str) -> subprocess.CompletedProcess:
+    def sql(self, pod: str, sql: str, port: int = 3306) -> subprocess.CompletedProcess:
         return subprocess.run(
             ["nsenter", f"--net={self.network.netns_path}", "mariadb",
              f"--defaults-extra-file={self.options}", "--connect-timeout=1", "--batch",
-             "--skip-column-names", f"--host={self.harness.pod_ip(pod)}", self.cluster.app_database,
+             "--skip-column-names", f"--host={self.harness.pod_ip(pod)}", f"--port={port}", self.cluster.app_database,
              "-e", sql], capture_output=True, text=True, timeout=10, check=False)
 
     def writer(self, service: str, first: int = 1) -> Writer:
@@ -57,7 +57,8 @@ class Writer(threading.Thread):
                 time.sleep(0.05)
                 continue
             try:
-                result = self.client.sql(endpoints[0], f"INSERT INTO events VALUES ({seq}, SHA2({seq}, 256))")
+                result = self.client.sql(endpoints[0], f"INSERT INTO events VALUES ({seq}, SHA2({seq}, 256))",
+                                         self.client.harness.service_target_port(self.service))
             except subprocess.TimeoutExpired:
                 self.failed.append((time.monotonic(), seq, "timed out"))
                 continue

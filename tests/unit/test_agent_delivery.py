@@ -124,8 +124,9 @@ def test_the_agents_resources_come_from_the_settings(rendered):
 def test_the_agent_serves_on_its_named_port_and_is_ready_once_it_listens(rendered):
     agent = container(find(rendered(), "StatefulSet"), "agent")
     assert agent["ports"] == [{"name": "agent", "containerPort": 3308},
-                              {"name": "readiness", "containerPort": 3309}]
-    assert env(agent)["AGENT_PORT"] == "3308"
+                              {"name": "readiness", "containerPort": 3309},
+                              {"name": "primary", "containerPort": 3310}]
+    assert (env(agent)["AGENT_PORT"], env(agent)["PRIMARY_PORT"]) == ("3308", "3310")
     # Whether the pod is ready (its server has its role) is the mysql container's probe of the
     # agent's verdict (test_statefulset.py).
     assert agent["readinessProbe"]["tcpSocket"] == {"port": "agent"}

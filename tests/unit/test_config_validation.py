@@ -46,6 +46,8 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "maxReplicationLagSeconds": ("0", "0", "whole number from 1"),
     "primaryOrdinal": ("-1", "'-1'", "whole number from 0"),
     "primaryDownReadSeconds": ("ten", "'ten'", "whole number from 0"),
+    "automaticFailover": ("on", "'on'", "true or false"),
+    "failoverGraceSeconds": ("5", "5", "whole number from 10 to 3600"),
     "backupParallel": ("0", "0", "whole number from 1 to 16"),
     "transferBufferBytes": ("1024", "1024", "whole number from 8192"),
     "binlogRetentionDays": ("0", "0", "whole number from 1 to 365"),
@@ -913,3 +915,14 @@ def test_primary_ordinal_accepts_any_pod(text, value):
 @pytest.mark.parametrize("text, value", [("0", 0), ("300", 300)])
 def test_primary_down_read_seconds_accepts_zero_for_todays_behaviour(text, value):
     assert accepted("primaryDownReadSeconds", text) == value
+
+
+def test_automatic_failover_needs_three_pods_so_that_a_majority_survives_the_primary(render):
+    error = rejection(render, replicas="2", automaticFailover="true")
+    assert (error.setting.key, str(error).split("; ", 1)[1]) == (
+        "automaticFailover", "a failover needs a majority of the pods to survive, which replicas 2 never has; "
+        "set replicas to 3 or more, or automaticFailover false")
+
+
+def test_automatic_failover_is_off_by_default_with_a_30_second_grace_period():
+    assert (BY_KEY["automaticFailover"].default, BY_KEY["failoverGraceSeconds"].default) == (False, 30)

@@ -282,7 +282,7 @@ def test_with_cert_manager_the_certificate_alert_also_reads_its_certificate(rend
 
 def test_the_agent_serves_metrics_on_its_own_port_only_with_metrics(rendered):
     without = container(find(rendered(), "StatefulSet"), "agent")
-    assert [p["name"] for p in without["ports"]] == ["agent", "readiness"]
+    assert [p["name"] for p in without["ports"]] == ["agent", "readiness", "primary"]
     assert "AGENT_METRICS_PORT" not in {e["name"] for e in without["env"]}
     agent = container(find(rendered(**METRICS), "StatefulSet"), "agent")
     assert {"name": "agent-metrics", "containerPort": 9105} in agent["ports"]

@@ -35,7 +35,7 @@ def database_policy(manifests) -> dict[str, Any]:
 def ingress(manifests, port: int) -> list[dict]:
     """The peers allowed to reach `port`."""
     return [peer for rule in database_policy(manifests)["ingress"]
-            if [p["port"] for p in rule["ports"]] == [port] for peer in rule["from"]]
+            if port in [p["port"] for p in rule["ports"]] for peer in rule["from"]]
 
 
 def cluster_pods(manifests) -> dict:
@@ -86,10 +86,15 @@ def test_the_database_policy_selects_the_clusters_pods_for_ingress_and_egress(se
     assert spec["policyTypes"] == ["Ingress", "Egress"]
 
 
-def test_network_policy_opens_nothing_but_the_server_backup_and_agent_ports(server_manifests):
+def test_network_policy_opens_nothing_but_the_server_backup_agent_and_primary_ports(server_manifests):
     rules = database_policy(server_manifests)["ingress"]
     assert sorted((p["port"], p["protocol"]) for rule in rules for p in rule["ports"]) == [
-        (3306, "TCP"), (3307, "TCP"), (3308, "TCP")]
+        (3306, "TCP"), (3307, "TCP"), (3308, "TCP"), (3310, "TCP")]
+
+
+def test_the_agents_primary_port_admits_whoever_may_reach_the_server_port(rendered):
+    manifests = rendered("prod")
+    assert ingress(manifests, 3310) == ingress(manifests, 3306)
 
 
 def test_agent_port_admits_only_the_clusters_own_pods_and_its_switchover_job(rendered):

@@ -131,6 +131,20 @@ def test_primary_service_selects_pod_zero_only(rendered):
             if matches(selector, pod_labels(manifests, ordinal))] == [0]
 
 
+def test_the_topology_says_whether_and_after_how_long_the_agents_fail_over(rendered):
+    assert find(rendered(**ORDERS), "ConfigMap", "orders-topology")["data"]["failover-grace-seconds"] == "0"
+    data = find(rendered(**ORDERS, replicas="3", automaticFailover="true", failoverGraceSeconds="45"),
+                "ConfigMap", "orders-topology")["data"]
+    assert data == {"primary-ordinal": "0", "replicas": "3", "failover-grace-seconds": "45"}
+
+
+def test_with_automatic_failover_the_primary_service_selects_every_pod_through_the_agents_primary_port(rendered):
+    manifests = rendered(**ORDERS, replicas="3", automaticFailover="true")
+    spec = find(manifests, "Service", "orders-primary")["spec"]
+    assert spec["selector"] == find(manifests, "StatefulSet")["spec"]["selector"]["matchLabels"]
+    assert [(p["port"], p["targetPort"]) for p in spec["ports"]] == [(3306, "primary")]
+
+
 def test_client_services_are_not_headless(rendered):
     manifests = rendered(**ORDERS)
     for name in ("orders-read", "orders-primary"):

@@ -1,0 +1,107 @@
+"""Automatic failover (automaticFailover): with it on, losing the primary's pod makes the most
+advanced replica the writable primary within the bound below, writes through the primary Service
+(the agents' primary port) succeed again, the other replica follows it, no write acknowledged and
+replicated before the loss is lost, and the old pod, back, becomes its replica (rebuilt when it
+holds a transaction it never sent, such as its last heartbeat). With it off, nobody fails over."""
+
+import time
+
+import pytest
+
+from .harness import RestartPolicy
+from .service_client import ServiceClient
+
+pytestmark = pytest.mark.e2e
+
+PODS = ["mysql-0", "mysql-1", "mysql-2"]
+GRACE = 10
+# What the product promises from the primary's loss to a writable replica: the grace period,
+# then up to two role looks (5 s apart) to notice it and to look again after the relay log is
+# applied (at most 20 s), plus each look's wait for the peers' answers. Generous, so that it
+# holds on a busy two-core machine.
+FAILOVER_BOUND = GRACE + 60
+# Then every agent forwards the primary Service's connections to it from its next look (5 s).
+ROUTE_BOUND = FAILOVER_BOUND + 10
+
+
+def writable(harness, pods: list[str]) -> list[str]:
+    found = []
+    for pod in pods:
+        try:
+            if harness.run_sql(pod, "SELECT @@GLOBAL.read_only", timeout=5) == [("0",)]:
+                found.append(pod)
+        except Exception:  # a pod that does not answer is not writable
+            pass
+    return found
+
+
+@pytest.mark.parametrize("server", ["mysql-9.7", "mariadb-11.8"], indirect=True)
+@pytest.mark.timeout(480)
+def test_a_lost_primary_is_replaced_by_the_most_advanced_replica_and_returns_as_its_replica(
+        mariadb_cluster, tmp_path):
+    # The old primary's server may stop once to rebuild itself: the kubelet restarts it.
+    cluster = mariadb_cluster(3, harness_options={"restart_policy": RestartPolicy(container_restarts=2)},
+                              automaticFailover="true", failoverGraceSeconds=str(GRACE))
+    harness = cluster.harness
+    cluster.create_events_table()
+    client = ServiceClient(cluster, tmp_path)
+    writer = client.writer("mysql-primary")
+    harness.wait_until(lambda: len(writer.acked) > 20, 60, "writes through the primary Service")  # warm-up
+    acknowledged = writer.stop()
+    cluster.wait_caught_up()
+
+    harness.stop_pod("mysql-0", grace_seconds=0)
+    lost = time.monotonic()
+    # An application that keeps writing through the primary Service meanwhile.
+    writer = client.writer("mysql-primary", first=acknowledged[-1] + 1)
+    harness.wait_until(lambda: writable(harness, ["mysql-1", "mysql-2"]) != [], FAILOVER_BOUND,
+                       "a replica writable after the primary's loss")
+    took = time.monotonic() - lost
+    # Both replicas hold the same transactions: the lower ordinal is chosen, and only it.
+    assert writable(harness, ["mysql-1", "mysql-2"]) == ["mysql-1"]
+    # Its agent logs the end once the accounts are made, just after the server became writable.
+    harness.wait_until(lambda: "failover done: this pod is the primary" in harness.log("mysql-1", "agent"), 10,
+                       "mysql-1's agent saying the failover is done")
+    assert "FAILOVER: pod 0, the last primary, has been silent for" in harness.log("mysql-1", "agent")
+    cluster.primary = "mysql-1"
+    # The agents forward the primary Service's connections to it from their next look on.
+    harness.wait_until(lambda: len(writer.acked) > 5, lost + ROUTE_BOUND - time.monotonic(),
+                       "writes through the primary Service again")
+    writes_again = writer.acked[0][0] - lost
+    harness.wait_until(lambda: cluster.source_host("mysql-2") == harness.dns_name("mysql-1"), 30,
+                       "mysql-2 replicating from mysql-1")
+
+    harness.resume_pod("mysql-0", timeout=240)
+    harness.wait_until(lambda: cluster.source_host("mysql-0") == harness.dns_name("mysql-1"), 120,
+                       "mysql-0 back as a replica of mysql-1")
+    assert writable(harness, PODS) == ["mysql-1"]
+    # Through whichever pod the Service picks, mysql-0 included, writes reach mysql-1.
+    back = time.monotonic()
+    harness.wait_until(lambda: writer.acked[-1][0] > back, 30, "writes through the primary Service")
+    acknowledged += writer.stop()
+    cluster.wait_caught_up()
+    cluster.assert_every_pod_holds(acknowledged)
+    print(f"failover: mysql-1 writable {took:.1f} s and writes through the primary Service again "
+          f"{writes_again:.1f} s after mysql-0 was killed (bounds {FAILOVER_BOUND} s and {ROUTE_BOUND} s, "
+          f"grace {GRACE} s)")
+
+
+# On one server: what it shows (the agents' decision not to act) is the same on both.
+@pytest.mark.parametrize("server", ["mariadb-11.8"], indirect=True)
+@pytest.mark.timeout(240)
+def test_without_automatic_failover_no_replica_becomes_writable_when_the_primary_is_lost(mariadb_cluster):
+    cluster = mariadb_cluster(3, failoverGraceSeconds=str(GRACE))
+    harness = cluster.harness
+    cluster.create_events_table()
+    cluster.insert_events(1, 10)
+    cluster.wait_caught_up()
+
+    harness.stop_pod("mysql-0", grace_seconds=0)
+    # Past what the bound above gives a failover that is on.
+    time.sleep(FAILOVER_BOUND)
+    assert writable(harness, ["mysql-1", "mysql-2"]) == []
+    for replica in ("mysql-1", "mysql-2"):
+        assert "has not answered for" in harness.log(replica, "agent")
+        assert "no failover is automatic" in harness.log(replica, "agent")
+    harness.resume_pod("mysql-0")
+    harness.wait_until(lambda: writable(harness, PODS) == ["mysql-0"], 60, "mysql-0 the primary again")
