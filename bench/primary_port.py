@@ -142,7 +142,7 @@ def select_one(connection: pymysql.connections.Connection) -> None:
 
 def quantile_us(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6, 1)
 
 
 def latencies(ports: dict[str, int], password: str, queries: int) -> dict[str, list[float]]:
@@ -231,7 +231,12 @@ def concurrent_queries(port: int, password: str, clients: int, seconds: float,
                  for share in shares]
     for process in processes:
         process.start()
-    ready.wait(timeout=120)
+    try:
+        ready.wait(timeout=120)
+    except threading.BrokenBarrierError:
+        codes = [process.exitcode for process in processes]
+        raise RuntimeError(f"{clients} clients did not all connect within 120 s (client processes' "
+                           f"exit codes {codes}; their errors above)") from None
     before = {pid: usage(pid) for pid in watched}
     most_threads = 0
     while any(process.is_alive() for process in processes) and results.qsize() < len(processes):
@@ -291,7 +296,8 @@ def measure(args: argparse.Namespace, flavor: str, real: RealServer, mysql_port:
     server_pid = real.process.pid
     idle = forwarder.usage()
     info: dict = {"server": args.server, "server_version": real.value("VERSION()"), "machine": machine(),
-                  "load_average_at_start": os.getloadavg()[0], "proxy_idle_rss_kib": idle.rss_kib}
+                  "queries": args.queries, "connections": args.connections, "result_mib": args.result_mib,
+                  "seconds": args.seconds, "proxy_idle_rss_kib": idle.rss_kib}
 
     log(f"latency: {args.queries} x SELECT 1 each way")
     samples = latencies(ports, password, args.queries)
@@ -353,7 +359,7 @@ def ratios(info: dict) -> dict[str, float]:
 
 
 def report(info: dict) -> None:
-    print(f"{info['server']} ({info['server_version']}); load average {info['load_average_at_start']:.1f} "
+    print(f"{info['server']} ({info['server_version']}); load average {info['machine']['load_average']:.1f} "
           f"at the start (the machine is shared); client PyMySQL {pymysql.__version__}")
     for title, key in (("SELECT 1 on an open connection", "latency_us"),
                        ("connect + authenticate + SELECT 1 + close", "connect_us")):
@@ -396,7 +402,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     info = run(args)
-    info["seconds"] = args.seconds
     if args.results:
         args.results.mkdir(parents=True, exist_ok=True)
         (args.results / results_file(args.server)).write_text(json.dumps(info, indent=2) + "\n")
