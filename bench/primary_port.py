@@ -20,7 +20,9 @@ figure is taken direct and through the port in the same run:
    recursive CTE, the same statement on both flavors), read row by row (unbuffered cursor),
    twice each way, alternating; MiB/s over both reads.
 4. Concurrency: for each of --clients, that many connections running `SELECT 1` back to back for
-   --seconds; queries/s and p99 latency, and the forwarding process's CPU seconds and threads.
+   --seconds; queries/s, p50/p99 latency, CPU per query of the clients (getrusage in each client
+   process), the server and the forwarding process (/proc), and the forwarding process's threads
+   and memory.
 
 Everything shares this machine's cores: the forwarding process's CPU time is taken from the
 client and the server, which is part of what it costs here; on a cluster the agent's container
@@ -39,6 +41,7 @@ import json
 import multiprocessing
 import multiprocessing.synchronize
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -198,10 +201,11 @@ def read_result(port: int, password: str, statement: str) -> tuple[int, float]:
 def load_client(port: int, password: str, threads: int, seconds: float,
                 ready: multiprocessing.synchronize.Barrier, results: multiprocessing.Queue) -> None:
     """Child process: `threads` connections, each running SELECT 1 back to back for `seconds`
-    from the moment every client process is connected; puts the latencies."""
+    from the moment every client process is connected; puts its CPU seconds meanwhile and the latencies."""
     connections = [connect(port, password) for _ in range(threads)]
     samples: list[list[float]] = [[] for _ in connections]
     ready.wait()
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     deadline = time.perf_counter() + seconds
 
     def run(connection: pymysql.connections.Connection, into: list[float]) -> None:
@@ -216,13 +220,16 @@ def load_client(port: int, password: str, threads: int, seconds: float,
         worker.join()
     for connection in connections:
         connection.close()
-    results.put([value for values in samples for value in values])
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
+    results.put((cpu_s, [value for values in samples for value in values]))
 
 
 def concurrent_queries(port: int, password: str, clients: int, seconds: float,
-                       watched: list[int]) -> tuple[list[float], dict[int, Usage], int]:
-    """Latencies of `clients` connections' queries over `seconds`, the CPU each watched process
-    used meanwhile (as Usage, cpu_s the difference) and the most threads the last one had."""
+                       watched: list[int]) -> tuple[list[float], float, dict[int, Usage], int]:
+    """Latencies of `clients` connections' queries over `seconds`, the clients' CPU seconds, the
+    CPU each watched process used meanwhile (as Usage, cpu_s the difference) and the most threads
+    the last one had."""
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(CLIENT_PROCESSES + 1)
     results = context.Queue()
@@ -242,13 +249,14 @@ def concurrent_queries(port: int, password: str, clients: int, seconds: float,
     while any(process.is_alive() for process in processes) and results.qsize() < len(processes):
         most_threads = max(most_threads, usage(watched[-1]).threads)
         time.sleep(0.2)
-    samples = [value for _ in processes for value in results.get(timeout=120)]
+    reports = [results.get(timeout=120) for _ in processes]
+    samples = [value for _, values in reports for value in values]
     after = {pid: usage(pid) for pid in watched}
     for process in processes:
         process.join(timeout=30)
     spent = {pid: Usage(after[pid].cpu_s - before[pid].cpu_s, after[pid].rss_kib, after[pid].peak_rss_kib,
                         after[pid].threads) for pid in watched}
-    return samples, spent, most_threads
+    return samples, sum(cpu_s for cpu_s, _ in reports), spent, most_threads
 
 
 # The run
@@ -334,10 +342,11 @@ def measure(args: argparse.Namespace, flavor: str, real: RealServer, mysql_port:
         figures: dict = {}
         for way, port in ports.items():
             log(f"concurrency: {clients} clients for {args.seconds} s, {way}")
-            values, spent, most_threads = concurrent_queries(port, password, clients, args.seconds,
+            values, client_cpu_s, spent, most_threads = concurrent_queries(port, password, clients, args.seconds,
                                                              [server_pid, forwarder.process.pid])
             figures[way] = {"qps": len(values) / args.seconds, "p50_us": quantile_us(values, 0.5),
-                            "p99_us": quantile_us(values, 0.99), "server_cpu_s": spent[server_pid].cpu_s}
+                            "p99_us": quantile_us(values, 0.99), "client_cpu_s": client_cpu_s,
+                            "server_cpu_s": spent[server_pid].cpu_s}
             if way == "proxy":
                 proxy = spent[forwarder.process.pid]
                 figures[way].update(proxy_cpu_s=proxy.cpu_s, proxy_threads_most=most_threads,
@@ -372,12 +381,17 @@ def report(info: dict) -> None:
           f"(server {info['throughput_server_cpu_s_per_gib']:.2f} s/GiB)")
     for clients, figures in info["concurrency"].items():
         direct, proxy = figures["direct"], figures["proxy"]
-        print(f"{clients} clients: direct {direct['qps']:.0f} q/s (p99 {direct['p99_us'] / 1000:.1f} ms, "
-              f"server CPU {direct['server_cpu_s']:.1f} s), proxy {proxy['qps']:.0f} q/s "
-              f"(p99 {proxy['p99_us'] / 1000:.1f} ms, server CPU {proxy['server_cpu_s']:.1f} s); "
-              f"proxy process CPU {proxy['proxy_cpu_s']:.1f} s, "
-              f"{1e6 * proxy['proxy_cpu_s'] / max(1, proxy['qps'] * info['seconds']):.0f} us/query, "
-              f"threads up to {proxy['proxy_threads_most']}, RSS {proxy['proxy_rss_kib'] / 1024:.0f} MiB")
+
+        def per_query(way: dict, cpu_s: float) -> float:
+            return 1e6 * cpu_s / max(1, way["qps"] * info["seconds"])
+        for name, way in (("direct", direct), ("proxy", proxy)):
+            port = f", port {per_query(way, way['proxy_cpu_s']):.0f}" if name == "proxy" else ""
+            print(f"{clients} clients, {name}: {way['qps']:.0f} q/s, p50/p99 {way['p50_us'] / 1000:.2f}/"
+                  f"{way['p99_us'] / 1000:.1f} ms; CPU us/query: clients {per_query(way, way['client_cpu_s']):.0f}, "
+                  f"server {per_query(way, way['server_cpu_s']):.0f}{port}")
+        print(f"{clients} clients, the port's process: CPU {proxy['proxy_cpu_s']:.1f} s in "
+              f"{info['seconds']:.0f} s, threads up to {proxy['proxy_threads_most']}, "
+              f"RSS {proxy['proxy_rss_kib'] / 1024:.0f} MiB")
     end = info["proxy_end"]
     print(f"proxy process: RSS {info['proxy_idle_rss_kib'] / 1024:.0f} MiB idle, "
           f"{end['rss_kib'] / 1024:.0f} MiB at the end, peak {end['peak_rss_kib'] / 1024:.0f} MiB; "
