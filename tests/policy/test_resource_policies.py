@@ -96,15 +96,15 @@ def test_rendered_database_pod_runs_as_non_root_without_privilege_escalation(sta
 
 def test_a_non_zero_user_id_alone_counts_as_non_root(statefulset):
     del statefulset["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
-    for name in ("init-mysql", "clone-mysql", "mysql"):
+    for name in ("init-mysql", "mysql"):
         del container(statefulset, name)["securityContext"]["runAsNonRoot"]
     assert violations("database-pod-hardened", resource_args(statefulset)) == []
 
 
 def test_database_container_that_may_run_as_root_is_a_violation(statefulset):
-    container(statefulset, "clone-mysql")["securityContext"].update(runAsUser=0)
+    container(statefulset, "init-mysql")["securityContext"].update(runAsUser=0)
     assert violations("database-pod-hardened", resource_args(statefulset)) == [
-        'container "clone-mysql" may run as root: set runAsNonRoot: true or a non-zero '
+        'container "init-mysql" may run as root: set runAsNonRoot: true or a non-zero '
         "runAsUser in its or the pod's securityContext"]
 
 
