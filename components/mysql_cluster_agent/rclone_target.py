@@ -28,7 +28,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -138,24 +138,36 @@ class RcloneTarget:
     def stream(self, path: str, what: str) -> Iterator[IO[bytes]]:
         """The clear bytes of the file at path as rclone reads them (`rclone cat`), to be read
         once, never held whole in memory. On leaving, rclone's failure raises RcloneError (or
-        AuthenticationFailed), ahead of any error of the reader: a stream cut short is rclone's."""
-        with tempfile.TemporaryFile() as errors:
-            process = subprocess.Popen([str(self.rclone), "--log-level=ERROR", "cat", path],
-                                       stdout=subprocess.PIPE, stderr=errors, env=self._secret_env())
-            assert process.stdout is not None
-            try:
-                yield process.stdout
-            except BaseException:
-                process.kill()
-                if process.wait() > 0:
-                    errors.seek(0)
-                    raise _failure(["cat"], what, process.returncode, errors.read().decode(errors="replace")) from None
-                raise
-            finally:
-                process.stdout.close()
-            if process.wait() != 0:
-                errors.seek(0)
-                raise _failure(["cat"], what, process.returncode, errors.read().decode(errors="replace"))
+        AuthenticationFailed), ahead of any error of the reader: a stream cut short is rclone's.
+        Its error output is read by a thread (the pods' root file system has no /tmp)."""
+        process = subprocess.Popen([str(self.rclone), "--log-level=ERROR", "cat", path], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=self._secret_env())
+        stdout, stderr, said = process.stdout, process.stderr, bytearray()
+        if stdout is None or stderr is None:
+            raise RcloneError(f"rclone cat of {what} has no pipes", 0, "")
+        reader = threading.Thread(target=lambda: said.extend(stderr.read()), daemon=True)
+        reader.start()
+
+        def failure(killed: bool) -> RcloneError | None:
+            """rclone's error, if it failed (not merely killed here because the reader failed)."""
+            status = process.wait()
+            reader.join()
+            failed = status > 0 if killed else status != 0
+            return _failure(["cat"], what, status, said.decode(errors="replace")) if failed else None
+
+        try:
+            yield stdout
+        except BaseException:
+            process.kill()
+            error = failure(killed=True)
+            if error is not None:
+                raise error from None
+            raise
+        finally:
+            stdout.close()
+        error = failure(killed=False)
+        if error is not None:
+            raise error
 
     def list(self, path: str, *options: str) -> list[str]:
         """The entries under path (`rclone lsf`), one each, directories with a trailing '/';
