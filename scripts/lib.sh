@@ -67,11 +67,6 @@ sql_client() { dialect_command SQL_CLIENT; }
 backup_tool() { dialect_command BACKUP_TOOL; }
 stream_tool() { dialect_command STREAM_TOOL; }
 
-# socat or ncat moves the backup stream between pods; images differ in which one they carry.
-transfer_tool() {
-  need_command socat ncat
-}
-
 # `bash -x` (or set -x) prints every command with its arguments expanded, builtins and
 # assignments included. Whatever handles a password therefore runs in a subshell that turns
 # tracing off first, `( set +x; ... )`: every caller of secret_value, and client_options.

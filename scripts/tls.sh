@@ -34,14 +34,15 @@ client_tls_options() {
   fi
 }
 
-# The transfer tool for the backup stream: with TLS only socat will do.
+# The transfer tool for the backup stream, socat or ncat (images differ in which one they carry):
+# with TLS only socat will do.
 stream_transfer_tool() {
   if tls_enabled; then
     require_tls_files
     command -v socat >/dev/null 2>&1 ||
       die "mutual TLS on the backup port needs socat, which this image lacks (ncat cannot verify a client's certificate): use a backupImage with socat, or tlsSource none"
   fi
-  transfer_tool
+  need_command socat ncat
 }
 
 # socat's address options for mutual TLS: present the pod's certificate, trust only the CA.

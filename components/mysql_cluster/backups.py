@@ -67,7 +67,7 @@ REPLAY_PLAN_VOLUME = core.VolumeArgs(name=REPLAY_PLAN_VOLUME_NAME, empty_dir=cor
 S3_SECRET_KEYS = ("access-key-id", "secret-access-key")
 S3_PART_SIZE = "32Mi"
 # Memory volumes of one value a file, from a Python step to the bash after it: what the restore
-# plan hands restore.sh (restore_plan.py), what the backup stream hands backup-record.
+# plan hands the restore step (restore_plan.py), what the backup stream hands backup-record.
 PLAN_DIR = "/run/mysql-cluster-restore-plan"
 RESULT_DIR = "/run/mysql-cluster-backup-result"
 
@@ -171,7 +171,8 @@ def restore_volumes() -> list[core.VolumeArgs]:
 def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
              ) -> list[PodContainer]:
     """Pod 0 with an empty data directory: choose and check the backup (the agent's
-    restore-plan), fetch and prepare it (backup image), check restoreTo and cut the archive
+    restore-plan), fetch it (MariaDB: restore.sh in the backup image, which prepares it; MySQL:
+    the agent's restore-tar), check restoreTo and cut the archive
     (agent), then replay archived binary logs into a server without networking (server image)."""
     prefix, _, name = pod.settings.restore_from.rpartition("/")
     restore_env = [_env("RESTORE_REMOTE", target.remote(prefix or target.prefix)),
@@ -187,16 +188,23 @@ def _restore(pod: PodSettings, target: BackupTarget, env: list[core.EnvVarArgs]
         pod, "restore-plan", "restore-plan", env + target.env() + restore_env,
         [_mount("data", DATA_VOLUME_MOUNT), plan_mount, *target.mounts()])
     restore_plan.termination_message_policy = "FallbackToLogsOnError"
-    fetch = core.ContainerArgs(
-        name="restore",
-        image=pod.backup_image,
-        command=script_command("restore.sh"),
-        env=env + target.env() + restore_env,
-        volume_mounts=[_mount("data", DATA_VOLUME_MOUNT), _mount("tmp", "/tmp"), scripts_mount(),
-                       _mount("restore-plan", PLAN_DIR, read_only=True), *target.mounts()],
-        resources=pod.resources("backup"),
-        termination_message_policy="FallbackToLogsOnError",
-    )
+    fetch_mounts = [_mount("data", DATA_VOLUME_MOUNT), _mount("restore-plan", PLAN_DIR, read_only=True),
+                    *target.mounts()]
+    if pod.server.backup_format == "tar":
+        # A clone's tar needs no preparing: Python streams, checks and extracts it (restore_tar.py).
+        fetch = agent_step_container(pod, "restore", "restore-tar", env + target.env() + restore_env,
+                                     fetch_mounts)
+        fetch.termination_message_policy = "FallbackToLogsOnError"
+    else:
+        fetch = core.ContainerArgs(
+            name="restore",
+            image=pod.backup_image,
+            command=script_command("restore.sh"),
+            env=env + target.env() + restore_env,
+            volume_mounts=[*fetch_mounts, _mount("tmp", "/tmp"), scripts_mount()],
+            resources=pod.resources("backup"),
+            termination_message_policy="FallbackToLogsOnError",
+        )
     plan_env = [_env("REPLAY_PLAN_DIR", REPLAY_PLAN_DIR)]
     replay_plan = agent_step_container(pod, "replay-plan", "replay-plan", env + plan_env, [
         _mount("data", DATA_VOLUME_MOUNT), _mount(REPLAY_PLAN_VOLUME_NAME, REPLAY_PLAN_DIR)])

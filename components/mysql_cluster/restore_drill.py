@@ -2,8 +2,8 @@
 logs restore, without touching the cluster.
 
 Its pod reuses the restore of pod 0 (backups.py: the agent's restore-plan chooses and checks the
-newest backup and fetches its history's archived binary logs, restore.sh fetches, checks and
-prepares it; replay-plan and restore-replay.sh
+newest backup and fetches its history's archived binary logs, restore.sh (MariaDB) or the agent's
+restore-tar (MySQL) fetches, checks and prepares it; replay-plan and restore-replay.sh
 replay them into a server without networking) on a scratch volume of its own, an ephemeral claim
 the size of a data volume, deleted with the pod. Between the two, the agent's drill-plan
 (mysql_cluster_agent/restore_drill.py) proves that the archived logs form one chain from the backup

@@ -9,7 +9,8 @@
   donor   the donor init container: chooses the pods a clone copies (donor.py)
   switchover  the switchover Job's command: moves the primary through the agents (switchover.py)
   backup-record  the backup Job's last step: checks the upload, writes the manifest, applies retention
-  restore-plan   pod 0's restore: chooses and checks the backup, hands restore.sh what to stream
+  restore-plan   pod 0's restore: chooses and checks the backup, hands the restore step what to stream
+  restore-tar    pod 0's restore of a MySQL backup (tar): streams, checks and extracts it (restore_tar.py)
   replay-plan  the restore's checks and cut before restore-replay.sh (replay_plan.py)
   drill-plan, drill-verdict  the restore drill's chain check and verdict (restore_drill.py)
   rclone <arguments>  rclone with the backup target's keys, streaming its input and output (rclone_target.py)
@@ -34,6 +35,7 @@ from . import (
     replay_plan,
     restore_drill,
     restore_plan,
+    restore_tar,
     switchover,
 )
 from .api import AgentServer, serve_in_background
@@ -49,7 +51,7 @@ from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
 USAGE = ("usage: python3 -m mysql_cluster_agent {serve|state|peers|donor|switchover|backup-record|restore-plan|"
-         "replay-plan|drill-plan|drill-verdict|rclone <arguments>}")
+         "restore-tar|replay-plan|drill-plan|drill-verdict|rclone <arguments>}")
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -142,8 +144,10 @@ def main(argv: Sequence[str]) -> int:
         return switchover.main()
     if list(argv) == ["backup-record"]:  # the backup Job's last step (backup_record.py)
         return backup_record.main(os.environ)
-    if list(argv) == ["restore-plan"]:  # pod 0's restore, before restore.sh (restore_plan.py)
+    if list(argv) == ["restore-plan"]:  # pod 0's restore, before its restore step (restore_plan.py)
         return restore_plan.main(os.environ)
+    if list(argv) == ["restore-tar"]:  # then pod 0's restore of a MySQL backup (restore_tar.py)
+        return restore_tar.main(os.environ)
     if list(argv) == ["replay-plan"]:  # the restore's steps have environments of their own too
         return replay_plan.main()
     if list(argv) in (["drill-plan"], ["drill-verdict"]):

@@ -9,7 +9,7 @@ log line, never this process's environment.
 
     target = RcloneTarget.from_env(os.environ)      # TargetProblem: what to fix
     target.list(f"{remote}/backups", "--dirs-only")  # [] while the directory does not exist
-    target.cat(path) -> bytes; target.rcat(path, data); target.size(path) -> int | None
+    target.cat(path) -> bytes; with target.stream(path, what) as reader: ...; target.rcat(path, data); target.size(path) -> int | None
     target.copy(source, destination, *options); target.delete(path, *options)
     target.delete_file(path); target.purge(path)
 
@@ -28,7 +28,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Optional
@@ -130,14 +132,42 @@ class RcloneTarget:
             return result.stdout if stdout is None else b""
         if missing_ok and result.returncode == EXIT_NOT_FOUND:
             return b""
-        said = result.stderr.decode(errors="replace")
-        if any(word in said for word in _AUTHENTICATION_WORDS):
-            raise AuthenticationFailed(
-                f"{what} failed authentication with this cluster's backup key (backupKey): it was altered "
-                f"in the bucket or encrypted with another key; refusing it. rclone said: {shown(said)}",
-                result.returncode, said)
-        raise RcloneError(f"rclone {args[0]} of {what} failed (exit status {result.returncode}): {shown(said)}",
-                          result.returncode, said)
+        raise _failure(args, what, result.returncode, result.stderr.decode(errors="replace"))
+
+    @contextmanager
+    def stream(self, path: str, what: str) -> Iterator[IO[bytes]]:
+        """The clear bytes of the file at path as rclone reads them (`rclone cat`), to be read
+        once, never held whole in memory. On leaving, rclone's failure raises RcloneError (or
+        AuthenticationFailed), ahead of any error of the reader: a stream cut short is rclone's.
+        Its error output is read by a thread (the pods' root file system has no /tmp)."""
+        process = subprocess.Popen([str(self.rclone), "--log-level=ERROR", "cat", path], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=self._secret_env())
+        stdout, stderr, said = process.stdout, process.stderr, bytearray()
+        if stdout is None or stderr is None:
+            raise RcloneError(f"rclone cat of {what} has no pipes", 0, "")
+        reader = threading.Thread(target=lambda: said.extend(stderr.read()), daemon=True)
+        reader.start()
+
+        def failure(killed: bool) -> RcloneError | None:
+            """rclone's error, if it failed (not merely killed here because the reader failed)."""
+            status = process.wait()
+            reader.join()
+            failed = status > 0 if killed else status != 0
+            return _failure(["cat"], what, status, said.decode(errors="replace")) if failed else None
+
+        try:
+            yield stdout
+        except BaseException:
+            process.kill()
+            error = failure(killed=True)
+            if error is not None:
+                raise error from None
+            raise
+        finally:
+            stdout.close()
+        error = failure(killed=False)
+        if error is not None:
+            raise error
 
     def list(self, path: str, *options: str) -> list[str]:
         """The entries under path (`rclone lsf`), one each, directories with a trailing '/';
@@ -175,6 +205,14 @@ class RcloneTarget:
     def purge(self, path: str) -> None:
         """Removes path and all it holds."""
         self.run(["purge", path], path, missing_ok=True)
+
+
+def _failure(args: Sequence[str], what: str, status: int, said: str) -> RcloneError:
+    if any(word in said for word in _AUTHENTICATION_WORDS):
+        return AuthenticationFailed(
+            f"{what} failed authentication with this cluster's backup key (backupKey): it was altered "
+            f"in the bucket or encrypted with another key; refusing it. rclone said: {shown(said)}", status, said)
+    return RcloneError(f"rclone {args[0]} of {what} failed (exit status {status}): {shown(said)}", status, said)
 
 
 def main(args: Sequence[str], env: Mapping[str, str]) -> int:

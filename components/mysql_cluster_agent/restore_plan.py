@@ -4,17 +4,17 @@ own unless restoreFrom names a prefix), reads its manifest strictly through the 
 refuses another cluster's backup under this cluster's own prefix, one of another flavor or of a
 newer server version, and a point in time (restoreTo) without an archived binary log history. It
 then fetches the archived binary logs restoreTo replays, writes the hand-over for the replay
-(restore_handover.py) and, for restore.sh, which streams and checks the backup, one file a
-value in PLAN_DIR:
+(restore_handover.py) and, for the restore step that streams and checks the backup (restore.sh,
+or restore_tar.py for a tar), one file a value in PLAN_DIR:
 
     object   the backup object to stream (sealed:.../backups/<name>/backup.<format>)
     sha256   what its sha256 must be
     format   xbstream or tar
-    name     the backup's name, for restore.sh's log lines
-    gtid, end   the manifest's GTID and end time (restore.sh's hand-over to restore-replay.sh)
+    name     the backup's name, for the restore step's log lines
+    gtid, end   the manifest's GTID (for the restore step's last log line) and end time
 
 Nothing is written when pod 0's data directory already holds a database, or on another pod:
-restore.sh then does nothing.
+the restore step then does nothing.
 """
 from __future__ import annotations
 

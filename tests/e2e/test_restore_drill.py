@@ -1,7 +1,7 @@
-"""The restore drill, end to end: the CronJob's pod as rendered (restore.sh, restore-drill-plan,
-restore-replay, restore-drill) against a real S3 server (`rclone serve s3`), on MySQL 9.7 (a
-CLONE archived as a tar; the chain read from Previous-GTIDs events) and MariaDB 11.8 (an
-xbstream; the chain read from Gtid_list events). It proves a good backup and its archive, with
+"""The restore drill, end to end: the CronJob's pod as rendered (restore.sh or the agent's
+restore-tar, restore-drill-plan, restore-replay, restore-drill) against a real S3 server (`rclone
+serve s3`), on MySQL 9.7 (a CLONE archived as a tar; the chain read from Previous-GTIDs events)
+and MariaDB 11.8 (an xbstream; the chain read from Gtid_list events). It proves a good backup and its archive, with
 the data equal to the source's where a pt-table-checksum round on the primary checksummed it;
 and fails, saying what failed, on a gap in the archive, on an altered object, and on data that
 differs from the source's. A failed drill is a failed Job: what kube-state-metrics reports as

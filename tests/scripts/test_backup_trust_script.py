@@ -1,5 +1,5 @@
 """What a backup's bucket or claim holds is untrusted: the real backup steps (backup-job.sh then
-the agent's backup-record; the agent's restore-plan then restore.sh; restore-replay.sh) run
+the agent's backup-record; the agent's restore-plan then restore.sh or restore-tar; restore-replay.sh) run
 against a local bucket through the real rclone and its crypt remote, as the component configures
 them; the database and backup tools are stubs that record whether they ran. A crafted manifest
 or hand-over file is refused with a line naming it and nothing runs; a changed object fails
@@ -153,7 +153,9 @@ def pod(tmp_path):
             return subprocess.CompletedProcess(steps, result.returncode, "", errors)
 
         def restore(self, **env: str) -> subprocess.CompletedProcess:
-            return self.steps("restore-plan", "restore.sh", **env)
+            # A MySQL backup (tar) is restored by the agent's restore-tar, as the pod renders it.
+            return self.steps("restore-plan", "restore-tar" if env.get("BACKUP_FORMAT") == "tar" else "restore.sh",
+                              **env)
 
         def ran(self, tool: str) -> bool:
             return self.calls.exists() and any(

@@ -316,3 +316,16 @@ def test_the_restore_plan_runs_in_python_and_hands_restore_sh_its_values_in_memo
     assert {"name": "restore-plan", "emptyDir": {"medium": "Memory"}} in volumes
     for key in ("RESTORE_REMOTE", "RESTORE_NAME", "RESTORE_TO", "RESTORE_ANY_CLUSTER", "CLUSTER_NAME"):
         assert env(plan)[key] == env(restore)[key]
+
+
+@pytest.mark.parametrize("flavor, command, image", [
+    ("mysql", ["python3", "-m", "mysql_cluster_agent", "restore-tar"], "python:"),
+    ("mariadb", ["bash", "/opt/mysql-cluster/scripts/restore.sh"], "mariadb:")])
+def test_a_mysql_backup_is_restored_in_python_and_a_mariadb_one_by_restore_sh_in_the_backup_image(
+        rendered, command, image):
+    # A clone's tar needs no preparing: the agent streams, checks and extracts it (restore_tar.py).
+    restore = container(find(rendered(**S3, restoreFrom="latest"), "StatefulSet"), "restore")
+    assert restore["command"] == command
+    assert restore["image"].startswith(image)
+    assert {"name": "restore-plan", "mountPath": "/run/mysql-cluster-restore-plan", "readOnly": True} in \
+        restore["volumeMounts"]
