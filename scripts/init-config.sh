@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # init-mysql: gives the server its identity before it starts: a server-id derived from the pod
 # ordinal, and its configuration file from the ConfigMap. Every server starts read-only
-# (replica.cnf), whatever its role: the backup sidecar makes the primary writable once it knows
-# no other pod is (role.sh). The one exception is pod 0 starting without a database, which the
+# (replica.cnf), whatever its role: the pod's agent makes the primary writable once it knows
+# no other pod is (mysql_cluster_agent/decide.py). The one exception is pod 0 starting without a database, which the
 # image's entrypoint is about to create as root, which MySQL's super-read-only would refuse.
 set -euo pipefail
 SCRIPT_NAME=init-mysql
