@@ -61,9 +61,16 @@ class Cluster:
             user=self.app_user, password=self.app_password, host=self.harness.dns_name(pod),
             database=self.app_database))
 
-    def root_session(self, pod: str) -> SqlSession:
-        """A root connection kept open, from inside the pod (e.g. to hold a lock)."""
-        return self._session(pod, self.harness.sql_client())
+    def read_lock_events(self, pod: str) -> SqlSession:
+        """A root connection, from inside the pod, that holds a read lock on the events table
+        (the pod's applier waits at its next row) until it is closed. Returns once the server
+        holds the lock: the client sends it asynchronously, and rows replicated meanwhile would
+        be applied before it."""
+        session = self._session(pod, self.harness.sql_client())
+        session.send(f"LOCK TABLES {self.app_database}.events READ")
+        self.harness.wait_until(lambda: self.harness.run_sql(pod, "SHOW OPEN TABLES WHERE In_use > 0") != [],
+                                10, f"the read lock on {pod}")
+        return session
 
     def _session(self, pod: str, client: list[str]) -> SqlSession:
         return SqlSession(self.harness.exec_stream(pod, SQL_CONTAINER, client), f"{pod}/{SQL_CONTAINER}")

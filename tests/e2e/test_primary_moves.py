@@ -132,12 +132,12 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
     cluster.wait_caught_up()
     # Rows 101..110 reach every pod, but pod 1 only receives them: a read lock holds its applier
     # (on MySQL its parallel workers, while the coordinator has read all its relay log).
-    lock = cluster.root_session("mysql-1")
-    lock.send(f"LOCK TABLES {cluster.app_database}.events READ")
+    lock = cluster.read_lock_events("mysql-1")
     cluster.insert_events(101, 110)
     position = cluster.gtid_position(cluster.primary)
     harness.wait_until(lambda: cluster.holds_position("mysql-2", position) and received(cluster, "mysql-1", position),
                        30, "rows 101..110 on mysql-2 and in mysql-1's relay log")
+    assert cluster.events("mysql-1").high == 100, "the read lock holds mysql-1's applier"
     # Rows 111..120 reach pods 0 and 2, each acknowledged, but not pod 1: its link is down.
     cluster.io_thread("mysql-1", "STOP")
     cluster.insert_events(111, 120)
@@ -153,9 +153,12 @@ def test_failover_keeps_what_a_surviving_replica_holds_and_sets_aside_only_the_o
     # client timeout for one statement (mysql_cluster_agent/peers.py), so the Job must wait for pod 1 to
     # apply what it received by GTID, however long its workers take.
     def unlock_once_the_failover_began() -> None:
-        harness.wait_until(lambda: io_thread_state(cluster, "mysql-1") == "No", 120, "the failover to stop mysql-1's I/O thread")
-        time.sleep(LONG_WRITE)
-        lock.close()
+        try:
+            harness.wait_until(lambda: io_thread_state(cluster, "mysql-1") == "No", 120,
+                               "the failover to stop mysql-1's I/O thread")
+            time.sleep(LONG_WRITE)
+        finally:
+            lock.close()
 
     unlocker = threading.Thread(target=unlock_once_the_failover_began, daemon=True)
     unlocker.start()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from .errors import HarnessError
 from .server_roots import split_server
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +39,12 @@ def test_a_10_11_cluster_moves_to_11_8_by_changing_version_and_keeps_its_data_an
     harness.roll_out(render("dev", reveal_secrets=True, flavor=TARGET_FLAVOR, version=TARGET_VERSION),
                      root_of(TARGET))
     for pod in reversed(harness.pod_names()):
-        harness.exec(pod, "mysql", ["bash", "-c", documented_upgrade_command()], timeout=120)
+        try:
+            harness.exec(pod, "mysql", ["bash", "-c", documented_upgrade_command()], timeout=120)
+        except HarnessError as error:
+            # What the server was doing says which statement waited on which.
+            raise HarnessError(f"{error}; {pod}'s threads: "
+                               f"{harness.run_sql(pod, 'SHOW FULL PROCESSLIST')}") from None
 
     cluster.assert_version(TARGET_VERSION)
     for pod in harness.pod_names():
