@@ -47,8 +47,21 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.clone import (
-    DEFAULT_SERVER, MIB, PRIMARY, DonorProbe, data_bytes, flavor_of, load_dataset, log, machine,
-    percentiles, rendered_manifests, results_name, server_version, settle, wait_for_app_database,
+    DEFAULT_SERVER,
+    MIB,
+    PRIMARY,
+    DonorProbe,
+    data_bytes,
+    flavor_of,
+    load_dataset,
+    log,
+    machine,
+    percentiles,
+    rendered_manifests,
+    results_name,
+    server_version,
+    settle,
+    wait_for_app_database,
 )
 from mysql_cluster.settings import ConfigError
 from tests.e2e.harness import HarnessError, StatefulSetHarness

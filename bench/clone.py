@@ -303,16 +303,17 @@ def settle(harness: StatefulSetHarness, timeout: float = 120) -> None:
 def probe_donor(netns_path: str, host: str, password: str, rows: int, samples_path: str,
                 stop: multiprocessing.synchronize.Event) -> None:
     """Child process: paced point SELECTs over one connection; 'monotonic latency' lines."""
-    client = subprocess.Popen(
-        ["nsenter", f"--net={netns_path}", "mariadb", "--batch", "--skip-column-names", "--unbuffered",
-         "--protocol=tcp", f"--host={host}", f"--user={APP_USER}", APP_DATABASE],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(samples_path + ".err", "w"), text=True,
-        bufsize=1, env={**os.environ, "MYSQL_PWD": password},
-    )
+    with Path(samples_path + ".err").open("w") as errors:
+        client = subprocess.Popen(
+            ["nsenter", f"--net={netns_path}", "mariadb", "--batch", "--skip-column-names", "--unbuffered",
+             "--protocol=tcp", f"--host={host}", f"--user={APP_USER}", APP_DATABASE],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True,
+            bufsize=1, env={**os.environ, "MYSQL_PWD": password},
+        )
     pick = random.Random(7)
     period = 1.0 / PROBE_RATE
     next_heartbeat = next_query = time.monotonic()
-    with open(samples_path, "w") as samples:
+    with Path(samples_path).open("w") as samples:
         while not stop.is_set():
             now = time.monotonic()
             if now >= next_heartbeat:
