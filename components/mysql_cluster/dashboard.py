@@ -3,8 +3,9 @@
 label and writes each data key as a dashboard file).
 
 Every panel reads series that signals.py builds, so a panel shows what its alert judges. Left
-out, for want of a metric: clone progress (the clone is a stream between two containers that
-counts nothing; the panel of cloning pods shows only that one is under way).
+out, for want of a metric: MariaDB's clone progress (the clone is a stream between two containers
+that counts nothing; its panel shows only that one is under way). A MySQL pod's agent clones
+through the server, which counts its bytes.
 """
 from __future__ import annotations
 
@@ -60,11 +61,16 @@ def panels(names: ClusterNames, settings: ClusterSettings) -> list[Panel]:
               "1 while the exporter beside the pod reaches its server (mysql_up).",
               "state-timeline", "none",
               ((f"max by (pod) ({signals.exporter('mysql_up')})", "{{pod}}"),)),
+        Panel("Clone progress",
+              "Share of its clone each new or rebuilt replica has copied from a peer, as its "
+              "server reports it to the pod's agent (mysql_cluster_clone_copied_bytes over "
+              "mysql_cluster_clone_estimated_bytes); no line while no pod clones.",
+              "timeseries", "percentunit", ((signals.clone_progress(), "{{pod}}"),))
+        if settings.flavor == "mysql" else
         Panel("Pods cloning",
-              "1 while the pod's clone init container runs: a new or rebuilt MariaDB replica "
-              "copying its data from a peer. Its progress is not exported; the container's log "
-              "shows it (kube-state-metrics). A MySQL pod clones in its agent, whose log shows "
-              "the progress; it is not shown here.",
+              "1 while the pod's clone init container runs: a new or rebuilt replica copying its "
+              "data from a peer. Its progress is not exported; the container's log shows it "
+              "(kube-state-metrics).",
               "state-timeline", "none",
               ((f'max by (pod) (kube_pod_init_container_status_running{{'
                 f'namespace="{names.namespace}", pod=~"{names.statefulset}-[0-9]+", '

@@ -10,8 +10,8 @@ Sources, each named where it is used:
   docs/metrics/workload/cronjob-metrics.md, job-metrics.md, pod-metrics.md,
   service/endpoint-metrics.md);
 - the agent beside each server, on its own metrics port under the same job: the recovery point
-  its binary log archive records and the expiry of the certificate each server has loaded
-  (mysql_cluster_agent/metrics.py);
+  its binary log archive records, the expiry of the certificate each server has loaded and a
+  running MySQL clone's bytes (mysql_cluster_agent/metrics.py);
 - cert-manager's controller, for the certificate's expiry when tlsSource is cert-manager
   (cert-manager/cert-manager internal/collectors/certificate_collector.go).
 """
@@ -19,7 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mysql_cluster_agent.metrics import CERTIFICATE_EXPIRY, RECOVERY_POINT
+from mysql_cluster_agent.metrics import (
+    CERTIFICATE_EXPIRY,
+    CLONE_COPIED,
+    CLONE_ESTIMATED,
+    RECOVERY_POINT,
+)
 
 from .names import ClusterNames
 
@@ -59,6 +64,12 @@ class Signals:
     def certificate_expiry(self) -> str:
         """When each server's loaded certificate expires, as the server reports it."""
         return self.exporter(CERTIFICATE_EXPIRY)
+
+    def clone_progress(self) -> str:
+        """The share of its clone each MySQL pod that clones a peer has copied, as its server
+        reports it to the agent; no series while no pod clones."""
+        return (f"max by (namespace, pod) ({self.exporter(CLONE_COPIED)}) / "
+                f"max by (namespace, pod) ({self.exporter(CLONE_ESTIMATED)} > 0)")
 
     def heartbeat_lag(self, matchers: str = "") -> str:
         """Seconds between each pod's clock and the newest heartbeat it has applied: how far

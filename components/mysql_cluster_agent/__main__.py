@@ -41,6 +41,7 @@ from . import (
 from .api import AgentServer, serve_in_background
 from .binlog_archiver import start_archiver
 from .config import AgentConfig, ConfigProblem, PeerConfig, read_config, read_peer_config
+from .dialect import Flavor
 from .local_server import LocalServer, SqlError
 from .metrics import metrics_config, serve_metrics
 from .own_state import read_own_state
@@ -91,8 +92,8 @@ def serve(config: AgentConfig) -> int:
     metrics = metrics_config(os.environ)
     # With a backup target, the binary log archive (binlog_archiver.py), on a connection of its own.
     recovery_point = start_archiver(_local_server(config), roles.dialect, os.environ, stop, _log)
-    metrics_server = serve_metrics(metrics, _local_server(config),
-                                   recovery_point.get if recovery_point else None) if metrics else None
+    metrics_server = serve_metrics(metrics, _local_server(config), recovery_point.get if recovery_point else None,
+                                   clones=roles.dialect.flavor is Flavor.MYSQL) if metrics else None
     readiness = serve_readiness(config, readiness_settings(roles.dialect, roles.role_taken_mark), roles.dialect,
                                 lambda ordinals, seconds: ask_peers(config, ordinals, answer_seconds=seconds), _log)
     server = AgentServer(("", config.agent_port), _state_source(config, roles.rebuild.clone_mark), config.tls,

@@ -8,6 +8,11 @@ text exposition format over plain HTTP on a port of its own (numbers only, no se
       the recovery point: every transaction committed before this time is in the binary log
       archive, as the agent's binary log archiver records it after each round that left every
       closed log archived (binlog_archiver.py); absent on a pod that is not archiving.
+  mysql_cluster_clone_copied_bytes, mysql_cluster_clone_estimated_bytes
+      while a MySQL pod's agent clones a peer into its server (mysql_clone.py), the bytes copied
+      and expected over all the clone's stages, as the server reports them
+      (performance_schema.clone_progress); absent otherwise, and on MariaDB, whose clone runs in
+      an init container before the agent starts.
 """
 from __future__ import annotations
 
@@ -22,12 +27,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .local_server import Sql, SqlError
+from .mysql_clone import clone_bytes
 
 CERTIFICATE_EXPIRY = "mysql_cluster_tls_certificate_expiry_timestamp_seconds"
 RECOVERY_POINT = "mysql_cluster_binlog_archive_newest_timestamp_seconds"
+CLONE_COPIED = "mysql_cluster_clone_copied_bytes"
+CLONE_ESTIMATED = "mysql_cluster_clone_estimated_bytes"
 HELP = {
     CERTIFICATE_EXPIRY: "When the TLS certificate the server has loaded expires (Ssl_server_not_after).",
     RECOVERY_POINT: "Every transaction committed before this time is in the binary log archive.",
+    CLONE_COPIED: "Bytes the running clone of a peer has copied into this server (clone_progress DATA).",
+    CLONE_ESTIMATED: "Bytes the running clone of a peer expects to copy (clone_progress ESTIMATE).",
 }
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # OpenSSL's printed form of an ASN.1 time (ASN1_TIME_print), which MySQL 9.7 and MariaDB 11.8
@@ -81,6 +91,8 @@ class MetricSources:
     # The archiver's recovery point (binlog_archiver.RecoveryPoint.get); None without backups.
     recovery_point: Callable[[], float | None] | None = None
     log: Callable[[str], None] = _log
+    # Whether this pod's agent clones into its server (MySQL), so that its progress is read.
+    clones: bool = False
 
     def __post_init__(self) -> None:
         self._told: dict[str, str] = {}
@@ -104,9 +116,22 @@ class MetricSources:
         self._note(CERTIFICATE_EXPIRY, None)
         return value
 
+    def _clone_bytes(self) -> tuple[float | None, float | None]:
+        if not self.clones:
+            return None, None
+        try:
+            progress = clone_bytes(self.sql)
+        except SqlError as error:
+            self._note(CLONE_COPIED, f"{CLONE_COPIED} left out: cannot read the server's clone progress: {error}")
+            return None, None
+        self._note(CLONE_COPIED, None)
+        return (progress.copied, progress.estimated) if progress else (None, None)
+
     def values(self) -> dict[str, float | None]:
+        copied, estimated = self._clone_bytes()
         return {CERTIFICATE_EXPIRY: self._certificate_expiry(),
-                RECOVERY_POINT: self.recovery_point() if self.recovery_point else None}
+                RECOVERY_POINT: self.recovery_point() if self.recovery_point else None,
+                CLONE_COPIED: copied, CLONE_ESTIMATED: estimated}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -152,10 +177,10 @@ def metrics_config(env: Mapping[str, str]) -> MetricsConfig | None:
     return MetricsConfig(int(port))
 
 
-def serve_metrics(config: MetricsConfig, sql: Sql,
-                  recovery_point: Callable[[], float | None] | None) -> MetricsServer:
+def serve_metrics(config: MetricsConfig, sql: Sql, recovery_point: Callable[[], float | None] | None,
+                  clones: bool) -> MetricsServer:
     """Starts serving /metrics in a background thread; `shutdown()` stops it."""
-    server = MetricsServer(("", config.port), MetricSources(sql, recovery_point))
+    server = MetricsServer(("", config.port), MetricSources(sql, recovery_point, clones=clones))
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     _log(f"serving Prometheus metrics on port {config.port} (HTTP, /metrics)")
     return server

@@ -130,6 +130,28 @@ def read_clone_status(sql: Sql) -> CloneStatus | None:
     return CloneStatus(str(state), str(source or ""), int(str(error_no or 0)), str(message or ""))
 
 
+@dataclass(frozen=True)
+class CloneBytes:
+    """How far a running clone is, over all its stages (performance_schema.clone_progress)."""
+    copied: int
+    estimated: int
+
+
+def clone_bytes(sql: Sql) -> CloneBytes | None:
+    """The running clone's bytes copied and expected; None while this server does not clone."""
+    status = read_clone_status(sql)
+    if status is None or status.state != "In Progress":
+        return None
+    return last_clone_bytes(sql)
+
+
+def last_clone_bytes(sql: Sql) -> CloneBytes:
+    """The bytes of the server's last clone, running or not, over all its stages."""
+    rows = sql.query("SELECT SUM(DATA), SUM(ESTIMATE) FROM performance_schema.clone_progress")
+    copied, estimated = rows[0] if rows else (0, 0)
+    return CloneBytes(int(str(copied or 0)), int(str(estimated or 0)))
+
+
 def progress_line(sql: Sql) -> str | None:
     """One line on the running stage and how much of it is done; None when none runs."""
     rows = sql.query("SELECT STAGE, ESTIMATE, DATA FROM performance_schema.clone_progress "

@@ -1,6 +1,6 @@
 """The agent's metrics port: Prometheus's text format of the certificate's expiry, as the server
-reports it, and of the recovery point the agent's binary log archiver records in memory; what
-cannot be read is left out with one log line."""
+reports it, of the recovery point the agent's binary log archiver records in memory, and of a
+running MySQL clone's progress; what cannot be read is left out with one log line."""
 from __future__ import annotations
 
 import urllib.error
@@ -12,6 +12,8 @@ from mysql_cluster_agent.binlog_archiver import RecoveryPoint
 from mysql_cluster_agent.local_server import SqlError
 from mysql_cluster_agent.metrics import (
     CERTIFICATE_EXPIRY,
+    CLONE_COPIED,
+    CLONE_ESTIMATED,
     RECOVERY_POINT,
     MetricsConfig,
     MetricSources,
@@ -26,6 +28,10 @@ from mysql_cluster_agent.metrics import (
 from .fake_sql import FakeSql
 
 NOT_AFTER = "SHOW GLOBAL STATUS LIKE 'Ssl_server_not_after'"
+CLONE_STATUS = ("SELECT STATE, SOURCE, ERROR_NO, ERROR_MESSAGE FROM performance_schema.clone_status "
+                "ORDER BY ID DESC LIMIT 1")
+CLONE_PROGRESS = "SELECT SUM(DATA), SUM(ESTIMATE) FROM performance_schema.clone_progress"
+NO_CLONE = {CLONE_COPIED: None, CLONE_ESTIMATED: None}
 # As MySQL 9.7 and MariaDB 11.8 report it (their generated certificates).
 SERVER_NOT_AFTER = "Dec  3 10:15:37 2036 GMT"
 EXPIRES = 2111912137
@@ -75,7 +81,7 @@ def test_the_exposition_names_each_gauge_with_help_and_type():
 
 def test_a_healthy_pod_serves_both_metrics():
     found, logged = sources()
-    assert found.values() == {CERTIFICATE_EXPIRY: EXPIRES, RECOVERY_POINT: 1764990000}
+    assert found.values() == {CERTIFICATE_EXPIRY: EXPIRES, RECOVERY_POINT: 1764990000, **NO_CLONE}
     assert logged == []
 
 
@@ -109,15 +115,48 @@ def test_an_unanswering_server_leaves_the_certificate_expiry_out_with_one_log_li
     logged: list[str] = []
     sql = FakeSql(failing={NOT_AFTER: SqlError(2002, "Can't connect to local server")})
     found = MetricSources(sql, None, logged.append)
-    assert found.values() == {CERTIFICATE_EXPIRY: None, RECOVERY_POINT: None}
+    assert found.values() == {CERTIFICATE_EXPIRY: None, RECOVERY_POINT: None, **NO_CLONE}
     found.values()
     assert len(logged) == 1 and "Can't connect" in logged[0]
+
+
+def cloning_sources(state: str | None, copied: object = 0, estimated: object = 0) -> MetricSources:
+    status = [(state, "mysql-0.mysql:3306", 0, "")] if state else []
+    return MetricSources(FakeSql({NOT_AFTER: [("Ssl_server_not_after", "")], CLONE_STATUS: status,
+                                  CLONE_PROGRESS: [(copied, estimated)]}), None, clones=True)
+
+
+def test_a_running_clone_serves_its_bytes_copied_and_expected():
+    values = cloning_sources("In Progress", copied=3 * 2**30, estimated=8 * 2**30).values()
+    assert (values[CLONE_COPIED], values[CLONE_ESTIMATED]) == (3 * 2**30, 8 * 2**30)
+
+
+@pytest.mark.parametrize("state", [None, "Completed", "Failed"])
+def test_a_server_that_does_not_clone_now_has_no_clone_progress(state):
+    values = cloning_sources(state, copied=8 * 2**30, estimated=8 * 2**30).values()
+    assert (values[CLONE_COPIED], values[CLONE_ESTIMATED]) == (None, None)
+
+
+def test_a_pod_whose_agent_never_clones_does_not_ask_its_server():
+    sql = FakeSql({NOT_AFTER: [("Ssl_server_not_after", "")]})
+    assert MetricSources(sql, None).values()[CLONE_COPIED] is None
+    assert sql.statements == [NOT_AFTER]
+
+
+def test_an_unreadable_clone_progress_is_left_out_with_one_log_line():
+    logged: list[str] = []
+    sql = FakeSql({NOT_AFTER: [("Ssl_server_not_after", "")]},
+                  failing={CLONE_STATUS: SqlError(1146, "Table 'performance_schema.clone_status' doesn't exist")})
+    found = MetricSources(sql, None, logged.append, clones=True)
+    assert found.values()[CLONE_COPIED] is None
+    found.values()
+    assert len(logged) == 1 and "clone_status" in logged[0]
 
 
 @pytest.fixture
 def served() -> Iterator[str]:
     sql = FakeSql({NOT_AFTER: [("Ssl_server_not_after", SERVER_NOT_AFTER)]})
-    server: MetricsServer = serve_metrics(MetricsConfig(0), sql, recovery_point(1764990000).get)
+    server: MetricsServer = serve_metrics(MetricsConfig(0), sql, recovery_point(1764990000).get, clones=False)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

@@ -14,7 +14,7 @@ import pytest
 from mysql_cluster_agent.dialect import Flavor
 from mysql_cluster_agent.gtid import parse_gtid
 from mysql_cluster_agent.local_server import LocalServer, SqlError
-from mysql_cluster_agent.mysql_clone import CloneSource, Cloner
+from mysql_cluster_agent.mysql_clone import CloneSource, Cloner, clone_bytes, last_clone_bytes
 from mysql_cluster_agent.peers import PeerAnswer
 from mysql_cluster_agent.role import OWN_GTID_STATE, RebuildPaths
 from mysql_cluster_agent.state import ServerState
@@ -87,3 +87,8 @@ def test_a_new_read_only_server_clones_a_donor_in_place_and_runs_on_the_copy_aft
         _restart(recipient)
         _until_it_answers(sql)
         assert sql.query("SELECT STATE FROM performance_schema.clone_status") == [("Completed",)]
+        # What the agent's metrics read of a clone: nothing runs now; the last one's bytes are
+        # the server's own figures (metrics.py serves them while a clone runs).
+        assert clone_bytes(sql) is None
+        last = last_clone_bytes(sql)
+        assert 0 < last.copied <= last.estimated, last

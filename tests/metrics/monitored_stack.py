@@ -23,30 +23,35 @@ CONFIG = {
 
 
 @cache
-def _manifests() -> str:
-    return json.dumps(render_stack(PROJECT_DIR, "dev", CONFIG))
+def _manifests(flavor: str) -> str:
+    return json.dumps(render_stack(PROJECT_DIR, "dev", {**CONFIG, "flavor": flavor}))
 
 
-def manifests() -> Manifests:
-    return json.loads(_manifests())
+def manifests(flavor: str = "mariadb") -> Manifests:
+    return json.loads(_manifests(flavor))
 
 
 def rule_groups() -> list[dict]:
     return find(manifests(), "PrometheusRule")["spec"]["groups"]
 
 
-def dashboard() -> dict:
-    return json.loads(find(manifests(), "ConfigMap", f"{CLUSTER}-dashboard")["data"][DASHBOARD_FILE])
+def dashboard(flavor: str = "mariadb") -> dict:
+    return json.loads(find(manifests(flavor), "ConfigMap", f"{CLUSTER}-dashboard")["data"][DASHBOARD_FILE])
 
 
 def alert_expressions() -> dict[str, str]:
     return {rule["alert"]: rule["expr"] for group in rule_groups() for rule in group["rules"]}
 
 
-def panel_expressions() -> dict[str, str]:
-    """Every query of the dashboard, by panel title and query letter."""
+def panel_expressions(flavor: str = "mariadb") -> dict[str, str]:
+    """Every query of the `flavor` cluster's dashboard, by panel title and query letter."""
     return {f"{panel['title']} ({target['refId']})": target["expr"]
-            for panel in dashboard()["panels"] for target in panel["targets"]}
+            for panel in dashboard(flavor)["panels"] for target in panel["targets"]}
+
+
+def every_panel_expression() -> dict[str, str]:
+    """Every query of both flavors' dashboards (they differ in what shows a clone)."""
+    return {**panel_expressions("mysql"), **panel_expressions("mariadb")}
 
 
 # PromQL's words that look like names but are not metrics.

@@ -14,6 +14,7 @@ from .series_model import (
     read_endpoint, recovery_point, scraped, then)
 
 QUERIES = panel_expressions()
+MYSQL_QUERIES = panel_expressions("mysql")
 
 
 def evaluate(tmp_path: Path, series: dict[str, str], query: str,
@@ -70,6 +71,17 @@ def test_the_cloning_panel_shows_the_pod_whose_clone_runs(tmp_path):
              per_pod({PODS[0]: 0, PODS[1]: 0, PODS[2]: 1}))
 
 
+def test_the_mysql_clone_panel_shows_the_share_each_cloning_pod_has_copied(tmp_path):
+    # The agent serves the gauges only while its server clones: pod 2 from minute 5 on; pod 1's
+    # server has not estimated its clone yet.
+    series = healthy_cluster()
+    series[scraped("mysql_cluster_clone_copied_bytes", PODS[2])] = then("_", 3 * 2**30)
+    series[scraped("mysql_cluster_clone_estimated_bytes", PODS[2])] = then("_", 4 * 2**30)
+    series[scraped("mysql_cluster_clone_copied_bytes", PODS[1])] = then("_", 0)
+    series[scraped("mysql_cluster_clone_estimated_bytes", PODS[1])] = then("_", 0)
+    evaluate(tmp_path, series, MYSQL_QUERIES["Clone progress (A)"], per_pod({PODS[2]: 0.75}, namespace=True))
+
+
 def test_the_servers_panel_shows_a_server_that_stopped_answering(tmp_path):
     series = healthy_cluster()
     series[scraped("mysql_up", PODS[1])] = then(1, 0)
@@ -119,4 +131,6 @@ def test_every_panel_query_is_evaluated_here():
               "Newest successful backup and restore drill (B)", "Recovery point age (A)",
               "Certificate time left (A)"}
     assert set(QUERIES) == tested
+    # A MySQL pod clones in its agent, which counts its bytes; a MariaDB pod in an init container.
+    assert set(MYSQL_QUERIES) == tested - {"Pods cloning (A)"} | {"Clone progress (A)"}
     assert CLUSTER in QUERIES["Read endpoint members (A)"]

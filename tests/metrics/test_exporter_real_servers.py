@@ -45,7 +45,7 @@ from e2e.server_roots import CACHE_DIR, DEFAULT_SERVERS, SERVERS, ServerRoot, se
 from run_order import xdist_worker
 from stack_manifests import PROJECT_DIR, container, find, server_config_map
 
-from .monitored_stack import alert_expressions, metric_names, panel_expressions
+from .monitored_stack import alert_expressions, every_panel_expression, metric_names
 from .upstream_metrics import is_exporter_metric
 
 EXPORTER_PACKAGE = "prometheus-mysqld-exporter"
@@ -198,7 +198,10 @@ class Server:
         # This machine's paths and port; the server's own config has the role's options too.
         base = (f"[mysqld]\ndatadir={self.inside(data)}\nsocket={self.socket}\nport={self.port}\n"
                 f"bind-address=127.0.0.1\npid-file={self.inside(self.directory)}/mysqld.pid\n"
-                f"user=mysql\nlog-error={self.inside(self.directory)}/error.log\nmysqlx=OFF\n")
+                f"user=mysql\nlog-error={self.inside(self.directory)}/error.log\nmysqlx=OFF\n"
+                # Its own temporary directory: a server starting deletes every #sql file in its
+                # tmpdir, those of another server of the same tree included.
+                f"tmpdir={self.inside(self.directory)}\n")
         if self.root.flavor == "mariadb":
             base = base.replace("mysqlx=OFF\n", "")
         initial.write_text(base)
@@ -531,7 +534,7 @@ def test_read_only_shows_which_server_accepts_writes(cluster):
 def test_every_exporter_metric_the_alerts_and_dashboard_read_is_served(cluster):
     served = {series.split("{", 1)[0] for exporter in cluster.exporters.values()
               for series in exporter.metrics()}
-    expressions = {**alert_expressions(), **panel_expressions()}
+    expressions = {**alert_expressions(), **every_panel_expression()}
     assert expressions
     for what, expr in expressions.items():
         names, patterns = metric_names(expr)

@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .monitored_stack import alert_expressions, metric_names, panel_expressions
+from .monitored_stack import alert_expressions, every_panel_expression, metric_names
 from .upstream_metrics import BY_PREFIX, EXPORTER_PREFIX, PROMETHEUS, is_exporter_metric
 
 EXPRESSIONS = {**{f"alert {name}": expr for name, expr in alert_expressions().items()},
-               **{f"panel {name}": expr for name, expr in panel_expressions().items()}}
+               **{f"panel {name}": expr for name, expr in every_panel_expression().items()}}
 
 
 def test_every_dashboard_query_parses_as_promql(tmp_path: Path):
     # Each query as a recording rule: promtool parses every expression of a rule file.
     path = tmp_path / "panels.yaml"
-    queries = panel_expressions()
+    queries = every_panel_expression()
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": [
         {"record": f"dashboard:query_{number}", "expr": expr}
         for number, expr in enumerate(queries.values())]}]}))

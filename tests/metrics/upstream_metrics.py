@@ -5,7 +5,7 @@ name here is one its source really serves.
 """
 from __future__ import annotations
 
-from mysql_cluster_agent.metrics import CERTIFICATE_EXPIRY, RECOVERY_POINT
+from mysql_cluster_agent.metrics import HELP as AGENT_METRICS
 
 # kubernetes/kube-state-metrics at c92fe0c5 (v2.20.0-11), the metric tables of
 # docs/metrics/workload/cronjob-metrics.md, job-metrics.md, pod-metrics.md (the pod and init
@@ -21,7 +21,7 @@ CERT_MANAGER = frozenset(["certmanager_certificate_ready_status", "certmanager_c
 
 # The agent's own metrics (mysql_cluster_agent/metrics.py), served on its metrics port under the
 # exporter's job; tests/agent/test_metrics.py holds what it serves.
-AGENT = frozenset({CERTIFICATE_EXPIRY, RECOVERY_POINT})
+AGENT = frozenset(AGENT_METRICS)
 
 # Prometheus itself gives every scrape target `up` (prometheus/prometheus scrape/scrape.go).
 PROMETHEUS = frozenset({"up"})

@@ -66,7 +66,9 @@ class RealServer:
         self.config.write_text(
             f"[mysqld]\ndatadir={inside}/data\nsocket={inside}/mysqld.sock\n"
             f"pid-file={inside}/mysqld.pid\nlog-error={inside}/error.log\nskip-networking\n"
-            f"user=mysql\n{self.options}")
+            # A temporary directory of its own: a server starting deletes every #sql file in its
+            # tmpdir, those of another server of the same tree still initialising included.
+            f"tmpdir={inside}\nuser=mysql\n{self.options}")
         defaults = f"--defaults-file={self._inside(self.config)}"
         if self.is_mariadb:
             initialise = self._argv("mariadb-install-db", defaults, "--skip-test-db", "--rpm",

@@ -356,6 +356,22 @@ def test_the_dashboard_shows_backup_and_drill_age_only_with_scheduled_backups(re
     assert [target["legendFormat"] for target in panel["targets"]] == ["backup", "restore drill"]
 
 
+def test_the_dashboard_shows_a_mysql_clones_progress_from_the_pods_agents(rendered):
+    panels = dashboard_panels(rendered(**METRICS, grafanaDashboard="true"))
+    assert "Pods cloning" not in panels
+    (target,) = panels["Clone progress"]["targets"]
+    assert "mysql_cluster_clone_copied_bytes" in target["expr"]
+    assert "mysql_cluster_clone_estimated_bytes" in target["expr"]
+    assert panels["Clone progress"]["fieldConfig"]["defaults"]["unit"] == "percentunit"
+
+
+def test_the_dashboard_shows_which_mariadb_pods_run_their_clone_init_container(rendered):
+    panels = dashboard_panels(rendered(**METRICS, grafanaDashboard="true", flavor="mariadb"))
+    assert "Clone progress" not in panels
+    (target,) = panels["Pods cloning"]["targets"]
+    assert 'container="clone-mysql"' in target["expr"]
+
+
 def test_the_dashboards_of_two_clusters_have_distinct_uids(rendered):
     uids = {json.loads(dashboard_config_maps(rendered(**METRICS, grafanaDashboard="true",
                                                       namespace=namespace))[0]["data"][
