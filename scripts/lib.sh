@@ -23,21 +23,6 @@ require_env() {
   done
 }
 
-# The pod's ordinal, from POD_NAME = <statefulset>-<ordinal>.
-pod_ordinal() {
-  require_env POD_NAME STATEFULSET_NAME
-  [[ "$POD_NAME" =~ ^${STATEFULSET_NAME}-([0-9]+)$ ]] ||
-    die "pod name '$POD_NAME' is not of the form '$STATEFULSET_NAME-<ordinal>'"
-  printf '%s\n' "${BASH_REMATCH[1]}"
-}
-
-# The stable DNS name of pod <ordinal>, published by the headless Service.
-pod_host() {
-  require_env STATEFULSET_NAME HEADLESS_SERVICE CLUSTER_NAMESPACE CLUSTER_DOMAIN
-  printf '%s-%s.%s.%s.svc.%s\n' "$STATEFULSET_NAME" "$1" "$HEADLESS_SERVICE" \
-    "$CLUSTER_NAMESPACE" "$CLUSTER_DOMAIN"
-}
-
 # A value read from outside (a file of a backup, a tool's error) as it may appear in a log line:
 # printable characters only, at most 120 of them.
 shown() {

@@ -51,15 +51,14 @@ socat_tls_options() {
 }
 
 # socat address the donor listens on; one backup at a time, further peers wait. With TLS the
-# peer's certificate must name this pod: on a listening address socat's commonname= checks the
-# client's DNS names, then its CN, as a client checks a server's (xio-openssl.c,
-# openssl_handle_peer_certificate, in socat 1.7.4 and 1.8); a refused peer gets nothing.
+# peer's certificate must name this pod (POD_HOST, its DNS name): on a listening address socat's
+# commonname= checks the client's DNS names, then its CN, as a client checks a server's
+# (xio-openssl.c, openssl_handle_peer_certificate, in socat 1.7.4 and 1.8); a refused peer gets nothing.
 backup_listen_address() {
   if tls_enabled; then
-    local own_name
-    own_name=$(pod_host "$(pod_ordinal)")
+    require_env POD_HOST
     printf 'OPENSSL-LISTEN:%s,reuseaddr,fork,max-children=1,%s,commonname=%s' "$BACKUP_PORT" \
-      "$(socat_tls_options)" "$own_name"
+      "$(socat_tls_options)" "$POD_HOST"
   else
     printf 'TCP-LISTEN:%s,reuseaddr,fork,max-children=1' "$BACKUP_PORT"
   fi

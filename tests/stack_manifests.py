@@ -44,12 +44,18 @@ def container(statefulset: dict[str, Any], name: str) -> dict[str, Any]:
 
 def mounted_config_maps(manifests: Manifests, container_name: str) -> dict[str, dict[str, str]]:
     """The files of every ConfigMap the StatefulSet's container `container_name` mounts, by the
-    path it mounts them at, as the rendered manifests give them."""
+    path it mounts them at, as the rendered manifests give them: by their path in the volume
+    when the volume lists its items (the agent's packages), else by key."""
     statefulset = find(manifests, "StatefulSet")
-    volumes = {volume["name"]: volume["configMap"]["name"]
+    volumes = {volume["name"]: volume["configMap"]
                for volume in statefulset["spec"]["template"]["spec"]["volumes"]
                if "configMap" in volume}
-    return {mount["mountPath"]: find(manifests, "ConfigMap", volumes[mount["name"]])["data"]
+
+    def files(volume: dict[str, Any]) -> dict[str, str]:
+        data = find(manifests, "ConfigMap", volume["name"])["data"]
+        items = volume.get("items") or [{"key": key, "path": key} for key in data]
+        return {item["path"]: data[item["key"]] for item in items}
+    return {mount["mountPath"]: files(volumes[mount["name"]])
             for mount in container(statefulset, container_name).get("volumeMounts", [])
             if mount["name"] in volumes}
 
@@ -62,6 +68,7 @@ def lay_out_config_maps(manifests: Manifests, container_name: str, root: Path) -
         directories[mount_path] = root / f"config-map-{number}"
         directories[mount_path].mkdir(parents=True)
         for name, text in files.items():
+            (directories[mount_path] / name).parent.mkdir(parents=True, exist_ok=True)
             (directories[mount_path] / name).write_text(text, encoding="utf-8")
     return directories
 

@@ -23,7 +23,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     version: pulumi.Input[str]
     """Server version line: 9.7, 8.4 or 8.0 (end of life) for mysql; 11.8, 11.4 or 10.11 for mariadb; "" for the newest long-term line of the flavor that this package supports (9.7 or 11.8). Default: `""`."""
     server_image: pulumi.Input[str]
-    """Image of the database server (init-mysql and mysql containers); "" for the default of the chosen flavor and version. Default: `""`."""
+    """Image of the database server (mysql container); "" for the default of the chosen flavor and version. Default: `""`."""
     backup_image: pulumi.Input[str]
     """Image with the backup tool and socat or ncat (clone-mysql and backup containers); "" for the default of the chosen flavor and version. Default: `""`."""
     storage_size: pulumi.Input[str]

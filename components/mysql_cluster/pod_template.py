@@ -16,7 +16,13 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from . import exporter
 from .agent_config_map import agent_volume
-from .agent_container import READINESS_PATH, READINESS_PORT, SOCKET, agent_container
+from .agent_container import (
+    READINESS_PATH,
+    READINESS_PORT,
+    SOCKET,
+    agent_container,
+    agent_step_container,
+)
 from .donor_container import DONOR_DIR, donor_container, donor_mount, donor_volume
 from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
@@ -146,21 +152,25 @@ def _readiness_probe() -> core.ProbeArgs:
     )
 
 
+# What the init-mysql step reads of the cluster's environment (mysql_cluster_agent/init_config.py):
+# the pod's names and whether its data volume holds a database.
+_INIT_MYSQL_ENV = frozenset({"POD_NAME", "STATEFULSET_NAME", "HEADLESS_SERVICE", "CLUSTER_NAMESPACE",
+                             "CLUSTER_DOMAIN", "DATA_VOLUME", "DATA_SUBDIR"})
+
+
 def _init_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.ContainerArgs:
-    return core.ContainerArgs(
-        name="init-mysql",
-        image=pod.server_image,
-        command=script_command("init-config.sh"),
-        # It connects to nothing, so it is not given the certificate.
-        env=[var for var in env if var.name != "TLS_DIR"] + [_env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
-                   _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
-        volume_mounts=[_mount("conf", INIT_CONF_DIR),
-                       _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
-                       # Whether a database exists decides whether the server starts writable.
-                       _mount("data", DATA_VOLUME_MOUNT, read_only=True),
-                       _mount("tmp", "/tmp"), scripts_mount()],
-        resources=pod.resources("backup"),
-    )
+    """The server's identity and role options, written by the agent's code before the server
+    starts; it connects to nothing, so it is given no certificate and no password."""
+    plain: list[Any] = env  # built from plain values: their names are strings
+    return agent_step_container(
+        pod, "init-mysql", "init-config",
+        [*(var for var in plain if var.name in _INIT_MYSQL_ENV),
+         _env("CONF_DIR", INIT_CONF_DIR), _env("CONFIG_MAP_DIR", INIT_CONFIG_MAP_DIR),
+         _env("SERVER_ID_OFFSET", SERVER_ID_OFFSET)],
+        [_mount("conf", INIT_CONF_DIR),
+         _mount("config-map", INIT_CONFIG_MAP_DIR, read_only=True),
+         # Whether a database exists decides whether the server starts writable.
+         _mount("data", DATA_VOLUME_MOUNT, read_only=True)])
 
 
 def _clone_mysql(pod: PodSettings, env: list[core.EnvVarArgs]) -> list[PodContainer]:
@@ -223,7 +233,10 @@ def _backup_listener(pod: PodSettings, env: list[core.EnvVarArgs]) -> core.Conta
         name="backup",
         image=pod.backup_image,
         command=script_command("sidecar.sh"),
-        env=env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS)],
+        env=env + [_env("ROLE_WATCH_SECONDS", ROLE_WATCH_SECONDS),
+                   # The name a peer's certificate must hold (tls.sh): the kubelet expands
+                   # $(POD_NAME), set before it (https://kubernetes.io/docs/tasks/inject-data-application/define-interdependent-environment-variables/).
+                   _env("POD_HOST", f"$(POD_NAME).{pod.names.service_host(pod.names.headless_service)}")],
         ports=[core.ContainerPortArgs(name="backup", container_port=BACKUP_PORT)],
         volume_mounts=[
             # The same path as in the server container: the backup tool asks the server for it.

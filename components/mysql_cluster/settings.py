@@ -468,8 +468,8 @@ SETTINGS: tuple[Setting, ...] = (
             "supports (9.7 or 11.8).",
             _server_version),
     Setting("serverImage", "server_image", "string", "",
-            "Image of the database server (init-mysql and mysql containers); \"\" for the "
-            "default of the chosen flavor and version.", _image),
+            "Image of the database server (mysql container); \"\" for the default of the "
+            "chosen flavor and version.", _image),
     Setting("backupImage", "backup_image", "string", "",
             "Image with the backup tool and socat or ncat (clone-mysql and backup containers); "
             "\"\" for the default of the chosen flavor and version.", _image),

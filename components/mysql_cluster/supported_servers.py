@@ -12,7 +12,7 @@ from .settings import BY_KEY, ConfigError
 class Server:
     flavor: str
     version: str
-    server_image: str  # init-mysql and mysql containers
+    server_image: str  # the mysql container
     # clone-mysql and backup containers. MariaDB: the backup tool, its stream tool and socat (the
     # mariadb image has them). MySQL: the server image, whose own CLONE plugin copies the data.
     backup_image: str

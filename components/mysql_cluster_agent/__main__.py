@@ -6,6 +6,7 @@
           logs while its server is the primary (binlog_archiver.py)
   state   prints this server's state as JSON, as the port serves it
   peers   prints the other pods' states as their agents serve them, one JSON line each
+  init-config  the init-mysql init container: the server's identity and role options (init_config.py)
   donor   the donor init container: chooses the pods a clone copies (donor.py)
   switchover  the switchover Job's command: moves the primary through the agents (switchover.py)
   backup-record  the backup Job's last step: checks the upload, writes the manifest, applies retention
@@ -31,6 +32,7 @@ from types import FrameType
 from . import (
     backup_record,
     donor,
+    init_config,
     rclone_target,
     replay_plan,
     restore_drill,
@@ -51,8 +53,8 @@ from .readiness_probe import readiness_settings, serve_readiness
 from .role_api import role_requests
 from .role_loop import role_settings, run_role_loop
 
-USAGE = ("usage: python3 -m mysql_cluster_agent {serve|state|peers|donor|switchover|backup-record|restore-plan|"
-         "restore-tar|replay-plan|drill-plan|drill-verdict|rclone <arguments>}")
+USAGE = ("usage: python3 -m mysql_cluster_agent {serve|state|peers|init-config|donor|switchover|backup-record|"
+         "restore-plan|restore-tar|replay-plan|drill-plan|drill-verdict|rclone <arguments>}")
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -141,6 +143,8 @@ PEER_COMMANDS: dict[str, Callable[[PeerConfig], int]] = {"peers": print_peers, "
 
 
 def main(argv: Sequence[str]) -> int:
+    if list(argv) == ["init-config"]:  # before the server starts: no agent, no peers (init_config.py)
+        return init_config.main(os.environ)
     if list(argv) == ["switchover"]:  # the Job is no pod: it has its own environment
         return switchover.main()
     if list(argv) == ["backup-record"]:  # the backup Job's last step (backup_record.py)

@@ -35,24 +35,15 @@ class TlsFiles:
 
 
 @dataclass(frozen=True)
-class PeerConfig:
-    """The pod's place in the cluster and how to reach the other pods' agents: all that a step
-    talking to no local server needs (the donor init container), so that it holds no password."""
+class PodIdentity:
+    """The pod's place in the cluster: its ordinal and the DNS names of the pods, all that a step
+    writing the server's identity needs (the init-mysql init container, init_config.py)."""
 
     pod_name: str
     statefulset: str
     headless_service: str
     namespace: str
     cluster_domain: str
-    flavor: str  # "mysql" or "mariadb"
-    agent_port: int
-    topology_dir: Path
-    tls: TlsFiles | None  # None: the cluster has no TLS
-    version: str  # the server's major.minor ("" unknown); only MySQL 8.0's dialect differs by it
-
-    @property
-    def dialect(self) -> Dialect:
-        return dialect_for(Flavor(self.flavor), self.version)
 
     @property
     def ordinal(self) -> int:
@@ -66,6 +57,22 @@ class PeerConfig:
     @property
     def own_host(self) -> str:
         return self.pod_host(self.ordinal)
+
+
+@dataclass(frozen=True)
+class PeerConfig(PodIdentity):
+    """PodIdentity and how to reach the other pods' agents: all that a step talking to no local
+    server needs (the donor init container), so that it holds no password."""
+
+    flavor: str  # "mysql" or "mariadb"
+    agent_port: int
+    topology_dir: Path
+    tls: TlsFiles | None  # None: the cluster has no TLS
+    version: str  # the server's major.minor ("" unknown); only MySQL 8.0's dialect differs by it
+
+    @property
+    def dialect(self) -> Dialect:
+        return dialect_for(Flavor(self.flavor), self.version)
 
     def replicas(self) -> int:
         """The number of pods the topology ConfigMap declares (re-read at every call: moving
@@ -133,14 +140,27 @@ def _path(env: Mapping[str, str], name: str, what: str) -> Path:
     return Path(value)
 
 
-def read_peer_config(env: Mapping[str, str] = os.environ) -> PeerConfig:
-    """The peers' part of the configuration in `env` (no socket, no password); raises
-    ConfigProblem naming the first thing wrong."""
+def read_pod_identity(env: Mapping[str, str] = os.environ) -> PodIdentity:
+    """The pod's identity in `env`; raises ConfigProblem naming the first thing wrong."""
     pod_name = _required(env, "POD_NAME", _LABEL, "this pod's name (<statefulset>-<ordinal>)")
     statefulset = _required(env, "STATEFULSET_NAME", _LABEL, "the StatefulSet's name")
     if not re.fullmatch(re.escape(statefulset) + r"-[0-9]+", pod_name):
         raise ConfigProblem(f"POD_NAME {pod_name!r} is not a pod of StatefulSet {statefulset!r} "
-                            f"(<statefulset>-<ordinal>)")
+                            f"(<statefulset>-<ordinal>); POD_NAME must be the pod's own name "
+                            f"(fieldRef metadata.name) in a pod of that StatefulSet")
+    return PodIdentity(
+        pod_name=pod_name,
+        statefulset=statefulset,
+        headless_service=_required(env, "HEADLESS_SERVICE", _LABEL, "the headless Service's name"),
+        namespace=_required(env, "CLUSTER_NAMESPACE", _LABEL, "the cluster's namespace"),
+        cluster_domain=_required(env, "CLUSTER_DOMAIN", _DOMAIN, "the cluster's DNS domain"),
+    )
+
+
+def read_peer_config(env: Mapping[str, str] = os.environ) -> PeerConfig:
+    """The peers' part of the configuration in `env` (no socket, no password); raises
+    ConfigProblem naming the first thing wrong."""
+    identity = read_pod_identity(env)
     flavor = env.get("DB_FLAVOR", "")
     if flavor not in FLAVORS:
         raise ConfigProblem(f"environment variable DB_FLAVOR is {flavor!r}; use one of "
@@ -154,11 +174,7 @@ def read_peer_config(env: Mapping[str, str] = os.environ) -> PeerConfig:
         tls_dir = _path(env, "TLS_DIR", "the directory of the TLS Secret's files")
         tls = TlsFiles(tls_dir / "ca.crt", tls_dir / "tls.crt", tls_dir / "tls.key")
     return PeerConfig(
-        pod_name=pod_name,
-        statefulset=statefulset,
-        headless_service=_required(env, "HEADLESS_SERVICE", _LABEL, "the headless Service's name"),
-        namespace=_required(env, "CLUSTER_NAMESPACE", _LABEL, "the cluster's namespace"),
-        cluster_domain=_required(env, "CLUSTER_DOMAIN", _DOMAIN, "the cluster's DNS domain"),
+        **{field.name: getattr(identity, field.name) for field in fields(identity)},
         flavor=flavor,
         agent_port=int(port_text),
         topology_dir=_path(env, "TOPOLOGY_DIR", "the mounted topology ConfigMap"),

@@ -91,7 +91,7 @@ def _applied(column: str) -> str:
 # The applied heartbeat as microseconds since the epoch (no row before the first).
 _MICROS = "TIMESTAMPDIFF(MICROSECOND, '1970-01-01', written_at)"
 # Which pod wrote the applied heartbeat, relative to the pod that answers: server ids are the
-# ordinals plus one offset (init-config.sh), so their difference is the ordinals' difference.
+# ordinals plus one offset (init_config.py), so their difference is the ordinals' difference.
 _WRITER_OFFSET = "CAST(server_id AS SIGNED) - CAST(@@GLOBAL.server_id AS SIGNED)"
 
 

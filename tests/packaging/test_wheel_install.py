@@ -137,18 +137,19 @@ def _manifests(consumer: dict[str, Any], cluster: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("cluster", CLUSTERS)
-def test_the_shipped_init_script_names_each_pod_by_its_own_clusters_host(consumer, cluster,
-                                                                        tmp_path):
-    """init-mysql, run as the manifest says from the scripts ConfigMap it mounts and with the
-    container's environment, writes the host the pod reports to the primary: the scripts
-    compute every host from that environment."""
+def test_the_shipped_init_step_names_each_pod_by_its_own_clusters_host(consumer, cluster,
+                                                                      tmp_path):
+    """init-mysql, run as the manifest says with the agent's code from the ConfigMap it mounts
+    and with the container's environment, writes the host the pod reports to the primary: the
+    agent computes every host from that environment."""
     manifests = _manifests(consumer, cluster)
     config_maps = lay_out_config_maps(manifests, "init-mysql", tmp_path)
     init = container(find(manifests, "StatefulSet"), "init-mysql")
     env = {var["name"]: host_path(var["value"], config_maps) for var in init["env"] if "value" in var}
     env.update(POD_NAME=f"{cluster}-1", CONF_DIR=str(tmp_path), PATH=os.environ["PATH"])
-    subprocess.run([host_path(part, config_maps) for part in init["command"]], env=env,
-                   check=True, capture_output=True, timeout=60)
+    # The python image's python3: this interpreter.
+    assert init["command"][0] == "python3"
+    subprocess.run([sys.executable, *init["command"][1:]], env=env, check=True, capture_output=True, timeout=60)
     assert (f"report-host={cluster}-1.{cluster}.{NAMESPACE}.svc.cluster.local\n"
             in (tmp_path / "server-id.cnf").read_text())
 

@@ -1,5 +1,6 @@
 """One pod of the rendered StatefulSet, laid out in a temporary directory, whose container and
-probe commands run with bash and the stand-ins of standins.py.
+probe commands run with bash and the stand-ins of standins.py; a container that runs a step of
+the agent (init-mysql) runs the agent's code as the pod's agent volume lays it out.
 
 Every volume of the pod is a directory; each container sees the volumes it mounts, so a path in
 its environment (DATA_VOLUME=/data, SECRETS_DIR=..., TMPDIR=/tmp) is rewritten to the directory
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import marshal
+import re
 import shlex
 import shutil
 import subprocess
@@ -261,8 +263,12 @@ class Pod:
             path = self.volume(volume["name"])
             path.mkdir(parents=True)
             if "configMap" in volume:
-                for key, text in config_maps[volume["configMap"]["name"]].items():
-                    (path / key).write_text(text)
+                # Like the kubelet, only the keys the volume lists, at their paths, when it lists them.
+                data = config_maps[volume["configMap"]["name"]]
+                items = volume["configMap"].get("items") or [{"key": key, "path": key} for key in data]
+                for item in items:
+                    (path / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+                    (path / item["path"]).write_text(data[item["key"]])
             elif "secret" in volume:
                 # An existingSecret is not rendered: it holds the test passwords. Like the
                 # kubelet, only the keys the volume lists, when it lists them.
@@ -322,6 +328,8 @@ class Pod:
                 value = self.name
             else:
                 raise AssertionError(f"the harness cannot resolve {var}")
+            # The kubelet expands $(NAME) to the value of a variable set before it.
+            value = re.sub(r"\$\((\w+)\)", lambda reference: env.get(reference[1], reference[0]), value)
             # Paths move to the pod's directories; an X.509 subject starts with '/' too.
             is_path = value.startswith("/") and var["name"] != "TLS_SUBJECT"
             env[var["name"]] = str(self._host_path(value, mounts)) if is_path else value
@@ -335,6 +343,8 @@ class Pod:
         self._initialised = self._initialised or container == "init-mysql"
         spec = self.container(container)
         command = spec[probe]["exec"]["command"] if probe else spec["command"]
+        if command[:3] == ["python3", "-m", "mysql_cluster_agent"]:
+            return self._run_agent_step(container, command)
         assert command[0] == "bash" and len(command) == 2, command
         # The script file as laid out from the ConfigMap mounted there.
         script = self._host_path(command[1], spec.get("volumeMounts", []))
@@ -353,6 +363,13 @@ class Pod:
         calls = standins.read_calls(log)
         self.outputs += [process.stdout, process.stderr]
         return Run(process.returncode, process.stdout, process.stderr, calls[before:])
+
+    def _run_agent_step(self, container: str, command: list[str]) -> Run:
+        """An agent step runs the agent's code as the pod's agent volume lays it out (PYTHONPATH)."""
+        process = subprocess.run([sys.executable, *command[1:]], env=self.env(container), stdin=subprocess.DEVNULL,
+                                 capture_output=True, text=True, timeout=30, check=False)
+        self.outputs += [process.stdout, process.stderr]
+        return Run(process.returncode, process.stdout, process.stderr, [])
 
     def _initialise(self) -> None:
         """The kubelet runs init-mysql before the other containers: it gives the server its

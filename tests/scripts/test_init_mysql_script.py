@@ -1,4 +1,6 @@
-"""init-mysql: the server's identity (server-id, report-host) and role configuration."""
+"""init-mysql, run as the StatefulSet renders it (the agent's init-config step): the server's
+identity (server-id, report-host) and role configuration, where the server container reads them
+(its decisions, case by case: tests/agent/test_init_config.py)."""
 from __future__ import annotations
 
 import pytest

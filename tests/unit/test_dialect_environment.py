@@ -41,7 +41,7 @@ def test_every_container_that_runs_a_script_has_its_servers_facts_from_the_diale
                          backupSchedule="@daily")
     containers = list(script_containers(manifests))
     # MariaDB's clone init container; a MySQL pod's agent clones into its server.
-    assert {c["name"] for c in containers} >= {"init-mysql", "mysql", *(["clone-mysql"] if flavor == "mariadb" else [])}
+    assert {c["name"] for c in containers} >= {"mysql", *(["clone-mysql"] if flavor == "mariadb" else [])}
     for container in containers:
         env = {var["name"]: var.get("value") for var in container.get("env", [])}
         assert {name: env.get(name) for name in facts} == facts, container["name"]

@@ -22,8 +22,8 @@ CUSTOM = {**ORDERS, **RESOURCES, "clusterDomain": "k8s.example.com", "replicas":
           "storageSize": "100Gi", "storageClass": "premium-rwo", "appUser": "shop_rw",
           "appDatabase": "shop", "maxReplicationLagSeconds": "12", "antiAffinity": "required",
           "zoneSpread": "true"}
-CONTAINERS = ["init-mysql", "clone-mysql", "mysql"]  # the containers that run the scripts
-BACKUP_SIDE = ["init-mysql", "clone-mysql"]  # sized by the backup* keys, and MariaDB's backup
+CONTAINERS = ["clone-mysql", "mysql"]  # the containers that run the scripts
+BACKUP_SIDE = ["clone-mysql"]  # sized by the backup* keys, and MariaDB's backup
 MARIADB = {"flavor": "mariadb"}
 
 
@@ -96,12 +96,19 @@ def test_a_mariadb_pod_also_runs_the_backup_listener_its_peers_clone_from(render
         {"name": "backup", "containerPort": 3307}]
 
 
-@pytest.mark.parametrize("name, script, config", [("init-mysql", "init-config.sh", {}),
-                                                  ("clone-mysql", "clone.sh", MARIADB),
+@pytest.mark.parametrize("name, script, config", [("clone-mysql", "clone.sh", MARIADB),
                                                   ("backup", "sidecar.sh", MARIADB)])
 def test_helper_containers_run_their_script_from_the_scripts_mount(rendered, name, script, config):
     assert container(statefulset(rendered, **config), name)["command"] == [
         "bash", f"/opt/mysql-cluster/scripts/{script}"]
+
+
+def test_the_backup_listener_is_told_its_pods_dns_name_which_a_peers_certificate_must_hold(rendered):
+    # The kubelet expands $(POD_NAME), set before it in the container's environment.
+    backup = container(statefulset(rendered, **MARIADB, **ORDERS), "backup")
+    assert [var["name"] for var in backup["env"]].index("POD_NAME") < [
+        var["name"] for var in backup["env"]].index("POD_HOST")
+    assert env(backup)["POD_HOST"] == "$(POD_NAME).orders.shop.svc.cluster.local"
 
 
 def test_server_starts_through_its_images_own_entrypoint_unless_its_data_is_being_rebuilt(rendered):
@@ -195,7 +202,6 @@ def test_default_images_match_the_server_and_its_version(rendered, flavor, versi
     sts = statefulset(rendered, **server_config(flavor, version))
     server_image, backup_image = DEFAULT_IMAGES[f"{flavor}-{version}"]
     images = {name: container(sts, name)["image"] for name in present(sts)}
-    assert images["init-mysql"] == images["mysql"]
     assert images["mysql"].startswith(server_image)
     if flavor == "mariadb":
         assert images["clone-mysql"].startswith(backup_image)
@@ -222,7 +228,6 @@ def test_default_version_is_the_newest_long_term_line_of_the_flavor(rendered):
 def test_configured_images_replace_the_defaults(rendered):
     sts = statefulset(rendered, **CUSTOM)
     assert {name: container(sts, name)["image"] for name in present(sts)} == {
-        "init-mysql": "registry.example.com/mysql:8.4.6",
         "mysql": "registry.example.com/mysql:8.4.6"}
     mariadb = statefulset(rendered, **MARIADB, backupImage="registry.example.com/mariadb:11.8.9")
     assert container(mariadb, "clone-mysql")["image"] == "registry.example.com/mariadb:11.8.9"
@@ -235,7 +240,7 @@ def test_server_container_is_sized_by_the_server_keys(rendered):
 
 @pytest.mark.parametrize("name, config", [(name, flavor_of(name, CUSTOM)) for name in BACKUP_SIDE]
                          + [("backup", {**CUSTOM, **MARIADB, "serverImage": "", "backupImage": ""})])
-def test_backup_and_init_containers_are_sized_by_the_backup_keys(rendered, name, config):
+def test_backup_and_clone_containers_are_sized_by_the_backup_keys(rendered, name, config):
     assert container(statefulset(rendered, **config), name)["resources"] == {
         "requests": {"cpu": "200m", "memory": "384Mi"}, "limits": {"cpu": "1", "memory": "768Mi"}}
 
