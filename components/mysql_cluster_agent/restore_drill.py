@@ -172,7 +172,7 @@ def read_tables(statements: Sequence[str], printed: Sequence[str], errors: str) 
         named = _STATEMENT.fullmatch(statement)
         table = named[1] if named else statement
         if index == len(results):
-            error = _AT_LINE.sub(":", errors.strip().splitlines()[0]) if errors.strip() else "the client stopped"
+            error = _AT_LINE.sub(":", errors.strip().splitlines()[0]) if errors.strip() else "the client stopped before it, printing no error"
             raise DrillFailed(f"table {_shown(table)} of the restored backup does not read back whole: {_shown(error)}")
         if results[index].checksum is None:
             said = " ".join(results[index].notes) or "the server gave no reason (see its error log)"
