@@ -47,7 +47,7 @@ listener_busy() {
 
 # Starts the backup listener in the background; its pid goes to $listener.
 start_listener() {
-  # TRANSFER_BUFFER_BYTES: see receive_stream in clone.sh.
+  # TRANSFER_BUFFER_BYTES: see receive_backup in clone.sh.
   socat -U ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} "$(backup_listen_address)" \
     "EXEC:bash -c stream_backup" &
   listener=$!
