@@ -17,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/backup-target.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 
 require_env DONOR_HOSTS BACKUP_PORT BACKUP_REMOTE BACKUP_FORMAT RESULT_DIR
-if [[ "$BACKUP_FORMAT" == xbstream ]]; then need_command socat >/dev/null; fi
+if [[ "$BACKUP_FORMAT" == xbstream ]]; then require_socat; fi
 if tls_enabled; then require_tls_files; fi
 work=$(mktemp -d) || die "cannot create a work directory in ${TMPDIR:-/tmp}"
 name=$(date -u +%Y%m%dT%H%M%SZ)

@@ -39,21 +39,10 @@ fi
 [[ -f "$DONOR_DIR/donors" ]] || die "$DONOR_DIR/donors is missing: no donor was chosen (see the donor container's log)"
 donors=$(<"$DONOR_DIR/donors")
 source_host=''
-transfer=$(stream_transfer_tool)
+require_socat
 backup=$(backup_tool)
 extract=$(stream_tool)
 pending=$(pending_coordinates_file)
-
-# socat moves TRANSFER_BUFFER_BYTES, when set, per read and write instead of its default 8 KiB:
-# 1 MiB made clones about a third faster (bench/clone_tuning.py). ncat has no such setting.
-receive_stream() {
-  if [[ "$transfer" == socat ]]; then
-    socat -u ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} \
-      "$(backup_connect_address "$source_host")" STDOUT
-  else
-    ncat --recv-only --wait 10 "$source_host" "$BACKUP_PORT"
-  fi
-}
 
 # The backup tool writes its checkpoints and info files after all data, so their presence shows
 # the stream was not cut short (a donor that dies mid-stream just closes the connection).
@@ -80,8 +69,11 @@ move_all_but_mysql() {
 # files say where it stands (the agent reads them: BACKUP_INFO_STATE).
 receive_backup() {
   mkdir -p "$staging" || { log "cannot create $staging"; return 1; }
-  log "streaming a backup from $source_host:$BACKUP_PORT with $transfer$(tls_enabled && echo ' over mutual TLS')"
-  receive_stream | "$extract" -x -C "$staging" ||
+  log "streaming a backup from $source_host:$BACKUP_PORT with socat$(tls_enabled && echo ' over mutual TLS')"
+  # socat moves TRANSFER_BUFFER_BYTES, when set, per read and write instead of its default 8 KiB:
+  # 1 MiB made clones about a third faster (bench/clone_tuning.py).
+  socat -u ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} "$(backup_connect_address "$source_host")" STDOUT |
+    "$extract" -x -C "$staging" ||
     { log "the transfer failed (exit statuses: ${PIPESTATUS[*]})"; return 1; }
   stream_complete || { log "the stream ended before the backup was complete"; return 1; }
   log "preparing the backup with $backup"

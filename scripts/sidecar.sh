@@ -12,11 +12,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/backup-stream-end.sh"
 
 require_env BACKUP_PORT BACKUP_USER ROLE_WATCH_SECONDS
 [[ "${CLONE_METHOD:-}" == stream ]] || die "the backup listener serves MariaDB's backup tool; a MySQL pod needs no backup container"
-transfer=$(stream_transfer_tool)
+require_socat
 backup=$(backup_tool)
 extract=$(stream_tool)
 
-# Streams one hot backup of the local server to stdout; run by the transfer tool per connection.
+# Streams one hot backup of the local server to stdout; run by socat per connection.
 # BACKUP_PARALLEL, when set, copies that many data files at once: 2 made clones about 15% faster
 # once socat's buffer was large (bench/clone_tuning.py). BACKUP_THROTTLE_MIB > 0 caps the data
 # files read per second (in the tool's 1 MiB units), so that the donor's clients keep their
@@ -47,14 +47,9 @@ listener_busy() {
 
 # Starts the backup listener in the background; its pid goes to $listener.
 start_listener() {
-  if [[ "$transfer" == socat ]]; then
-    # TRANSFER_BUFFER_BYTES: see receive_stream in clone.sh.
-    socat -U ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} "$(backup_listen_address)" \
-      "EXEC:bash -c stream_backup" &
-  else
-    ncat --listen --keep-open --send-only --max-conns=1 "$BACKUP_PORT" \
-      --exec "$(command -v bash) -c stream_backup" &
-  fi
+  # TRANSFER_BUFFER_BYTES: see receive_backup in clone.sh.
+  socat -U ${TRANSFER_BUFFER_BYTES:+"-b$TRANSFER_BUFFER_BYTES"} "$(backup_listen_address)" \
+    "EXEC:bash -c stream_backup" &
   listener=$!
 }
 
@@ -65,7 +60,7 @@ until [[ -e "$(role_taken_mark)" ]]; do sleep 1; done
 
 BACKUP_OPTIONS=$(client_options "$BACKUP_USER" backup-password)
 export BACKUP_OPTIONS backup extract SCRIPT_NAME BACKUP_END_FILE BACKUP_END_LINE
-# The transfer tool runs `bash -c stream_backup` per connection: the functions travel in the
+# socat runs `bash -c stream_backup` per connection: the functions travel in the
 # environment. One backup at a time; further peers wait in the listen queue.
 # shellcheck disable=SC2046
 export -f $(compgen -A function)
@@ -73,10 +68,10 @@ export -f $(compgen -A function)
 # which the kubelet updates in place) is taken up by a new listener started between two backups.
 # The files are read before each listener starts, so a renewal however soon after is seen.
 if tls_enabled; then
-  log "serving backups on port $BACKUP_PORT with $transfer, over mutual TLS with peers of $TLS_DIR/ca.crt"
+  log "serving backups on port $BACKUP_PORT with socat, over mutual TLS with peers of $TLS_DIR/ca.crt"
   tls_state=$(tls_files_state)
 else
-  log "serving backups on port $BACKUP_PORT with $transfer"
+  log "serving backups on port $BACKUP_PORT with socat"
 fi
 start_listener
 while tls_enabled && kill -0 "$listener" 2>/dev/null; do

@@ -8,8 +8,8 @@
 #     the CA and names the donor itself (a certificate of this cluster names every pod; one the
 #     same CA issued to another service does not), and the receiver checks the donor's
 #     certificate and name.
-# socat carries the stream; ncat cannot ask a client for its certificate, so it cannot keep a
-# port-forward or a stray pod out and is refused here.
+# socat carries the stream: it can ask a client for its certificate, which keeps a port-forward
+# or a stray pod out.
 
 tls_enabled() {
   [[ -n "${TLS_DIR:-}" ]]
@@ -34,15 +34,14 @@ client_tls_options() {
   fi
 }
 
-# The transfer tool for the backup stream, socat or ncat (images differ in which one they carry):
-# with TLS only socat will do.
-stream_transfer_tool() {
+# The backup stream's transfer tool, socat, which the official mariadb and percona-xtrabackup
+# images carry, and with TLS its files.
+require_socat() {
   if tls_enabled; then
     require_tls_files
-    command -v socat >/dev/null 2>&1 ||
-      die "mutual TLS on the backup port needs socat, which this image lacks (ncat cannot verify a client's certificate): use a backupImage with socat, or tlsSource none"
   fi
-  need_command socat ncat
+  command -v socat >/dev/null 2>&1 ||
+    die "this backupImage has no socat, which carries the backup stream: choose a backupImage with socat (the official mariadb images have it)"
 }
 
 # socat's address options for mutual TLS: present the pod's certificate, trust only the CA.

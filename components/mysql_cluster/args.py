@@ -25,7 +25,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     server_image: pulumi.Input[str]
     """Image of the database server (mysql container); "" for the default of the chosen flavor and version. Default: `""`."""
     backup_image: pulumi.Input[str]
-    """Image with the backup tool and socat or ncat (clone-mysql and backup containers); "" for the default of the chosen flavor and version. Default: `""`."""
+    """Image with the backup tool and socat (clone-mysql and backup containers); "" for the default of the chosen flavor and version. Default: `""`."""
     storage_size: pulumi.Input[str]
     """Size of each pod's data volume; a larger size grows the volumes in place where the StorageClass allows expansion, a smaller one is refused by Kubernetes. Default: `"10Gi"`."""
     storage_class: pulumi.Input[str]

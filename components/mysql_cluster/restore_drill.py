@@ -8,11 +8,11 @@ replay them into a server without networking) on a scratch volume of its own, an
 the size of a data volume, deleted with the pod. Between the two, the agent's drill-plan
 (mysql_cluster_agent/restore_drill.py) proves that the archived logs form one chain from the backup
 on and records which transactions the replay must apply and where it must end; after them,
-restore-drill.sh starts the scratch server once more, checks that it starts clean and reads every
-table whole, and writes its GTID state and pt-table-checksum's differing chunks; the agent's
-drill-verdict then checks that it reached that position, logged exactly those transactions, and
-that pt-table-checksum's rounds on the primary, which the replay recomputed, found the data equal
-to the source's. The Job succeeds only then: its outcome is what the alerts read (alerts.py,
+restore-drill.sh starts the scratch server once more, checks that it starts clean, and writes what
+it printed for CHECKSUM TABLE on every table, for its GTID state and for pt-table-checksum's table;
+the agent's drill-verdict then checks that every table read whole, that the server reached that
+position, logged exactly those transactions, and that pt-table-checksum's rounds on the primary,
+which the replay recomputed, found the data equal to the source's. The Job succeeds only then: its outcome is what the alerts read (alerts.py,
 through kube-state-metrics).
 
 The pod holds the backup key and the target's keys, no password of the cluster: its scratch

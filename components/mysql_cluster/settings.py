@@ -471,7 +471,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Image of the database server (mysql container); \"\" for the default of the "
             "chosen flavor and version.", _image),
     Setting("backupImage", "backup_image", "string", "",
-            "Image with the backup tool and socat or ncat (clone-mysql and backup containers); "
+            "Image with the backup tool and socat (clone-mysql and backup containers); "
             "\"\" for the default of the chosen flavor and version.", _image),
     Setting("storageSize", "storage_size", "string", "10Gi",
             "Size of each pod's data volume; a larger size grows the volumes in place where the "

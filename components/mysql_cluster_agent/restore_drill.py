@@ -8,9 +8,11 @@ when it began it (binlog.py: MySQL's Previous_gtids, MariaDB's Gtid_list), so ea
 must begin exactly where the one before it ended, and the first not after the backup.
 
 `drill-verdict`, last: after the replay and the scratch server's own checks (restore-drill.sh:
-a clean start, CHECKSUM TABLE, pt-table-checksum's rounds, its GTID state written to a file),
-compares that state with the expected one, and the transactions the replay wrote to the scratch
-server's own binary log with the archive's; prints the verdict as its last line.
+a clean start; what it printed for CHECKSUM TABLE on every table, for pt-table-checksum's table and
+for its GTID state, written to files), judges whether every table read whole, compares that state
+with the expected one, the chunks pt-table-checksum's rounds recomputed with the primary's, and the
+transactions the replay wrote to the scratch server's own binary log with the archive's; prints
+the verdict as its last line.
 
 Everything read here (the archive, the restored data, what the scratch server printed) is
 untrusted: parsed strictly, refused with one line naming it.
@@ -41,13 +43,23 @@ from .replay_plan import (
 )
 
 # What the plan leaves for the verdict, on the scratch volume (read by this module only), and
-# the files restore-drill.sh writes there for it.
+# the files restore-drill.sh writes there for it: the client's output as printed, in batch mode
+# (tab-separated, NULL as NULL).
 PLAN_FILE = "drill-plan.json"
 RESULTS_DIR = "drill-results"
-POSITION_QUERY, POSITION, CHECKSUMS, DIFFERING, COMPARED = (
-    "position-query", "position", "checksums", "differing-chunks", "compared-chunks")
+POSITION_QUERY, POSITION = "position-query", "position"
+# One `CHECKSUM TABLE <table> EXTENDED;` a line; what one client printed running them in order,
+# stopping at the first that failed (--show-warnings: each result's warnings follow it); its errors.
+CHECKSUM_STATEMENTS, CHECKSUMS, CHECKSUM_ERRORS = "checksum-statements", "checksums", "checksum-errors"
+# percona.checksums' column names, one a line (none: no such table), and the whole table, headed
+# by its column names.
+CHUNK_COLUMNS, CHUNKS = "checksums-columns", "percona-checksums"
 _SHOWN = 300
-_CHECKSUM_LINE = re.compile(r"(\S+)\t(\S+)")
+_STATEMENT = re.compile(r"CHECKSUM TABLE (.+) EXTENDED;")
+_CHECKSUM_ROW = re.compile(r"(.+)\t(\d+|NULL)")
+_SERVER_NOTE = re.compile(r"(?:Note|Warning|Error) \(Code \d+\): .*")
+# The client numbers its input's lines, here the statements file, which no user sees.
+_AT_LINE = re.compile(r" at line \d+:")
 
 
 class DrillFailed(Exception):
@@ -132,6 +144,84 @@ def chain_end(backup_name: str, backup: GtidState, logs: Sequence[BinaryLog]) ->
     else:
         expected, replayed = _mariadb_chain(backup, logs)
     return DrillPlan(backup_name, expected, tuple(replayed))
+
+
+@dataclass(frozen=True)
+class TableChecksum:
+    table: str  # as the server prints it, <schema>.<table>
+    checksum: Optional[int]  # None: the server printed NULL, it could not read the table
+    notes: tuple[str, ...]  # the warnings it printed with it
+
+
+def read_tables(statements: Sequence[str], printed: Sequence[str], errors: str) -> list[TableChecksum]:
+    """Every table's checksum, from CHECKSUM TABLE's `statements` and what the client `printed`
+    for them; DrillFailed naming the first table that did not read back whole (the client's
+    error where it stopped, or a NULL checksum and the server's warnings)."""
+    results: list[TableChecksum] = []
+    for line in printed:
+        row = _CHECKSUM_ROW.fullmatch(line)
+        if row:
+            results.append(TableChecksum(row[1], None if row[2] == "NULL" else int(row[2]), ()))
+        elif _SERVER_NOTE.fullmatch(line) and results:
+            results[-1] = TableChecksum(results[-1].table, results[-1].checksum, (*results[-1].notes, line))
+        else:
+            raise DrillFailed(f"CHECKSUM TABLE printed an unexpected line: {_shown(line)}")
+    if len(results) > len(statements):
+        raise DrillFailed(f"CHECKSUM TABLE printed {len(results)} results for {len(statements)} tables")
+    for index, statement in enumerate(statements):
+        named = _STATEMENT.fullmatch(statement)
+        table = named[1] if named else statement
+        if index == len(results):
+            error = _AT_LINE.sub(":", errors.strip().splitlines()[0]) if errors.strip() else "the client stopped before it, printing no error"
+            raise DrillFailed(f"table {_shown(table)} of the restored backup does not read back whole: {_shown(error)}")
+        if results[index].checksum is None:
+            said = " ".join(results[index].notes) or "the server gave no reason (see its error log)"
+            raise DrillFailed(f"table {_shown(table)} of the restored backup does not read back whole: its checksum "
+                              f"is NULL: {_shown(said)}")
+    return results
+
+
+@dataclass(frozen=True)
+class ChunkComparison:
+    compared: Optional[int]  # None: no percona.checksums with the primary's columns
+    differing: tuple[str, ...]  # "<db>.<tbl> chunk <n> checksummed at <ts>", oldest first
+
+
+# pt-table-checksum (percona-toolkit bin/pt-table-checksum) writes the primary's own result of a
+# chunk as source_crc and source_cnt since 3.7; tables an older one made have master_crc and
+# master_cnt.
+_PRIMARYS_COLUMNS = (("source_crc", "source_cnt"), ("master_crc", "master_cnt"))
+
+
+def compare_chunks(columns: Sequence[str], table: Sequence[str]) -> ChunkComparison:
+    """The chunks of percona.checksums (`table`: its header, then its rows, as the client prints
+    them) where the scratch server's recomputed checksum (this_crc, this_cnt) differs from the
+    primary's, as pt-table-checksum compares a replica's: counts that differ, checksums that
+    differ, or a checksum on one side only. Not compared without the primary's columns."""
+    names = {name.lower() for name in columns}
+    chosen = next(((crc, cnt) for crc, cnt in _PRIMARYS_COLUMNS if {crc, cnt} <= names), None)
+    if chosen is None or not table:
+        return ChunkComparison(None if chosen is None else 0, ())
+    header = [name.lower() for name in table[0].split("\t")]
+    wanted = ("db", "tbl", "chunk", "ts", "this_crc", "this_cnt", *chosen)
+    missing = [name for name in wanted if name not in header]
+    if missing:
+        raise DrillFailed(f"percona.checksums as printed lacks the columns {', '.join(missing)}")
+    differing: list[tuple[str, str, str, int, str]] = []
+    for line in table[1:]:
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise DrillFailed(f"a row of percona.checksums does not parse: {_shown(line)}")
+        db, tbl, chunk, ts, this_crc, this_cnt, crc, cnt = (fields[header.index(name)] for name in wanted)
+        try:
+            counts_differ = "NULL" not in (cnt, this_cnt) and int(cnt) != int(this_cnt)
+            number = int(chunk)
+        except ValueError:
+            raise DrillFailed(f"a row of percona.checksums has a count or chunk that is no number: {_shown(line)}") from None
+        # A checksum on one side only (NULL on the other) differs too.
+        if counts_differ or crc != this_crc:
+            differing.append((ts, db, tbl, number, f"{db}.{tbl} chunk {chunk} checksummed at {ts}"))
+    return ChunkComparison(len(table) - 1, tuple(chunk for *_, chunk in sorted(differing)))
 
 
 def verdict(plan: DrillPlan, position: GtidState, applied: Sequence[str], differing: Sequence[str]) -> None:
@@ -224,18 +314,22 @@ def verdict_main(env: Mapping[str, str]) -> int:
         flavor, data_volume = flavor_of(env), Path(env.get("DATA_VOLUME", ""))
         plan = _read_plan(data_volume / PLAN_FILE, flavor)
         results = data_volume / RESULTS_DIR
-        checksums = _lines(results / CHECKSUMS) if (results / CHECKSUMS).exists() else []
-        for line in checksums:
-            log(f"checksum {_shown(line.replace(chr(9), ' '))}")
+        tables = read_tables(_lines(results / CHECKSUM_STATEMENTS), _lines(results / CHECKSUMS),
+                             (results / CHECKSUM_ERRORS).read_text(encoding="utf-8", errors="replace"))
+        for table in tables:
+            log(f"checksum {_shown(table.table)} {table.checksum}")
         try:
             position = parse_gtid(flavor, (results / POSITION).read_text(encoding="utf-8").replace("\\n", ""))
         except ValueError as error:
             raise DrillFailed(f"the scratch server's GTID state does not parse ({error})") from None
-        compared = (results / COMPARED).read_text(encoding="utf-8").strip()
+        chunks = compare_chunks(_lines(results / CHUNK_COLUMNS), _lines(results / CHUNKS))
+        if chunks.compared is None and (results / CHUNK_COLUMNS).read_text(encoding="utf-8").strip():
+            log("percona.checksums has neither source_crc and source_cnt nor master_crc and master_cnt: its chunks "
+                "are not compared")
         own = sorted((data_volume / env.get("DATA_SUBDIR", "")).glob("mysql-bin.*"))
         applied = [t.gtid for path in own if BINLOG_FILE.fullmatch(path.name)
                    for t in read_binary_log(path, flavor).transactions]
-        verdict(plan, position, applied, _lines(results / DIFFERING))
+        verdict(plan, position, applied, chunks.differing)
     except (PlanProblem, OSError) as problem:
         log(f"VERDICT: restore drill FAILED: {problem}")
         return 1
@@ -247,8 +341,8 @@ def verdict_main(env: Mapping[str, str]) -> int:
         return 1
     log(f"VERDICT: restore drill passed: backup {plan.backup} and the {len(plan.replayed)} archived transactions "
         f"after it restored to GTID {plan.expected}, each applied once in order; the server started clean; "
-        f"{len(checksums)} tables read whole; {compared if compared.isdigit() else 'none'} chunks checksummed by "
-        "pt-table-checksum equal the source's")
+        f"{len(tables)} tables read whole; {'none' if chunks.compared is None else chunks.compared} chunks "
+        "checksummed by pt-table-checksum equal the source's")
     return 0
 
 

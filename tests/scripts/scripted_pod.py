@@ -162,7 +162,7 @@ def install_standins(bin_dir: Path, control: Path, tools: set[str], record_real:
             (bin_dir / tool).symlink_to(real_command(tool))
     for tool in standins.NO_OPS:
         _executable(bin_dir / tool, f"#!/bin/sh\n{record_argv}")
-    # ncat's --exec and socat's EXEC find bash on PATH.
+    # socat's EXEC finds bash on PATH.
     (bin_dir / "bash").symlink_to(real_command("bash"))
 
 

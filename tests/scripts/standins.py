@@ -32,7 +32,7 @@ ROLES = {
     "mysqladmin": "admin", "mariadb-admin": "admin",
     "xtrabackup": "backup", "mariadb-backup": "backup", "mariabackup": "backup",
     "xbstream": "stream", "mbstream": "stream",
-    "socat": "transfer", "ncat": "transfer",
+    "socat": "transfer",
     "sleep": "sleep",
 }
 # Real commands the scripts may use; anything else is "command not found", as in a slim image.
@@ -476,20 +476,13 @@ def socat_flows(addresses: list[str], direction: str | None, source: str, target
 
 
 def transfer_tool(inv: Invocation) -> None:
-    """socat or ncat: listening, it lets one peer connect when the scenario says so and records
-    what the per-connection command sent it; connecting, it receives the donor's stream."""
-    args = inv.args
-    if inv.tool == "socat":
-        addresses, direction = socat_addresses(inv)
-        listen = any(address.startswith("TCP-LISTEN:") for address in addresses)
-        command = next((a[len("EXEC:"):] for a in addresses if a.startswith("EXEC:")), None)
-        to_peer = socat_flows(addresses, direction, "EXEC:", "TCP-LISTEN:")
-        from_donor = socat_flows(addresses, direction, "TCP:", "STDOUT")
-    else:
-        listen = "--listen" in args
-        command = args[args.index("--exec") + 1] if "--exec" in args else None
-        to_peer = "--recv-only" not in args
-        from_donor = "--send-only" not in args
+    """socat: listening, it lets one peer connect when the scenario says so and records what the
+    per-connection command sent it; connecting, it receives the donor's stream."""
+    addresses, direction = socat_addresses(inv)
+    listen = any(address.startswith("TCP-LISTEN:") for address in addresses)
+    command = next((a[len("EXEC:"):] for a in addresses if a.startswith("EXEC:")), None)
+    to_peer = socat_flows(addresses, direction, "EXEC:", "TCP-LISTEN:")
+    from_donor = socat_flows(addresses, direction, "TCP:", "STDOUT")
     if listen:
         inv.record["action"] = "listen"
         if inv.scenario["serve_once"]:
