@@ -47,6 +47,10 @@ def test_a_10_11_cluster_moves_to_11_8_by_changing_version_and_keeps_its_data_an
                                f"{harness.run_sql(pod, 'SHOW FULL PROCESSLIST')}") from None
 
     cluster.assert_version(TARGET_VERSION)
+    # The command paused each server's event scheduler (and a replica's applier) for the upgrade
+    # and resumed it (assert_replicating below checks the applier).
+    assert {pod: harness.run_sql(pod, "SELECT @@GLOBAL.event_scheduler") for pod in harness.pod_names()} == {
+        pod: [("ON",)] for pod in harness.pod_names()}
     for pod in harness.pod_names():
         upgrade_info = (harness.claim_path(pod) / "mysql" / "mariadb_upgrade_info").read_text()
         assert upgrade_info.startswith(TARGET_VERSION + "."), f"{pod}: {upgrade_info}"
