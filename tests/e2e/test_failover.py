@@ -45,7 +45,7 @@ class ReadOnlyWatch(threading.Thread):
     def run(self) -> None:
         while not self._halt.is_set():
             found = writable(self.harness, PODS)
-            # Looked at after read_only: a mark gone by now was gone when read_only was read.
+            # Looked at after read_only: a mark removed in between (the rebuild done) errs on the strict side.
             rebuilding = [pod for pod in found if self._rebuilding(pod)]
             self.rebuilding_writable += len(rebuilding)
             self.rounds.append((time.monotonic(), [pod for pod in found if pod not in rebuilding]))
