@@ -257,7 +257,6 @@ def _pod_annotations(value: Any) -> dict[str, str]:
 
 SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
 
-# The cluster's own accounts; the application user must be another one.
 # How often the agent looks at the roles and the certificate files, and MariaDB's backup listener
 # at the certificate files.
 ROLE_WATCH_SECONDS = 5
@@ -269,6 +268,7 @@ FENCE_SECONDS = ROLE_WATCH_SECONDS + math.ceil(ANSWER_SECONDS) + 1
 # the grace to spare (room for a busy machine) before any replica may promote itself.
 MIN_FAILOVER_GRACE_SECONDS = 2 * FENCE_SECONDS
 
+# The cluster's own accounts; the application user must be another one.
 REPLICATION_USER = "replicator"
 BACKUP_USER = "backup"
 METRICS_USER = "metrics"

@@ -127,4 +127,6 @@ def _describe(error: BaseException) -> str:
         return f"its certificate does not verify: {error.verify_message}"
     if isinstance(error, (socket.timeout, TimeoutError)):
         return "timed out"
+    if isinstance(error, _Refused):
+        return str(error)
     return f"{type(error).__name__}: {error}"
