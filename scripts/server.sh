@@ -46,8 +46,9 @@ if [[ -e "$(rebuild_mark)" ]]; then
 fi
 entrypoint=$(need_command docker-entrypoint.sh)
 # A new database is made by the entrypoint as root, which a read-only server refuses: it starts
-# writable (replica options or not) and clones over it, or, on pod 0, is the new primary. The
-# agent serves no state while the pod clones, so no peer takes it for a primary.
-writable=()
-[[ -d "$DATA_VOLUME/$DATA_SUBDIR/mysql" ]] || writable=("--$READ_ONLY_OPTION=OFF")
-exec "$entrypoint" "$SERVER_COMMAND" "${writable[@]}"
+# writable (replica options or not) and clones over it, or, on pod 0, is the new primary; while
+# it clones its agent serves no state, so no peer takes it for a primary. Any other start is
+# read-only whatever options init-mysql copied (pod 0's first start copied the primary's).
+read_only=ON
+[[ -d "$DATA_VOLUME/$DATA_SUBDIR/mysql" ]] || read_only=OFF
+exec "$entrypoint" "$SERVER_COMMAND" "--$READ_ONLY_OPTION=$read_only"

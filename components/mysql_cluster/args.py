@@ -165,7 +165,7 @@ class MySQLClusterArgs(TypedDict, total=False):
     automatic_failover: pulumi.Input[bool]
     """Let the pods' agents promote a replica by themselves when the primary has not answered for failoverGraceSeconds and a majority of the pods agree (the most advanced replica, lowest ordinal on a tie); what the old primary sent to no replica is lost (docs/operations.md#automatic-failover). Needs replicas 3 or more. Default: `false`."""
     failover_grace_seconds: pulumi.Input[int]
-    """With automaticFailover, how long the primary's heartbeat may be silent on every answering pod before it is declared lost. Default: `30`."""
+    """With automaticFailover, how long the primary's heartbeat may be silent on every answering pod before it is declared lost; at least twice the 10 s a primary cut off from the others takes to make itself read-only. Default: `30`."""
     tls_source: pulumi.Input[str]
     """Where the servers' TLS certificate comes from: self-signed (a CA the stack creates and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret (the Secret tlsSecret) or none (no TLS: clients, replication and clones in plain text). Default: `"self-signed"`."""
     tls_issuer: pulumi.Input[str]

@@ -27,7 +27,7 @@ from .donor_container import DONOR_DIR, donor_container, donor_mount, donor_volu
 from .pod_spec import SECRETS_DIR, PodContainer, PodSettings, pod_template
 from .scripts_config_map import script_command, scripts_mount, scripts_volume
 from .server_option_files import REPLICATION_HEARTBEAT_SECONDS
-from .settings import BACKUP_USER, REPLICATION_USER, optional_text
+from .settings import BACKUP_USER, REPLICATION_USER, ROLE_WATCH_SECONDS, optional_text
 from .tls import TLS_DIR, certificate_subject, server_tls_options
 from .topology import TOPOLOGY_DIR, topology_mount, topology_volume
 from .volume_growth import ACCESS_MODES
@@ -36,9 +36,6 @@ MYSQL_PORT = 3306
 BACKUP_PORT = 3307
 SERVER_ID_OFFSET = 100  # server-id 0 means "replication off"
 CLONE_ATTEMPTS = 5
-# How often the agent looks at the roles and the certificate files, and MariaDB's backup listener
-# at the certificate files.
-ROLE_WATCH_SECONDS = 5
 
 # Mount points.
 DATA_VOLUME_MOUNT = "/data"  # the whole data volume: staging area and clone coordinates

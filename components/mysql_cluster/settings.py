@@ -8,6 +8,7 @@ and ClusterSettings as the type checker sees it (`cluster_settings.py`).
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field, make_dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -16,6 +17,7 @@ import pulumi
 
 from mysql_cluster_agent.accounts import RETIRED_SWITCHOVER_USER
 from mysql_cluster_agent.backup_manifest import is_backup_name, is_utc_time
+from mysql_cluster_agent.peers import ANSWER_SECONDS
 
 from .cron import MACROS as _CRON_MACROS
 from .cron import schedule_problem
@@ -109,6 +111,15 @@ def _integer(minimum: int, maximum: int) -> Callable[["Setting", Any], Any]:
             raise ConfigError(setting, value, f"use a whole number from {minimum} to {maximum}")
         return value
     return check
+
+
+def _failover_grace(setting: "Setting", value: Any) -> Any:
+    try:
+        return _integer(MIN_FAILOVER_GRACE_SECONDS, 3600)(setting, value)
+    except ConfigError as error:
+        raise ConfigError(setting, error.value, f"{error.allowed}: a primary cut off from the other pods takes up to "
+                          f"{FENCE_SECONDS} s to make itself read-only, which must end well before a replica may "
+                          "take its place") from None
 
 
 def _quantity(setting: "Setting", value: Any) -> Any:
@@ -245,6 +256,17 @@ def _pod_annotations(value: Any) -> dict[str, str]:
 
 
 SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
+
+# How often the agent looks at the roles and the certificate files, and MariaDB's backup listener
+# at the certificate files.
+ROLE_WATCH_SECONDS = 5
+# How long a writable primary cut off from the other pods takes to fence itself, read-only
+# (mysql_cluster_agent/decide.py, _cut_off): the wait for its next look, that look's bound on its
+# peers' answers, and a second for the end of the earlier look and the read-only statement.
+FENCE_SECONDS = ROLE_WATCH_SECONDS + math.ceil(ANSWER_SECONDS) + 1
+# failoverGraceSeconds' least: twice the fence, so that a cut-off primary is read-only with half
+# the grace to spare (room for a busy machine) before any replica may promote itself.
+MIN_FAILOVER_GRACE_SECONDS = 2 * FENCE_SECONDS
 
 # The cluster's own accounts; the application user must be another one.
 REPLICATION_USER = "replicator"
@@ -704,7 +726,9 @@ SETTINGS: tuple[Setting, ...] = (
             "lost (docs/operations.md#automatic-failover). Needs replicas 3 or more.", _boolean),
     Setting("failoverGraceSeconds", "failover_grace_seconds", "integer", 30,
             "With automaticFailover, how long the primary's heartbeat may be silent on every "
-            "answering pod before it is declared lost.", _integer(10, 3600)),
+            "answering pod before it is declared lost; at least twice the "
+            f"{FENCE_SECONDS} s a primary cut off from the others takes to make itself read-only.",
+            _failover_grace),
     Setting("tlsSource", "tls_source", "string", "self-signed",
             "Where the servers' TLS certificate comes from: self-signed (a CA the stack creates "
             "and keeps in its state), cert-manager (a Certificate signed by tlsIssuer), secret "

@@ -9,7 +9,9 @@ here only when the cluster asks for it (automaticFailover; failover.py says whet
 then a replica that finds no pod writable and the last primary silent past the grace period,
 with a majority of the pods agreeing, promotes itself if it is the most advanced. Otherwise the
 situations say why there is no failover, and every pod waits for someone to move the primary
-(docs/operations.md#automatic-failover)."""
+(docs/operations.md#automatic-failover). Its other side: a writable primary whose agent reaches
+no majority of the pods fences itself (read-only) well before such a failover may happen, and
+takes writes again when a majority answers and no other pod became writable meanwhile."""
 from __future__ import annotations
 
 import enum
@@ -42,6 +44,9 @@ class Situation(enum.Enum):
     FAILOVER_TO_PEER = "the primary is lost and a peer is the most advanced: it becomes the primary"
     FAILOVER_NO_QUORUM = "the primary is silent but too few pods answer to agree that it is lost"
     FAILOVER_DIVERGED = "the primary is lost and no pod holds every transaction the others hold"
+    FENCED = "this writable primary reaches no majority of the pods: it makes itself read-only"
+    FENCED_CUT_OFF = "this fenced primary still reaches no majority of the pods: it stays read-only"
+    UNFENCED = "this fenced primary reaches a majority again and is still the last primary: it takes writes"
     # Either.
     TWO_PRIMARIES = ("this server and a peer are both writable, and the peer is not the designated primary (or "
                      "automatic failover is on)")
@@ -59,6 +64,14 @@ class Promote:
 class FailOver:
     """Make this replica the primary in place of a lost one: first it applies everything it
     received (its relay log), then, if the situation still stands, it is promoted."""
+    situation: Situation
+    why: str
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Make this writable server read-only (it hears too few pods to know it is still the
+    primary), and remember it: only a fenced server takes writes again by itself."""
     situation: Situation
     why: str
 
@@ -87,7 +100,7 @@ class Stay:
     why: str = ""
 
 
-Action = Promote | FailOver | Follow | Rebuild | Stay
+Action = Promote | FailOver | Fence | Follow | Rebuild | Stay
 
 
 def decide(view: ClusterView) -> Action:
@@ -143,7 +156,11 @@ def _role_watch(view: ClusterView, writable: int | None) -> Action:
     me = view.me.server
     if writable is None:
         if not me.read_only:
+            if _cut_off(view):
+                return Fence(Situation.FENCED, _fenced_why(view))
             return Stay(Situation.STEADY_PRIMARY)
+        if view.fenced:
+            return _fenced(view)
         return _no_writable_pod(view)
     if not me.read_only:
         if writable != view.designated_primary or view.failover_grace_micros:
@@ -171,6 +188,8 @@ def _follow_or_rebuild(view: ClusterView, source: int, situation: Situation, why
 
 
 def _promote_unless_peer_ahead(view: ClusterView, situation: Situation, why: str) -> Action:
+    if _cut_off(view):
+        return Stay(Situation.FENCED_CUT_OFF, _cut_off_why(view))
     for peer in view.answered:
         if not holds(view.me.server.gtid, peer.gtid):
             return Stay(Situation.PEER_AHEAD_OF_WOULD_BE_PRIMARY,
@@ -186,6 +205,53 @@ def _two_primaries(view: ClusterView, writable: int) -> Stay:
                 f"this server and pod {writable} are both writable and the topology names pod "
                 f"{view.designated_primary} as the primary; nobody acts on a split: make one read-only by hand "
                 "(SET GLOBAL read_only = 1) and see docs/operations.md")
+
+
+def _cut_off(view: ClusterView) -> bool:
+    """With automatic failover, this agent reaches no majority of the pods (a pod that answers
+    at all counts, even one that refuses while it clones: two replicas rebuilding at once must
+    not demote a healthy primary), though it did at some earlier look. The pods it does not
+    reach may be a majority that fails over after the grace period; this agent's look comes
+    every 5 s and waits at most 4 s for its peers (peers.ANSWER_SECONDS), so it sees the cut
+    within about 10 s, which failoverGraceSeconds (at least twice that, settings.py) leaves
+    before any replica may be promoted. Before it ever reached a majority (a new cluster's pod 0
+    starting alone) there is no majority to lose."""
+    return (bool(view.failover_grace_micros) and view.majority_heard
+            and view.pods_reached < majority(len(view.peers) + 1))
+
+
+def _reach(view: ClusterView) -> str:
+    pods = len(view.peers) + 1
+    return (f"this pod reaches {view.pods_reached} of {pods} pods (a majority is {majority(pods)}); pods "
+            f"{', '.join(map(str, sorted(view.unreachable)))} do not answer at all (a network partition, or pods down)")
+
+
+def _fenced_why(view: ClusterView) -> str:
+    grace = view.failover_grace_micros // 1_000_000
+    return (f"FENCED: {_reach(view)}. This server becomes read-only now, before the pods it cannot reach may fail "
+            f"over ({grace}s after its last heartbeat reached them), so that two servers never take writes. When a "
+            "majority answers again it takes writes again if no other pod became writable meanwhile; otherwise it "
+            "follows the new primary, or rebuilds from it (docs/operations.md#automatic-failover)")
+
+
+def _cut_off_why(view: ClusterView) -> str:
+    return (f"fenced: {_reach(view)}; this server stays read-only until a majority answers "
+            "(docs/operations.md#automatic-failover)")
+
+
+def _fenced(view: ClusterView) -> Action:
+    """The fenced primary (read-only, no pod writable): it stays fenced while it reaches no
+    majority; then, if no pod wrote a newer heartbeat (nobody failed over), it is still the
+    primary and takes writes again. A newer heartbeat of another pod means a failover happened
+    and that pod is the primary: the usual watch waits for it to be writable and follows it."""
+    if _cut_off(view):
+        return Stay(Situation.FENCED_CUT_OFF, _cut_off_why(view))
+    if _last_primary(view) != view.ordinal:
+        return _no_writable_pod(view)
+    return _promote_unless_peer_ahead(
+        view, Situation.UNFENCED,
+        f"a majority answers again ({view.pods_reached} of {len(view.peers) + 1} pods), no pod is writable and this "
+        "pod wrote the newest heartbeat: nobody failed over, so it takes writes again")
 
 
 def _no_writable_pod(view: ClusterView) -> Action:

@@ -59,8 +59,10 @@ def gather(config: AgentConfig, sql: Sql, dialect: Dialect, ask: AskPeers, role_
            now_micros: int) -> Gathered:
     me = read_local_state(sql, dialect, config.ordinal, now_micros // 1_000_000)
     replicas = config.replicas()
-    peers, problems = peer_states(dialect.flavor, ask(peer_ordinals(config.ordinal, replicas)))
+    answers = ask(peer_ordinals(config.ordinal, replicas))
+    peers, problems = peer_states(dialect.flavor, answers)
     view = ClusterView(me=me, peers=peers, designated_primary=config.designated_primary(),
                        now_micros=now_micros, hosts=tuple(config.pod_host(n) for n in range(max(replicas, config.ordinal + 1))),
-                       role_given_at=role_given_at, failover_grace_micros=config.failover_grace_seconds() * 1_000_000)
+                       role_given_at=role_given_at, failover_grace_micros=config.failover_grace_seconds() * 1_000_000,
+                       unreachable=frozenset(answer.ordinal for answer in answers if not answer.reached))
     return Gathered(view, problems)

@@ -26,11 +26,18 @@ MAX_ANSWER_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class PeerAnswer:
-    """A peer's state as it sent it (JSON values), or why there is none."""
+    """A peer's state as it sent it (JSON values), or why there is none; `reached`: its agent
+    sent an HTTP answer, even a refusal (503 while it clones or its server is down), so the pod
+    is up and on this pod's side of the network (the primary's fence counts it, decide.py)."""
 
     ordinal: int
     state: Mapping[str, object] | None
     problem: str = ""
+    reached: bool = True
+
+
+class _Refused(ValueError):
+    """The peer's agent answered, but not with a state."""
 
 
 def peer_ordinals(me: int, replicas: int) -> list[int]:
@@ -65,11 +72,14 @@ def _fetch(host: str, address: str, port: int, context: ssl.SSLContext | None,
         response = connection.getresponse()
         body = response.read(MAX_ANSWER_BYTES + 1)
         if len(body) > MAX_ANSWER_BYTES:
-            raise ValueError(f"an answer of over {MAX_ANSWER_BYTES} bytes")
-        answer = json.loads(body)
+            raise _Refused(f"an answer of over {MAX_ANSWER_BYTES} bytes")
+        try:
+            answer = json.loads(body)
+        except json.JSONDecodeError:
+            raise _Refused("the answer is not JSON") from None
         if response.status != 200:
             detail = answer.get("error") if isinstance(answer, dict) else None
-            raise ValueError(f"HTTP {response.status}: {detail or 'no detail'}")
+            raise _Refused(f"HTTP {response.status}: {detail or 'no detail'}")
         return answer
     finally:
         connection.close()
@@ -99,12 +109,12 @@ def ask_peers(config: PeerConfig, ordinals: Sequence[int],
     answers = []
     for ordinal, future in futures.items():
         if not future.done():
-            answers.append(PeerAnswer(ordinal, None, f"no answer within {answer_seconds:g} s"))
+            answers.append(PeerAnswer(ordinal, None, f"no answer within {answer_seconds:g} s", reached=False))
             continue
         error = future.exception()
         result = None if error else future.result()
         if error is not None:
-            answers.append(PeerAnswer(ordinal, None, _describe(error)))
+            answers.append(PeerAnswer(ordinal, None, _describe(error), reached=isinstance(error, _Refused)))
         elif not isinstance(result, dict):
             answers.append(PeerAnswer(ordinal, None, "the answer is not a JSON object"))
         else:
@@ -117,6 +127,6 @@ def _describe(error: BaseException) -> str:
         return f"its certificate does not verify: {error.verify_message}"
     if isinstance(error, (socket.timeout, TimeoutError)):
         return "timed out"
-    if isinstance(error, json.JSONDecodeError):
-        return "the answer is not JSON"
+    if isinstance(error, _Refused):
+        return str(error)
     return f"{type(error).__name__}: {error}"

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .accounts import (
@@ -25,9 +25,10 @@ from .accounts import (
     read_secret,
 )
 from .config import AgentConfig, ConfigProblem, TlsFiles
-from .decide import Action, FailOver, Follow, Promote, Rebuild, Stay, decide
+from .decide import Action, FailOver, Fence, Follow, Promote, Rebuild, Stay, decide
 from .dialect import Dialect
 from .donor import Donors, choose_donors, write_choice
+from .failover import majority
 from .gather import AskPeers, Gathered, gather
 from .heartbeat import set_up_heartbeat
 from .local_server import LocalServer, Sql, SqlError
@@ -162,12 +163,23 @@ class RoleKeeper:
         self.role_given_at: int | None = None
         self._said: dict[str, float] = {}
         self._problems: dict[int, str] = {}
+        # What the primary's fence needs from earlier looks (decide._cut_off): whether a look
+        # ever reached a majority of the pods, and whether this agent fenced its server.
+        self._majority_heard = False
+        self._fenced = False
         self._certificate = (CertificateKeeper(sql, settings.dialect, settings.tls, log, clock)
                              if settings.tls is not None else None)
 
+    def _view(self, gathered: Gathered) -> ClusterView:
+        """The gathered view with what this agent remembers; remembers a majority it reaches."""
+        view = replace(gathered.view, majority_heard=self._majority_heard, fenced=self._fenced)
+        if view.pods_reached >= majority(len(view.peers) + 1):
+            self._majority_heard = True
+        return view
+
     def step(self) -> Action:
         gathered = self._look(self.role_given_at)
-        view = gathered.view
+        view = self._view(gathered)
         self._tell_peer_problems(gathered.problems)
         if view.restarted:
             assert self.role_given_at is not None
@@ -189,6 +201,10 @@ class RoleKeeper:
                 self._say(action.why)
             return
         self._log(action.why)
+        if isinstance(action, Fence):
+            run(self._sql, [(text, ()) for text in self._settings.dialect.demote()], self._log)
+            self._fenced = True
+            return
         if isinstance(action, Promote):
             self._promote()
         elif isinstance(action, FailOver):
@@ -202,7 +218,10 @@ class RoleKeeper:
             self._settings.role_taken_mark.unlink(missing_ok=True)
             start_rebuild(self._sql, self._settings.rebuild, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock())),
                           self._settings.dialect.clones_with_plugin, self._log)
+            self._fenced = False
             return
+        # A role given ends the fence: the server follows the primary or is the primary.
+        self._fenced = False
         self.role_given_at = view.me.started_at
 
     def _promote(self) -> None:
@@ -231,7 +250,7 @@ class RoleKeeper:
                           "look waits again")
                 run(self._sql, [(dialect.start_replica, ())], self._log)
                 return False
-        again = decide(self._look(self.role_given_at).view)
+        again = decide(self._view(self._look(self.role_given_at)))
         if not isinstance(again, FailOver):
             self._log(f"failover called off: looking again, {again.situation.value}"
                       + (f" ({again.why})" if again.why else "") + "; this replica receives again")

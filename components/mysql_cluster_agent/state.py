@@ -112,7 +112,12 @@ class ClusterView:
     role_given_at: when the server that was last given its role by this agent started (None: no
     role given yet, as at the agent's start); hosts: each pod's stable host name, by ordinal;
     failover_grace_micros: how long the primary's heartbeat may be silent before the pods fail
-    over by themselves (0: no automatic failover)."""
+    over by themselves (0: no automatic failover); unreachable: the peers whose agents sent no
+    answer at all (refused connections, timeouts, names that do not resolve), unlike those that
+    refused to give a state (503 while they clone); majority_heard: this agent has reached a
+    majority of the pods at some look (a new cluster's pod 0 alone never has); fenced: this
+    agent made its writable server read-only because it heard no majority (decide.FENCED), and
+    it has not taken a role since."""
     me: LocalState
     peers: Mapping[int, ServerState | None]
     designated_primary: int
@@ -120,6 +125,9 @@ class ClusterView:
     hosts: tuple[str, ...]
     role_given_at: int | None = None
     failover_grace_micros: int = 0
+    unreachable: frozenset[int] = frozenset()
+    majority_heard: bool = False
+    fenced: bool = False
     answered: tuple[ServerState, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -140,6 +148,11 @@ class ClusterView:
     def needs_role(self) -> bool:
         """The server has not been given its role yet, or restarted since."""
         return self.role_given_at is None or self.restarted
+
+    @property
+    def pods_reached(self) -> int:
+        """The pods whose agents answered at all, this one included."""
+        return 1 + sum(1 for ordinal in self.peers if ordinal not in self.unreachable)
 
     def host(self, ordinal: int) -> str:
         return self.hosts[ordinal]

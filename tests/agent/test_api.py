@@ -63,12 +63,24 @@ def test_a_server_that_cannot_be_read_is_reported_to_the_peer_with_its_error(tmp
     assert "503" in answer.problem and "cannot connect" in answer.problem
 
 
+def test_a_peer_that_refuses_to_give_its_state_is_still_reached(tmp_path):
+    # As while it clones: the primary's fence counts it as present (decide.py).
+    with serving(ValueError("this pod clones a peer into its server")) as port:
+        answer = _ask(tmp_path, port)
+    assert (answer.state, answer.reached) == (None, True)
+
+
+def test_a_peer_whose_port_refuses_connections_is_not_reached(tmp_path):
+    answer = _ask(tmp_path, _free_port())
+    assert answer.state is None and not answer.reached
+
+
 def test_a_peer_that_does_not_answer_in_time_is_reported_silent(tmp_path):
     with socket.socket() as listener:  # accepts connections, never answers
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         answer = _ask(tmp_path, listener.getsockname()[1], answer_seconds=0.5)
-    assert answer.state is None
+    assert answer.state is None and not answer.reached
     assert answer.problem in ("no answer within 0.5 s", "timed out")
 
 

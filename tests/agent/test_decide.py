@@ -3,7 +3,7 @@ say (decide.py). Pods are named by ordinal; GTID states are MariaDB's (domain-se
 whose holds rule test_gtid.py specifies."""
 from __future__ import annotations
 
-from mysql_cluster_agent.decide import FailOver, Follow, Promote, Rebuild, Situation, Stay, decide
+from mysql_cluster_agent.decide import FailOver, Fence, Follow, Promote, Rebuild, Situation, Stay, decide
 from mysql_cluster_agent.dialect import Flavor
 from mysql_cluster_agent.gtid import parse_gtid
 from mysql_cluster_agent.state import ClusterView, LocalState, ServerState
@@ -23,15 +23,19 @@ def server(ordinal: int, *, writable: bool = False, gtid: str = "0-100-10", hear
 
 
 def view(me: ServerState, *peers: ServerState | int, designated: int = 0, replica_configured: bool = True,
-         role_given: bool = False, started_at: int = STARTED, grace: int = 0) -> ClusterView:
-    """The view of pod `me`; a peer given as a bare ordinal did not answer; `grace`: the
-    failover grace period in seconds (0: no automatic failover)."""
+         role_given: bool = False, started_at: int = STARTED, grace: int = 0, unreachable: tuple[int, ...] = (),
+         majority_heard: bool = False, fenced: bool = False) -> ClusterView:
+    """The view of pod `me`; a peer given as a bare ordinal did not answer with a state (its
+    agent refused, or, when in `unreachable`, did not answer at all); `grace`: the failover grace
+    period in seconds (0: no automatic failover); `majority_heard` and `fenced`: what the
+    agent remembers for the primary's fence."""
     return ClusterView(
         me=LocalState(server=me, started_at=started_at, replica_configured=replica_configured),
         peers={p: None for p in peers if isinstance(p, int)}
         | {p.ordinal: p for p in peers if isinstance(p, ServerState)},
         designated_primary=designated, now_micros=NOW, hosts=HOSTS,
-        role_given_at=STARTED if role_given else None, failover_grace_micros=grace * 1_000_000)
+        role_given_at=STARTED if role_given else None, failover_grace_micros=grace * 1_000_000,
+        unreachable=frozenset(unreachable), majority_heard=majority_heard, fenced=fenced)
 
 
 # The role at start.
@@ -308,3 +312,95 @@ def test_with_automatic_failover_neither_of_two_writable_pods_steps_down_for_the
     for me, peer in ((old, new), (new, old)):
         action = decide(view(me, peer, follower, role_given=True, grace=30))
         assert isinstance(action, Stay) and action.situation is Situation.TWO_PRIMARIES
+
+
+# The primary's fence with automatic failover: pod 0 is the writable primary, or was and fenced
+# itself; pods given as bare ordinals answer no state, those in `cut` no answer at all.
+
+def primary_view(*peers: ServerState | int, cut: tuple[int, ...] = (), grace: int = 30, fenced: bool = False,
+                 majority_heard: bool = True, role_given: bool = True, heartbeat: int = 0) -> ClusterView:
+    me = server(0, writable=not fenced, gtid="0-100-12", heartbeat=heartbeat, writer=0)
+    return view(me, *peers, role_given=role_given, grace=grace, unreachable=cut, majority_heard=majority_heard,
+                fenced=fenced)
+
+
+def follower(ordinal: int, gtid: str = "0-100-12", heartbeat: int = 1, writer: int = 0) -> ServerState:
+    return server(ordinal, gtid=gtid, heartbeat=heartbeat, writer=writer, source=writer)
+
+
+def test_a_primary_that_reaches_no_majority_fences_itself_and_says_what_happens_next() -> None:
+    action = decide(primary_view(1, 2, cut=(1, 2)))
+    assert action == Fence(Situation.FENCED, action.why)
+    assert action.why.startswith("FENCED: this pod reaches 1 of 3 pods (a majority is 2); pods 1, 2 do not answer "
+                                 "at all")
+    assert "before the pods it cannot reach may fail over (30s after its last heartbeat reached them)" in action.why
+    assert "takes writes again if no other pod became writable meanwhile" in action.why
+
+
+def test_a_primary_whose_two_peers_refuse_while_they_clone_does_not_fence() -> None:
+    # Their agents answer 503: the pods are up and on this side of the network.
+    assert decide(primary_view(1, 2)) == Stay(Situation.STEADY_PRIMARY)
+
+
+def test_without_automatic_failover_a_cut_off_primary_never_fences() -> None:
+    assert decide(primary_view(1, 2, cut=(1, 2), grace=0)) == Stay(Situation.STEADY_PRIMARY)
+
+
+def test_a_primary_with_one_peer_down_out_of_three_does_not_fence() -> None:
+    assert decide(primary_view(follower(1), 2, cut=(2,))) == Stay(Situation.STEADY_PRIMARY)
+
+
+def test_in_five_pods_a_primary_reaching_two_fences() -> None:
+    assert isinstance(decide(primary_view(follower(1), 2, 3, 4, cut=(2, 3, 4))), Fence)
+
+
+def test_a_new_clusters_first_pod_that_never_reached_a_majority_does_not_fence() -> None:
+    # Pod 0 starts alone (podManagementPolicy OrderedReady): its peers do not exist yet.
+    assert decide(primary_view(1, 2, cut=(1, 2), majority_heard=False)) == Stay(Situation.STEADY_PRIMARY)
+
+
+def test_a_fenced_primary_stays_read_only_while_it_reaches_no_majority() -> None:
+    action = decide(primary_view(1, 2, cut=(1, 2), fenced=True))
+    assert isinstance(action, Stay) and action.situation is Situation.FENCED_CUT_OFF
+    assert "stays read-only until a majority answers" in action.why
+
+
+def test_a_fenced_primary_takes_writes_again_when_the_majority_returns_and_nobody_failed_over() -> None:
+    action = decide(primary_view(follower(1), follower(2), fenced=True))
+    assert action == Promote(Situation.UNFENCED, action.why)
+    assert "a majority answers again (3 of 3 pods)" in action.why
+
+
+def test_a_fenced_primary_takes_writes_again_with_one_peer_back_of_two() -> None:
+    assert isinstance(decide(primary_view(follower(1), 2, cut=(2,), fenced=True)), Promote)
+
+
+def test_a_fenced_primary_follows_a_peer_that_became_writable_meanwhile() -> None:
+    new = server(1, writable=True, gtid="0-100-12,0-101-3", heartbeat=0, writer=1)
+    action = decide(primary_view(new, follower(2, "0-100-12,0-101-3", writer=1), fenced=True))
+    assert action == Follow(1, Situation.FOLLOW_NEW_PRIMARY, action.why)
+
+
+def test_a_fenced_primary_holding_writes_the_new_primary_lacks_is_rebuilt_from_it() -> None:
+    new = server(1, writable=True, gtid="0-100-11,0-101-3", heartbeat=0, writer=1)
+    action = decide(primary_view(new, follower(2, "0-100-11,0-101-3", writer=1), fenced=True))
+    assert isinstance(action, Rebuild) and action.source == 1
+
+
+def test_a_fenced_primary_does_not_take_writes_when_a_peer_wrote_a_newer_heartbeat() -> None:
+    # Pod 1 failed over and is read-only for a moment (a restart): it is the last primary now.
+    new = server(1, gtid="0-100-12,0-101-3", heartbeat=0, writer=1)
+    action = decide(primary_view(new, follower(2, "0-100-12,0-101-3", writer=1), fenced=True, heartbeat=20))
+    assert isinstance(action, Stay) and action.situation is Situation.LAST_PRIMARY_READ_ONLY
+
+
+def test_a_read_only_last_primary_that_did_not_fence_does_not_take_writes_by_itself() -> None:
+    # Between a switchover's steps the old primary is read-only with the newest heartbeat.
+    demoted = server(0, gtid="0-100-12", heartbeat=0, writer=0)
+    action = decide(view(demoted, follower(1), follower(2), role_given=True, grace=30, majority_heard=True))
+    assert isinstance(action, Stay) and action.situation is Situation.NO_WRITABLE_POD
+
+
+def test_a_primary_restarted_while_cut_off_does_not_take_writes_at_start() -> None:
+    action = decide(primary_view(1, 2, cut=(1, 2), fenced=True, role_given=False))
+    assert isinstance(action, Stay) and action.situation is Situation.FENCED_CUT_OFF

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from mysql_cluster_agent.dialect import Flavor, dialect_for
-from mysql_cluster_agent.gather import read_local_state
+from mysql_cluster_agent.gather import gather, read_local_state
 from mysql_cluster_agent.heartbeat import applied_heartbeat_sql
+from mysql_cluster_agent.peers import PeerAnswer
 
+from .conftest import agent_config
 from .fake_sql import FakeSql
 
 NOW = 1_800_000_000
@@ -57,3 +59,15 @@ def test_a_replica_status_without_the_source_host_column_is_refused_naming_it() 
     row = {name: value for name, value in MYSQL_REPLICA.items() if name != "Source_Host"}
     with pytest.raises(ValueError, match="SHOW REPLICA STATUS answered without the column Source_Host"):
         read_local_state(server(Flavor.MYSQL, [row]), MYSQL, 1, NOW)
+
+
+def test_only_peers_whose_agents_sent_no_answer_at_all_count_as_unreachable(tmp_path) -> None:
+    # Pod 1's agent refused (503 while it clones): reached, without a state. Pod 2 timed out.
+    answers = [PeerAnswer(1, None, "HTTP 503: this pod clones", reached=True),
+               PeerAnswer(2, None, "timed out", reached=False)]
+    config = agent_config(tmp_path)
+    (tmp_path / "topology" / "primary-ordinal").write_text("0\n")
+    gathered = gather(config, server(Flavor.MYSQL, []), MYSQL, lambda _: answers, None, NOW * 1_000_000)
+    assert gathered.view.unreachable == frozenset({2})
+    assert gathered.view.pods_reached == 2
+    assert gathered.view.answered == ()

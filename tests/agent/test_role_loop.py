@@ -3,12 +3,13 @@ logs and what it remembers, against a fake Sql seam and views given by the test.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from mysql_cluster_agent.accounts import ClusterAccounts, Passwords
 from mysql_cluster_agent.config import AgentConfig, ConfigProblem, TlsFiles
-from mysql_cluster_agent.decide import FailOver, Follow, Promote, Rebuild, Stay
+from mysql_cluster_agent.decide import FailOver, Fence, Follow, Promote, Rebuild, Situation, Stay
 from mysql_cluster_agent.dialect import Flavor, dialect_for
 from mysql_cluster_agent.gather import Gathered
 from mysql_cluster_agent.gtid import parse_gtid
@@ -70,7 +71,7 @@ class Looks:
         return Gathered(view, {})
 
 
-def keeper(tmp_path: Path, looks: Looks, sql: FakeSql | None = None,
+def keeper(tmp_path: Path, looks: Callable[[int | None], Gathered], sql: FakeSql | None = None,
            tls: TlsFiles | None = None) -> tuple[RoleKeeper, FakeSql, list[str]]:
     sql = sql or FakeSql()
     logged: list[str] = []
@@ -359,3 +360,56 @@ def test_every_look_tells_the_primary_port_where_the_writable_server_is(tmp_path
                        lambda line: None, clock=lambda: float(NOW), route=route)
     roles.step()
     assert route.host() == "db-0.db"
+
+
+# The primary's fence (decide.FENCED): pod 0, the writable primary, with automatic failover.
+
+class PartitionLooks:
+    """Pod 0's successive looks: each reaches the peers named (the others do not answer at all)."""
+
+    def __init__(self, *reached: tuple[int, ...]) -> None:
+        self.reached = list(reached)
+        self.writable = True
+
+    def __call__(self, role_given_at: int | None) -> Gathered:
+        reached = self.reached.pop(0)
+        me = ServerState(0, not self.writable, NOW * 1_000_000, 0, parse_gtid(Flavor.MARIADB, "0-100-12"))
+        peers = {n: (state(n, gtid="0-100-12", heartbeat_writer=0, source=0) if n in reached else None) for n in (1, 2)}
+        view = ClusterView(me=LocalState(me, STARTED, replica_configured=False), peers=peers, designated_primary=0,
+                           now_micros=NOW * 1_000_000, hosts=HOSTS, role_given_at=role_given_at,
+                           failover_grace_micros=30_000_000, unreachable=frozenset({1, 2} - set(reached)))
+        return Gathered(view, {})
+
+
+def test_a_primary_cut_off_after_reaching_a_majority_fences_itself_once_and_logs_it(tmp_path: Path) -> None:
+    looks = PartitionLooks((1, 2), (), ())
+    roles, sql, logged = keeper(tmp_path, looks)
+    roles.role_given_at = STARTED
+    assert roles.step() == Stay(Situation.STEADY_PRIMARY)
+    assert isinstance(roles.step(), Fence)
+    assert sql.statements == ["SET GLOBAL read_only = 1"]
+    assert [line for line in logged if "FENCED" in line] == [logged[0]]
+    looks.writable = False
+    assert roles.step().situation is Situation.FENCED_CUT_OFF
+    assert sql.statements == ["SET GLOBAL read_only = 1"]
+
+
+def test_a_fenced_primary_takes_writes_again_when_a_majority_answers(tmp_path: Path) -> None:
+    looks = PartitionLooks((1,), (), (2,), (2,))
+    roles, sql, logged = keeper(tmp_path, looks)
+    roles.role_given_at = STARTED
+    roles.step()
+    assert isinstance(roles.step(), Fence)
+    looks.writable = False
+    assert isinstance(roles.step(), Promote)
+    assert "SET GLOBAL read_only = 0" in sql.statements
+    looks.writable = True
+    assert roles.step() == Stay(Situation.STEADY_PRIMARY)
+
+
+def test_a_first_pod_alone_that_never_reached_a_majority_does_not_fence(tmp_path: Path) -> None:
+    roles, sql, _ = keeper(tmp_path, PartitionLooks((), ()))
+    roles.role_given_at = STARTED
+    assert roles.step() == Stay(Situation.STEADY_PRIMARY)
+    assert roles.step() == Stay(Situation.STEADY_PRIMARY)
+    assert sql.statements == []

@@ -47,7 +47,7 @@ BAD_VALUES: dict[str, tuple[str, str, str]] = {
     "primaryOrdinal": ("-1", "'-1'", "whole number from 0"),
     "primaryDownReadSeconds": ("ten", "'ten'", "whole number from 0"),
     "automaticFailover": ("on", "'on'", "true or false"),
-    "failoverGraceSeconds": ("5", "5", "whole number from 10 to 3600"),
+    "failoverGraceSeconds": ("5", "5", "whole number from 20 to 3600: a primary cut off from the other pods takes up to 10 s"),
     "backupParallel": ("0", "0", "whole number from 1 to 16"),
     "transferBufferBytes": ("1024", "1024", "whole number from 8192"),
     "binlogRetentionDays": ("0", "0", "whole number from 1 to 365"),
