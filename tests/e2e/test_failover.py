@@ -92,20 +92,27 @@ def writable(harness, pods: list[str]) -> list[str]:
     return found
 
 
+def failover_cluster_written_through_the_service(mariadb_cluster, tmp_path):
+    """Three pods with automatic failover at the least grace, rows written through the primary
+    Service and on every pod: the cluster, the Service's client and the acknowledged rows."""
+    # The old primary's server may stop once to rebuild itself: the kubelet restarts it.
+    cluster = mariadb_cluster(3, harness_options={"restart_policy": RestartPolicy(container_restarts=2)},
+                              automaticFailover="true", failoverGraceSeconds=str(GRACE))
+    cluster.create_events_table()
+    client = ServiceClient(cluster, tmp_path)
+    writer = client.writer("mysql-primary")
+    cluster.harness.wait_until(lambda: len(writer.acked) > 20, 60, "writes through the primary Service")
+    acknowledged = writer.stop()
+    cluster.wait_caught_up()
+    return cluster, client, acknowledged
+
+
 @pytest.mark.parametrize("server", ["mysql-9.7", "mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(480)
 def test_a_lost_primary_is_replaced_by_the_most_advanced_replica_and_returns_as_its_replica(
         mariadb_cluster, tmp_path):
-    # The old primary's server may stop once to rebuild itself: the kubelet restarts it.
-    cluster = mariadb_cluster(3, harness_options={"restart_policy": RestartPolicy(container_restarts=2)},
-                              automaticFailover="true", failoverGraceSeconds=str(GRACE))
+    cluster, client, acknowledged = failover_cluster_written_through_the_service(mariadb_cluster, tmp_path)
     harness = cluster.harness
-    cluster.create_events_table()
-    client = ServiceClient(cluster, tmp_path)
-    writer = client.writer("mysql-primary")
-    harness.wait_until(lambda: len(writer.acked) > 20, 60, "writes through the primary Service")  # warm-up
-    acknowledged = writer.stop()
-    cluster.wait_caught_up()
 
     harness.stop_pod("mysql-0", grace_seconds=0)
     lost = time.monotonic()
@@ -146,16 +153,8 @@ def test_a_lost_primary_is_replaced_by_the_most_advanced_replica_and_returns_as_
 @pytest.mark.parametrize("server", ["mysql-9.7", "mariadb-11.8"], indirect=True)
 @pytest.mark.timeout(600)
 def test_a_primary_cut_off_by_the_network_fences_itself_before_a_replica_takes_its_place(mariadb_cluster, tmp_path):
-    # The old primary's server may stop once to rebuild itself: the kubelet restarts it.
-    cluster = mariadb_cluster(3, harness_options={"restart_policy": RestartPolicy(container_restarts=2)},
-                              automaticFailover="true", failoverGraceSeconds=str(GRACE))
+    cluster, client, acknowledged = failover_cluster_written_through_the_service(mariadb_cluster, tmp_path)
     harness = cluster.harness
-    cluster.create_events_table()
-    client = ServiceClient(cluster, tmp_path)
-    writer = client.writer("mysql-primary")
-    harness.wait_until(lambda: len(writer.acked) > 20, 60, "writes through the primary Service")  # warm-up
-    acknowledged = writer.stop()
-    cluster.wait_caught_up()
     watch = ReadOnlyWatch(harness)
     watch.start()
     harness.wait_until(lambda: len(watch.rounds) > 2, 30, "the read_only watch sampling")
