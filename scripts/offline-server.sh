@@ -16,6 +16,14 @@ offline_server_start() {
   "$server" "$@" --skip-networking "--socket=$offline_server_dir/server.sock" \
     "--pid-file=$offline_server_dir/server.pid" "--log-error=$offline_server_dir/error.log" >&2 &
   offline_server_pid=$!
+  trap offline_server_on_exit EXIT
+}
+
+# A script that dies while its server runs stops it cleanly on the way out (rather than leaving
+# it to be killed with the container), then does lib.sh's own exit step.
+offline_server_on_exit() {
+  offline_server_stop >/dev/null 2>&1 || true
+  if [[ -n "${CLIENT_OPTIONS_DIR:-}" ]]; then remove_client_options; fi
 }
 
 # The server's first error line (else its last line), as a log line may show it.

@@ -30,7 +30,7 @@ def planned(pod, tmp_path):  # noqa: F811 (the fixture imported above)
     stubs, calls = tmp_path / "stubs", pod.calls
     bodies = {
         "mysqlbinlog": "echo 'INSERT'",
-        "mysqld": "sleep 60 & child=$!\ntrap 'kill $child; exit 0' TERM\nwait",
+        "mysqld": f"sleep 60 & child=$!\ntrap 'kill $child; echo stopped >>\"{calls}\"; exit 0' TERM\nwait",
         # Records what it was fed; answers the position query with the server's state.
         "mysql": f'[[ " $* " == *" -e "* ]] && exit 0\ncat >>"{tmp_path}/fed"\n'
                  f'echo "${{STUB_STATE:-{OLD}:1-4}}"\nexit "${{STUB_FAIL:-0}}"',
@@ -73,6 +73,8 @@ def test_a_failed_replay_keeps_the_archive_the_hand_over_and_the_mark_that_the_p
     result = planned.run_replay(STUB_FAIL="1")
     assert result.returncode != 0
     assert "could not set the GTID state" in result.stderr or "the replay failed" in result.stderr
+    # Its server was stopped on the way out, not left to be killed with the container.
+    assert "stopped" in planned.calls.read_text().splitlines()
     assert (planned.data / "restore-pending.json").exists()
     assert (planned.data / "restore-binlogs" / "mysql-bin.000004").exists()
 
