@@ -57,6 +57,10 @@ def test_a_10_11_cluster_moves_to_11_8_by_changing_version_and_keeps_its_data_an
     for replica in cluster.replicas():
         # The replica kept its data directory: no clone at its new start.
         assert "already holds a database" in harness.log_tail(replica, "clone-mysql")
+        # The primary rolled last: the replica's I/O thread, refused meanwhile, connects again at
+        # its next retry (Connect_Retry, 5 s).
+        harness.wait_until(lambda: cluster.replica_status(replica)["Slave_IO_Running"] == "Yes", 30,
+                           f"{replica}'s I/O thread connected to the upgraded primary")
         cluster.assert_replicating(replica)
     # The 11.x configuration arrived with the new template.
     assert harness.run_sql(cluster.primary,
